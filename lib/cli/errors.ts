@@ -1,0 +1,183 @@
+/**
+ * The one table of failure classes and their exit codes.
+ *
+ * Every error the library throws on purpose is a {@link CleanGgufError} subclass
+ * with a fixed exit code, so that a task maps any failure to a documented code
+ * with one `catch`. Validation gates (10–16) report results rather than throw,
+ * but their codes live here too so that no code is declared twice.
+ *
+ * @example
+ * ```ts
+ * import { FormatError, exitCodeOf } from "./errors.ts";
+ * const e = new FormatError("model.gguf: bad magic");
+ * console.log(exitCodeOf(e)); // 4
+ * ```
+ * @module
+ */
+
+/** Exit codes, by name. README and docs/reference/exit-codes.md list the same table. */
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  input: 3,
+  format: 4,
+  unsupported: 5,
+  tokenizerMismatch: 6,
+  overflow: 7,
+  output: 8,
+  modelShape: 9,
+  normInspection: 10,
+  suspiciousNorms: 11,
+  noHealthyNorms: 12,
+  modelLoad: 13,
+  probeFailed: 14,
+  gibberish: 15,
+  strictRefused: 16,
+  notTernary: 17,
+  baselineMismatch: 18,
+  verifyFailed: 19,
+  download: 20,
+} as const;
+
+/** One exit code from {@link EXIT}. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Human-readable meaning of each exit code, for `--help` and the docs. */
+export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
+  0: "success",
+  1: "internal error (a bug: please report it)",
+  2: "usage error (bad arguments or flags)",
+  3: "input not found or unreadable (file, folder, config.json)",
+  4: "malformed input file (GGUF, SafeTensors, JSON header)",
+  5: "unsupported input (architecture, dtype, ggml type, GGUF version)",
+  6: "tokenizer mismatch (vocabulary, BOS/EOS, or tokenizer.json vs GGUF metadata)",
+  7: "BF16 to F16 overflow refused (see --allow-overflow)",
+  8: "output cannot be written (out_dir not writable, disk full)",
+  9: "missing or misshapen tensor",
+  10: "the norm inspection could not run",
+  11: "suspicious norm weights",
+  12: "no healthy norm layers found",
+  13: "model loading failed (projections, missing or misshapen tensors, tokenizer)",
+  14: "the inference probe failed to run",
+  15: "the output is gibberish (linguistic check failed)",
+  16: "strict mode refused a runtime correction setting",
+  17: "a projection is not ternary (see --ternarize) or cannot be block-quantized",
+  18: "the model departs from its baseline",
+  19: "verification failed (fingerprint, manifest, meta.json or signature)",
+  20: "download failed",
+};
+
+/** Base class: a message that names the file, tensor or key, and an exit code. */
+export class CleanGgufError extends Error {
+  readonly exitCode: ExitCode;
+  constructor(message: string, exitCode: ExitCode, options?: ErrorOptions) {
+    super(message, options);
+    this.exitCode = exitCode;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line arguments. */
+export class UsageError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.usage, options);
+  }
+}
+
+/** An input file or folder is missing or unreadable. */
+export class InputError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.input, options);
+  }
+}
+
+/** An input file is malformed (truncated, offsets out of range, bad magic...). */
+export class FormatError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.format, options);
+  }
+}
+
+/** Well-formed input we do not support (unknown architecture, dtype, ggml type). */
+export class UnsupportedError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.unsupported, options);
+  }
+}
+
+/** The tokenizer disagrees with config.json or with GGUF metadata. */
+export class TokenizerMismatchError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(`tokenizer mismatch: ${message}`, EXIT.tokenizerMismatch, options);
+  }
+}
+
+/** BF16 values that do not fit in F16 and no clamping was allowed. */
+export class OverflowError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.overflow, options);
+  }
+}
+
+/** The output cannot be written. */
+export class OutputError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.output, options);
+  }
+}
+
+/** A tensor is missing or has the wrong shape for the model's hyperparameters. */
+export class ModelShapeError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.modelShape, options);
+  }
+}
+
+/** Strict mode refused a correction environment variable. */
+export class StrictModeError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.strictRefused, options);
+  }
+}
+
+/** A projection is not ternary or cannot be block-quantized. */
+export class NotTernaryError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.notTernary, options);
+  }
+}
+
+/** The model departs from an earlier baseline. */
+export class BaselineMismatchError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.baselineMismatch, options);
+  }
+}
+
+/** A fingerprint, manifest, meta.json or signature does not match. */
+export class VerifyError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.verifyFailed, options);
+  }
+}
+
+/** A download failed or was refused. */
+export class DownloadError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.download, options);
+  }
+}
+
+/**
+ * The exit code for any thrown value: ours carry one, anything else is a bug (1).
+ *
+ * @example
+ * ```ts
+ * exitCodeOf(new UsageError("missing <model_dir>")); // 2
+ * exitCodeOf(new TypeError("oops")); // 1
+ * ```
+ */
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof CleanGgufError ? error.exitCode : EXIT.internal;
+}

@@ -1,0 +1,439 @@
+/**
+ * A GGUF v2/v3 reader (FORMATS.md §1): header, key/values and tensor infos are
+ * parsed with streaming reads; tensor payloads are read on demand. Every count,
+ * length and offset is checked against the file size before anything is
+ * allocated, so a hostile file cannot make us allocate more than it holds.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "./reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * console.log(gguf.getString("general.architecture"));
+ * const norm = gguf.tensor("output_norm.weight");
+ * const bytes = await gguf.readTensor(norm);
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import { FormatError, ModelShapeError, UnsupportedError } from "../cli/errors.ts";
+import { RandomAccessFile } from "../io/random_access.ts";
+import { Keys } from "./keys.ts";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_SCALAR_SIZE,
+  type GgmlType,
+  ggmlTypeInfo,
+  GgufValueType,
+  tensorByteSize,
+} from "./types.ts";
+
+/** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
+export type GgufScalar = number | bigint | boolean | string;
+
+/** One metadata entry. */
+export interface GgufKv {
+  readonly key: string;
+  readonly type: GgufValueType;
+  /** Element type when `type` is ARRAY. */
+  readonly arrayType?: GgufValueType;
+  readonly value: GgufScalar | GgufScalar[];
+}
+
+/** One tensor's description. */
+export interface GgufTensorInfo {
+  readonly name: string;
+  /** ggml order, ne[0] contiguous. */
+  readonly ne: readonly number[];
+  /** PyTorch order (ne reversed). */
+  readonly shape: readonly number[];
+  readonly type: GgmlType;
+  /** Relative to the data section. */
+  readonly offset: number;
+  /** Absolute file offset of the payload. */
+  readonly fileOffset: number;
+  /** Payload size in bytes. */
+  readonly nbytes: number;
+}
+
+/** Limits from ggml's reader. */
+const MAX_STRING = 1 << 30;
+const MAX_ARRAY = 1 << 30;
+const MAX_DIMS = 4;
+
+/** Buffered cursor over a file, for the header. */
+class Cursor {
+  #file: RandomAccessFile;
+  #buf: Uint8Array = new Uint8Array(0);
+  #bufStart = 0;
+  pos = 0;
+  static readonly #dec = new TextDecoder("utf-8", { fatal: true });
+
+  constructor(file: RandomAccessFile) {
+    this.#file = file;
+  }
+
+  async #ensure(n: number, what: string): Promise<DataView> {
+    if (this.pos + n > this.#file.size) {
+      throw new FormatError(
+        `${this.#file.path}: ${what} at offset ${this.pos} needs ${n} bytes but the file ends at ${this.#file.size}`,
+      );
+    }
+    const rel = this.pos - this.#bufStart;
+    if (rel < 0 || rel + n > this.#buf.length) {
+      const len = Math.min(Math.max(n, 1 << 20), this.#file.size - this.pos);
+      this.#buf = await this.#file.readAt(this.pos, len, what);
+      this.#bufStart = this.pos;
+    }
+    return new DataView(
+      this.#buf.buffer,
+      this.#buf.byteOffset + (this.pos - this.#bufStart),
+      n,
+    );
+  }
+
+  get remaining(): number {
+    return this.#file.size - this.pos;
+  }
+
+  async u8(what: string): Promise<number> {
+    const v = (await this.#ensure(1, what)).getUint8(0);
+    this.pos += 1;
+    return v;
+  }
+  async u32(what: string): Promise<number> {
+    const v = (await this.#ensure(4, what)).getUint32(0, true);
+    this.pos += 4;
+    return v;
+  }
+  async u64(what: string): Promise<bigint> {
+    const v = (await this.#ensure(8, what)).getBigUint64(0, true);
+    this.pos += 8;
+    return v;
+  }
+  /** A u64 that must be a safe count no larger than `max`. */
+  async count(what: string, max: number): Promise<number> {
+    const v = await this.u64(what);
+    if (v > BigInt(max)) {
+      throw new FormatError(
+        `${this.#file.path}: ${what} = ${v} at offset ${this.pos - 8} is larger than the file allows (${max})`,
+      );
+    }
+    return Number(v);
+  }
+  async string(what: string): Promise<string> {
+    const len = await this.count(`${what} length`, Math.min(MAX_STRING, this.remaining - 0));
+    const view = await this.#ensure(len, what);
+    this.pos += len;
+    try {
+      return Cursor.#dec.decode(new Uint8Array(view.buffer, view.byteOffset, len));
+    } catch {
+      throw new FormatError(`${this.#file.path}: ${what} at offset ${this.pos - len} is not UTF-8`);
+    }
+  }
+  async scalar(type: number, what: string): Promise<GgufScalar> {
+    if (type === GgufValueType.STRING) return await this.string(what);
+    const size = GGUF_SCALAR_SIZE[type];
+    if (size === undefined) {
+      throw new FormatError(`${this.#file.path}: ${what} has unknown value type ${type}`);
+    }
+    const v = await this.#ensure(size, what);
+    this.pos += size;
+    switch (type) {
+      case GgufValueType.UINT8:
+        return v.getUint8(0);
+      case GgufValueType.INT8:
+        return v.getInt8(0);
+      case GgufValueType.UINT16:
+        return v.getUint16(0, true);
+      case GgufValueType.INT16:
+        return v.getInt16(0, true);
+      case GgufValueType.UINT32:
+        return v.getUint32(0, true);
+      case GgufValueType.INT32:
+        return v.getInt32(0, true);
+      case GgufValueType.FLOAT32:
+        return v.getFloat32(0, true);
+      case GgufValueType.BOOL: {
+        const b = v.getUint8(0);
+        if (b > 1) throw new FormatError(`${this.#file.path}: ${what} is a bool with value ${b}`);
+        return b === 1;
+      }
+      case GgufValueType.UINT64:
+        return v.getBigUint64(0, true);
+      case GgufValueType.INT64:
+        return v.getBigInt64(0, true);
+      default:
+        return v.getFloat64(0, true);
+    }
+  }
+}
+
+/** An open GGUF file: metadata, tensor infos, and tensor bytes on demand. */
+export class GgufFile {
+  readonly path: string;
+  readonly version: number;
+  readonly alignment: number;
+  /** Absolute offset of the data section. */
+  readonly dataOffset: number;
+  readonly fileSize: number;
+  readonly metadata: ReadonlyMap<string, GgufKv>;
+  readonly tensors: readonly GgufTensorInfo[];
+  #byName: Map<string, GgufTensorInfo>;
+  #file: RandomAccessFile;
+
+  constructor(
+    file: RandomAccessFile,
+    version: number,
+    alignment: number,
+    dataOffset: number,
+    metadata: Map<string, GgufKv>,
+    tensors: GgufTensorInfo[],
+  ) {
+    this.#file = file;
+    this.path = file.path;
+    this.fileSize = file.size;
+    this.version = version;
+    this.alignment = alignment;
+    this.dataOffset = dataOffset;
+    this.metadata = metadata;
+    this.tensors = tensors;
+    this.#byName = new Map(tensors.map((t) => [t.name, t]));
+  }
+
+  /** The raw entry for `key`, or undefined. */
+  kv(key: string): GgufKv | undefined {
+    return this.metadata.get(key);
+  }
+
+  #require(key: string): GgufKv {
+    const kv = this.metadata.get(key);
+    if (!kv) throw new FormatError(`${this.path}: metadata key "${key}" is missing`);
+    return kv;
+  }
+
+  /** A string value; a missing key or another type is an error naming the key. */
+  getString(key: string): string {
+    const kv = this.#require(key);
+    if (kv.type !== GgufValueType.STRING) {
+      throw new FormatError(`${this.path}: metadata key "${key}" is not a string`);
+    }
+    return kv.value as string;
+  }
+
+  /** A numeric scalar as a number (any integer or float type). */
+  getNumber(key: string): number {
+    const kv = this.#require(key);
+    if (
+      kv.type === GgufValueType.STRING || kv.type === GgufValueType.ARRAY ||
+      kv.type === GgufValueType.BOOL
+    ) {
+      throw new FormatError(`${this.path}: metadata key "${key}" is not a number`);
+    }
+    return Number(kv.value);
+  }
+
+  /** A bool value. */
+  getBool(key: string): boolean {
+    const kv = this.#require(key);
+    if (kv.type !== GgufValueType.BOOL) {
+      throw new FormatError(`${this.path}: metadata key "${key}" is not a bool`);
+    }
+    return kv.value as boolean;
+  }
+
+  /** An array value. */
+  getArray(key: string): GgufScalar[] {
+    const kv = this.#require(key);
+    if (kv.type !== GgufValueType.ARRAY) {
+      throw new FormatError(`${this.path}: metadata key "${key}" is not an array`);
+    }
+    return kv.value as GgufScalar[];
+  }
+
+  /** The optional value of `key`, converted by `get`, or `fallback` when absent. */
+  optional<T>(key: string, get: (key: string) => T, fallback: T): T {
+    return this.metadata.has(key) ? get.call(this, key) : fallback;
+  }
+
+  /** `general.architecture`. */
+  get architecture(): string {
+    return this.getString(Keys.general.architecture);
+  }
+
+  /** True when a tensor named `name` exists. */
+  hasTensor(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  /** The tensor named `name`; missing is a {@link ModelShapeError}. */
+  tensor(name: string): GgufTensorInfo {
+    const t = this.#byName.get(name);
+    if (!t) throw new ModelShapeError(`${this.path}: tensor "${name}" is missing`);
+    return t;
+  }
+
+  /** Reads one tensor's payload into a new buffer. */
+  readTensor(t: GgufTensorInfo): Promise<Uint8Array> {
+    return this.#file.readAt(t.fileOffset, t.nbytes, `tensor ${t.name}`);
+  }
+
+  /** Reads one tensor's payload into `into` (which must be `t.nbytes` long). */
+  readTensorInto(t: GgufTensorInfo, into: Uint8Array): Promise<Uint8Array> {
+    if (into.length !== t.nbytes) {
+      throw new RangeError(`${t.name}: buffer of ${into.length} bytes, need ${t.nbytes}`);
+    }
+    return this.#file.readInto(t.fileOffset, into, `tensor ${t.name}`);
+  }
+
+  /** Streams one tensor's payload in chunks (the chunk buffer is reused). */
+  streamTensor(t: GgufTensorInfo, chunkSize = 1 << 22): AsyncGenerator<Uint8Array> {
+    return this.#file.stream(t.fileOffset, t.nbytes, chunkSize, `tensor ${t.name}`);
+  }
+
+  /** Reads arbitrary bytes of the file (for copying headers or checks). */
+  readBytes(offset: number, length: number): Promise<Uint8Array> {
+    return this.#file.readAt(offset, length, "bytes");
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+}
+
+/**
+ * Opens and parses a GGUF file. Malformed files are a {@link FormatError};
+ * unknown ggml types and versions an {@link UnsupportedError}.
+ */
+export async function openGguf(path: string): Promise<GgufFile> {
+  const file = await RandomAccessFile.open(path);
+  try {
+    return await parse(file);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+async function parse(file: RandomAccessFile): Promise<GgufFile> {
+  const p = file.path;
+  const c = new Cursor(file);
+  if (file.size < 24) throw new FormatError(`${p}: too small to be a GGUF file (${file.size} bytes)`);
+  const magic = await c.u32("magic");
+  if (magic !== GGUF_MAGIC) {
+    throw new FormatError(`${p}: not a GGUF file (magic 0x${magic.toString(16).padStart(8, "0")})`);
+  }
+  const version = await c.u32("version");
+  if ((version & 0xffff) === 0 && version !== 0) {
+    throw new UnsupportedError(`${p}: big-endian GGUF files are not supported (version field ${version})`);
+  }
+  if (version !== 2 && version !== 3) {
+    throw new UnsupportedError(`${p}: GGUF version ${version} is not supported (2 and 3 are)`);
+  }
+  // Each tensor info takes at least 8+1+4+4+8+8 bytes, each KV at least 8+1+4+1.
+  const tensorCount = await c.count("tensor_count", Math.floor(file.size / 32));
+  const kvCount = await c.count("kv_count", Math.floor(file.size / 14));
+
+  const metadata = new Map<string, GgufKv>();
+  for (let i = 0; i < kvCount; i++) {
+    const key = await c.string(`key #${i}`);
+    if (key.length === 0) throw new FormatError(`${p}: key #${i} is empty`);
+    if (metadata.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
+    const type = await c.u32(`type of "${key}"`);
+    if (type === GgufValueType.ARRAY) {
+      const elem = await c.u32(`element type of "${key}"`);
+      if (elem === GgufValueType.ARRAY) {
+        throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
+      }
+      if (elem !== GgufValueType.STRING && GGUF_SCALAR_SIZE[elem] === undefined) {
+        throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
+      }
+      const minSize = elem === GgufValueType.STRING ? 8 : GGUF_SCALAR_SIZE[elem]!;
+      const n = await c.count(
+        `length of "${key}"`,
+        Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
+      );
+      const values: GgufScalar[] = new Array(n);
+      for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
+      metadata.set(key, { key, type, arrayType: elem as GgufValueType, value: values });
+    } else if (type === GgufValueType.STRING || GGUF_SCALAR_SIZE[type] !== undefined) {
+      metadata.set(key, { key, type: type as GgufValueType, value: await c.scalar(type, `"${key}"`) });
+    } else {
+      throw new FormatError(`${p}: "${key}" has unknown value type ${type}`);
+    }
+  }
+
+  let alignment = GGUF_DEFAULT_ALIGNMENT;
+  const alignKv = metadata.get(Keys.general.alignment);
+  if (alignKv) {
+    const a = Number(alignKv.value);
+    if (
+      alignKv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0
+    ) {
+      throw new FormatError(`${p}: general.alignment must be a u32 power of two, got ${alignKv.value}`);
+    }
+    alignment = a;
+  }
+
+  interface RawInfo {
+    name: string;
+    ne: number[];
+    type: GgmlType;
+    offset: number;
+    nbytes: number;
+  }
+  const raw: RawInfo[] = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const name = await c.string(`name of tensor #${i}`);
+    if (names.has(name)) throw new FormatError(`${p}: duplicate tensor name "${name}"`);
+    names.add(name);
+    const nDims = await c.u32(`n_dims of ${name}`);
+    if (nDims < 1 || nDims > MAX_DIMS) {
+      throw new FormatError(`${p}: tensor ${name} has ${nDims} dims (1 to ${MAX_DIMS} allowed)`);
+    }
+    const ne: number[] = [];
+    let elements = 1;
+    for (let d = 0; d < nDims; d++) {
+      const v = await c.u64(`dim ${d} of ${name}`);
+      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new FormatError(`${p}: tensor ${name} has invalid dim ${d} = ${v}`);
+      }
+      ne.push(Number(v));
+      elements *= Number(v);
+      if (!Number.isSafeInteger(elements) || elements > file.size * 8) {
+        throw new FormatError(`${p}: tensor ${name} has more elements than the file can hold`);
+      }
+    }
+    const typeId = await c.u32(`type of ${name}`);
+    const type = ggmlTypeInfo(typeId, `${p}: tensor ${name}`).id;
+    const offset = await c.count(`offset of ${name}`, file.size);
+    if (offset % alignment !== 0) {
+      throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);
+    }
+    const nbytes = tensorByteSize(type, ne, `${p}: tensor ${name}`);
+    raw.push({ name, ne, type, offset, nbytes });
+  }
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  const tensors: GgufTensorInfo[] = raw.map((r) => ({
+    ...r,
+    shape: [...r.ne].reverse(),
+    fileOffset: dataOffset + r.offset,
+  }));
+  for (const t of tensors) {
+    if (t.fileOffset + t.nbytes > file.size) {
+      throw new FormatError(
+        `${p}: tensor ${t.name} data (offset ${t.fileOffset}, ${t.nbytes} bytes) lies past the end of the file (${file.size} bytes)`,
+      );
+    }
+  }
+  const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < sorted.length; i++) {
+    const prev = sorted[i - 1]!, cur = sorted[i]!;
+    if (prev.offset + prev.nbytes > cur.offset) {
+      throw new FormatError(`${p}: tensors ${prev.name} and ${cur.name} overlap`);
+    }
+  }
+  return new GgufFile(file, version, alignment, dataOffset, metadata, tensors);
+}

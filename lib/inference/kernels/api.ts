@@ -1,0 +1,109 @@
+/**
+ * The one interface every compute backend implements: the plain TypeScript
+ * reference (`reference.ts`, the oracle in tests) and the WebAssembly SIMD
+ * backend (`wasm.ts`). All buffers live in the backend's own memory and are
+ * addressed by byte offset (a "pointer"), so the WebAssembly backend and its
+ * worker threads see the same bytes without copies.
+ *
+ * The memory is sized once, up front, by the model loader (weights, KV cache
+ * and scratch), and never grows: views taken from it stay valid.
+ *
+ * Matrix conventions: a weight matrix has `rows` output features and `cols`
+ * input features, stored row-major (ggml's ne[0] = cols is contiguous). A batch
+ * of `batch` activation rows is row-major `[batch, cols]`; outputs are
+ * `[batch, rows]`.
+ *
+ * @example
+ * ```ts
+ * import { createReferenceKernels } from "./reference.ts";
+ * const k = createReferenceKernels(1 << 16);
+ * const w = k.alloc(4 * 4), x = k.alloc(2 * 4), y = k.alloc(2 * 4);
+ * k.f32(w, 4).set([1, 2, 3, 4]); // 2 rows x 2 cols
+ * k.f32(x, 2).set([1, 1]);
+ * k.matmulF32(w, x, y, 2, 2, 1); // y = [3, 7]
+ * ```
+ * @module
+ */
+
+/** A byte offset into the backend's memory. */
+export type Ptr = number;
+
+/** Compute kernels over one flat memory. */
+export interface Kernels {
+  /** "reference" or "wasm-simd", "wasm-relaxed-simd"... */
+  readonly name: string;
+  /** Worker threads used by the matmuls (1 = the calling thread only). */
+  readonly threads: number;
+  /** The whole memory; every `Ptr` indexes into it. */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+
+  /** Reserves `bytes` bytes aligned to `align` (default 64); throws when memory is exhausted. */
+  alloc(bytes: number, align?: number): Ptr;
+  /** Views (valid for the backend's life). */
+  f32(ptr: Ptr, n: number): Float32Array;
+  i32(ptr: Ptr, n: number): Int32Array;
+  u16(ptr: Ptr, n: number): Uint16Array;
+  u8(ptr: Ptr, n: number): Uint8Array;
+  i8(ptr: Ptr, n: number): Int8Array;
+
+  /** y[b, r] = Σ_c W[r, c] · x[b, c], W f32. */
+  matmulF32(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void;
+  /** Same with W stored as IEEE half (u16 bits). */
+  matmulF16(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void;
+  /** Same with W stored as bfloat16 (u16 bits). */
+  matmulBF16(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void;
+
+  /**
+   * BitNet activation quantization per row (FORMATS.md §4):
+   * t = 127 / max(max|x|, 1e-5); q = clamp(roundHalfEven(x·t), −128, 127).
+   * Writes q (int8, `[batch, cols]`), t (f32 per row) and Σq (i32 per row).
+   */
+  quantizeRowsI8(
+    x: Ptr,
+    q: Ptr,
+    scale: Ptr,
+    sum: Ptr,
+    cols: number,
+    batch: number,
+  ): void;
+
+  /** Bytes needed for a ternary matrix in this backend's packed layout. */
+  ternaryBytes(rows: number, cols: number): number;
+  /**
+   * Packs trits (−1, 0, +1; `rows × cols` row-major, given in `trits` which may
+   * be any JS memory) into the backend layout at `dst` (`ternaryBytes` long).
+   * `rowOffset` lets a caller pack a big matrix a slab of rows at a time.
+   */
+  packTernary(
+    trits: Int8Array,
+    rows: number,
+    cols: number,
+    dst: Ptr,
+    rowOffset?: number,
+    totalRows?: number,
+  ): void;
+  /**
+   * y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b]: an int8 × ternary
+   * product (exact in integers) scaled back to floats. `q`, `scale`, `sum` as
+   * written by `quantizeRowsI8`.
+   */
+  matmulTernary(
+    w: Ptr,
+    wScale: number,
+    q: Ptr,
+    scale: Ptr,
+    sum: Ptr,
+    y: Ptr,
+    rows: number,
+    cols: number,
+    batch: number,
+  ): void;
+
+  /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
+  rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
+  /** In-place softmax over `n` values. */
+  softmax(x: Ptr, n: number): void;
+
+  /** Stops worker threads. */
+  close(): void;
+}

@@ -1,0 +1,105 @@
+/**
+ * Positional reads from a file of known size, with bounds checked before any
+ * allocation: the base of every streaming reader here.
+ *
+ * @example
+ * ```ts
+ * import { RandomAccessFile } from "./random_access.ts";
+ * const f = await RandomAccessFile.open("fixtures/tiny-bitnet/model.safetensors");
+ * const head = await f.readAt(0, 8);
+ * f.close();
+ * ```
+ * @module
+ */
+
+import { FormatError, InputError } from "../cli/errors.ts";
+
+/** A read-only file with `readAt`, the size known up front. */
+export class RandomAccessFile {
+  readonly path: string;
+  readonly size: number;
+  #file: Deno.FsFile;
+
+  private constructor(path: string, file: Deno.FsFile, size: number) {
+    this.path = path;
+    this.#file = file;
+    this.size = size;
+  }
+
+  /** Opens `path` for reading; a missing or unreadable file is an {@link InputError}. */
+  static async open(path: string): Promise<RandomAccessFile> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (e) {
+      throw new InputError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
+    }
+    const stat = await file.stat();
+    if (!stat.isFile) {
+      file.close();
+      throw new InputError(`${path}: not a regular file`);
+    }
+    return new RandomAccessFile(path, file, stat.size);
+  }
+
+  /** Throws a {@link FormatError} unless [offset, offset+length) lies inside the file. */
+  checkRange(offset: number, length: number, what: string): void {
+    if (
+      !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 ||
+      offset + length > this.size
+    ) {
+      throw new FormatError(
+        `${this.path}: ${what} at offset ${offset} with length ${length} lies past the end of the file (${this.size} bytes)`,
+      );
+    }
+  }
+
+  /** Fills `into` from `offset`; the range must lie inside the file. */
+  async readInto(offset: number, into: Uint8Array, what = "read"): Promise<Uint8Array> {
+    this.checkRange(offset, into.length, what);
+    await this.#file.seek(offset, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < into.length) {
+      const n = await this.#file.read(into.subarray(done));
+      if (n === null || n === 0) {
+        throw new FormatError(`${this.path}: unexpected end of file while reading ${what}`);
+      }
+      done += n;
+    }
+    return into;
+  }
+
+  /** Reads `length` bytes at `offset` into a new buffer (checked before allocating). */
+  readAt(offset: number, length: number, what = "read"): Promise<Uint8Array> {
+    this.checkRange(offset, length, what);
+    return this.readInto(offset, new Uint8Array(length), what);
+  }
+
+  /**
+   * Streams [offset, offset+length) in chunks of at most `chunkSize` bytes. The
+   * yielded buffer is reused between steps: copy it if you keep it.
+   */
+  async *stream(
+    offset: number,
+    length: number,
+    chunkSize = 1 << 22,
+    what = "read",
+  ): AsyncGenerator<Uint8Array> {
+    this.checkRange(offset, length, what);
+    const buf = new Uint8Array(Math.min(chunkSize, Math.max(length, 1)));
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(buf.length, length - done);
+      yield await this.readInto(offset + done, buf.subarray(0, n), what);
+      done += n;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
