@@ -11,3 +11,11 @@
 export { default as colors } from "npm:picocolors@1.1.1";
 export { default as $ } from "npm:dax@0.49.0";
 export { Tokenizer as HfTokenizer } from "npm:@huggingface/tokenizers@0.2.0";
+// Independent GGUF reader, used by tests to cross-check the files we write.
+export { gguf as hfGguf } from "npm:@huggingface/gguf@0.4.6";
+// Assembles the hand-written WebAssembly text of the kernels (build step only).
+export { default as wabtInit } from "npm:wabt@1.0.39";
+// xxh64 for llama.cpp-compatible gguf-hash manifests.
+export { default as xxhashWasm } from "npm:xxhash-wasm@1.1.0";
+// Hugging Face Hub client for downloads (the only network path).
+export * as hfHub from "npm:@huggingface/hub@2.17.5";
