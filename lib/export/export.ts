@@ -1,0 +1,460 @@
+/**
+ * The clean export: a Hugging Face BitNet b1.58 or Llama checkpoint becomes a
+ * GGUF (every norm in float), a fingerprint and a meta.json, written to
+ * temporary files and renamed into place only when all are complete.
+ *
+ * Flow: config.json → architecture table → SafeTensors → codecs (ternarize,
+ * float conversion, q/k permutation) → GGUF writer through a sha256 tee →
+ * meta.json + fingerprint → rename.
+ *
+ * @example
+ * ```ts
+ * import { exportCleanGguf } from "./export.ts";
+ * const r = await exportCleanGguf({
+ *   modelDir: "fixtures/tiny-bitnet",
+ *   outDir: "models/clean",
+ *   quiet: true,
+ * });
+ * console.log(r.fingerprint);
+ * ```
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { createHash } from "node:crypto";
+import { ModelShapeError, OverflowError, UnsupportedError, UsageError } from "../cli/errors.ts";
+import { findArchitecture, type PlannedTensor, expectedTensors } from "../arch/registry.ts";
+import { hparamsFromConfig, readJsonFile } from "../arch/config.ts";
+import { permuteQKRows } from "../arch/permute.ts";
+import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/reader.ts";
+import { sha256File } from "../io/hash.ts";
+import { AtomicOutputs } from "../io/atomic.ts";
+import { GgufWriter, type GgufTensorPlan } from "../gguf/writer.ts";
+import { archKey, Keys } from "../gguf/keys.ts";
+import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { ternarizeAbsmean } from "../codecs/ternary.ts";
+import { tokenizerMetadataFromJson, writeTokenizerMetadata } from "../tokenizer/metadata.ts";
+import { StatsAccumulator } from "../stats/summary.ts";
+import {
+  fingerprintLine,
+  type GgufMeta,
+  type MetaTensor,
+  serializeMeta,
+  TOOL,
+} from "../provenance/meta.ts";
+import { convertChunk, type FloatOutType, fromF32, toF32 } from "./convert.ts";
+import { packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
+
+/** Export options (the CLI flags of `model-export`). */
+export interface ExportOptions {
+  modelDir: string;
+  /** tokenizer.json; wins over the one in modelDir. */
+  tokenizerPath?: string;
+  outDir: string;
+  /** Type of 2-D weights. Default f16. */
+  outType?: "f16" | "f32" | "bf16";
+  /** Type of the 1-D norms. Default f32. */
+  normType?: "f32" | "f16";
+  /** `general.architecture`; default the family's first name (bitnet-b1.58 for BitNet). */
+  archName?: string;
+  /** What to do with BF16 values that overflow F16. Default refuse. */
+  allowOverflow?: "refuse" | "clamp";
+  /** Output file stem; default `clean-<outType>`. */
+  name?: string;
+  /** Record the export time in meta.json (off by default: reproducible files). */
+  timestamp?: boolean;
+  /** Called as each tensor is written. */
+  onProgress?: (done: number, total: number, tensor: string) => void;
+  /** Called with each warning (also recorded in meta.json). */
+  onWarning?: (message: string) => void;
+  quiet?: boolean;
+}
+
+/** What an export produced. */
+export interface ExportResult {
+  ggufPath: string;
+  metaPath: string;
+  fingerprintPath: string;
+  /** `sha256-<hex>` of the GGUF. */
+  fingerprint: string;
+  meta: GgufMeta;
+}
+
+const OUT_TYPES: Record<string, { ggml: GgmlType; float: FloatOutType; fileType: number }> = {
+  f32: { ggml: GgmlType.F32, float: "F32", fileType: FileType.ALL_F32 },
+  f16: { ggml: GgmlType.F16, float: "F16", fileType: FileType.MOSTLY_F16 },
+  bf16: { ggml: GgmlType.BF16, float: "BF16", fileType: FileType.MOSTLY_BF16 },
+};
+
+/** A tensor resolved against the checkpoint. */
+interface SourceTensor {
+  plan: PlannedTensor;
+  hfName: string;
+  source: SafetensorsTensor;
+  ggmlType: GgmlType;
+  /** Scale tensor of a packed U8 projection. */
+  packedScale?: SafetensorsTensor;
+}
+
+/** Runs the export. */
+export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult> {
+  const outType = opts.outType ?? "f16";
+  const normType = opts.normType ?? "f32";
+  const overflowMode = opts.allowOverflow ?? "refuse";
+  const out = OUT_TYPES[outType];
+  const normOut = OUT_TYPES[normType];
+  if (!out) throw new UsageError(`--outtype must be f32, f16 or bf16, got "${outType}"`);
+  if (!normOut || normType === "bf16") {
+    throw new UsageError(`--norm-type must be f32 or f16, got "${normType}"`);
+  }
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    opts.onWarning?.(m);
+  };
+
+  const configPath = join(opts.modelDir, "config.json");
+  const config = await readJsonFile(configPath);
+  const arch = findArchitecture(config, configPath);
+  const archName = opts.archName ?? arch.ggufArchNames[0]!;
+  if (!arch.ggufArchNames.includes(archName)) {
+    throw new UsageError(
+      `--arch-name "${archName}" is not a name for ${arch.family}; use one of ${arch.ggufArchNames.join(", ")}`,
+    );
+  }
+  const h = hparamsFromConfig(config, configPath);
+  const quant = (config.quantization_config ?? undefined) as Record<string, unknown> | undefined;
+
+  const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
+  try {
+    // An absent lm_head means tied embeddings whatever the config says; a present one is used
+    // only when the config does not declare the embeddings tied.
+    const hasHead = ckpt.has("lm_head.weight");
+    h.tiedEmbeddings = !hasHead || config.tie_word_embeddings === true;
+    if (hasHead && h.tiedEmbeddings) warn("lm_head.weight ignored: config declares tied embeddings");
+    if (!h.tiedEmbeddings && archName === "bitnet") {
+      warn(
+        "upstream llama.cpp's bitnet architecture always uses token_embd as the output layer: it cannot load this model's untied output.weight",
+      );
+    }
+
+    const sources = resolveTensors(ckpt, expectedTensors(arch, h), out.ggml, normOut.ggml);
+    const used = new Set(sources.flatMap((s) => [s.hfName, ...(s.packedScale ? [s.packedScale.name] : [])]));
+    const ignored = ckpt.names().filter((n) => !used.has(n) && n !== "lm_head.weight");
+    if (ignored.length > 0) warn(`tensors not exported (not part of the architecture): ${ignored.join(", ")}`);
+
+    // Tokenizer: the one given on the command line wins over model_dir's.
+    const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
+    const tokenizerJson = await readJsonFile(tokenizerPath);
+    const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
+    const tokMeta = tokenizerMetadataFromJson(tokenizerJson, {
+      vocabSize: h.vocabSize,
+      bosId: h.bosId,
+      eosId: h.eosId,
+      ...(tokenizerConfig ? { tokenizerConfig } : {}),
+      source: tokenizerPath,
+    });
+    if (tokMeta.pre === null) {
+      warn(`${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`);
+    }
+
+    // Header.
+    const w = new GgufWriter();
+    w.addString(Keys.general.architecture, archName);
+    w.addString(Keys.general.name, String(config._name_or_path ?? "") || basename(opts.modelDir));
+    w.addU32(Keys.general.fileType, out.fileType);
+    w.addU32(archKey(archName, "contextLength"), h.contextLength);
+    w.addU32(archKey(archName, "embeddingLength"), h.nEmbd);
+    w.addU32(archKey(archName, "blockCount"), h.nLayer);
+    w.addU32(archKey(archName, "feedForwardLength"), h.nFf);
+    w.addU32(archKey(archName, "headCount"), h.nHead);
+    w.addU32(archKey(archName, "headCountKv"), h.nHeadKv);
+    w.addF32(archKey(archName, "rmsEps"), h.eps);
+    w.addF32(archKey(archName, "ropeFreqBase"), h.ropeTheta);
+    w.addU32(archKey(archName, "ropeDimensionCount"), h.headDim);
+    w.addU32(archKey(archName, "vocabSize"), h.vocabSize);
+    if (archName === "bitnet" && arch.hiddenActivation) {
+      w.addString(archKey(archName, "hiddenActivation"), arch.hiddenActivation);
+    }
+    writeTokenizerMetadata(w, tokMeta);
+    for (const s of sources) w.addTensorInfo(s.plan.gguf, s.plan.shape, s.ggmlType);
+
+    const stem = opts.name ?? `clean-${outType}`;
+    const outputs = await AtomicOutputs.create(opts.outDir);
+    try {
+      const ggufFile = await outputs.file(`${stem}.gguf`);
+      const metaTensors: MetaTensor[] = [];
+      const overflows: string[] = [];
+      const ctx: ProduceContext = {
+        ckpt,
+        family: arch.family,
+        permuteQK: arch.permuteQK,
+        ternary: arch.ternaryProjections,
+        nHead: h.nHead,
+        nHeadKv: h.nHeadKv,
+        overflowMode,
+        quant,
+        configPath,
+      };
+      await w.write(ggufFile, async function* (plan, i) {
+        const src = sources[i]!;
+        opts.onProgress?.(i, sources.length, plan.name);
+        const produced = produceTensor(ctx, src, plan);
+        const hash = createHash("sha256");
+        const stats = new StatsAccumulator();
+        let overflow = 0;
+        let scale: number | undefined;
+        for await (const chunk of produced) {
+          hash.update(chunk.written);
+          stats.add(chunk.values);
+          overflow += chunk.overflow;
+          if (chunk.ternaryScale !== undefined) scale = chunk.ternaryScale;
+          yield chunk.written;
+        }
+        if (overflow > 0) overflows.push(`${plan.name} (${src.hfName}): ${overflow} values`);
+        const s = stats.result();
+        metaTensors.push({
+          gguf_name: plan.name,
+          hf_name: src.hfName,
+          gguf_type: GGML_TYPES[plan.type].name,
+          shape: [...plan.shape],
+          source_dtype: src.source.dtype,
+          rms: s.rms,
+          min: s.min,
+          max: s.max,
+          sha256: hash.digest("hex"),
+          action: describeAction(ctx, src, plan),
+          ...(overflow > 0 && overflowMode === "clamp" ? { clamped: overflow } : {}),
+          ...(scale !== undefined ? { ternary_scale: scale } : {}),
+        });
+      });
+      if (overflows.length > 0 && overflowMode === "refuse") {
+        throw new OverflowError(
+          `BF16 → F16 overflow (|x| ≥ 65520) in ${overflows.length} tensor(s): ${overflows.join("; ")}. ` +
+            `Use --outtype f32/bf16, or --allow-overflow clamp to clamp to ±65504 (recorded in meta.json).`,
+        );
+      }
+      if (overflows.length > 0) warn(`clamped F16 overflow: ${overflows.join("; ")}`);
+      opts.onProgress?.(sources.length, sources.length, "");
+
+      const ggufSha = await outputs.close(ggufFile);
+      const fingerprint = `sha256-${ggufSha}`;
+      const meta: GgufMeta = {
+        format: "gguf_v3",
+        tool: { ...TOOL },
+        precision: outType,
+        norms_format: "float_preserved",
+        architecture: archName,
+        file: `${stem}.gguf`,
+        fingerprint,
+        size: ggufFile.bytesWritten,
+        options: {
+          outtype: outType,
+          norm_type: normType,
+          arch_name: archName,
+          allow_overflow: overflowMode,
+          tokenizer: basename(tokenizerPath),
+        },
+        sources: await describeSources(ckpt, configPath, tokenizerPath),
+        config: {
+          architectures: config.architectures ?? null,
+          model_type: config.model_type ?? null,
+          family: arch.family,
+          hidden_size: h.nEmbd,
+          intermediate_size: h.nFf,
+          num_hidden_layers: h.nLayer,
+          num_attention_heads: h.nHead,
+          num_key_value_heads: h.nHeadKv,
+          head_dim: h.headDim,
+          vocab_size: h.vocabSize,
+          max_position_embeddings: h.contextLength,
+          rms_norm_eps: h.eps,
+          rope_theta: h.ropeTheta,
+          tie_word_embeddings: h.tiedEmbeddings,
+          hidden_act: config.hidden_act ?? null,
+          quantization_config: quant ?? null,
+        },
+        tokenizer: {
+          model: tokMeta.model,
+          pre: tokMeta.pre,
+          tokens: tokMeta.tokens.length,
+          merges: tokMeta.merges.length,
+          bos_token_id: tokMeta.bosId,
+          eos_token_id: tokMeta.eosId,
+          add_bos_token: tokMeta.addBos,
+        },
+        tensors: metaTensors,
+        warnings,
+        ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
+      };
+      const metaFile = await outputs.file(`${stem}.meta.json`);
+      await metaFile.writeText(serializeMeta(meta));
+      const fpFile = await outputs.file(`${stem}.fingerprint`);
+      await fpFile.writeText(fingerprintLine(ggufSha));
+      await outputs.commit();
+      return {
+        ggufPath: ggufFile.finalPath,
+        metaPath: metaFile.finalPath,
+        fingerprintPath: fpFile.finalPath,
+        fingerprint,
+        meta,
+      };
+    } catch (e) {
+      await outputs.abort();
+      throw e;
+    }
+  } finally {
+    ckpt.close();
+  }
+}
+
+async function readOptionalJson(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    await Deno.stat(path);
+  } catch {
+    return undefined;
+  }
+  return await readJsonFile(path);
+}
+
+/** Finds each expected tensor in the checkpoint and checks its shape. */
+function resolveTensors(
+  ckpt: SafetensorsCheckpoint,
+  planned: PlannedTensor[],
+  weightType: GgmlType,
+  normType: GgmlType,
+): SourceTensor[] {
+  return planned.map((plan) => {
+    const hfName = plan.hf.find((n) => ckpt.has(n));
+    if (hfName === undefined) {
+      throw new ModelShapeError(
+        `checkpoint has no tensor ${plan.hf.join(" or ")} (needed for ${plan.gguf})`,
+      );
+    }
+    const source = ckpt.get(hfName);
+    const ggmlType = plan.rule.role === "norm" ? normType : weightType;
+    const scaleName = hfName.replace(/\.weight$/, ".weight_scale");
+    if (source.dtype === "U8" && plan.rule.role === "projection" && ckpt.has(scaleName)) {
+      const [rows, cols] = plan.shape as [number, number];
+      if (source.shape.length !== 2 || source.shape[0] !== rows / 4 || source.shape[1] !== cols) {
+        throw new ModelShapeError(
+          `${hfName}: packed shape [${source.shape.join(", ")}], expected [${rows / 4}, ${cols}] for ${plan.gguf}`,
+        );
+      }
+      return { plan, hfName, source, ggmlType, packedScale: ckpt.get(scaleName) };
+    }
+    if (source.dtype !== "F32" && source.dtype !== "F16" && source.dtype !== "BF16") {
+      throw new UnsupportedError(`${hfName}: dtype ${source.dtype} cannot be exported as ${plan.gguf}`);
+    }
+    if (source.shape.join(",") !== plan.shape.join(",")) {
+      throw new ModelShapeError(
+        `${hfName}: shape [${source.shape.join(", ")}], expected [${plan.shape.join(", ")}] for ${plan.gguf} (from config.json)`,
+      );
+    }
+    return { plan, hfName, source, ggmlType };
+  });
+}
+
+interface ProduceContext {
+  ckpt: SafetensorsCheckpoint;
+  family: "bitnet" | "llama";
+  permuteQK: boolean;
+  ternary: boolean;
+  nHead: number;
+  nHeadKv: number;
+  overflowMode: "refuse" | "clamp";
+  quant: Record<string, unknown> | undefined;
+  configPath: string;
+}
+
+interface ProducedChunk {
+  written: Uint8Array;
+  values: Float32Array;
+  overflow: number;
+  ternaryScale?: number;
+}
+
+function describeAction(ctx: ProduceContext, src: SourceTensor, plan: GgufTensorPlan): string {
+  const to = GGML_TYPES[plan.type].name;
+  if (src.packedScale) return `unpacked from U8 codes × weight_scale, written ${to}`;
+  if (src.plan.rule.role === "projection" && ctx.ternary) {
+    return `ternarized (absmean, per tensor), written ${to}`;
+  }
+  if (src.plan.rule.projection === "attn_q" || src.plan.rule.projection === "attn_k") {
+    if (ctx.permuteQK) return `rows permuted for llama.cpp RoPE, written ${to}`;
+  }
+  return src.source.dtype === to ? "copied" : `converted ${src.source.dtype} → ${to}`;
+}
+
+const STREAM_CHUNK = 1 << 22;
+
+/** Yields one tensor's bytes as written, with its values for statistics. */
+async function* produceTensor(
+  ctx: ProduceContext,
+  src: SourceTensor,
+  plan: GgufTensorPlan,
+): AsyncGenerator<ProducedChunk> {
+  const outType = GGML_TYPES[plan.type].name as FloatOutType;
+  const role = src.plan.rule.role;
+  const [rows, cols] = plan.shape as [number, number];
+
+  if (src.packedScale) {
+    const trits = unpackBitnetU8(await ctx.ckpt.read(src.hfName), rows, cols, src.hfName);
+    const scaleValues = toF32(src.packedScale.dtype, await ctx.ckpt.read(src.packedScale.name), src.packedScale.name);
+    if (scaleValues.length !== 1) {
+      throw new UnsupportedError(`${src.packedScale.name}: expected one per-tensor scale, got ${scaleValues.length}`);
+    }
+    const ws = scaleValues[0]!;
+    const convention = packedScaleConvention(ctx.quant, ctx.configPath);
+    const s = Math.fround(convention === "divide" ? 1 / ws : ws);
+    yield { ...ternaryChunk(trits, s, outType, ctx.overflowMode), ternaryScale: s };
+    return;
+  }
+
+  if (role === "projection" && ctx.ternary) {
+    // The checkpoint holds master weights: WQ(W) is what the model computes (FORMATS.md §4).
+    const values = toF32(src.source.dtype, await ctx.ckpt.read(src.hfName), src.hfName);
+    const { trits, scale } = ternarizeAbsmean(values, undefined, src.hfName);
+    yield { ...ternaryChunk(trits, scale, outType, ctx.overflowMode), ternaryScale: scale };
+    return;
+  }
+
+  const permute = ctx.permuteQK &&
+    (src.plan.rule.projection === "attn_q" || src.plan.rule.projection === "attn_k");
+  if (permute) {
+    const nHead = src.plan.rule.projection === "attn_q" ? ctx.nHead : ctx.nHeadKv;
+    const values = toF32(src.source.dtype, await ctx.ckpt.read(src.hfName), src.hfName);
+    yield fromF32(permuteQKRows(values, rows, cols, nHead, src.hfName), outType, ctx.overflowMode);
+    return;
+  }
+
+  // Embeddings, output, norms and Llama projections: streamed, converted chunk by chunk.
+  for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
+    yield convertChunk(src.source.dtype, chunk, outType, ctx.overflowMode, src.hfName);
+  }
+}
+
+function ternaryChunk(
+  trits: Int8Array,
+  scale: number,
+  outType: FloatOutType,
+  overflowMode: "refuse" | "clamp",
+): ProducedChunk {
+  const values = new Float32Array(trits.length);
+  for (let i = 0; i < trits.length; i++) values[i] = trits[i]! * scale;
+  return fromF32(values, outType, overflowMode);
+}
+
+async function describeSources(
+  ckpt: SafetensorsCheckpoint,
+  configPath: string,
+  tokenizerPath: string,
+): Promise<{ path: string; size: number; sha256: string }[]> {
+  const paths = [configPath, tokenizerPath, ...ckpt.files.map((f) => f.path)];
+  const out = [];
+  for (const p of paths) {
+    const stat = await Deno.stat(p);
+    out.push({ path: basename(p), size: stat.size, sha256: await sha256File(p) });
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+/**
+ * Causal multi-head attention with grouped key/value heads over the KV cache:
+ * o = softmax(q·kᵀ / sqrt(head_dim) + causal mask) · v, where query head h
+ * reads kv head floor(h / (n_head / n_head_kv)) (FORMATS.md §4).
+ *
+ * Its cost is small next to the projections (it grows with the context, they
+ * with the model), so it is plain TypeScript over views of kernel memory.
+ *
+ * @example
+ * ```ts
+ * import { causalAttention } from "./attention.ts";
+ * const shape = { nHead: 1, nHeadKv: 1, headDim: 2 };
+ * const q = new Float32Array([1, 0]), out = new Float32Array(2);
+ * const keys = new Float32Array([1, 0]), values = new Float32Array([3, 4]);
+ * causalAttention(shape, q, keys, values, out, 0, 1, new Float64Array(1)); // out = [3, 4]
+ * ```
+ * @module
+ */
+
+/** The head layout. */
+export interface AttentionShape {
+  readonly nHead: number;
+  readonly nHeadKv: number;
+  readonly headDim: number;
+}
+
+/**
+ * For each of the `batch` query rows in `q` (`[batch, nHead·headDim]`, row t at
+ * position `pos0 + t`), attends to cache rows 0…pos0+t of `keys` and `values`
+ * (`[positions, nHeadKv·headDim]`) and writes `out` (`[batch, nHead·headDim]`).
+ * `scores` is scratch of at least pos0 + batch entries.
+ */
+export function causalAttention(
+  shape: AttentionShape,
+  q: Float32Array,
+  keys: Float32Array,
+  values: Float32Array,
+  out: Float32Array,
+  pos0: number,
+  batch: number,
+  scores: Float64Array,
+): void {
+  const { nHead, nHeadKv, headDim } = shape;
+  const qDim = nHead * headDim, kvDim = nHeadKv * headDim, group = nHead / nHeadKv;
+  const invSqrt = 1 / Math.sqrt(headDim);
+  const acc = new Float64Array(headDim);
+  for (let t = 0; t < batch; t++) {
+    const last = pos0 + t;
+    for (let h = 0; h < nHead; h++) {
+      const qh = t * qDim + h * headDim, kvh = Math.floor(h / group) * headDim;
+      let max = -Infinity;
+      for (let j = 0; j <= last; j++) {
+        const kj = j * kvDim + kvh;
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) dot += q[qh + d]! * keys[kj + d]!;
+        const s = dot * invSqrt;
+        scores[j] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let j = 0; j <= last; j++) {
+        const e = Math.exp(scores[j]! - max);
+        scores[j] = e;
+        sum += e;
+      }
+      acc.fill(0);
+      for (let j = 0; j <= last; j++) {
+        const w = scores[j]! / sum, vj = j * kvDim + kvh;
+        for (let d = 0; d < headDim; d++) acc[d] = acc[d]! + w * values[vj + d]!;
+      }
+      out.set(acc, t * qDim + h * headDim);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The forward pass, one step per line, as in FORMATS.md §4 (BitNet b1.58) and
+ * its Llama twin. A batch of tokens at consecutive positions goes through
+ * every layer as a matrix (prompt processing); generation is a batch of one.
+ *
+ * BitNet and Llama differ only in data, not in code paths here: BitNet layers
+ * carry the two sub-norms and ternary weights (so their inputs are quantized
+ * to int8 per token), Llama layers float weights; relu² vs SiLU and the RoPE
+ * pairing come from the hyperparameters.
+ *
+ * @example
+ * ```ts
+ * import { forward } from "./forward.ts";
+ * forward(model, state, [2046, 463, 275], "last"); // logits of the last token in state.logits
+ * ```
+ * @module
+ */
+
+import type { Kernels } from "./kernels/api.ts";
+import type { ModelHparams } from "./hparams.ts";
+import { floatInput, type LinearInput, linear, quantizedInput } from "./linear.ts";
+import { causalAttention } from "./attention.ts";
+import { addInPlace, embed, gatedActivation } from "./ops.ts";
+import type { RopeTable } from "./rope.ts";
+import type { RunState } from "./state.ts";
+import type { ModelWeights } from "./weights.ts";
+
+/** A loaded model: hyperparameters, weights in kernel memory, RoPE table. */
+export interface Model {
+  readonly hparams: ModelHparams;
+  readonly weights: ModelWeights;
+  readonly kernels: Kernels;
+  readonly rope: RopeTable;
+}
+
+/** Which positions of the batch get logits. */
+export type LogitRows = "last" | "all";
+
+/**
+ * Runs `tokens` at positions `state.pos`… through the model, appends their
+ * keys and values to the cache and advances `state.pos`. Writes the logits of
+ * the last token (`"last"`: row 0 of `state.logits`) or of every token
+ * (`"all"`: rows 0…n−1). The caller checks that the batch and the cache have room.
+ */
+export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
+  const k = m.kernels, p = m.hparams, w = m.weights;
+  const n = tokens.length, pos = s.pos;
+  const qDim = p.nHead * p.headDim, kvDim = p.nHeadKv * p.headDim;
+  const f32 = (ptr: number, len: number) => k.f32(ptr, len);
+  // BitLinear: AQ(x) per token before every ternary projection; Llama: x as is.
+  const input = (x: number, cols: number): LinearInput =>
+    p.family === "bitnet" ? quantizedInput(k, x, cols, n, s.quantized) : floatInput(x, cols);
+
+  embed(k, w.tokenEmbd, tokens, s.x); //                                          h = E[tokens]
+  for (let l = 0; l < p.nLayer; l++) {
+    const L = w.layers[l]!;
+    const keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
+    k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, p.eps); //                       a = rms(h, attn_norm)
+    const a = input(s.xb, p.nEmbd);
+    linear(k, L.wq, a, s.q, n); //                                                q = BL(a, Wq)
+    linear(k, L.wk, a, keys, n); //                                               k = BL(a, Wk) → cache
+    linear(k, L.wv, a, values, n); //                                             v = BL(a, Wv) → cache
+    ropeRows(m.rope, f32(s.q, n * qDim), p.nHead, p.headDim, pos, n); //          q = RoPE(q)
+    ropeRows(m.rope, f32(keys, n * kvDim), p.nHeadKv, p.headDim, pos, n); //      k = RoPE(k)
+    causalAttention( //                                                           o = softmax(q·kᵀ/√d + mask)·v
+      p,
+      f32(s.q, n * qDim),
+      f32(s.keyRows(l, 0), (pos + n) * kvDim),
+      f32(s.valueRows(l, 0), (pos + n) * kvDim),
+      f32(s.att, n * qDim),
+      pos,
+      n,
+      s.scores,
+    );
+    if (L.attnSubNorm !== undefined) k.rmsnorm(s.att, L.attnSubNorm, s.att, qDim, n, p.eps); // o = rms(o, attn_sub_norm)
+    linear(k, L.wo, input(s.att, qDim), s.xb, n); //                              o = BL(o, Wo)
+    addInPlace(f32(s.x, n * p.nEmbd), f32(s.xb, n * p.nEmbd)); //                 h = h + o
+    k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, p.eps); //                        f = rms(h, ffn_norm)
+    const f = input(s.xb, p.nEmbd);
+    linear(k, L.wGate, f, s.gate, n); //                                          g = BL(f, Wgate)
+    linear(k, L.wUp, f, s.up, n); //                                              u = BL(f, Wup)
+    gatedActivation(p.hiddenAct, f32(s.gate, n * p.nFf), f32(s.up, n * p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
+    if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, p.eps); // m = rms(m, ffn_sub_norm)
+    linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); //                         d = BL(m, Wdown)
+    addInPlace(f32(s.x, n * p.nEmbd), f32(s.xb, n * p.nEmbd)); //                 h = h + d
+  }
+  const first = rows === "last" ? n - 1 : 0, count = n - first;
+  k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, p.eps); // y = rms(h, output_norm)
+  linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); //             logits = y·Eᵀ, full precision
+  s.pos = pos + n;
+}
+
+/** RoPE on `n` consecutive rows of `nHeads` heads, row t at position pos + t. */
+function ropeRows(
+  rope: RopeTable,
+  rows: Float32Array,
+  nHeads: number,
+  headDim: number,
+  pos: number,
+  n: number,
+): void {
+  for (let t = 0; t < n; t++) rope.rotate(rows, t * nHeads * headDim, nHeads, headDim, pos + t);
+}

@@ -1,0 +1,100 @@
+/**
+ * Linear layers over the kernels: a weight matrix is either ternary (BitNet
+ * BitLinear: int8 activations × trits, FORMATS.md §4) or float (Llama, and the
+ * full-precision embeddings / output layer of both families).
+ *
+ * @example
+ * ```ts
+ * import { createReferenceKernels } from "./kernels/reference.ts";
+ * import { floatInput, linear } from "./linear.ts";
+ * const k = createReferenceKernels(1 << 16);
+ * const w = k.alloc(16), x = k.alloc(8), y = k.alloc(8);
+ * k.f32(w, 4).set([1, 2, 3, 4]);
+ * k.f32(x, 2).set([1, 1]);
+ * linear(k, { kind: "float", type: 0, name: "w", ptr: w, rows: 2, cols: 2 }, floatInput(x, 2), y, 1);
+ * k.f32(y, 2); // [3, 7]
+ * ```
+ * @module
+ */
+
+import { GgmlType } from "../gguf/types.ts";
+import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { FloatType } from "./weight_formats.ts";
+
+/** A float matrix kept in its stored type. */
+export interface FloatMatrix {
+  readonly kind: "float";
+  readonly name: string;
+  readonly type: FloatType;
+  readonly ptr: Ptr;
+  /** Output features. */
+  readonly rows: number;
+  /** Input features (contiguous). */
+  readonly cols: number;
+}
+
+/** A ternary matrix in the backend's packed layout, times one scale. */
+export interface TernaryMatrix {
+  readonly kind: "ternary";
+  readonly name: string;
+  readonly ptr: Ptr;
+  readonly scale: number;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Any weight matrix. */
+export type Matrix = FloatMatrix | TernaryMatrix;
+
+/** Int8 rows with their per-row scale and sum, as `quantizeRowsI8` writes them. */
+export interface QuantizedRows {
+  readonly q: Ptr;
+  readonly scale: Ptr;
+  readonly sum: Ptr;
+}
+
+/** The input of a linear layer: float rows, and their int8 form when the weights are ternary. */
+export interface LinearInput {
+  readonly x: Ptr;
+  readonly cols: number;
+  readonly quantized?: QuantizedRows;
+}
+
+/** Float rows used as they are. */
+export function floatInput(x: Ptr, cols: number): LinearInput {
+  return { x, cols };
+}
+
+/**
+ * AQ(x) of FORMATS.md §4: each of the `batch` rows quantized to int8 with
+ * t = 127 / max|x| into `into`. One quantization serves every projection
+ * that reads the same rows (q, k, v; gate, up).
+ */
+export function quantizedInput(
+  k: Kernels,
+  x: Ptr,
+  cols: number,
+  batch: number,
+  into: QuantizedRows,
+): LinearInput {
+  k.quantizeRowsI8(x, into.q, into.scale, into.sum, cols, batch);
+  return { x, cols, quantized: into };
+}
+
+/** y[batch, W.rows] = input[batch, W.cols] · Wᵀ. */
+export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {
+  if (input.cols !== w.cols) {
+    throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
+  }
+  if (w.kind === "ternary") {
+    const q = input.quantized;
+    if (!q) throw new RangeError(`${w.name}: a ternary weight needs int8-quantized input`);
+    k.matmulTernary(w.ptr, w.scale, q.q, q.scale, q.sum, y, w.rows, w.cols, batch);
+  } else if (w.type === GgmlType.F32) {
+    k.matmulF32(w.ptr, input.x, y, w.rows, w.cols, batch);
+  } else if (w.type === GgmlType.F16) {
+    k.matmulF16(w.ptr, input.x, y, w.rows, w.cols, batch);
+  } else {
+    k.matmulBF16(w.ptr, input.x, y, w.rows, w.cols, batch);
+  }
+}

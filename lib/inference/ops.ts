@@ -1,0 +1,52 @@
+/**
+ * The small element-wise steps of the forward pass (embedding lookup,
+ * residual add, gated activation), over views of kernel memory. They cost
+ * O(width) per token, next to O(width²) for the projections.
+ *
+ * @example
+ * ```ts
+ * import { gatedActivation } from "./ops.ts";
+ * const gate = new Float32Array([-1, 2]), up = new Float32Array([5, 3]);
+ * gatedActivation("relu2", gate, up); // gate = [0, 12]
+ * ```
+ * @module
+ */
+
+import { GgmlType } from "../gguf/types.ts";
+import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { HiddenActivation } from "./hparams.ts";
+import type { FloatMatrix } from "./linear.ts";
+import { floatElementReader } from "./weight_formats.ts";
+
+/** Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32. */
+export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[], out: Ptr): void {
+  const cols = table.cols, x = k.f32(out, tokens.length * cols);
+  const stored = table.type === GgmlType.F32
+    ? k.f32(table.ptr, table.rows * cols)
+    : k.u16(table.ptr, table.rows * cols);
+  const read = floatElementReader(table.type);
+  for (let t = 0; t < tokens.length; t++) {
+    const row = tokens[t]! * cols;
+    for (let c = 0; c < cols; c++) x[t * cols + c] = read(stored, row + c);
+  }
+}
+
+/** h += d, element-wise over `n` values. */
+export function addInPlace(h: Float32Array, d: Float32Array): void {
+  for (let i = 0; i < h.length; i++) h[i] = h[i]! + d[i]!;
+}
+
+/** gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise. */
+export function gatedActivation(kind: HiddenActivation, gate: Float32Array, up: Float32Array): void {
+  if (kind === "relu2") {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]! > 0 ? gate[i]! : 0;
+      gate[i] = g * g * up[i]!;
+    }
+  } else {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]!;
+      gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The one table of how each stored ggml type becomes a weight the kernels can
+ * use. Three kinds of tensor are loaded:
+ *
+ * - BitNet projections become trits + one scale (`TERNARY_SOURCES`). Float
+ *   tensors that are already exactly ternary ({−s, 0, +s}) keep their values;
+ *   float master weights are ternarized with absmean (FORMATS.md §4).
+ *   Packed ternary types (I2_S, TQ2_0, TQ1_0) plug in here by decoding their
+ *   codes to trits and a scale.
+ * - Float matrices (embeddings, output layer, Llama projections) are kept as
+ *   stored and multiplied by the matching kernel (`FLOAT_MATRIX_TYPES`).
+ * - Norm weights become f32 (`FLOAT_DECODERS`).
+ *
+ * @example
+ * ```ts
+ * import { GgmlType } from "../gguf/types.ts";
+ * import { TERNARY_SOURCES } from "./weight_formats.ts";
+ * const payload = new Uint8Array(new Float32Array([0.5, 0, -0.5, 0.5]).buffer);
+ * const { trits, scale } = TERNARY_SOURCES[GgmlType.F32]!.decode(payload, 2, 2, "w");
+ * // trits [1, 0, -1, 1], scale 0.5
+ * ```
+ * @module
+ */
+
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
+import { ternarizeAbsmean, ternaryInfo, tritsFromTernary } from "../codecs/ternary.ts";
+import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+
+/** The float types that float-matrix kernels multiply directly. */
+export type FloatType = typeof GgmlType.F32 | typeof GgmlType.F16 | typeof GgmlType.BF16;
+
+/** Float matrices are kept in these stored types (embeddings, output, Llama projections). */
+export const FLOAT_MATRIX_TYPES: readonly FloatType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+
+/** True when `type` is one of {@link FLOAT_MATRIX_TYPES}. */
+export function isFloatType(type: number): type is FloatType {
+  return (FLOAT_MATRIX_TYPES as readonly number[]).includes(type);
+}
+
+let f16Table: Float32Array | undefined;
+/** All 65536 half values, built once: a table lookup is far faster than decoding each value. */
+function f16Lookup(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) f16Table[bits] = f16ToF32(bits);
+  }
+  return f16Table;
+}
+
+/** `bytes` as a typed array of `n` elements, copied only when misaligned. */
+function view<T>(
+  bytes: Uint8Array,
+  n: number,
+  size: number,
+  make: (buffer: ArrayBufferLike, offset: number, n: number) => T,
+): T {
+  if (bytes.byteOffset % size === 0) return make(bytes.buffer, bytes.byteOffset, n);
+  return make(bytes.slice().buffer, 0, n);
+}
+const asF32 = (b: ArrayBufferLike, o: number, n: number) => new Float32Array(b, o, n);
+const asU16 = (b: ArrayBufferLike, o: number, n: number) => new Uint16Array(b, o, n);
+
+/** Decodes a float payload to f32 values. */
+export type FloatDecoder = (payload: Uint8Array, n: number) => Float32Array;
+
+/** Float payload decoders by ggml type (exact for every type: f16 and bf16 fit in f32). */
+export const FLOAT_DECODERS: Readonly<Partial<Record<number, FloatDecoder>>> = {
+  [GgmlType.F32]: (payload, n) => view(payload, n, 4, asF32),
+  [GgmlType.F16]: (payload, n) => {
+    const bits = view(payload, n, 2, asU16), table = f16Lookup();
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = table[bits[i]!]!;
+    return out;
+  },
+  [GgmlType.BF16]: (payload, n) => {
+    const bits = view(payload, n, 2, asU16);
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = bits[i]! << 16;
+    return new Float32Array(out.buffer);
+  },
+};
+
+/** One element of a float matrix in memory, as f32 (for embedding lookups). */
+export function floatElementReader(
+  type: FloatType,
+): (bits: Uint16Array | Float32Array, i: number) => number {
+  if (type === GgmlType.F32) return (v, i) => v[i]!;
+  if (type === GgmlType.F16) return (v, i) => f16ToF32(v[i]!);
+  return (v, i) => bf16ToF32(v[i]!);
+}
+
+/** Trits (−1, 0, +1) of a `rows × cols` matrix and the one scale they multiply. */
+export interface TernaryWeights {
+  trits: Int8Array;
+  scale: number;
+  /** How the trits were obtained, for logs and reports. */
+  origin: "ternary" | "absmean" | "packed";
+}
+
+/** Turns one stored projection payload into {@link TernaryWeights}. */
+export interface TernarySource {
+  decode(payload: Uint8Array, rows: number, cols: number, name: string): TernaryWeights;
+}
+
+/**
+ * Exactly ternary float values keep their trits and scale; anything else is
+ * a master weight and is ternarized with absmean, as BitNet's BitLinear does
+ * on the fly (FORMATS.md §4).
+ */
+export function ternaryFromFloats(values: Float32Array, name: string): TernaryWeights {
+  const info = ternaryInfo(values);
+  if (info.ternary) {
+    return { trits: tritsFromTernary(values, info.scale, name), scale: info.scale, origin: "ternary" };
+  }
+  const { trits, scale } = ternarizeAbsmean(values, undefined, name);
+  return { trits, scale, origin: "absmean" };
+}
+
+function fromFloat(type: FloatType): TernarySource {
+  const decodeFloats = FLOAT_DECODERS[type]!;
+  return {
+    decode(payload, rows, cols, name) {
+      return ternaryFromFloats(decodeFloats(payload, rows * cols), name);
+    },
+  };
+}
+
+/**
+ * How each stored type becomes BitNet ternary weights. Packed ternary types
+ * (I2_S 36, TQ2_0 35, TQ1_0 34) are added here by decoding their codes into
+ * trits and a single scale; the loader and the forward pass need no change.
+ */
+export const TERNARY_SOURCES: Readonly<Partial<Record<number, TernarySource>>> = {
+  [GgmlType.F32]: fromFloat(GgmlType.F32),
+  [GgmlType.F16]: fromFloat(GgmlType.F16),
+  [GgmlType.BF16]: fromFloat(GgmlType.BF16),
+};
+
+/** Names of the types in a table, for error messages. */
+export function typeNames(types: Iterable<number>): string {
+  return [...types].map((t) => GGML_TYPES[t as GgmlType]?.name ?? String(t)).join(", ");
+}

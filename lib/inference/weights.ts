@@ -1,0 +1,165 @@
+/**
+ * Loads a planned model's tensors from a GGUF file into kernel memory, once:
+ * float matrices are streamed in as stored, BitNet projections are decoded to
+ * trits + scale (weight_formats.ts) and packed in the backend's layout, and
+ * norm weights become f32.
+ *
+ * @example
+ * ```ts
+ * import { loadWeights, weightBytes } from "./weights.ts";
+ * const plan = planTensors(gguf, hp);
+ * const kernels = createReferenceKernels(weightBytes(plan, (r, c) => r * c) + (1 << 20));
+ * const weights = await loadWeights(gguf, hp, plan, kernels);
+ * ```
+ * @module
+ */
+
+import type { GgufFile } from "../gguf/reader.ts";
+import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { ModelHparams } from "./hparams.ts";
+import type { FloatMatrix, Matrix } from "./linear.ts";
+import { alignUp, BUFFER_ALIGN } from "./state.ts";
+import { kernelBytes, layerTensorName, type PlannedTensor } from "./tensor_plan.ts";
+import {
+  FLOAT_DECODERS,
+  isFloatType,
+  TERNARY_SOURCES,
+  type TernaryWeights,
+} from "./weight_formats.ts";
+
+/** One transformer block's weights. */
+export interface LayerWeights {
+  readonly attnNorm: Ptr;
+  readonly wq: Matrix;
+  readonly wk: Matrix;
+  readonly wv: Matrix;
+  /** BitNet only: RMSNorm of the attention output before o_proj. */
+  readonly attnSubNorm: Ptr | undefined;
+  readonly wo: Matrix;
+  readonly ffnNorm: Ptr;
+  readonly wGate: Matrix;
+  readonly wUp: Matrix;
+  /** BitNet only: RMSNorm of relu²(gate)·up before down_proj. */
+  readonly ffnSubNorm: Ptr | undefined;
+  readonly wDown: Matrix;
+}
+
+/** Every weight of a model, in kernel memory. */
+export interface ModelWeights {
+  readonly tokenEmbd: FloatMatrix;
+  /** `output.weight`, or `token_embd` itself when tied. */
+  readonly output: FloatMatrix;
+  readonly outputNorm: Ptr;
+  readonly layers: readonly LayerWeights[];
+  /** Projections whose float values were not ternary and were ternarized with absmean at load. */
+  readonly ternarizedAtLoad: readonly string[];
+}
+
+/** Options of {@link loadWeights}. */
+export interface LoadWeightsOptions {
+  /** Called with each norm's f32 values (a view of kernel memory: edits take effect). */
+  transformNorm?: (name: string, values: Float32Array) => void;
+}
+
+/** Kernel memory the planned tensors take, alignment padding included. */
+export function weightBytes(
+  plan: readonly PlannedTensor[],
+  ternaryBytes: (rows: number, cols: number) => number,
+): number {
+  return plan.reduce((sum, t) => sum + alignUp(kernelBytes(t, ternaryBytes), BUFFER_ALIGN), 0);
+}
+
+/** Reads every planned tensor into kernel memory. */
+export async function loadWeights(
+  g: GgufFile,
+  hp: ModelHparams,
+  plan: readonly PlannedTensor[],
+  k: Kernels,
+  opts: LoadWeightsOptions = {},
+): Promise<ModelWeights> {
+  const loaded = new Map<string, Matrix | Ptr>();
+  const ternarizedAtLoad: string[] = [];
+  for (const t of plan) {
+    if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
+    else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k));
+    else {
+      const m = await loadTernaryMatrix(g, t, k);
+      if (m.origin === "absmean") ternarizedAtLoad.push(t.name);
+      loaded.set(t.name, m.matrix);
+    }
+  }
+  const matrix = (name: string) => loaded.get(name) as Matrix;
+  const ptr = (name: string) => loaded.get(name) as Ptr;
+  const optionalPtr = (name: string) => loaded.get(name) as Ptr | undefined;
+  const n = layerTensorName;
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < hp.nLayer; l++) {
+    layers.push({
+      attnNorm: ptr(n.attnNorm(l)),
+      wq: matrix(n.wq(l)),
+      wk: matrix(n.wk(l)),
+      wv: matrix(n.wv(l)),
+      attnSubNorm: optionalPtr(n.attnSubNorm(l)),
+      wo: matrix(n.wo(l)),
+      ffnNorm: ptr(n.ffnNorm(l)),
+      wGate: matrix(n.wGate(l)),
+      wUp: matrix(n.wUp(l)),
+      ffnSubNorm: optionalPtr(n.ffnSubNorm(l)),
+      wDown: matrix(n.wDown(l)),
+    });
+  }
+  const tokenEmbd = matrix("token_embd.weight") as FloatMatrix;
+  const output = hp.tiedOutput ? tokenEmbd : matrix("output.weight") as FloatMatrix;
+  return { tokenEmbd, output, outputNorm: ptr("output_norm.weight"), layers, ternarizedAtLoad };
+}
+
+function rowsCols(t: PlannedTensor): [number, number] {
+  return [t.shape[0]!, t.shape[1]!];
+}
+
+async function loadNorm(
+  g: GgufFile,
+  t: PlannedTensor,
+  k: Kernels,
+  opts: LoadWeightsOptions,
+): Promise<Ptr> {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const values = FLOAT_DECODERS[t.info.type]!(await g.readTensor(t.info), n);
+  const ptr = k.alloc(n * 4, BUFFER_ALIGN);
+  const view = k.f32(ptr, n);
+  view.set(values);
+  opts.transformNorm?.(t.name, view);
+  return ptr;
+}
+
+/** Streams the stored bytes straight into kernel memory. */
+async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promise<FloatMatrix> {
+  const type = t.info.type;
+  if (!isFloatType(type)) throw new RangeError(`${t.name}: not a float type`);
+  const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
+  const dst = k.u8(ptr, t.info.nbytes);
+  let at = 0;
+  for await (const chunk of g.streamTensor(t.info)) {
+    dst.set(chunk, at);
+    at += chunk.length;
+  }
+  const [rows, cols] = rowsCols(t);
+  return { kind: "float", name: t.name, type, ptr, rows, cols };
+}
+
+async function loadTernaryMatrix(
+  g: GgufFile,
+  t: PlannedTensor,
+  k: Kernels,
+): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
+  const [rows, cols] = rowsCols(t);
+  const { trits, scale, origin } = TERNARY_SOURCES[t.info.type]!.decode(
+    await g.readTensor(t.info),
+    rows,
+    cols,
+    `${g.path}: ${t.name}`,
+  );
+  const ptr = k.alloc(k.ternaryBytes(rows, cols), BUFFER_ALIGN);
+  k.packTernary(trits, rows, cols, ptr);
+  return { matrix: { kind: "ternary", name: t.name, ptr, scale, rows, cols }, origin };
+}

@@ -1,0 +1,406 @@
+/**
+ * Hash manifests compatible with llama.cpp's `gguf-hash` (examples/gguf-hash,
+ * FORMATS.md §8): digests of tensor payloads only (never metadata), one per
+ * tensor in tensor-info order and one for the whole model over every payload
+ * concatenated in that order; optionally the sha256 of the whole file (the
+ * fingerprint) in the same read.
+ *
+ * Facts taken from gguf-hash.cpp:
+ * - per tensor, lines come in the fixed order xxh64, sha1, sha256 (whatever the
+ *   order of the command-line flags); the model lines follow all tensors, in the
+ *   order xxh64, sha1, sha256, uuid; uuid has no per-tensor line;
+ * - `printf("%-8s  %-s  %s\n", algo, hex, label)`, label `<file>:<tensor>` for a
+ *   tensor and `<file>` for the model, `<file>` being the path exactly as given
+ *   on the command line (so a manifest written with the bare file name is what
+ *   `llama-gguf-hash --check` expects when run inside the file's folder);
+ * - xxh64 (seed 0) is printed most significant byte first (the canonical form);
+ * - uuid is a UUIDv5: sha1 over the 16 namespace bytes
+ *   ef001206-dadc-5f6d-a15f-3359e577d4e5 then every payload, first 16 bytes of
+ *   the digest with the version (5) and variant (0b10) bits set.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { ggufHashManifest } from "./gguf_hash.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const text = await ggufHashManifest(gguf, "clean-f16.gguf", ["xxh64", "sha256"]);
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { FormatError, UsageError } from "../cli/errors.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { RandomAccessFile } from "../io/random_access.ts";
+import { xxhashWasm } from "../../deps.ts";
+
+/** A digest gguf-hash can print. */
+export type GgufHashAlgo = "xxh64" | "sha1" | "sha256" | "uuid";
+
+/** A digest that also exists per tensor (uuid is whole-model only). */
+export type TensorHashAlgo = Exclude<GgufHashAlgo, "uuid">;
+
+/** Every algorithm, in the order gguf-hash prints its lines. */
+export const GGUF_HASH_ALGOS: readonly GgufHashAlgo[] = ["xxh64", "sha1", "sha256", "uuid"];
+
+/** UUIDv5 namespace of llama.cpp: uuid5(NAMESPACE_URL, "en.wikipedia.org/wiki/Llama.cpp"). */
+export const LLAMA_CPP_UUID_NAMESPACE = "ef001206-dadc-5f6d-a15f-3359e577d4e5";
+
+/** What to compute in one read of the file. */
+export interface GgufHashRequest {
+  /** Digests of each tensor's payload. */
+  readonly tensor?: readonly TensorHashAlgo[];
+  /** Digests of all payloads concatenated in tensor-info order. */
+  readonly model?: readonly GgufHashAlgo[];
+  /** Also the sha256 of the whole file (what `sha256sum` prints). */
+  readonly file?: boolean;
+}
+
+/** The digests of one tensor, lower-case hex. */
+export interface GgufTensorHashes {
+  readonly name: string;
+  readonly hex: Readonly<Partial<Record<TensorHashAlgo, string>>>;
+}
+
+/** Everything {@link hashGguf} computed. */
+export interface GgufHashes {
+  /** In tensor-info order. */
+  readonly tensors: readonly GgufTensorHashes[];
+  readonly model: Readonly<Partial<Record<GgufHashAlgo, string>>>;
+  /** sha256 of the whole file, when requested. */
+  readonly fileSha256?: string;
+}
+
+/** An incremental digest. */
+interface Hasher {
+  update(bytes: Uint8Array): void;
+  hex(): string;
+}
+
+type XxhashApi = Awaited<ReturnType<typeof xxhashWasm>>;
+let xxhash: Promise<XxhashApi> | undefined;
+
+function cryptoHasher(algo: "sha1" | "sha256"): Hasher {
+  const h: Hash = createHash(algo);
+  return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
+}
+
+function xxh64Hasher(api: XxhashApi): Hasher {
+  const h = api.create64(0n);
+  // digest() is the u64 value; its big-endian hex is what gguf-hash prints.
+  return { update: (b) => void h.update(b), hex: () => h.digest().toString(16).padStart(16, "0") };
+}
+
+/** Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to its 16 bytes. */
+function uuidBytes(uuid: string): Uint8Array {
+  const hex = uuid.replaceAll("-", "");
+  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new RangeError(`not a UUID: ${uuid}`);
+  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
+}
+
+/**
+ * A streaming UUIDv5 (RFC 9562 §5.5) over `namespace` and the bytes fed to it.
+ *
+ * @example
+ * ```ts
+ * const h = uuidV5Hasher("6ba7b811-9dad-11d1-80b4-00c04fd430c8"); // NAMESPACE_URL
+ * h.update(new TextEncoder().encode("en.wikipedia.org/wiki/Llama.cpp"));
+ * h.hex(); // "ef001206-dadc-5f6d-a15f-3359e577d4e5"
+ * ```
+ */
+export function uuidV5Hasher(namespace: string): { update(b: Uint8Array): void; hex(): string } {
+  const sha1 = createHash("sha1");
+  sha1.update(uuidBytes(namespace));
+  return {
+    update: (b) => void sha1.update(b),
+    hex: () => {
+      const u = new Uint8Array(sha1.digest()).subarray(0, 16);
+      u[6] = (u[6]! & 0x0f) | 0x50;
+      u[8] = (u[8]! & 0x3f) | 0x80;
+      const h = Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    },
+  };
+}
+
+async function makeHasher(algo: GgufHashAlgo): Promise<Hasher> {
+  switch (algo) {
+    case "xxh64":
+      xxhash ??= xxhashWasm();
+      return xxh64Hasher(await xxhash);
+    case "sha1":
+    case "sha256":
+      return cryptoHasher(algo);
+    case "uuid":
+      return uuidV5Hasher(LLAMA_CPP_UUID_NAMESPACE);
+  }
+}
+
+function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
+  return GGUF_HASH_ALGOS.filter((a) => algos.includes(a as T)) as T[];
+}
+
+/** Per-tensor and model hashers fed one payload at a time, in tensor-info order. */
+class PayloadHashing {
+  readonly tensors: GgufTensorHashes[] = [];
+  #tensorAlgos: TensorHashAlgo[];
+  #model: [GgufHashAlgo, Hasher][] = [];
+  #current: [TensorHashAlgo, Hasher][] = [];
+
+  private constructor(tensorAlgos: TensorHashAlgo[]) {
+    this.#tensorAlgos = tensorAlgos;
+  }
+
+  static async create(request: GgufHashRequest): Promise<PayloadHashing> {
+    const p = new PayloadHashing(inPrintOrder(request.tensor ?? []));
+    for (const a of inPrintOrder(request.model ?? [])) p.#model.push([a, await makeHasher(a)]);
+    return p;
+  }
+
+  get idle(): boolean {
+    return this.#tensorAlgos.length === 0 && this.#model.length === 0;
+  }
+
+  async begin(): Promise<void> {
+    this.#current = [];
+    for (const a of this.#tensorAlgos) this.#current.push([a, await makeHasher(a)]);
+  }
+
+  update(bytes: Uint8Array): void {
+    for (const [, h] of this.#current) h.update(bytes);
+    for (const [, h] of this.#model) h.update(bytes);
+  }
+
+  end(name: string): void {
+    const hex: Partial<Record<TensorHashAlgo, string>> = {};
+    for (const [a, h] of this.#current) hex[a] = h.hex();
+    this.tensors.push({ name, hex });
+  }
+
+  modelHex(): Partial<Record<GgufHashAlgo, string>> {
+    const out: Partial<Record<GgufHashAlgo, string>> = {};
+    for (const [a, h] of this.#model) out[a] = h.hex();
+    return out;
+  }
+}
+
+function inFileOrder(tensors: readonly GgufTensorInfo[]): boolean {
+  for (let i = 1; i < tensors.length; i++) {
+    if (tensors[i]!.fileOffset < tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes) return false;
+  }
+  return true;
+}
+
+/** sha256 of a whole file, streamed. */
+export async function sha256OfFile(path: string, chunkSize = 1 << 22): Promise<string> {
+  const file = await RandomAccessFile.open(path);
+  try {
+    const h = createHash("sha256");
+    for await (const chunk of file.stream(0, file.size, chunkSize, "file")) h.update(chunk);
+    return h.digest("hex");
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Computes payload digests (and optionally the whole-file sha256) of an open
+ * GGUF. When the file sha256 is wanted and payloads lie in tensor-info order
+ * (every file llama.cpp accepts), the file is read once; otherwise twice.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const h = await hashGguf(gguf, { tensor: ["sha256"], model: ["xxh64"], file: true });
+ * console.log(h.fileSha256, h.tensors[0]?.hex.sha256, h.model.xxh64);
+ * gguf.close();
+ * ```
+ */
+export async function hashGguf(
+  gguf: GgufFile,
+  request: GgufHashRequest,
+  chunkSize = 1 << 22,
+): Promise<GgufHashes> {
+  const payloads = await PayloadHashing.create(request);
+  const tensors = gguf.tensors;
+  let fileSha256: string | undefined;
+
+  if (request.file && inFileOrder(tensors)) {
+    // One sequential read: every chunk feeds the file digest and the slices of
+    // the tensors it overlaps.
+    const file = await RandomAccessFile.open(gguf.path);
+    const whole = createHash("sha256");
+    try {
+      let ti = 0;
+      let pos = 0;
+      let open = false;
+      for await (const chunk of file.stream(0, file.size, chunkSize, "file")) {
+        whole.update(chunk);
+        const end = pos + chunk.length;
+        while (ti < tensors.length) {
+          const t = tensors[ti]!;
+          const tEnd = t.fileOffset + t.nbytes;
+          if (t.fileOffset >= end) break;
+          if (!open) {
+            await payloads.begin();
+            open = true;
+          }
+          const s = Math.max(t.fileOffset, pos);
+          const e = Math.min(tEnd, end);
+          if (e > s) payloads.update(chunk.subarray(s - pos, e - pos));
+          if (tEnd > end) break;
+          payloads.end(t.name);
+          open = false;
+          ti++;
+        }
+        pos = end;
+      }
+      if (ti < tensors.length || file.size !== gguf.fileSize) {
+        throw new FormatError(`${gguf.path}: the file changed while it was being hashed`);
+      }
+    } finally {
+      file.close();
+    }
+    fileSha256 = whole.digest("hex");
+  } else {
+    if (request.file) fileSha256 = await sha256OfFile(gguf.path, chunkSize);
+    if (!payloads.idle) {
+      for (const t of tensors) {
+        await payloads.begin();
+        for await (const chunk of gguf.streamTensor(t, chunkSize)) payloads.update(chunk);
+        payloads.end(t.name);
+      }
+    }
+  }
+  const result: GgufHashes = { tensors: payloads.tensors, model: payloads.modelHex() };
+  return fileSha256 === undefined ? result : { ...result, fileSha256 };
+}
+
+/** One gguf-hash line: `%-8s  %-s  %s\n`. */
+function line(algo: string, hex: string, label: string): string {
+  return `${algo.padEnd(8)}  ${hex}  ${label}\n`;
+}
+
+/**
+ * Formats digests as gguf-hash prints them (per-tensor lines for each tensor in
+ * order, then the model lines). `hashes` must hold every requested algorithm.
+ *
+ * @example
+ * ```ts
+ * formatGgufHashManifest(
+ *   { tensors: [{ name: "a", hex: { xxh64: "0011223344556677" } }], model: { xxh64: "8899aabbccddeeff" } },
+ *   "m.gguf",
+ *   ["xxh64"],
+ * );
+ * // "xxh64     0011223344556677  m.gguf:a\nxxh64     8899aabbccddeeff  m.gguf\n"
+ * ```
+ */
+export function formatGgufHashManifest(
+  hashes: GgufHashes,
+  fileLabel: string,
+  algos: readonly GgufHashAlgo[],
+): string {
+  const ordered = inPrintOrder(algos);
+  let out = "";
+  for (const t of hashes.tensors) {
+    for (const a of ordered) {
+      if (a === "uuid") continue;
+      const hex = t.hex[a];
+      if (hex === undefined) throw new RangeError(`no ${a} digest for tensor ${t.name}`);
+      out += line(a, hex, `${fileLabel}:${t.name}`);
+    }
+  }
+  for (const a of ordered) {
+    const hex = hashes.model[a];
+    if (hex === undefined) throw new RangeError(`no ${a} digest for the model`);
+    out += line(a, hex, fileLabel);
+  }
+  return out;
+}
+
+/**
+ * The gguf-hash manifest of `gguf` for `algos` (xxh64 alone when empty, as
+ * gguf-hash defaults). `fileLabel` is the `<file>` of every line: use the bare
+ * file name so that `llama-gguf-hash --check` matches when run in its folder.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * await Deno.writeTextFile(
+ *   "models/clean/clean-f16.gguf-hash",
+ *   await ggufHashManifest(gguf, "clean-f16.gguf", ["xxh64", "sha256"]),
+ * );
+ * gguf.close();
+ * ```
+ */
+export async function ggufHashManifest(
+  gguf: GgufFile,
+  fileLabel: string,
+  algos: readonly GgufHashAlgo[],
+): Promise<string> {
+  const chosen = algos.length === 0 ? ["xxh64" as const] : algos;
+  const hashes = await hashGguf(gguf, {
+    tensor: chosen.filter((a): a is TensorHashAlgo => a !== "uuid"),
+    model: chosen,
+  });
+  return formatGgufHashManifest(hashes, fileLabel, chosen);
+}
+
+/**
+ * Parses a comma-separated list of algorithm names (`--algos xxh64,sha256`).
+ *
+ * @example
+ * ```ts
+ * parseGgufHashAlgos("sha256,xxh64"); // ["xxh64", "sha256"]
+ * ```
+ */
+export function parseGgufHashAlgos(list: string): GgufHashAlgo[] {
+  const names = list.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const n of names) {
+    if (!(GGUF_HASH_ALGOS as readonly string[]).includes(n)) {
+      throw new UsageError(
+        `unknown hash algorithm "${n}" (known: ${GGUF_HASH_ALGOS.join(", ")}; xxh3 is not supported)`,
+      );
+    }
+  }
+  return inPrintOrder(names as GgufHashAlgo[]);
+}
+
+/** One line of a manifest. */
+export interface GgufHashManifestEntry {
+  readonly algo: string;
+  readonly hex: string;
+  readonly label: string;
+  /** 1-based line number. */
+  readonly line: number;
+}
+
+/**
+ * Parses a manifest the way gguf-hash reads one (three whitespace-separated
+ * fields per line); blank lines are skipped, anything else is a
+ * {@link FormatError} naming the line.
+ *
+ * @example
+ * ```ts
+ * parseGgufHashManifest("xxh64     0011223344556677  m.gguf:a\n", "m.gguf-hash");
+ * // [{ algo: "xxh64", hex: "0011223344556677", label: "m.gguf:a", line: 1 }]
+ * ```
+ */
+export function parseGgufHashManifest(text: string, source: string): GgufHashManifestEntry[] {
+  const entries: GgufHashManifestEntry[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const fields = lines[i]!.trim().split(/\s+/).filter((f) => f.length > 0);
+    if (fields.length === 0) continue;
+    if (fields.length !== 3) {
+      throw new FormatError(
+        `${source}: line ${i + 1} has ${fields.length} fields (expected "<algo>  <hex>  <file>[:<tensor>]")`,
+      );
+    }
+    entries.push({ algo: fields[0]!, hex: fields[1]!.toLowerCase(), label: fields[2]!, line: i + 1 });
+  }
+  return entries;
+}

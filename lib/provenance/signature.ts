@@ -1,0 +1,297 @@
+/**
+ * Detached Ed25519 signatures over a GGUF's provenance (Web Crypto only).
+ *
+ * The signed message is the UTF-8 text, exactly:
+ *
+ * ```text
+ * clean-gguf-signature-v1
+ * fingerprint sha256-<64 hex: sha256 of the whole GGUF file>
+ * meta.json sha256-<64 hex: sha256 of the meta.json file's bytes>
+ * ```
+ *
+ * each line ending in "\n" (lower-case hex, no file names, so renaming the
+ * files keeps the signature valid). The fingerprint covers every byte of the
+ * GGUF, so the per-tensor digests in meta.json and the gguf-hash manifest are
+ * covered through it; the meta.json digest covers the export options and the
+ * source files' hashes recorded there.
+ *
+ * Key files are PEM, the format `openssl genpkey -algorithm ed25519` writes:
+ * the private key as PKCS#8 ("BEGIN PRIVATE KEY"), the public key as SPKI
+ * ("BEGIN PUBLIC KEY"). The signature file (`<stem>.sig`) is text:
+ *
+ * ```text
+ * clean-gguf-signature-v1
+ * algorithm: ed25519
+ * key-id: sha256-<hex of the SPKI DER of the public key>
+ * signature: <base64 of the 64-byte signature>
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { generateSigningKeyPair, importPublicKeyPem, importPrivateKeyPem } from "./signature.ts";
+ * import { signProvenance, verifyProvenanceSignature } from "./signature.ts";
+ * const pair = await generateSigningKeyPair();
+ * const sk = await importPrivateKeyPem(pair.privatePem, "key.pem");
+ * const pk = await importPublicKeyPem(pair.publicPem, "key.pem.pub");
+ * const sig = await signProvenance(sk, "ab".repeat(32), "cd".repeat(32));
+ * (await verifyProvenanceSignature(pk, sig, "sig", "ab".repeat(32), "cd".repeat(32))).ok; // true
+ * ```
+ * @module
+ */
+
+import { FormatError } from "../cli/errors.ts";
+
+/** First line of the signed message and of the signature file. */
+export const SIGNATURE_FORMAT = "clean-gguf-signature-v1";
+
+const ED25519 = { name: "Ed25519" } as const;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function fromBase64(text: string, source: string): Uint8Array<ArrayBuffer> {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    throw new FormatError(`${source}: invalid base64`);
+  }
+}
+
+/**
+ * The exact bytes that are signed (see the module comment).
+ *
+ * @example
+ * ```ts
+ * new TextDecoder().decode(signedMessage("ab".repeat(32), "cd".repeat(32)));
+ * // "clean-gguf-signature-v1\nfingerprint sha256-abab…\nmeta.json sha256-cdcd…\n"
+ * ```
+ */
+export function signedMessage(fingerprintHex: string, metaSha256Hex: string): Uint8Array<ArrayBuffer> {
+  for (const [what, h] of [["fingerprint", fingerprintHex], ["meta.json digest", metaSha256Hex]]) {
+    if (!HEX64.test(h!)) throw new RangeError(`${what} must be 64 lower-case hex digits, got "${h}"`);
+  }
+  return new TextEncoder().encode(
+    `${SIGNATURE_FORMAT}\nfingerprint sha256-${fingerprintHex}\nmeta.json sha256-${metaSha256Hex}\n`,
+  );
+}
+
+function toPem(label: string, der: Uint8Array): string {
+  const b64 = toBase64(der);
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+function fromPem(pem: string, label: string, source: string): Uint8Array<ArrayBuffer> {
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(pem);
+  if (!m) {
+    throw new FormatError(
+      `${source}: not a PEM "${label}" (expected a ${
+        label === "PRIVATE KEY" ? "PKCS#8 private" : "SPKI public"
+      } Ed25519 key, as written by --generate-key or openssl genpkey -algorithm ed25519)`,
+    );
+  }
+  return fromBase64(m[1]!.replace(/\s+/g, ""), source);
+}
+
+/** A new key pair as PEM texts (PKCS#8 private, SPKI public). */
+export interface PemKeyPair {
+  readonly privatePem: string;
+  readonly publicPem: string;
+}
+
+/**
+ * Generates an Ed25519 key pair.
+ *
+ * @example
+ * ```ts
+ * const { privatePem, publicPem } = await generateSigningKeyPair();
+ * privatePem.startsWith("-----BEGIN PRIVATE KEY-----"); // true
+ * ```
+ */
+export async function generateSigningKeyPair(): Promise<PemKeyPair> {
+  const pair = await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
+  return { privatePem: toPem("PRIVATE KEY", pkcs8), publicPem: toPem("PUBLIC KEY", spki) };
+}
+
+/**
+ * Imports a PKCS#8 PEM Ed25519 private key (extractable, so that its public
+ * half and key id can be derived).
+ *
+ * @example
+ * ```ts
+ * const key = await importPrivateKeyPem(await Deno.readTextFile("signing.pem"), "signing.pem");
+ * ```
+ */
+export async function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  const der = fromPem(pem, "PRIVATE KEY", source);
+  try {
+    return await crypto.subtle.importKey("pkcs8", der, ED25519, true, ["sign"]);
+  } catch (e) {
+    throw new FormatError(`${source}: not an Ed25519 PKCS#8 private key (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * Imports an SPKI PEM Ed25519 public key.
+ *
+ * @example
+ * ```ts
+ * const key = await importPublicKeyPem(await Deno.readTextFile("signing.pem.pub"), "signing.pem.pub");
+ * ```
+ */
+export async function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  const der = fromPem(pem, "PUBLIC KEY", source);
+  try {
+    return await crypto.subtle.importKey("spki", der, ED25519, true, ["verify"]);
+  } catch (e) {
+    throw new FormatError(`${source}: not an Ed25519 SPKI public key (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * The public key of a private key (from its JWK "x").
+ *
+ * @example
+ * ```ts
+ * const pub = await publicKeyOf(await importPrivateKeyPem(pem, "key.pem"));
+ * ```
+ */
+export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
+  const jwk = await crypto.subtle.exportKey("jwk", privateKey);
+  const { kty, crv, x } = jwk;
+  if (x === undefined) throw new FormatError("private key has no public component");
+  return await crypto.subtle.importKey("jwk", { kty, crv, x }, ED25519, true, ["verify"]);
+}
+
+/**
+ * `sha256-<hex>` of the public key's SPKI DER: names the key in a signature.
+ *
+ * @example
+ * ```ts
+ * await keyIdOf(await importPublicKeyPem(pubPem, "key.pub")); // "sha256-…"
+ * ```
+ */
+export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
+  const spki = await crypto.subtle.exportKey("spki", publicKey);
+  return `sha256-${hex(new Uint8Array(await crypto.subtle.digest("SHA-256", spki)))}`;
+}
+
+/**
+ * Signs the provenance message; returns the signature file's text.
+ *
+ * @example
+ * ```ts
+ * const text = await signProvenance(privateKey, fileSha256, metaSha256);
+ * await Deno.writeTextFile("clean-f16.sig", text);
+ * ```
+ */
+export async function signProvenance(
+  privateKey: CryptoKey,
+  fingerprintHex: string,
+  metaSha256Hex: string,
+): Promise<string> {
+  const sig = new Uint8Array(
+    await crypto.subtle.sign(ED25519, privateKey, signedMessage(fingerprintHex, metaSha256Hex)),
+  );
+  const keyId = await keyIdOf(await publicKeyOf(privateKey));
+  return `${SIGNATURE_FORMAT}\nalgorithm: ed25519\nkey-id: ${keyId}\nsignature: ${toBase64(sig)}\n`;
+}
+
+/** A parsed signature file. */
+export interface SignatureFile {
+  readonly keyId: string;
+  readonly signature: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Parses a signature file; anything unexpected is a {@link FormatError}.
+ *
+ * @example
+ * ```ts
+ * const { keyId } = parseSignatureFile(await Deno.readTextFile("clean-f16.sig"), "clean-f16.sig");
+ * ```
+ */
+export function parseSignatureFile(text: string, source: string): SignatureFile {
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  if (lines[0] !== SIGNATURE_FORMAT) {
+    throw new FormatError(`${source}: not a signature file (first line must be "${SIGNATURE_FORMAT}")`);
+  }
+  const fields = new Map<string, string>();
+  for (const l of lines.slice(1)) {
+    const m = /^([a-z-]+):\s*(\S+)$/.exec(l);
+    if (!m) throw new FormatError(`${source}: unexpected line "${l}"`);
+    fields.set(m[1]!, m[2]!);
+  }
+  if (fields.get("algorithm") !== "ed25519") {
+    throw new FormatError(`${source}: algorithm must be "ed25519", got "${fields.get("algorithm")}"`);
+  }
+  const keyId = fields.get("key-id");
+  if (keyId === undefined || !/^sha256-[0-9a-f]{64}$/.test(keyId)) {
+    throw new FormatError(`${source}: missing or malformed key-id`);
+  }
+  const b64 = fields.get("signature");
+  if (b64 === undefined) throw new FormatError(`${source}: missing signature line`);
+  const signature = fromBase64(b64, source);
+  if (signature.length !== 64) {
+    throw new FormatError(`${source}: an Ed25519 signature has 64 bytes, this one ${signature.length}`);
+  }
+  return { keyId, signature };
+}
+
+/** The outcome of a signature check; `reason` says what is wrong. */
+export interface SignatureCheck {
+  readonly ok: boolean;
+  readonly keyId: string;
+  readonly reason?: string;
+}
+
+/**
+ * Checks a signature file's text against the public key and the digests
+ * computed from the files. A malformed signature file is a failed check.
+ *
+ * @example
+ * ```ts
+ * const r = await verifyProvenanceSignature(pk, sigText, "clean-f16.sig", fileSha256, metaSha256);
+ * if (!r.ok) console.error(r.reason);
+ * ```
+ */
+export async function verifyProvenanceSignature(
+  publicKey: CryptoKey,
+  signatureText: string,
+  source: string,
+  fingerprintHex: string,
+  metaSha256Hex: string,
+): Promise<SignatureCheck> {
+  const keyId = await keyIdOf(publicKey);
+  let parsed: SignatureFile;
+  try {
+    parsed = parseSignatureFile(signatureText, source);
+  } catch (e) {
+    return { ok: false, keyId, reason: (e as Error).message };
+  }
+  const valid = await crypto.subtle.verify(
+    ED25519,
+    publicKey,
+    parsed.signature,
+    signedMessage(fingerprintHex, metaSha256Hex),
+  );
+  if (valid) return { ok: true, keyId };
+  const reason = parsed.keyId !== keyId
+    ? `${source}: signed with another key (key-id ${parsed.keyId}; the public key given is ${keyId})`
+    : `${source}: the signature does not match the GGUF's fingerprint and meta.json (one of them changed after signing)`;
+  return { ok: false, keyId, reason };
+}

@@ -1,0 +1,449 @@
+/**
+ * Text ↔ token ids for byte-level BPE models, on `@huggingface/tokenizers`
+ * (`HfTokenizer`), from a tokenizer.json or from GGUF tokenizer metadata.
+ *
+ * Encoding never runs the tokenizer.json post-processor: the BOS is prepended
+ * here when `addBos` asks for it, so both sources behave the same way (llama.cpp's
+ * `add_bos_token` semantics). Decoding is raw: no `clean_up_tokenization_spaces`,
+ * so `decode(encode(x)) === x`.
+ *
+ * @example
+ * ```ts
+ * import { TextTokenizer } from "./tokenizer.ts";
+ * const tok = await TextTokenizer.load({ tokenizerJsonPath: "fixtures/tiny-bitnet/tokenizer.json" });
+ * tok.encode("The capital of France is"); // [2046, 463, 275, 272, 941, 264]
+ * tok.decode([463, 275]); // "The capital"
+ * ```
+ * @module
+ */
+
+import { HfTokenizer } from "../../deps.ts";
+import { FormatError, InputError, TokenizerMismatchError, UnsupportedError } from "../cli/errors.ts";
+import { TokenType } from "../gguf/keys.ts";
+import type { GgufFile } from "../gguf/reader.ts";
+import {
+  readTokenizerMetadata,
+  type TokenizerMetadata,
+  tokenizerJsonVocabSize,
+  tokenizerMetadataFromJson,
+} from "./metadata.ts";
+import { LLAMA3_SPLIT_REGEX, llamaCppCheckHash } from "./pretokenizer.ts";
+import { isJsonObject } from "./tokenizer_json.ts";
+
+/** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
+const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
+  const map = new Map<string, number>();
+  let shifted = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+    map.set(String.fromCodePoint(printable ? b : 256 + shifted++), b);
+  }
+  return map;
+})();
+
+/** Options of {@link TextTokenizer.fromJson}. */
+export interface FromJsonOptions {
+  /** Path of tokenizer.json, for messages. */
+  source?: string;
+  /** Pad or check against this vocabulary size (config.json `vocab_size`). */
+  vocabSize?: number;
+  /** config.json ids to check against. */
+  bosId?: number | null;
+  eosId?: number | null;
+}
+
+/**
+ * The tokenizer.json that {@link TextTokenizer.fromMetadata} gives
+ * `HfTokenizer`: Llama-3 split + ByteLevel, `ignore_merges`, control and
+ * user-defined tokens as added tokens, BOS as a TemplateProcessing
+ * post-processor when `addBos`.
+ *
+ * @example
+ * ```ts
+ * tokenizerJsonFromMetadata({
+ *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab", "<s>"], tokenTypes: [1, 1, 1, 3],
+ *   merges: ["a b"], bosId: 3, eosId: null, paddingId: null, addBos: true, chatTemplate: null,
+ * }).model; // { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
+ * ```
+ */
+export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
+  if (meta.model !== "gpt2") {
+    throw new UnsupportedError(`${source}: tokenizer model "${meta.model}" is not supported (gpt2 is)`);
+  }
+  if (meta.pre !== "llama-bpe") {
+    throw new UnsupportedError(
+      `${source}: pre-tokenizer ${JSON.stringify(meta.pre)} is not supported (llama-bpe is)`,
+    );
+  }
+  const vocab: Record<string, number> = {};
+  const added: object[] = [];
+  for (const [id, token] of meta.tokens.entries()) {
+    const type = meta.tokenTypes[id];
+    if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
+      added.push({
+        id,
+        content: token,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: type === TokenType.USER_DEFINED,
+        special: type === TokenType.CONTROL,
+      });
+    } else {
+      vocab[token] = id;
+    }
+  }
+  let postProcessor: object | null = null;
+  if (meta.addBos && meta.bosId !== null) {
+    const bos = meta.tokens[meta.bosId]!;
+    postProcessor = {
+      type: "TemplateProcessing",
+      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      pair: [
+        { SpecialToken: { id: bos, type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: bos, type_id: 1 } },
+        { Sequence: { id: "B", type_id: 1 } },
+      ],
+      special_tokens: { [bos]: { id: bos, ids: [meta.bosId], tokens: [bos] } },
+    };
+  }
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        {
+          type: "Split",
+          pattern: { Regex: LLAMA3_SPLIT_REGEX },
+          behavior: "Isolated",
+          invert: false,
+        },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: postProcessor,
+    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: true,
+      vocab,
+      merges: meta.merges,
+    },
+  };
+}
+
+/** Encodes and decodes text for one byte-level BPE vocabulary. */
+export class TextTokenizer {
+  /** The GGUF-shaped description of this tokenizer. */
+  readonly metadata: TokenizerMetadata;
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly addBos: boolean;
+  #hf: HfTokenizer;
+
+  private constructor(hf: HfTokenizer, meta: TokenizerMetadata) {
+    this.#hf = hf;
+    this.metadata = meta;
+    this.vocabSize = meta.tokens.length;
+    this.bosId = meta.bosId;
+    this.eosId = meta.eosId;
+    this.addBos = meta.addBos;
+  }
+
+  /**
+   * From a parsed tokenizer.json (and tokenizer_config.json). Without
+   * `opts.vocabSize`, the vocabulary is one past the largest id.
+   *
+   * @example
+   * ```ts
+   * const json = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/tokenizer.json"));
+   * TextTokenizer.fromJson(json).encode("Once upon a time"); // [2046, 378, 376, 260, 373]
+   * ```
+   */
+  static fromJson(
+    tokenizerJson: unknown,
+    tokenizerConfig?: unknown,
+    opts: FromJsonOptions = {},
+  ): TextTokenizer {
+    const source = opts.source ?? "tokenizer.json";
+    const meta = tokenizerMetadataFromJson(tokenizerJson, {
+      vocabSize: opts.vocabSize ?? tokenizerJsonVocabSize(tokenizerJson, source),
+      bosId: opts.bosId ?? null,
+      eosId: opts.eosId ?? null,
+      tokenizerConfig,
+      source,
+    });
+    const hf = new HfTokenizer(tokenizerJson as object, isJsonObject(tokenizerConfig) ? tokenizerConfig : {});
+    return new TextTokenizer(hf, meta);
+  }
+
+  /**
+   * From GGUF tokenizer metadata (model "gpt2", pre "llama-bpe").
+   *
+   * @example
+   * ```ts
+   * import { openGguf } from "../gguf/reader.ts";
+   * import { readTokenizerMetadata } from "./metadata.ts";
+   * const g = await openGguf("models/clean/clean-f16.gguf");
+   * const tok = TextTokenizer.fromMetadata(readTokenizerMetadata(g));
+   * ```
+   */
+  static fromMetadata(meta: TokenizerMetadata, source = "GGUF"): TextTokenizer {
+    if (meta.tokenTypes.length !== meta.tokens.length) {
+      throw new FormatError(
+        `${source}: ${meta.tokens.length} tokens but ${meta.tokenTypes.length} token types`,
+      );
+    }
+    const hf = new HfTokenizer(tokenizerJsonFromMetadata(meta, source), {});
+    return new TextTokenizer(hf, meta);
+  }
+
+  /**
+   * Loads from a tokenizer.json path (its sibling tokenizer_config.json is read
+   * when present), a GGUF, or both. tokenizer.json wins; with both, any
+   * disagreement (vocabulary size, a token string, merges, BOS/EOS ids) is a
+   * {@link TokenizerMismatchError}, and BOS/EOS ids missing from the json side
+   * are taken from the GGUF.
+   *
+   * @example
+   * ```ts
+   * const tok = await TextTokenizer.load({ tokenizerJsonPath: "fixtures/tiny-bitnet/tokenizer.json" });
+   * ```
+   */
+  static async load(
+    opts: { tokenizerJsonPath?: string; tokenizerConfigPath?: string; gguf?: GgufFile },
+  ): Promise<TextTokenizer> {
+    const { tokenizerJsonPath, gguf } = opts;
+    if (tokenizerJsonPath === undefined) {
+      if (!gguf) throw new InputError("no tokenizer: give a tokenizer.json path or a GGUF file");
+      return TextTokenizer.fromMetadata(readTokenizerMetadata(gguf), gguf.path);
+    }
+    const json = await readJson(tokenizerJsonPath);
+    const configPath = opts.tokenizerConfigPath ??
+      tokenizerJsonPath.replace(/[^/\\]*$/, "tokenizer_config.json");
+    const config = await readJsonIfExists(configPath, opts.tokenizerConfigPath !== undefined);
+    if (!gguf) return TextTokenizer.fromJson(json, config, { source: tokenizerJsonPath });
+
+    const ggufMeta = readTokenizerMetadata(gguf);
+    const jsonSize = tokenizerJsonVocabSize(json, tokenizerJsonPath);
+    if (jsonSize > ggufMeta.tokens.length) {
+      throw new TokenizerMismatchError(
+        `${tokenizerJsonPath} has ${jsonSize} tokens but ${gguf.path} has ${ggufMeta.tokens.length}`,
+      );
+    }
+    const fromJson = TextTokenizer.fromJson(json, config, {
+      source: tokenizerJsonPath,
+      vocabSize: ggufMeta.tokens.length,
+    });
+    checkTokenizerAgreement(
+      fromJson.metadata,
+      ggufMeta,
+      `${tokenizerJsonPath} vs ${gguf.path}`,
+    );
+    const meta: TokenizerMetadata = {
+      ...fromJson.metadata,
+      bosId: fromJson.bosId ?? ggufMeta.bosId,
+      eosId: fromJson.eosId ?? ggufMeta.eosId,
+    };
+    return new TextTokenizer(fromJson.#hf, meta);
+  }
+
+  /**
+   * Token ids of `text`; the BOS is prepended when `addBos` (default
+   * `this.addBos`) and the vocabulary has one. Special-token text such as
+   * `<|begin_of_text|>` inside `text` becomes that token.
+   *
+   * @example
+   * ```ts
+   * tok.encode("Hello world", { addBos: false }); // [9906, 1917] with Llama-3
+   * ```
+   */
+  encode(text: string, opts: { addBos?: boolean } = {}): number[] {
+    const ids = text.length === 0 ? [] : this.#hf.encode(text, { add_special_tokens: false }).ids;
+    for (const [i, id] of ids.entries()) {
+      if (id === undefined) {
+        throw new FormatError(
+          `tokenizer: piece ${i} of ${JSON.stringify(text.slice(0, 40))} has no token id`,
+        );
+      }
+    }
+    const addBos = opts.addBos ?? this.addBos;
+    return addBos && this.bosId !== null ? [this.bosId, ...ids] : ids;
+  }
+
+  /**
+   * Text of `ids`. Special tokens appear as their text unless `skipSpecial`;
+   * unused `[PAD{i}]` ids decode to nothing (as in llama.cpp). Incomplete
+   * UTF-8 sequences become U+FFFD: use {@link TextTokenizer.tokenBytes} to
+   * stream.
+   *
+   * @example
+   * ```ts
+   * tok.decode([9906, 1917]); // "Hello world" with Llama-3
+   * ```
+   */
+  decode(ids: readonly number[], opts: { skipSpecial?: boolean } = {}): string {
+    const kept: number[] = [];
+    for (const id of ids) {
+      this.#checkId(id);
+      if (this.metadata.tokenTypes[id] !== TokenType.UNUSED) kept.push(id);
+    }
+    if (kept.length === 0) return "";
+    return this.#hf.decode(kept, {
+      skip_special_tokens: opts.skipSpecial ?? false,
+      clean_up_tokenization_spaces: false,
+    });
+  }
+
+  /**
+   * The token's string as stored in the vocabulary (byte-level, e.g. "Ġcapital").
+   *
+   * @example
+   * ```ts
+   * tok.tokenString(6864); // "Ġcapital" with Llama-3
+   * ```
+   */
+  tokenString(id: number): string {
+    this.#checkId(id);
+    return this.metadata.tokens[id]!;
+  }
+
+  /**
+   * The raw bytes a token stands for: byte-level tokens mapped back through
+   * GPT-2's byte table; control and user-defined tokens as their UTF-8 text;
+   * unused tokens as no bytes.
+   *
+   * @example
+   * ```ts
+   * tok.tokenBytes(6864); // bytes of " capital" with Llama-3
+   * ```
+   */
+  tokenBytes(id: number): Uint8Array {
+    const token = this.tokenString(id);
+    const type = this.metadata.tokenTypes[id];
+    if (type === TokenType.UNUSED) return new Uint8Array(0);
+    if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
+      return new TextEncoder().encode(token);
+    }
+    const out: number[] = [];
+    for (const ch of token) {
+      const b = UNICODE_TO_BYTE.get(ch);
+      if (b === undefined) {
+        throw new FormatError(
+          `tokenizer: token ${id} ${JSON.stringify(token)} has a character outside the byte-level alphabet`,
+        );
+      }
+      out.push(b);
+    }
+    return Uint8Array.from(out);
+  }
+
+  /**
+   * llama.cpp's pre-tokenizer check hash (`chkhsh`) of this tokenizer: it
+   * identifies the real Llama-3 tokenizer as llama-bpe.
+   *
+   * @example
+   * ```ts
+   * tok.checkHash(); // "0ef9807a…" for Meta-Llama-3's tokenizer
+   * ```
+   */
+  checkHash(): string {
+    return llamaCppCheckHash((text) => this.encode(text, { addBos: true }));
+  }
+
+  #checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new RangeError(`token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
+    }
+  }
+}
+
+/**
+ * Throws {@link TokenizerMismatchError} when a tokenizer.json and a GGUF
+ * describe different tokenizers: vocabulary size, any token string, the
+ * merges, or BOS/EOS ids (when both sides have one). `where` names both files.
+ *
+ * @example
+ * ```ts
+ * checkTokenizerAgreement(jsonMeta, ggufMeta, "tokenizer.json vs model.gguf");
+ * ```
+ */
+export function checkTokenizerAgreement(
+  json: TokenizerMetadata,
+  gguf: TokenizerMetadata,
+  where: string,
+): void {
+  if (json.tokens.length !== gguf.tokens.length) {
+    throw new TokenizerMismatchError(
+      `${where}: tokenizer.json has ${json.tokens.length} tokens, the GGUF ${gguf.tokens.length}`,
+    );
+  }
+  for (let id = 0; id < json.tokens.length; id++) {
+    if (json.tokens[id] !== gguf.tokens[id]) {
+      throw new TokenizerMismatchError(
+        `${where}: token ${id} is ${JSON.stringify(json.tokens[id])} in tokenizer.json but ${
+          JSON.stringify(gguf.tokens[id])
+        } in the GGUF`,
+      );
+    }
+  }
+  if (json.merges.length !== gguf.merges.length) {
+    throw new TokenizerMismatchError(
+      `${where}: tokenizer.json has ${json.merges.length} merges, the GGUF ${gguf.merges.length}`,
+    );
+  }
+  for (let i = 0; i < json.merges.length; i++) {
+    if (json.merges[i] !== gguf.merges[i]) {
+      throw new TokenizerMismatchError(
+        `${where}: merge ${i} is ${JSON.stringify(json.merges[i])} in tokenizer.json but ${
+          JSON.stringify(gguf.merges[i])
+        } in the GGUF`,
+      );
+    }
+  }
+  for (const [what, a, b] of [["BOS", json.bosId, gguf.bosId], ["EOS", json.eosId, gguf.eosId]] as const) {
+    if (a !== null && b !== null && a !== b) {
+      throw new TokenizerMismatchError(
+        `${where}: ${what} id is ${a} in tokenizer.json but ${b} in the GGUF`,
+      );
+    }
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+}
+
+async function readJsonIfExists(path: string, required: boolean): Promise<unknown> {
+  if (!required) {
+    try {
+      await Deno.stat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
+    }
+  }
+  return await readJson(path);
+}

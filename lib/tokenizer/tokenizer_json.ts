@@ -1,0 +1,191 @@
+/**
+ * Reads the parts of a Hugging Face `tokenizer.json` (and `tokenizer_config.json`)
+ * that GGUF tokenizer metadata needs, from untyped parsed JSON, with errors that
+ * name the file and the field.
+ *
+ * @example
+ * ```ts
+ * import { parseTokenizerJson } from "./tokenizer_json.ts";
+ * const json = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/tokenizer.json"));
+ * const parsed = parseTokenizerJson(json, "fixtures/tiny-bitnet/tokenizer.json");
+ * parsed.vocab.size; // 2046
+ * ```
+ * @module
+ */
+
+import { FormatError, UnsupportedError } from "../cli/errors.ts";
+
+/** A plain JSON object. */
+export type JsonObject = Record<string, unknown>;
+
+/** True for a non-null, non-array object. */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** One entry of `added_tokens`. */
+export interface AddedTokenJson {
+  readonly id: number;
+  readonly content: string;
+  readonly special: boolean;
+  readonly normalized: boolean;
+}
+
+/** A byte-level BPE `tokenizer.json`, narrowed to what we use. */
+export interface ParsedTokenizerJson {
+  /** `model.vocab`: byte-level token string → id. */
+  readonly vocab: ReadonlyMap<string, number>;
+  /** `model.merges` as "left right" strings, in priority order. */
+  readonly merges: readonly string[];
+  readonly addedTokens: readonly AddedTokenJson[];
+  readonly ignoreMerges: boolean;
+  /** `post_processor`'s TemplateProcessing (possibly inside a Sequence), if any. */
+  readonly template: TemplateInfo | null;
+  /** `padding.pad_id`, if padding is configured. */
+  readonly paddingId: number | null;
+}
+
+/** What a TemplateProcessing post-processor adds around a single sequence. */
+export interface TemplateInfo {
+  /** Id of the special token before sequence A, or null when A comes first. */
+  readonly firstSpecialId: number | null;
+  /** Id of the special token after sequence A, or null when A comes last. */
+  readonly lastSpecialId: number | null;
+}
+
+function isId(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The ids of a TemplateProcessing special token named `name`. */
+function templateSpecialId(tp: JsonObject, name: string, source: string): number {
+  const specials = isJsonObject(tp.special_tokens) ? tp.special_tokens : {};
+  const entry = specials[name];
+  const ids = isJsonObject(entry) ? entry.ids : undefined;
+  if (!Array.isArray(ids) || ids.length !== 1 || !isId(ids[0])) {
+    throw new FormatError(
+      `${source}: post_processor TemplateProcessing names special token "${name}" without exactly one id in special_tokens`,
+    );
+  }
+  return ids[0];
+}
+
+function parseTemplate(pp: unknown, source: string): TemplateInfo | null {
+  if (!isJsonObject(pp)) return null;
+  if (pp.type === "Sequence" && Array.isArray(pp.processors)) {
+    for (const inner of pp.processors) {
+      const t = parseTemplate(inner, source);
+      if (t) return t;
+    }
+    return null;
+  }
+  if (pp.type !== "TemplateProcessing") return null;
+  if (!Array.isArray(pp.single)) {
+    throw new FormatError(`${source}: post_processor TemplateProcessing has no "single" template`);
+  }
+  const items = pp.single as unknown[];
+  const seqAt = items.findIndex((it) => isJsonObject(it) && "Sequence" in it);
+  const specialName = (it: unknown): string | null => {
+    if (!isJsonObject(it) || !isJsonObject(it.SpecialToken)) return null;
+    const id = it.SpecialToken.id;
+    return typeof id === "string" ? id : null;
+  };
+  const first = seqAt > 0 ? specialName(items[0]) : null;
+  const last = seqAt >= 0 && seqAt < items.length - 1 ? specialName(items[items.length - 1]) : null;
+  return {
+    firstSpecialId: first === null ? null : templateSpecialId(pp, first, source),
+    lastSpecialId: last === null ? null : templateSpecialId(pp, last, source),
+  };
+}
+
+/** True when the pre-tokenizer (or one step of a Sequence) is ByteLevel. */
+function hasByteLevel(pt: unknown): boolean {
+  if (!isJsonObject(pt)) return false;
+  if (pt.type === "ByteLevel") return true;
+  return pt.type === "Sequence" && Array.isArray(pt.pretokenizers) &&
+    pt.pretokenizers.some(hasByteLevel);
+}
+
+/**
+ * Narrows a parsed `tokenizer.json`. Malformed structure is a {@link FormatError};
+ * a model that is not a byte-level BPE is an {@link UnsupportedError}.
+ */
+export function parseTokenizerJson(json: unknown, source: string): ParsedTokenizerJson {
+  if (!isJsonObject(json)) throw new FormatError(`${source}: not a JSON object`);
+  const model = json.model;
+  if (!isJsonObject(model)) throw new FormatError(`${source}: "model" is missing or not an object`);
+  if (model.type !== "BPE") {
+    throw new UnsupportedError(
+      `${source}: model.type is ${JSON.stringify(model.type ?? null)}; only byte-level BPE ("BPE") is supported`,
+    );
+  }
+  if (model.byte_fallback === true || !hasByteLevel(json.pre_tokenizer)) {
+    throw new UnsupportedError(
+      `${source}: the BPE model is not byte-level (needs a ByteLevel pre-tokenizer and no byte_fallback)`,
+    );
+  }
+  if (!isJsonObject(model.vocab)) throw new FormatError(`${source}: model.vocab is not an object`);
+  const vocab = new Map<string, number>();
+  for (const [token, id] of Object.entries(model.vocab)) {
+    if (!isId(id)) {
+      throw new FormatError(
+        `${source}: model.vocab[${JSON.stringify(token)}] = ${JSON.stringify(id)} is not a token id`,
+      );
+    }
+    vocab.set(token, id);
+  }
+  if (!Array.isArray(model.merges)) throw new FormatError(`${source}: model.merges is not an array`);
+  const merges: string[] = new Array(model.merges.length);
+  for (const [i, m] of (model.merges as unknown[]).entries()) {
+    if (typeof m === "string" && m.split(" ").length === 2) {
+      merges[i] = m;
+    } else if (
+      Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string"
+    ) {
+      merges[i] = `${m[0]} ${m[1]}`;
+    } else {
+      throw new FormatError(
+        `${source}: model.merges[${i}] = ${JSON.stringify(m)} is neither "left right" nor a pair`,
+      );
+    }
+  }
+  const addedRaw = json.added_tokens ?? [];
+  if (!Array.isArray(addedRaw)) throw new FormatError(`${source}: added_tokens is not an array`);
+  const addedTokens: AddedTokenJson[] = (addedRaw as unknown[]).map((t, i) => {
+    if (!isJsonObject(t) || !isId(t.id) || typeof t.content !== "string") {
+      throw new FormatError(`${source}: added_tokens[${i}] lacks a numeric id or a string content`);
+    }
+    return {
+      id: t.id,
+      content: t.content,
+      special: t.special === true,
+      normalized: t.normalized === true,
+    };
+  });
+  const padding = json.padding;
+  const paddingId = isJsonObject(padding) && isId(padding.pad_id) ? padding.pad_id : null;
+  return {
+    vocab,
+    merges,
+    addedTokens,
+    ignoreMerges: model.ignore_merges === true,
+    template: parseTemplate(json.post_processor, source),
+    paddingId,
+  };
+}
+
+/**
+ * The text of a special-token entry of `tokenizer_config.json`: either a string or
+ * an AddedToken-like object with `content`. Null when absent.
+ */
+export function configTokenContent(
+  config: JsonObject,
+  key: string,
+  source: string,
+): string | null {
+  const v = config[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v === "string") return v;
+  if (isJsonObject(v) && typeof v.content === "string") return v.content;
+  throw new FormatError(`${source}: ${key} is neither a string nor an object with "content"`);
+}

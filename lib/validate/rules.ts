@@ -1,0 +1,354 @@
+/**
+ * The validation rules as ONE data table with a reason on every row: the RMS
+ * envelope of each norm class per model family, the quantization-corruption
+ * detectors, the meta.json tolerances, the projection outlier factor and the
+ * gibberish thresholds. `--rules FILE` (JSON, same shape, every part
+ * optional) overrides them.
+ *
+ * Why per class and family: BitNet b1.58 2B-4T's attn_norm gammas are
+ * ≈ 0.012–0.027 (FORMATS.md §4, §10), so a single [0.5, 2.0] envelope for
+ * every norm rejects a correct export of the real model.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RULES, envelopeFor } from "./rules.ts";
+ * envelopeFor(DEFAULT_RULES, "bitnet", "attn_norm"); // { rmsMin: 0.005, rmsMax: 2, ... }
+ * envelopeFor(DEFAULT_RULES, "llama", "ffn_norm").rmsMin; // 0.5
+ * ```
+ * @module
+ */
+
+import { readJsonFile } from "../arch/config.ts";
+import type { NormClass } from "../arch/registry.ts";
+import { UsageError } from "../cli/errors.ts";
+
+/** The norm classes (FORMATS.md §3), in report order. */
+export const NORM_CLASSES: readonly NormClass[] = [
+  "attn_norm",
+  "attn_sub_norm",
+  "ffn_norm",
+  "ffn_sub_norm",
+  "output_norm",
+];
+
+/** A model family the rules can name, or "*" for any. */
+export type RuleFamily = "bitnet" | "llama" | "*";
+
+/** One row of the envelope table. */
+export interface NormEnvelope {
+  readonly family: RuleFamily;
+  readonly normClass: NormClass | "*";
+  /** Inclusive RMS bounds of a healthy gamma vector. */
+  readonly rmsMin: number;
+  readonly rmsMax: number;
+  readonly reason: string;
+}
+
+/** Detectors of quantized norms, independent of the envelope. */
+export interface QuantizationRules {
+  /** A norm with at most this many distinct values is suspicious. */
+  readonly maxDistinct: number;
+  /** Elements per block for the low-bit grid test. */
+  readonly gridBlockSize: number;
+  /** Largest grid level |k| counted as low-bit (1 = ternary, 8 = 4-bit). */
+  readonly gridMaxLevel: number;
+  /** Distance from an integer level still counted as on the grid. */
+  readonly gridTolerance: number;
+  readonly reason: string;
+}
+
+/** Tolerance of the meta.json RMS comparison. */
+export interface MetaRules {
+  /** Relative tolerance by the GGUF storage type of the norm (unit roundoff of the type). */
+  readonly relTolerance: Readonly<Record<string, number>>;
+  readonly reason: string;
+}
+
+/** Gate 2 settings. */
+export interface ProjectionRules {
+  /** A block (layer) whose projection RMS differs from the other layers' median by more than this factor is flagged. */
+  readonly blockRmsFactor: number;
+  readonly reason: string;
+}
+
+/** Gate 3 thresholds (on the generated text and the passage NLL). */
+export interface LinguisticRules {
+  /** Share of characters that are printable (no control characters, no U+FFFD). */
+  readonly minPrintableRatio: number;
+  /** Share of non-space characters that are letters. */
+  readonly minLetterRatio: number;
+  /** Share of words with a plausible shape (letters with a vowel-like letter, numbers, punctuation attached). */
+  readonly minWordShapeRatio: number;
+  /** Longest accepted run of one repeated token id in the generated ids. */
+  readonly maxRepeatRun: number;
+  /** The passage mean NLL must be below this fraction of log(vocab size) (a uniform guess scores 1). */
+  readonly maxNllFraction: number;
+  readonly reason: string;
+}
+
+/** All rules. */
+export interface ValidationRules {
+  readonly norms: readonly NormEnvelope[];
+  readonly quantization: QuantizationRules;
+  readonly meta: MetaRules;
+  readonly projections: ProjectionRules;
+  readonly linguistic: LinguisticRules;
+  /** Where the rules came from ("built-in" or the rules file path). */
+  readonly source: string;
+}
+
+/** The built-in rules. Most specific row wins: family + class, then family, then class, then "*". */
+export const DEFAULT_RULES: ValidationRules = {
+  source: "built-in",
+  norms: [
+    {
+      family: "*",
+      normClass: "*",
+      rmsMin: 0.5,
+      rmsMax: 2.0,
+      reason:
+        "generic: RMSNorm gammas start at 1 and trained checkpoints usually stay within a factor of two",
+    },
+    {
+      family: "bitnet",
+      normClass: "attn_norm",
+      rmsMin: 0.005,
+      rmsMax: 2.0,
+      reason:
+        "BitNet b1.58 2B-4T's input_layernorm gammas are 0.012-0.027 in every layer (its q/k scales compensate); small BitNet models keep them near 1",
+    },
+    {
+      family: "bitnet",
+      normClass: "ffn_norm",
+      rmsMin: 0.5,
+      rmsMax: 4.0,
+      reason: "BitNet b1.58 2B-4T's post_attention_layernorm gammas are 1.1-1.6; small models keep ~1",
+    },
+    {
+      family: "bitnet",
+      normClass: "attn_sub_norm",
+      rmsMin: 0.005,
+      rmsMax: 8.0,
+      reason:
+        "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
+    },
+    {
+      family: "bitnet",
+      normClass: "ffn_sub_norm",
+      rmsMin: 0.005,
+      rmsMax: 8.0,
+      reason:
+        "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
+    },
+    {
+      family: "bitnet",
+      normClass: "output_norm",
+      rmsMin: 0.1,
+      rmsMax: 8.0,
+      reason:
+        "BitNet's final norm is not documented for 2B-4T: a wide envelope avoids false alarms; the meta.json comparison is the precise check",
+    },
+  ],
+  quantization: {
+    maxDistinct: 3,
+    gridBlockSize: 32,
+    gridMaxLevel: 8,
+    gridTolerance: 0.02,
+    reason:
+      "trained gammas stored as F32/F16/BF16 hold dozens of distinct values; a norm with at most 3 distinct values, or whose every 32-value block sits on a symmetric grid k*d with |k| <= 8 (ternary, Q4_0-like), was quantized",
+  },
+  meta: {
+    relTolerance: { F32: 2 ** -23, F16: 2 ** -10, BF16: 2 ** -7 },
+    reason:
+      "the export records each norm's RMS; storing a value rounds it by at most half a unit in the last place of the stored type, so the RMS moves by less than one unit roundoff",
+  },
+  projections: {
+    blockRmsFactor: 10,
+    reason:
+      "ternary scales of one model's layers stay within a small factor of each other; a layer 10x off the others' median was scaled or decoded wrongly",
+  },
+  linguistic: {
+    minPrintableRatio: 0.95,
+    minLetterRatio: 0.5,
+    minWordShapeRatio: 0.6,
+    maxRepeatRun: 4,
+    maxNllFraction: 0.6,
+    reason:
+      "a working model continues a plain English prompt with printable, mostly alphabetic, word-shaped text and predicts plain English far better than a uniform guess (mean NLL log V)",
+  },
+};
+
+/**
+ * The envelope for a norm class in a family: the most specific matching row
+ * (family and class, then family, then class, then the "*" row).
+ *
+ * @example
+ * ```ts
+ * envelopeFor(DEFAULT_RULES, "bitnet", "ffn_norm").rmsMax; // 4
+ * ```
+ */
+export function envelopeFor(
+  rules: ValidationRules,
+  family: "bitnet" | "llama" | null,
+  normClass: NormClass,
+): NormEnvelope {
+  const score = (r: NormEnvelope): number => {
+    const f = r.family === "*" ? 0 : r.family === family ? 2 : -100;
+    const c = r.normClass === "*" ? 0 : r.normClass === normClass ? 1 : -100;
+    return f + c;
+  };
+  let best: NormEnvelope | undefined;
+  let bestScore = -1;
+  for (const r of rules.norms) {
+    const s = score(r);
+    if (s > bestScore) {
+      best = r;
+      bestScore = s;
+    }
+  }
+  if (!best) {
+    throw new UsageError(`rules (${rules.source}): no envelope for ${family ?? "*"} ${normClass}`);
+  }
+  return best;
+}
+
+// ---- rules files ------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function num(o: Obj, key: string, where: string, min = -Infinity): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min) {
+    throw new UsageError(`${where}.${key} must be a finite number >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function str(o: Obj, key: string, where: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new UsageError(`${where}.${key} must be a string`);
+  return v;
+}
+
+function only(o: Obj, keys: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!keys.includes(k)) throw new UsageError(`${where}: unknown key "${k}" (known: ${keys.join(", ")})`);
+  }
+}
+
+function section<T extends object>(
+  base: T,
+  value: unknown,
+  where: string,
+  numbers: readonly (keyof T & string)[],
+): T {
+  if (value === undefined) return base;
+  if (!isObj(value)) throw new UsageError(`${where} must be an object`);
+  only(value, [...numbers, "reason"], where);
+  const out: Obj = { ...base };
+  for (const k of numbers) {
+    const v = num(value, k, where, 0);
+    if (v !== undefined) out[k] = v;
+  }
+  const reason = str(value, "reason", where);
+  if (reason !== undefined) out.reason = reason;
+  return out as T;
+}
+
+function parseEnvelope(v: unknown, where: string): NormEnvelope {
+  if (!isObj(v)) throw new UsageError(`${where} must be an object`);
+  only(v, ["family", "normClass", "rmsMin", "rmsMax", "reason"], where);
+  const family = v.family ?? "*";
+  if (family !== "*" && family !== "bitnet" && family !== "llama") {
+    throw new UsageError(`${where}.family must be "bitnet", "llama" or "*", got ${JSON.stringify(family)}`);
+  }
+  const normClass = v.normClass ?? "*";
+  if (normClass !== "*" && !(NORM_CLASSES as readonly unknown[]).includes(normClass)) {
+    throw new UsageError(
+      `${where}.normClass must be one of ${NORM_CLASSES.join(", ")} or "*", got ${JSON.stringify(normClass)}`,
+    );
+  }
+  const rmsMin = num(v, "rmsMin", where, 0);
+  const rmsMax = num(v, "rmsMax", where, 0);
+  const reason = str(v, "reason", where);
+  if (rmsMin === undefined || rmsMax === undefined || reason === undefined || rmsMin > rmsMax) {
+    throw new UsageError(`${where} needs rmsMin <= rmsMax and a reason`);
+  }
+  return { family, normClass: normClass as NormClass | "*", rmsMin, rmsMax, reason };
+}
+
+/**
+ * Applies an override object (the parsed `--rules` JSON) to `base`. Norm rows
+ * replace the base row with the same family and class, or are added. Unknown
+ * keys and malformed values are a {@link UsageError} naming the key.
+ *
+ * @example
+ * ```ts
+ * const r = mergeRules(DEFAULT_RULES, { norms: [{ family: "llama", normClass: "attn_norm", rmsMin: 0.01, rmsMax: 2, reason: "x" }] }, "mine.json");
+ * envelopeFor(r, "llama", "attn_norm").rmsMin; // 0.01
+ * ```
+ */
+export function mergeRules(base: ValidationRules, override: unknown, source: string): ValidationRules {
+  if (!isObj(override)) throw new UsageError(`${source}: rules must be a JSON object`);
+  only(override, ["norms", "quantization", "meta", "projections", "linguistic", "$comment"], source);
+  const norms = [...base.norms];
+  if (override.norms !== undefined) {
+    if (!Array.isArray(override.norms)) throw new UsageError(`${source}: norms must be an array`);
+    override.norms.forEach((row, i) => {
+      const env = parseEnvelope(row, `${source}: norms[${i}]`);
+      const at = norms.findIndex((n) => n.family === env.family && n.normClass === env.normClass);
+      if (at >= 0) norms[at] = env;
+      else norms.push(env);
+    });
+  }
+  let meta = base.meta;
+  if (override.meta !== undefined) {
+    const m = override.meta;
+    if (!isObj(m)) throw new UsageError(`${source}: meta must be an object`);
+    only(m, ["relTolerance", "reason"], `${source}: meta`);
+    const rel: Record<string, number> = { ...base.meta.relTolerance };
+    if (m.relTolerance !== undefined) {
+      if (!isObj(m.relTolerance)) throw new UsageError(`${source}: meta.relTolerance must be an object`);
+      for (const k of Object.keys(m.relTolerance)) {
+        rel[k] = num(m.relTolerance, k, `${source}: meta.relTolerance`, 0)!;
+      }
+    }
+    meta = { relTolerance: rel, reason: str(m, "reason", `${source}: meta`) ?? base.meta.reason };
+  }
+  return {
+    source,
+    norms,
+    quantization: section(base.quantization, override.quantization, `${source}: quantization`, [
+      "maxDistinct",
+      "gridBlockSize",
+      "gridMaxLevel",
+      "gridTolerance",
+    ]),
+    meta,
+    projections: section(base.projections, override.projections, `${source}: projections`, [
+      "blockRmsFactor",
+    ]),
+    linguistic: section(base.linguistic, override.linguistic, `${source}: linguistic`, [
+      "minPrintableRatio",
+      "minLetterRatio",
+      "minWordShapeRatio",
+      "maxRepeatRun",
+      "maxNllFraction",
+    ]),
+  };
+}
+
+/**
+ * Reads a `--rules` JSON file and merges it over the built-in rules.
+ *
+ * @example
+ * ```ts
+ * const rules = await loadRules("my-rules.json");
+ * ```
+ */
+export async function loadRules(path: string): Promise<ValidationRules> {
+  return mergeRules(DEFAULT_RULES, await readJsonFile(path), path);
+}
