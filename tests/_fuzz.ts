@@ -99,8 +99,51 @@ export const INTERESTING_NUMBER_TEXT: readonly string[] = [
   "true",
 ];
 
-/** Bytes that tend to matter to JSON and string parsers. */
-const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x22, 0x2c, 0x3a, 0x5b, 0x5d, 0x7b, 0x7d, 0x2d, 0x39, 0x5c, 0xc3];
+/** Bytes that tend to matter to binary, JSON and string parsers. */
+const INTERESTING_BYTES = [
+  0x00,
+  0x01,
+  0x7f,
+  0x80,
+  0xff,
+  0x22,
+  0x2c,
+  0x3a,
+  0x5b,
+  0x5d,
+  0x7b,
+  0x7d,
+  0x2d,
+  0x39,
+  0x5c,
+  0xc3,
+];
+
+/** Printable ASCII that matters to JSON, for text-only mutations. */
+const JSON_BYTES: readonly number[] = [
+  ...new TextEncoder().encode('"{}[],:-0123456789.eE ntfu\\_a'),
+];
+
+/** Strings that JSON-based headers care about (names, dtypes, keys). */
+export const INTERESTING_STRINGS: readonly string[] = [
+  "",
+  "__metadata__",
+  "dtype",
+  "shape",
+  "data_offsets",
+  "F32",
+  "F16",
+  "BF16",
+  "U8",
+  "I8",
+  "I64",
+  "F64",
+  "BOOL",
+  "Q4",
+  "weight_map",
+  "../x.safetensors",
+  "model-00001-of-00002.safetensors",
+];
 
 /** A half-open byte range [start, end) that mutations should target. */
 export interface Region {
@@ -119,7 +162,21 @@ export const MUTATIONS = [
   "duplicateSpan",
   "truncate",
   "replaceNumber",
+  "replaceString",
 ] as const;
+
+/** Mutations that keep text text (with {@link MutateOptions.ascii}), for JSON-like regions. */
+export const TEXT_MUTATIONS: readonly MutationKind[] = [
+  "setByte",
+  "insertBytes",
+  "deleteSpan",
+  "duplicateSpan",
+  "replaceNumber",
+  "replaceNumber",
+  "replaceNumber",
+  "replaceString",
+  "replaceString",
+];
 
 /** One mutation kind. */
 export type MutationKind = (typeof MUTATIONS)[number];
@@ -158,21 +215,56 @@ function numberRuns(bytes: Uint8Array, region: Region): Region[] {
   return runs;
 }
 
+/** Quoted strings (without escapes) in [start, end), quotes included. */
+function stringRuns(bytes: Uint8Array, region: Region): Region[] {
+  const runs: Region[] = [];
+  let open = -1;
+  for (let i = region.start; i < region.end; i++) {
+    if (bytes[i] !== 0x22) continue;
+    if (open < 0) {
+      open = i;
+    } else {
+      runs.push({ start: open, end: i + 1 });
+      open = -1;
+    }
+  }
+  return runs;
+}
+
+/** How {@link applyMutation} and {@link mutate} choose bytes. */
+export interface MutateOptions {
+  /** Byte range to aim at (default: the whole input); `truncate` ignores it. */
+  readonly region?: Region;
+  /** Mutations per case: 1 to this (default 3). */
+  readonly maxSteps?: number;
+  /** Kinds to pick from (default: all of {@link MUTATIONS}). */
+  readonly kinds?: readonly MutationKind[];
+  /** Only write printable JSON-significant ASCII (keeps a text header decodable). */
+  readonly ascii?: boolean;
+}
+
 /**
  * Applies one mutation of `kind` to a copy of `input`, aimed at `region`
  * (default: the whole input). Returns the new bytes and a short description.
  *
  * @example
  * ```ts
- * const out = applyMutation(new Uint8Array(16), "writeU64", new FuzzRng(1));
+ * const out = applyMutation(new Uint8Array(16), "writeU64", new FuzzRng(1), { region: { start: 0, end: 8 } });
  * ```
  */
 export function applyMutation(
   input: Uint8Array,
   kind: MutationKind,
   rng: FuzzRng,
-  region: Region = { start: 0, end: input.length },
+  options: MutateOptions = {},
 ): { bytes: Uint8Array; log: string } {
+  const region = options.region ?? { start: 0, end: input.length };
+  const randomByte = () =>
+    options.ascii
+      ? rng.pick(JSON_BYTES)
+      : rng.chance(0.5)
+      ? rng.pick(INTERESTING_BYTES)
+      : rng.int(256);
   const start = Math.max(0, Math.min(region.start, input.length));
   const end = Math.max(start, Math.min(region.end, input.length));
   const span = end - start;
@@ -187,7 +279,7 @@ export function applyMutation(
     }
     case "setByte": {
       if (at >= bytes.length) return { bytes, log: "setByte(noop)" };
-      const v = rng.chance(0.5) ? rng.pick(INTERESTING_BYTES) : rng.int(256);
+      const v = randomByte();
       bytes[at] = v;
       return { bytes, log: `setByte(${at}=${v})` };
     }
@@ -207,7 +299,7 @@ export function applyMutation(
     }
     case "insertBytes": {
       const len = 1 + rng.int(8);
-      const ins = new Uint8Array(len).map(() => rng.chance(0.5) ? rng.pick(INTERESTING_BYTES) : rng.int(256));
+      const ins = new Uint8Array(len).map(randomByte);
       return {
         bytes: concat(input.subarray(0, at), ins, input.subarray(at)),
         log: `insertBytes(${at},${len})`,
@@ -228,42 +320,68 @@ export function applyMutation(
     }
     case "replaceNumber": {
       const runs = numberRuns(input, { start, end });
-      if (runs.length === 0) return applyMutation(input, "setByte", rng, region);
+      if (runs.length === 0) return applyMutation(input, "setByte", rng, options);
       const run = rng.pick(runs);
       const text = rng.chance(0.7)
         ? rng.pick(INTERESTING_NUMBER_TEXT)
         : String(rng.int(0x1_0000_0000) - (rng.chance(0.2) ? 0x8000_0000 : 0));
       return {
-        bytes: concat(input.subarray(0, run.start), new TextEncoder().encode(text), input.subarray(run.end)),
+        bytes: concat(
+          input.subarray(0, run.start),
+          new TextEncoder().encode(text),
+          input.subarray(run.end),
+        ),
         log: `replaceNumber(${run.start}:${text})`,
+      };
+    }
+    case "replaceString": {
+      const runs = stringRuns(input, { start, end });
+      if (runs.length === 0) return applyMutation(input, "setByte", rng, options);
+      const run = rng.pick(runs);
+      const other = rng.pick(runs);
+      const replacement = rng.chance(0.5)
+        ? new TextEncoder().encode(JSON.stringify(rng.pick(INTERESTING_STRINGS)))
+        : input.slice(other.start, other.end);
+      return {
+        bytes: concat(input.subarray(0, run.start), replacement, input.subarray(run.end)),
+        log: `replaceString(${run.start}:${new TextDecoder().decode(replacement)})`,
       };
     }
   }
 }
 
 /**
- * Applies 1–`maxSteps` random mutations (weighted towards `region`) to a copy of
- * `input`.
+ * Applies 1–`maxSteps` random mutations (aimed at `region`) to a copy of `input`.
+ * The third argument is either options or, for short, just the region.
  *
  * @example
  * ```ts
  * const { bytes, log } = mutate(validFile, new FuzzRng(7), { start: 0, end: 64 });
+ * const json = mutate(headerJson, new FuzzRng(8), { kinds: TEXT_MUTATIONS, ascii: true });
  * ```
  */
 export function mutate(
   input: Uint8Array,
   rng: FuzzRng,
-  region?: Region,
-  maxSteps = 3,
+  regionOrOptions: MutateOptions | Region = {},
 ): { bytes: Uint8Array; log: string } {
+  const options: MutateOptions = "start" in regionOrOptions
+    ? { region: regionOrOptions }
+    : regionOrOptions;
   let bytes = input;
   const logs: string[] = [];
-  const steps = 1 + rng.int(maxSteps);
+  const steps = 1 + rng.int(options.maxSteps ?? 3);
+  const kinds = options.kinds ?? MUTATIONS;
   for (let s = 0; s < steps; s++) {
-    const r = region && bytes.length > 0
-      ? { start: region.start, end: Math.min(region.end, bytes.length) }
+    const region = options.region
+      ? { start: options.region.start, end: Math.min(options.region.end, bytes.length) }
       : undefined;
-    const out = applyMutation(bytes, rng.pick(MUTATIONS), rng, r);
+    const out = applyMutation(
+      bytes,
+      rng.pick(kinds),
+      rng,
+      region ? { ...options, region } : options,
+    );
     bytes = out.bytes;
     logs.push(out.log);
   }
@@ -289,8 +407,11 @@ export async function expectOnlyCleanErrors(
     return "ok";
   } catch (e) {
     if (e instanceof CleanGgufError) return e.name;
-    throw new Error(`${label}: threw ${(e as Error)?.name ?? typeof e} instead of a CleanGgufError: ${e}`, {
-      cause: e,
-    });
+    throw new Error(
+      `${label}: threw ${(e as Error)?.name ?? typeof e} instead of a CleanGgufError: ${e}`,
+      {
+        cause: e,
+      },
+    );
   }
 }

@@ -35,8 +35,6 @@ export interface ConvertedChunk {
   overflow: number;
 }
 
-const F16_MAX_BITS = 0x7bff;
-
 /** Aligned copy: typed-array views need their byte offset aligned to the element size. */
 function aligned(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
@@ -79,20 +77,10 @@ export function fromF32(
     bf16ToF32Array(bits, shown);
     return { written: new Uint8Array(bits.buffer), values: shown, overflow: 0 };
   }
-  const { overflow } = f32ToF16Array(values, bits);
-  if (overflow > 0 && overflowMode === "clamp") clampInfinities(values, bits);
+  const { overflow } = f32ToF16Array(values, bits, overflowMode);
   const shown = new Float32Array(values.length);
   f16ToF32Array(bits, shown);
   return { written: new Uint8Array(bits.buffer), values: shown, overflow };
-}
-
-/** Replaces ±inf produced from finite sources by ±65504. */
-function clampInfinities(source: Float32Array, bits: Uint16Array): void {
-  for (let i = 0; i < bits.length; i++) {
-    if ((bits[i]! & 0x7fff) === 0x7c00 && Number.isFinite(source[i]!)) {
-      bits[i] = (bits[i]! & 0x8000) | F16_MAX_BITS;
-    }
-  }
 }
 
 /**

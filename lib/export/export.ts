@@ -104,7 +104,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
   const out = OUT_TYPES[outType];
   const normOut = OUT_TYPES[normType];
   if (!out) throw new UsageError(`--outtype must be f32, f16 or bf16, got "${outType}"`);
-  if (!normOut || normType === "bf16") {
+  if (!normOut || (normType as string) === "bf16") {
     throw new UsageError(`--norm-type must be f32 or f16, got "${normType}"`);
   }
   const warnings: string[] = [];
@@ -125,6 +125,21 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
   const h = hparamsFromConfig(config, configPath);
   const quant = (config.quantization_config ?? undefined) as Record<string, unknown> | undefined;
 
+  // Tokenizer: the one given on the command line wins over model_dir's.
+  const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
+  const tokenizerJson = await readJsonFile(tokenizerPath);
+  const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
+  const tokMeta = tokenizerMetadataFromJson(tokenizerJson, {
+    vocabSize: h.vocabSize,
+    bosId: h.bosId,
+    eosId: h.eosId,
+    ...(tokenizerConfig ? { tokenizerConfig } : {}),
+    source: tokenizerPath,
+  });
+  if (tokMeta.pre === null) {
+    warn(`${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`);
+  }
+
   const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
   try {
     // An absent lm_head means tied embeddings whatever the config says; a present one is used
@@ -142,21 +157,6 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     const used = new Set(sources.flatMap((s) => [s.hfName, ...(s.packedScale ? [s.packedScale.name] : [])]));
     const ignored = ckpt.names().filter((n) => !used.has(n) && n !== "lm_head.weight");
     if (ignored.length > 0) warn(`tensors not exported (not part of the architecture): ${ignored.join(", ")}`);
-
-    // Tokenizer: the one given on the command line wins over model_dir's.
-    const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
-    const tokenizerJson = await readJsonFile(tokenizerPath);
-    const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
-    const tokMeta = tokenizerMetadataFromJson(tokenizerJson, {
-      vocabSize: h.vocabSize,
-      bosId: h.bosId,
-      eosId: h.eosId,
-      ...(tokenizerConfig ? { tokenizerConfig } : {}),
-      source: tokenizerPath,
-    });
-    if (tokMeta.pre === null) {
-      warn(`${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`);
-    }
 
     // Header.
     const w = new GgufWriter();

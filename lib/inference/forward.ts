@@ -33,14 +33,15 @@ export interface Model {
   readonly rope: RopeTable;
 }
 
-/** Which positions of the batch get logits. */
-export type LogitRows = "last" | "all";
+/** Which positions of the batch get logits ("none" for a prompt batch that is not the last). */
+export type LogitRows = "last" | "all" | "none";
 
 /**
  * Runs `tokens` at positions `state.pos`… through the model, appends their
  * keys and values to the cache and advances `state.pos`. Writes the logits of
- * the last token (`"last"`: row 0 of `state.logits`) or of every token
- * (`"all"`: rows 0…n−1). The caller checks that the batch and the cache have room.
+ * the last token (`"last"`: row 0 of `state.logits`), of every token
+ * (`"all"`: rows 0…n−1) or none. The caller checks that the batch and the
+ * cache have room and that the ids are in the vocabulary.
  */
 export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
   const k = m.kernels, p = m.hparams, w = m.weights;
@@ -84,10 +85,11 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); //                         d = BL(m, Wdown)
     addInPlace(f32(s.x, n * p.nEmbd), f32(s.xb, n * p.nEmbd)); //                 h = h + d
   }
+  s.pos = pos + n;
+  if (rows === "none") return;
   const first = rows === "last" ? n - 1 : 0, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, p.eps); // y = rms(h, output_norm)
   linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); //             logits = y·Eᵀ, full precision
-  s.pos = pos + n;
 }
 
 /** RoPE on `n` consecutive rows of `nHeads` heads, row t at position pos + t. */

@@ -5,8 +5,8 @@
  * - BitNet projections become trits + one scale (`TERNARY_SOURCES`). Float
  *   tensors that are already exactly ternary ({−s, 0, +s}) keep their values;
  *   float master weights are ternarized with absmean (FORMATS.md §4).
- *   Packed ternary types (I2_S, TQ2_0, TQ1_0) plug in here by decoding their
- *   codes to trits and a scale.
+ *   Packed ternary types (I2_S, TQ2_0, TQ1_0) are decoded from their codes
+ *   to trits and a scale.
  * - Float matrices (embeddings, output layer, Llama projections) are kept as
  *   stored and multiplied by the matching kernel (`FLOAT_MATRIX_TYPES`).
  * - Norm weights become f32 (`FLOAT_DECODERS`).
@@ -24,6 +24,9 @@
 
 import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { ternarizeAbsmean, ternaryInfo, tritsFromTernary } from "../codecs/ternary.ts";
+import { unpackI2S } from "../codecs/i2s.ts";
+import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
+import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
 import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
 
 /** The float types that float-matrix kernels multiply directly. */
@@ -93,7 +96,10 @@ export function floatElementReader(
 export interface TernaryWeights {
   trits: Int8Array;
   scale: number;
-  /** How the trits were obtained, for logs and reports. */
+  /**
+   * How the trits were obtained: float values that were exactly ternary,
+   * float values ternarized with absmean (master weights), or packed codes.
+   */
   origin: "ternary" | "absmean" | "packed";
 }
 
@@ -125,15 +131,58 @@ function fromFloat(type: FloatType): TernarySource {
   };
 }
 
+/** Decodes a block-quantized ternary payload to trits and one scale per block. */
+type BlockDecoder = (
+  payload: Uint8Array,
+  n: number,
+  name: string,
+) => { trits: Int8Array; scales: Float32Array };
+
 /**
- * How each stored type becomes BitNet ternary weights. Packed ternary types
- * (I2_S 36, TQ2_0 35, TQ1_0 34) are added here by decoding their codes into
- * trits and a single scale; the loader and the forward pass need no change.
+ * TQ2_0 / TQ1_0 keep one scale per 256-element block (max|x| of the block). A
+ * ternary tensor gives every block that holds a nonzero trit the same scale,
+ * which the trits then share. Blocks with different scales mean the file was
+ * quantized from non-ternary values: its dequantized values are ternarized
+ * with absmean instead, the closest one-scale BitLinear.
+ */
+function fromBlocks(decodeBlocks: BlockDecoder, blockSize: number): TernarySource {
+  return {
+    decode(payload, rows, cols, name) {
+      const n = rows * cols;
+      const { trits, scales } = decodeBlocks(payload, n, name);
+      let common = 0, shared = true;
+      for (let b = 0; b < scales.length && shared; b++) {
+        let used = false;
+        for (let i = b * blockSize; i < (b + 1) * blockSize && !used; i++) used = trits[i] !== 0;
+        if (!used) continue;
+        if (common === 0) common = scales[b]!;
+        else if (scales[b] !== common) shared = false;
+      }
+      if (shared) return { trits, scale: common, origin: "packed" };
+      const values = new Float32Array(n);
+      for (let i = 0; i < n; i++) values[i] = trits[i]! * scales[Math.floor(i / blockSize)]!;
+      return ternaryFromFloats(values, name);
+    },
+  };
+}
+
+/**
+ * How each stored type becomes BitNet ternary weights: floats (ternary or
+ * master weights) and the packed ternary types. A new packed type is one more
+ * entry here; the loader and the forward pass need no change.
  */
 export const TERNARY_SOURCES: Readonly<Partial<Record<number, TernarySource>>> = {
   [GgmlType.F32]: fromFloat(GgmlType.F32),
   [GgmlType.F16]: fromFloat(GgmlType.F16),
   [GgmlType.BF16]: fromFloat(GgmlType.BF16),
+  [GgmlType.I2_S]: {
+    decode(payload, rows, cols, name) {
+      const { trits, scale } = unpackI2S(payload, rows * cols, name);
+      return { trits, scale, origin: "packed" };
+    },
+  },
+  [GgmlType.TQ2_0]: fromBlocks(decodeTQ2_0, GGML_TYPES[GgmlType.TQ2_0].blockSize),
+  [GgmlType.TQ1_0]: fromBlocks(decodeTQ1_0, GGML_TYPES[GgmlType.TQ1_0].blockSize),
 };
 
 /** Names of the types in a table, for error messages. */

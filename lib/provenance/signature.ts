@@ -39,7 +39,12 @@
  * @module
  */
 
-import { FormatError } from "../cli/errors.ts";
+import { createHash } from "node:crypto";
+import { basename, dirname } from "node:path";
+import { FormatError, InputError, OutputError, VerifyError } from "../cli/errors.ts";
+import { AtomicOutputs } from "../io/atomic.ts";
+import { sha256OfFile } from "./gguf_hash.ts";
+import { companionPaths, parseFingerprint } from "./meta.ts";
 
 /** First line of the signed message and of the signature file. */
 export const SIGNATURE_FORMAT = "clean-gguf-signature-v1";
@@ -172,9 +177,10 @@ export async function importPublicKeyPem(pem: string, source: string): Promise<C
  */
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
-  const { kty, crv, x } = jwk;
-  if (x === undefined) throw new FormatError("private key has no public component");
-  return await crypto.subtle.importKey("jwk", { kty, crv, x }, ED25519, true, ["verify"]);
+  if (jwk.x === undefined) throw new FormatError("private key has no public component");
+  return await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, ED25519, true, [
+    "verify",
+  ]);
 }
 
 /**
@@ -294,4 +300,157 @@ export async function verifyProvenanceSignature(
     ? `${source}: signed with another key (key-id ${parsed.keyId}; the public key given is ${keyId})`
     : `${source}: the signature does not match the GGUF's fingerprint and meta.json (one of them changed after signing)`;
   return { ok: false, keyId, reason };
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new InputError(`${path}: cannot read the ${what} (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/**
+ * Reads and imports a PKCS#8 PEM private key file.
+ *
+ * @example
+ * ```ts
+ * const sk = await loadPrivateKey("keys/signing.pem");
+ * ```
+ */
+export async function loadPrivateKey(path: string): Promise<CryptoKey> {
+  return await importPrivateKeyPem(await readText(path, "private key"), path);
+}
+
+/**
+ * Reads and imports an SPKI PEM public key file.
+ *
+ * @example
+ * ```ts
+ * const pk = await loadPublicKey("keys/signing.pem.pub");
+ * ```
+ */
+export async function loadPublicKey(path: string): Promise<CryptoKey> {
+  return await importPublicKeyPem(await readText(path, "public key"), path);
+}
+
+async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text, { createNew: true, mode });
+  } catch (e) {
+    const why = e instanceof Deno.errors.AlreadyExists
+      ? "already exists (refusing to overwrite a key)"
+      : (e as Error).message;
+    throw new OutputError(`${path}: cannot write the key (${why})`, { cause: e });
+  }
+}
+
+/**
+ * Generates a key pair and writes it: the private key (mode 0600) to
+ * `privatePath`, the public key to `publicPath`. Existing files are never
+ * overwritten ({@link OutputError}).
+ *
+ * @example
+ * ```ts
+ * const { keyId } = await generateKeyFiles("keys/signing.pem", "keys/signing.pem.pub");
+ * ```
+ */
+export async function generateKeyFiles(
+  privatePath: string,
+  publicPath: string,
+): Promise<{ keyId: string }> {
+  const pair = await generateSigningKeyPair();
+  await writeNew(privatePath, pair.privatePem, 0o600);
+  try {
+    await writeNew(publicPath, pair.publicPem, 0o644);
+  } catch (e) {
+    await Deno.remove(privatePath).catch(() => {});
+    throw e;
+  }
+  return { keyId: await keyIdOf(await importPublicKeyPem(pair.publicPem, publicPath)) };
+}
+
+/** What {@link signGguf} needs. */
+export interface SignGgufOptions {
+  readonly ggufPath: string;
+  readonly privateKey: CryptoKey;
+  /** Default `<stem>.meta.json`. */
+  readonly metaPath?: string;
+  /** Default `<stem>.fingerprint`; checked against the file when it exists. */
+  readonly fingerprintPath?: string;
+  /** Default `<stem>.sig`. */
+  readonly signaturePath?: string;
+  /** sha256 of the GGUF if already computed (saves a read). */
+  readonly fileSha256?: string;
+}
+
+/**
+ * Signs a GGUF's fingerprint and meta.json and writes `<stem>.sig`
+ * atomically. Refuses ({@link VerifyError}) when the fingerprint file, or the
+ * `fingerprint` recorded in meta.json, disagrees with the file: signing a
+ * file that no longer matches its provenance would certify the wrong thing.
+ * Run `verifyGguf` first for the per-tensor checks.
+ *
+ * @example
+ * ```ts
+ * const sk = await loadPrivateKey("keys/signing.pem");
+ * const { signaturePath } = await signGguf({ ggufPath: "models/clean/clean-f16.gguf", privateKey: sk });
+ * ```
+ */
+export async function signGguf(
+  options: SignGgufOptions,
+): Promise<{ signaturePath: string; keyId: string; fileSha256: string; metaSha256: string }> {
+  const paths = companionPaths(options.ggufPath);
+  const metaPath = options.metaPath ?? paths.meta;
+  const fingerprintPath = options.fingerprintPath ?? paths.fingerprint;
+  const signaturePath = options.signaturePath ?? paths.signature;
+
+  let metaBytes: Uint8Array;
+  try {
+    metaBytes = await Deno.readFile(metaPath);
+  } catch (e) {
+    throw new InputError(`${metaPath}: cannot read the meta.json to sign (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
+  const fileSha256 = options.fileSha256 ?? await sha256OfFile(options.ggufPath);
+
+  const recorded: [string, string][] = [];
+  const fpText = await Deno.readTextFile(fingerprintPath).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new InputError(`${fingerprintPath}: cannot read (${(e as Error).message})`, { cause: e });
+  });
+  if (fpText !== undefined) recorded.push([fingerprintPath, parseFingerprint(fpText, fingerprintPath)]);
+  let meta: unknown;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(metaBytes));
+  } catch (e) {
+    throw new FormatError(`${metaPath}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  const metaFp = (meta as { fingerprint?: unknown }).fingerprint;
+  if (typeof metaFp === "string") {
+    recorded.push([`${metaPath} ("fingerprint")`, metaFp.replace(/^sha256-/, "")]);
+  }
+  const wrong = recorded.filter(([, h]) => h !== fileSha256);
+  if (wrong.length > 0) {
+    throw new VerifyError(
+      `${options.ggufPath}: refusing to sign: its sha256 is ${fileSha256} but ${
+        wrong.map(([where, h]) => `${where} records ${h}`).join(" and ")
+      }`,
+    );
+  }
+
+  const text = await signProvenance(options.privateKey, fileSha256, metaSha256);
+  const dir = dirname(signaturePath);
+  const out = await AtomicOutputs.create(dir);
+  try {
+    const f = await out.file(basename(signaturePath));
+    await f.writeText(text);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  return { signaturePath, keyId: parseSignatureFile(text, signaturePath).keyId, fileSha256, metaSha256 };
 }

@@ -130,7 +130,9 @@ export function headerLength(prefix: Uint8Array, file: string, fileSize: number)
       `${file}: header length ${n} is larger than the ${MAX_HEADER_BYTES}-byte limit`,
     );
   }
-  if (n < 2n) throw new FormatError(`${file}: header length ${n} is too small to hold a JSON object`);
+  if (n < 2n) {
+    throw new FormatError(`${file}: header length ${n} is too small to hold a JSON object`);
+  }
   return Number(n);
 }
 
@@ -277,7 +279,9 @@ function parseEntry(
     const expected = elements * BigInt(elementSize);
     if (expected !== BigInt(e - b)) {
       throw new FormatError(
-        `${where}: holds ${e - b} bytes but shape [${shape.join(", ")}] of ${dtype} needs ${expected}`,
+        `${where}: holds ${e - b} bytes but shape [${
+          shape.join(", ")
+        }] of ${dtype} needs ${expected}`,
       );
     }
   }

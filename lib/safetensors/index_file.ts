@@ -54,7 +54,9 @@ export function parseShardIndex(text: string, file: string): ShardIndex {
   }
   if (!isPlainObject(root)) throw new FormatError(`${file}: must be a JSON object`);
   const map = root["weight_map"];
-  if (!isPlainObject(map)) throw new FormatError(`${file}: "weight_map" is missing or not an object`);
+  if (!isPlainObject(map)) {
+    throw new FormatError(`${file}: "weight_map" is missing or not an object`);
+  }
   const weightMap = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
     if (typeof shard !== "string" || !isPlainFileName(shard)) {

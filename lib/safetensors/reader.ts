@@ -277,7 +277,9 @@ export class SafetensorsCheckpoint {
   async *stream(name: string, chunkSize = DEFAULT_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
     const t = this.get(name);
     if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
-      throw new RangeError(`stream("${name}"): chunkSize must be a positive integer, got ${chunkSize}`);
+      throw new RangeError(
+        `stream("${name}"): chunkSize must be a positive integer, got ${chunkSize}`,
+      );
     }
     const reader = this.#reader(t);
     const elementSize = DTYPE_SIZE[t.dtype];

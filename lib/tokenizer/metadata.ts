@@ -82,12 +82,28 @@ function looksSpecial(token: string): boolean {
     (token.startsWith("<unused") && token.endsWith(">"));
 }
 
-/** One more than the largest id in tokenizer.json (vocab and added tokens). */
+/**
+ * One more than the largest id in tokenizer.json (vocab and added tokens): the
+ * vocabulary size when config.json gives none. Ids are validated later by
+ * {@link tokenizerMetadataFromJson}.
+ *
+ * @example
+ * ```ts
+ * tokenizerJsonVocabSize({ model: { vocab: { a: 0, b: 1 } }, added_tokens: [{ id: 5 }] }); // 6
+ * ```
+ */
 export function tokenizerJsonVocabSize(tokenizerJson: unknown, source = "tokenizer.json"): number {
-  const parsed = parseTokenizerJson(tokenizerJson, source);
+  const model = isJsonObject(tokenizerJson) ? tokenizerJson.model : undefined;
+  const vocab = isJsonObject(model) ? model.vocab : undefined;
+  if (!isJsonObject(vocab)) throw new FormatError(`${source}: model.vocab is missing or not an object`);
   let max = -1;
-  for (const id of parsed.vocab.values()) if (id > max) max = id;
-  for (const t of parsed.addedTokens) if (t.id > max) max = t.id;
+  for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
+  const added = isJsonObject(tokenizerJson) ? tokenizerJson.added_tokens : undefined;
+  if (Array.isArray(added)) {
+    for (const t of added as unknown[]) {
+      if (isJsonObject(t) && typeof t.id === "number" && t.id > max) max = t.id;
+    }
+  }
   return max + 1;
 }
 

@@ -106,6 +106,12 @@ function hasByteLevel(pt: unknown): boolean {
     pt.pretokenizers.some(hasByteLevel);
 }
 
+/** "left right": exactly one space, with text on both sides. */
+function isMergeString(m: string): boolean {
+  const sp = m.indexOf(" ");
+  return sp > 0 && sp < m.length - 1 && m.indexOf(" ", sp + 1) === -1;
+}
+
 /**
  * Narrows a parsed `tokenizer.json`. Malformed structure is a {@link FormatError};
  * a model that is not a byte-level BPE is an {@link UnsupportedError}.
@@ -137,7 +143,7 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
   if (!Array.isArray(model.merges)) throw new FormatError(`${source}: model.merges is not an array`);
   const merges: string[] = new Array(model.merges.length);
   for (const [i, m] of (model.merges as unknown[]).entries()) {
-    if (typeof m === "string" && m.split(" ").length === 2) {
+    if (typeof m === "string" && isMergeString(m)) {
       merges[i] = m;
     } else if (
       Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string"

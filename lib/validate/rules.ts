@@ -248,7 +248,7 @@ function section<T extends object>(
   if (value === undefined) return base;
   if (!isObj(value)) throw new UsageError(`${where} must be an object`);
   only(value, [...numbers, "reason"], where);
-  const out: Obj = { ...base };
+  const out: Obj = { ...(base as Obj) };
   for (const k of numbers) {
     const v = num(value, k, where, 0);
     if (v !== undefined) out[k] = v;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
-  absmeanScale,
   AbsmeanAccumulator,
+  absmeanScale,
   ternarizeAbsmean,
   ternaryInfo,
   tritsFromTernary,

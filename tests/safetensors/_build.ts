@@ -41,7 +41,11 @@ export function buildSafetensors(
   if (metadata) header["__metadata__"] = metadata;
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    header[t.name] = {
+      dtype: t.dtype,
+      shape: t.shape,
+      data_offsets: [offset, offset + t.data.length],
+    };
     offset += t.data.length;
   }
   const data = new Uint8Array(offset);

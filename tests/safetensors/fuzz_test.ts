@@ -8,8 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { SafetensorsCheckpoint } from "../../lib/safetensors/reader.ts";
-import { expectOnlyCleanErrors, FuzzRng, mutate } from "../_fuzz.ts";
-import { buildSafetensors, rawSafetensorsBytes, smallValidFile, splitSafetensors } from "./_build.ts";
+import { expectOnlyCleanErrors, FuzzRng, mutate, TEXT_MUTATIONS } from "../_fuzz.ts";
+import {
+  buildSafetensors,
+  rawSafetensorsBytes,
+  smallValidFile,
+  splitSafetensors,
+} from "./_build.ts";
 
 /** Opens `dir`, reads and streams every tensor, and checks what it gets. */
 async function openAndReadAll(dir: string): Promise<void> {
@@ -46,12 +51,19 @@ Deno.test("fuzz: mutated single files fail only with CleanGgufError", async () =
     for (let i = 0; i < 1200; i++) {
       let bytes: Uint8Array;
       const mode = i % 4;
-      if (mode === 0 || mode === 1) {
-        // Mutate the JSON and write a consistent length: reaches the deep checks.
+      if (mode <= 1) {
+        // Mutate the JSON as text and write a consistent length, so that the
+        // mutations reach the checks past JSON.parse.
+        bytes = rawSafetensorsBytes(
+          mutate(json, rng, { kinds: TEXT_MUTATIONS, ascii: true }).bytes,
+          data,
+        );
+      } else if (mode === 2 && i % 8 < 4) {
+        // Any bytes in the JSON, consistent length.
         bytes = rawSafetensorsBytes(mutate(json, rng).bytes, data);
       } else if (mode === 2) {
         // Raw mutations aimed at the length field and the header.
-        bytes = mutate(valid, rng, { start: 0, end: 8 + json.length }).bytes;
+        bytes = mutate(valid, rng, { region: { start: 0, end: 8 + json.length } }).bytes;
       } else {
         // Anywhere, including the data and truncation.
         bytes = mutate(valid, rng).bytes;
@@ -69,13 +81,24 @@ Deno.test("fuzz: mutated single files fail only with CleanGgufError", async () =
 });
 
 Deno.test("fuzz: mutated shard indexes fail only with CleanGgufError", async () => {
-  const u8 = (name: string, n: number) => ({ name, dtype: "U8", shape: [n], data: new Uint8Array(n).fill(n) });
+  const u8 = (name: string, n: number) => ({
+    name,
+    dtype: "U8",
+    shape: [n],
+    data: new Uint8Array(n).fill(n),
+  });
   const rng = new FuzzRng(77);
   const dir = await Deno.makeTempDir({ prefix: "safetensors_fuzz_index_" });
   const outcomes = new Map<string, number>();
   try {
-    await Deno.writeFile(join(dir, "model-00001-of-00002.safetensors"), buildSafetensors([u8("a", 1), u8("b", 2)]));
-    await Deno.writeFile(join(dir, "model-00002-of-00002.safetensors"), buildSafetensors([u8("c", 3)]));
+    await Deno.writeFile(
+      join(dir, "model-00001-of-00002.safetensors"),
+      buildSafetensors([u8("a", 1), u8("b", 2)]),
+    );
+    await Deno.writeFile(
+      join(dir, "model-00002-of-00002.safetensors"),
+      buildSafetensors([u8("c", 3)]),
+    );
     const index = new TextEncoder().encode(JSON.stringify({
       metadata: { total_size: 6 },
       weight_map: {
@@ -85,7 +108,11 @@ Deno.test("fuzz: mutated shard indexes fail only with CleanGgufError", async () 
       },
     }));
     for (let i = 0; i < 300; i++) {
-      await Deno.writeFile(join(dir, "model.safetensors.index.json"), mutate(index, rng).bytes);
+      const options = i % 2 ? { kinds: TEXT_MUTATIONS, ascii: true } : {};
+      await Deno.writeFile(
+        join(dir, "model.safetensors.index.json"),
+        mutate(index, rng, options).bytes,
+      );
       tally(outcomes, await expectOnlyCleanErrors(`index case ${i}`, () => openAndReadAll(dir)));
     }
   } finally {

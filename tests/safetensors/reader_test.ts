@@ -85,7 +85,12 @@ Deno.test("fixture: 46 BF16 tensors whose shapes follow config.json", async () =
 Deno.test("fixture: payload offsets and bytes match an independent Python parse", async () => {
   // Expected values computed with python3 (json + struct + hashlib) straight from the file.
   const expected = [
-    ["model.norm.weight", 7095128, 512, "a15198e0aef593f06112ba9148c12f393b5c9097aebd523f85cb4b52b523be81"],
+    [
+      "model.norm.weight",
+      7095128,
+      512,
+      "a15198e0aef593f06112ba9148c12f393b5c9097aebd523f85cb4b52b523be81",
+    ],
     [
       "model.layers.3.self_attn.k_proj.weight",
       6767448,
@@ -119,7 +124,10 @@ Deno.test("fixture: payload offsets and bytes match an independent Python parse"
     }
     // first bytes of model.norm.weight, from the same Python parse
     const norm = await ckpt.read("model.norm.weight");
-    assert.equal([...norm.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(""), "a13f9a3f973fa23f");
+    assert.equal(
+      [...norm.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+      "a13f9a3f973fa23f",
+    );
   } finally {
     ckpt.close();
   }
@@ -158,7 +166,10 @@ Deno.test("sharded checkpoint built from the fixture reads identically", async (
           specs.push({ name: n, dtype: t.dtype, shape: t.shape, data: await single.read(n) });
           weightMap[n] = shardNames[i]!;
         }
-        await Deno.writeFile(join(dir, shardNames[i]!), buildSafetensors(specs, { format: "pt", shard: `${i}` }));
+        await Deno.writeFile(
+          join(dir, shardNames[i]!),
+          buildSafetensors(specs, { format: "pt", shard: `${i}` }),
+        );
       }
       await Deno.writeTextFile(
         join(dir, "model.safetensors.index.json"),
@@ -195,7 +206,15 @@ Deno.test("small file: every supported dtype, an empty tensor, a scalar, gaps al
     await writeModel(dir, smallValidFile());
     const ckpt = await SafetensorsCheckpoint.open(dir);
     try {
-      assert.deepEqual(ckpt.names(), ["w.f32", "w.f16", "w.bf16", "w.u8", "w.i8", "empty", "scalar"]);
+      assert.deepEqual(ckpt.names(), [
+        "w.f32",
+        "w.f16",
+        "w.bf16",
+        "w.u8",
+        "w.i8",
+        "empty",
+        "scalar",
+      ]);
       assert.equal(ckpt.get("empty").nbytes, 0);
       assert.deepEqual(await ckpt.read("empty"), new Uint8Array(0));
       const chunks = [];
@@ -226,7 +245,12 @@ Deno.test("small file: every supported dtype, an empty tensor, a scalar, gaps al
 });
 
 Deno.test("missing folder, empty folder, folder without safetensors: InputError", async () => {
-  await expectOpenError("/nonexistent/clean-gguf/model", InputError, "/nonexistent/clean-gguf/model", "not found");
+  await expectOpenError(
+    "/nonexistent/clean-gguf/model",
+    InputError,
+    "/nonexistent/clean-gguf/model",
+    "not found",
+  );
   await withTempDir(async (dir) => {
     await expectOpenError(dir, InputError, dir, "model.safetensors");
     await Deno.writeFile(join(dir, "pytorch_model.bin"), new Uint8Array(4));
@@ -239,13 +263,21 @@ Deno.test("header errors are FormatErrors naming the file and tensor", async () 
   const { headerText, data } = splitSafetensors(fixture);
   const header = JSON.parse(headerText);
   const tiny = new Uint8Array(16);
-  const entry = (dtype: string, shape: unknown, offsets: unknown) => ({ dtype, shape, data_offsets: offsets });
+  const entry = (dtype: string, shape: unknown, offsets: unknown) => ({
+    dtype,
+    shape,
+    data_offsets: offsets,
+  });
   await withTempDir(async (dir) => {
     const path = join(dir, "model.safetensors");
     const cases: [string, Uint8Array, typeof FormatError | typeof UnsupportedError, string[]][] = [
       ["empty file", new Uint8Array(0), FormatError, [path, "too small"]],
       ["5 bytes", new Uint8Array(5), FormatError, [path, "too small"]],
-      ["truncated data", fixture.slice(0, fixture.length - 100), FormatError, [path, "model.norm.weight", "past the end"]],
+      ["truncated data", fixture.slice(0, fixture.length - 100), FormatError, [
+        path,
+        "model.norm.weight",
+        "past the end",
+      ]],
       ["truncated header", fixture.slice(0, 2000), FormatError, [path, "header length 4944"]],
       [
         "header length past the end",
@@ -259,7 +291,13 @@ Deno.test("header errors are FormatErrors naming the file and tensor", async () 
       ],
       [
         "offsets past the end",
-        rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("BF16", [256], [data.length, data.length + 512]) }), data),
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("BF16", [256], [data.length, data.length + 512]),
+          }),
+          data,
+        ),
         FormatError,
         [path, "model.norm.weight", "past the end"],
       ],
@@ -274,43 +312,152 @@ Deno.test("header errors are FormatErrors naming the file and tensor", async () 
       ],
       [
         "size != shape x dtype",
-        rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("BF16", [255], header["model.norm.weight"].data_offsets) }), data),
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("BF16", [255], header["model.norm.weight"].data_offsets),
+          }),
+          data,
+        ),
         FormatError,
         [path, "model.norm.weight", "needs 510"],
       ],
       [
         "F32 with a BF16-sized payload",
-        rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("F32", [256], header["model.norm.weight"].data_offsets) }), data),
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("F32", [256], header["model.norm.weight"].data_offsets),
+          }),
+          data,
+        ),
         FormatError,
         [path, "model.norm.weight", "needs 1024"],
       ],
-      ["bad JSON", rawSafetensors(headerText.replace('"dtype"', "dtype"), data), FormatError, [path, "not valid JSON"]],
-      ["invalid UTF-8", (() => {
-        const b = fixture.slice();
-        b[20] = 0xff;
-        return b;
-      })(), FormatError, [path, "UTF-8"]],
+      ["bad JSON", rawSafetensors(headerText.replace('"dtype"', "dtype"), data), FormatError, [
+        path,
+        "not valid JSON",
+      ]],
+      [
+        "invalid UTF-8",
+        (() => {
+          const b = fixture.slice();
+          b[20] = 0xff;
+          return b;
+        })(),
+        FormatError,
+        [path, "UTF-8"],
+      ],
       ["JSON array", rawSafetensors("[]", tiny), FormatError, [path, "JSON object"]],
-      ["negative dim", rawSafetensors('{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}', tiny), FormatError, [path, '"a"', "shape[0]"]],
-      ["fractional dim", rawSafetensors('{"a":{"dtype":"U8","shape":[1.5],"data_offsets":[0,0]}}', tiny), FormatError, [path, "shape[0]"]],
-      ["dim past 2^53", rawSafetensors('{"a":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,0]}}', tiny), FormatError, [path, "shape[0]"]],
-      ["huge product", rawSafetensors('{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,16]}}', tiny), FormatError, [path, '"a"', "needs 18446744073709551616"]],
-      ["shape missing", rawSafetensors('{"a":{"dtype":"U8","data_offsets":[0,0]}}', tiny), FormatError, [path, '"shape"']],
-      ["offsets reversed", rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[4,2]}}', tiny), FormatError, [path, '"a"', "end before"]],
-      ["three offsets", rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0,0]}}', tiny), FormatError, [path, "data_offsets"]],
-      ["negative offset", rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[-2,-2]}}', tiny), FormatError, [path, "begin"]],
+      [
+        "negative dim",
+        rawSafetensors('{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}', tiny),
+        FormatError,
+        [path, '"a"', "shape[0]"],
+      ],
+      [
+        "fractional dim",
+        rawSafetensors('{"a":{"dtype":"U8","shape":[1.5],"data_offsets":[0,0]}}', tiny),
+        FormatError,
+        [path, "shape[0]"],
+      ],
+      [
+        "dim past 2^53",
+        rawSafetensors(
+          '{"a":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,0]}}',
+          tiny,
+        ),
+        FormatError,
+        [path, "shape[0]"],
+      ],
+      [
+        "huge product",
+        rawSafetensors(
+          '{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,16]}}',
+          tiny,
+        ),
+        FormatError,
+        [path, '"a"', "needs 18446744073709551616"],
+      ],
+      [
+        "shape missing",
+        rawSafetensors('{"a":{"dtype":"U8","data_offsets":[0,0]}}', tiny),
+        FormatError,
+        [path, '"shape"'],
+      ],
+      [
+        "offsets reversed",
+        rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[4,2]}}', tiny),
+        FormatError,
+        [path, '"a"', "end before"],
+      ],
+      [
+        "three offsets",
+        rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0,0]}}', tiny),
+        FormatError,
+        [path, "data_offsets"],
+      ],
+      [
+        "negative offset",
+        rawSafetensors('{"a":{"dtype":"U8","shape":[0],"data_offsets":[-2,-2]}}', tiny),
+        FormatError,
+        [path, "begin"],
+      ],
       ["entry not an object", rawSafetensors('{"a":[1]}', tiny), FormatError, [path, '"a"']],
-      ["dtype not a string", rawSafetensors('{"a":{"dtype":1,"shape":[0],"data_offsets":[0,0]}}', tiny), FormatError, [path, '"dtype"']],
-      ["metadata not strings", rawSafetensors('{"__metadata__":{"n":1}}', tiny), FormatError, [path, '"n"']],
-      ["unknown dtype", rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("Q4", [256], header["model.norm.weight"].data_offsets) }), data), UnsupportedError, [path, "model.norm.weight", "Q4"]],
-      ["known but unsupported dtype", rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("I64", [64], header["model.norm.weight"].data_offsets) }), data), UnsupportedError, [path, "model.norm.weight", "I64"]],
-      ["unsupported dtype with a wrong size is malformed first", rawSafetensors(JSON.stringify({ ...header, "model.norm.weight": entry("I64", [256], header["model.norm.weight"].data_offsets) }), data), FormatError, [path, "model.norm.weight", "needs 2048"]],
+      [
+        "dtype not a string",
+        rawSafetensors('{"a":{"dtype":1,"shape":[0],"data_offsets":[0,0]}}', tiny),
+        FormatError,
+        [path, '"dtype"'],
+      ],
+      ["metadata not strings", rawSafetensors('{"__metadata__":{"n":1}}', tiny), FormatError, [
+        path,
+        '"n"',
+      ]],
+      [
+        "unknown dtype",
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("Q4", [256], header["model.norm.weight"].data_offsets),
+          }),
+          data,
+        ),
+        UnsupportedError,
+        [path, "model.norm.weight", "Q4"],
+      ],
+      [
+        "known but unsupported dtype",
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("I64", [64], header["model.norm.weight"].data_offsets),
+          }),
+          data,
+        ),
+        UnsupportedError,
+        [path, "model.norm.weight", "I64"],
+      ],
+      [
+        "unsupported dtype with a wrong size is malformed first",
+        rawSafetensors(
+          JSON.stringify({
+            ...header,
+            "model.norm.weight": entry("I64", [256], header["model.norm.weight"].data_offsets),
+          }),
+          data,
+        ),
+        FormatError,
+        [path, "model.norm.weight", "needs 2048"],
+      ],
     ];
     for (const [label, bytes, cls, parts] of cases) {
       await Deno.writeFile(path, bytes);
       await assert.rejects(SafetensorsCheckpoint.open(dir), (e: unknown) => {
         assert.ok(e instanceof cls, `${label}: expected ${cls.name}, got ${e}`);
-        for (const p of parts) assert.ok(e.message.includes(p), `${label}: "${e.message}" lacks "${p}"`);
+        for (const p of parts) {
+          assert.ok(e.message.includes(p), `${label}: "${e.message}" lacks "${p}"`);
+        }
         return true;
       }, label);
     }
@@ -329,12 +476,18 @@ Deno.test("a header length over 100 MB is refused before allocating, even inside
 });
 
 Deno.test("index errors: missing shard, tensor absent from its shard, duplicates, bad index", async () => {
-  const u8 = (name: string, n: number) => ({ name, dtype: "U8", shape: [n], data: new Uint8Array(n).fill(n) });
+  const u8 = (name: string, n: number) => ({
+    name,
+    dtype: "U8",
+    shape: [n],
+    data: new Uint8Array(n).fill(n),
+  });
   await withTempDir(async (dir) => {
     const s1 = "model-00001-of-00002.safetensors";
     const s2 = "model-00002-of-00002.safetensors";
     const indexPath = join(dir, "model.safetensors.index.json");
-    const writeIndex = (map: unknown) => Deno.writeTextFile(indexPath, JSON.stringify({ metadata: {}, weight_map: map }));
+    const writeIndex = (map: unknown) =>
+      Deno.writeTextFile(indexPath, JSON.stringify({ metadata: {}, weight_map: map }));
     await Deno.writeFile(join(dir, s1), buildSafetensors([u8("a", 1), u8("b", 2)]));
 
     await writeIndex({ a: s1, b: s1, c: s2 });

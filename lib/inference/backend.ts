@@ -1,0 +1,94 @@
+/**
+ * Backend selection: the one place where a kernel implementation is chosen
+ * and created. The engine sizes kernel memory once (weights + KV cache +
+ * scratch) and asks for a backend of exactly that size.
+ *
+ * @example
+ * ```ts
+ * import { createBackendKernels, resolveThreads } from "./backend.ts";
+ * const kernels = await createBackendKernels("reference", 1 << 20, resolveThreads());
+ * kernels.close();
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { readBitnetEnv } from "../cli/env.ts";
+import type { Kernels } from "./kernels/api.ts";
+import { createReferenceKernels } from "./kernels/reference.ts";
+
+/** Backend names accepted by the engine and `--backend`. */
+export const BACKEND_NAMES = ["wasm", "reference"] as const;
+/** One of {@link BACKEND_NAMES}. */
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** What the engine needs to know about a backend before creating it. */
+export interface Backend {
+  readonly name: BackendName;
+  /** Bytes of a packed `rows × cols` ternary matrix in this backend's layout. */
+  ternaryBytes(rows: number, cols: number): number;
+  /** Bytes the backend needs beyond what the caller allocates (its own bookkeeping). */
+  readonly reservedBytes: number;
+  create(bytes: number, threads: number): Promise<Kernels>;
+}
+
+const reference: Backend = {
+  name: "reference",
+  ternaryBytes: (rows, cols) => rows * cols,
+  // BumpAllocator starts at 64 so that a null pointer is never handed out.
+  reservedBytes: 64,
+  create: (bytes) => Promise.resolve(createReferenceKernels(bytes)),
+};
+
+/**
+ * The WebAssembly SIMD backend (lib/inference/kernels/wasm.ts), once it
+ * exists: this is the single place it plugs in. Until then the engine falls
+ * back to the reference backend and says so in `backendName`.
+ */
+const wasm: Backend | undefined = undefined;
+
+/** The default backend: wasm when available, else reference. */
+export const DEFAULT_BACKEND: BackendName = wasm ? "wasm" : "reference";
+
+/** The backend for a name (the wasm backend falls back to reference while it is missing). */
+export function backendFor(name: BackendName = DEFAULT_BACKEND): Backend {
+  if (name === "reference") return reference;
+  if (name === "wasm") return wasm ?? reference;
+  throw new UsageError(`unknown backend "${name}" (use ${BACKEND_NAMES.join(" or ")})`);
+}
+
+/** Creates the named backend's kernels with `bytes` bytes of memory. */
+export function createBackendKernels(
+  name: BackendName,
+  bytes: number,
+  threads: number,
+): Promise<Kernels> {
+  return backendFor(name).create(bytes, threads);
+}
+
+/**
+ * Worker threads: `requested` if given, else BITNET_THREADS, else the number
+ * of logical CPUs. A malformed BITNET_THREADS is a UsageError.
+ */
+export function resolveThreads(requested?: number): number {
+  if (requested !== undefined) {
+    if (!Number.isSafeInteger(requested) || requested < 1) {
+      throw new UsageError(`threads must be a positive integer, got ${requested}`);
+    }
+    return requested;
+  }
+  const fromEnv = envThreads();
+  if (fromEnv !== null) return fromEnv;
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+function envThreads(): number | null {
+  try {
+    return readBitnetEnv().threads;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      return null;
+    }
+    throw e;
+  }
+}

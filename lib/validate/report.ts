@@ -1,0 +1,327 @@
+/**
+ * The validation report: its types (one object that `--json` prints as is
+ * and that docs/reference/validate-report.schema.json describes) and its
+ * human-readable rendering.
+ *
+ * @example
+ * ```ts
+ * import { renderReport } from "./report.ts";
+ * import { reportStyle } from "../cli/report_style.ts";
+ * import { validateGguf } from "./validate.ts";
+ * const report = await validateGguf({ ggufPath: "models/clean/clean-f16.gguf" });
+ * console.log(renderReport(report, reportStyle()));
+ * console.log(JSON.stringify(report, null, 2));
+ * ```
+ * @module
+ */
+
+import type { NormClass } from "../arch/registry.ts";
+import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
+
+export type { CheckStatus };
+
+/** The report format identifier (bump on incompatible changes). */
+export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
+
+/** One check: what was verified, its outcome and a message naming the tensor or key. */
+export interface Check {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly message: string;
+  readonly tensor?: string;
+}
+
+/** Summary statistics of one tensor's values. */
+export interface TensorStatsEntry {
+  readonly name: string;
+  readonly type: string;
+  /** PyTorch order. */
+  readonly shape: readonly number[];
+  readonly count: number;
+  readonly rms: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  readonly nonFinite: number;
+}
+
+/** Gate 1's finding for one norm tensor. */
+export interface NormFinding {
+  readonly name: string;
+  readonly normClass: NormClass;
+  readonly layer: number | null;
+  readonly type: string;
+  readonly shape: readonly number[];
+  /** Null when the values could not be decoded. */
+  readonly stats: TensorStatsEntry | null;
+  /** Distinct values (counted up to 4096). */
+  readonly distinct: number | null;
+  /** The low-bit grid the values sit on, or null when they sit on none. */
+  readonly gridLevels: number | null;
+  readonly envelope: { readonly rmsMin: number; readonly rmsMax: number; readonly reason: string };
+  /** The meta.json comparison, when meta.json has a row for this tensor. */
+  readonly meta: {
+    readonly rms: number;
+    readonly min: number;
+    readonly max: number;
+    readonly relDiff: number;
+    readonly tolerance: number;
+    readonly sha256Match: boolean;
+  } | null;
+  /** healthy: every check passed; suspicious: values look corrupted; unusable: cannot act as a norm. */
+  readonly verdict: "healthy" | "suspicious" | "unusable";
+  readonly checks: readonly Check[];
+}
+
+/** Ternary distribution of one projection. */
+export interface ProjectionFinding {
+  readonly name: string;
+  readonly kind: string;
+  readonly layer: number;
+  readonly type: string;
+  readonly rms: number;
+  /** Ternary scale s (the single scale, or the largest block scale of TQ types); null when not ternary. */
+  readonly scale: number | null;
+  /** Fractions of −1, 0, +1 (of −s, 0, +s values); null when not ternary. */
+  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
+}
+
+/** Per block (layer): the RMS of each projection kind and the outlier verdict. */
+export interface BlockFinding {
+  readonly layer: number;
+  /** RMS of all projection values of the layer together. */
+  readonly rms: number;
+  /** Fractions of −1, 0, +1 over the layer's ternary projections (null for float models). */
+  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
+  /** Projection kinds whose RMS departs from the other layers' median by more than the factor. */
+  readonly flagged: readonly string[];
+}
+
+/** A correction applied in memory (never to the file). */
+export interface AppliedCorrection {
+  readonly tensor: string;
+  readonly kind: string;
+  readonly reason: string;
+  readonly before: { readonly rms: number; readonly min: number; readonly max: number };
+  readonly after: { readonly rms: number; readonly min: number; readonly max: number };
+}
+
+/** One gibberish signal on the generated text. */
+export interface Signal {
+  readonly id: string;
+  readonly value: number;
+  readonly threshold: number;
+  readonly pass: boolean;
+  readonly detail: string;
+}
+
+/** The inference probe. */
+export interface ProbeResult {
+  readonly prompt: string;
+  readonly promptIds: readonly number[];
+  readonly maxTokens: number;
+  readonly generatedIds: readonly number[];
+  readonly text: string;
+  readonly expect: string | null;
+  readonly signals: readonly Signal[];
+  readonly nll: {
+    readonly meanNll: number;
+    readonly tokens: number;
+    readonly logVocab: number;
+    readonly threshold: number;
+  } | null;
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+/** Gate ids, in order. */
+export type GateId = "strict" | "norms" | "projections" | "linguistic";
+
+/** One gate's outcome. */
+export interface GateResult {
+  readonly id: GateId;
+  readonly title: string;
+  readonly status: "pass" | "fail" | "skip";
+  /** The exit code this gate's failure maps to; null when it passed or was skipped. */
+  readonly exitCode: number | null;
+  readonly summary: string;
+  readonly durationMs: number;
+  readonly checks: readonly Check[];
+}
+
+/** The whole report. */
+export interface ValidationReport {
+  readonly schema: typeof REPORT_SCHEMA_ID;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly model: {
+    readonly path: string;
+    readonly sizeBytes: number | null;
+    readonly architecture: string | null;
+    readonly family: "bitnet" | "llama" | null;
+    readonly sha256: string | null;
+    readonly metaPath: string | null;
+    readonly tokenizerPath: string | null;
+  };
+  readonly environment: {
+    readonly strict: boolean;
+    readonly deterministic: boolean;
+    readonly seed: number;
+    readonly threads: number | null;
+    /** Every BITNET_* variable that was set. */
+    readonly variables: Readonly<Record<string, string>>;
+    readonly deno: string;
+    readonly os: string;
+  };
+  readonly rules: { readonly source: string };
+  readonly exitCode: number;
+  readonly exitMeaning: string;
+  readonly passed: boolean;
+  readonly gates: readonly GateResult[];
+  readonly norms: readonly NormFinding[];
+  readonly projections: readonly ProjectionFinding[];
+  readonly blocks: readonly BlockFinding[];
+  /** Statistics of every tensor in the file, in file order. */
+  readonly tensors: readonly TensorStatsEntry[];
+  readonly probe: ProbeResult | null;
+  readonly corrections: readonly AppliedCorrection[];
+  readonly warnings: readonly string[];
+  readonly timings: Readonly<Record<string, number>>;
+}
+
+const fmt = (x: number): string => {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
+  return x.toFixed(4);
+};
+
+/**
+ * Formats a number for tables: 4 decimals, or exponent form when tiny or huge.
+ *
+ * @example
+ * ```ts
+ * formatNumber(0.0123456); // "0.0123"
+ * formatNumber(1.5e-6); // "1.500e-6"
+ * ```
+ */
+export function formatNumber(x: number): string {
+  return fmt(x);
+}
+
+/**
+ * A plain text table with left-aligned columns.
+ *
+ * @example
+ * ```ts
+ * textTable(["a", "b"], [["1", "22"]]); // "a  b \n1  22"
+ * ```
+ */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  // Widths ignore ANSI colour codes so that coloured cells line up.
+  // deno-lint-ignore no-control-regex
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const widths = header.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ""))));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => c + " ".repeat(widths[i]! - visible(c))).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+/**
+ * The norm table (`model-inspect-ln` prints it; the report shows it too).
+ *
+ * @example
+ * ```ts
+ * console.log(normTable(report.norms, reportStyle({ color: false })));
+ * ```
+ */
+export function normTable(norms: readonly NormFinding[], s: ReportStyle): string {
+  const rows = norms.map((n) => {
+    const verdict = n.verdict === "healthy"
+      ? s.good("healthy")
+      : n.verdict === "suspicious"
+      ? s.bad("suspicious")
+      : s.bad("unusable");
+    return [
+      n.name,
+      n.type,
+      n.stats ? String(n.stats.count) : "-",
+      n.stats ? fmt(n.stats.rms) : "-",
+      n.stats ? fmt(n.stats.min) : "-",
+      n.stats ? fmt(n.stats.max) : "-",
+      n.stats ? fmt(n.stats.mean) : "-",
+      n.distinct === null ? "-" : String(n.distinct),
+      `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
+      n.meta ? fmt(n.meta.rms) : "-",
+      verdict,
+    ];
+  });
+  return textTable(
+    ["tensor", "type", "n", "rms", "min", "max", "mean", "distinct", "envelope", "meta rms", "verdict"],
+    rows,
+  );
+}
+
+/**
+ * The human-readable report.
+ *
+ * @example
+ * ```ts
+ * console.log(renderReport(report, reportStyle()));
+ * ```
+ */
+export function renderReport(r: ValidationReport, s: ReportStyle): string {
+  const out: string[] = [];
+  out.push(s.bold(`Validation of ${r.model.path}`));
+  const env = r.environment;
+  out.push(
+    s.dim(
+      `architecture ${r.model.architecture ?? "?"} (${r.model.family ?? "?"}), strict ${env.strict}, deterministic ${env.deterministic}, seed ${env.seed}, threads ${
+        env.threads ?? "default"
+      }, rules ${r.rules.source}, meta.json ${r.model.metaPath ?? "none"}`,
+    ),
+  );
+  for (const g of r.gates) {
+    out.push("");
+    out.push(`${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${s.dim(`(${Math.round(g.durationMs)} ms)`)}`);
+    for (const c of g.checks) {
+      if (c.status === "pass" && g.status === "pass") continue;
+      out.push(`  ${s.status(c.status)} ${c.id}: ${c.message}`);
+    }
+    if (g.id === "norms" && r.norms.length > 0) {
+      out.push(indent(normTable(r.norms, s)));
+    }
+    if (g.id === "projections" && r.blocks.length > 0) {
+      const rows = r.blocks.map((b) => [
+        String(b.layer),
+        fmt(b.rms),
+        b.trits ? `${pct(b.trits.neg)} / ${pct(b.trits.zero)} / ${pct(b.trits.pos)}` : "-",
+        b.flagged.length ? s.bad(b.flagged.join(", ")) : s.good("ok"),
+      ]);
+      out.push(indent(textTable(["block", "rms", "-1 / 0 / +1", "outliers"], rows)));
+    }
+    if (g.id === "linguistic" && r.probe) {
+      const p = r.probe;
+      out.push(`  prompt ${JSON.stringify(p.prompt)} → ${JSON.stringify(p.text)}`);
+      out.push(s.dim(`  ids ${p.generatedIds.join(" ")}`));
+      for (const sig of p.signals) {
+        out.push(`  ${s.status(sig.pass ? "pass" : "fail")} ${sig.id} ${fmt(sig.value)} (${sig.detail})`);
+      }
+    }
+  }
+  if (r.corrections.length > 0) {
+    out.push("");
+    out.push(s.warn("Runtime corrections applied in memory (triage only, the file is unchanged):"));
+    for (const c of r.corrections) {
+      out.push(
+        `  ${c.tensor}: ${c.kind} rms ${fmt(c.before.rms)} → ${fmt(c.after.rms)} (${c.reason})`,
+      );
+    }
+  }
+  for (const w of r.warnings) out.push(s.warn(`warning: ${w}`));
+  out.push("");
+  const verdict = r.passed ? s.good("PASSED") : s.bad("FAILED");
+  out.push(`${s.bold(verdict)} exit ${r.exitCode}: ${r.exitMeaning}`);
+  return out.join("\n");
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const indent = (t: string) => t.split("\n").map((l) => "  " + l).join("\n");
