@@ -392,3 +392,71 @@ Deno.test("export: --allow-overflow clamp writes ±65504 and records it", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Packs trits the way Microsoft's offline checkpoints do (FORMATS.md §4): row i·R + p (R = rows/4)
+ * goes to bits 2i of byte [p, c], as code + 1.
+ */
+function packU8(trits: Int8Array, rows: number, cols: number): Uint8Array {
+  const R = rows / 4;
+  const out = new Uint8Array(R * cols);
+  for (let r = 0; r < rows; r++) {
+    const i = Math.floor(r / R), p = r % R;
+    for (let c = 0; c < cols; c++) out[p * cols + c]! |= (trits[r * cols + c]! + 1) << (2 * i);
+  }
+  return out;
+}
+
+Deno.test("export: packed U8 checkpoints export to the same ternary weights as their BF16 source", async (t) => {
+  // This test decides the weight_scale convention (lib/export/packed.ts): the packed checkpoint is
+  // built from the fixture's own ternarization, so only the right convention reproduces the
+  // BF16 export's projections.
+  const dir = await tmp();
+  try {
+    const reference = await exportCleanGguf({ modelDir: FIXTURE_DIR, outDir: `${dir}/ref`, outType: "f32", quiet: true });
+    const source = await rawTensors(`${FIXTURE_DIR}/model.safetensors`);
+    for (const [linearClass, scaleOf] of [["autobitlinear", (s: number) => s], ["bitlinear", (s: number) => 1 / s]] as const) {
+      await t.step(linearClass, async () => {
+        const m = `${dir}/${linearClass}`;
+        await copyFixtureMetadata(m);
+        const config = JSON.parse(await Deno.readTextFile(`${m}/config.json`));
+        config.quantization_config = { quant_method: "bitnet", linear_class: linearClass, quantization_mode: "offline" };
+        await Deno.writeTextFile(`${m}/config.json`, JSON.stringify(config));
+        const specs = [];
+        for (const [name, tensor] of source) {
+          if (!/_proj\.weight$/.test(name)) {
+            specs.push({ name, dtype: tensor.dtype, shape: tensor.shape, data: tensor.bytes });
+            continue;
+          }
+          const w = bf16Values(tensor.bytes.slice());
+          let sum = 0;
+          for (const v of w) sum += Math.abs(v);
+          const s = Math.fround(sum / w.length);
+          const trits = Int8Array.from(w, (v) => Math.max(-1, Math.min(1, rne(Math.fround(v / s)))));
+          const [rows, cols] = tensor.shape as [number, number];
+          specs.push({ name, dtype: "U8", shape: [rows / 4, cols], data: packU8(trits, rows, cols) });
+          specs.push({
+            name: name.replace(/\.weight$/, ".weight_scale"),
+            dtype: "F32",
+            shape: [1],
+            data: new Uint8Array(new Float32Array([scaleOf(s)]).buffer),
+          });
+        }
+        await Deno.writeFile(`${m}/model.safetensors`, buildSafetensors(specs));
+        const r = await exportCleanGguf({ modelDir: m, outDir: `${m}/out`, outType: "f32", quiet: true });
+        for (const tensor of reference.meta.tensors) {
+          const a = (await tensorValues(reference.ggufPath, tensor.gguf_name)).values;
+          const b = (await tensorValues(r.ggufPath, tensor.gguf_name)).values;
+          if (linearClass === "autobitlinear") {
+            assert.deepEqual(b, a, tensor.gguf_name);
+          } else {
+            // 1/(1/s) in f32 may differ from s by an ulp.
+            for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= Math.abs(a[i]!) * 2 ** -22, tensor.gguf_name);
+          }
+        }
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
