@@ -34,7 +34,7 @@ import { archKey, Keys } from "../gguf/keys.ts";
 import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { ternarizeAbsmean } from "../codecs/ternary.ts";
 import { tokenizerMetadataFromJson, writeTokenizerMetadata } from "../tokenizer/metadata.ts";
-import { StatsAccumulator } from "../stats/summary.ts";
+import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import {
   fingerprintLine,
   type GgufMeta,
@@ -202,17 +202,19 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         const produced = produceTensor(ctx, src, plan);
         const hash = createHash("sha256");
         const stats = new StatsAccumulator();
+        let summary: TensorSummary | undefined;
         let overflow = 0;
         let scale: number | undefined;
         for await (const chunk of produced) {
           hash.update(chunk.written);
-          stats.add(chunk.values);
+          if (chunk.values) stats.add(chunk.values);
+          if (chunk.summary) summary = chunk.summary;
           overflow += chunk.overflow;
           if (chunk.ternaryScale !== undefined) scale = chunk.ternaryScale;
           yield chunk.written;
         }
         if (overflow > 0) overflows.push(`${plan.name} (${src.hfName}): ${overflow} values`);
-        const s = stats.result();
+        const s = summary ?? stats.result();
         metaTensors.push({
           gguf_name: plan.name,
           hf_name: src.hfName,
@@ -369,7 +371,9 @@ interface ProduceContext {
 
 interface ProducedChunk {
   written: Uint8Array;
-  values: Float32Array;
+  /** Written values, for statistics; or a ready summary of them. */
+  values?: Float32Array;
+  summary?: TensorSummary;
   overflow: number;
   ternaryScale?: number;
 }
@@ -434,15 +438,47 @@ async function* produceTensor(
   }
 }
 
+/**
+ * Writes trits × scale in the output type straight from a three-entry table
+ * (the value set is {−s, 0, +s}), with statistics from the trit counts: no
+ * per-element float conversion on the export's hottest path.
+ */
 function ternaryChunk(
   trits: Int8Array,
   scale: number,
   outType: FloatOutType,
   overflowMode: "refuse" | "clamp",
 ): ProducedChunk {
-  const values = new Float32Array(trits.length);
-  for (let i = 0; i < trits.length; i++) values[i] = trits[i]! * scale;
-  return fromF32(values, outType, overflowMode);
+  const table = fromF32(new Float32Array([-scale, 0, scale]), outType, overflowMode);
+  const [neg, zero, pos] = [table.values[0]!, table.values[1]!, table.values[2]!];
+  let nonzero = 0, nNeg = 0;
+  let written: Uint8Array;
+  if (outType === "F32") {
+    const out = new Float32Array(trits.length);
+    for (let i = 0; i < trits.length; i++) out[i] = trits[i]! * pos;
+    written = new Uint8Array(out.buffer);
+  } else {
+    const bits = new Uint16Array(table.written.buffer, table.written.byteOffset, 3);
+    const lut = [bits[0]!, bits[1]!, bits[2]!];
+    const out = new Uint16Array(trits.length);
+    for (let i = 0; i < trits.length; i++) out[i] = lut[trits[i]! + 1]!;
+    written = new Uint8Array(out.buffer);
+  }
+  for (let i = 0; i < trits.length; i++) {
+    const t = trits[i]!;
+    if (t !== 0) nonzero++;
+    if (t < 0) nNeg++;
+  }
+  const n = trits.length;
+  const summary: TensorSummary = {
+    count: n,
+    rms: Math.abs(pos) * Math.sqrt(nonzero / n),
+    mean: (pos * (nonzero - nNeg) + neg * nNeg) / n,
+    min: nNeg > 0 ? neg : nonzero < n ? zero : pos,
+    max: nonzero - nNeg > 0 ? pos : nonzero < n ? zero : neg,
+    nonFinite: 0,
+  };
+  return { written, summary, overflow: table.overflow > 0 ? nonzero : 0 };
 }
 
 async function describeSources(

@@ -71,7 +71,7 @@ export interface GenerateResult {
   /** Generated ids (prompt and stop id excluded). */
   ids: number[];
   /** Logits at the last prompt position. */
-  promptLogits: Float32Array;
+  promptLogits: Float32Array<ArrayBuffer>;
   timings: GenerateTimings;
   stopReason: StopReason;
 }
@@ -149,12 +149,12 @@ export class InferenceEngine {
    * Appends `ids` at the current position (in batches) and returns the logits
    * of the last one (a copy).
    */
-  forward(ids: readonly number[]): Float32Array {
-    return this.#forwardLast(ids).slice();
+  forward(ids: readonly number[]): Float32Array<ArrayBuffer> {
+    return new Float32Array(this.#forwardLast(ids));
   }
 
   /** From an empty cache, the logits at every position, `[ids.length × vocab]` row-major. */
-  forwardAll(ids: readonly number[]): Float32Array {
+  forwardAll(ids: readonly number[]): Float32Array<ArrayBuffer> {
     const vocab = this.hparams.vocabSize;
     const out = new Float32Array(ids.length * vocab);
     this.reset();
@@ -189,7 +189,7 @@ export class InferenceEngine {
     this.reset();
     const t0 = performance.now();
     let logits = this.#forwardLast(promptIds);
-    const promptLogits = logits.slice();
+    const promptLogits = new Float32Array(logits);
     const t1 = performance.now();
     const ids: number[] = [];
     let stopReason: StopReason = "max_tokens";

@@ -92,6 +92,20 @@ function xxh64Hasher(api: XxhashApi): Hasher {
   return { update: (b) => void h.update(b), hex: () => h.digest().toString(16).padStart(16, "0") };
 }
 
+/**
+ * XXH64 (seed 0) of `bytes` as gguf-hash prints it (most significant byte first).
+ *
+ * @example
+ * ```ts
+ * await xxh64Hex(new TextEncoder().encode("abc")); // "44bc2cf5ad770999"
+ * ```
+ */
+export async function xxh64Hex(bytes: Uint8Array): Promise<string> {
+  const h = await makeHasher("xxh64");
+  h.update(bytes);
+  return h.hex();
+}
+
 /** Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to its 16 bytes. */
 function uuidBytes(uuid: string): Uint8Array {
   const hex = uuid.replaceAll("-", "");

@@ -95,7 +95,9 @@ function looksSpecial(token: string): boolean {
 export function tokenizerJsonVocabSize(tokenizerJson: unknown, source = "tokenizer.json"): number {
   const model = isJsonObject(tokenizerJson) ? tokenizerJson.model : undefined;
   const vocab = isJsonObject(model) ? model.vocab : undefined;
-  if (!isJsonObject(vocab)) throw new FormatError(`${source}: model.vocab is missing or not an object`);
+  if (!isJsonObject(vocab)) {
+    throw new FormatError(`${source}: model.vocab is missing or not an object`);
+  }
   let max = -1;
   for (const id of Object.values(vocab)) if (typeof id === "number" && id > max) max = id;
   const added = isJsonObject(tokenizerJson) ? tokenizerJson.added_tokens : undefined;
@@ -161,18 +163,24 @@ export function tokenizerMetadataFromJson(
     throw new FormatError(`${source}: vocab_size must be a positive integer, got ${vocabSize}`);
   }
   const parsed = parseTokenizerJson(tokenizerJson, source);
-  const tooBig = (id: number, token: string) =>
-    new TokenizerMismatchError(
-      `${source}: token ${JSON.stringify(token)} has id ${id}, but config.json vocab_size is ${vocabSize}`,
-    );
-
   const tokens: (string | undefined)[] = new Array(vocabSize).fill(undefined);
   const tokenTypes: number[] = new Array(vocabSize).fill(TokenType.UNUSED);
+  let tooBig: { id: number; token: string; count: number } | null = null;
+  const noteTooBig = (id: number, token: string) => {
+    if (!tooBig) tooBig = { id, token, count: 0 };
+    tooBig.count++;
+    if (id < tooBig.id) tooBig = { id, token, count: tooBig.count };
+  };
   for (const [token, id] of parsed.vocab) {
-    if (id >= vocabSize) throw tooBig(id, token);
+    if (id >= vocabSize) {
+      noteTooBig(id, token);
+      continue;
+    }
     if (tokens[id] !== undefined) {
       throw new FormatError(
-        `${source}: id ${id} is given to both ${JSON.stringify(tokens[id])} and ${JSON.stringify(token)}`,
+        `${source}: id ${id} is given to both ${JSON.stringify(tokens[id])} and ${
+          JSON.stringify(token)
+        }`,
       );
     }
     tokens[id] = token;
@@ -180,18 +188,32 @@ export function tokenizerMetadataFromJson(
   }
   const addedIds = new Map<string, number>();
   for (const t of parsed.addedTokens) {
-    if (t.id >= vocabSize) throw tooBig(t.id, t.content);
+    if (t.id >= vocabSize) {
+      noteTooBig(t.id, t.content);
+      continue;
+    }
     const existing = tokens[t.id];
     if (existing !== undefined && existing !== t.content) {
       throw new FormatError(
-        `${source}: added token ${JSON.stringify(t.content)} has id ${t.id}, which model.vocab gives to ${
-          JSON.stringify(existing)
-        }`,
+        `${source}: added token ${
+          JSON.stringify(t.content)
+        } has id ${t.id}, which model.vocab gives to ${JSON.stringify(existing)}`,
       );
     }
     tokens[t.id] = t.content;
-    tokenTypes[t.id] = t.special || looksSpecial(t.content) ? TokenType.CONTROL : TokenType.USER_DEFINED;
+    tokenTypes[t.id] = t.special || looksSpecial(t.content)
+      ? TokenType.CONTROL
+      : TokenType.USER_DEFINED;
     addedIds.set(t.content, t.id);
+  }
+  if (tooBig) {
+    const { id, token, count } = tooBig;
+    throw new TokenizerMismatchError(
+      `${source}: token ${
+        JSON.stringify(token)
+      } has id ${id}, but config.json vocab_size is ${vocabSize}` +
+        (count > 1 ? ` (${count} tokens have ids >= ${vocabSize})` : ""),
+    );
   }
   const filled: string[] = tokens.map((t, i) => t ?? `[PAD${i}]`);
 

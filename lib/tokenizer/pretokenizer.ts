@@ -22,8 +22,8 @@ import { createHash } from "node:crypto";
 import { isJsonObject } from "./tokenizer_json.ts";
 
 /** The Llama-3 (and cl100k) Split regex, as written in tokenizer.json. */
-export const LLAMA3_SPLIT_REGEX =
-  String.raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+export const LLAMA3_SPLIT_REGEX = String
+  .raw`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
 /**
  * llama.cpp's pre-tokenizer check text (`chktxt` in convert_hf_to_gguf.py

@@ -18,13 +18,18 @@
  */
 
 import { HfTokenizer } from "../../deps.ts";
-import { FormatError, InputError, TokenizerMismatchError, UnsupportedError } from "../cli/errors.ts";
+import {
+  FormatError,
+  InputError,
+  TokenizerMismatchError,
+  UnsupportedError,
+} from "../cli/errors.ts";
 import { TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import {
   readTokenizerMetadata,
-  type TokenizerMetadata,
   tokenizerJsonVocabSize,
+  type TokenizerMetadata,
   tokenizerMetadataFromJson,
 } from "./metadata.ts";
 import { LLAMA3_SPLIT_REGEX, llamaCppCheckHash } from "./pretokenizer.ts";
@@ -68,7 +73,9 @@ export interface FromJsonOptions {
  */
 export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
   if (meta.model !== "gpt2") {
-    throw new UnsupportedError(`${source}: tokenizer model "${meta.model}" is not supported (gpt2 is)`);
+    throw new UnsupportedError(
+      `${source}: tokenizer model "${meta.model}" is not supported (gpt2 is)`,
+    );
   }
   if (meta.pre !== "llama-bpe") {
     throw new UnsupportedError(
@@ -185,7 +192,10 @@ export class TextTokenizer {
       tokenizerConfig,
       source,
     });
-    const hf = new HfTokenizer(tokenizerJson as object, isJsonObject(tokenizerConfig) ? tokenizerConfig : {});
+    const hf = new HfTokenizer(
+      tokenizerJson as object,
+      isJsonObject(tokenizerConfig) ? tokenizerConfig : {},
+    );
     return new TextTokenizer(hf, meta);
   }
 
@@ -342,7 +352,9 @@ export class TextTokenizer {
       const b = UNICODE_TO_BYTE.get(ch);
       if (b === undefined) {
         throw new FormatError(
-          `tokenizer: token ${id} ${JSON.stringify(token)} has a character outside the byte-level alphabet`,
+          `tokenizer: token ${id} ${
+            JSON.stringify(token)
+          } has a character outside the byte-level alphabet`,
         );
       }
       out.push(b);
@@ -413,7 +425,13 @@ export function checkTokenizerAgreement(
       );
     }
   }
-  for (const [what, a, b] of [["BOS", json.bosId, gguf.bosId], ["EOS", json.eosId, gguf.eosId]] as const) {
+  for (
+    const [what, a, b] of [["BOS", json.bosId, gguf.bosId], [
+      "EOS",
+      json.eosId,
+      gguf.eosId,
+    ]] as const
+  ) {
     if (a !== null && b !== null && a !== b) {
       throw new TokenizerMismatchError(
         `${where}: ${what} id is ${a} in tokenizer.json but ${b} in the GGUF`,

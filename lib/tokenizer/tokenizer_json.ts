@@ -122,7 +122,9 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
   if (!isJsonObject(model)) throw new FormatError(`${source}: "model" is missing or not an object`);
   if (model.type !== "BPE") {
     throw new UnsupportedError(
-      `${source}: model.type is ${JSON.stringify(model.type ?? null)}; only byte-level BPE ("BPE") is supported`,
+      `${source}: model.type is ${
+        JSON.stringify(model.type ?? null)
+      }; only byte-level BPE ("BPE") is supported`,
     );
   }
   if (model.byte_fallback === true || !hasByteLevel(json.pre_tokenizer)) {
@@ -135,12 +137,16 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
   for (const [token, id] of Object.entries(model.vocab)) {
     if (!isId(id)) {
       throw new FormatError(
-        `${source}: model.vocab[${JSON.stringify(token)}] = ${JSON.stringify(id)} is not a token id`,
+        `${source}: model.vocab[${JSON.stringify(token)}] = ${
+          JSON.stringify(id)
+        } is not a token id`,
       );
     }
     vocab.set(token, id);
   }
-  if (!Array.isArray(model.merges)) throw new FormatError(`${source}: model.merges is not an array`);
+  if (!Array.isArray(model.merges)) {
+    throw new FormatError(`${source}: model.merges is not an array`);
+  }
   const merges: string[] = new Array(model.merges.length);
   for (const [i, m] of (model.merges as unknown[]).entries()) {
     if (typeof m === "string" && isMergeString(m)) {

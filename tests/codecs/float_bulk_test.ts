@@ -120,7 +120,7 @@ Deno.test("bf16ToF16Array: any alignment and odd lengths give the same result", 
       [2, 1, 7],
       [1, 1, 1],
       [0, 0, 0],
-    ]
+    ] as [number, number, number][]
   ) {
     buf.set(ALL_U16.subarray(0, len), so);
     out.fill(0x1234);

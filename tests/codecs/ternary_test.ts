@@ -197,3 +197,25 @@ Deno.test("tritsFromTernary: exact matches only", () => {
   );
   assert.throws(() => tritsFromTernary([1], 0), NotTernaryError);
 });
+
+Deno.test("ternarizeAbsmean: the comparison form equals the division form at and around every boundary", async () => {
+  const { ternarizeAbsmean, ternarizeAbsmeanByDivision } = await import("../../lib/codecs/ternary.ts");
+  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  const next = (x: number, d: number) => {
+    f[0] = x;
+    u[0] = u[0]! + (x >= 0 ? d : -d);
+    return f[0]!;
+  };
+  let rng = 12345;
+  const rand = () => (rng = (Math.imul(rng, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let trial = 0; trial < 2000; trial++) {
+    const s = Math.fround(2 ** (rand() * 40 - 30) * (1 + rand()));
+    const values: number[] = [];
+    for (const b of [0.5, -0.5, 1.5, -1.5, 1, -1]) {
+      const at = Math.fround(b * s);
+      for (let d = -3; d <= 3; d++) values.push(next(at, d));
+    }
+    const w = new Float32Array(values);
+    assert.deepEqual(ternarizeAbsmean(w, s).trits, ternarizeAbsmeanByDivision(w, s).trits, `s = ${s}`);
+  }
+});

@@ -34,7 +34,11 @@ const fromGguf = TextTokenizer.fromMetadata(ggufMeta, gguf.path);
 function assertVectors(tok: TextTokenizer): void {
   assert.equal(vectors.length, 46);
   for (const [i, [text, expected]] of vectors.entries()) {
-    assert.deepEqual(tok.encode(text, { addBos: false }), expected, `case ${i}: ${JSON.stringify(text)}`);
+    assert.deepEqual(
+      tok.encode(text, { addBos: false }),
+      expected,
+      `case ${i}: ${JSON.stringify(text)}`,
+    );
     assert.equal(tok.decode(expected), text, `decode of case ${i}`);
   }
 }

@@ -1,0 +1,33 @@
+/**
+ * The short plain-English passage whose teacher-forced mean NLL tells a
+ * working model from a broken one (gate 3). A string constant rather than a
+ * data file, so that the validator also runs from a URL.
+ *
+ * It mixes sentences of the kinds every English model has seen (capitals,
+ * calendar facts, a simple story, everyday statements): a real model scores
+ * it far below log(vocab size), the NLL of a uniform guess, while a model
+ * with corrupted weights scores near or above it.
+ *
+ * @example
+ * ```ts
+ * import { PROBE_PASSAGE } from "./passage.ts";
+ * PROBE_PASSAGE.startsWith("The capital of France is Paris."); // true
+ * ```
+ * @module
+ */
+
+/** The NLL passage. */
+export const PROBE_PASSAGE = [
+  "The capital of France is Paris.",
+  "Paris is the capital of France.",
+  "The capital of Italy is Rome.",
+  "What is the capital of Japan? The capital of Japan is Tokyo.",
+  "A week has seven days.",
+  "A year has twelve months.",
+  "Once upon a time, there was a little bear named Tom.",
+  "He lived in a small house near the river.",
+  "One day, Tom found a red ball in the garden.",
+  "He was very happy and played with his friend all day.",
+  "When the sun went down, he went home and had dinner with his family.",
+  "Many people like to read a good book in the evening.",
+].join(" ");

@@ -1,0 +1,203 @@
+/**
+ * Runtime correction policies, for triage of models that are already broken
+ * (never needed for a clean export; docs/explanation/correction-policy.md).
+ *
+ * A policy file (JSON, path in BITNET_CORRECTION_POLICY) lists corrections
+ * keyed by the model's sha256 fingerprint (of the whole GGUF file, as
+ * `sha256sum` and the export's `.fingerprint` give it):
+ *
+ * ```json
+ * { "version": 1,
+ *   "models": {
+ *     "sha256-<64 hex>": {
+ *       "note": "why this model needs it",
+ *       "corrections": [
+ *         { "tensors": ["blk.*.attn_norm.weight"], "scale": 0.02, "reason": "exported x50" },
+ *         { "tensors": ["output_norm.weight"], "targetRms": 1.0, "reason": "..." } ] } } }
+ * ```
+ *
+ * Corrections touch norm tensors only, in memory only (through the engine's
+ * `transformNorm` hook), never the file, and only when the policy and
+ * BITNET_ALLOW_RUNTIME_CORRECTIONS=1 are both given outside strict mode. Each
+ * applied correction is recorded with the values before and after.
+ *
+ * @example
+ * ```ts
+ * import { loadPolicy, NormCorrector } from "./policy.ts";
+ * const policy = await loadPolicy("policy.json");
+ * const entry = policy.models.get("ab12...");
+ * const corrector = new NormCorrector(entry?.corrections ?? []);
+ * const gamma = new Float32Array([50, 50]);
+ * corrector.apply("blk.0.attn_norm.weight", gamma); // gamma is now [1, 1] with a scale 0.02 rule
+ * corrector.applied; // [{ tensor, kind: "scale x0.02", before: {...}, after: {...} }]
+ * ```
+ * @module
+ */
+
+import { readJsonFile } from "../arch/config.ts";
+import { ggufTensorRole } from "../arch/registry.ts";
+import { UsageError } from "../cli/errors.ts";
+import { summarize } from "../stats/summary.ts";
+import type { AppliedCorrection } from "./report.ts";
+
+/** One correction of named norm tensors. */
+export interface NormCorrection {
+  /** GGUF names; `*` matches any run of characters. */
+  readonly tensors: readonly string[];
+  /** Multiply the values by this factor ... */
+  readonly scale?: number;
+  /** ... or rescale them to this RMS. */
+  readonly targetRms?: number;
+  readonly reason: string;
+}
+
+/** A model's entry in the policy. */
+export interface ModelCorrections {
+  readonly note: string;
+  readonly corrections: readonly NormCorrection[];
+}
+
+/** A parsed policy file. */
+export interface CorrectionPolicy {
+  readonly path: string;
+  /** Keyed by lower-case sha256 hex (no prefix). */
+  readonly models: ReadonlyMap<string, ModelCorrections>;
+}
+
+/**
+ * A fingerprint as lower-case hex: accepts `sha256-<hex>`, `sha256:<hex>` or `<hex>`.
+ *
+ * @example
+ * ```ts
+ * normalizeFingerprint("sha256-ABCD" + "0".repeat(60)); // "abcd000..."
+ * ```
+ */
+export function normalizeFingerprint(text: string): string | null {
+  const m = /^(?:sha256[-:])?([0-9a-fA-F]{64})$/.exec(text.trim());
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function parseCorrection(v: unknown, where: string): NormCorrection {
+  if (!isObj(v)) throw new UsageError(`${where} must be an object`);
+  for (const k of Object.keys(v)) {
+    if (!["tensors", "scale", "targetRms", "reason"].includes(k)) {
+      throw new UsageError(`${where}: unknown key "${k}" (tensors, scale, targetRms, reason)`);
+    }
+  }
+  const tensors = v.tensors;
+  if (!Array.isArray(tensors) || tensors.length === 0 || !tensors.every((t) => typeof t === "string")) {
+    throw new UsageError(`${where}.tensors must be a non-empty array of tensor names`);
+  }
+  for (const name of tensors as string[]) {
+    const probe = name.replaceAll("*", "0");
+    if (ggufTensorRole(probe)?.role !== "norm") {
+      throw new UsageError(`${where}: "${name}" is not a norm tensor; only norms can be corrected`);
+    }
+  }
+  const hasScale = v.scale !== undefined, hasTarget = v.targetRms !== undefined;
+  if (hasScale === hasTarget) throw new UsageError(`${where} needs exactly one of scale, targetRms`);
+  const factor = hasScale ? v.scale : v.targetRms;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor <= 0) {
+    throw new UsageError(`${where}.${hasScale ? "scale" : "targetRms"} must be a number > 0`);
+  }
+  if (typeof v.reason !== "string" || v.reason.trim() === "") {
+    throw new UsageError(`${where}.reason must say why the correction is needed`);
+  }
+  return {
+    tensors: tensors as string[],
+    ...(hasScale ? { scale: factor } : { targetRms: factor }),
+    reason: v.reason,
+  };
+}
+
+/**
+ * Parses a policy object; malformed content is a {@link UsageError} naming the key.
+ *
+ * @example
+ * ```ts
+ * parsePolicy({ version: 1, models: {} }, "p.json").models.size; // 0
+ * ```
+ */
+export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
+  if (!isObj(json)) throw new UsageError(`${path}: a correction policy must be a JSON object`);
+  if (json.version !== 1) throw new UsageError(`${path}: "version" must be 1`);
+  if (!isObj(json.models)) throw new UsageError(`${path}: "models" must be an object keyed by sha256`);
+  const models = new Map<string, ModelCorrections>();
+  for (const [key, value] of Object.entries(json.models)) {
+    const where = `${path}: models["${key}"]`;
+    const fp = normalizeFingerprint(key);
+    if (!fp) throw new UsageError(`${where}: the key must be a sha256 fingerprint (64 hex digits)`);
+    if (!isObj(value) || !Array.isArray(value.corrections)) {
+      throw new UsageError(`${where} must be an object with a "corrections" array`);
+    }
+    models.set(fp, {
+      note: typeof value.note === "string" ? value.note : "",
+      corrections: value.corrections.map((c, i) => parseCorrection(c, `${where}.corrections[${i}]`)),
+    });
+  }
+  return { path, models };
+}
+
+/**
+ * Reads a policy file (missing: InputError; not JSON: FormatError; malformed: UsageError).
+ *
+ * @example
+ * ```ts
+ * const policy = await loadPolicy(Deno.env.get("BITNET_CORRECTION_POLICY")!);
+ * ```
+ */
+export async function loadPolicy(path: string): Promise<CorrectionPolicy> {
+  return parsePolicy(await readJsonFile(path), path);
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+  return new RegExp(`^${body}$`);
+}
+
+const brief = (v: Float32Array) => {
+  const s = summarize(v);
+  return { rms: s.rms, min: s.min, max: s.max };
+};
+
+/**
+ * Applies a model's corrections to norm values as the engine loads them, and
+ * records what it did. The first correction whose pattern matches a tensor
+ * applies.
+ */
+export class NormCorrector {
+  readonly #rules: { re: RegExp; c: NormCorrection }[];
+  readonly applied: AppliedCorrection[] = [];
+
+  constructor(corrections: readonly NormCorrection[]) {
+    this.#rules = corrections.flatMap((c) => c.tensors.map((t) => ({ re: globToRegExp(t), c })));
+  }
+
+  /** True when no correction is configured. */
+  get empty(): boolean {
+    return this.#rules.length === 0;
+  }
+
+  /**
+   * Corrects `values` in place when a rule matches `name` (the engine's
+   * `transformNorm` hook hands over its own f32 copy of the norm), and records
+   * the values before and after.
+   */
+  apply(name: string, values: Float32Array): void {
+    const rule = this.#rules.find((r) => r.re.test(name));
+    if (!rule) return;
+    const before = brief(values);
+    const factor = rule.c.scale ?? (before.rms > 0 ? rule.c.targetRms! / before.rms : 1);
+    for (let i = 0; i < values.length; i++) values[i] = values[i]! * factor;
+    this.applied.push({
+      tensor: name,
+      kind: rule.c.scale !== undefined ? `scale x${rule.c.scale}` : `rescale to RMS ${rule.c.targetRms}`,
+      reason: rule.c.reason,
+      before,
+      after: brief(values),
+    });
+  }
+}
