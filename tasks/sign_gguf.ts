@@ -29,27 +29,37 @@ after checking the file against its fingerprint, meta.json and gguf-hash manifes
 existing files are never overwritten.
 `;
 
-/** Runs the task; returns the exit code. */
+/** Parses the flags; anything unknown or malformed is a UsageError (exit 2). */
+function parseCommandLine(args: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        key: { type: "string" },
+        pubkey: { type: "string" },
+        sig: { type: "string" },
+        meta: { type: "string" },
+        "generate-key": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * Runs the task; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * await main(["models/clean/clean-f16.gguf", "--key", "keys/signing.pem"]); // 0
+ * ```
+ */
 export async function main(args: readonly string[]): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          key: { type: "string" },
-          pubkey: { type: "string" },
-          sig: { type: "string" },
-          meta: { type: "string" },
-          "generate-key": { type: "boolean" },
-          help: { type: "boolean", short: "h" },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(args);
     if (values.help) {
       console.log(USAGE);
       return EXIT.ok;
@@ -63,14 +73,18 @@ export async function main(args: readonly string[]): Promise<number> {
       console.log(`wrote ${values.key} (private) and ${pub} (public), key-id ${keyId}`);
       return EXIT.ok;
     }
-    if (values.pubkey !== undefined) throw new UsageError("--pubkey only applies with --generate-key");
-    if (positionals.length !== 1) throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+    if (values.pubkey !== undefined) {
+      throw new UsageError("--pubkey only applies with --generate-key");
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+    }
     const ggufPath = positionals[0]!;
     const privateKey = await loadPrivateKey(values.key);
     const metaOption = values.meta !== undefined ? { metaPath: values.meta } : {};
 
     const report = await verifyGguf({ ggufPath, ...metaOption });
-    if (!report.ok) console.error(formatVerifyReport(report).trimEnd());
+    if (!report.ok) console.error(formatVerifyReport(report, { mismatches: false }).trimEnd());
     assertVerified(report);
     const signed = await signGguf({
       ggufPath,

@@ -36,34 +36,46 @@ options:
   -h, --help          this help
 `;
 
-/** Runs the task; returns the exit code. */
+/** Parses the flags; anything unknown or malformed is a UsageError (exit 2). */
+function parseCommandLine(args: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        fingerprint: { type: "string" },
+        meta: { type: "string" },
+        manifest: { type: "string" },
+        sig: { type: "string" },
+        pubkey: { type: "string" },
+        "gguf-hash": { type: "boolean" },
+        algos: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * Runs the task; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * await main(["models/clean/clean-f16.gguf", "--pubkey", "keys/signing.pem.pub"]); // 0 or 19
+ * ```
+ */
 export async function main(args: readonly string[]): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          fingerprint: { type: "string" },
-          meta: { type: "string" },
-          manifest: { type: "string" },
-          sig: { type: "string" },
-          pubkey: { type: "string" },
-          "gguf-hash": { type: "boolean" },
-          algos: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(args);
     if (values.help) {
       console.log(USAGE);
       return EXIT.ok;
     }
-    if (positionals.length !== 1) throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+    if (positionals.length !== 1) {
+      throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+    }
     const ggufPath = positionals[0]!;
 
     if (values["gguf-hash"]) {
@@ -71,7 +83,9 @@ export async function main(args: readonly string[]): Promise<number> {
       const gguf = await openGguf(ggufPath);
       try {
         // The label is the path as given, as llama-gguf-hash prints it.
-        await Deno.stdout.write(new TextEncoder().encode(await ggufHashManifest(gguf, ggufPath, algos)));
+        await Deno.stdout.write(
+          new TextEncoder().encode(await ggufHashManifest(gguf, ggufPath, algos)),
+        );
       } finally {
         gguf.close();
       }
@@ -87,7 +101,8 @@ export async function main(args: readonly string[]): Promise<number> {
       ...(values.sig !== undefined && { signaturePath: values.sig }),
       ...(values.pubkey !== undefined && { publicKey: await loadPublicKey(values.pubkey) }),
     });
-    console.log(formatVerifyReport(report).trimEnd());
+    // On failure the error below lists every mismatch: the table only summarizes.
+    console.log(formatVerifyReport(report, { mismatches: false }).trimEnd());
     assertVerified(report);
     return EXIT.ok;
   } catch (e) {

@@ -44,18 +44,25 @@ export function causalAttention(
   const qDim = nHead * headDim, kvDim = nHeadKv * headDim, group = nHead / nHeadKv;
   const invSqrt = 1 / Math.sqrt(headDim);
   const acc = new Float64Array(headDim);
+  const unrolled = headDim - (headDim % 4);
   for (let t = 0; t < batch; t++) {
     const last = pos0 + t;
     for (let h = 0; h < nHead; h++) {
       const qh = t * qDim + h * headDim, kvh = Math.floor(h / group) * headDim;
+      // scores[j] = q·k_j / sqrt(head_dim); four partial sums keep the loop short.
       let max = -Infinity;
-      for (let j = 0; j <= last; j++) {
-        const kj = j * kvDim + kvh;
-        let dot = 0;
-        for (let d = 0; d < headDim; d++) dot += q[qh + d]! * keys[kj + d]!;
-        const s = dot * invSqrt;
-        scores[j] = s;
-        if (s > max) max = s;
+      for (let j = 0, kj = kvh; j <= last; j++, kj += kvDim) {
+        let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d = 0;
+        for (; d < unrolled; d += 4) {
+          d0 += q[qh + d]! * keys[kj + d]!;
+          d1 += q[qh + d + 1]! * keys[kj + d + 1]!;
+          d2 += q[qh + d + 2]! * keys[kj + d + 2]!;
+          d3 += q[qh + d + 3]! * keys[kj + d + 3]!;
+        }
+        for (; d < headDim; d++) d0 += q[qh + d]! * keys[kj + d]!;
+        const score = (d0 + d1 + d2 + d3) * invSqrt;
+        scores[j] = score;
+        if (score > max) max = score;
       }
       let sum = 0;
       for (let j = 0; j <= last; j++) {
@@ -63,10 +70,18 @@ export function causalAttention(
         scores[j] = e;
         sum += e;
       }
+      // o = Σ_j softmax_j · v_j
       acc.fill(0);
-      for (let j = 0; j <= last; j++) {
-        const w = scores[j]! / sum, vj = j * kvDim + kvh;
-        for (let d = 0; d < headDim; d++) acc[d] = acc[d]! + w * values[vj + d]!;
+      for (let j = 0, vj = kvh; j <= last; j++, vj += kvDim) {
+        const w = scores[j]! / sum;
+        let d = 0;
+        for (; d < unrolled; d += 4) {
+          acc[d] = acc[d]! + w * values[vj + d]!;
+          acc[d + 1] = acc[d + 1]! + w * values[vj + d + 1]!;
+          acc[d + 2] = acc[d + 2]! + w * values[vj + d + 2]!;
+          acc[d + 3] = acc[d + 3]! + w * values[vj + d + 3]!;
+        }
+        for (; d < headDim; d++) acc[d] = acc[d]! + w * values[vj + d]!;
       }
       out.set(acc, t * qDim + h * headDim);
     }

@@ -16,6 +16,7 @@ import { UsageError } from "../cli/errors.ts";
 import { readBitnetEnv } from "../cli/env.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { createReferenceKernels } from "./kernels/reference.ts";
+import { createWasmKernels, wasmTernaryBytes } from "./kernels/wasm.ts";
 
 /** Backend names accepted by the engine and `--backend`. */
 export const BACKEND_NAMES = ["wasm", "reference"] as const;
@@ -27,8 +28,10 @@ export interface Backend {
   readonly name: BackendName;
   /** Bytes of a packed `rows × cols` ternary matrix in this backend's layout. */
   ternaryBytes(rows: number, cols: number): number;
-  /** Bytes the backend needs beyond what the caller allocates (its own bookkeeping). */
+  /** Bytes of the `bytes` given to `create` that `alloc` cannot hand out. */
   readonly reservedBytes: number;
+  /** Matrix widths (cols) the kernels accept must be multiples of these. */
+  readonly colsMultiple: { readonly float: number; readonly ternary: number };
   create(bytes: number, threads: number): Promise<Kernels>;
 }
 
@@ -37,23 +40,27 @@ const reference: Backend = {
   ternaryBytes: (rows, cols) => rows * cols,
   // BumpAllocator starts at 64 so that a null pointer is never handed out.
   reservedBytes: 64,
+  colsMultiple: { float: 1, ternary: 1 },
   create: (bytes) => Promise.resolve(createReferenceKernels(bytes)),
 };
 
-/**
- * The WebAssembly SIMD backend (lib/inference/kernels/wasm.ts), once it
- * exists: this is the single place it plugs in. Until then the engine falls
- * back to the reference backend and says so in `backendName`.
- */
-const wasm: Backend | undefined = undefined;
+/** WebAssembly SIMD kernels with worker threads (lib/inference/kernels/wasm.ts). */
+const wasm: Backend = {
+  name: "wasm",
+  ternaryBytes: wasmTernaryBytes,
+  // The control block lives outside `bytes`: createWasmKernels adds it.
+  reservedBytes: 0,
+  colsMultiple: { float: 16, ternary: 64 },
+  create: (bytes, threads) => createWasmKernels({ bytes, threads }),
+};
 
-/** The default backend: wasm when available, else reference. */
-export const DEFAULT_BACKEND: BackendName = wasm ? "wasm" : "reference";
+/** The default backend. */
+export const DEFAULT_BACKEND: BackendName = "wasm";
 
-/** The backend for a name (the wasm backend falls back to reference while it is missing). */
+/** The backend for a name. */
 export function backendFor(name: BackendName = DEFAULT_BACKEND): Backend {
   if (name === "reference") return reference;
-  if (name === "wasm") return wasm ?? reference;
+  if (name === "wasm") return wasm;
   throw new UsageError(`unknown backend "${name}" (use ${BACKEND_NAMES.join(" or ")})`);
 }
 

@@ -17,9 +17,15 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UnsupportedError, UsageError } from "../cli/errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
-import { type BackendName, backendFor, DEFAULT_BACKEND, resolveThreads } from "./backend.ts";
+import {
+  type Backend,
+  backendFor,
+  type BackendName,
+  DEFAULT_BACKEND,
+  resolveThreads,
+} from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
 import { type ModelHparams, readHparams } from "./hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
@@ -35,7 +41,7 @@ export type { SamplingOptions } from "./sampler.ts";
 export interface EngineOptions {
   /** Worker threads; default BITNET_THREADS, else the number of logical CPUs. */
   threads?: number;
-  /** Compute backend; default wasm (reference while the wasm backend is not built in). */
+  /** Compute backend; default wasm (SIMD + worker threads); "reference" is plain TypeScript. */
   backend?: BackendName;
   /** KV cache positions; default the model's context length. */
   maxContext?: number;
@@ -111,6 +117,7 @@ export class InferenceEngine {
     const hparams = readHparams(gguf);
     const plan = planTensors(gguf, hparams);
     const backend = backendFor(opts.backend ?? DEFAULT_BACKEND);
+    checkWidths(hparams, backend, gguf.path);
     const threads = resolveThreads(opts.threads);
     const maxContext = positiveInt(opts.maxContext ?? hparams.contextLength, "maxContext");
     const batch = Math.min(positiveInt(opts.batchSize ?? DEFAULT_BATCH, "batchSize"), maxContext);
@@ -266,7 +273,9 @@ export class InferenceEngine {
     const vocab = this.hparams.vocabSize;
     for (const [i, id] of ids.entries()) {
       if (!Number.isSafeInteger(id) || id < 0 || id >= vocab) {
-        throw new UsageError(`token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`);
+        throw new UsageError(
+          `token id ${id} at index ${i} is outside the vocabulary [0, ${vocab})`,
+        );
       }
     }
     if (this.#state.pos + ids.length > this.maxContext) {
@@ -296,6 +305,24 @@ function logSumExp(x: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
   return max + Math.log(sum);
+}
+
+/** Every matrix width must suit the backend's kernels (BitNet/Llama widths are multiples of 256). */
+function checkWidths(hp: ModelHparams, backend: Backend, path: string): void {
+  const { float, ternary } = backend.colsMultiple;
+  const multiple = hp.family === "bitnet" ? Math.max(float, ternary) : float;
+  const widths = {
+    embedding_length: hp.nEmbd,
+    "head_count·head_dim": hp.nHead * hp.headDim,
+    feed_forward_length: hp.nFf,
+  };
+  for (const [name, width] of Object.entries(widths)) {
+    if (width % multiple !== 0) {
+      throw new UnsupportedError(
+        `${path}: ${name} ${width} is not a multiple of ${multiple}, which the ${backend.name} backend needs (try backend "reference")`,
+      );
+    }
+  }
 }
 
 function positiveInt(v: number, what: string): number {

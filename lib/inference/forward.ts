@@ -18,7 +18,7 @@
 
 import type { Kernels } from "./kernels/api.ts";
 import type { ModelHparams } from "./hparams.ts";
-import { floatInput, type LinearInput, linear, quantizedInput } from "./linear.ts";
+import { floatInput, linear, type LinearInput, quantizedInput } from "./linear.ts";
 import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
 import type { RopeTable } from "./rope.ts";
@@ -45,51 +45,55 @@ export type LogitRows = "last" | "all" | "none";
  */
 export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
   const k = m.kernels, p = m.hparams, w = m.weights;
-  const n = tokens.length, pos = s.pos;
+  const n = tokens.length, pos = s.pos, eps = p.eps;
   const qDim = p.nHead * p.headDim, kvDim = p.nHeadKv * p.headDim;
-  const f32 = (ptr: number, len: number) => k.f32(ptr, len);
-  // BitLinear: AQ(x) per token before every ternary projection; Llama: x as is.
+  const view = (ptr: number, width: number) => k.f32(ptr, n * width);
+  // BitLinear quantizes its input per token (AQ); Llama's linear layers take x as is.
   const input = (x: number, cols: number): LinearInput =>
     p.family === "bitnet" ? quantizedInput(k, x, cols, n, s.quantized) : floatInput(x, cols);
-
-  embed(k, w.tokenEmbd, tokens, s.x); //                                          h = E[tokens]
-  for (let l = 0; l < p.nLayer; l++) {
-    const L = w.layers[l]!;
-    const keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
-    k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, p.eps); //                       a = rms(h, attn_norm)
-    const a = input(s.xb, p.nEmbd);
-    linear(k, L.wq, a, s.q, n); //                                                q = BL(a, Wq)
-    linear(k, L.wk, a, keys, n); //                                               k = BL(a, Wk) → cache
-    linear(k, L.wv, a, values, n); //                                             v = BL(a, Wv) → cache
-    ropeRows(m.rope, f32(s.q, n * qDim), p.nHead, p.headDim, pos, n); //          q = RoPE(q)
-    ropeRows(m.rope, f32(keys, n * kvDim), p.nHeadKv, p.headDim, pos, n); //      k = RoPE(k)
-    causalAttention( //                                                           o = softmax(q·kᵀ/√d + mask)·v
+  const rope = (x: number, heads: number) =>
+    ropeRows(m.rope, view(x, heads * p.headDim), heads, p.headDim, pos, n);
+  const attend = (l: number) =>
+    causalAttention(
       p,
-      f32(s.q, n * qDim),
-      f32(s.keyRows(l, 0), (pos + n) * kvDim),
-      f32(s.valueRows(l, 0), (pos + n) * kvDim),
-      f32(s.att, n * qDim),
+      view(s.q, qDim),
+      k.f32(s.keyRows(l, 0), (pos + n) * kvDim),
+      k.f32(s.valueRows(l, 0), (pos + n) * kvDim),
+      view(s.att, qDim),
       pos,
       n,
       s.scores,
     );
-    if (L.attnSubNorm !== undefined) k.rmsnorm(s.att, L.attnSubNorm, s.att, qDim, n, p.eps); // o = rms(o, attn_sub_norm)
-    linear(k, L.wo, input(s.att, qDim), s.xb, n); //                              o = BL(o, Wo)
-    addInPlace(f32(s.x, n * p.nEmbd), f32(s.xb, n * p.nEmbd)); //                 h = h + o
-    k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, p.eps); //                        f = rms(h, ffn_norm)
-    const f = input(s.xb, p.nEmbd);
-    linear(k, L.wGate, f, s.gate, n); //                                          g = BL(f, Wgate)
-    linear(k, L.wUp, f, s.up, n); //                                              u = BL(f, Wup)
-    gatedActivation(p.hiddenAct, f32(s.gate, n * p.nFf), f32(s.up, n * p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
-    if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, p.eps); // m = rms(m, ffn_sub_norm)
-    linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); //                         d = BL(m, Wdown)
-    addInPlace(f32(s.x, n * p.nEmbd), f32(s.xb, n * p.nEmbd)); //                 h = h + d
+  const residual = () => addInPlace(view(s.x, p.nEmbd), view(s.xb, p.nEmbd));
+
+  embed(k, w.tokenEmbd, tokens, s.x); // h = E[tokens]
+  for (let l = 0; l < p.nLayer; l++) {
+    const L = w.layers[l]!, keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
+    k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, eps); // a = rms(h, attn_norm)
+    const a = input(s.xb, p.nEmbd); // AQ(a), once for q, k and v
+    linear(k, L.wq, a, s.q, n); // q = BL(a, Wq)
+    linear(k, L.wk, a, keys, n); // k = BL(a, Wk), straight into the cache
+    linear(k, L.wv, a, values, n); // v = BL(a, Wv), straight into the cache
+    rope(s.q, p.nHead); // q = RoPE(q)
+    rope(keys, p.nHeadKv); // k = RoPE(k)
+    attend(l); // o = softmax(q·kᵀ/√d + causal mask)·v, kv head = q head / group
+    if (L.attnSubNorm !== undefined) k.rmsnorm(s.att, L.attnSubNorm, s.att, qDim, n, eps); // o = rms(o, attn_sub_norm)
+    linear(k, L.wo, input(s.att, qDim), s.xb, n); // o = BL(o, Wo)
+    residual(); // h = h + o
+    k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, eps); // f = rms(h, ffn_norm)
+    const f = input(s.xb, p.nEmbd); // AQ(f), once for gate and up
+    linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
+    linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
+    gatedActivation(p.hiddenAct, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
+    if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
+    linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); // d = BL(m, Wdown)
+    residual(); // h = h + d
   }
   s.pos = pos + n;
   if (rows === "none") return;
   const first = rows === "last" ? n - 1 : 0, count = n - first;
-  k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, p.eps); // y = rms(h, output_norm)
-  linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); //             logits = y·Eᵀ, full precision
+  k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
+  linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); // logits = y·Eᵀ, full precision
 }
 
 /** RoPE on `n` consecutive rows of `nHeads` heads, row t at position pos + t. */

@@ -16,7 +16,7 @@
 
 import { FormatError, UnsupportedError } from "../cli/errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
-import { archKey, Keys } from "../gguf/keys.ts";
+import { archKey, type ArchKeyName, Keys } from "../gguf/keys.ts";
 
 /** The two forward-pass families the engine implements. */
 export type ModelFamily = "bitnet" | "llama";
@@ -31,6 +31,16 @@ export const SUPPORTED_ARCHITECTURES: Readonly<Record<string, ModelFamily>> = {
   "bitnet": "bitnet",
   "llama": "llama",
 };
+
+/** The per-architecture keys llama.cpp requires too. */
+const REQUIRED_KEYS: readonly ArchKeyName[] = [
+  "contextLength",
+  "embeddingLength",
+  "blockCount",
+  "feedForwardLength",
+  "headCount",
+  "rmsEps",
+];
 
 /** Everything the forward pass needs to know about a model's shape. */
 export interface ModelHparams {
@@ -90,7 +100,11 @@ export function familyOf(arch: string, where = "model"): ModelFamily {
 export function readHparams(g: GgufFile): ModelHparams {
   const arch = g.architecture;
   const family = familyOf(arch, g.path);
-  const num = (name: Parameters<typeof archKey>[1]) => g.getNumber(archKey(arch, name));
+  const missing = REQUIRED_KEYS.map((name) => archKey(arch, name)).filter((key) => !g.kv(key));
+  if (missing.length > 0) {
+    throw new FormatError(`${g.path}: required metadata key(s) missing: ${missing.join(", ")}`);
+  }
+  const num = (name: ArchKeyName) => g.getNumber(archKey(arch, name));
   const opt = (key: string, fallback: number) => g.optional(key, g.getNumber, fallback);
 
   const nEmbd = num("embeddingLength");

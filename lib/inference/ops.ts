@@ -37,7 +37,11 @@ export function addInPlace(h: Float32Array, d: Float32Array): void {
 }
 
 /** gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise. */
-export function gatedActivation(kind: HiddenActivation, gate: Float32Array, up: Float32Array): void {
+export function gatedActivation(
+  kind: HiddenActivation,
+  gate: Float32Array,
+  up: Float32Array,
+): void {
   if (kind === "relu2") {
     for (let i = 0; i < gate.length; i++) {
       const g = gate[i]! > 0 ? gate[i]! : 0;

@@ -80,7 +80,9 @@ export function expectedTensors(hp: ModelHparams): TensorSpec[] {
       { name: n.wGate(l), shape: [hp.nFf, hp.nEmbd], role: "projection" },
       { name: n.wUp(l), shape: [hp.nFf, hp.nEmbd], role: "projection" },
     );
-    if (hp.family === "bitnet") specs.push({ name: n.ffnSubNorm(l), shape: [hp.nFf], role: "norm" });
+    if (hp.family === "bitnet") {
+      specs.push({ name: n.ffnSubNorm(l), shape: [hp.nFf], role: "norm" });
+    }
     specs.push({ name: n.wDown(l), shape: [hp.nEmbd, hp.nFf], role: "projection" });
   }
   specs.push({ name: "output_norm.weight", shape: [hp.nEmbd], role: "norm" });

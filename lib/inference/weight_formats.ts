@@ -62,6 +62,7 @@ function view<T>(
 }
 const asF32 = (b: ArrayBufferLike, o: number, n: number) => new Float32Array(b, o, n);
 const asU16 = (b: ArrayBufferLike, o: number, n: number) => new Uint16Array(b, o, n);
+const asU32 = (b: ArrayBufferLike, o: number, n: number) => new Uint32Array(b, o, n);
 
 /** Decodes a float payload to f32 values. */
 export type FloatDecoder = (payload: Uint8Array, n: number) => Float32Array;
@@ -116,17 +117,98 @@ export interface TernarySource {
 export function ternaryFromFloats(values: Float32Array, name: string): TernaryWeights {
   const info = ternaryInfo(values);
   if (info.ternary) {
-    return { trits: tritsFromTernary(values, info.scale, name), scale: info.scale, origin: "ternary" };
+    return {
+      trits: tritsFromTernary(values, info.scale, name),
+      scale: info.scale,
+      origin: "ternary",
+    };
   }
   const { trits, scale } = ternarizeAbsmean(values, undefined, name);
   return { trits, scale, origin: "absmean" };
 }
 
+/** Bit layout of the stored float types: magnitude mask and the first non-finite magnitude. */
+const FLOAT_BITS: Readonly<Record<FloatType, { bytes: 2 | 4; mask: number; inf: number }>> = {
+  [GgmlType.F32]: { bytes: 4, mask: 0x7fffffff, inf: 0x7f800000 },
+  [GgmlType.F16]: { bytes: 2, mask: 0x7fff, inf: 0x7c00 },
+  [GgmlType.BF16]: { bytes: 2, mask: 0x7fff, inf: 0x7f80 },
+};
+
+/**
+ * Trits of an exactly ternary float tensor read straight from its bit
+ * patterns, or null when it is not ternary. Every magnitude must be 0 or one
+ * finite nonzero pattern S; the sign gives the trit. Because each float type
+ * decodes exactly and injectively to f32, this is the same decision as
+ * `ternaryInfo` + `tritsFromTernary` on the decoded values (tests check it),
+ * about ten times faster, which matters for 2 billion weights.
+ */
+export function ternaryFromFloatBits(
+  payload: Uint8Array,
+  n: number,
+  type: FloatType,
+): { trits: Int8Array; scale: number } | null {
+  const { bytes, mask, inf } = FLOAT_BITS[type];
+  const trits = new Int8Array(n);
+  const s = bytes === 2
+    ? ternaryHalfBits(view(payload, n, 2, asU16), mask, inf, trits)
+    : ternaryWordBits(view(payload, n, 4, asU32), mask, inf, trits);
+  if (s < 0) return null;
+  const scale = type === GgmlType.F32
+    ? new Float32Array(Uint32Array.of(s).buffer)[0]!
+    : type === GgmlType.F16
+    ? f16ToF32(s)
+    : bf16ToF32(s);
+  return { trits, scale };
+}
+
+/**
+ * 16-bit floats: after the first nonzero magnitude S, a 65536-entry table maps
+ * each bit pattern to trit + 1 (0, 1, 2) or 3 for "neither 0 nor ±S", which
+ * keeps the loop free of branches. Returns S (0 if all zero) or −1 when the
+ * tensor is not ternary; fills `trits`.
+ */
+function ternaryHalfBits(bits: Uint16Array, mask: number, inf: number, trits: Int8Array): number {
+  let first = 0;
+  while (first < bits.length && (bits[first]! & mask) === 0) first++;
+  if (first === bits.length) return 0;
+  const s = bits[first]! & mask, sign = mask + 1;
+  if (s >= inf) return -1;
+  const code = new Uint8Array(65536).fill(3);
+  code[0] = code[sign] = 1;
+  code[s] = 2;
+  code[s | sign] = 0;
+  let bad = 0;
+  for (let i = first; i < bits.length; i++) {
+    const c = code[bits[i]!]!;
+    trits[i] = c - 1;
+    bad |= c & (c >> 1);
+  }
+  return bad ? -1 : s;
+}
+
+/** The same for 32-bit floats, with a branch per value (F32 projections are rare). */
+function ternaryWordBits(bits: Uint32Array, mask: number, inf: number, trits: Int8Array): number {
+  let s = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!, mag = (b & mask) >>> 0;
+    if (mag === 0) continue;
+    if (mag !== s) {
+      if (s !== 0 || mag >= inf) return -1;
+      s = mag;
+    }
+    trits[i] = mag === b ? 1 : -1;
+  }
+  return s;
+}
+
 function fromFloat(type: FloatType): TernarySource {
-  const decodeFloats = FLOAT_DECODERS[type]!;
   return {
     decode(payload, rows, cols, name) {
-      return ternaryFromFloats(decodeFloats(payload, rows * cols), name);
+      const n = rows * cols;
+      const exact = ternaryFromFloatBits(payload, n, type);
+      if (exact) return { ...exact, origin: "ternary" };
+      const { trits, scale } = ternarizeAbsmean(FLOAT_DECODERS[type]!(payload, n), undefined, name);
+      return { trits, scale, origin: "absmean" };
     },
   };
 }

@@ -12,15 +12,19 @@
  * @module
  */
 
+import { open as openFile, type FileHandle } from "node:fs/promises";
 import { FormatError, InputError } from "../cli/errors.ts";
 
-/** A read-only file with `readAt`, the size known up front. */
+/**
+ * A read-only file with `readAt`, the size known up front. Reads are positional
+ * (pread), so concurrent reads on one file never disturb each other.
+ */
 export class RandomAccessFile {
   readonly path: string;
   readonly size: number;
-  #file: Deno.FsFile;
+  #file: FileHandle;
 
-  private constructor(path: string, file: Deno.FsFile, size: number) {
+  private constructor(path: string, file: FileHandle, size: number) {
     this.path = path;
     this.#file = file;
     this.size = size;
@@ -28,15 +32,15 @@ export class RandomAccessFile {
 
   /** Opens `path` for reading; a missing or unreadable file is an {@link InputError}. */
   static async open(path: string): Promise<RandomAccessFile> {
-    let file: Deno.FsFile;
+    let file: FileHandle;
     try {
-      file = await Deno.open(path, { read: true });
+      file = await openFile(path, "r");
     } catch (e) {
       throw new InputError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
     }
     const stat = await file.stat();
-    if (!stat.isFile) {
-      file.close();
+    if (!stat.isFile()) {
+      await file.close();
       throw new InputError(`${path}: not a regular file`);
     }
     return new RandomAccessFile(path, file, stat.size);
@@ -57,11 +61,10 @@ export class RandomAccessFile {
   /** Fills `into` from `offset`; the range must lie inside the file. */
   async readInto(offset: number, into: Uint8Array, what = "read"): Promise<Uint8Array> {
     this.checkRange(offset, into.length, what);
-    await this.#file.seek(offset, Deno.SeekMode.Start);
     let done = 0;
     while (done < into.length) {
-      const n = await this.#file.read(into.subarray(done));
-      if (n === null || n === 0) {
+      const { bytesRead: n } = await this.#file.read(into, done, into.length - done, offset + done);
+      if (n === 0) {
         throw new FormatError(`${this.path}: unexpected end of file while reading ${what}`);
       }
       done += n;
@@ -70,9 +73,9 @@ export class RandomAccessFile {
   }
 
   /** Reads `length` bytes at `offset` into a new buffer (checked before allocating). */
-  readAt(offset: number, length: number, what = "read"): Promise<Uint8Array> {
+  async readAt(offset: number, length: number, what = "read"): Promise<Uint8Array> {
     this.checkRange(offset, length, what);
-    return this.readInto(offset, new Uint8Array(length), what);
+    return await this.readInto(offset, new Uint8Array(length), what);
   }
 
   /**
@@ -96,10 +99,8 @@ export class RandomAccessFile {
   }
 
   close(): void {
-    try {
-      this.#file.close();
-    } catch {
+    this.#file.close().catch(() => {
       // already closed
-    }
+    });
   }
 }

@@ -133,7 +133,9 @@ export function uuidV5Hasher(namespace: string): { update(b: Uint8Array): void; 
       u[6] = (u[6]! & 0x0f) | 0x50;
       u[8] = (u[8]! & 0x3f) | 0x80;
       const h = Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
-      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${
+        h.slice(20)
+      }`;
     },
   };
 }
@@ -376,7 +378,9 @@ export function parseGgufHashAlgos(list: string): GgufHashAlgo[] {
   for (const n of names) {
     if (!(GGUF_HASH_ALGOS as readonly string[]).includes(n)) {
       throw new UsageError(
-        `unknown hash algorithm "${n}" (known: ${GGUF_HASH_ALGOS.join(", ")}; xxh3 is not supported)`,
+        `unknown hash algorithm "${n}" (known: ${
+          GGUF_HASH_ALGOS.join(", ")
+        }; xxh3 is not supported)`,
       );
     }
   }
@@ -411,10 +415,17 @@ export function parseGgufHashManifest(text: string, source: string): GgufHashMan
     if (fields.length === 0) continue;
     if (fields.length !== 3) {
       throw new FormatError(
-        `${source}: line ${i + 1} has ${fields.length} fields (expected "<algo>  <hex>  <file>[:<tensor>]")`,
+        `${source}: line ${
+          i + 1
+        } has ${fields.length} fields (expected "<algo>  <hex>  <file>[:<tensor>]")`,
       );
     }
-    entries.push({ algo: fields[0]!, hex: fields[1]!.toLowerCase(), label: fields[2]!, line: i + 1 });
+    entries.push({
+      algo: fields[0]!,
+      hex: fields[1]!.toLowerCase(),
+      label: fields[2]!,
+      line: i + 1,
+    });
   }
   return entries;
 }

@@ -79,9 +79,14 @@ function fromBase64(text: string, source: string): Uint8Array<ArrayBuffer> {
  * // "clean-gguf-signature-v1\nfingerprint sha256-abab…\nmeta.json sha256-cdcd…\n"
  * ```
  */
-export function signedMessage(fingerprintHex: string, metaSha256Hex: string): Uint8Array<ArrayBuffer> {
+export function signedMessage(
+  fingerprintHex: string,
+  metaSha256Hex: string,
+): Uint8Array<ArrayBuffer> {
   for (const [what, h] of [["fingerprint", fingerprintHex], ["meta.json digest", metaSha256Hex]]) {
-    if (!HEX64.test(h!)) throw new RangeError(`${what} must be 64 lower-case hex digits, got "${h}"`);
+    if (!HEX64.test(h!)) {
+      throw new RangeError(`${what} must be 64 lower-case hex digits, got "${h}"`);
+    }
   }
   return new TextEncoder().encode(
     `${SIGNATURE_FORMAT}\nfingerprint sha256-${fingerprintHex}\nmeta.json sha256-${metaSha256Hex}\n`,
@@ -95,7 +100,9 @@ function toPem(label: string, der: Uint8Array): string {
 }
 
 function fromPem(pem: string, label: string, source: string): Uint8Array<ArrayBuffer> {
-  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(pem);
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(
+    pem,
+  );
   if (!m) {
     throw new FormatError(
       `${source}: not a PEM "${label}" (expected a ${
@@ -142,9 +149,12 @@ export async function importPrivateKeyPem(pem: string, source: string): Promise<
   try {
     return await crypto.subtle.importKey("pkcs8", der, ED25519, true, ["sign"]);
   } catch (e) {
-    throw new FormatError(`${source}: not an Ed25519 PKCS#8 private key (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw new FormatError(
+      `${source}: not an Ed25519 PKCS#8 private key (${(e as Error).message})`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
@@ -178,9 +188,15 @@ export async function importPublicKeyPem(pem: string, source: string): Promise<C
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   if (jwk.x === undefined) throw new FormatError("private key has no public component");
-  return await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, ED25519, true, [
-    "verify",
-  ]);
+  return await crypto.subtle.importKey(
+    "jwk",
+    { kty: "OKP", crv: "Ed25519", x: jwk.x },
+    ED25519,
+    true,
+    [
+      "verify",
+    ],
+  );
 }
 
 /**
@@ -234,7 +250,9 @@ export interface SignatureFile {
 export function parseSignatureFile(text: string, source: string): SignatureFile {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
   if (lines[0] !== SIGNATURE_FORMAT) {
-    throw new FormatError(`${source}: not a signature file (first line must be "${SIGNATURE_FORMAT}")`);
+    throw new FormatError(
+      `${source}: not a signature file (first line must be "${SIGNATURE_FORMAT}")`,
+    );
   }
   const fields = new Map<string, string>();
   for (const l of lines.slice(1)) {
@@ -243,7 +261,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     fields.set(m[1]!, m[2]!);
   }
   if (fields.get("algorithm") !== "ed25519") {
-    throw new FormatError(`${source}: algorithm must be "ed25519", got "${fields.get("algorithm")}"`);
+    throw new FormatError(
+      `${source}: algorithm must be "ed25519", got "${fields.get("algorithm")}"`,
+    );
   }
   const keyId = fields.get("key-id");
   if (keyId === undefined || !/^sha256-[0-9a-f]{64}$/.test(keyId)) {
@@ -253,7 +273,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
   if (b64 === undefined) throw new FormatError(`${source}: missing signature line`);
   const signature = fromBase64(b64, source);
   if (signature.length !== 64) {
-    throw new FormatError(`${source}: an Ed25519 signature has 64 bytes, this one ${signature.length}`);
+    throw new FormatError(
+      `${source}: an Ed25519 signature has 64 bytes, this one ${signature.length}`,
+    );
   }
   return { keyId, signature };
 }
@@ -306,7 +328,9 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the ${what} (${(e as Error).message})`, { cause: e });
+    throw new InputError(`${path}: cannot read the ${what} (${(e as Error).message})`, {
+      cause: e,
+    });
   }
 }
 
@@ -409,9 +433,12 @@ export async function signGguf(
   try {
     metaBytes = await Deno.readFile(metaPath);
   } catch (e) {
-    throw new InputError(`${metaPath}: cannot read the meta.json to sign (${(e as Error).message})`, {
-      cause: e,
-    });
+    throw new InputError(
+      `${metaPath}: cannot read the meta.json to sign (${(e as Error).message})`,
+      {
+        cause: e,
+      },
+    );
   }
   const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
   const fileSha256 = options.fileSha256 ?? await sha256OfFile(options.ggufPath);
@@ -421,7 +448,9 @@ export async function signGguf(
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new InputError(`${fingerprintPath}: cannot read (${(e as Error).message})`, { cause: e });
   });
-  if (fpText !== undefined) recorded.push([fingerprintPath, parseFingerprint(fpText, fingerprintPath)]);
+  if (fpText !== undefined) {
+    recorded.push([fingerprintPath, parseFingerprint(fpText, fingerprintPath)]);
+  }
   let meta: unknown;
   try {
     meta = JSON.parse(new TextDecoder().decode(metaBytes));
@@ -452,5 +481,10 @@ export async function signGguf(
     await out.abort();
     throw e;
   }
-  return { signaturePath, keyId: parseSignatureFile(text, signaturePath).keyId, fileSha256, metaSha256 };
+  return {
+    signaturePath,
+    keyId: parseSignatureFile(text, signaturePath).keyId,
+    fileSha256,
+    metaSha256,
+  };
 }

@@ -83,7 +83,9 @@ async function readCompanion(c: Companion, what: string): Promise<Uint8Array | u
     return await Deno.readFile(c.path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound && !c.explicit) return undefined;
-    throw new InputError(`${c.path}: cannot read the ${what} (${(e as Error).message})`, { cause: e });
+    throw new InputError(`${c.path}: cannot read the ${what} (${(e as Error).message})`, {
+      cause: e,
+    });
   }
 }
 
@@ -103,7 +105,12 @@ function outcome(
   return { name, file, status: mismatches.length === 0 ? "ok" : "failed", detail, mismatches };
 }
 
-function checkFingerprint(file: string, text: string, fileSha256: string, gguf: string): VerifyCheck {
+function checkFingerprint(
+  file: string,
+  text: string,
+  fileSha256: string,
+  gguf: string,
+): VerifyCheck {
   let recorded: string;
   try {
     recorded = parseFingerprint(text, file);
@@ -114,9 +121,9 @@ function checkFingerprint(file: string, text: string, fileSha256: string, gguf: 
     "fingerprint",
     file,
     `sha256 of the whole file`,
-    recorded === fileSha256
-      ? []
-      : [`${file}: records sha256 ${recorded} but ${gguf} has sha256 ${fileSha256} (the file changed)`],
+    recorded === fileSha256 ? [] : [
+      `${file}: records sha256 ${recorded} but ${gguf} has sha256 ${fileSha256} (the file changed)`,
+    ],
   );
 }
 
@@ -138,7 +145,10 @@ function checkMeta(
   } catch (e) {
     return outcome("meta.json", file, "malformed", [`${file}: not JSON (${(e as Error).message})`]);
   }
-  if (typeof meta !== "object" || meta === null || !Array.isArray((meta as { tensors?: unknown }).tensors)) {
+  if (
+    typeof meta !== "object" || meta === null ||
+    !Array.isArray((meta as { tensors?: unknown }).tensors)
+  ) {
     return outcome("meta.json", file, "malformed", [`${file}: no "tensors" array`]);
   }
   const m = meta as { tensors: unknown[]; fingerprint?: unknown; size?: unknown };
@@ -181,7 +191,9 @@ function tensorOfLabel(label: string, names: ReadonlySet<string>): string | unde
   let best: string | undefined;
   for (let i = label.indexOf(":"); i >= 0; i = label.indexOf(":", i + 1)) {
     const candidate = label.slice(i + 1);
-    if (names.has(candidate) && (best === undefined || candidate.length > best.length)) best = candidate;
+    if (names.has(candidate) && (best === undefined || candidate.length > best.length)) {
+      best = candidate;
+    }
   }
   return best;
 }
@@ -231,19 +243,25 @@ function checkManifest(
       } else {
         checked++;
         const have = hashes.model[algo];
-        if (have !== e.hex) bad.push(`${where}: whole-model ${algo} ${e.hex} recorded, ${have} computed`);
+        if (have !== e.hex) {
+          bad.push(`${where}: whole-model ${algo} ${e.hex} recorded, ${have} computed`);
+        }
       }
       continue;
     }
     if (algo === "uuid") {
-      bad.push(`${where}: a uuid line for tensor ${tensor} (gguf-hash writes uuid for the model only)`);
+      bad.push(
+        `${where}: a uuid line for tensor ${tensor} (gguf-hash writes uuid for the model only)`,
+      );
       continue;
     }
     checked++;
     const have = byName.get(tensor)!.hex[algo];
     if (!seen.has(algo)) seen.set(algo, new Set());
     seen.get(algo)!.add(tensor);
-    if (have !== e.hex) bad.push(`${where}: tensor ${tensor}: ${algo} ${e.hex} recorded, ${have} computed`);
+    if (have !== e.hex) {
+      bad.push(`${where}: tensor ${tensor}: ${algo} ${e.hex} recorded, ${have} computed`);
+    }
   }
   for (const [algo, got] of seen) {
     for (const t of gguf.tensors) {
@@ -279,7 +297,9 @@ function checkManifest(
 export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> {
   const defaults = companionPaths(options.ggufPath);
   const pick = (explicit: string | undefined, fallback: string): Companion =>
-    explicit === undefined ? { path: fallback, explicit: false } : { path: explicit, explicit: true };
+    explicit === undefined
+      ? { path: fallback, explicit: false }
+      : { path: explicit, explicit: true };
   const fp = pick(options.fingerprintPath, defaults.fingerprint);
   const meta = pick(options.metaPath, defaults.meta);
   const manifest = pick(options.manifestPath, defaults.manifest);
@@ -340,7 +360,11 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
 
   if (!options.publicKey) {
     checks.push(
-      skipped("signature", sig.path, sigBytes ? "present, not checked (no public key given)" : "not found"),
+      skipped(
+        "signature",
+        sig.path,
+        sigBytes ? "present, not checked (no public key given)" : "not found",
+      ),
     );
   } else if (!sigBytes) {
     checks.push(outcome("signature", sig.path, "required by the public key", [
@@ -358,7 +382,9 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
       fileSha256,
       metaSha256,
     );
-    checks.push(outcome("signature", sig.path, `Ed25519, key-id ${r.keyId}`, r.reason ? [r.reason] : []));
+    checks.push(
+      outcome("signature", sig.path, `Ed25519, key-id ${r.keyId}`, r.reason ? [r.reason] : []),
+    );
   }
 
   const ran = checks.some((c) => c.status !== "skipped");
@@ -368,21 +394,32 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
 }
 
 /**
- * A human-readable report: one line per check, then every mismatch.
+ * A human-readable report: one line per check, each followed by its
+ * mismatches (unless `mismatches: false`, when the caller prints them another way).
  *
  * @example
  * ```ts
  * console.log(formatVerifyReport(await verifyGguf({ ggufPath: "m.gguf" })));
  * ```
  */
-export function formatVerifyReport(report: VerifyReport): string {
+export function formatVerifyReport(
+  report: VerifyReport,
+  options: { mismatches?: boolean } = {},
+): string {
   const lines = [`${report.ggufPath}: sha256 ${report.fileSha256}`];
   for (const c of report.checks) {
-    lines.push(`  ${c.status.padEnd(7)}  ${c.name.padEnd(11)}  ${c.file} (${c.detail})`);
-    for (const m of c.mismatches) lines.push(`           - ${m}`);
+    const count = c.mismatches.length > 0
+      ? `, ${c.mismatches.length} mismatch${c.mismatches.length === 1 ? "" : "es"}`
+      : "";
+    lines.push(`  ${c.status.padEnd(7)}  ${c.name.padEnd(11)}  ${c.file} (${c.detail}${count})`);
+    if (options.mismatches ?? true) {
+      for (const m of c.mismatches) lines.push(`           - ${m}`);
+    }
   }
   if (!report.checks.some((c) => c.status !== "skipped")) {
-    lines.push("  nothing to verify against: no fingerprint, meta.json, manifest or signature found");
+    lines.push(
+      "  nothing to verify against: no fingerprint, meta.json, manifest or signature found",
+    );
   }
   lines.push(report.ok ? "verified" : "NOT verified");
   return lines.join("\n") + "\n";

@@ -295,8 +295,12 @@ function parseEntry(
  * @example
  * ```ts
  * const json = new TextEncoder().encode('{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}');
- * const h = parseHeader(json, "x.safetensors", 8 + json.length + 8);
- * assertSupportedDtypes(h, "x.safetensors"); // throws UnsupportedError
+ * const h = parseHeader(json, "x.safetensors", 8 + json.length + 8); // well formed
+ * try {
+ *   assertSupportedDtypes(h, "x.safetensors");
+ * } catch (e) {
+ *   console.log((e as Error).message); // x.safetensors: tensor "a" has dtype "I64"; supported: ...
+ * }
  * ```
  */
 export function assertSupportedDtypes(header: SafetensorsHeader, file: string): void {

@@ -42,7 +42,9 @@ function isPlainFileName(name: string): boolean {
  *
  * @example
  * ```ts
- * parseShardIndex('{"weight_map": {}}', "model.safetensors.index.json"); // throws FormatError
+ * const index = parseShardIndex('{"weight_map": {"a": "s1.safetensors"}}', "model.safetensors.index.json");
+ * index.weightMap.get("a"); // "s1.safetensors"
+ * // '{"weight_map": {}}' or '{"weight_map": {"a": "../x"}}' would throw a FormatError
  * ```
  */
 export function parseShardIndex(text: string, file: string): ShardIndex {

@@ -214,6 +214,7 @@ export class SafetensorsCheckpoint {
    *
    * @example
    * ```ts
+   * const ckpt = await SafetensorsCheckpoint.open("fixtures/tiny-bitnet");
    * ckpt.names()[0]; // "model.embed_tokens.weight"
    * ```
    */
@@ -226,6 +227,7 @@ export class SafetensorsCheckpoint {
    *
    * @example
    * ```ts
+   * const ckpt = await SafetensorsCheckpoint.open("fixtures/tiny-bitnet");
    * ckpt.has("lm_head.weight"); // false for a tied-embedding model
    * ```
    */
@@ -238,6 +240,7 @@ export class SafetensorsCheckpoint {
    *
    * @example
    * ```ts
+   * const ckpt = await SafetensorsCheckpoint.open("fixtures/tiny-bitnet");
    * ckpt.get("model.norm.weight").shape; // [256]
    * ```
    */
@@ -252,6 +255,7 @@ export class SafetensorsCheckpoint {
    *
    * @example
    * ```ts
+   * const ckpt = await SafetensorsCheckpoint.open("fixtures/tiny-bitnet");
    * const bytes = await ckpt.read("model.norm.weight");
    * const bf16 = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
    * ```
@@ -269,6 +273,7 @@ export class SafetensorsCheckpoint {
    *
    * @example
    * ```ts
+   * const ckpt = await SafetensorsCheckpoint.open("fixtures/tiny-bitnet");
    * for await (const chunk of ckpt.stream("model.embed_tokens.weight")) {
    *   const bf16 = new Uint16Array(chunk.buffer, chunk.byteOffset, chunk.length / 2);
    * }

@@ -43,7 +43,7 @@ export interface GridOptions {
   readonly blockSize?: number;
   /** Largest |k| accepted: 1 is ternary, 8 covers 4-bit symmetric grids. */
   readonly maxLevel?: number;
-  /** Accepted distance of v/d from an integer, in levels (covers F16/BF16 re-rounding). */
+  /** Accepted distance of v/d from an integer, in levels: BF16 re-rounding of the values and of the step moves a level-8 value by up to 8 x 2 x 2^-9 = 0.031 (default 0.04). */
   readonly tolerance?: number;
 }
 
@@ -70,14 +70,16 @@ export interface GridFinding {
 export function lowBitGrid(values: ArrayLike<number>, options: GridOptions = {}): GridFinding {
   const blockSize = options.blockSize ?? 32;
   const maxLevel = options.maxLevel ?? 8;
-  const tol = options.tolerance ?? 0.02;
+  const tol = options.tolerance ?? 0.04;
   let levels = 0;
   for (let start = 0, b = 0; start < values.length; start += blockSize, b++) {
     const end = Math.min(values.length, start + blockSize);
     let maxAbs = 0;
     for (let i = start; i < end; i++) {
       const a = Math.abs(values[i]!);
-      if (!Number.isFinite(a)) return { onGrid: false, levels: null, blockSize, firstOffGridBlock: b };
+      if (!Number.isFinite(a)) {
+        return { onGrid: false, levels: null, blockSize, firstOffGridBlock: b };
+      }
       if (a > maxAbs) maxAbs = a;
     }
     if (maxAbs === 0) continue;

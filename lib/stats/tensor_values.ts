@@ -160,7 +160,11 @@ export async function* tensorValueChunks(
   t: GgufTensorInfo,
   chunkBytes = 1 << 22,
 ): AsyncGenerator<Float32Array> {
-  const size = t.type === GgmlType.F32 ? 4 : t.type === GgmlType.F16 || t.type === GgmlType.BF16 ? 2 : 0;
+  const size = t.type === GgmlType.F32
+    ? 4
+    : t.type === GgmlType.F16 || t.type === GgmlType.BF16
+    ? 2
+    : 0;
   if (size === 0) {
     yield await readTensorValues(gguf, t);
     return;

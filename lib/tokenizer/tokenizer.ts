@@ -150,7 +150,15 @@ export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGU
   };
 }
 
-/** Encodes and decodes text for one byte-level BPE vocabulary. */
+/**
+ * Encodes and decodes text for one byte-level BPE vocabulary.
+ *
+ * @example
+ * ```ts
+ * const tok = await TextTokenizer.load({ tokenizerJsonPath: "fixtures/tiny-bitnet/tokenizer.json" });
+ * tok.decode(tok.encode("Once upon a time", { addBos: false })); // "Once upon a time"
+ * ```
+ */
 export class TextTokenizer {
   /** The GGUF-shaped description of this tokenizer. */
   readonly metadata: TokenizerMetadata;

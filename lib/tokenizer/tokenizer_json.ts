@@ -18,7 +18,15 @@ import { FormatError, UnsupportedError } from "../cli/errors.ts";
 /** A plain JSON object. */
 export type JsonObject = Record<string, unknown>;
 
-/** True for a non-null, non-array object. */
+/**
+ * True for a non-null, non-array object.
+ *
+ * @example
+ * ```ts
+ * isJsonObject({}); // true
+ * isJsonObject([]); // false
+ * ```
+ */
 export function isJsonObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -115,6 +123,12 @@ function isMergeString(m: string): boolean {
 /**
  * Narrows a parsed `tokenizer.json`. Malformed structure is a {@link FormatError};
  * a model that is not a byte-level BPE is an {@link UnsupportedError}.
+ *
+ * @example
+ * ```ts
+ * const json = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/tokenizer.json"));
+ * parseTokenizerJson(json, "tokenizer.json").merges[0]; // "h e"
+ * ```
  */
 export function parseTokenizerJson(json: unknown, source: string): ParsedTokenizerJson {
   if (!isJsonObject(json)) throw new FormatError(`${source}: not a JSON object`);
@@ -189,6 +203,11 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
 /**
  * The text of a special-token entry of `tokenizer_config.json`: either a string or
  * an AddedToken-like object with `content`. Null when absent.
+ *
+ * @example
+ * ```ts
+ * configTokenContent({ bos_token: { content: "<s>" } }, "bos_token", "tokenizer_config.json"); // "<s>"
+ * ```
  */
 export function configTokenContent(
   config: JsonObject,

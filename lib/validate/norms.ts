@@ -187,20 +187,34 @@ export function judgeNorm(
   if (meta) {
     const row = meta.tensors.get(t.name);
     if (!row) {
-      check("meta_rms", false, `${t.name} is not in ${meta.path}: not the export it claims to be`, "suspicious");
+      check(
+        "meta_rms",
+        false,
+        `${t.name} is not in ${meta.path}: not the export it claims to be`,
+        "suspicious",
+      );
     } else {
       const tol = rules.meta.relTolerance[typeName] ?? rules.meta.relTolerance.F16 ?? 2 ** -10;
       const relDiff = row.rms === 0
         ? (stats.rms === 0 ? 0 : Infinity)
         : Math.abs(stats.rms - row.rms) / Math.abs(row.rms);
       const sha256Match = sha256Hex(payload) === row.sha256;
-      metaFinding = { rms: row.rms, min: row.min, max: row.max, relDiff, tolerance: tol, sha256Match };
+      metaFinding = {
+        rms: row.rms,
+        min: row.min,
+        max: row.max,
+        relDiff,
+        tolerance: tol,
+        sha256Match,
+      };
       check(
         "meta_rms",
         relDiff <= tol,
-        `${t.name} RMS ${fmt(stats.rms)} vs ${fmt(row.rms)} recorded at export (relative difference ${
-          relDiff.toExponential(2)
-        }, tolerance ${tol.toExponential(2)} for ${typeName})`,
+        `${t.name} RMS ${fmt(stats.rms)} vs ${
+          fmt(row.rms)
+        } recorded at export (relative difference ${relDiff.toExponential(2)}, tolerance ${
+          tol.toExponential(2)
+        } for ${typeName})`,
         "suspicious",
       );
       if (!sha256Match) {
@@ -262,7 +276,8 @@ export async function inspectNorms(input: NormGateInput): Promise<NormGateResult
     checks.push({
       id: "norms_present",
       status: "skip",
-      message: "hyperparameters unreadable: the expected norm set is unknown; inspecting the norms found",
+      message:
+        "hyperparameters unreadable: the expected norm set is unknown; inspecting the norms found",
     });
   }
 
@@ -274,7 +289,8 @@ export async function inspectNorms(input: NormGateInput): Promise<NormGateResult
       checks.push({
         id: "unexpected_norm",
         status: "warn",
-        message: `${t.name} is not a norm of ${hparams.arch} with ${hparams.nLayer} layers; inspected anyway`,
+        message:
+          `${t.name} is not a norm of ${hparams.arch} with ${hparams.nLayer} layers; inspected anyway`,
         tensor: t.name,
       });
     }
@@ -320,14 +336,17 @@ export async function inspectNorms(input: NormGateInput): Promise<NormGateResult
     summary = "no norm tensors found";
   } else if (usable === 0) {
     exitCode = EXIT.noHealthyNorms;
-    summary = `none of the ${norms.length} norm tensors can act as a norm (zero, non-finite or misshapen)`;
+    summary =
+      `none of the ${norms.length} norm tensors can act as a norm (zero, non-finite or misshapen)`;
   } else if (healthy < norms.length || failedPresent) {
     exitCode = EXIT.suspiciousNorms;
     summary = `${norms.length - healthy} of ${norms.length} norm tensors suspicious${
       failedPresent ? ", some missing" : ""
     }`;
   } else {
-    summary = `${norms.length} norm tensors healthy${meta ? ", RMS equal to meta.json" : " (no meta.json)"}`;
+    summary = `${norms.length} norm tensors healthy${
+      meta ? ", RMS equal to meta.json" : " (no meta.json)"
+    }`;
   }
   return {
     gate: {

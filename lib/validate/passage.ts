@@ -19,15 +19,10 @@
 /** The NLL passage. */
 export const PROBE_PASSAGE = [
   "The capital of France is Paris.",
-  "Paris is the capital of France.",
-  "The capital of Italy is Rome.",
   "What is the capital of Japan? The capital of Japan is Tokyo.",
   "A week has seven days.",
-  "A year has twelve months.",
-  "Once upon a time, there was a little bear named Tom.",
-  "He lived in a small house near the river.",
-  "One day, Tom found a red ball in the garden.",
-  "He was very happy and played with his friend all day.",
-  "When the sun went down, he went home and had dinner with his family.",
-  "Many people like to read a good book in the evening.",
+  "Once upon a time, there was a brave little bear named Tom.",
+  "He lived in a cozy cottage near the lake.",
+  "One day, Tom found a golden key by the river.",
+  "The sky is blue, and birds can fly.",
 ].join(" ");

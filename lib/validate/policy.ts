@@ -77,6 +77,12 @@ export function normalizeFingerprint(text: string): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/** One name of each norm class, to tell whether a pattern can name a norm at all. */
+const SAMPLE_NORM_NAMES = [
+  ...["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"].map((c) => `blk.0.${c}.weight`),
+  "output_norm.weight",
+].filter((n) => ggufTensorRole(n)?.role === "norm");
+
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -88,17 +94,21 @@ function parseCorrection(v: unknown, where: string): NormCorrection {
     }
   }
   const tensors = v.tensors;
-  if (!Array.isArray(tensors) || tensors.length === 0 || !tensors.every((t) => typeof t === "string")) {
+  if (
+    !Array.isArray(tensors) || tensors.length === 0 || !tensors.every((t) => typeof t === "string")
+  ) {
     throw new UsageError(`${where}.tensors must be a non-empty array of tensor names`);
   }
   for (const name of tensors as string[]) {
-    const probe = name.replaceAll("*", "0");
-    if (ggufTensorRole(probe)?.role !== "norm") {
-      throw new UsageError(`${where}: "${name}" is not a norm tensor; only norms can be corrected`);
+    const re = globToRegExp(name);
+    if (!SAMPLE_NORM_NAMES.some((n) => re.test(n))) {
+      throw new UsageError(`${where}: "${name}" names no norm tensor; only norms can be corrected`);
     }
   }
   const hasScale = v.scale !== undefined, hasTarget = v.targetRms !== undefined;
-  if (hasScale === hasTarget) throw new UsageError(`${where} needs exactly one of scale, targetRms`);
+  if (hasScale === hasTarget) {
+    throw new UsageError(`${where} needs exactly one of scale, targetRms`);
+  }
   const factor = hasScale ? v.scale : v.targetRms;
   if (typeof factor !== "number" || !Number.isFinite(factor) || factor <= 0) {
     throw new UsageError(`${where}.${hasScale ? "scale" : "targetRms"} must be a number > 0`);
@@ -124,7 +134,9 @@ function parseCorrection(v: unknown, where: string): NormCorrection {
 export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
   if (!isObj(json)) throw new UsageError(`${path}: a correction policy must be a JSON object`);
   if (json.version !== 1) throw new UsageError(`${path}: "version" must be 1`);
-  if (!isObj(json.models)) throw new UsageError(`${path}: "models" must be an object keyed by sha256`);
+  if (!isObj(json.models)) {
+    throw new UsageError(`${path}: "models" must be an object keyed by sha256`);
+  }
   const models = new Map<string, ModelCorrections>();
   for (const [key, value] of Object.entries(json.models)) {
     const where = `${path}: models["${key}"]`;
@@ -135,7 +147,9 @@ export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
     }
     models.set(fp, {
       note: typeof value.note === "string" ? value.note : "",
-      corrections: value.corrections.map((c, i) => parseCorrection(c, `${where}.corrections[${i}]`)),
+      corrections: value.corrections.map((c, i) =>
+        parseCorrection(c, `${where}.corrections[${i}]`)
+      ),
     });
   }
   return { path, models };
@@ -194,10 +208,82 @@ export class NormCorrector {
     for (let i = 0; i < values.length; i++) values[i] = values[i]! * factor;
     this.applied.push({
       tensor: name,
-      kind: rule.c.scale !== undefined ? `scale x${rule.c.scale}` : `rescale to RMS ${rule.c.targetRms}`,
+      kind: rule.c.scale !== undefined
+        ? `scale x${rule.c.scale}`
+        : `rescale to RMS ${rule.c.targetRms}`,
       reason: rule.c.reason,
       before,
       after: brief(values),
     });
   }
+}
+
+/** What {@link resolveCorrections} decided. */
+export interface CorrectionDecision {
+  /** The corrector to hand to the engine, or null when nothing is to be applied. */
+  readonly corrector: NormCorrector | null;
+  /** The model's sha256 when it had to be computed. */
+  readonly sha256: string | null;
+  /** Why settings were ignored, for the report. */
+  readonly warnings: string[];
+}
+
+/**
+ * Decides which runtime corrections apply to a model outside strict mode
+ * (strict mode is refused earlier, by `assertStrictAllows`). Corrections
+ * apply only when BITNET_CORRECTION_POLICY names a policy AND
+ * BITNET_ALLOW_RUNTIME_CORRECTIONS=1; the policy entry is found by the
+ * model's whole-file sha256. BITNET_FIX_LN_SCALE is a legacy setting and is
+ * never applied.
+ *
+ * @example
+ * ```ts
+ * const d = await resolveCorrections(readBitnetEnv(), "model.gguf", sha256File);
+ * d.corrector?.apply("blk.0.attn_norm.weight", gamma);
+ * ```
+ */
+export async function resolveCorrections(
+  env: {
+    readonly correctionPolicy: string | null;
+    readonly allowRuntimeCorrections: boolean;
+    readonly fixLnScale: string | null;
+  },
+  ggufPath: string,
+  fingerprint: (path: string) => Promise<string>,
+): Promise<CorrectionDecision> {
+  const warnings: string[] = [];
+  if (env.fixLnScale !== null) {
+    warnings.push(
+      `BITNET_FIX_LN_SCALE=${env.fixLnScale} is a legacy setting and is ignored: norms are never rescaled implicitly (use a correction policy for triage)`,
+    );
+  }
+  if (env.correctionPolicy === null) {
+    if (env.allowRuntimeCorrections) {
+      warnings.push(
+        "BITNET_ALLOW_RUNTIME_CORRECTIONS=1 without BITNET_CORRECTION_POLICY: nothing to apply",
+      );
+    }
+    return { corrector: null, sha256: null, warnings };
+  }
+  if (!env.allowRuntimeCorrections) {
+    warnings.push(
+      `BITNET_CORRECTION_POLICY=${env.correctionPolicy} ignored: corrections also need BITNET_ALLOW_RUNTIME_CORRECTIONS=1`,
+    );
+    return { corrector: null, sha256: null, warnings };
+  }
+  const policy = await loadPolicy(env.correctionPolicy);
+  const sha256 = (await fingerprint(ggufPath)).toLowerCase();
+  const entry = policy.models.get(sha256);
+  if (!entry) {
+    warnings.push(
+      `${policy.path} has no entry for this model (sha256 ${sha256}): no correction applied`,
+    );
+    return { corrector: null, sha256, warnings };
+  }
+  warnings.push(
+    `runtime corrections from ${policy.path} applied in memory for triage (${
+      entry.note || "no note"
+    }): the file is unchanged and still fails or passes gates 1-2 as stored`,
+  );
+  return { corrector: new NormCorrector(entry.corrections), sha256, warnings };
 }

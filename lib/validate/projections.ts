@@ -92,10 +92,14 @@ async function matrixStats(
       scaleOf = () => d.scale;
       acc.addTrits(trits, d.scale);
     } else {
-      const d = t.type === GgmlType.TQ2_0 ? decodeTQ2_0(bytes, n, where) : decodeTQ1_0(bytes, n, where);
+      const d = t.type === GgmlType.TQ2_0
+        ? decodeTQ2_0(bytes, n, where)
+        : decodeTQ1_0(bytes, n, where);
       trits = d.trits;
       scaleOf = (i) => d.scales[i >> 8]!;
-      for (let b = 0; b < d.scales.length; b++) acc.addTrits(trits, d.scales[b]!, b * 256, b * 256 + 256);
+      for (let b = 0; b < d.scales.length; b++) {
+        acc.addTrits(trits, d.scales[b]!, b * 256, b * 256 + 256);
+      }
     }
     const chunk = new Float32Array(Math.min(n, 1 << 16));
     for (let start = 0; start < n; start += chunk.length) {
@@ -113,7 +117,11 @@ async function matrixStats(
     acc?.addValues(chunk);
   }
   const s = stats.result();
-  return { entry: { ...base, ...s }, ternary: acc?.result() ?? null, sumSq: s.rms * s.rms * s.count };
+  return {
+    entry: { ...base, ...s },
+    ternary: acc?.result() ?? null,
+    sumSq: s.rms * s.rms * s.count,
+  };
 }
 
 /** A vector may be written with extra leading 1s; compare the squeezed shape. */
@@ -133,7 +141,9 @@ const fmt = (x: number) => Number(x.toPrecision(6)).toString();
  * const { gate, blocks } = await inspectProjections({ gguf, hparams, rules: DEFAULT_RULES });
  * ```
  */
-export async function inspectProjections(input: ProjectionGateInput): Promise<ProjectionGateResult> {
+export async function inspectProjections(
+  input: ProjectionGateInput,
+): Promise<ProjectionGateResult> {
   const started = performance.now();
   const { gguf, hparams, rules } = input;
   const checks: Check[] = [];
@@ -159,17 +169,20 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
   const missing = specs.filter((s) => !gguf.hasTensor(s.name));
   if (hparams) {
     if (missing.length === 0) {
-      checks.push({ id: "present", status: "pass", message: `all ${specs.length} weight matrices present` });
+      checks.push({
+        id: "present",
+        status: "pass",
+        message: `all ${specs.length} weight matrices present`,
+      });
     } else {
       fail(
         "present",
-        `${missing.length} weight matrices missing: ${missing.slice(0, 8).map((s) => s.name).join(", ")}${
-          missing.length > 8 ? ", ..." : ""
-        }`,
+        `${missing.length} weight matrices missing: ${
+          missing.slice(0, 8).map((s) => s.name).join(", ")
+        }${missing.length > 8 ? ", ..." : ""}`,
       );
     }
   }
-  const specByName = new Map(specs.map((s) => [s.name, s]));
   let misshapen = 0;
   for (const spec of specs) {
     if (!gguf.hasTensor(spec.name)) continue;
@@ -178,15 +191,21 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
       misshapen++;
       fail(
         "shape",
-        `${spec.name} has shape [${t.shape.join(", ")}], expected [${spec.shape.join(", ")}] (PyTorch order)`,
+        `${spec.name} has shape [${t.shape.join(", ")}], expected [${
+          spec.shape.join(", ")
+        }] (PyTorch order)`,
         spec.name,
       );
     }
-    const allowed = spec.role === "projection" && bitnet ? [...FLOAT_TYPES, ...TERNARY_TYPES] : FLOAT_TYPES;
+    const allowed = spec.role === "projection" && bitnet
+      ? [...FLOAT_TYPES, ...TERNARY_TYPES]
+      : FLOAT_TYPES;
     if (!allowed.includes(t.type)) {
       fail(
         "type",
-        `${spec.name} is stored as ${GGML_TYPES[t.type].name}; a ${hparams?.family} ${spec.role} must be ${
+        `${spec.name} is stored as ${
+          GGML_TYPES[t.type].name
+        }; a ${hparams?.family} ${spec.role} must be ${
           allowed.map((x) => GGML_TYPES[x as GgmlType].name).join("/")
         }`,
         spec.name,
@@ -194,7 +213,11 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
     }
   }
   if (hparams && misshapen === 0 && missing.length === 0) {
-    checks.push({ id: "shape", status: "pass", message: "every weight matrix has the shape the metadata implies" });
+    checks.push({
+      id: "shape",
+      status: "pass",
+      message: "every weight matrix has the shape the metadata implies",
+    });
   }
 
   // Statistics of every non-norm tensor; ternary checks for BitNet projections.
@@ -238,7 +261,8 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
         checks.push({
           id: "block_scales",
           status: "warn",
-          message: `${t.name}: ${tern.distinctScales} different block scales (BitNet has one per tensor)`,
+          message:
+            `${t.name}: ${tern.distinctScales} different block scales (BitNet has one per tensor)`,
           tensor: t.name,
         });
       }
@@ -264,7 +288,9 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
       message: `all ${projections.length} projections are ternary {-s, 0, +s} with s > 0`,
     });
   }
-  if (nonFinite === 0) checks.push({ id: "finite", status: "pass", message: "all weight values are finite" });
+  if (nonFinite === 0) {
+    checks.push({ id: "finite", status: "pass", message: "all weight values are finite" });
+  }
 
   const blocks = blockFindings(byLayer, rules.projections.blockRmsFactor, checks);
 
@@ -277,7 +303,9 @@ export async function inspectProjections(input: ProjectionGateInput): Promise<Pr
       exitCode: failed ? EXIT.modelLoad : null,
       summary: failed
         ? `${checks.filter((c) => c.status === "fail").length} check(s) failed`
-        : `${projections.length} projections in ${blocks.length} blocks ${bitnet ? "ternary, " : ""}consistent`,
+        : `${projections.length} projections in ${blocks.length} blocks ${
+          bitnet ? "ternary, " : ""
+        }consistent`,
       durationMs: performance.now() - started,
       checks,
     },
@@ -316,9 +344,9 @@ function blockFindings(
         checks.push({
           id: "block_rms",
           status: "fail",
-          message: `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${fmt(ratio)}x the other blocks' median ${
-            fmt(ref)
-          } (allowed factor ${factor})`,
+          message: `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${
+            fmt(ratio)
+          }x the other blocks' median ${fmt(ref)} (allowed factor ${factor})`,
           tensor: `blk.${row.layer}.${kind}.weight`,
         });
       }
@@ -347,7 +375,9 @@ function blockFindings(
     return {
       layer,
       rms: count ? Math.sqrt(sumSq / count) : 0,
-      trits: allTernary && tcount > 0 ? { neg: neg / tcount, zero: zero / tcount, pos: pos / tcount } : null,
+      trits: allTernary && tcount > 0
+        ? { neg: neg / tcount, zero: zero / tcount, pos: pos / tcount }
+        : null,
       flagged: flagged.get(layer) ?? [],
     };
   });

@@ -219,7 +219,9 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   // Widths ignore ANSI colour codes so that coloured cells line up.
   // deno-lint-ignore no-control-regex
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
-  const widths = header.map((h, i) => Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? ""))));
+  const widths = header.map((h, i) =>
+    Math.max(visible(h), ...rows.map((r) => visible(r[i] ?? "")))
+  );
   const line = (cells: readonly string[]) =>
     cells.map((c, i) => c + " ".repeat(widths[i]! - visible(c))).join("  ").trimEnd();
   return [line(header), ...rows.map(line)].join("\n");
@@ -255,7 +257,19 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
     ];
   });
   return textTable(
-    ["tensor", "type", "n", "rms", "min", "max", "mean", "distinct", "envelope", "meta rms", "verdict"],
+    [
+      "tensor",
+      "type",
+      "n",
+      "rms",
+      "min",
+      "max",
+      "mean",
+      "distinct",
+      "envelope",
+      "meta rms",
+      "verdict",
+    ],
     rows,
   );
 }
@@ -274,14 +288,20 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
   const env = r.environment;
   out.push(
     s.dim(
-      `architecture ${r.model.architecture ?? "?"} (${r.model.family ?? "?"}), strict ${env.strict}, deterministic ${env.deterministic}, seed ${env.seed}, threads ${
+      `architecture ${r.model.architecture ?? "?"} (${
+        r.model.family ?? "?"
+      }), strict ${env.strict}, deterministic ${env.deterministic}, seed ${env.seed}, threads ${
         env.threads ?? "default"
       }, rules ${r.rules.source}, meta.json ${r.model.metaPath ?? "none"}`,
     ),
   );
   for (const g of r.gates) {
     out.push("");
-    out.push(`${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${s.dim(`(${Math.round(g.durationMs)} ms)`)}`);
+    out.push(
+      `${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${
+        s.dim(`(${Math.round(g.durationMs)} ms)`)
+      }`,
+    );
     for (const c of g.checks) {
       if (c.status === "pass" && g.status === "pass") continue;
       out.push(`  ${s.status(c.status)} ${c.id}: ${c.message}`);
@@ -303,7 +323,9 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
       out.push(`  prompt ${JSON.stringify(p.prompt)} → ${JSON.stringify(p.text)}`);
       out.push(s.dim(`  ids ${p.generatedIds.join(" ")}`));
       for (const sig of p.signals) {
-        out.push(`  ${s.status(sig.pass ? "pass" : "fail")} ${sig.id} ${fmt(sig.value)} (${sig.detail})`);
+        out.push(
+          `  ${s.status(sig.pass ? "pass" : "fail")} ${sig.id} ${fmt(sig.value)} (${sig.detail})`,
+        );
       }
     }
   }

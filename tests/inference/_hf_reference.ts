@@ -76,7 +76,13 @@ function bitLinear(w: ArrayLike<number>, x: Float64Array, rows: number): Float64
 }
 
 /** HF rotate_half RoPE on every head of `v` at position `pos`. */
-function ropeHalf(v: Float64Array, heads: number, headDim: number, pos: number, theta: number): void {
+function ropeHalf(
+  v: Float64Array,
+  heads: number,
+  headDim: number,
+  pos: number,
+  theta: number,
+): void {
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     const o = h * headDim;
@@ -98,7 +104,9 @@ export function hfForward(w: HfWeights, m: HfShape, ids: readonly number[]): Flo
   const lin = m.family === "bitnet" ? bitLinear : matVec;
   const embed = get(w, "model.embed_tokens.weight");
   const head = w.get("lm_head.weight") ?? embed;
-  const hs = ids.map((id) => Float64Array.from({ length: m.hidden }, (_, c) => embed[id * m.hidden + c]!));
+  const hs = ids.map((id) =>
+    Float64Array.from({ length: m.hidden }, (_, c) => embed[id * m.hidden + c]!)
+  );
   for (let l = 0; l < m.layers; l++) {
     const p = `model.layers.${l}.`;
     const keys: Float64Array[] = [], values: Float64Array[] = [];
@@ -121,17 +129,23 @@ export function hfForward(w: HfWeights, m: HfShape, ids: readonly number[]): Flo
         const scores = [];
         for (let j = 0; j <= t; j++) {
           let dot = 0;
-          for (let d = 0; d < headDim; d++) dot += queries[t]![h * headDim + d]! * keys[j]![kv + d]!;
+          for (let d = 0; d < headDim; d++) {
+            dot += queries[t]![h * headDim + d]! * keys[j]![kv + d]!;
+          }
           scores.push(dot / Math.sqrt(headDim));
         }
         const max = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - max));
         const sum = e.reduce((a, b) => a + b, 0);
         for (let j = 0; j <= t; j++) {
-          for (let d = 0; d < headDim; d++) o[h * headDim + d]! += (e[j]! / sum) * values[j]![kv + d]!;
+          for (let d = 0; d < headDim; d++) {
+            o[h * headDim + d]! += (e[j]! / sum) * values[j]![kv + d]!;
+          }
         }
       }
-      if (m.family === "bitnet") o = rmsNorm(o, get(w, p + "self_attn.attn_sub_norm.weight"), m.eps);
+      if (m.family === "bitnet") {
+        o = rmsNorm(o, get(w, p + "self_attn.attn_sub_norm.weight"), m.eps);
+      }
       const attnOut = lin(get(w, p + "self_attn.o_proj.weight"), o, m.hidden);
       const h1 = hs[t]!.map((v, i) => v + attnOut[i]!);
       const f = rmsNorm(h1, get(w, p + "post_attention_layernorm.weight"), m.eps);
@@ -152,7 +166,12 @@ export function hfForward(w: HfWeights, m: HfShape, ids: readonly number[]): Flo
  * llama.cpp's q/k row permutation (FORMATS.md §3): reshape(n_head, 2,
  * rows/n_head/2, cols) → swap axes 1, 2 → reshape(rows, cols).
  */
-export function permuteRows(w: ArrayLike<number>, nHead: number, rows: number, cols: number): Float32Array {
+export function permuteRows(
+  w: ArrayLike<number>,
+  nHead: number,
+  rows: number,
+  cols: number,
+): Float32Array {
   const out = new Float32Array(rows * cols), headRows = rows / nHead, half = headRows / 2;
   for (let h = 0; h < nHead; h++) {
     for (let i = 0; i < 2; i++) {

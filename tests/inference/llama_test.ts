@@ -32,7 +32,10 @@ const SHAPE: HfShape = {
 const PROMPT = [3, 17, 42, 8, 8, 29, 1, 49, 0, 33];
 
 /** HF-named random weights, rounded to what `type` stores. */
-function randomHfWeights(seed: number, type: GgmlType): Map<string, { shape: number[]; values: Float32Array }> {
+function randomHfWeights(
+  seed: number,
+  type: GgmlType,
+): Map<string, { shape: number[]; values: Float32Array }> {
   const rng = new FuzzRng(seed), m = SHAPE, headDim = m.hidden / m.heads;
   const w = new Map<string, { shape: number[]; values: Float32Array }>();
   const add = (name: string, shape: number[], scale: number, offset = 0) => {
@@ -91,7 +94,10 @@ function ggufTensors(
   return out;
 }
 
-function valuesOf(hf: Map<string, { values: Float32Array }>, tied: boolean): Map<string, Float32Array> {
+function valuesOf(
+  hf: Map<string, { values: Float32Array }>,
+  tied: boolean,
+): Map<string, Float32Array> {
   const w = new Map([...hf].map(([k, v]) => [k, v.values]));
   if (tied) w.delete("lm_head.weight");
   return w;
@@ -104,10 +110,17 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-for (
-  const [type, tied] of [[GgmlType.F32, false], [GgmlType.F16, true], [GgmlType.BF16, false]] as const
-) {
-  Deno.test(`llama ${type === 0 ? "F32" : type === 1 ? "F16" : "BF16"}${tied ? " tied" : ""}: permuted q/k + adjacent-pair RoPE equal HF rotate_half in float64`, async () => {
+const VARIANTS = [
+  [GgmlType.F32, false, "reference"],
+  [GgmlType.F16, true, "reference"],
+  [GgmlType.BF16, false, "reference"],
+  [GgmlType.F32, true, "wasm"],
+  [GgmlType.F16, false, "wasm"],
+  [GgmlType.BF16, true, "wasm"],
+] as const;
+
+for (const [type, tied, backend] of VARIANTS) {
+  Deno.test(`llama ${type === 0 ? "F32" : type === 1 ? "F16" : "BF16"}${tied ? " tied" : ""} [${backend}]: permuted q/k + adjacent-pair RoPE equal HF rotate_half in float64`, async () => {
     const dir = await Deno.makeTempDir();
     try {
       const hf = randomHfWeights(7 + type, type);
@@ -130,7 +143,7 @@ for (
       const expected = hfForward(valuesOf(hf, tied), SHAPE, PROMPT);
       const g = await openGguf(path);
       // Batches of 3 so that the prompt spans several matrix × matrix batches.
-      const engine = await InferenceEngine.load(g, { backend: "reference", batchSize: 3 });
+      const engine = await InferenceEngine.load(g, { backend, batchSize: 3 });
       try {
         assert.equal(engine.hparams.family, "llama");
         assert.equal(engine.hparams.tiedOutput, tied);

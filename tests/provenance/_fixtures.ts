@@ -95,7 +95,9 @@ export async function writeSmallGguf(path: string): Promise<{ ggufPath: string; 
  * Writes `<stem>.fingerprint` and a minimal `<stem>.meta.json` computed
  * independently (node:crypto over the byte ranges of {@link payloadRanges}).
  */
-export async function writeCompanions(ggufPath: string): Promise<{ fingerprint: string; meta: string }> {
+export async function writeCompanions(
+  ggufPath: string,
+): Promise<{ fingerprint: string; meta: string }> {
   const stem = ggufPath.replace(/\.gguf$/, "");
   const bytes = await Deno.readFile(ggufPath);
   const ranges = await payloadRanges(ggufPath);

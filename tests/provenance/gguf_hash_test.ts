@@ -68,7 +68,26 @@ Deno.test("manifest: per-tensor sha256 and sha1 equal node:crypto over hfGguf by
     // UUIDv5 by hand: sha1(namespace bytes ‖ payloads), version 5, variant 0b10.
     const u = new Uint8Array(
       createHash("sha1")
-        .update(Uint8Array.from([0xef, 0x00, 0x12, 0x06, 0xda, 0xdc, 0x5f, 0x6d, 0xa1, 0x5f, 0x33, 0x59, 0xe5, 0x77, 0xd4, 0xe5]))
+        .update(
+          Uint8Array.from([
+            0xef,
+            0x00,
+            0x12,
+            0x06,
+            0xda,
+            0xdc,
+            0x5f,
+            0x6d,
+            0xa1,
+            0x5f,
+            0x33,
+            0x59,
+            0xe5,
+            0x77,
+            0xd4,
+            0xe5,
+          ]),
+        )
         .update(all)
         .digest(),
     ).subarray(0, 16);
@@ -76,12 +95,17 @@ Deno.test("manifest: per-tensor sha256 and sha1 equal node:crypto over hfGguf by
     u[8] = (u[8]! & 0x3f) | 0x80;
     const h = Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
     expected.push(
-      `uuid      ${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}  small.gguf`,
+      `uuid      ${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${
+        h.slice(20)
+      }  small.gguf`,
     );
     assert.deepEqual(text.split("\n"), [...expected, ""]);
     // printf("%-8s  %-s  %s\n"): algo padded to 8, two spaces, hex, two spaces, label.
     for (const l of text.trimEnd().split("\n")) {
-      assert.match(l, /^(xxh64   |sha1    |sha256  |uuid    ) {2}[0-9a-f-]+ {2}small\.gguf(:[^\s]+)?$/);
+      assert.match(
+        l,
+        /^(xxh64 {3}|sha1 {4}|sha256 {2}|uuid {4}) {2}[0-9a-f-]+ {2}small\.gguf(:[^\s]+)?$/,
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -115,7 +139,10 @@ Deno.test("hashGguf: tensor-info order differing from payload order still hashes
     w.addTensorInfo("a", [16], GgmlType.F32);
     w.addTensorInfo("b", [16], GgmlType.F32);
     const chunks: Uint8Array[] = [];
-    await w.write({ write: (c) => Promise.resolve(void chunks.push(c.slice())) }, (_t, i) => bytesOf(64, 7 + i));
+    await w.write(
+      { write: (c) => Promise.resolve(void chunks.push(c.slice())) },
+      (_t, i) => bytesOf(64, 7 + i),
+    );
     const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
     chunks.reduce((o, c) => (bytes.set(c, o), o + c.length), 0);
     // Exchange the u64 offset fields of "a" and "b": a's payload now lies after b's.
@@ -170,7 +197,8 @@ Deno.test("parseGgufHashAlgos and parseGgufHashManifest", () => {
 
 Deno.test("formatGgufHashManifest refuses to print a digest it was not given", () => {
   assert.throws(
-    () => formatGgufHashManifest({ tensors: [{ name: "a", hex: {} }], model: {} }, "m.gguf", ["sha1"]),
+    () =>
+      formatGgufHashManifest({ tensors: [{ name: "a", hex: {} }], model: {} }, "m.gguf", ["sha1"]),
     RangeError,
   );
 });

@@ -117,49 +117,6 @@
       (call $hsum_f32 (local.get $b0)) (call $hsum_f32 (local.get $b1))
       (call $hsum_f32 (local.get $b2)) (call $hsum_f32 (local.get $b3))))
 
-  (func (export "matmul_f32") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
-      (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32)
-    (local $rb i32) (local $xb i32) (local $yb i32) (local $r i32) (local $n i32) (local $b i32)
-    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
-    (local.set $rb (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $yb (i32.shl (local.get $rows) (i32.const 2)))
-    (local.set $r (local.get $r0))
-    (block $done (loop $G
-      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
-      (local.set $n (i32.sub (local.get $r1) (local.get $r)))
-      ;; Rows past the end repeat the last row (computed, never stored).
-      (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $rb))))
-      (local.set $p1 (select (i32.add (local.get $p0) (local.get $rb)) (local.get $p0)
-        (i32.gt_u (local.get $n) (i32.const 1))))
-      (local.set $p2 (select (i32.add (local.get $p1) (local.get $rb)) (local.get $p1)
-        (i32.gt_u (local.get $n) (i32.const 2))))
-      (local.set $p3 (select (i32.add (local.get $p2) (local.get $rb)) (local.get $p2)
-        (i32.gt_u (local.get $n) (i32.const 3))))
-      (local.set $b (i32.const 0))
-      (block $pairs_done (loop $B
-        (br_if $pairs_done (i32.gt_u (i32.add (local.get $b) (i32.const 2)) (local.get $batch)))
-        (call $f32_4x2 (local.get $p0) (local.get $p1) (local.get $p2) (local.get $p3)
-          (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $rb)))
-          (i32.add (local.get $x) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $rb)))
-          (local.get $cols)
-          (i32.add (i32.add (local.get $y) (i32.mul (local.get $b) (local.get $yb)))
-            (i32.shl (local.get $r) (i32.const 2)))
-          (i32.add (i32.add (local.get $y) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $yb)))
-            (i32.shl (local.get $r) (i32.const 2)))
-          (local.get $n))
-        (local.set $b (i32.add (local.get $b) (i32.const 2)))
-        (br $B)))
-      (if (i32.lt_u (local.get $b) (local.get $batch))
-        (then
-          (call $f32_4x1 (local.get $p0) (local.get $p1) (local.get $p2) (local.get $p3)
-            (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $rb)))
-            (local.get $cols)
-            (i32.add (i32.add (local.get $y) (i32.mul (local.get $b) (local.get $yb)))
-              (i32.shl (local.get $r) (i32.const 2)))
-            (local.get $n))))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $G))))
-
   ;; ---------------------------------------------------------------- bf16 and f16 weights
   ;;
   ;; Eight 16-bit weights w0..w7 load as one v128. Seen as i32 lanes, `shl 16` gives the
@@ -388,3 +345,669 @@
       (f32.mul (call $hsum_f32 (local.get $b1)) (f32.const 0x1p48))
       (f32.mul (call $hsum_f32 (local.get $b2)) (f32.const 0x1p48))
       (f32.mul (call $hsum_f32 (local.get $b3)) (f32.const 0x1p48))))
+
+  (type $tile4x2 (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  (type $tile4x1 (func (param i32 i32 i32 i32 i32 i32 i32 i32)))
+  (table $tiles 6 6 funcref)
+  (elem (table $tiles) (i32.const 0) func $f32_4x2 $f32_4x1 $bf16_4x2 $bf16_4x1 $f16_4x2 $f16_4x1)
+
+  ;; The row-group and batch-pair loop shared by the float matmuls. $kind picks the
+  ;; tiles (0 f32, 1 bf16, 2 f16); $shift is log2 of the weight element size.
+  (func $matmul_float (param $kind i32) (param $shift i32)
+      (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
+      (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32)
+    (local $rb i32) (local $xb i32) (local $yb i32) (local $r i32) (local $n i32) (local $b i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $yr i32)
+    (local.set $rb (i32.shl (local.get $cols) (local.get $shift)))
+    (local.set $xb (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $yb (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $r (local.get $r0))
+    (block $done (loop $G
+      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $n (i32.sub (local.get $r1) (local.get $r)))
+      ;; Rows past the end repeat the last row (computed, never stored).
+      (local.set $p0 (i32.add (local.get $w) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $p1 (select (i32.add (local.get $p0) (local.get $rb)) (local.get $p0)
+        (i32.gt_u (local.get $n) (i32.const 1))))
+      (local.set $p2 (select (i32.add (local.get $p1) (local.get $rb)) (local.get $p1)
+        (i32.gt_u (local.get $n) (i32.const 2))))
+      (local.set $p3 (select (i32.add (local.get $p2) (local.get $rb)) (local.get $p2)
+        (i32.gt_u (local.get $n) (i32.const 3))))
+      (local.set $yr (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))))
+      (local.set $b (i32.const 0))
+      (block $pairs_done (loop $B
+        (br_if $pairs_done (i32.gt_u (i32.add (local.get $b) (i32.const 2)) (local.get $batch)))
+        (call_indirect $tiles (type $tile4x2)
+          (local.get $p0) (local.get $p1) (local.get $p2) (local.get $p3)
+          (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $xb)))
+          (i32.add (local.get $x) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $xb)))
+          (local.get $cols)
+          (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+          (i32.add (local.get $yr) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $yb)))
+          (local.get $n)
+          (i32.shl (local.get $kind) (i32.const 1)))
+        (local.set $b (i32.add (local.get $b) (i32.const 2)))
+        (br $B)))
+      (if (i32.lt_u (local.get $b) (local.get $batch))
+        (then
+          (call_indirect $tiles (type $tile4x1)
+            (local.get $p0) (local.get $p1) (local.get $p2) (local.get $p3)
+            (i32.add (local.get $x) (i32.mul (local.get $b) (local.get $xb)))
+            (local.get $cols)
+            (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+            (local.get $n)
+            (i32.add (i32.shl (local.get $kind) (i32.const 1)) (i32.const 1)))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $G))))
+
+  (func (export "matmul_f32") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
+      (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32)
+    (call $matmul_float (i32.const 0) (i32.const 2) (local.get $w) (local.get $x) (local.get $y)
+      (local.get $rows) (local.get $cols) (local.get $batch) (local.get $r0) (local.get $r1)))
+
+  (func (export "matmul_bf16") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
+      (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32)
+    (call $matmul_float (i32.const 1) (i32.const 1) (local.get $w) (local.get $x) (local.get $y)
+      (local.get $rows) (local.get $cols) (local.get $batch) (local.get $r0) (local.get $r1)))
+
+  (func (export "matmul_f16") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
+      (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32)
+    (call $matmul_float (i32.const 2) (i32.const 1) (local.get $w) (local.get $x) (local.get $y)
+      (local.get $rows) (local.get $cols) (local.get $batch) (local.get $r0) (local.get $r1)))
+
+  ;; ---------------------------------------------------------------- ternary weights
+  ;;
+  ;; Packed layout (this backend's own): rows in groups of 4 (the last group padded
+  ;; with zero trits), columns in blocks of 64. Group g, block j, row i of the group
+  ;; occupies the 16 bytes at g*cols + j*64 + i*16; bit pair k (bits 2k+1..2k) of byte m
+  ;; holds the code (trit + 1: 0, 1 or 2) of column 64j + 16k + m. So the 16 code bytes
+  ;; of bit pair k line up with the 16 activations q[64j + 16k ..], one v128 load each,
+  ;; shared by the group's 4 rows.
+  ;;
+  ;; The kernels compute Σ code·q and subtract Σ q (written by quantize_rows_i8), which
+  ;; is Σ trit·q: exact integer arithmetic. The scale-back is the reference's
+  ;; f32((f64(s) / f64(t)) * wScale), so the results are bit-identical to it.
+;;@relaxed
+  ;;
+  ;; i16x8.relaxed_dot_i8x16_i7x16_s(q, code) adds pairs of q·code into i16 lanes (one
+  ;; pmaddubsw on x86; codes 0..2 are valid i7 operands, so the result is deterministic).
+  ;; Each lane gains at most 4·2·2·128 = 2048 in magnitude per 64-column block, so i16
+  ;; accumulators hold 16 blocks (1024 columns: -32768..32512) before they are widened
+  ;; into i32 accumulators. This measured ~1.7x faster than i32x4.relaxed_dot_i8x16_i7x16_add_s
+  ;; per 16 codes (which is pmaddubsw + pmaddwd + paddd on CPUs without AVX-VNNI).
+
+  (func $tern_4x1 (param $p i32) (param $q i32) (param $cols i32) (result v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (local $m v128) (local $x v128) (local $end i32) (local $stop i32)
+    (local.set $m (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+    (local.set $end (i32.add (local.get $q) (local.get $cols)))
+    (loop $chunk
+      (local.set $h0 (v128.const i64x2 0 0))
+      (local.set $h1 (v128.const i64x2 0 0))
+      (local.set $h2 (v128.const i64x2 0 0))
+      (local.set $h3 (v128.const i64x2 0 0))
+      (local.set $stop (select (local.get $end) (i32.add (local.get $q) (i32.const 1024))
+        (i32.lt_u (i32.sub (local.get $end) (local.get $q)) (i32.const 1024))))
+      (loop $block
+        (local.set $q0 (v128.load offset=0 (local.get $q)))
+        (local.set $q1 (v128.load offset=16 (local.get $q)))
+        (local.set $q2 (v128.load offset=32 (local.get $q)))
+        (local.set $q3 (v128.load offset=48 (local.get $q)))
+        (local.set $x (v128.load offset=0 (local.get $p)))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.add
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
+              (v128.and (local.get $x) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+        (local.set $x (v128.load offset=16 (local.get $p)))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.add
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
+              (v128.and (local.get $x) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+        (local.set $x (v128.load offset=32 (local.get $p)))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.add
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
+              (v128.and (local.get $x) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+        (local.set $x (v128.load offset=48 (local.get $p)))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.add
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
+              (v128.and (local.get $x) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
+          (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
+              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (local.set $q (i32.add (local.get $q) (i32.const 64)))
+        (br_if $block (i32.lt_u (local.get $q) (local.get $stop))))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.extadd_pairwise_i16x8_s (local.get $h0))))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.extadd_pairwise_i16x8_s (local.get $h1))))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
+      (br_if $chunk (i32.lt_u (local.get $q) (local.get $end))))
+    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
+      (i32x4.splat (call $hsum_i32 (local.get $a0)))
+      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
+      (call $hsum_i32 (local.get $a3))))
+
+  ;; Two activation rows per weight decode. Per block, 16 dots into 8 i16 accumulators.
+  (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
+      (param $out i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $u v128) (local $v v128) (local $c v128) (local $m v128)
+    (local $end i32) (local $stop i32)
+    (local.set $m (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+    (local.set $end (i32.add (local.get $qa) (local.get $cols)))
+    (loop $chunk
+      (local.set $g0 (v128.const i64x2 0 0))
+      (local.set $g1 (v128.const i64x2 0 0))
+      (local.set $g2 (v128.const i64x2 0 0))
+      (local.set $g3 (v128.const i64x2 0 0))
+      (local.set $h0 (v128.const i64x2 0 0))
+      (local.set $h1 (v128.const i64x2 0 0))
+      (local.set $h2 (v128.const i64x2 0 0))
+      (local.set $h3 (v128.const i64x2 0 0))
+      (local.set $stop (select (local.get $end) (i32.add (local.get $qa) (i32.const 1024))
+        (i32.lt_u (i32.sub (local.get $end) (local.get $qa)) (i32.const 1024))))
+      (loop $block
+        ;; bit pair 0
+        (local.set $u (v128.load offset=0 (local.get $qa)))
+        (local.set $v (v128.load offset=0 (local.get $qb)))
+        (local.set $c (v128.and (v128.load offset=0 (local.get $p)) (local.get $m)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (v128.load offset=16 (local.get $p)) (local.get $m)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (v128.load offset=32 (local.get $p)) (local.get $m)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (v128.load offset=48 (local.get $p)) (local.get $m)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        ;; bit pair 1
+        (local.set $u (v128.load offset=16 (local.get $qa)))
+        (local.set $v (v128.load offset=16 (local.get $qb)))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=0 (local.get $p)) (i32.const 2)) (local.get $m)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=16 (local.get $p)) (i32.const 2)) (local.get $m)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=32 (local.get $p)) (i32.const 2)) (local.get $m)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=48 (local.get $p)) (i32.const 2)) (local.get $m)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        ;; bit pair 2
+        (local.set $u (v128.load offset=32 (local.get $qa)))
+        (local.set $v (v128.load offset=32 (local.get $qb)))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=0 (local.get $p)) (i32.const 4)) (local.get $m)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=16 (local.get $p)) (i32.const 4)) (local.get $m)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=32 (local.get $p)) (i32.const 4)) (local.get $m)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=48 (local.get $p)) (i32.const 4)) (local.get $m)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        ;; bit pair 3
+        (local.set $u (v128.load offset=48 (local.get $qa)))
+        (local.set $v (v128.load offset=48 (local.get $qb)))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=0 (local.get $p)) (i32.const 6)) (local.get $m)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=16 (local.get $p)) (i32.const 6)) (local.get $m)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=32 (local.get $p)) (i32.const 6)) (local.get $m)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.and (i16x8.shr_u (v128.load offset=48 (local.get $p)) (i32.const 6)) (local.get $m)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (local.set $qa (i32.add (local.get $qa) (i32.const 64)))
+        (local.set $qb (i32.add (local.get $qb) (i32.const 64)))
+        (br_if $block (i32.lt_u (local.get $qa) (local.get $stop))))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.extadd_pairwise_i16x8_s (local.get $g0))))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.extadd_pairwise_i16x8_s (local.get $g1))))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $g2))))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $g3))))
+      (local.set $b0 (i32x4.add (local.get $b0) (i32x4.extadd_pairwise_i16x8_s (local.get $h0))))
+      (local.set $b1 (i32x4.add (local.get $b1) (i32x4.extadd_pairwise_i16x8_s (local.get $h1))))
+      (local.set $b2 (i32x4.add (local.get $b2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
+      (local.set $b3 (i32x4.add (local.get $b3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
+      (br_if $chunk (i32.lt_u (local.get $qa) (local.get $end))))
+    (i32.store offset=0 (local.get $out) (call $hsum_i32 (local.get $a0)))
+    (i32.store offset=4 (local.get $out) (call $hsum_i32 (local.get $a1)))
+    (i32.store offset=8 (local.get $out) (call $hsum_i32 (local.get $a2)))
+    (i32.store offset=12 (local.get $out) (call $hsum_i32 (local.get $a3)))
+    (i32.store offset=16 (local.get $out) (call $hsum_i32 (local.get $b0)))
+    (i32.store offset=20 (local.get $out) (call $hsum_i32 (local.get $b1)))
+    (i32.store offset=24 (local.get $out) (call $hsum_i32 (local.get $b2)))
+    (i32.store offset=28 (local.get $out) (call $hsum_i32 (local.get $b3))))
+;;@end
+;;@portable
+  ;;
+  ;; Without the relaxed dot, codes and activations are widened to i16 and multiplied
+  ;; with i32x4.dot_i16x8_s. Seen as i16 lanes, a byte pair (m, m+1) of a weight v128
+  ;; gives code k of byte m as (lane >> 2k) & 3 and of byte m+1 as (lane >> 2k+8) & 3,
+  ;; matching the even and odd bytes of the activation v128, which sign-extend into
+  ;; i16 lanes with (shl 8, shr_s 8) and shr_s 8.
+
+  (func $tern_4x1 (param $p i32) (param $q i32) (param $cols i32) (result v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $qe v128) (local $qo v128) (local $m v128) (local $x v128) (local $end i32)
+    (local.set $m (v128.const i16x8 3 3 3 3 3 3 3 3))
+    (local.set $end (i32.add (local.get $q) (local.get $cols)))
+    (loop $block
+      ;; bit pair 0
+      (local.set $x (v128.load offset=0 (local.get $q)))
+      (local.set $qe (i16x8.shr_s (i16x8.shl (local.get $x) (i32.const 8)) (i32.const 8)))
+      (local.set $qo (i16x8.shr_s (local.get $x) (i32.const 8)))
+      (local.set $x (v128.load offset=0 (local.get $p)))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (local.get $x) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 8)) (local.get $m))))))
+      (local.set $x (v128.load offset=16 (local.get $p)))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (local.get $x) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 8)) (local.get $m))))))
+      (local.set $x (v128.load offset=32 (local.get $p)))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (local.get $x) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 8)) (local.get $m))))))
+      (local.set $x (v128.load offset=48 (local.get $p)))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (local.get $x) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 8)) (local.get $m))))))
+      ;; bit pair 1
+      (local.set $x (v128.load offset=16 (local.get $q)))
+      (local.set $qe (i16x8.shr_s (i16x8.shl (local.get $x) (i32.const 8)) (i32.const 8)))
+      (local.set $qo (i16x8.shr_s (local.get $x) (i32.const 8)))
+      (local.set $x (v128.load offset=0 (local.get $p)))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 10)) (local.get $m))))))
+      (local.set $x (v128.load offset=16 (local.get $p)))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 10)) (local.get $m))))))
+      (local.set $x (v128.load offset=32 (local.get $p)))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 10)) (local.get $m))))))
+      (local.set $x (v128.load offset=48 (local.get $p)))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 10)) (local.get $m))))))
+      ;; bit pair 2
+      (local.set $x (v128.load offset=32 (local.get $q)))
+      (local.set $qe (i16x8.shr_s (i16x8.shl (local.get $x) (i32.const 8)) (i32.const 8)))
+      (local.set $qo (i16x8.shr_s (local.get $x) (i32.const 8)))
+      (local.set $x (v128.load offset=0 (local.get $p)))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 12)) (local.get $m))))))
+      (local.set $x (v128.load offset=16 (local.get $p)))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 12)) (local.get $m))))))
+      (local.set $x (v128.load offset=32 (local.get $p)))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 12)) (local.get $m))))))
+      (local.set $x (v128.load offset=48 (local.get $p)))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (v128.and (i16x8.shr_u (local.get $x) (i32.const 12)) (local.get $m))))))
+      ;; bit pair 3
+      (local.set $x (v128.load offset=48 (local.get $q)))
+      (local.set $qe (i16x8.shr_s (i16x8.shl (local.get $x) (i32.const 8)) (i32.const 8)))
+      (local.set $qo (i16x8.shr_s (local.get $x) (i32.const 8)))
+      (local.set $x (v128.load offset=0 (local.get $p)))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (i16x8.shr_u (local.get $x) (i32.const 14))))))
+      (local.set $x (v128.load offset=16 (local.get $p)))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (i16x8.shr_u (local.get $x) (i32.const 14))))))
+      (local.set $x (v128.load offset=32 (local.get $p)))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (i16x8.shr_u (local.get $x) (i32.const 14))))))
+      (local.set $x (v128.load offset=48 (local.get $p)))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
+        (i32x4.dot_i16x8_s (local.get $qe) (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))
+        (i32x4.dot_i16x8_s (local.get $qo) (i16x8.shr_u (local.get $x) (i32.const 14))))))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (local.set $q (i32.add (local.get $q) (i32.const 64)))
+      (br_if $block (i32.lt_u (local.get $q) (local.get $end))))
+    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
+      (i32x4.splat (call $hsum_i32 (local.get $a0)))
+      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
+      (call $hsum_i32 (local.get $a3))))
+
+  ;; The widening costs more than the weight decode here, so pairs are two single rows.
+  (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
+      (param $out i32)
+    (v128.store offset=0 (local.get $out)
+      (call $tern_4x1 (local.get $p) (local.get $qa) (local.get $cols)))
+    (v128.store offset=16 (local.get $out)
+      (call $tern_4x1 (local.get $p) (local.get $qb) (local.get $cols))))
+;;@end
+
+  ;; Four row sums s (i32x4) of activation row b scaled back to floats into y[0..n).
+  (func $tern_store (param $s v128) (param $qsum i32) (param $t f32) (param $ws f64)
+      (param $y i32) (param $n i32)
+    (local $td f64)
+    (local.set $td (f64.promote_f32 (local.get $t)))
+    (call $put4 (local.get $y) (local.get $n)
+      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
+        (i32.sub (i32x4.extract_lane 0 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
+      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
+        (i32.sub (i32x4.extract_lane 1 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
+      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
+        (i32.sub (i32x4.extract_lane 2 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
+      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
+        (i32.sub (i32x4.extract_lane 3 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))))
+
+  ;; y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b] for rows [r0, r1).
+  ;; $scratch: 32 bytes of this thread's own memory for the pair results.
+  (func (export "matmul_ternary") (param $w i32) (param $ws f64) (param $q i32) (param $t i32)
+      (param $sum i32) (param $y i32) (param $rows i32) (param $cols i32) (param $batch i32)
+      (param $r0 i32) (param $r1 i32) (param $scratch i32)
+    (local $r i32) (local $n i32) (local $b i32) (local $p i32) (local $yr i32) (local $yb i32)
+    (local $qa i32)
+    (local.set $yb (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $r (local.get $r0))
+    (block $done (loop $G
+      (br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
+      (local.set $n (i32.sub (local.get $r1) (local.get $r)))
+      (local.set $p (i32.add (local.get $w) (i32.mul (i32.shr_u (local.get $r) (i32.const 2)) (local.get $cols))))
+      (local.set $yr (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))))
+      (local.set $b (i32.const 0))
+      (block $pairs_done (loop $B
+        (br_if $pairs_done (i32.gt_u (i32.add (local.get $b) (i32.const 2)) (local.get $batch)))
+        (local.set $qa (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $cols))))
+        (call $tern_4x2 (local.get $p) (local.get $qa) (i32.add (local.get $qa) (local.get $cols))
+          (local.get $cols) (local.get $scratch))
+        (call $tern_store (v128.load (local.get $scratch))
+          (i32.load (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2))))
+          (f32.load (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2))))
+          (local.get $ws)
+          (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+          (local.get $n))
+        (call $tern_store (v128.load offset=16 (local.get $scratch))
+          (i32.load offset=4 (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2))))
+          (f32.load offset=4 (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2))))
+          (local.get $ws)
+          (i32.add (local.get $yr) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $yb)))
+          (local.get $n))
+        (local.set $b (i32.add (local.get $b) (i32.const 2)))
+        (br $B)))
+      (if (i32.lt_u (local.get $b) (local.get $batch))
+        (then
+          (call $tern_store
+            (call $tern_4x1 (local.get $p)
+              (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $cols))) (local.get $cols))
+            (i32.load (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2))))
+            (f32.load (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2))))
+            (local.get $ws)
+            (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+            (local.get $n))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $G))))
+
+  ;; ---------------------------------------------------------------- activation quantization
+
+  ;; Per row: t = f32(127 / max(max|x|, 1e-5)) computed in f64 like the reference,
+  ;; q = saturate_i8(nearest(x * t)) (f32x4.nearest rounds half to even; the
+  ;; saturating narrows are the clamp to [-128, 127]), Σq. cols a multiple of 16.
+  (func (export "quantize_rows_i8") (param $x i32) (param $q i32) (param $t i32) (param $sum i32)
+      (param $cols i32) (param $batch i32)
+    (local $b i32) (local $o i32) (local $end i32) (local $mx v128) (local $tv v128)
+    (local $s v128) (local $v v128) (local $tt f32) (local $xp i32)
+    (block $done (loop $B
+      (br_if $done (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $end (i32.shl (local.get $cols) (i32.const 2)))
+      (local.set $mx (v128.const i64x2 0 0))
+      (local.set $o (i32.const 0))
+      (loop $M
+        (local.set $mx (f32x4.max (local.get $mx)
+          (f32x4.abs (v128.load (i32.add (local.get $x) (local.get $o))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br_if $M (i32.lt_u (local.get $o) (local.get $end))))
+      (local.set $tt (f32.demote_f64 (f64.div (f64.const 127) (f64.max
+        (f64.promote_f32 (f32.max
+          (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
+          (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
+        (f64.const 1e-5)))))
+      (local.set $tv (f32x4.splat (local.get $tt)))
+      (local.set $s (v128.const i64x2 0 0))
+      (local.set $o (i32.const 0))
+      (local.set $xp (local.get $x))
+      (loop $Q
+        (local.set $v (i8x16.narrow_i16x8_s
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $tv) (v128.load offset=0 (local.get $xp)))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $tv) (v128.load offset=16 (local.get $xp))))))
+          (i16x8.narrow_i32x4_s
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $tv) (v128.load offset=32 (local.get $xp)))))
+            (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.mul (local.get $tv) (v128.load offset=48 (local.get $xp))))))))
+        (v128.store (i32.add (local.get $q) (local.get $o)) (local.get $v))
+        (local.set $s (i32x4.add (local.get $s)
+          (i32x4.extadd_pairwise_i16x8_s (i16x8.extadd_pairwise_i8x16_s (local.get $v)))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 64)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br_if $Q (i32.lt_u (local.get $o) (local.get $cols))))
+      (f32.store (local.get $t) (local.get $tt))
+      (i32.store (local.get $sum) (call $hsum_i32 (local.get $s)))
+      (local.set $x (i32.add (local.get $x) (local.get $end)))
+      (local.set $q (i32.add (local.get $q) (local.get $cols)))
+      (local.set $t (i32.add (local.get $t) (i32.const 4)))
+      (local.set $sum (i32.add (local.get $sum) (i32.const 4)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $B))))
+
+  ;; ---------------------------------------------------------------- rmsnorm
+
+  ;; out = g ⊙ x / sqrt(mean(x²) + eps) per row of n, in f64 like the reference (only
+  ;; the order of the sum of squares differs). Any n; out may equal x.
+  (func (export "rmsnorm") (param $x i32) (param $g i32) (param $out i32) (param $n i32)
+      (param $batch i32) (param $eps f64)
+    (local $b i32) (local $i i32) (local $n4 i32) (local $acc v128) (local $v v128)
+    (local $ss f64) (local $inv f64) (local $invv v128) (local $gv v128) (local $d f64)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $B
+      (br_if $done (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $acc (v128.const i64x2 0 0))
+      (local.set $i (i32.const 0))
+      (block $vdone (loop $V
+        (br_if $vdone (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.add
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $v)) (f64x2.promote_low_f32x4 (local.get $v)))
+          (f64x2.mul
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $V)))
+      (local.set $ss (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+      (block $sdone (loop $S
+        (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $ss (f64.add (local.get $ss) (f64.mul (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $S)))
+      (local.set $inv (f64.div (f64.const 1) (f64.sqrt (f64.add
+        (f64.div (local.get $ss) (f64.convert_i32_u (local.get $n))) (local.get $eps)))))
+      (local.set $invv (f64x2.splat (local.get $inv)))
+      (local.set $i (i32.const 0))
+      (block $wdone (loop $W
+        (br_if $wdone (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $gv (v128.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (f64x2.mul (local.get $invv) (f64x2.mul
+              (f64x2.promote_low_f32x4 (local.get $gv)) (f64x2.promote_low_f32x4 (local.get $v)))))
+            (f32x4.demote_f64x2_zero (f64x2.mul (local.get $invv) (f64x2.mul
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $gv) (local.get $gv)))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $W)))
+      (block $tdone (loop $T
+        (br_if $tdone (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64 (f64.mul (f64.mul
+            (f64.promote_f32 (f32.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))
+            (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+            (local.get $inv))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $T)))
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $out (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $B))))
+
+  ;; ---------------------------------------------------------------- softmax
+
+  ;; e^(x - m) for x <= m (Cephes expf: x - m = n·ln2 + r, |r| <= ln2/2, degree-7
+  ;; polynomial, 2^n built in the exponent bits; about 1 ulp). x - m is rounded to f32,
+  ;; so its rounding error (TwoSum) is added back into r: the reference subtracts in f64.
+  ;; Below -87.33 (where 2^n would be subnormal), and for x = -inf, the result is 0.
+  (func $exp_diff (param $x v128) (param $m v128) (result v128)
+    (local $d v128) (local $bb v128) (local $err v128)
+    (local $n v128) (local $r v128) (local $p v128) (local $tiny v128)
+    (local.set $d (f32x4.sub (local.get $x) (local.get $m)))
+    (local.set $bb (f32x4.sub (local.get $d) (local.get $x)))
+    (local.set $err (f32x4.sub
+      (f32x4.sub (local.get $x) (f32x4.sub (local.get $d) (local.get $bb)))
+      (f32x4.add (local.get $m) (local.get $bb))))
+    (local.set $tiny (f32x4.lt (local.get $d) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
+    (local.set $d (f32x4.max (local.get $d) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $d)
+      (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+    (local.set $r (f32x4.add (f32x4.sub
+      (f32x4.sub (local.get $d) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+      (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4)))
+      (local.get $err)))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    (v128.andnot
+      (f32x4.mul (local.get $p)
+        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
+          (i32.const 23)))
+      (local.get $tiny)))
+
+  ;; In place: x = e^(x - max) / Σ e^(x - max) over n values (any n >= 1). The sum and
+  ;; the division are in f64, like the reference.
+  (func (export "softmax") (param $x i32) (param $n i32)
+    (local $i i32) (local $n4 i32) (local $mv v128) (local $m f32) (local $e v128)
+    (local $acc v128) (local $s f64) (local $inv v128) (local $p i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $m (f32.load (local.get $x)))
+    (local.set $mv (f32x4.splat (local.get $m)))
+    (block $vdone (loop $V
+      (br_if $vdone (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $mv (f32x4.max (local.get $mv) (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $V)))
+    (local.set $m (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+      (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+    (block $sdone (loop $S
+      (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $S)))
+    (local.set $mv (f32x4.splat (local.get $m)))
+    (local.set $i (i32.const 0))
+    (block $edone (loop $E
+      (br_if $edone (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+      (local.set $e (call $exp_diff (v128.load (local.get $p)) (local.get $mv)))
+      (v128.store (local.get $p) (local.get $e))
+      (local.set $acc (f64x2.add (local.get $acc) (f64x2.add
+        (f64x2.promote_low_f32x4 (local.get $e))
+        (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $e) (local.get $e))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $E)))
+    (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+    (block $tdone (loop $T
+      (br_if $tdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+      (local.set $e (call $exp_diff (f32x4.splat (f32.load (local.get $p))) (local.get $mv)))
+      (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $e)))
+      (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $e)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $T)))
+    (local.set $inv (f64x2.splat (local.get $s)))
+    (local.set $i (i32.const 0))
+    (block $ddone (loop $D
+      (br_if $ddone (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+      (local.set $e (v128.load (local.get $p)))
+      (v128.store (local.get $p)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.div (f64x2.promote_low_f32x4 (local.get $e)) (local.get $inv)))
+          (f32x4.demote_f64x2_zero (f64x2.div
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $e) (local.get $e)))
+            (local.get $inv)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $D)))
+    (block $rdone (loop $R
+      (br_if $rdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2))))
+      (f32.store (local.get $p) (f32.demote_f64 (f64.div
+        (f64.promote_f32 (f32.load (local.get $p))) (local.get $s))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $R)))))

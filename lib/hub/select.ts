@@ -1,0 +1,136 @@
+/**
+ * Which files of a Hub model repository an export needs, and what each one's
+ * content must hash to: the sha256 the Hub records for LFS files (`lfs.oid`),
+ * or the git blob sha1 (`oid`) of small files kept in git.
+ *
+ * @example
+ * ```ts
+ * import { planDownload } from "./select.ts";
+ * const plan = planDownload("me/model", [
+ *   { type: "file", path: "config.json", size: 10, oid: "…" },
+ *   { type: "file", path: "tokenizer.json", size: 10, oid: "…" },
+ *   { type: "file", path: "model.safetensors", size: 99, oid: "…", lfs: { oid: "…", size: 99 } },
+ * ]);
+ * ```
+ * @module
+ */
+
+import { DownloadError, FormatError } from "../cli/errors.ts";
+
+/** One entry of the Hub's tree listing (the fields we use). */
+export interface HubTreeEntry {
+  readonly type: string;
+  readonly path: string;
+  readonly size: number;
+  readonly oid?: string;
+  readonly lfs?: { readonly oid: string; readonly size: number };
+}
+
+/** What a downloaded file must hash to. */
+export type ExpectedDigest =
+  | { readonly kind: "sha256"; readonly hex: string }
+  | { readonly kind: "git-sha1"; readonly hex: string };
+
+/** One file to download. */
+export interface PlannedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly expected: ExpectedDigest;
+}
+
+/** Files the export needs or uses, besides the weights. */
+export const REQUIRED_FILES = ["config.json", "tokenizer.json"] as const;
+export const OPTIONAL_FILES = [
+  "generation_config.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "tokenizer.model",
+] as const;
+/** Name of the shard index of a sharded checkpoint. */
+export const SAFETENSORS_INDEX = "model.safetensors.index.json";
+
+function planned(repo: string, e: HubTreeEntry): PlannedFile {
+  if (e.lfs) {
+    if (!/^[0-9a-f]{64}$/.test(e.lfs.oid)) {
+      throw new DownloadError(`${repo}: ${e.path} has a malformed LFS oid "${e.lfs.oid}"`);
+    }
+    return { path: e.path, size: e.lfs.size, expected: { kind: "sha256", hex: e.lfs.oid } };
+  }
+  if (e.oid === undefined || !/^[0-9a-f]{40}$/.test(e.oid)) {
+    throw new DownloadError(`${repo}: ${e.path} has no LFS oid and no git oid to check it against`);
+  }
+  return { path: e.path, size: e.size, expected: { kind: "git-sha1", hex: e.oid } };
+}
+
+/**
+ * The files to fetch before the weights: config.json, tokenizer files, and the
+ * shard index when there is one. Only top-level files are considered. A
+ * missing required file is a {@link DownloadError} naming it.
+ *
+ * @example
+ * ```ts
+ * const first = planMetadataFiles("me/model", entries);
+ * ```
+ */
+export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]): PlannedFile[] {
+  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
+  const missing = REQUIRED_FILES.filter((f) => !files.has(f));
+  if (missing.length > 0) {
+    throw new DownloadError(
+      `${repo}: the repository has no ${missing.join(" and ")} (an export needs ${
+        REQUIRED_FILES.join(", ")
+      } and safetensors weights)`,
+    );
+  }
+  const names = [...REQUIRED_FILES, ...OPTIONAL_FILES, SAFETENSORS_INDEX];
+  return names.filter((n) => files.has(n)).map((n) => planned(repo, files.get(n)!));
+}
+
+/**
+ * The safetensors files to fetch: the shards named by the index (all must be
+ * in the listing), or every top-level `*.safetensors` when there is no index.
+ *
+ * @example
+ * ```ts
+ * const weights = planWeightFiles("me/model", entries, indexJsonTextOrUndefined);
+ * ```
+ */
+export function planWeightFiles(
+  repo: string,
+  entries: readonly HubTreeEntry[],
+  indexText: string | undefined,
+): PlannedFile[] {
+  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
+  let names: string[];
+  if (indexText !== undefined) {
+    let weightMap: unknown;
+    try {
+      weightMap = (JSON.parse(indexText) as { weight_map?: unknown }).weight_map;
+    } catch (e) {
+      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: not JSON (${(e as Error).message})`);
+    }
+    if (typeof weightMap !== "object" || weightMap === null) {
+      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: no "weight_map" object`);
+    }
+    names = [...new Set(Object.values(weightMap as Record<string, unknown>).map(String))].sort();
+    for (const n of names) {
+      if (n.includes("/") || n.includes("\\") || n.startsWith(".")) {
+        throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: unsafe shard name "${n}"`);
+      }
+    }
+    const absent = names.filter((n) => !files.has(n));
+    if (absent.length > 0) {
+      throw new DownloadError(
+        `${repo}: ${SAFETENSORS_INDEX} names ${
+          absent.join(", ")
+        }, which the repository does not have`,
+      );
+    }
+  } else {
+    names = [...files.keys()].filter((p) => !p.includes("/") && p.endsWith(".safetensors")).sort();
+  }
+  if (names.length === 0) {
+    throw new DownloadError(`${repo}: the repository has no .safetensors weights`);
+  }
+  return names.map((n) => planned(repo, files.get(n)!));
+}

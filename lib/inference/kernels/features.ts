@@ -1,0 +1,35 @@
+/**
+ * What the engine supports, probed without the kernel module itself (so the
+ * build step can use it before the module exists).
+ *
+ * @example
+ * ```ts
+ * import { relaxedSimdSupported } from "./features.ts";
+ * relaxedSimdSupported(); // true in Deno 2.9 on x86-64
+ * ```
+ * @module
+ */
+
+/** Which kernel variant: relaxed SIMD (faster ternary dot) or portable SIMD. */
+export type SimdVariant = "relaxed" | "portable";
+
+// (module (func (result v128) (i16x8.relaxed_dot_i8x16_i7x16_s (v128.const 0) (v128.const 0))))
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 43, 1, 41, 0, 253, 12, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 146, 2, 11,
+]);
+
+/**
+ * Whether this engine accepts relaxed SIMD.
+ *
+ * @example
+ * ```ts
+ * import { relaxedSimdSupported } from "./wasm_module.ts";
+ * console.log(relaxedSimdSupported() ? "wasm-relaxed-simd" : "wasm-simd");
+ * ```
+ */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+

@@ -1,0 +1,361 @@
+/**
+ * The WebAssembly SIMD backend: the kernels of `kernels.wat` over one shared
+ * `WebAssembly.Memory`, with the matmuls split by rows across worker threads.
+ *
+ * - Variant: "wasm-relaxed-simd" where the engine has relaxed SIMD (the ternary
+ *   kernel uses `i16x8.relaxed_dot_i8x16_i7x16_s`), else "wasm-simd".
+ * - Memory: sized once from `bytes` (plus 64 KiB for the control block and
+ *   scratch), never grown; `alloc` is a bump allocator. Up to 4 GiB.
+ * - Threads: `threads - 1` workers plus the calling thread; every method stays
+ *   synchronous (the caller blocks in `Atomics.wait`). Results do not depend on
+ *   the thread count. Call `close()` when done: live workers keep the process up.
+ * - Shapes: `cols` must be a multiple of 16 for the float matmuls and for
+ *   `quantizeRowsI8`, and of 64 for the ternary ones (every BitNet/Llama width
+ *   is a multiple of 256); other shapes throw a RangeError. rmsnorm and softmax
+ *   take any length.
+ * - Ternary layout (`packTernary`): see kernels.wat; `ternaryBytes(rows, cols)`
+ *   is ceil(rows / 4) · cols.
+ * - f16 weights that are inf or NaN are not supported (decoded as finite).
+ *
+ * For `deno compile`, include the worker: `--include lib/inference/kernels/worker.ts`.
+ *
+ * @example
+ * ```ts
+ * import { createWasmKernels } from "./wasm.ts";
+ * const k = await createWasmKernels({ bytes: 1 << 20, threads: 1 });
+ * const w = k.alloc(4 * 16 * 4), x = k.alloc(16 * 4), y = k.alloc(4 * 4);
+ * k.f32(w, 64).fill(1);
+ * k.f32(x, 16).fill(0.5);
+ * k.matmulF32(w, x, y, 4, 16, 1); // y = [8, 8, 8, 8]
+ * k.close();
+ * ```
+ * @module
+ */
+
+import type { Kernels, Ptr } from "./api.ts";
+import { BumpAllocator } from "./reference.ts";
+import {
+  compileKernelModule,
+  type KernelExports,
+  relaxedSimdSupported,
+  type SimdVariant,
+} from "./wasm_module.ts";
+import {
+  type Control,
+  controlOf,
+  forkJoin,
+  MAX_THREADS,
+  type MatmulJob,
+  Op,
+  RESERVED_BYTES,
+  stopWorkers,
+} from "./control.ts";
+import type { WorkerStart } from "./worker.ts";
+
+/** Options of {@link createWasmKernels}. */
+export interface WasmKernelOptions {
+  /** Bytes available to `alloc` (weights, KV cache, activations). */
+  bytes: number;
+  /** Threads for the matmuls, the calling thread included (default: all cores). */
+  threads?: number;
+  /** Force a variant (tests, benchmarks); default: relaxed where supported. */
+  simd?: SimdVariant;
+  /** How long an idle worker spins before sleeping, in µs (default 300). */
+  spinMicros?: number;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** Matmuls smaller than this many multiply-adds run on the calling thread alone. */
+const SMALL_JOB = 1 << 17;
+const FLOAT_COLS = 16;
+const TERNARY_COLS = 64;
+
+/**
+ * Bytes of a ternary matrix in this backend's packed layout.
+ *
+ * @example
+ * ```ts
+ * import { wasmTernaryBytes } from "./wasm.ts";
+ * wasmTernaryBytes(6, 256); // 512
+ * ```
+ */
+export function wasmTernaryBytes(rows: number, cols: number): number {
+  checkDims("ternaryBytes", rows, cols, 1, TERNARY_COLS);
+  return Math.ceil(rows / 4) * cols;
+}
+
+function checkDims(
+  what: string,
+  rows: number,
+  cols: number,
+  batch: number,
+  colsMultiple: number,
+): void {
+  for (const [name, v] of [["rows", rows], ["cols", cols], ["batch", batch]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
+      throw new RangeError(`${what}: ${name} must be a non-negative integer, got ${v}`);
+    }
+  }
+  if (cols % colsMultiple !== 0 || cols === 0) {
+    throw new RangeError(
+      `${what}: cols must be a positive multiple of ${colsMultiple}, got ${cols}`,
+    );
+  }
+}
+
+// Trit byte (as u8) → 2-bit code (trit + 1); 4 marks anything but −1, 0, +1.
+const CODE = new Uint8Array(256).fill(4);
+CODE[0xff] = 0;
+CODE[0] = 1;
+CODE[1] = 2;
+
+/**
+ * Creates the WebAssembly backend with `bytes` bytes of kernel memory and
+ * `threads` threads (default `navigator.hardwareConcurrency`).
+ *
+ * @example
+ * ```ts
+ * import { createWasmKernels } from "./wasm.ts";
+ * const k = await createWasmKernels({ bytes: 1 << 24 });
+ * console.log(k.name, k.threads);
+ * k.close();
+ * ```
+ */
+export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernels> {
+  const { bytes } = opts;
+  if (!Number.isInteger(bytes) || bytes < 0) {
+    throw new RangeError(`createWasmKernels: bytes must be a non-negative integer, got ${bytes}`);
+  }
+  const pages = Math.ceil((RESERVED_BYTES + bytes) / PAGE);
+  if (pages > MAX_PAGES) {
+    throw new RangeError(
+      `createWasmKernels: ${bytes} bytes do not fit in a 4 GiB WebAssembly memory ` +
+        `(at most ${MAX_PAGES * PAGE - RESERVED_BYTES})`,
+    );
+  }
+  const threads = opts.threads ?? navigator.hardwareConcurrency ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`createWasmKernels: threads must be 1..${MAX_THREADS}, got ${threads}`);
+  }
+  const variant = opts.simd ?? (relaxedSimdSupported() ? "relaxed" : "portable");
+  const spinMicros = opts.spinMicros ?? 300;
+
+  const module = await compileKernelModule(variant);
+  const memory = new WebAssembly.Memory(
+    { initial: pages, maximum: pages, shared: true } as WebAssembly.MemoryDescriptor,
+  );
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const exports = instance.exports as unknown as KernelExports;
+  const control = controlOf(memory);
+  const workers = await startWorkers(module, memory, threads - 1, spinMicros);
+  return wasmKernels(
+    variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd",
+    memory,
+    exports,
+    control,
+    workers,
+  );
+}
+
+async function startWorkers(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  count: number,
+  spinMicros: number,
+): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  try {
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      workers.push(worker);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.onmessage = (e: MessageEvent) => {
+            worker.onmessage = null;
+            worker.onerror = null;
+            if (e.data === "ready") resolve();
+            else reject(new Error(`kernel worker ${i + 1}: ${JSON.stringify(e.data)}`));
+          };
+          worker.onerror = (e: ErrorEvent) => {
+            e.preventDefault();
+            reject(new Error(`kernel worker ${i + 1}: ${e.message}`));
+          };
+        }),
+      );
+      const start: WorkerStart = { module, memory, index: i + 1, spinMicros };
+      worker.postMessage(start);
+    }
+    await Promise.all(ready);
+    return workers;
+  } catch (error) {
+    for (const w of workers) w.terminate();
+    throw error;
+  }
+}
+
+function wasmKernels(
+  name: string,
+  memory: WebAssembly.Memory,
+  k: KernelExports,
+  control: Control,
+  workers: Worker[],
+): Kernels {
+  const buffer = memory.buffer as SharedArrayBuffer;
+  const size = buffer.byteLength;
+  // Nothing may end exactly at 2^32, where the ternary kernel's end pointer would wrap to 0.
+  const heap = new BumpAllocator(RESERVED_BYTES, Math.min(size, 2 ** 32 - 64));
+  let threads = workers.length + 1;
+
+  /** Throws unless [ptr, ptr + bytes) lies in the allocatable memory. */
+  function span(what: string, arg: string, ptr: Ptr, bytes: number): void {
+    if (!Number.isInteger(ptr) || ptr < RESERVED_BYTES || ptr + bytes > size) {
+      throw new RangeError(
+        `${what}: ${arg} [${ptr}, ${ptr + bytes}) is outside the kernel memory ` +
+          `[${RESERVED_BYTES}, ${size})`,
+      );
+    }
+  }
+
+  function run(job: MatmulJob): void {
+    const work = job.rows * job.cols * job.batch;
+    forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
+  }
+
+  function matmulFloat(
+    what: string,
+    op: MatmulJob["op"],
+    elem: number,
+    w: Ptr,
+    x: Ptr,
+    y: Ptr,
+    rows: number,
+    cols: number,
+    batch: number,
+  ): void {
+    checkDims(what, rows, cols, batch, FLOAT_COLS);
+    if (rows === 0 || batch === 0) return;
+    span(what, "w", w, rows * cols * elem);
+    span(what, "x", x, batch * cols * 4);
+    span(what, "y", y, batch * rows * 4);
+    run({ op, w, x, y, rows, cols, batch });
+  }
+
+  return {
+    name,
+    get threads() {
+      return threads;
+    },
+    buffer,
+    alloc: (n, align) => heap.alloc(n, align),
+    f32: (p, n) => new Float32Array(buffer, p, n),
+    i32: (p, n) => new Int32Array(buffer, p, n),
+    u16: (p, n) => new Uint16Array(buffer, p, n),
+    u8: (p, n) => new Uint8Array(buffer, p, n),
+    i8: (p, n) => new Int8Array(buffer, p, n),
+
+    matmulF32(w, x, y, rows, cols, batch) {
+      matmulFloat("matmulF32", Op.f32, 4, w, x, y, rows, cols, batch);
+    },
+    matmulF16(w, x, y, rows, cols, batch) {
+      matmulFloat("matmulF16", Op.f16, 2, w, x, y, rows, cols, batch);
+    },
+    matmulBF16(w, x, y, rows, cols, batch) {
+      matmulFloat("matmulBF16", Op.bf16, 2, w, x, y, rows, cols, batch);
+    },
+
+    quantizeRowsI8(x, q, scale, sum, cols, batch) {
+      const what = "quantizeRowsI8";
+      checkDims(what, 1, cols, batch, FLOAT_COLS);
+      if (batch === 0) return;
+      span(what, "x", x, batch * cols * 4);
+      span(what, "q", q, batch * cols);
+      span(what, "scale", scale, batch * 4);
+      span(what, "sum", sum, batch * 4);
+      k.quantize_rows_i8(x, q, scale, sum, cols, batch);
+    },
+
+    ternaryBytes: wasmTernaryBytes,
+    packTernary(trits, rows, cols, dst, rowOffset = 0, totalRows = rows) {
+      const what = "packTernary";
+      checkDims(what, rows, cols, 1, TERNARY_COLS);
+      if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
+        throw new RangeError(
+          `${what}: rows ${rowOffset}..${rowOffset + rows} out of range of ${totalRows} rows`,
+        );
+      }
+      if (trits.length < rows * cols) {
+        throw new RangeError(`${what}: ${trits.length} trits given, ${rows} x ${cols} needed`);
+      }
+      const total = wasmTernaryBytes(totalRows, cols);
+      span(what, "dst", dst, total);
+      const out = new Uint8Array(buffer, dst, total);
+      const src = new Uint8Array(trits.buffer, trits.byteOffset, rows * cols);
+      let bad = 0;
+      for (let r = 0; r < rows; r++) {
+        const row = rowOffset + r;
+        let o = (row >> 2) * cols + (row & 3) * 16;
+        let s = r * cols;
+        for (let j = 0; j < cols; j += 64, o += 64, s += 64) {
+          for (let m = 0; m < 16; m++) {
+            const c0 = CODE[src[s + m]!]!, c1 = CODE[src[s + 16 + m]!]!;
+            const c2 = CODE[src[s + 32 + m]!]!, c3 = CODE[src[s + 48 + m]!]!;
+            bad |= c0 | c1 | c2 | c3;
+            out[o + m] = c0 | (c1 << 2) | (c2 << 4) | (c3 << 6);
+          }
+        }
+      }
+      if (bad & 4) {
+        const i = src.findIndex((b) => CODE[b] === 4);
+        throw new RangeError(
+          `${what}: trit ${trits[i]} at row ${rowOffset + Math.floor(i / cols)}, ` +
+            `col ${i % cols} is not -1, 0 or +1`,
+        );
+      }
+      // The padding rows of the last group hold zero trits (code 1 = 0b01).
+      if (rowOffset + rows === totalRows) {
+        for (let row = totalRows; row % 4 !== 0; row++) {
+          for (let o = (row >> 2) * cols + (row & 3) * 16; o < total; o += 64) {
+            out.fill(0x55, o, o + 16);
+          }
+        }
+      }
+    },
+    matmulTernary(w, wScale, q, scale, sum, y, rows, cols, batch) {
+      const what = "matmulTernary";
+      checkDims(what, rows, cols, batch, TERNARY_COLS);
+      if (rows === 0 || batch === 0) return;
+      span(what, "w", w, wasmTernaryBytes(rows, cols));
+      span(what, "q", q, batch * cols);
+      span(what, "scale", scale, batch * 4);
+      span(what, "sum", sum, batch * 4);
+      span(what, "y", y, batch * rows * 4);
+      run({ op: Op.ternary, w, x: 0, y, rows, cols, batch, q, t: scale, sum, wScale });
+    },
+
+    rmsnorm(x, g, out, n, batch, eps) {
+      const what = "rmsnorm";
+      checkDims(what, 1, Math.max(n, 1), batch, 1);
+      if (n === 0 || batch === 0) return;
+      span(what, "x", x, batch * n * 4);
+      span(what, "g", g, n * 4);
+      span(what, "out", out, batch * n * 4);
+      k.rmsnorm(x, g, out, n, batch, eps);
+    },
+    softmax(x, n) {
+      checkDims("softmax", 1, Math.max(n, 1), 1, 1);
+      if (n === 0) return;
+      span("softmax", "x", x, n * 4);
+      k.softmax(x, n);
+    },
+
+    close() {
+      if (workers.length === 0) return;
+      stopWorkers(control);
+      for (const w of workers) w.terminate();
+      workers.length = 0;
+      threads = 1;
+    },
+  };
+}

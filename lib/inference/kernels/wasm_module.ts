@@ -1,0 +1,107 @@
+/**
+ * Picks and compiles the kernel module: the relaxed-SIMD variant where the
+ * engine validates relaxed SIMD, the portable-SIMD variant elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { compileKernelModule, relaxedSimdSupported } from "./wasm_module.ts";
+ * const module = await compileKernelModule(relaxedSimdSupported() ? "relaxed" : "portable");
+ * ```
+ * @module
+ */
+
+import { PORTABLE_SIMD_WASM, RELAXED_SIMD_WASM } from "./wasm_bytes.ts";
+import { relaxedSimdSupported, type SimdVariant } from "./features.ts";
+
+export { relaxedSimdSupported, type SimdVariant };
+
+/** The functions the kernel module exports (pointers are byte offsets). */
+export interface KernelExports {
+  matmul_f32(
+    w: number,
+    x: number,
+    y: number,
+    rows: number,
+    cols: number,
+    batch: number,
+    r0: number,
+    r1: number,
+  ): void;
+  matmul_bf16(
+    w: number,
+    x: number,
+    y: number,
+    rows: number,
+    cols: number,
+    batch: number,
+    r0: number,
+    r1: number,
+  ): void;
+  matmul_f16(
+    w: number,
+    x: number,
+    y: number,
+    rows: number,
+    cols: number,
+    batch: number,
+    r0: number,
+    r1: number,
+  ): void;
+  matmul_ternary(
+    w: number,
+    wScale: number,
+    q: number,
+    t: number,
+    sum: number,
+    y: number,
+    rows: number,
+    cols: number,
+    batch: number,
+    r0: number,
+    r1: number,
+    scratch: number,
+  ): void;
+  quantize_rows_i8(x: number, q: number, t: number, sum: number, cols: number, batch: number): void;
+  rmsnorm(x: number, g: number, out: number, n: number, batch: number, eps: number): void;
+  softmax(x: number, n: number): void;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The assembled bytes of one variant (from the generated `wasm_bytes.ts`).
+ *
+ * @example
+ * ```ts
+ * import { kernelModuleBytes } from "./wasm_module.ts";
+ * WebAssembly.validate(kernelModuleBytes("portable")); // true
+ * ```
+ */
+export function kernelModuleBytes(variant: SimdVariant): Uint8Array<ArrayBuffer> {
+  return decodeBase64(variant === "relaxed" ? RELAXED_SIMD_WASM : PORTABLE_SIMD_WASM);
+}
+
+/**
+ * Compiles one variant; throws a RangeError when the engine lacks it.
+ *
+ * @example
+ * ```ts
+ * import { compileKernelModule } from "./wasm_module.ts";
+ * const module = await compileKernelModule("portable");
+ * ```
+ */
+export async function compileKernelModule(variant: SimdVariant): Promise<WebAssembly.Module> {
+  const bytes = kernelModuleBytes(variant);
+  if (!WebAssembly.validate(bytes)) {
+    throw new RangeError(
+      `kernels: this engine cannot run the ${variant}-SIMD WebAssembly kernels ` +
+        `(needs SIMD${variant === "relaxed" ? ", relaxed SIMD" : ""} and shared memory)`,
+    );
+  }
+  return await WebAssembly.compile(bytes);
+}

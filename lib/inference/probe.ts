@@ -1,0 +1,145 @@
+/**
+ * The model probe behind `deno task model-probe`: open a GGUF, tokenize a
+ * prompt (or take ids), generate, and report the continuation, the top
+ * logits at the last prompt position and the timings.
+ *
+ * @example
+ * ```ts
+ * import { runProbe } from "./probe.ts";
+ * const r = await runProbe({ modelPath: "models/clean/clean-f16.gguf", prompt: "The capital of France is", maxTokens: 8 });
+ * console.log(r.text); // " Paris. The capital of ..."
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../cli/errors.ts";
+import { type GgufFile, openGguf } from "../gguf/reader.ts";
+import { Keys } from "../gguf/keys.ts";
+import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import type { BackendName } from "./backend.ts";
+import { type GenerateTimings, InferenceEngine, type StopReason, topK } from "./engine.ts";
+import type { SamplingOptions } from "./sampler.ts";
+
+/** What to probe and how. */
+export interface ProbeOptions {
+  modelPath: string;
+  /** tokenizer.json; without it the GGUF's own tokenizer metadata is used. */
+  tokenizerPath?: string;
+  /** Prompt text (a BOS is prepended when the tokenizer says so). */
+  prompt?: string;
+  /** Prompt token ids instead of text (no tokenizer needed). */
+  ids?: readonly number[];
+  /** Default 32. */
+  maxTokens?: number;
+  sampling?: SamplingOptions;
+  /** How many top logits to report (default 10). */
+  topLogits?: number;
+  /** Keep generating past the end-of-text token. */
+  ignoreEos?: boolean;
+  threads?: number;
+  backend?: BackendName;
+  maxContext?: number;
+}
+
+/** One entry of the top logits. */
+export interface TopLogit {
+  id: number;
+  logit: number;
+  /** The vocabulary string, when a tokenizer is available. */
+  token: string | null;
+}
+
+/** What the probe found (snake_case: it is printed as JSON as is). */
+export interface ProbeResult {
+  prompt: string | null;
+  prompt_ids: number[];
+  generated_ids: number[];
+  /** The decoded continuation (null without a tokenizer). */
+  text: string | null;
+  /** Top logits at the last prompt position. */
+  top_logits: TopLogit[];
+  stop_reason: StopReason;
+  backend: string;
+  threads: number;
+  load_ms: number;
+  timings: GenerateTimings;
+}
+
+/** The default prompt: the fixture answers it with " Paris". */
+export const DEFAULT_PROMPT = "The capital of France is";
+
+/** Runs the probe; every failure is one of lib/cli/errors.ts's classes. */
+export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
+  const gguf = await openGguf(opts.modelPath);
+  try {
+    const tokenizer = await loadTokenizer(gguf, opts);
+    const { prompt, promptIds } = promptOf(opts, tokenizer);
+    const t0 = performance.now();
+    const engineOpts = {
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(opts.maxContext !== undefined ? { maxContext: opts.maxContext } : {}),
+    };
+    const engine = await InferenceEngine.load(gguf, engineOpts);
+    const loadMs = performance.now() - t0;
+    try {
+      const eos = tokenizer?.eosId ?? null;
+      const out = engine.generate(promptIds, {
+        maxTokens: opts.maxTokens ?? 32,
+        ...(opts.sampling ? { sampling: opts.sampling } : {}),
+        stopIds: eos !== null && !opts.ignoreEos ? [eos] : [],
+      });
+      return {
+        prompt,
+        prompt_ids: [...promptIds],
+        generated_ids: out.ids,
+        text: tokenizer ? tokenizer.decode(out.ids) : null,
+        top_logits: topK(out.promptLogits, opts.topLogits ?? 10).map(([id, logit]) => ({
+          id,
+          logit,
+          token: tokenizer ? tokenizer.tokenString(id) : null,
+        })),
+        stop_reason: out.stopReason,
+        backend: engine.backendName,
+        threads: engine.threads,
+        load_ms: loadMs,
+        timings: out.timings,
+      };
+    } finally {
+      engine.close();
+    }
+  } finally {
+    gguf.close();
+  }
+}
+
+/** The tokenizer from tokenizer.json or the GGUF; none when only ids are given and the GGUF has none. */
+async function loadTokenizer(gguf: GgufFile, opts: ProbeOptions): Promise<TextTokenizer | null> {
+  const hasOwn = gguf.kv(Keys.tokenizer.tokens) !== undefined;
+  if (opts.tokenizerPath !== undefined) {
+    // With both, the tokenizer checks that tokenizer.json and the GGUF agree.
+    return await TextTokenizer.load({
+      tokenizerJsonPath: opts.tokenizerPath,
+      ...(hasOwn ? { gguf } : {}),
+    });
+  }
+  if (hasOwn) return await TextTokenizer.load({ gguf });
+  if (opts.ids !== undefined) return null;
+  throw new UsageError(
+    `${gguf.path} has no tokenizer metadata: give a tokenizer.json or prompt token ids (--ids)`,
+  );
+}
+
+function promptOf(
+  opts: ProbeOptions,
+  tokenizer: TextTokenizer | null,
+): { prompt: string | null; promptIds: readonly number[] } {
+  if (opts.ids !== undefined) {
+    if (opts.prompt !== undefined) throw new UsageError("give a prompt or --ids, not both");
+    return { prompt: null, promptIds: opts.ids };
+  }
+  const prompt = opts.prompt ?? DEFAULT_PROMPT;
+  const promptIds = tokenizer!.encode(prompt);
+  if (promptIds.length === 0) throw new UsageError("the prompt is empty");
+  return { prompt, promptIds };
+}

@@ -1,0 +1,126 @@
+/**
+ * Which tensors a ternary quantization touches: ONE declarative table, read
+ * top to bottom, first match wins. The exclusions come first, so no later
+ * row (nor a future, broader one) can ever quantize a norm, the token
+ * embeddings or the output layer. Every row carries the reason that
+ * meta.json records beside each tensor.
+ *
+ * Tensor roles come from the architecture registry's name table
+ * (lib/arch/registry.ts), so the rules and the export agree on what
+ * `blk.N.attn_q.weight` is.
+ *
+ * @example
+ * ```ts
+ * import { quantizeDecision } from "./rules.ts";
+ * quantizeDecision("blk.0.ffn_down.weight").decision; // "quantize"
+ * quantizeDecision("blk.0.attn_norm.weight"); // { rule: "norms", decision: "keep", reason: "..." }
+ * ```
+ * @module
+ */
+
+import { ggufTensorRole, type ProjectionKind, type TensorRole } from "../arch/registry.ts";
+
+/** What happens to a tensor. */
+export type QuantizeDecision = "quantize" | "keep";
+
+/** One row of {@link QUANTIZE_RULES}. */
+export interface QuantizeRule {
+  /** Short id, recorded in meta.json. */
+  readonly id: string;
+  /** The tensor role (from the registry's name table) this row applies to. */
+  readonly role: TensorRole;
+  /** Restricts a projection row to these kinds; absent = every tensor of the role. */
+  readonly projections?: readonly ProjectionKind[];
+  readonly decision: QuantizeDecision;
+  readonly reason: string;
+}
+
+/** The seven BitLinear projections of a BitNet b1.58 layer (FORMATS.md §4). */
+export const TERNARY_PROJECTIONS: readonly ProjectionKind[] = [
+  "attn_q",
+  "attn_k",
+  "attn_v",
+  "attn_output",
+  "ffn_gate",
+  "ffn_up",
+  "ffn_down",
+];
+
+/**
+ * The include/exclude table. Exclusions first: first match wins.
+ *
+ * @example
+ * ```ts
+ * QUANTIZE_RULES.filter((r) => r.decision === "keep").map((r) => r.id); // ["norms", "token_embd", "output"]
+ * ```
+ */
+export const QUANTIZE_RULES: readonly QuantizeRule[] = [
+  {
+    id: "norms",
+    role: "norm",
+    decision: "keep",
+    reason:
+      "norm weights are never quantized: they are float gammas (attn_norm ≈ 0.02 in 2B-4T) that BitNet applies in fp32",
+  },
+  {
+    id: "token_embd",
+    role: "embedding",
+    decision: "keep",
+    reason:
+      "token embeddings are never quantized: I2_S embeddings break the model (Microsoft BitNet); F16 embeddings are what bitnet.cpp ships",
+  },
+  {
+    id: "output",
+    role: "output",
+    decision: "keep",
+    reason:
+      "the output layer (lm_head) is never quantized: BitNet computes logits in full precision",
+  },
+  {
+    id: "projections",
+    role: "projection",
+    projections: TERNARY_PROJECTIONS,
+    decision: "quantize",
+    reason: "BitLinear projection: its weights are ternary {-s, 0, +s} with one scale per tensor",
+  },
+];
+
+/** The decision for tensors that no row names. */
+export const UNLISTED_RULE = {
+  id: "unlisted",
+  decision: "keep" as QuantizeDecision,
+  reason: "not named in the quantization table: copied unchanged",
+} as const;
+
+/** The outcome of {@link quantizeDecision} for one tensor. */
+export interface TensorDecision {
+  readonly rule: string;
+  readonly decision: QuantizeDecision;
+  readonly reason: string;
+}
+
+/**
+ * The decision for a GGUF tensor name, from {@link QUANTIZE_RULES} (or
+ * {@link UNLISTED_RULE} for a name outside the registry's table). `rules` is
+ * a parameter only so tests can check first-match-wins on a variant table.
+ *
+ * @example
+ * ```ts
+ * quantizeDecision("token_embd.weight").decision; // "keep"
+ * quantizeDecision("rope_freqs.weight").rule; // "unlisted"
+ * ```
+ */
+export function quantizeDecision(
+  name: string,
+  rules: readonly QuantizeRule[] = QUANTIZE_RULES,
+): TensorDecision {
+  const role = ggufTensorRole(name);
+  if (role) {
+    for (const r of rules) {
+      if (r.role !== role.role) continue;
+      if (r.projections && !(role.projection && r.projections.includes(role.projection))) continue;
+      return { rule: r.id, decision: r.decision, reason: r.reason };
+    }
+  }
+  return { rule: UNLISTED_RULE.id, decision: UNLISTED_RULE.decision, reason: UNLISTED_RULE.reason };
+}

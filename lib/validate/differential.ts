@@ -1,0 +1,526 @@
+/**
+ * Differential validation: does a quantized model compute what its float
+ * source computes? Both models run, teacher-forced, on the same token
+ * sequences — the probe prompt followed by the REFERENCE's greedy
+ * continuation (so one early disagreement cannot derail every later
+ * position), and the shipped English passage — and every position's
+ * next-token distribution is compared:
+ *
+ * - top-1 agreement, over all positions and over the "stable" ones (where the
+ *   reference's top-1/top-2 logit gap is at least `stableMargin`; nearer ties
+ *   may flip between two correct engines, FORMATS.md §4);
+ * - KL(P_reference ‖ P_candidate) per position, in nats, and its mean;
+ * - the mean NLL of each model on each sequence.
+ *
+ * The thresholds are declared below with their reasons. Exit codes: 13 when
+ * the models cannot be compared (one fails to load; shapes or vocabularies
+ * differ), 15 when a threshold fails (the candidate's outputs depart from the
+ * reference's).
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { compareModels, renderDifferentialReport } from "./differential.ts";
+ * const candidate = await openGguf("models/clean/clean-i2_s.gguf");
+ * const reference = await openGguf("models/clean/clean-f16.gguf");
+ * const report = await compareModels(candidate, reference);
+ * console.log(renderDifferentialReport(report));
+ * Deno.exitCode = report.exitCode ?? 0;
+ * ```
+ * @module
+ */
+
+import { CleanGgufError, EXIT, UsageError } from "../cli/errors.ts";
+import type { GgufFile } from "../gguf/reader.ts";
+import { Keys } from "../gguf/keys.ts";
+import type { BackendName } from "../inference/backend.ts";
+import { InferenceEngine } from "../inference/engine.ts";
+import { type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { PROBE_PASSAGE } from "./passage.ts";
+import type { Check } from "./report.ts";
+
+/** The differential report format identifier (bump on incompatible changes). */
+export const DIFFERENTIAL_SCHEMA_ID = "clean-gguf/differential-report/1";
+
+/** The prompt whose continuation is compared. */
+export const DEFAULT_PROBE_PROMPT = "The capital of France is";
+
+/** Greedy tokens of the reference appended to the prompt. */
+export const DEFAULT_PROBE_TOKENS = 16;
+
+/** The pass/fail thresholds. */
+export interface DifferentialThresholds {
+  /** A position is stable when the reference's top-1/top-2 logit gap is at least this. */
+  readonly stableMargin: number;
+  /** Smallest share of stable positions where both models pick the same top-1 token. */
+  readonly minStableTop1Agreement: number;
+  /** Largest mean KL(P_reference ‖ P_candidate) over all positions, in nats. */
+  readonly maxMeanKl: number;
+  /** Largest increase of the candidate's mean NLL on the passage over the reference's, nats/token. */
+  readonly maxNllIncrease: number;
+}
+
+/**
+ * The declared thresholds, each with its reason.
+ *
+ * @example
+ * ```ts
+ * DIFFERENTIAL_THRESHOLDS.maxMeanKl.value; // 0.001
+ * ```
+ */
+export const DIFFERENTIAL_THRESHOLDS: {
+  readonly [K in keyof DifferentialThresholds]: { readonly value: number; readonly reason: string };
+} = {
+  stableMargin: {
+    value: 0.1,
+    reason:
+      "int8 activation quantization is a step function: correct engines differ by a few 1e-2 in a logit, so only gaps of 0.1 or more are decisive (the fixtures' greedy_stable_prefix_len uses the same 0.1)",
+  },
+  minStableTop1Agreement: {
+    value: 1,
+    reason:
+      "packing exact ternary weights loses nothing: a faithful quantization picks the reference's token at every decisive position",
+  },
+  maxMeanKl: {
+    value: 1e-3,
+    reason:
+      "I2_S/TQ of an already-ternary model changes at most the f16 rounding of one scale per tensor; damaged codes or scales move the distributions far more than 1e-3 nats",
+  },
+  maxNllIncrease: {
+    value: 0.02,
+    reason:
+      "a 0.02 nats/token rise (2% perplexity) on plain English is already a visible loss of quality for a model that should be unchanged",
+  },
+};
+
+/** The threshold values alone. */
+export const DEFAULT_DIFFERENTIAL_THRESHOLDS: DifferentialThresholds = {
+  stableMargin: DIFFERENTIAL_THRESHOLDS.stableMargin.value,
+  minStableTop1Agreement: DIFFERENTIAL_THRESHOLDS.minStableTop1Agreement.value,
+  maxMeanKl: DIFFERENTIAL_THRESHOLDS.maxMeanKl.value,
+  maxNllIncrease: DIFFERENTIAL_THRESHOLDS.maxNllIncrease.value,
+};
+
+/** Options of {@link compareModels}. */
+export interface CompareOptions {
+  /** Default {@link DEFAULT_PROBE_PROMPT}. */
+  readonly prompt?: string;
+  /** Reference greedy tokens appended to the prompt; default {@link DEFAULT_PROBE_TOKENS}. */
+  readonly probeTokens?: number;
+  /** Default the shipped passage (lib/validate/passage.ts). */
+  readonly passage?: string;
+  /** Default: the reference GGUF's own tokenizer. */
+  readonly tokenizer?: { encode(text: string): number[] };
+  /** Overrides of {@link DEFAULT_DIFFERENTIAL_THRESHOLDS}. */
+  readonly thresholds?: Partial<DifferentialThresholds>;
+  /** Engine options for both models. */
+  readonly engine?: { readonly backend?: BackendName; readonly threads?: number };
+}
+
+/** A stable position where the two models chose different tokens. */
+export interface Disagreement {
+  /** Index in the sequence of the token whose logits these are. */
+  readonly position: number;
+  readonly reference: number;
+  readonly candidate: number;
+  /** The reference's top-1/top-2 logit gap there. */
+  readonly margin: number;
+}
+
+/** The comparison over one token sequence. */
+export interface SegmentComparison {
+  readonly id: "probe" | "passage";
+  readonly text: string;
+  /** Token ids run through both models (BOS included). */
+  readonly ids: readonly number[];
+  /** Positions compared (each predicts the next token of the sequence). */
+  readonly positions: number;
+  readonly stablePositions: number;
+  /** Share of all positions with the same top-1 token. */
+  readonly top1Agreement: number;
+  /** Share of stable positions with the same top-1 token (1 when there are none). */
+  readonly stableTop1Agreement: number;
+  readonly meanKl: number;
+  readonly maxKl: number;
+  readonly maxKlPosition: number;
+  /** Mean NLL of the sequence's next tokens, nats/token. */
+  readonly referenceNll: number;
+  readonly candidateNll: number;
+  /** Stable positions where the top-1 tokens differ (the first 10). */
+  readonly disagreements: readonly Disagreement[];
+}
+
+/** Everything {@link compareModels} found. */
+export interface DifferentialReport {
+  readonly schema: typeof DIFFERENTIAL_SCHEMA_ID;
+  readonly candidate: string;
+  readonly reference: string;
+  readonly status: "pass" | "fail";
+  /** 13 (cannot compare) or 15 (outputs depart); null when passed. */
+  readonly exitCode: number | null;
+  readonly thresholds: DifferentialThresholds;
+  readonly segments: readonly SegmentComparison[];
+  /** Over both segments: positions, stable positions, stable top-1 agreement and mean KL. */
+  readonly overall: {
+    readonly positions: number;
+    readonly stablePositions: number;
+    readonly stableTop1Agreement: number;
+    readonly meanKl: number;
+    /** Candidate minus reference mean NLL on the passage. */
+    readonly passageNllIncrease: number;
+  } | null;
+  readonly checks: readonly Check[];
+  readonly durationMs: number;
+}
+
+interface Sequence {
+  readonly id: "probe" | "passage";
+  readonly text: string;
+  readonly ids: number[];
+  /** First logit row compared. */
+  readonly firstRow: number;
+}
+
+/** log-softmax of one logit row, in float64. */
+function logSoftmax(row: Float32Array, out: Float64Array): void {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
+}
+
+/** Index of the largest value (lowest index on ties) and the gap to the second largest. */
+function top2(row: Float32Array): { id: number; margin: number } {
+  let a = -Infinity, b = -Infinity, id = 0;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i]!;
+    if (v > a) {
+      b = a;
+      a = v;
+      id = i;
+    } else if (v > b) b = v;
+  }
+  return { id, margin: a - b };
+}
+
+function compareSegment(
+  seq: Sequence,
+  ref: Float32Array,
+  cand: Float32Array,
+  vocab: number,
+  t: DifferentialThresholds,
+): SegmentComparison {
+  const lr = new Float64Array(vocab), lc = new Float64Array(vocab);
+  const rows = seq.ids.length - 1 - seq.firstRow;
+  let stable = 0, agree = 0, agreeStable = 0, klSum = 0, klMax = 0, klMaxAt = seq.firstRow;
+  let nllRef = 0, nllCand = 0;
+  const disagreements: Disagreement[] = [];
+  for (let r = seq.firstRow; r < seq.ids.length - 1; r++) {
+    const rowRef = ref.subarray(r * vocab, (r + 1) * vocab);
+    const rowCand = cand.subarray(r * vocab, (r + 1) * vocab);
+    logSoftmax(rowRef, lr);
+    logSoftmax(rowCand, lc);
+    let kl = 0;
+    for (let i = 0; i < vocab; i++) {
+      const p = Math.exp(lr[i]!);
+      if (p > 0) kl += p * (lr[i]! - lc[i]!);
+    }
+    kl = Math.max(kl, 0);
+    klSum += kl;
+    if (kl > klMax) {
+      klMax = kl;
+      klMaxAt = r;
+    }
+    const next = seq.ids[r + 1]!;
+    nllRef -= lr[next]!;
+    nllCand -= lc[next]!;
+    const a = top2(rowRef), b = top2(rowCand);
+    const same = a.id === b.id;
+    if (same) agree++;
+    if (a.margin >= t.stableMargin) {
+      stable++;
+      if (same) agreeStable++;
+      else if (disagreements.length < 10) {
+        disagreements.push({ position: r, reference: a.id, candidate: b.id, margin: a.margin });
+      }
+    }
+  }
+  return {
+    id: seq.id,
+    text: seq.text,
+    ids: seq.ids,
+    positions: rows,
+    stablePositions: stable,
+    top1Agreement: rows ? agree / rows : 1,
+    stableTop1Agreement: stable ? agreeStable / stable : 1,
+    meanKl: rows ? klSum / rows : 0,
+    maxKl: klMax,
+    maxKlPosition: klMaxAt,
+    referenceNll: rows ? nllRef / rows : 0,
+    candidateNll: rows ? nllCand / rows : 0,
+    disagreements,
+  };
+}
+
+/** Why two models cannot be compared, or null when they can. */
+function incompatibility(
+  c: ModelHparams,
+  r: ModelHparams,
+  cand: GgufFile,
+  ref: GgufFile,
+): string | null {
+  if (c.vocabSize !== r.vocabSize) {
+    return `vocabularies differ: ${cand.path} has ${c.vocabSize} tokens, ${ref.path} has ${r.vocabSize}`;
+  }
+  const ct = cand.kv(Keys.tokenizer.tokens)?.value, rt = ref.kv(Keys.tokenizer.tokens)?.value;
+  if (Array.isArray(ct) && Array.isArray(rt)) {
+    const i = ct.findIndex((tok, k) => tok !== rt[k]);
+    if (i >= 0 || ct.length !== rt.length) {
+      return `token strings differ (first at id ${
+        i >= 0 ? i : Math.min(ct.length, rt.length)
+      }): the models do not share a tokenizer`;
+    }
+  }
+  return null;
+}
+
+function failed(
+  candidate: GgufFile,
+  reference: GgufFile,
+  t: DifferentialThresholds,
+  check: Check,
+  started: number,
+): DifferentialReport {
+  return {
+    schema: DIFFERENTIAL_SCHEMA_ID,
+    candidate: candidate.path,
+    reference: reference.path,
+    status: "fail",
+    exitCode: EXIT.modelLoad,
+    thresholds: t,
+    segments: [],
+    overall: null,
+    checks: [check],
+    durationMs: performance.now() - started,
+  };
+}
+
+/** Loads a model, runs `use`, always frees the engine. */
+async function withEngine<T>(
+  gguf: GgufFile,
+  opts: CompareOptions["engine"] & { maxContext: number },
+  use: (e: InferenceEngine) => T,
+): Promise<T> {
+  const engine = await InferenceEngine.load(gguf, {
+    maxContext: opts.maxContext,
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
+  try {
+    return use(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+const fmt = (
+  x: number,
+  digits = 3,
+) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(digits));
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/**
+ * Runs both models and compares them (see the module comment). Never throws
+ * for a model that fails to load or does not match: that is a failed report
+ * with exit code 13. Bad options are a {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * const report = await compareModels(candidate, reference, { thresholds: { maxMeanKl: 1e-2 } });
+ * report.overall?.meanKl;
+ * ```
+ */
+export async function compareModels(
+  candidate: GgufFile,
+  reference: GgufFile,
+  opts: CompareOptions = {},
+): Promise<DifferentialReport> {
+  const started = performance.now();
+  const t: DifferentialThresholds = { ...DEFAULT_DIFFERENTIAL_THRESHOLDS, ...opts.thresholds };
+  const probeTokens = opts.probeTokens ?? DEFAULT_PROBE_TOKENS;
+  if (!Number.isSafeInteger(probeTokens) || probeTokens < 1) {
+    throw new UsageError(`probeTokens must be a positive integer, got ${probeTokens}`);
+  }
+  const prompt = opts.prompt ?? DEFAULT_PROBE_PROMPT;
+  const passage = opts.passage ?? PROBE_PASSAGE;
+
+  let refHp: ModelHparams, candHp: ModelHparams;
+  try {
+    refHp = readHparams(reference);
+    candHp = readHparams(candidate);
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    return failed(candidate, reference, t, {
+      id: "differential.load",
+      status: "fail",
+      message: e.message,
+    }, started);
+  }
+  const mismatch = incompatibility(candHp, refHp, candidate, reference);
+  if (mismatch) {
+    return failed(candidate, reference, t, {
+      id: "differential.compatible",
+      status: "fail",
+      message: mismatch,
+    }, started);
+  }
+
+  let tokenizer = opts.tokenizer;
+  try {
+    tokenizer ??= await TextTokenizer.load({ gguf: reference });
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    return failed(candidate, reference, t, {
+      id: "differential.tokenizer",
+      status: "fail",
+      message: e.message,
+    }, started);
+  }
+  const context = Math.min(refHp.contextLength, candHp.contextLength);
+  const promptIds = tokenizer.encode(prompt);
+  const passageIds = tokenizer.encode(passage).slice(0, context);
+  if (promptIds.length < 1 || promptIds.length + probeTokens > context || passageIds.length < 2) {
+    // generate() stops early only at a full context, which this excludes.
+    throw new UsageError(
+      `the probe (${promptIds.length} + ${probeTokens} tokens) and passage (${passageIds.length} tokens) must fit in ${context} positions`,
+    );
+  }
+  const maxContext = Math.max(promptIds.length + probeTokens, passageIds.length);
+  const engineOpts = { ...opts.engine, maxContext };
+
+  let sequences: Sequence[] = [];
+  let refLogits: Float32Array[] = [];
+  let candLogits: Float32Array[] = [];
+  let stage = reference;
+  try {
+    await withEngine(reference, engineOpts, (e) => {
+      const gen = e.generate(promptIds, { maxTokens: probeTokens });
+      // Row r predicts ids[r + 1]: rows P-1 … P+G-2 are the G greedy choices.
+      const probeIds = [...promptIds, ...gen.ids];
+      sequences = [
+        { id: "probe", text: prompt, ids: probeIds, firstRow: promptIds.length - 1 },
+        { id: "passage", text: passage, ids: passageIds, firstRow: 0 },
+      ];
+      refLogits = sequences.map((s) => e.forwardAll(s.ids));
+    });
+    stage = candidate;
+    await withEngine(candidate, engineOpts, (e) => {
+      candLogits = sequences.map((s) => e.forwardAll(s.ids));
+    });
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    return failed(
+      candidate,
+      reference,
+      t,
+      { id: "differential.load", status: "fail", message: `${stage.path}: ${e.message}` },
+      started,
+    );
+  }
+
+  const vocab = refHp.vocabSize;
+  const segments = sequences.map((s, i) =>
+    compareSegment(s, refLogits[i]!, candLogits[i]!, vocab, t)
+  );
+  const positions = segments.reduce((a, s) => a + s.positions, 0);
+  const stablePositions = segments.reduce((a, s) => a + s.stablePositions, 0);
+  const agreeStable = segments.reduce((a, s) => a + s.stableTop1Agreement * s.stablePositions, 0);
+  const stableTop1Agreement = stablePositions ? agreeStable / stablePositions : 1;
+  const meanKl = segments.reduce((a, s) => a + s.meanKl * s.positions, 0) / positions;
+  const pass = segments.find((s) => s.id === "passage")!;
+  const passageNllIncrease = pass.candidateNll - pass.referenceNll;
+
+  const disagreeText = segments.flatMap((s) =>
+    s.disagreements.map((d) =>
+      `${s.id} position ${d.position}: ${d.reference} vs ${d.candidate} (gap ${
+        d.margin.toFixed(2)
+      })`
+    )
+  ).slice(0, 5).join("; ");
+  const worst = segments.reduce((a, s) => (s.maxKl > a.maxKl ? s : a));
+  const checks: Check[] = [
+    {
+      id: "differential.top1",
+      status: stableTop1Agreement >= t.minStableTop1Agreement ? "pass" : "fail",
+      message: `top-1 agreement ${
+        pct(stableTop1Agreement)
+      } on ${stablePositions} stable positions (reference gap >= ${t.stableMargin}); need >= ${
+        pct(t.minStableTop1Agreement)
+      }${disagreeText ? `; differs at ${disagreeText}` : ""}`,
+    },
+    {
+      id: "differential.kl",
+      status: meanKl <= t.maxMeanKl ? "pass" : "fail",
+      message: `mean KL(reference || candidate) ${
+        fmt(meanKl)
+      } nats over ${positions} positions (max ${
+        fmt(worst.maxKl)
+      } at ${worst.id} position ${worst.maxKlPosition}); need <= ${fmt(t.maxMeanKl)}`,
+    },
+    {
+      id: "differential.nll",
+      status: passageNllIncrease <= t.maxNllIncrease ? "pass" : "fail",
+      message: `passage NLL ${pass.candidateNll.toFixed(4)} (candidate) vs ${
+        pass.referenceNll.toFixed(4)
+      } (reference) nats/token: ${passageNllIncrease >= 0 ? "+" : ""}${
+        fmt(passageNllIncrease, 4)
+      }; need <= +${t.maxNllIncrease}`,
+    },
+  ];
+  const ok = checks.every((c) => c.status === "pass");
+  return {
+    schema: DIFFERENTIAL_SCHEMA_ID,
+    candidate: candidate.path,
+    reference: reference.path,
+    status: ok ? "pass" : "fail",
+    exitCode: ok ? null : EXIT.gibberish,
+    thresholds: t,
+    segments,
+    overall: { positions, stablePositions, stableTop1Agreement, meanKl, passageNllIncrease },
+    checks,
+    durationMs: performance.now() - started,
+  };
+}
+
+/**
+ * The report as plain text: one line per segment, one per check.
+ *
+ * @example
+ * ```ts
+ * console.log(renderDifferentialReport(report));
+ * // Differential: candidate.gguf against reference.gguf — PASS
+ * ```
+ */
+export function renderDifferentialReport(r: DifferentialReport): string {
+  const lines = [
+    `Differential: ${r.candidate} against ${r.reference} — ${r.status.toUpperCase()}${
+      r.exitCode !== null ? ` (exit ${r.exitCode})` : ""
+    }`,
+  ];
+  for (const s of r.segments) {
+    lines.push(
+      `  ${s.id.padEnd(8)} ${s.positions} positions (${s.stablePositions} stable): top-1 ${
+        pct(s.top1Agreement)
+      } all, ${pct(s.stableTop1Agreement)} stable; mean KL ${fmt(s.meanKl)}; NLL ${
+        s.referenceNll.toFixed(4)
+      } ref, ${s.candidateNll.toFixed(4)} cand`,
+    );
+  }
+  for (const c of r.checks) {
+    lines.push(`  ${c.status.toUpperCase().padEnd(5)} ${c.id}: ${c.message}`);
+  }
+  return lines.join("\n");
+}

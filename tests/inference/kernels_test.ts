@@ -1,0 +1,384 @@
+// The WebAssembly kernels against the plain TypeScript reference (the oracle)
+// and against facts computed by hand; both SIMD variants, 1 and 2 threads.
+
+import assert from "node:assert/strict";
+import type { Kernels, Ptr } from "../../lib/inference/kernels/api.ts";
+import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
+import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
+import { kernelModuleBytes, relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
+import { assembleKernels, selectVariant } from "../../lib/inference/kernels/assemble.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../lib/codecs/float.ts";
+
+const VARIANTS = relaxedSimdSupported() ? (["relaxed", "portable"] as const) : (["portable"] as const);
+const MB = 1 << 20;
+
+/** mulberry32: a small seeded generator, uniform in [0, 1). */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomF32(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+}
+
+/** Finite f16 bit patterns over the whole range, with subnormals, ±0 and ±max. */
+function randomF16Bits(n: number, seed: number): Uint16Array {
+  const r = rng(seed);
+  const special = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x3c00];
+  return Uint16Array.from({ length: n }, (_, i) => {
+    if (i < special.length) return special[i]!;
+    let b: number;
+    do b = Math.floor(r() * 65536); while ((b & 0x7c00) === 0x7c00);
+    return b;
+  });
+}
+
+/** bf16 bit patterns of values spread over 2^-30..2^30, with a few subnormals. */
+function randomBf16Bits(n: number, seed: number): Uint16Array {
+  const r = rng(seed);
+  return Uint16Array.from({ length: n }, (_, i) => {
+    if (i % 97 === 5) return 0x0001 + Math.floor(r() * 0x7f); // subnormal
+    return f32ToBf16((r() * 2 - 1) * 2 ** Math.floor(r() * 60 - 30));
+  });
+}
+
+function randomTrits(n: number, seed: number): Int8Array {
+  const r = rng(seed);
+  return Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
+}
+
+/** Copies `data` into fresh memory of `k` and returns its pointer. */
+function put(k: Kernels, data: Float32Array | Uint16Array | Int8Array): Ptr {
+  const p = k.alloc(data.byteLength);
+  if (data instanceof Float32Array) k.f32(p, data.length).set(data);
+  else if (data instanceof Uint16Array) k.u16(p, data.length).set(data);
+  else k.i8(p, data.length).set(data);
+  return p;
+}
+
+type FloatKind = "f32" | "f16" | "bf16";
+
+function matmulFloat(
+  k: Kernels,
+  kind: FloatKind,
+  w: Float32Array | Uint16Array,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  batch: number,
+): Float32Array {
+  const pw = put(k, w), px = put(k, x), py = k.alloc(batch * rows * 4);
+  if (kind === "f32") k.matmulF32(pw, px, py, rows, cols, batch);
+  else if (kind === "f16") k.matmulF16(pw, px, py, rows, cols, batch);
+  else k.matmulBF16(pw, px, py, rows, cols, batch);
+  return k.f32(py, batch * rows).slice();
+}
+
+function ternary(
+  k: Kernels,
+  trits: Int8Array,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  batch: number,
+  wScale: number,
+): { y: Float32Array; q: Int8Array; t: Float32Array; sum: Int32Array } {
+  const pw = k.alloc(k.ternaryBytes(rows, cols));
+  k.packTernary(trits, rows, cols, pw);
+  const px = put(k, x), pq = k.alloc(batch * cols), pt = k.alloc(batch * 4);
+  const ps = k.alloc(batch * 4), py = k.alloc(batch * rows * 4);
+  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
+  k.matmulTernary(pw, wScale, pq, pt, ps, py, rows, cols, batch);
+  return {
+    y: k.f32(py, batch * rows).slice(),
+    q: k.i8(pq, batch * cols).slice(),
+    t: k.f32(pt, batch).slice(),
+    sum: k.i32(ps, batch).slice(),
+  };
+}
+
+/**
+ * |a − b| ≤ rel · Σ_c |w·x| per output: the natural scale of a reordered f32
+ * sum (a wrong pairing of weights and activations errs by about Σ|w·x| itself).
+ */
+function assertMatmulClose(
+  got: Float32Array,
+  want: Float32Array,
+  w: (r: number, c: number) => number,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  rel: number,
+  what: string,
+): void {
+  for (let b = 0; b < want.length / rows; b++) {
+    for (let r = 0; r < rows; r++) {
+      let mag = 0;
+      for (let c = 0; c < cols; c++) mag += Math.abs(w(r, c) * x[b * cols + c]!);
+      const i = b * rows + r;
+      const err = Math.abs(got[i]! - want[i]!);
+      if (!(err <= rel * mag + 1e-30)) {
+        assert.fail(`${what}: y[${b}, ${r}] = ${got[i]}, reference ${want[i]} (Σ|w·x| = ${mag})`);
+      }
+    }
+  }
+}
+
+const FLOAT_SHAPES: [rows: number, cols: number, batch: number][] = [
+  [5, 48, 3], // cols not a multiple of 128: the float kernels only need 16
+  [203, 768, 7], // odd rows (a partial group of 4), odd batch, big enough to split
+  [517, 256, 1], // matrix x vector, split across threads
+  [3, 2560, 2],
+];
+
+const TERNARY_SHAPES: [rows: number, cols: number, batch: number][] = [
+  [6, 64, 1],
+  [203, 768, 7],
+  [517, 256, 1],
+  [33, 1152, 7], // more than 1024 columns: the i16 accumulators are flushed mid-row
+  [4, 2560, 2],
+];
+
+Deno.test("wasm_bytes.ts matches kernels.wat (run `deno task build:wasm` after editing the .wat)", async () => {
+  const wat = await Deno.readTextFile("lib/inference/kernels/kernels.wat");
+  const built = await assembleKernels(wat);
+  assert.deepEqual(kernelModuleBytes("relaxed"), built.relaxed, "relaxed variant is stale");
+  assert.deepEqual(kernelModuleBytes("portable"), built.portable, "portable variant is stale");
+});
+
+Deno.test("selectVariant keeps one variant's lines, blanks the other's and the markers", () => {
+  const wat = "a\n;;@relaxed\nr\n;;@end\n;;@portable\np\n;;@end\nz";
+  assert.equal(selectVariant(wat, "relaxed"), "a\n\nr\n\n\n\n\nz");
+  assert.equal(selectVariant(wat, "portable"), "a\n\n\n\n\np\n\nz");
+  assert.throws(() => selectVariant(";;@relaxed\nx", "relaxed"), SyntaxError);
+  assert.throws(() => selectVariant(";;@end", "relaxed"), SyntaxError);
+});
+
+Deno.test("the portable variant uses no relaxed-SIMD opcode", () => {
+  // Relaxed SIMD opcodes are 0xfd 0x80..0x93 0x02 (LEB128 0x100..0x113).
+  const bytes = kernelModuleBytes("portable");
+  for (let i = 0; i + 2 < bytes.length; i++) {
+    if (bytes[i] === 0xfd && bytes[i + 1]! >= 0x80 && bytes[i + 1]! <= 0x93 && bytes[i + 2] === 0x02) {
+      assert.fail(`relaxed opcode at byte ${i}`);
+    }
+  }
+});
+
+Deno.test("the default variant is relaxed SIMD where the engine has it", async () => {
+  const k = await createWasmKernels({ bytes: MB, threads: 1 });
+  try {
+    assert.equal(k.name, relaxedSimdSupported() ? "wasm-relaxed-simd" : "wasm-simd");
+    assert.ok(k.buffer instanceof SharedArrayBuffer);
+  } finally {
+    k.close();
+  }
+});
+
+for (const simd of VARIANTS) {
+  for (const threads of [1, 2]) {
+    Deno.test(`wasm kernels (${simd} SIMD, ${threads} thread(s)) match the reference`, async (t) => {
+      const k = await createWasmKernels({ bytes: 48 * MB, threads, simd });
+      const ref = createReferenceKernels(48 * MB);
+      try {
+        assert.equal(k.threads, threads);
+
+        await t.step("matmulF32 on a case computed by hand", () => {
+          // Row r of W is (r + 1) repeated; x is 0.5 repeated: y[r] = (r + 1) * 0.5 * 16.
+          const w = Float32Array.from({ length: 3 * 16 }, (_, i) => Math.floor(i / 16) + 1);
+          const y = matmulFloat(k, "f32", w, new Float32Array(16).fill(0.5), 3, 16, 1);
+          assert.deepEqual([...y], [8, 16, 24]);
+        });
+
+        for (const kind of ["f32", "f16", "bf16"] as const) {
+          await t.step(`matmul${kind.toUpperCase()} vs reference`, () => {
+            for (const [rows, cols, batch] of FLOAT_SHAPES) {
+              const seed = rows * 7919 + cols + batch;
+              const x = randomF32(batch * cols, seed);
+              const w = kind === "f32"
+                ? randomF32(rows * cols, seed + 1)
+                : kind === "f16"
+                ? randomF16Bits(rows * cols, seed + 1)
+                : randomBf16Bits(rows * cols, seed + 1);
+              const value = kind === "f32"
+                ? (r: number, c: number) => w[r * cols + c]!
+                : kind === "f16"
+                ? (r: number, c: number) => f16ToF32(w[r * cols + c]!)
+                : (r: number, c: number) => bf16ToF32(w[r * cols + c]!);
+              const got = matmulFloat(k, kind, w, x, rows, cols, batch);
+              const want = matmulFloat(ref, kind, w, x, rows, cols, batch);
+              assertMatmulClose(got, want, value, x, rows, cols, 1e-5, `${kind} ${rows}x${cols}x${batch}`);
+            }
+          });
+        }
+
+        await t.step("quantizeRowsI8 on values computed by hand (ties to even, clamp, zero row)", () => {
+          const cols = 16;
+          // Row 0: max|x| = 127 so t = 1 and q = roundHalfEven(x).
+          // Row 1: all zeros: t = 127 / 1e-5 and q = 0.
+          const x = new Float32Array(2 * cols);
+          x.set([127, 2.5, -2.5, 3.5, -3.5, 0.5, -0.5, 1.5, 126.5, -127, 0.49, 5, 6, 7, 8, 9]);
+          const px = put(k, x), pq = k.alloc(2 * cols), pt = k.alloc(8), ps = k.alloc(8);
+          k.quantizeRowsI8(px, pq, pt, ps, cols, 2);
+          const q0 = [127, 2, -2, 4, -4, 0, 0, 2, 126, -127, 0, 5, 6, 7, 8, 9];
+          assert.deepEqual([...k.i8(pq, cols)], q0);
+          assert.deepEqual([...k.i8(pq + cols, cols)], new Array(cols).fill(0));
+          assert.deepEqual([...k.f32(pt, 2)], [1, Math.fround(127 / 1e-5)]);
+          assert.deepEqual([...k.i32(ps, 2)], [q0.reduce((a, b) => a + b, 0), 0]);
+        });
+
+        await t.step("packTernary + quantizeRowsI8 + matmulTernary are bit-identical to the reference", () => {
+          for (const [rows, cols, batch] of TERNARY_SHAPES) {
+            const seed = rows * 131 + cols * 7 + batch;
+            const trits = randomTrits(rows * cols, seed);
+            const x = randomF32(batch * cols, seed + 1, 3);
+            const got = ternary(k, trits, x, rows, cols, batch, 0.8125);
+            const want = ternary(ref, trits, x, rows, cols, batch, 0.8125);
+            const shape = `${rows}x${cols}x${batch}`;
+            assert.deepEqual(got.q, want.q, `q ${shape}`);
+            assert.deepEqual(got.t, want.t, `t ${shape}`);
+            assert.deepEqual(got.sum, want.sum, `sum ${shape}`);
+            assert.deepEqual(got.y, want.y, `y ${shape}`);
+          }
+        });
+
+        await t.step("matmulTernary is exact at the i16 accumulator bounds (q = -128 and 127)", () => {
+          // Rows 0-3: all trits +1 (code 2), so every i16 lane of the relaxed kernel reaches
+          // -32768 (q = -128) or 32512 (q = 127) after 1024 columns, then is flushed.
+          // Row 4: trits -1, 0, +1 repeating; 2048 = 3 * 682 + 2 leaves -1, 0: Σ trit = -1.
+          // Batch rows 0 and 1 go through the paired kernel, row 2 through the single one.
+          const rows = 5, cols = 2048, batch = 3;
+          const trits = new Int8Array(rows * cols).fill(1);
+          for (let c = 0; c < cols; c++) trits[4 * cols + c] = (c % 3) - 1;
+          const pw = k.alloc(k.ternaryBytes(rows, cols));
+          k.packTernary(trits, rows, cols, pw);
+          const q = new Int8Array(batch * cols).fill(-128);
+          q.fill(127, cols, 2 * cols);
+          const pq = put(k, q), pt = put(k, new Float32Array([1, 2, 4])), ps = k.alloc(12);
+          k.i32(ps, 3).set([-128 * cols, 127 * cols, -128 * cols]);
+          const py = k.alloc(batch * rows * 4);
+          k.matmulTernary(pw, 1, pq, pt, ps, py, rows, cols, batch);
+          assert.deepEqual([...k.f32(py, batch * rows)], [
+            ...[-262144, -262144, -262144, -262144, 128], // -128 * 2048 / 1; 128 / 1
+            ...[130048, 130048, 130048, 130048, -63.5], // 127 * 2048 / 2; -127 / 2
+            ...[-65536, -65536, -65536, -65536, 32], // -128 * 2048 / 4; 128 / 4
+          ]);
+        });
+
+        await t.step("packTernary in slabs equals packing at once; bad trits are refused", () => {
+          const rows = 11, cols = 128;
+          const trits = randomTrits(rows * cols, 5);
+          const whole = k.alloc(k.ternaryBytes(rows, cols));
+          k.packTernary(trits, rows, cols, whole);
+          const slabs = k.alloc(k.ternaryBytes(rows, cols));
+          for (const [r0, n] of [[0, 3], [3, 5], [8, 3]] as const) {
+            k.packTernary(trits.subarray(r0 * cols, (r0 + n) * cols), n, cols, slabs, r0, rows);
+          }
+          const n = k.ternaryBytes(rows, cols);
+          assert.deepEqual(k.u8(slabs, n), k.u8(whole, n));
+          const bad = trits.slice();
+          bad[3 * cols + 7] = 2;
+          assert.throws(() => k.packTernary(bad, rows, cols, whole), /trit 2 at row 3, col 7/);
+        });
+
+        await t.step("rmsnorm vs reference (any n, in place)", () => {
+          for (const [n, batch] of [[256, 1], [37, 7], [2560, 2], [1, 1]] as const) {
+            const x = randomF32(n * batch, n + batch, 4);
+            const g = randomF32(n, n * 3, 2);
+            const run = (kk: Kernels) => {
+              const px = put(kk, x), pg = put(kk, g);
+              kk.rmsnorm(px, pg, px, n, batch, 1e-5);
+              return kk.f32(px, n * batch).slice();
+            };
+            const got = run(k), want = run(ref);
+            for (let i = 0; i < got.length; i++) {
+              assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-6 * Math.abs(want[i]!), `rmsnorm ${n}x${batch}[${i}]`);
+            }
+          }
+        });
+
+        await t.step("softmax vs reference (masked -Infinity entries, any n)", () => {
+          for (const n of [1, 3, 1001, 4096]) {
+            const x = randomF32(n, n, 20);
+            for (let i = 1; i < n; i += 7) x[i] = -Infinity;
+            const run = (kk: Kernels) => {
+              const px = put(kk, x);
+              kk.softmax(px, n);
+              return kk.f32(px, n).slice();
+            };
+            const got = run(k), want = run(ref);
+            for (let i = 0; i < n; i++) {
+              assert.ok(
+                Math.abs(got[i]! - want[i]!) <= 1e-6 * want[i]! + 1e-37,
+                `softmax ${n}[${i}]: ${got[i]} vs ${want[i]}`,
+              );
+            }
+          }
+        });
+
+        await t.step("unsupported shapes and pointers throw RangeError", () => {
+          const p = k.alloc(4096);
+          assert.throws(() => k.matmulF32(p, p, p, 2, 8, 1), RangeError);
+          assert.throws(() => k.matmulTernary(p, 1, p, p, p, p, 4, 96, 1), RangeError);
+          assert.throws(() => k.ternaryBytes(4, 100), RangeError);
+          assert.throws(() => k.quantizeRowsI8(p, p, p, p, 20, 1), RangeError);
+          assert.throws(() => k.matmulF32(0, p, p, 1, 16, 1), RangeError);
+          assert.throws(() => k.matmulF32(p, p, k.buffer.byteLength - 8, 4, 16, 1), RangeError);
+          assert.throws(() => k.alloc(k.buffer.byteLength), RangeError);
+        });
+      } finally {
+        k.close();
+      }
+    });
+  }
+
+  Deno.test(`wasm kernels (${simd} SIMD): results do not depend on the thread count`, async () => {
+    const one = await createWasmKernels({ bytes: 24 * MB, threads: 1, simd });
+    const two = await createWasmKernels({ bytes: 24 * MB, threads: 2, simd });
+    try {
+      for (const [rows, cols, batch] of [[1031, 512, 1], [203, 768, 7]] as const) {
+        const trits = randomTrits(rows * cols, rows);
+        const x = randomF32(batch * cols, cols, 2);
+        const a = ternary(one, trits, x, rows, cols, batch, 0.3);
+        const b = ternary(two, trits, x, rows, cols, batch, 0.3);
+        assert.deepEqual(b.y, a.y, `ternary ${rows}x${cols}x${batch}`);
+        const w = randomF16Bits(rows * cols, rows);
+        for (const kind of ["f32", "f16", "bf16"] as const) {
+          const ww = kind === "f32" ? randomF32(rows * cols, cols) : w;
+          assert.deepEqual(
+            matmulFloat(two, kind, ww, x, rows, cols, batch),
+            matmulFloat(one, kind, ww, x, rows, cols, batch),
+            `${kind} ${rows}x${cols}x${batch}`,
+          );
+        }
+      }
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+}
+
+Deno.test("a 3 GiB memory works, with pointers past 2 GiB", async () => {
+  const k = await createWasmKernels({ bytes: 3 * 2 ** 30, threads: 2 });
+  const ref = createReferenceKernels(8 * MB);
+  try {
+    k.alloc(2 ** 31 + 12345); // push the allocator past 2^31
+    const rows = 517, cols = 256, batch = 3;
+    const trits = randomTrits(rows * cols, 9), x = randomF32(batch * cols, 10);
+    const got = ternary(k, trits, x, rows, cols, batch, 1.5);
+    assert.deepEqual(got.y, ternary(ref, trits, x, rows, cols, batch, 1.5).y);
+    const w = randomF32(rows * cols, 11);
+    const y = matmulFloat(k, "f32", w, x, rows, cols, batch);
+    assertMatmulClose(y, matmulFloat(ref, "f32", w, x, rows, cols, batch), (r, c) => w[r * cols + c]!, x, rows, cols, 1e-5, "f32 high");
+    assert.ok(k.alloc(64) > 2 ** 31);
+  } finally {
+    k.close();
+  }
+  await assert.rejects(() => createWasmKernels({ bytes: 2 ** 32 }), RangeError);
+});
