@@ -55,15 +55,17 @@ async function ensureCheckpoint(): Promise<void> {
   const file = await Deno.open(`${dir}/model.safetensors`, { write: true, create: true, truncate: true });
   await file.write(header);
   const rng = new FuzzRng(1);
+  // Random BF16 bits: sign random, exponent near 2^-5 for weights and 2^0 for norms.
   for (const [i, [name]] of shapes.entries()) {
     const n = sizes[i]! / 2;
     const bf16 = new Uint16Array(n);
     const isNorm = name.includes("norm");
-    for (let j = 0; j < n; j++) {
-      // Norms near 1, weights small and signed; BF16 bits built directly.
-      const mag = isNorm ? 1 + (rng.u32() / 2 ** 32) * 0.5 : (rng.u32() / 2 ** 32) * 0.05;
-      const f = new Float32Array([rng.chance(0.5) || isNorm ? mag : -mag]);
-      bf16[j] = new Uint32Array(f.buffer)[0]! >>> 16;
+    const base = isNorm ? 0x3f80 : 0x3d00;
+    for (let j = 0; j < n; j += 2) {
+      const r = rng.u32();
+      const sign0 = isNorm ? 0 : (r >>> 16) & 0x8000, sign1 = isNorm ? 0 : (r >>> 15) & 0x8000;
+      bf16[j] = sign0 | base | (r & 0x7f);
+      bf16[j + 1] = sign1 | (base - 0x80 * ((r >>> 20) & 3)) | ((r >>> 8) & 0x7f);
     }
     await file.write(new Uint8Array(bf16.buffer));
   }

@@ -30,6 +30,8 @@ import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/re
 import { sha256File } from "../io/hash.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { GgufWriter, type GgufTensorPlan } from "../gguf/writer.ts";
+import { openGguf } from "../gguf/reader.ts";
+import { ggufHashManifest } from "../provenance/gguf_hash.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
 import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { ternarizeAbsmean } from "../codecs/ternary.ts";
@@ -61,6 +63,8 @@ export interface ExportOptions {
   allowOverflow?: "refuse" | "clamp";
   /** Output file stem; default `clean-<outType>`. */
   name?: string;
+  /** Where the checkpoint came from (e.g. the Hub repo and commit), recorded in meta.json. */
+  origin?: Record<string, unknown>;
   /** Record the export time in meta.json (off by default: reproducible files). */
   timestamp?: boolean;
   /** Called as each tensor is written. */
@@ -75,6 +79,8 @@ export interface ExportResult {
   ggufPath: string;
   metaPath: string;
   fingerprintPath: string;
+  /** llama.cpp gguf-hash manifest (xxh64 and sha256 per tensor and for the model). */
+  manifestPath: string;
   /** `sha256-<hex>` of the GGUF. */
   fingerprint: string;
   meta: GgufMeta;
@@ -256,6 +262,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
           arch_name: archName,
           allow_overflow: overflowMode,
           tokenizer: basename(tokenizerPath),
+          ...(opts.origin ? { origin: opts.origin } : {}),
         },
         sources: await describeSources(ckpt, configPath, tokenizerPath),
         config: {
@@ -293,11 +300,14 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
       await metaFile.writeText(serializeMeta(meta));
       const fpFile = await outputs.file(`${stem}.fingerprint`);
       await fpFile.writeText(fingerprintLine(ggufSha));
+      const manifestFile = await outputs.file(`${stem}.gguf-hash`);
+      await manifestFile.writeText(await manifestOf(ggufFile.tempPath, `${stem}.gguf`));
       await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
         metaPath: metaFile.finalPath,
         fingerprintPath: fpFile.finalPath,
+        manifestPath: manifestFile.finalPath,
         fingerprint,
         meta,
       };
@@ -307,6 +317,19 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     }
   } finally {
     ckpt.close();
+  }
+}
+
+/**
+ * The gguf-hash manifest of a finished (still temporary) GGUF, labelled with its
+ * final file name so that `llama-gguf-hash --check` works in the output folder.
+ */
+export async function manifestOf(ggufPath: string, label: string): Promise<string> {
+  const g = await openGguf(ggufPath);
+  try {
+    return await ggufHashManifest(g, label, ["xxh64", "sha256"]);
+  } finally {
+    g.close();
   }
 }
 

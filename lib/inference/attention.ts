@@ -29,6 +29,11 @@ export interface AttentionShape {
  * position `pos0 + t`), attends to cache rows 0…pos0+t of `keys` and `values`
  * (`[positions, nHeadKv·headDim]`) and writes `out` (`[batch, nHead·headDim]`).
  * `scores` is scratch of at least pos0 + batch entries.
+ *
+ * @example
+ * ```ts
+ * causalAttention({ nHead: 1, nHeadKv: 1, headDim: 2 }, q, keys, values, out, 0, 1, new Float64Array(1));
+ * ```
  */
 export function causalAttention(
   shape: AttentionShape,

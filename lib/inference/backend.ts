@@ -57,14 +57,28 @@ const wasm: Backend = {
 /** The default backend. */
 export const DEFAULT_BACKEND: BackendName = "wasm";
 
-/** The backend for a name. */
+/**
+ * The backend for a name.
+ *
+ * @example
+ * ```ts
+ * backendFor("wasm").ternaryBytes(6, 256); // 512
+ * ```
+ */
 export function backendFor(name: BackendName = DEFAULT_BACKEND): Backend {
   if (name === "reference") return reference;
   if (name === "wasm") return wasm;
   throw new UsageError(`unknown backend "${name}" (use ${BACKEND_NAMES.join(" or ")})`);
 }
 
-/** Creates the named backend's kernels with `bytes` bytes of memory. */
+/**
+ * Creates the named backend's kernels with `bytes` bytes of memory.
+ *
+ * @example
+ * ```ts
+ * const k = await createBackendKernels("reference", 1 << 20, 1);
+ * ```
+ */
 export function createBackendKernels(
   name: BackendName,
   bytes: number,
@@ -76,6 +90,12 @@ export function createBackendKernels(
 /**
  * Worker threads: `requested` if given, else BITNET_THREADS, else the number
  * of logical CPUs. A malformed BITNET_THREADS is a UsageError.
+ *
+ * @example
+ * ```ts
+ * resolveThreads(4); // 4
+ * resolveThreads(); // BITNET_THREADS, else navigator.hardwareConcurrency
+ * ```
  */
 export function resolveThreads(requested?: number): number {
   if (requested !== undefined) {

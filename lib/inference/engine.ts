@@ -84,7 +84,16 @@ export interface GenerateResult {
 
 const DEFAULT_BATCH = 64;
 
-/** A loaded model ready to run. */
+/**
+ * A loaded model ready to run.
+ *
+ * @example
+ * ```ts
+ * const engine = await InferenceEngine.load(gguf, { backend: "wasm", threads: 2 });
+ * const logits = engine.forward([2046, 463, 275]);
+ * engine.close();
+ * ```
+ */
 export class InferenceEngine {
   readonly hparams: ModelHparams;
   /** The kernels' name ("reference", "wasm-simd", ...). */

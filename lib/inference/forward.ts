@@ -42,6 +42,11 @@ export type LogitRows = "last" | "all" | "none";
  * the last token (`"last"`: row 0 of `state.logits`), of every token
  * (`"all"`: rows 0…n−1) or none. The caller checks that the batch and the
  * cache have room and that the ids are in the vocabulary.
+ *
+ * @example
+ * ```ts
+ * forward(model, state, [2046, 463], "all"); // logits of both tokens in state.logits
+ * ```
  */
 export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
   const k = m.kernels, p = m.hparams, w = m.weights;

@@ -67,7 +67,15 @@ export interface ModelHparams {
   hiddenAct: HiddenActivation;
 }
 
-/** The family of an architecture name; an unknown one is an {@link UnsupportedError} listing the known. */
+/**
+ * The family of an architecture name; an unknown one is an {@link UnsupportedError} listing the known.
+ *
+ * @example
+ * ```ts
+ * familyOf("bitnet-25"); // "bitnet"
+ * familyOf("gpt2"); // throws UnsupportedError
+ * ```
+ */
 export function familyOf(arch: string, where = "model"): ModelFamily {
   const family = SUPPORTED_ARCHITECTURES[arch];
   if (!family) {

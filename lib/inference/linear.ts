@@ -60,7 +60,14 @@ export interface LinearInput {
   readonly quantized?: QuantizedRows;
 }
 
-/** Float rows used as they are. */
+/**
+ * Float rows used as they are.
+ *
+ * @example
+ * ```ts
+ * linear(k, llamaWq, floatInput(x, 4096), q, batch);
+ * ```
+ */
 export function floatInput(x: Ptr, cols: number): LinearInput {
   return { x, cols };
 }
@@ -69,6 +76,12 @@ export function floatInput(x: Ptr, cols: number): LinearInput {
  * AQ(x) of FORMATS.md §4: each of the `batch` rows quantized to int8 with
  * t = 127 / max|x| into `into`. One quantization serves every projection
  * that reads the same rows (q, k, v; gate, up).
+ *
+ * @example
+ * ```ts
+ * const a = quantizedInput(k, xb, 2560, batch, state.quantized);
+ * linear(k, wq, a, q, batch);
+ * ```
  */
 export function quantizedInput(
   k: Kernels,
@@ -81,7 +94,14 @@ export function quantizedInput(
   return { x, cols, quantized: into };
 }
 
-/** y[batch, W.rows] = input[batch, W.cols] · Wᵀ. */
+/**
+ * y[batch, W.rows] = input[batch, W.cols] · Wᵀ.
+ *
+ * @example
+ * ```ts
+ * linear(k, layer.wGate, f, state.gate, batch);
+ * ```
+ */
 export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {
   if (input.cols !== w.cols) {
     throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);

@@ -18,7 +18,14 @@ import type { HiddenActivation } from "./hparams.ts";
 import type { FloatMatrix } from "./linear.ts";
 import { floatElementReader } from "./weight_formats.ts";
 
-/** Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32. */
+/**
+ * Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32.
+ *
+ * @example
+ * ```ts
+ * embed(k, weights.tokenEmbd, [2046, 463], state.x);
+ * ```
+ */
 export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[], out: Ptr): void {
   const cols = table.cols, x = k.f32(out, tokens.length * cols);
   const stored = table.type === GgmlType.F32
@@ -31,12 +38,26 @@ export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[],
   }
 }
 
-/** h += d, element-wise over `n` values. */
+/**
+ * h += d, element-wise over `n` values.
+ *
+ * @example
+ * ```ts
+ * addInPlace(new Float32Array([1, 2]), new Float32Array([3, 4])); // h = [4, 6]
+ * ```
+ */
 export function addInPlace(h: Float32Array, d: Float32Array): void {
   for (let i = 0; i < h.length; i++) h[i] = h[i]! + d[i]!;
 }
 
-/** gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise. */
+/**
+ * gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise.
+ *
+ * @example
+ * ```ts
+ * gatedActivation("silu", gate, up); // gate = silu(gate) * up
+ * ```
+ */
 export function gatedActivation(
   kind: HiddenActivation,
   gate: Float32Array,

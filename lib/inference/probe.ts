@@ -68,7 +68,15 @@ export interface ProbeResult {
 /** The default prompt: the fixture answers it with " Paris". */
 export const DEFAULT_PROMPT = "The capital of France is";
 
-/** Runs the probe; every failure is one of lib/cli/errors.ts's classes. */
+/**
+ * Runs the probe; every failure is one of lib/cli/errors.ts's classes.
+ *
+ * @example
+ * ```ts
+ * const r = await runProbe({ modelPath: "model.gguf", ids: [2046, 463], maxTokens: 4 });
+ * r.generated_ids.length; // 4 (fewer at end of text)
+ * ```
+ */
 export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
   const gguf = await openGguf(opts.modelPath);
   try {

@@ -22,7 +22,15 @@
 /** Which dims are rotated together. */
 export type RopeMode = "neox" | "normal";
 
-/** Precomputed cos/sin of every (position, pair) angle. */
+/**
+ * Precomputed cos/sin of every (position, pair) angle.
+ *
+ * @example
+ * ```ts
+ * const rope = new RopeTable({ dim: 128, base: 500000, maxPositions: 4096, mode: "neox" });
+ * rope.rotate(q, 0, 20, 128, 7); // all 20 heads of q at position 7
+ * ```
+ */
 export class RopeTable {
   readonly dim: number;
   readonly mode: RopeMode;

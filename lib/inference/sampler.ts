@@ -28,7 +28,14 @@ export interface SamplingOptions {
   seed?: number;
 }
 
-/** BITNET_SEED when set (and readable), else 42. */
+/**
+ * BITNET_SEED when set (and readable), else 42.
+ *
+ * @example
+ * ```ts
+ * defaultSeed(); // 42 unless BITNET_SEED is set
+ * ```
+ */
 export function defaultSeed(): number {
   try {
     return readBitnetEnv().seed;
@@ -74,7 +81,15 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** Chooses tokens from logits; one instance per generation (it owns the PRNG state). */
+/**
+ * Chooses tokens from logits; one instance per generation (it owns the PRNG state).
+ *
+ * @example
+ * ```ts
+ * const s = new Sampler({ temperature: 0.7, topP: 0.9, seed: 1 });
+ * const id = s.sample(logits);
+ * ```
+ */
 export class Sampler {
   readonly temperature: number;
   readonly topK: number;

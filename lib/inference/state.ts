@@ -46,17 +46,39 @@ function layout(hp: ModelHparams, size: StateSize) {
   };
 }
 
-/** Bytes of kernel memory the state needs, alignment padding included. */
+/**
+ * Bytes of kernel memory the state needs, alignment padding included.
+ *
+ * @example
+ * ```ts
+ * runStateBytes(hp, { maxContext: 4096, batch: 64 }); // ≈ 0.67 GB for 2B-4T, mostly KV cache
+ * ```
+ */
 export function runStateBytes(hp: ModelHparams, size: StateSize): number {
   return Object.values(layout(hp, size)).reduce((sum, n) => sum + alignUp(n, BUFFER_ALIGN), 0);
 }
 
-/** Rounds `n` up to a multiple of `a`. */
+/**
+ * Rounds `n` up to a multiple of `a`.
+ *
+ * @example
+ * ```ts
+ * alignUp(100, 64); // 128
+ * ```
+ */
 export function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 
-/** KV cache and scratch buffers (pointers into kernel memory). */
+/**
+ * KV cache and scratch buffers (pointers into kernel memory).
+ *
+ * @example
+ * ```ts
+ * const s = new RunState(kernels, hp, { maxContext: 256, batch: 32 });
+ * s.keyRows(0, s.pos); // where layer 0 writes the next keys
+ * ```
+ */
 export class RunState {
   readonly maxContext: number;
   readonly batch: number;

@@ -59,7 +59,14 @@ export const layerTensorName = {
   ffnSubNorm: (l: number) => `blk.${l}.ffn_sub_norm.weight`,
 } as const;
 
-/** The tensors a model with these hyperparameters must have, in a stable order. */
+/**
+ * The tensors a model with these hyperparameters must have, in a stable order.
+ *
+ * @example
+ * ```ts
+ * expectedTensors(hp).length; // 1 + 11·n_layer + 1 for tied BitNet
+ * ```
+ */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
   const qDim = hp.nHead * hp.headDim, kvDim = hp.nHeadKv * hp.headDim;
   const n = layerTensorName;
@@ -113,6 +120,11 @@ function numericKeys(table: Readonly<Partial<Record<number, unknown>>>): number[
  * tensor is read. Missing or misshapen tensors are a {@link ModelShapeError}
  * naming the tensor, the expected and the actual shape; a stored type the
  * engine cannot use for that tensor is an {@link UnsupportedError}.
+ *
+ * @example
+ * ```ts
+ * const plan = planTensors(gguf, readHparams(gguf));
+ * ```
  */
 export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
   const specs = expectedTensors(hp);
@@ -155,7 +167,14 @@ function sameShape(actual: readonly number[], expected: readonly number[]): bool
   return a.length === expected.length && a.every((d, i) => d === expected[i]);
 }
 
-/** Bytes a planned tensor takes in kernel memory, given the backend's ternary layout. */
+/**
+ * Bytes a planned tensor takes in kernel memory, given the backend's ternary layout.
+ *
+ * @example
+ * ```ts
+ * kernelBytes(plan[0]!, (rows, cols) => rows * cols);
+ * ```
+ */
 export function kernelBytes(
   t: PlannedTensor,
   ternaryBytes: (rows: number, cols: number) => number,

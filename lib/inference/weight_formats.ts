@@ -35,7 +35,15 @@ export type FloatType = typeof GgmlType.F32 | typeof GgmlType.F16 | typeof GgmlT
 /** Float matrices are kept in these stored types (embeddings, output, Llama projections). */
 export const FLOAT_MATRIX_TYPES: readonly FloatType[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
 
-/** True when `type` is one of {@link FLOAT_MATRIX_TYPES}. */
+/**
+ * True when `type` is one of {@link FLOAT_MATRIX_TYPES}.
+ *
+ * @example
+ * ```ts
+ * isFloatType(GgmlType.BF16); // true
+ * isFloatType(GgmlType.TQ2_0); // false
+ * ```
+ */
 export function isFloatType(type: number): type is FloatType {
   return (FLOAT_MATRIX_TYPES as readonly number[]).includes(type);
 }
@@ -84,7 +92,14 @@ export const FLOAT_DECODERS: Readonly<Partial<Record<number, FloatDecoder>>> = {
   },
 };
 
-/** One element of a float matrix in memory, as f32 (for embedding lookups). */
+/**
+ * One element of a float matrix in memory, as f32 (for embedding lookups).
+ *
+ * @example
+ * ```ts
+ * floatElementReader(GgmlType.BF16)(new Uint16Array([0x3f80]), 0); // 1
+ * ```
+ */
 export function floatElementReader(
   type: FloatType,
 ): (bits: Uint16Array | Float32Array, i: number) => number {
@@ -113,6 +128,11 @@ export interface TernarySource {
  * Exactly ternary float values keep their trits and scale; anything else is
  * a master weight and is ternarized with absmean, as BitNet's BitLinear does
  * on the fly (FORMATS.md §4).
+ *
+ * @example
+ * ```ts
+ * ternaryFromFloats(new Float32Array([0.5, 0, -0.5]), "w"); // trits [1, 0, -1], scale 0.5, origin "ternary"
+ * ```
  */
 export function ternaryFromFloats(values: Float32Array, name: string): TernaryWeights {
   const info = ternaryInfo(values);
@@ -141,6 +161,12 @@ const FLOAT_BITS: Readonly<Record<FloatType, { bytes: 2 | 4; mask: number; inf: 
  * decodes exactly and injectively to f32, this is the same decision as
  * `ternaryInfo` + `tritsFromTernary` on the decoded values (tests check it),
  * about ten times faster, which matters for 2 billion weights.
+ *
+ * @example
+ * ```ts
+ * ternaryFromFloatBits(new Uint8Array(new Uint16Array([0x3800, 0, 0xb800]).buffer), 3, GgmlType.F16);
+ * // { trits: [1, 0, -1], scale: 0.5 }
+ * ```
  */
 export function ternaryFromFloatBits(
   payload: Uint8Array,
@@ -267,7 +293,14 @@ export const TERNARY_SOURCES: Readonly<Partial<Record<number, TernarySource>>> =
   [GgmlType.TQ1_0]: fromBlocks(decodeTQ1_0, GGML_TYPES[GgmlType.TQ1_0].blockSize),
 };
 
-/** Names of the types in a table, for error messages. */
+/**
+ * Names of the types in a table, for error messages.
+ *
+ * @example
+ * ```ts
+ * typeNames([0, 1, 30]); // "F32, F16, BF16"
+ * ```
+ */
 export function typeNames(types: Iterable<number>): string {
   return [...types].map((t) => GGML_TYPES[t as GgmlType]?.name ?? String(t)).join(", ");
 }

@@ -61,7 +61,14 @@ export interface LoadWeightsOptions {
   transformNorm?: (name: string, values: Float32Array) => void;
 }
 
-/** Kernel memory the planned tensors take, alignment padding included. */
+/**
+ * Kernel memory the planned tensors take, alignment padding included.
+ *
+ * @example
+ * ```ts
+ * weightBytes(planTensors(gguf, hp), wasmTernaryBytes);
+ * ```
+ */
 export function weightBytes(
   plan: readonly PlannedTensor[],
   ternaryBytes: (rows: number, cols: number) => number,
@@ -69,7 +76,14 @@ export function weightBytes(
   return plan.reduce((sum, t) => sum + alignUp(kernelBytes(t, ternaryBytes), BUFFER_ALIGN), 0);
 }
 
-/** Reads every planned tensor into kernel memory. */
+/**
+ * Reads every planned tensor into kernel memory.
+ *
+ * @example
+ * ```ts
+ * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (name, v) => {} });
+ * ```
+ */
 export async function loadWeights(
   g: GgufFile,
   hp: ModelHparams,

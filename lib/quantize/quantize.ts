@@ -50,8 +50,10 @@ import {
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
+import { classifyBits16, ternaryCodeTable16 } from "./ternary_bits.ts";
 import { quantizeDecision, type TensorDecision } from "./rules.ts";
 import {
+  CHUNK_ELEMENTS,
   decodeFloatChunk,
   isFloatInput,
   scanTernary,
@@ -227,6 +229,15 @@ function copyTensor(src: GgufFile, p: PlannedTensor): Produced {
   };
 }
 
+/** A trit's byte (−1 is 0xff) → its code (0: −1, 1: 0, 2: +1), for counting without branches. */
+const TRIT_CODES = (() => {
+  const t = new Uint8Array(256).fill(3);
+  t[0xff] = 0;
+  t[0] = 1;
+  t[1] = 2;
+  return t;
+})();
+
 /** Trits of each chunk (from the exact values, or absmean), packed slab by slab. */
 function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): Produced {
   const scan = p.scan!;
@@ -235,20 +246,37 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
   const scale = ternary ? scan.scale : scan.absmeanScale!;
   const n = p.info.ne[0]! * p.info.ne[1]!;
   const encoder = format.encoder(n, scale, name);
-  let neg = 0, zero = 0, pos = 0;
-  async function* chunks(): AsyncGenerator<Uint8Array> {
+  const counts = new Float64Array(4);
+  const tally = (trits: Int8Array) => {
+    const bits = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
+    for (let i = 0; i < bits.length; i++) counts[TRIT_CODES[bits[i]!]!]!++;
+  };
+  async function* fromTable(scaleBits: number): AsyncGenerator<Int8Array> {
+    // F16/BF16 ternary values: one table lookup per element (ternary_bits.ts).
+    const table = ternaryCodeTable16(scaleBits);
+    const trits = new Int8Array(CHUNK_ELEMENTS);
+    for await (const bytes of src.streamTensor(p.info, CHUNK_ELEMENTS * 2)) {
+      const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+      const out = trits.subarray(0, bits.length);
+      classifyBits16(bits, table, counts, out);
+      if (counts[3]! > 0) {
+        throw new NotTernaryError(`${src.path}: tensor ${name} changed while it was being quantized`);
+      }
+      yield out;
+    }
+  }
+  async function* fromValues(): AsyncGenerator<Int8Array> {
     for await (const values of streamFloatValues(src, p.info)) {
       const trits = ternary
         ? tritsFromTernary(values, scale, name)
         : ternarizeAbsmean(values, scale, name).trits;
-      for (let i = 0; i < trits.length; i++) {
-        const t = trits[i]!;
-        if (t < 0) neg++;
-        else if (t > 0) pos++;
-        else zero++;
-      }
-      yield encoder.encode(trits);
+      tally(trits);
+      yield trits;
     }
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const slabs = ternary && scan.scaleBits !== undefined ? fromTable(scan.scaleBits) : fromValues();
+    for await (const trits of slabs) yield encoder.encode(trits);
     const tail = encoder.finish();
     if (tail.length > 0) yield tail;
   }
@@ -257,6 +285,7 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
     row: () => {
       // The values a reader of the file gets back: trit × stored scale.
       const d = format.storedScale(scale);
+      const [neg, zero, pos] = [counts[0]!, counts[1]!, counts[2]!];
       const count = neg + zero + pos;
       const rms = count ? d * Math.sqrt((neg + pos) / count) : 0;
       const min = neg ? -d : zero ? 0 : d;

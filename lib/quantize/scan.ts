@@ -18,10 +18,17 @@
  */
 
 import { NotTernaryError, UnsupportedError } from "../cli/errors.ts";
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { bf16ToF32Array, f16ToF32Array } from "../codecs/float_bulk.ts";
 import { AbsmeanAccumulator, ternaryInfo } from "../codecs/ternary.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import {
+  classifyBits16,
+  firstInvalid16,
+  firstMagnitude16,
+  ternaryCodeTable16,
+} from "./ternary_bits.ts";
 
 /** Float storage types the quantizer reads values from. */
 export const FLOAT_INPUT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
@@ -106,10 +113,13 @@ export interface TernaryScan {
   readonly ternary: boolean;
   /** s of a ternary tensor (0 when all values are zero or the tensor is not ternary). */
   readonly scale: number;
+  /** For a ternary F16/BF16 tensor: the bit pattern of +s (0 when all values are zero). */
+  readonly scaleBits?: number;
+  /** Counts of −s, 0 and +s values (over the whole tensor when it is ternary). */
   readonly neg: number;
   readonly zero: number;
   readonly pos: number;
-  /** Two values that show the tensor is not ternary (for the error message); empty when ternary. */
+  /** Values that show the tensor is not ternary (for the error message); empty when ternary. */
   readonly witnesses: readonly number[];
   /** The absmean scale max(mean|W|, 1e-5), when asked for. */
   readonly absmeanScale?: number;
@@ -129,10 +139,80 @@ function witnessesOf(values: Float32Array, known: number): number[] {
   return first ? [first] : [];
 }
 
+/** Scalar decoding of one 16-bit pattern, and the exponent mask that marks inf/NaN. */
+function bits16Format(type: number): { decode: (bits: number) => number; expMask: number } {
+  return type === GgmlType.F16
+    ? { decode: f16ToF32, expMask: 0x7c00 }
+    : { decode: bf16ToF32, expMask: 0x7f80 };
+}
+
+/** Absmean of the values, or a NotTernaryError naming the tensor. */
+function absmeanOf(acc: AbsmeanAccumulator, gguf: GgufFile, t: GgufTensorInfo): number {
+  try {
+    return acc.scale();
+  } catch (e) {
+    throw new NotTernaryError(`${gguf.path}: tensor ${t.name}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** The F16/BF16 scan: classify bit patterns with one table (ternary_bits.ts). */
+async function scanBits16(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  acc: AbsmeanAccumulator | undefined,
+): Promise<TernaryScan> {
+  const { decode, expMask } = bits16Format(t.type);
+  const counts = new Float64Array(4);
+  const values = acc ? new Float32Array(Math.min(CHUNK_ELEMENTS, t.nbytes / 2)) : undefined;
+  let scaleBits = 0;
+  let table: Uint8Array | null = null;
+  let ternary = true;
+  let witnesses: number[] = [];
+  for await (const bytes of gguf.streamTensor(t, CHUNK_ELEMENTS * 2)) {
+    const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+    if (acc) acc.add(decodeFloatChunk(t.type, bytes, values!));
+    if (!ternary) {
+      if (!acc) break;
+      continue;
+    }
+    if (table === null) {
+      scaleBits = firstMagnitude16(bits);
+      if (scaleBits === 0) {
+        counts[1]! += bits.length;
+        continue;
+      }
+      if ((scaleBits & expMask) === expMask) {
+        ternary = false;
+        witnesses = [decode(scaleBits)];
+        continue;
+      }
+      table = ternaryCodeTable16(scaleBits);
+    }
+    classifyBits16(bits, table, counts);
+    if (counts[3]! > 0) {
+      ternary = false;
+      witnesses = [decode(scaleBits), decode(bits[firstInvalid16(bits, table)]! & 0x7fff)];
+    }
+  }
+  const base = {
+    ternary,
+    scale: ternary ? decode(scaleBits) : 0,
+    ...(ternary ? { scaleBits } : {}),
+    neg: counts[0]!,
+    zero: counts[1]!,
+    pos: counts[2]!,
+    witnesses,
+  };
+  return acc ? { ...base, absmeanScale: absmeanOf(acc, gguf, t) } : base;
+}
+
 /**
  * One streamed pass over a float projection: is it ternary, with which s,
  * and (with `absmean: true`) its absmean scale, so that a non-ternary tensor
- * can be ternarized in the same single encoding pass that follows.
+ * can be ternarized in the same single encoding pass that follows. F16 and
+ * BF16 go through the table of ternary_bits.ts; F32 through `ternaryInfo`.
  *
  * @example
  * ```ts
@@ -145,11 +225,17 @@ export async function scanTernary(
   t: GgufTensorInfo,
   opts: { absmean: boolean },
 ): Promise<TernaryScan> {
+  const acc = opts.absmean ? new AbsmeanAccumulator() : undefined;
+  if (!isFloatInput(t.type)) {
+    throw new UnsupportedError(
+      `${gguf.path}: tensor ${t.name} is ${GGML_TYPES[t.type].name}; values can only be read from F32, F16 or BF16`,
+    );
+  }
+  if (t.type !== GgmlType.F32) return await scanBits16(gguf, t, acc);
   let ternary = true;
   let scale = 0;
   let neg = 0, zero = 0, pos = 0;
   let witnesses: number[] = [];
-  const acc = opts.absmean ? new AbsmeanAccumulator() : undefined;
   for await (const values of streamFloatValues(gguf, t)) {
     const info = ternaryInfo(values);
     neg += info.neg;
@@ -170,12 +256,5 @@ export async function scanTernary(
     if (!ternary && !acc) break;
   }
   const base = { ternary, scale: ternary ? scale : 0, neg, zero, pos, witnesses };
-  if (!acc) return base;
-  try {
-    return { ...base, absmeanScale: acc.scale() };
-  } catch (e) {
-    throw new NotTernaryError(`${gguf.path}: tensor ${t.name}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  return acc ? { ...base, absmeanScale: absmeanOf(acc, gguf, t) } : base;
 }

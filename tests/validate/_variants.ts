@@ -27,11 +27,31 @@ export interface CleanFixture {
 }
 
 let cached: Promise<CleanFixture> | undefined;
+let root: string | undefined;
+
+/**
+ * A fresh folder under one per-process root that is removed when the test
+ * process ends, so that the variants (7 MB each) do not pile up in /tmp.
+ */
+export async function scratchDir(prefix = "v-"): Promise<string> {
+  if (!root) {
+    root = await Deno.makeTempDir({ prefix: "validate-tests-" });
+    const dir = root;
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    });
+  }
+  return await Deno.makeTempDir({ dir: root, prefix });
+}
 
 /** Exports fixtures/tiny-bitnet once per process into a temp folder. */
 export function cleanFixture(): Promise<CleanFixture> {
   cached ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "validate-fixture-" });
+    const dir = await scratchDir("fixture-");
     const r = await exportCleanGguf({
       modelDir: "fixtures/tiny-bitnet",
       tokenizerPath: "fixtures/tiny-bitnet/tokenizer.json",

@@ -10,12 +10,12 @@ import { readHparams } from "../../lib/inference/hparams.ts";
 import { inspectNormsOfFile } from "../../lib/validate/inspect.ts";
 import { judgeNorm } from "../../lib/validate/norms.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
-import { cleanFixture, isNorm, rewriteGguf } from "./_variants.ts";
+import { cleanFixture, isNorm, rewriteGguf, scratchDir } from "./_variants.ts";
 
 const bf16 = (x: number) => new Float32Array(new Uint32Array([f32ToBf16(x) << 16]).buffer)[0]!;
 
 async function tempPath(name: string): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "norms-" })}/${name}`;
+  return `${await scratchDir("norms-")}/${name}`;
 }
 
 function byId(checks: readonly { id: string; status: string }[]): Record<string, string> {
@@ -158,7 +158,7 @@ Deno.test("gate 1: an RMS off by more than F16 rounding from meta.json is suspic
 
 Deno.test("gate 1: an unreadable meta.json or GGUF means the inspection could not run (10)", async () => {
   const clean = await cleanFixture();
-  const dir = await Deno.makeTempDir();
+  const dir = await scratchDir();
   await Deno.writeTextFile(`${dir}/bad.meta.json`, "{ not json");
   const r1 = await inspectNormsOfFile({
     ggufPath: clean.ggufPath,

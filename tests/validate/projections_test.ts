@@ -18,7 +18,7 @@ import { inspectProjections } from "../../lib/validate/projections.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
 import { writeRandomLlama } from "../_models.ts";
-import { cleanFixture, rewriteGguf } from "./_variants.ts";
+import { cleanFixture, rewriteGguf, scratchDir } from "./_variants.ts";
 
 const PROJECTION = /^blk\.\d+\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 const STRICT = readBitnetEnv(new Map([["BITNET_STRICT_MODE", "1"]]));
@@ -33,7 +33,7 @@ async function gate2(path: string) {
 }
 
 async function tempPath(name: string): Promise<string> {
-  return `${await Deno.makeTempDir({ prefix: "proj-" })}/${name}`;
+  return `${await scratchDir("proj-")}/${name}`;
 }
 
 const failedIds = (
@@ -183,7 +183,7 @@ Deno.test("gate 2: an all-zero projection and non-finite embeddings fail (13)", 
 });
 
 Deno.test("a Llama export: float projections, untied output, generic envelopes pass gates 1-2", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "llama-" });
+  const dir = await scratchDir("llama-");
   const model = await writeRandomLlama(`${dir}/hf`, { seed: 3 });
   const out = await exportCleanGguf({ modelDir: model.dir, outDir: `${dir}/out`, quiet: true });
   const r = await validateGguf({ ggufPath: out.ggufPath, env: STRICT, skipProbe: true });

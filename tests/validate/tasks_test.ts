@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
-import { cleanFixture, isNorm, rewriteGguf } from "./_variants.ts";
+import { cleanFixture, isNorm, rewriteGguf, scratchDir } from "./_variants.ts";
 
 const SCHEMA = JSON.parse(await Deno.readTextFile("docs/reference/validate-report.schema.json"));
 
@@ -39,7 +39,7 @@ async function run(
 
 Deno.test("model-validate --json --report: exit 0 in strict mode, JSON on stdout and in the file", async () => {
   const clean = await cleanFixture();
-  const dir = await Deno.makeTempDir();
+  const dir = await scratchDir();
   const reportPath = `${dir}/report.json`;
   const r = await run(
     "tasks/validate_gguf.ts",
@@ -99,7 +99,7 @@ Deno.test("model-inspect-ln prints the norm table; exit 11 on scaled norms", asy
   assert.match(ok.stdout, /output_norm\.weight\s+F32\s+256\s+1\.2564/);
   assert.equal(ok.stdout.match(/ healthy$/gm)?.length, 17);
 
-  const dir = await Deno.makeTempDir();
+  const dir = await scratchDir();
   const scaled = `${dir}/scaled.gguf`;
   await rewriteGguf(
     clean.ggufPath,

@@ -13,7 +13,7 @@ import { sha256File } from "../../lib/io/hash.ts";
 import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
 import { DEFAULT_RULES, mergeRules } from "../../lib/validate/rules.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
-import { cleanFixture, isNorm, rewriteGguf, rng } from "./_variants.ts";
+import { cleanFixture, isNorm, rewriteGguf, rng, scratchDir } from "./_variants.ts";
 
 const STRICT = readBitnetEnv(new Map([["BITNET_STRICT_MODE", "1"]]));
 const PLAIN = readBitnetEnv(new Map());
@@ -21,7 +21,7 @@ const SCHEMA = JSON.parse(await Deno.readTextFile("docs/reference/validate-repor
 const REFERENCE = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/reference.json"));
 
 async function tempDir(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "validate-variant-" });
+  return await scratchDir("variant-");
 }
 
 function gate(report: Awaited<ReturnType<typeof validateGguf>>, id: string) {
