@@ -17,6 +17,7 @@ import { readBitnetEnv } from "../cli/env.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { createReferenceKernels } from "./kernels/reference.ts";
 import { createWasmKernels, wasmTernaryBytes } from "./kernels/wasm.ts";
+import { RESERVED_BYTES } from "./kernels/control.ts";
 
 /** Backend names accepted by the engine and `--backend`. */
 export const BACKEND_NAMES = ["wasm", "reference"] as const;
@@ -30,6 +31,8 @@ export interface Backend {
   ternaryBytes(rows: number, cols: number): number;
   /** Bytes of the `bytes` given to `create` that `alloc` cannot hand out. */
   readonly reservedBytes: number;
+  /** The most memory `create` can provide. */
+  readonly maxBytes: number;
   /** Matrix widths (cols) the kernels accept must be multiples of these. */
   readonly colsMultiple: { readonly float: number; readonly ternary: number };
   create(bytes: number, threads: number): Promise<Kernels>;
@@ -40,6 +43,8 @@ const reference: Backend = {
   ternaryBytes: (rows, cols) => rows * cols,
   // BumpAllocator starts at 64 so that a null pointer is never handed out.
   reservedBytes: 64,
+  // One ArrayBuffer; V8 refuses much beyond this on 64-bit hosts.
+  maxBytes: 2 ** 35,
   colsMultiple: { float: 1, ternary: 1 },
   create: (bytes) => Promise.resolve(createReferenceKernels(bytes)),
 };
@@ -50,6 +55,8 @@ const wasm: Backend = {
   ternaryBytes: wasmTernaryBytes,
   // The control block lives outside `bytes`: createWasmKernels adds it.
   reservedBytes: 0,
+  // A 32-bit WebAssembly memory, minus the control block and the last 64 bytes.
+  maxBytes: 2 ** 32 - RESERVED_BYTES - 64,
   colsMultiple: { float: 16, ternary: 64 },
   create: (bytes, threads) => createWasmKernels({ bytes, threads }),
 };

@@ -131,8 +131,17 @@ export class InferenceEngine {
     const maxContext = positiveInt(opts.maxContext ?? hparams.contextLength, "maxContext");
     const batch = Math.min(positiveInt(opts.batchSize ?? DEFAULT_BATCH, "batchSize"), maxContext);
     const size = { maxContext, batch };
-    const bytes = backend.reservedBytes + weightBytes(plan, backend.ternaryBytes) +
-      runStateBytes(hparams, size);
+    const weightsSize = weightBytes(plan, backend.ternaryBytes);
+    const stateSize = runStateBytes(hparams, size);
+    const bytes = backend.reservedBytes + weightsSize + stateSize;
+    if (bytes > backend.maxBytes) {
+      const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+      throw new UnsupportedError(
+        `${gguf.path}: needs ${gib(bytes)} of kernel memory (weights ${gib(weightsSize)}, ` +
+          `KV cache and scratch for ${maxContext} positions ${gib(stateSize)}), more than the ` +
+          `${backend.name} backend's ${gib(backend.maxBytes)}: lower maxContext (--max-context)`,
+      );
+    }
     const kernels: Kernels = await backend.create(bytes, threads);
     try {
       const loadOpts = opts.transformNorm ? { transformNorm: opts.transformNorm } : {};

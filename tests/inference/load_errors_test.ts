@@ -311,3 +311,18 @@ Deno.test("options: threads come from the option, else BITNET_THREADS, else the 
     else Deno.env.set("BITNET_THREADS", saved);
   }
 });
+
+Deno.test("load: more kernel memory than the backend can hold is an UnsupportedError naming the fix", async () => {
+  await withModel((t) => t, async (path) => {
+    const g = await openGguf(path);
+    try {
+      await assert.rejects(
+        () => InferenceEngine.load(g, { backend: "reference", maxContext: 2 ** 28 }),
+        (e: Error) =>
+          e instanceof UnsupportedError && /GiB of kernel memory.*--max-context/.test(e.message),
+      );
+    } finally {
+      g.close();
+    }
+  });
+});
