@@ -31,3 +31,5 @@ export const llama3TokenizerFiles = {
       with: { type: "json" },
     }),
 };
+// YAML parser: tests read the GitHub workflow files with it.
+export { parse as parseYaml } from "npm:yaml@2.9.1";

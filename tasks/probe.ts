@@ -18,7 +18,7 @@ Runs a BitNet b1.58 or Llama GGUF on the CPU and prints the continuation of the 
   model.gguf       the model
   tokenizer.json   optional (recognised by its .json ending); default the GGUF's own tokenizer
   prompt           default "${DEFAULT_PROMPT}"
-  max_tokens       default 32
+  max_tokens       default 8
 
 Flags:
   --ids 1,2,3            prompt token ids instead of text (no tokenizer needed; then the
@@ -104,7 +104,7 @@ if (import.meta.main) {
       ...(tokenizerPath !== undefined ? { tokenizerPath } : {}),
       ...(prompt !== undefined ? { prompt } : {}),
       ...(ids !== undefined ? { ids } : {}),
-      maxTokens: positiveInt(maxTokens, "max_tokens", 32),
+      maxTokens: positiveInt(maxTokens, "max_tokens", 8),
       sampling,
       topLogits: positiveInt(f["top-logits"], "--top-logits", 10),
       ignoreEos: f["ignore-eos"] === true,

@@ -29,7 +29,7 @@ export interface ProbeOptions {
   prompt?: string;
   /** Prompt token ids instead of text (no tokenizer needed). */
   ids?: readonly number[];
-  /** Default 32. */
+  /** Default 8. */
   maxTokens?: number;
   sampling?: SamplingOptions;
   /** How many top logits to report (default 10). */
@@ -93,7 +93,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     try {
       const eos = tokenizer?.eosId ?? null;
       const out = engine.generate(promptIds, {
-        maxTokens: opts.maxTokens ?? 32,
+        maxTokens: opts.maxTokens ?? 8,
         ...(opts.sampling ? { sampling: opts.sampling } : {}),
         stopIds: eos !== null && !opts.ignoreEos ? [eos] : [],
       });

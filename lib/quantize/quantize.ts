@@ -33,10 +33,10 @@ import { readJsonFile } from "../arch/config.ts";
 import { ternarizeAbsmean, tritsFromTernary } from "../codecs/ternary.ts";
 import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
-import { GGML_TYPES, type GgmlType } from "../gguf/types.ts";
+import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { sha256File } from "../io/hash.ts";
 import { ggufHashManifest } from "../provenance/gguf_hash.ts";
 import {
   companionPaths,
@@ -50,13 +50,15 @@ import {
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import { classifyBits16, ternaryCodeTable16 } from "./ternary_bits.ts";
+import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "./ternary_bits.ts";
+import { sha256InWorker } from "./input_hash.ts";
 import { quantizeDecision, type TensorDecision } from "./rules.ts";
 import {
   CHUNK_ELEMENTS,
   decodeFloatChunk,
   isFloatInput,
   scanTernary,
+  streamAhead,
   streamFloatValues,
   type TernaryScan,
 } from "./scan.ts";
@@ -165,7 +167,9 @@ async function planTensors(
       out.push({ info, decision, outType: info.type });
       continue;
     }
-    const scan = await scanTernary(src, info, { absmean: ternarize });
+    // Without --ternarize, one chunk per projection is enough to refuse a float
+    // checkpoint up front; the encoding pass checks every value again.
+    const scan = await scanTernary(src, info, { absmean: ternarize, full: ternarize });
     if (!scan.ternary) {
       const seen = scan.witnesses.map((v) => String(v)).join(" and ");
       notTernary.push(`${info.name} (${seen ? `holds ${seen}` : "not one magnitude"})`);
@@ -208,7 +212,7 @@ function copyTensor(src: GgufFile, p: PlannedTensor): Produced {
     const values = new Float32Array(
       float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, p.info.nbytes) / 2) : 0,
     );
-    for await (const bytes of src.streamTensor(p.info, COPY_CHUNK_BYTES)) {
+    for await (const bytes of streamAhead(src, p.info, COPY_CHUNK_BYTES)) {
       if (float) stats.add(decodeFloatChunk(p.info.type, bytes, values));
       yield bytes;
     }
@@ -247,6 +251,12 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
   const n = p.info.ne[0]! * p.info.ne[1]!;
   const encoder = format.encoder(n, scale, name);
   const counts = new Float64Array(4);
+  let done = 0;
+  // The up-front scan saw only the start of the tensor: values further on may still break it.
+  const notTernaryLater = (what: string) =>
+    new NotTernaryError(
+      `${src.path}: projection ${name} is not ternary: ${what}. Pass --ternarize to ternarize it with absmean (which changes the model).`,
+    );
   const tally = (trits: Int8Array) => {
     const bits = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
     for (let i = 0; i < bits.length; i++) counts[TRIT_CODES[bits[i]!]!]!++;
@@ -255,22 +265,31 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
     // F16/BF16 ternary values: one table lookup per element (ternary_bits.ts).
     const table = ternaryCodeTable16(scaleBits);
     const trits = new Int8Array(CHUNK_ELEMENTS);
-    for await (const bytes of src.streamTensor(p.info, CHUNK_ELEMENTS * 2)) {
+    for await (const bytes of streamAhead(src, p.info, CHUNK_ELEMENTS * 2)) {
       const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
       const out = trits.subarray(0, bits.length);
       classifyBits16(bits, table, counts, out);
       if (counts[3]! > 0) {
-        throw new NotTernaryError(`${src.path}: tensor ${name} changed while it was being quantized`);
+        const i = firstInvalid16(bits, table);
+        const decode = p.info.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
+        throw notTernaryLater(`element ${done + i} is ${decode(bits[i]!)}, not -s, 0 or +s (s = ${scale})`);
       }
+      done += bits.length;
       yield out;
     }
   }
   async function* fromValues(): AsyncGenerator<Int8Array> {
     for await (const values of streamFloatValues(src, p.info)) {
-      const trits = ternary
-        ? tritsFromTernary(values, scale, name)
-        : ternarizeAbsmean(values, scale, name).trits;
+      let trits: Int8Array;
+      try {
+        trits = ternary
+          ? tritsFromTernary(values, scale, `${name} [from element ${done}]`)
+          : ternarizeAbsmean(values, scale, name).trits;
+      } catch (e) {
+        throw e instanceof NotTernaryError ? notTernaryLater(e.message) : e;
+      }
       tally(trits);
+      done += values.length;
       yield trits;
     }
   }
@@ -397,14 +416,14 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     opts.onWarning?.(m);
   };
 
-  const inputSha = await sha256File(opts.input);
   const src = await openGguf(opts.input);
+  // The input's digest (provenance) is computed on another core meanwhile.
+  const inputHash = sha256InWorker(opts.input);
   try {
     const arch = src.kv(Keys.general.architecture)?.value;
     const archName = typeof arch === "string" ? arch : null;
     if (archName === null) warn(`${opts.input} has no general.architecture`);
     const plan = await planTensors(src, format, ternarize, warn);
-    const srcMeta = await sourceMeta(opts.input, inputSha, warn);
 
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
@@ -428,7 +447,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         const row = produced.row();
         metaTensors.push({
           gguf_name: tensor.name,
-          hf_name: srcMeta?.hfNames.get(tensor.name) ?? null,
+          hf_name: null,
           gguf_type: row.gguf_type,
           shape: [...tensor.shape],
           source_dtype: row.source_dtype,
@@ -458,6 +477,9 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         manifestPath = manifestFile.finalPath;
       }
 
+      const inputSha = await inputHash.digest;
+      const srcMeta = await sourceMeta(opts.input, inputSha, warn);
+      for (const row of metaTensors) row.hf_name = srcMeta?.hfNames.get(row.gguf_name) ?? null;
       const quantized = plan.filter((p) => p.decision.decision === "quantize").length;
       const inputStat = await Deno.stat(opts.input);
       const sources: MetaSource[] = [{
@@ -513,6 +535,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
       throw e;
     }
   } finally {
+    inputHash.cancel();
     src.close();
   }
 }

@@ -10,7 +10,7 @@
  * import { openGguf } from "../gguf/reader.ts";
  * import { scanTernary } from "./scan.ts";
  * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const scan = await scanTernary(gguf, gguf.tensor("blk.0.attn_q.weight"), { absmean: false });
+ * const scan = await scanTernary(gguf, gguf.tensor("blk.0.attn_q.weight"), { absmean: false, full: true });
  * scan.ternary; // true for a clean BitNet export
  * gguf.close();
  * ```
@@ -39,6 +39,35 @@ export const FLOAT_INPUT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16,
  * the tensor's rows do.
  */
 export const CHUNK_ELEMENTS = 1 << 20;
+
+/**
+ * A tensor's payload in chunks of `chunkBytes` (the last may be shorter),
+ * reading the next chunk while the caller works on the current one. Each
+ * chunk is a fresh buffer at offset 0 of its own ArrayBuffer (so typed views
+ * over it are aligned), which the caller may keep.
+ *
+ * @example
+ * ```ts
+ * for await (const bytes of streamAhead(gguf, gguf.tensor("token_embd.weight"), 1 << 22)) {
+ *   console.log(bytes.length);
+ * }
+ * ```
+ */
+export async function* streamAhead(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
+  const read = (at: number) => gguf.readBytes(t.fileOffset + at, Math.min(chunkBytes, t.nbytes - at));
+  let next: Promise<Uint8Array> | null = t.nbytes > 0 ? read(0) : null;
+  let at = 0;
+  while (next) {
+    const bytes = await next;
+    at += bytes.length;
+    next = at < t.nbytes ? read(at) : null;
+    yield bytes;
+  }
+}
 
 /** True when `type` is a float type values can be read from. */
 export function isFloatInput(type: number): boolean {
@@ -71,7 +100,7 @@ export async function* streamFloatValues(
   }
   const width = elementWidth(t.type);
   const out = new Float32Array(Math.min(chunkElements, t.nbytes / width));
-  for await (const bytes of gguf.streamTensor(t, chunkElements * width)) {
+  for await (const bytes of streamAhead(gguf, t, chunkElements * width)) {
     yield decodeFloatChunk(t.type, bytes, out);
   }
 }
@@ -123,6 +152,12 @@ export interface TernaryScan {
   readonly witnesses: readonly number[];
   /** The absmean scale max(mean|W|, 1e-5), when asked for. */
   readonly absmeanScale?: number;
+  /**
+   * False when the scan stopped early (`full: false`): a tensor found ternary
+   * was then only checked up to the first chunk that fixes s, and its counts
+   * cover that part only.
+   */
+  readonly complete: boolean;
 }
 
 /** Up to two magnitudes that break "one s": the first nonzero |v| and another one. */
@@ -162,6 +197,7 @@ async function scanBits16(
   gguf: GgufFile,
   t: GgufTensorInfo,
   acc: AbsmeanAccumulator | undefined,
+  full: boolean,
 ): Promise<TernaryScan> {
   const { decode, expMask } = bits16Format(t.type);
   const counts = new Float64Array(4);
@@ -170,7 +206,9 @@ async function scanBits16(
   let table: Uint8Array | null = null;
   let ternary = true;
   let witnesses: number[] = [];
-  for await (const bytes of gguf.streamTensor(t, CHUNK_ELEMENTS * 2)) {
+  let read = 0;
+  for await (const bytes of streamAhead(gguf, t, CHUNK_ELEMENTS * 2)) {
+    read += bytes.length;
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     if (acc) acc.add(decodeFloatChunk(t.type, bytes, values!));
     if (!ternary) {
@@ -194,9 +232,11 @@ async function scanBits16(
     if (counts[3]! > 0) {
       ternary = false;
       witnesses = [decode(scaleBits), decode(bits[firstInvalid16(bits, table)]! & 0x7fff)];
-    }
+      if (!acc) break;
+    } else if (!full && !acc) break;
   }
   const base = {
+    complete: read === t.nbytes,
     ternary,
     scale: ternary ? decode(scaleBits) : 0,
     ...(ternary ? { scaleBits } : {}),
@@ -209,21 +249,24 @@ async function scanBits16(
 }
 
 /**
- * One streamed pass over a float projection: is it ternary, with which s,
- * and (with `absmean: true`) its absmean scale, so that a non-ternary tensor
- * can be ternarized in the same single encoding pass that follows. F16 and
- * BF16 go through the table of ternary_bits.ts; F32 through `ternaryInfo`.
+ * A streamed pass over a float projection: is it ternary, with which s, and
+ * (with `absmean: true`, which reads everything) its absmean scale, so that
+ * a non-ternary tensor can be ternarized in the single encoding pass that
+ * follows. With `full: false` a tensor is read only until s is known and one
+ * chunk is checked — enough to refuse a float checkpoint before writing
+ * anything; the encoding pass checks every value again anyway. F16 and BF16
+ * go through the table of ternary_bits.ts; F32 through `ternaryInfo`.
  *
  * @example
  * ```ts
- * const scan = await scanTernary(gguf, gguf.tensor("blk.0.ffn_up.weight"), { absmean: true });
+ * const scan = await scanTernary(gguf, gguf.tensor("blk.0.ffn_up.weight"), { absmean: true, full: true });
  * scan.ternary ? scan.scale : scan.absmeanScale;
  * ```
  */
 export async function scanTernary(
   gguf: GgufFile,
   t: GgufTensorInfo,
-  opts: { absmean: boolean },
+  opts: { absmean: boolean; full: boolean },
 ): Promise<TernaryScan> {
   const acc = opts.absmean ? new AbsmeanAccumulator() : undefined;
   if (!isFloatInput(t.type)) {
@@ -231,12 +274,14 @@ export async function scanTernary(
       `${gguf.path}: tensor ${t.name} is ${GGML_TYPES[t.type].name}; values can only be read from F32, F16 or BF16`,
     );
   }
-  if (t.type !== GgmlType.F32) return await scanBits16(gguf, t, acc);
+  if (t.type !== GgmlType.F32) return await scanBits16(gguf, t, acc, opts.full);
   let ternary = true;
   let scale = 0;
   let neg = 0, zero = 0, pos = 0;
   let witnesses: number[] = [];
+  let read = 0;
   for await (const values of streamFloatValues(gguf, t)) {
+    read += values.length;
     const info = ternaryInfo(values);
     neg += info.neg;
     zero += info.zero;
@@ -253,8 +298,9 @@ export async function scanTernary(
         witnesses = [scale, info.scale];
       }
     }
-    if (!ternary && !acc) break;
+    if (!acc && (!ternary || (!opts.full && scale !== 0))) break;
   }
-  const base = { ternary, scale: ternary ? scale : 0, neg, zero, pos, witnesses };
+  const complete = read * 4 === t.nbytes;
+  const base = { complete, ternary, scale: ternary ? scale : 0, neg, zero, pos, witnesses };
   return acc ? { ...base, absmeanScale: absmeanOf(acc, gguf, t) } : base;
 }

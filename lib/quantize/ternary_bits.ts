@@ -10,7 +10,7 @@
  * its bits are S, S | 0x8000, 0x0000 or 0x8000 (S = the bits of +s); NaN
  * equals nothing, and no other pattern has one of these values.
  *
- * Codes: 0 = −s, 1 = ±0, 2 = +s, 3 = anything else (trit = code − 1).
+ * Codes: 0 = −s, 1 = ±0, 2 = +s, 4 = anything else (trit = code − 1).
  *
  * @example
  * ```ts
@@ -27,6 +27,9 @@
 /** Sign bit of F16 and BF16. */
 const SIGN = 0x8000;
 
+/** The code of a value that is not −s, 0 or +s: a bit of its own, so one OR finds it. */
+export const INVALID = 4;
+
 /**
  * The code of every 16-bit pattern for scale bits `scaleBits` (the bits of
  * +s, sign clear; 0 for an all-zero tensor, where only ±0 are valid).
@@ -40,7 +43,7 @@ export function ternaryCodeTable16(scaleBits: number): Uint8Array {
   if (!Number.isInteger(scaleBits) || scaleBits < 0 || scaleBits >= SIGN) {
     throw new RangeError(`scale bits must be a 15-bit magnitude pattern, got ${scaleBits}`);
   }
-  const table = new Uint8Array(65536).fill(3);
+  const table = new Uint8Array(65536).fill(INVALID);
   table[0] = 1;
   table[SIGN] = 1;
   if (scaleBits !== 0) {
@@ -51,9 +54,13 @@ export function ternaryCodeTable16(scaleBits: number): Uint8Array {
 }
 
 /**
- * Classifies `bits` with `table`: adds the number of each code to
- * `counts[0..3]` and, when `trits` is given (at least as long as `bits`),
- * writes code − 1 into it (an invalid element becomes 2: check `counts[3]`).
+ * Classifies `bits` with `table`: adds the number of −s, 0 and +s values to
+ * `counts[0..2]` and, when `trits` is given (at least as long as `bits`),
+ * writes code − 1 into it. `counts[3]` is incremented when some element is
+ * invalid (then the other counts and trits are meaningless).
+ *
+ * The loop keeps only register sums (of codes, and of nonzero trits), with no
+ * branch and no memory counter, so random trits cost no more than constant ones.
  *
  * @example
  * ```ts
@@ -68,18 +75,33 @@ export function classifyBits16(
   counts: Float64Array,
   trits?: Int8Array,
 ): void {
-  const hist = new Int32Array(4);
   const n = bits.length;
+  let any = 0, sum = 0, nonzero = 0;
   if (trits) {
     for (let i = 0; i < n; i++) {
       const c = table[bits[i]!]!;
-      hist[c]!++;
+      any |= c;
+      sum += c;
+      nonzero += (c & 1) ^ 1;
       trits[i] = c - 1;
     }
   } else {
-    for (let i = 0; i < n; i++) hist[table[bits[i]!]!]!++;
+    for (let i = 0; i < n; i++) {
+      const c = table[bits[i]!]!;
+      any |= c;
+      sum += c;
+      nonzero += (c & 1) ^ 1;
+    }
   }
-  for (let c = 0; c < 4; c++) counts[c]! += hist[c]!;
+  if (any & INVALID) {
+    counts[3]! += 1;
+    return;
+  }
+  // Σ trit = sum − n = pos − neg, and nonzero = pos + neg.
+  const diff = sum - n;
+  counts[0]! += (nonzero - diff) / 2;
+  counts[1]! += n - nonzero;
+  counts[2]! += (nonzero + diff) / 2;
 }
 
 /**
@@ -100,7 +122,7 @@ export function firstMagnitude16(bits: Uint16Array): number {
 }
 
 /**
- * Index of the first element whose code is 3 (not −s, 0 or +s), or −1.
+ * Index of the first element whose code is {@link INVALID} (not −s, 0 or +s), or −1.
  *
  * @example
  * ```ts
@@ -108,6 +130,6 @@ export function firstMagnitude16(bits: Uint16Array): number {
  * ```
  */
 export function firstInvalid16(bits: Uint16Array, table: Uint8Array): number {
-  for (let i = 0; i < bits.length; i++) if (table[bits[i]!] === 3) return i;
+  for (let i = 0; i < bits.length; i++) if (table[bits[i]!] === INVALID) return i;
   return -1;
 }

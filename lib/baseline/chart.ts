@@ -1,0 +1,199 @@
+/**
+ * The baseline chart: the RMS of every norm tensor as a bar, grouped by
+ * layer, one colour per norm class (output_norm in its own group at the
+ * end). The scale turns logarithmic when the RMS values span more than
+ * {@link LOG_SCALE_RATIO}× (BitNet b1.58 2B-4T's attn_norm gammas are ~0.02
+ * next to sub-norms near 1), so that no class is flattened to nothing.
+ *
+ * Every bar is a `<rect class="bar">` carrying `data-tensor`, `data-layer`,
+ * `data-norm-class` and `data-rms`, with a `<title>` tooltip.
+ *
+ * @example
+ * ```ts
+ * import { normRmsChart } from "./chart.ts";
+ * const svg = normRmsChart(baseline.norms, { title: "clean-f16.gguf" });
+ * await Deno.writeTextFile("chart.svg", svg);
+ * ```
+ * @module
+ */
+
+import type { NormClass } from "../arch/registry.ts";
+import { el, renderSvg, type SvgElement } from "./svg.ts";
+
+/** What the chart needs of a norm. */
+export interface ChartNorm {
+  readonly name: string;
+  readonly normClass: NormClass;
+  readonly layer: number | null;
+  readonly rms: number | null;
+}
+
+/** Above this max/min ratio of the RMS values the scale is log10. */
+export const LOG_SCALE_RATIO = 50;
+
+/** Class order and colours (colour-blind-safe Tableau 10). */
+export const NORM_CLASS_STYLE: Readonly<Record<NormClass, { order: number; color: string }>> = {
+  attn_norm: { order: 0, color: "#4e79a7" },
+  attn_sub_norm: { order: 1, color: "#f28e2b" },
+  ffn_norm: { order: 2, color: "#59a14f" },
+  ffn_sub_norm: { order: 3, color: "#e15759" },
+  output_norm: { order: 4, color: "#76b7b2" },
+};
+
+const BAR = 10;
+const GROUP_GAP = 12;
+const PLOT_H = 240;
+const LEFT = 64;
+const TOP = 56;
+const BOTTOM = 40;
+const RIGHT = 16;
+
+/** A value → height (pixels) mapping with its ticks. */
+interface Scale {
+  readonly log: boolean;
+  height(v: number): number;
+  readonly ticks: readonly number[];
+}
+
+function niceStep(range: number): number {
+  const raw = range / 5;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+function makeScale(values: readonly number[]): Scale {
+  const positive = values.filter((v) => v > 0);
+  const max = positive.length ? Math.max(...positive) : 1;
+  const min = positive.length ? Math.min(...positive) : 1;
+  if (max / min > LOG_SCALE_RATIO) {
+    const lo = Math.floor(Math.log10(min)), hi = Math.ceil(Math.log10(max));
+    const ticks: number[] = [];
+    for (let e = lo; e <= hi; e++) ticks.push(10 ** e);
+    return {
+      log: true,
+      height: (v) => (v > 0 ? ((Math.log10(v) - lo) / (hi - lo)) * PLOT_H : 0),
+      ticks,
+    };
+  }
+  const step = niceStep(max);
+  const top = Math.ceil(max / step) * step;
+  const ticks: number[] = [];
+  for (let t = 0; t <= top + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
+  return { log: false, height: (v) => (v > 0 ? (v / top) * PLOT_H : 0), ticks };
+}
+
+const label = (v: number) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4) ? v.toExponential(0) : String(Number(v.toPrecision(4))));
+
+/**
+ * The chart as an SVG document (one bar per norm tensor).
+ *
+ * @example
+ * ```ts
+ * normRmsChart([{ name: "blk.0.attn_norm.weight", normClass: "attn_norm", layer: 0, rms: 1 }]);
+ * ```
+ */
+export function normRmsChart(
+  norms: readonly ChartNorm[],
+  options: { readonly title?: string } = {},
+): string {
+  const classes = [...new Set(norms.filter((n) => n.layer !== null).map((n) => n.normClass))]
+    .sort((a, b) => NORM_CLASS_STYLE[a].order - NORM_CLASS_STYLE[b].order);
+  const layers = [...new Set(norms.flatMap((n) => (n.layer === null ? [] : [n.layer])))].sort(
+    (a, b) => a - b,
+  );
+  const globals = norms.filter((n) => n.layer === null)
+    .sort((a, b) => NORM_CLASS_STYLE[a.normClass].order - NORM_CLASS_STYLE[b.normClass].order);
+  const groupW = Math.max(classes.length, 1) * BAR + GROUP_GAP;
+  const plotW = layers.length * groupW + (globals.length ? globals.length * BAR + GROUP_GAP : 0);
+  const width = LEFT + plotW + RIGHT;
+  const height = TOP + PLOT_H + BOTTOM;
+  const baseY = TOP + PLOT_H;
+  const scale = makeScale(norms.flatMap((n) => (n.rms !== null && Number.isFinite(n.rms) ? [n.rms] : [])));
+
+  const bar = (n: ChartNorm, x: number): SvgElement => {
+    const ok = n.rms !== null && Number.isFinite(n.rms);
+    const h = ok ? scale.height(n.rms!) : 0;
+    return el(
+      "rect",
+      {
+        class: ok ? "bar" : "bar missing",
+        x,
+        y: baseY - h,
+        width: BAR - 1,
+        height: h,
+        fill: NORM_CLASS_STYLE[n.normClass].color,
+        "data-tensor": n.name,
+        "data-layer": n.layer === null ? "output" : String(n.layer),
+        "data-norm-class": n.normClass,
+        "data-rms": ok ? String(n.rms) : "none",
+      },
+      el("title", {}, `${n.name}: RMS ${ok ? Number(n.rms!.toPrecision(6)) : "not available"}`),
+    );
+  };
+
+  const bars: SvgElement[] = [];
+  const xLabels: SvgElement[] = [];
+  layers.forEach((layer, i) => {
+    const x0 = LEFT + i * groupW + GROUP_GAP / 2;
+    for (const n of norms) {
+      if (n.layer !== layer) continue;
+      bars.push(bar(n, x0 + classes.indexOf(n.normClass) * BAR));
+    }
+    xLabels.push(el("text", { x: x0 + (groupW - GROUP_GAP) / 2, y: baseY + 14, "text-anchor": "middle" }, String(layer)));
+  });
+  if (globals.length) {
+    const x0 = LEFT + layers.length * groupW + GROUP_GAP / 2;
+    globals.forEach((n, j) => bars.push(bar(n, x0 + j * BAR)));
+    xLabels.push(el("text", { x: x0 + (globals.length * BAR) / 2, y: baseY + 14, "text-anchor": "middle" }, "out"));
+  }
+
+  const yAxis = scale.ticks.map((t) => {
+    const y = baseY - scale.height(t);
+    return el(
+      "g",
+      { class: "tick" },
+      el("line", { x1: LEFT - 4, y1: y, x2: LEFT + plotW, y2: y, stroke: "#ddd" }),
+      el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end" }, label(t)),
+    );
+  });
+
+  const legendClasses = [...new Set([...classes, ...globals.map((n) => n.normClass)])];
+  const legend = legendClasses.map((c, i) =>
+    el(
+      "g",
+      { class: "legend" },
+      el("rect", { x: LEFT + i * 110, y: 28, width: 10, height: 10, fill: NORM_CLASS_STYLE[c].color }),
+      el("text", { x: LEFT + i * 110 + 14, y: 37 }, c),
+    )
+  );
+
+  const title = `Norm RMS per layer and norm class${scale.log ? " (log scale)" : ""}${
+    options.title ? ` — ${options.title}` : ""
+  }`;
+  return renderSvg(
+    el(
+      "svg",
+      {
+        width,
+        height,
+        viewBox: `0 0 ${Math.round(width)} ${Math.round(height)}`,
+        "font-family": "sans-serif",
+        "font-size": 11,
+        role: "img",
+        "aria-label": title,
+      },
+      el("title", {}, title),
+      el("rect", { x: 0, y: 0, width, height, fill: "white" }),
+      el("text", { x: LEFT, y: 16, "font-size": 13, "font-weight": "bold" }, title),
+      ...legend,
+      el("g", { class: "y-axis" }, ...yAxis),
+      el("g", { class: "bars" }, ...bars),
+      el("line", { x1: LEFT, y1: baseY, x2: LEFT + plotW, y2: baseY, stroke: "#333" }),
+      el("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: baseY, stroke: "#333" }),
+      el("g", { class: "x-labels" }, ...xLabels),
+      el("text", { x: LEFT + plotW / 2, y: height - 6, "text-anchor": "middle" }, "layer"),
+      el("text", { x: 14, y: TOP + PLOT_H / 2, transform: `rotate(-90 14 ${TOP + PLOT_H / 2})`, "text-anchor": "middle" }, "RMS"),
+    ),
+  );
+}

@@ -1,0 +1,122 @@
+/**
+ * The baseline record: what a model looked like when it was last known good
+ * (fingerprint, metadata, every norm's and projection's statistics, the probe
+ * and the passage NLL), as the JSON that `model-baseline` writes and
+ * `model-check --baseline` reads back.
+ *
+ * @example
+ * ```ts
+ * import { BASELINE_SCHEMA_ID, type Baseline } from "./types.ts";
+ * const b: Baseline = JSON.parse(await Deno.readTextFile("models/clean/clean-f16.baseline.json"));
+ * b.schema === BASELINE_SCHEMA_ID; // true
+ * ```
+ * @module
+ */
+
+import type { NormClass } from "../arch/registry.ts";
+
+/** The baseline format identifier (bump on incompatible changes). */
+export const BASELINE_SCHEMA_ID = "clean-gguf/baseline/1";
+
+/** A metadata value as recorded: scalars as they are, u64/i64 beyond 2^53 as decimal strings. */
+export type MetadataValue = string | number | boolean;
+
+/** Summary statistics of one tensor's values, as stored in the file. */
+export interface BaselineTensorStats {
+  readonly name: string;
+  readonly type: string;
+  /** PyTorch order. */
+  readonly shape: readonly number[];
+  /** The figures below are null when the values could not be decoded. */
+  readonly count: number | null;
+  readonly rms: number | null;
+  readonly mean: number | null;
+  readonly min: number | null;
+  readonly max: number | null;
+  readonly nonFinite: number | null;
+}
+
+/** One norm tensor. */
+export interface BaselineNorm extends BaselineTensorStats {
+  readonly normClass: NormClass;
+  /** Null for output_norm. */
+  readonly layer: number | null;
+  /** Distinct values (counted up to 4096), null when not decoded. */
+  readonly distinct: number | null;
+  /** Gate 1's verdict. */
+  readonly verdict: string;
+}
+
+/** One projection. */
+export interface BaselineProjection extends BaselineTensorStats {
+  readonly kind: string;
+  readonly layer: number;
+  /** Ternary scale s; null when the values are not ternary. */
+  readonly scale: number | null;
+  /** Fractions of −s, 0, +s; null when not ternary. */
+  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
+}
+
+/** The greedy probe. */
+export interface BaselineProbe {
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly promptIds: readonly number[];
+  readonly generatedIds: readonly number[];
+  readonly text: string;
+}
+
+/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts). */
+export interface BaselineNll {
+  readonly passage: string;
+  readonly meanNll: number;
+  readonly tokens: number;
+  /** log(vocabulary size): the NLL of a uniform guess. */
+  readonly logVocab: number;
+}
+
+/** The whole baseline. */
+export interface Baseline {
+  readonly schema: typeof BASELINE_SCHEMA_ID;
+  readonly tool: { readonly name: string; readonly version: string };
+  readonly model: {
+    /** File name only: a baseline describes the bytes, wherever they live. */
+    readonly file: string;
+    readonly sizeBytes: number;
+    /** `sha256-<hex>` of the whole GGUF, as in `<stem>.fingerprint`. */
+    readonly fingerprint: string;
+    readonly architecture: string | null;
+    readonly family: "bitnet" | "llama" | null;
+    readonly ggufVersion: number;
+    readonly tensorCount: number;
+    /** How many tensors of each ggml type, e.g. { F32: 17, F16: 29 }. */
+    readonly tensorTypes: Readonly<Record<string, number>>;
+  };
+  readonly tokenizer: { readonly file: string | null; readonly sha256: string | null };
+  /** Every metadata key: scalars as they are, arrays as "<type>[<length>]", long strings summarized. */
+  readonly metadata: Readonly<Record<string, MetadataValue>>;
+  /** The validation this baseline was taken from. */
+  readonly validation: {
+    readonly exitCode: number;
+    readonly exitMeaning: string;
+    readonly gates: readonly { readonly id: string; readonly status: string }[];
+  };
+  readonly norms: readonly BaselineNorm[];
+  readonly projections: readonly BaselineProjection[];
+  /** Tensors that are neither norms nor projections (embeddings, output). */
+  readonly otherTensors: readonly BaselineTensorStats[];
+  readonly probe: BaselineProbe | null;
+  readonly nll: BaselineNll | null;
+  /** Milliseconds, by step. Recorded for people, never compared. */
+  readonly timings: Readonly<Record<string, number>>;
+  /** The BITNET_* settings and the runtime. Recorded, never compared. */
+  readonly environment: {
+    readonly strict: boolean;
+    readonly deterministic: boolean;
+    readonly seed: number;
+    readonly threads: number | null;
+    readonly variables: Readonly<Record<string, string>>;
+    readonly deno: string;
+    readonly os: string;
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The sha256 of a (large) input file, computed in a worker so that it runs
+ * beside the quantization instead of before it.
+ *
+ * @example
+ * ```ts
+ * import { sha256InWorker } from "./input_hash.ts";
+ * const job = sha256InWorker("models/clean/clean-f16.gguf");
+ * try {
+ *   console.log(await job.digest);
+ * } finally {
+ *   job.cancel();
+ * }
+ * ```
+ * @module
+ */
+
+import { InputError } from "../cli/errors.ts";
+
+/** A running hash: its result, and a way to stop it early. */
+export interface HashJob {
+  /** Lower-case hex sha256; rejects with an {@link InputError} when the file cannot be read. */
+  readonly digest: Promise<string>;
+  /** Stops the worker (harmless once the digest has arrived). */
+  cancel(): void;
+}
+
+/**
+ * Starts hashing `path` in a worker.
+ *
+ * @example
+ * ```ts
+ * const job = sha256InWorker("fixtures/tiny-bitnet/model.safetensors");
+ * const hex = await job.digest;
+ * job.cancel();
+ * ```
+ */
+export function sha256InWorker(path: string): HashJob {
+  const worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
+  let done = false;
+  const stop = () => {
+    if (done) return;
+    done = true;
+    worker.terminate();
+  };
+  const digest = new Promise<string>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<{ ok: boolean; hex?: string; message?: string }>) => {
+      stop();
+      if (e.data.ok && typeof e.data.hex === "string") resolve(e.data.hex);
+      else reject(new InputError(e.data.message ?? `${path}: cannot hash`));
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      stop();
+      reject(new InputError(`${path}: the hashing worker failed (${e.message})`));
+    };
+  });
+  // An unobserved rejection after cancel() must not crash the process.
+  digest.catch(() => {});
+  worker.postMessage(path);
+  return { digest, cancel: stop };
+}
