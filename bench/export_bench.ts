@@ -51,8 +51,14 @@ async function ensureCheckpoint(): Promise<void> {
     );
   }
   shapes.push(["model.norm.weight", [hidden]]);
-  const { header, sizes } = buildSafetensorsHeader(shapes.map(([name, shape]) => ({ name, dtype: "BF16", shape })));
-  const file = await Deno.open(`${dir}/model.safetensors`, { write: true, create: true, truncate: true });
+  const { header, sizes } = buildSafetensorsHeader(
+    shapes.map(([name, shape]) => ({ name, dtype: "BF16", shape })),
+  );
+  const file = await Deno.open(`${dir}/model.safetensors`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
   await file.write(header);
   const rng = new FuzzRng(1);
   // Random BF16 bits: sign random, exponent near 2^-5 for weights and 2^0 for norms.
@@ -86,7 +92,11 @@ async function ensureCheckpoint(): Promise<void> {
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKb: number }> {
   const t0 = performance.now();
-  const out = await new Deno.Command("/usr/bin/time", { args: ["-f", "%M", cmd, ...args], stdout: "null", stderr: "piped" })
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", cmd, ...args],
+    stdout: "null",
+    stderr: "piped",
+  })
     .output();
   const seconds = (performance.now() - t0) / 1000;
   const stderr = new TextDecoder().decode(out.stderr).trim().split("\n");
@@ -105,7 +115,15 @@ const cpTimes: number[] = [], exportTimes: number[] = [], ratios: number[] = [],
 await timed("cp", [`${dir}/model.safetensors`, `${dir}/copy.safetensors`]);
 for (let r = 0; r < runs; r++) {
   const cp = await timed("cp", [`${dir}/model.safetensors`, `${dir}/copy.safetensors`]);
-  const ex = await timed(deno, ["run", "-A", "tasks/export_clean_gguf.ts", dir, `${dir}/tokenizer.json`, outDir, "--quiet"]);
+  const ex = await timed(deno, [
+    "run",
+    "-A",
+    "tasks/export_clean_gguf.ts",
+    dir,
+    `${dir}/tokenizer.json`,
+    outDir,
+    "--quiet",
+  ]);
   cpTimes.push(cp.seconds);
   exportTimes.push(ex.seconds);
   ratios.push(cp.seconds / ex.seconds);
@@ -114,7 +132,21 @@ for (let r = 0; r < runs; r++) {
 await Deno.remove(`${dir}/copy.safetensors`);
 const gb = size / 1e9;
 console.log(`input ${gb.toFixed(2)} GB BF16 (${layers} layers of 2B-4T shape), ${runs} runs`);
-console.log(`cp:     median ${median(cpTimes).toFixed(2)} s  (${(gb / median(cpTimes)).toFixed(2)} GB/s)`);
-console.log(`export: median ${median(exportTimes).toFixed(2)} s  (${(gb / median(exportTimes)).toFixed(2)} GB/s)`);
-console.log(`speed relative to cp (cp_time / export_time, per pair): median ${median(ratios).toFixed(2)}x, min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x`);
-console.log(`export peak RSS: median ${(median(rss) / 1024).toFixed(0)} MB, max ${(Math.max(...rss) / 1024).toFixed(0)} MB`);
+console.log(
+  `cp:     median ${median(cpTimes).toFixed(2)} s  (${(gb / median(cpTimes)).toFixed(2)} GB/s)`,
+);
+console.log(
+  `export: median ${median(exportTimes).toFixed(2)} s  (${
+    (gb / median(exportTimes)).toFixed(2)
+  } GB/s)`,
+);
+console.log(
+  `speed relative to cp (cp_time / export_time, per pair): median ${
+    median(ratios).toFixed(2)
+  }x, min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x`,
+);
+console.log(
+  `export peak RSS: median ${(median(rss) / 1024).toFixed(0)} MB, max ${
+    (Math.max(...rss) / 1024).toFixed(0)
+  } MB`,
+);

@@ -65,7 +65,12 @@ export async function main(args: string[]): Promise<number> {
     outDir,
     outType: choice(f.outtype, "outtype", ["f16", "f32", "bf16"] as const, "f16"),
     ...(str(f["arch-name"]) ? { archName: str(f["arch-name"])! } : {}),
-    allowOverflow: choice(f["allow-overflow"], "allow-overflow", ["clamp", "refuse"] as const, "refuse"),
+    allowOverflow: choice(
+      f["allow-overflow"],
+      "allow-overflow",
+      ["clamp", "refuse"] as const,
+      "refuse",
+    ),
     onWarning: (m) => quiet || warnLine(m),
   });
   if (!quiet) logLine(`exported ${exported.ggufPath} (${exported.fingerprint})`);
@@ -85,7 +90,20 @@ export async function main(args: string[]): Promise<number> {
   const reportPath = str(f.report);
   if (reportPath) await Deno.writeTextFile(reportPath, JSON.stringify(report, null, 2) + "\n");
   if (f.json) {
-    console.log(JSON.stringify({ export: { gguf: exported.ggufPath, fingerprint: exported.fingerprint, meta: exported.metaPath }, validation: report }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          export: {
+            gguf: exported.ggufPath,
+            fingerprint: exported.fingerprint,
+            meta: exported.metaPath,
+          },
+          validation: report,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     console.log(renderReport(report, reportStyle()));
   }

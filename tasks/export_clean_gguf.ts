@@ -64,7 +64,9 @@ if (import.meta.main) {
     let modelDir: string, tokenizerPath: string | undefined, outDir: string;
     let origin: Record<string, unknown> | undefined;
     if (typeof f["hf-repo"] === "string") {
-      if (positionals.length > 1) throw new UsageError("with --hf-repo, the only positional argument is [out_dir]");
+      if (positionals.length > 1) {
+        throw new UsageError("with --hf-repo, the only positional argument is [out_dir]");
+      }
       const revision = typeof f.revision === "string" ? f.revision : "main";
       const hub = await downloadFromHub({
         repo: f["hf-repo"],

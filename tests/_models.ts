@@ -50,7 +50,15 @@ export interface RandomLlama {
 /** Writes config.json, model.safetensors (F32 by default) and the fixture's tokenizer. */
 export async function writeRandomLlama(
   dir: string,
-  opts: { seed: number; dtype?: "F32" | "BF16"; layers?: number; hidden?: number; heads?: number; kvHeads?: number; ff?: number },
+  opts: {
+    seed: number;
+    dtype?: "F32" | "BF16";
+    layers?: number;
+    hidden?: number;
+    heads?: number;
+    kvHeads?: number;
+    ff?: number;
+  },
 ): Promise<RandomLlama> {
   const rng = new FuzzRng(opts.seed);
   const hidden = opts.hidden ?? 64, heads = opts.heads ?? 4, kvHeads = opts.kvHeads ?? 2;
@@ -77,7 +85,11 @@ export async function writeRandomLlama(
   const add = (name: string, shape: number[], scale: number, offset = 0) => {
     const n = shape.reduce((a, b) => a * b, 1);
     let values = randomValues(rng, n, scale, offset);
-    if (opts.dtype === "BF16") values = values.map((v) => new Float32Array(new Uint32Array([f32ToBf16(v) << 16]).buffer)[0]!);
+    if (opts.dtype === "BF16") {
+      values = values.map((v) =>
+        new Float32Array(new Uint32Array([f32ToBf16(v) << 16]).buffer)[0]!
+      );
+    }
     tensors.set(name, { shape, values });
   };
   add("model.embed_tokens.weight", [vocab, hidden], 0.5);

@@ -32,7 +32,9 @@ async function helpOf(script: string): Promise<string> {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (!out.success) throw new Error(`${script} --help failed: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(`${script} --help failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
   return new TextDecoder().decode(out.stdout).trimEnd();
 }
 
@@ -51,7 +53,16 @@ export async function tasksMarkdown(): Promise<string> {
     } catch {
       continue;
     }
-    parts.push("", `## ${name}`, "", `Script: \`${script}\``, "", "```text", await helpOf(script), "```");
+    parts.push(
+      "",
+      `## ${name}`,
+      "",
+      `Script: \`${script}\``,
+      "",
+      "```text",
+      await helpOf(script),
+      "```",
+    );
   }
   return parts.join("\n") + "\n";
 }
@@ -59,7 +70,9 @@ export async function tasksMarkdown(): Promise<string> {
 /** The text of docs/reference/exit-codes.md. */
 export function exitCodesMarkdown(): string {
   const names = Object.fromEntries(Object.entries(EXIT).map(([k, v]) => [v, k]));
-  const rows = Object.entries(EXIT_MEANINGS).map(([code, meaning]) => `| ${code} | \`${names[code]}\` | ${meaning} |`);
+  const rows = Object.entries(EXIT_MEANINGS).map(([code, meaning]) =>
+    `| ${code} | \`${names[code]}\` | ${meaning} |`
+  );
   return [
     "# Exit codes",
     "",

@@ -37,18 +37,32 @@ export async function readJsonFile(path: string): Promise<Record<string, unknown
   return value as Record<string, unknown>;
 }
 
-function int(config: Record<string, unknown>, key: string, source: string, fallback?: number): number {
+function int(
+  config: Record<string, unknown>,
+  key: string,
+  source: string,
+  fallback?: number,
+): number {
   const v = config[key] ?? fallback;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-    throw new FormatError(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new FormatError(
+      `${source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
 
-function num(config: Record<string, unknown>, key: string, source: string, fallback: number): number {
+function num(
+  config: Record<string, unknown>,
+  key: string,
+  source: string,
+  fallback: number,
+): number {
   const v = config[key] ?? fallback;
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-    throw new FormatError(`${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+    throw new FormatError(
+      `${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -73,13 +87,19 @@ export function hparamsFromConfig(config: Record<string, unknown>, source: strin
     ? nEmbd / nHead
     : int(config, "head_dim", source);
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
-    throw new FormatError(`${source}: head_dim ${headDim} (hidden_size / num_attention_heads) must be an even integer`);
+    throw new FormatError(
+      `${source}: head_dim ${headDim} (hidden_size / num_attention_heads) must be an even integer`,
+    );
   }
   if (nHead % nHeadKv !== 0) {
-    throw new FormatError(`${source}: num_attention_heads ${nHead} is not a multiple of num_key_value_heads ${nHeadKv}`);
+    throw new FormatError(
+      `${source}: num_attention_heads ${nHead} is not a multiple of num_key_value_heads ${nHeadKv}`,
+    );
   }
   if (config.rope_scaling !== undefined && config.rope_scaling !== null) {
-    throw new UnsupportedError(`${source}: rope_scaling ${JSON.stringify(config.rope_scaling)} is not supported yet`);
+    throw new UnsupportedError(
+      `${source}: rope_scaling ${JSON.stringify(config.rope_scaling)} is not supported yet`,
+    );
   }
   return {
     nEmbd,

@@ -25,7 +25,9 @@ export function permuteQKRows<T extends Float32Array | Uint16Array>(
 ): T {
   const headDim = rows / nHead;
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
-    throw new ModelShapeError(`${name}: ${rows} rows cannot be split into ${nHead} heads of even size`);
+    throw new ModelShapeError(
+      `${name}: ${rows} rows cannot be split into ${nHead} heads of even size`,
+    );
   }
   const half = headDim / 2;
   const out = new (w.constructor as new (n: number) => T)(w.length);

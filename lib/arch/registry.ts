@@ -109,10 +109,22 @@ const GLOBAL_TENSORS: readonly TensorRule[] = [
 ];
 
 function proj(kind: ProjectionKind, hf: string, shape: (h: ExportHparams) => number[]): TensorRule {
-  return { gguf: `blk.{N}.${kind}.weight`, hf: [L + hf], role: "projection", projection: kind, shape };
+  return {
+    gguf: `blk.{N}.${kind}.weight`,
+    hf: [L + hf],
+    role: "projection",
+    projection: kind,
+    shape,
+  };
 }
 function norm(cls: NormClass, hf: readonly string[], shape: (h: ExportHparams) => number[]) {
-  return { gguf: `blk.{N}.${cls}.weight`, hf: hf.map((n) => L + n), role: "norm" as const, normClass: cls, shape };
+  return {
+    gguf: `blk.{N}.${cls}.weight`,
+    hf: hf.map((n) => L + n),
+    role: "norm" as const,
+    normClass: cls,
+    shape,
+  };
 }
 
 const LLAMA_LAYER: readonly TensorRule[] = [

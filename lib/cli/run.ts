@@ -39,7 +39,9 @@ export async function runTask(main: () => Promise<number>): Promise<never> {
     code = await main();
   } catch (e) {
     code = exitCodeOf(e);
-    const message = e instanceof CleanGgufError ? e.message : (e instanceof Error ? e.stack ?? e.message : String(e));
+    const message = e instanceof CleanGgufError
+      ? e.message
+      : (e instanceof Error ? e.stack ?? e.message : String(e));
     console.error(stderrIsStyled() ? colors.red(`error: ${message}`) : `error: ${message}`);
   }
   Deno.exit(code);
@@ -49,9 +51,17 @@ export async function runTask(main: () => Promise<number>): Promise<never> {
 export function parseTaskArgs<T extends ParseArgsConfig["options"]>(
   args: string[],
   options: T,
-): { values: Record<string, string | boolean | string[] | boolean[] | undefined>; positionals: string[] } {
+): {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+} {
   try {
-    const { values, positionals } = parseArgs({ args, options: options ?? {}, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: options ?? {},
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
     throw new UsageError((e as Error).message, { cause: e });
@@ -59,16 +69,27 @@ export function parseTaskArgs<T extends ParseArgsConfig["options"]>(
 }
 
 /** A string flag restricted to `choices`. */
-export function choice<T extends string>(value: unknown, flag: string, choices: readonly T[], fallback: T): T {
+export function choice<T extends string>(
+  value: unknown,
+  flag: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   if (value === undefined) return fallback;
-  if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`--${flag} must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
+  if (typeof value === "string" && (choices as readonly string[]).includes(value)) {
+    return value as T;
+  }
+  throw new UsageError(
+    `--${flag} must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** A positive integer flag or positional. */
 export function positiveInt(value: unknown, what: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
   return n;
 }

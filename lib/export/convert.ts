@@ -68,7 +68,11 @@ export function fromF32(
   overflowMode: "refuse" | "clamp",
 ): ConvertedChunk {
   if (outType === "F32") {
-    return { written: new Uint8Array(values.buffer, values.byteOffset, values.byteLength), values, overflow: 0 };
+    return {
+      written: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+      values,
+      overflow: 0,
+    };
   }
   const bits = new Uint16Array(values.length);
   if (outType === "BF16") {

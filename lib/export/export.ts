@@ -23,13 +23,13 @@
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";
 import { ModelShapeError, OverflowError, UnsupportedError, UsageError } from "../cli/errors.ts";
-import { findArchitecture, type PlannedTensor, expectedTensors } from "../arch/registry.ts";
+import { expectedTensors, findArchitecture, type PlannedTensor } from "../arch/registry.ts";
 import { hparamsFromConfig, readJsonFile } from "../arch/config.ts";
 import { permuteQKRows } from "../arch/permute.ts";
 import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/reader.ts";
 import { sha256File } from "../io/hash.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { GgufWriter, type GgufTensorPlan } from "../gguf/writer.ts";
+import { type GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
 import { openGguf } from "../gguf/reader.ts";
 import { ggufHashManifest } from "../provenance/gguf_hash.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
@@ -125,7 +125,9 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
   const archName = opts.archName ?? arch.ggufArchNames[0]!;
   if (!arch.ggufArchNames.includes(archName)) {
     throw new UsageError(
-      `--arch-name "${archName}" is not a name for ${arch.family}; use one of ${arch.ggufArchNames.join(", ")}`,
+      `--arch-name "${archName}" is not a name for ${arch.family}; use one of ${
+        arch.ggufArchNames.join(", ")
+      }`,
     );
   }
   const h = hparamsFromConfig(config, configPath);
@@ -143,7 +145,9 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     source: tokenizerPath,
   });
   if (tokMeta.pre === null) {
-    warn(`${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`);
+    warn(
+      `${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`,
+    );
   }
 
   const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
@@ -152,7 +156,9 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     // only when the config does not declare the embeddings tied.
     const hasHead = ckpt.has("lm_head.weight");
     h.tiedEmbeddings = !hasHead || config.tie_word_embeddings === true;
-    if (hasHead && h.tiedEmbeddings) warn("lm_head.weight ignored: config declares tied embeddings");
+    if (hasHead && h.tiedEmbeddings) {
+      warn("lm_head.weight ignored: config declares tied embeddings");
+    }
     if (!h.tiedEmbeddings && archName === "bitnet") {
       warn(
         "upstream llama.cpp's bitnet architecture always uses token_embd as the output layer: it cannot load this model's untied output.weight",
@@ -160,9 +166,13 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     }
 
     const sources = resolveTensors(ckpt, expectedTensors(arch, h), out.ggml, normOut.ggml);
-    const used = new Set(sources.flatMap((s) => [s.hfName, ...(s.packedScale ? [s.packedScale.name] : [])]));
+    const used = new Set(
+      sources.flatMap((s) => [s.hfName, ...(s.packedScale ? [s.packedScale.name] : [])]),
+    );
     const ignored = ckpt.names().filter((n) => !used.has(n) && n !== "lm_head.weight");
-    if (ignored.length > 0) warn(`tensors not exported (not part of the architecture): ${ignored.join(", ")}`);
+    if (ignored.length > 0) {
+      warn(`tensors not exported (not part of the architecture): ${ignored.join(", ")}`);
+    }
 
     // Header.
     const w = new GgufWriter();
@@ -238,7 +248,9 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
       });
       if (overflows.length > 0 && overflowMode === "refuse") {
         throw new OverflowError(
-          `BF16 → F16 overflow (|x| ≥ 65520) in ${overflows.length} tensor(s): ${overflows.join("; ")}. ` +
+          `BF16 → F16 overflow (|x| ≥ 65520) in ${overflows.length} tensor(s): ${
+            overflows.join("; ")
+          }. ` +
             `Use --outtype f32/bf16, or --allow-overflow clamp to clamp to ±65504 (recorded in meta.json).`,
         );
       }
@@ -363,17 +375,23 @@ function resolveTensors(
       const [rows, cols] = plan.shape as [number, number];
       if (source.shape.length !== 2 || source.shape[0] !== rows / 4 || source.shape[1] !== cols) {
         throw new ModelShapeError(
-          `${hfName}: packed shape [${source.shape.join(", ")}], expected [${rows / 4}, ${cols}] for ${plan.gguf}`,
+          `${hfName}: packed shape [${source.shape.join(", ")}], expected [${
+            rows / 4
+          }, ${cols}] for ${plan.gguf}`,
         );
       }
       return { plan, hfName, source, ggmlType, packedScale: ckpt.get(scaleName) };
     }
     if (source.dtype !== "F32" && source.dtype !== "F16" && source.dtype !== "BF16") {
-      throw new UnsupportedError(`${hfName}: dtype ${source.dtype} cannot be exported as ${plan.gguf}`);
+      throw new UnsupportedError(
+        `${hfName}: dtype ${source.dtype} cannot be exported as ${plan.gguf}`,
+      );
     }
     if (source.shape.join(",") !== plan.shape.join(",")) {
       throw new ModelShapeError(
-        `${hfName}: shape [${source.shape.join(", ")}], expected [${plan.shape.join(", ")}] for ${plan.gguf} (from config.json)`,
+        `${hfName}: shape [${source.shape.join(", ")}], expected [${
+          plan.shape.join(", ")
+        }] for ${plan.gguf} (from config.json)`,
       );
     }
     return { plan, hfName, source, ggmlType };
@@ -427,9 +445,15 @@ async function* produceTensor(
 
   if (src.packedScale) {
     const trits = unpackBitnetU8(await ctx.ckpt.read(src.hfName), rows, cols, src.hfName);
-    const scaleValues = toF32(src.packedScale.dtype, await ctx.ckpt.read(src.packedScale.name), src.packedScale.name);
+    const scaleValues = toF32(
+      src.packedScale.dtype,
+      await ctx.ckpt.read(src.packedScale.name),
+      src.packedScale.name,
+    );
     if (scaleValues.length !== 1) {
-      throw new UnsupportedError(`${src.packedScale.name}: expected one per-tensor scale, got ${scaleValues.length}`);
+      throw new UnsupportedError(
+        `${src.packedScale.name}: expected one per-tensor scale, got ${scaleValues.length}`,
+      );
     }
     const ws = scaleValues[0]!;
     const convention = packedScaleConvention(ctx.quant, ctx.configPath);

@@ -17,7 +17,12 @@ import { FormatError, UnsupportedError } from "../cli/errors.ts";
  * Trits `[outRows, cols]` from packed bytes `[outRows/4, cols]`: row i·R + p
  * (R = outRows/4) is bits 2i..2i+1 of byte [p, c], code − 1.
  */
-export function unpackBitnetU8(packed: Uint8Array, outRows: number, cols: number, name = "tensor"): Int8Array {
+export function unpackBitnetU8(
+  packed: Uint8Array,
+  outRows: number,
+  cols: number,
+  name = "tensor",
+): Int8Array {
   if (outRows % 4 !== 0 || packed.length !== (outRows / 4) * cols) {
     throw new FormatError(
       `${name}: packed U8 tensor has ${packed.length} bytes, expected ${outRows / 4} x ${cols}`,
@@ -31,7 +36,9 @@ export function unpackBitnetU8(packed: Uint8Array, outRows: number, cols: number
       const src = p * cols, dst = (i * R + p) * cols;
       for (let c = 0; c < cols; c++) {
         const code = (packed[src + c]! >> shift) & 3;
-        if (code === 3) throw new FormatError(`${name}: invalid ternary code 3 at row ${i * R + p}, column ${c}`);
+        if (code === 3) {
+          throw new FormatError(`${name}: invalid ternary code 3 at row ${i * R + p}, column ${c}`);
+        }
         trits[dst + c] = code - 1;
       }
     }

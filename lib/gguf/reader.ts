@@ -20,11 +20,11 @@ import { FormatError, ModelShapeError, UnsupportedError } from "../cli/errors.ts
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
 import {
+  type GgmlType,
+  ggmlTypeInfo,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
   GGUF_SCALAR_SIZE,
-  type GgmlType,
-  ggmlTypeInfo,
   GgufValueType,
   tensorByteSize,
 } from "./types.ts";
@@ -117,7 +117,9 @@ class Cursor {
     const v = await this.u64(what);
     if (v > BigInt(max)) {
       throw new FormatError(
-        `${this.#file.path}: ${what} = ${v} at offset ${this.pos - 8} is larger than the file allows (${max})`,
+        `${this.#file.path}: ${what} = ${v} at offset ${
+          this.pos - 8
+        } is larger than the file allows (${max})`,
       );
     }
     return Number(v);
@@ -319,14 +321,18 @@ export async function openGguf(path: string): Promise<GgufFile> {
 async function parse(file: RandomAccessFile): Promise<GgufFile> {
   const p = file.path;
   const c = new Cursor(file);
-  if (file.size < 24) throw new FormatError(`${p}: too small to be a GGUF file (${file.size} bytes)`);
+  if (file.size < 24) {
+    throw new FormatError(`${p}: too small to be a GGUF file (${file.size} bytes)`);
+  }
   const magic = await c.u32("magic");
   if (magic !== GGUF_MAGIC) {
     throw new FormatError(`${p}: not a GGUF file (magic 0x${magic.toString(16).padStart(8, "0")})`);
   }
   const version = await c.u32("version");
   if ((version & 0xffff) === 0 && version !== 0) {
-    throw new UnsupportedError(`${p}: big-endian GGUF files are not supported (version field ${version})`);
+    throw new UnsupportedError(
+      `${p}: big-endian GGUF files are not supported (version field ${version})`,
+    );
   }
   if (version !== 2 && version !== 3) {
     throw new UnsupportedError(`${p}: GGUF version ${version} is not supported (2 and 3 are)`);
@@ -358,7 +364,11 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
       metadata.set(key, { key, type, arrayType: elem as GgufValueType, value: values });
     } else if (type === GgufValueType.STRING || GGUF_SCALAR_SIZE[type] !== undefined) {
-      metadata.set(key, { key, type: type as GgufValueType, value: await c.scalar(type, `"${key}"`) });
+      metadata.set(key, {
+        key,
+        type: type as GgufValueType,
+        value: await c.scalar(type, `"${key}"`),
+      });
     } else {
       throw new FormatError(`${p}: "${key}" has unknown value type ${type}`);
     }
@@ -371,7 +381,9 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
     if (
       alignKv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0
     ) {
-      throw new FormatError(`${p}: general.alignment must be a u32 power of two, got ${alignKv.value}`);
+      throw new FormatError(
+        `${p}: general.alignment must be a u32 power of two, got ${alignKv.value}`,
+      );
     }
     alignment = a;
   }

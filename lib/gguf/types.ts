@@ -54,7 +54,9 @@ export function ggmlTypeInfo(id: number, where = "tensor"): GgmlTypeInfo {
   const info = (GGML_TYPES as Record<number, GgmlTypeInfo | undefined>)[id];
   if (!info) {
     const known = Object.values(GGML_TYPES).map((t) => `${t.name}(${t.id})`).join(", ");
-    throw new UnsupportedError(`${where}: unknown or unsupported ggml type ${id} (supported: ${known})`);
+    throw new UnsupportedError(
+      `${where}: unknown or unsupported ggml type ${id} (supported: ${known})`,
+    );
   }
   return info;
 }
@@ -78,7 +80,9 @@ export function tensorByteSize(type: GgmlType, ne: readonly number[], name = "te
   const n = ne.reduce((a, b) => a * b, 1);
   const row = ne[0] ?? 1;
   if (type === GgmlType.I2_S) {
-    if (n % 4 !== 0) throw new FormatError(`${name}: I2_S needs an element count divisible by 4, got ${n}`);
+    if (n % 4 !== 0) {
+      throw new FormatError(`${name}: I2_S needs an element count divisible by 4, got ${n}`);
+    }
     return n / 4 + I2S_TAIL_BYTES;
   }
   if (row % info.blockSize !== 0) {

@@ -21,10 +21,10 @@
 import type { ByteSink } from "../io/atomic.ts";
 import { FormatError } from "../cli/errors.ts";
 import {
+  type GgmlType,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
   GgufValueType,
-  type GgmlType,
   tensorByteSize,
 } from "./types.ts";
 import { Keys } from "./keys.ts";
@@ -263,7 +263,14 @@ export class GgufWriter {
     }
     const ne = [...shape].reverse();
     const nbytes = tensorByteSize(type, ne, name);
-    const plan: GgufTensorPlan = { name, shape: [...shape], ne, type, nbytes, offset: this.#dataSize };
+    const plan: GgufTensorPlan = {
+      name,
+      shape: [...shape],
+      ne,
+      type,
+      nbytes,
+      offset: this.#dataSize,
+    };
     this.#dataSize += alignUp(nbytes, this.alignment);
     this.#names.add(name);
     this.#tensors.push(plan);

@@ -150,9 +150,12 @@ export class AtomicOutputs {
     try {
       f = await Deno.open(tempPath, { write: true, createNew: true });
     } catch (e) {
-      throw new OutputError(`${this.dir}: output folder is not writable (${(e as Error).message})`, {
-        cause: e,
-      });
+      throw new OutputError(
+        `${this.dir}: output folder is not writable (${(e as Error).message})`,
+        {
+          cause: e,
+        },
+      );
     }
     const file = new AtomicFile(finalPath, tempPath, f);
     this.#files.push(file);
@@ -175,9 +178,12 @@ export class AtomicOutputs {
       for (const f of this.#files) await Deno.rename(f.tempPath, f.finalPath);
     } catch (e) {
       await this.abort();
-      throw new OutputError(`${this.dir}: cannot move outputs into place (${(e as Error).message})`, {
-        cause: e,
-      });
+      throw new OutputError(
+        `${this.dir}: cannot move outputs into place (${(e as Error).message})`,
+        {
+          cause: e,
+        },
+      );
     }
     this.#done = true;
   }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { open as openFile, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open as openFile } from "node:fs/promises";
 import { FormatError, InputError } from "../cli/errors.ts";
 
 /**

@@ -199,7 +199,9 @@ Deno.test("tritsFromTernary: exact matches only", () => {
 });
 
 Deno.test("ternarizeAbsmean: the comparison form equals the division form at and around every boundary", async () => {
-  const { ternarizeAbsmean, ternarizeAbsmeanByDivision } = await import("../../lib/codecs/ternary.ts");
+  const { ternarizeAbsmean, ternarizeAbsmeanByDivision } = await import(
+    "../../lib/codecs/ternary.ts"
+  );
   const f = new Float32Array(1), u = new Uint32Array(f.buffer);
   const next = (x: number, d: number) => {
     f[0] = x;
@@ -216,6 +218,10 @@ Deno.test("ternarizeAbsmean: the comparison form equals the division form at and
       for (let d = -3; d <= 3; d++) values.push(next(at, d));
     }
     const w = new Float32Array(values);
-    assert.deepEqual(ternarizeAbsmean(w, s).trits, ternarizeAbsmeanByDivision(w, s).trits, `s = ${s}`);
+    assert.deepEqual(
+      ternarizeAbsmean(w, s).trits,
+      ternarizeAbsmeanByDivision(w, s).trits,
+      `s = ${s}`,
+    );
   }
 });

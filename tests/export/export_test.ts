@@ -4,20 +4,22 @@ import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { f16ToF32 } from "../../lib/codecs/float.ts";
 import {
+  FormatError,
   InputError,
   ModelShapeError,
   OutputError,
   OverflowError,
   TokenizerMismatchError,
   UnsupportedError,
-  FormatError,
 } from "../../lib/cli/errors.ts";
 import { hfGguf } from "../../deps.ts";
-import { FIXTURE_DIR, copyFixtureMetadata, writeRandomLlama, bf16Bytes } from "../_models.ts";
+import { bf16Bytes, copyFixtureMetadata, FIXTURE_DIR, writeRandomLlama } from "../_models.ts";
 import { buildSafetensors } from "../safetensors/_build.ts";
 
 /** The fixture's tensors parsed here with a few lines of code, independently of lib/safetensors. */
-async function rawTensors(path: string): Promise<Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>> {
+async function rawTensors(
+  path: string,
+): Promise<Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>> {
   const file = await Deno.readFile(path);
   const n = Number(new DataView(file.buffer).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))) as Record<
@@ -27,7 +29,11 @@ async function rawTensors(path: string): Promise<Map<string, { dtype: string; sh
   const out = new Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>();
   for (const [name, t] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    out.set(name, { dtype: t.dtype, shape: t.shape, bytes: file.slice(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]) });
+    out.set(name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      bytes: file.slice(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]),
+    });
   }
   return out;
 }
@@ -48,17 +54,24 @@ function rne(x: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-async function tensorValues(path: string, name: string): Promise<{ type: number; values: Float32Array; shape: readonly number[] }> {
+async function tensorValues(
+  path: string,
+  name: string,
+): Promise<{ type: number; values: Float32Array; shape: readonly number[] }> {
   const g = await openGguf(path);
   try {
     const t = g.tensor(name);
     const bytes = await g.readTensor(t);
-    if (t.type === GgmlType.F32) return { type: t.type, values: new Float32Array(bytes.slice().buffer), shape: t.shape };
+    if (t.type === GgmlType.F32) {
+      return { type: t.type, values: new Float32Array(bytes.slice().buffer), shape: t.shape };
+    }
     if (t.type === GgmlType.F16) {
       const u16 = new Uint16Array(bytes.slice().buffer);
       return { type: t.type, values: Float32Array.from(u16, f16ToF32), shape: t.shape };
     }
-    if (t.type === GgmlType.BF16) return { type: t.type, values: bf16Values(bytes.slice()), shape: t.shape };
+    if (t.type === GgmlType.BF16) {
+      return { type: t.type, values: bf16Values(bytes.slice()), shape: t.shape };
+    }
     throw new Error(`unexpected type ${t.type}`);
   } finally {
     g.close();
@@ -118,7 +131,9 @@ Deno.test("export: projections are the absmean ternarization of the source; norm
       if (t.gguf_name === "token_embd.weight") {
         for (let i = 0; i < w.length; i += 97) {
           // F16 keeps 11 significant bits; below 2^-14 it is subnormal (absolute step 2^-24).
-          assert.ok(Math.abs(got.values[i]! - w[i]!) <= Math.max(Math.abs(w[i]!) * 2 ** -11, 2 ** -25));
+          assert.ok(
+            Math.abs(got.values[i]! - w[i]!) <= Math.max(Math.abs(w[i]!) * 2 ** -11, 2 ** -25),
+          );
         }
         continue;
       }
@@ -129,7 +144,10 @@ Deno.test("export: projections are the absmean ternarization of the source; norm
       const distinct = new Set(got.values);
       assert.ok(distinct.size <= 3, `${t.gguf_name}: ${distinct.size} distinct values`);
       const written = Math.max(...[...distinct].map(Math.abs));
-      assert.ok(Math.abs(written - s) <= s * 2 ** -10, `${t.gguf_name}: scale ${written} vs absmean ${s}`);
+      assert.ok(
+        Math.abs(written - s) <= s * 2 ** -10,
+        `${t.gguf_name}: scale ${written} vs absmean ${s}`,
+      );
       let mismatches = 0;
       for (let i = 0; i < w.length; i++) {
         const trit = Math.max(-1, Math.min(1, rne(Math.fround(w[i]! / s))));
@@ -163,9 +181,21 @@ Deno.test("export: two exports are byte-identical and the fingerprint equals sha
 Deno.test("export: outtype f32 and bf16, norm-type f16, arch-name bitnet", async () => {
   const out = await tmp();
   try {
-    const f32 = await exportCleanGguf({ modelDir: FIXTURE_DIR, outDir: out, outType: "f32", quiet: true });
+    const f32 = await exportCleanGguf({
+      modelDir: FIXTURE_DIR,
+      outDir: out,
+      outType: "f32",
+      quiet: true,
+    });
     assert.equal((await tensorValues(f32.ggufPath, "token_embd.weight")).type, GgmlType.F32);
-    const bf = await exportCleanGguf({ modelDir: FIXTURE_DIR, outDir: out, outType: "bf16", normType: "f16", archName: "bitnet", quiet: true });
+    const bf = await exportCleanGguf({
+      modelDir: FIXTURE_DIR,
+      outDir: out,
+      outType: "bf16",
+      normType: "f16",
+      archName: "bitnet",
+      quiet: true,
+    });
     assert.equal((await tensorValues(bf.ggufPath, "blk.0.attn_q.weight")).type, GgmlType.BF16);
     assert.equal((await tensorValues(bf.ggufPath, "blk.0.attn_norm.weight")).type, GgmlType.F16);
     const g = await openGguf(bf.ggufPath);
@@ -184,8 +214,18 @@ Deno.test("export: outtype f32 and bf16, norm-type f16, arch-name bitnet", async
 Deno.test("export: a random Llama checkpoint has q/k rows permuted as llama.cpp expects", async () => {
   const dir = await tmp();
   try {
-    const model = await writeRandomLlama(`${dir}/llama`, { seed: 7, heads: 4, kvHeads: 2, hidden: 64 });
-    const r = await exportCleanGguf({ modelDir: model.dir, outDir: `${dir}/out`, outType: "f32", quiet: true });
+    const model = await writeRandomLlama(`${dir}/llama`, {
+      seed: 7,
+      heads: 4,
+      kvHeads: 2,
+      hidden: 64,
+    });
+    const r = await exportCleanGguf({
+      modelDir: model.dir,
+      outDir: `${dir}/out`,
+      outType: "f32",
+      quiet: true,
+    });
     const g = await openGguf(r.ggufPath);
     assert.equal(g.architecture, "llama");
     assert.ok(g.hasTensor("output.weight"), "untied lm_head exported");
@@ -201,7 +241,11 @@ Deno.test("export: a random Llama checkpoint has q/k rows permuted as llama.cpp 
         for (let j = 0; j < headDim / 2; j++) {
           for (const [outRow, inRow] of [[2 * j, j], [2 * j + 1, j + headDim / 2]]) {
             const o = (h * headDim + outRow!) * cols, i = (h * headDim + inRow!) * cols;
-            assert.deepEqual(got.subarray(o, o + cols), src.values.subarray(i, i + cols), `${proj} head ${h} row ${outRow}`);
+            assert.deepEqual(
+              got.subarray(o, o + cols),
+              src.values.subarray(i, i + cols),
+              `${proj} head ${h} row ${outRow}`,
+            );
           }
         }
       }
@@ -254,7 +298,8 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
         await Deno.writeTextFile(`${d}/config.json`, JSON.stringify(c));
       },
       error: UnsupportedError,
-      message: /unsupported architecture MambaForCausalLM; supported: BitNetForCausalLM, BitnetForCausalLM, LlamaForCausalLM/,
+      message:
+        /unsupported architecture MambaForCausalLM; supported: BitNetForCausalLM, BitnetForCausalLM, LlamaForCausalLM/,
     },
     {
       name: "truncated safetensors",
@@ -270,7 +315,10 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
       setup: async (d) => {
         await copyFixtureMetadata(d);
         const header = new TextDecoder().decode(fixture.subarray(8, 8 + headerLen));
-        const bumped = header.replace(/"data_offsets":\[(\d+),(\d+)\]/, (_m, a, b) => `"data_offsets":[${a},${Number(b) + 9000000}]`);
+        const bumped = header.replace(
+          /"data_offsets":\[(\d+),(\d+)\]/,
+          (_m, a, b) => `"data_offsets":[${a},${Number(b) + 9000000}]`,
+        );
         const bytes = new TextEncoder().encode(bumped.padEnd(headerLen, " ").slice(0, headerLen));
         const f = fixture.slice();
         f.set(bytes, 8);
@@ -284,8 +332,19 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
       setup: async (d) => {
         await copyFixtureMetadata(d);
         const names = [...(await rawTensors(`${FIXTURE_DIR}/model.safetensors`)).keys()];
-        const weightMap = Object.fromEntries(names.map((n, i) => [n, i % 2 ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors"]));
-        await Deno.writeTextFile(`${d}/model.safetensors.index.json`, JSON.stringify({ metadata: {}, weight_map: weightMap }));
+        const weightMap = Object.fromEntries(
+          names.map((
+            n,
+            i,
+          ) => [
+            n,
+            i % 2 ? "model-00002-of-00002.safetensors" : "model-00001-of-00002.safetensors",
+          ]),
+        );
+        await Deno.writeTextFile(
+          `${d}/model.safetensors.index.json`,
+          JSON.stringify({ metadata: {}, weight_map: weightMap }),
+        );
         await Deno.writeFile(`${d}/model-00001-of-00002.safetensors`, buildSafetensors([]));
       },
       error: InputError,
@@ -298,7 +357,15 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
         await Deno.copyFile(`${FIXTURE_DIR}/model.safetensors`, `${d}/model.safetensors`);
         // The tokenizer given on the command line holds an added token beyond vocab_size 2048.
         const tok = JSON.parse(await Deno.readTextFile(`${d}/tokenizer.json`));
-        tok.added_tokens.push({ id: 4000, content: "<|extra|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+        tok.added_tokens.push({
+          id: 4000,
+          content: "<|extra|>",
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        });
         await Deno.writeTextFile(`${d}/other-tokenizer.json`, JSON.stringify(tok));
       },
       tokenizer: "other-tokenizer.json",
@@ -311,7 +378,9 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
         await copyFixtureMetadata(d);
         const tensors = await rawTensors(`${FIXTURE_DIR}/model.safetensors`);
         const specs = [...tensors].map(([name, t]) => {
-          if (name !== "model.embed_tokens.weight") return { name, dtype: t.dtype, shape: t.shape, data: t.bytes };
+          if (name !== "model.embed_tokens.weight") {
+            return { name, dtype: t.dtype, shape: t.shape, data: t.bytes };
+          }
           const v = bf16Values(t.bytes.slice());
           v[5] = 70000;
           v[9] = -1e6;
@@ -332,7 +401,8 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
         await Deno.copyFile(`${FIXTURE_DIR}/model.safetensors`, `${d}/model.safetensors`);
       },
       error: ModelShapeError,
-      message: /model\.layers\.0\.mlp\.gate_proj\.weight: shape \[768, 256\], expected \[512, 256\]/,
+      message:
+        /model\.layers\.0\.mlp\.gate_proj\.weight: shape \[768, 256\], expected \[512, 256\]/,
     },
   ];
   try {
@@ -341,7 +411,12 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
         const d = `${dir}/case${i}`, out = `${dir}/out${i}`;
         await c.setup(d);
         await assert.rejects(
-          exportCleanGguf({ modelDir: d, outDir: out, quiet: true, ...(c.tokenizer ? { tokenizerPath: `${d}/${c.tokenizer}` } : {}) }),
+          exportCleanGguf({
+            modelDir: d,
+            outDir: out,
+            quiet: true,
+            ...(c.tokenizer ? { tokenizerPath: `${d}/${c.tokenizer}` } : {}),
+          }),
           (e: Error) => {
             assert.ok(e instanceof c.error, `${c.name}: got ${e.name}: ${e.message}`);
             assert.match(e.message, c.message);
@@ -360,7 +435,8 @@ Deno.test("export: bad inputs give clear errors and leave nothing at the final p
       await Deno.writeTextFile(`${dir}/a-file`, "");
       await assert.rejects(
         exportCleanGguf({ modelDir: FIXTURE_DIR, outDir: impossible, quiet: true }),
-        (e: Error) => e instanceof OutputError && /a-file\/out: cannot create output folder/.test(e.message),
+        (e: Error) =>
+          e instanceof OutputError && /a-file\/out: cannot create output folder/.test(e.message),
       );
       await Deno.chmod(out, 0o700);
     });
@@ -375,14 +451,21 @@ Deno.test("export: --allow-overflow clamp writes ±65504 and records it", async 
     await copyFixtureMetadata(`${dir}/m`);
     const tensors = await rawTensors(`${FIXTURE_DIR}/model.safetensors`);
     const specs = [...tensors].map(([name, t]) => {
-      if (name !== "model.embed_tokens.weight") return { name, dtype: t.dtype, shape: t.shape, data: t.bytes };
+      if (name !== "model.embed_tokens.weight") {
+        return { name, dtype: t.dtype, shape: t.shape, data: t.bytes };
+      }
       const v = bf16Values(t.bytes.slice());
       v[5] = 70000;
       v[9] = -1e6;
       return { name, dtype: t.dtype, shape: t.shape, data: bf16Bytes(v) };
     });
     await Deno.writeFile(`${dir}/m/model.safetensors`, buildSafetensors(specs));
-    const r = await exportCleanGguf({ modelDir: `${dir}/m`, outDir: `${dir}/out`, allowOverflow: "clamp", quiet: true });
+    const r = await exportCleanGguf({
+      modelDir: `${dir}/m`,
+      outDir: `${dir}/out`,
+      allowOverflow: "clamp",
+      quiet: true,
+    });
     const embd = await tensorValues(r.ggufPath, "token_embd.weight");
     assert.equal(embd.values[5], 65504);
     assert.equal(embd.values[9], -65504);
@@ -413,14 +496,28 @@ Deno.test("export: packed U8 checkpoints export to the same ternary weights as t
   // BF16 export's projections.
   const dir = await tmp();
   try {
-    const reference = await exportCleanGguf({ modelDir: FIXTURE_DIR, outDir: `${dir}/ref`, outType: "f32", quiet: true });
+    const reference = await exportCleanGguf({
+      modelDir: FIXTURE_DIR,
+      outDir: `${dir}/ref`,
+      outType: "f32",
+      quiet: true,
+    });
     const source = await rawTensors(`${FIXTURE_DIR}/model.safetensors`);
-    for (const [linearClass, scaleOf] of [["autobitlinear", (s: number) => s], ["bitlinear", (s: number) => 1 / s]] as const) {
+    for (
+      const [linearClass, scaleOf] of [["autobitlinear", (s: number) => s], [
+        "bitlinear",
+        (s: number) => 1 / s,
+      ]] as const
+    ) {
       await t.step(linearClass, async () => {
         const m = `${dir}/${linearClass}`;
         await copyFixtureMetadata(m);
         const config = JSON.parse(await Deno.readTextFile(`${m}/config.json`));
-        config.quantization_config = { quant_method: "bitnet", linear_class: linearClass, quantization_mode: "offline" };
+        config.quantization_config = {
+          quant_method: "bitnet",
+          linear_class: linearClass,
+          quantization_mode: "offline",
+        };
         await Deno.writeTextFile(`${m}/config.json`, JSON.stringify(config));
         const specs = [];
         for (const [name, tensor] of source) {
@@ -432,9 +529,17 @@ Deno.test("export: packed U8 checkpoints export to the same ternary weights as t
           let sum = 0;
           for (const v of w) sum += Math.abs(v);
           const s = Math.fround(sum / w.length);
-          const trits = Int8Array.from(w, (v) => Math.max(-1, Math.min(1, rne(Math.fround(v / s)))));
+          const trits = Int8Array.from(
+            w,
+            (v) => Math.max(-1, Math.min(1, rne(Math.fround(v / s)))),
+          );
           const [rows, cols] = tensor.shape as [number, number];
-          specs.push({ name, dtype: "U8", shape: [rows / 4, cols], data: packU8(trits, rows, cols) });
+          specs.push({
+            name,
+            dtype: "U8",
+            shape: [rows / 4, cols],
+            data: packU8(trits, rows, cols),
+          });
           specs.push({
             name: name.replace(/\.weight$/, ".weight_scale"),
             dtype: "F32",
@@ -443,7 +548,12 @@ Deno.test("export: packed U8 checkpoints export to the same ternary weights as t
           });
         }
         await Deno.writeFile(`${m}/model.safetensors`, buildSafetensors(specs));
-        const r = await exportCleanGguf({ modelDir: m, outDir: `${m}/out`, outType: "f32", quiet: true });
+        const r = await exportCleanGguf({
+          modelDir: m,
+          outDir: `${m}/out`,
+          outType: "f32",
+          quiet: true,
+        });
         for (const tensor of reference.meta.tensors) {
           const a = (await tensorValues(reference.ggufPath, tensor.gguf_name)).values;
           const b = (await tensorValues(r.ggufPath, tensor.gguf_name)).values;
@@ -451,7 +561,9 @@ Deno.test("export: packed U8 checkpoints export to the same ternary weights as t
             assert.deepEqual(b, a, tensor.gguf_name);
           } else {
             // 1/(1/s) in f32 may differ from s by an ulp.
-            for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= Math.abs(a[i]!) * 2 ** -22, tensor.gguf_name);
+            for (let i = 0; i < a.length; i++) {
+              assert.ok(Math.abs(a[i]! - b[i]!) <= Math.abs(a[i]!) * 2 ** -22, tensor.gguf_name);
+            }
           }
         }
       });

@@ -19,8 +19,10 @@ async function sampleGguf(): Promise<Uint8Array> {
   w.addTensorInfo("b.weight", [256], GgmlType.TQ2_0);
   w.addTensorInfo("c.weight", [3], GgmlType.F32);
   const chunks: Uint8Array[] = [];
-  await w.write({ write: (c) => Promise.resolve(void chunks.push(c.slice())) }, (t, i) =>
-    new Uint8Array(t.nbytes).map((_, j) => (i * 31 + j) & 0xff));
+  await w.write(
+    { write: (c) => Promise.resolve(void chunks.push(c.slice())) },
+    (t, i) => new Uint8Array(t.nbytes).map((_, j) => (i * 31 + j) & 0xff),
+  );
   const out = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
   let o = 0;
   for (const c of chunks) {
@@ -97,7 +99,10 @@ Deno.test("reader: clear errors for bad magic, big-endian, old versions and trun
   ];
   for (const [bytes, re, cls] of cases) {
     await withFile(bytes, async (path) => {
-      await assert.rejects(openGguf(path), (e: Error) => e instanceof cls && re.test(e.message) && e.message.includes(path));
+      await assert.rejects(
+        openGguf(path),
+        (e: Error) => e instanceof cls && re.test(e.message) && e.message.includes(path),
+      );
     });
   }
 });

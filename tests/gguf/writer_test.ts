@@ -5,8 +5,10 @@ import { hfGguf } from "../../deps.ts";
 
 async function writeToBytes(w: GgufWriter, fill: (i: number) => number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  await w.write({ write: (c) => Promise.resolve(void chunks.push(c.slice())) }, (t, i) =>
-    new Uint8Array(t.nbytes).fill(fill(i)));
+  await w.write(
+    { write: (c) => Promise.resolve(void chunks.push(c.slice())) },
+    (t, i) => new Uint8Array(t.nbytes).fill(fill(i)),
+  );
   const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
   let o = 0;
   for (const c of chunks) {

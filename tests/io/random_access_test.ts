@@ -8,8 +8,12 @@ Deno.test("RandomAccessFile: concurrent reads on one file each get their own byt
   const whole = await Deno.readFile(PATH);
   const f = await RandomAccessFile.open(PATH);
   try {
-    const reads = await Promise.all(Array.from({ length: 50 }, (_, i) => f.readAt(i * 1000 + 7, 5000)));
-    reads.forEach((r, i) => assert.deepEqual(r, whole.subarray(i * 1000 + 7, i * 1000 + 5007), `read ${i}`));
+    const reads = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => f.readAt(i * 1000 + 7, 5000)),
+    );
+    reads.forEach((r, i) =>
+      assert.deepEqual(r, whole.subarray(i * 1000 + 7, i * 1000 + 5007), `read ${i}`)
+    );
   } finally {
     f.close();
   }
@@ -19,7 +23,10 @@ Deno.test("RandomAccessFile: ranges past the end and missing files are clear err
   await assert.rejects(RandomAccessFile.open("fixtures/nope.bin"), InputError);
   const f = await RandomAccessFile.open(PATH);
   try {
-    await assert.rejects(f.readAt(f.size - 4, 8, "tail"), (e: Error) => e instanceof FormatError && /tail at offset/.test(e.message));
+    await assert.rejects(
+      f.readAt(f.size - 4, 8, "tail"),
+      (e: Error) => e instanceof FormatError && /tail at offset/.test(e.message),
+    );
     assert.throws(() => f.checkRange(-1, 1, "x"), FormatError);
     const chunks: number[] = [];
     for await (const c of f.stream(0, 10_000, 4096)) chunks.push(c.length);
