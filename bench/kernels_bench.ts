@@ -9,6 +9,7 @@
  * ```sh
  * deno run -A bench/kernels_bench.ts            # full table
  * deno run -A bench/kernels_bench.ts --rows 2560 --batch 16
+ * deno run -A bench/kernels_bench.ts --simd portable --threads 2 --no-reference
  * ```
  * @module
  */
@@ -110,16 +111,22 @@ console.log(`| backend | threads | ${KINDS.map((k) => `${k} mv`).join(" | ")} | 
   `${KINDS.map((k) => `${k} b${BATCH}`).join(" | ")} | tiny job µs |`);
 console.log(`|---|---|${"---|".repeat(KINDS.length * 2 + 1)}`);
 
-{
+if (!Deno.args.includes("--no-reference")) {
   const ref = createReferenceKernels(bytes);
   const row: string[] = [];
   for (const kind of KINDS) row.push(fmt(gops(prepare(ref, kind), 1, 0.2)));
   console.log(`| reference | 1 | ${row.join(" | ")} | ${KINDS.map(() => "").join(" | ")} | |`);
 }
 
-const variants = relaxedSimdSupported() ? (["relaxed", "portable"] as const) : (["portable"] as const);
+const only = (name: string) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const variants = (relaxedSimdSupported() ? ["relaxed", "portable"] as const : ["portable"] as const)
+  .filter((v) => (only("simd") ?? v) === v);
+const threadCounts = [1, 2].filter((t) => Number(only("threads") ?? t) === t);
 for (const simd of variants) {
-  for (const threads of [1, 2]) {
+  for (const threads of threadCounts) {
     const k = await createWasmKernels({ bytes, threads, simd });
     try {
       const mv: string[] = [], mm: string[] = [];

@@ -10,7 +10,10 @@
  * 2. generation tokens/s of the F16, I2_S and TQ2_0 files in the engine.
  *
  *   deno run -A bench/quantize_bench.ts [--dir DIR] [--layers 30] [--prompt 8] [--gen 16]
- *     [--threads N] [--backend wasm|reference] [--keep]
+ *     [--threads N] [--backend wasm|reference] [--keep] [--input synthetic-f16.gguf]
+ *
+ * `--input` reuses a synthetic F16 file written earlier (by this script or by
+ * `bench/synthetic_model.ts --type f16`).
  *
  * The input was just written, so it is read from the page cache: the
  * figures are CPU throughput, not disk throughput.
@@ -31,6 +34,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     dir: { type: "string" },
+    input: { type: "string" },
     layers: { type: "string" },
     prompt: { type: "string" },
     gen: { type: "string" },
@@ -47,12 +51,15 @@ const threads = values.threads ? Number(values.threads) : undefined;
 const backend = values.backend as BackendName | undefined;
 
 const GB = 1e9;
-const f16Path = join(dir, "synthetic-f16.gguf");
-console.error(`writing ${f16Path} (2B-4T shapes, ${layers} layers, F16 ternary projections)…`);
+await Deno.mkdir(dir, { recursive: true });
+const f16Path = values.input ?? join(dir, "synthetic-f16.gguf");
 let t0 = performance.now();
-await writeSyntheticModel(f16Path, { type: "f16", layers });
+if (values.input === undefined) {
+  console.error(`writing ${f16Path} (2B-4T shapes, ${layers} layers, F16 ternary projections)…`);
+  await writeSyntheticModel(f16Path, { type: "f16", layers });
+}
 const inputBytes = (await Deno.stat(f16Path)).size;
-console.error(`  ${(inputBytes / GB).toFixed(2)} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.error(`  ${(inputBytes / GB).toFixed(2)} GB input (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 
 interface QuantRow {
   type: QuantTypeName;
@@ -125,7 +132,7 @@ for (const [model, path] of models) {
   }
 }
 
-console.log(`\nQuantization of ${(inputBytes / GB).toFixed(2)} GB F16 (2B-4T shapes, ${layers} layers)\n`);
+console.log(`\nQuantization of ${(inputBytes / GB).toFixed(2)} GB F16 (${f16Path})\n`);
 console.log("| type | gguf-hash manifest | seconds | input GB/s | output GB |");
 console.log("|---|---|---:|---:|---:|");
 for (const r of quantRows) {

@@ -12,10 +12,12 @@ import { assertStrictAllows, readBitnetEnv } from "../lib/cli/env.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { choice, logLine, parseTaskArgs, positiveInt, runTask, warnLine } from "../lib/cli/run.ts";
 import { exportCleanGguf } from "../lib/export/export.ts";
+import { HUB_FLAGS, HUB_FLAGS_HELP, resolveModelSource } from "../lib/hub/model_source.ts";
 import { renderReport } from "../lib/validate/report.ts";
 import { validateGguf } from "../lib/validate/validate.ts";
 
 const HELP = `Usage: model-clean [model_dir] [tokenizer.json] [out_dir] [flags]
+       model-clean --hf-repo OWNER/NAME [--revision REV] [out_dir] [flags]
 
 Exports a Hugging Face checkpoint to a clean GGUF (model-export), then validates it
 (model-validate). Defaults: fixtures/tiny-bitnet, its tokenizer.json, models/clean.
@@ -24,6 +26,7 @@ Flags:
   --outtype f16|f32|bf16   type of 2-D weights (default f16)
   --arch-name NAME         general.architecture (default bitnet-b1.58 for BitNet)
   --allow-overflow clamp   clamp BF16 values beyond F16 range instead of refusing
+${HUB_FLAGS_HELP}
   --json                   print {export, validation} as JSON on stdout
   --report FILE            also write the validation report (JSON) to FILE
   --prompt TEXT            probe prompt (default "The capital of France is")
@@ -47,6 +50,7 @@ export async function main(args: string[]): Promise<number> {
     expect: { type: "string" },
     threads: { type: "string" },
     quiet: { type: "boolean" },
+    ...HUB_FLAGS,
     help: { type: "boolean", short: "h" },
   });
   if (f.help) {
@@ -56,8 +60,10 @@ export async function main(args: string[]): Promise<number> {
   const env = readBitnetEnv();
   // Refuse before writing anything: a strict run must not even produce an export.
   assertStrictAllows(env);
-  const [modelDir = "fixtures/tiny-bitnet", tokenizerPath, outDir = "models/clean"] = positionals;
   const quiet = f.quiet === true;
+  const { modelDir, tokenizerPath, outDir, origin } = await resolveModelSource(f, positionals, {
+    quiet,
+  });
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const exported = await exportCleanGguf({
     modelDir,
@@ -71,6 +77,7 @@ export async function main(args: string[]): Promise<number> {
       ["clamp", "refuse"] as const,
       "refuse",
     ),
+    ...(origin ? { origin } : {}),
     onWarning: (m) => quiet || warnLine(m),
   });
   if (!quiet) logLine(`exported ${exported.ggufPath} (${exported.fingerprint})`);

@@ -8,8 +8,7 @@
 
 import { $ } from "../deps.ts";
 import { exportCleanGguf } from "../lib/export/export.ts";
-import { downloadFromHub } from "../lib/hub/download.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { HUB_FLAGS, HUB_FLAGS_HELP, resolveModelSource } from "../lib/hub/model_source.ts";
 import { choice, logLine, parseTaskArgs, runTask, warnLine } from "../lib/cli/run.ts";
 
 const HELP = `Usage: model-export [model_dir] [tokenizer.json] [out_dir] [flags]
@@ -26,12 +25,7 @@ Flags:
   --arch-name NAME           general.architecture: bitnet-b1.58 (default), bitnet-25, bitnet, llama
   --allow-overflow clamp     clamp BF16 values beyond F16 range to ±65504 instead of refusing
   --name STEM                output file stem (default clean-<outtype>)
-  --hf-repo OWNER/NAME       download the checkpoint from the Hugging Face Hub first (needs --allow-net;
-                             token from HF_TOKEN); files are checked against the Hub's sha256
-  --revision REV             branch, tag or commit (default main)
-  --cache-dir DIR            download cache (default models/hub)
-  --hub-url URL              another Hub endpoint (default https://huggingface.co)
-  --tokenizer FILE           tokenizer.json to use with --hf-repo (default: the repo's)
+${HUB_FLAGS_HELP}
   --timestamp                record the export time in meta.json (breaks byte-identical re-exports)
   --json                     print a machine-readable summary on stdout
   --quiet                    no progress bar or warnings
@@ -47,11 +41,7 @@ if (import.meta.main) {
       "allow-overflow": { type: "string" },
       name: { type: "string" },
       timestamp: { type: "boolean" },
-      "hf-repo": { type: "string" },
-      revision: { type: "string" },
-      "cache-dir": { type: "string" },
-      "hub-url": { type: "string" },
-      tokenizer: { type: "string" },
+      ...HUB_FLAGS,
       json: { type: "boolean" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -61,28 +51,9 @@ if (import.meta.main) {
       return 0;
     }
     const quiet = f.quiet === true;
-    let modelDir: string, tokenizerPath: string | undefined, outDir: string;
-    let origin: Record<string, unknown> | undefined;
-    if (typeof f["hf-repo"] === "string") {
-      if (positionals.length > 1) {
-        throw new UsageError("with --hf-repo, the only positional argument is [out_dir]");
-      }
-      const revision = typeof f.revision === "string" ? f.revision : "main";
-      const hub = await downloadFromHub({
-        repo: f["hf-repo"],
-        revision,
-        cacheDir: typeof f["cache-dir"] === "string" ? f["cache-dir"] : "models/hub",
-        ...(typeof f["hub-url"] === "string" ? { hubUrl: f["hub-url"] } : {}),
-        progress: !quiet && Deno.stderr.isTerminal(),
-      });
-      modelDir = hub.modelDir;
-      tokenizerPath = typeof f.tokenizer === "string" ? f.tokenizer : undefined;
-      outDir = positionals[0] ?? "models/clean";
-      origin = { hf_repo: f["hf-repo"], revision, commit: hub.commit };
-    } else {
-      [modelDir = "fixtures/tiny-bitnet", tokenizerPath, outDir = "models/clean"] = positionals;
-      if (typeof f.tokenizer === "string") tokenizerPath = f.tokenizer;
-    }
+    const { modelDir, tokenizerPath, outDir, origin } = await resolveModelSource(f, positionals, {
+      quiet,
+    });
     const bar = !quiet && Deno.stderr.isTerminal() ? $.progress("Exporting") : undefined;
     const result = await exportCleanGguf({
       modelDir,

@@ -177,7 +177,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     // Header.
     const w = new GgufWriter();
     w.addString(Keys.general.architecture, archName);
-    w.addString(Keys.general.name, String(config._name_or_path ?? "") || basename(opts.modelDir));
+    w.addString(Keys.general.name, modelName(config, opts));
     w.addU32(Keys.general.fileType, out.fileType);
     w.addU32(archKey(archName, "contextLength"), h.contextLength);
     w.addU32(archKey(archName, "embeddingLength"), h.nEmbd);
@@ -330,6 +330,13 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
   } finally {
     ckpt.close();
   }
+}
+
+/** `general.name`: config's `_name_or_path`, else the Hub repo's name, else the folder's. */
+function modelName(config: Record<string, unknown>, opts: ExportOptions): string {
+  const fromConfig = typeof config._name_or_path === "string" ? config._name_or_path : "";
+  const repo = typeof opts.origin?.hf_repo === "string" ? opts.origin.hf_repo : "";
+  return fromConfig || repo.split("/").pop() || basename(opts.modelDir);
 }
 
 /**

@@ -272,7 +272,9 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
       if (counts[3]! > 0) {
         const i = firstInvalid16(bits, table);
         const decode = p.info.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
-        throw notTernaryLater(`element ${done + i} is ${decode(bits[i]!)}, not -s, 0 or +s (s = ${scale})`);
+        throw notTernaryLater(
+          `element ${done + i} is ${decode(bits[i]!)}, not -s, 0 or +s (s = ${scale})`,
+        );
       }
       done += bits.length;
       yield out;
@@ -294,7 +296,9 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
     }
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const slabs = ternary && scan.scaleBits !== undefined ? fromTable(scan.scaleBits) : fromValues();
+    const slabs = ternary && scan.scaleBits !== undefined
+      ? fromTable(scan.scaleBits)
+      : fromValues();
     for await (const trits of slabs) yield encoder.encode(trits);
     const tail = encoder.finish();
     if (tail.length > 0) yield tail;

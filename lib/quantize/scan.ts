@@ -58,7 +58,8 @@ export async function* streamAhead(
   t: GgufTensorInfo,
   chunkBytes: number,
 ): AsyncGenerator<Uint8Array> {
-  const read = (at: number) => gguf.readBytes(t.fileOffset + at, Math.min(chunkBytes, t.nbytes - at));
+  const read = (at: number) =>
+    gguf.readBytes(t.fileOffset + at, Math.min(chunkBytes, t.nbytes - at));
   let next: Promise<Uint8Array> | null = t.nbytes > 0 ? read(0) : null;
   let at = 0;
   while (next) {
@@ -271,7 +272,9 @@ export async function scanTernary(
   const acc = opts.absmean ? new AbsmeanAccumulator() : undefined;
   if (!isFloatInput(t.type)) {
     throw new UnsupportedError(
-      `${gguf.path}: tensor ${t.name} is ${GGML_TYPES[t.type].name}; values can only be read from F32, F16 or BF16`,
+      `${gguf.path}: tensor ${t.name} is ${
+        GGML_TYPES[t.type].name
+      }; values can only be read from F32, F16 or BF16`,
     );
   }
   if (t.type !== GgmlType.F32) return await scanBits16(gguf, t, acc, opts.full);

@@ -21,15 +21,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hfGguf } from "../../deps.ts";
 import { EXIT, NotTernaryError, UnsupportedError, UsageError } from "../../lib/cli/errors.ts";
-import { f16ToF32 } from "../../lib/codecs/float.ts";
+import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { decodeTQ1_0 } from "../../lib/codecs/tq1_0.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
+import { GgmlType } from "../../lib/gguf/types.ts";
+import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
 import { verifyGguf } from "../../lib/provenance/verify.ts";
 import { quantizeGguf, type QuantizeResult } from "../../lib/quantize/quantize.ts";
 import type { QuantTypeName } from "../../lib/quantize/formats.ts";
 import { FIXTURE_DIR, writeRandomLlama } from "../_models.ts";
+import { FuzzRng } from "../_fuzz.ts";
 
 interface ReferencePrompt {
   prompt: string;
@@ -504,4 +507,104 @@ Deno.test("task: exit codes 0 (with --json), 17 (not ternary) and 2 (bad --type)
   const usage = await runTask([await fixtureF16(), outDir, "--type", "q4_0"], outDir);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--type must be one of i2_s, tq2_0, tq1_0/);
+});
+
+Deno.test("fixture: F32 and BF16 exports quantize to the same trits, each with its own scale", async () => {
+  const i2sF16 = (await fixtureQuantized("i2_s")).ggufPath;
+  for (const outType of ["f32", "bf16"] as const) {
+    const input = (await exportCleanGguf({
+      modelDir: FIXTURE_DIR,
+      outDir: join(tmp, `export-${outType}`),
+      outType,
+      quiet: true,
+    })).ggufPath;
+    const r = await quantizeGguf({ input, outDir: join(tmp, `export-${outType}`) });
+    await withGguf(input, (a) =>
+      withGguf(r.ggufPath, (b) =>
+        withGguf(i2sF16, async (ref) => {
+          for (const name of ["blk.0.attn_q.weight", "blk.3.ffn_down.weight"]) {
+            const t = b.tensor(name);
+            const n = t.ne[0]! * t.ne[1]!;
+            const got = await b.readTensor(t);
+            const want = await ref.readTensor(ref.tensor(name));
+            assert.deepEqual(
+              got.subarray(0, n / 4),
+              want.subarray(0, n / 4),
+              `${outType} ${name} codes`,
+            );
+            // The scale is |value| of the input as stored (f32 or bf16), not the F16 one.
+            const raw = await a.readTensor(a.tensor(name));
+            const values = outType === "f32"
+              ? new Float32Array(raw.slice().buffer)
+              : Float32Array.from(new Uint16Array(raw.slice().buffer), (h) =>
+                new Float32Array(new Uint32Array([h << 16]).buffer)[0]!);
+            const s = Math.abs(
+              values.find((v) =>
+                v !== 0
+              )!,
+            );
+            assert.equal(
+              new DataView(got.buffer, got.byteOffset + n / 4, 4).getFloat32(0, true),
+              s,
+            );
+          }
+        })));
+  }
+});
+
+/** A minimal GGUF with one 4096 × 512 F16 projection (more than one streamed chunk). */
+async function bigProjection(
+  path: string,
+  odd: { at: number; factor: number } | null,
+): Promise<string> {
+  const w = new GgufWriter();
+  w.addString("general.architecture", "bitnet-b1.58");
+  w.addU32("general.file_type", 1);
+  w.addTensorInfo("token_embd.weight", [8, 256], GgmlType.F16);
+  w.addTensorInfo("blk.0.ffn_up.weight", [4096, 512], GgmlType.F16);
+  w.addTensorInfo("output_norm.weight", [256], GgmlType.F32);
+  const rng = new FuzzRng(5);
+  const s = 0.0234375; // exact in f16
+  const proj = new Uint16Array(4096 * 512);
+  for (let i = 0; i < proj.length; i++) proj[i] = f32ToF16((rng.int(3) - 1) * s);
+  if (odd) proj[odd.at] = f32ToF16(odd.factor * s);
+  const payloads = [
+    new Uint8Array(8 * 256 * 2).fill(0x11),
+    new Uint8Array(proj.buffer),
+    new Uint8Array(256 * 4),
+  ];
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    await w.write({
+      write: async (c) => {
+        for (let done = 0; done < c.length;) done += await file.write(c.subarray(done));
+      },
+    }, (_, i) => payloads[i]!);
+  } finally {
+    file.close();
+  }
+  return path;
+}
+
+Deno.test("a value that breaks ternary beyond the first chunk is refused while writing, naming it; nothing is left", async () => {
+  const clean = await bigProjection(join(tmp, "big-clean.gguf"), null);
+  const ok = await quantizeGguf({ input: clean, outDir: join(tmp, "big-ok"), type: "tq2_0" });
+  assert.equal(ok.meta.tensors[1]!.gguf_type, "TQ2_0");
+
+  const input = await bigProjection(join(tmp, "big-odd.gguf"), { at: 1_500_000, factor: 2 });
+  const outDir = join(tmp, "big-refused");
+  await assert.rejects(quantizeGguf({ input, outDir }), (e: unknown) => {
+    assert.ok(e instanceof NotTernaryError);
+    assert.match(
+      e.message,
+      /projection blk\.0\.ffn_up\.weight is not ternary: element 1500000 is 0\.046875/,
+    );
+    assert.match(e.message, /--ternarize/);
+    return true;
+  });
+  assert.deepEqual(await filesIn(outDir), []);
+
+  // With --ternarize the whole tensor is scanned first and absmean applies.
+  const r = await quantizeGguf({ input, outDir: join(tmp, "big-ternarized"), ternarize: true });
+  assert.match(r.meta.tensors[1]!.action, /ternarized with absmean/);
 });

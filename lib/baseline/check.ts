@@ -1,0 +1,140 @@
+/**
+ * `model-check` as a library call: export a checkpoint, validate the GGUF,
+ * take its baseline and, when an earlier baseline is given, compare the two.
+ * The exit code is the first failure's: strict mode (16) and the export
+ * (2–9) throw before anything else; then a failed validation (10–15); then a
+ * departure from the earlier baseline (18).
+ *
+ * @example
+ * ```ts
+ * import { modelCheck } from "./check.ts";
+ * const r = await modelCheck({
+ *   modelDir: "fixtures/tiny-bitnet",
+ *   tokenizerPath: "fixtures/tiny-bitnet/tokenizer.json",
+ *   outDir: "models/clean",
+ *   baselinePath: "docs/baselines/tiny-bitnet.json",
+ * });
+ * r.exitCode; // 0, 10–15 or 18
+ * r.differences.length; // 0 when the model matches its baseline
+ * ```
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
+import { EXIT } from "../cli/errors.ts";
+import { exportCleanGguf, type ExportResult } from "../export/export.ts";
+import type { ValidationReport } from "../validate/report.ts";
+import { validateGguf } from "../validate/validate.ts";
+import { type BaselineDifference, compareBaselines } from "./compare.ts";
+import { createBaseline } from "./create.ts";
+import { readBaseline } from "./read.ts";
+import type { Baseline } from "./types.ts";
+import { baselinePaths, type BaselinePaths, writeBaseline } from "./write.ts";
+
+/** Options of {@link modelCheck}. */
+export interface ModelCheckOptions {
+  readonly modelDir: string;
+  readonly tokenizerPath: string;
+  readonly outDir: string;
+  /** An earlier baseline JSON to compare with. */
+  readonly baselinePath?: string;
+  readonly outType?: "f16" | "f32" | "bf16";
+  /** Probe prompt; default the earlier baseline's, else validateGguf's default. */
+  readonly prompt?: string;
+  /** Tokens to generate; default the earlier baseline's, else validateGguf's default. */
+  readonly maxTokens?: number;
+  readonly threads?: number;
+  /** The BITNET_* settings; default read from the environment. */
+  readonly env?: BitnetEnv;
+  readonly onProgress?: (message: string) => void;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What {@link modelCheck} did. */
+export interface ModelCheckResult {
+  readonly exported: ExportResult;
+  readonly report: ValidationReport;
+  readonly baseline: Baseline;
+  readonly paths: BaselinePaths;
+  /**
+   * False when the new baseline would have overwritten the earlier one it
+   * departs from: the reference is kept and nothing is written.
+   */
+  readonly written: boolean;
+  readonly earlier: Baseline | null;
+  readonly differences: readonly BaselineDifference[];
+  /** 0, the validation's code (10–15), or 18 (EXIT.baselineMismatch). */
+  readonly exitCode: number;
+}
+
+/**
+ * Runs export, validation, baseline and comparison.
+ *
+ * @example
+ * ```ts
+ * const r = await modelCheck({ modelDir, tokenizerPath, outDir: "models/clean" });
+ * console.log(r.paths.markdown);
+ * ```
+ */
+export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckResult> {
+  const env = opts.env ?? readBitnetEnv();
+  // Refuse before writing anything, and read the earlier baseline before the export, so that a
+  // wrong --baseline file fails in a second, not after a long export.
+  assertStrictAllows(env);
+  const earlier = opts.baselinePath ? await readBaseline(opts.baselinePath) : null;
+  const prompt = opts.prompt ?? earlier?.probe?.prompt;
+  const maxTokens = opts.maxTokens ?? earlier?.probe?.maxTokens;
+
+  const t0 = performance.now();
+  const exported = await exportCleanGguf({
+    modelDir: opts.modelDir,
+    tokenizerPath: opts.tokenizerPath,
+    outDir: opts.outDir,
+    ...(opts.outType ? { outType: opts.outType } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+    quiet: true,
+  });
+  const exportMs = performance.now() - t0;
+  opts.onProgress?.(`exported ${exported.ggufPath} (${exported.fingerprint})`);
+
+  const report = await validateGguf({
+    ggufPath: exported.ggufPath,
+    tokenizerPath: opts.tokenizerPath,
+    metaPath: exported.metaPath,
+    ...(prompt !== undefined ? { prompt } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    env,
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  const { baseline } = await createBaseline({
+    ggufPath: exported.ggufPath,
+    tokenizerPath: opts.tokenizerPath,
+    report,
+    fingerprint: exported.fingerprint,
+    timings: { exportMs },
+  });
+
+  const differences = earlier ? compareBaselines(earlier, baseline) : [];
+  const paths = baselinePaths(exported.ggufPath);
+  const keepReference = differences.length > 0 && opts.baselinePath !== undefined &&
+    resolve(opts.baselinePath) === resolve(paths.json);
+  if (!keepReference) await writeBaseline(baseline, paths);
+
+  const exitCode = report.exitCode !== EXIT.ok
+    ? report.exitCode
+    : differences.length > 0
+    ? EXIT.baselineMismatch
+    : EXIT.ok;
+  return {
+    exported,
+    report,
+    baseline,
+    paths,
+    written: !keepReference,
+    earlier,
+    differences,
+    exitCode,
+  };
+}

