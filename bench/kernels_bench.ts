@@ -106,9 +106,13 @@ function forkJoinMicros(k: Kernels): number {
 const fmt = (v: number) => v.toFixed(1).padStart(7);
 const bytes = ROWS * COLS * 9 + 8 * BATCH * (ROWS + COLS) * 4 + (1 << 22);
 
-console.log(`# kernels ${ROWS} x ${COLS}, GOPS (2 ops per multiply-add); batch ${BATCH} for prompt\n`);
-console.log(`| backend | threads | ${KINDS.map((k) => `${k} mv`).join(" | ")} | ` +
-  `${KINDS.map((k) => `${k} b${BATCH}`).join(" | ")} | tiny job µs |`);
+console.log(
+  `# kernels ${ROWS} x ${COLS}, GOPS (2 ops per multiply-add); batch ${BATCH} for prompt\n`,
+);
+console.log(
+  `| backend | threads | ${KINDS.map((k) => `${k} mv`).join(" | ")} | ` +
+    `${KINDS.map((k) => `${k} b${BATCH}`).join(" | ")} | tiny job µs |`,
+);
 console.log(`|---|---|${"---|".repeat(KINDS.length * 2 + 1)}`);
 
 if (!Deno.args.includes("--no-reference")) {

@@ -59,7 +59,9 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const [ggufPath, tokenizerPath, outFile, ...extra] = positionals;
-  if (!ggufPath || !tokenizerPath) throw new UsageError("missing <model.gguf> <tokenizer.json> (see --help)");
+  if (!ggufPath || !tokenizerPath) {
+    throw new UsageError("missing <model.gguf> <tokenizer.json> (see --help)");
+  }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const paths = baselinePaths(ggufPath, outFile);
@@ -69,7 +71,9 @@ export async function main(args: string[]): Promise<number> {
     try {
       template = { text: await Deno.readTextFile(templatePath), source: templatePath };
     } catch (e) {
-      throw new InputError(`${templatePath}: cannot read the template (${(e as Error).message})`, { cause: e });
+      throw new InputError(`${templatePath}: cannot read the template (${(e as Error).message})`, {
+        cause: e,
+      });
     }
   }
   const quiet = f.quiet === true;

@@ -18,7 +18,9 @@ const outUrl = new URL("../lib/inference/kernels/wasm_bytes.ts", import.meta.url
 
 if (import.meta.main) {
   if (watUrl.protocol !== "file:") {
-    console.error("build_wasm: run from a local checkout (it writes lib/inference/kernels/wasm_bytes.ts)");
+    console.error(
+      "build_wasm: run from a local checkout (it writes lib/inference/kernels/wasm_bytes.ts)",
+    );
     Deno.exit(2);
   }
   const kernels = await assembleKernels(await Deno.readTextFile(watUrl));

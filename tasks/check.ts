@@ -53,7 +53,9 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const [modelDir, tokenizerPath, ...extra] = positionals;
-  if (!modelDir || !tokenizerPath) throw new UsageError("missing <model_dir> <tokenizer.json> (see --help)");
+  if (!modelDir || !tokenizerPath) {
+    throw new UsageError("missing <model_dir> <tokenizer.json> (see --help)");
+  }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const quiet = f.quiet === true;
@@ -66,7 +68,9 @@ export async function main(args: string[]): Promise<number> {
     ...(baselinePath ? { baselinePath } : {}),
     outType: choice(f.outtype, "outtype", ["f16", "f32", "bf16"] as const, "f16"),
     ...(prompt !== undefined ? { prompt } : {}),
-    ...(f["max-tokens"] !== undefined ? { maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8) } : {}),
+    ...(f["max-tokens"] !== undefined
+      ? { maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8) }
+      : {}),
     ...(f.threads !== undefined ? { threads: positiveInt(f.threads, "--threads", 1) } : {}),
     onProgress: (m) => quiet || logLine(m),
     onWarning: (m) => quiet || warnLine(m),
@@ -75,7 +79,9 @@ export async function main(args: string[]): Promise<number> {
   console.log("");
   if (r.written) console.log(`baseline: ${r.paths.markdown} (${r.paths.json}, ${r.paths.svg})`);
   else console.log(`baseline: ${r.paths.json} kept as the reference (this run departs from it)`);
-  if (baselinePath && r.differences.length === 0) console.log(`matches the baseline ${baselinePath}`);
+  if (baselinePath && r.differences.length === 0) {
+    console.log(`matches the baseline ${baselinePath}`);
+  }
   if (baselinePath && r.differences.length > 0) {
     const mismatch = baselineMismatchError(r.differences, baselinePath, r.exported.ggufPath);
     if (r.exitCode === EXIT.baselineMismatch) throw mismatch;

@@ -2,10 +2,11 @@
  * `deno task compile [flags]`: builds one single-file binary per task with
  * `deno compile` (dist/model-export, dist/model-validate, ...). Each binary is
  * built from the script and the permission flags of its deno.json task, so a
- * binary may do exactly what `deno task <name>` may. The worker module of the
- * WebAssembly kernels is added with `--include`: it is started with
- * `new Worker(new URL(...))`, which `deno compile` does not follow (the wasm
- * bytes themselves are a TypeScript module and come with the module graph).
+ * binary may do exactly what `deno task <name>` may. The worker modules (the
+ * WebAssembly kernels' threads, the sha256 of large inputs) are added
+ * with `--include`: they are started with `new Worker(new URL(...))`, which
+ * `deno compile` does not follow (the wasm bytes themselves are a TypeScript
+ * module and come with the module graph).
  *
  * `deno compile` downloads Deno's runtime for the target (denort) from
  * dl.deno.land the first time; where that host cannot be reached the task
@@ -39,11 +40,15 @@ export interface Binary {
 
 /**
  * Modules and data files a binary loads at run time that `deno compile` does
- * not find by following imports, from the repository root. Today only the
- * kernel worker: no script reads a data file next to its code.
- * tests/delivery/compile_test.ts derives this list from lib/ and compares.
+ * not find by following imports, from the repository root: the worker modules
+ * (started with `new Worker(new URL(...))`). No script reads a data file next
+ * to its code. tests/delivery/compile_test.ts derives this list from lib/ and
+ * the scripts, and compares.
  */
-export const COMPILE_INCLUDES: readonly string[] = ["lib/inference/kernels/worker.ts"];
+export const COMPILE_INCLUDES: readonly string[] = [
+  "lib/inference/kernels/worker.ts",
+  "lib/io/sha256_worker.ts",
+];
 
 /**
  * deno.json tasks that run a script but make no sense as a binary:

@@ -17,8 +17,8 @@ import { TOOL } from "../provenance/meta.ts";
 import { PROBE_PASSAGE } from "../validate/passage.ts";
 import type { TensorStatsEntry, ValidationReport } from "../validate/report.ts";
 import {
-  BASELINE_SCHEMA_ID,
   type Baseline,
+  BASELINE_SCHEMA_ID,
   type BaselineNorm,
   type BaselineProjection,
   type BaselineTensorStats,
@@ -147,6 +147,8 @@ export function buildBaseline(input: BaselineInput): Baseline {
       exitCode: report.exitCode,
       exitMeaning: report.exitMeaning,
       gates: report.gates.map((g) => ({ id: g.id, status: g.status })),
+      corrections: report.corrections.map((c) => `${c.tensor}: ${c.kind} (${c.reason})`),
+      warnings: [...report.warnings],
     },
     norms,
     projections,

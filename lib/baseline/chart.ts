@@ -47,6 +47,7 @@ const LEFT = 64;
 const TOP = 56;
 const BOTTOM = 40;
 const RIGHT = 16;
+const LEGEND_W = 110;
 
 /** A value → height (pixels) mapping with its ticks. */
 interface Scale {
@@ -83,7 +84,11 @@ function makeScale(values: readonly number[]): Scale {
   return { log: false, height: (v) => (v > 0 ? (v / top) * PLOT_H : 0), ticks };
 }
 
-const label = (v: number) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4) ? v.toExponential(0) : String(Number(v.toPrecision(4))));
+const label = (
+  v: number,
+) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4)
+  ? v.toExponential(0)
+  : String(Number(v.toPrecision(4))));
 
 /**
  * The chart as an SVG document (one bar per norm tensor).
@@ -104,12 +109,19 @@ export function normRmsChart(
   );
   const globals = norms.filter((n) => n.layer === null)
     .sort((a, b) => NORM_CLASS_STYLE[a.normClass].order - NORM_CLASS_STYLE[b.normClass].order);
+  const scale = makeScale(
+    norms.flatMap((n) => (n.rms !== null && Number.isFinite(n.rms) ? [n.rms] : [])),
+  );
   const groupW = Math.max(classes.length, 1) * BAR + GROUP_GAP;
   const plotW = layers.length * groupW + (globals.length ? globals.length * BAR + GROUP_GAP : 0);
-  const width = LEFT + plotW + RIGHT;
+  const legendClasses = [...new Set([...classes, ...globals.map((n) => n.normClass)])];
+  const title = `Norm RMS per layer and norm class${scale.log ? " (log scale)" : ""}${
+    options.title ? ` — ${options.title}` : ""
+  }`;
+  // Wide enough for the plot, the legend and the title (about 7 px per character at 13 px).
+  const width = LEFT + Math.max(plotW, legendClasses.length * LEGEND_W, title.length * 7) + RIGHT;
   const height = TOP + PLOT_H + BOTTOM;
   const baseY = TOP + PLOT_H;
-  const scale = makeScale(norms.flatMap((n) => (n.rms !== null && Number.isFinite(n.rms) ? [n.rms] : [])));
 
   const bar = (n: ChartNorm, x: number): SvgElement => {
     const ok = n.rms !== null && Number.isFinite(n.rms);
@@ -140,12 +152,24 @@ export function normRmsChart(
       if (n.layer !== layer) continue;
       bars.push(bar(n, x0 + classes.indexOf(n.normClass) * BAR));
     }
-    xLabels.push(el("text", { x: x0 + (groupW - GROUP_GAP) / 2, y: baseY + 14, "text-anchor": "middle" }, String(layer)));
+    xLabels.push(
+      el(
+        "text",
+        { x: x0 + (groupW - GROUP_GAP) / 2, y: baseY + 14, "text-anchor": "middle" },
+        String(layer),
+      ),
+    );
   });
   if (globals.length) {
     const x0 = LEFT + layers.length * groupW + GROUP_GAP / 2;
     globals.forEach((n, j) => bars.push(bar(n, x0 + j * BAR)));
-    xLabels.push(el("text", { x: x0 + (globals.length * BAR) / 2, y: baseY + 14, "text-anchor": "middle" }, "out"));
+    xLabels.push(
+      el(
+        "text",
+        { x: x0 + (globals.length * BAR) / 2, y: baseY + 14, "text-anchor": "middle" },
+        "out",
+      ),
+    );
   }
 
   const yAxis = scale.ticks.map((t) => {
@@ -158,19 +182,21 @@ export function normRmsChart(
     );
   });
 
-  const legendClasses = [...new Set([...classes, ...globals.map((n) => n.normClass)])];
   const legend = legendClasses.map((c, i) =>
     el(
       "g",
       { class: "legend" },
-      el("rect", { x: LEFT + i * 110, y: 28, width: 10, height: 10, fill: NORM_CLASS_STYLE[c].color }),
-      el("text", { x: LEFT + i * 110 + 14, y: 37 }, c),
+      el("rect", {
+        x: LEFT + i * LEGEND_W,
+        y: 28,
+        width: 10,
+        height: 10,
+        fill: NORM_CLASS_STYLE[c].color,
+      }),
+      el("text", { x: LEFT + i * LEGEND_W + 14, y: 37 }, c),
     )
   );
 
-  const title = `Norm RMS per layer and norm class${scale.log ? " (log scale)" : ""}${
-    options.title ? ` — ${options.title}` : ""
-  }`;
   return renderSvg(
     el(
       "svg",
@@ -193,7 +219,12 @@ export function normRmsChart(
       el("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: baseY, stroke: "#333" }),
       el("g", { class: "x-labels" }, ...xLabels),
       el("text", { x: LEFT + plotW / 2, y: height - 6, "text-anchor": "middle" }, "layer"),
-      el("text", { x: 14, y: TOP + PLOT_H / 2, transform: `rotate(-90 14 ${TOP + PLOT_H / 2})`, "text-anchor": "middle" }, "RMS"),
+      el("text", {
+        x: 14,
+        y: TOP + PLOT_H / 2,
+        transform: `rotate(-90 14 ${TOP + PLOT_H / 2})`,
+        "text-anchor": "middle",
+      }, "RMS"),
     ),
   );
 }

@@ -30,7 +30,7 @@ import { type BaselineDifference, compareBaselines } from "./compare.ts";
 import { createBaseline } from "./create.ts";
 import { readBaseline } from "./read.ts";
 import type { Baseline } from "./types.ts";
-import { baselinePaths, type BaselinePaths, writeBaseline } from "./write.ts";
+import { type BaselinePaths, baselinePaths, writeBaseline } from "./write.ts";
 
 /** Options of {@link modelCheck}. */
 export interface ModelCheckOptions {

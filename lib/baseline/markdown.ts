@@ -108,6 +108,8 @@ export function baselineView(b: Baseline, files: BaselineFiles): TemplateView {
     exit_code: b.validation.exitCode,
     exit_meaning: markdownText(b.validation.exitMeaning),
     gates: b.validation.gates.map((g) => `${g.id} ${g.status}`).join(", "),
+    corrections: (b.validation.corrections ?? []).map((text) => ({ text: markdownText(text) })),
+    warnings: (b.validation.warnings ?? []).map((text) => ({ text: markdownText(text) })),
     chart_file: files.chartFile,
     json_file: files.jsonFile,
     probe: b.probe

@@ -14,7 +14,7 @@
  */
 
 import { FormatError, InputError } from "../cli/errors.ts";
-import { BASELINE_SCHEMA_ID, type Baseline } from "./types.ts";
+import { type Baseline, BASELINE_SCHEMA_ID } from "./types.ts";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -37,7 +37,9 @@ export function parseBaseline(value: unknown, source: string): Baseline {
     fail(`"schema" is ${JSON.stringify(value.schema)}, expected "${BASELINE_SCHEMA_ID}"`);
   }
   const model = value.model;
-  if (!isObject(model) || typeof model.fingerprint !== "string") fail(`"model.fingerprint" missing`);
+  if (!isObject(model) || typeof model.fingerprint !== "string") {
+    fail(`"model.fingerprint" missing`);
+  }
   if (!/^sha256-[0-9a-f]{64}$/.test((model as Record<string, unknown>).fingerprint as string)) {
     fail(`"model.fingerprint" is not sha256-<64 hex digits>`);
   }
@@ -52,7 +54,9 @@ export function parseBaseline(value: unknown, source: string): Baseline {
     }
   }
   for (const key of ["probe", "nll"]) {
-    if (value[key] !== null && !isObject(value[key])) fail(`"${key}" is neither null nor an object`);
+    if (value[key] !== null && !isObject(value[key])) {
+      fail(`"${key}" is neither null nor an object`);
+    }
   }
   const probe = value.probe;
   if (isObject(probe) && (!Array.isArray(probe.promptIds) || !Array.isArray(probe.generatedIds))) {

@@ -32,7 +32,11 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
  * el("text", { x: 4, y: 12 }, "layer 0");
  * ```
  */
-export function el(name: string, attrs: SvgAttrs = {}, ...children: (SvgElement | string)[]): SvgElement {
+export function el(
+  name: string,
+  attrs: SvgAttrs = {},
+  ...children: (SvgElement | string)[]
+): SvgElement {
   if (!NAME.test(name)) throw new Error(`svg: invalid element name ${JSON.stringify(name)}`);
   for (const k of Object.keys(attrs)) {
     if (!NAME.test(k)) throw new Error(`svg: invalid attribute name ${JSON.stringify(k)}`);
@@ -79,7 +83,11 @@ function serialize(e: SvgElement, indent: string, out: string[]): void {
   if (e.children.length === 0) {
     out.push(`${indent}<${e.name}${attrs}/>`);
   } else if (e.children.every((c) => typeof c === "string")) {
-    out.push(`${indent}<${e.name}${attrs}>${e.children.map((c) => escapeXml(c as string)).join("")}</${e.name}>`);
+    out.push(
+      `${indent}<${e.name}${attrs}>${
+        e.children.map((c) => escapeXml(c as string)).join("")
+      }</${e.name}>`,
+    );
   } else {
     out.push(`${indent}<${e.name}${attrs}>`);
     for (const c of e.children) {
@@ -102,6 +110,10 @@ function serialize(e: SvgElement, indent: string, out: string[]): void {
 export function renderSvg(root: SvgElement): string {
   if (root.name !== "svg") throw new Error(`svg: the root must be <svg>, got <${root.name}>`);
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
-  serialize(el("svg", { xmlns: "http://www.w3.org/2000/svg", ...root.attrs }, ...root.children), "", out);
+  serialize(
+    el("svg", { xmlns: "http://www.w3.org/2000/svg", ...root.attrs }, ...root.children),
+    "",
+    out,
+  );
   return out.join("\n") + "\n";
 }

@@ -92,7 +92,13 @@ function parse(template: string, source: string): Node[] {
       }
       body = stack.length ? stack[stack.length - 1]!.body : root;
     } else {
-      const section: Node = { kind: "section", inverted: sigil === "^", name, at: m.index!, body: [] };
+      const section: Node = {
+        kind: "section",
+        inverted: sigil === "^",
+        name,
+        at: m.index!,
+        body: [],
+      };
       body.push(section);
       stack.push({ name, at: m.index!, body: section.body });
       body = section.body;
@@ -100,7 +106,9 @@ function parse(template: string, source: string): Node[] {
   }
   const unclosed = stack.pop();
   if (unclosed) {
-    throw new FormatError(`${source}: line ${lineOf(template, unclosed.at)}: {{#${unclosed.name}}} is never closed`);
+    throw new FormatError(
+      `${source}: line ${lineOf(template, unclosed.at)}: {{#${unclosed.name}}} is never closed`,
+    );
   }
   if (pos < template.length) body.push({ kind: "text", text: template.slice(pos) });
   return root;
@@ -114,7 +122,13 @@ function lookup(scopes: readonly TemplateView[], name: string): TemplateValue | 
   return undefined;
 }
 
-function render(nodes: readonly Node[], scopes: TemplateView[], template: string, source: string, out: string[]): void {
+function render(
+  nodes: readonly Node[],
+  scopes: TemplateView[],
+  template: string,
+  source: string,
+  out: string[],
+): void {
   for (const n of nodes) {
     if (n.kind === "text") {
       out.push(n.text);

@@ -100,6 +100,9 @@ export interface Baseline {
     readonly exitCode: number;
     readonly exitMeaning: string;
     readonly gates: readonly { readonly id: string; readonly status: string }[];
+    /** Runtime corrections applied in memory during the probe (triage only; empty when clean). */
+    readonly corrections: readonly string[];
+    readonly warnings: readonly string[];
   };
   readonly norms: readonly BaselineNorm[];
   readonly projections: readonly BaselineProjection[];

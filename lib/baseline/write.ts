@@ -38,7 +38,9 @@ export interface BaselinePaths {
  */
 export function baselinePaths(ggufPath: string, outFile?: string): BaselinePaths {
   if (outFile !== undefined && !outFile.endsWith(".md")) {
-    throw new UsageError(`${outFile}: the baseline file must end in .md (the .json and .svg go beside it)`);
+    throw new UsageError(
+      `${outFile}: the baseline file must end in .md (the .json and .svg go beside it)`,
+    );
   }
   const base = outFile ? outFile.slice(0, -".md".length) : `${stemOf(ggufPath)}.baseline`;
   return { markdown: `${base}.md`, json: `${base}.json`, svg: `${base}.svg` };
@@ -73,7 +75,9 @@ export async function writeBaseline(
 ): Promise<void> {
   const dir = dirname(paths.markdown);
   if (dirname(paths.json) !== dir || dirname(paths.svg) !== dir) {
-    throw new UsageError(`${paths.markdown}: the baseline's .md, .json and .svg must share a folder`);
+    throw new UsageError(
+      `${paths.markdown}: the baseline's .md, .json and .svg must share a folder`,
+    );
   }
   // Render everything before opening a file: a template error leaves no temporary file behind.
   const files = { chartFile: basename(paths.svg), jsonFile: basename(paths.json) };

@@ -21,20 +21,20 @@
  */
 
 import { basename, join } from "node:path";
-import { createHash } from "node:crypto";
 import { ModelShapeError, OverflowError, UnsupportedError, UsageError } from "../cli/errors.ts";
 import { expectedTensors, findArchitecture, type PlannedTensor } from "../arch/registry.ts";
 import { hparamsFromConfig, readJsonFile } from "../arch/config.ts";
 import { permuteQKRows } from "../arch/permute.ts";
 import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/reader.ts";
-import { sha256File } from "../io/hash.ts";
+import { sha256InWorker } from "../io/hash_worker.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { type GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { openGguf } from "../gguf/reader.ts";
-import { ggufHashManifest } from "../provenance/gguf_hash.ts";
+import { formatGgufHashManifest, PayloadHashing } from "../provenance/gguf_hash.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
 import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
-import { ternarizeAbsmean } from "../codecs/ternary.ts";
+import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
+import { Ternary16 } from "./ternary16.ts";
 import { tokenizerMetadataFromJson, writeTokenizerMetadata } from "../tokenizer/metadata.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import {
@@ -85,6 +85,9 @@ export interface ExportResult {
   fingerprint: string;
   meta: GgufMeta;
 }
+
+/** Digests of the gguf-hash manifest written beside every export (llama.cpp's format). */
+const MANIFEST_ALGOS = ["xxh64", "sha256"] as const;
 
 const OUT_TYPES: Record<string, { ggml: GgmlType; float: FloatOutType; fileType: number }> = {
   f32: { ggml: GgmlType.F32, float: "F32", fileType: FileType.ALL_F32 },
@@ -151,6 +154,16 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
   }
 
   const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
+  // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export.
+  const sourceJobs = [configPath, tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => ({
+    path,
+    job: sha256InWorker(path),
+  }));
+  const sourceHashes = Promise.all(sourceJobs.map(async ({ path, job }) => ({
+    path: basename(path),
+    size: (await Deno.stat(path)).size,
+    sha256: await job.digest,
+  })));
   try {
     // An absent lm_head means tied embeddings whatever the config says; a present one is used
     // only when the config does not declare the embeddings tied.
@@ -212,25 +225,36 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         quant,
         configPath,
       };
+      // The manifest is computed as the payloads go by: no second read of the output.
+      const payloadHashes = await PayloadHashing.create({
+        tensor: MANIFEST_ALGOS,
+        model: MANIFEST_ALGOS,
+      });
       await w.write(ggufFile, async function* (plan, i) {
         const src = sources[i]!;
         opts.onProgress?.(i, sources.length, plan.name);
         const produced = produceTensor(ctx, src, plan);
-        const hash = createHash("sha256");
+        await payloadHashes.begin();
         const stats = new StatsAccumulator();
-        let summary: TensorSummary | undefined;
+        let counts: TernaryCounts | undefined;
         let overflow = 0;
         let scale: number | undefined;
         for await (const chunk of produced) {
-          hash.update(chunk.written);
+          payloadHashes.update(chunk.written);
           if (chunk.values) stats.add(chunk.values);
-          if (chunk.summary) summary = chunk.summary;
+          if (chunk.ternary) {
+            counts ??= { n: 0, nonzero: 0, negatives: 0, value: chunk.ternary.value };
+            counts.n += chunk.ternary.n;
+            counts.nonzero += chunk.ternary.nonzero;
+            counts.negatives += chunk.ternary.negatives;
+          }
           overflow += chunk.overflow;
           if (chunk.ternaryScale !== undefined) scale = chunk.ternaryScale;
           yield chunk.written;
         }
         if (overflow > 0) overflows.push(`${plan.name} (${src.hfName}): ${overflow} values`);
-        const s = summary ?? stats.result();
+        payloadHashes.end(plan.name);
+        const s = counts ? ternarySummary(counts) : stats.result();
         metaTensors.push({
           gguf_name: plan.name,
           hf_name: src.hfName,
@@ -240,7 +264,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
           rms: s.rms,
           min: s.min,
           max: s.max,
-          sha256: hash.digest("hex"),
+          sha256: payloadHashes.tensors.at(-1)!.hex.sha256!,
           action: describeAction(ctx, src, plan),
           ...(overflow > 0 && overflowMode === "clamp" ? { clamped: overflow } : {}),
           ...(scale !== undefined ? { ternary_scale: scale } : {}),
@@ -276,7 +300,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
           tokenizer: basename(tokenizerPath),
           ...(opts.origin ? { origin: opts.origin } : {}),
         },
-        sources: await describeSources(ckpt, configPath, tokenizerPath),
+        sources: await sourceHashes,
         config: {
           architectures: config.architectures ?? null,
           model_type: config.model_type ?? null,
@@ -313,7 +337,13 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
       const fpFile = await outputs.file(`${stem}.fingerprint`);
       await fpFile.writeText(fingerprintLine(ggufSha));
       const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-      await manifestFile.writeText(await manifestOf(ggufFile.tempPath, `${stem}.gguf`));
+      await manifestFile.writeText(
+        formatGgufHashManifest(
+          { tensors: payloadHashes.tensors, model: payloadHashes.modelHex() },
+          `${stem}.gguf`,
+          MANIFEST_ALGOS,
+        ),
+      );
       await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
@@ -328,6 +358,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
       throw e;
     }
   } finally {
+    for (const { job } of sourceJobs) job.cancel();
     ckpt.close();
   }
 }
@@ -337,19 +368,6 @@ function modelName(config: Record<string, unknown>, opts: ExportOptions): string
   const fromConfig = typeof config._name_or_path === "string" ? config._name_or_path : "";
   const repo = typeof opts.origin?.hf_repo === "string" ? opts.origin.hf_repo : "";
   return fromConfig || repo.split("/").pop() || basename(opts.modelDir);
-}
-
-/**
- * The gguf-hash manifest of a finished (still temporary) GGUF, labelled with its
- * final file name so that `llama-gguf-hash --check` works in the output folder.
- */
-export async function manifestOf(ggufPath: string, label: string): Promise<string> {
-  const g = await openGguf(ggufPath);
-  try {
-    return await ggufHashManifest(g, label, ["xxh64", "sha256"]);
-  } finally {
-    g.close();
-  }
 }
 
 async function readOptionalJson(path: string): Promise<Record<string, unknown> | undefined> {
@@ -419,9 +437,9 @@ interface ProduceContext {
 
 interface ProducedChunk {
   written: Uint8Array;
-  /** Written values, for statistics; or a ready summary of them. */
+  /** Written values, for statistics; or, for ternary tensors, their trit counts. */
   values?: Float32Array;
-  summary?: TensorSummary;
+  ternary?: TernaryCounts;
   overflow: number;
   ternaryScale?: number;
 }
@@ -471,9 +489,9 @@ async function* produceTensor(
 
   if (role === "projection" && ctx.ternary) {
     // The checkpoint holds master weights: WQ(W) is what the model computes (FORMATS.md §4).
-    const values = toF32(src.source.dtype, await ctx.ckpt.read(src.hfName), src.hfName);
-    const { trits, scale } = ternarizeAbsmean(values, undefined, src.hfName);
-    yield { ...ternaryChunk(trits, scale, outType, ctx.overflowMode), ternaryScale: scale };
+    // Two streamed passes (the absmean scale, then the trits) keep memory at one chunk
+    // whatever the tensor's size; the second read comes from the page cache.
+    yield* ternarizeStreamed(ctx, src, outType);
     return;
   }
 
@@ -492,6 +510,77 @@ async function* produceTensor(
   }
 }
 
+/** Output bits of −s, 0, +s in a 16-bit output type. */
+function ternaryBits16(scale: number, outType: FloatOutType, overflowMode: "refuse" | "clamp") {
+  const t = fromF32(new Float32Array([-scale, 0, scale]), outType, overflowMode);
+  const bits = new Uint16Array(t.written.buffer, t.written.byteOffset, 3);
+  return {
+    bits: [bits[0]!, bits[1]!, bits[2]!] as const,
+    value: t.values[2]!,
+    overflow: t.overflow,
+  };
+}
+
+/** A BitNet projection's master weights, ternarized in two streamed passes. */
+async function* ternarizeStreamed(
+  ctx: ProduceContext,
+  src: SourceTensor,
+  outType: FloatOutType,
+): AsyncGenerator<ProducedChunk> {
+  const dtype = src.source.dtype;
+  if ((dtype === "BF16" || dtype === "F16") && outType !== "F32") {
+    // 16-bit source and output: histogram, then one table lookup per element (ternary16.ts).
+    const table = new Ternary16(dtype === "BF16" ? bf16ToF32 : f16ToF32, src.hfName);
+    for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
+      table.count(u16View(chunk));
+    }
+    let value = 0, overflow = 0;
+    const { scale } = table.finish((s) => {
+      const t = ternaryBits16(s, outType, ctx.overflowMode);
+      value = t.value;
+      overflow = t.overflow;
+      return t.bits;
+    });
+    let first = true;
+    for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
+      const source = u16View(chunk);
+      const out = new Uint16Array(source.length);
+      table.map(source, out);
+      yield {
+        written: new Uint8Array(out.buffer),
+        // The counts are known for the whole tensor: report them once.
+        ternary: first
+          ? {
+            n: source.length === 0 ? 0 : table.total,
+            nonzero: table.nonzero,
+            negatives: table.negatives,
+            value,
+          }
+          : { n: 0, nonzero: 0, negatives: 0, value },
+        overflow: first && overflow > 0 ? table.nonzero : 0,
+        ternaryScale: scale,
+      };
+      first = false;
+    }
+    return;
+  }
+  const absmean = new AbsmeanAccumulator();
+  for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
+    absmean.add(toF32(dtype, chunk, src.hfName));
+  }
+  const scale = absmean.scale();
+  for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
+    const { trits } = ternarizeAbsmean(toF32(dtype, chunk, src.hfName), scale, src.hfName);
+    yield { ...ternaryChunk(trits, scale, outType, ctx.overflowMode), ternaryScale: scale };
+  }
+}
+
+/** A u16 view of a chunk (copied when its offset is odd). */
+function u16View(chunk: Uint8Array): Uint16Array {
+  const b = chunk.byteOffset % 2 === 0 ? chunk : chunk.slice();
+  return new Uint16Array(b.buffer, b.byteOffset, b.length / 2);
+}
+
 /**
  * Writes trits × scale in the output type straight from a three-entry table
  * (the value set is {−s, 0, +s}), with statistics from the trit counts: no
@@ -504,47 +593,52 @@ function ternaryChunk(
   overflowMode: "refuse" | "clamp",
 ): ProducedChunk {
   const table = fromF32(new Float32Array([-scale, 0, scale]), outType, overflowMode);
-  const [neg, zero, pos] = [table.values[0]!, table.values[1]!, table.values[2]!];
-  let nonzero = 0, nNeg = 0;
   let written: Uint8Array;
   if (outType === "F32") {
     const out = new Float32Array(trits.length);
+    const pos = table.values[2]!;
     for (let i = 0; i < trits.length; i++) out[i] = trits[i]! * pos;
     written = new Uint8Array(out.buffer);
   } else {
     const bits = new Uint16Array(table.written.buffer, table.written.byteOffset, 3);
-    const lut = [bits[0]!, bits[1]!, bits[2]!];
+    const neg = bits[0]!, zero = bits[1]!, pos = bits[2]!;
     const out = new Uint16Array(trits.length);
-    for (let i = 0; i < trits.length; i++) out[i] = lut[trits[i]! + 1]!;
+    for (let i = 0; i < trits.length; i++) {
+      const t = trits[i]!;
+      out[i] = t > 0 ? pos : t < 0 ? neg : zero;
+    }
     written = new Uint8Array(out.buffer);
   }
+  let nonzero = 0, negatives = 0;
   for (let i = 0; i < trits.length; i++) {
     const t = trits[i]!;
-    if (t !== 0) nonzero++;
-    if (t < 0) nNeg++;
+    nonzero += t & 1;
+    negatives += (t >>> 31) & 1;
   }
-  const n = trits.length;
-  const summary: TensorSummary = {
-    count: n,
-    rms: Math.abs(pos) * Math.sqrt(nonzero / n),
-    mean: (pos * (nonzero - nNeg) + neg * nNeg) / n,
-    min: nNeg > 0 ? neg : nonzero < n ? zero : pos,
-    max: nonzero - nNeg > 0 ? pos : nonzero < n ? zero : neg,
-    nonFinite: 0,
+  return {
+    written,
+    ternary: { n: trits.length, nonzero, negatives, value: table.values[2]! },
+    overflow: table.overflow > 0 ? nonzero : 0,
   };
-  return { written, summary, overflow: table.overflow > 0 ? nonzero : 0 };
 }
 
-async function describeSources(
-  ckpt: SafetensorsCheckpoint,
-  configPath: string,
-  tokenizerPath: string,
-): Promise<{ path: string; size: number; sha256: string }[]> {
-  const paths = [configPath, tokenizerPath, ...ckpt.files.map((f) => f.path)];
-  const out = [];
-  for (const p of paths) {
-    const stat = await Deno.stat(p);
-    out.push({ path: basename(p), size: stat.size, sha256: await sha256File(p) });
-  }
-  return out;
+/** Trit counts of a ternary tensor, chunk by chunk, and the summary they imply. */
+interface TernaryCounts {
+  n: number;
+  nonzero: number;
+  negatives: number;
+  /** The written value of +1 (s in the output type). */
+  value: number;
+}
+
+function ternarySummary(c: TernaryCounts): TensorSummary {
+  const positives = c.nonzero - c.negatives, zeros = c.n - c.nonzero;
+  return {
+    count: c.n,
+    rms: Math.abs(c.value) * Math.sqrt(c.nonzero / c.n),
+    mean: (c.value * (positives - c.negatives)) / c.n,
+    min: c.negatives > 0 ? -c.value : zeros > 0 ? 0 : c.value,
+    max: positives > 0 ? c.value : zeros > 0 ? 0 : -c.value,
+    nonFinite: 0,
+  };
 }

@@ -33,6 +33,7 @@ import { createHash, type Hash } from "node:crypto";
 import { FormatError, UsageError } from "../cli/errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
+import { sha256File } from "../io/hash.ts";
 import { xxhashWasm } from "../../deps.ts";
 
 /** A digest gguf-hash can print. */
@@ -157,8 +158,20 @@ function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
   return GGUF_HASH_ALGOS.filter((a) => algos.includes(a as T)) as T[];
 }
 
-/** Per-tensor and model hashers fed one payload at a time, in tensor-info order. */
-class PayloadHashing {
+/**
+ * Per-tensor and model hashers fed one payload at a time, in tensor-info order:
+ * what a writer uses to produce the manifest while it writes (no re-read).
+ *
+ * @example
+ * ```ts
+ * const p = await PayloadHashing.create({ tensor: ["sha256"], model: ["xxh64"] });
+ * await p.begin();
+ * p.update(new Uint8Array([1, 2, 3]));
+ * p.end("a.weight");
+ * formatGgufHashManifest({ tensors: p.tensors, model: p.modelHex() }, "m.gguf", ["sha256"]);
+ * ```
+ */
+export class PayloadHashing {
   readonly tensors: GgufTensorHashes[] = [];
   #tensorAlgos: TensorHashAlgo[];
   #model: [GgufHashAlgo, Hasher][] = [];
@@ -206,18 +219,6 @@ function inFileOrder(tensors: readonly GgufTensorInfo[]): boolean {
     if (tensors[i]!.fileOffset < tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes) return false;
   }
   return true;
-}
-
-/** sha256 of a whole file, streamed. */
-export async function sha256OfFile(path: string, chunkSize = 1 << 22): Promise<string> {
-  const file = await RandomAccessFile.open(path);
-  try {
-    const h = createHash("sha256");
-    for await (const chunk of file.stream(0, file.size, chunkSize, "file")) h.update(chunk);
-    return h.digest("hex");
-  } finally {
-    file.close();
-  }
 }
 
 /**
@@ -281,7 +282,7 @@ export async function hashGguf(
     }
     fileSha256 = whole.digest("hex");
   } else {
-    if (request.file) fileSha256 = await sha256OfFile(gguf.path, chunkSize);
+    if (request.file) fileSha256 = await sha256File(gguf.path);
     if (!payloads.idle) {
       for (const t of tensors) {
         await payloads.begin();

@@ -43,7 +43,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { FormatError, InputError, OutputError, VerifyError } from "../cli/errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { sha256OfFile } from "./gguf_hash.ts";
+import { sha256File } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
 
 /** First line of the signed message and of the signature file. */
@@ -441,7 +441,7 @@ export async function signGguf(
     );
   }
   const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
-  const fileSha256 = options.fileSha256 ?? await sha256OfFile(options.ggufPath);
+  const fileSha256 = options.fileSha256 ?? await sha256File(options.ggufPath);
 
   const recorded: [string, string][] = [];
   const fpText = await Deno.readTextFile(fingerprintPath).catch((e) => {

@@ -51,7 +51,7 @@ import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "./ternary_bits.ts";
-import { sha256InWorker } from "./input_hash.ts";
+import { sha256InWorker } from "../io/hash_worker.ts";
 import { quantizeDecision, type TensorDecision } from "./rules.ts";
 import {
   CHUNK_ELEMENTS,

@@ -31,7 +31,10 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Serves the repository's files read-only; records every path asked for. */
-function serveRepository(): { server: Deno.HttpServer<Deno.NetAddr>; requests: Map<string, number> } {
+function serveRepository(): {
+  server: Deno.HttpServer<Deno.NetAddr>;
+  requests: Map<string, number>;
+} {
   const requests = new Map<string, number>();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
@@ -108,41 +111,57 @@ Deno.test("task scripts run from an HTTP URL with no checkout, lock checked", as
   await Deno.mkdir(cwd);
   await Deno.copyFile(`${REPO}/deno.lock`, lock);
   const run = (script: string, perms: string[], args: string[], env?: Record<string, string>) =>
-    deno(["run", "--frozen", `--lock=${lock}`, ...perms, `${base}/tasks/${script}`, ...args], cwd, env);
+    deno(
+      ["run", "--frozen", `--lock=${lock}`, ...perms, `${base}/tasks/${script}`, ...args],
+      cwd,
+      env,
+    );
   const writeOut = [`--allow-read`, `--allow-write=${tmp}`, `--allow-env`];
 
   try {
-    await t.step("deno cache: every task script's graph loads over HTTP; npm fully locked", async () => {
-      const scripts = taskScripts();
-      const cached = await deno(
-        ["cache", `--lock=${lock}`, ...scripts.map((s) => `${base}/tasks/${s}`)],
-        cwd,
-      );
-      assert.equal(cached.code, 0, show(cached));
-      const missing = [...requests].filter(([, status]) => status !== 200);
-      assert.deepEqual(missing, [], "every module the scripts import is served from the repository");
+    await t.step(
+      "deno cache: every task script's graph loads over HTTP; npm fully locked",
+      async () => {
+        const scripts = taskScripts();
+        const cached = await deno(
+          ["cache", `--lock=${lock}`, ...scripts.map((s) => `${base}/tasks/${s}`)],
+          cwd,
+        );
+        assert.equal(cached.code, 0, show(cached));
+        const missing = [...requests].filter(([, status]) => status !== 200);
+        assert.deepEqual(
+          missing,
+          [],
+          "every module the scripts import is served from the repository",
+        );
 
-      const before = JSON.parse(await Deno.readTextFile(`${REPO}/deno.lock`));
-      const after = JSON.parse(await Deno.readTextFile(lock));
-      const { remote, ...rest } = after;
-      const { remote: _committedRemote, ...committed } = before;
-      assert.deepEqual(rest, committed, "the committed deno.lock already pins every npm package");
-      const entries = Object.entries(remote as Record<string, string>);
-      assert.ok(entries.length > 0);
-      for (const [url, hash] of entries) {
-        assert.ok(url.startsWith(`${base}/`), `remote module from elsewhere: ${url}`);
-        const file = await Deno.readFile(`${REPO}/${url.slice(base.length + 1)}`);
-        assert.equal(hash, await sha256Hex(file), `lock hash of ${url}`);
-      }
-      for (const s of scripts) assert.ok(`${base}/tasks/${s}` in remote, `tasks/${s} locked`);
-      assert.ok(`${base}/lib/inference/kernels/worker.ts` in remote, "the kernel worker is in the graph");
-    });
+        const before = JSON.parse(await Deno.readTextFile(`${REPO}/deno.lock`));
+        const after = JSON.parse(await Deno.readTextFile(lock));
+        const { remote, ...rest } = after;
+        const { remote: _committedRemote, ...committed } = before;
+        assert.deepEqual(rest, committed, "the committed deno.lock already pins every npm package");
+        const entries = Object.entries(remote as Record<string, string>);
+        assert.ok(entries.length > 0);
+        for (const [url, hash] of entries) {
+          assert.ok(url.startsWith(`${base}/`), `remote module from elsewhere: ${url}`);
+          const file = await Deno.readFile(`${REPO}/${url.slice(base.length + 1)}`);
+          assert.equal(hash, await sha256Hex(file), `lock hash of ${url}`);
+        }
+        for (const s of scripts) assert.ok(`${base}/tasks/${s}` in remote, `tasks/${s} locked`);
+        assert.ok(
+          `${base}/lib/inference/kernels/worker.ts` in remote,
+          "the kernel worker is in the graph",
+        );
+      },
+    );
 
     await t.step("--help of every task script, frozen lock", async () => {
       for (const script of taskScripts()) {
         // build_wasm rewrites a source file of a checkout: it has no --help and nothing to do here.
         if (script === "build_wasm.ts") continue;
-        const r = await run(script, ["--allow-read", "--allow-env", "--allow-run=deno"], ["--help"]);
+        const r = await run(script, ["--allow-read", "--allow-env", "--allow-run=deno"], [
+          "--help",
+        ]);
         assert.equal(r.code, 0, `${script} --help\n${show(r)}`);
         assert.match(r.stdout, /usage/i, `${script} --help prints its usage`);
       }
@@ -150,14 +169,23 @@ Deno.test("task scripts run from an HTTP URL with no checkout, lock checked", as
 
     let urlFingerprint = "";
     await t.step("export_clean_gguf.ts from the URL exports the fixture", async () => {
-      const r = await run("export_clean_gguf.ts", writeOut, [FIXTURE, TOKENIZER, out, "--json", "--quiet"]);
+      const r = await run("export_clean_gguf.ts", writeOut, [
+        FIXTURE,
+        TOKENIZER,
+        out,
+        "--json",
+        "--quiet",
+      ]);
       assert.equal(r.code, 0, show(r));
       const summary = JSON.parse(r.stdout);
       assert.equal(summary.gguf, `${out}/clean-f16.gguf`);
       const gguf = await Deno.readFile(summary.gguf);
       urlFingerprint = `sha256-${await sha256Hex(gguf)}`;
       assert.equal(summary.fingerprint, urlFingerprint);
-      assert.equal((await Deno.readTextFile(`${out}/clean-f16.fingerprint`)).trim(), urlFingerprint);
+      assert.equal(
+        (await Deno.readTextFile(`${out}/clean-f16.fingerprint`)).trim(),
+        urlFingerprint,
+      );
       const meta = JSON.parse(await Deno.readTextFile(`${out}/clean-f16.meta.json`));
       assert.equal(meta.norms_format, "float_preserved");
       assert.ok((await Deno.stat(`${out}/clean-f16.gguf-hash`)).size > 0);
@@ -167,7 +195,16 @@ Deno.test("task scripts run from an HTTP URL with no checkout, lock checked", as
     await t.step("the URL export is byte-identical to a checkout export", async () => {
       const local = `${tmp}/local`;
       const r = await deno(
-        ["run", "--frozen", ...writeOut, "tasks/export_clean_gguf.ts", FIXTURE, TOKENIZER, local, "--quiet"],
+        [
+          "run",
+          "--frozen",
+          ...writeOut,
+          "tasks/export_clean_gguf.ts",
+          FIXTURE,
+          TOKENIZER,
+          local,
+          "--quiet",
+        ],
         REPO,
       );
       assert.equal(r.code, 0, show(r));
@@ -194,6 +231,23 @@ Deno.test("task scripts run from an HTTP URL with no checkout, lock checked", as
         .flatMap((g) => g.checks ?? []);
       const load = checks.find((c) => c.id === "engine_load");
       assert.match(load?.message ?? "", /wasm.* 2 thread/, JSON.stringify(load));
+    });
+
+    await t.step("quantize_i2s_clean.ts from the URL (its hashing worker too)", async () => {
+      const r = await run("quantize_i2s_clean.ts", writeOut, [
+        `${out}/clean-f16.gguf`,
+        out,
+        "--json",
+        "--quiet",
+      ]);
+      assert.equal(r.code, 0, show(r));
+      const summary = JSON.parse(r.stdout);
+      const gguf = await Deno.readFile(`${out}/clean-i2_s.gguf`);
+      assert.equal(summary.fingerprint, `sha256-${await sha256Hex(gguf)}`);
+      // The source's sha256, computed by lib/io/sha256_worker.ts, is recorded in meta.json.
+      const meta = await Deno.readTextFile(`${out}/clean-i2_s.meta.json`);
+      const source = `${await sha256Hex(await Deno.readFile(`${out}/clean-f16.gguf`))}`;
+      assert.ok(meta.includes(source), "meta.json records the source GGUF's sha256");
     });
 
     await t.step("exit codes come through: usage error 2, strict-mode refusal 16", async () => {

@@ -5,11 +5,16 @@ import assert from "node:assert/strict";
 import type { Kernels, Ptr } from "../../lib/inference/kernels/api.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
-import { kernelModuleBytes, relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
+import {
+  kernelModuleBytes,
+  relaxedSimdSupported,
+} from "../../lib/inference/kernels/wasm_module.ts";
 import { assembleKernels, selectVariant } from "../../lib/inference/kernels/assemble.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../lib/codecs/float.ts";
 
-const VARIANTS = relaxedSimdSupported() ? (["relaxed", "portable"] as const) : (["portable"] as const);
+const VARIANTS = relaxedSimdSupported()
+  ? (["relaxed", "portable"] as const)
+  : (["portable"] as const);
 const MB = 1 << 20;
 
 /** mulberry32: a small seeded generator, uniform in [0, 1). */
@@ -160,14 +165,21 @@ Deno.test("selectVariant keeps one variant's lines, blanks the other's and the m
   assert.throws(() => selectVariant(";;@end", "relaxed"), SyntaxError);
 });
 
-Deno.test("the portable variant uses no relaxed-SIMD opcode", () => {
-  // Relaxed SIMD opcodes are 0xfd 0x80..0x93 0x02 (LEB128 0x100..0x113).
-  const bytes = kernelModuleBytes("portable");
-  for (let i = 0; i + 2 < bytes.length; i++) {
-    if (bytes[i] === 0xfd && bytes[i + 1]! >= 0x80 && bytes[i + 1]! <= 0x93 && bytes[i + 2] === 0x02) {
-      assert.fail(`relaxed opcode at byte ${i}`);
+Deno.test("only the relaxed variant uses relaxed-SIMD opcodes", () => {
+  // Relaxed SIMD opcodes are 0xfd 0x80..0x93 0x02 (LEB128 0x100..0x113);
+  // i16x8.relaxed_dot_i8x16_i7x16_s is 0x112.
+  const relaxedOps = (bytes: Uint8Array) => {
+    const found: number[] = [];
+    for (let i = 0; i + 2 < bytes.length; i++) {
+      const b = bytes[i + 1]!;
+      if (bytes[i] === 0xfd && b >= 0x80 && b <= 0x93 && bytes[i + 2] === 0x02) {
+        found.push(0x100 + (b & 0x7f));
+      }
     }
-  }
+    return found;
+  };
+  assert.deepEqual(relaxedOps(kernelModuleBytes("portable")), []);
+  assert.ok(relaxedOps(kernelModuleBytes("relaxed")).includes(0x112));
 });
 
 Deno.test("the default variant is relaxed SIMD where the engine has it", async () => {
@@ -195,6 +207,34 @@ for (const simd of VARIANTS) {
           assert.deepEqual([...y], [8, 16, 24]);
         });
 
+        await t.step("matmulF16 / matmulBF16 decode known bit patterns exactly", () => {
+          // Row r holds one weight at column r (zeros elsewhere); x is all ones: y[r] = weight.
+          const cases: [FloatKind, number[], number[]][] = [
+            ["f16", [0x3c00, 0x0001, 0x7bff, 0xc000, 0x03ff, 0x0400], [
+              1,
+              2 ** -24,
+              65504,
+              -2,
+              1023 * 2 ** -24,
+              2 ** -14,
+            ]],
+            ["bf16", [0x3f80, 0xc0a0, 0x0001, 0x7f7f, 0x8080], [
+              1,
+              -5,
+              2 ** -133,
+              Math.fround(3.3895313892515355e38),
+              -(2 ** -126),
+            ]],
+          ];
+          for (const [kind, bits, values] of cases) {
+            const rows = bits.length, cols = 16;
+            const w = new Uint16Array(rows * cols);
+            bits.forEach((b, r) => (w[r * cols + r] = b));
+            const y = matmulFloat(k, kind, w, new Float32Array(cols).fill(1), rows, cols, 1);
+            assert.deepEqual([...y], values, kind);
+          }
+        });
+
         for (const kind of ["f32", "f16", "bf16"] as const) {
           await t.step(`matmul${kind.toUpperCase()} vs reference`, () => {
             for (const [rows, cols, batch] of FLOAT_SHAPES) {
@@ -212,63 +252,81 @@ for (const simd of VARIANTS) {
                 : (r: number, c: number) => bf16ToF32(w[r * cols + c]!);
               const got = matmulFloat(k, kind, w, x, rows, cols, batch);
               const want = matmulFloat(ref, kind, w, x, rows, cols, batch);
-              assertMatmulClose(got, want, value, x, rows, cols, 1e-5, `${kind} ${rows}x${cols}x${batch}`);
+              assertMatmulClose(
+                got,
+                want,
+                value,
+                x,
+                rows,
+                cols,
+                1e-5,
+                `${kind} ${rows}x${cols}x${batch}`,
+              );
             }
           });
         }
 
-        await t.step("quantizeRowsI8 on values computed by hand (ties to even, clamp, zero row)", () => {
-          const cols = 16;
-          // Row 0: max|x| = 127 so t = 1 and q = roundHalfEven(x).
-          // Row 1: all zeros: t = 127 / 1e-5 and q = 0.
-          const x = new Float32Array(2 * cols);
-          x.set([127, 2.5, -2.5, 3.5, -3.5, 0.5, -0.5, 1.5, 126.5, -127, 0.49, 5, 6, 7, 8, 9]);
-          const px = put(k, x), pq = k.alloc(2 * cols), pt = k.alloc(8), ps = k.alloc(8);
-          k.quantizeRowsI8(px, pq, pt, ps, cols, 2);
-          const q0 = [127, 2, -2, 4, -4, 0, 0, 2, 126, -127, 0, 5, 6, 7, 8, 9];
-          assert.deepEqual([...k.i8(pq, cols)], q0);
-          assert.deepEqual([...k.i8(pq + cols, cols)], new Array(cols).fill(0));
-          assert.deepEqual([...k.f32(pt, 2)], [1, Math.fround(127 / 1e-5)]);
-          assert.deepEqual([...k.i32(ps, 2)], [q0.reduce((a, b) => a + b, 0), 0]);
-        });
+        await t.step(
+          "quantizeRowsI8 on values computed by hand (ties to even, clamp, zero row)",
+          () => {
+            const cols = 16;
+            // Row 0: max|x| = 127 so t = 1 and q = roundHalfEven(x).
+            // Row 1: all zeros: t = 127 / 1e-5 and q = 0.
+            const x = new Float32Array(2 * cols);
+            x.set([127, 2.5, -2.5, 3.5, -3.5, 0.5, -0.5, 1.5, 126.5, -127, 0.49, 5, 6, 7, 8, 9]);
+            const px = put(k, x), pq = k.alloc(2 * cols), pt = k.alloc(8), ps = k.alloc(8);
+            k.quantizeRowsI8(px, pq, pt, ps, cols, 2);
+            const q0 = [127, 2, -2, 4, -4, 0, 0, 2, 126, -127, 0, 5, 6, 7, 8, 9];
+            assert.deepEqual([...k.i8(pq, cols)], q0);
+            assert.deepEqual([...k.i8(pq + cols, cols)], new Array(cols).fill(0));
+            assert.deepEqual([...k.f32(pt, 2)], [1, Math.fround(127 / 1e-5)]);
+            assert.deepEqual([...k.i32(ps, 2)], [q0.reduce((a, b) => a + b, 0), 0]);
+          },
+        );
 
-        await t.step("packTernary + quantizeRowsI8 + matmulTernary are bit-identical to the reference", () => {
-          for (const [rows, cols, batch] of TERNARY_SHAPES) {
-            const seed = rows * 131 + cols * 7 + batch;
-            const trits = randomTrits(rows * cols, seed);
-            const x = randomF32(batch * cols, seed + 1, 3);
-            const got = ternary(k, trits, x, rows, cols, batch, 0.8125);
-            const want = ternary(ref, trits, x, rows, cols, batch, 0.8125);
-            const shape = `${rows}x${cols}x${batch}`;
-            assert.deepEqual(got.q, want.q, `q ${shape}`);
-            assert.deepEqual(got.t, want.t, `t ${shape}`);
-            assert.deepEqual(got.sum, want.sum, `sum ${shape}`);
-            assert.deepEqual(got.y, want.y, `y ${shape}`);
-          }
-        });
+        await t.step(
+          "packTernary + quantizeRowsI8 + matmulTernary are bit-identical to the reference",
+          () => {
+            for (const [rows, cols, batch] of TERNARY_SHAPES) {
+              const seed = rows * 131 + cols * 7 + batch;
+              const trits = randomTrits(rows * cols, seed);
+              const x = randomF32(batch * cols, seed + 1, 3);
+              const got = ternary(k, trits, x, rows, cols, batch, 0.8125);
+              const want = ternary(ref, trits, x, rows, cols, batch, 0.8125);
+              const shape = `${rows}x${cols}x${batch}`;
+              assert.deepEqual(got.q, want.q, `q ${shape}`);
+              assert.deepEqual(got.t, want.t, `t ${shape}`);
+              assert.deepEqual(got.sum, want.sum, `sum ${shape}`);
+              assert.deepEqual(got.y, want.y, `y ${shape}`);
+            }
+          },
+        );
 
-        await t.step("matmulTernary is exact at the i16 accumulator bounds (q = -128 and 127)", () => {
-          // Rows 0-3: all trits +1 (code 2), so every i16 lane of the relaxed kernel reaches
-          // -32768 (q = -128) or 32512 (q = 127) after 1024 columns, then is flushed.
-          // Row 4: trits -1, 0, +1 repeating; 2048 = 3 * 682 + 2 leaves -1, 0: Σ trit = -1.
-          // Batch rows 0 and 1 go through the paired kernel, row 2 through the single one.
-          const rows = 5, cols = 2048, batch = 3;
-          const trits = new Int8Array(rows * cols).fill(1);
-          for (let c = 0; c < cols; c++) trits[4 * cols + c] = (c % 3) - 1;
-          const pw = k.alloc(k.ternaryBytes(rows, cols));
-          k.packTernary(trits, rows, cols, pw);
-          const q = new Int8Array(batch * cols).fill(-128);
-          q.fill(127, cols, 2 * cols);
-          const pq = put(k, q), pt = put(k, new Float32Array([1, 2, 4])), ps = k.alloc(12);
-          k.i32(ps, 3).set([-128 * cols, 127 * cols, -128 * cols]);
-          const py = k.alloc(batch * rows * 4);
-          k.matmulTernary(pw, 1, pq, pt, ps, py, rows, cols, batch);
-          assert.deepEqual([...k.f32(py, batch * rows)], [
-            ...[-262144, -262144, -262144, -262144, 128], // -128 * 2048 / 1; 128 / 1
-            ...[130048, 130048, 130048, 130048, -63.5], // 127 * 2048 / 2; -127 / 2
-            ...[-65536, -65536, -65536, -65536, 32], // -128 * 2048 / 4; 128 / 4
-          ]);
-        });
+        await t.step(
+          "matmulTernary is exact at the i16 accumulator bounds (q = -128 and 127)",
+          () => {
+            // Rows 0-3: all trits +1 (code 2), so every i16 lane of the relaxed kernel reaches
+            // -32768 (q = -128) or 32512 (q = 127) after 1024 columns, then is flushed.
+            // Row 4: trits -1, 0, +1 repeating; 2048 = 3 * 682 + 2 leaves -1, 0: Σ trit = -1.
+            // Batch rows 0 and 1 go through the paired kernel, row 2 through the single one.
+            const rows = 5, cols = 2048, batch = 3;
+            const trits = new Int8Array(rows * cols).fill(1);
+            for (let c = 0; c < cols; c++) trits[4 * cols + c] = (c % 3) - 1;
+            const pw = k.alloc(k.ternaryBytes(rows, cols));
+            k.packTernary(trits, rows, cols, pw);
+            const q = new Int8Array(batch * cols).fill(-128);
+            q.fill(127, cols, 2 * cols);
+            const pq = put(k, q), pt = put(k, new Float32Array([1, 2, 4])), ps = k.alloc(12);
+            k.i32(ps, 3).set([-128 * cols, 127 * cols, -128 * cols]);
+            const py = k.alloc(batch * rows * 4);
+            k.matmulTernary(pw, 1, pq, pt, ps, py, rows, cols, batch);
+            assert.deepEqual([...k.f32(py, batch * rows)], [
+              ...[-262144, -262144, -262144, -262144, 128], // -128 * 2048 / 1; 128 / 1
+              ...[130048, 130048, 130048, 130048, -63.5], // 127 * 2048 / 2; -127 / 2
+              ...[-65536, -65536, -65536, -65536, 32], // -128 * 2048 / 4; 128 / 4
+            ]);
+          },
+        );
 
         await t.step("packTernary in slabs equals packing at once; bad trits are refused", () => {
           const rows = 11, cols = 128;
@@ -297,7 +355,10 @@ for (const simd of VARIANTS) {
             };
             const got = run(k), want = run(ref);
             for (let i = 0; i < got.length; i++) {
-              assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-6 * Math.abs(want[i]!), `rmsnorm ${n}x${batch}[${i}]`);
+              assert.ok(
+                Math.abs(got[i]! - want[i]!) <= 1e-6 * Math.abs(want[i]!),
+                `rmsnorm ${n}x${batch}[${i}]`,
+              );
             }
           }
         });
@@ -362,6 +423,37 @@ for (const simd of VARIANTS) {
       two.close();
     }
   });
+
+  Deno.test(`wasm kernels (${simd} SIMD): 300 back-to-back threaded jobs of varying shapes`, async () => {
+    // Races in the fork/join protocol would show as stale or missing rows.
+    const one = await createWasmKernels({ bytes: 16 * MB, threads: 1, simd });
+    const two = await createWasmKernels({ bytes: 16 * MB, threads: 2, simd });
+    try {
+      const rows = 1031, cols = 256, batch = 2;
+      const trits = randomTrits(rows * cols, 77), w = randomF32(rows * cols, 78);
+      const x = randomF32(batch * cols, 79);
+      const setup = (k: Kernels) => {
+        const pt = k.alloc(k.ternaryBytes(rows, cols));
+        k.packTernary(trits, rows, cols, pt);
+        const pw = put(k, w), px = put(k, x), pq = k.alloc(batch * cols);
+        const ps = k.alloc(batch * 4), pm = k.alloc(batch * 4), py = k.alloc(batch * rows * 4);
+        k.quantizeRowsI8(px, pq, ps, pm, cols, batch);
+        return (i: number) => {
+          // Prefixes of the matrices: 257..1031 rows, around the single-thread cut-off.
+          const r = 257 + ((i * 389) % (rows - 256)), b = 1 + (i % batch);
+          k.f32(py, batch * rows).fill(NaN);
+          if (i % 2) k.matmulTernary(pt, 0.5, pq, ps, pm, py, r, cols, b);
+          else k.matmulF32(pw, px, py, r, cols, b);
+          return k.f32(py, b * r).slice();
+        };
+      };
+      const a = setup(one), b = setup(two);
+      for (let i = 0; i < 300; i++) assert.deepEqual(b(i), a(i), `job ${i}`);
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
 }
 
 Deno.test("a 3 GiB memory works, with pointers past 2 GiB", async () => {
@@ -375,7 +467,16 @@ Deno.test("a 3 GiB memory works, with pointers past 2 GiB", async () => {
     assert.deepEqual(got.y, ternary(ref, trits, x, rows, cols, batch, 1.5).y);
     const w = randomF32(rows * cols, 11);
     const y = matmulFloat(k, "f32", w, x, rows, cols, batch);
-    assertMatmulClose(y, matmulFloat(ref, "f32", w, x, rows, cols, batch), (r, c) => w[r * cols + c]!, x, rows, cols, 1e-5, "f32 high");
+    assertMatmulClose(
+      y,
+      matmulFloat(ref, "f32", w, x, rows, cols, batch),
+      (r, c) => w[r * cols + c]!,
+      x,
+      rows,
+      cols,
+      1e-5,
+      "f32 high",
+    );
     assert.ok(k.alloc(64) > 2 ** 31);
   } finally {
     k.close();

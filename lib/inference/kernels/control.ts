@@ -2,21 +2,25 @@
  * The fork/join protocol between the calling thread and the kernel workers,
  * through a control block at the start of the shared WebAssembly memory.
  *
- * The caller writes a job (op and arguments), sets `pending` to the number of
- * workers, bumps `generation` and `Atomics.notify`s it; every thread (the caller
- * is thread 0) computes its own contiguous share of the output rows; each
- * worker decrements `pending` and the last one notifies the caller, which
- * `Atomics.wait`s for zero. Workers spin briefly on `generation` before
- * sleeping, because waking a sleeping thread costs tens of microseconds here.
+ * A job's output rows are cut into chunks of whole groups of 4 rows. The caller
+ * closes the `claim` word (a new generation in its high half, claim index
+ * 0xffff), writes the job, resets `done`, and publishes the job by storing claim
+ * index 0, then `Atomics.notify`s. Every
+ * thread, the caller included, claims chunks with compare-and-swap on `claim`
+ * until none are left, and counts each finished chunk in `done`; the caller
+ * returns when `done` reaches the chunk count. Claiming (not a fixed split)
+ * keeps a product fast when a worker is slow to wake or is descheduled: the
+ * caller just takes more chunks. Idle workers spin briefly before sleeping in
+ * `Atomics.wait`, because waking a sleeping thread costs tens of microseconds.
  *
- * Shares are whole groups of 4 rows, so every output element is computed by the
- * same code in the same order whatever the thread count.
+ * Determinism: every row group is computed by the same code in the same order
+ * whichever thread claims it, so results do not depend on the thread count.
  *
  * @example
  * ```ts
- * import { rowShare } from "./control.ts";
- * rowShare(10, 0, 2); // [0, 4]
- * rowShare(10, 1, 2); // [4, 10]
+ * import { chunkRows } from "./control.ts";
+ * chunkRows(10, 0, 2); // [0, 4]
+ * chunkRows(10, 1, 2); // [4, 10]
  * ```
  * @module
  */
@@ -30,15 +34,17 @@ export const MAX_THREADS = 256;
 
 const CONTROL_BYTES = 128;
 const SCRATCH_BYTES = 64;
+/** Chunks per thread in a job: more balance the load, fewer cost less claiming. */
+const CHUNKS_PER_THREAD = 8;
 
 /** Int32 indices into the control block. */
-const GEN = 0, PENDING = 1, OP = 2, ERROR = 3, THREADS = 4;
-const W = 5, X = 6, Y = 7, ROWS = 8, COLS = 9, BATCH = 10, Q = 11, T = 12, SUM = 13;
-/** Float64 index of the ternary weight scale. */
+const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5;
+const W = 6, X = 7, Y = 8, ROWS = 9, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14;
+/** Float64 index of the ternary weight scale (bytes 64..71). */
 const WSCALE = 8;
 
 /** Job codes. */
-export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, exit: 255 } as const;
+export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -66,19 +72,19 @@ export function controlOf(memory: WebAssembly.Memory): Control {
 }
 
 /**
- * Rows [r0, r1) of thread `index` out of `threads`: whole groups of 4, the last
- * share ending at `rows`.
+ * Rows [r0, r1) of chunk `index` out of `chunks`: whole groups of 4, the last
+ * chunk ending at `rows`.
  *
  * @example
  * ```ts
- * import { rowShare } from "./control.ts";
- * rowShare(6, 1, 3); // [4, 6]
+ * import { chunkRows } from "./control.ts";
+ * chunkRows(6, 1, 3); // [4, 6]
  * ```
  */
-export function rowShare(rows: number, index: number, threads: number): [number, number] {
+export function chunkRows(rows: number, index: number, chunks: number): [number, number] {
   const groups = Math.ceil(rows / 4);
-  const g0 = Math.floor((groups * index) / threads);
-  const g1 = Math.floor((groups * (index + 1)) / threads);
+  const g0 = Math.floor((groups * index) / chunks);
+  const g1 = Math.floor((groups * (index + 1)) / chunks);
   return [Math.min(rows, g0 * 4), Math.min(rows, g1 * 4)];
 }
 
@@ -102,20 +108,9 @@ export interface MatmulJob {
   wScale?: number;
 }
 
-/**
- * Writes a job into the control block (not yet published).
- *
- * @example
- * ```ts
- * import { controlOf, Op, writeJob } from "./control.ts";
- * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
- * writeJob(controlOf(memory), { op: Op.f32, w: 0, x: 0, y: 0, rows: 4, cols: 16, batch: 1 }, 1);
- * ```
- */
-export function writeJob(control: Control, job: MatmulJob, threads: number): void {
+function writeArgs(control: Control, job: MatmulJob, chunks: number): void {
   const c = control.i32;
   c[OP] = job.op;
-  c[THREADS] = threads;
   c[W] = job.w;
   c[X] = job.x;
   c[Y] = job.y;
@@ -126,24 +121,30 @@ export function writeJob(control: Control, job: MatmulJob, threads: number): voi
   c[T] = job.t ?? 0;
   c[SUM] = job.sum ?? 0;
   control.f64[WSCALE] = job.wScale ?? 0;
+  Atomics.store(c, CHUNKS, chunks);
 }
 
-/**
- * Runs thread `index`'s share of the job in the control block.
- *
- * @example
- * ```ts
- * import { runShare } from "./control.ts";
- * // runShare(instance.exports as KernelExports, control, 0);
- * ```
- */
-export function runShare(kernels: KernelExports, control: Control, index: number): void {
+function readArgs(control: Control): MatmulJob {
   const c = control.i32;
-  const rows = c[ROWS]!;
-  const [r0, r1] = rowShare(rows, index, c[THREADS]!);
-  if (r0 >= r1) return;
-  const w = c[W]!, x = c[X]!, y = c[Y]!, cols = c[COLS]!, batch = c[BATCH]!;
-  switch (c[OP]) {
+  return {
+    op: c[OP] as OpCode,
+    w: c[W]!,
+    x: c[X]!,
+    y: c[Y]!,
+    rows: c[ROWS]!,
+    cols: c[COLS]!,
+    batch: c[BATCH]!,
+    q: c[Q]!,
+    t: c[T]!,
+    sum: c[SUM]!,
+    wScale: control.f64[WSCALE]!,
+  };
+}
+
+/** Output rows [r0, r1) of `job` (pointers may be negative: wasm reads them as unsigned). */
+function runRows(kernels: KernelExports, job: MatmulJob, r0: number, r1: number, thread: number) {
+  const { w, x, y, rows, cols, batch } = job;
+  switch (job.op) {
     case Op.f32:
       return kernels.matmul_f32(w, x, y, rows, cols, batch, r0, r1);
     case Op.bf16:
@@ -153,26 +154,50 @@ export function runShare(kernels: KernelExports, control: Control, index: number
     case Op.ternary:
       return kernels.matmul_ternary(
         w,
-        control.f64[WSCALE]!,
-        c[Q]!,
-        c[T]!,
-        c[SUM]!,
+        job.wScale ?? 0,
+        job.q ?? 0,
+        job.t ?? 0,
+        job.sum ?? 0,
         y,
         rows,
         cols,
         batch,
         r0,
         r1,
-        scratchOf(index),
+        scratchOf(thread),
       );
     default:
-      throw new RangeError(`kernel control block: unknown op ${c[OP]}`);
+      throw new RangeError(`kernel job: unknown op ${job.op}`);
   }
 }
 
 /**
- * Runs `job` on the calling thread (index 0) and `threads - 1` waiting workers,
- * and returns when all are done. Throws if a worker failed.
+ * Claims and runs chunks of the published job until none are left. Returns the
+ * first error thrown by a chunk (after counting it as done, so nobody waits).
+ */
+function claimChunks(kernels: KernelExports, control: Control, thread: number): unknown {
+  const c = control.i32;
+  let failure: unknown;
+  for (;;) {
+    const v = Atomics.load(c, CLAIM);
+    const index = v & 0xffff;
+    const chunks = Atomics.load(c, CHUNKS);
+    if (index >= chunks) return failure;
+    if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
+    try {
+      const [r0, r1] = chunkRows(c[ROWS]!, index, chunks);
+      if (r0 < r1) runRows(kernels, readArgs(control), r0, r1, thread);
+    } catch (e) {
+      failure ??= e;
+      Atomics.store(c, ERROR, thread + 1);
+    }
+    if (Atomics.add(c, DONE, 1) + 1 === chunks) Atomics.notify(c, DONE);
+  }
+}
+
+/**
+ * Runs `job` on the calling thread (thread 0) and whichever of the `threads - 1`
+ * workers join in, and returns when it is done. Throws if any chunk failed.
  *
  * @example
  * ```ts
@@ -187,30 +212,27 @@ export function forkJoin(
   threads: number,
 ): void {
   const c = control.i32;
-  writeJob(control, job, threads);
-  if (threads > 1) {
-    Atomics.store(c, ERROR, 0);
-    Atomics.store(c, PENDING, threads - 1);
-    Atomics.add(c, GEN, 1);
-    Atomics.notify(c, GEN);
-  }
-  let failure: unknown;
-  try {
-    runShare(kernels, control, 0);
-  } catch (e) {
-    failure = e;
-  }
-  if (threads > 1) {
-    let spins = 0, p: number;
-    while ((p = Atomics.load(c, PENDING)) !== 0) {
-      if (++spins > 20000) Atomics.wait(c, PENDING, p);
-    }
-    const failed = Atomics.load(c, ERROR);
-    if (failed !== 0 && failure === undefined) {
-      failure = new Error(`kernel worker ${failed} failed on op ${job.op}`);
-    }
+  // Not published, so that no spinning worker takes the one chunk and makes us wait.
+  if (threads === 1) return runRows(kernels, job, 0, job.rows, 0);
+  const chunks = Math.min(Math.ceil(job.rows / 4), threads * CHUNKS_PER_THREAD);
+  // Close the claim word first (new generation, index 0xffff: nothing to claim), so that
+  // a worker holding the old word cannot claim a chunk while the job is being written.
+  const generation = ((Atomics.load(c, CLAIM) >>> 16) + 1) & 0xffff;
+  Atomics.store(c, CLAIM, (generation << 16) | 0xffff);
+  writeArgs(control, job, chunks);
+  Atomics.store(c, ERROR, 0);
+  Atomics.store(c, DONE, 0);
+  // Claim index 0: publishes the job.
+  Atomics.store(c, CLAIM, generation << 16);
+  if (threads > 1) Atomics.notify(c, CLAIM);
+  const failure = claimChunks(kernels, control, 0);
+  let spins = 0, done: number;
+  while ((done = Atomics.load(c, DONE)) !== chunks) {
+    if (++spins > 2000) Atomics.wait(c, DONE, done);
   }
   if (failure !== undefined) throw failure;
+  const failed = Atomics.load(c, ERROR);
+  if (failed !== 0) throw new Error(`kernel worker ${failed - 1} failed on op ${job.op}`);
 }
 
 /**
@@ -224,14 +246,14 @@ export function forkJoin(
  */
 export function stopWorkers(control: Control): void {
   const c = control.i32;
-  c[OP] = Op.exit;
-  Atomics.add(c, GEN, 1);
-  Atomics.notify(c, GEN);
+  Atomics.store(c, EXIT, 1);
+  Atomics.add(c, CLAIM, 0x10000);
+  Atomics.notify(c, CLAIM);
 }
 
 /**
- * A worker's loop: waits for jobs, runs its share, reports, until `Op.exit`.
- * Spins for `spinMicros` after each job before sleeping in `Atomics.wait`.
+ * A worker's loop: claims chunks of published jobs until told to exit. After
+ * each job it spins for `spinMicros` before sleeping in `Atomics.wait`.
  *
  * @example
  * ```ts
@@ -242,27 +264,20 @@ export function stopWorkers(control: Control): void {
 export function serveJobs(
   kernels: KernelExports,
   control: Control,
-  index: number,
+  thread: number,
   spinMicros: number,
 ): void {
   const c = control.i32;
-  let seen = Atomics.load(c, GEN);
   for (;;) {
-    let gen = Atomics.load(c, GEN);
-    if (gen === seen) {
-      const until = performance.now() + spinMicros / 1000;
-      let spins = 0;
-      while ((gen = Atomics.load(c, GEN)) === seen) {
-        if ((++spins & 1023) === 0 && performance.now() > until) Atomics.wait(c, GEN, seen);
-      }
+    claimChunks(kernels, control, thread);
+    if (Atomics.load(c, EXIT) !== 0) return;
+    // Nothing to claim in the current job: wait for the claim word to change.
+    const seen = Atomics.load(c, CLAIM);
+    if ((seen & 0xffff) < Atomics.load(c, CHUNKS)) continue;
+    const until = performance.now() + spinMicros / 1000;
+    let spins = 0;
+    while (Atomics.load(c, CLAIM) === seen) {
+      if ((++spins & 1023) === 0 && performance.now() > until) Atomics.wait(c, CLAIM, seen);
     }
-    seen = gen;
-    if (c[OP] === Op.exit) return;
-    try {
-      runShare(kernels, control, index);
-    } catch {
-      Atomics.store(c, ERROR, index);
-    }
-    if (Atomics.sub(c, PENDING, 1) === 1) Atomics.notify(c, PENDING);
   }
 }

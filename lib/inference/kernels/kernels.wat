@@ -12,6 +12,10 @@
 ;; not depend on how rows are split between threads.
 ;;
 ;; Pointers are byte offsets (unsigned; the memory may be up to 4 GiB).
+;;
+;; The ternary kernels are exact integer arithmetic in both variants. The float kernels
+;; sum in a different order than the TypeScript reference (4 lanes, then a fixed
+;; horizontal sum), and the relaxed variant may fuse multiply-adds ($madd below).
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -38,38 +42,45 @@
     (if (i32.gt_u (local.get $n) (i32.const 3))
       (then (f32.store offset=12 (local.get $y) (local.get $s3)))))
 
+  ;; a·b + c for the float matmuls. Relaxed: f32x4.relaxed_madd (one FMA on x86 with FMA3,
+  ;; ~1.2-1.6x faster f16/bf16 products); whether it fuses is fixed per machine, so results
+  ;; still do not depend on the thread count, only differ from the portable variant in the
+  ;; last bits. V8 inlines these small functions.
+;;@relaxed
+  (func $madd (param $a v128) (param $b v128) (param $c v128) (result v128)
+    (f32x4.relaxed_madd (local.get $a) (local.get $b) (local.get $c)))
+;;@end
+;;@portable
+  (func $madd (param $a v128) (param $b v128) (param $c v128) (result v128)
+    (f32x4.add (f32x4.mul (local.get $a) (local.get $b)) (local.get $c)))
+;;@end
+
   ;; ---------------------------------------------------------------- f32 weights
 
-  ;; Four rows (p0..p3) times one activation row x, cols a multiple of 16.
+  ;; Four rows (p0..p3) times one activation row x, cols a multiple of 16. Two accumulators
+  ;; per row (columns 8i..8i+3 and 8i+4..8i+7) hide the latency of the multiply-adds.
   (func $f32_4x1 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $x i32) (param $cols i32) (param $y i32) (param $n i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
     (local $xv v128) (local $o i32) (local $end i32)
     (local.set $end (i32.shl (local.get $cols) (i32.const 2)))
     (loop $L
       (local.set $xv (v128.load (i32.add (local.get $x) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
-        (v128.load (i32.add (local.get $p0) (local.get $o))))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv)
-        (v128.load (i32.add (local.get $p1) (local.get $o))))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv)
-        (v128.load (i32.add (local.get $p2) (local.get $o))))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv)
-        (v128.load (i32.add (local.get $p3) (local.get $o))))))
+      (local.set $a0 (call $madd (local.get $xv) (v128.load (i32.add (local.get $p0) (local.get $o))) (local.get $a0)))
+      (local.set $a1 (call $madd (local.get $xv) (v128.load (i32.add (local.get $p1) (local.get $o))) (local.get $a1)))
+      (local.set $a2 (call $madd (local.get $xv) (v128.load (i32.add (local.get $p2) (local.get $o))) (local.get $a2)))
+      (local.set $a3 (call $madd (local.get $xv) (v128.load (i32.add (local.get $p3) (local.get $o))) (local.get $a3)))
       (local.set $xv (v128.load offset=16 (i32.add (local.get $x) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv)
-        (v128.load offset=16 (i32.add (local.get $p0) (local.get $o))))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv)
-        (v128.load offset=16 (i32.add (local.get $p1) (local.get $o))))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv)
-        (v128.load offset=16 (i32.add (local.get $p2) (local.get $o))))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv)
-        (v128.load offset=16 (i32.add (local.get $p3) (local.get $o))))))
+      (local.set $c0 (call $madd (local.get $xv) (v128.load offset=16 (i32.add (local.get $p0) (local.get $o))) (local.get $c0)))
+      (local.set $c1 (call $madd (local.get $xv) (v128.load offset=16 (i32.add (local.get $p1) (local.get $o))) (local.get $c1)))
+      (local.set $c2 (call $madd (local.get $xv) (v128.load offset=16 (i32.add (local.get $p2) (local.get $o))) (local.get $c2)))
+      (local.set $c3 (call $madd (local.get $xv) (v128.load offset=16 (i32.add (local.get $p3) (local.get $o))) (local.get $c3)))
       (local.set $o (i32.add (local.get $o) (i32.const 32)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $y) (local.get $n)
-      (call $hsum_f32 (local.get $a0)) (call $hsum_f32 (local.get $a1))
-      (call $hsum_f32 (local.get $a2)) (call $hsum_f32 (local.get $a3))))
+      (call $hsum_f32 (f32x4.add (local.get $a0) (local.get $c0))) (call $hsum_f32 (f32x4.add (local.get $a1) (local.get $c1)))
+      (call $hsum_f32 (f32x4.add (local.get $a2) (local.get $c2))) (call $hsum_f32 (f32x4.add (local.get $a3) (local.get $c3)))))
 
   ;; Four rows times two activation rows (xa, xb): each weight load serves both.
   (func $f32_4x2 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
@@ -83,31 +94,31 @@
       (local.set $u (v128.load (i32.add (local.get $xa) (local.get $o))))
       (local.set $v (v128.load (i32.add (local.get $xb) (local.get $o))))
       (local.set $w (v128.load (i32.add (local.get $p0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a0 (call $madd (local.get $u) (local.get $w) (local.get $a0)))
+      (local.set $b0 (call $madd (local.get $v) (local.get $w) (local.get $b0)))
       (local.set $w (v128.load (i32.add (local.get $p1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a1 (call $madd (local.get $u) (local.get $w) (local.get $a1)))
+      (local.set $b1 (call $madd (local.get $v) (local.get $w) (local.get $b1)))
       (local.set $w (v128.load (i32.add (local.get $p2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a2 (call $madd (local.get $u) (local.get $w) (local.get $a2)))
+      (local.set $b2 (call $madd (local.get $v) (local.get $w) (local.get $b2)))
       (local.set $w (v128.load (i32.add (local.get $p3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a3 (call $madd (local.get $u) (local.get $w) (local.get $a3)))
+      (local.set $b3 (call $madd (local.get $v) (local.get $w) (local.get $b3)))
       (local.set $u (v128.load offset=16 (i32.add (local.get $xa) (local.get $o))))
       (local.set $v (v128.load offset=16 (i32.add (local.get $xb) (local.get $o))))
       (local.set $w (v128.load offset=16 (i32.add (local.get $p0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a0 (call $madd (local.get $u) (local.get $w) (local.get $a0)))
+      (local.set $b0 (call $madd (local.get $v) (local.get $w) (local.get $b0)))
       (local.set $w (v128.load offset=16 (i32.add (local.get $p1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a1 (call $madd (local.get $u) (local.get $w) (local.get $a1)))
+      (local.set $b1 (call $madd (local.get $v) (local.get $w) (local.get $b1)))
       (local.set $w (v128.load offset=16 (i32.add (local.get $p2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a2 (call $madd (local.get $u) (local.get $w) (local.get $a2)))
+      (local.set $b2 (call $madd (local.get $v) (local.get $w) (local.get $b2)))
       (local.set $w (v128.load offset=16 (i32.add (local.get $p3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $u) (local.get $w))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.mul (local.get $v) (local.get $w))))
+      (local.set $a3 (call $madd (local.get $u) (local.get $w) (local.get $a3)))
+      (local.set $b3 (call $madd (local.get $v) (local.get $w) (local.get $b3)))
       (local.set $o (i32.add (local.get $o) (i32.const 32)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $ya) (local.get $n)
@@ -126,7 +137,8 @@
   ;;
   ;; bf16 in the high half is already the f32. f16 in the high half, shifted right by 3
   ;; (arithmetic) and masked with 0x8fffe000, is an f32 whose value is w * 2^-112 exactly,
-  ;; subnormal halves included. Instead of multiplying every weight by 2^112, the
+  ;; subnormal halves included (for the odd weights the mask also clears the bits that
+  ;; the even weight shifts in, so they need no `and 0xffff0000` first). Instead of multiplying every weight by 2^112, the
   ;; activations are multiplied by 2^64 and the sums by 2^48 (exact powers of two; the
   ;; products stay normal floats unless |w * x| < 2^-78, where the lost bits are below
   ;; 2^-100 absolute). f16 infinities and NaNs are not decoded as such (exponent 31
@@ -135,6 +147,7 @@
   (func $bf16_4x1 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $x i32) (param $cols i32) (param $y i32) (param $n i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
     (local $xe v128) (local $xo v128) (local $w v128) (local $hi v128)
     (local $o i32) (local $end i32)
     (local.set $hi (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
@@ -148,26 +161,30 @@
       (local.set $xo (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
         (local.get $w) (local.get $xo)))
       (local.set $w (v128.load (i32.add (local.get $p0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.add
-        (f32x4.mul (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16)))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $w) (local.get $hi))))))
+      (local.set $a0 (call $madd (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16))
+        (local.get $a0)))
+      (local.set $e0 (call $madd (local.get $xo) (v128.and (local.get $w) (local.get $hi))
+        (local.get $e0)))
       (local.set $w (v128.load (i32.add (local.get $p1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.add
-        (f32x4.mul (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16)))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $w) (local.get $hi))))))
+      (local.set $a1 (call $madd (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16))
+        (local.get $a1)))
+      (local.set $e1 (call $madd (local.get $xo) (v128.and (local.get $w) (local.get $hi))
+        (local.get $e1)))
       (local.set $w (v128.load (i32.add (local.get $p2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.add
-        (f32x4.mul (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16)))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $w) (local.get $hi))))))
+      (local.set $a2 (call $madd (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16))
+        (local.get $a2)))
+      (local.set $e2 (call $madd (local.get $xo) (v128.and (local.get $w) (local.get $hi))
+        (local.get $e2)))
       (local.set $w (v128.load (i32.add (local.get $p3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.add
-        (f32x4.mul (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16)))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $w) (local.get $hi))))))
+      (local.set $a3 (call $madd (local.get $xe) (i32x4.shl (local.get $w) (i32.const 16))
+        (local.get $a3)))
+      (local.set $e3 (call $madd (local.get $xo) (v128.and (local.get $w) (local.get $hi))
+        (local.get $e3)))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $y) (local.get $n)
-      (call $hsum_f32 (local.get $a0)) (call $hsum_f32 (local.get $a1))
-      (call $hsum_f32 (local.get $a2)) (call $hsum_f32 (local.get $a3))))
+      (call $hsum_f32 (f32x4.add (local.get $a0) (local.get $e0))) (call $hsum_f32 (f32x4.add (local.get $a1) (local.get $e1)))
+      (call $hsum_f32 (f32x4.add (local.get $a2) (local.get $e2))) (call $hsum_f32 (f32x4.add (local.get $a3) (local.get $e3)))))
 
   (func $bf16_4x2 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $xa i32) (param $xb i32) (param $cols i32) (param $ya i32) (param $yb i32)
@@ -196,31 +213,31 @@
       (local.set $t (v128.load (i32.add (local.get $p0) (local.get $o))))
       (local.set $we (i32x4.shl (local.get $t) (i32.const 16)))
       (local.set $wo (v128.and (local.get $t) (local.get $hi)))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $a0 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a0))))
+      (local.set $b0 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b0))))
       (local.set $t (v128.load (i32.add (local.get $p1) (local.get $o))))
       (local.set $we (i32x4.shl (local.get $t) (i32.const 16)))
       (local.set $wo (v128.and (local.get $t) (local.get $hi)))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $a1 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a1))))
+      (local.set $b1 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b1))))
       (local.set $t (v128.load (i32.add (local.get $p2) (local.get $o))))
       (local.set $we (i32x4.shl (local.get $t) (i32.const 16)))
       (local.set $wo (v128.and (local.get $t) (local.get $hi)))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $a2 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a2))))
+      (local.set $b2 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b2))))
       (local.set $t (v128.load (i32.add (local.get $p3) (local.get $o))))
       (local.set $we (i32x4.shl (local.get $t) (i32.const 16)))
       (local.set $wo (v128.and (local.get $t) (local.get $hi)))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $a3 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a3))))
+      (local.set $b3 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b3))))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $ya) (local.get $n)
@@ -233,6 +250,7 @@
   (func $f16_4x1 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $x i32) (param $cols i32) (param $y i32) (param $n i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
     (local $xe v128) (local $xo v128) (local $w v128) (local $hi v128) (local $mask v128)
     (local $scale v128) (local $o i32) (local $end i32)
     (local.set $hi (v128.const i32x4 0xffff0000 0xffff0000 0xffff0000 0xffff0000))
@@ -248,36 +266,36 @@
       (local.set $xo (f32x4.mul (local.get $scale) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
         (local.get $w) (local.get $xo))))
       (local.set $w (v128.load (i32.add (local.get $p0) (local.get $o))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.add
-        (f32x4.mul (local.get $xe) (v128.and (local.get $mask)
-          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3))))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $mask)
-          (i32x4.shr_s (v128.and (local.get $w) (local.get $hi)) (i32.const 3)))))))
+      (local.set $a0 (call $madd (local.get $xe) (v128.and (local.get $mask)
+          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3)))
+        (local.get $a0)))
+      (local.set $e0 (call $madd (local.get $xo) (v128.and (local.get $mask) (i32x4.shr_s (local.get $w) (i32.const 3)))
+        (local.get $e0)))
       (local.set $w (v128.load (i32.add (local.get $p1) (local.get $o))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.add
-        (f32x4.mul (local.get $xe) (v128.and (local.get $mask)
-          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3))))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $mask)
-          (i32x4.shr_s (v128.and (local.get $w) (local.get $hi)) (i32.const 3)))))))
+      (local.set $a1 (call $madd (local.get $xe) (v128.and (local.get $mask)
+          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3)))
+        (local.get $a1)))
+      (local.set $e1 (call $madd (local.get $xo) (v128.and (local.get $mask) (i32x4.shr_s (local.get $w) (i32.const 3)))
+        (local.get $e1)))
       (local.set $w (v128.load (i32.add (local.get $p2) (local.get $o))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.add
-        (f32x4.mul (local.get $xe) (v128.and (local.get $mask)
-          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3))))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $mask)
-          (i32x4.shr_s (v128.and (local.get $w) (local.get $hi)) (i32.const 3)))))))
+      (local.set $a2 (call $madd (local.get $xe) (v128.and (local.get $mask)
+          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3)))
+        (local.get $a2)))
+      (local.set $e2 (call $madd (local.get $xo) (v128.and (local.get $mask) (i32x4.shr_s (local.get $w) (i32.const 3)))
+        (local.get $e2)))
       (local.set $w (v128.load (i32.add (local.get $p3) (local.get $o))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.add
-        (f32x4.mul (local.get $xe) (v128.and (local.get $mask)
-          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3))))
-        (f32x4.mul (local.get $xo) (v128.and (local.get $mask)
-          (i32x4.shr_s (v128.and (local.get $w) (local.get $hi)) (i32.const 3)))))))
+      (local.set $a3 (call $madd (local.get $xe) (v128.and (local.get $mask)
+          (i32x4.shr_s (i32x4.shl (local.get $w) (i32.const 16)) (i32.const 3)))
+        (local.get $a3)))
+      (local.set $e3 (call $madd (local.get $xo) (v128.and (local.get $mask) (i32x4.shr_s (local.get $w) (i32.const 3)))
+        (local.get $e3)))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $y) (local.get $n)
-      (f32.mul (call $hsum_f32 (local.get $a0)) (f32.const 0x1p48))
-      (f32.mul (call $hsum_f32 (local.get $a1)) (f32.const 0x1p48))
-      (f32.mul (call $hsum_f32 (local.get $a2)) (f32.const 0x1p48))
-      (f32.mul (call $hsum_f32 (local.get $a3)) (f32.const 0x1p48))))
+      (f32.mul (call $hsum_f32 (f32x4.add (local.get $a0) (local.get $e0))) (f32.const 0x1p48))
+      (f32.mul (call $hsum_f32 (f32x4.add (local.get $a1) (local.get $e1))) (f32.const 0x1p48))
+      (f32.mul (call $hsum_f32 (f32x4.add (local.get $a2) (local.get $e2))) (f32.const 0x1p48))
+      (f32.mul (call $hsum_f32 (f32x4.add (local.get $a3) (local.get $e3))) (f32.const 0x1p48))))
 
   (func $f16_4x2 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $xa i32) (param $xb i32) (param $cols i32) (param $ya i32) (param $yb i32)
@@ -307,32 +325,32 @@
         (local.get $t) (local.get $bo))))
       (local.set $t (v128.load (i32.add (local.get $p0) (local.get $o))))
       (local.set $we (v128.and (local.get $mask) (i32x4.shr_s (i32x4.shl (local.get $t) (i32.const 16)) (i32.const 3))))
-      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (v128.and (local.get $t) (local.get $hi)) (i32.const 3))))
-      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b0 (f32x4.add (local.get $b0) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (local.get $t) (i32.const 3))))
+      (local.set $a0 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a0))))
+      (local.set $b0 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b0))))
       (local.set $t (v128.load (i32.add (local.get $p1) (local.get $o))))
       (local.set $we (v128.and (local.get $mask) (i32x4.shr_s (i32x4.shl (local.get $t) (i32.const 16)) (i32.const 3))))
-      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (v128.and (local.get $t) (local.get $hi)) (i32.const 3))))
-      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b1 (f32x4.add (local.get $b1) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (local.get $t) (i32.const 3))))
+      (local.set $a1 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a1))))
+      (local.set $b1 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b1))))
       (local.set $t (v128.load (i32.add (local.get $p2) (local.get $o))))
       (local.set $we (v128.and (local.get $mask) (i32x4.shr_s (i32x4.shl (local.get $t) (i32.const 16)) (i32.const 3))))
-      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (v128.and (local.get $t) (local.get $hi)) (i32.const 3))))
-      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b2 (f32x4.add (local.get $b2) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (local.get $t) (i32.const 3))))
+      (local.set $a2 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a2))))
+      (local.set $b2 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b2))))
       (local.set $t (v128.load (i32.add (local.get $p3) (local.get $o))))
       (local.set $we (v128.and (local.get $mask) (i32x4.shr_s (i32x4.shl (local.get $t) (i32.const 16)) (i32.const 3))))
-      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (v128.and (local.get $t) (local.get $hi)) (i32.const 3))))
-      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.add
-        (f32x4.mul (local.get $ae) (local.get $we)) (f32x4.mul (local.get $ao) (local.get $wo)))))
-      (local.set $b3 (f32x4.add (local.get $b3) (f32x4.add
-        (f32x4.mul (local.get $be) (local.get $we)) (f32x4.mul (local.get $bo) (local.get $wo)))))
+      (local.set $wo (v128.and (local.get $mask) (i32x4.shr_s (local.get $t) (i32.const 3))))
+      (local.set $a3 (call $madd (local.get $ae) (local.get $we)
+        (call $madd (local.get $ao) (local.get $wo) (local.get $a3))))
+      (local.set $b3 (call $madd (local.get $be) (local.get $we)
+        (call $madd (local.get $bo) (local.get $wo) (local.get $b3))))
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end))))
     (call $put4 (local.get $ya) (local.get $n)

@@ -1,7 +1,7 @@
 /**
  * Worker that hashes one file (sha256, streamed), so that the input's
  * provenance digest is computed on another core while the quantizer works.
- * Started by {@link sha256InWorker} in input_hash.ts.
+ * Started by {@link sha256InWorker} in hash_worker.ts.
  *
  * @example
  * ```ts
@@ -14,7 +14,7 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
-import { sha256File } from "../io/hash.ts";
+import { sha256File } from "./hash.ts";
 
 self.onmessage = async (e: MessageEvent<string>) => {
   try {

@@ -1,10 +1,10 @@
 /**
  * The sha256 of a (large) input file, computed in a worker so that it runs
- * beside the quantization instead of before it.
+ * beside the work that reads it (export, quantization) instead of before it.
  *
  * @example
  * ```ts
- * import { sha256InWorker } from "./input_hash.ts";
+ * import { sha256InWorker } from "./hash_worker.ts";
  * const job = sha256InWorker("models/clean/clean-f16.gguf");
  * try {
  *   console.log(await job.digest);
