@@ -12,7 +12,7 @@ import { InputError, UsageError } from "../lib/cli/errors.ts";
 import { logLine, parseTaskArgs, positiveInt, runTask } from "../lib/cli/run.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
-import { readBitnetEnv } from "../lib/cli/env.ts";
+import { assertStrictAllows, readBitnetEnv } from "../lib/cli/env.ts";
 import { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from "../lib/validate/validate.ts";
 
 const HELP = `Usage: model-baseline <model.gguf> <tokenizer.json> [out_file.md] [flags]
@@ -63,6 +63,9 @@ export async function main(args: string[]): Promise<number> {
     throw new UsageError("missing <model.gguf> <tokenizer.json> (see --help)");
   }
   if (extra.length) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
+  const env = readBitnetEnv();
+  // Strict mode refuses correction settings before anything is read or written (exit 16).
+  assertStrictAllows(env);
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const paths = baselinePaths(ggufPath, outFile);
   const templatePath = str(f.template);
@@ -82,7 +85,7 @@ export async function main(args: string[]): Promise<number> {
   const { baseline, report } = await createBaseline({
     ggufPath,
     tokenizerPath,
-    env: readBitnetEnv(),
+    env,
     ...(prompt !== undefined ? { prompt } : {}),
     maxTokens: positiveInt(f["max-tokens"], "--max-tokens", DEFAULT_MAX_TOKENS),
     ...(f.threads !== undefined ? { threads: positiveInt(f.threads, "--threads", 1) } : {}),

@@ -36,7 +36,14 @@ Exit codes: as model-export (2-9), then as model-validate (10-16), then 18 when 
 departs from the baseline.
 `;
 
-/** Runs the task with `args`; returns the exit code (or throws BaselineMismatchError, exit 18). */
+/**
+ * Runs the task with `args`; returns the exit code (or throws BaselineMismatchError, exit 18).
+ *
+ * @example
+ * ```ts
+ * const code = await main(["fixtures/tiny-bitnet", "fixtures/tiny-bitnet/tokenizer.json", "--baseline", "old.json"]);
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
   const { values: f, positionals } = parseTaskArgs(args, {
     "out-dir": { type: "string" },

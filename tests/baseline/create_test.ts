@@ -243,13 +243,26 @@ Deno.test("markdown: every section renders, no placeholder is left, numbers keep
     ...baseline,
     probe: null,
     nll: null,
-    validation: { ...baseline.validation, exitCode: 13, exitMeaning: "model loading failed" },
+    validation: {
+      ...baseline.validation,
+      exitCode: 13,
+      exitMeaning: "model loading failed",
+      corrections: ["blk.0.attn_norm.weight: scale (policy)"],
+      warnings: ["no meta.json | none"],
+    },
     environment: { ...baseline.environment, variables: { BITNET_SEED: "7" } },
   };
   const md2 = renderBaselineMarkdown(failed, { chartFile: "c.svg", jsonFile: "c.json" });
   assert.ok(md2.includes("**FAILED** — validation exit 13"));
   assert.ok(md2.includes("The probe did not run"));
   assert.ok(md2.includes("- `BITNET_SEED=7`"));
+  assert.ok(
+    md2.includes(
+      "- **runtime correction (triage only, the file is unchanged):** blk.0.attn\\_norm.weight: scale (policy)",
+    ),
+  );
+  assert.ok(md2.includes("- warning: no meta.json \\| none"));
+  assert.ok(!md.includes("runtime correction") && !md.includes("- warning:"));
 });
 
 Deno.test("markdown helpers: numbers and cell text", () => {

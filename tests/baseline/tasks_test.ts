@@ -243,6 +243,10 @@ Deno.test("model-check / model-baseline: usage, input and strict-mode errors com
       BITNET_FIX_LN_SCALE: "1",
     }],
     [BASELINE, ["x.gguf"], 2, /missing <model\.gguf> <tokenizer\.json>/],
+    [BASELINE, [`${root}/none.gguf`, FIXTURE_TOKENIZER], 16, /BITNET_CORRECTION_POLICY=p\.json/, {
+      BITNET_STRICT_MODE: "1",
+      BITNET_CORRECTION_POLICY: "p.json",
+    }],
     [BASELINE, ["x.gguf", FIXTURE_TOKENIZER, "out.txt"], 2, /must end in \.md/],
     [BASELINE, [`${root}/none.gguf`, FIXTURE_TOKENIZER, `${root}/x.md`], 3, /none\.gguf/],
   ];
