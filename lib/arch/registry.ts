@@ -46,13 +46,13 @@ export interface TensorRule {
   readonly normClass?: NormClass;
   readonly projection?: ProjectionKind;
   /** Shape in PyTorch order, in terms of hyperparameters. */
-  readonly shape: (h: ExportHparams) => number[];
+  readonly shape: (h: TensorDims) => number[];
   /** Only present when the lm_head is untied. */
   readonly untiedOnly?: boolean;
 }
 
-/** Hyperparameters read from config.json. */
-export interface ExportHparams {
+/** The dimensions that decide every tensor's shape. */
+export interface TensorDims {
   nEmbd: number;
   nFf: number;
   nLayer: number;
@@ -60,10 +60,14 @@ export interface ExportHparams {
   nHeadKv: number;
   headDim: number;
   vocabSize: number;
+  tiedEmbeddings: boolean;
+}
+
+/** Hyperparameters read from config.json. */
+export interface ExportHparams extends TensorDims {
   contextLength: number;
   eps: number;
   ropeTheta: number;
-  tiedEmbeddings: boolean;
   bosId: number | null;
   eosId: number | null;
 }
@@ -87,14 +91,14 @@ export interface ArchSpec {
 }
 
 const L = "model.layers.{N}.";
-const q = (h: ExportHparams) => [h.nHead * h.headDim, h.nEmbd];
-const kv = (h: ExportHparams) => [h.nHeadKv * h.headDim, h.nEmbd];
-const o = (h: ExportHparams) => [h.nEmbd, h.nHead * h.headDim];
-const up = (h: ExportHparams) => [h.nFf, h.nEmbd];
-const down = (h: ExportHparams) => [h.nEmbd, h.nFf];
-const embd = (h: ExportHparams) => [h.nEmbd];
-const ff = (h: ExportHparams) => [h.nFf];
-const vocab = (h: ExportHparams) => [h.vocabSize, h.nEmbd];
+const q = (h: TensorDims) => [h.nHead * h.headDim, h.nEmbd];
+const kv = (h: TensorDims) => [h.nHeadKv * h.headDim, h.nEmbd];
+const o = (h: TensorDims) => [h.nEmbd, h.nHead * h.headDim];
+const up = (h: TensorDims) => [h.nFf, h.nEmbd];
+const down = (h: TensorDims) => [h.nEmbd, h.nFf];
+const embd = (h: TensorDims) => [h.nEmbd];
+const ff = (h: TensorDims) => [h.nFf];
+const vocab = (h: TensorDims) => [h.vocabSize, h.nEmbd];
 
 const GLOBAL_TENSORS: readonly TensorRule[] = [
   { gguf: "token_embd.weight", hf: ["model.embed_tokens.weight"], role: "embedding", shape: vocab },
@@ -108,18 +112,18 @@ const GLOBAL_TENSORS: readonly TensorRule[] = [
   { gguf: "output.weight", hf: ["lm_head.weight"], role: "output", shape: vocab, untiedOnly: true },
 ];
 
-function proj(kind: ProjectionKind, hf: string, shape: (h: ExportHparams) => number[]): TensorRule {
+function proj(kind: ProjectionKind, hf: string, shape: (h: TensorDims) => number[]): TensorRule {
   return {
-    gguf: `blk.{N}.${kind}.weight`,
+    gguf: layerTensorName(kind, "{N}"),
     hf: [L + hf],
     role: "projection",
     projection: kind,
     shape,
   };
 }
-function norm(cls: NormClass, hf: readonly string[], shape: (h: ExportHparams) => number[]) {
+function norm(cls: NormClass, hf: readonly string[], shape: (h: TensorDims) => number[]) {
   return {
-    gguf: `blk.{N}.${cls}.weight`,
+    gguf: layerTensorName(cls, "{N}"),
     hf: hf.map((n) => L + n),
     role: "norm" as const,
     normClass: cls,
@@ -222,7 +226,7 @@ export interface PlannedTensor {
 }
 
 /** Every tensor the model must have, in GGUF file order (globals around the layers). */
-export function expectedTensors(arch: ArchSpec, h: ExportHparams): PlannedTensor[] {
+export function expectedTensors(arch: ArchSpec, h: TensorDims): PlannedTensor[] {
   const out: PlannedTensor[] = [];
   const add = (rule: TensorRule, layer: number | null) => {
     const fill = (s: string) => (layer === null ? s : s.replace("{N}", String(layer)));
@@ -233,6 +237,23 @@ export function expectedTensors(arch: ArchSpec, h: ExportHparams): PlannedTensor
   add(GLOBAL_TENSORS[1]!, null);
   if (!h.tiedEmbeddings) add(GLOBAL_TENSORS[2]!, null);
   return out;
+}
+
+/** The registry row of a model family. */
+export function architectureOf(family: ArchSpec["family"]): ArchSpec {
+  return ARCHITECTURES.find((a) => a.family === family)!;
+}
+
+/**
+ * The GGUF name of a layer tensor, from the same table.
+ *
+ * @example
+ * ```ts
+ * layerTensorName("attn_q", 3); // "blk.3.attn_q.weight"
+ * ```
+ */
+export function layerTensorName(kind: NormClass | ProjectionKind, layer: number | "{N}"): string {
+  return `blk.${layer}.${kind}.weight`;
 }
 
 /** What a GGUF tensor name is, parsed from the same table (for validation and quantization). */

@@ -16,6 +16,7 @@ import { ModelShapeError, UnsupportedError } from "../cli/errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES } from "../gguf/types.ts";
 import type { ModelHparams } from "./hparams.ts";
+import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/registry.ts";
 import {
   FLOAT_DECODERS,
   FLOAT_MATRIX_TYPES,
@@ -25,7 +26,8 @@ import {
 } from "./weight_formats.ts";
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
-export type TensorRole = "embedding" | "output" | "norm" | "projection";
+export type { TensorRole } from "../arch/registry.ts";
+import type { TensorRole } from "../arch/registry.ts";
 
 /** How a tensor is kept in kernel memory. */
 export type TensorStorage = "ternary" | "float" | "norm";
@@ -44,23 +46,9 @@ export interface PlannedTensor extends TensorSpec {
   readonly storage: TensorStorage;
 }
 
-/** Per-layer tensor names (GGUF, FORMATS.md §3). */
-export const layerTensorName = {
-  attnNorm: (l: number) => `blk.${l}.attn_norm.weight`,
-  wq: (l: number) => `blk.${l}.attn_q.weight`,
-  wk: (l: number) => `blk.${l}.attn_k.weight`,
-  wv: (l: number) => `blk.${l}.attn_v.weight`,
-  wo: (l: number) => `blk.${l}.attn_output.weight`,
-  attnSubNorm: (l: number) => `blk.${l}.attn_sub_norm.weight`,
-  ffnNorm: (l: number) => `blk.${l}.ffn_norm.weight`,
-  wGate: (l: number) => `blk.${l}.ffn_gate.weight`,
-  wUp: (l: number) => `blk.${l}.ffn_up.weight`,
-  wDown: (l: number) => `blk.${l}.ffn_down.weight`,
-  ffnSubNorm: (l: number) => `blk.${l}.ffn_sub_norm.weight`,
-} as const;
-
 /**
- * The tensors a model with these hyperparameters must have, in a stable order.
+ * The tensors a model with these hyperparameters must have, from the one
+ * HF → GGUF table in lib/arch/registry.ts.
  *
  * @example
  * ```ts
@@ -68,35 +56,16 @@ export const layerTensorName = {
  * ```
  */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  const qDim = hp.nHead * hp.headDim, kvDim = hp.nHeadKv * hp.headDim;
-  const n = layerTensorName;
-  const specs: TensorSpec[] = [
-    { name: "token_embd.weight", shape: [hp.vocabSize, hp.nEmbd], role: "embedding" },
-  ];
-  for (let l = 0; l < hp.nLayer; l++) {
-    specs.push(
-      { name: n.attnNorm(l), shape: [hp.nEmbd], role: "norm" },
-      { name: n.wq(l), shape: [qDim, hp.nEmbd], role: "projection" },
-      { name: n.wk(l), shape: [kvDim, hp.nEmbd], role: "projection" },
-      { name: n.wv(l), shape: [kvDim, hp.nEmbd], role: "projection" },
-    );
-    if (hp.family === "bitnet") specs.push({ name: n.attnSubNorm(l), shape: [qDim], role: "norm" });
-    specs.push(
-      { name: n.wo(l), shape: [hp.nEmbd, qDim], role: "projection" },
-      { name: n.ffnNorm(l), shape: [hp.nEmbd], role: "norm" },
-      { name: n.wGate(l), shape: [hp.nFf, hp.nEmbd], role: "projection" },
-      { name: n.wUp(l), shape: [hp.nFf, hp.nEmbd], role: "projection" },
-    );
-    if (hp.family === "bitnet") {
-      specs.push({ name: n.ffnSubNorm(l), shape: [hp.nFf], role: "norm" });
-    }
-    specs.push({ name: n.wDown(l), shape: [hp.nEmbd, hp.nFf], role: "projection" });
-  }
-  specs.push({ name: "output_norm.weight", shape: [hp.nEmbd], role: "norm" });
-  if (!hp.tiedOutput) {
-    specs.push({ name: "output.weight", shape: [hp.vocabSize, hp.nEmbd], role: "output" });
-  }
-  return specs;
+  return expectedArchTensors(architectureOf(hp.family), {
+    nEmbd: hp.nEmbd,
+    nFf: hp.nFf,
+    nLayer: hp.nLayer,
+    nHead: hp.nHead,
+    nHeadKv: hp.nHeadKv,
+    headDim: hp.headDim,
+    vocabSize: hp.vocabSize,
+    tiedEmbeddings: hp.tiedOutput,
+  }).map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
 }
 
 /** The storage a role gets in a family, and the stored types it accepts. */

@@ -19,7 +19,8 @@ import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { ModelHparams } from "./hparams.ts";
 import type { FloatMatrix, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
-import { kernelBytes, layerTensorName, type PlannedTensor } from "./tensor_plan.ts";
+import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
+import { layerTensorName } from "../arch/registry.ts";
 import {
   FLOAT_DECODERS,
   isFloatType,
@@ -109,17 +110,17 @@ export async function loadWeights(
   const layers: LayerWeights[] = [];
   for (let l = 0; l < hp.nLayer; l++) {
     layers.push({
-      attnNorm: ptr(n.attnNorm(l)),
-      wq: matrix(n.wq(l)),
-      wk: matrix(n.wk(l)),
-      wv: matrix(n.wv(l)),
-      attnSubNorm: optionalPtr(n.attnSubNorm(l)),
-      wo: matrix(n.wo(l)),
-      ffnNorm: ptr(n.ffnNorm(l)),
-      wGate: matrix(n.wGate(l)),
-      wUp: matrix(n.wUp(l)),
-      ffnSubNorm: optionalPtr(n.ffnSubNorm(l)),
-      wDown: matrix(n.wDown(l)),
+      attnNorm: ptr(n("attn_norm", l)),
+      wq: matrix(n("attn_q", l)),
+      wk: matrix(n("attn_k", l)),
+      wv: matrix(n("attn_v", l)),
+      attnSubNorm: optionalPtr(n("attn_sub_norm", l)),
+      wo: matrix(n("attn_output", l)),
+      ffnNorm: ptr(n("ffn_norm", l)),
+      wGate: matrix(n("ffn_gate", l)),
+      wUp: matrix(n("ffn_up", l)),
+      ffnSubNorm: optionalPtr(n("ffn_sub_norm", l)),
+      wDown: matrix(n("ffn_down", l)),
     });
   }
   const tokenEmbd = matrix("token_embd.weight") as FloatMatrix;

@@ -3,12 +3,15 @@
  * `WebAssembly.Memory`, with the matmuls split by rows across worker threads.
  *
  * - Variant: "wasm-relaxed-simd" where the engine has relaxed SIMD (the ternary
- *   kernel uses `i16x8.relaxed_dot_i8x16_i7x16_s`), else "wasm-simd".
+ *   kernel uses `i16x8.relaxed_dot_i8x16_i7x16_s`, the float ones
+ *   `f32x4.relaxed_madd`), else "wasm-simd".
  * - Memory: sized once from `bytes` (plus 64 KiB for the control block and
  *   scratch), never grown; `alloc` is a bump allocator. Up to 4 GiB.
- * - Threads: `threads - 1` workers plus the calling thread; every method stays
- *   synchronous (the caller blocks in `Atomics.wait`). Results do not depend on
- *   the thread count. Call `close()` when done: live workers keep the process up.
+ * - Threads: `threads - 1` workers plus the calling thread claim chunks of
+ *   whole 4-row groups (control.ts); every method stays synchronous (the caller
+ *   blocks in `Atomics.wait`). Results do not depend on the thread count. Call
+ *   `close()` when done: live workers keep the process up. Starting workers from
+ *   a local checkout needs read permission for worker.ts.
  * - Shapes: `cols` must be a multiple of 16 for the float matmuls and for
  *   `quantizeRowsI8`, and of 64 for the ternary ones (every BitNet/Llama width
  *   is a multiple of 256); other shapes throw a RangeError. rmsnorm and softmax
