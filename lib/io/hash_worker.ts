@@ -16,6 +16,8 @@
  */
 
 import { InputError } from "../cli/errors.ts";
+// A type import keeps the worker module in the static graph (deno cache, lock files).
+import type { Sha256Reply } from "./sha256_worker.ts";
 
 /** A running hash: its result, and a way to stop it early. */
 export interface HashJob {
@@ -44,10 +46,10 @@ export function sha256InWorker(path: string): HashJob {
     worker.terminate();
   };
   const digest = new Promise<string>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<{ ok: boolean; hex?: string; message?: string }>) => {
+    worker.onmessage = (e: MessageEvent<Sha256Reply>) => {
       stop();
-      if (e.data.ok && typeof e.data.hex === "string") resolve(e.data.hex);
-      else reject(new InputError(e.data.message ?? `${path}: cannot hash`));
+      if (e.data.ok) resolve(e.data.hex);
+      else reject(new InputError(e.data.message || `${path}: cannot hash`));
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();

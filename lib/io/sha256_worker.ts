@@ -11,15 +11,24 @@
  * @module
  */
 
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 import { sha256File } from "./hash.ts";
 
-self.onmessage = async (e: MessageEvent<string>) => {
+/** What the worker replies: the digest, or why the file could not be hashed. */
+export type Sha256Reply = { ok: true; hex: string } | { ok: false; message: string };
+
+// The worker scope, typed here rather than with the deno.worker lib: hash_worker.ts imports this
+// module's types, which keeps the worker in the static module graph (deno cache and lock files
+// cover it, so it loads from a URL under --frozen), and a deno.worker lib reference would then
+// leak into the window programs that import hash_worker.ts.
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<string>) => void) | null;
+  postMessage(message: Sha256Reply): void;
+};
+
+scope.onmessage = async (e: MessageEvent<string>) => {
   try {
-    self.postMessage({ ok: true, hex: await sha256File(e.data) });
+    scope.postMessage({ ok: true, hex: await sha256File(e.data) });
   } catch (err) {
-    self.postMessage({ ok: false, message: (err as Error).message });
+    scope.postMessage({ ok: false, message: (err as Error).message });
   }
 };

@@ -5,7 +5,9 @@ import { bf16ToF32, f16ToF32 } from "../../lib/codecs/float.ts";
 import { NotTernaryError } from "../../lib/cli/errors.ts";
 import { FuzzRng } from "../_fuzz.ts";
 
-for (const [name, decode, bias] of [["BF16", bf16ToF32, 0x3c00], ["F16", f16ToF32, 0x2000]] as const) {
+for (
+  const [name, decode, bias] of [["BF16", bf16ToF32, 0x3c00], ["F16", f16ToF32, 0x2000]] as const
+) {
   Deno.test(`Ternary16 (${name}): the table gives torch's absmean ternarization, chunk by chunk`, () => {
     const rng = new FuzzRng(name === "BF16" ? 3 : 4);
     const n = 40_000;
@@ -39,5 +41,9 @@ for (const [name, decode, bias] of [["BF16", bf16ToF32, 0x3c00], ["F16", f16ToF3
 Deno.test("Ternary16: NaN in the source is refused", () => {
   const t = new Ternary16(bf16ToF32, "blk.0.attn_q.weight");
   t.count(new Uint16Array([0x3f80, 0x7fc0]));
-  assert.throws(() => t.finish(() => [1, 2, 3]), (e: Error) => e instanceof NotTernaryError && /blk\.0\.attn_q\.weight: holds NaN/.test(e.message));
+  assert.throws(
+    () => t.finish(() => [1, 2, 3]),
+    (e: Error) =>
+      e instanceof NotTernaryError && /blk\.0\.attn_q\.weight: holds NaN/.test(e.message),
+  );
 });

@@ -45,11 +45,23 @@ Deno.test("model-export --hf-repo downloads from the (local) Hub, exports, and r
     // Same bytes in, same tensors out as a local export of the fixture (general.name differs:
     // it is the repo's name here), so the payload-only manifests are equal line for line.
     const local = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "tasks/export_clean_gguf.ts", FIXTURE_DIR, "", `${dir}/local`, "--quiet", "--json"],
+      args: [
+        "run",
+        "-A",
+        "tasks/export_clean_gguf.ts",
+        FIXTURE_DIR,
+        "",
+        `${dir}/local`,
+        "--quiet",
+        "--json",
+      ],
       stdout: "piped",
     }).output();
     const localSummary = JSON.parse(new TextDecoder().decode(local.stdout));
-    assert.equal(await Deno.readTextFile(summary.manifest), await Deno.readTextFile(localSummary.manifest));
+    assert.equal(
+      await Deno.readTextFile(summary.manifest),
+      await Deno.readTextFile(localSummary.manifest),
+    );
   } finally {
     await hub.close();
     await Deno.remove(dir, { recursive: true });
