@@ -10,7 +10,9 @@
  *   (cd bench/llamacpp && npm ci --ignore-scripts --no-audit --no-fund)
  *   deno run -A bench/llamacpp_bench.ts [--models fixture,synthetic] [--threads 1,2]
  *     [--prompt 64] [--gen 32] [--pairs 3] [--layers 30] [--dir bench/out/llamacpp]
- *     [--types f16,tq2_0,i2_s] [--node node] [--json out.json]
+ *     [--types f16,tq2_0,i2_s] [--node node] [--json out.json] [--prepare]
+ *
+ * `--prepare` only writes the files.
  *
  * Files (written once under --dir, reused afterwards):
  * - fixture: fixtures/tiny-bitnet exported with `archName: "bitnet"` (upstream
@@ -437,6 +439,7 @@ if (import.meta.main) {
       node: { type: "string", default: "node" },
       runner: { type: "string", default: "bench/llamacpp/run.mjs" },
       json: { type: "string" },
+      prepare: { type: "boolean" },
     },
   });
   if (!(await exists("bench/llamacpp/node_modules/node-llama-cpp/package.json"))) {
@@ -467,6 +470,7 @@ if (import.meta.main) {
       ? await syntheticFiles(values.dir, Number(values.layers), types)
       : null;
     if (!files) throw new Error(`--models: unknown model "${m}" (fixture or synthetic)`);
+    if (values.prepare) continue;
     const name = m === "fixture" ? "tiny-bitnet" : `2B-4T shapes, ${values.layers} layers`;
     for (const [type, path] of files) cells.push(...await measureFile(name, type, path, o));
   }

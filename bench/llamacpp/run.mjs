@@ -11,6 +11,8 @@
 // Timing matches InferenceEngine.generate: the prompt time runs from the
 // start of evaluation to the first generated id (prompt decode + one greedy
 // pick); generation tokens/s counts the gen - 1 single-token decodes after it.
+// End-of-generation ids do not stop it (yieldEogToken), as our engine feeds
+// every id back: both sides always decode the same number of tokens.
 
 import { createInterface } from "node:readline";
 import { performance } from "node:perf_hooks";
@@ -77,7 +79,7 @@ async function run({ threads, prompt, gen }) {
     const ids = [];
     let first = 0, last = 0;
     const start = performance.now();
-    for await (const id of sequence.evaluate(prompt, { temperature: 0 })) {
+    for await (const id of sequence.evaluate(prompt, { temperature: 0, yieldEogToken: true })) {
       const now = performance.now();
       if (ids.length === 0) first = now;
       last = now;
