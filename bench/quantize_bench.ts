@@ -59,7 +59,9 @@ if (values.input === undefined) {
   await writeSyntheticModel(f16Path, { type: "f16", layers });
 }
 const inputBytes = (await Deno.stat(f16Path)).size;
-console.error(`  ${(inputBytes / GB).toFixed(2)} GB input (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+console.error(
+  `  ${(inputBytes / GB).toFixed(2)} GB input (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+);
 
 interface QuantRow {
   type: QuantTypeName;
@@ -81,7 +83,13 @@ for (const type of ["i2_s", "tq2_0", "tq1_0"] as const) {
     });
     const seconds = (performance.now() - t0) / 1000;
     outputs.set(type, r.ggufPath);
-    quantRows.push({ type, manifest, seconds, inputGBps: inputBytes / GB / seconds, outputGB: r.meta.size / GB });
+    quantRows.push({
+      type,
+      manifest,
+      seconds,
+      inputGBps: inputBytes / GB / seconds,
+      outputGB: r.meta.size / GB,
+    });
     console.error(`  quantized ${type}${manifest ? " + manifest" : ""}: ${seconds.toFixed(1)} s`);
   }
 }
@@ -137,9 +145,9 @@ console.log("| type | gguf-hash manifest | seconds | input GB/s | output GB |");
 console.log("|---|---|---:|---:|---:|");
 for (const r of quantRows) {
   console.log(
-    `| ${r.type} | ${r.manifest ? "yes" : "no"} | ${r.seconds.toFixed(1)} | ${r.inputGBps.toFixed(3)} | ${
-      r.outputGB.toFixed(3)
-    } |`,
+    `| ${r.type} | ${r.manifest ? "yes" : "no"} | ${r.seconds.toFixed(1)} | ${
+      r.inputGBps.toFixed(3)
+    } | ${r.outputGB.toFixed(3)} |`,
   );
 }
 console.log(`\nGeneration (${promptTokens}-token prompt, ${genTokens} tokens)\n`);
@@ -148,9 +156,9 @@ console.log("|---|---|---:|---:|---:|---:|---:|");
 const f16Gen = genRows.find((r) => r.model === "F16")?.genTps ?? 0;
 for (const r of genRows) {
   console.log(
-    `| ${r.model} | ${r.backend} | ${r.threads} | ${r.loadS.toFixed(1)} | ${r.promptTps.toFixed(2)} | ${
-      r.genTps.toFixed(2)
-    } | ${f16Gen ? (r.genTps / f16Gen).toFixed(2) : "-"}× |`,
+    `| ${r.model} | ${r.backend} | ${r.threads} | ${r.loadS.toFixed(1)} | ${
+      r.promptTps.toFixed(2)
+    } | ${r.genTps.toFixed(2)} | ${f16Gen ? (r.genTps / f16Gen).toFixed(2) : "-"}× |`,
   );
 }
 if (!values.keep && values.dir === undefined) await Deno.remove(dir, { recursive: true });

@@ -466,9 +466,9 @@ export async function compareModels(
       status: meanKl <= t.maxMeanKl ? "pass" : "fail",
       message: `mean KL(reference || candidate) ${
         fmt(meanKl)
-      } nats over ${positions} positions (max ${
-        fmt(worst.maxKl)
-      } at ${worst.id} position ${worst.maxKlPosition}); need <= ${fmt(t.maxMeanKl)}`,
+      } nats over ${positions} positions (max ${fmt(worst.maxKl)}${
+        worst.maxKl > 0 ? ` at ${worst.id} position ${worst.maxKlPosition}` : ""
+      }); need <= ${fmt(t.maxMeanKl)}`,
     },
     {
       id: "differential.nll",

@@ -146,3 +146,7 @@ Deno.test("metadata: a value type the writer cannot produce is an error naming t
     src.close();
   }
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(tmp, { recursive: true });
+});

@@ -608,3 +608,7 @@ Deno.test("a value that breaks ternary beyond the first chunk is refused while w
   const r = await quantizeGguf({ input, outDir: join(tmp, "big-ternarized"), ternarize: true });
   assert.match(r.meta.tensors[1]!.action, /ternarized with absmean/);
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(tmp, { recursive: true });
+});

@@ -184,3 +184,7 @@ Deno.test("differential: thresholds are declared with reasons; bad options are u
   assert.equal(DEFAULT_DIFFERENTIAL_THRESHOLDS.minStableTop1Agreement, 1);
   await assert.rejects(compareFiles(i2sPath, f16Path, { probeTokens: 0 }), UsageError);
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(tmp, { recursive: true });
+});
