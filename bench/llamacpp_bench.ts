@@ -12,7 +12,10 @@
  *     [--prompt 64] [--gen 32] [--pairs 3] [--layers 30] [--dir bench/out/llamacpp]
  *     [--types f16,tq2_0,i2_s] [--node node] [--json out.json] [--prepare]
  *
- * `--prepare` only writes the files.
+ * `--prepare` only writes the files. `--ours-formats` runs no llama.cpp: it
+ * loads our engine on every --types file of a model at once and interleaves
+ * their runs in rounds (rotating the order), for the speed of each file type
+ * against F16 measured in the same run.
  *
  * Files (written once under --dir, reused afterwards):
  * - fixture: fixtures/tiny-bitnet exported with `archName: "bitnet"` (upstream
@@ -66,7 +69,8 @@ interface Cell {
   ours: RunTiming[];
   theirs: RunTiming[];
   theirsError: string | null;
-  loadavg: string;
+  /** Cores used on average by other processes during the measured pairs. */
+  otherCores: number;
 }
 
 const median = (xs: number[]): number => {
@@ -83,12 +87,33 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function loadavg(): Promise<string> {
+/** CPU seconds used so far by the whole machine and by the given processes (Linux /proc). */
+async function cpuSeconds(pids: number[]): Promise<{ all: number; ours: number; at: number }> {
+  const hz = 100; // USER_HZ: /proc times are in 1/100 s on Linux
+  const at = performance.now() / 1000;
   try {
-    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+    const cpu = (await Deno.readTextFile("/proc/stat")).split("\n")[0]!.trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    const f = cpu.slice(1, 9).map(Number);
+    const all = (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / hz;
+    let ours = 0;
+    for (const pid of pids) {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ours += (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / hz;
+    }
+    return { all, ours, at };
   } catch {
-    return "?";
+    return { all: NaN, ours: NaN, at };
   }
+}
+
+/** Cores used on average by OTHER processes between two {@link cpuSeconds} samples. */
+function otherCores(
+  a: { all: number; ours: number; at: number },
+  b: { all: number; ours: number; at: number },
+): number {
+  return Math.max(0, (b.all - a.all - (b.ours - a.ours)) / (b.at - a.at));
 }
 
 // ---------------------------------------------------------------------------
@@ -132,6 +157,10 @@ class LlamaCppRunner {
     const r = await this.#lines.next();
     if (r.done) throw new Error("llama.cpp runner exited without answering");
     return JSON.parse(r.value) as Record<string, unknown>;
+  }
+
+  get pid(): number {
+    return this.#child.pid;
   }
 
   async run(threads: number, prompt: number[], gen: number): Promise<RunTiming> {
@@ -364,18 +393,20 @@ async function measureFile(
           ours: [],
           theirs: [],
           theirsError,
-          loadavg: await loadavg(),
+          otherCores: NaN,
         };
         // Warm-up: JIT, worker start, page cache / mmap faults.
         ourRun(engine, prompt, Math.min(4, o.genTokens));
         if (runner) await runner.run(threads, prompt, Math.min(4, o.genTokens));
+        const pids = [Deno.pid, ...(runner ? [runner.pid] : [])];
+        const before = await cpuSeconds(pids);
         for (let p = 0; p < o.pairs; p++) {
           const oursFirst = p % 2 === 0;
           if (oursFirst) cell.ours.push(ourRun(engine, prompt, o.genTokens));
           if (runner) cell.theirs.push(await runner.run(threads, prompt, o.genTokens));
           if (!oursFirst) cell.ours.push(ourRun(engine, prompt, o.genTokens));
         }
-        cell.loadavg += ` → ${await loadavg()}`;
+        cell.otherCores = otherCores(before, await cpuSeconds(pids));
         console.error(JSON.stringify(cell));
         cells.push(cell);
       } finally {
@@ -389,6 +420,94 @@ async function measureFile(
   return cells;
 }
 
+/** Our engine on each file type of one model, interleaved in rounds (no llama.cpp). */
+interface FormatRow {
+  model: string;
+  type: string;
+  fileBytes: number;
+  threads: number;
+  loadS: number;
+  runs: RunTiming[];
+  otherCores: number;
+}
+
+async function measureFormats(
+  model: string,
+  files: Map<FileType, string>,
+  o: BenchOptions,
+): Promise<FormatRow[]> {
+  const rows: FormatRow[] = [];
+  for (const threads of o.threadCounts) {
+    const loaded: { row: FormatRow; engine: InferenceEngine; g: GgufFile }[] = [];
+    try {
+      for (const [type, path] of files) {
+        const g = await openGguf(path);
+        const t0 = performance.now();
+        const engine = await InferenceEngine.load(g, {
+          threads,
+          maxContext: o.promptTokens + o.genTokens + 1,
+        });
+        const loadS = (performance.now() - t0) / 1000;
+        const fileBytes = (await Deno.stat(path)).size;
+        loaded.push({
+          row: { model, type, fileBytes, threads, loadS, runs: [], otherCores: NaN },
+          engine,
+          g,
+        });
+      }
+      const vocab = loaded[0]!.engine.hparams.vocabSize;
+      const prompt = Array.from({ length: o.promptTokens }, (_, i) => (i * 7919 + 13) % vocab);
+      for (const l of loaded) ourRun(l.engine, prompt, Math.min(4, o.genTokens));
+      const before = await cpuSeconds([Deno.pid]);
+      for (let r = 0; r < o.pairs; r++) {
+        // Rotate the order each round so that no type always runs first.
+        for (let i = 0; i < loaded.length; i++) {
+          const l = loaded[(i + r) % loaded.length]!;
+          l.row.runs.push(ourRun(l.engine, prompt, o.genTokens));
+        }
+      }
+      const other = otherCores(before, await cpuSeconds([Deno.pid]));
+      for (const l of loaded) {
+        l.row.otherCores = other;
+        console.error(JSON.stringify(l.row));
+        rows.push(l.row);
+      }
+    } finally {
+      for (const l of loaded) {
+        l.engine.close();
+        l.g.close();
+      }
+    }
+  }
+  return rows;
+}
+
+function printFormats(rows: FormatRow[]): void {
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "—");
+  console.log(
+    "| model | file | threads | load s | prompt tok/s | gen tok/s | gen vs F16 (per round) | other load |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    const f16 = rows.find((x) =>
+      x.threads === r.threads && x.model === r.model && x.type === "f16"
+    );
+    const ratios = f16 ? r.runs.map((x, i) => x.genTps / f16.runs[i]!.genTps) : [];
+    const size = `${r.type.toUpperCase()} ${
+      (r.fileBytes / 1e6).toFixed(r.fileBytes < 1e8 ? 1 : 0)
+    } MB`;
+    console.log(
+      `| ${r.model} | ${size} | ${r.threads} | ${f(r.loadS)} | ${
+        f(median(r.runs.map((x) => x.promptTps)))
+      } | ${f(median(r.runs.map((x) => x.genTps)), 2)} | ${
+        ratios.length
+          ? `${f(median(ratios), 2)}× (${ratios.map((x) => x.toFixed(2)).join(", ")})`
+          : "—"
+      } | ${f(r.otherCores, 2)} cores |`,
+    );
+  }
+}
+
 function pairRatios(cell: Cell, key: "promptTps" | "genTps"): number[] {
   return cell.ours.flatMap((o, i) => {
     const t = cell.theirs[i];
@@ -399,7 +518,7 @@ function pairRatios(cell: Cell, key: "promptTps" | "genTps"): number[] {
 function printTable(cells: Cell[]): void {
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "—");
   console.log(
-    "| model | file | threads | ours prompt tok/s | llama.cpp prompt tok/s | ratio | ours gen tok/s | llama.cpp gen tok/s | ratio (pairs) | load avg |",
+    "| model | file | threads | ours prompt tok/s | llama.cpp prompt tok/s | ratio | ours gen tok/s | llama.cpp gen tok/s | ratio (pairs) | other load |",
   );
   console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const c of cells) {
@@ -416,7 +535,7 @@ function printTable(cells: Cell[]): void {
         f(median(c.ours.map((r) => r.genTps)), 2)
       } | ${theirsG} | ${
         c.theirsError ? "—" : `${f(median(gr), 2)}× (${gr.map((r) => r.toFixed(2)).join(", ")})`
-      } | ${c.loadavg} |`,
+      } | ${f(c.otherCores, 2)} cores |`,
     );
   }
   for (const c of cells.filter((c) => c.theirsError && c.threads === cells[0]?.threads)) {
@@ -440,6 +559,7 @@ if (import.meta.main) {
       runner: { type: "string", default: "bench/llamacpp/run.mjs" },
       json: { type: "string" },
       prepare: { type: "boolean" },
+      "ours-formats": { type: "boolean" },
     },
   });
   if (!(await exists("bench/llamacpp/node_modules/node-llama-cpp/package.json"))) {
@@ -463,6 +583,7 @@ if (import.meta.main) {
   };
   await Deno.mkdir(values.dir, { recursive: true });
   const cells: Cell[] = [];
+  const formatRows: FormatRow[] = [];
   for (const m of values.models.split(",")) {
     const files = m === "fixture"
       ? await fixtureFiles(values.dir, types)
@@ -472,8 +593,13 @@ if (import.meta.main) {
     if (!files) throw new Error(`--models: unknown model "${m}" (fixture or synthetic)`);
     if (values.prepare) continue;
     const name = m === "fixture" ? "tiny-bitnet" : `2B-4T shapes, ${values.layers} layers`;
-    for (const [type, path] of files) cells.push(...await measureFile(name, type, path, o));
+    if (values["ours-formats"]) formatRows.push(...await measureFormats(name, files, o));
+    else for (const [type, path] of files) cells.push(...await measureFile(name, type, path, o));
   }
-  printTable(cells);
-  if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(cells, null, 2) + "\n");
+  if (values["ours-formats"]) printFormats(formatRows);
+  else printTable(cells);
+  if (values.json) {
+    const out = values["ours-formats"] ? formatRows : cells;
+    await Deno.writeTextFile(values.json, JSON.stringify(out, null, 2) + "\n");
+  }
 }

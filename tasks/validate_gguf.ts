@@ -32,6 +32,8 @@ Flags:
   --max-tokens N       tokens to generate (default ${DEFAULT_MAX_TOKENS})
   --expect TEXT        the generated text must contain TEXT
   --threads N          engine threads (default BITNET_THREADS, else all CPUs)
+  --against REF.gguf   also compare the outputs with a reference model (the float source of a
+                       quantized file): top-1 agreement, mean KL, passage NLL (exit 13 or 15)
   --no-probe           skip gate 3 (no inference)
   -h, --help           this text
 
@@ -64,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
     expect: { type: "string" },
     threads: { type: "string" },
     "no-probe": { type: "boolean" },
+    against: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (f.help) {
@@ -93,6 +96,7 @@ export async function main(args: string[]): Promise<number> {
     env,
     ...(threads !== undefined ? { threads } : {}),
     skipProbe: f["no-probe"] === true,
+    ...(str(f.against) ? { against: str(f.against)! } : {}),
     onProgress: (m) => {
       if (!f.json && Deno.stderr.isTerminal()) logLine(m);
     },

@@ -20,6 +20,7 @@ import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
 
 export type { CheckStatus };
 
+import type { DifferentialReport } from "./differential.ts";
 /** The report format identifier (bump on incompatible changes). */
 export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
 
@@ -134,7 +135,7 @@ export interface ProbeResult {
 }
 
 /** Gate ids, in order. */
-export type GateId = "strict" | "norms" | "projections" | "linguistic";
+export type GateId = "strict" | "norms" | "projections" | "linguistic" | "differential";
 
 /** One gate's outcome. */
 export interface GateResult {
@@ -185,6 +186,8 @@ export interface ValidationReport {
   readonly corrections: readonly AppliedCorrection[];
   readonly warnings: readonly string[];
   readonly timings: Readonly<Record<string, number>>;
+  /** With `--against`: the differential comparison with the reference model. */
+  readonly differential?: DifferentialReport;
 }
 
 const fmt = (x: number): string => {

@@ -26,6 +26,7 @@ import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.t
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { compareModels, type DifferentialReport } from "./differential.ts";
 import { runLinguisticGate } from "./linguistic.ts";
 import { runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
@@ -63,6 +64,8 @@ export interface ValidateOptions {
   /** Engine threads; default BITNET_THREADS, else the engine's default. */
   readonly threads?: number;
   readonly backend?: BackendName;
+  /** A reference GGUF (the float source of a quantized file) to compare outputs with. */
+  readonly against?: string | null;
   /** Skip gate 3 (no inference); the report marks it skipped. */
   readonly skipProbe?: boolean;
   /** Progress lines (for stderr). */
@@ -78,7 +81,63 @@ const TITLES: Record<GateId, string> = {
   norms: "Gate 1: norm tensors",
   projections: "Gate 2: projections and model loading",
   linguistic: "Gate 3: linguistic probe",
+  differential: "Differential: against the reference model",
 };
+
+/**
+ * The differential gate: the candidate's next-token distributions against the
+ * reference's (lib/validate/differential.ts). A reference that cannot be read is
+ * a failure of this gate (13), never an exception.
+ */
+async function runDifferential(
+  candidate: GgufFile,
+  referencePath: string,
+  engine: { threads?: number; backend?: BackendName },
+): Promise<{ gate: GateResult; report: DifferentialReport | null }> {
+  const t0 = performance.now();
+  let reference: GgufFile;
+  try {
+    reference = await openGguf(referencePath);
+  } catch (e) {
+    const message = `cannot read the reference ${referencePath}: ${(e as Error).message}`;
+    return {
+      gate: {
+        id: "differential",
+        title: TITLES.differential,
+        status: "fail",
+        exitCode: EXIT.modelLoad,
+        summary: message,
+        durationMs: performance.now() - t0,
+        checks: [{ id: "reference", status: "fail", message }],
+      },
+      report: null,
+    };
+  }
+  try {
+    const d = await compareModels(candidate, reference, { engine });
+    const o = d.overall;
+    return {
+      gate: {
+        id: "differential",
+        title: TITLES.differential,
+        status: d.status,
+        exitCode: d.exitCode,
+        summary: o
+          ? `top-1 agreement ${
+            (100 * o.stableTop1Agreement).toFixed(1)
+          }% on ${o.stablePositions} stable positions, mean KL ${
+            o.meanKl.toExponential(2)
+          }, passage NLL ${o.passageNllIncrease >= 0 ? "+" : ""}${o.passageNllIncrease.toFixed(4)}`
+          : d.checks.find((c) => c.status === "fail")?.message ?? d.status,
+        durationMs: performance.now() - t0,
+        checks: d.checks,
+      },
+      report: d,
+    };
+  } finally {
+    reference.close();
+  }
+}
 
 /**
  * Runs every gate and returns the report. Expected failures never throw: they
@@ -333,6 +392,18 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
       const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
       gates.push(g3.gate);
       report = { ...report, probe: g3.probe };
+    }
+
+    if (opts.against) {
+      progress("differential: against the reference model");
+      const diff = await runDifferential(gguf, opts.against, {
+        ...((opts.threads ?? env.threads) !== null
+          ? { threads: (opts.threads ?? env.threads)! }
+          : {}),
+        ...(opts.backend ? { backend: opts.backend } : {}),
+      });
+      gates.push(diff.gate);
+      if (diff.report) report = { ...report, differential: diff.report };
     }
 
     const statsByName = new Map<string, TensorStatsEntry>();

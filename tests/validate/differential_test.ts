@@ -21,6 +21,9 @@ import {
   renderDifferentialReport,
 } from "../../lib/validate/differential.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
+import { validateGguf } from "../../lib/validate/validate.ts";
+import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
+import { readBitnetEnv } from "../../lib/cli/env.ts";
 import { FIXTURE_DIR } from "../_models.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "differential-test-" });
@@ -183,6 +186,40 @@ Deno.test("differential: thresholds are declared with reasons; bad options are u
   assert.equal(DEFAULT_DIFFERENTIAL_THRESHOLDS.maxMeanKl, 1e-3);
   assert.equal(DEFAULT_DIFFERENTIAL_THRESHOLDS.minStableTop1Agreement, 1);
   await assert.rejects(compareFiles(i2sPath, f16Path, { probeTokens: 0 }), UsageError);
+});
+
+Deno.test("model-validate --against: a differential gate in the report, schema-valid; a damaged file exits 15", async () => {
+  const schema = JSON.parse(await Deno.readTextFile("docs/reference/validate-report.schema.json"));
+  const good = await validateGguf({
+    ggufPath: i2sPath,
+    against: f16Path,
+    env: readBitnetEnv(new Map()),
+  });
+  assert.equal(good.exitCode, 0);
+  const gate = good.gates.find((g) => g.id === "differential");
+  assert.equal(gate?.status, "pass");
+  assert.equal(good.differential?.overall?.stableTop1Agreement, 1);
+  assert.deepEqual(checkJsonSchema(JSON.parse(JSON.stringify(good)), schema), []);
+
+  const negated = await damaged("negated-validate", "blk.0.ffn_down.weight", (p, n) => {
+    for (let i = 0; i < n / 4; i++) p[i] = p[i]! ^ ((~p[i]! & 0x55) << 1);
+  });
+  const bad = await validateGguf({
+    ggufPath: negated,
+    against: f16Path,
+    env: readBitnetEnv(new Map()),
+  });
+  assert.equal(bad.gates.find((g) => g.id === "differential")?.status, "fail");
+  assert.equal(bad.exitCode, EXIT.gibberish);
+  assert.equal(bad.gates.find((g) => g.id === "differential")?.exitCode, EXIT.gibberish);
+
+  const missing = await validateGguf({
+    ggufPath: i2sPath,
+    against: join(tmp, "nope.gguf"),
+    env: readBitnetEnv(new Map()),
+  });
+  assert.equal(missing.exitCode, EXIT.modelLoad);
+  assert.match(missing.gates.find((g) => g.id === "differential")!.summary, /nope\.gguf/);
 });
 
 Deno.test("remove the temporary files", async () => {
