@@ -195,6 +195,10 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
   }
 }
 
+/** How long one sleep of the joining thread lasts, and how long no progress is tolerated. */
+const STALL_WAIT_MS = 1000;
+const STALL_LIMIT_MS = 60_000;
+
 /**
  * Runs `job` on the calling thread (thread 0) and whichever of the `threads - 1`
  * workers join in, and returns when it is done. Throws if any chunk failed.
@@ -226,9 +230,22 @@ export function forkJoin(
   Atomics.store(c, CLAIM, generation << 16);
   if (threads > 1) Atomics.notify(c, CLAIM);
   const failure = claimChunks(kernels, control, 0);
-  let spins = 0, done: number;
+  let spins = 0, done: number, stalledMs = 0;
   while ((done = Atomics.load(c, DONE)) !== chunks) {
-    if (++spins > 2000) Atomics.wait(c, DONE, done);
+    if (++spins <= 2000) continue;
+    // A worker that died holding a chunk would leave us waiting forever: fail loudly instead.
+    if (Atomics.wait(c, DONE, done, STALL_WAIT_MS) === "timed-out") {
+      stalledMs += STALL_WAIT_MS;
+      if (stalledMs >= STALL_LIMIT_MS) {
+        throw new Error(
+          `kernel workers made no progress for ${
+            STALL_LIMIT_MS / 1000
+          } s on op ${job.op} (${done}/${chunks} chunks done)`,
+        );
+      }
+    } else {
+      stalledMs = 0;
+    }
   }
   if (failure !== undefined) throw failure;
   const failed = Atomics.load(c, ERROR);

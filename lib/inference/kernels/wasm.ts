@@ -161,6 +161,9 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   );
 }
 
+/** A worker that has not reported ready by then never will (e.g. the thread could not start). */
+const WORKER_START_MS = 60_000;
+
 async function startWorkers(
   module: WebAssembly.Module,
   memory: WebAssembly.Memory,
@@ -190,7 +193,18 @@ async function startWorkers(
       const start: WorkerStart = { module, memory, index: i + 1, spinMicros };
       worker.postMessage(start);
     }
-    await Promise.all(ready);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`kernel workers did not start within ${WORKER_START_MS / 1000} s`)),
+        WORKER_START_MS,
+      );
+    });
+    try {
+      await Promise.race([Promise.all(ready), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     return workers;
   } catch (error) {
     for (const w of workers) w.terminate();
