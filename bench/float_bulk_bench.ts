@@ -17,21 +17,11 @@ import {
   f32ToBf16Array,
   f32ToF16Array,
 } from "../lib/codecs/float_bulk.ts";
+import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const BYTES = 64 << 20;
 const N16 = BYTES / 2;
 const N32 = BYTES / 4;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Weight-like values: mostly small, a few large, like a trained checkpoint.
 const rand = mulberry32(1234);

@@ -12,21 +12,11 @@ import { absmeanScale, ternarizeAbsmean } from "../lib/codecs/ternary.ts";
 import { packI2S, unpackI2S } from "../lib/codecs/i2s.ts";
 import { decodeTQ2_0, quantizeTQ2_0, tq2_0FromTrits } from "../lib/codecs/tq2_0.ts";
 import { decodeTQ1_0, quantizeTQ1_0, tq1_0FromTrits } from "../lib/codecs/tq1_0.ts";
+import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const ROWS = 6912;
 const COLS = 2560;
 const N = ROWS * COLS;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rnd = mulberry32(2560);
 const weights = new Float32Array(N);

@@ -7,18 +7,7 @@ import {
   tritsFromTernary,
 } from "../../lib/codecs/ternary.ts";
 import { NotTernaryError } from "../../lib/cli/errors.ts";
-
-/** Seeded PRNG (mulberry32), so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 Deno.test("absmeanScale: mean of |W| computed by hand", () => {
   // |0.5| + |-0.25| + |0.75| + |0| = 1.5; 1.5 / 4 = 0.375 (exact in f32)

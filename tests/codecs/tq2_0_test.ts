@@ -10,17 +10,7 @@ import {
 import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { FormatError, NotTernaryError } from "../../lib/cli/errors.ts";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 function randomTrits(n: number, seed: number): Int8Array {
   const rnd = mulberry32(seed);
