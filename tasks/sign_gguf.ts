@@ -13,8 +13,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { EXIT, exitCodeOf, UsageError } from "../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../lib/cli/errors.ts";
+import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
 import { generateKeyFiles, loadPrivateKey, signGguf } from "../lib/provenance/signature.ts";
 import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";
 
@@ -29,24 +29,20 @@ after checking the file against its fingerprint, meta.json and gguf-hash manifes
 existing files are never overwritten.
 `;
 
-/** Parses the flags; anything unknown or malformed is a UsageError (exit 2). */
+/** The flags; anything unknown or malformed is a UsageError (exit 2). */
+const OPTIONS = {
+  key: { type: "string" },
+  pubkey: { type: "string" },
+  sig: { type: "string" },
+  meta: { type: "string" },
+  "generate-key": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 function parseCommandLine(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        key: { type: "string" },
-        pubkey: { type: "string" },
-        sig: { type: "string" },
-        meta: { type: "string" },
-        "generate-key": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseTaskArgs([...args], OPTIONS);
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  return { values, positionals, str };
 }
 
 /**
@@ -58,47 +54,42 @@ function parseCommandLine(args: readonly string[]) {
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseCommandLine(args);
-    if (values.help) {
-      console.log(USAGE);
-      return EXIT.ok;
-    }
-    if (values.key === undefined) throw new UsageError(`--key KEY is required\n${USAGE}`);
-
-    if (values["generate-key"]) {
-      if (positionals.length > 0) throw new UsageError("--generate-key takes no <gguf>");
-      const pub = values.pubkey ?? `${values.key}.pub`;
-      const { keyId } = await generateKeyFiles(values.key, pub);
-      console.log(`wrote ${values.key} (private) and ${pub} (public), key-id ${keyId}`);
-      return EXIT.ok;
-    }
-    if (values.pubkey !== undefined) {
-      throw new UsageError("--pubkey only applies with --generate-key");
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
-    }
-    const ggufPath = positionals[0]!;
-    const privateKey = await loadPrivateKey(values.key);
-    const metaOption = values.meta !== undefined ? { metaPath: values.meta } : {};
-
-    const report = await verifyGguf({ ggufPath, ...metaOption });
-    if (!report.ok) console.error(formatVerifyReport(report, { mismatches: false }).trimEnd());
-    assertVerified(report);
-    const signed = await signGguf({
-      ggufPath,
-      privateKey,
-      fileSha256: report.fileSha256,
-      ...metaOption,
-      ...(values.sig !== undefined && { signaturePath: values.sig }),
-    });
-    console.log(`wrote ${signed.signaturePath} (key-id ${signed.keyId})`);
+  const { values, positionals } = parseCommandLine(args);
+  if (values.help) {
+    console.log(USAGE);
     return EXIT.ok;
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return exitCodeOf(e);
   }
+  if (values.key === undefined) throw new UsageError(`--key KEY is required\n${USAGE}`);
+
+  if (values["generate-key"]) {
+    if (positionals.length > 0) throw new UsageError("--generate-key takes no <gguf>");
+    const pub = values.pubkey ?? `${values.key}.pub`;
+    const { keyId } = await generateKeyFiles(values.key, pub);
+    console.log(`wrote ${values.key} (private) and ${pub} (public), key-id ${keyId}`);
+    return EXIT.ok;
+  }
+  if (values.pubkey !== undefined) {
+    throw new UsageError("--pubkey only applies with --generate-key");
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+  }
+  const ggufPath = positionals[0]!;
+  const privateKey = await loadPrivateKey(values.key);
+  const metaOption = values.meta !== undefined ? { metaPath: values.meta } : {};
+
+  const report = await verifyGguf({ ggufPath, ...metaOption });
+  if (!report.ok) console.error(formatVerifyReport(report, { mismatches: false }).trimEnd());
+  assertVerified(report);
+  const signed = await signGguf({
+    ggufPath,
+    privateKey,
+    fileSha256: report.fileSha256,
+    ...metaOption,
+    ...(values.sig !== undefined && { signaturePath: values.sig }),
+  });
+  console.log(`wrote ${signed.signaturePath} (key-id ${signed.keyId})`);
+  return EXIT.ok;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runTask(() => main(Deno.args));

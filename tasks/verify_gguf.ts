@@ -12,8 +12,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { EXIT, exitCodeOf, UsageError } from "../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../lib/cli/errors.ts";
+import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 import { loadPublicKey } from "../lib/provenance/signature.ts";
@@ -36,26 +36,22 @@ options:
   -h, --help          this help
 `;
 
-/** Parses the flags; anything unknown or malformed is a UsageError (exit 2). */
+/** The flags; anything unknown or malformed is a UsageError (exit 2). */
+const OPTIONS = {
+  fingerprint: { type: "string" },
+  meta: { type: "string" },
+  manifest: { type: "string" },
+  sig: { type: "string" },
+  pubkey: { type: "string" },
+  "gguf-hash": { type: "boolean" },
+  algos: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 function parseCommandLine(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        fingerprint: { type: "string" },
-        meta: { type: "string" },
-        manifest: { type: "string" },
-        sig: { type: "string" },
-        pubkey: { type: "string" },
-        "gguf-hash": { type: "boolean" },
-        algos: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseTaskArgs([...args], OPTIONS);
+  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+  return { values, positionals, str };
 }
 
 /**
@@ -67,48 +63,43 @@ function parseCommandLine(args: readonly string[]) {
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseCommandLine(args);
-    if (values.help) {
-      console.log(USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length !== 1) {
-      throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
-    }
-    const ggufPath = positionals[0]!;
-
-    if (values["gguf-hash"]) {
-      const algos = parseGgufHashAlgos(values.algos ?? "xxh64,sha256");
-      const gguf = await openGguf(ggufPath);
-      try {
-        // The label is the path as given, as llama-gguf-hash prints it.
-        await Deno.stdout.write(
-          new TextEncoder().encode(await ggufHashManifest(gguf, ggufPath, algos)),
-        );
-      } finally {
-        gguf.close();
-      }
-      return EXIT.ok;
-    }
-    if (values.algos !== undefined) throw new UsageError("--algos only applies with --gguf-hash");
-
-    const report = await verifyGguf({
-      ggufPath,
-      ...(values.fingerprint !== undefined && { fingerprintPath: values.fingerprint }),
-      ...(values.meta !== undefined && { metaPath: values.meta }),
-      ...(values.manifest !== undefined && { manifestPath: values.manifest }),
-      ...(values.sig !== undefined && { signaturePath: values.sig }),
-      ...(values.pubkey !== undefined && { publicKey: await loadPublicKey(values.pubkey) }),
-    });
-    // On failure the error below lists every mismatch: the table only summarizes.
-    console.log(formatVerifyReport(report, { mismatches: false }).trimEnd());
-    assertVerified(report);
+  const { values, positionals } = parseCommandLine(args);
+  if (values.help) {
+    console.log(USAGE);
     return EXIT.ok;
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    return exitCodeOf(e);
   }
+  if (positionals.length !== 1) {
+    throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
+  }
+  const ggufPath = positionals[0]!;
+
+  if (values["gguf-hash"]) {
+    const algos = parseGgufHashAlgos(values.algos ?? "xxh64,sha256");
+    const gguf = await openGguf(ggufPath);
+    try {
+      // The label is the path as given, as llama-gguf-hash prints it.
+      await Deno.stdout.write(
+        new TextEncoder().encode(await ggufHashManifest(gguf, ggufPath, algos)),
+      );
+    } finally {
+      gguf.close();
+    }
+    return EXIT.ok;
+  }
+  if (values.algos !== undefined) throw new UsageError("--algos only applies with --gguf-hash");
+
+  const report = await verifyGguf({
+    ggufPath,
+    ...(values.fingerprint !== undefined && { fingerprintPath: values.fingerprint }),
+    ...(values.meta !== undefined && { metaPath: values.meta }),
+    ...(values.manifest !== undefined && { manifestPath: values.manifest }),
+    ...(values.sig !== undefined && { signaturePath: values.sig }),
+    ...(values.pubkey !== undefined && { publicKey: await loadPublicKey(values.pubkey) }),
+  });
+  // On failure the error below lists every mismatch: the table only summarizes.
+  console.log(formatVerifyReport(report, { mismatches: false }).trimEnd());
+  assertVerified(report);
+  return EXIT.ok;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runTask(() => main(Deno.args));

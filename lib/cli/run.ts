@@ -13,7 +13,7 @@
  * @module
  */
 
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { CleanGgufError, exitCodeOf, UsageError } from "./errors.ts";
 import { colors } from "../../deps.ts";
 
@@ -47,22 +47,19 @@ export async function runTask(main: () => Promise<number>): Promise<never> {
   Deno.exit(code);
 }
 
-/** node:util parseArgs with unknown flags and bad values as {@link UsageError}s. */
-export function parseTaskArgs<T extends ParseArgsConfig["options"]>(
-  args: string[],
-  options: T,
-): {
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
-  positionals: string[];
-} {
+/**
+ * node:util parseArgs (positionals allowed, strict) with unknown flags and bad
+ * values as {@link UsageError}s; the result keeps parseArgs' precise types.
+ *
+ * @example
+ * ```ts
+ * const { values, positionals } = parseTaskArgs(["a.gguf", "--json"], { json: { type: "boolean" } });
+ * values.json; // true
+ * ```
+ */
+export function parseTaskArgs<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: options ?? {},
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message, { cause: e });
   }
