@@ -6,10 +6,16 @@
  * @module
  */
 
-import { $ } from "../deps.ts";
 import { exportCleanGguf } from "../lib/export/export.ts";
 import { HUB_FLAGS, HUB_FLAGS_HELP, resolveModelSource } from "../lib/hub/model_source.ts";
-import { choice, logLine, parseTaskArgs, runTask, warnLine } from "../lib/cli/run.ts";
+import {
+  choice,
+  logLine,
+  parseTaskArgs,
+  runTask,
+  tensorProgress,
+  warnLine,
+} from "../lib/cli/run.ts";
 
 const HELP = `Usage: model-export [model_dir] [tokenizer.json] [out_dir] [flags]
        model-export --hf-repo OWNER/NAME [--revision REV] [out_dir] [flags]
@@ -54,7 +60,7 @@ if (import.meta.main) {
     const { modelDir, tokenizerPath, outDir, origin } = await resolveModelSource(f, positionals, {
       quiet,
     });
-    const bar = !quiet && Deno.stderr.isTerminal() ? $.progress("Exporting") : undefined;
+    const progress = tensorProgress("Exporting", quiet);
     const result = await exportCleanGguf({
       modelDir,
       ...(tokenizerPath ? { tokenizerPath } : {}),
@@ -68,15 +74,10 @@ if (import.meta.main) {
       ...(typeof f.name === "string" ? { name: f.name } : {}),
       timestamp: f.timestamp === true,
       ...(origin ? { origin } : {}),
-      onProgress: (done, total, tensor) => {
-        if (!bar) return;
-        bar.length(total);
-        bar.position(done);
-        bar.message(tensor);
-      },
+      onProgress: progress.update,
       onWarning: (m) => quiet || warnLine(m),
     });
-    bar?.finish();
+    progress.finish();
     if (f.json) {
       console.log(JSON.stringify(
         {

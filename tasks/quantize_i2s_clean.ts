@@ -13,10 +13,16 @@
  * @module
  */
 
-import { $ } from "../deps.ts";
 import { QUANT_TYPE_NAMES } from "../lib/quantize/formats.ts";
 import { quantizeGguf } from "../lib/quantize/quantize.ts";
-import { choice, logLine, parseTaskArgs, runTask, warnLine } from "../lib/cli/run.ts";
+import {
+  choice,
+  logLine,
+  parseTaskArgs,
+  runTask,
+  tensorProgress,
+  warnLine,
+} from "../lib/cli/run.ts";
 import { UsageError } from "../lib/cli/errors.ts";
 
 const HELP = `Usage: model-quantize-i2s <clean-f16.gguf> [out_dir] [flags]
@@ -64,7 +70,7 @@ if (import.meta.main) {
     if (input === undefined) throw new UsageError("missing <clean-f16.gguf> (see --help)");
     if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(" ")}`);
     const quiet = f.quiet === true;
-    const bar = !quiet && Deno.stderr.isTerminal() ? $.progress("Quantizing") : undefined;
+    const progress = tensorProgress("Quantizing", quiet);
     const result = await quantizeGguf({
       input,
       ...(outDir !== undefined ? { outDir } : {}),
@@ -73,15 +79,10 @@ if (import.meta.main) {
       ...(typeof f.name === "string" ? { name: f.name } : {}),
       hashManifest: f["no-hash"] !== true,
       timestamp: f.timestamp === true,
-      onProgress: (done, total, tensor) => {
-        if (!bar) return;
-        bar.length(total);
-        bar.position(done);
-        bar.message(tensor);
-      },
+      onProgress: progress.update,
       onWarning: (m) => quiet || warnLine(m),
     });
-    bar?.finish();
+    progress.finish();
     const quantized = result.meta.tensors.filter((t) => t.action.startsWith("quantized:")).length;
     if (f.json) {
       console.log(JSON.stringify(

@@ -15,7 +15,7 @@
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { CleanGgufError, exitCodeOf, UsageError } from "./errors.ts";
-import { colors } from "../../deps.ts";
+import { $, colors } from "../../deps.ts";
 
 /** True when stderr is a terminal and NO_COLOR is not set. */
 export function stderrIsStyled(): boolean {
@@ -89,4 +89,34 @@ export function positiveInt(value: unknown, what: string, fallback: number): num
     throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */
+export interface TensorProgress {
+  /** Pass as a library's `onProgress`. */
+  update(done: number, total: number, tensor: string): void;
+  finish(): void;
+}
+
+/**
+ * A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`.
+ *
+ * @example
+ * ```ts
+ * const progress = tensorProgress("Exporting", false);
+ * progress.update(1, 10, "token_embd.weight");
+ * progress.finish();
+ * ```
+ */
+export function tensorProgress(label: string, quiet: boolean): TensorProgress {
+  const bar = !quiet && Deno.stderr.isTerminal() ? $.progress(label) : undefined;
+  return {
+    update(done, total, tensor) {
+      if (!bar) return;
+      bar.length(total);
+      bar.position(done);
+      bar.message(tensor);
+    },
+    finish: () => bar?.finish(),
+  };
 }
