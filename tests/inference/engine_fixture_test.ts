@@ -20,23 +20,11 @@ import { packI2S } from "../../lib/codecs/i2s.ts";
 import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
 import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
 import type { BackendName } from "../../lib/inference/backend.ts";
-import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
+import { InferenceEngine } from "../../lib/inference/engine.ts";
 import { FLOAT_DECODERS, ternaryFromFloats } from "../../lib/inference/weight_formats.ts";
+import { assertMatchesReference, reference } from "../_reference.ts";
 
 const FIXTURE = "fixtures/tiny-bitnet";
-
-interface ReferencePrompt {
-  prompt: string;
-  prompt_ids: number[];
-  bitnet: {
-    top10_last_prompt_pos: Array<[number, number]>;
-    greedy_ids: number[];
-    greedy_stable_prefix_len: number;
-  };
-}
-const reference = JSON.parse(await Deno.readTextFile(`${FIXTURE}/reference.json`)) as {
-  prompts: ReferencePrompt[];
-};
 
 const BACKENDS: BackendName[] = ["wasm", "reference"];
 
@@ -180,25 +168,7 @@ async function checkAgainstReference(
     assert.equal(engine.hparams.family, "bitnet");
     assert.equal(engine.hparams.tiedOutput, true);
     assert.equal(engine.ternarizedAtLoad.length, expectTernarizedAtLoad);
-    for (const p of reference.prompts) {
-      const want = p.bitnet;
-      const stable = want.greedy_stable_prefix_len;
-      const out = engine.generate(p.prompt_ids, { maxTokens: stable });
-      const where = `${path} [${backend}] "${p.prompt}"`;
-      assert.deepEqual(out.ids, want.greedy_ids.slice(0, stable), `${where}: greedy ids`);
-      assert.equal(
-        topK(out.promptLogits, 1)[0]![0],
-        want.top10_last_prompt_pos[0]![0],
-        `${where}: top-1`,
-      );
-      for (const [id, logit] of want.top10_last_prompt_pos) {
-        const d = Math.abs(out.promptLogits[id]! - logit);
-        assert.ok(
-          d <= 0.1,
-          `${where}: logit of ${id} is ${out.promptLogits[id]}, reference ${logit}`,
-        );
-      }
-    }
+    assertMatchesReference(engine, `${path} [${backend}]`);
   } finally {
     engine.close();
     g.close();

@@ -27,25 +27,13 @@ import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
-import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
+import { InferenceEngine } from "../../lib/inference/engine.ts";
 import { verifyGguf } from "../../lib/provenance/verify.ts";
 import { quantizeGguf, type QuantizeResult } from "../../lib/quantize/quantize.ts";
 import type { QuantTypeName } from "../../lib/quantize/formats.ts";
 import { FIXTURE_DIR, writeRandomLlama } from "../_models.ts";
 import { FuzzRng } from "../_fuzz.ts";
-
-interface ReferencePrompt {
-  prompt: string;
-  prompt_ids: number[];
-  bitnet: {
-    top10_last_prompt_pos: Array<[number, number]>;
-    greedy_ids: number[];
-    greedy_stable_prefix_len: number;
-  };
-}
-const reference = JSON.parse(await Deno.readTextFile(`${FIXTURE_DIR}/reference.json`)) as {
-  prompts: ReferencePrompt[];
-};
+import { assertMatchesReference } from "../_reference.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "quantize-test-" });
 const once = new Map<string, Promise<unknown>>();
@@ -107,25 +95,7 @@ for (const type of TYPES) {
       const engine = await InferenceEngine.load(g);
       try {
         assert.equal(engine.ternarizedAtLoad.length, 0);
-        for (const p of reference.prompts) {
-          const want = p.bitnet;
-          const stable = want.greedy_stable_prefix_len;
-          const out = engine.generate(p.prompt_ids, { maxTokens: stable });
-          const where = `${type} "${p.prompt}"`;
-          assert.deepEqual(out.ids, want.greedy_ids.slice(0, stable), `${where}: greedy ids`);
-          assert.equal(
-            topK(out.promptLogits, 1)[0]![0],
-            want.top10_last_prompt_pos[0]![0],
-            `${where}: top-1`,
-          );
-          for (const [id, logit] of want.top10_last_prompt_pos) {
-            const d = Math.abs(out.promptLogits[id]! - logit);
-            assert.ok(
-              d <= 0.1,
-              `${where}: logit of ${id} is ${out.promptLogits[id]}, reference ${logit}`,
-            );
-          }
-        }
+        assertMatchesReference(engine, type);
       } finally {
         engine.close();
       }
