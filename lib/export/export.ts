@@ -29,7 +29,7 @@ import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/re
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { type GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { formatGgufHashManifest, PayloadHashing } from "../provenance/gguf_hash.ts";
+import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
 import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
@@ -37,13 +37,7 @@ import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { Ternary16 } from "./ternary16.ts";
 import { tokenizerMetadataFromJson, writeTokenizerMetadata } from "../tokenizer/metadata.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
-import {
-  fingerprintLine,
-  type GgufMeta,
-  type MetaTensor,
-  serializeMeta,
-  TOOL,
-} from "../provenance/meta.ts";
+import { type GgufMeta, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { convertChunk, type FloatOutType, fromF32, toF32 } from "./convert.ts";
 import { packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
 
@@ -85,9 +79,6 @@ export interface ExportResult {
   fingerprint: string;
   meta: GgufMeta;
 }
-
-/** Digests of the gguf-hash manifest written beside every export (llama.cpp's format). */
-const MANIFEST_ALGOS = ["xxh64", "sha256"] as const;
 
 const OUT_TYPES: Record<string, { ggml: GgmlType; float: FloatOutType; fileType: number }> = {
   f32: { ggml: GgmlType.F32, float: "F32", fileType: FileType.ALL_F32 },
@@ -226,10 +217,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         configPath,
       };
       // The manifest is computed as the payloads go by: no second read of the output.
-      const payloadHashes = await PayloadHashing.create({
-        tensor: MANIFEST_ALGOS,
-        model: MANIFEST_ALGOS,
-      });
+      const payloadHashes = await companionHasher();
       await w.write(ggufFile, async function* (plan, i) {
         const src = sources[i]!;
         opts.onProgress?.(i, sources.length, plan.name);
@@ -264,7 +252,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
           rms: s.rms,
           min: s.min,
           max: s.max,
-          sha256: payloadHashes.tensors.at(-1)!.hex.sha256!,
+          sha256: lastTensorSha256(payloadHashes),
           action: describeAction(ctx, src, plan),
           ...(overflow > 0 && overflowMode === "clamp" ? { clamped: overflow } : {}),
           ...(scale !== undefined ? { ternary_scale: scale } : {}),
@@ -332,24 +320,13 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         warnings,
         ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
       };
-      const metaFile = await outputs.file(`${stem}.meta.json`);
-      await metaFile.writeText(serializeMeta(meta));
-      const fpFile = await outputs.file(`${stem}.fingerprint`);
-      await fpFile.writeText(fingerprintLine(ggufSha));
-      const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-      await manifestFile.writeText(
-        formatGgufHashManifest(
-          { tensors: payloadHashes.tensors, model: payloadHashes.modelHex() },
-          `${stem}.gguf`,
-          MANIFEST_ALGOS,
-        ),
-      );
+      const companions = await writeCompanions(outputs, stem, meta, ggufSha, payloadHashes);
       await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
-        metaPath: metaFile.finalPath,
-        fingerprintPath: fpFile.finalPath,
-        manifestPath: manifestFile.finalPath,
+        metaPath: companions.metaPath,
+        fingerprintPath: companions.fingerprintPath,
+        manifestPath: companions.manifestPath!,
         fingerprint,
         meta,
       };

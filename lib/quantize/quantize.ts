@@ -27,7 +27,6 @@
  */
 
 import { basename, dirname, resolve } from "node:path";
-import { createHash } from "node:crypto";
 import { ModelShapeError, NotTernaryError, UnsupportedError, UsageError } from "../cli/errors.ts";
 import { readJsonFile } from "../arch/config.ts";
 import { ternarizeAbsmean, tritsFromTernary } from "../codecs/ternary.ts";
@@ -37,14 +36,11 @@ import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { ggufHashManifest } from "../provenance/gguf_hash.ts";
 import {
   companionPaths,
-  fingerprintLine,
   type GgufMeta,
   type MetaSource,
   type MetaTensor,
-  serializeMeta,
   TOOL,
 } from "../provenance/meta.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
@@ -62,6 +58,8 @@ import {
   streamFloatValues,
   type TernaryScan,
 } from "./scan.ts";
+import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
+import { PayloadHashing } from "../provenance/gguf_hash.ts";
 
 /** Options of {@link quantizeGguf} (the flags of `model-quantize-i2s`). */
 export interface QuantizeOptions {
@@ -437,17 +435,21 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     try {
       const ggufFile = await outputs.file(outName);
       const metaTensors: MetaTensor[] = [];
+      const hashes = opts.hashManifest === false ? null : await companionHasher();
       await w.write(ggufFile, async function* (tensor, i) {
         const p = plan[i]!;
         opts.onProgress?.(i, plan.length, tensor.name);
         const produced = p.decision.decision === "quantize"
           ? quantizeTensor(src, p, format)
           : copyTensor(src, p);
-        const hash = createHash("sha256");
+        // The payload's sha256 (for meta.json) and the manifest's digests, as the bytes go by.
+        const hash = hashes ?? await PayloadHashing.create({ tensor: ["sha256"] });
+        await hash.begin();
         for await (const chunk of produced.chunks) {
           hash.update(chunk);
           yield chunk;
         }
+        hash.end(tensor.name);
         const row = produced.row();
         metaTensors.push({
           gguf_name: tensor.name,
@@ -458,28 +460,13 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
           rms: row.rms,
           min: row.min,
           max: row.max,
-          sha256: hash.digest("hex"),
+          sha256: lastTensorSha256(hash),
           action: row.action,
           ...(row.ternary_scale !== undefined ? { ternary_scale: row.ternary_scale } : {}),
         });
       });
       opts.onProgress?.(plan.length, plan.length, "");
       const ggufSha = await outputs.close(ggufFile);
-
-      let manifestPath: string | null = null;
-      if (opts.hashManifest !== false) {
-        // Hashes what is on disk (the temporary file), not what we meant to write.
-        const written = await openGguf(ggufFile.tempPath);
-        let manifest: string;
-        try {
-          manifest = await ggufHashManifest(written, outName, ["xxh64", "sha256"]);
-        } finally {
-          written.close();
-        }
-        const manifestFile = await outputs.file(basename(companionPaths(outName).manifest));
-        await manifestFile.writeText(manifest);
-        manifestPath = manifestFile.finalPath;
-      }
 
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
@@ -521,16 +508,13 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         warnings,
         ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
       };
-      const metaFile = await outputs.file(`${stem}.meta.json`);
-      await metaFile.writeText(serializeMeta(meta));
-      const fpFile = await outputs.file(`${stem}.fingerprint`);
-      await fpFile.writeText(fingerprintLine(ggufSha));
+      const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
       await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
-        metaPath: metaFile.finalPath,
-        fingerprintPath: fpFile.finalPath,
-        manifestPath,
+        metaPath: companions.metaPath,
+        fingerprintPath: companions.fingerprintPath,
+        manifestPath: companions.manifestPath,
         fingerprint: meta.fingerprint,
         meta,
       };
