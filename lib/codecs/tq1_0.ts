@@ -23,8 +23,14 @@
  * @module
  */
 
-import { FormatError, NotTernaryError } from "../cli/errors.ts";
-import { f16ToF32, f32ToF16 } from "./float.ts";
+import {
+  blockByteSize,
+  blocksFromTrits,
+  decodeBlocks,
+  dequantizeBlocks,
+  quantizeBlocks,
+  type TernaryBlockLayout,
+} from "./ternary_blocks.ts";
 
 /** Elements per TQ1_0 block (QK_K). */
 export const TQ1_0_BLOCK_ELEMENTS = 256;
@@ -32,8 +38,6 @@ export const TQ1_0_BLOCK_ELEMENTS = 256;
 export const TQ1_0_BLOCK_BYTES = 54;
 /** ggml type id of TQ1_0. */
 export const GGML_TYPE_TQ1_0 = 34;
-
-const D_OFFSET = 52;
 
 /** q ∈ 0..242 → ceil(q·256/243), the stored byte. */
 const ENCODE = (() => {
@@ -70,52 +74,29 @@ const PLAN = (() => {
   return t;
 })();
 
-function blockCount(n: number, name: string): number {
-  if (!Number.isSafeInteger(n) || n < 0 || n % TQ1_0_BLOCK_ELEMENTS !== 0) {
-    throw new NotTernaryError(
-      `${name}: TQ1_0 needs an element count that is a multiple of ${TQ1_0_BLOCK_ELEMENTS}, got ${n}`,
-    );
-  }
-  return n / TQ1_0_BLOCK_ELEMENTS;
-}
-
-function checkLength(bytes: Uint8Array, n: number, name: string): number {
-  const nb = blockCount(n, name);
-  if (bytes.length < nb * TQ1_0_BLOCK_BYTES) {
-    throw new FormatError(
-      `${name}: TQ1_0 data of ${n} elements needs ${
-        nb * TQ1_0_BLOCK_BYTES
-      } bytes, got ${bytes.length}`,
-    );
-  }
-  return nb;
-}
-
-/** f16 bits of a block scale; refuses scales that f16 turns into inf. */
-function scaleBits(d: number, name: string, block: number): number {
-  const h = f32ToF16(d);
-  if ((h & 0x7c00) === 0x7c00) {
-    throw new NotTernaryError(`${name}: TQ1_0 block ${block} scale ${d} does not fit in f16`);
-  }
-  return h;
-}
-
-/** C `lroundf`: round half away from zero (what ggml's reference quantizer uses). */
-function lroundf(x: number): number {
-  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-}
-
-/** Packs one block of codes (0..2, block-relative `codes[base + i]`) at `out[o]`. */
-function packBlockCodes(out: Uint8Array, o: number, codes: Uint8Array, base: number): void {
-  for (let k = 0; k < 52; k++) {
-    const p = 5 * k;
-    let q = codes[base + PLAN[p]!]! * 81 + codes[base + PLAN[p + 1]!]! * 27 +
-      codes[base + PLAN[p + 2]!]! * 9 + codes[base + PLAN[p + 3]!]! * 3;
-    const last = PLAN[p + 4]!;
-    if (last >= 0) q += codes[base + last]!;
-    out[o + k] = ENCODE[q]!;
-  }
-}
+/** The TQ1_0 block: `{ u8 qs[48]; u8 qh[4]; f16 d; }`, five (qh: four) trits per byte. */
+export const TQ1_0_LAYOUT: TernaryBlockLayout = {
+  name: "TQ1_0",
+  blockBytes: TQ1_0_BLOCK_BYTES,
+  scaleOffset: 52,
+  pack(out, o, codes, base) {
+    for (let k = 0; k < 52; k++) {
+      const p = 5 * k;
+      let q = codes[base + PLAN[p]!]! * 81 + codes[base + PLAN[p + 1]!]! * 27 +
+        codes[base + PLAN[p + 2]!]! * 9 + codes[base + PLAN[p + 3]!]! * 3;
+      const last = PLAN[p + 4]!;
+      if (last >= 0) q += codes[base + last]!;
+      out[o + k] = ENCODE[q]!;
+    }
+  },
+  unpack(bytes, o, codes, base) {
+    for (let k = 0; k < 52; k++) {
+      const p = 5 * k, d = 5 * bytes[o + k]!;
+      const slots = k < 48 ? 5 : 4;
+      for (let n = 0; n < slots; n++) codes[base + PLAN[p + n]!] = DECODE[d + n]!;
+    }
+  },
+};
 
 /**
  * Bytes a TQ1_0 tensor of `n` elements occupies (54 per 256).
@@ -126,14 +107,12 @@ function packBlockCodes(out: Uint8Array, o: number, codes: Uint8Array, base: num
  * ```
  */
 export function tq1_0ByteSize(n: number, name = "tensor"): number {
-  return blockCount(n, name) * TQ1_0_BLOCK_BYTES;
+  return blockByteSize(TQ1_0_LAYOUT, n, name);
 }
 
 /**
- * Quantizes float values to TQ1_0 exactly as ggml's `quantize_row_tq1_0_ref`:
- * per block d = max|x| (float32, stored as f16), `id = 1/d` in float32,
- * code = lroundf(x·id) + 1 (round half away from zero, on the float32 d).
- * Throws NotTernaryError on a non-finite value or a block max beyond f16.
+ * Quantizes float values to TQ1_0 exactly as ggml's `quantize_row_tq1_0_ref`
+ * (see {@link quantizeBlocks}).
  *
  * @example
  * ```ts
@@ -143,38 +122,11 @@ export function tq1_0ByteSize(n: number, name = "tensor"): number {
  * ```
  */
 export function quantizeTQ1_0(values: Float32Array, name = "tensor"): Uint8Array {
-  const nb = blockCount(values.length, name);
-  const out = new Uint8Array(nb * TQ1_0_BLOCK_BYTES);
-  const codes = new Uint8Array(TQ1_0_BLOCK_ELEMENTS);
-  for (let b = 0; b < nb; b++) {
-    const base = b * TQ1_0_BLOCK_ELEMENTS;
-    let amax = 0;
-    for (let j = 0; j < TQ1_0_BLOCK_ELEMENTS; j++) {
-      const v = values[base + j]!;
-      if (!Number.isFinite(v)) {
-        throw new NotTernaryError(`${name}: element ${base + j} is ${v}, cannot quantize to TQ1_0`);
-      }
-      const a = Math.abs(v);
-      if (a > amax) amax = a;
-    }
-    const id = amax ? Math.fround(1 / amax) : 0;
-    for (let j = 0; j < TQ1_0_BLOCK_ELEMENTS; j++) {
-      codes[j] = lroundf(Math.fround(values[base + j]! * id)) + 1;
-    }
-    const o = b * TQ1_0_BLOCK_BYTES;
-    packBlockCodes(out, o, codes, 0);
-    const h = scaleBits(amax, name, b);
-    out[o + D_OFFSET] = h & 0xff;
-    out[o + D_OFFSET + 1] = h >> 8;
-  }
-  return out;
+  return quantizeBlocks(TQ1_0_LAYOUT, values, name);
 }
 
 /**
- * Packs trits that share one tensor scale `s`: each block stores d = f16(s),
- * except an all-zero block, which stores d = 0 as ggml's quantizer does — so
- * the bytes equal `quantizeTQ1_0` of the values trit·s. Throws
- * NotTernaryError on a trit outside −1…1, or when f16(s) is 0 or inf.
+ * Packs trits that share one tensor scale `s` (see {@link blocksFromTrits}).
  *
  * @example
  * ```ts
@@ -183,38 +135,7 @@ export function quantizeTQ1_0(values: Float32Array, name = "tensor"): Uint8Array
  * ```
  */
 export function tq1_0FromTrits(trits: Int8Array, scale: number, name = "tensor"): Uint8Array {
-  const nb = blockCount(trits.length, name);
-  if (!(scale > 0)) {
-    throw new NotTernaryError(`${name}: TQ1_0 tensor scale must be > 0, got ${scale}`);
-  }
-  const h = scaleBits(scale, name, 0);
-  if (h === 0) {
-    throw new NotTernaryError(`${name}: TQ1_0 tensor scale ${scale} rounds to 0 in f16`);
-  }
-  const codes = new Uint8Array(trits.length);
-  const u = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
-  const out = new Uint8Array(nb * TQ1_0_BLOCK_BYTES);
-  for (let b = 0; b < nb; b++) {
-    const base = b * TQ1_0_BLOCK_ELEMENTS;
-    let nonzero = 0;
-    for (let j = base; j < base + TQ1_0_BLOCK_ELEMENTS; j++) {
-      const c = (u[j]! + 1) & 0xff; // −1 (0xff) → 0, 0 → 1, 1 → 2
-      if (c > 2) {
-        throw new NotTernaryError(
-          `${name}: element ${j} has trit ${trits[j]}, expected -1, 0 or 1`,
-        );
-      }
-      codes[j] = c;
-      nonzero |= c ^ 1;
-    }
-    const o = b * TQ1_0_BLOCK_BYTES;
-    packBlockCodes(out, o, codes, base);
-    if (nonzero) {
-      out[o + D_OFFSET] = h & 0xff;
-      out[o + D_OFFSET + 1] = h >> 8;
-    }
-  }
-  return out;
+  return blocksFromTrits(TQ1_0_LAYOUT, trits, scale, name);
 }
 
 /**
@@ -232,21 +153,7 @@ export function decodeTQ1_0(
   n: number,
   name = "tensor",
 ): { trits: Int8Array; scales: Float32Array } {
-  const nb = checkLength(bytes, n, name);
-  const trits = new Int8Array(n);
-  const scales = new Float32Array(nb);
-  for (let b = 0; b < nb; b++) {
-    const o = b * TQ1_0_BLOCK_BYTES;
-    const base = b * TQ1_0_BLOCK_ELEMENTS;
-    for (let k = 0; k < 52; k++) {
-      const p = 5 * k;
-      const d = 5 * bytes[o + k]!;
-      const slots = k < 48 ? 5 : 4;
-      for (let n5 = 0; n5 < slots; n5++) trits[base + PLAN[p + n5]!] = DECODE[d + n5]! - 1;
-    }
-    scales[b] = f16ToF32(bytes[o + D_OFFSET]! | (bytes[o + D_OFFSET + 1]! << 8));
-  }
-  return { trits, scales };
+  return decodeBlocks(TQ1_0_LAYOUT, bytes, n, name);
 }
 
 /**
@@ -259,8 +166,5 @@ export function decodeTQ1_0(
  * ```
  */
 export function dequantizeTQ1_0(bytes: Uint8Array, n: number, name = "tensor"): Float32Array {
-  const { trits, scales } = decodeTQ1_0(bytes, n, name);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = trits[i]! * scales[i >> 8]!;
-  return out;
+  return dequantizeBlocks(TQ1_0_LAYOUT, bytes, n, name);
 }

@@ -1,0 +1,259 @@
+/**
+ * What ggml's ternary block types (TQ1_0, TQ2_0; FORMATS.md §6) have in
+ * common: blocks of 256 codes (code = trit + 1) followed by an f16 scale d,
+ * quantized as ggml's `quantize_row_tq*_0_ref` does and dequantized as
+ * (code − 1)·d. Each type only says how its codes are laid out in a block
+ * ({@link TernaryBlockLayout}); tq1_0.ts and tq2_0.ts are those layouts.
+ *
+ * @example
+ * ```ts
+ * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
+ * import { blocksFromTrits, decodeBlocks } from "./ternary_blocks.ts";
+ * const bytes = blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256).fill(1), 0.5);
+ * decodeBlocks(TQ2_0_LAYOUT, bytes, 256).scales[0]; // 0.5
+ * ```
+ * @module
+ */
+
+import { FormatError, NotTernaryError } from "../cli/errors.ts";
+import { f16ToF32, f32ToF16 } from "./float.ts";
+
+/** Elements per block (QK_K). */
+export const BLOCK_ELEMENTS = 256;
+
+/** How one ternary block type lays out its 256 codes. */
+export interface TernaryBlockLayout {
+  /** "TQ1_0" or "TQ2_0", for messages. */
+  readonly name: string;
+  readonly blockBytes: number;
+  /** Byte offset of the f16 scale d inside a block. */
+  readonly scaleOffset: number;
+  /** Writes the codes (0..2) `codes[base … base+255]` as the block at `out[o]`. */
+  pack(out: Uint8Array, o: number, codes: Uint8Array, base: number): void;
+  /** Reads the block at `bytes[o]` into `codes[base … base+255]` (0..3). */
+  unpack(bytes: Uint8Array, o: number, codes: Uint8Array, base: number): void;
+}
+
+function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n % BLOCK_ELEMENTS !== 0) {
+    throw new NotTernaryError(
+      `${name}: ${layout.name} needs an element count that is a multiple of ${BLOCK_ELEMENTS}, got ${n}`,
+    );
+  }
+  return n / BLOCK_ELEMENTS;
+}
+
+function checkLength(
+  layout: TernaryBlockLayout,
+  bytes: Uint8Array,
+  n: number,
+  name: string,
+): number {
+  const nb = blockCount(layout, n, name);
+  if (bytes.length < nb * layout.blockBytes) {
+    throw new FormatError(
+      `${name}: ${layout.name} data of ${n} elements needs ${
+        nb * layout.blockBytes
+      } bytes, got ${bytes.length}`,
+    );
+  }
+  return nb;
+}
+
+/** f16 bits of a block scale; refuses scales that f16 turns into inf. */
+function scaleBits(layout: TernaryBlockLayout, d: number, name: string, block: number): number {
+  const h = f32ToF16(d);
+  if ((h & 0x7c00) === 0x7c00) {
+    throw new NotTernaryError(
+      `${name}: ${layout.name} block ${block} scale ${d} does not fit in f16`,
+    );
+  }
+  return h;
+}
+
+function writeScale(layout: TernaryBlockLayout, out: Uint8Array, o: number, h: number): void {
+  out[o + layout.scaleOffset] = h & 0xff;
+  out[o + layout.scaleOffset + 1] = h >> 8;
+}
+
+function readScale(layout: TernaryBlockLayout, bytes: Uint8Array, o: number): number {
+  return f16ToF32(bytes[o + layout.scaleOffset]! | (bytes[o + layout.scaleOffset + 1]! << 8));
+}
+
+/** C `lroundf`: round half away from zero (what ggml's reference quantizer uses). */
+function lroundf(x: number): number {
+  return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
+}
+
+/**
+ * Bytes a tensor of `n` elements occupies.
+ *
+ * @example
+ * ```ts
+ * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
+ * blockByteSize(TQ2_0_LAYOUT, 2560 * 6912); // 4561920
+ * ```
+ */
+export function blockByteSize(layout: TernaryBlockLayout, n: number, name = "tensor"): number {
+  return blockCount(layout, n, name) * layout.blockBytes;
+}
+
+/**
+ * Quantizes float values exactly as ggml's `quantize_row_tq*_0_ref`: per block
+ * d = max|x| (float32, stored as f16), `id = 1/d` in float32, code =
+ * lroundf(x·id) + 1 — round half **away from zero**, on the float32 d (not the
+ * f16-rounded one). Throws NotTernaryError on a non-finite value or a block max
+ * beyond f16 range.
+ *
+ * @example
+ * ```ts
+ * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
+ * quantizeBlocks(TQ2_0_LAYOUT, new Float32Array(256).fill(0.5)); // 66 bytes, d = 0.5
+ * ```
+ */
+export function quantizeBlocks(
+  layout: TernaryBlockLayout,
+  values: Float32Array,
+  name = "tensor",
+): Uint8Array {
+  const nb = blockCount(layout, values.length, name);
+  const out = new Uint8Array(nb * layout.blockBytes);
+  const codes = new Uint8Array(BLOCK_ELEMENTS);
+  for (let b = 0; b < nb; b++) {
+    const base = b * BLOCK_ELEMENTS;
+    let amax = 0;
+    for (let j = 0; j < BLOCK_ELEMENTS; j++) {
+      const v = values[base + j]!;
+      if (!Number.isFinite(v)) {
+        throw new NotTernaryError(
+          `${name}: element ${base + j} is ${v}, cannot quantize to ${layout.name}`,
+        );
+      }
+      const a = Math.abs(v);
+      if (a > amax) amax = a;
+    }
+    const id = amax ? Math.fround(1 / amax) : 0;
+    for (let j = 0; j < BLOCK_ELEMENTS; j++) {
+      codes[j] = lroundf(Math.fround(values[base + j]! * id)) + 1;
+    }
+    const o = b * layout.blockBytes;
+    layout.pack(out, o, codes, 0);
+    writeScale(layout, out, o, scaleBits(layout, amax, name, b));
+  }
+  return out;
+}
+
+/**
+ * Packs trits that share one tensor scale `s` (the absmean quantizer's case).
+ * Each block stores d = f16(s), except an all-zero block, which stores d = 0
+ * as ggml's quantizer does for a block whose max is 0 — so the bytes equal
+ * {@link quantizeBlocks} of the values trit·s. Throws NotTernaryError on a trit
+ * outside −1…1, or when s is not positive or does not survive f16 rounding.
+ *
+ * @example
+ * ```ts
+ * import { TQ1_0_LAYOUT } from "./tq1_0.ts";
+ * blocksFromTrits(TQ1_0_LAYOUT, new Int8Array(256).fill(-1), 1)[0]; // all codes 0 → 0
+ * ```
+ */
+export function blocksFromTrits(
+  layout: TernaryBlockLayout,
+  trits: Int8Array,
+  scale: number,
+  name = "tensor",
+): Uint8Array {
+  const nb = blockCount(layout, trits.length, name);
+  if (!(scale > 0)) {
+    throw new NotTernaryError(`${name}: ${layout.name} tensor scale must be > 0, got ${scale}`);
+  }
+  const h = scaleBits(layout, scale, name, 0);
+  if (h === 0) {
+    throw new NotTernaryError(`${name}: ${layout.name} tensor scale ${scale} rounds to 0 in f16`);
+  }
+  const codes = new Uint8Array(trits.length);
+  const u = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
+  const out = new Uint8Array(nb * layout.blockBytes);
+  for (let b = 0; b < nb; b++) {
+    const base = b * BLOCK_ELEMENTS;
+    let nonzero = 0;
+    for (let j = base; j < base + BLOCK_ELEMENTS; j++) {
+      const c = (u[j]! + 1) & 0xff; // −1 (0xff) → 0, 0 → 1, 1 → 2
+      if (c > 2) {
+        throw new NotTernaryError(
+          `${name}: element ${j} has trit ${trits[j]}, expected -1, 0 or 1`,
+        );
+      }
+      codes[j] = c;
+      nonzero |= c ^ 1;
+    }
+    const o = b * layout.blockBytes;
+    layout.pack(out, o, codes, base);
+    if (nonzero) writeScale(layout, out, o, h);
+  }
+  return out;
+}
+
+/**
+ * Decodes to trits and per-block scales (f16 → f32). Throws FormatError on a
+ * code 3 (ggml would read it as +2·d; it is not a trit) or a short buffer.
+ *
+ * @example
+ * ```ts
+ * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
+ * decodeBlocks(TQ2_0_LAYOUT, blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256), 1), 256).trits[0]; // 0
+ * ```
+ */
+export function decodeBlocks(
+  layout: TernaryBlockLayout,
+  bytes: Uint8Array,
+  n: number,
+  name = "tensor",
+): { trits: Int8Array; scales: Float32Array } {
+  const nb = checkLength(layout, bytes, n, name);
+  const codes = new Uint8Array(n);
+  const scales = new Float32Array(nb);
+  for (let b = 0; b < nb; b++) {
+    const o = b * layout.blockBytes;
+    layout.unpack(bytes, o, codes, b * BLOCK_ELEMENTS);
+    scales[b] = readScale(layout, bytes, o);
+  }
+  const trits = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = codes[i]!;
+    if (c === 3) {
+      throw new FormatError(
+        `${name}: ${layout.name} code 3 (not a trit) for element ${i} in block ${i >> 8}`,
+      );
+    }
+    trits[i] = c - 1;
+  }
+  return { trits, scales };
+}
+
+/**
+ * Dequantizes to float32 exactly as ggml's `dequantize_row_tq*_0`:
+ * (code − 1)·d, so a stray code 3 gives 2·d there too.
+ *
+ * @example
+ * ```ts
+ * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
+ * dequantizeBlocks(TQ2_0_LAYOUT, blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256).fill(1), 0.5), 256)[0]; // 0.5
+ * ```
+ */
+export function dequantizeBlocks(
+  layout: TernaryBlockLayout,
+  bytes: Uint8Array,
+  n: number,
+  name = "tensor",
+): Float32Array {
+  const nb = checkLength(layout, bytes, n, name);
+  const codes = new Uint8Array(n);
+  const out = new Float32Array(n);
+  for (let b = 0; b < nb; b++) {
+    const o = b * layout.blockBytes, base = b * BLOCK_ELEMENTS;
+    layout.unpack(bytes, o, codes, base);
+    const d = readScale(layout, bytes, o);
+    for (let j = base; j < base + BLOCK_ELEMENTS; j++) out[j] = (codes[j]! - 1) * d;
+  }
+  return out;
+}
