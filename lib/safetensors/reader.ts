@@ -74,22 +74,6 @@ type Layout =
   | { readonly kind: "single"; readonly path: string }
   | { readonly kind: "sharded"; readonly dir: string; readonly indexPath: string };
 
-/** Reads one file strictly one request at a time: `readInto` seeks, so two at once would race. */
-class SerialReader {
-  readonly file: RandomAccessFile;
-  #tail: Promise<unknown> = Promise.resolve();
-
-  constructor(file: RandomAccessFile) {
-    this.file = file;
-  }
-
-  readInto(offset: number, into: Uint8Array, what: string): Promise<Uint8Array> {
-    const next = this.#tail.then(() => this.file.readInto(offset, into, what));
-    this.#tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 /**
  * A validated, open checkpoint. Tensors keep the order of their bytes on disk
  * (files in {@link SafetensorsCheckpoint.files} order, then by offset), so that
@@ -103,7 +87,7 @@ export class SafetensorsCheckpoint {
   /** `__metadata__` of every file merged; the first file that sets a key wins. */
   readonly metadata: Readonly<Record<string, string>>;
   #tensors: ReadonlyMap<string, SafetensorsTensor>;
-  #readers: ReadonlyMap<string, SerialReader>;
+  #readers: ReadonlyMap<string, RandomAccessFile>;
   #closed = false;
 
   private constructor(
@@ -111,7 +95,7 @@ export class SafetensorsCheckpoint {
     files: readonly SafetensorsFile[],
     metadata: Readonly<Record<string, string>>,
     tensors: ReadonlyMap<string, SafetensorsTensor>,
-    readers: ReadonlyMap<string, SerialReader>,
+    readers: ReadonlyMap<string, RandomAccessFile>,
   ) {
     this.source = source;
     this.files = files;
@@ -194,7 +178,8 @@ export class SafetensorsCheckpoint {
       }
       for (const [i, header] of headers.entries()) assertSupportedDtypes(header, paths[i]!);
 
-      const readers = new Map(opened.map((f) => [f.path, new SerialReader(f)]));
+      // Positional reads: concurrent reads of one file (e.g. stream read-ahead) are safe.
+      const readers = new Map(opened.map((f) => [f.path, f]));
       const files = opened.map((f) => Object.freeze({ path: f.path, size: f.size }));
       return new SafetensorsCheckpoint(
         modelDir,
@@ -319,10 +304,10 @@ export class SafetensorsCheckpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const r of this.#readers.values()) r.file.close();
+    for (const r of this.#readers.values()) r.close();
   }
 
-  #reader(t: SafetensorsTensor): SerialReader {
+  #reader(t: SafetensorsTensor): RandomAccessFile {
     const r = this.#readers.get(t.file);
     if (this.#closed || !r) throw new Error(`${this.source}: checkpoint is closed`);
     return r;
