@@ -79,8 +79,9 @@ export class RandomAccessFile {
   }
 
   /**
-   * Streams [offset, offset+length) in chunks of at most `chunkSize` bytes. The
-   * yielded buffer is reused between steps: copy it if you keep it.
+   * Streams [offset, offset+length) in chunks of at most `chunkSize` bytes,
+   * reading the next chunk while the caller works on this one. A yielded
+   * buffer is reused: it stays valid until the caller asks for the next chunk.
    */
   async *stream(
     offset: number,
@@ -89,12 +90,22 @@ export class RandomAccessFile {
     what = "read",
   ): AsyncGenerator<Uint8Array> {
     this.checkRange(offset, length, what);
-    const buf = new Uint8Array(Math.min(chunkSize, Math.max(length, 1)));
-    let done = 0;
-    while (done < length) {
-      const n = Math.min(buf.length, length - done);
-      yield await this.readInto(offset + done, buf.subarray(0, n), what);
-      done += n;
+    if (length === 0) return;
+    const size = Math.min(chunkSize, length);
+    const bufs = [new Uint8Array(size), new Uint8Array(size)];
+    const read = (done: number, k: number) =>
+      this.readInto(offset + done, bufs[k % 2]!.subarray(0, Math.min(size, length - done)), what);
+    let pending = read(0, 0);
+    try {
+      for (let done = 0, k = 0; done < length; k++) {
+        const chunk = await pending;
+        done += chunk.length;
+        if (done < length) pending = read(done, k + 1);
+        yield chunk;
+      }
+    } finally {
+      // A caller that stops early leaves one read in flight: its failure is nobody's error.
+      pending.catch(() => {});
     }
   }
 

@@ -54,7 +54,6 @@ import {
   decodeFloatChunk,
   isFloatInput,
   scanTernary,
-  streamAhead,
   streamFloatValues,
   type TernaryScan,
 } from "./scan.ts";
@@ -210,7 +209,7 @@ function copyTensor(src: GgufFile, p: PlannedTensor): Produced {
     const values = new Float32Array(
       float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, p.info.nbytes) / 2) : 0,
     );
-    for await (const bytes of streamAhead(src, p.info, COPY_CHUNK_BYTES)) {
+    for await (const bytes of src.streamTensor(p.info, COPY_CHUNK_BYTES)) {
       if (float) stats.add(decodeFloatChunk(p.info.type, bytes, values));
       yield bytes;
     }
@@ -263,7 +262,7 @@ function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): P
     // F16/BF16 ternary values: one table lookup per element (ternary_bits.ts).
     const table = ternaryCodeTable16(scaleBits);
     const trits = new Int8Array(CHUNK_ELEMENTS);
-    for await (const bytes of streamAhead(src, p.info, CHUNK_ELEMENTS * 2)) {
+    for await (const bytes of src.streamTensor(p.info, CHUNK_ELEMENTS * 2)) {
       const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
       const out = trits.subarray(0, bits.length);
       classifyBits16(bits, table, counts, out);

@@ -40,36 +40,6 @@ export const FLOAT_INPUT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16,
  */
 export const CHUNK_ELEMENTS = 1 << 20;
 
-/**
- * A tensor's payload in chunks of `chunkBytes` (the last may be shorter),
- * reading the next chunk while the caller works on the current one. Each
- * chunk is a fresh buffer at offset 0 of its own ArrayBuffer (so typed views
- * over it are aligned), which the caller may keep.
- *
- * @example
- * ```ts
- * for await (const bytes of streamAhead(gguf, gguf.tensor("token_embd.weight"), 1 << 22)) {
- *   console.log(bytes.length);
- * }
- * ```
- */
-export async function* streamAhead(
-  gguf: GgufFile,
-  t: GgufTensorInfo,
-  chunkBytes: number,
-): AsyncGenerator<Uint8Array> {
-  const read = (at: number) =>
-    gguf.readBytes(t.fileOffset + at, Math.min(chunkBytes, t.nbytes - at));
-  let next: Promise<Uint8Array> | null = t.nbytes > 0 ? read(0) : null;
-  let at = 0;
-  while (next) {
-    const bytes = await next;
-    at += bytes.length;
-    next = at < t.nbytes ? read(at) : null;
-    yield bytes;
-  }
-}
-
 /** True when `type` is a float type values can be read from. */
 export function isFloatInput(type: number): boolean {
   return FLOAT_INPUT_TYPES.includes(type);
@@ -101,7 +71,7 @@ export async function* streamFloatValues(
   }
   const width = elementWidth(t.type);
   const out = new Float32Array(Math.min(chunkElements, t.nbytes / width));
-  for await (const bytes of streamAhead(gguf, t, chunkElements * width)) {
+  for await (const bytes of gguf.streamTensor(t, chunkElements * width)) {
     yield decodeFloatChunk(t.type, bytes, out);
   }
 }
@@ -208,7 +178,7 @@ async function scanBits16(
   let ternary = true;
   let witnesses: number[] = [];
   let read = 0;
-  for await (const bytes of streamAhead(gguf, t, CHUNK_ELEMENTS * 2)) {
+  for await (const bytes of gguf.streamTensor(t, CHUNK_ELEMENTS * 2)) {
     read += bytes.length;
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     if (acc) acc.add(decodeFloatChunk(t.type, bytes, values!));

@@ -274,30 +274,7 @@ export class SafetensorsCheckpoint {
     const reader = this.#reader(t);
     const elementSize = DTYPE_SIZE[t.dtype];
     const step = Math.max(elementSize, chunkSize - (chunkSize % elementSize));
-    // Two buffers: the next chunk is read while the caller works on this one. A yielded
-    // buffer stays valid until the caller asks for the next chunk.
-    const size = Math.min(step, Math.max(t.nbytes, 1));
-    const bufs = [new Uint8Array(size), new Uint8Array(size)];
-    const what = `tensor "${name}"`;
-    const readChunk = (done: number, k: number) =>
-      reader.readInto(
-        t.fileOffset + done,
-        bufs[k % 2]!.subarray(0, Math.min(size, t.nbytes - done)),
-        what,
-      );
-    if (t.nbytes === 0) return;
-    let pending = readChunk(0, 0);
-    try {
-      for (let done = 0, k = 0; done < t.nbytes; k++) {
-        const chunk = await pending;
-        done += chunk.length;
-        if (done < t.nbytes) pending = readChunk(done, k + 1);
-        yield chunk;
-      }
-    } finally {
-      // A caller that stops early leaves one read in flight: its failure is nobody's error.
-      pending.catch(() => {});
-    }
+    yield* reader.stream(t.fileOffset, t.nbytes, step, `tensor "${name}"`);
   }
 
   /** Closes every file; later reads throw. */
