@@ -48,12 +48,6 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function parseCommandLine(args: readonly string[]) {
-  const { values, positionals } = parseTaskArgs([...args], OPTIONS);
-  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-  return { values, positionals, str };
-}
-
 /**
  * Runs the task; returns the exit code.
  *
@@ -63,7 +57,7 @@ function parseCommandLine(args: readonly string[]) {
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(args);
+  const { values, positionals } = parseTaskArgs([...args], OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT.ok;

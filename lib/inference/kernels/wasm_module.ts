@@ -15,38 +15,23 @@ import { relaxedSimdSupported, type SimdVariant } from "./features.ts";
 
 export { relaxedSimdSupported, type SimdVariant };
 
+/** y[b, r] = W[r]·x[b] for rows r0 ≤ r < r1 (one thread's share of a float matmul). */
+export type FloatMatmulExport = (
+  w: number,
+  x: number,
+  y: number,
+  rows: number,
+  cols: number,
+  batch: number,
+  r0: number,
+  r1: number,
+) => void;
+
 /** The functions the kernel module exports (pointers are byte offsets). */
 export interface KernelExports {
-  matmul_f32(
-    w: number,
-    x: number,
-    y: number,
-    rows: number,
-    cols: number,
-    batch: number,
-    r0: number,
-    r1: number,
-  ): void;
-  matmul_bf16(
-    w: number,
-    x: number,
-    y: number,
-    rows: number,
-    cols: number,
-    batch: number,
-    r0: number,
-    r1: number,
-  ): void;
-  matmul_f16(
-    w: number,
-    x: number,
-    y: number,
-    rows: number,
-    cols: number,
-    batch: number,
-    r0: number,
-    r1: number,
-  ): void;
+  matmul_f32: FloatMatmulExport;
+  matmul_bf16: FloatMatmulExport;
+  matmul_f16: FloatMatmulExport;
   matmul_ternary(
     w: number,
     wScale: number,
