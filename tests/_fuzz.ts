@@ -18,6 +18,7 @@
  */
 
 import { CleanGgufError } from "../lib/cli/errors.ts";
+import { mulberry32 } from "../lib/inference/sampler.ts";
 
 /** mulberry32: tiny, fast, deterministic; plenty for picking mutations. */
 export class FuzzRng {
@@ -414,4 +415,17 @@ export async function expectOnlyCleanErrors(
       },
     );
   }
+}
+
+/**
+ * `n` seeded trits (−1, 0, +1), the test input of every ternary codec and kernel.
+ *
+ * @example
+ * ```ts
+ * randomTrits(256, 1).length; // 256
+ * ```
+ */
+export function randomTrits(n: number, seed: number): Int8Array {
+  const rnd = mulberry32(seed);
+  return Int8Array.from({ length: n }, () => Math.floor(rnd() * 3) - 1);
 }

@@ -8,12 +8,7 @@ import {
   unpackI2S,
 } from "../../lib/codecs/i2s.ts";
 import { FormatError, NotTernaryError } from "../../lib/cli/errors.ts";
-import { mulberry32 } from "../../lib/inference/sampler.ts";
-
-function randomTrits(n: number, seed: number): Int8Array {
-  const rnd = mulberry32(seed);
-  return Int8Array.from({ length: n }, () => Math.floor(rnd() * 3) - 1);
-}
+import { randomTrits } from "../_fuzz.ts";
 
 /**
  * Expected packed bytes straight from FORMATS.md §5, element by element:

@@ -11,11 +11,7 @@ import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { FormatError, NotTernaryError } from "../../lib/cli/errors.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
-
-function randomTrits(n: number, seed: number): Int8Array {
-  const rnd = mulberry32(seed);
-  return Int8Array.from({ length: n }, () => Math.floor(rnd() * 3) - 1);
-}
+import { randomTrits } from "../_fuzz.ts";
 
 /** C lroundf: half away from zero. */
 function cLroundf(v: number): number {

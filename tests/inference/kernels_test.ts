@@ -11,30 +11,22 @@ import {
 } from "../../lib/inference/kernels/wasm_module.ts";
 import { assembleKernels, selectVariant } from "../../lib/inference/kernels/assemble.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../lib/codecs/float.ts";
+import { randomTrits } from "../_fuzz.ts";
+import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 const VARIANTS = relaxedSimdSupported()
   ? (["relaxed", "portable"] as const)
   : (["portable"] as const);
 const MB = 1 << 20;
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomF32(n: number, seed: number, scale = 1): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 }
 
 /** Finite f16 bit patterns over the whole range, with subnormals, ±0 and ±max. */
 function randomF16Bits(n: number, seed: number): Uint16Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const special = [0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x7bff, 0xfbff, 0x3c00];
   return Uint16Array.from({ length: n }, (_, i) => {
     if (i < special.length) return special[i]!;
@@ -46,16 +38,11 @@ function randomF16Bits(n: number, seed: number): Uint16Array {
 
 /** bf16 bit patterns of values spread over 2^-30..2^30, with a few subnormals. */
 function randomBf16Bits(n: number, seed: number): Uint16Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   return Uint16Array.from({ length: n }, (_, i) => {
     if (i % 97 === 5) return 0x0001 + Math.floor(r() * 0x7f); // subnormal
     return f32ToBf16((r() * 2 - 1) * 2 ** Math.floor(r() * 60 - 30));
   });
-}
-
-function randomTrits(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  return Int8Array.from({ length: n }, () => Math.floor(r() * 3) - 1);
 }
 
 /** Copies `data` into fresh memory of `k` and returns its pointer. */
