@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InputError, UsageError } from "../lib/cli/errors.ts";
+import { InputError, UsageError } from "../lib/errors.ts";
 import { logLine, parseTaskArgs, positiveInt, runTask } from "../lib/cli/run.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";

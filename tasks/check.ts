@@ -10,7 +10,7 @@
 
 import { modelCheck } from "../lib/baseline/check.ts";
 import { baselineMismatchError } from "../lib/baseline/compare.ts";
-import { EXIT, UsageError } from "../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { choice, logLine, parseTaskArgs, positiveInt, runTask, warnLine } from "../lib/cli/run.ts";
 import { renderReport } from "../lib/validate/report.ts";

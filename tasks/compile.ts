@@ -23,7 +23,7 @@
 
 import denoJson from "../deno.json" with { type: "json" };
 import { join } from "node:path";
-import { DownloadError, UsageError } from "../lib/cli/errors.ts";
+import { DownloadError, UsageError } from "../lib/errors.ts";
 import { logLine, parseTaskArgs, runTask } from "../lib/cli/run.ts";
 
 /** One binary: its name (the deno.json task's), script and run-time flags. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
 import { inspectNormsOfFile } from "../lib/validate/inspect.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { choice, logLine, parseTaskArgs, positiveInt, runTask } from "../lib/cli/run.ts";
 import { BACKEND_NAMES, DEFAULT_BACKEND } from "../lib/inference/backend.ts";
 import { DEFAULT_PROMPT, runProbe } from "../lib/inference/probe.ts";

@@ -23,7 +23,7 @@ import {
   tensorProgress,
   warnLine,
 } from "../lib/cli/run.ts";
-import { UsageError } from "../lib/cli/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: model-quantize-i2s <clean-f16.gguf> [out_dir] [flags]
 

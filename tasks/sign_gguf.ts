@@ -13,7 +13,7 @@
  * @module
  */
 
-import { EXIT, UsageError } from "../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../lib/errors.ts";
 import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
 import { generateKeyFiles, loadPrivateKey, signGguf } from "../lib/provenance/signature.ts";
 import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";

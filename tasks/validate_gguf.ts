@@ -10,7 +10,7 @@
  */
 
 import { readBitnetEnv } from "../lib/cli/env.ts";
-import { OutputError, UsageError } from "../lib/cli/errors.ts";
+import { OutputError, UsageError } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { logLine, parseTaskArgs, positiveInt, runTask } from "../lib/cli/run.ts";
 import { renderReport } from "../lib/validate/report.ts";

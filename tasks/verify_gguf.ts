@@ -12,7 +12,7 @@
  * @module
  */
 
-import { EXIT, UsageError } from "../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../lib/errors.ts";
 import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { CleanGgufError } from "../lib/cli/errors.ts";
+import { CleanGgufError } from "../lib/errors.ts";
 import { mulberry32 } from "../lib/inference/sampler.ts";
 
 /** mulberry32: tiny, fast, deterministic; plenty for picking mutations. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FormatError, InputError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, InputError, UnsupportedError } from "../errors.ts";
 import type { ExportHparams } from "./registry.ts";
 
 /** Reads and parses a JSON file; missing is an InputError, malformed a FormatError. */

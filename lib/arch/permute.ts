@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ModelShapeError } from "../cli/errors.ts";
+import { ModelShapeError } from "../errors.ts";
 
 /** Returns the permuted copy of a row-major `[rows, cols]` matrix. */
 export function permuteQKRows<T extends Float32Array | Uint16Array>(

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { UnsupportedError } from "../cli/errors.ts";
+import { UnsupportedError } from "../errors.ts";
 
 /** What a tensor is for; decides its output type and how it is checked. */
 export type TensorRole = "embedding" | "norm" | "projection" | "output";

@@ -22,7 +22,7 @@
 
 import { resolve } from "node:path";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
-import { EXIT } from "../cli/errors.ts";
+import { EXIT } from "../errors.ts";
 import { exportCleanGguf, type ExportResult } from "../export/export.ts";
 import type { ValidationReport } from "../validate/report.ts";
 import { validateGguf } from "../validate/validate.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { BaselineMismatchError } from "../cli/errors.ts";
+import { BaselineMismatchError } from "../errors.ts";
 import {
   BASELINE_TOLERANCES,
   describeTolerance,

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { FormatError, InputError } from "../cli/errors.ts";
+import { FormatError, InputError } from "../errors.ts";
 import { type Baseline, BASELINE_SCHEMA_ID } from "./types.ts";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { FormatError } from "../cli/errors.ts";
+import { FormatError } from "../errors.ts";
 
 /** What a template may be rendered with. */
 export type TemplateValue =

@@ -13,7 +13,7 @@
  */
 
 import { basename, dirname } from "node:path";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { stemOf } from "../provenance/meta.ts";
 import { normRmsChart } from "./chart.ts";

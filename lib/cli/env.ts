@@ -16,7 +16,7 @@
  * @module
  */
 
-import { StrictModeError, UsageError } from "./errors.ts";
+import { StrictModeError, UsageError } from "../errors.ts";
 
 /** Every variable this project reads, by role. */
 export const BITNET_ENV_VARS = {

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { CleanGgufError, exitCodeOf, UsageError } from "./errors.ts";
+import { CleanGgufError, exitCodeOf, UsageError } from "../errors.ts";
 import { $, colors } from "../../deps.ts";
 
 /** True when stderr is a terminal and NO_COLOR is not set. */

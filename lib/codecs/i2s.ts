@@ -17,7 +17,7 @@
  * @module
  */
 
-import { FormatError, NotTernaryError } from "../cli/errors.ts";
+import { FormatError, NotTernaryError } from "../errors.ts";
 
 /** Elements per I2_S block (x86 layout). */
 export const I2S_BLOCK_ELEMENTS = 128;

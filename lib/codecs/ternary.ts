@@ -16,7 +16,7 @@
  * @module
  */
 
-import { NotTernaryError } from "../cli/errors.ts";
+import { NotTernaryError } from "../errors.ts";
 import { roundHalfEven } from "./rounding.ts";
 
 /** The floor of the absmean scale, as a float32 (torch clamps a float32 tensor). */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { FormatError, NotTernaryError } from "../cli/errors.ts";
+import { FormatError, NotTernaryError } from "../errors.ts";
 import { f16ToF32, f32ToF16 } from "./float.ts";
 
 /** Elements per block (QK_K). */

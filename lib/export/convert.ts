@@ -20,7 +20,7 @@ import {
   f32ToBf16Array,
   f32ToF16Array,
 } from "../codecs/float_bulk.ts";
-import { UnsupportedError } from "../cli/errors.ts";
+import { UnsupportedError } from "../errors.ts";
 
 /** Float types the exporter writes. */
 export type FloatOutType = "F32" | "F16" | "BF16";

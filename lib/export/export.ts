@@ -21,7 +21,7 @@
  */
 
 import { basename, join } from "node:path";
-import { ModelShapeError, OverflowError, UnsupportedError, UsageError } from "../cli/errors.ts";
+import { ModelShapeError, OverflowError, UnsupportedError, UsageError } from "../errors.ts";
 import { expectedTensors, findArchitecture, type PlannedTensor } from "../arch/registry.ts";
 import { hparamsFromConfig, readJsonFile } from "../arch/config.ts";
 import { permuteQKRows } from "../arch/permute.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 
 /**
  * Trits `[outRows, cols]` from packed bytes `[outRows/4, cols]`: row i·R + p

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { NotTernaryError } from "../cli/errors.ts";
+import { NotTernaryError } from "../errors.ts";
 
 /** Decodes one 16-bit pattern to its value. */
 export type Decode16 = (bits: number) => number;

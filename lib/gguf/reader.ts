@@ -16,7 +16,7 @@
  * @module
  */
 
-import { FormatError, ModelShapeError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, ModelShapeError, UnsupportedError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
 import {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 
 /** ggml tensor type ids (only those this project reads or writes). */
 export const GgmlType = {

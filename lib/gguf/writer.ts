@@ -19,7 +19,7 @@
  */
 
 import type { ByteSink } from "../io/atomic.ts";
-import { FormatError } from "../cli/errors.ts";
+import { FormatError } from "../errors.ts";
 import {
   type GgmlType,
   GGUF_DEFAULT_ALIGNMENT,

@@ -31,7 +31,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { dirname } from "node:path";
-import { DownloadError, OutputError, UsageError } from "../cli/errors.ts";
+import { DownloadError, OutputError, UsageError } from "../errors.ts";
 import { $, hfHub } from "../../deps.ts";
 import {
   type HubTreeEntry,

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { downloadFromHub } from "./download.ts";
 
 /** The parseArgs options of the Hub flags. */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { DownloadError, FormatError } from "../cli/errors.ts";
+import { DownloadError, FormatError } from "../errors.ts";
 
 /** One entry of the Hub's tree listing (the fields we use). */
 export interface HubTreeEntry {

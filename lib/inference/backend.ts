@@ -12,7 +12,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { readBitnetEnv } from "../cli/env.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { createReferenceKernels } from "./kernels/reference.ts";

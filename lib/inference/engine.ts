@@ -17,7 +17,7 @@
  * @module
  */
 
-import { UnsupportedError, UsageError } from "../cli/errors.ts";
+import { UnsupportedError, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import {
   type Backend,

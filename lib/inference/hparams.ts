@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { archKey, type ArchKeyName, Keys } from "../gguf/keys.ts";
 

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
@@ -69,7 +69,7 @@ export interface ProbeResult {
 export const DEFAULT_PROMPT = "The capital of France is";
 
 /**
- * Runs the probe; every failure is one of lib/cli/errors.ts's classes.
+ * Runs the probe; every failure is one of lib/errors.ts's classes.
  *
  * @example
  * ```ts

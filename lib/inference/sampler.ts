@@ -13,7 +13,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { DEFAULT_SEED, readBitnetEnv } from "../cli/env.ts";
 
 /** How to choose the next token. */

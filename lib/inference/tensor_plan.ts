@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ModelShapeError, UnsupportedError } from "../cli/errors.ts";
+import { ModelShapeError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES } from "../gguf/types.ts";
 import type { ModelHparams } from "./hparams.ts";

@@ -21,7 +21,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { OutputError } from "../cli/errors.ts";
+import { OutputError } from "../errors.ts";
 
 /** A sink for bytes. */
 export interface ByteSink {

@@ -14,7 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 
 /** Bytes read per step by {@link sha256File}. */
 const CHUNK_BYTES = 1 << 20;

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { InputError } from "../cli/errors.ts";
+import { InputError } from "../errors.ts";
 // A type import keeps the worker module in the static graph (deno cache, lock files).
 import type { Sha256Reply } from "./sha256_worker.ts";
 

@@ -13,7 +13,7 @@
  */
 
 import { type FileHandle, open as openFile } from "node:fs/promises";
-import { FormatError, InputError } from "../cli/errors.ts";
+import { FormatError, InputError } from "../errors.ts";
 
 /**
  * A read-only file with `readAt`, the size known up front. Reads are positional

@@ -30,7 +30,7 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { FormatError, UsageError } from "../cli/errors.ts";
+import { FormatError, UsageError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { sha256File } from "../io/hash.ts";

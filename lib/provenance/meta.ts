@@ -11,7 +11,7 @@
  * @module
  */
 
-import { FormatError } from "../cli/errors.ts";
+import { FormatError } from "../errors.ts";
 
 /** Tool identity recorded in every meta.json. */
 export const TOOL = { name: "clean-gguf", version: "0.1.0" } as const;

@@ -41,7 +41,7 @@
 
 import { createHash } from "node:crypto";
 import { basename, dirname } from "node:path";
-import { FormatError, InputError, OutputError, VerifyError } from "../cli/errors.ts";
+import { FormatError, InputError, OutputError, VerifyError } from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { sha256File } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";

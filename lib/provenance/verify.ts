@@ -16,7 +16,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { InputError, VerifyError } from "../cli/errors.ts";
+import { InputError, VerifyError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import {
   GGUF_HASH_ALGOS,

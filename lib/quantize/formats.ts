@@ -20,7 +20,7 @@
  * @module
  */
 
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { f16ToF32, f32ToF16 } from "../codecs/float.ts";
 import { I2S_BLOCK_ELEMENTS, i2sTrailer, packI2SInto } from "../codecs/i2s.ts";
 import { quantizeTQ1_0, TQ1_0_BLOCK_ELEMENTS, tq1_0FromTrits } from "../codecs/tq1_0.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { UnsupportedError } from "../cli/errors.ts";
+import { UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufKv, GgufScalar } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { GgufValueType } from "../gguf/types.ts";

@@ -27,7 +27,7 @@
  */
 
 import { basename, dirname, resolve } from "node:path";
-import { ModelShapeError, NotTernaryError, UnsupportedError, UsageError } from "../cli/errors.ts";
+import { ModelShapeError, NotTernaryError, UnsupportedError, UsageError } from "../errors.ts";
 import { readJsonFile } from "../arch/config.ts";
 import { ternarizeAbsmean, tritsFromTernary } from "../codecs/ternary.ts";
 import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { NotTernaryError, UnsupportedError } from "../cli/errors.ts";
+import { NotTernaryError, UnsupportedError } from "../errors.ts";
 import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { bf16ToF32Array, f16ToF32Array } from "../codecs/float_bulk.ts";
 import { AbsmeanAccumulator, ternaryInfo } from "../codecs/ternary.ts";

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 
 /** The dtypes this project reads. */
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "U8" | "I8";

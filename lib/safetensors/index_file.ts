@@ -14,7 +14,7 @@
  * @module
  */
 
-import { FormatError } from "../cli/errors.ts";
+import { FormatError } from "../errors.ts";
 
 /** File name of the index in a checkpoint folder. */
 export const SHARD_INDEX_NAME = "model.safetensors.index.json";

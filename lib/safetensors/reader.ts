@@ -26,7 +26,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { FormatError, InputError, ModelShapeError } from "../cli/errors.ts";
+import { FormatError, InputError, ModelShapeError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import {
   assertSupportedDtypes,

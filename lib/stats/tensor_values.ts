@@ -18,7 +18,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 import { f16ToF32 } from "../codecs/float.ts";
 import { bf16ToF32Array, f16ToF32Array } from "../codecs/float_bulk.ts";
 import { unpackI2S } from "../codecs/i2s.ts";

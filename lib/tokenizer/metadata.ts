@@ -20,7 +20,7 @@
  * @module
  */
 
-import { FormatError, TokenizerMismatchError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, TokenizerMismatchError, UnsupportedError } from "../errors.ts";
 import { Keys, TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { GgufValueType } from "../gguf/types.ts";

@@ -18,12 +18,7 @@
  */
 
 import { HfTokenizer } from "../../deps.ts";
-import {
-  FormatError,
-  InputError,
-  TokenizerMismatchError,
-  UnsupportedError,
-} from "../cli/errors.ts";
+import { FormatError, InputError, TokenizerMismatchError, UnsupportedError } from "../errors.ts";
 import { TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../cli/errors.ts";
+import { FormatError, UnsupportedError } from "../errors.ts";
 
 /** A plain JSON object. */
 export type JsonObject = Record<string, unknown>;

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { CleanGgufError, EXIT, UsageError } from "../cli/errors.ts";
+import { CleanGgufError, EXIT, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import type { BackendName } from "../inference/backend.ts";

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { EXIT } from "../cli/errors.ts";
+import { EXIT } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
 import { inspectNorms } from "./norms.ts";

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { EXIT } from "../cli/errors.ts";
+import { EXIT } from "../errors.ts";
 import { nllSignal, textSignals } from "./gibberish.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import type { Check, GateResult, ProbeResult, Signal } from "./report.ts";

@@ -24,7 +24,7 @@
  */
 
 import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
-import { EXIT } from "../cli/errors.ts";
+import { EXIT } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES, GgmlType } from "../gguf/types.ts";

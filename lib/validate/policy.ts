@@ -36,7 +36,7 @@
 
 import { readJsonFile } from "../arch/config.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 import { summarize } from "../stats/summary.ts";
 import type { AppliedCorrection } from "./report.ts";
 

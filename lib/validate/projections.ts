@@ -22,7 +22,7 @@
  */
 
 import { ggufTensorRole } from "../arch/registry.ts";
-import { EXIT } from "../cli/errors.ts";
+import { EXIT } from "../errors.ts";
 import { unpackI2S } from "../codecs/i2s.ts";
 import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
 import { decodeTQ2_0 } from "../codecs/tq2_0.ts";

@@ -20,7 +20,7 @@
 
 import { readJsonFile } from "../arch/config.ts";
 import type { NormClass } from "../arch/registry.ts";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../errors.ts";
 
 /** The norm classes (FORMATS.md §3), in report order. */
 export const NORM_CLASSES: readonly NormClass[] = [

@@ -15,7 +15,7 @@
  */
 
 import { readJsonFile } from "../arch/config.ts";
-import { FormatError } from "../cli/errors.ts";
+import { FormatError } from "../errors.ts";
 import { companionPaths } from "../provenance/meta.ts";
 
 /** One tensor row of meta.json. */

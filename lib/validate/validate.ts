@@ -18,7 +18,7 @@
  */
 
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
-import { EXIT, EXIT_MEANINGS, type ExitCode } from "../cli/errors.ts";
+import { EXIT, EXIT_MEANINGS, type ExitCode } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";

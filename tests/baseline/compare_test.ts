@@ -16,7 +16,7 @@ import {
   withinTolerance,
 } from "../../lib/baseline/tolerances.ts";
 import type { Baseline } from "../../lib/baseline/types.ts";
-import { exitCodeOf } from "../../lib/cli/errors.ts";
+import { exitCodeOf } from "../../lib/errors.ts";
 import { fixtureBaseline } from "./_fixture.ts";
 
 type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[]

@@ -14,7 +14,7 @@ import { readBaseline } from "../../lib/baseline/read.ts";
 import { BASELINE_TEMPLATE, BASELINE_TEMPLATE_SOURCE } from "../../lib/baseline/template.ts";
 import { BASELINE_SCHEMA_ID } from "../../lib/baseline/types.ts";
 import { baselinePaths, writeBaseline } from "../../lib/baseline/write.ts";
-import { exitCodeOf } from "../../lib/cli/errors.ts";
+import { exitCodeOf } from "../../lib/errors.ts";
 import { TOOL } from "../../lib/provenance/meta.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
 import { scratchDir } from "../validate/_variants.ts";

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { renderTemplate } from "../../lib/baseline/template_engine.ts";
-import { exitCodeOf } from "../../lib/cli/errors.ts";
+import { exitCodeOf } from "../../lib/errors.ts";
 
 Deno.test("template: values and sections over arrays, objects, booleans and null", () => {
   assert.equal(renderTemplate("a {{x}} b {{ y }}", { x: "1", y: 2 }, "t"), "a 1 b 2");

@@ -7,7 +7,7 @@ import {
   readBitnetEnv,
   setCorrectionVars,
 } from "../../lib/cli/env.ts";
-import { EXIT, StrictModeError, UsageError } from "../../lib/cli/errors.ts";
+import { EXIT, StrictModeError, UsageError } from "../../lib/errors.ts";
 
 const env = (pairs: Record<string, string>) => readBitnetEnv(new Map(Object.entries(pairs)));
 

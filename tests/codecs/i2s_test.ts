@@ -7,7 +7,7 @@ import {
   packI2SInto,
   unpackI2S,
 } from "../../lib/codecs/i2s.ts";
-import { FormatError, NotTernaryError } from "../../lib/cli/errors.ts";
+import { FormatError, NotTernaryError } from "../../lib/errors.ts";
 import { randomTrits } from "../_fuzz.ts";
 
 /**

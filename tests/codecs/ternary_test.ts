@@ -6,7 +6,7 @@ import {
   ternaryInfo,
   tritsFromTernary,
 } from "../../lib/codecs/ternary.ts";
-import { NotTernaryError } from "../../lib/cli/errors.ts";
+import { NotTernaryError } from "../../lib/errors.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 Deno.test("absmeanScale: mean of |W| computed by hand", () => {

@@ -9,7 +9,7 @@ import {
 } from "../../lib/codecs/tq1_0.ts";
 import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
-import { FormatError, NotTernaryError } from "../../lib/cli/errors.ts";
+import { FormatError, NotTernaryError } from "../../lib/errors.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 import { randomTrits } from "../_fuzz.ts";
 

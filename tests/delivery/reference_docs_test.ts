@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exitCodesMarkdown, TASK_SCRIPTS, tasksMarkdown } from "../../tools/gen_reference.ts";
-import { EXIT } from "../../lib/cli/errors.ts";
+import { EXIT } from "../../lib/errors.ts";
 
 Deno.test("docs/reference/exit-codes.md is generated from the one exit-code table", async () => {
   assert.equal(

@@ -11,7 +11,7 @@ import {
   OverflowError,
   TokenizerMismatchError,
   UnsupportedError,
-} from "../../lib/cli/errors.ts";
+} from "../../lib/errors.ts";
 import { hfGguf } from "../../deps.ts";
 import { bf16Bytes, copyFixtureMetadata, FIXTURE_DIR, writeRandomLlama } from "../_models.ts";
 import { buildSafetensors } from "../safetensors/_build.ts";

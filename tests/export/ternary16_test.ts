@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Ternary16 } from "../../lib/export/ternary16.ts";
 import { ternarizeAbsmeanByDivision } from "../../lib/codecs/ternary.ts";
 import { bf16ToF32, f16ToF32 } from "../../lib/codecs/float.ts";
-import { NotTernaryError } from "../../lib/cli/errors.ts";
+import { NotTernaryError } from "../../lib/errors.ts";
 import { FuzzRng } from "../_fuzz.ts";
 
 for (

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { FormatError, UnsupportedError } from "../../lib/cli/errors.ts";
+import { FormatError, UnsupportedError } from "../../lib/errors.ts";
 import { expectOnlyCleanErrors, FuzzRng, mutate } from "../_fuzz.ts";
 
 /** A small valid GGUF: a few KVs of every kind and three tensors. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { DownloadError, UsageError } from "../../lib/cli/errors.ts";
+import { DownloadError, UsageError } from "../../lib/errors.ts";
 import { downloadFromHub } from "../../lib/hub/download.ts";
 import { type FakeRepo, startFakeHub } from "./fake_hub.ts";
 
@@ -402,7 +402,7 @@ Deno.test("downloadFromHub: network permission is asked per host; refusal names 
     await Deno.writeTextFile(
       `${dir}/client.ts`,
       `import { downloadFromHub } from "${lib}hub/download.ts";
-import { exitCodeOf } from "${lib}cli/errors.ts";
+import { exitCodeOf } from "${lib}errors.ts";
 try {
   await downloadFromHub({ repo: "tiny/bitnet", hubUrl: Deno.args[0], cacheDir: Deno.args[1], token: null, progress: false });
 } catch (e) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DownloadError, FormatError } from "../../lib/cli/errors.ts";
+import { DownloadError, FormatError } from "../../lib/errors.ts";
 import { planMetadataFiles, planWeightFiles } from "../../lib/hub/select.ts";
 
 const sha = (c: string) => c.repeat(64);

@@ -7,12 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  FormatError,
-  ModelShapeError,
-  UnsupportedError,
-  UsageError,
-} from "../../lib/cli/errors.ts";
+import { FormatError, ModelShapeError, UnsupportedError, UsageError } from "../../lib/errors.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { EXIT } from "../../lib/cli/errors.ts";
+import { EXIT } from "../../lib/errors.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { runProbe } from "../../lib/inference/probe.ts";
 

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { FuzzRng } from "../_fuzz.ts";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { topK } from "../../lib/inference/engine.ts";
 import { argmax, mulberry32, Sampler, topKIds } from "../../lib/inference/sampler.ts";
 

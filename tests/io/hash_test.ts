@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InputError } from "../../lib/cli/errors.ts";
+import { InputError } from "../../lib/errors.ts";
 import { sha256File, sha256Hex } from "../../lib/io/hash.ts";
 
 // Known digests: FIPS 180-2 examples ("abc", one million "a") and `sha256sum` / Python hashlib.

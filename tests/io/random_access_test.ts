@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RandomAccessFile } from "../../lib/io/random_access.ts";
-import { FormatError, InputError } from "../../lib/cli/errors.ts";
+import { FormatError, InputError } from "../../lib/errors.ts";
 
 const PATH = "fixtures/tiny-bitnet/model.safetensors";
 

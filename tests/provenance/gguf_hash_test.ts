@@ -10,7 +10,7 @@ import {
   uuidV5Hasher,
   xxh64Hex,
 } from "../../lib/provenance/gguf_hash.ts";
-import { FormatError, UsageError } from "../../lib/cli/errors.ts";
+import { FormatError, UsageError } from "../../lib/errors.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { bytesOf, digest, payloadRanges, writeSmallGguf } from "./_fixtures.ts";

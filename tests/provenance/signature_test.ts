@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FormatError, OutputError } from "../../lib/cli/errors.ts";
+import { FormatError, OutputError } from "../../lib/errors.ts";
 import {
   generateKeyFiles,
   generateSigningKeyPair,

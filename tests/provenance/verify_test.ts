@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InputError, VerifyError } from "../../lib/cli/errors.ts";
+import { InputError, VerifyError } from "../../lib/errors.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { ggufHashManifest } from "../../lib/provenance/gguf_hash.ts";
 import {

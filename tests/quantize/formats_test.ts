@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { UsageError } from "../../lib/cli/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
 import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
 import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";

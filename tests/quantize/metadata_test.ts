@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UnsupportedError } from "../../lib/cli/errors.ts";
+import { UnsupportedError } from "../../lib/errors.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgufValueType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";

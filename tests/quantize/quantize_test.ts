@@ -20,7 +20,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { hfGguf } from "../../deps.ts";
-import { EXIT, NotTernaryError, UnsupportedError, UsageError } from "../../lib/cli/errors.ts";
+import { EXIT, NotTernaryError, UnsupportedError, UsageError } from "../../lib/errors.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { decodeTQ1_0 } from "../../lib/codecs/tq1_0.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";

@@ -7,7 +7,7 @@ import {
   InputError,
   ModelShapeError,
   UnsupportedError,
-} from "../../lib/cli/errors.ts";
+} from "../../lib/errors.ts";
 import { DTYPE_SIZE, SafetensorsCheckpoint } from "../../lib/safetensors/reader.ts";
 import { buildSafetensors, rawSafetensors, smallValidFile, splitSafetensors } from "./_build.ts";
 

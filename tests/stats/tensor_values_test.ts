@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FormatError, UnsupportedError } from "../../lib/cli/errors.ts";
+import { FormatError, UnsupportedError } from "../../lib/errors.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
 import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
 import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";

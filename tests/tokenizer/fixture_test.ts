@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { hfGguf } from "../../deps.ts";
-import { FormatError, TokenizerMismatchError, UnsupportedError } from "../../lib/cli/errors.ts";
+import { FormatError, TokenizerMismatchError, UnsupportedError } from "../../lib/errors.ts";
 import { Keys, TokenType } from "../../lib/gguf/keys.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";

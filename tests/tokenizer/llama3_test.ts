@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { llama3TokenizerFiles } from "../../deps.ts";
-import { TokenizerMismatchError } from "../../lib/cli/errors.ts";
+import { TokenizerMismatchError } from "../../lib/errors.ts";
 import { Keys, TokenType } from "../../lib/gguf/keys.ts";
 import {
   detectPreTokenizerSignals,

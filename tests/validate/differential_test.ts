@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { EXIT, UsageError } from "../../lib/cli/errors.ts";
+import { EXIT, UsageError } from "../../lib/errors.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InputError, UsageError } from "../../lib/cli/errors.ts";
+import { InputError, UsageError } from "../../lib/errors.ts";
 import {
   DEFAULT_RULES,
   envelopeFor,
