@@ -68,7 +68,8 @@ class Cursor {
   #buf: Uint8Array = new Uint8Array(0);
   #bufStart = 0;
   pos = 0;
-  static readonly #dec = new TextDecoder("utf-8", { fatal: true });
+  // ignoreBOM: a string that starts with U+FEFF keeps it (Llama-2's token 30143 is exactly "\ufeff").
+  static readonly #dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
   constructor(file: RandomAccessFile) {
     this.#file = file;

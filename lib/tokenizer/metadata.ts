@@ -1,7 +1,9 @@
 /**
- * GGUF tokenizer metadata (FORMATS.md §2) for byte-level BPE tokenizers: built
- * from a Hugging Face `tokenizer.json` the way llama.cpp's convert_hf_to_gguf.py
- * does (`get_vocab_base` + gguf-py `SpecialVocab`), written with
+ * GGUF tokenizer metadata (docs/reference/tokenizers.md) for BPE tokenizers, both
+ * flavours: byte-level BPE (`tokenizer.ggml.model = "gpt2"`, Llama-3, Falcon3) and
+ * SentencePiece BPE (`"llama"`, Llama-2). Built from a Hugging Face
+ * `tokenizer.json` as llama.cpp's convert_hf_to_gguf.py does (`get_vocab_base`,
+ * `_set_vocab_sentencepiece` + gguf-py `SpecialVocab`), written with
  * {@link GgufWriter}, and read back from a {@link GgufFile}.
  *
  * @example
@@ -20,39 +22,52 @@
  * @module
  */
 
-import { FormatError, TokenizerMismatchError, UnsupportedError } from "../errors.ts";
+import { HfTokenizer } from "../../deps.ts";
+import { FormatError, TokenizerMismatchError } from "../errors.ts";
 import { Keys, TokenType } from "../gguf/keys.ts";
-import type { GgufFile } from "../gguf/reader.ts";
-import { GgufValueType } from "../gguf/types.ts";
-import type { GgufWriter } from "../gguf/writer.ts";
-import { detectPreTokenizer } from "./pretokenizer.ts";
+import { type TokenizerFlavour, tokenizerFlavour } from "./flavour.ts";
+import { defaultAddBos, resolvePreTokenizer } from "./pretokenizer.ts";
+import { sentencePieceTypesAndScores, type TokenSources } from "./sentencepiece.ts";
 import {
   configTokenContent,
   isJsonObject,
   type JsonObject,
+  type ParsedTokenizerJson,
   parseTokenizerJson,
 } from "./tokenizer_json.ts";
 
-export { detectPreTokenizer, detectPreTokenizerSignals } from "./pretokenizer.ts";
+export { defaultAddBos, detectPreTokenizer, detectPreTokenizerSignals } from "./pretokenizer.ts";
 export type { PreTokenizerSignals } from "./pretokenizer.ts";
+export { readTokenizerMetadata, writeTokenizerMetadata } from "./metadata_gguf.ts";
 
-/** Everything `tokenizer.ggml.*` holds for a byte-level BPE tokenizer. */
+/**
+ * Everything `tokenizer.ggml.*` holds. Nullable fields are keys that are not
+ * written (absent in a GGUF read back).
+ */
 export interface TokenizerMetadata {
-  /** `tokenizer.ggml.model`: "gpt2" for byte-level BPE. */
+  /** `tokenizer.ggml.model`: "gpt2" (byte-level BPE) or "llama" (SentencePiece). */
   model: string;
-  /** `tokenizer.ggml.pre`: "llama-bpe" when recognized, else null (key not written). */
+  /** `tokenizer.ggml.pre`: a llama.cpp pre-tokenizer name; "default" for SentencePiece. */
   pre: string | null;
-  /** Id order; byte-level strings exactly as in tokenizer.json (e.g. "Ġcapital"). */
+  /** Id order; byte-level strings ("Ġcapital") or SentencePiece pieces ("▁capital"). */
   tokens: string[];
-  /** i32 {@link TokenType}: 1 normal, 3 control, 4 user-defined, 5 unused ([PAD{i}]). */
+  /** i32 {@link TokenType}: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte. */
   tokenTypes: number[];
-  /** "left right", in priority order. */
+  /** `tokenizer.ggml.scores` (f32): SentencePiece only, null for byte-level BPE. */
+  scores: number[] | null;
+  /** "left right", in priority order: byte-level BPE only, empty for SentencePiece. */
   merges: string[];
   bosId: number | null;
   eosId: number | null;
+  /** `tokenizer.ggml.unknown_token_id`. */
+  unkId: number | null;
   paddingId: number | null;
   /** Whether encoding prepends the BOS. */
   addBos: boolean;
+  /** `tokenizer.ggml.add_eos_token`, when tokenizer_config or the post-processor says. */
+  addEos: boolean | null;
+  /** `tokenizer.ggml.add_space_prefix`; null = absent (llama.cpp: true for "llama", false for "gpt2"). */
+  addSpacePrefix: boolean | null;
   /** tokenizer_config.json `chat_template`. */
   chatTemplate: string | null;
 }
@@ -69,6 +84,11 @@ export interface TokenizerMetadataOptions {
   tokenizerConfig?: unknown;
   /** Path of tokenizer.json, for messages. */
   source: string;
+  /**
+   * Encodes with the post-processor's special tokens, for llama.cpp's check hash
+   * of a byte-level BPE; default: an `@huggingface/tokenizers` of this json.
+   */
+  encodeWithSpecials?: (text: string) => readonly number[];
 }
 
 /**
@@ -109,15 +129,6 @@ export function tokenizerJsonVocabSize(tokenizerJson: unknown, source = "tokeniz
   return max + 1;
 }
 
-/** A name's id: the added token or vocab entry with exactly that text. */
-function idOfName(
-  name: string,
-  added: ReadonlyMap<string, number>,
-  vocab: ReadonlyMap<string, number>,
-): number | undefined {
-  return added.get(name) ?? vocab.get(name);
-}
-
 /**
  * Agrees two optional ids or throws: `a` and `b` come from the places `aWhere`
  * and `bWhere` name.
@@ -135,17 +146,197 @@ function agreeIds(
   return a ?? b;
 }
 
+/** Token sources by id, plus the ids of added tokens by text. */
+interface TokenTable extends TokenSources {
+  readonly addedIds: ReadonlyMap<string, number>;
+}
+
 /**
- * Builds GGUF tokenizer metadata from a parsed tokenizer.json, as llama.cpp's
- * converter does. Ids ≥ `vocabSize` and BOS/EOS disagreements are a
- * {@link TokenizerMismatchError}; ids below `vocabSize` with no token become
- * `[PAD{id}]` (type 5); a model that is not byte-level BPE is an
- * {@link UnsupportedError}.
+ * Lays the vocabulary and the added tokens out by id. Ids ≥ `vocabSize` are a
+ * {@link TokenizerMismatchError} naming the smallest; two texts for one id a
+ * {@link FormatError}.
+ */
+function tokenTable(parsed: ParsedTokenizerJson, vocabSize: number, source: string): TokenTable {
+  const tokens: (string | undefined)[] = new Array(vocabSize).fill(undefined);
+  const inVocab: boolean[] = new Array(vocabSize).fill(false);
+  const addedSpecial = new Map<number, boolean>();
+  const addedIds = new Map<string, number>();
+  const tooBig: Array<[number, string]> = [];
+  const place = (id: number, token: string, what: string) => {
+    const existing = tokens[id];
+    if (existing !== undefined && existing !== token) {
+      throw new FormatError(
+        `${source}: ${what} ${JSON.stringify(token)} has id ${id}, which is already ${
+          JSON.stringify(existing)
+        }`,
+      );
+    }
+    tokens[id] = token;
+  };
+  for (const [token, id] of parsed.vocab) {
+    if (id >= vocabSize) tooBig.push([id, token]);
+    else if (tokens[id] !== undefined) place(id, token, "token");
+    else (tokens[id] = token, inVocab[id] = true);
+  }
+  for (const t of parsed.addedTokens) {
+    if (t.id >= vocabSize) {
+      tooBig.push([t.id, t.content]);
+      continue;
+    }
+    place(t.id, t.content, "added token");
+    addedSpecial.set(t.id, t.special || looksSpecial(t.content));
+    addedIds.set(t.content, t.id);
+  }
+  if (tooBig.length > 0) {
+    const [id, token] = tooBig.reduce((a, b) => (b[0] < a[0] ? b : a));
+    throw new TokenizerMismatchError(
+      `${source}: token ${
+        JSON.stringify(token)
+      } has id ${id}, but config.json vocab_size is ${vocabSize}` +
+        (tooBig.length > 1 ? ` (${tooBig.length} tokens have ids >= ${vocabSize})` : ""),
+    );
+  }
+  return { tokens: tokens.map((t, i) => t ?? `[PAD${i}]`), inVocab, addedSpecial, addedIds };
+}
+
+/** Byte-level token types: added tokens CONTROL or USER_DEFINED, vocab NORMAL, holes UNUSED. */
+function byteLevelTypes(table: TokenTable): number[] {
+  return table.tokens.map((_, id) => {
+    const special = table.addedSpecial.get(id);
+    if (special !== undefined) return special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+    return table.inVocab[id] ? TokenType.NORMAL : TokenType.UNUSED;
+  });
+}
+
+/** The special-token keys, as gguf-py `SpecialVocab` finds them. */
+interface SpecialIds {
+  bosId: number | null;
+  eosId: number | null;
+  unkId: number | null;
+  paddingId: number | null;
+  /** tokenizer_config `add_bos_token`, else the post-processor's leading special, else null. */
+  addBos: boolean | null;
+  addEos: boolean | null;
+}
+
+/**
+ * BOS/EOS/UNK/PAD ids and add_bos/add_eos from tokenizer_config.json, the
+ * post-processor and config.json; any two sources that disagree are a
+ * {@link TokenizerMismatchError}.
+ */
+function specialIds(
+  parsed: ParsedTokenizerJson,
+  table: TokenTable,
+  opts: TokenizerMetadataOptions,
+): SpecialIds {
+  const { source, vocabSize } = opts;
+  const config: JsonObject = isJsonObject(opts.tokenizerConfig) ? opts.tokenizerConfig : {};
+  const configSource = `tokenizer_config.json (beside ${source})`;
+  const configId = (key: string): number | null => {
+    const name = configTokenContent(config, key, configSource);
+    if (name === null) return null;
+    const id = table.addedIds.get(name) ?? parsed.vocab.get(name);
+    if (id === undefined) {
+      throw new TokenizerMismatchError(
+        `${configSource}: ${key} ${JSON.stringify(name)} is not a token of ${source}`,
+      );
+    }
+    return id;
+  };
+  const template = parsed.template;
+  const fromTemplate = `the post-processor of ${source}`;
+  const tokBos = agreeIds(
+    "BOS",
+    configId("bos_token"),
+    configSource,
+    template?.firstSpecialId ?? null,
+    fromTemplate,
+  );
+  const tokEos = agreeIds(
+    "EOS",
+    configId("eos_token"),
+    configSource,
+    template?.lastSpecialId ?? null,
+    fromTemplate,
+  );
+  const ids: SpecialIds = {
+    bosId: agreeIds("BOS", opts.bosId ?? null, "config.json", tokBos, source),
+    eosId: agreeIds("EOS", opts.eosId ?? null, "config.json", tokEos, source),
+    unkId: configId("unk_token"),
+    paddingId: configId("pad_token") ?? parsed.paddingId,
+    addBos: typeof config.add_bos_token === "boolean"
+      ? config.add_bos_token
+      : template === null
+      ? null
+      : template.firstSpecialId !== null,
+    addEos: typeof config.add_eos_token === "boolean"
+      ? config.add_eos_token
+      : template?.lastSpecialId != null
+      ? true
+      : null,
+  };
+  const names = [["BOS", ids.bosId], ["EOS", ids.eosId], ["UNK", ids.unkId], [
+    "padding",
+    ids.paddingId,
+  ]] as const;
+  for (const [what, id] of names) {
+    if (id !== null && id >= vocabSize) {
+      throw new TokenizerMismatchError(
+        `${source}: ${what} id ${id} is not below config.json vocab_size ${vocabSize}`,
+      );
+    }
+  }
+  return ids;
+}
+
+/** The flavour-specific part: model, pre-tokenizer, types, scores, merges. */
+function flavourMetadata(
+  flavour: TokenizerFlavour,
+  json: JsonObject,
+  parsed: ParsedTokenizerJson,
+  table: TokenTable,
+  opts: TokenizerMetadataOptions,
+): Pick<
+  TokenizerMetadata,
+  "model" | "pre" | "tokenTypes" | "scores" | "merges" | "addSpacePrefix"
+> {
+  if (flavour.kind === "sentencepiece") {
+    const { tokenTypes, scores } = sentencePieceTypesAndScores(table, parsed);
+    // llama.cpp's SPM default is add_space_prefix = true: the key is written only when false.
+    const addSpacePrefix = flavour.addSpacePrefix ? null : false;
+    return { model: "llama", pre: "default", tokenTypes, scores, merges: [], addSpacePrefix };
+  }
+  const encode = opts.encodeWithSpecials ?? ((text: string) => {
+    const config = isJsonObject(opts.tokenizerConfig) ? opts.tokenizerConfig : {};
+    const hf = new HfTokenizer(json, config);
+    return hf.encode(text, { add_special_tokens: true }).ids;
+  });
+  return {
+    model: "gpt2",
+    pre: resolvePreTokenizer(json, opts.source, encode),
+    tokenTypes: byteLevelTypes(table),
+    scores: null,
+    merges: [...parsed.merges],
+    addSpacePrefix: null,
+  };
+}
+
+/**
+ * The `tokenizer.ggml.*` metadata of a tokenizer.json, whatever the model family,
+ * as llama.cpp's converter writes it (docs/reference/tokenizers.md):
  *
- * Added tokens are CONTROL (3) when `special` (or when llama.cpp thinks they look
- * special, e.g. `<|...|>`), else USER_DEFINED (4). `addBos` follows
- * tokenizer_config `add_bos_token`, else the post-processor template, else
- * llama.cpp's default for the pre-tokenizer (true for llama-bpe).
+ * - byte-level BPE: model "gpt2", `pre` from llama.cpp's check hash or the Split
+ *   regex (else an {@link UnsupportedError} naming the regex), merges; added
+ *   tokens CONTROL when `special` (or when llama.cpp thinks they look special,
+ *   e.g. `<|...|>`), else USER_DEFINED;
+ * - SentencePiece BPE (byte fallback, ▁ normalizer): model "llama", pre
+ *   "default", scores and types as in the `tokenizer.model` it was converted
+ *   from (see sentencepiece.ts), no merges.
+ *
+ * Ids ≥ `vocabSize` and BOS/EOS disagreements are a {@link TokenizerMismatchError};
+ * ids below `vocabSize` with no token become `[PAD{id}]` (UNUSED). `addBos`
+ * follows tokenizer_config `add_bos_token`, else the post-processor template,
+ * else llama.cpp's default (true for SentencePiece and the Llama-3 split).
  *
  * @example
  * ```ts
@@ -163,117 +354,23 @@ export function tokenizerMetadataFromJson(
     throw new FormatError(`${source}: vocab_size must be a positive integer, got ${vocabSize}`);
   }
   const parsed = parseTokenizerJson(tokenizerJson, source);
-  const tokens: (string | undefined)[] = new Array(vocabSize).fill(undefined);
-  const tokenTypes: number[] = new Array(vocabSize).fill(TokenType.UNUSED);
-  let tooBig: { id: number; token: string; count: number } | null = null;
-  const noteTooBig = (id: number, token: string) => {
-    if (!tooBig) tooBig = { id, token, count: 0 };
-    tooBig.count++;
-    if (id < tooBig.id) tooBig = { id, token, count: tooBig.count };
-  };
-  for (const [token, id] of parsed.vocab) {
-    if (id >= vocabSize) {
-      noteTooBig(id, token);
-      continue;
-    }
-    if (tokens[id] !== undefined) {
-      throw new FormatError(
-        `${source}: id ${id} is given to both ${JSON.stringify(tokens[id])} and ${
-          JSON.stringify(token)
-        }`,
-      );
-    }
-    tokens[id] = token;
-    tokenTypes[id] = TokenType.NORMAL;
-  }
-  const addedIds = new Map<string, number>();
-  for (const t of parsed.addedTokens) {
-    if (t.id >= vocabSize) {
-      noteTooBig(t.id, t.content);
-      continue;
-    }
-    const existing = tokens[t.id];
-    if (existing !== undefined && existing !== t.content) {
-      throw new FormatError(
-        `${source}: added token ${
-          JSON.stringify(t.content)
-        } has id ${t.id}, which model.vocab gives to ${JSON.stringify(existing)}`,
-      );
-    }
-    tokens[t.id] = t.content;
-    tokenTypes[t.id] = t.special || looksSpecial(t.content)
-      ? TokenType.CONTROL
-      : TokenType.USER_DEFINED;
-    addedIds.set(t.content, t.id);
-  }
-  if (tooBig) {
-    const { id, token, count } = tooBig;
-    throw new TokenizerMismatchError(
-      `${source}: token ${
-        JSON.stringify(token)
-      } has id ${id}, but config.json vocab_size is ${vocabSize}` +
-        (count > 1 ? ` (${count} tokens have ids >= ${vocabSize})` : ""),
-    );
-  }
-  const filled: string[] = tokens.map((t, i) => t ?? `[PAD${i}]`);
-
+  const json = tokenizerJson as JsonObject;
+  const flavour = tokenizerFlavour(json, source);
+  const table = tokenTable(parsed, vocabSize, source);
+  const ids = specialIds(parsed, table, opts);
+  const part = flavourMetadata(flavour, json, parsed, table, opts);
+  const unkFromModel = parsed.unkToken === null ? null : parsed.vocab.get(parsed.unkToken) ?? null;
   const config: JsonObject = isJsonObject(opts.tokenizerConfig) ? opts.tokenizerConfig : {};
-  const configSource = `tokenizer_config.json (beside ${source})`;
-  const configId = (key: string): number | null => {
-    const name = configTokenContent(config, key, configSource);
-    if (name === null) return null;
-    const id = idOfName(name, addedIds, parsed.vocab);
-    if (id === undefined) {
-      throw new TokenizerMismatchError(
-        `${configSource}: ${key} ${JSON.stringify(name)} is not a token of ${source}`,
-      );
-    }
-    return id;
-  };
-
-  const template = parsed.template;
-  const tokBos = agreeIds(
-    "BOS",
-    configId("bos_token"),
-    configSource,
-    template?.firstSpecialId ?? null,
-    `the post-processor of ${source}`,
-  );
-  const tokEos = agreeIds(
-    "EOS",
-    configId("eos_token"),
-    configSource,
-    template?.lastSpecialId ?? null,
-    `the post-processor of ${source}`,
-  );
-  const bosId = agreeIds("BOS", opts.bosId ?? null, "config.json", tokBos, source);
-  const eosId = agreeIds("EOS", opts.eosId ?? null, "config.json", tokEos, source);
-  const paddingId = configId("pad_token") ?? parsed.paddingId;
-  for (const [what, id] of [["BOS", bosId], ["EOS", eosId], ["padding", paddingId]] as const) {
-    if (id !== null && id >= vocabSize) {
-      throw new TokenizerMismatchError(
-        `${source}: ${what} id ${id} is not below config.json vocab_size ${vocabSize}`,
-      );
-    }
-  }
-
-  const pre = detectPreTokenizer(tokenizerJson);
-  let addBos: boolean;
-  if (typeof config.add_bos_token === "boolean") addBos = config.add_bos_token;
-  else if (template !== null) addBos = template.firstSpecialId !== null;
-  else addBos = pre === "llama-bpe";
-
   return {
-    model: "gpt2",
-    pre,
-    tokens: filled,
-    tokenTypes,
-    merges: [...parsed.merges],
-    bosId,
-    eosId,
-    paddingId,
-    addBos,
-    chatTemplate: chatTemplateOf(config, configSource),
+    ...part,
+    tokens: [...table.tokens],
+    bosId: ids.bosId,
+    eosId: ids.eosId,
+    unkId: ids.unkId ?? (part.model === "llama" ? unkFromModel : null),
+    paddingId: ids.paddingId,
+    addBos: ids.addBos ?? defaultAddBos(part.model, part.pre),
+    addEos: ids.addEos,
+    chatTemplate: chatTemplateOf(config, `tokenizer_config.json (beside ${source})`),
   };
 }
 
@@ -288,108 +385,4 @@ function chatTemplateOf(config: JsonObject, source: string): string | null {
     return null;
   }
   throw new FormatError(`${source}: chat_template is neither a string nor a list of templates`);
-}
-
-/**
- * Adds the `tokenizer.ggml.*` keys and `tokenizer.chat_template` to a writer.
- * Null fields are not written.
- *
- * @example
- * ```ts
- * import { GgufWriter } from "../gguf/writer.ts";
- * const w = new GgufWriter();
- * writeTokenizerMetadata(w, {
- *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab"], tokenTypes: [1, 1, 1],
- *   merges: ["a b"], bosId: null, eosId: null, paddingId: null, addBos: false, chatTemplate: null,
- * });
- * ```
- */
-export function writeTokenizerMetadata(w: GgufWriter, meta: TokenizerMetadata): void {
-  if (meta.tokenTypes.length !== meta.tokens.length) {
-    throw new FormatError(
-      `tokenizer metadata: ${meta.tokens.length} tokens but ${meta.tokenTypes.length} token types`,
-    );
-  }
-  const k = Keys.tokenizer;
-  w.addString(k.model, meta.model);
-  if (meta.pre !== null) w.addString(k.pre, meta.pre);
-  w.addStringArray(k.tokens, meta.tokens);
-  w.addI32Array(k.tokenType, meta.tokenTypes);
-  w.addStringArray(k.merges, meta.merges);
-  if (meta.bosId !== null) w.addU32(k.bosId, meta.bosId);
-  if (meta.eosId !== null) w.addU32(k.eosId, meta.eosId);
-  if (meta.paddingId !== null) w.addU32(k.paddingId, meta.paddingId);
-  w.addBool(k.addBos, meta.addBos);
-  if (meta.chatTemplate !== null) w.addString(k.chatTemplate, meta.chatTemplate);
-}
-
-function stringArray(g: GgufFile, key: string): string[] {
-  const kv = g.kv(key);
-  const values = g.getArray(key);
-  if (kv?.arrayType !== GgufValueType.STRING) {
-    throw new FormatError(`${g.path}: metadata key "${key}" is not an array of strings`);
-  }
-  return values as string[];
-}
-
-function optionalId(g: GgufFile, key: string, vocabSize: number): number | null {
-  if (!g.kv(key)) return null;
-  const id = g.getNumber(key);
-  if (!Number.isSafeInteger(id) || id < 0 || id >= vocabSize) {
-    throw new FormatError(`${g.path}: ${key} = ${id} is not a token id below ${vocabSize}`);
-  }
-  return id;
-}
-
-/**
- * Reads the tokenizer metadata of a GGUF file. A missing required key
- * (`tokenizer.ggml.model`, `tokens`, `token_type`, `merges`) is a
- * {@link FormatError} naming it; a model other than "gpt2" an
- * {@link UnsupportedError}. Without `add_bos_token`, `addBos` is llama.cpp's
- * default (true for llama-bpe).
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * const g = await openGguf("models/clean/clean-f16.gguf");
- * const meta = readTokenizerMetadata(g);
- * g.close();
- * ```
- */
-export function readTokenizerMetadata(g: GgufFile): TokenizerMetadata {
-  const k = Keys.tokenizer;
-  const model = g.getString(k.model);
-  if (model !== "gpt2") {
-    throw new UnsupportedError(
-      `${g.path}: ${k.model} is "${model}"; only "gpt2" (byte-level BPE) is supported`,
-    );
-  }
-  const pre = g.kv(k.pre) ? g.getString(k.pre) : null;
-  const tokens = stringArray(g, k.tokens);
-  const rawTypes = g.getArray(k.tokenType);
-  if (rawTypes.length !== tokens.length) {
-    throw new FormatError(
-      `${g.path}: ${k.tokenType} has ${rawTypes.length} entries for ${tokens.length} tokens`,
-    );
-  }
-  const tokenTypes = rawTypes.map((t, i) => {
-    if (typeof t !== "number" || !Number.isInteger(t)) {
-      throw new FormatError(`${g.path}: ${k.tokenType}[${i}] = ${String(t)} is not an integer`);
-    }
-    return t;
-  });
-  const merges = stringArray(g, k.merges);
-  const addBos = g.kv(k.addBos) ? g.getBool(k.addBos) : pre === "llama-bpe";
-  return {
-    model,
-    pre,
-    tokens,
-    tokenTypes,
-    merges,
-    bosId: optionalId(g, k.bosId, tokens.length),
-    eosId: optionalId(g, k.eosId, tokens.length),
-    paddingId: optionalId(g, k.paddingId, tokens.length),
-    addBos,
-    chatTemplate: g.kv(k.chatTemplate) ? g.getString(k.chatTemplate) : null,
-  };
 }

@@ -1,6 +1,7 @@
 /**
- * Text ↔ token ids for byte-level BPE models, on `@huggingface/tokenizers`
- * (`HfTokenizer`), from a tokenizer.json or from GGUF tokenizer metadata.
+ * Text ↔ token ids for BPE models (byte-level, and SentencePiece with byte
+ * fallback), on `@huggingface/tokenizers` (`HfTokenizer`), from a tokenizer.json
+ * or from GGUF tokenizer metadata (docs/reference/tokenizers.md).
  *
  * Encoding never runs the tokenizer.json post-processor: the BOS is prepended
  * here when `addBos` asks for it, so both sources behave the same way (llama.cpp's
@@ -27,7 +28,8 @@ import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
 } from "./metadata.ts";
-import { LLAMA3_SPLIT_REGEX, llamaCppCheckHash } from "./pretokenizer.ts";
+import { llamaCppCheckHash, PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
+import { sentencePieceBytes, sentencePieceTokenizerJson } from "./sentencepiece.ts";
 import { isJsonObject } from "./tokenizer_json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
@@ -54,27 +56,41 @@ export interface FromJsonOptions {
 
 /**
  * The tokenizer.json that {@link TextTokenizer.fromMetadata} gives
- * `HfTokenizer`: Llama-3 split + ByteLevel, `ignore_merges`, control and
- * user-defined tokens as added tokens, BOS as a TemplateProcessing
- * post-processor when `addBos`.
+ * `HfTokenizer`. SentencePiece ("llama"): see `sentencePieceTokenizerJson`.
+ * Byte-level BPE ("gpt2"): the pre-tokenizer's split regex + ByteLevel,
+ * `ignore_merges`, control and user-defined tokens as added tokens, BOS as a
+ * TemplateProcessing post-processor when `addBos`.
  *
  * @example
  * ```ts
  * tokenizerJsonFromMetadata({
  *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab", "<s>"], tokenTypes: [1, 1, 1, 3],
- *   merges: ["a b"], bosId: 3, eosId: null, paddingId: null, addBos: true, chatTemplate: null,
+ *   scores: null, merges: ["a b"], bosId: 3, eosId: null, unkId: null, paddingId: null,
+ *   addBos: true, addEos: null, addSpacePrefix: null, chatTemplate: null,
  * }).model; // { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
  * ```
  */
 export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
+  if (meta.model === "llama" && meta.scores !== null) {
+    return sentencePieceTokenizerJson({
+      tokens: meta.tokens,
+      scores: meta.scores,
+      tokenTypes: meta.tokenTypes,
+      unkId: meta.unkId,
+      addSpacePrefix: meta.addSpacePrefix ?? true,
+    });
+  }
   if (meta.model !== "gpt2") {
     throw new UnsupportedError(
-      `${source}: tokenizer model "${meta.model}" is not supported (gpt2 is)`,
+      `${source}: tokenizer model "${meta.model}" is not supported (gpt2 and llama are)`,
     );
   }
-  if (meta.pre !== "llama-bpe") {
+  const spec = preTokenizerSpec(meta.pre);
+  if (!spec) {
     throw new UnsupportedError(
-      `${source}: pre-tokenizer ${JSON.stringify(meta.pre)} is not supported (llama-bpe is)`,
+      `${source}: pre-tokenizer ${JSON.stringify(meta.pre)} is not supported (${
+        PRE_TOKENIZERS.flatMap((p) => p.ggufNames).join(", ")
+      } are)`,
     );
   }
   const vocab: Record<string, number> = {};
@@ -121,7 +137,7 @@ export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGU
       pretokenizers: [
         {
           type: "Split",
-          pattern: { Regex: LLAMA3_SPLIT_REGEX },
+          pattern: { Regex: spec.splitRegex },
           behavior: "Isolated",
           invert: false,
         },
@@ -188,22 +204,27 @@ export class TextTokenizer {
     opts: FromJsonOptions = {},
   ): TextTokenizer {
     const source = opts.source ?? "tokenizer.json";
+    // Built once the json is known to be supported; the check hash needs it too.
+    let hf: HfTokenizer | undefined;
+    const tokenizer = () =>
+      hf ??= new HfTokenizer(
+        tokenizerJson as object,
+        isJsonObject(tokenizerConfig) ? tokenizerConfig : {},
+      );
     const meta = tokenizerMetadataFromJson(tokenizerJson, {
       vocabSize: opts.vocabSize ?? tokenizerJsonVocabSize(tokenizerJson, source),
       bosId: opts.bosId ?? null,
       eosId: opts.eosId ?? null,
       tokenizerConfig,
       source,
+      encodeWithSpecials: (text) => tokenizer().encode(text, { add_special_tokens: true }).ids,
     });
-    const hf = new HfTokenizer(
-      tokenizerJson as object,
-      isJsonObject(tokenizerConfig) ? tokenizerConfig : {},
-    );
-    return new TextTokenizer(hf, meta);
+    return new TextTokenizer(tokenizer(), meta);
   }
 
   /**
-   * From GGUF tokenizer metadata (model "gpt2", pre "llama-bpe").
+   * From GGUF tokenizer metadata: model "gpt2" with a known pre-tokenizer, or
+   * "llama" (SentencePiece, merges derived from the scores).
    *
    * @example
    * ```ts
@@ -321,7 +342,8 @@ export class TextTokenizer {
   }
 
   /**
-   * The token's string as stored in the vocabulary (byte-level, e.g. "Ġcapital").
+   * The token's string as stored in the vocabulary (byte-level "Ġcapital",
+   * SentencePiece "▁capital").
    *
    * @example
    * ```ts
@@ -335,8 +357,9 @@ export class TextTokenizer {
 
   /**
    * The raw bytes a token stands for: byte-level tokens mapped back through
-   * GPT-2's byte table; control and user-defined tokens as their UTF-8 text;
-   * unused tokens as no bytes.
+   * GPT-2's byte table, SentencePiece pieces with ▁ as a space and `<0xXX>` as
+   * that byte; control and user-defined tokens as their UTF-8 text; unused
+   * tokens as no bytes.
    *
    * @example
    * ```ts
@@ -350,6 +373,7 @@ export class TextTokenizer {
     if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
       return new TextEncoder().encode(token);
     }
+    if (this.metadata.model === "llama") return sentencePieceBytes(token, type);
     const out: number[] = [];
     for (const ch of token) {
       const b = UNICODE_TO_BYTE.get(ch);
@@ -387,7 +411,7 @@ export class TextTokenizer {
 
 /**
  * Throws {@link TokenizerMismatchError} when a tokenizer.json and a GGUF
- * describe different tokenizers: vocabulary size, any token string, the
+ * describe different tokenizers: model, vocabulary size, any token string, the
  * merges, or BOS/EOS ids (when both sides have one). `where` names both files.
  *
  * @example
@@ -400,6 +424,11 @@ export function checkTokenizerAgreement(
   gguf: TokenizerMetadata,
   where: string,
 ): void {
+  if (json.model !== gguf.model) {
+    throw new TokenizerMismatchError(
+      `${where}: tokenizer.json is a "${json.model}" tokenizer, the GGUF a "${gguf.model}" one`,
+    );
+  }
   if (json.tokens.length !== gguf.tokens.length) {
     throw new TokenizerMismatchError(
       `${where}: tokenizer.json has ${json.tokens.length} tokens, the GGUF ${gguf.tokens.length}`,

@@ -39,14 +39,18 @@ export interface AddedTokenJson {
   readonly normalized: boolean;
 }
 
-/** A byte-level BPE `tokenizer.json`, narrowed to what we use. */
+/** A BPE `tokenizer.json` (byte-level or SentencePiece-style), narrowed to what we use. */
 export interface ParsedTokenizerJson {
-  /** `model.vocab`: byte-level token string → id. */
+  /** `model.vocab`: token string (byte-level or with ▁ for spaces) → id. */
   readonly vocab: ReadonlyMap<string, number>;
   /** `model.merges` as "left right" strings, in priority order. */
   readonly merges: readonly string[];
   readonly addedTokens: readonly AddedTokenJson[];
   readonly ignoreMerges: boolean;
+  /** `model.byte_fallback`: unknown bytes become `<0xXX>` tokens (SentencePiece style). */
+  readonly byteFallback: boolean;
+  /** `model.unk_token`, if any. */
+  readonly unkToken: string | null;
   /** `post_processor`'s TemplateProcessing (possibly inside a Sequence), if any. */
   readonly template: TemplateInfo | null;
   /** `padding.pad_id`, if padding is configured. */
@@ -106,14 +110,6 @@ function parseTemplate(pp: unknown, source: string): TemplateInfo | null {
   };
 }
 
-/** True when the pre-tokenizer (or one step of a Sequence) is ByteLevel. */
-function hasByteLevel(pt: unknown): boolean {
-  if (!isJsonObject(pt)) return false;
-  if (pt.type === "ByteLevel") return true;
-  return pt.type === "Sequence" && Array.isArray(pt.pretokenizers) &&
-    pt.pretokenizers.some(hasByteLevel);
-}
-
 /** "left right": exactly one space, with text on both sides. */
 function isMergeString(m: string): boolean {
   const sp = m.indexOf(" ");
@@ -122,7 +118,8 @@ function isMergeString(m: string): boolean {
 
 /**
  * Narrows a parsed `tokenizer.json`. Malformed structure is a {@link FormatError};
- * a model that is not a byte-level BPE is an {@link UnsupportedError}.
+ * a model that is not BPE is an {@link UnsupportedError}. Which BPE flavour it is
+ * (byte-level or SentencePiece) is decided by `tokenizerFlavour` (flavour.ts).
  *
  * @example
  * ```ts
@@ -138,12 +135,7 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
     throw new UnsupportedError(
       `${source}: model.type is ${
         JSON.stringify(model.type ?? null)
-      }; only byte-level BPE ("BPE") is supported`,
-    );
-  }
-  if (model.byte_fallback === true || !hasByteLevel(json.pre_tokenizer)) {
-    throw new UnsupportedError(
-      `${source}: the BPE model is not byte-level (needs a ByteLevel pre-tokenizer and no byte_fallback)`,
+      }; only BPE models ("BPE": byte-level or SentencePiece-style) are supported`,
     );
   }
   if (!isJsonObject(model.vocab)) throw new FormatError(`${source}: model.vocab is not an object`);
@@ -195,6 +187,8 @@ export function parseTokenizerJson(json: unknown, source: string): ParsedTokeniz
     merges,
     addedTokens,
     ignoreMerges: model.ignore_merges === true,
+    byteFallback: model.byte_fallback === true,
+    unkToken: typeof model.unk_token === "string" ? model.unk_token : null,
     template: parseTemplate(json.post_processor, source),
     paddingId,
   };
