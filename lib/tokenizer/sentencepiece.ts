@@ -227,15 +227,12 @@ export function sentencePieceTokenizerJson(v: SentencePieceVocab): object {
       });
     }
   }
-  const toMarker = { type: "Replace", pattern: { String: " " }, content: SPM_SPACE };
   return {
     version: "1.0",
     truncation: null,
     padding: null,
     added_tokens: added,
-    normalizer: v.addSpacePrefix
-      ? { type: "Sequence", normalizers: [{ type: "Prepend", prepend: SPM_SPACE }, toMarker] }
-      : toMarker,
+    normalizer: sentencePieceNormalizer(v.addSpacePrefix),
     pre_tokenizer: null,
     post_processor: null,
     decoder: {
@@ -260,6 +257,24 @@ export function sentencePieceTokenizerJson(v: SentencePieceVocab): object {
       merges: sentencePieceMerges(v.tokens, v.scores, v.tokenTypes),
     },
   };
+}
+
+/**
+ * The normalizer that does what SentencePiece (and llama.cpp) do before BPE:
+ * spaces become ▁, and with `addSpacePrefix` one ▁ is prepended to every text,
+ * even one that starts with a space. (A Metaspace pre-tokenizer with
+ * `prepend_scheme: "first"` skips the prefix then, unlike SentencePiece.)
+ *
+ * @example
+ * ```ts
+ * sentencePieceNormalizer(false); // { type: "Replace", pattern: { String: " " }, content: "▁" }
+ * ```
+ */
+export function sentencePieceNormalizer(addSpacePrefix: boolean): object {
+  const toMarker = { type: "Replace", pattern: { String: " " }, content: SPM_SPACE };
+  return addSpacePrefix
+    ? { type: "Sequence", normalizers: [{ type: "Prepend", prepend: SPM_SPACE }, toMarker] }
+    : toMarker;
 }
 
 /**

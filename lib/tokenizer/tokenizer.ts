@@ -29,8 +29,13 @@ import {
   tokenizerMetadataFromJson,
 } from "./metadata.ts";
 import { llamaCppCheckHash, PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
-import { sentencePieceBytes, sentencePieceTokenizerJson } from "./sentencepiece.ts";
-import { isJsonObject } from "./tokenizer_json.ts";
+import { tokenizerFlavour } from "./flavour.ts";
+import {
+  sentencePieceBytes,
+  sentencePieceNormalizer,
+  sentencePieceTokenizerJson,
+} from "./sentencepiece.ts";
+import { isJsonObject, type JsonObject } from "./tokenizer_json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
 const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
@@ -162,7 +167,23 @@ export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGU
 }
 
 /**
- * Encodes and decodes text for one byte-level BPE vocabulary.
+ * The tokenizer.json given to `HfTokenizer`: as is for byte-level BPE; for a
+ * SentencePiece one, with SentencePiece's own normalization (a ▁ prefix on every
+ * text, as llama.cpp does) instead of a Metaspace pre-tokenizer's.
+ */
+function hfTokenizerJson(tokenizerJson: unknown): object {
+  const json = tokenizerJson as JsonObject;
+  const flavour = tokenizerFlavour(json, "tokenizer.json");
+  if (flavour.kind === "byte-level") return json;
+  return {
+    ...json,
+    normalizer: sentencePieceNormalizer(flavour.addSpacePrefix),
+    pre_tokenizer: null,
+  };
+}
+
+/**
+ * Encodes and decodes text for one BPE vocabulary.
  *
  * @example
  * ```ts
@@ -208,7 +229,7 @@ export class TextTokenizer {
     let hf: HfTokenizer | undefined;
     const tokenizer = () =>
       hf ??= new HfTokenizer(
-        tokenizerJson as object,
+        hfTokenizerJson(tokenizerJson),
         isJsonObject(tokenizerConfig) ? tokenizerConfig : {},
       );
     const meta = tokenizerMetadataFromJson(tokenizerJson, {

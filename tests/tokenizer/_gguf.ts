@@ -45,9 +45,14 @@ export async function roundTripGguf(
   return await openGguf(await writeTokenizerGguf(dir, name, meta));
 }
 
-/** Reads llama.cpp's tokenizer test vectors: [text, expected ids without BOS]. */
-export async function readLlamaBpeVectors(): Promise<Array<[string, number[]]>> {
-  const base = "tests/tokenizer/vectors/ggml-vocab-llama-bpe.gguf";
+/** Reads llama.cpp's Llama-3 tokenizer test vectors: [text, expected ids without BOS]. */
+export function readLlamaBpeVectors(): Promise<Array<[string, number[]]>> {
+  return readVectors("llama-bpe");
+}
+
+/** Reads llama.cpp's `ggml-vocab-{name}.gguf.{inp,out}` vectors: [text, expected ids without BOS]. */
+export async function readVectors(name: string): Promise<Array<[string, number[]]>> {
+  const base = `tests/tokenizer/vectors/ggml-vocab-${name}.gguf`;
   const texts = (await Deno.readTextFile(`${base}.inp`)).split("\n__ggml_vocab_test__\n");
   // The file ends with a separator, so the last piece is empty and not a case.
   texts.pop();

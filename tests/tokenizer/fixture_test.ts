@@ -311,24 +311,42 @@ Deno.test("fixture: readTokenizerMetadata names a missing key; unsupported model
       g.close();
     }
   }
-  const spm = await openGguf(
-    await writeTokenizerGguf(tmp, "spm.gguf", { ...meta, model: "llama" }),
-  );
-  try {
-    assert.throws(
-      () => readTokenizerMetadata(spm),
-      (e: unknown) => e instanceof UnsupportedError && e.message.includes(k.model),
-    );
-  } finally {
-    spm.close();
+  // A "llama" (SentencePiece) GGUF needs scores: their absence is named; other models are refused.
+  const cases: Array<[string, string]> = [
+    ["llama", `metadata key "${k.scores}" is missing`],
+    ["bert", '"bert"'],
+  ];
+  for (const [model, check] of cases) {
+    const w = new GgufWriter();
+    w.addString(k.model, model);
+    w.addStringArray(k.tokens, meta.tokens);
+    w.addI32Array(k.tokenType, meta.tokenTypes);
+    const path = `${tmp}/model-${model}.gguf`;
+    await Deno.writeFile(path, w.header());
+    const g = await openGguf(path);
+    try {
+      assert.throws(
+        () => readTokenizerMetadata(g),
+        (e: unknown) =>
+          (model === "llama" ? e instanceof FormatError : e instanceof UnsupportedError) &&
+          (e as Error).message.includes(check),
+        model,
+      );
+    } finally {
+      g.close();
+    }
   }
   assert.throws(
     () => TextTokenizer.fromMetadata({ ...meta, pre: null }),
     (e: unknown) => e instanceof UnsupportedError && /pre-tokenizer null/.test(e.message),
   );
+  assert.throws(
+    () => TextTokenizer.fromMetadata({ ...meta, pre: "gpt-2" }),
+    (e: unknown) => e instanceof UnsupportedError && /pre-tokenizer "gpt-2"/.test(e.message),
+  );
 });
 
-Deno.test("fixture: tokenizers that are not byte-level BPE are UnsupportedErrors", () => {
+Deno.test("fixture: tokenizers that are neither byte-level nor SentencePiece BPE are UnsupportedErrors", () => {
   const base = json as Record<string, unknown>;
   const model = base.model as Record<string, unknown>;
   const wordPiece = { ...base, model: { ...model, type: "WordPiece" } };
@@ -337,6 +355,7 @@ Deno.test("fixture: tokenizers that are not byte-level BPE are UnsupportedErrors
     (e: unknown) =>
       e instanceof UnsupportedError && e.exitCode === 5 && e.message.includes("wp/tokenizer.json"),
   );
+  // SentencePiece never splits on spaces: a Metaspace that splits (the default) is not it.
   const metaspace = {
     ...base,
     pre_tokenizer: { type: "Metaspace", replacement: "▁" },
@@ -344,11 +363,21 @@ Deno.test("fixture: tokenizers that are not byte-level BPE are UnsupportedErrors
   };
   assert.throws(
     () => tokenizerMetadataFromJson(metaspace, { vocabSize: 2048, source: "spm/tokenizer.json" }),
-    /not byte-level/,
+    (e: unknown) =>
+      e instanceof UnsupportedError && e.message.includes("spm/tokenizer.json") &&
+      e.message.includes("byte_fallback but not SentencePiece's layout") &&
+      e.message.includes('"Metaspace"'),
+  );
+  const noByteLevel = { ...base, pre_tokenizer: { type: "Whitespace" } };
+  assert.throws(
+    () => tokenizerMetadataFromJson(noByteLevel, { vocabSize: 2048, source: "ws/tokenizer.json" }),
+    (e: unknown) =>
+      e instanceof UnsupportedError && e.message.includes("neither byte-level") &&
+      e.message.includes('"Whitespace"'),
   );
 });
 
-Deno.test("fixture: pre-tokenizer detection by regex; the check hash is not Llama-3's", () => {
+Deno.test("fixture: pre-tokenizer by regex; an unknown regex is an UnsupportedError naming it", () => {
   assert.equal(detectPreTokenizer(json), "llama-bpe");
   const signals = detectPreTokenizerSignals(json, (t) => fromJson.encode(t, { addBos: true }));
   assert.equal(signals.fromRegex, "llama-bpe");
@@ -369,14 +398,24 @@ Deno.test("fixture: pre-tokenizer detection by regex; the check hash is not Llam
     },
   };
   assert.equal(detectPreTokenizer(gpt2Regex), null);
+  assert.throws(
+    () =>
+      tokenizerMetadataFromJson(gpt2Regex, { vocabSize: 2048, source: "gpt2re/tokenizer.json" }),
+    (e: unknown) =>
+      e instanceof UnsupportedError && e.exitCode === 5 &&
+      e.message.includes("gpt2re/tokenizer.json: unknown BPE pre-tokenizer") &&
+      e.message.includes(JSON.stringify(String.raw`'s|'t| ?\p{L}+| ?\p{N}+`)) &&
+      /check hash [0-9a-f]{64}/.test(e.message),
+  );
   const plainByteLevel = {
     ...base,
     pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
   };
   assert.equal(detectPreTokenizer(plainByteLevel), null);
-  assert.equal(
-    tokenizerMetadataFromJson(plainByteLevel, { vocabSize: 2048, source: JSON_PATH }).pre,
-    null,
+  assert.throws(
+    () => tokenizerMetadataFromJson(plainByteLevel, { vocabSize: 2048, source: JSON_PATH }),
+    (e: unknown) =>
+      e instanceof UnsupportedError && e.message.includes('pre_tokenizer {"type":"ByteLevel"'),
   );
 });
 
