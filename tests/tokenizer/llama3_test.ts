@@ -69,6 +69,13 @@ Deno.test("llama3: all llama.cpp llama-bpe vectors, tokenizer from our GGUF meta
   assertVectors(fromGguf);
 });
 
+Deno.test("llama3: GGUF pre names llama.cpp runs with the Llama-3 split pass the same vectors", () => {
+  // llama-vocab.cpp: llama3, llama-v3, falcon3, falcon-h1 (and bitnet.cpp's falcon_e) → LLAMA3.
+  for (const pre of ["falcon3", "falcon_e"]) {
+    assertVectors(TextTokenizer.fromMetadata({ ...ggufMeta, pre }, pre));
+  }
+});
+
 Deno.test("llama3: 'The capital of France is' with BOS from both sources (FORMATS.md)", () => {
   const expected = [128000, 791, 6864, 315, 9822, 374];
   assert.deepEqual(fromJson.encode("The capital of France is"), expected);
