@@ -24,7 +24,7 @@
 
 import { HfTokenizer } from "../../deps.ts";
 import { FormatError, TokenizerMismatchError } from "../errors.ts";
-import { Keys, TokenType } from "../gguf/keys.ts";
+import { TokenType } from "../gguf/keys.ts";
 import { type TokenizerFlavour, tokenizerFlavour } from "./flavour.ts";
 import { defaultAddBos, resolvePreTokenizer } from "./pretokenizer.ts";
 import { sentencePieceTypesAndScores, type TokenSources } from "./sentencepiece.ts";

@@ -199,10 +199,10 @@ export interface SentencePieceVocab {
  *
  * @example
  * ```ts
- * sentencePieceTokenizerJson({
+ * const json = sentencePieceTokenizerJson({
  *   tokens: ["<unk>", "▁", "a", "▁a"], scores: [0, -1, -2, -3], tokenTypes: [2, 1, 1, 1],
  *   unkId: 0, addSpacePrefix: true,
- * }).model; // { type: "BPE", byte_fallback: true, merges: ["▁ a"], ... }
+ * }); // model: { type: "BPE", byte_fallback: true, merges: ["▁ a"], ... }
  * ```
  */
 export function sentencePieceTokenizerJson(v: SentencePieceVocab): object {

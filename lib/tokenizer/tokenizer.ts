@@ -68,11 +68,11 @@ export interface FromJsonOptions {
  *
  * @example
  * ```ts
- * tokenizerJsonFromMetadata({
+ * const json = tokenizerJsonFromMetadata({
  *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab", "<s>"], tokenTypes: [1, 1, 1, 3],
  *   scores: null, merges: ["a b"], bosId: 3, eosId: null, unkId: null, paddingId: null,
  *   addBos: true, addEos: null, addSpacePrefix: null, chatTemplate: null,
- * }).model; // { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
+ * }); // model: { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
  * ```
  */
 export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
@@ -98,6 +98,11 @@ export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGU
       } are)`,
     );
   }
+  return byteLevelTokenizerJson(meta, spec.splitRegex);
+}
+
+/** The byte-level BPE tokenizer.json of {@link tokenizerJsonFromMetadata}. */
+function byteLevelTokenizerJson(meta: TokenizerMetadata, splitRegex: string): object {
   const vocab: Record<string, number> = {};
   const added: object[] = [];
   for (const [id, token] of meta.tokens.entries()) {
@@ -142,7 +147,7 @@ export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGU
       pretokenizers: [
         {
           type: "Split",
-          pattern: { Regex: spec.splitRegex },
+          pattern: { Regex: splitRegex },
           behavior: "Isolated",
           invert: false,
         },
@@ -322,6 +327,7 @@ export class TextTokenizer {
    *
    * @example
    * ```ts
+   * declare const tok: TextTokenizer;
    * tok.encode("Hello world", { addBos: false }); // [9906, 1917] with Llama-3
    * ```
    */
@@ -346,6 +352,7 @@ export class TextTokenizer {
    *
    * @example
    * ```ts
+   * declare const tok: TextTokenizer;
    * tok.decode([9906, 1917]); // "Hello world" with Llama-3
    * ```
    */
@@ -368,6 +375,7 @@ export class TextTokenizer {
    *
    * @example
    * ```ts
+   * declare const tok: TextTokenizer;
    * tok.tokenString(6864); // "Ġcapital" with Llama-3
    * ```
    */
@@ -384,6 +392,7 @@ export class TextTokenizer {
    *
    * @example
    * ```ts
+   * declare const tok: TextTokenizer;
    * tok.tokenBytes(6864); // bytes of " capital" with Llama-3
    * ```
    */
@@ -416,6 +425,7 @@ export class TextTokenizer {
    *
    * @example
    * ```ts
+   * declare const tok: TextTokenizer;
    * tok.checkHash(); // "0ef9807a…" for Meta-Llama-3's tokenizer
    * ```
    */
@@ -437,6 +447,8 @@ export class TextTokenizer {
  *
  * @example
  * ```ts
+ * import type { TokenizerMetadata } from "./metadata.ts";
+ * declare const jsonMeta: TokenizerMetadata, ggufMeta: TokenizerMetadata;
  * checkTokenizerAgreement(jsonMeta, ggufMeta, "tokenizer.json vs model.gguf");
  * ```
  */

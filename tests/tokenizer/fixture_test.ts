@@ -18,7 +18,7 @@ import {
   tokenizerMetadataFromJson,
 } from "../../lib/tokenizer/metadata.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
-import { roundTripGguf, writeTokenizerGguf } from "./_gguf.ts";
+import { roundTripGguf } from "./_gguf.ts";
 
 const DIR = "fixtures/tiny-bitnet";
 const JSON_PATH = `${DIR}/tokenizer.json`;
