@@ -1,0 +1,159 @@
+/**
+ * meta.json's per-tensor statistics (`rms`, `min`, `max`, `ternary_scale`)
+ * recomputed from the values stored in a GGUF, with the accumulators the
+ * writers use (`StatsAccumulator`, and trit counts for ternary tensors), and
+ * the rule that says when a recorded figure matches.
+ *
+ * Two writers' formulas exist for the RMS: the float sum `sqrt(Σv²/n)` over
+ * the decoded values, and, for ternary tensors, `s·sqrt(nonzero/n)` from the
+ * trit counts (the export's BitNet projections, every quantized projection).
+ * They can differ in the last bit, so a recorded RMS must equal one of them
+ * exactly. The float sum depends on how the writer split the tensor into
+ * chunks; every writer reads 4 MiB at a time, so a tensor of at most
+ * {@link EXACT_RMS_ELEMENTS} values is summed in one piece and reproduced bit
+ * for bit; a larger non-ternary tensor is compared to
+ * {@link RMS_RELATIVE_TOLERANCE} (and `model-verify` says so).
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { recomputeStatistics, rmsAgreement } from "./tensor_stats.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const t = gguf.tensor("blk.0.attn_q.weight");
+ * const stats = await recomputeStatistics(gguf, t);
+ * rmsAgreement(0.0283, stats!); // "exact", "close" or "differs"
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import { fromF32 } from "../export/convert.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { QUANT_FORMATS } from "../quantize/formats.ts";
+import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
+import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
+
+/** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
+export const EXACT_RMS_ELEMENTS = 1 << 20;
+
+/**
+ * Relative tolerance for the RMS of a larger non-ternary tensor: float64 sums
+ * of up to 2^21 positive terms per chunk differ by at most ~2^21·2^-53 ≈ 2.3e-10
+ * between two chunkings, halved by the square root.
+ */
+export const RMS_RELATIVE_TOLERANCE = 1e-8;
+
+/** Bytes per streamed chunk of float values. */
+const STATS_CHUNK_BYTES = 1 << 22;
+
+/** What the stored values of one tensor give. */
+export interface RecomputedStatistics {
+  readonly elements: number;
+  /** The float sum over the decoded values (NaN and ±Infinity excluded, as the writers do). */
+  readonly summary: TensorSummary;
+  /** Whether the values are exactly −s, 0, +s for one s, and their split. */
+  readonly ternary: TernaryStats;
+  /** `s·sqrt(nonzero/n)`, the RMS a writer records from trit counts; ternary tensors only. */
+  readonly ternaryRms?: number;
+}
+
+/**
+ * Streams one tensor's values through the writers' accumulators; undefined
+ * when its type has no decoder here (its statistics are then unverifiable).
+ * A payload a codec refuses is a {@link FormatError} naming the tensor.
+ *
+ * @example
+ * ```ts
+ * const s = await recomputeStatistics(gguf, gguf.tensor("output_norm.weight"));
+ * console.log(s?.summary.rms, s?.ternary.ternary);
+ * ```
+ */
+export async function recomputeStatistics(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+): Promise<RecomputedStatistics | undefined> {
+  if (!canDecode(t.type)) return undefined;
+  const stats = new StatsAccumulator();
+  const trits = new TernaryAccumulator();
+  // Small tensors in one chunk of their own size: no 4 MiB buffer for a 1 KiB norm.
+  for await (const chunk of tensorValueChunks(gguf, t, Math.min(STATS_CHUNK_BYTES, t.nbytes))) {
+    stats.add(chunk);
+    trits.addValues(chunk);
+  }
+  const ternary = trits.result();
+  const elements = elementCount(t);
+  const base = { elements, summary: stats.result(), ternary };
+  if (!ternary.ternary || ternary.count === 0) return base;
+  return {
+    ...base,
+    ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / ternary.count),
+  };
+}
+
+/** How a recorded RMS compares with the recomputed one. */
+export type RmsAgreement = "exact" | "close" | "differs";
+
+/**
+ * "exact" when `recorded` is one of the writers' figures bit for bit; "close"
+ * when the tensor is too large to reproduce the writer's summation order and
+ * `recorded` is within {@link RMS_RELATIVE_TOLERANCE}; "differs" otherwise.
+ *
+ * @example
+ * ```ts
+ * rmsAgreement(stats.summary.rms, stats); // "exact"
+ * ```
+ */
+export function rmsAgreement(recorded: number, s: RecomputedStatistics): RmsAgreement {
+  if (recorded === s.summary.rms || recorded === s.ternaryRms) return "exact";
+  if (s.elements <= EXACT_RMS_ELEMENTS || s.ternaryRms !== undefined) return "differs";
+  const scale = Math.max(Math.abs(s.summary.rms), Number.MIN_VALUE);
+  return Math.abs(recorded - s.summary.rms) <= RMS_RELATIVE_TOLERANCE * scale ? "close" : "differs";
+}
+
+/** The scale a tensor of this type stores for scale `x`, as the writers round it. */
+function storedScale(type: number, x: number): number | undefined {
+  switch (type) {
+    case GgmlType.F32:
+    case GgmlType.F16:
+    case GgmlType.BF16: {
+      const name = GGML_TYPES[type].name as "F32" | "F16" | "BF16";
+      // The export writes ±s through fromF32; "clamp" maps an overflowing s to ±65504.
+      return fromF32(new Float32Array([x]), name, "clamp").values[0];
+    }
+    case GgmlType.I2_S:
+      return QUANT_FORMATS.i2_s.storedScale(x);
+    case GgmlType.TQ2_0:
+      return QUANT_FORMATS.tq2_0.storedScale(x);
+    case GgmlType.TQ1_0:
+      return QUANT_FORMATS.tq1_0.storedScale(x);
+  }
+  return undefined;
+}
+
+/** How a recorded `ternary_scale` compares with the stored scale. */
+export type ScaleAgreement = "exact" | "rounds-to-stored" | "differs" | "no-scale-stored";
+
+/**
+ * Compares a recorded `ternary_scale` with the scale the tensor stores: the
+ * quantizer records the stored scale itself ("exact"); the export records the
+ * absmean s before rounding to the output type ("rounds-to-stored": the
+ * digits beyond the stored precision cannot be checked). An all-zero tensor
+ * stores no scale.
+ *
+ * @example
+ * ```ts
+ * scaleAgreement(0.0343627929, stats, GgmlType.F16); // "rounds-to-stored"
+ * ```
+ */
+export function scaleAgreement(
+  recorded: number,
+  s: RecomputedStatistics,
+  type: number,
+): ScaleAgreement {
+  if (!s.ternary.ternary) return "differs";
+  if (s.ternary.scale === 0) return "no-scale-stored";
+  if (recorded === s.ternary.scale) return "exact";
+  return storedScale(type, recorded) === s.ternary.scale ? "rounds-to-stored" : "differs";
+}
