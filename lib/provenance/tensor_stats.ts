@@ -30,10 +30,8 @@
 import { fromF32 } from "../export/convert.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
-import { QUANT_FORMATS } from "../quantize/formats.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
-import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 
 /** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
 export const EXACT_RMS_ELEMENTS = 1 << 20;
@@ -48,13 +46,70 @@ export const RMS_RELATIVE_TOLERANCE = 1e-8;
 /** Bytes per streamed chunk of float values. */
 const STATS_CHUNK_BYTES = 1 << 22;
 
+/** Trit counts of a tensor whose values are all −s, 0 or +s for one s. */
+export interface TritCounts {
+  /** False as soon as a value is not −s, 0 or +s (NaN and ±Infinity included). */
+  readonly ternary: boolean;
+  /** s (0 for an all-zero tensor). */
+  readonly scale: number;
+  readonly neg: number;
+  readonly zero: number;
+  readonly pos: number;
+}
+
+/**
+ * Counts −s, 0 and +s over chunks, s being the first non-zero magnitude: the
+ * trit counts a writer records a ternary tensor's statistics from. One
+ * comparison chain per value, so the check costs no more than the sum of squares.
+ */
+class TritCounter {
+  #s = 0;
+  #neg = 0;
+  #zero = 0;
+  #pos = 0;
+  #ternary = true;
+
+  add(values: Float32Array): void {
+    if (!this.#ternary) return;
+    let s = this.#s, neg = 0, zero = 0, pos = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === 0) zero++;
+      else if (v === s) pos++;
+      else if (v === -s) neg++;
+      else if (s === 0 && Number.isFinite(v)) {
+        s = Math.abs(v);
+        if (v > 0) pos++;
+        else neg++;
+      } else {
+        this.#ternary = false;
+        return;
+      }
+    }
+    this.#s = s;
+    this.#neg += neg;
+    this.#zero += zero;
+    this.#pos += pos;
+  }
+
+  result(): TritCounts {
+    return {
+      ternary: this.#ternary,
+      scale: this.#s,
+      neg: this.#neg,
+      zero: this.#zero,
+      pos: this.#pos,
+    };
+  }
+}
+
 /** What the stored values of one tensor give. */
 export interface RecomputedStatistics {
   readonly elements: number;
   /** The float sum over the decoded values (NaN and ±Infinity excluded, as the writers do). */
   readonly summary: TensorSummary;
   /** Whether the values are exactly −s, 0, +s for one s, and their split. */
-  readonly ternary: TernaryStats;
+  readonly ternary: TritCounts;
   /** `s·sqrt(nonzero/n)`, the RMS a writer records from trit counts; ternary tensors only. */
   readonly ternaryRms?: number;
 }
@@ -76,20 +131,18 @@ export async function recomputeStatistics(
 ): Promise<RecomputedStatistics | undefined> {
   if (!canDecode(t.type)) return undefined;
   const stats = new StatsAccumulator();
-  const trits = new TernaryAccumulator();
+  const trits = new TritCounter();
   // Small tensors in one chunk of their own size: no 4 MiB buffer for a 1 KiB norm.
   for await (const chunk of tensorValueChunks(gguf, t, Math.min(STATS_CHUNK_BYTES, t.nbytes))) {
     stats.add(chunk);
-    trits.addValues(chunk);
+    trits.add(chunk);
   }
   const ternary = trits.result();
   const elements = elementCount(t);
   const base = { elements, summary: stats.result(), ternary };
-  if (!ternary.ternary || ternary.count === 0) return base;
-  return {
-    ...base,
-    ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / ternary.count),
-  };
+  if (!ternary.ternary || elements === 0) return base;
+  // The writers' formula: s·sqrt(nonzero/n) (the export's ternarySummary, the quantizer's row).
+  return { ...base, ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / elements) };
 }
 
 /** How a recorded RMS compares with the recomputed one. */
@@ -112,24 +165,15 @@ export function rmsAgreement(recorded: number, s: RecomputedStatistics): RmsAgre
   return Math.abs(recorded - s.summary.rms) <= RMS_RELATIVE_TOLERANCE * scale ? "close" : "differs";
 }
 
-/** The scale a tensor of this type stores for scale `x`, as the writers round it. */
-function storedScale(type: number, x: number): number | undefined {
-  switch (type) {
-    case GgmlType.F32:
-    case GgmlType.F16:
-    case GgmlType.BF16: {
-      const name = GGML_TYPES[type].name as "F32" | "F16" | "BF16";
-      // The export writes ±s through fromF32; "clamp" maps an overflowing s to ±65504.
-      return fromF32(new Float32Array([x]), name, "clamp").values[0];
-    }
-    case GgmlType.I2_S:
-      return QUANT_FORMATS.i2_s.storedScale(x);
-    case GgmlType.TQ2_0:
-      return QUANT_FORMATS.tq2_0.storedScale(x);
-    case GgmlType.TQ1_0:
-      return QUANT_FORMATS.tq1_0.storedScale(x);
-  }
-  return undefined;
+/**
+ * The scale an F16 or BF16 tensor stores for a ternary scale `x`, as the
+ * export writes ±s (fromF32; "clamp" maps an overflowing s to ±65504);
+ * undefined for other types, whose writers record the stored scale itself.
+ */
+function storedHalfScale(type: number, x: number): number | undefined {
+  if (type !== GgmlType.F16 && type !== GgmlType.BF16) return undefined;
+  const name = GGML_TYPES[type].name as "F16" | "BF16";
+  return fromF32(new Float32Array([x]), name, "clamp").values[0];
 }
 
 /** How a recorded `ternary_scale` compares with the stored scale. */
@@ -137,7 +181,8 @@ export type ScaleAgreement = "exact" | "rounds-to-stored" | "differs" | "no-scal
 
 /**
  * Compares a recorded `ternary_scale` with the scale the tensor stores: the
- * quantizer records the stored scale itself ("exact"); the export records the
+ * quantizer (I2_S, TQ2_0, TQ1_0) and an F32 export record the stored scale
+ * itself, compared bit for bit ("exact"); an F16 or BF16 export records the
  * absmean s before rounding to the output type ("rounds-to-stored": the
  * digits beyond the stored precision cannot be checked). An all-zero tensor
  * stores no scale.
@@ -155,5 +200,5 @@ export function scaleAgreement(
   if (!s.ternary.ternary) return "differs";
   if (s.ternary.scale === 0) return "no-scale-stored";
   if (recorded === s.ternary.scale) return "exact";
-  return storedScale(type, recorded) === s.ternary.scale ? "rounds-to-stored" : "differs";
+  return storedHalfScale(type, recorded) === s.ternary.scale ? "rounds-to-stored" : "differs";
 }

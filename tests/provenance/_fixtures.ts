@@ -105,7 +105,7 @@ function halfToNumber(bits: number): number {
 function payloadValues(type: number, bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: number[] = [];
-  if (type === 0) for (let o = 0; o < bytes.length; o += 4) out.push(view.getFloat32(o, true));
+  if (type === 0) { for (let o = 0; o < bytes.length; o += 4) out.push(view.getFloat32(o, true)); }
   else if (type === 1) {
     for (let o = 0; o < bytes.length; o += 2) out.push(halfToNumber(view.getUint16(o, true)));
   } else if (type === 8) {

@@ -100,7 +100,10 @@ Deno.test("verifyGguf: one flipped payload byte is named in the fingerprint, met
     const meta = mismatchesOf(r, "meta.json");
     assert.equal(meta.filter((m) => m.includes("tensor blk.0.attn_q.weight: sha256")).length, 1);
     const tensorLines = meta.filter((m) => m.includes("tensor "));
-    assert.ok(tensorLines.every((m) => m.includes("tensor blk.0.attn_q.weight: ")), meta.join("\n"));
+    assert.ok(
+      tensorLines.every((m) => m.includes("tensor blk.0.attn_q.weight: ")),
+      meta.join("\n"),
+    );
     assert.ok(meta.some((m) => m.includes(`"fingerprint"`)));
     // manifest: the tensor's xxh64 and sha256 lines, and both whole-model lines.
     const man = mismatchesOf(r, "manifest");
@@ -143,7 +146,10 @@ Deno.test("verifyGguf: an edited meta.json is named; extra and missing tensors t
     assert.ok(
       m.some((x) => x.includes(`tensor blk.0.attn_norm.weight: sha256 ${"0".repeat(64)} recorded`)),
     );
-    assert.ok(m.some((x) => x.includes("tensor blk.9.ghost.weight is listed but is not in")), m.join("\n"));
+    assert.ok(
+      m.some((x) => x.includes("tensor blk.9.ghost.weight is listed but is not in")),
+      m.join("\n"),
+    );
     assert.ok(
       m.some((x) => x.includes("tensor token_embd.weight of") && x.endsWith("is not listed")),
     );
