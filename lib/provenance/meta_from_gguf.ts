@@ -42,6 +42,8 @@ export function jsonValue(v: unknown): unknown {
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * configFromGguf(gguf, "bitnet-b1.58"); // { derived_from: "gguf metadata", architecture: "bitnet-b1.58", context_length: 256, ... }
  * ```
  */
@@ -61,6 +63,8 @@ export function configFromGguf(src: GgufFile, arch: string | null): Record<strin
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * tokenizerFromGguf(gguf); // { model: "gpt2", pre: "llama-bpe", tokens: 2048, merges: 1790, ... }
  * ```
  */
@@ -95,6 +99,8 @@ const PRECISION_OF_FILE_TYPE: ReadonlyMap<number, string> = new Map(
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-i2_s.gguf");
  * precisionOf(gguf); // "i2_s" for a model-quantize-i2s output
  * ```
  */
@@ -112,6 +118,8 @@ const FLOAT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF1
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * nonFloatNorms(gguf); // [] for every file this project writes
  * ```
  */

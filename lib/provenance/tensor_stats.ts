@@ -121,6 +121,8 @@ export interface RecomputedStatistics {
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const s = await recomputeStatistics(gguf, gguf.tensor("output_norm.weight"));
  * console.log(s?.summary.rms, s?.ternary.ternary);
  * ```
@@ -155,6 +157,9 @@ export type RmsAgreement = "exact" | "close" | "differs";
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const stats = (await recomputeStatistics(gguf, gguf.tensor("output_norm.weight")))!;
  * rmsAgreement(stats.summary.rms, stats); // "exact"
  * ```
  */
@@ -189,6 +194,10 @@ export type ScaleAgreement = "exact" | "rounds-to-stored" | "differs" | "no-scal
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { GgmlType } from "../gguf/types.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const stats = (await recomputeStatistics(gguf, gguf.tensor("blk.0.attn_q.weight")))!;
  * scaleAgreement(0.0343627929, stats, GgmlType.F16); // "rounds-to-stored"
  * ```
  */

@@ -6,8 +6,10 @@
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
  * import { checkManifest, manifestAlgorithms } from "./verify_manifest.ts";
  * import { hashGguf, parseGgufHashManifest } from "./gguf_hash.ts";
+ * const gguf = await openGguf("m.gguf");
  * const entries = parseGgufHashManifest(await Deno.readTextFile("m.gguf-hash"), "m.gguf-hash");
  * const need = manifestAlgorithms(entries);
  * const hashes = await hashGguf(gguf, { tensor: need.tensor, model: need.model });
@@ -97,6 +99,11 @@ function checkModelLine(
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { hashGguf, parseGgufHashManifest } from "./gguf_hash.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const entries = parseGgufHashManifest(await Deno.readTextFile("m.gguf-hash"), "m.gguf-hash");
+ * const hashes = await hashGguf(gguf, manifestAlgorithms(entries));
  * const check = checkManifest("m.gguf-hash", entries, gguf, hashes);
  * console.log(check.detail, check.mismatches);
  * ```

@@ -34,7 +34,7 @@ import { isDeepStrictEqual } from "node:util";
 import { ARCHITECTURES } from "../arch/registry.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { archKey, type ArchKeyName, Keys } from "../gguf/keys.ts";
-import { claim, isRecord, keyProblems, META_KEYS, type UnverifiableClaim } from "./meta_schema.ts";
+import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
 import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
 import { checkTensorRows, type Findings } from "./verify_tensors.ts";
 
@@ -295,7 +295,16 @@ async function checkAgainstGguf(
  *
  * @example
  * ```ts
- * const { mismatches, claims } = await checkMetaJson(input);
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const { mismatches, claims } = await checkMetaJson({
+ *   file: "m.meta.json",
+ *   bytes: await Deno.readFile("m.meta.json"),
+ *   ggufPath: "m.gguf",
+ *   fileSize: gguf.fileSize,
+ *   fileSha256: "…",
+ *   parsed: { error: "not parsed in this example" },
+ * });
  * ```
  */
 export async function checkMetaJson(input: MetaCheckInput): Promise<MetaCheckResult> {

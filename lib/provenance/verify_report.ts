@@ -61,6 +61,8 @@ export type Verdict = "verified" | "signature not checked" | "not signed" | "fai
  *
  * @example
  * ```ts
+ * import { verifyGguf } from "./verify.ts";
+ * const report = await verifyGguf({ ggufPath: "m.gguf" });
  * verdictOf(report); // "not signed" when every check passed and there is no .sig
  * ```
  */
@@ -107,6 +109,8 @@ function verdictLine(report: VerifyReport): string {
  *
  * @example
  * ```ts
+ * import { verifyGguf } from "./verify.ts";
+ * const report = await verifyGguf({ ggufPath: "m.gguf" });
  * console.log(formatVerifyReport(report));
  * ```
  */
@@ -163,6 +167,8 @@ export interface VerifyReportJson {
  *
  * @example
  * ```ts
+ * import { verifyGguf } from "./verify.ts";
+ * const report = await verifyGguf({ ggufPath: "m.gguf" });
  * const json = verifyReportJson(report);
  * json.unverifiable.map((c) => c.field); // ["tool", "options", "sources", ...]
  * ```

@@ -12,7 +12,8 @@
  * import { checkTensorRows } from "./verify_tensors.ts";
  * const gguf = await openGguf("m.gguf");
  * const meta = JSON.parse(await Deno.readTextFile("m.meta.json"));
- * const sha256 = new Map(meta.tensors.map((r: { gguf_name: string; sha256: string }) => [r.gguf_name, r.sha256]));
+ * const rows = meta.tensors as { gguf_name: string; sha256: string }[];
+ * const sha256 = new Map(rows.map((r) => [r.gguf_name, r.sha256]));
  * const { mismatches } = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, sha256 });
  * gguf.close();
  * ```
@@ -202,7 +203,10 @@ async function checkRow(
  *
  * @example
  * ```ts
- * const found = await checkTensorRows(meta.tensors, { file, gguf, sha256 });
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const meta = JSON.parse(await Deno.readTextFile("m.meta.json"));
+ * const found = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, sha256: new Map() });
  * found.mismatches.length === 0; // every recomputable field matches
  * ```
  */
@@ -220,9 +224,10 @@ export async function checkTensorRows(rows: unknown, input: TensorCheckInput): P
     if (gguf.hasTensor(name)) await checkRow(row, i, gguf.tensor(name), input, out);
   }
   if (byName.size > 0) {
-    for (const key of ["hf_name", "source_dtype", "action"] as const) {
-      out.claims.unshift(claim(`tensors[*].${key}`));
-    }
+    const columns = (["hf_name", "source_dtype", "action"] as const).map((k) =>
+      claim(`tensors[*].${k}`)
+    );
+    out.claims.unshift(...columns);
   }
   return out;
 }

@@ -188,7 +188,7 @@ Deno.test("model-verify: an edited source sha256 is reported unverifiable withou
   const text = formatVerifyReport(unsigned);
   assert.match(
     text,
-    /unverifiable without a signature .*\n(    - .*\n)*    - sources: the input files/,
+    /unverifiable without a signature .*\n( {4}- .*\n)* {4}- sources: the input files/,
   );
   assert.match(
     text,
