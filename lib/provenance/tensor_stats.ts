@@ -32,6 +32,11 @@ import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
+import { i2sByteSize, unpackI2S } from "../codecs/i2s.ts";
+import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
+import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
 
 /** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
 export const EXACT_RMS_ELEMENTS = 1 << 20;
@@ -42,6 +47,9 @@ export const EXACT_RMS_ELEMENTS = 1 << 20;
  * between two chunkings, halved by the square root.
  */
 export const RMS_RELATIVE_TOLERANCE = 1e-8;
+
+/** Elements per TQ2_0/TQ1_0 block (one f16 scale each). */
+const TERNARY_BLOCK = 256;
 
 /** Bytes per streamed chunk of float values. */
 const STATS_CHUNK_BYTES = 1 << 22;
@@ -132,6 +140,17 @@ export async function recomputeStatistics(
   t: GgufTensorInfo,
 ): Promise<RecomputedStatistics | undefined> {
   if (!canDecode(t.type)) return undefined;
+  const elements = elementCount(t);
+  if (t.type === GgmlType.I2_S || t.type === GgmlType.TQ2_0 || t.type === GgmlType.TQ1_0) {
+    const fromTrits = tritStatistics(t, await gguf.readTensor(t), elements, gguf.path);
+    if (fromTrits !== undefined) return fromTrits;
+  }
+  if (
+    (t.type === GgmlType.F16 || t.type === GgmlType.BF16) && elements > EXACT_RMS_ELEMENTS &&
+    elements < 2 ** 32
+  ) {
+    return await halfStatistics(gguf, t, elements);
+  }
   const stats = new StatsAccumulator();
   const trits = new TritCounter();
   // Small tensors in one chunk of their own size: no 4 MiB buffer for a 1 KiB norm.
@@ -139,12 +158,167 @@ export async function recomputeStatistics(
     stats.add(chunk);
     trits.add(chunk);
   }
-  const ternary = trits.result();
-  const elements = elementCount(t);
-  const base = { elements, summary: stats.result(), ternary };
+  return withTernaryRms(elements, stats.result(), trits.result());
+}
+
+/** The writers' ternary RMS, s·sqrt(nonzero/n) (the export's ternarySummary, the quantizer's row). */
+function withTernaryRms(
+  elements: number,
+  summary: TensorSummary,
+  ternary: TritCounts,
+): RecomputedStatistics {
+  const base = { elements, summary, ternary };
   if (!ternary.ternary || elements === 0) return base;
-  // The writers' formula: s·sqrt(nonzero/n) (the export's ternarySummary, the quantizer's row).
   return { ...base, ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / elements) };
+}
+
+/**
+ * Statistics of a large F16/BF16 tensor from a histogram of its 65,536 bit
+ * patterns: one counting pass instead of decoding billions of values. Its
+ * float sum is not the writer's summation order (no sum of a tensor this
+ * large is: see the module comment) but is within the tolerance, and more
+ * accurate (each bucket's count·v² is exact); min, max and the trit counts
+ * are exact.
+ */
+async function halfStatistics(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  elements: number,
+): Promise<RecomputedStatistics> {
+  const hist = new Uint32Array(1 << 16);
+  for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) {
+    const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    const bits = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+    for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
+  }
+  const decode = t.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
+  let count = 0, sum = 0, sumSq = 0, min = Infinity, max = -Infinity, nonFinite = 0;
+  let s = 0, neg = 0, zero = 0, pos = 0, ternary = true;
+  for (let bits = 0; bits < hist.length; bits++) {
+    const c = hist[bits]!;
+    if (c === 0) continue;
+    const v = decode(bits);
+    if (!Number.isFinite(v)) {
+      nonFinite += c;
+      ternary = false;
+      continue;
+    }
+    count += c;
+    sum += c * v;
+    sumSq += c * v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v === 0) zero += c;
+    else if (s === 0 || Math.abs(v) === s) {
+      s = Math.abs(v);
+      if (v > 0) pos += c;
+      else neg += c;
+    } else ternary = false;
+  }
+  const summary: TensorSummary = {
+    count,
+    rms: count ? Math.sqrt(sumSq / count) : 0,
+    mean: count ? sum / count : 0,
+    min: count ? min : 0,
+    max: count ? max : 0,
+    nonFinite,
+  };
+  return withTernaryRms(elements, summary, { ternary, scale: s, neg, zero, pos });
+}
+
+/**
+ * Per byte of I2_S codes, how many of its four 2-bit codes are −1 (code 0),
+ * +1 (code 2) and invalid (code 3) (docs/explanation/quantization-formats.md,
+ * I2_S). Counting needs no unpacking: the layout only moves codes around.
+ */
+const I2S_BYTE_COUNTS = (() => {
+  const neg = new Uint8Array(256), pos = new Uint8Array(256), bad = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) {
+    for (let k = 0; k < 8; k += 2) {
+      const code = (b >> k) & 3;
+      if (code === 0) neg[b]!++;
+      else if (code === 2) pos[b]!++;
+      else if (code === 3) bad[b]!++;
+    }
+  }
+  return { neg, pos, bad };
+})();
+
+/** Trit counts and the one scale of an I2_S payload; an invalid code is the codec's FormatError. */
+function i2sCounts(payload: Uint8Array, n: number, name: string): TernaryStats {
+  const size = i2sByteSize(n, name);
+  if (payload.length < size) unpackI2S(payload, n, name); // throws, naming the shortfall
+  let neg = 0, pos = 0, bad = 0;
+  const { neg: negOf, pos: posOf, bad: badOf } = I2S_BYTE_COUNTS;
+  for (let i = 0; i < n / 4; i++) {
+    const b = payload[i]!;
+    neg += negOf[b]!;
+    pos += posOf[b]!;
+    bad += badOf[b]!;
+  }
+  if (bad > 0) unpackI2S(payload, n, name); // throws, naming the element
+  const scale = new DataView(payload.buffer, payload.byteOffset + n / 4, 4).getFloat32(0, true);
+  // TernaryAccumulator's rule: a scale that is not a finite number ≥ 0 makes no ternary tensor.
+  const ok = Number.isFinite(scale) && scale >= 0;
+  const stats = {
+    ternary: ok,
+    scale: neg + pos > 0 ? scale : 0,
+    distinctScales: 1,
+    neg,
+    zero: n - neg - pos,
+    pos,
+    count: n,
+  };
+  return stats;
+}
+
+/** Trit counts of a TQ2_0/TQ1_0 payload, block scale by block scale. */
+function blockCounts(type: number, payload: Uint8Array, n: number, name: string): TernaryStats {
+  const decode = type === GgmlType.TQ2_0 ? decodeTQ2_0 : decodeTQ1_0;
+  const { trits, scales } = decode(payload, n, name);
+  const acc = new TernaryAccumulator();
+  for (let b = 0; b < scales.length; b++) {
+    acc.addTrits(trits, scales[b]!, b * TERNARY_BLOCK, Math.min(n, (b + 1) * TERNARY_BLOCK));
+  }
+  return acc.result();
+}
+
+/**
+ * Statistics of an I2_S/TQ2_0/TQ1_0 tensor from its trit counts, as the
+ * quantizer records them (no float pass over billions of values); undefined
+ * when its blocks do not share one scale (then the values are summed).
+ */
+function tritStatistics(
+  t: GgufTensorInfo,
+  payload: Uint8Array,
+  elements: number,
+  path: string,
+): RecomputedStatistics | undefined {
+  const name = `${path}: tensor ${t.name}`;
+  const r = t.type === GgmlType.I2_S
+    ? i2sCounts(payload, elements, name)
+    : blockCounts(t.type, payload, elements, name);
+  if (!r.ternary || r.scale < 0) return undefined;
+  const s = r.scale;
+  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
+  const stats = withTernaryRms(elements, {
+    count: 0,
+    rms: 0,
+    mean: 0,
+    min: 0,
+    max: 0,
+    nonFinite: 0,
+  }, counts);
+  const summary: TensorSummary = {
+    count: elements,
+    // The ternary RMS is the only form a writer records for these types.
+    rms: stats.ternaryRms ?? 0,
+    mean: elements ? (s * (r.pos - r.neg)) / elements : 0,
+    min: r.neg > 0 ? -s : r.zero > 0 ? 0 : s,
+    max: r.pos > 0 ? s : r.zero > 0 ? 0 : -s,
+    nonFinite: 0,
+  };
+  return { ...stats, summary };
 }
 
 /** How a recorded RMS compares with the recomputed one. */
