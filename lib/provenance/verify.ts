@@ -256,6 +256,47 @@ async function readCompanions(options: VerifyOptions) {
   };
 }
 
+type Companions = Awaited<ReturnType<typeof readCompanions>>;
+
+/** meta.json against the digests and the parsed GGUF (or why it does not parse). */
+async function metaCheck(
+  meta: Companions["meta"],
+  d: Digests,
+  ggufPath: string,
+  fileSize: number,
+): Promise<[VerifyCheck, UnverifiableClaim[]]> {
+  if (!meta.bytes) return [skipped("meta.json", meta.path, "not found"), []];
+  const parsed = d.gguf
+    ? { gguf: d.gguf, sha256: new Map(d.hashes!.tensors.map((t) => [t.name, t.hex.sha256!])) }
+    : { error: d.unreadable! };
+  const m = await checkMetaJson({
+    file: meta.path,
+    bytes: meta.bytes,
+    ggufPath,
+    fileSize,
+    fileSha256: d.fileSha256,
+    parsed,
+  });
+  return [outcome("meta.json", meta.path, m.detail, m.mismatches), m.claims];
+}
+
+/** The manifest's lines against the digests. */
+function manifestCheck(
+  path: string,
+  manifest: GgufHashManifestEntry[] | string | undefined,
+  d: Digests,
+): VerifyCheck {
+  if (manifest === undefined) return skipped("manifest", path, "not found");
+  if (typeof manifest === "string") return outcome("manifest", path, "malformed", [manifest]);
+  if (!d.gguf) {
+    return outcome("manifest", path, "not checked", [
+      `${path}: cannot be checked: ${d.unreadable}`,
+    ]);
+  }
+  const r = checkManifest(path, manifest, d.gguf, d.hashes!);
+  return outcome("manifest", path, r.detail, r.mismatches);
+}
+
 /**
  * Verifies a GGUF against its companions (see the module comment). Returns a
  * report; use {@link assertVerified} to turn failures into a VerifyError.
@@ -274,65 +315,35 @@ async function readCompanions(options: VerifyOptions) {
  * ```
  */
 export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> {
-  const fileSize = await inputSize(options.ggufPath);
+  const g = options.ggufPath;
+  const fileSize = await inputSize(g);
   const c = await readCompanions(options);
   const manifest = c.manifest.bytes && parseManifest(c.manifest.bytes, c.manifest.path);
-  const d: Digests = await digestsOf(options.ggufPath, manifest);
+  const d: Digests = await digestsOf(g, manifest);
   try {
-    const checks: VerifyCheck[] = [];
-    const g = options.ggufPath;
-    checks.push(
-      c.fp.bytes
-        ? checkFingerprint(c.fp.path, decode(c.fp.bytes), d.fileSha256, g, d.unreadable)
-        : skipped("fingerprint", c.fp.path, "not found"),
-    );
-    let claims: UnverifiableClaim[] = [];
-    if (c.meta.bytes) {
-      const parsed = d.gguf
-        ? { gguf: d.gguf, sha256: new Map(d.hashes!.tensors.map((t) => [t.name, t.hex.sha256!])) }
-        : { error: d.unreadable! };
-      const m = await checkMetaJson({
-        file: c.meta.path,
-        bytes: c.meta.bytes,
-        ggufPath: g,
-        fileSize,
-        fileSha256: d.fileSha256,
-        parsed,
-      });
-      checks.push(outcome("meta.json", c.meta.path, m.detail, m.mismatches));
-      claims = m.claims;
-    } else checks.push(skipped("meta.json", c.meta.path, "not found"));
-    if (manifest === undefined) checks.push(skipped("manifest", c.manifest.path, "not found"));
-    else if (typeof manifest === "string") {
-      checks.push(outcome("manifest", c.manifest.path, "malformed", [manifest]));
-    } else if (!d.gguf) {
-      checks.push(
-        outcome("manifest", c.manifest.path, "not checked", [
-          `${c.manifest.path}: cannot be checked: ${d.unreadable}`,
-        ]),
-      );
-    } else {
-      const r = checkManifest(c.manifest.path, manifest, d.gguf, d.hashes!);
-      checks.push(outcome("manifest", c.manifest.path, r.detail, r.mismatches));
-    }
+    const fingerprint = c.fp.bytes
+      ? checkFingerprint(c.fp.path, decode(c.fp.bytes), d.fileSha256, g, d.unreadable)
+      : skipped("fingerprint", c.fp.path, "not found");
+    const [meta, claims] = await metaCheck(c.meta, d, g, fileSize);
     const metaSha256 = c.meta.bytes && createHash("sha256").update(c.meta.bytes).digest("hex");
-    const [sigCheck, signature] = await checkSignature(options, c.sig, c.sig.bytes, {
-      path: c.meta.path,
-      sha256: metaSha256,
-    }, d.fileSha256);
-    checks.push(sigCheck);
-    const ran = checks.some((k) => k.status !== "skipped");
-    const report: VerifyReport = {
+    const [sig, signature] = await checkSignature(
+      options,
+      c.sig,
+      c.sig.bytes,
+      { path: c.meta.path, sha256: metaSha256 },
+      d.fileSha256,
+    );
+    const checks = [fingerprint, meta, manifestCheck(c.manifest.path, manifest, d), sig];
+    return {
       ggufPath: g,
       checks,
-      ok: ran && checks.every((k) => k.status !== "failed"),
+      ok: checks.some((k) => k.status !== "skipped") && checks.every((k) => k.status !== "failed"),
       fileSha256: d.fileSha256,
       claims,
       signature,
       ...(metaSha256 !== undefined && { metaSha256 }),
       ...(d.unreadable !== undefined && { unreadable: d.unreadable }),
     };
-    return report;
   } finally {
     d.gguf?.close();
   }
