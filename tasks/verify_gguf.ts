@@ -31,6 +31,7 @@ options:
   --manifest FILE     gguf-hash manifest (default <stem>.gguf-hash)
   --sig FILE          signature (default <stem>.sig)
   --pubkey PUB        Ed25519 public key (SPKI PEM); the signature must then verify
+  --require-signature a missing signature, or one not checked (no --pubkey), is exit 19
   --gguf-hash         print the llama.cpp gguf-hash manifest of <gguf> instead
   --algos LIST        with --gguf-hash: xxh64,sha1,sha256,uuid (default xxh64,sha256)
   -h, --help          this help
@@ -43,6 +44,7 @@ const OPTIONS = {
   manifest: { type: "string" },
   sig: { type: "string" },
   pubkey: { type: "string" },
+  "require-signature": { type: "boolean" },
   "gguf-hash": { type: "boolean" },
   algos: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -89,6 +91,7 @@ export async function main(args: readonly string[]): Promise<number> {
     ...(values.manifest !== undefined && { manifestPath: values.manifest }),
     ...(values.sig !== undefined && { signaturePath: values.sig }),
     ...(values.pubkey !== undefined && { publicKey: await loadPublicKey(values.pubkey) }),
+    ...(values["require-signature"] === true && { requireSignature: true }),
   });
   // On failure the error below lists every mismatch: the table only summarizes.
   console.log(formatVerifyReport(report, { mismatches: false }).trimEnd());

@@ -59,6 +59,7 @@ import {
 } from "./scan.ts";
 import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
 import { PayloadHashing } from "../provenance/gguf_hash.ts";
+import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 
 /** Options of {@link quantizeGguf} (the flags of `model-quantize-i2s`). */
 export interface QuantizeOptions {
@@ -356,42 +357,6 @@ async function sourceMeta(
     }
   }
   return { path, json, hfNames };
-}
-
-/** JSON-safe copy of a metadata value (u64/i64 as numbers when safe, else strings). */
-function jsonValue(v: unknown): unknown {
-  if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  return v;
-}
-
-/** The `{arch}.*` hyperparameters of the GGUF, for meta.json's config. */
-function configFromGguf(src: GgufFile, arch: string | null): Record<string, unknown> {
-  const out: Record<string, unknown> = { derived_from: "gguf metadata", architecture: arch };
-  if (arch === null) return out;
-  for (const [key, kv] of src.metadata) {
-    if (key.startsWith(`${arch}.`) && !Array.isArray(kv.value)) {
-      out[key.slice(arch.length + 1)] = jsonValue(kv.value);
-    }
-  }
-  return out;
-}
-
-function tokenizerFromGguf(src: GgufFile): Record<string, unknown> {
-  const T = Keys.tokenizer;
-  const get = (k: string) => {
-    const kv = src.kv(k);
-    if (!kv) return null;
-    return Array.isArray(kv.value) ? kv.value.length : jsonValue(kv.value);
-  };
-  return {
-    model: get(T.model),
-    pre: get(T.pre),
-    tokens: get(T.tokens),
-    merges: get(T.merges),
-    bos_token_id: get(T.bosId),
-    eos_token_id: get(T.eosId),
-    add_bos_token: get(T.addBos),
-  };
 }
 
 /** Runs the quantization (see the module comment). */

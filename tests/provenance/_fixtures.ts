@@ -71,6 +71,7 @@ export async function writeSmallGguf(path: string): Promise<{ ggufPath: string; 
   const w = new GgufWriter();
   w.addString("general.architecture", "llama");
   w.addString("general.name", "provenance-test");
+  w.addU32("general.file_type", 7); // MOSTLY_Q8_0
   w.addTensorInfo("token_embd.weight", [8, 16], GgmlType.F32);
   w.addTensorInfo("blk.0.attn_norm.weight", [13], GgmlType.F16); // 26 bytes: padded to 32
   w.addTensorInfo("blk.0.attn_q.weight", [4, 64], GgmlType.Q8_0);
@@ -91,9 +92,51 @@ export async function writeSmallGguf(path: string): Promise<{ ggufPath: string; 
   return { ggufPath: path, names: w.tensors.map((t) => t.name) };
 }
 
+/** IEEE half bits to a number, written out here rather than taken from lib/codecs. */
+function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f, frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** A payload's values as meta.json's statistics see them (f32), by ggml type id (FORMATS.md §1). */
+function payloadValues(type: number, bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  if (type === 0) { for (let o = 0; o < bytes.length; o += 4) out.push(view.getFloat32(o, true)); }
+  else if (type === 1) {
+    for (let o = 0; o < bytes.length; o += 2) out.push(halfToNumber(view.getUint16(o, true)));
+  } else if (type === 8) {
+    for (let o = 0; o < bytes.length; o += 34) {
+      const d = halfToNumber(view.getUint16(o, true));
+      for (let j = 0; j < 32; j++) out.push(Math.fround(d * view.getInt8(o + 2 + j)));
+    }
+  } else throw new Error(`test helper: no decoder for ggml type ${type}`);
+  return out;
+}
+
+/** rms/min/max over the finite values, summed in order in float64 (NaN and ±inf left out). */
+export function statistics(values: readonly number[]): { rms: number; min: number; max: number } {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return { rms: 0, min: 0, max: 0 };
+  let sumSq = 0;
+  for (const v of finite) sumSq += v * v;
+  return {
+    rms: Math.sqrt(sumSq / finite.length),
+    min: finite.reduce((a, b) => (b < a ? b : a)),
+    max: finite.reduce((a, b) => (b > a ? b : a)),
+  };
+}
+
+const TYPE_NAMES: Record<number, string> = { 0: "F32", 1: "F16", 8: "Q8_0", 30: "BF16" };
+
 /**
- * Writes `<stem>.fingerprint` and a minimal `<stem>.meta.json` computed
- * independently (node:crypto over the byte ranges of {@link payloadRanges}).
+ * Writes `<stem>.fingerprint` and a complete `<stem>.meta.json` for a GGUF
+ * from {@link writeSmallGguf}, computed independently: hfGguf for the tensor
+ * table, node:crypto over the byte ranges of {@link payloadRanges}, and the
+ * decoders above for the statistics.
  */
 export async function writeCompanions(
   ggufPath: string,
@@ -101,17 +144,45 @@ export async function writeCompanions(
   const stem = ggufPath.replace(/\.gguf$/, "");
   const bytes = await Deno.readFile(ggufPath);
   const ranges = await payloadRanges(ggufPath);
+  const parsed = await hfGguf(ggufPath, { allowLocalFile: true });
   const fileSha = digest("sha256", bytes);
   await Deno.writeTextFile(`${stem}.fingerprint`, `sha256-${fileSha}\n`);
   const meta = {
     format: "gguf_v3",
+    tool: { name: "clean-gguf", version: "test" },
+    precision: "q8_0", // general.file_type 7, MOSTLY_Q8_0
+    norms_format: "float_preserved",
+    architecture: "llama",
     file: ggufPath.split("/").pop(),
     fingerprint: `sha256-${fileSha}`,
     size: bytes.length,
-    tensors: ranges.map((r) => ({
-      gguf_name: r.name,
-      sha256: digest("sha256", bytes.subarray(r.start, r.end)),
-    })),
+    options: {},
+    sources: [],
+    config: { derived_from: "gguf metadata", architecture: "llama" },
+    tokenizer: {
+      model: null,
+      pre: null,
+      tokens: null,
+      merges: null,
+      bos_token_id: null,
+      eos_token_id: null,
+      add_bos_token: null,
+    },
+    tensors: ranges.map((r, i) => {
+      const info = parsed.tensorInfos[i]!;
+      const payload = bytes.subarray(r.start, r.end);
+      return {
+        gguf_name: r.name,
+        hf_name: null,
+        gguf_type: TYPE_NAMES[info.dtype],
+        shape: info.shape.map(Number).reverse(),
+        source_dtype: null,
+        ...statistics(payloadValues(info.dtype, payload)),
+        sha256: digest("sha256", payload),
+        action: "written by the test",
+      };
+    }),
+    warnings: [],
   };
   await Deno.writeTextFile(`${stem}.meta.json`, JSON.stringify(meta, null, 2) + "\n");
   return { fingerprint: `${stem}.fingerprint`, meta: `${stem}.meta.json` };

@@ -1,0 +1,387 @@
+/**
+ * meta.json's per-tensor statistics (`rms`, `min`, `max`, `ternary_scale`)
+ * recomputed from the values stored in a GGUF, with the accumulators the
+ * writers use (`StatsAccumulator`, and trit counts for ternary tensors), and
+ * the rule that says when a recorded figure matches.
+ *
+ * Two writers' formulas exist for the RMS: the float sum `sqrt(Σv²/n)` over
+ * the decoded values, and, for ternary tensors, `s·sqrt(nonzero/n)` from the
+ * trit counts (the export's BitNet projections, every quantized projection).
+ * They can differ in the last bit, so a recorded RMS must equal one of them
+ * exactly. The float sum depends on how the writer split the tensor into
+ * chunks; every writer reads 4 MiB at a time, so a tensor of at most
+ * {@link EXACT_RMS_ELEMENTS} values is summed in one piece and reproduced bit
+ * for bit; a larger non-ternary tensor is compared to
+ * {@link RMS_RELATIVE_TOLERANCE} (and `model-verify` says so).
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { recomputeStatistics, rmsAgreement } from "./tensor_stats.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const t = gguf.tensor("blk.0.attn_q.weight");
+ * const stats = await recomputeStatistics(gguf, t);
+ * rmsAgreement(0.0283, stats!); // "exact", "close" or "differs"
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import { fromF32 } from "../export/convert.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
+import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
+import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
+import { i2sByteSize, unpackI2S } from "../codecs/i2s.ts";
+import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
+import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
+
+/** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
+export const EXACT_RMS_ELEMENTS = 1 << 20;
+
+/**
+ * Relative tolerance for the RMS of a larger non-ternary tensor: float64 sums
+ * of up to 2^21 positive terms per chunk differ by at most ~2^21·2^-53 ≈ 2.3e-10
+ * between two chunkings, halved by the square root.
+ */
+export const RMS_RELATIVE_TOLERANCE = 1e-8;
+
+/** Elements per TQ2_0/TQ1_0 block (one f16 scale each). */
+const TERNARY_BLOCK = 256;
+
+/** Bytes per streamed chunk of float values. */
+const STATS_CHUNK_BYTES = 1 << 22;
+
+/** Trit counts of a tensor whose values are all −s, 0 or +s for one s. */
+export interface TritCounts {
+  /** False as soon as a value is not −s, 0 or +s (NaN and ±Infinity included). */
+  readonly ternary: boolean;
+  /** s (0 for an all-zero tensor). */
+  readonly scale: number;
+  readonly neg: number;
+  readonly zero: number;
+  readonly pos: number;
+}
+
+/**
+ * Counts −s, 0 and +s over chunks, s being the first non-zero magnitude: the
+ * trit counts a writer records a ternary tensor's statistics from. One
+ * comparison chain per value, so the check costs no more than the sum of squares.
+ */
+class TritCounter {
+  #s = 0;
+  #neg = 0;
+  #zero = 0;
+  #pos = 0;
+  #ternary = true;
+
+  add(values: Float32Array): void {
+    if (!this.#ternary) return;
+    let s = this.#s, neg = 0, zero = 0, pos = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === 0) zero++;
+      else if (v === s) pos++;
+      else if (v === -s) neg++;
+      else if (s === 0 && Number.isFinite(v)) {
+        s = Math.abs(v);
+        if (v > 0) pos++;
+        else neg++;
+      } else {
+        this.#ternary = false;
+        return;
+      }
+    }
+    this.#s = s;
+    this.#neg += neg;
+    this.#zero += zero;
+    this.#pos += pos;
+  }
+
+  result(): TritCounts {
+    return {
+      ternary: this.#ternary,
+      scale: this.#s,
+      neg: this.#neg,
+      zero: this.#zero,
+      pos: this.#pos,
+    };
+  }
+}
+
+/** What the stored values of one tensor give. */
+export interface RecomputedStatistics {
+  readonly elements: number;
+  /** The float sum over the decoded values (NaN and ±Infinity excluded, as the writers do). */
+  readonly summary: TensorSummary;
+  /** Whether the values are exactly −s, 0, +s for one s, and their split. */
+  readonly ternary: TritCounts;
+  /** `s·sqrt(nonzero/n)`, the RMS a writer records from trit counts; ternary tensors only. */
+  readonly ternaryRms?: number;
+}
+
+/**
+ * Streams one tensor's values through the writers' accumulators; undefined
+ * when its type has no decoder here (its statistics are then unverifiable).
+ * A payload a codec refuses is a {@link FormatError} naming the tensor.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const s = await recomputeStatistics(gguf, gguf.tensor("output_norm.weight"));
+ * console.log(s?.summary.rms, s?.ternary.ternary);
+ * ```
+ */
+export async function recomputeStatistics(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+): Promise<RecomputedStatistics | undefined> {
+  if (!canDecode(t.type)) return undefined;
+  const elements = elementCount(t);
+  if (t.type === GgmlType.I2_S || t.type === GgmlType.TQ2_0 || t.type === GgmlType.TQ1_0) {
+    const fromTrits = tritStatistics(t, await gguf.readTensor(t), elements, gguf.path);
+    if (fromTrits !== undefined) return fromTrits;
+  }
+  if (
+    (t.type === GgmlType.F16 || t.type === GgmlType.BF16) && elements > EXACT_RMS_ELEMENTS &&
+    elements < 2 ** 32
+  ) {
+    return await halfStatistics(gguf, t, elements);
+  }
+  const stats = new StatsAccumulator();
+  const trits = new TritCounter();
+  // Small tensors in one chunk of their own size: no 4 MiB buffer for a 1 KiB norm.
+  for await (const chunk of tensorValueChunks(gguf, t, Math.min(STATS_CHUNK_BYTES, t.nbytes))) {
+    stats.add(chunk);
+    trits.add(chunk);
+  }
+  return withTernaryRms(elements, stats.result(), trits.result());
+}
+
+/** The writers' ternary RMS, s·sqrt(nonzero/n) (the export's ternarySummary, the quantizer's row). */
+function withTernaryRms(
+  elements: number,
+  summary: TensorSummary,
+  ternary: TritCounts,
+): RecomputedStatistics {
+  const base = { elements, summary, ternary };
+  if (!ternary.ternary || elements === 0) return base;
+  return { ...base, ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / elements) };
+}
+
+/**
+ * Statistics of a large F16/BF16 tensor from a histogram of its 65,536 bit
+ * patterns: one counting pass instead of decoding billions of values. Its
+ * float sum is not the writer's summation order (no sum of a tensor this
+ * large is: see the module comment) but is within the tolerance, and more
+ * accurate (each bucket's count·v² is exact); min, max and the trit counts
+ * are exact.
+ */
+async function halfStatistics(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  elements: number,
+): Promise<RecomputedStatistics> {
+  const hist = new Uint32Array(1 << 16);
+  for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) {
+    const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    const bits = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+    for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
+  }
+  const decode = t.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
+  let count = 0, sum = 0, sumSq = 0, min = Infinity, max = -Infinity, nonFinite = 0;
+  let s = 0, neg = 0, zero = 0, pos = 0, ternary = true;
+  for (let bits = 0; bits < hist.length; bits++) {
+    const c = hist[bits]!;
+    if (c === 0) continue;
+    const v = decode(bits);
+    if (!Number.isFinite(v)) {
+      nonFinite += c;
+      ternary = false;
+      continue;
+    }
+    count += c;
+    sum += c * v;
+    sumSq += c * v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v === 0) zero += c;
+    else if (s === 0 || Math.abs(v) === s) {
+      s = Math.abs(v);
+      if (v > 0) pos += c;
+      else neg += c;
+    } else ternary = false;
+  }
+  const summary: TensorSummary = {
+    count,
+    rms: count ? Math.sqrt(sumSq / count) : 0,
+    mean: count ? sum / count : 0,
+    min: count ? min : 0,
+    max: count ? max : 0,
+    nonFinite,
+  };
+  return withTernaryRms(elements, summary, { ternary, scale: s, neg, zero, pos });
+}
+
+/**
+ * Per byte of I2_S codes, how many of its four 2-bit codes are −1 (code 0),
+ * +1 (code 2) and invalid (code 3) (docs/explanation/quantization-formats.md,
+ * I2_S). Counting needs no unpacking: the layout only moves codes around.
+ */
+const I2S_BYTE_COUNTS = (() => {
+  const neg = new Uint8Array(256), pos = new Uint8Array(256), bad = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) {
+    for (let k = 0; k < 8; k += 2) {
+      const code = (b >> k) & 3;
+      if (code === 0) neg[b]!++;
+      else if (code === 2) pos[b]!++;
+      else if (code === 3) bad[b]!++;
+    }
+  }
+  return { neg, pos, bad };
+})();
+
+/** Trit counts and the one scale of an I2_S payload; an invalid code is the codec's FormatError. */
+function i2sCounts(payload: Uint8Array, n: number, name: string): TernaryStats {
+  const size = i2sByteSize(n, name);
+  if (payload.length < size) unpackI2S(payload, n, name); // throws, naming the shortfall
+  let neg = 0, pos = 0, bad = 0;
+  const { neg: negOf, pos: posOf, bad: badOf } = I2S_BYTE_COUNTS;
+  for (let i = 0; i < n / 4; i++) {
+    const b = payload[i]!;
+    neg += negOf[b]!;
+    pos += posOf[b]!;
+    bad += badOf[b]!;
+  }
+  if (bad > 0) unpackI2S(payload, n, name); // throws, naming the element
+  const scale = new DataView(payload.buffer, payload.byteOffset + n / 4, 4).getFloat32(0, true);
+  // TernaryAccumulator's rule: a scale that is not a finite number ≥ 0 makes no ternary tensor.
+  const ok = Number.isFinite(scale) && scale >= 0;
+  const stats = {
+    ternary: ok,
+    scale: neg + pos > 0 ? scale : 0,
+    distinctScales: 1,
+    neg,
+    zero: n - neg - pos,
+    pos,
+    count: n,
+  };
+  return stats;
+}
+
+/** Trit counts of a TQ2_0/TQ1_0 payload, block scale by block scale. */
+function blockCounts(type: number, payload: Uint8Array, n: number, name: string): TernaryStats {
+  const decode = type === GgmlType.TQ2_0 ? decodeTQ2_0 : decodeTQ1_0;
+  const { trits, scales } = decode(payload, n, name);
+  const acc = new TernaryAccumulator();
+  for (let b = 0; b < scales.length; b++) {
+    acc.addTrits(trits, scales[b]!, b * TERNARY_BLOCK, Math.min(n, (b + 1) * TERNARY_BLOCK));
+  }
+  return acc.result();
+}
+
+/**
+ * Statistics of an I2_S/TQ2_0/TQ1_0 tensor from its trit counts, as the
+ * quantizer records them (no float pass over billions of values); undefined
+ * when its blocks do not share one scale (then the values are summed).
+ */
+function tritStatistics(
+  t: GgufTensorInfo,
+  payload: Uint8Array,
+  elements: number,
+  path: string,
+): RecomputedStatistics | undefined {
+  const name = `${path}: tensor ${t.name}`;
+  const r = t.type === GgmlType.I2_S
+    ? i2sCounts(payload, elements, name)
+    : blockCounts(t.type, payload, elements, name);
+  if (!r.ternary || r.scale < 0) return undefined;
+  const s = r.scale;
+  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
+  const stats = withTernaryRms(elements, {
+    count: 0,
+    rms: 0,
+    mean: 0,
+    min: 0,
+    max: 0,
+    nonFinite: 0,
+  }, counts);
+  const summary: TensorSummary = {
+    count: elements,
+    // The ternary RMS is the only form a writer records for these types.
+    rms: stats.ternaryRms ?? 0,
+    mean: elements ? (s * (r.pos - r.neg)) / elements : 0,
+    min: r.neg > 0 ? -s : r.zero > 0 ? 0 : s,
+    max: r.pos > 0 ? s : r.zero > 0 ? 0 : -s,
+    nonFinite: 0,
+  };
+  return { ...stats, summary };
+}
+
+/** How a recorded RMS compares with the recomputed one. */
+export type RmsAgreement = "exact" | "close" | "differs";
+
+/**
+ * "exact" when `recorded` is one of the writers' figures bit for bit; "close"
+ * when the tensor is too large to reproduce the writer's summation order and
+ * `recorded` is within {@link RMS_RELATIVE_TOLERANCE}; "differs" otherwise.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const stats = (await recomputeStatistics(gguf, gguf.tensor("output_norm.weight")))!;
+ * rmsAgreement(stats.summary.rms, stats); // "exact"
+ * ```
+ */
+export function rmsAgreement(recorded: number, s: RecomputedStatistics): RmsAgreement {
+  if (recorded === s.summary.rms || recorded === s.ternaryRms) return "exact";
+  if (s.elements <= EXACT_RMS_ELEMENTS || s.ternaryRms !== undefined) return "differs";
+  const scale = Math.max(Math.abs(s.summary.rms), Number.MIN_VALUE);
+  return Math.abs(recorded - s.summary.rms) <= RMS_RELATIVE_TOLERANCE * scale ? "close" : "differs";
+}
+
+/**
+ * The scale an F16 or BF16 tensor stores for a ternary scale `x`, as the
+ * export writes ±s (fromF32; "clamp" maps an overflowing s to ±65504);
+ * undefined for other types, whose writers record the stored scale itself.
+ */
+function storedHalfScale(type: number, x: number): number | undefined {
+  if (type !== GgmlType.F16 && type !== GgmlType.BF16) return undefined;
+  const name = GGML_TYPES[type].name as "F16" | "BF16";
+  return fromF32(new Float32Array([x]), name, "clamp").values[0];
+}
+
+/** How a recorded `ternary_scale` compares with the stored scale. */
+export type ScaleAgreement = "exact" | "rounds-to-stored" | "differs" | "no-scale-stored";
+
+/**
+ * Compares a recorded `ternary_scale` with the scale the tensor stores: the
+ * quantizer (I2_S, TQ2_0, TQ1_0) and an F32 export record the stored scale
+ * itself, compared bit for bit ("exact"); an F16 or BF16 export records the
+ * absmean s before rounding to the output type ("rounds-to-stored": the
+ * digits beyond the stored precision cannot be checked). An all-zero tensor
+ * stores no scale.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { GgmlType } from "../gguf/types.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const stats = (await recomputeStatistics(gguf, gguf.tensor("blk.0.attn_q.weight")))!;
+ * scaleAgreement(0.0343627929, stats, GgmlType.F16); // "rounds-to-stored"
+ * ```
+ */
+export function scaleAgreement(
+  recorded: number,
+  s: RecomputedStatistics,
+  type: number,
+): ScaleAgreement {
+  if (!s.ternary.ternary) return "differs";
+  if (s.ternary.scale === 0) return "no-scale-stored";
+  if (recorded === s.ternary.scale) return "exact";
+  return storedHalfScale(type, recorded) === s.ternary.scale ? "rounds-to-stored" : "differs";
+}

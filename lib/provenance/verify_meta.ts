@@ -1,0 +1,327 @@
+/**
+ * meta.json against the GGUF it describes. Every field the GGUF determines is
+ * recomputed and compared: `format` (GGUF version), `precision`
+ * (`general.file_type`), `norms_format` (every norm stored as a float),
+ * `architecture`, `fingerprint`, `size`, `config` (the hyperparameters the
+ * header holds), `tokenizer` and the whole `tensors` table (verify_tensors.ts).
+ * What the GGUF cannot determine (`tool`, `options`, `sources`, `warnings`,
+ * the config.json fields it does not store...) is returned as claims,
+ * "unverifiable without a signature". Unknown keys, missing keys and any
+ * difference from the writer's JSON other than whitespace (duplicate keys,
+ * reordered keys, reformatted numbers) are failures.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { checkMetaJson } from "./verify_meta.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const r = await checkMetaJson({
+ *   file: "m.meta.json",
+ *   bytes: await Deno.readFile("m.meta.json"),
+ *   ggufPath: "m.gguf",
+ *   fileSize: gguf.fileSize,
+ *   fileSha256: "…",
+ *   parsed: { gguf, sha256: new Map() },
+ * });
+ * console.log(r.mismatches, r.claims);
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import { basename } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { ARCHITECTURES } from "../arch/registry.ts";
+import type { GgufFile } from "../gguf/reader.ts";
+import { archKey, type ArchKeyName, Keys } from "../gguf/keys.ts";
+import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
+import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
+import { checkTensorRows, type Findings } from "./verify_tensors.ts";
+
+/** What meta.json is checked against. */
+export interface MetaCheckInput {
+  readonly file: string;
+  readonly bytes: Uint8Array;
+  readonly ggufPath: string;
+  readonly fileSize: number;
+  readonly fileSha256: string;
+  /** The parsed GGUF and its payload sha256 by tensor name, or why it could not be parsed. */
+  readonly parsed: { gguf: GgufFile; sha256: ReadonlyMap<string, string> } | { error: string };
+}
+
+/** The outcome: a one-line summary, failures, and claims the GGUF cannot confirm. */
+export interface MetaCheckResult extends Findings {
+  readonly detail: string;
+}
+
+/** The JSON text without the whitespace outside strings. */
+function withoutWhitespace(text: string): string {
+  return text.replace(/("(?:[^"\\]|\\.)*")|\s+/g, (_m, s: string | undefined) => s ?? "");
+}
+
+/** The parsed object, or why meta.json is not the writer's JSON. */
+function parseMeta(file: string, bytes: Uint8Array): Record<string, unknown> | string {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return `${file}: not UTF-8 text`;
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
+  } catch (e) {
+    return `${file}: not JSON (${(e as Error).message})`;
+  }
+  if (!isRecord(meta)) return `${file}: not a JSON object`;
+  // The writer emits JSON.stringify's text: only whitespace may differ from it. Anything else
+  // (a duplicate key that JSON.parse silently drops, reordered keys, numbers written another way)
+  // is an edit that a reader of the bytes and a reader of the parsed object would see differently.
+  if (withoutWhitespace(text) !== JSON.stringify(meta)) {
+    return `${file}: not as the writer wrote it (duplicate or reordered keys, or reformatted values; only whitespace may differ)`;
+  }
+  return meta;
+}
+
+/** One scalar field against the value the file determines. */
+function expectEqual(out: Findings, file: string, key: string, recorded: unknown, actual: unknown) {
+  if (!isDeepStrictEqual(recorded, actual)) {
+    out.mismatches.push(
+      `${file}: "${key}" is ${JSON.stringify(recorded)} but the GGUF gives ${
+        JSON.stringify(actual)
+      }`,
+    );
+  }
+}
+
+/** `fingerprint` and `size`: checked before (and whether or not) the GGUF parses. */
+function checkWholeFile(meta: Record<string, unknown>, input: MetaCheckInput, out: Findings): void {
+  const { file, ggufPath: g, fileSize, fileSha256 } = input;
+  const fp = meta.fingerprint;
+  if (typeof fp !== "string" || fp.replace(/^sha256-/, "") !== fileSha256) {
+    out.mismatches.push(
+      `${file}: "fingerprint" is ${JSON.stringify(fp)} but ${g} has sha256 ${fileSha256}`,
+    );
+  }
+  const size = meta.size;
+  if (size === fileSize) return;
+  // Shorter than recorded and no longer the recorded bytes: the file lost its end. (Were the
+  // bytes the recorded ones, "size" itself would be what changed.)
+  const intact = typeof fp === "string" && fp.replace(/^sha256-/, "") === fileSha256;
+  if (typeof size === "number" && Number.isSafeInteger(size) && fileSize < size && !intact) {
+    out.mismatches.push(`${g}: truncated: ${fileSize} bytes, expected ${size} (${file} "size")`);
+  } else {
+    out.mismatches.push(
+      `${file}: "size" is ${JSON.stringify(size)} but ${g} has ${fileSize} bytes`,
+    );
+  }
+}
+
+/** Fields that describe the writer and its inputs: shape-checked, then claims. */
+function checkWriterFields(
+  meta: Record<string, unknown>,
+  input: MetaCheckInput,
+  out: Findings,
+): void {
+  const { file } = input;
+  const shape = (ok: boolean, key: string, what: string) => {
+    if (!ok) out.mismatches.push(`${file}: "${key}" is not ${what}`);
+  };
+  if (isRecord(meta.tool)) {
+    out.mismatches.push(...keyProblems(meta.tool, META_KEYS.tool, file, "tool"));
+  } else shape(false, "tool", "an object");
+  if (isRecord(meta.options)) {
+    out.mismatches.push(...keyProblems(meta.options, META_KEYS.options, file, "options"));
+    const origin = meta.options.origin;
+    if (origin !== undefined) {
+      if (isRecord(origin)) {
+        out.mismatches.push(...keyProblems(origin, META_KEYS.origin, file, "options.origin"));
+      } else shape(false, "options.origin", "an object");
+    }
+  } else shape(false, "options", "an object");
+  if (Array.isArray(meta.sources)) {
+    meta.sources.forEach((s, i) => {
+      if (isRecord(s)) {
+        out.mismatches.push(...keyProblems(s, META_KEYS.source, file, `sources[${i}]`));
+      } else shape(false, `sources[${i}]`, "an object");
+    });
+  } else shape(false, "sources", "an array");
+  shape(
+    Array.isArray(meta.warnings) && meta.warnings.every((w) => typeof w === "string"),
+    "warnings",
+    "an array of strings",
+  );
+  shape(
+    meta.created_at === undefined || typeof meta.created_at === "string",
+    "created_at",
+    "a string",
+  );
+  shape(typeof meta.file === "string", "file", "a string");
+  out.claims.push(claim("tool"), claim("options"), claim("sources"), claim("warnings"));
+  if (meta.created_at !== undefined) out.claims.push(claim("created_at"));
+  if (typeof meta.file === "string" && meta.file !== basename(input.ggufPath)) {
+    out.claims.push(claim("file"));
+  }
+}
+
+/** Export-form `config` keys the GGUF header holds, by meta.json key. */
+const CONFIG_FROM_HEADER: readonly [string, ArchKeyName, "integer" | "f32"][] = [
+  ["hidden_size", "embeddingLength", "integer"],
+  ["intermediate_size", "feedForwardLength", "integer"],
+  ["num_hidden_layers", "blockCount", "integer"],
+  ["num_attention_heads", "headCount", "integer"],
+  ["num_key_value_heads", "headCountKv", "integer"],
+  ["head_dim", "ropeDimensionCount", "integer"],
+  ["vocab_size", "vocabSize", "integer"],
+  ["max_position_embeddings", "contextLength", "integer"],
+  ["rms_norm_eps", "rmsEps", "f32"],
+  ["rope_theta", "ropeFreqBase", "f32"],
+];
+
+const FROM_CONFIG_JSON = [
+  "architectures",
+  "model_type",
+  "hidden_act",
+  "quantization_config",
+] as const;
+
+/** The export's `config` (from config.json): what the header holds is compared, the rest claimed. */
+function checkExportConfig(
+  config: Record<string, unknown>,
+  gguf: GgufFile,
+  arch: string,
+  file: string,
+  out: Findings,
+) {
+  out.mismatches.push(...keyProblems(config, META_KEYS.exportConfig, file, "config"));
+  for (const [key, suffix, kind] of CONFIG_FROM_HEADER) {
+    if (!Object.hasOwn(config, key)) continue;
+    const kv = gguf.kv(archKey(arch, suffix));
+    const actual = kv === undefined ? null : Number(kv.value);
+    const recorded = config[key];
+    const same = kind === "f32" && typeof recorded === "number"
+      ? Math.fround(recorded) === actual
+      : recorded === actual;
+    if (!same) expectEqual(out, file, `config.${key}`, recorded, actual);
+    else if (recorded !== actual) out.claims.push(claim(`config.${key}` as "config.rms_norm_eps"));
+  }
+  if (Object.hasOwn(config, "tie_word_embeddings")) {
+    expectEqual(
+      out,
+      file,
+      "config.tie_word_embeddings",
+      config.tie_word_embeddings,
+      !gguf.hasTensor("output.weight"),
+    );
+  }
+  const family = ARCHITECTURES.find((a) => a.ggufArchNames.includes(arch))?.family;
+  if (family === undefined) out.claims.push(claim("config.family"));
+  else if (Object.hasOwn(config, "family")) {
+    expectEqual(out, file, "config.family", config.family, family);
+  }
+  for (const key of FROM_CONFIG_JSON) {
+    if (Object.hasOwn(config, key)) out.claims.push(claim(`config.${key}`));
+  }
+}
+
+/** `config` in either form, and `tokenizer`. */
+function checkConfigAndTokenizer(
+  meta: Record<string, unknown>,
+  gguf: GgufFile,
+  file: string,
+  out: Findings,
+) {
+  const arch = gguf.kv(Keys.general.architecture)?.value;
+  const archName = typeof arch === "string" ? arch : null;
+  const config = meta.config;
+  if (!isRecord(config)) out.mismatches.push(`${file}: "config" is not an object`);
+  else if (Object.hasOwn(config, "derived_from")) {
+    // The quantizer's form when no source meta.json described its input: all from the header.
+    expectEqual(out, file, "config", config, configFromGguf(gguf, archName));
+  } else if (archName === null) {
+    out.mismatches.push(
+      `${file}: "config" describes a model but ${gguf.path} has no general.architecture`,
+    );
+  } else checkExportConfig(config, gguf, archName, file, out);
+
+  const tokenizer = meta.tokenizer;
+  if (!isRecord(tokenizer)) {
+    out.mismatches.push(`${file}: "tokenizer" is not an object`);
+    return;
+  }
+  const actual = tokenizerFromGguf(gguf);
+  const keys = { required: Object.keys(actual), optional: [] };
+  out.mismatches.push(...keyProblems(tokenizer, keys, file, "tokenizer"));
+  for (const key of keys.required) {
+    if (Object.hasOwn(tokenizer, key)) {
+      expectEqual(out, file, `tokenizer.${key}`, tokenizer[key], actual[key]);
+    }
+  }
+}
+
+/** Fields that need the parsed GGUF. */
+async function checkAgainstGguf(
+  meta: Record<string, unknown>,
+  input: MetaCheckInput,
+  parsed: { gguf: GgufFile; sha256: ReadonlyMap<string, string> },
+  out: Findings,
+): Promise<void> {
+  const { file } = input;
+  const { gguf } = parsed;
+  expectEqual(out, file, "format", meta.format, `gguf_v${gguf.version}`);
+  expectEqual(out, file, "precision", meta.precision, precisionOf(gguf));
+  const arch = gguf.kv(Keys.general.architecture)?.value;
+  expectEqual(out, file, "architecture", meta.architecture, typeof arch === "string" ? arch : "");
+  const notFloat = nonFloatNorms(gguf);
+  if (meta.norms_format !== "float_preserved") {
+    expectEqual(out, file, "norms_format", meta.norms_format, "float_preserved");
+  } else if (notFloat.length > 0) {
+    out.mismatches.push(
+      `${file}: "norms_format" is "float_preserved" but ${gguf.path} stores ${
+        notFloat.join(", ")
+      } in another type`,
+    );
+  }
+  checkConfigAndTokenizer(meta, gguf, file, out);
+  const rows = await checkTensorRows(meta.tensors, { file, gguf, sha256: parsed.sha256 });
+  out.mismatches.push(...rows.mismatches);
+  out.claims.push(...rows.claims);
+}
+
+/**
+ * Checks meta.json against the GGUF (see the module comment). Never throws
+ * for a bad meta.json: every problem is a mismatch naming the field and,
+ * where it applies, the tensor.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const { mismatches, claims } = await checkMetaJson({
+ *   file: "m.meta.json",
+ *   bytes: await Deno.readFile("m.meta.json"),
+ *   ggufPath: "m.gguf",
+ *   fileSize: gguf.fileSize,
+ *   fileSha256: "…",
+ *   parsed: { error: "not parsed in this example" },
+ * });
+ * ```
+ */
+export async function checkMetaJson(input: MetaCheckInput): Promise<MetaCheckResult> {
+  const meta = parseMeta(input.file, input.bytes);
+  if (typeof meta === "string") return { detail: "malformed", mismatches: [meta], claims: [] };
+  const out: Findings = { mismatches: [], claims: [] };
+  out.mismatches.push(...keyProblems(meta, META_KEYS.top, input.file, "the top level"));
+  checkWholeFile(meta, input, out);
+  checkWriterFields(meta, input, out);
+  if ("error" in input.parsed) {
+    out.mismatches.push(
+      `${input.file}: its tensor table, statistics, precision, config and tokenizer cannot be checked: ${input.parsed.error}`,
+    );
+  } else await checkAgainstGguf(meta, input, input.parsed, out);
+  const rows = Array.isArray(meta.tensors) ? meta.tensors.length : 0;
+  return {
+    detail: `${rows} tensors and every field the GGUF determines recomputed`,
+    ...out,
+  };
+}
