@@ -68,6 +68,12 @@ export interface ModelCheckResult {
   readonly exitCode: number;
 }
 
+/** A baseline JSON and the .md and .svg written with it. */
+function baselineFilesOf(jsonPath: string): string[] {
+  const base = jsonPath.replace(/\.json$/, "");
+  return [jsonPath, `${base}.md`, `${base}.svg`];
+}
+
 /**
  * Runs export, validation, baseline and comparison.
  *
@@ -94,6 +100,8 @@ export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckRes
     ...(opts.outType ? { outType: opts.outType } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     quiet: true,
+    // The earlier baseline may sit beside the GGUF: it stays, even though it describes other bytes.
+    keep: opts.baselinePath ? baselineFilesOf(opts.baselinePath) : [],
   });
   const exportMs = performance.now() - t0;
   opts.onProgress?.(`exported ${exported.ggufPath} (${exported.fingerprint})`);

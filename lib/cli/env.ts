@@ -148,3 +148,24 @@ export function assertStrictAllows(env: BitnetEnv): void {
     } or leave strict mode`,
   );
 }
+
+/** The Hugging Face Hub's access token variable. */
+export const HF_TOKEN_VAR = "HF_TOKEN";
+
+/**
+ * HF_TOKEN, when set and readable without prompting (the launcher lets a run
+ * read it only with `--hf-repo`); undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * const token = readHubToken(); // "hf_…" or undefined
+ * ```
+ */
+export function readHubToken(source: EnvSource = Deno.env): string | undefined {
+  if (source === Deno.env) {
+    const state = Deno.permissions.querySync({ name: "env", variable: HF_TOKEN_VAR }).state;
+    if (state !== "granted") return undefined;
+  }
+  const t = source.get(HF_TOKEN_VAR)?.trim();
+  return t ? t : undefined;
+}

@@ -18,7 +18,7 @@
  */
 
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
-import { EXIT, EXIT_MEANINGS, type ExitCode } from "../errors.ts";
+import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
@@ -27,7 +27,7 @@ import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type DifferentialReport } from "./differential.ts";
-import { runLinguisticGate } from "./linguistic.ts";
+import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
 import { runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { resolveCorrections } from "./policy.ts";
@@ -99,7 +99,7 @@ async function runDifferential(
   try {
     reference = await openGguf(referencePath);
   } catch (e) {
-    const message = `cannot read the reference ${referencePath}: ${(e as Error).message}`;
+    const message = `the reference: ${messageAbout(referencePath, e)}`;
     return {
       gate: {
         id: "differential",
@@ -204,7 +204,9 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
       ...report,
       model: { ...model },
       exitCode,
-      exitMeaning: EXIT_MEANINGS[exitCode],
+      exitMeaning: failed && onlyExpectFailed(failed)
+        ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
+        : EXIT_MEANINGS[exitCode],
       passed: exitCode === EXIT.ok,
       gates,
       timings,
@@ -250,7 +252,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
-    const message = `cannot read ${opts.ggufPath}: ${(e as Error).message}`;
+    const message = messageAbout(opts.ggufPath, e);
     gates.push({
       id: "norms",
       title: TITLES.norms,
