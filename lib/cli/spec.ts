@@ -80,6 +80,8 @@ export interface PositionalSpec {
   readonly required?: boolean;
   readonly default?: ArgDefault;
   readonly writes?: WriteSpec;
+  /** The value must end with this, e.g. ".md". */
+  readonly suffix?: string;
 }
 
 /** Another layout of the positionals, used when the flag `when` is given. */
@@ -115,7 +117,10 @@ export interface TaskSpec {
   readonly examples: readonly string[];
   /** Exit codes this task returns besides 0, 1 and 2, in the order `--help` lists them. */
   readonly exitCodes: readonly number[];
-  /** Honours strict mode: BITNET_STRICT_MODE=1 refuses the correction variables (exit 16). */
+  /**
+   * BITNET_STRICT_MODE=1 refuses the correction variables (exit 16) before the task runs.
+   * model-validate instead records the refusal in its report, with the same code.
+   */
   readonly strictMode?: boolean;
   readonly network?: NetworkSpec;
 }
@@ -256,6 +261,11 @@ export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string
       : given;
     if (value === undefined && p.required) {
       throw new UsageError(`${spec.name}: missing <${p.label}>; see --help`);
+    }
+    if (value !== undefined && p.suffix !== undefined && !value.endsWith(p.suffix)) {
+      throw new UsageError(
+        `${spec.name}: <${p.label}> must end in ${p.suffix}, got ${JSON.stringify(value)}; see --help`,
+      );
     }
     args[p.name] = value;
   });

@@ -30,6 +30,7 @@ export const BASELINE_SPEC = {
       label: "out_file.md",
       help: "the Markdown file; .json and .svg go beside it\n(default <model stem>.baseline.md beside the GGUF)",
       writes: { kind: "file", besideOf: "model" },
+      suffix: ".md",
     },
   ],
   options: {

@@ -61,5 +61,5 @@ export const VALIDATE_SPEC = {
     "model-validate /data/gguf/clean-i2_s.gguf --against /data/gguf/clean-f16.gguf --report r.json",
   ],
   exitCodes: [3, 8, 10, 11, 12, 13, 14, 15, 16],
-  strictMode: true,
+  // No up-front refusal: the report itself records strict mode's refusal (gate "strict", exit 16).
 } as const satisfies TaskSpec;
