@@ -119,15 +119,18 @@ export async function executeTask<S extends TaskSpec>(
 }
 
 /**
- * Started by the launcher, the task ends when the launcher is gone: it raises
- * SIGTERM on itself, so that whatever cleans up on SIGTERM runs.
+ * Started by the launcher, the task ends when the launcher is gone (even
+ * before this task got this far): it raises SIGTERM on itself, so that
+ * whatever cleans up on SIGTERM runs.
  */
 function followLauncher(): void {
   const state = Deno.permissions.querySync({ name: "env", variable: LAUNCHER_PID_VAR }).state;
   if (state !== "granted") return;
-  const launcher = Number(Deno.env.get(LAUNCHER_PID_VAR));
-  if (!Number.isInteger(launcher) || launcher !== Deno.ppid) return;
-  onParentExit(launcher, () => Deno.kill(Deno.pid, "SIGTERM"));
+  const launcher = Number(Deno.env.get(LAUNCHER_PID_VAR) ?? NaN);
+  if (!Number.isInteger(launcher) || launcher <= 0) return;
+  const stop = () => Deno.kill(Deno.pid, "SIGTERM");
+  if (launcher !== Deno.ppid) stop();
+  else onParentExit(launcher, stop);
 }
 
 /**

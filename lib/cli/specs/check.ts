@@ -62,7 +62,7 @@ export const CHECK_SPEC = {
   },
   examples: [
     "model-check fixtures/tiny-bitnet fixtures/tiny-bitnet/tokenizer.json",
-    "model-check ~/ckpt ~/ckpt/tokenizer.json --out-dir /data/gguf --baseline /data/gguf/clean-f16.baseline.json",
+    "model-check ~/ckpt ~/ckpt/tokenizer.json --out-dir /data/gguf --baseline /data/ref.json",
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18],
   strictMode: true,

@@ -1,0 +1,69 @@
+/**
+ * Running the tasks as a user does: `deno task --config <repo>/deno.json
+ * <task> ...` from a folder of the user's, outside the repository, with the
+ * caller's environment minus any BITNET_* variable.
+ *
+ * @example
+ * ```ts
+ * import { userTask } from "./_user.ts";
+ * const r = await userTask("/tmp/me", "model-probe", ["m.gguf"]);
+ * console.log(r.code, r.stdout);
+ * ```
+ * @module
+ */
+
+import { REPO } from "./_scan.ts";
+
+/** A finished run. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The caller's environment without BITNET_* variables, colours off. */
+export function userEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
+  );
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** `deno task --config <repo>/deno.json <name> ...args` in `cwd`. */
+export async function userTask(
+  cwd: string,
+  name: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "--config", `${REPO}/deno.json`, name, ...args],
+    cwd,
+    clearEnv: true,
+    env: userEnv(env),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(180_000),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A run's exit code and output, for assertion messages. */
+export function show(name: string, args: readonly string[], r: Run): string {
+  return `${name} ${args.join(" ")}: exit ${r.code}\n--- stdout\n${
+    r.stdout.slice(-2000)
+  }\n--- stderr\n${r.stderr.slice(-2000)}`;
+}
+
+/** True when `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
