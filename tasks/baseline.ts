@@ -10,7 +10,13 @@
  */
 
 import { InputError } from "../lib/errors.ts";
-import { optionalPositiveInt, positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import {
+  optionalPositiveInt,
+  positiveInt,
+  printJson,
+  runTask,
+  type TaskBody,
+} from "../lib/cli/run.ts";
 import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";

@@ -9,7 +9,6 @@
  * @module
  */
 
-import { readHubToken } from "../lib/cli/env.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import {
   optionalPositiveInt,
@@ -20,45 +19,19 @@ import {
   writeJsonFile,
 } from "../lib/cli/run.ts";
 import { CLEAN_SPEC } from "../lib/cli/specs/clean.ts";
-import { exportCleanGguf } from "../lib/export/export.ts";
-import { resolveModelSource } from "../lib/hub/model_source.ts";
 import { renderReport } from "../lib/validate/report.ts";
 import { validateGguf } from "../lib/validate/validate.ts";
+import { exportFromCommandLine } from "./export_clean_gguf.ts";
 
 /** The task: export, validate, print the report; the exit code is the first failure's. */
-export const cleanTask: TaskBody<typeof CLEAN_SPEC> = async ({ flags: f, args }, ctx) => {
-  const source = await resolveModelSource({
-    modelDir: args.model_dir,
-    tokenizer: f.tokenizer ?? args.tokenizer,
-    outDir: args.out_dir,
-    hfRepo: f["hf-repo"],
-    revision: f.revision,
-    cacheDir: f["cache-dir"],
-    hubUrl: f["hub-url"],
-    token: f["hf-repo"] !== undefined ? readHubToken() : undefined,
-    quiet: f.quiet,
-  });
-  const progress = ctx.progress("Exporting");
-  const exported = await exportCleanGguf({
-    modelDir: source.modelDir,
-    ...(source.tokenizerPath ? { tokenizerPath: source.tokenizerPath } : {}),
-    outDir: source.outDir,
-    outType: f.outtype,
-    normType: f["norm-type"],
-    ...(f["arch-name"] !== undefined ? { archName: f["arch-name"] } : {}),
-    allowOverflow: f["allow-overflow"],
-    ...(f.name !== undefined ? { name: f.name } : {}),
-    timestamp: f.timestamp,
-    ...(source.origin ? { origin: source.origin } : {}),
-    onProgress: progress.update,
-    onWarning: ctx.warn,
-  });
-  progress.finish();
+export const cleanTask: TaskBody<typeof CLEAN_SPEC> = async (parsed, ctx) => {
+  const f = parsed.flags;
+  const { result: exported, tokenizerPath } = await exportFromCommandLine(parsed, ctx);
   ctx.log(`exported ${exported.ggufPath} (${exported.fingerprint})`);
   const threads = optionalPositiveInt(f.threads, "--threads");
   const report = await validateGguf({
     ggufPath: exported.ggufPath,
-    tokenizerPath: source.tokenizerPath ?? null,
+    tokenizerPath: tokenizerPath ?? null,
     metaPath: exported.metaPath,
     prompt: f.prompt,
     maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),

@@ -8,14 +8,32 @@
  */
 
 import { readHubToken } from "../lib/cli/env.ts";
-import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import {
+  printJson,
+  runTask,
+  type TaskBody,
+  type TaskContext,
+  writtenSummary,
+} from "../lib/cli/run.ts";
+import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
-import { exportCleanGguf } from "../lib/export/export.ts";
+import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
 import { resolveModelSource } from "../lib/hub/model_source.ts";
 
-/** The task: export, then print the GGUF's path and fingerprint (or a JSON summary). */
-export const exportTask: TaskBody<typeof EXPORT_SPEC> = async ({ flags: f, args }, ctx) => {
-  const hub = f["hf-repo"] !== undefined;
+/**
+ * The export the command line asks for (model-export's flags; model-clean
+ * takes the same), from a local folder or the Hub.
+ *
+ * @example
+ * ```ts
+ * const { result } = await exportFromCommandLine(parsed, ctx);
+ * console.log(result.ggufPath);
+ * ```
+ */
+export async function exportFromCommandLine(
+  { flags: f, args }: ParsedArgs<typeof EXPORT_SPEC>,
+  ctx: TaskContext,
+): Promise<{ result: ExportResult; tokenizerPath: string | undefined }> {
   const source = await resolveModelSource({
     modelDir: args.model_dir,
     tokenizer: f.tokenizer ?? args.tokenizer,
@@ -24,7 +42,7 @@ export const exportTask: TaskBody<typeof EXPORT_SPEC> = async ({ flags: f, args 
     revision: f.revision,
     cacheDir: f["cache-dir"],
     hubUrl: f["hub-url"],
-    token: hub ? readHubToken() : undefined,
+    token: f["hf-repo"] !== undefined ? readHubToken() : undefined,
     quiet: f.quiet,
   });
   const progress = ctx.progress("Exporting");
@@ -43,19 +61,14 @@ export const exportTask: TaskBody<typeof EXPORT_SPEC> = async ({ flags: f, args 
     onWarning: ctx.warn,
   });
   progress.finish();
-  if (f.json) {
-    printJson({
-      gguf: result.ggufPath,
-      meta: result.metaPath,
-      fingerprint_file: result.fingerprintPath,
-      manifest: result.manifestPath,
-      fingerprint: result.fingerprint,
-      size: result.meta.size,
-      tensors: result.meta.tensors.length,
-      warnings: result.meta.warnings,
-      removed: result.removed,
-    });
-  } else {
+  return { result, tokenizerPath: source.tokenizerPath };
+}
+
+/** The task: export, then print the GGUF's path and fingerprint (or a JSON summary). */
+export const exportTask: TaskBody<typeof EXPORT_SPEC> = async (parsed, ctx) => {
+  const { result } = await exportFromCommandLine(parsed, ctx);
+  if (parsed.flags.json) printJson(writtenSummary(result));
+  else {
     ctx.log(`exported ${result.meta.tensors.length} tensors`);
     console.log(`${result.ggufPath}\n${result.fingerprint}`);
   }

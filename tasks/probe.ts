@@ -9,7 +9,13 @@
  */
 
 import { UsageError } from "../lib/errors.ts";
-import { optionalPositiveInt, positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import {
+  optionalPositiveInt,
+  positiveInt,
+  printJson,
+  runTask,
+  type TaskBody,
+} from "../lib/cli/run.ts";
 import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
 import { runProbe } from "../lib/inference/probe.ts";

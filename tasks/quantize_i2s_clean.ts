@@ -14,7 +14,7 @@
  * @module
  */
 
-import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import { printJson, runTask, type TaskBody, writtenSummary } from "../lib/cli/run.ts";
 import { QUANTIZE_SPEC } from "../lib/cli/specs/quantize.ts";
 import { quantizeGguf } from "../lib/quantize/quantize.ts";
 
@@ -35,19 +35,7 @@ export const quantizeTask: TaskBody<typeof QUANTIZE_SPEC> = async ({ flags: f, a
   progress.finish();
   const quantized = result.meta.tensors.filter((t) => t.action.startsWith("quantized:")).length;
   if (f.json) {
-    printJson({
-      gguf: result.ggufPath,
-      meta: result.metaPath,
-      fingerprint_file: result.fingerprintPath,
-      manifest: result.manifestPath,
-      fingerprint: result.fingerprint,
-      type: result.meta.precision,
-      size: result.meta.size,
-      tensors: result.meta.tensors.length,
-      quantized,
-      warnings: result.meta.warnings,
-      removed: result.removed,
-    });
+    printJson({ ...writtenSummary(result), type: result.meta.precision, quantized });
   } else {
     ctx.log(
       `quantized ${quantized} projections to ${result.meta.precision}, copied ${

@@ -21,7 +21,7 @@
  */
 
 import { resolve } from "node:path";
-import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
+import { assertStrictAllows, type BitnetEnv, defaultBitnetEnv } from "../cli/env.ts";
 import { EXIT } from "../errors.ts";
 import { exportCleanGguf, type ExportResult } from "../export/export.ts";
 import type { ValidationReport } from "../validate/report.ts";
@@ -45,7 +45,7 @@ export interface ModelCheckOptions {
   /** Tokens to generate; default the earlier baseline's, else validateGguf's default. */
   readonly maxTokens?: number;
   readonly threads?: number;
-  /** The BITNET_* settings; default read from the environment. */
+  /** The BITNET_* settings (the task reads them); default: none set. */
   readonly env?: BitnetEnv;
   readonly onProgress?: (message: string) => void;
   readonly onWarning?: (message: string) => void;
@@ -84,7 +84,7 @@ function baselineFilesOf(jsonPath: string): string[] {
  * ```
  */
 export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckResult> {
-  const env = opts.env ?? readBitnetEnv();
+  const env = opts.env ?? defaultBitnetEnv();
   // Refuse before writing anything, and read the earlier baseline before the export, so that a
   // wrong --baseline file fails in a second, not after a long export.
   assertStrictAllows(env);

@@ -114,6 +114,19 @@ export function readBitnetEnv(source: EnvSource = Deno.env): BitnetEnv {
 }
 
 /**
+ * The settings when no variable is set: what a library call gets unless the
+ * task passes the environment's (the library reads no environment variable).
+ *
+ * @example
+ * ```ts
+ * defaultBitnetEnv().strict; // false
+ * ```
+ */
+export function defaultBitnetEnv(): BitnetEnv {
+  return readBitnetEnv(new Map());
+}
+
+/**
  * The correction variables that are set, in {@link CORRECTION_VARS} order.
  *
  * @example

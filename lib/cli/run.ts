@@ -212,6 +212,43 @@ export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
+/** What an export or a quantization wrote (the parts of their results a summary shows). */
+export interface WrittenSet {
+  readonly ggufPath: string;
+  readonly metaPath: string;
+  readonly fingerprintPath: string;
+  readonly manifestPath: string | null;
+  readonly fingerprint: string;
+  readonly meta: {
+    readonly size: number;
+    readonly tensors: readonly unknown[];
+    readonly warnings: readonly string[];
+  };
+  readonly removed: readonly string[];
+}
+
+/**
+ * The `--json` summary of a written GGUF and its companions.
+ *
+ * @example
+ * ```ts
+ * printJson(writtenSummary(await exportCleanGguf(options)));
+ * ```
+ */
+export function writtenSummary(r: WrittenSet): Record<string, unknown> {
+  return {
+    gguf: r.ggufPath,
+    meta: r.metaPath,
+    fingerprint_file: r.fingerprintPath,
+    manifest: r.manifestPath,
+    fingerprint: r.fingerprint,
+    size: r.meta.size,
+    tensors: r.meta.tensors.length,
+    warnings: r.meta.warnings,
+    removed: r.removed,
+  };
+}
+
 /**
  * Writes `value` as indented JSON to `path`, whole or not at all (a
  * temporary file renamed into place); a failure is an {@link OutputError}

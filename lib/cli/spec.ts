@@ -264,7 +264,9 @@ export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string
     }
     if (value !== undefined && p.suffix !== undefined && !value.endsWith(p.suffix)) {
       throw new UsageError(
-        `${spec.name}: <${p.label}> must end in ${p.suffix}, got ${JSON.stringify(value)}; see --help`,
+        `${spec.name}: <${p.label}> must end in ${p.suffix}, got ${
+          JSON.stringify(value)
+        }; see --help`,
       );
     }
     args[p.name] = value;

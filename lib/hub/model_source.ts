@@ -54,7 +54,9 @@ async function assertModelFolder(dir: string): Promise<void> {
     throw new InputError(`${dir}: model folder ${why}`, { cause: e });
   }
   if (!info.isDirectory) {
-    throw new InputError(`${dir}: not a folder (the model folder holds config.json and *.safetensors)`);
+    throw new InputError(
+      `${dir}: not a folder (the model folder holds config.json and *.safetensors)`,
+    );
   }
 }
 

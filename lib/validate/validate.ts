@@ -17,7 +17,7 @@
  * @module
  */
 
-import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
+import { assertStrictAllows, type BitnetEnv, defaultBitnetEnv } from "../cli/env.ts";
 import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
@@ -59,7 +59,7 @@ export interface ValidateOptions {
   readonly maxTokens?: number;
   /** A substring the generated text must contain. */
   readonly expect?: string | null;
-  /** The BITNET_* settings; default read from the environment. */
+  /** The BITNET_* settings (the task reads them); default: none set. */
   readonly env?: BitnetEnv;
   /** Engine threads; default BITNET_THREADS, else the engine's default. */
   readonly threads?: number;
@@ -146,13 +146,13 @@ async function runDifferential(
  *
  * @example
  * ```ts
- * const r = await validateGguf({ ggufPath: "model.gguf", env: readBitnetEnv() });
+ * const r = await validateGguf({ ggufPath: "model.gguf", env: readBitnetEnv() }); // in a task
  * Deno.exit(r.exitCode);
  * ```
  */
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
   const started = performance.now();
-  const env = opts.env ?? readBitnetEnv();
+  const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
   const prompt = opts.prompt ?? DEFAULT_PROMPT;
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;

@@ -29,15 +29,14 @@ export function userEnv(extra: Record<string, string> = {}): Record<string, stri
   return { ...env, NO_COLOR: "1", ...extra };
 }
 
-/** `deno task --config <repo>/deno.json <name> ...args` in `cwd`. */
-export async function userTask(
+/** `deno <args>` in `cwd`, with {@link userEnv}, stdout and stderr collected. */
+export async function denoIn(
   cwd: string,
-  name: string,
   args: readonly string[],
   env: Record<string, string> = {},
 ): Promise<Run> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "--config", `${REPO}/deno.json`, name, ...args],
+    args: [...args],
     cwd,
     clearEnv: true,
     env: userEnv(env),
@@ -48,6 +47,16 @@ export async function userTask(
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** `deno task --config <repo>/deno.json <name> ...args` in `cwd`. */
+export function userTask(
+  cwd: string,
+  name: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Run> {
+  return denoIn(cwd, ["task", "-q", "--config", `${REPO}/deno.json`, name, ...args], env);
 }
 
 /** A run's exit code and output, for assertion messages. */

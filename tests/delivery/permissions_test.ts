@@ -12,23 +12,13 @@
 
 import assert from "node:assert/strict";
 import { REPO } from "./_scan.ts";
-import { exists, userEnv } from "./_user.ts";
+import { denoIn, exists, userEnv } from "./_user.ts";
 import { FIXTURE_DIR } from "../_models.ts";
 
 const FIXTURE = `${REPO}/${FIXTURE_DIR}`;
 
-async function denoRun(cwd: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--frozen", `--config=${REPO}/deno.json`, ...args],
-    cwd,
-    clearEnv: true,
-    env: userEnv(),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function denoRun(cwd: string, args: string[]) {
+  return denoIn(cwd, ["run", "--frozen", `--config=${REPO}/deno.json`, ...args]);
 }
 
 Deno.test("a script run directly without --allow-write for its output is refused, naming the flag; nothing is written", async () => {

@@ -28,7 +28,8 @@ export const BASELINE_SPEC = {
     {
       name: "out_file",
       label: "out_file.md",
-      help: "the Markdown file; .json and .svg go beside it\n(default <model stem>.baseline.md beside the GGUF)",
+      help:
+        "the Markdown file; .json and .svg go beside it\n(default <model stem>.baseline.md beside the GGUF)",
       writes: { kind: "file", besideOf: "model" },
       suffix: ".md",
     },
@@ -42,7 +43,11 @@ export const BASELINE_SPEC = {
       value: "FILE",
       help: "the export's meta.json (default <stem>.meta.json beside the GGUF)",
     },
-    template: { type: "string", value: "FILE", help: "Markdown template instead of the embedded one" },
+    template: {
+      type: "string",
+      value: "FILE",
+      help: "Markdown template instead of the embedded one",
+    },
   },
   examples: [
     "model-baseline models/clean/clean-f16.gguf fixtures/tiny-bitnet/tokenizer.json",

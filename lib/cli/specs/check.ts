@@ -24,7 +24,12 @@ export const CHECK_SPEC = {
     "code is the first failure's: strict mode (16), the export (3-9), the validation (10-15), then\n" +
     "18 when the model departs from the earlier baseline (each difference is listed).",
   positionals: [
-    { name: "model_dir", label: "model_dir", help: "Hugging Face checkpoint folder", required: true },
+    {
+      name: "model_dir",
+      label: "model_dir",
+      help: "Hugging Face checkpoint folder",
+      required: true,
+    },
     { name: "tokenizer", label: "tokenizer.json", help: "its tokenizer", required: true },
   ],
   options: {

@@ -44,7 +44,7 @@ export const CLEAN_SPEC = {
   },
   examples: [
     "model-clean",
-    "model-clean ~/ckpt/bitnet-2b \"\" /data/gguf --report /data/gguf/report.json --arch-name bitnet",
+    'model-clean ~/ckpt/bitnet-2b "" /data/gguf --report /data/gguf/report.json --arch-name bitnet',
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20],
   strictMode: true,

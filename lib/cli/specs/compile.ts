@@ -26,7 +26,11 @@ export const COMPILE_SPEC = {
   positionals: [],
   options: {
     out: { type: "string", value: "DIR", help: "output folder", default: { output: "dist" } },
-    only: { type: "string", value: "NAMES", help: "comma-separated binaries to build (default: all)" },
+    only: {
+      type: "string",
+      value: "NAMES",
+      help: "comma-separated binaries to build (default: all)",
+    },
     target: {
       type: "string",
       value: "TRIPLE",
@@ -37,7 +41,10 @@ export const COMPILE_SPEC = {
       value: "FILE",
       help: "lock file to check against (default: deno.json's)",
     },
-    "no-check": { type: "boolean", help: "skip type checking (deno task ok type-checks everything)" },
+    "no-check": {
+      type: "boolean",
+      help: "skip type checking (deno task ok type-checks everything)",
+    },
     list: { type: "boolean", help: "print the deno compile commands, build nothing" },
   },
   examples: ["compile", "compile --only model-validate --out /tmp/bin", "compile --list"],

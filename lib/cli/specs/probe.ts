@@ -39,7 +39,12 @@ export const PROBE_SPEC = {
     "(timings on stderr). The tokenizer is the GGUF's own unless --tokenizer names a tokenizer.json.",
   positionals: [
     MODEL,
-    { name: "prompt", label: "prompt", help: "prompt text", default: { text: DEFAULT_PROMPT_TEXT } },
+    {
+      name: "prompt",
+      label: "prompt",
+      help: "prompt text",
+      default: { text: DEFAULT_PROMPT_TEXT },
+    },
     MAX_TOKENS,
   ],
   modes: [{ when: "ids", positionals: [MODEL, MAX_TOKENS] }],
@@ -52,7 +57,8 @@ export const PROBE_SPEC = {
     ids: {
       type: "string",
       value: "1,2,3",
-      help: "prompt token ids instead of text (then the positionals are\n<model.gguf> [max_tokens])",
+      help:
+        "prompt token ids instead of text (then the positionals are\n<model.gguf> [max_tokens])",
     },
     "top-logits": {
       type: "string",

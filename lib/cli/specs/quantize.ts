@@ -45,7 +45,8 @@ export const QUANTIZE_SPEC = {
     },
     ternarize: {
       type: "boolean",
-      help: "ternarize non-ternary projections with absmean (otherwise refused with\nexit 17); changes the model",
+      help:
+        "ternarize non-ternary projections with absmean (otherwise refused with\nexit 17); changes the model",
     },
     name: { type: "string", value: "STEM", help: "output file stem (default clean-<type>)" },
     "no-hash": { type: "boolean", help: "do not write <stem>.gguf-hash" },
