@@ -21,10 +21,17 @@ export interface Run {
   stderr: string;
 }
 
-/** The caller's environment without BITNET_* variables, colours off. */
+/**
+ * The caller's environment without BITNET_* variables and without INIT_CWD,
+ * colours off. INIT_CWD must go: `deno task` (like npm) keeps an INIT_CWD it
+ * inherits, so under `deno task test` a nested `deno task` would take the
+ * repository for the user's folder.
+ */
 export function userEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
+    Object.entries(Deno.env.toObject()).filter(([k]) =>
+      !k.startsWith("BITNET_") && k !== "INIT_CWD"
+    ),
   );
   return { ...env, NO_COLOR: "1", ...extra };
 }

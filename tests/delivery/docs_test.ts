@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { copyRepository, REPO } from "./_scan.ts";
+import { userEnv } from "./_user.ts";
 
 /** One documented command. */
 export interface DocCommand {
@@ -157,16 +158,13 @@ Deno.test("documented commands run on the fixture with the documented exit codes
   const copy = await Deno.makeTempDir({ prefix: "docs_test_" });
   try {
     await copyRepository(copy);
-    const env = Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
-    );
     for (const c of commands) {
       await t.step(`${c.file}:${c.line}: ${c.command}`, async () => {
         const out = await new Deno.Command("bash", {
           args: ["-c", c.command],
           cwd: copy,
           clearEnv: true,
-          env: { ...env, BITNET_STRICT_MODE: "1", NO_COLOR: "1" },
+          env: userEnv({ BITNET_STRICT_MODE: "1" }),
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
