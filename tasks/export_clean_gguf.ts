@@ -26,8 +26,13 @@ import { resolveModelSource } from "../lib/hub/model_source.ts";
  *
  * @example
  * ```ts
- * const { result } = await exportFromCommandLine(parsed, ctx);
- * console.log(result.ggufPath);
+ * import { executeTask } from "../lib/cli/run.ts";
+ * import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
+ * await executeTask(EXPORT_SPEC, async (parsed, ctx) => {
+ *   const { result } = await exportFromCommandLine(parsed, ctx);
+ *   console.log(result.ggufPath);
+ *   return 0;
+ * }, ["ckpt", "", "out"]);
  * ```
  */
 export async function exportFromCommandLine(

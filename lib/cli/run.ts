@@ -232,7 +232,8 @@ export interface WrittenSet {
  *
  * @example
  * ```ts
- * printJson(writtenSummary(await exportCleanGguf(options)));
+ * import { exportCleanGguf } from "../export/export.ts";
+ * printJson(writtenSummary(await exportCleanGguf({ modelDir: "fixtures/tiny-bitnet", outDir: "out" })));
  * ```
  */
 export function writtenSummary(r: WrittenSet): Record<string, unknown> {

@@ -118,7 +118,12 @@ export async function staleCompanions(
  *
  * @example
  * ```ts
- * const removed = await removeStaleCompanions(paths); // e.g. ["models/clean/clean-f16.sig"]
+ * const removed = await removeStaleCompanions({
+ *   metaPath: "models/clean/clean-f16.meta.json",
+ *   fingerprintPath: "models/clean/clean-f16.fingerprint",
+ *   manifestPath: null,
+ *   stale: ["models/clean/clean-f16.sig"],
+ * }); // ["models/clean/clean-f16.sig"] when it existed
  * ```
  */
 export async function removeStaleCompanions(paths: CompanionPaths): Promise<string[]> {

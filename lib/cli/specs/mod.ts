@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { TASK_SPECS } from "./mod.ts";
- * TASK_SPECS["model-probe"].script; // "tasks/probe.ts"
+ * TASK_SPECS["model-probe"]?.script; // "tasks/probe.ts"
  * ```
  * @module
  */
