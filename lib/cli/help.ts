@@ -29,7 +29,7 @@ function describeDefault(d: ArgDefault | undefined): string {
   if (d === undefined) return "";
   if ("repo" in d) return ` (default ${d.repo}, bundled with the repository)`;
   if ("output" in d) return ` (default ${d.output}, from the current folder)`;
-  return ` (default ${d.text})`;
+  return ` (default ${/\s/.test(d.text) ? JSON.stringify(d.text) : d.text})`;
 }
 
 /** The text with its default: on its last line when it fits, else on a line of its own. */
