@@ -60,7 +60,7 @@ export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
   12: "no healthy norm layers found",
   13: "model loading failed (projections, missing or misshapen tensors, tokenizer)",
   14: "the inference probe failed to run",
-  15: "the output is gibberish (linguistic check failed)",
+  15: "the output is gibberish, or lacks the --expect text (linguistic check failed)",
   16: "strict mode refused a runtime correction setting",
   17: "a projection is not ternary (see --ternarize) or cannot be block-quantized",
   18: "the model departs from its baseline",
@@ -180,4 +180,19 @@ export class DownloadError extends CleanGgufError {
  */
 export function exitCodeOf(error: unknown): ExitCode {
   return error instanceof CleanGgufError ? error.exitCode : EXIT.internal;
+}
+
+/**
+ * A failure's message about `path`, naming it once: our errors already start
+ * with the path they concern; anything else gets it as a prefix.
+ *
+ * @example
+ * ```ts
+ * messageAbout("m.gguf", new FormatError("m.gguf: bad magic")); // "m.gguf: bad magic"
+ * messageAbout("m.gguf", new Error("EIO")); // "m.gguf: EIO"
+ * ```
+ */
+export function messageAbout(path: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith(`${path}:`) ? message : `${path}: ${message}`;
 }

@@ -1,12 +1,15 @@
 /**
  * `deno task compile [flags]`: builds one single-file binary per task with
- * `deno compile` (dist/model-export, dist/model-validate, ...). Each binary is
- * built from the script and the permission flags of its deno.json task, so a
- * binary may do exactly what `deno task <name>` may. The worker modules (the
- * WebAssembly kernels' threads, the sha256 of large inputs) are added
- * with `--include`: they are started with `new Worker(new URL(...))`, which
- * `deno compile` does not follow (the wasm bytes themselves are a TypeScript
- * module and come with the module graph).
+ * `deno compile` (dist/model-export, dist/model-validate, ...), from the task
+ * specs (lib/cli/specs/). Deno fixes a binary's permissions when it is built,
+ * so a binary cannot be narrowed to the folders of one run as `deno task`
+ * is (lib/cli/launch.ts): it may read anything and write wherever its
+ * arguments point (`--allow-write`), reads only the task's environment
+ * variables, and has no network; docs/explanation/permissions.md says why.
+ * The worker modules (the WebAssembly kernels' threads, the sha256 of large
+ * inputs) are added with `--include`: they are started with
+ * `new Worker(new URL(...))`, which `deno compile` does not follow (the wasm
+ * bytes themselves are a TypeScript module and come with the module graph).
  *
  * `deno compile` downloads Deno's runtime for the target (denort) from
  * dl.deno.land the first time; where that host cannot be reached the task
@@ -21,10 +24,14 @@
  * @module
  */
 
-import denoJson from "../deno.json" with { type: "json" };
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DownloadError, UsageError } from "../lib/errors.ts";
-import { logLine, parseTaskArgs, runTask } from "../lib/cli/run.ts";
+import { BITNET_ENV_VARS } from "../lib/cli/env.ts";
+import { TERMINAL_ENV_VARS } from "../lib/cli/permissions.ts";
+import { runTask, type TaskBody } from "../lib/cli/run.ts";
+import type { TaskSpec } from "../lib/cli/spec.ts";
+import { COMPILE_SPEC } from "../lib/cli/specs/compile.ts";
+import { TASK_SPECS } from "../lib/cli/specs/mod.ts";
 
 /** One binary: its name (the deno.json task's), script and run-time flags. */
 export interface Binary {
@@ -32,10 +39,8 @@ export interface Binary {
   name: string;
   /** Script path from the repository root, e.g. `tasks/export_clean_gguf.ts`. */
   script: string;
-  /** Flags the binary runs with (permissions), as written in the task. */
+  /** Permission flags the binary runs with. */
   flags: string[];
-  /** Arguments after the script in the task, baked into the binary. */
-  args: string[];
 }
 
 /**
@@ -51,61 +56,32 @@ export const COMPILE_INCLUDES: readonly string[] = [
 ];
 
 /**
- * deno.json tasks that run a script but make no sense as a binary:
- * `build:wasm` rewrites a source file of the checkout, `compile` is this.
- */
-export const NOT_COMPILED: readonly string[] = ["build:wasm", "compile"];
-
-/** Flags of a task's `deno run` that configure loading, not the binary's run time. */
-const LOAD_FLAGS = /^--(frozen|lock|no-lock|config|no-config|cached-only|reload|no-remote)(=|$)/;
-/** Flags a binary keeps: permissions, unstable features, V8 flags, a fixed seed. */
-const RUN_FLAGS = /^(-A|--allow-[a-z-]+|--deny-[a-z-]+|--unstable-[a-z-]+|--v8-flags|--seed)(=|$)/;
-
-/**
- * The binaries described by deno.json's `tasks`: every task whose command is
- * `deno run [flags] tasks/<script>.ts [args]`, except {@link NOT_COMPILED}.
- * A flag that is neither a load flag nor a run-time flag is an error, so that
- * a new flag is never silently dropped from the binaries.
+ * The permissions of a task's binary: read anything, write anything (a
+ * binary's permissions are fixed at build time; the run writes only the
+ * folders its spec names, but that is the program's discipline, not Deno's),
+ * the task's environment variables, no network.
  *
  * @example
  * ```ts
- * binariesOf({ "model-export": { command: "deno run --frozen --allow-read tasks/export_clean_gguf.ts" } });
- * // [{ name: "model-export", script: "tasks/export_clean_gguf.ts", flags: ["--allow-read"], args: [] }]
+ * import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
+ * binaryFlags(PROBE_SPEC); // ["--allow-read", "--allow-write", "--allow-env=BITNET_STRICT_MODE,..."]
  * ```
  */
-export function binariesOf(tasks: Readonly<Record<string, unknown>>): Binary[] {
-  const binaries: Binary[] = [];
-  for (const [name, task] of Object.entries(tasks)) {
-    if (NOT_COMPILED.includes(name)) continue;
-    const command = typeof task === "string"
-      ? task
-      : typeof task === "object" && task !== null && "command" in task &&
-          typeof task.command === "string"
-      ? task.command
-      : undefined;
-    if (command === undefined) continue;
-    const words = command.trim().split(/\s+/);
-    if (words[0] !== "deno" || words[1] !== "run") continue;
-    const at = words.findIndex((w, i) => i > 1 && /^tasks\/[\w.-]+\.ts$/.test(w));
-    if (at < 0) continue;
-    const flags: string[] = [];
-    for (const flag of words.slice(2, at)) {
-      if (LOAD_FLAGS.test(flag)) continue;
-      if (!RUN_FLAGS.test(flag)) {
-        throw new Error(
-          `deno.json task "${name}": flag ${flag} is neither a permission nor a load flag; ` +
-            `teach tasks/compile.ts whether a binary keeps it`,
-        );
-      }
-      flags.push(flag);
-    }
-    binaries.push({ name, script: words[at]!, flags, args: words.slice(at + 1) });
-  }
-  return binaries;
+export function binaryFlags(spec: TaskSpec): string[] {
+  const env = [
+    ...Object.values(BITNET_ENV_VARS),
+    ...TERMINAL_ENV_VARS,
+    ...(spec.network?.env ?? []),
+  ];
+  return ["--allow-read", "--allow-write", `--allow-env=${env.join(",")}`];
 }
 
-/** Every binary of this checkout's deno.json. */
-export const BINARIES: readonly Binary[] = binariesOf(denoJson.tasks);
+/** Every binary: one per task spec. */
+export const BINARIES: readonly Binary[] = Object.values(TASK_SPECS).map((spec) => ({
+  name: spec.name,
+  script: spec.script,
+  flags: binaryFlags(spec),
+}));
 
 /**
  * The URL of a module of this repository: a file: URL in a checkout, the
@@ -148,7 +124,6 @@ export function compileArgs(binary: Binary, opts: CompileOptions): string[] {
     "--output",
     join(opts.outDir, binary.name),
     moduleUrl(binary.script),
-    ...binary.args,
   ];
 }
 
@@ -164,56 +139,11 @@ function shellLine(args: readonly string[]): string {
   return ["deno", ...args].map(quote).join(" ");
 }
 
-const HELP = `Usage: compile [flags]
-
-Builds one single-file binary per task (deno compile) into dist/: ${
-  BINARIES.map((b) => b.name).join(", ")
-}.
-Each binary has the permissions of its deno.json task and runs like it:
-  dist/model-validate models/clean/clean-f16.gguf
-
-Flags:
-  --out DIR          output folder (default dist)
-  --only NAMES       comma-separated binaries to build (default: all)
-  --target TRIPLE    cross-compile, e.g. aarch64-apple-darwin, x86_64-pc-windows-msvc
-  --lock FILE        lock file to check against (default: deno.json's, from the current folder)
-  --no-check         skip type checking (deno task ok type-checks everything)
-  --list             print the deno compile commands, build nothing
-  -h, --help         this text
-
-deno compile downloads Deno's runtime for the target from dl.deno.land on first use.
-Exit codes: 0 built; 2 usage error; 20 the runtime could not be downloaded;
-1 deno compile failed otherwise (its output is shown).
-`;
-
-/**
- * Runs the task with `args`; returns the exit code.
- *
- * @example
- * ```ts
- * await main(["--only", "model-validate", "--out", "/tmp/bin"]);
- * ```
- */
-export async function main(args: string[]): Promise<number> {
-  const { values: f, positionals } = parseTaskArgs(args, {
-    out: { type: "string" },
-    only: { type: "string" },
-    target: { type: "string" },
-    lock: { type: "string" },
-    "no-check": { type: "boolean" },
-    list: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (f.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length) throw new UsageError(`unexpected arguments: ${positionals.join(" ")}`);
-  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+/** The task: build the selected binaries, or list their commands. */
+export const compileTask: TaskBody<typeof COMPILE_SPEC> = async ({ flags: f }, ctx) => {
   let selected: readonly Binary[] = BINARIES;
-  const only = str(f.only);
-  if (only !== undefined) {
-    const names = only.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  if (f.only !== undefined) {
+    const names = f.only.split(",").map((n) => n.trim()).filter((n) => n !== "");
     const unknown = names.filter((n) => !BINARIES.some((b) => b.name === n));
     if (unknown.length || names.length === 0) {
       throw new UsageError(
@@ -223,12 +153,13 @@ export async function main(args: string[]): Promise<number> {
     }
     selected = BINARIES.filter((b) => names.includes(b.name));
   }
-  const target = str(f.target), lock = str(f.lock);
+  // deno task runs this in the repository; relative paths are the user's.
+  const userCwd = Deno.env.get("INIT_CWD") || Deno.cwd();
   const opts: CompileOptions = {
-    outDir: str(f.out) ?? "dist",
-    check: f["no-check"] !== true,
-    ...(target !== undefined ? { target } : {}),
-    ...(lock !== undefined ? { lock } : {}),
+    outDir: resolve(userCwd, f.out),
+    check: !f["no-check"],
+    ...(f.target !== undefined ? { target: f.target } : {}),
+    ...(f.lock !== undefined ? { lock: resolve(userCwd, f.lock) } : {}),
   };
   if (f.list) {
     for (const b of selected) console.log(shellLine(compileArgs(b, opts)));
@@ -236,35 +167,38 @@ export async function main(args: string[]): Promise<number> {
   }
   const built: string[] = [];
   for (const binary of selected) {
-    const argv = compileArgs(binary, opts);
-    logLine(`compile: ${binary.name} ← ${binary.script} ${binary.flags.join(" ")}`);
-    const { code, stdout, stderr } = await new Deno.Command("deno", {
-      args: argv,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    if (code !== 0) {
-      const cause = out.split("\n").find((l) => /error sending request|dns error/i.test(l));
-      if (isRuntimeDownloadFailure(out)) {
-        throw new DownloadError(
-          `deno compile could not download Deno's runtime for the target (denort) from ` +
-            `https://dl.deno.land, which this machine cannot reach` +
-            (cause ? ` (${cause.trim().replace(/^\d+:\s*/, "")})` : "") +
-            `. Build the binaries where dl.deno.land is reachable (the ` +
-            `gguf_build_and_validate workflow does), or use the tasks without compiling: ` +
-            `deno task ${binary.name}, or deno run from a URL (docs/reference/compile.md).`,
-        );
-      }
-      console.error(out.trimEnd());
-      throw new Error(`deno compile failed for ${binary.name} (exit ${code}): ${shellLine(argv)}`);
-    }
-    built.push(join(opts.outDir, binary.name));
+    ctx.log(`compile: ${binary.name} ← ${binary.script} ${binary.flags.join(" ")}`);
+    built.push(await compileOne(binary, opts));
   }
   for (const path of built) console.log(path);
   return 0;
+};
+
+/** Builds one binary; returns its path. */
+async function compileOne(binary: Binary, opts: CompileOptions): Promise<string> {
+  const argv = compileArgs(binary, opts);
+  const { code, stdout, stderr } = await new Deno.Command("deno", {
+    args: argv,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const out = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  if (code === 0) return join(opts.outDir, binary.name);
+  const cause = out.split("\n").find((l) => /error sending request|dns error/i.test(l));
+  if (isRuntimeDownloadFailure(out)) {
+    throw new DownloadError(
+      `deno compile could not download Deno's runtime for the target (denort) from ` +
+        `https://dl.deno.land, which this machine cannot reach` +
+        (cause ? ` (${cause.trim().replace(/^\d+:\s*/, "")})` : "") +
+        `. Build the binaries where dl.deno.land is reachable (the ` +
+        `gguf_build_and_validate workflow does), or use the tasks without compiling: ` +
+        `deno task ${binary.name}, or deno run from a URL (docs/reference/compile.md).`,
+    );
+  }
+  console.error(out.trimEnd());
+  throw new Error(`deno compile failed for ${binary.name} (exit ${code}): ${shellLine(argv)}`);
 }
 
-if (import.meta.main) await runTask(() => main(Deno.args));
+if (import.meta.main) await runTask(COMPILE_SPEC, compileTask);

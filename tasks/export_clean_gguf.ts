@@ -1,102 +1,83 @@
 /**
  * `deno task model-export [model_dir] [tokenizer.json] [out_dir]`: a Hugging
- * Face checkpoint becomes `clean-<type>.gguf` with its `.fingerprint` and
- * `.meta.json`. With no arguments it exports the bundled fixture.
+ * Face checkpoint becomes `clean-<type>.gguf` with its `.fingerprint`,
+ * `.meta.json` and `.gguf-hash`. With no arguments it exports the bundled
+ * fixture. The command line is lib/cli/specs/export.ts.
  *
  * @module
  */
 
-import { exportCleanGguf } from "../lib/export/export.ts";
-import { HUB_FLAGS, HUB_FLAGS_HELP, resolveModelSource } from "../lib/hub/model_source.ts";
+import { readHubToken } from "../lib/cli/env.ts";
 import {
-  choice,
-  logLine,
-  parseTaskArgs,
+  printJson,
   runTask,
-  tensorProgress,
-  warnLine,
+  type TaskBody,
+  type TaskContext,
+  writtenSummary,
 } from "../lib/cli/run.ts";
+import type { ParsedArgs } from "../lib/cli/spec.ts";
+import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
+import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
+import { resolveModelSource } from "../lib/hub/model_source.ts";
 
-const HELP = `Usage: model-export [model_dir] [tokenizer.json] [out_dir] [flags]
-       model-export --hf-repo OWNER/NAME [--revision REV] [out_dir] [flags]
-
-Turns a Hugging Face BitNet b1.58 or Llama checkpoint into a clean GGUF.
-  model_dir        default fixtures/tiny-bitnet
-  tokenizer.json   default <model_dir>/tokenizer.json
-  out_dir          default models/clean
-
-Flags:
-  --outtype f16|f32|bf16     type of 2-D weights (default f16)
-  --norm-type f32|f16        type of norm vectors (default f32; never quantized)
-  --arch-name NAME           general.architecture: bitnet-b1.58 (default), bitnet-25, bitnet, llama
-  --allow-overflow clamp     clamp BF16 values beyond F16 range to ±65504 instead of refusing
-  --name STEM                output file stem (default clean-<outtype>)
-${HUB_FLAGS_HELP}
-  --timestamp                record the export time in meta.json (breaks byte-identical re-exports)
-  --json                     print a machine-readable summary on stdout
-  --quiet                    no progress bar or warnings
-  -h, --help                 this text
-`;
-
-if (import.meta.main) {
-  await runTask(async () => {
-    const { values: f, positionals } = parseTaskArgs(Deno.args, {
-      outtype: { type: "string" },
-      "norm-type": { type: "string" },
-      "arch-name": { type: "string" },
-      "allow-overflow": { type: "string" },
-      name: { type: "string" },
-      timestamp: { type: "boolean" },
-      ...HUB_FLAGS,
-      json: { type: "boolean" },
-      quiet: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
-    if (f.help) {
-      console.log(HELP);
-      return 0;
-    }
-    const quiet = f.quiet === true;
-    const { modelDir, tokenizerPath, outDir, origin } = await resolveModelSource(f, positionals, {
-      quiet,
-    });
-    const progress = tensorProgress("Exporting", quiet);
-    const result = await exportCleanGguf({
-      modelDir,
-      ...(tokenizerPath ? { tokenizerPath } : {}),
-      outDir,
-      outType: choice(f.outtype, "outtype", ["f16", "f32", "bf16"] as const, "f16"),
-      normType: choice(f["norm-type"], "norm-type", ["f32", "f16"] as const, "f32"),
-      ...(typeof f["arch-name"] === "string" ? { archName: f["arch-name"] } : {}),
-      allowOverflow: f["allow-overflow"] === undefined
-        ? "refuse"
-        : choice(f["allow-overflow"], "allow-overflow", ["clamp", "refuse"] as const, "refuse"),
-      ...(typeof f.name === "string" ? { name: f.name } : {}),
-      timestamp: f.timestamp === true,
-      ...(origin ? { origin } : {}),
-      onProgress: progress.update,
-      onWarning: (m) => quiet || warnLine(m),
-    });
-    progress.finish();
-    if (f.json) {
-      console.log(JSON.stringify(
-        {
-          gguf: result.ggufPath,
-          meta: result.metaPath,
-          fingerprint_file: result.fingerprintPath,
-          manifest: result.manifestPath,
-          fingerprint: result.fingerprint,
-          size: result.meta.size,
-          tensors: result.meta.tensors.length,
-          warnings: result.meta.warnings,
-        },
-        null,
-        2,
-      ));
-    } else {
-      if (!quiet) logLine(`exported ${result.meta.tensors.length} tensors`);
-      console.log(`${result.ggufPath}\n${result.fingerprint}`);
-    }
-    return 0;
+/**
+ * The export the command line asks for (model-export's flags; model-clean
+ * takes the same), from a local folder or the Hub.
+ *
+ * @example
+ * ```ts
+ * import { executeTask } from "../lib/cli/run.ts";
+ * import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
+ * await executeTask(EXPORT_SPEC, async (parsed, ctx) => {
+ *   const { result } = await exportFromCommandLine(parsed, ctx);
+ *   console.log(result.ggufPath);
+ *   return 0;
+ * }, ["ckpt", "", "out"]);
+ * ```
+ */
+export async function exportFromCommandLine(
+  { flags: f, args }: ParsedArgs<typeof EXPORT_SPEC>,
+  ctx: TaskContext,
+): Promise<{ result: ExportResult; tokenizerPath: string | undefined }> {
+  const source = await resolveModelSource({
+    modelDir: args.model_dir,
+    tokenizer: f.tokenizer ?? args.tokenizer,
+    outDir: args.out_dir,
+    hfRepo: f["hf-repo"],
+    revision: f.revision,
+    cacheDir: f["cache-dir"],
+    hubUrl: f["hub-url"],
+    token: f["hf-repo"] !== undefined ? readHubToken() : undefined,
+    quiet: f.quiet,
   });
+  const progress = ctx.progress("Exporting");
+  const result = await exportCleanGguf({
+    modelDir: source.modelDir,
+    ...(source.tokenizerPath ? { tokenizerPath: source.tokenizerPath } : {}),
+    outDir: source.outDir,
+    outType: f.outtype,
+    normType: f["norm-type"],
+    ...(f["arch-name"] !== undefined ? { archName: f["arch-name"] } : {}),
+    allowOverflow: f["allow-overflow"],
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    timestamp: f.timestamp,
+    ...(source.origin ? { origin: source.origin } : {}),
+    onProgress: progress.update,
+    onWarning: ctx.warn,
+  });
+  progress.finish();
+  return { result, tokenizerPath: source.tokenizerPath };
 }
+
+/** The task: export, then print the GGUF's path and fingerprint (or a JSON summary). */
+export const exportTask: TaskBody<typeof EXPORT_SPEC> = async (parsed, ctx) => {
+  const { result } = await exportFromCommandLine(parsed, ctx);
+  if (parsed.flags.json) printJson(writtenSummary(result));
+  else {
+    ctx.log(`exported ${result.meta.tensors.length} tensors`);
+    console.log(`${result.ggufPath}\n${result.fingerprint}`);
+  }
+  return 0;
+};
+
+if (import.meta.main) await runTask(EXPORT_SPEC, exportTask);

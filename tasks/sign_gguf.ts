@@ -3,87 +3,56 @@
  * fingerprint, meta.json and manifest, then writes `<stem>.sig`, a detached
  * Ed25519 signature over the fingerprint and meta.json (message defined in
  * lib/provenance/signature.ts). `--generate-key --key KEY` creates a key pair
- * instead: KEY (PKCS#8 PEM, mode 0600) and KEY.pub (SPKI PEM, or --pubkey PUB).
+ * instead: KEY (PKCS#8 PEM, mode 0600, in a folder created with mode 0700)
+ * and KEY.pub (SPKI PEM, or --pubkey PUB); never inside a git work tree
+ * unless --force. The command line is lib/cli/specs/sign.ts.
  *
  * @example
  * ```sh
- * deno task model-sign --generate-key --key keys/signing.pem
- * deno task model-sign models/clean/clean-f16.gguf --key keys/signing.pem
+ * deno task model-sign --generate-key --key ~/.config/clean-gguf/signing.key
+ * deno task model-sign models/clean/clean-f16.gguf --key ~/.config/clean-gguf/signing.key
  * ```
  * @module
  */
 
 import { EXIT, UsageError } from "../lib/errors.ts";
-import { parseTaskArgs, runTask } from "../lib/cli/run.ts";
+import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import { SIGN_SPEC } from "../lib/cli/specs/sign.ts";
 import { generateKeyFiles, loadPrivateKey, signGguf } from "../lib/provenance/signature.ts";
 import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";
 
-const USAGE = `usage: deno task model-sign <gguf> --key KEY [--sig FILE] [--meta FILE]
-       deno task model-sign --generate-key --key KEY [--pubkey PUB]
-
-Signs <gguf>'s fingerprint and meta.json with an Ed25519 private key (PKCS#8 PEM)
-after checking the file against its fingerprint, meta.json and gguf-hash manifest
-(exit 19 if they disagree). Writes <stem>.sig (or --sig FILE).
-
---generate-key writes a new pair: KEY (private, mode 0600) and PUB (default KEY.pub);
-existing files are never overwritten.
-`;
-
-/** The flags; anything unknown or malformed is a UsageError (exit 2). */
-const OPTIONS = {
-  key: { type: "string" },
-  pubkey: { type: "string" },
-  sig: { type: "string" },
-  meta: { type: "string" },
-  "generate-key": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/**
- * Runs the task; returns the exit code.
- *
- * @example
- * ```ts
- * await main(["models/clean/clean-f16.gguf", "--key", "keys/signing.pem"]); // 0
- * ```
- */
-export async function main(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseTaskArgs([...args], OPTIONS);
-  if (values.help) {
-    console.log(USAGE);
+/** The task: a new key pair, or a signature. */
+export const signTask: TaskBody<typeof SIGN_SPEC> = async ({ flags: f, args }, ctx) => {
+  if (f.key === undefined) throw new UsageError("model-sign: --key KEY is required; see --help");
+  if (f["generate-key"]) {
+    const pub = f.pubkey ?? `${f.key}.pub`;
+    const { keyId } = await generateKeyFiles(f.key, pub, { force: f.force });
+    if (f.json) printJson({ private_key: f.key, public_key: pub, key_id: keyId });
+    else console.log(`wrote ${f.key} (private) and ${pub} (public), key-id ${keyId}`);
     return EXIT.ok;
   }
-  if (values.key === undefined) throw new UsageError(`--key KEY is required\n${USAGE}`);
-
-  if (values["generate-key"]) {
-    if (positionals.length > 0) throw new UsageError("--generate-key takes no <gguf>");
-    const pub = values.pubkey ?? `${values.key}.pub`;
-    const { keyId } = await generateKeyFiles(values.key, pub);
-    console.log(`wrote ${values.key} (private) and ${pub} (public), key-id ${keyId}`);
-    return EXIT.ok;
+  for (const flag of ["pubkey", "force"] as const) {
+    if (f[flag] !== undefined && f[flag] !== false) {
+      throw new UsageError(`model-sign: --${flag} only applies with --generate-key; see --help`);
+    }
   }
-  if (values.pubkey !== undefined) {
-    throw new UsageError("--pubkey only applies with --generate-key");
+  const privateKey = await loadPrivateKey(f.key);
+  const metaOption = f.meta !== undefined ? { metaPath: f.meta } : {};
+  const report = await verifyGguf({ ggufPath: args.model, ...metaOption });
+  if (!report.ok && !f.quiet) {
+    ctx.log(formatVerifyReport(report, { mismatches: false }).trimEnd());
   }
-  if (positionals.length !== 1) {
-    throw new UsageError(`expected one <gguf>, got ${positionals.length}\n${USAGE}`);
-  }
-  const ggufPath = positionals[0]!;
-  const privateKey = await loadPrivateKey(values.key);
-  const metaOption = values.meta !== undefined ? { metaPath: values.meta } : {};
-
-  const report = await verifyGguf({ ggufPath, ...metaOption });
-  if (!report.ok) console.error(formatVerifyReport(report, { mismatches: false }).trimEnd());
   assertVerified(report);
   const signed = await signGguf({
-    ggufPath,
+    ggufPath: args.model,
     privateKey,
     fileSha256: report.fileSha256,
     ...metaOption,
-    ...(values.sig !== undefined && { signaturePath: values.sig }),
+    ...(f.sig !== undefined && { signaturePath: f.sig }),
   });
-  console.log(`wrote ${signed.signaturePath} (key-id ${signed.keyId})`);
+  if (f.json) printJson({ signature: signed.signaturePath, key_id: signed.keyId });
+  else console.log(`wrote ${signed.signaturePath} (key-id ${signed.keyId})`);
   return EXIT.ok;
-}
+};
 
-if (import.meta.main) await runTask(() => main(Deno.args));
+if (import.meta.main) await runTask(SIGN_SPEC, signTask);

@@ -21,7 +21,7 @@
  */
 
 import { resolve } from "node:path";
-import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
+import { assertStrictAllows, type BitnetEnv, defaultBitnetEnv } from "../cli/env.ts";
 import { EXIT } from "../errors.ts";
 import { exportCleanGguf, type ExportResult } from "../export/export.ts";
 import type { ValidationReport } from "../validate/report.ts";
@@ -45,7 +45,7 @@ export interface ModelCheckOptions {
   /** Tokens to generate; default the earlier baseline's, else validateGguf's default. */
   readonly maxTokens?: number;
   readonly threads?: number;
-  /** The BITNET_* settings; default read from the environment. */
+  /** The BITNET_* settings (the task reads them); default: none set. */
   readonly env?: BitnetEnv;
   readonly onProgress?: (message: string) => void;
   readonly onWarning?: (message: string) => void;
@@ -68,6 +68,12 @@ export interface ModelCheckResult {
   readonly exitCode: number;
 }
 
+/** A baseline JSON and the .md and .svg written with it. */
+function baselineFilesOf(jsonPath: string): string[] {
+  const base = jsonPath.replace(/\.json$/, "");
+  return [jsonPath, `${base}.md`, `${base}.svg`];
+}
+
 /**
  * Runs export, validation, baseline and comparison.
  *
@@ -78,7 +84,7 @@ export interface ModelCheckResult {
  * ```
  */
 export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckResult> {
-  const env = opts.env ?? readBitnetEnv();
+  const env = opts.env ?? defaultBitnetEnv();
   // Refuse before writing anything, and read the earlier baseline before the export, so that a
   // wrong --baseline file fails in a second, not after a long export.
   assertStrictAllows(env);
@@ -94,6 +100,8 @@ export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckRes
     ...(opts.outType ? { outType: opts.outType } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     quiet: true,
+    // The earlier baseline may sit beside the GGUF: it stays, even though it describes other bytes.
+    keep: opts.baselinePath ? baselineFilesOf(opts.baselinePath) : [],
   });
   const exportMs = performance.now() - t0;
   opts.onProgress?.(`exported ${exported.ggufPath} (${exported.fingerprint})`);

@@ -114,6 +114,19 @@ export function readBitnetEnv(source: EnvSource = Deno.env): BitnetEnv {
 }
 
 /**
+ * The settings when no variable is set: what a library call gets unless the
+ * task passes the environment's (the library reads no environment variable).
+ *
+ * @example
+ * ```ts
+ * defaultBitnetEnv().strict; // false
+ * ```
+ */
+export function defaultBitnetEnv(): BitnetEnv {
+  return readBitnetEnv(new Map());
+}
+
+/**
  * The correction variables that are set, in {@link CORRECTION_VARS} order.
  *
  * @example
@@ -147,4 +160,25 @@ export function assertStrictAllows(env: BitnetEnv): void {
       set.length === 1 ? "it" : "them"
     } or leave strict mode`,
   );
+}
+
+/** The Hugging Face Hub's access token variable. */
+export const HF_TOKEN_VAR = "HF_TOKEN";
+
+/**
+ * HF_TOKEN, when set and readable without prompting (the launcher lets a run
+ * read it only with `--hf-repo`); undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * const token = readHubToken(); // "hf_…" or undefined
+ * ```
+ */
+export function readHubToken(source: EnvSource = Deno.env): string | undefined {
+  if (source === Deno.env) {
+    const state = Deno.permissions.querySync({ name: "env", variable: HF_TOKEN_VAR }).state;
+    if (state !== "granted") return undefined;
+  }
+  const t = source.get(HF_TOKEN_VAR)?.trim();
+  return t ? t : undefined;
 }

@@ -1,87 +1,161 @@
 /**
- * The common shape of every task's `main`: parse, run, map any failure to its
- * exit code with a one-line `error:` message on stderr.
+ * The common shape of every task: parse the command line with the task's
+ * spec, print the generated help for `--help`, refuse correction variables in
+ * strict mode (tasks that judge or run a model), check the write permission
+ * of every output before anything is read, run, and map any failure to its
+ * exit code with a one-line `error:` on stderr. Logs, warnings and progress
+ * go to stderr and `--quiet` silences them; results go to stdout.
  *
  * @example
  * ```ts
  * import { runTask } from "./run.ts";
- * await runTask(async () => {
- *   console.log("hello");
+ * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * await runTask(VERIFY_SPEC, async ({ args }, ctx) => {
+ *   ctx.log(`checking ${args.model}`);
  *   return 0;
  * });
  * ```
  * @module
  */
 
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { CleanGgufError, exitCodeOf, UsageError } from "../errors.ts";
+import { basename, dirname } from "node:path";
+import { OutputError, UsageError } from "../errors.ts";
+import { AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
+import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
+import { reportFailure, stderrIsStyled } from "./failure.ts";
+import { renderHelp } from "./help.ts";
+import { onParentExit } from "./lifeline.ts";
+import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
+import { type ParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
 
-/** True when stderr is a terminal and NO_COLOR is not set. */
-export function stderrIsStyled(): boolean {
-  return Deno.stderr.isTerminal() && !Deno.env.get("NO_COLOR");
+/** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */
+export interface TensorProgress {
+  /** Pass as a library's `onProgress`. */
+  update(done: number, total: number, tensor: string): void;
+  finish(): void;
 }
 
-/** Writes one line to stderr (logs and progress never go to stdout). */
-export function logLine(message: string): void {
-  console.error(message);
+/** What a task's body gets besides its arguments. */
+export interface TaskContext {
+  /** `--quiet`: nothing on stderr but errors. */
+  readonly quiet: boolean;
+  /** The BITNET_* settings (read on first use). */
+  readonly env: BitnetEnv;
+  /** A line on stderr, unless quiet. */
+  log(message: string): void;
+  /** A warning on stderr, unless quiet. */
+  warn(message: string): void;
+  /** A progress bar labelled `label`, shown only on a terminal and unless quiet. */
+  progress(label: string): TensorProgress;
 }
 
-/** A warning on stderr. */
-export function warnLine(message: string): void {
-  console.error(stderrIsStyled() ? colors.yellow(`warning: ${message}`) : `warning: ${message}`);
-}
+/** A task's body: its parsed arguments in, an exit code out. */
+export type TaskBody<S extends TaskSpec> = (
+  parsed: ParsedArgs<S>,
+  ctx: TaskContext,
+) => Promise<number>;
 
-/** Runs `main` and exits with its code, or with the failure's code. */
-export async function runTask(main: () => Promise<number>): Promise<never> {
-  let code: number;
+/** Reads the BITNET_* variables; a run without the permission is told which flag to add. */
+function readEnvOf(spec: TaskSpec): BitnetEnv {
   try {
-    code = await main();
+    return readBitnetEnv();
   } catch (e) {
-    code = exitCodeOf(e);
-    const message = e instanceof CleanGgufError
-      ? e.message
-      : (e instanceof Error ? e.stack ?? e.message : String(e));
-    console.error(stderrIsStyled() ? colors.red(`error: ${message}`) : `error: ${message}`);
+    if (!(e instanceof Deno.errors.NotCapable)) throw e;
+    throw new UsageError(
+      `${spec.name} reads the BITNET_* variables: add --allow-env to the deno run command ` +
+        `(deno task ${spec.name} grants it by itself)`,
+      { cause: e },
+    );
   }
-  Deno.exit(code);
+}
+
+function taskContext(spec: TaskSpec, quiet: boolean): TaskContext {
+  let env: BitnetEnv | undefined;
+  return {
+    quiet,
+    get env() {
+      return env ??= readEnvOf(spec);
+    },
+    log: (message) => quiet || console.error(message),
+    warn: (message) =>
+      quiet ||
+      console.error(
+        stderrIsStyled() ? colors.yellow(`warning: ${message}`) : `warning: ${message}`,
+      ),
+    progress: (label) => tensorProgress(label, quiet),
+  };
 }
 
 /**
- * node:util parseArgs (positionals allowed, strict) with unknown flags and bad
- * values as {@link UsageError}s; the result keeps parseArgs' precise types.
+ * Runs a task's body on `argv` and returns the exit code (failures are
+ * reported on stderr, never thrown).
  *
  * @example
  * ```ts
- * const { values, positionals } = parseTaskArgs(["a.gguf", "--json"], { json: { type: "boolean" } });
- * values.json; // true
+ * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * const code = await executeTask(VERIFY_SPEC, async () => 0, ["--help"]); // prints the help, 0
  * ```
  */
-export function parseTaskArgs<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+export async function executeTask<S extends TaskSpec>(
+  spec: S,
+  body: TaskBody<S>,
+  argv: readonly string[],
+): Promise<number> {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    const parsed = parseTaskArgs(spec, argv);
+    if (parsed.flags.help) {
+      console.log(renderHelp(spec));
+      return 0;
+    }
+    const ctx = taskContext(spec, parsed.flags.quiet);
+    // Strict mode refuses before anything is read or written.
+    if (spec.strictMode) assertStrictAllows(ctx.env);
+    assertWritable(spec, parsed);
+    return await body(parsed, ctx);
   } catch (e) {
-    throw new UsageError((e as Error).message, { cause: e });
+    return reportFailure(e);
   }
 }
 
-/** A string flag restricted to `choices`. */
-export function choice<T extends string>(
-  value: unknown,
-  flag: string,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (typeof value === "string" && (choices as readonly string[]).includes(value)) {
-    return value as T;
-  }
-  throw new UsageError(
-    `--${flag} must be one of ${choices.join(", ")}, got ${JSON.stringify(value)}`,
-  );
+/**
+ * Started by the launcher, the task ends when the launcher is gone (even
+ * before this task got this far): it raises SIGTERM on itself, so that
+ * whatever cleans up on SIGTERM runs.
+ */
+function followLauncher(): void {
+  const state = Deno.permissions.querySync({ name: "env", variable: LAUNCHER_PID_VAR }).state;
+  if (state !== "granted") return;
+  const launcher = Number(Deno.env.get(LAUNCHER_PID_VAR) ?? NaN);
+  if (!Number.isInteger(launcher) || launcher <= 0) return;
+  const stop = () => Deno.kill(Deno.pid, "SIGTERM");
+  if (launcher !== Deno.ppid) stop();
+  else onParentExit(launcher, stop);
 }
 
-/** A positive integer flag or positional. */
+/**
+ * The entry point of a task script: runs the body on `Deno.args` and exits
+ * with its code.
+ *
+ * @example
+ * ```ts
+ * import { PROBE_SPEC } from "./specs/probe.ts";
+ * await runTask(PROBE_SPEC, async ({ args }) => (args.model ? 0 : 2));
+ * ```
+ */
+export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): Promise<never> {
+  followLauncher();
+  Deno.exit(await executeTask(spec, body, Deno.args));
+}
+
+/**
+ * A positive integer option or positional.
+ *
+ * @example
+ * ```ts
+ * positiveInt("8", "max_tokens", 1); // 8
+ * ```
+ */
 export function positiveInt(value: unknown, what: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -91,11 +165,16 @@ export function positiveInt(value: unknown, what: string, fallback: number): num
   return n;
 }
 
-/** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */
-export interface TensorProgress {
-  /** Pass as a library's `onProgress`. */
-  update(done: number, total: number, tensor: string): void;
-  finish(): void;
+/**
+ * An optional positive integer option: undefined when absent.
+ *
+ * @example
+ * ```ts
+ * optionalPositiveInt(undefined, "--threads"); // undefined
+ * ```
+ */
+export function optionalPositiveInt(value: string | undefined, what: string): number | undefined {
+  return value === undefined ? undefined : positiveInt(value, what, 1);
 }
 
 /**
@@ -119,4 +198,78 @@ export function tensorProgress(label: string, quiet: boolean): TensorProgress {
     },
     finish: () => bar?.finish(),
   };
+}
+
+/**
+ * Prints `value` as indented JSON on stdout.
+ *
+ * @example
+ * ```ts
+ * printJson({ gguf: "models/clean/clean-f16.gguf" });
+ * ```
+ */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** What an export or a quantization wrote (the parts of their results a summary shows). */
+export interface WrittenSet {
+  readonly ggufPath: string;
+  readonly metaPath: string;
+  readonly fingerprintPath: string;
+  readonly manifestPath: string | null;
+  readonly fingerprint: string;
+  readonly meta: {
+    readonly size: number;
+    readonly tensors: readonly unknown[];
+    readonly warnings: readonly string[];
+  };
+  readonly removed: readonly string[];
+}
+
+/**
+ * The `--json` summary of a written GGUF and its companions.
+ *
+ * @example
+ * ```ts
+ * import { exportCleanGguf } from "../export/export.ts";
+ * printJson(writtenSummary(await exportCleanGguf({ modelDir: "fixtures/tiny-bitnet", outDir: "out" })));
+ * ```
+ */
+export function writtenSummary(r: WrittenSet): Record<string, unknown> {
+  return {
+    gguf: r.ggufPath,
+    meta: r.metaPath,
+    fingerprint_file: r.fingerprintPath,
+    manifest: r.manifestPath,
+    fingerprint: r.fingerprint,
+    size: r.meta.size,
+    tensors: r.meta.tensors.length,
+    warnings: r.meta.warnings,
+    removed: r.removed,
+  };
+}
+
+/**
+ * Writes `value` as indented JSON to `path`, whole or not at all (a
+ * temporary file renamed into place); a failure is an {@link OutputError}
+ * (exit 8) naming the file.
+ *
+ * @example
+ * ```ts
+ * await writeJsonFile("/data/report.json", { passed: true }, "report");
+ * ```
+ */
+export async function writeJsonFile(path: string, value: unknown, what: string): Promise<void> {
+  const out = await AtomicOutputs.create(dirname(path));
+  try {
+    await (await out.file(basename(path))).writeText(JSON.stringify(value, null, 2) + "\n");
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    if (e instanceof OutputError) throw e;
+    throw new OutputError(`${path}: cannot write the ${what} (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
 }

@@ -29,7 +29,12 @@ import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/re
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { type GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
+import {
+  companionHasher,
+  lastTensorSha256,
+  removeStaleCompanions,
+  writeCompanions,
+} from "../provenance/companions.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
 import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
@@ -66,6 +71,8 @@ export interface ExportOptions {
   /** Called with each warning (also recorded in meta.json). */
   onWarning?: (message: string) => void;
   quiet?: boolean;
+  /** Files beside the output never removed as stale companions (model-check's reference baseline). */
+  keep?: readonly string[];
 }
 
 /** What an export produced. */
@@ -78,6 +85,8 @@ export interface ExportResult {
   /** `sha256-<hex>` of the GGUF. */
   fingerprint: string;
   meta: GgufMeta;
+  /** Companions of an earlier export (.sig, .baseline.*) removed because they no longer match. */
+  removed: string[];
 }
 
 const OUT_TYPES: Record<string, { ggml: GgmlType; float: FloatOutType; fileType: number }> = {
@@ -320,8 +329,16 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         warnings,
         ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
       };
-      const companions = await writeCompanions(outputs, stem, meta, ggufSha, payloadHashes);
+      const companions = await writeCompanions(
+        outputs,
+        stem,
+        meta,
+        ggufSha,
+        payloadHashes,
+        opts.keep,
+      );
       await outputs.commit();
+      const removed = await removeStaleCompanions(companions);
       return {
         ggufPath: ggufFile.finalPath,
         metaPath: companions.metaPath,
@@ -329,6 +346,7 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
         manifestPath: companions.manifestPath!,
         fingerprint,
         meta,
+        removed,
       };
     } catch (e) {
       await outputs.abort();

@@ -54,7 +54,7 @@ export interface HubDownloadOptions {
   readonly cacheDir: string;
   /** Default https://huggingface.co. */
   readonly hubUrl?: string;
-  /** Access token; absent: HF_TOKEN when readable; null: anonymous. */
+  /** Access token (the task reads HF_TOKEN and passes it); absent or null: anonymous. */
   readonly token?: string | null;
   /** Progress bars on stderr; default: only when stderr is a terminal. */
   readonly progress?: boolean;
@@ -74,21 +74,6 @@ export interface HubDownloadResult {
   /** The commit the revision resolved to. */
   readonly commit: string;
   readonly files: readonly HubDownloadedFile[];
-}
-
-/**
- * HF_TOKEN from the environment, if set and readable without prompting.
- *
- * @example
- * ```ts
- * const token = hubTokenFromEnv(); // undefined when unset or not permitted
- * ```
- */
-export function hubTokenFromEnv(): string | undefined {
-  const state = Deno.permissions.querySync({ name: "env", variable: "HF_TOKEN" }).state;
-  if (state !== "granted") return undefined;
-  const t = Deno.env.get("HF_TOKEN")?.trim();
-  return t ? t : undefined;
 }
 
 /**
@@ -391,7 +376,7 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   }
   const hubUrl = (options.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, "");
   const revision = options.revision ?? "main";
-  const token = options.token === null ? undefined : options.token ?? hubTokenFromEnv();
+  const token = options.token ?? undefined;
   if (token !== undefined && !token.startsWith("hf_")) {
     throw new UsageError("the Hub token (HF_TOKEN) must start with hf_");
   }

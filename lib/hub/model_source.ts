@@ -1,38 +1,39 @@
 /**
- * Where a task's checkpoint comes from: a local folder (positional
- * `[model_dir] [tokenizer.json] [out_dir]`) or the Hugging Face Hub
- * (`--hf-repo OWNER/NAME [--revision REV] [out_dir]`). Shared by
- * `model-export`, `model-clean` and `model-check`.
+ * Where a task's checkpoint comes from: a local folder, or the Hugging Face
+ * Hub (`--hf-repo OWNER/NAME [--revision REV]`), downloaded first. Shared by
+ * `model-export` and `model-clean`. A local folder that does not exist is an
+ * {@link InputError} saying so, before any file in it is looked for.
  *
  * @example
  * ```ts
- * import { HUB_FLAGS, resolveModelSource } from "./model_source.ts";
- * const src = await resolveModelSource({}, ["fixtures/tiny-bitnet"], { quiet: true });
+ * import { resolveModelSource } from "./model_source.ts";
+ * const src = await resolveModelSource({ modelDir: "fixtures/tiny-bitnet", outDir: "models/clean" });
  * src.modelDir; // "fixtures/tiny-bitnet"
  * ```
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { InputError } from "../errors.ts";
 import { downloadFromHub } from "./download.ts";
 
-/** The parseArgs options of the Hub flags. */
-export const HUB_FLAGS = {
-  "hf-repo": { type: "string" },
-  revision: { type: "string" },
-  "cache-dir": { type: "string" },
-  "hub-url": { type: "string" },
-  tokenizer: { type: "string" },
-} as const;
-
-/** Help text lines for {@link HUB_FLAGS}. */
-export const HUB_FLAGS_HELP =
-  `  --hf-repo OWNER/NAME       download the checkpoint from the Hugging Face Hub first (needs --allow-net;
-                             token from HF_TOKEN); files are checked against the Hub's sha256
-  --revision REV             branch, tag or commit (default main)
-  --cache-dir DIR            download cache (default models/hub)
-  --hub-url URL              another Hub endpoint (default https://huggingface.co)
-  --tokenizer FILE           tokenizer.json to use (wins over the checkpoint's)`;
+/** What the command line says about the checkpoint. */
+export interface ModelSourceRequest {
+  /** Local checkpoint folder (ignored with `hfRepo`). */
+  readonly modelDir?: string | undefined;
+  /** tokenizer.json; wins over the checkpoint's. */
+  readonly tokenizer?: string | undefined;
+  readonly outDir: string;
+  /** Download from the Hub instead. */
+  readonly hfRepo?: string | undefined;
+  readonly revision?: string | undefined;
+  /** Download cache (default models/hub). */
+  readonly cacheDir?: string | undefined;
+  readonly hubUrl?: string | undefined;
+  /** The Hub access token (HF_TOKEN, read by the task). */
+  readonly token?: string | undefined;
+  /** No progress bars. */
+  readonly quiet?: boolean;
+}
 
 /** The resolved inputs. */
 export interface ModelSource {
@@ -43,44 +44,50 @@ export interface ModelSource {
   origin: Record<string, unknown> | undefined;
 }
 
-/** Resolves flags and positionals, downloading from the Hub when `--hf-repo` is given. */
-export async function resolveModelSource(
-  flags: Record<string, unknown>,
-  positionals: string[],
-  opts: { quiet: boolean; defaultModelDir?: string; defaultOutDir?: string },
-): Promise<ModelSource> {
-  const str = (v: unknown) => (typeof v === "string" ? v : undefined);
-  const defaultOut = opts.defaultOutDir ?? "models/clean";
-  const repo = str(flags["hf-repo"]);
-  if (repo === undefined) {
-    const [
-      modelDir = opts.defaultModelDir ?? "fixtures/tiny-bitnet",
-      tokenizer,
-      outDir = defaultOut,
-    ] = positionals;
-    return {
-      modelDir,
-      tokenizerPath: str(flags.tokenizer) ?? (tokenizer || undefined),
-      outDir,
-      origin: undefined,
-    };
+/** Refuses a model folder that is missing or is not a folder, naming it. */
+async function assertModelFolder(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+    throw new InputError(`${dir}: model folder ${why}`, { cause: e });
   }
-  if (positionals.length > 1) {
-    throw new UsageError("with --hf-repo, the only positional argument is [out_dir]");
+  if (!info.isDirectory) {
+    throw new InputError(
+      `${dir}: not a folder (the model folder holds config.json and *.safetensors)`,
+    );
   }
-  const revision = str(flags.revision) ?? "main";
-  const hubUrl = str(flags["hub-url"]);
+}
+
+/**
+ * Resolves the checkpoint, downloading it when `hfRepo` is given.
+ *
+ * @example
+ * ```ts
+ * const src = await resolveModelSource({ hfRepo: "me/tiny", outDir: "out", cacheDir: "models/hub" });
+ * src.origin; // { hf_repo: "me/tiny", revision: "main", commit: "…" }
+ * ```
+ */
+export async function resolveModelSource(req: ModelSourceRequest): Promise<ModelSource> {
+  if (req.hfRepo === undefined) {
+    const modelDir = req.modelDir ?? "fixtures/tiny-bitnet";
+    await assertModelFolder(modelDir);
+    return { modelDir, tokenizerPath: req.tokenizer, outDir: req.outDir, origin: undefined };
+  }
+  const revision = req.revision ?? "main";
   const hub = await downloadFromHub({
-    repo,
+    repo: req.hfRepo,
     revision,
-    cacheDir: str(flags["cache-dir"]) ?? "models/hub",
-    ...(hubUrl ? { hubUrl } : {}),
-    progress: !opts.quiet && Deno.stderr.isTerminal(),
+    cacheDir: req.cacheDir ?? "models/hub",
+    token: req.token ?? null,
+    ...(req.hubUrl ? { hubUrl: req.hubUrl } : {}),
+    progress: !req.quiet && Deno.stderr.isTerminal(),
   });
   return {
     modelDir: hub.modelDir,
-    tokenizerPath: str(flags.tokenizer),
-    outDir: positionals[0] ?? defaultOut,
-    origin: { hf_repo: repo, revision, commit: hub.commit },
+    tokenizerPath: req.tokenizer,
+    outDir: req.outDir,
+    origin: { hf_repo: req.hfRepo, revision, commit: hub.commit },
   };
 }

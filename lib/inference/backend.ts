@@ -13,7 +13,6 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { readBitnetEnv } from "../cli/env.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { createReferenceKernels } from "./kernels/reference.ts";
 import { createWasmKernels, wasmTernaryBytes } from "./kernels/wasm.ts";
@@ -95,13 +94,13 @@ export function createBackendKernels(
 }
 
 /**
- * Worker threads: `requested` if given, else BITNET_THREADS, else the number
- * of logical CPUs. A malformed BITNET_THREADS is a UsageError.
+ * Worker threads: `requested` if given (the tasks pass BITNET_THREADS), else
+ * the number of logical CPUs.
  *
  * @example
  * ```ts
  * resolveThreads(4); // 4
- * resolveThreads(); // BITNET_THREADS, else navigator.hardwareConcurrency
+ * resolveThreads(); // navigator.hardwareConcurrency
  * ```
  */
 export function resolveThreads(requested?: number): number {
@@ -111,18 +110,5 @@ export function resolveThreads(requested?: number): number {
     }
     return requested;
   }
-  const fromEnv = envThreads();
-  if (fromEnv !== null) return fromEnv;
   return Math.max(1, navigator.hardwareConcurrency || 1);
-}
-
-function envThreads(): number | null {
-  try {
-    return readBitnetEnv().threads;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      return null;
-    }
-    throw e;
-  }
 }

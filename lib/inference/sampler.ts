@@ -14,7 +14,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { DEFAULT_SEED, readBitnetEnv } from "../cli/env.ts";
+import { DEFAULT_SEED } from "../cli/env.ts";
 
 /** How to choose the next token. */
 export interface SamplingOptions {
@@ -24,27 +24,8 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches p (1 or absent: all). */
   topP?: number;
-  /** PRNG seed; default BITNET_SEED, else 42. */
+  /** PRNG seed; default 42 (the tasks pass BITNET_SEED). */
   seed?: number;
-}
-
-/**
- * BITNET_SEED when set (and readable), else 42.
- *
- * @example
- * ```ts
- * defaultSeed(); // 42 unless BITNET_SEED is set
- * ```
- */
-export function defaultSeed(): number {
-  try {
-    return readBitnetEnv().seed;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      return DEFAULT_SEED;
-    }
-    throw e;
-  }
 }
 
 /**
@@ -101,7 +82,7 @@ export class Sampler {
     this.temperature = opts.temperature ?? 0;
     this.topK = opts.topK ?? 0;
     this.topP = opts.topP ?? 1;
-    this.seed = opts.seed ?? defaultSeed();
+    this.seed = opts.seed ?? DEFAULT_SEED;
     if (!(this.temperature >= 0) || !Number.isFinite(this.temperature)) {
       throw new UsageError(`temperature must be >= 0, got ${this.temperature}`);
     }

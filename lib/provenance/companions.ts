@@ -5,16 +5,25 @@
  * tensors (no second read), then the three files join the GGUF in the same
  * atomic commit.
  *
+ * Files beside the GGUF that describe an earlier one — a `.sig`, a
+ * `.baseline.md/.json/.svg`, a `.gguf-hash` this run did not write — would
+ * otherwise stay beside the new bytes and speak for them. Unless the new
+ * GGUF and meta.json are byte-identical to the ones they described (a
+ * reproducible re-export keeps its signature), they are listed as `stale`
+ * and removed once the new set is committed ({@link removeStaleCompanions}).
+ *
  * @example
  * ```ts
  * import { companionHasher, writeCompanions } from "./companions.ts";
  * const hashes = await companionHasher();
  * // per tensor, as it is written: await hashes.begin(); hashes.update(bytes); hashes.end(name);
- * // after the GGUF: await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
+ * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
+ * // after outputs.commit(): await removeStaleCompanions(paths);
  * ```
  * @module
  */
 
+import { join, resolve } from "node:path";
 import type { AtomicOutputs } from "../io/atomic.ts";
 import { formatGgufHashManifest, PayloadHashing } from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, serializeMeta } from "./meta.ts";
@@ -41,11 +50,99 @@ export interface CompanionPaths {
   fingerprintPath: string;
   /** Null when no manifest was asked for. */
   manifestPath: string | null;
+  /** Files beside the GGUF that describe an earlier one: to remove after the commit. */
+  stale: string[];
+}
+
+/** Files named after a GGUF's stem that describe its bytes, besides those every run writes. */
+export const DESCRIBING_SUFFIXES: readonly string[] = [
+  ".sig",
+  ".baseline.md",
+  ".baseline.json",
+  ".baseline.svg",
+  ".gguf-hash",
+];
+
+async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/**
+ * The files beside `<dir>/<stem>.gguf` that describe an earlier export and
+ * will not be rewritten: none when the fingerprint and meta.json about to be
+ * written equal the ones on disk byte for byte, else every existing
+ * {@link DESCRIBING_SUFFIXES} file that is neither `written` nor in `keep`.
+ *
+ * @example
+ * ```ts
+ * await staleCompanions("models/clean", "clean-f16", { fingerprint: "sha256-…\n", meta: "{…}" }, [], []);
+ * // ["models/clean/clean-f16.sig"] after an export that changed the bytes
+ * ```
+ */
+export async function staleCompanions(
+  dir: string,
+  stem: string,
+  next: { readonly fingerprint: string; readonly meta: string },
+  written: readonly string[],
+  keep: readonly string[],
+): Promise<string[]> {
+  const base = join(dir, stem);
+  const [fingerprint, meta] = await Promise.all([
+    readIfExists(`${base}.fingerprint`),
+    readIfExists(`${base}.meta.json`),
+  ]);
+  if (fingerprint === next.fingerprint && meta === next.meta) return [];
+  const spared = new Set([...written, ...keep].map((p) => resolve(p)));
+  const stale: string[] = [];
+  for (const suffix of DESCRIBING_SUFFIXES) {
+    const path = `${base}${suffix}`;
+    if (spared.has(resolve(path))) continue;
+    try {
+      await Deno.lstat(path);
+      stale.push(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return stale;
+}
+
+/**
+ * Removes the stale companions found by {@link writeCompanions}; returns the
+ * paths removed. Call it after the new set is committed.
+ *
+ * @example
+ * ```ts
+ * const removed = await removeStaleCompanions({
+ *   metaPath: "models/clean/clean-f16.meta.json",
+ *   fingerprintPath: "models/clean/clean-f16.fingerprint",
+ *   manifestPath: null,
+ *   stale: ["models/clean/clean-f16.sig"],
+ * }); // ["models/clean/clean-f16.sig"] when it existed
+ * ```
+ */
+export async function removeStaleCompanions(paths: CompanionPaths): Promise<string[]> {
+  const removed: string[] = [];
+  for (const path of paths.stale) {
+    try {
+      await Deno.remove(path);
+      removed.push(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return removed;
 }
 
 /**
  * Writes meta.json, the fingerprint and (when `hashes` is given) the manifest
- * into `outputs`, to be committed with the GGUF.
+ * into `outputs`, to be committed with the GGUF, and finds the stale
+ * companions of an earlier export (`keep`: paths never counted stale).
  */
 export async function writeCompanions(
   outputs: AtomicOutputs,
@@ -53,11 +150,22 @@ export async function writeCompanions(
   meta: GgufMeta,
   ggufSha256: string,
   hashes: PayloadHashing | null,
+  keep: readonly string[] = [],
 ): Promise<CompanionPaths> {
+  const metaText = serializeMeta(meta);
+  const fingerprintText = fingerprintLine(ggufSha256);
+  const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
+  const stale = await staleCompanions(
+    outputs.dir,
+    stem,
+    { fingerprint: fingerprintText, meta: metaText },
+    written,
+    keep,
+  );
   const metaFile = await outputs.file(`${stem}.meta.json`);
-  await metaFile.writeText(serializeMeta(meta));
+  await metaFile.writeText(metaText);
   const fpFile = await outputs.file(`${stem}.fingerprint`);
-  await fpFile.writeText(fingerprintLine(ggufSha256));
+  await fpFile.writeText(fingerprintText);
   let manifestPath: string | null = null;
   if (hashes) {
     const manifestFile = await outputs.file(`${stem}.gguf-hash`);
@@ -70,5 +178,5 @@ export async function writeCompanions(
     );
     manifestPath = manifestFile.finalPath;
   }
-  return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath };
+  return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
 }

@@ -40,8 +40,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { basename, dirname } from "node:path";
-import { FormatError, InputError, OutputError, VerifyError } from "../errors.ts";
+import { basename, dirname, join, resolve } from "node:path";
+import { FormatError, InputError, OutputError, UsageError, VerifyError } from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { sha256File } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
@@ -370,20 +370,66 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
 }
 
 /**
- * Generates a key pair and writes it: the private key (mode 0600) to
- * `privatePath`, the public key to `publicPath`. Existing files are never
- * overwritten ({@link OutputError}).
+ * The git work tree `path` lies in (the nearest folder, from `path` up, that
+ * holds a `.git` entry), or null. Found without running git.
  *
  * @example
  * ```ts
- * const { keyId } = await generateKeyFiles("keys/signing.pem", "keys/signing.pem.pub");
+ * gitWorkTreeOf("/home/me/clean-gguf/keys/me.key"); // "/home/me/clean-gguf"
+ * ```
+ */
+export async function gitWorkTreeOf(path: string): Promise<string | null> {
+  let dir = resolve(path);
+  for (;;) {
+    try {
+      await Deno.lstat(join(dir, ".git"));
+      return dir;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+async function makeFolder(dir: string, mode: number): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode });
+  } catch (e) {
+    throw new OutputError(`${dir}: cannot create the key's folder (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * Generates a key pair and writes it: the private key (mode 0600) to
+ * `privatePath`, the public key to `publicPath`, creating their folders (the
+ * private key's with mode 0700). Existing files are never overwritten
+ * ({@link OutputError}). A private key inside a git work tree is refused
+ * ({@link UsageError}) unless `force`: one `git add` would publish it.
+ *
+ * @example
+ * ```ts
+ * const { keyId } = await generateKeyFiles("/home/me/.keys/signing.key", "/home/me/.keys/signing.key.pub");
  * ```
  */
 export async function generateKeyFiles(
   privatePath: string,
   publicPath: string,
+  options: { readonly force?: boolean } = {},
 ): Promise<{ keyId: string }> {
+  const tree = await gitWorkTreeOf(dirname(privatePath));
+  if (tree !== null && !options.force) {
+    throw new UsageError(
+      `${privatePath}: refusing to write a private key inside the git work tree ${tree} ` +
+        `(one git add would publish it); choose a folder outside it, or pass --force`,
+    );
+  }
   const pair = await generateSigningKeyPair();
+  await makeFolder(dirname(privatePath), 0o700);
+  await makeFolder(dirname(publicPath), 0o755);
   await writeNew(privatePath, pair.privatePem, 0o600);
   try {
     await writeNew(publicPath, pair.publicPem, 0o644);

@@ -54,6 +54,11 @@ export interface QuantFormat {
   readonly rowBlock: number;
   /** Which engine runs files of this type. */
   readonly runsIn: string;
+  /**
+   * `general.architecture` values the runtime of `runsIn` loads this type
+   * with; absent when any architecture of ours runs (bitnet.cpp).
+   */
+  readonly loadsArchitectures?: readonly string[];
   /** The scale a reader gets back from the file for tensor scale `s`. */
   storedScale(s: number): number;
   /** An encoder for one tensor of `n` elements sharing scale `scale` (0 for an all-zero tensor). */
@@ -109,6 +114,8 @@ export const QUANT_FORMATS: Readonly<Record<QuantTypeName, QuantFormat>> = {
     fileType: FileType.MOSTLY_TQ2_0,
     rowBlock: TQ2_0_BLOCK_ELEMENTS,
     runsIn: "upstream llama.cpp (and bitnet.cpp's bundled llama.cpp)",
+    // Upstream knows BitNet b1.58 only as "bitnet" (model-export --arch-name bitnet).
+    loadsArchitectures: ["bitnet", "llama"],
     storedScale: f16Round,
     encoder: blockEncoder(tq2_0FromTrits, quantizeTQ2_0),
   },
@@ -119,6 +126,8 @@ export const QUANT_FORMATS: Readonly<Record<QuantTypeName, QuantFormat>> = {
     fileType: FileType.MOSTLY_TQ1_0,
     rowBlock: TQ1_0_BLOCK_ELEMENTS,
     runsIn: "upstream llama.cpp (and bitnet.cpp's bundled llama.cpp)",
+    // Upstream knows BitNet b1.58 only as "bitnet" (model-export --arch-name bitnet).
+    loadsArchitectures: ["bitnet", "llama"],
     storedScale: f16Round,
     encoder: blockEncoder(tq1_0FromTrits, quantizeTQ1_0),
   },

@@ -57,7 +57,12 @@ import {
   streamFloatValues,
   type TernaryScan,
 } from "./scan.ts";
-import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
+import {
+  companionHasher,
+  lastTensorSha256,
+  removeStaleCompanions,
+  writeCompanions,
+} from "../provenance/companions.ts";
 import { PayloadHashing } from "../provenance/gguf_hash.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 
@@ -93,6 +98,8 @@ export interface QuantizeResult {
   /** `sha256-<hex>` of the written GGUF. */
   fingerprint: string;
   meta: GgufMeta;
+  /** Companions of an earlier file (.sig, .baseline.*) removed because they no longer match. */
+  removed: string[];
 }
 
 /** One tensor of the plan. */
@@ -389,6 +396,14 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const arch = src.kv(Keys.general.architecture)?.value;
     const archName = typeof arch === "string" ? arch : null;
     if (archName === null) warn(`${opts.input} has no general.architecture`);
+    const loads = format.loadsArchitectures;
+    if (archName !== null && loads && !loads.includes(archName)) {
+      warn(
+        `${opts.input}: general.architecture is "${archName}", but upstream llama.cpp loads ` +
+          `${format.ggmlName} files only as ${loads.map((a) => `"${a}"`).join(" or ")} ` +
+          `(export with --arch-name bitnet)`,
+      );
+    }
     const plan = await planTensors(src, format, ternarize, warn);
 
     const w = new GgufWriter(src.alignment);
@@ -474,6 +489,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
       };
       const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
       await outputs.commit();
+      const removed = await removeStaleCompanions(companions);
       return {
         ggufPath: ggufFile.finalPath,
         metaPath: companions.metaPath,
@@ -481,6 +497,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         manifestPath: companions.manifestPath,
         fingerprint: meta.fingerprint,
         meta,
+        removed,
       };
     } catch (e) {
       await outputs.abort();

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { EXIT } from "../errors.ts";
+import { EXIT, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
 import { inspectNorms } from "./norms.ts";
@@ -98,7 +98,7 @@ export async function inspectNormsOfFile(
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
-    return failed(`cannot read ${opts.ggufPath}: ${(e as Error).message}`, "read", null);
+    return failed(messageAbout(opts.ggufPath, e), "read", null);
   }
   try {
     let hparams: ModelHparams | null = null;

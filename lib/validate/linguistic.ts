@@ -60,6 +60,23 @@ export interface LinguisticResult {
   readonly probe: ProbeResult | null;
 }
 
+/** How a failed `--expect` is reported (the gate's exit code stays 15). */
+export const EXPECTED_TEXT_NOT_FOUND = "expected text not found";
+
+/**
+ * True when the linguistic gate failed only because the `--expect` text is
+ * missing: the output itself passed every gibberish signal.
+ *
+ * @example
+ * ```ts
+ * if (onlyExpectFailed(report.gates.at(-1)!)) console.log("expected text not found");
+ * ```
+ */
+export function onlyExpectFailed(gate: GateResult): boolean {
+  const failed = gate.checks.filter((c) => c.status === "fail");
+  return gate.id === "linguistic" && failed.length > 0 && failed.every((c) => c.id === "expect");
+}
+
 /**
  * Runs the probe and judges it.
  *
@@ -142,9 +159,11 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
       title,
       status: failed.length ? "fail" : "pass",
       exitCode: failed.length ? EXIT.gibberish : null,
-      summary: failed.length
-        ? `the output is gibberish: ${failed.map((c) => c.id).join(", ")} failed`
-        : `coherent output, passage NLL ${nll.meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`,
+      summary: failed.length === 0
+        ? `coherent output, passage NLL ${nll.meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`
+        : failed.every((c) => c.id === "expect")
+        ? `${EXPECTED_TEXT_NOT_FOUND}: ${failed[0]!.message}`
+        : `the output is gibberish: ${failed.map((c) => c.id).join(", ")} failed`,
       durationMs: performance.now() - started,
       checks,
     },

@@ -160,7 +160,7 @@ export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
  *
  * @example
  * ```ts
- * const policy = await loadPolicy(Deno.env.get("BITNET_CORRECTION_POLICY")!);
+ * const policy = await loadPolicy("triage/policy.json"); // the path BITNET_CORRECTION_POLICY gave
  * ```
  */
 export async function loadPolicy(path: string): Promise<CorrectionPolicy> {

@@ -17,8 +17,8 @@
  * @module
  */
 
-import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "../cli/env.ts";
-import { EXIT, EXIT_MEANINGS, type ExitCode } from "../errors.ts";
+import { assertStrictAllows, type BitnetEnv, defaultBitnetEnv } from "../cli/env.ts";
+import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
@@ -27,7 +27,7 @@ import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type DifferentialReport } from "./differential.ts";
-import { runLinguisticGate } from "./linguistic.ts";
+import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
 import { runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { resolveCorrections } from "./policy.ts";
@@ -59,7 +59,7 @@ export interface ValidateOptions {
   readonly maxTokens?: number;
   /** A substring the generated text must contain. */
   readonly expect?: string | null;
-  /** The BITNET_* settings; default read from the environment. */
+  /** The BITNET_* settings (the task reads them); default: none set. */
   readonly env?: BitnetEnv;
   /** Engine threads; default BITNET_THREADS, else the engine's default. */
   readonly threads?: number;
@@ -99,7 +99,7 @@ async function runDifferential(
   try {
     reference = await openGguf(referencePath);
   } catch (e) {
-    const message = `cannot read the reference ${referencePath}: ${(e as Error).message}`;
+    const message = `the reference: ${messageAbout(referencePath, e)}`;
     return {
       gate: {
         id: "differential",
@@ -146,13 +146,13 @@ async function runDifferential(
  *
  * @example
  * ```ts
- * const r = await validateGguf({ ggufPath: "model.gguf", env: readBitnetEnv() });
+ * const r = await validateGguf({ ggufPath: "model.gguf", env: readBitnetEnv() }); // in a task
  * Deno.exit(r.exitCode);
  * ```
  */
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
   const started = performance.now();
-  const env = opts.env ?? readBitnetEnv();
+  const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
   const prompt = opts.prompt ?? DEFAULT_PROMPT;
   const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
@@ -204,7 +204,9 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
       ...report,
       model: { ...model },
       exitCode,
-      exitMeaning: EXIT_MEANINGS[exitCode],
+      exitMeaning: failed && onlyExpectFailed(failed)
+        ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
+        : EXIT_MEANINGS[exitCode],
       passed: exitCode === EXIT.ok,
       gates,
       timings,
@@ -250,7 +252,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
-    const message = `cannot read ${opts.ggufPath}: ${(e as Error).message}`;
+    const message = messageAbout(opts.ggufPath, e);
     gates.push({
       id: "norms",
       title: TITLES.norms,

@@ -217,7 +217,8 @@ Deno.test("model-check / model-baseline: usage, input and strict-mode errors com
   const root = await scratchDir("errors-");
   const out = `${root}/out`;
   const cases: [string, string[], number, RegExp, Record<string, string>?][] = [
-    [CHECK, [], 2, /missing <model_dir> <tokenizer\.json>/],
+    [CHECK, [], 2, /missing <model_dir>; see --help/],
+    [CHECK, [FIXTURE_DIR], 2, /missing <tokenizer\.json>; see --help/],
     [CHECK, [FIXTURE_DIR, FIXTURE_TOKENIZER, "--out-dir", out, "--bogus"], 2, /bogus/],
     [
       CHECK,
@@ -242,7 +243,7 @@ Deno.test("model-check / model-baseline: usage, input and strict-mode errors com
       BITNET_STRICT_MODE: "1",
       BITNET_FIX_LN_SCALE: "1",
     }],
-    [BASELINE, ["x.gguf"], 2, /missing <model\.gguf> <tokenizer\.json>/],
+    [BASELINE, ["x.gguf"], 2, /missing <tokenizer\.json>; see --help/],
     [BASELINE, [`${root}/none.gguf`, FIXTURE_TOKENIZER], 16, /BITNET_CORRECTION_POLICY=p\.json/, {
       BITNET_STRICT_MODE: "1",
       BITNET_CORRECTION_POLICY: "p.json",

@@ -4,7 +4,9 @@ import {
   BITNET_ENV_VARS,
   CORRECTION_VARS,
   DEFAULT_SEED,
+  defaultBitnetEnv,
   readBitnetEnv,
+  readHubToken,
   setCorrectionVars,
 } from "../../lib/cli/env.ts";
 import { EXIT, StrictModeError, UsageError } from "../../lib/errors.ts";
@@ -89,4 +91,26 @@ Deno.test("readBitnetEnv reads the real environment", () => {
   } finally {
     Deno.env.delete("BITNET_SEED");
   }
+});
+
+Deno.test("the library reads no environment variable: only lib/cli/, which the tasks call, does", async () => {
+  const { codeLines, tsFiles, REPO } = await import("../delivery/_scan.ts");
+  const readers: string[] = [];
+  for (const path of tsFiles("lib")) {
+    if (path.startsWith("lib/cli/")) continue;
+    for (const [n, line] of codeLines(await Deno.readTextFile(`${REPO}/${path}`))) {
+      if (/Deno\.env\b|readBitnetEnv\(\s*\)|readHubToken\(\s*\)|"env", variable/.test(line)) {
+        readers.push(`${path}:${n}: ${line.trim()}`);
+      }
+    }
+  }
+  assert.deepEqual(readers, [], "pass the settings down from the task instead");
+});
+
+Deno.test("readHubToken: HF_TOKEN trimmed, empty as unset", () => {
+  assert.equal(readHubToken(new Map([["HF_TOKEN", " hf_abc \n"]])), "hf_abc");
+  assert.equal(readHubToken(new Map([["HF_TOKEN", ""]])), undefined);
+  assert.equal(readHubToken(new Map()), undefined);
+  assert.equal(defaultBitnetEnv().strict, false);
+  assert.deepEqual(defaultBitnetEnv().raw, {});
 });

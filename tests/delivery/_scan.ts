@@ -97,7 +97,8 @@ export function scanRuntimeLoads(file: string, text: string): RuntimeLoad[] {
         /(?<!new Worker\(\s*)new URL\(\s*(["'])([^"']+)\1\s*,\s*import\.meta\.url\s*\)/g,
       )
     ) {
-      if (!MODULE_EXT.test(m[2]!)) add("data", resolveFrom(file, m[2]!));
+      // A folder URL (lib/cli/paths.ts locating the checkout) loads no file by itself.
+      if (!MODULE_EXT.test(m[2]!) && !m[2]!.endsWith("/")) add("data", resolveFrom(file, m[2]!));
     }
     for (const m of code.matchAll(/import\.meta\.resolve\(\s*(["'])([^"']+)\1\s*\)/g)) {
       add("data", resolveFrom(file, m[2]!));

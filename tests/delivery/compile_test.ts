@@ -1,5 +1,5 @@
 /**
- * tasks/compile.ts: the binaries it builds match deno.json's tasks, and its
+ * tasks/compile.ts: one binary per task spec (and so per `deno task model-*`), and its
  * `--include` list names every worker module and data file the scripts load
  * at run time (found here by scanning lib/ and the scripts, independently of
  * compile.ts). Building needs Deno's runtime download (dl.deno.land): the
@@ -10,13 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  BINARIES,
-  binariesOf,
-  COMPILE_INCLUDES,
-  compileArgs,
-  NOT_COMPILED,
-} from "../../tasks/compile.ts";
+import { BINARIES, binaryFlags, COMPILE_INCLUDES, compileArgs } from "../../tasks/compile.ts";
+import { TASK_SPECS } from "../../lib/cli/specs/mod.ts";
 import { REPO, runtimeLoads, scanRuntimeLoads, tsFiles } from "./_scan.ts";
 
 Deno.test("scanRuntimeLoads: workers, data files, unresolvable loads", () => {
@@ -43,13 +38,7 @@ Deno.test("scanRuntimeLoads: workers, data files, unresolvable loads", () => {
 });
 
 Deno.test("compile includes every worker and data file the scripts load, and nothing else", async () => {
-  const scripts = BINARIES.map((b) => b.script).filter((s) => {
-    try {
-      return Deno.statSync(`${REPO}/${s}`).isFile;
-    } catch {
-      return false; // a task whose script is still being written; deno.json names it
-    }
-  });
+  const scripts = BINARIES.map((b) => b.script);
   const loads = await runtimeLoads(["lib"], scripts);
   const unresolvable = loads.filter((l) => l.kind === "unresolvable");
   assert.deepEqual(unresolvable, [], "a load whose target is not a literal cannot be included");
@@ -59,59 +48,28 @@ Deno.test("compile includes every worker and data file the scripts load, and not
   for (const path of COMPILE_INCLUDES) assert.ok(Deno.statSync(`${REPO}/${path}`).isFile, path);
 });
 
-/** `deno run` tasks of deno.json that run a script of tasks/, with their --allow flags. */
-function runTasks(
-  tasks: Record<string, unknown>,
-): Map<string, { script: string; allow: string[] }> {
-  const out = new Map<string, { script: string; allow: string[] }>();
-  for (const [name, task] of Object.entries(tasks)) {
-    const command = typeof task === "string" ? task : (task as { command?: string }).command ?? "";
-    const words = command.trim().split(/\s+/);
-    const script = words.find((w) => /^tasks\/.*\.ts$/.test(w));
-    if (words[0] !== "deno" || words[1] !== "run" || !script) continue;
-    out.set(name, { script, allow: words.filter((w) => /^--allow-/.test(w)) });
-  }
-  return out;
-}
-
-Deno.test("one binary per deno.json script task, with the task's permissions", async () => {
+Deno.test("one binary per deno task model-*, built from the task's script, with write but no network", async () => {
   const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
-  const expected = runTasks(denoJson.tasks);
-  for (const name of NOT_COMPILED) expected.delete(name);
+  const launched = Object.keys(denoJson.tasks).filter((name) => name.startsWith("model-")).sort();
+  assert.deepEqual(BINARIES.map((b) => b.name).sort(), launched);
+  for (const b of BINARIES) {
+    assert.equal(b.script, TASK_SPECS[b.name]!.script);
+    assert.ok(Deno.statSync(`${REPO}/${b.script}`).isFile, b.script);
+    // Deno fixes a binary's permissions at build time: writes go where the arguments point.
+    assert.deepEqual(b.flags.slice(0, 2), ["--allow-read", "--allow-write"]);
+    assert.ok(!b.flags.some((f) => f.startsWith("--allow-net") || f === "-A"), b.name);
+    const env = b.flags.find((f) => f.startsWith("--allow-env="));
+    assert.ok(env?.includes("BITNET_STRICT_MODE"), `${b.name} reads the BITNET_* variables`);
+    assert.equal(env?.includes("HF_TOKEN"), TASK_SPECS[b.name]!.network !== undefined, b.name);
+  }
   assert.deepEqual(
-    BINARIES.map((b) => [b.name, b.script, b.flags]).sort(),
-    [...expected].map(([name, t]) => [name, t.script, t.allow]).sort(),
+    binaryFlags(TASK_SPECS["model-probe"]!),
+    BINARIES.find((b) => b.name === "model-probe")!.flags,
   );
   // Every script of tasks/ is delivered as a binary, except the two that only make sense in a checkout.
   const delivered = new Set(BINARIES.map((b) => b.script));
   const left = tsFiles("tasks").filter((s) => !delivered.has(s));
   assert.deepEqual(left, ["tasks/build_wasm.ts", "tasks/compile.ts"]);
-});
-
-Deno.test("binariesOf: task forms, exclusions, load flags dropped, unknown flags refused", () => {
-  const tasks = {
-    "model-a": "deno run --frozen --allow-read tasks/a.ts --quiet",
-    "model-b": {
-      description: "b",
-      command: "deno run --lock=x.lock -A --v8-flags=--max-old-space-size=8192 tasks/b.ts",
-    },
-    test: { command: "deno test -A" },
-    "build:wasm": { command: "deno run --allow-read tasks/build_wasm.ts" },
-    other: { command: "deno run --allow-read scripts/other.ts" },
-  };
-  assert.deepEqual(binariesOf(tasks), [
-    { name: "model-a", script: "tasks/a.ts", flags: ["--allow-read"], args: ["--quiet"] },
-    {
-      name: "model-b",
-      script: "tasks/b.ts",
-      flags: ["-A", "--v8-flags=--max-old-space-size=8192"],
-      args: [],
-    },
-  ]);
-  assert.throws(
-    () => binariesOf({ x: "deno run --watch --allow-read tasks/x.ts" }),
-    /task "x": flag --watch/,
-  );
 });
 
 Deno.test("compileArgs: frozen lock, every include, the task's flags, entry and output", () => {

@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { copyRepository, REPO } from "./_scan.ts";
+import { userEnv } from "./_user.ts";
 
 /** One documented command. */
 export interface DocCommand {
@@ -157,16 +158,13 @@ Deno.test("documented commands run on the fixture with the documented exit codes
   const copy = await Deno.makeTempDir({ prefix: "docs_test_" });
   try {
     await copyRepository(copy);
-    const env = Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
-    );
     for (const c of commands) {
       await t.step(`${c.file}:${c.line}: ${c.command}`, async () => {
         const out = await new Deno.Command("bash", {
           args: ["-c", c.command],
           cwd: copy,
           clearEnv: true,
-          env: { ...env, BITNET_STRICT_MODE: "1", NO_COLOR: "1" },
+          env: userEnv({ BITNET_STRICT_MODE: "1" }),
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
@@ -186,5 +184,31 @@ Deno.test("documented commands run on the fixture with the documented exit codes
     }
   } finally {
     await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("README and docs name no file outside the repository, nor another project", async () => {
+  const outside =
+    /FORMATS\.md|ARCHITECTURE\.md|PEERS\.md|\/work\/shared|\.\.\/shared\/|project (this|that) (one|tool) replaces|this tool replaces/;
+  const found: string[] = [];
+  for (const file of markdownFiles()) {
+    (await Deno.readTextFile(`${REPO}/${file}`)).split("\n").forEach((line, i) => {
+      if (outside.test(line)) found.push(`${file}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("README: the test suite's duration, --arch-name where llama.cpp is named, general.name where byte-identical exports are", async () => {
+  const readme = await Deno.readTextFile(`${REPO}/README.md`);
+  assert.match(readme, /Run the tests \(about \d+ minutes? on 2 cores/);
+  assert.match(
+    readme,
+    /upstream llama\.cpp knows\s+BitNet b1\.58 only as the architecture `bitnet`: export with `--arch-name bitnet`/,
+  );
+  assert.match(readme, /byte-identical[\s\S]{0,600}`general\.name`[\s\S]{0,300}_name_or_path/);
+  for (const file of ["docs/howto/export-clean-gguf.md", "docs/reference/files.md"]) {
+    const text = await Deno.readTextFile(`${REPO}/${file}`);
+    assert.match(text, /general\.name/, `${file} explains general.name`);
   }
 });

@@ -80,9 +80,18 @@ Deno.test("importMetaPathUses: flags paths, accepts worker and module URLs", () 
   }
 });
 
-Deno.test("lib/ and tasks/ build no filesystem path from import.meta", async () => {
+/**
+ * The one module allowed to turn its own URL into a path: it locates the
+ * checkout for the launcher and the bundled fixture, and answers "no
+ * checkout" (null) when its URL is not a file: URL (url_run_test.ts runs it
+ * from http:).
+ */
+const CHECKOUT_LOCATOR = "lib/cli/paths.ts";
+
+Deno.test("lib/ and tasks/ build no filesystem path from import.meta (but the checkout locator)", async () => {
   const problems: string[] = [];
   for (const path of [...tsFiles("lib"), ...tsFiles("tasks")]) {
+    if (path === CHECKOUT_LOCATOR) continue;
     for (const p of importMetaPathUses(await Deno.readTextFile(`${REPO}/${path}`))) {
       problems.push(`${path}:${p}`);
     }

@@ -17,6 +17,7 @@
 
 import assert from "node:assert/strict";
 import { FIXTURE_DIR } from "../_models.ts";
+import { denoIn, type Run } from "./_user.ts";
 
 const REPO = Deno.realPathSync(".");
 const FIXTURE = `${REPO}/${FIXTURE_DIR}`;
@@ -59,27 +60,8 @@ function serveRepository(): {
   return { server, requests };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function deno(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  const inherited = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
-  );
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd,
-    clearEnv: true,
-    env: { ...inherited, NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function deno(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
+  return denoIn(cwd, args, env);
 }
 
 function show(run: Run): string {

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { parseYaml } from "../../deps.ts";
 import { BINARIES } from "../../tasks/compile.ts";
 import { copyRepository, REPO } from "./_scan.ts";
+import { userEnv } from "./_user.ts";
 
 interface Step {
   name?: string;
@@ -87,9 +88,7 @@ function onPush(value: string): string {
 
 /** The environment a step sees on a push, on top of this process's (BITNET_* removed). */
 function stepEnv(wf: Workflow, job: Job, step: Step, extra: Record<string, string> = {}) {
-  const base = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("BITNET_")),
-  );
+  const base = userEnv();
   const declared = { ...wf.env, ...job.env, ...step.env };
   return {
     ...base,

@@ -72,6 +72,7 @@ Deno.test("runProbe: ids instead of text; the continuation is decoded (tokenizer
 Deno.test("model-probe --json prints the documented fields; timing goes to stderr", async () => {
   const { code, stdout, stderr } = await task(
     ggufPath,
+    "--tokenizer",
     `${FIXTURE}/tokenizer.json`,
     france.prompt,
     "4",

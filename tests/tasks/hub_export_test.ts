@@ -67,3 +67,24 @@ Deno.test("model-export --hf-repo downloads from the (local) Hub, exports, and r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task model-export --hf-repo from a user's folder: network to the Hub only, HF_TOKEN read, outputs relative", async () => {
+  const { userTask, show } = await import("../delivery/_user.ts");
+  const token = "hf_private_test_token";
+  const hub = startFakeHub([{ name: "me/private", files: await fixtureFiles(), token }]);
+  const user = await Deno.makeTempDir({ prefix: "clean-gguf-hub-task-" });
+  try {
+    const args = ["--hf-repo", "me/private", "--hub-url", hub.url, "out", "--json", "--quiet"];
+    const r = await userTask(user, "model-export", args, { HF_TOKEN: token });
+    assert.equal(r.code, 0, show("model-export", args, r));
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.gguf, "out/clean-f16.gguf");
+    // The cache defaults to models/hub in the user's folder.
+    assert.ok((await Deno.stat(`${user}/models/hub`)).isDirectory);
+    const refused = await userTask(user, "model-export", args);
+    assert.equal(refused.code, 20, "no token, no access: " + refused.stderr);
+  } finally {
+    await hub.close();
+    await Deno.remove(user, { recursive: true });
+  }
+});

@@ -74,7 +74,7 @@ Deno.test("model-validate: text report without colours when piped; exit 16 names
     BITNET_STRICT_MODE: "1",
     BITNET_FIX_LN_SCALE: "1",
   });
-  assert.equal(r.code, 16);
+  assert.equal(r.code, 16, r.stderr);
   assert.match(r.stdout, /FAIL Strict mode: .*BITNET_FIX_LN_SCALE=1/);
   assert.match(r.stdout, /FAILED exit 16/);
   assert.ok(!r.stdout.includes("\x1b["), "no ANSI colour codes when stdout is not a terminal");
@@ -88,7 +88,8 @@ Deno.test("model-validate: usage errors exit 2", async () => {
   assert.equal(r2.code, 2);
   const r3 = await run("tasks/validate_gguf.ts", ["--help"]);
   assert.equal(r3.code, 0);
-  assert.match(r3.stdout, /Exit codes: 0 passed; 10/);
+  assert.match(r3.stdout, /^Exit codes:\n\s+0\s+success\n/m);
+  assert.match(r3.stdout, /^\s+10\s+the norm inspection could not run$/m);
 });
 
 Deno.test("model-inspect-ln prints the norm table; exit 11 on scaled norms", async () => {
