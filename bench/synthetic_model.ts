@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { f32ToF16 } from "../lib/codecs/float.ts";
 import { packI2S } from "../lib/codecs/i2s.ts";
-import { tq2_0FromTrits } from "../lib/codecs/tq2_0.ts";
+import { packTrits } from "../lib/codecs/table.ts";
 import { archKey } from "../lib/gguf/keys.ts";
 import { GgmlType } from "../lib/gguf/types.ts";
 import { GgufWriter, type TensorProducer } from "../lib/gguf/writer.ts";
@@ -133,7 +133,7 @@ export async function writeSyntheticModel(
     if (!projections.has(t.name)) throw new Error(`unexpected tensor ${t.name}`);
     const trits = randomTrits(n, next), scale = 1 / Math.sqrt(t.shape[1]!);
     if (type === "i2_s") return packI2S(trits, scale, t.name);
-    if (type === "tq2_0") return tq2_0FromTrits(trits, scale, t.name);
+    if (type === "tq2_0") return packTrits(GgmlType.TQ2_0, trits, scale, t.name);
     return ternaryF16(trits, scale);
   };
   const file = await Deno.open(path, { write: true, create: true, truncate: true });

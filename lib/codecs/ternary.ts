@@ -19,6 +19,24 @@
 import { NotTernaryError } from "../errors.ts";
 import { roundHalfEven } from "./rounding.ts";
 
+/**
+ * A trit's byte (−1 is 0xff) → its 2-bit code, trit + 1 (0, 1, 2), the code
+ * every packed ternary layout stores; 4 marks a byte that is no trit, a bit
+ * of its own so that one OR over many codes finds it.
+ *
+ * @example
+ * ```ts
+ * [TRIT_CODE[0xff], TRIT_CODE[0], TRIT_CODE[1], TRIT_CODE[2]]; // [0, 1, 2, 4]
+ * ```
+ */
+export const TRIT_CODE: Uint8Array = (() => {
+  const t = new Uint8Array(256).fill(4);
+  t[0xff] = 0;
+  t[0] = 1;
+  t[1] = 2;
+  return t;
+})();
+
 /** The floor of the absmean scale, as a float32 (torch clamps a float32 tensor). */
 const MIN_SCALE = Math.fround(1e-5);
 

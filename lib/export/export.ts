@@ -29,15 +29,21 @@ import { SafetensorsCheckpoint, type SafetensorsTensor } from "../safetensors/re
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { type GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { companionHasher, lastTensorSha256, writeCompanions } from "../provenance/companions.ts";
+import {
+  companionHasher,
+  type ProducedTensor,
+  writeCompanions,
+  writeTensors,
+} from "../provenance/companions.ts";
 import { archKey, Keys } from "../gguf/keys.ts";
-import { FileType, GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { FileType, GgmlType } from "../gguf/types.ts";
+import { codecOf } from "../codecs/table.ts";
 import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
 import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { Ternary16 } from "./ternary16.ts";
 import { tokenizerMetadataFromJson, writeTokenizerMetadata } from "../tokenizer/metadata.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
-import { type GgufMeta, type MetaTensor, TOOL } from "../provenance/meta.ts";
+import { type GgufMeta, TOOL } from "../provenance/meta.ts";
 import { convertChunk, type FloatOutType, fromF32, toF32 } from "./convert.ts";
 import { packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
 
@@ -203,7 +209,6 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
     const outputs = await AtomicOutputs.create(opts.outDir);
     try {
       const ggufFile = await outputs.file(`${stem}.gguf`);
-      const metaTensors: MetaTensor[] = [];
       const overflows: string[] = [];
       const ctx: ProduceContext = {
         ckpt,
@@ -218,45 +223,9 @@ export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult
       };
       // The manifest is computed as the payloads go by: no second read of the output.
       const payloadHashes = await companionHasher();
-      await w.write(ggufFile, async function* (plan, i) {
-        const src = sources[i]!;
+      const metaTensors = await writeTensors(w, ggufFile, payloadHashes, (plan, i) => {
         opts.onProgress?.(i, sources.length, plan.name);
-        const produced = produceTensor(ctx, src, plan);
-        await payloadHashes.begin();
-        const stats = new StatsAccumulator();
-        let counts: TernaryCounts | undefined;
-        let overflow = 0;
-        let scale: number | undefined;
-        for await (const chunk of produced) {
-          payloadHashes.update(chunk.written);
-          if (chunk.values) stats.add(chunk.values);
-          if (chunk.ternary) {
-            counts ??= { n: 0, nonzero: 0, negatives: 0, value: chunk.ternary.value };
-            counts.n += chunk.ternary.n;
-            counts.nonzero += chunk.ternary.nonzero;
-            counts.negatives += chunk.ternary.negatives;
-          }
-          overflow += chunk.overflow;
-          if (chunk.ternaryScale !== undefined) scale = chunk.ternaryScale;
-          yield chunk.written;
-        }
-        if (overflow > 0) overflows.push(`${plan.name} (${src.hfName}): ${overflow} values`);
-        payloadHashes.end(plan.name);
-        const s = counts ? ternarySummary(counts) : stats.result();
-        metaTensors.push({
-          gguf_name: plan.name,
-          hf_name: src.hfName,
-          gguf_type: GGML_TYPES[plan.type].name,
-          shape: [...plan.shape],
-          source_dtype: src.source.dtype,
-          rms: s.rms,
-          min: s.min,
-          max: s.max,
-          sha256: lastTensorSha256(payloadHashes),
-          action: describeAction(ctx, src, plan),
-          ...(overflow > 0 && overflowMode === "clamp" ? { clamped: overflow } : {}),
-          ...(scale !== undefined ? { ternary_scale: scale } : {}),
-        });
+        return exportTensor(ctx, sources[i]!, plan, overflows);
       });
       if (overflows.length > 0 && overflowMode === "refuse") {
         throw new OverflowError(
@@ -421,8 +390,53 @@ interface ProducedChunk {
   ternaryScale?: number;
 }
 
+/** One tensor's bytes with its statistics, counts and overflow, and its meta.json row. */
+function exportTensor(
+  ctx: ProduceContext,
+  src: SourceTensor,
+  plan: GgufTensorPlan,
+  overflows: string[],
+): ProducedTensor {
+  const stats = new StatsAccumulator();
+  let counts: TernaryCounts | undefined;
+  let overflow = 0;
+  let scale: number | undefined;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of produceTensor(ctx, src, plan)) {
+      if (chunk.values) stats.add(chunk.values);
+      if (chunk.ternary) {
+        counts ??= { n: 0, nonzero: 0, negatives: 0, value: chunk.ternary.value };
+        counts.n += chunk.ternary.n;
+        counts.nonzero += chunk.ternary.nonzero;
+        counts.negatives += chunk.ternary.negatives;
+      }
+      overflow += chunk.overflow;
+      if (chunk.ternaryScale !== undefined) scale = chunk.ternaryScale;
+      yield chunk.written;
+    }
+    if (overflow > 0) overflows.push(`${plan.name} (${src.hfName}): ${overflow} values`);
+  }
+  return {
+    chunks: chunks(),
+    row: () => {
+      const s = counts ? ternarySummary(counts) : stats.result();
+      return {
+        hf_name: src.hfName,
+        gguf_type: codecOf(plan.type).name,
+        source_dtype: src.source.dtype,
+        rms: s.rms,
+        min: s.min,
+        max: s.max,
+        action: describeAction(ctx, src, plan),
+        ...(overflow > 0 && ctx.overflowMode === "clamp" ? { clamped: overflow } : {}),
+        ...(scale !== undefined ? { ternary_scale: scale } : {}),
+      };
+    },
+  };
+}
+
 function describeAction(ctx: ProduceContext, src: SourceTensor, plan: GgufTensorPlan): string {
-  const to = GGML_TYPES[plan.type].name;
+  const to = codecOf(plan.type).name;
   if (src.packedScale) return `unpacked from U8 codes × weight_scale, written ${to}`;
   if (src.plan.rule.role === "projection" && ctx.ternary) {
     return `ternarized (absmean, per tensor), written ${to}`;
@@ -441,7 +455,7 @@ async function* produceTensor(
   src: SourceTensor,
   plan: GgufTensorPlan,
 ): AsyncGenerator<ProducedChunk> {
-  const outType = GGML_TYPES[plan.type].name as FloatOutType;
+  const outType = codecOf(plan.type).name as FloatOutType;
   const role = src.plan.rule.role;
   const [rows, cols] = plan.shape as [number, number];
 

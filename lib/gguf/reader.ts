@@ -19,15 +19,8 @@
 import { FormatError, ModelShapeError, UnsupportedError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
-import {
-  type GgmlType,
-  ggmlTypeInfo,
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  GGUF_SCALAR_SIZE,
-  GgufValueType,
-  tensorByteSize,
-} from "./types.ts";
+import { codecOf, type GgmlType, tensorByteSize } from "../codecs/table.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_SCALAR_SIZE, GgufValueType } from "./types.ts";
 
 /** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
 export type GgufScalar = number | bigint | boolean | string;
@@ -419,7 +412,7 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       }
     }
     const typeId = await c.u32(`type of ${name}`);
-    const type = ggmlTypeInfo(typeId, `${p}: tensor ${name}`).id;
+    const type = codecOf(typeId, `${p}: tensor ${name}`).id;
     const offset = await c.count(`offset of ${name}`, file.size);
     if (offset % alignment !== 0) {
       throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);

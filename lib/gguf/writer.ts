@@ -20,13 +20,8 @@
 
 import type { ByteSink } from "../io/atomic.ts";
 import { FormatError } from "../errors.ts";
-import {
-  type GgmlType,
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  GgufValueType,
-  tensorByteSize,
-} from "./types.ts";
+import { type GgmlType, tensorByteSize } from "../codecs/table.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufValueType } from "./types.ts";
 import { Keys } from "./keys.ts";
 
 /** A tensor as planned in the header. */

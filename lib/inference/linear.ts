@@ -17,9 +17,18 @@
  * @module
  */
 
-import { GgmlType } from "../gguf/types.ts";
+import { GgmlType } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { FloatType } from "./weight_formats.ts";
+
+/** The kernel that multiplies each stored float type, by ggml type. */
+const FLOAT_MATMUL = {
+  [GgmlType.F32]: "matmulF32",
+  [GgmlType.F16]: "matmulF16",
+  [GgmlType.BF16]: "matmulBF16",
+} as const;
+
+/** The float types the kernels multiply directly. */
+export type FloatType = keyof typeof FLOAT_MATMUL;
 
 /** A float matrix kept in its stored type. */
 export interface FloatMatrix {
@@ -110,11 +119,7 @@ export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch:
     const q = input.quantized;
     if (!q) throw new RangeError(`${w.name}: a ternary weight needs int8-quantized input`);
     k.matmulTernary(w.ptr, w.scale, q.q, q.scale, q.sum, y, w.rows, w.cols, batch);
-  } else if (w.type === GgmlType.F32) {
-    k.matmulF32(w.ptr, input.x, y, w.rows, w.cols, batch);
-  } else if (w.type === GgmlType.F16) {
-    k.matmulF16(w.ptr, input.x, y, w.rows, w.cols, batch);
   } else {
-    k.matmulBF16(w.ptr, input.x, y, w.rows, w.cols, batch);
+    k[FLOAT_MATMUL[w.type]](w.ptr, input.x, y, w.rows, w.cols, batch);
   }
 }

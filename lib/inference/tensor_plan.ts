@@ -14,16 +14,9 @@
 
 import { ModelShapeError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES } from "../gguf/types.ts";
+import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "./hparams.ts";
 import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/registry.ts";
-import {
-  FLOAT_DECODERS,
-  FLOAT_MATRIX_TYPES,
-  isFloatType,
-  TERNARY_SOURCES,
-  typeNames,
-} from "./weight_formats.ts";
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
 export type { TensorRole } from "../arch/registry.ts";
@@ -73,15 +66,11 @@ function storageOf(role: TensorRole, family: ModelHparams["family"]): {
   storage: TensorStorage;
   types: readonly number[];
 } {
-  if (role === "norm") return { storage: "norm", types: numericKeys(FLOAT_DECODERS) };
+  if (role === "norm") return { storage: "norm", types: typesWith("float") };
   if (role === "projection" && family === "bitnet") {
-    return { storage: "ternary", types: numericKeys(TERNARY_SOURCES) };
+    return { storage: "ternary", types: [...typesWith("float"), ...typesWith("ternary")] };
   }
-  return { storage: "float", types: FLOAT_MATRIX_TYPES };
-}
-
-function numericKeys(table: Readonly<Partial<Record<number, unknown>>>): number[] {
-  return Object.keys(table).map(Number);
+  return { storage: "float", types: typesWith("float") };
 }
 
 /**
@@ -118,7 +107,7 @@ export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
     if (!types.includes(info.type)) {
       throw new UnsupportedError(
         `${g.path}: tensor ${spec.name} is stored as ${
-          GGML_TYPES[info.type]?.name ?? info.type
+          typeNames([info.type])
         }, which the engine cannot use for a ${hp.family} ${spec.role} (supported: ${
           typeNames(types)
         })`,
@@ -151,6 +140,6 @@ export function kernelBytes(
   const [rows = 1, cols = 1] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
   if (t.storage === "ternary") return ternaryBytes(rows, cols);
   if (t.storage === "norm") return rows * cols * 4;
-  if (!isFloatType(t.info.type)) throw new UnsupportedError(`${t.name}: not a float type`);
+  if (!codecOf(t.info.type).float) throw new UnsupportedError(`${t.name}: not a float type`);
   return t.info.nbytes;
 }

@@ -17,16 +17,12 @@
 import type { GgufFile } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { ModelHparams } from "./hparams.ts";
-import type { FloatMatrix, Matrix } from "./linear.ts";
+import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
 import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
 import { layerTensorName } from "../arch/registry.ts";
-import {
-  FLOAT_DECODERS,
-  isFloatType,
-  TERNARY_SOURCES,
-  type TernaryWeights,
-} from "./weight_formats.ts";
+import { codecOf } from "../codecs/table.ts";
+import { type TernaryWeights, ternaryWeights } from "./weight_formats.ts";
 
 /** One transformer block's weights. */
 export interface LayerWeights {
@@ -139,7 +135,7 @@ async function loadNorm(
   opts: LoadWeightsOptions,
 ): Promise<Ptr> {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  const values = FLOAT_DECODERS[t.info.type]!(await g.readTensor(t.info), n);
+  const values = codecOf(t.info.type).decode(await g.readTensor(t.info), n, `${g.path}: ${t.name}`);
   const ptr = k.alloc(n * 4, BUFFER_ALIGN);
   const view = k.f32(ptr, n);
   view.set(values);
@@ -150,7 +146,7 @@ async function loadNorm(
 /** Streams the stored bytes straight into kernel memory. */
 async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promise<FloatMatrix> {
   const type = t.info.type;
-  if (!isFloatType(type)) throw new RangeError(`${t.name}: not a float type`);
+  if (!codecOf(type).float) throw new RangeError(`${t.name}: not a float type`);
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
   const dst = k.u8(ptr, t.info.nbytes);
   let at = 0;
@@ -159,7 +155,7 @@ async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promi
     at += chunk.length;
   }
   const [rows, cols] = rowsCols(t);
-  return { kind: "float", name: t.name, type, ptr, rows, cols };
+  return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };
 }
 
 async function loadTernaryMatrix(
@@ -168,7 +164,8 @@ async function loadTernaryMatrix(
   k: Kernels,
 ): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
   const [rows, cols] = rowsCols(t);
-  const { trits, scale, origin } = TERNARY_SOURCES[t.info.type]!.decode(
+  const { trits, scale, origin } = ternaryWeights(
+    t.info.type,
     await g.readTensor(t.info),
     rows,
     cols,

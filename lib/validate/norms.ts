@@ -27,18 +27,18 @@ import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { codecOf, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../inference/hparams.ts";
 import { expectedTensors } from "../inference/tensor_plan.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";
-import { decodeValues, elementCount } from "../stats/tensor_values.ts";
+import { elementCount } from "../stats/tensor_values.ts";
 import type { Check, GateResult, NormFinding, TensorStatsEntry } from "./report.ts";
 import { envelopeFor, NORM_CLASSES, type ValidationRules } from "./rules.ts";
 import type { ExportMeta } from "./source_meta.ts";
 
 /** Norm storage types: norms are never quantized. */
-const FLOAT_NORM_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+const FLOAT_NORM_TYPES: readonly number[] = typesWith("float");
 
 /** Inputs of gate 1. */
 export interface NormGateInput {
@@ -63,7 +63,7 @@ export function isNormTensor(name: string): boolean {
 }
 
 function statsEntry(t: GgufTensorInfo, values: Float32Array): TensorStatsEntry {
-  return { name: t.name, type: GGML_TYPES[t.type].name, shape: [...t.shape], ...summarize(values) };
+  return { name: t.name, type: codecOf(t.type).name, shape: [...t.shape], ...summarize(values) };
 }
 
 /** A vector may be written with dims [n, 1]: compare element counts and the squeezed shape. */
@@ -103,7 +103,7 @@ export function judgeNorm(
   meta: ExportMeta | null,
 ): NormFinding {
   const { tensor: t, values, payload, normClass, layer, expectedShape } = sample;
-  const typeName = GGML_TYPES[t.type].name;
+  const typeName = codecOf(t.type).name;
   const stats = statsEntry(t, values);
   const envelope = envelopeFor(rules, family, normClass);
   const q = rules.quantization;
@@ -298,7 +298,8 @@ export async function inspectNorms(input: NormGateInput): Promise<NormGateResult
     let values: Float32Array;
     try {
       payload = await gguf.readTensor(t);
-      values = decodeValues(payload, t.type, elementCount(t), `${gguf.path}: tensor ${t.name}`);
+      const where = `${gguf.path}: tensor ${t.name}`;
+      values = codecOf(t.type, where).decode(payload, elementCount(t), where);
     } catch (e) {
       undecodable ??= `${t.name}: ${(e as Error).message}`;
       checks.push({ id: "decode", status: "fail", message: (e as Error).message, tensor: t.name });

@@ -23,17 +23,14 @@
 
 import { ggufTensorRole } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
-import { unpackI2S } from "../codecs/i2s.ts";
-import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
-import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
+import { type Codec, codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
 import type { ModelHparams } from "../inference/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
 import { medianOfOthers } from "../stats/robust.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
-import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import type {
   BlockFinding,
   Check,
@@ -43,8 +40,8 @@ import type {
 } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
-const FLOAT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
-const TERNARY_TYPES: readonly number[] = [GgmlType.I2_S, GgmlType.TQ2_0, GgmlType.TQ1_0];
+const FLOAT_TYPES: readonly number[] = typesWith("float");
+const TERNARY_TYPES: readonly number[] = typesWith("ternary");
 
 /** Inputs of gate 2. */
 export interface ProjectionGateInput {
@@ -71,57 +68,48 @@ interface MatrixStats {
   sumSq: number;
 }
 
+/** Statistics of a ternary-typed tensor from its trits and scales, block by block. */
+async function ternaryMatrixStats(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  codec: Codec,
+): Promise<{ stats: StatsAccumulator; ternary: TernaryStats }> {
+  const n = elementCount(t);
+  const d = codec.ternary!.decode(await gguf.readTensor(t), n, `${gguf.path}: tensor ${t.name}`);
+  const acc = new TernaryAccumulator(), stats = new StatsAccumulator();
+  for (let b = 0; b * d.block < n; b++) {
+    acc.addTrits(d.trits, d.scales[b]!, b * d.block, Math.min(n, (b + 1) * d.block));
+  }
+  const chunk = new Float32Array(Math.min(n, 1 << 16));
+  for (let start = 0; start < n; start += chunk.length) {
+    const m = Math.min(chunk.length, n - start);
+    for (let i = 0; i < m; i++) {
+      chunk[i] = d.trits[start + i]! * d.scales[Math.floor((start + i) / d.block)]!;
+    }
+    stats.add(chunk.subarray(0, m));
+  }
+  return { stats, ternary: acc.result() };
+}
+
 async function matrixStats(
   gguf: GgufFile,
   t: GgufTensorInfo,
   wantTernary: boolean,
 ): Promise<MatrixStats> {
-  const n = elementCount(t);
-  const where = `${gguf.path}: tensor ${t.name}`;
-  const typeName = GGML_TYPES[t.type].name;
-  const base = { name: t.name, type: typeName, shape: [...t.shape] };
-  if (TERNARY_TYPES.includes(t.type)) {
-    const bytes = await gguf.readTensor(t);
-    const acc = new TernaryAccumulator();
-    const stats = new StatsAccumulator();
-    let trits: Int8Array;
-    let scaleOf: (i: number) => number;
-    if (t.type === GgmlType.I2_S) {
-      const d = unpackI2S(bytes, n, where);
-      trits = d.trits;
-      scaleOf = () => d.scale;
-      acc.addTrits(trits, d.scale);
-    } else {
-      const d = t.type === GgmlType.TQ2_0
-        ? decodeTQ2_0(bytes, n, where)
-        : decodeTQ1_0(bytes, n, where);
-      trits = d.trits;
-      scaleOf = (i) => d.scales[i >> 8]!;
-      for (let b = 0; b < d.scales.length; b++) {
-        acc.addTrits(trits, d.scales[b]!, b * 256, b * 256 + 256);
-      }
+  const codec = codecOf(t.type);
+  const base = { name: t.name, type: codec.name, shape: [...t.shape] };
+  let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
+  if (codec.ternary) ({ stats, ternary } = await ternaryMatrixStats(gguf, t, codec));
+  else {
+    const acc = wantTernary ? new TernaryAccumulator() : null;
+    for await (const chunk of tensorValueChunks(gguf, t)) {
+      stats.add(chunk);
+      acc?.addValues(chunk);
     }
-    const chunk = new Float32Array(Math.min(n, 1 << 16));
-    for (let start = 0; start < n; start += chunk.length) {
-      const m = Math.min(chunk.length, n - start);
-      for (let i = 0; i < m; i++) chunk[i] = trits[start + i]! * scaleOf(start + i);
-      stats.add(m === chunk.length ? chunk : chunk.subarray(0, m));
-    }
-    const s = stats.result();
-    return { entry: { ...base, ...s }, ternary: acc.result(), sumSq: s.rms * s.rms * s.count };
-  }
-  const stats = new StatsAccumulator();
-  const acc = wantTernary ? new TernaryAccumulator() : null;
-  for await (const chunk of tensorValueChunks(gguf, t)) {
-    stats.add(chunk);
-    acc?.addValues(chunk);
+    ternary = acc?.result() ?? null;
   }
   const s = stats.result();
-  return {
-    entry: { ...base, ...s },
-    ternary: acc?.result() ?? null,
-    sumSq: s.rms * s.rms * s.count,
-  };
+  return { entry: { ...base, ...s }, ternary, sumSq: s.rms * s.rms * s.count };
 }
 
 /** A vector may be written with extra leading 1s; compare the squeezed shape. */
@@ -204,10 +192,8 @@ export async function inspectProjections(
       fail(
         "type",
         `${spec.name} is stored as ${
-          GGML_TYPES[t.type].name
-        }; a ${hparams?.family} ${spec.role} must be ${
-          allowed.map((x) => GGML_TYPES[x as GgmlType].name).join("/")
-        }`,
+          codecOf(t.type).name
+        }; a ${hparams?.family} ${spec.role} must be ${typeNames(allowed).replaceAll(", ", "/")}`,
         spec.name,
       );
     }
@@ -226,10 +212,6 @@ export async function inspectProjections(
   for (const t of gguf.tensors) {
     const role = ggufTensorRole(t.name);
     if (role?.role === "norm") continue;
-    if (!canDecode(t.type)) {
-      fail("decode", `${t.name}: no decoder for ${GGML_TYPES[t.type].name}`, t.name);
-      continue;
-    }
     const isProjection = role?.role === "projection" && role.projection !== undefined;
     let ms: MatrixStats;
     try {

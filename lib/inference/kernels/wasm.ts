@@ -35,6 +35,7 @@
  * @module
  */
 
+import { TRIT_CODE } from "../../codecs/ternary.ts";
 import type { Kernels, Ptr } from "./api.ts";
 import { BumpAllocator } from "./reference.ts";
 import {
@@ -106,12 +107,6 @@ function checkDims(
     );
   }
 }
-
-// Trit byte (as u8) → 2-bit code (trit + 1); 4 marks anything but −1, 0, +1.
-const CODE = new Uint8Array(256).fill(4);
-CODE[0xff] = 0;
-CODE[0] = 1;
-CODE[1] = 2;
 
 /**
  * Creates the WebAssembly backend with `bytes` bytes of kernel memory and
@@ -316,15 +311,15 @@ function wasmKernels(
         let s = r * cols;
         for (let j = 0; j < cols; j += 64, o += 64, s += 64) {
           for (let m = 0; m < 16; m++) {
-            const c0 = CODE[src[s + m]!]!, c1 = CODE[src[s + 16 + m]!]!;
-            const c2 = CODE[src[s + 32 + m]!]!, c3 = CODE[src[s + 48 + m]!]!;
+            const c0 = TRIT_CODE[src[s + m]!]!, c1 = TRIT_CODE[src[s + 16 + m]!]!;
+            const c2 = TRIT_CODE[src[s + 32 + m]!]!, c3 = TRIT_CODE[src[s + 48 + m]!]!;
             bad |= c0 | c1 | c2 | c3;
             out[o + m] = c0 | (c1 << 2) | (c2 << 4) | (c3 << 6);
           }
         }
       }
       if (bad & 4) {
-        const i = src.findIndex((b) => CODE[b] === 4);
+        const i = src.findIndex((b) => TRIT_CODE[b] === 4);
         throw new RangeError(
           `${what}: trit ${trits[i]} at row ${rowOffset + Math.floor(i / cols)}, ` +
             `col ${i % cols} is not -1, 0 or +1`,
