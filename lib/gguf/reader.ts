@@ -20,10 +20,15 @@ import { FormatError, ModelShapeError, UnsupportedError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
 import { codecOf, type GgmlType, tensorByteSize } from "../codecs/table.ts";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_SCALAR_SIZE, GgufValueType } from "./types.ts";
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  type GgufScalar,
+  GgufValueType,
+} from "./types.ts";
 
-/** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
-export type GgufScalar = number | bigint | boolean | string;
+export type { GgufScalar };
 
 /** One metadata entry. */
 export interface GgufKv {
@@ -129,38 +134,16 @@ class Cursor {
   }
   async scalar(type: number, what: string): Promise<GgufScalar> {
     if (type === GgufValueType.STRING) return await this.string(what);
-    const size = GGUF_SCALAR_SIZE[type];
-    if (size === undefined) {
+    const row = GGUF_VALUE_TYPES[type];
+    if (row === undefined) {
       throw new FormatError(`${this.#file.path}: ${what} has unknown value type ${type}`);
     }
-    const v = await this.#ensure(size, what);
-    this.pos += size;
-    switch (type) {
-      case GgufValueType.UINT8:
-        return v.getUint8(0);
-      case GgufValueType.INT8:
-        return v.getInt8(0);
-      case GgufValueType.UINT16:
-        return v.getUint16(0, true);
-      case GgufValueType.INT16:
-        return v.getInt16(0, true);
-      case GgufValueType.UINT32:
-        return v.getUint32(0, true);
-      case GgufValueType.INT32:
-        return v.getInt32(0, true);
-      case GgufValueType.FLOAT32:
-        return v.getFloat32(0, true);
-      case GgufValueType.BOOL: {
-        const b = v.getUint8(0);
-        if (b > 1) throw new FormatError(`${this.#file.path}: ${what} is a bool with value ${b}`);
-        return b === 1;
-      }
-      case GgufValueType.UINT64:
-        return v.getBigUint64(0, true);
-      case GgufValueType.INT64:
-        return v.getBigInt64(0, true);
-      default:
-        return v.getFloat64(0, true);
+    const v = await this.#ensure(row.size, what);
+    this.pos += row.size;
+    try {
+      return row.read(v, 0);
+    } catch (e) {
+      throw new FormatError(`${this.#file.path}: ${what}: ${(e as Error).message}`);
     }
   }
 }
@@ -345,10 +328,10 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       if (elem === GgufValueType.ARRAY) {
         throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
       }
-      if (elem !== GgufValueType.STRING && GGUF_SCALAR_SIZE[elem] === undefined) {
+      if (elem !== GgufValueType.STRING && GGUF_VALUE_TYPES[elem] === undefined) {
         throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
       }
-      const minSize = elem === GgufValueType.STRING ? 8 : GGUF_SCALAR_SIZE[elem]!;
+      const minSize = GGUF_VALUE_TYPES[elem]?.size ?? 8;
       const n = await c.count(
         `length of "${key}"`,
         Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
@@ -356,7 +339,7 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       const values: GgufScalar[] = new Array(n);
       for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
       metadata.set(key, { key, type, arrayType: elem as GgufValueType, value: values });
-    } else if (type === GgufValueType.STRING || GGUF_SCALAR_SIZE[type] !== undefined) {
+    } else if (type === GgufValueType.STRING || GGUF_VALUE_TYPES[type] !== undefined) {
       metadata.set(key, {
         key,
         type: type as GgufValueType,

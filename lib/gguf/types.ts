@@ -34,19 +34,122 @@ export const GgufValueType = {
 /** A GGUF value type id. */
 export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
 
-/** Byte size of a fixed-size scalar value type (strings and arrays are variable). */
-export const GGUF_SCALAR_SIZE: Readonly<Record<number, number>> = {
-  0: 1,
-  1: 1,
-  2: 2,
-  3: 2,
-  4: 4,
-  5: 4,
-  6: 4,
-  7: 1,
-  10: 8,
-  11: 8,
-  12: 8,
+/** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
+export type GgufScalar = number | bigint | boolean | string;
+
+/** How one fixed-size value type sits in the file (little-endian). */
+export interface GgufValueRow {
+  readonly name: string;
+  /** Bytes of one value. */
+  readonly size: number;
+  read(view: DataView, at: number): GgufScalar;
+  write(view: DataView, at: number, value: GgufScalar): void;
+  /** Whether the type holds `value` exactly (integers in range, never wrapped). */
+  accepts(value: GgufScalar): boolean;
+}
+
+const int = (
+  name: string,
+  size: number,
+  [min, max]: readonly [number, number],
+  get: (v: DataView, at: number) => number,
+  set: (v: DataView, at: number, x: number) => void,
+): GgufValueRow => ({
+  name,
+  size,
+  read: get,
+  write: (v, at, x) => set(v, at, Number(x)),
+  accepts: (x) => Number.isInteger(x) && (x as number) >= min && (x as number) <= max,
+});
+const big = (name: string, signed: boolean): GgufValueRow => ({
+  name,
+  size: 8,
+  read: (v, at) => signed ? v.getBigInt64(at, true) : v.getBigUint64(at, true),
+  write: (v, at, x) =>
+    signed ? v.setBigInt64(at, BigInt(x), true) : v.setBigUint64(at, BigInt(x), true),
+  accepts: (x) => {
+    const b = typeof x === "bigint" ? x : Number.isSafeInteger(x) ? BigInt(x) : null;
+    return b !== null && (signed ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b)) === b;
+  },
+});
+const float = (name: string, size: 4 | 8): GgufValueRow => ({
+  name,
+  size,
+  read: (v, at) => size === 4 ? v.getFloat32(at, true) : v.getFloat64(at, true),
+  write: (v, at, x) =>
+    size === 4 ? v.setFloat32(at, Number(x), true) : v.setFloat64(at, Number(x), true),
+  accepts: (x) => typeof x === "number",
+});
+
+/**
+ * Every fixed-size value type (docs/reference/formats.md, "Metadata value
+ * types"): the reader, the writer and the metadata copy all go through it.
+ * STRING (u64 length + UTF-8) and ARRAY (element type, u64 count, values)
+ * are variable-sized and handled by the reader and writer themselves.
+ *
+ * @example
+ * ```ts
+ * GGUF_VALUE_TYPES[GgufValueType.UINT16].size; // 2
+ * ```
+ */
+export const GGUF_VALUE_TYPES: Readonly<Partial<Record<number, GgufValueRow>>> = {
+  [GgufValueType.UINT8]: int(
+    "u8",
+    1,
+    [0, 0xff],
+    (v, o) => v.getUint8(o),
+    (v, o, x) => v.setUint8(o, x),
+  ),
+  [GgufValueType.INT8]: int(
+    "i8",
+    1,
+    [-0x80, 0x7f],
+    (v, o) => v.getInt8(o),
+    (v, o, x) => v.setInt8(o, x),
+  ),
+  [GgufValueType.UINT16]: int(
+    "u16",
+    2,
+    [0, 0xffff],
+    (v, o) => v.getUint16(o, true),
+    (v, o, x) => v.setUint16(o, x, true),
+  ),
+  [GgufValueType.INT16]: int(
+    "i16",
+    2,
+    [-0x8000, 0x7fff],
+    (v, o) => v.getInt16(o, true),
+    (v, o, x) => v.setInt16(o, x, true),
+  ),
+  [GgufValueType.UINT32]: int(
+    "u32",
+    4,
+    [0, 0xffffffff],
+    (v, o) => v.getUint32(o, true),
+    (v, o, x) => v.setUint32(o, x, true),
+  ),
+  [GgufValueType.INT32]: int(
+    "i32",
+    4,
+    [-0x80000000, 0x7fffffff],
+    (v, o) => v.getInt32(o, true),
+    (v, o, x) => v.setInt32(o, x, true),
+  ),
+  [GgufValueType.FLOAT32]: float("f32", 4),
+  [GgufValueType.BOOL]: {
+    name: "bool",
+    size: 1,
+    read: (v, o) => {
+      const b = v.getUint8(o);
+      if (b > 1) throw new RangeError(`a bool with value ${b}`);
+      return b === 1;
+    },
+    write: (v, o, x) => v.setUint8(o, x ? 1 : 0),
+    accepts: (x) => typeof x === "boolean",
+  },
+  [GgufValueType.UINT64]: big("u64", false),
+  [GgufValueType.INT64]: big("i64", true),
+  [GgufValueType.FLOAT64]: float("f64", 8),
 };
 
 /** `general.file_type` values (FORMATS.md §1). */
