@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { f32ToF16 } from "../lib/codecs/float.ts";
 import { packI2S } from "../lib/codecs/i2s.ts";
 import { packTrits } from "../lib/codecs/table.ts";
-import { archKey } from "../lib/gguf/keys.ts";
+import { archKey } from "../lib/arch/hparams.ts";
 import { GgmlType } from "../lib/gguf/types.ts";
 import { GgufWriter, type TensorProducer } from "../lib/gguf/writer.ts";
 
@@ -91,16 +91,16 @@ export async function writeSyntheticModel(
   w.addString("general.architecture", m.arch);
   w.addString("general.name", "synthetic BitNet b1.58 2B-4T shapes (random weights)");
   w.addU32(archKey(m.arch, "contextLength"), m.context);
-  w.addU32(archKey(m.arch, "embeddingLength"), m.hidden);
-  w.addU32(archKey(m.arch, "blockCount"), layers);
-  w.addU32(archKey(m.arch, "feedForwardLength"), m.ff);
-  w.addU32(archKey(m.arch, "headCount"), m.heads);
-  w.addU32(archKey(m.arch, "headCountKv"), m.kvHeads);
-  w.addF32(archKey(m.arch, "rmsEps"), m.eps);
-  w.addF32(archKey(m.arch, "ropeFreqBase"), m.ropeTheta);
-  w.addU32(archKey(m.arch, "ropeDimensionCount"), headDim);
+  w.addU32(archKey(m.arch, "nEmbd"), m.hidden);
+  w.addU32(archKey(m.arch, "nLayer"), layers);
+  w.addU32(archKey(m.arch, "nFf"), m.ff);
+  w.addU32(archKey(m.arch, "nHead"), m.heads);
+  w.addU32(archKey(m.arch, "nHeadKv"), m.kvHeads);
+  w.addF32(archKey(m.arch, "eps"), m.eps);
+  w.addF32(archKey(m.arch, "ropeTheta"), m.ropeTheta);
+  w.addU32(archKey(m.arch, "ropeDim"), headDim);
   w.addU32(archKey(m.arch, "vocabSize"), m.vocab);
-  w.addString(archKey(m.arch, "hiddenActivation"), "relu2");
+  w.addString(archKey(m.arch, "activation"), "relu2");
 
   const projType = { i2_s: GgmlType.I2_S, f16: GgmlType.F16, tq2_0: GgmlType.TQ2_0 }[type];
   const projections = new Set<string>();

@@ -27,7 +27,7 @@ import {
   resolveThreads,
 } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
-import { type ModelHparams, readHparams } from "./hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
@@ -149,7 +149,7 @@ export class InferenceEngine {
       const state = new RunState(kernels, hparams, size);
       const rope = new RopeTable({
         dim: hparams.ropeDim,
-        base: hparams.ropeBase,
+        base: hparams.ropeTheta,
         maxPositions: maxContext,
         mode: hparams.family === "bitnet" ? "neox" : "normal",
       });

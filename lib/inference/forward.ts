@@ -17,7 +17,7 @@
  */
 
 import type { Kernels } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { floatInput, linear, type LinearInput, quantizedInput } from "./linear.ts";
 import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
@@ -89,7 +89,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     const f = input(s.xb, p.nEmbd); // AQ(f), once for gate and up
     linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
     linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
-    gatedActivation(p.hiddenAct, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
+    gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
     linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); // d = BL(m, Wdown)
     residual(); // h = h + d

@@ -14,7 +14,7 @@
 
 import { codecOf } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { HiddenActivation } from "./hparams.ts";
+import type { Activation } from "../arch/registry.ts";
 import type { FloatMatrix } from "./linear.ts";
 
 /**
@@ -55,7 +55,7 @@ export function addInPlace(h: Float32Array, d: Float32Array): void {
  * ```
  */
 export function gatedActivation(
-  kind: HiddenActivation,
+  kind: Activation,
   gate: Float32Array,
   up: Float32Array,
 ): void {

@@ -13,7 +13,7 @@
  */
 
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import type { QuantizedRows } from "./linear.ts";
 
 /** How big the state is: cache positions and rows per forward batch. */

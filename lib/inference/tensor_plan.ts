@@ -15,7 +15,7 @@
 import { ModelShapeError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/registry.ts";
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
@@ -49,16 +49,8 @@ export interface PlannedTensor extends TensorSpec {
  * ```
  */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  return expectedArchTensors(architectureOf(hp.family), {
-    nEmbd: hp.nEmbd,
-    nFf: hp.nFf,
-    nLayer: hp.nLayer,
-    nHead: hp.nHead,
-    nHeadKv: hp.nHeadKv,
-    headDim: hp.headDim,
-    vocabSize: hp.vocabSize,
-    tiedEmbeddings: hp.tiedOutput,
-  }).map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
+  return expectedArchTensors(architectureOf(hp.family), hp)
+    .map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
 }
 
 /** The storage a role gets in a family, and the stored types it accepts. */

@@ -16,7 +16,7 @@
 
 import type { GgufFile } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
 import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
@@ -120,7 +120,7 @@ export async function loadWeights(
     });
   }
   const tokenEmbd = matrix("token_embd.weight") as FloatMatrix;
-  const output = hp.tiedOutput ? tokenEmbd : matrix("output.weight") as FloatMatrix;
+  const output = hp.tied ? tokenEmbd : matrix("output.weight") as FloatMatrix;
   return { tokenEmbd, output, outputNorm: ptr("output_norm.weight"), layers, ternarizedAtLoad };
 }
 

@@ -29,7 +29,7 @@
 
 import { basename, dirname, resolve } from "node:path";
 import { ModelShapeError, NotTernaryError, UsageError } from "../errors.ts";
-import { readJsonFile } from "../arch/config.ts";
+import { readJsonFile } from "../io/json.ts";
 import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import { codecOf, type GgmlType } from "../codecs/table.ts";

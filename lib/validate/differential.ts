@@ -35,7 +35,7 @@ import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import type { Check } from "./report.ts";

@@ -14,7 +14,8 @@
 
 import { EXIT } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
-import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import { archByGgufName } from "../arch/registry.ts";
 import { inspectNorms } from "./norms.ts";
 import type { GateResult, NormFinding } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
@@ -108,7 +109,7 @@ export async function inspectNormsOfFile(
       family = hparams.family;
     } catch {
       try {
-        family = familyOf(gguf.architecture, gguf.path);
+        family = archByGgufName(gguf.architecture, gguf.path).family;
       } catch {
         family = null;
       }

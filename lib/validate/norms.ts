@@ -28,7 +28,7 @@ import { EXIT } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typesWith } from "../codecs/table.ts";
-import type { ModelHparams } from "../inference/hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors } from "../inference/tensor_plan.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";

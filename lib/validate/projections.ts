@@ -25,7 +25,7 @@ import { ggufTensorRole } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { type Codec, codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import type { ModelHparams } from "../inference/hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
 import { medianOfOthers } from "../stats/robust.ts";
 import { StatsAccumulator } from "../stats/summary.ts";

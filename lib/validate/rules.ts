@@ -18,7 +18,7 @@
  * @module
  */
 
-import { readJsonFile } from "../arch/config.ts";
+import { readJsonFile } from "../io/json.ts";
 import type { NormClass } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 

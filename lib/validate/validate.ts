@@ -22,7 +22,8 @@ import { EXIT, EXIT_MEANINGS, type ExitCode } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import { archByGgufName } from "../arch/registry.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
@@ -282,7 +283,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
     }
     try {
       model.architecture = gguf.architecture;
-      model.family = hparams?.family ?? familyOf(model.architecture, gguf.path);
+      model.family = hparams?.family ?? archByGgufName(model.architecture, gguf.path).family;
     } catch (e) {
       warnings.push(`architecture unknown (${(e as Error).message}): generic norm envelopes used`);
     }

@@ -174,7 +174,7 @@ async function checkAgainstReference(
   const engine = await InferenceEngine.load(g, { backend });
   try {
     assert.equal(engine.hparams.family, "bitnet");
-    assert.equal(engine.hparams.tiedOutput, true);
+    assert.equal(engine.hparams.tied, true);
     assert.equal(engine.ternarizedAtLoad.length, expectTernarizedAtLoad);
     assertMatchesReference(engine, `${path} [${backend}]`);
   } finally {

@@ -146,7 +146,7 @@ for (const [type, tied, backend] of VARIANTS) {
       const engine = await InferenceEngine.load(g, { backend, batchSize: 3 });
       try {
         assert.equal(engine.hparams.family, "llama");
-        assert.equal(engine.hparams.tiedOutput, tied);
+        assert.equal(engine.hparams.tied, tied);
         const all = engine.forwardAll(PROMPT);
         for (let t = 0; t < PROMPT.length; t++) {
           const row = all.subarray(t * SHAPE.vocab, (t + 1) * SHAPE.vocab);

@@ -12,7 +12,7 @@ import { packTrits } from "../../lib/codecs/table.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { readHparams } from "../../lib/inference/hparams.ts";
+import { readHparams } from "../../lib/arch/hparams.ts";
 import { inspectProjections } from "../../lib/validate/projections.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
