@@ -17,7 +17,6 @@
  */
 
 import { NotTernaryError } from "../errors.ts";
-import { roundHalfEven } from "./rounding.ts";
 
 /**
  * A trit's byte (−1 is 0xff) → its 2-bit code, trit + 1 (0, 1, 2), the code
@@ -150,39 +149,12 @@ export function ternarizeAbsmean(
   // tie (w = s/2) rounds to 0 on both sides, and for float32 w > s/2 the quotient exceeds 0.5
   // by more than half an ulp of 0.5 (w − s/2 ≥ ulp(s/2) ≥ s·2⁻²⁵ strictly), so fround cannot
   // bring it back to 0.5. ±1.5 needs no care: anything beyond ±0.5 clamps to ±1. The division
-  // form is kept in `ternarizeAbsmeanByDivision` and tested equal; this form is ~17× faster.
+  // form is the tests' oracle (tests/codecs/_division.ts), tested equal; this one is ~17× faster.
   const half = s / 2;
   for (let i = 0; i < n; i++) {
     const v = w[i]!;
     if (v !== v) throw new NotTernaryError(`${name}: element ${i} is NaN`);
     trits[i] = v > half ? 1 : v < -half ? -1 : 0;
-  }
-  return { trits, scale: s };
-}
-
-/**
- * The literal torch formula `clamp(roundHalfEven(fround(w / s)), -1, 1)`, the
- * oracle that {@link ternarizeAbsmean}'s comparison form is tested against.
- *
- * @example
- * ```ts
- * ternarizeAbsmeanByDivision(new Float32Array([1, -2, 3, 0.5])).trits; // [1, -1, 1, 0]
- * ```
- */
-export function ternarizeAbsmeanByDivision(
-  w: ArrayLike<number>,
-  scale?: number,
-  name = "tensor",
-): { trits: Int8Array; scale: number } {
-  const s = scale ?? absmeanScale(w);
-  if (!(s > 0) || !Number.isFinite(s)) {
-    throw new NotTernaryError(`${name}: ternarization scale must be finite and > 0, got ${s}`);
-  }
-  const trits = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const r = roundHalfEven(Math.fround(w[i]! / s));
-    if (r !== r) throw new NotTernaryError(`${name}: element ${i} is NaN`);
-    trits[i] = r > 1 ? 1 : r < -1 ? -1 : r;
   }
   return { trits, scale: s };
 }

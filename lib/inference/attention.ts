@@ -17,6 +17,8 @@
  * @module
  */
 
+import { softmax } from "./softmax.ts";
+
 /** The head layout. */
 export interface AttentionShape {
   readonly nHead: number;
@@ -55,7 +57,6 @@ export function causalAttention(
     for (let h = 0; h < nHead; h++) {
       const qh = t * qDim + h * headDim, kvh = Math.floor(h / group) * headDim;
       // scores[j] = q·k_j / sqrt(head_dim); four partial sums keep the loop short.
-      let max = -Infinity;
       for (let j = 0, kj = kvh; j <= last; j++, kj += kvDim) {
         let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d = 0;
         for (; d < unrolled; d += 4) {
@@ -65,20 +66,13 @@ export function causalAttention(
           d3 += q[qh + d + 3]! * keys[kj + d + 3]!;
         }
         for (; d < headDim; d++) d0 += q[qh + d]! * keys[kj + d]!;
-        const score = (d0 + d1 + d2 + d3) * invSqrt;
-        scores[j] = score;
-        if (score > max) max = score;
+        scores[j] = (d0 + d1 + d2 + d3) * invSqrt;
       }
-      let sum = 0;
-      for (let j = 0; j <= last; j++) {
-        const e = Math.exp(scores[j]! - max);
-        scores[j] = e;
-        sum += e;
-      }
+      softmax(scores, last + 1);
       // o = Σ_j softmax_j · v_j
       acc.fill(0);
       for (let j = 0, vj = kvh; j <= last; j++, vj += kvDim) {
-        const w = scores[j]! / sum;
+        const w = scores[j]!;
         let d = 0;
         for (; d < unrolled; d += 4) {
           acc[d] = acc[d]! + w * values[vj + d]!;

@@ -30,6 +30,7 @@ import { forward, type LogitRows, type Model } from "./forward.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
+import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
 import { planTensors } from "./tensor_plan.ts";
@@ -314,15 +315,6 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
-}
-
-/** log Σ exp(x), computed stably in float64. */
-function logSumExp(x: Float32Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i]! > max) max = x[i]!;
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
-  return max + Math.log(sum);
 }
 
 /** Every matrix width must suit the backend's kernels (BitNet/Llama widths are multiples of 256). */

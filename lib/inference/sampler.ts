@@ -14,6 +14,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { softmax } from "./softmax.ts";
 import { DEFAULT_SEED, readBitnetEnv } from "../cli/env.ts";
 
 /** How to choose the next token. */
@@ -127,19 +128,14 @@ export class Sampler {
     if (this.greedy) return argmax(logits);
     // Candidates: the top-k ids (all ids without top-k), most likely first.
     const ids = this.topK > 0 ? topKIds(logits, this.topK) : sortedIds(logits);
-    const max = logits[ids[0]!]!;
-    const probs = new Float64Array(ids.length);
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) {
-      probs[i] = Math.exp((logits[ids[i]!]! - max) / this.temperature);
-      total += probs[i]!;
-    }
+    const probs = Float64Array.from(ids, (id) => logits[id]!);
+    softmax(probs, ids.length, this.temperature);
     // Nucleus: the shortest prefix whose mass reaches topP.
     let keep = ids.length;
     if (this.topP < 1) {
       let mass = 0;
       for (let i = 0; i < ids.length; i++) {
-        mass += probs[i]! / total;
+        mass += probs[i]!;
         if (mass >= this.topP) {
           keep = i + 1;
           break;

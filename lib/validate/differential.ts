@@ -35,6 +35,8 @@ import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
+import { DEFAULT_PROMPT } from "../inference/probe.ts";
+import { logSoftmax } from "../inference/softmax.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
@@ -42,9 +44,6 @@ import type { Check } from "./report.ts";
 
 /** The differential report format identifier (bump on incompatible changes). */
 export const DIFFERENTIAL_SCHEMA_ID = "clean-gguf/differential-report/1";
-
-/** The prompt whose continuation is compared. */
-export const DEFAULT_PROBE_PROMPT = "The capital of France is";
 
 /** Greedy tokens of the reference appended to the prompt. */
 export const DEFAULT_PROBE_TOKENS = 16;
@@ -104,7 +103,7 @@ export const DEFAULT_DIFFERENTIAL_THRESHOLDS: DifferentialThresholds = {
 
 /** Options of {@link compareModels}. */
 export interface CompareOptions {
-  /** Default {@link DEFAULT_PROBE_PROMPT}. */
+  /** Default {@link DEFAULT_PROMPT}. */
   readonly prompt?: string;
   /** Reference greedy tokens appended to the prompt; default {@link DEFAULT_PROBE_TOKENS}. */
   readonly probeTokens?: number;
@@ -180,16 +179,6 @@ interface Sequence {
   readonly ids: number[];
   /** First logit row compared. */
   readonly firstRow: number;
-}
-
-/** log-softmax of one logit row, in float64. */
-function logSoftmax(row: Float32Array, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum);
-  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
 }
 
 /** Index of the largest value (lowest index on ties) and the gap to the second largest. */
@@ -354,7 +343,7 @@ export async function compareModels(
   if (!Number.isSafeInteger(probeTokens) || probeTokens < 1) {
     throw new UsageError(`probeTokens must be a positive integer, got ${probeTokens}`);
   }
-  const prompt = opts.prompt ?? DEFAULT_PROBE_PROMPT;
+  const prompt = opts.prompt ?? DEFAULT_PROMPT;
   const passage = opts.passage ?? PROBE_PASSAGE;
 
   let refHp: ModelHparams, candHp: ModelHparams;

@@ -44,8 +44,11 @@ import {
 } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
 
-/** The probe defaults (issue: greedy, "The capital of France is", 8 new tokens). */
-export const DEFAULT_PROMPT = "The capital of France is";
+import { DEFAULT_PROMPT } from "../inference/probe.ts";
+
+/** The probe's prompt (the one default, lib/inference/probe.ts) and its 8 new tokens, greedy. */
+export { DEFAULT_PROMPT };
+/** New tokens of the probe. */
 export const DEFAULT_MAX_TOKENS = 8;
 
 /** Options of {@link validateGguf}. */

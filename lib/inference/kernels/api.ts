@@ -101,8 +101,6 @@ export interface Kernels {
 
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
-  /** In-place softmax over `n` values. */
-  softmax(x: Ptr, n: number): void;
 
   /** Stops worker threads. */
   close(): void;

@@ -8,9 +8,10 @@
  * ```ts
  * import { createReferenceKernels } from "./reference.ts";
  * const k = createReferenceKernels(1 << 20);
- * const x = k.alloc(4 * 4);
+ * const x = k.alloc(4 * 4), g = k.alloc(4 * 4);
  * k.f32(x, 4).set([1, -2, 3, 4]);
- * k.softmax(x, 4);
+ * k.f32(g, 4).fill(1);
+ * k.rmsnorm(x, g, x, 4, 1, 1e-6);
  * ```
  * @module
  */
@@ -136,18 +137,6 @@ export function createReferenceKernels(bytes: number): Kernels {
         const inv = 1 / Math.sqrt(ss / n + eps);
         for (let i = 0; i < n; i++) O[b * n + i] = G[i]! * X[b * n + i]! * inv;
       }
-    },
-    softmax(x, n) {
-      const X = f32(x, n);
-      let max = -Infinity;
-      for (let i = 0; i < n; i++) max = Math.max(max, X[i]!);
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const e = Math.exp(X[i]! - max);
-        X[i] = e;
-        s += e;
-      }
-      for (let i = 0; i < n; i++) X[i] = X[i]! / s;
     },
     close() {},
   };

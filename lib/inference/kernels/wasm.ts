@@ -14,8 +14,8 @@
  *   a local checkout needs read permission for worker.ts.
  * - Shapes: `cols` must be a multiple of 16 for the float matmuls and for
  *   `quantizeRowsI8`, and of 64 for the ternary ones (every BitNet/Llama width
- *   is a multiple of 256); other shapes throw a RangeError. rmsnorm and softmax
- *   take any length.
+ *   is a multiple of 256); other shapes throw a RangeError. rmsnorm takes any
+ *   length.
  * - Ternary layout (`packTernary`): see kernels.wat; `ternaryBytes(rows, cols)`
  *   is ceil(rows / 4) · cols.
  * - f16 weights that are inf or NaN are not supported (decoded as finite).
@@ -355,13 +355,6 @@ function wasmKernels(
       span(what, "out", out, batch * n * 4);
       k.rmsnorm(x, g, out, n, batch, eps);
     },
-    softmax(x, n) {
-      checkDims("softmax", 1, Math.max(n, 1), 1, 1);
-      if (n === 0) return;
-      span("softmax", "x", x, n * 4);
-      k.softmax(x, n);
-    },
-
     close() {
       if (workers.length === 0) return;
       stopWorkers(control);

@@ -48,7 +48,6 @@ export interface KernelExports {
   ): void;
   quantize_rows_i8(x: number, q: number, t: number, sum: number, cols: number, batch: number): void;
   rmsnorm(x: number, g: number, out: number, n: number, batch: number, eps: number): void;
-  softmax(x: number, n: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
