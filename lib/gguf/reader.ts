@@ -294,9 +294,9 @@ export async function openGguf(path: string): Promise<GgufFile> {
   }
 }
 
-async function parse(file: RandomAccessFile): Promise<GgufFile> {
+/** Magic, version and the two counts, each checked against what the file can hold. */
+async function readPreamble(c: Cursor, file: RandomAccessFile) {
   const p = file.path;
-  const c = new Cursor(file);
   if (file.size < 24) {
     throw new FormatError(`${p}: too small to be a GGUF file (${file.size} bytes)`);
   }
@@ -316,99 +316,81 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
   // Each tensor info takes at least 8+1+4+4+8+8 bytes, each KV at least 8+1+4+1.
   const tensorCount = await c.count("tensor_count", Math.floor(file.size / 32));
   const kvCount = await c.count("kv_count", Math.floor(file.size / 14));
+  return { version, tensorCount, kvCount };
+}
 
-  const metadata = new Map<string, GgufKv>();
-  for (let i = 0; i < kvCount; i++) {
-    const key = await c.string(`key #${i}`);
-    if (key.length === 0) throw new FormatError(`${p}: key #${i} is empty`);
-    if (metadata.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
-    const type = await c.u32(`type of "${key}"`);
-    if (type === GgufValueType.ARRAY) {
-      const elem = await c.u32(`element type of "${key}"`);
-      if (elem === GgufValueType.ARRAY) {
-        throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
-      }
-      if (elem !== GgufValueType.STRING && GGUF_VALUE_TYPES[elem] === undefined) {
-        throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
-      }
-      const minSize = GGUF_VALUE_TYPES[elem]?.size ?? 8;
-      const n = await c.count(
-        `length of "${key}"`,
-        Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
-      );
-      const values: GgufScalar[] = new Array(n);
-      for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
-      metadata.set(key, { key, type, arrayType: elem as GgufValueType, value: values });
-    } else if (type === GgufValueType.STRING || GGUF_VALUE_TYPES[type] !== undefined) {
-      metadata.set(key, {
-        key,
-        type: type as GgufValueType,
-        value: await c.scalar(type, `"${key}"`),
-      });
-    } else {
+/** One key/value: its key, value type and value (arrays of any scalar type; never nested). */
+async function readKv(c: Cursor, p: string, i: number, seen: Map<string, GgufKv>): Promise<GgufKv> {
+  const key = await c.string(`key #${i}`);
+  if (key.length === 0) throw new FormatError(`${p}: key #${i} is empty`);
+  if (seen.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
+  const type = await c.u32(`type of "${key}"`);
+  if (type !== GgufValueType.ARRAY) {
+    if (type !== GgufValueType.STRING && GGUF_VALUE_TYPES[type] === undefined) {
       throw new FormatError(`${p}: "${key}" has unknown value type ${type}`);
     }
+    return { key, type: type as GgufValueType, value: await c.scalar(type, `"${key}"`) };
   }
+  const elem = await c.u32(`element type of "${key}"`);
+  if (elem === GgufValueType.ARRAY) {
+    throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
+  }
+  if (elem !== GgufValueType.STRING && GGUF_VALUE_TYPES[elem] === undefined) {
+    throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
+  }
+  const minSize = GGUF_VALUE_TYPES[elem]?.size ?? 8;
+  const n = await c.count(
+    `length of "${key}"`,
+    Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
+  );
+  const values: GgufScalar[] = new Array(n);
+  for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
+  return { key, type, arrayType: elem as GgufValueType, value: values };
+}
 
-  let alignment = GGUF_DEFAULT_ALIGNMENT;
-  const alignKv = metadata.get(Keys.general.alignment);
-  if (alignKv) {
-    const a = Number(alignKv.value);
-    if (
-      alignKv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0
-    ) {
-      throw new FormatError(
-        `${p}: general.alignment must be a u32 power of two, got ${alignKv.value}`,
-      );
-    }
-    alignment = a;
+/** `general.alignment` when present (a u32 power of two), else the default. */
+function alignmentOf(metadata: Map<string, GgufKv>, p: string): number {
+  const kv = metadata.get(Keys.general.alignment);
+  if (!kv) return GGUF_DEFAULT_ALIGNMENT;
+  const a = Number(kv.value);
+  if (kv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
+    throw new FormatError(`${p}: general.alignment must be a u32 power of two, got ${kv.value}`);
   }
+  return a;
+}
 
-  interface RawInfo {
-    name: string;
-    ne: number[];
-    type: GgmlType;
-    offset: number;
-    nbytes: number;
+/** One tensor info: name, dims (each checked), type (known to the codec table), aligned offset. */
+async function readTensorInfo(c: Cursor, file: RandomAccessFile, i: number, alignment: number) {
+  const p = file.path;
+  const name = await c.string(`name of tensor #${i}`);
+  const nDims = await c.u32(`n_dims of ${name}`);
+  if (nDims < 1 || nDims > MAX_DIMS) {
+    throw new FormatError(`${p}: tensor ${name} has ${nDims} dims (1 to ${MAX_DIMS} allowed)`);
   }
-  const raw: RawInfo[] = [];
-  const names = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
-    const name = await c.string(`name of tensor #${i}`);
-    if (names.has(name)) throw new FormatError(`${p}: duplicate tensor name "${name}"`);
-    names.add(name);
-    const nDims = await c.u32(`n_dims of ${name}`);
-    if (nDims < 1 || nDims > MAX_DIMS) {
-      throw new FormatError(`${p}: tensor ${name} has ${nDims} dims (1 to ${MAX_DIMS} allowed)`);
+  const ne: number[] = [];
+  let elements = 1;
+  for (let d = 0; d < nDims; d++) {
+    const v = await c.u64(`dim ${d} of ${name}`);
+    if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FormatError(`${p}: tensor ${name} has invalid dim ${d} = ${v}`);
     }
-    const ne: number[] = [];
-    let elements = 1;
-    for (let d = 0; d < nDims; d++) {
-      const v = await c.u64(`dim ${d} of ${name}`);
-      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new FormatError(`${p}: tensor ${name} has invalid dim ${d} = ${v}`);
-      }
-      ne.push(Number(v));
-      elements *= Number(v);
-      if (!Number.isSafeInteger(elements) || elements > file.size * 8) {
-        throw new FormatError(`${p}: tensor ${name} has more elements than the file can hold`);
-      }
+    ne.push(Number(v));
+    elements *= Number(v);
+    if (!Number.isSafeInteger(elements) || elements > file.size * 8) {
+      throw new FormatError(`${p}: tensor ${name} has more elements than the file can hold`);
     }
-    const typeId = await c.u32(`type of ${name}`);
-    const type = codecOf(typeId, `${p}: tensor ${name}`).id;
-    const offset = await c.count(`offset of ${name}`, file.size);
-    if (offset % alignment !== 0) {
-      throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);
-    }
-    const nbytes = tensorByteSize(type, ne, `${p}: tensor ${name}`);
-    raw.push({ name, ne, type, offset, nbytes });
   }
-  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
-  const tensors: GgufTensorInfo[] = raw.map((r) => ({
-    ...r,
-    shape: [...r.ne].reverse(),
-    fileOffset: dataOffset + r.offset,
-  }));
+  const type = codecOf(await c.u32(`type of ${name}`), `${p}: tensor ${name}`).id;
+  const offset = await c.count(`offset of ${name}`, file.size);
+  if (offset % alignment !== 0) {
+    throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);
+  }
+  return { name, ne, type, offset, nbytes: tensorByteSize(type, ne, `${p}: tensor ${name}`) };
+}
+
+/** Every payload lies inside the file, and no two overlap. */
+function checkLayout(tensors: GgufTensorInfo[], file: RandomAccessFile): void {
+  const p = file.path;
   for (const t of tensors) {
     if (t.fileOffset + t.nbytes > file.size) {
       throw new FormatError(
@@ -423,5 +405,33 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       throw new FormatError(`${p}: tensors ${prev.name} and ${cur.name} overlap`);
     }
   }
+}
+
+async function parse(file: RandomAccessFile): Promise<GgufFile> {
+  const c = new Cursor(file);
+  const { version, tensorCount, kvCount } = await readPreamble(c, file);
+  const metadata = new Map<string, GgufKv>();
+  for (let i = 0; i < kvCount; i++) {
+    const kv = await readKv(c, file.path, i, metadata);
+    metadata.set(kv.key, kv);
+  }
+  const alignment = alignmentOf(metadata, file.path);
+  const raw = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const info = await readTensorInfo(c, file, i, alignment);
+    if (names.has(info.name)) {
+      throw new FormatError(`${file.path}: duplicate tensor name "${info.name}"`);
+    }
+    names.add(info.name);
+    raw.push(info);
+  }
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  const tensors: GgufTensorInfo[] = raw.map((r) => ({
+    ...r,
+    shape: [...r.ne].reverse(),
+    fileOffset: dataOffset + r.offset,
+  }));
+  checkLayout(tensors, file);
   return new GgufFile(file, version, alignment, dataOffset, metadata, tensors);
 }

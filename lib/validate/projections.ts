@@ -31,12 +31,13 @@ import { medianOfOthers } from "../stats/robust.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
-import type {
-  BlockFinding,
-  Check,
-  GateResult,
-  ProjectionFinding,
-  TensorStatsEntry,
+import {
+  type BlockFinding,
+  type Check,
+  check,
+  type GateResult,
+  type ProjectionFinding,
+  type TensorStatsEntry,
 } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
@@ -121,162 +122,160 @@ function sameShape(actual: readonly number[], expected: readonly number[]): bool
 
 const fmt = (x: number) => Number(x.toPrecision(6)).toString();
 
+/** The hyper-parameters check and the weight matrices they imply (none when unreadable). */
+function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSpec[] {
+  const h = input.hparams;
+  if (!h) {
+    const why = input.hparamsError ?? "unknown error";
+    checks.push(check("fail", "hparams", `cannot read the hyperparameters: ${why}`));
+    return [];
+  }
+  checks.push(check(
+    "pass",
+    "hparams",
+    `${h.arch} (${h.family}): ${h.nLayer} layers, n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`,
+  ));
+  return expectedTensors(h).filter((s) => s.role !== "norm");
+}
+
+/** Every expected matrix present, with the shape the metadata implies and a type the engine loads. */
+function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Check[]): void {
+  const { gguf, hparams } = input;
+  const missing = specs.filter((s) => !gguf.hasTensor(s.name)).map((s) => s.name);
+  if (hparams && missing.length === 0) {
+    checks.push(check("pass", "present", `all ${specs.length} weight matrices present`));
+  } else if (hparams) {
+    const shown = missing.slice(0, 8).join(", ") + (missing.length > 8 ? ", ..." : "");
+    checks.push(check("fail", "present", `${missing.length} weight matrices missing: ${shown}`));
+  }
+  let misshapen = 0;
+  for (const spec of specs.filter((s) => gguf.hasTensor(s.name))) {
+    const t = gguf.tensor(spec.name);
+    if (!sameShape(t.shape, spec.shape)) {
+      misshapen++;
+      const shapes = `[${t.shape.join(", ")}], expected [${spec.shape.join(", ")}]`;
+      checks.push(
+        check("fail", "shape", `${spec.name} has shape ${shapes} (PyTorch order)`, spec.name),
+      );
+    }
+    const ternary = spec.role === "projection" && hparams?.family === "bitnet";
+    const allowed = ternary ? [...FLOAT_TYPES, ...TERNARY_TYPES] : FLOAT_TYPES;
+    if (!allowed.includes(t.type)) {
+      const must = `a ${hparams?.family} ${spec.role} must be ${
+        typeNames(allowed).replaceAll(", ", "/")
+      }`;
+      checks.push(
+        check(
+          "fail",
+          "type",
+          `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`,
+          spec.name,
+        ),
+      );
+    }
+  }
+  if (hparams && misshapen === 0 && missing.length === 0) {
+    checks.push(check("pass", "shape", "every weight matrix has the shape the metadata implies"));
+  }
+}
+
+/** A BitNet projection must be ternary with s > 0 (one scale: several block scales are a warning). */
+function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
+  const tern = ms.ternary!;
+  const ok = tern.ternary && tern.scale > 0;
+  if (!ok) {
+    checks.push(check(
+      "fail",
+      "ternary",
+      !tern.ternary
+        ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
+        : `${name} is all zero: a ternary scale must be > 0`,
+      name,
+    ));
+  }
+  if (tern.distinctScales > 1) {
+    const why = `${tern.distinctScales} different block scales (BitNet has one per tensor)`;
+    checks.push(check("warn", "block_scales", `${name}: ${why}`, name));
+  }
+  return ok;
+}
+
+/** What one projection holds, for the report. */
+function projectionFinding(name: string, kind: string, layer: number, ms: MatrixStats) {
+  const tern = ms.ternary?.ternary ? ms.ternary : null;
+  const n = tern?.count ?? 0;
+  return {
+    name,
+    kind,
+    layer,
+    type: ms.entry.type,
+    rms: ms.entry.rms,
+    scale: tern ? tern.scale : null,
+    trits: tern && n > 0 ? { neg: tern.neg / n, zero: tern.zero / n, pos: tern.pos / n } : null,
+  };
+}
+
+/** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
+async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
+  const { gguf } = input;
+  const bitnet = input.hparams?.family === "bitnet";
+  const byLayer = new Map<number, Map<string, MatrixStats>>();
+  const projections: ProjectionFinding[] = [], tensors: TensorStatsEntry[] = [];
+  let ternaryOk = true, finite = true;
+  for (const t of gguf.tensors) {
+    const role = ggufTensorRole(t.name);
+    if (role?.role === "norm") continue;
+    const kind = role?.role === "projection" ? role.projection : undefined;
+    let ms: MatrixStats;
+    try {
+      ms = await matrixStats(gguf, t, bitnet && kind !== undefined);
+    } catch (e) {
+      checks.push(check("fail", "decode", (e as Error).message, t.name));
+      continue;
+    }
+    tensors.push(ms.entry);
+    if (ms.entry.nonFinite > 0) {
+      finite = false;
+      checks.push(
+        check("fail", "finite", `${t.name} has ${ms.entry.nonFinite} NaN/inf values`, t.name),
+      );
+    }
+    if (kind === undefined || role!.layer === null) continue;
+    if (bitnet && ms.ternary) ternaryOk = ternaryCheck(t.name, ms, checks) && ternaryOk;
+    projections.push(projectionFinding(t.name, kind, role!.layer, ms));
+    if (!byLayer.has(role!.layer)) byLayer.set(role!.layer, new Map());
+    byLayer.get(role!.layer)!.set(kind, ms);
+  }
+  if (bitnet && ternaryOk && projections.length > 0) {
+    const all = `all ${projections.length} projections are ternary {-s, 0, +s} with s > 0`;
+    checks.push(check("pass", "ternary", all));
+  }
+  if (finite) checks.push(check("pass", "finite", "all weight values are finite"));
+  return { byLayer, projections, tensors };
+}
+
 /**
  * Runs gate 2.
  *
  * @example
  * ```ts
- * const { gate, blocks } = await inspectProjections({ gguf, hparams, rules: DEFAULT_RULES });
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const { gate, blocks } = await inspectProjections({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES });
  * ```
  */
 export async function inspectProjections(
   input: ProjectionGateInput,
 ): Promise<ProjectionGateResult> {
   const started = performance.now();
-  const { gguf, hparams, rules } = input;
   const checks: Check[] = [];
-  const projections: ProjectionFinding[] = [];
-  const tensors: TensorStatsEntry[] = [];
-  const fail = (id: string, message: string, tensor?: string) =>
-    checks.push({ id, status: "fail", message, ...(tensor ? { tensor } : {}) });
-
-  let specs: TensorSpec[] = [];
-  if (!hparams) {
-    fail("hparams", `cannot read the hyperparameters: ${input.hparamsError ?? "unknown error"}`);
-  } else {
-    checks.push({
-      id: "hparams",
-      status: "pass",
-      message:
-        `${hparams.arch} (${hparams.family}): ${hparams.nLayer} layers, n_embd ${hparams.nEmbd}, n_ff ${hparams.nFf}, heads ${hparams.nHead}/${hparams.nHeadKv}, vocab ${hparams.vocabSize}`,
-    });
-    specs = expectedTensors(hparams).filter((s) => s.role !== "norm");
-  }
-  const bitnet = hparams?.family === "bitnet";
-
-  const missing = specs.filter((s) => !gguf.hasTensor(s.name));
-  if (hparams) {
-    if (missing.length === 0) {
-      checks.push({
-        id: "present",
-        status: "pass",
-        message: `all ${specs.length} weight matrices present`,
-      });
-    } else {
-      fail(
-        "present",
-        `${missing.length} weight matrices missing: ${
-          missing.slice(0, 8).map((s) => s.name).join(", ")
-        }${missing.length > 8 ? ", ..." : ""}`,
-      );
-    }
-  }
-  let misshapen = 0;
-  for (const spec of specs) {
-    if (!gguf.hasTensor(spec.name)) continue;
-    const t = gguf.tensor(spec.name);
-    if (!sameShape(t.shape, spec.shape)) {
-      misshapen++;
-      fail(
-        "shape",
-        `${spec.name} has shape [${t.shape.join(", ")}], expected [${
-          spec.shape.join(", ")
-        }] (PyTorch order)`,
-        spec.name,
-      );
-    }
-    const allowed = spec.role === "projection" && bitnet
-      ? [...FLOAT_TYPES, ...TERNARY_TYPES]
-      : FLOAT_TYPES;
-    if (!allowed.includes(t.type)) {
-      fail(
-        "type",
-        `${spec.name} is stored as ${
-          codecOf(t.type).name
-        }; a ${hparams?.family} ${spec.role} must be ${typeNames(allowed).replaceAll(", ", "/")}`,
-        spec.name,
-      );
-    }
-  }
-  if (hparams && misshapen === 0 && missing.length === 0) {
-    checks.push({
-      id: "shape",
-      status: "pass",
-      message: "every weight matrix has the shape the metadata implies",
-    });
-  }
-
-  // Statistics of every non-norm tensor; ternary checks for BitNet projections.
-  const byLayer = new Map<number, Map<string, MatrixStats>>();
-  let notTernary = 0, nonFinite = 0;
-  for (const t of gguf.tensors) {
-    const role = ggufTensorRole(t.name);
-    if (role?.role === "norm") continue;
-    const isProjection = role?.role === "projection" && role.projection !== undefined;
-    let ms: MatrixStats;
-    try {
-      ms = await matrixStats(gguf, t, bitnet && isProjection);
-    } catch (e) {
-      fail("decode", (e as Error).message, t.name);
-      continue;
-    }
-    tensors.push(ms.entry);
-    if (ms.entry.nonFinite > 0) {
-      nonFinite++;
-      fail("finite", `${t.name} has ${ms.entry.nonFinite} NaN/inf values`, t.name);
-    }
-    if (!isProjection || role.layer === null) continue;
-    const tern = ms.ternary;
-    if (bitnet && tern) {
-      const s = tern.scale;
-      if (!tern.ternary || !(s > 0)) {
-        notTernary++;
-        fail(
-          "ternary",
-          !tern.ternary
-            ? `${t.name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
-            : `${t.name} is all zero: a ternary scale must be > 0`,
-          t.name,
-        );
-      }
-      if (tern.distinctScales > 1) {
-        checks.push({
-          id: "block_scales",
-          status: "warn",
-          message:
-            `${t.name}: ${tern.distinctScales} different block scales (BitNet has one per tensor)`,
-          tensor: t.name,
-        });
-      }
-    }
-    projections.push({
-      name: t.name,
-      kind: role.projection!,
-      layer: role.layer,
-      type: ms.entry.type,
-      rms: ms.entry.rms,
-      scale: tern && tern.ternary ? tern.scale : null,
-      trits: tern && tern.ternary && tern.count > 0
-        ? { neg: tern.neg / tern.count, zero: tern.zero / tern.count, pos: tern.pos / tern.count }
-        : null,
-    });
-    if (!byLayer.has(role.layer)) byLayer.set(role.layer, new Map());
-    byLayer.get(role.layer)!.set(role.projection!, ms);
-  }
-  if (bitnet && notTernary === 0 && projections.length > 0) {
-    checks.push({
-      id: "ternary",
-      status: "pass",
-      message: `all ${projections.length} projections are ternary {-s, 0, +s} with s > 0`,
-    });
-  }
-  if (nonFinite === 0) {
-    checks.push({ id: "finite", status: "pass", message: "all weight values are finite" });
-  }
-
-  const blocks = blockFindings(byLayer, rules.projections.blockRmsFactor, checks);
-
-  const failed = checks.some((c) => c.status === "fail");
+  shapeChecks(input, expectedMatrices(input, checks), checks);
+  const { byLayer, projections, tensors } = await tensorFindings(input, checks);
+  const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
+  const failed = checks.filter((c) => c.status === "fail").length;
+  const ternary = input.hparams?.family === "bitnet" ? "ternary, " : "";
   return {
     gate: {
       id: "projections",
@@ -284,10 +283,8 @@ export async function inspectProjections(
       status: failed ? "fail" : "pass",
       exitCode: failed ? EXIT.modelLoad : null,
       summary: failed
-        ? `${checks.filter((c) => c.status === "fail").length} check(s) failed`
-        : `${projections.length} projections in ${blocks.length} blocks ${
-          bitnet ? "ternary, " : ""
-        }consistent`,
+        ? `${failed} check(s) failed`
+        : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`,
       durationMs: performance.now() - started,
       checks,
     },

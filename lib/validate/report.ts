@@ -32,6 +32,18 @@ export interface Check {
   readonly tensor?: string;
 }
 
+/**
+ * A check, in one line: `check("fail", "shape", "…", tensor)`.
+ *
+ * @example
+ * ```ts
+ * check("pass", "finite", "all weight values are finite"); // { id: "finite", status: "pass", message: … }
+ * ```
+ */
+export function check(status: CheckStatus, id: string, message: string, tensor?: string): Check {
+  return { id, status, message, ...(tensor ? { tensor } : {}) };
+}
+
 /** Summary statistics of one tensor's values. */
 export interface TensorStatsEntry {
   readonly name: string;

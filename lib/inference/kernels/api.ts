@@ -105,3 +105,24 @@ export interface Kernels {
   /** Stops worker threads. */
   close(): void;
 }
+
+/** The typed views every backend hands out, over its one buffer. */
+export type MemoryViews = Pick<Kernels, "f32" | "i32" | "u16" | "u8" | "i8">;
+
+/**
+ * Views of `buffer` at byte offsets (shared by both backends).
+ *
+ * @example
+ * ```ts
+ * memoryViews(new ArrayBuffer(64)).f32(16, 4).length; // 4
+ * ```
+ */
+export function memoryViews(buffer: ArrayBuffer | SharedArrayBuffer): MemoryViews {
+  return {
+    f32: (p, n) => new Float32Array(buffer, p, n),
+    i32: (p, n) => new Int32Array(buffer, p, n),
+    u16: (p, n) => new Uint16Array(buffer, p, n),
+    u8: (p, n) => new Uint8Array(buffer, p, n),
+    i8: (p, n) => new Int8Array(buffer, p, n),
+  };
+}
