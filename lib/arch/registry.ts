@@ -1,6 +1,6 @@
 /**
  * The declarative architecture registry: which Hugging Face architectures we
- * export, how their tensors are named in GGUF (FORMATS.md §3), which are norms
+ * export, how their tensors are named in GGUF (docs/reference/formats.md, "Tensor names"), which are norms
  * and which projections, and which config.json keys become which GGUF
  * hyperparameters. Formats are data: adding an architecture is adding a row.
  *
@@ -39,7 +39,7 @@ export type ProjectionKind =
 
 /** One row of the HF → GGUF name table; `{N}` stands for the layer index. */
 export interface TensorRule {
-  /** GGUF name (FORMATS.md §3). */
+  /** GGUF name (docs/reference/formats.md, "Tensor names"). */
   readonly gguf: string;
   /** HF names, preferred first (older checkpoints use aliases). */
   readonly hf: readonly string[];

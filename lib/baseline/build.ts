@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
- * import { buildBaseline } from "./build.ts";
- * const baseline = buildBaseline({ report, file, tokenizer, timings: {} });
+ * import { buildBaseline, type BaselineInput } from "./build.ts";
+ * declare const input: BaselineInput;
+ * const baseline = buildBaseline(input);
  * baseline.norms.length; // 17 for the tiny fixture
  * ```
  * @module

@@ -11,6 +11,8 @@
  * @example
  * ```ts
  * import { normRmsChart } from "./chart.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * const svg = normRmsChart(baseline.norms, { title: "clean-f16.gguf" });
  * await Deno.writeTextFile("chart.svg", svg);
  * ```

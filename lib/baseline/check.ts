@@ -73,7 +73,11 @@ export interface ModelCheckResult {
  *
  * @example
  * ```ts
- * const r = await modelCheck({ modelDir, tokenizerPath, outDir: "models/clean" });
+ * const r = await modelCheck({
+ *   modelDir: "fixtures/tiny-bitnet",
+ *   tokenizerPath: "fixtures/tiny-bitnet/tokenizer.json",
+ *   outDir: "models/clean",
+ * });
  * console.log(r.paths.markdown);
  * ```
  */

@@ -44,6 +44,8 @@ export interface CreateBaselineOptions extends ValidateOptions {
  *
  * @example
  * ```ts
+ * import { validateGguf } from "../validate/validate.ts";
+ * const p = "models/clean/clean-f16.gguf";
  * const report = await validateGguf({ ggufPath: p });
  * const { baseline } = await createBaseline({ ggufPath: p, tokenizerPath: null, report });
  * ```

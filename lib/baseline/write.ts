@@ -5,6 +5,8 @@
  * @example
  * ```ts
  * import { baselinePaths, writeBaseline } from "./write.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * const paths = baselinePaths("models/clean/clean-f16.gguf");
  * // { markdown: "models/clean/clean-f16.baseline.md", json: "….baseline.json", svg: "….baseline.svg" }
  * await writeBaseline(baseline, paths);
@@ -51,6 +53,8 @@ export function baselinePaths(ggufPath: string, outFile?: string): BaselinePaths
  *
  * @example
  * ```ts
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * JSON.parse(serializeBaseline(baseline)).schema; // "clean-gguf/baseline/1"
  * ```
  */
@@ -66,7 +70,9 @@ export function serializeBaseline(baseline: Baseline): string {
  *
  * @example
  * ```ts
- * await writeBaseline(baseline, baselinePaths(ggufPath));
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
+ * await writeBaseline(baseline, baselinePaths("models/clean/clean-f16.gguf"));
  * ```
  */
 export async function writeBaseline(

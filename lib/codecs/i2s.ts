@@ -1,5 +1,5 @@
 /**
- * I2_S, bitnet.cpp's 2-bit ternary tensor layout (FORMATS.md §5, the x86
+ * I2_S, bitnet.cpp's 2-bit ternary tensor layout (docs/reference/formats.md, "I2_S", the x86
  * layout of microsoft/BitNet src/ggml-bitnet-mad.cpp `quantize_i2_s`).
  *
  * Codes: −1 → 0, 0 → 1, +1 → 2 (3 is invalid). Elements are flattened

@@ -1,6 +1,6 @@
 /**
  * BitNet b1.58 absmean ternarization and ternary-tensor detection
- * (FORMATS.md §4): `s = max(mean|W|, 1e-5)` per tensor,
+ * (docs/reference/formats.md, "BitNet b1.58 forward pass"): `s = max(mean|W|, 1e-5)` per tensor,
  * `trit = clamp(round(W / s), -1, 1)` with round half to even.
  *
  * The packers (`i2s.ts`, `tq2_0.ts`, `tq1_0.ts`) take the `Int8Array` of trits

@@ -195,7 +195,7 @@ async function* produceTensor(
   }
 
   if (role === "projection" && ctx.ternary) {
-    // The checkpoint holds master weights: WQ(W) is what the model computes (FORMATS.md §4).
+    // The checkpoint holds master weights: WQ(W) is what the model computes (docs/reference/formats.md, "BitNet b1.58 forward pass").
     // Two streamed passes (the absmean scale, then the trits) keep memory at one chunk
     // whatever the tensor's size; the second read comes from the page cache.
     yield* ternarizeStreamed(ctx, src, outType);

@@ -1,5 +1,5 @@
 /**
- * A GGUF v2/v3 reader (FORMATS.md §1): header, key/values and tensor infos are
+ * A GGUF v2/v3 reader (docs/reference/formats.md, "GGUF layout"): header, key/values and tensor infos are
  * parsed with streaming reads; tensor payloads are read on demand. Every count,
  * length and offset is checked against the file size before anything is
  * allocated, so a hostile file cannot make us allocate more than it holds.

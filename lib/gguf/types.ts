@@ -15,7 +15,7 @@
 
 export { GgmlType } from "../codecs/table.ts";
 
-/** GGUF metadata value types (FORMATS.md §1). */
+/** GGUF metadata value types (docs/reference/formats.md, "GGUF layout"). */
 export const GgufValueType = {
   UINT8: 0,
   INT8: 1,
@@ -89,7 +89,7 @@ const float = (name: string, size: 4 | 8): GgufValueRow => ({
  *
  * @example
  * ```ts
- * GGUF_VALUE_TYPES[GgufValueType.UINT16].size; // 2
+ * GGUF_VALUE_TYPES[GgufValueType.UINT16]?.size; // 2
  * ```
  */
 export const GGUF_VALUE_TYPES: Readonly<Partial<Record<number, GgufValueRow>>> = {
@@ -152,7 +152,7 @@ export const GGUF_VALUE_TYPES: Readonly<Partial<Record<number, GgufValueRow>>> =
   [GgufValueType.FLOAT64]: float("f64", 8),
 };
 
-/** `general.file_type` values (FORMATS.md §1). */
+/** `general.file_type` values (docs/reference/formats.md, "GGUF layout"). */
 export const FileType = {
   ALL_F32: 0,
   MOSTLY_F16: 1,

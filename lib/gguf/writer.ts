@@ -1,5 +1,5 @@
 /**
- * A streaming GGUF v3 writer (FORMATS.md §1), after gguf-py's `GGUFWriter`:
+ * A streaming GGUF v3 writer (docs/reference/formats.md, "GGUF layout"), after gguf-py's `GGUFWriter`:
  * typed `add*` helpers for key/values, `addTensorInfo` with the PyTorch shape,
  * then `write` emits the header with precomputed offsets and asks for each
  * tensor's bytes in info order, padding every tensor (the last one too) to the

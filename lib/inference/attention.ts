@@ -1,7 +1,7 @@
 /**
  * Causal multi-head attention with grouped key/value heads over the KV cache:
  * o = softmax(q·kᵀ / sqrt(head_dim) + causal mask) · v, where query head h
- * reads kv head floor(h / (n_head / n_head_kv)) (FORMATS.md §4).
+ * reads kv head floor(h / (n_head / n_head_kv)) (docs/reference/formats.md, "BitNet b1.58 forward pass").
  *
  * Its cost is small next to the projections (it grows with the context, they
  * with the model), so it is plain TypeScript over views of kernel memory.
@@ -34,6 +34,8 @@ export interface AttentionShape {
  *
  * @example
  * ```ts
+ * const q = new Float32Array([1, 0]), out = new Float32Array(2);
+ * const keys = new Float32Array([1, 0]), values = new Float32Array([3, 4]);
  * causalAttention({ nHead: 1, nHeadKv: 1, headDim: 2 }, q, keys, values, out, 0, 1, new Float64Array(1));
  * ```
  */

@@ -90,6 +90,8 @@ const DEFAULT_BATCH = 64;
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const engine = await InferenceEngine.load(gguf, { backend: "wasm", threads: 2 });
  * const logits = engine.forward([2046, 463, 275]);
  * engine.close();

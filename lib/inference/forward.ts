@@ -1,5 +1,5 @@
 /**
- * The forward pass, one step per line, as in FORMATS.md §4 (BitNet b1.58) and
+ * The forward pass, one step per line, as in docs/reference/formats.md, "BitNet b1.58 forward pass" (BitNet b1.58) and
  * its Llama twin. A batch of tokens at consecutive positions goes through
  * every layer as a matrix (prompt processing); generation is a batch of one.
  *
@@ -10,7 +10,9 @@
  *
  * @example
  * ```ts
- * import { forward } from "./forward.ts";
+ * import { forward, type Model } from "./forward.ts";
+ * import type { RunState } from "./state.ts";
+ * declare const model: Model, state: RunState;
  * forward(model, state, [2046, 463, 275], "last"); // logits of the last token in state.logits
  * ```
  * @module
@@ -45,6 +47,8 @@ export type LogitRows = "last" | "all" | "none";
  *
  * @example
  * ```ts
+ * import type { RunState } from "./state.ts";
+ * declare const model: Model, state: RunState;
  * forward(model, state, [2046, 463], "all"); // logits of both tokens in state.logits
  * ```
  */

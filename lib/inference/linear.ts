@@ -1,6 +1,6 @@
 /**
  * Linear layers over the kernels: a weight matrix is either ternary (BitNet
- * BitLinear: int8 activations × trits, FORMATS.md §4) or float (Llama, and the
+ * BitLinear: int8 activations × trits, docs/reference/formats.md, "BitNet b1.58 forward pass") or float (Llama, and the
  * full-precision embeddings / output layer of both families).
  *
  * @example
@@ -74,6 +74,8 @@ export interface LinearInput {
  *
  * @example
  * ```ts
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, llamaWq: FloatMatrix, x: Ptr, q: Ptr, batch: number;
  * linear(k, llamaWq, floatInput(x, 4096), q, batch);
  * ```
  */
@@ -82,13 +84,15 @@ export function floatInput(x: Ptr, cols: number): LinearInput {
 }
 
 /**
- * AQ(x) of FORMATS.md §4: each of the `batch` rows quantized to int8 with
+ * AQ(x) of docs/reference/formats.md, "BitNet b1.58 forward pass": each of the `batch` rows quantized to int8 with
  * t = 127 / max|x| into `into`. One quantization serves every projection
  * that reads the same rows (q, k, v; gate, up).
  *
  * @example
  * ```ts
- * const a = quantizedInput(k, xb, 2560, batch, state.quantized);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, xb: Ptr, q: Ptr, batch: number, into: QuantizedRows, wq: Matrix;
+ * const a = quantizedInput(k, xb, 2560, batch, into);
  * linear(k, wq, a, q, batch);
  * ```
  */
@@ -108,7 +112,9 @@ export function quantizedInput(
  *
  * @example
  * ```ts
- * linear(k, layer.wGate, f, state.gate, batch);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, wGate: Matrix, f: LinearInput, gate: Ptr, batch: number;
+ * linear(k, wGate, f, gate, batch);
  * ```
  */
 export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {

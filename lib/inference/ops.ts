@@ -22,7 +22,10 @@ import type { FloatMatrix } from "./linear.ts";
  *
  * @example
  * ```ts
- * embed(k, weights.tokenEmbd, [2046, 463], state.x);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * import type { FloatMatrix } from "./linear.ts";
+ * declare const k: Kernels, tokenEmbd: FloatMatrix, x: Ptr;
+ * embed(k, tokenEmbd, [2046, 463], x);
  * ```
  */
 export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[], out: Ptr): void {
@@ -51,6 +54,7 @@ export function addInPlace(h: Float32Array, d: Float32Array): void {
  *
  * @example
  * ```ts
+ * const gate = new Float32Array([1, -1]), up = new Float32Array([2, 2]);
  * gatedActivation("silu", gate, up); // gate = silu(gate) * up
  * ```
  */

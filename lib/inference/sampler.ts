@@ -88,6 +88,7 @@ export function argmax(values: ArrayLike<number>): number {
  * @example
  * ```ts
  * const s = new Sampler({ temperature: 0.7, topP: 0.9, seed: 1 });
+ * const logits = new Float32Array([0.1, 2, 0.3]);
  * const id = s.sample(logits);
  * ```
  */

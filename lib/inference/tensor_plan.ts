@@ -1,11 +1,14 @@
 /**
- * The tensors a BitNet or Llama model must have (FORMATS.md §3), with the
+ * The tensors a BitNet or Llama model must have (docs/reference/formats.md, "Tensor names"), with the
  * shape each must have for the hyperparameters, checked against a GGUF file
  * before anything is loaded or computed.
  *
  * @example
  * ```ts
  * import { planTensors } from "./tensor_plan.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const plan = planTensors(gguf, readHparams(gguf)); // throws ModelShapeError / UnsupportedError
  * plan.find((t) => t.name === "blk.0.attn_q.weight")?.storage; // "ternary"
  * ```
@@ -45,6 +48,8 @@ export interface PlannedTensor extends TensorSpec {
  *
  * @example
  * ```ts
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * declare const hp: ModelHparams;
  * expectedTensors(hp).length; // 1 + 11·n_layer + 1 for tied BitNet
  * ```
  */
@@ -73,6 +78,9 @@ function storageOf(role: TensorRole, family: ModelHparams["family"]): {
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const plan = planTensors(gguf, readHparams(gguf));
  * ```
  */
@@ -122,6 +130,7 @@ function sameShape(actual: readonly number[], expected: readonly number[]): bool
  *
  * @example
  * ```ts
+ * declare const plan: PlannedTensor[];
  * kernelBytes(plan[0]!, (rows, cols) => rows * cols);
  * ```
  */

@@ -7,6 +7,12 @@
  * @example
  * ```ts
  * import { loadWeights, weightBytes } from "./weights.ts";
+ * import { planTensors } from "./tensor_plan.ts";
+ * import { createReferenceKernels } from "./kernels/reference.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const hp = readHparams(gguf);
  * const plan = planTensors(gguf, hp);
  * const kernels = createReferenceKernels(weightBytes(plan, (r, c) => r * c) + (1 << 20));
  * const weights = await loadWeights(gguf, hp, plan, kernels);
@@ -63,6 +69,12 @@ export interface LoadWeightsOptions {
  *
  * @example
  * ```ts
+ * import { planTensors } from "./tensor_plan.ts";
+ * import { wasmTernaryBytes } from "./kernels/wasm.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const hp = readHparams(gguf);
  * weightBytes(planTensors(gguf, hp), wasmTernaryBytes);
  * ```
  */
@@ -78,7 +90,12 @@ export function weightBytes(
  *
  * @example
  * ```ts
- * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (name, v) => {} });
+ * import type { GgufFile } from "../gguf/reader.ts";
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * import type { Kernels } from "./kernels/api.ts";
+ * import type { PlannedTensor } from "./tensor_plan.ts";
+ * declare const gguf: GgufFile, hp: ModelHparams, plan: PlannedTensor[], kernels: Kernels;
+ * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (_name, v) => v.fill(1) });
  * ```
  */
 export async function loadWeights(

@@ -47,7 +47,7 @@ export interface ProducedTensor {
  * import { GgufWriter } from "../gguf/writer.ts";
  * const w = new GgufWriter();
  * const rows = await writeTensors(w, { write: async () => {} }, null, () => ({
- *   chunks: [],
+ *   chunks: (async function* () {})(),
  *   row: () => ({ hf_name: null, gguf_type: "F32", source_dtype: null, rms: 0, min: 0, max: 0, action: "copied" }),
  * }));
  * rows.length; // 0

@@ -2,7 +2,7 @@
  * Copies a GGUF's metadata into a {@link GgufWriter} unchanged — same keys,
  * same order, same value types — except `general.file_type`, which becomes
  * the quantized type's, and `general.quantization_version`, which is set to 2
- * (FORMATS.md §1). `general.alignment` is written by the writer itself, with
+ * (docs/reference/formats.md, "GGUF layout"). `general.alignment` is written by the writer itself, with
  * the source's alignment.
  *
  * @example
@@ -32,6 +32,9 @@ export const QUANTIZATION_VERSION = 2;
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { GgufWriter } from "../gguf/writer.ts";
+ * const src = await openGguf("models/clean/clean-f16.gguf");
  * copyMetadata(new GgufWriter(32), src, 37); // MOSTLY_TQ2_0
  * ```
  */

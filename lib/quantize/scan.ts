@@ -189,6 +189,8 @@ async function scanBits16(
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const scan = await scanTernary(gguf, gguf.tensor("blk.0.ffn_up.weight"), { absmean: true, full: true });
  * scan.ternary ? scan.scale : scan.absmeanScale;
  * ```

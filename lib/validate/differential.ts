@@ -8,7 +8,7 @@
  *
  * - top-1 agreement, over all positions and over the "stable" ones (where the
  *   reference's top-1/top-2 logit gap is at least `stableMargin`; nearer ties
- *   may flip between two correct engines, FORMATS.md §4);
+ *   may flip between two correct engines, docs/reference/formats.md, "BitNet b1.58 forward pass");
  * - KL(P_reference ‖ P_candidate) per position, in nats, and its mean;
  * - the mean NLL of each model on each sequence.
  *
@@ -507,6 +507,7 @@ export async function compareModels(
  *
  * @example
  * ```ts
+ * declare const report: DifferentialReport;
  * console.log(renderDifferentialReport(report));
  * // Differential: candidate.gguf against reference.gguf — PASS
  * ```

@@ -58,6 +58,9 @@ function failed(message: string, id: string, metaPath: string | null): NormInspe
  *
  * @example
  * ```ts
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const r = await runNormGate(gguf, readHparams(gguf), "bitnet", {});
  * ```
  */

@@ -10,7 +10,9 @@
  *
  * @example
  * ```ts
- * import { runLinguisticGate } from "./linguistic.ts";
+ * import { type ProbeEngine, type ProbeTokenizer, runLinguisticGate } from "./linguistic.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * declare const engine: ProbeEngine, tokenizer: ProbeTokenizer;
  * const { gate, probe } = runLinguisticGate({
  *   engine, tokenizer, prompt: "The capital of France is", maxTokens: 8, expect: "Paris",
  *   rules: DEFAULT_RULES,

@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../inference/hparams.ts";
+ * import { readHparams } from "../arch/hparams.ts";
  * import { DEFAULT_RULES } from "./rules.ts";
  * import { inspectNorms } from "./norms.ts";
  * const gguf = await openGguf("models/clean/clean-f16.gguf");

@@ -14,7 +14,11 @@
  * @example
  * ```ts
  * import { inspectProjections } from "./projections.ts";
- * const g2 = await inspectProjections({ gguf, hparams, rules: DEFAULT_RULES });
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const g2 = await inspectProjections({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES });
  * g2.gate.status; // "pass"
  * g2.blocks[0]?.trits; // { neg: 0.25, zero: 0.5, pos: 0.25 }
  * ```

@@ -247,6 +247,8 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
  *
  * @example
  * ```ts
+ * import { reportStyle } from "../cli/report_style.ts";
+ * declare const report: ValidationReport;
  * console.log(normTable(report.norms, reportStyle({ color: false })));
  * ```
  */
@@ -294,6 +296,8 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
  *
  * @example
  * ```ts
+ * import { reportStyle } from "../cli/report_style.ts";
+ * declare const report: ValidationReport;
  * console.log(renderReport(report, reportStyle()));
  * ```
  */

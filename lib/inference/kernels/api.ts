@@ -54,7 +54,7 @@ export interface Kernels {
   matmulBF16(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void;
 
   /**
-   * BitNet activation quantization per row (FORMATS.md §4):
+   * BitNet activation quantization per row (docs/reference/formats.md, "BitNet b1.58 forward pass"):
    * t = 127 / max(max|x|, 1e-5); q = clamp(roundHalfEven(x·t), −128, 127).
    * Writes q (int8, `[batch, cols]`), t (f32 per row) and Σq (i32 per row).
    */
