@@ -79,10 +79,8 @@ function stats(t: BaselineTensorStats) {
     type: t.type,
     shape: `[${t.shape.join(", ")}]`,
     count: t.count === null ? "–" : String(t.count),
-    rms: formatStat(t.rms),
-    mean: formatStat(t.mean),
-    min: formatStat(t.min),
-    max: formatStat(t.max),
+    /** rms, mean, min, max: the cells every tensor table ends its figures with. */
+    figures: [t.rms, t.mean, t.min, t.max].map(formatStat),
   };
 }
 
@@ -154,47 +152,14 @@ function tensorTables(b: Baseline): string {
   const norms = b.norms.map((n) => {
     const s = stats(n), layer = n.layer === null ? "–" : n.layer;
     const distinct = n.distinct === null ? "–" : n.distinct;
-    return [
-      s.name,
-      n.normClass,
-      layer,
-      s.type,
-      s.count,
-      s.rms,
-      s.mean,
-      s.min,
-      s.max,
-      distinct,
-      n.verdict,
-    ];
+    return [s.name, n.normClass, layer, s.type, s.count, ...s.figures, distinct, n.verdict];
   });
   const projections = b.projections.map((p) => {
-    const s = stats(p);
-    const trits = p.trits
-      ? `${pct(p.trits.neg)} / ${pct(p.trits.zero)} / ${pct(p.trits.pos)}`
-      : "–";
-    return [
-      s.name,
-      p.layer,
-      s.type,
-      s.shape,
-      s.rms,
-      s.mean,
-      s.min,
-      s.max,
-      formatStat(p.scale),
-      trits,
-    ];
+    const s = stats(p), t = p.trits;
+    const trits = t ? `${pct(t.neg)} / ${pct(t.zero)} / ${pct(t.pos)}` : "–";
+    return [s.name, p.layer, s.type, s.shape, ...s.figures, formatStat(p.scale), trits];
   });
-  const other = b.otherTensors.map(stats).map((s) => [
-    s.name,
-    s.type,
-    s.shape,
-    s.rms,
-    s.mean,
-    s.min,
-    s.max,
-  ]);
+  const other = b.otherTensors.map(stats).map((s) => [s.name, s.type, s.shape, ...s.figures]);
   return `## Norms
 
 ${table([...head, "distinct", "verdict"], norms)}

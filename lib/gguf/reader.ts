@@ -19,7 +19,8 @@
 import { FormatError, ModelShapeError, UnsupportedError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
-import { codecOf, type GgmlType, tensorByteSize } from "../codecs/table.ts";
+import { codecOf, tensorByteSize } from "../codecs/table.ts";
+import type { GgufTensorPlan } from "./writer.ts";
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -39,20 +40,10 @@ export interface GgufKv {
   readonly value: GgufScalar | GgufScalar[];
 }
 
-/** One tensor's description. */
-export interface GgufTensorInfo {
-  readonly name: string;
-  /** ggml order, ne[0] contiguous. */
-  readonly ne: readonly number[];
-  /** PyTorch order (ne reversed). */
-  readonly shape: readonly number[];
-  readonly type: GgmlType;
-  /** Relative to the data section. */
-  readonly offset: number;
+/** One tensor's description: as the writer plans it, and where its payload sits in the file. */
+export interface GgufTensorInfo extends GgufTensorPlan {
   /** Absolute file offset of the payload. */
   readonly fileOffset: number;
-  /** Payload size in bytes. */
-  readonly nbytes: number;
 }
 
 /** Limits from ggml's reader. */

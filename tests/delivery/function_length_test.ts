@@ -25,7 +25,7 @@ async function longFunctions(path: string, text: string, limit: number): Promise
   const ts = await typescript();
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
-  const visit = (node: import("npm:typescript@5.9.3").Node) => {
+  const visit = (node: Parameters<typeof ts.forEachChild>[0]) => {
     if (ts.isFunctionLike(node) && (node as { body?: unknown }).body) {
       const first = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
       const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
