@@ -33,3 +33,7 @@ export const llama3TokenizerFiles = {
 };
 // YAML parser: tests read the GitHub workflow files with it.
 export { parse as parseYaml } from "npm:yaml@2.9.1";
+// The TypeScript compiler API, loaded lazily: only the test that measures lib/'s functions uses it.
+export const typescript = (): Promise<typeof import("npm:typescript@5.9.3")> =>
+  // deno-lint-ignore no-import-prefix -- pinned here like every other specifier
+  import("npm:typescript@5.9.3");

@@ -18,8 +18,8 @@
 import { parseArgs } from "node:util";
 import { f32ToF16 } from "../lib/codecs/float.ts";
 import { packI2S } from "../lib/codecs/i2s.ts";
-import { tq2_0FromTrits } from "../lib/codecs/tq2_0.ts";
-import { archKey } from "../lib/gguf/keys.ts";
+import { packTrits } from "../lib/codecs/table.ts";
+import { archKey } from "../lib/arch/hparams.ts";
 import { GgmlType } from "../lib/gguf/types.ts";
 import { GgufWriter, type TensorProducer } from "../lib/gguf/writer.ts";
 
@@ -91,16 +91,16 @@ export async function writeSyntheticModel(
   w.addString("general.architecture", m.arch);
   w.addString("general.name", "synthetic BitNet b1.58 2B-4T shapes (random weights)");
   w.addU32(archKey(m.arch, "contextLength"), m.context);
-  w.addU32(archKey(m.arch, "embeddingLength"), m.hidden);
-  w.addU32(archKey(m.arch, "blockCount"), layers);
-  w.addU32(archKey(m.arch, "feedForwardLength"), m.ff);
-  w.addU32(archKey(m.arch, "headCount"), m.heads);
-  w.addU32(archKey(m.arch, "headCountKv"), m.kvHeads);
-  w.addF32(archKey(m.arch, "rmsEps"), m.eps);
-  w.addF32(archKey(m.arch, "ropeFreqBase"), m.ropeTheta);
-  w.addU32(archKey(m.arch, "ropeDimensionCount"), headDim);
+  w.addU32(archKey(m.arch, "nEmbd"), m.hidden);
+  w.addU32(archKey(m.arch, "nLayer"), layers);
+  w.addU32(archKey(m.arch, "nFf"), m.ff);
+  w.addU32(archKey(m.arch, "nHead"), m.heads);
+  w.addU32(archKey(m.arch, "nHeadKv"), m.kvHeads);
+  w.addF32(archKey(m.arch, "eps"), m.eps);
+  w.addF32(archKey(m.arch, "ropeTheta"), m.ropeTheta);
+  w.addU32(archKey(m.arch, "ropeDim"), headDim);
   w.addU32(archKey(m.arch, "vocabSize"), m.vocab);
-  w.addString(archKey(m.arch, "hiddenActivation"), "relu2");
+  w.addString(archKey(m.arch, "activation"), "relu2");
 
   const projType = { i2_s: GgmlType.I2_S, f16: GgmlType.F16, tq2_0: GgmlType.TQ2_0 }[type];
   const projections = new Set<string>();
@@ -133,7 +133,7 @@ export async function writeSyntheticModel(
     if (!projections.has(t.name)) throw new Error(`unexpected tensor ${t.name}`);
     const trits = randomTrits(n, next), scale = 1 / Math.sqrt(t.shape[1]!);
     if (type === "i2_s") return packI2S(trits, scale, t.name);
-    if (type === "tq2_0") return tq2_0FromTrits(trits, scale, t.name);
+    if (type === "tq2_0") return packTrits(GgmlType.TQ2_0, trits, scale, t.name);
     return ternaryF16(trits, scale);
   };
   const file = await Deno.open(path, { write: true, create: true, truncate: true });

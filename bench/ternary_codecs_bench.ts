@@ -10,8 +10,13 @@
 
 import { absmeanScale, ternarizeAbsmean } from "../lib/codecs/ternary.ts";
 import { packI2S, unpackI2S } from "../lib/codecs/i2s.ts";
-import { decodeTQ2_0, quantizeTQ2_0, tq2_0FromTrits } from "../lib/codecs/tq2_0.ts";
-import { decodeTQ1_0, quantizeTQ1_0, tq1_0FromTrits } from "../lib/codecs/tq1_0.ts";
+import {
+  blocksFromTrits,
+  decodeBlocks,
+  quantizeBlocks,
+  TQ1_0_LAYOUT,
+  TQ2_0_LAYOUT,
+} from "../lib/codecs/ternary_blocks.ts";
 import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const ROWS = 6912;
@@ -24,8 +29,8 @@ for (let i = 0; i < N; i++) weights[i] = (rnd() + rnd() + rnd() - 1.5) * 0.05;
 const { trits, scale } = ternarizeAbsmean(weights);
 const values = Float32Array.from(trits, (t) => t * scale);
 const i2s = packI2S(trits, scale);
-const tq2 = tq2_0FromTrits(trits, scale);
-const tq1 = tq1_0FromTrits(trits, scale);
+const tq2 = blocksFromTrits(TQ2_0_LAYOUT, trits, scale);
+const tq1 = blocksFromTrits(TQ1_0_LAYOUT, trits, scale);
 
 const opts = { n: 5, warmup: 1 } as const;
 
@@ -60,7 +65,7 @@ Deno.bench({
   group: "pack",
   ...opts,
   fn: () => {
-    tq2_0FromTrits(trits, scale);
+    blocksFromTrits(TQ2_0_LAYOUT, trits, scale);
   },
 });
 Deno.bench({
@@ -68,7 +73,7 @@ Deno.bench({
   group: "pack",
   ...opts,
   fn: () => {
-    tq1_0FromTrits(trits, scale);
+    blocksFromTrits(TQ1_0_LAYOUT, trits, scale);
   },
 });
 Deno.bench({
@@ -76,7 +81,7 @@ Deno.bench({
   group: "pack",
   ...opts,
   fn: () => {
-    quantizeTQ2_0(values);
+    quantizeBlocks(TQ2_0_LAYOUT, values);
   },
 });
 Deno.bench({
@@ -84,7 +89,7 @@ Deno.bench({
   group: "pack",
   ...opts,
   fn: () => {
-    quantizeTQ1_0(values);
+    quantizeBlocks(TQ1_0_LAYOUT, values);
   },
 });
 
@@ -102,7 +107,7 @@ Deno.bench({
   group: "unpack",
   ...opts,
   fn: () => {
-    decodeTQ2_0(tq2, N);
+    decodeBlocks(TQ2_0_LAYOUT, tq2, N);
   },
 });
 Deno.bench({
@@ -110,6 +115,6 @@ Deno.bench({
   group: "unpack",
   ...opts,
   fn: () => {
-    decodeTQ1_0(tq1, N);
+    decodeBlocks(TQ1_0_LAYOUT, tq1, N);
   },
 });

@@ -1,5 +1,5 @@
 /**
- * Llama q/k row permutation (FORMATS.md §3, llama.cpp conversion): HF's
+ * Llama q/k row permutation (docs/reference/formats.md, "Tensor names", llama.cpp conversion): HF's
  * rotate_half RoPE pairs dim i with i + head_dim/2, llama.cpp's llama arch
  * pairs 2i with 2i+1, so rows are reordered as
  * `reshape(n_head, 2, rows/n_head/2, cols) → swap axes 1,2 → reshape(rows, cols)`.

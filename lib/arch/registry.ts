@@ -1,6 +1,6 @@
 /**
  * The declarative architecture registry: which Hugging Face architectures we
- * export, how their tensors are named in GGUF (FORMATS.md §3), which are norms
+ * export, how their tensors are named in GGUF (docs/reference/formats.md, "Tensor names"), which are norms
  * and which projections, and which config.json keys become which GGUF
  * hyperparameters. Formats are data: adding an architecture is adding a row.
  *
@@ -14,6 +14,7 @@
  */
 
 import { UnsupportedError } from "../errors.ts";
+import type { Hparams } from "./hparams.ts";
 
 /** What a tensor is for; decides its output type and how it is checked. */
 export type TensorRole = "embedding" | "norm" | "projection" | "output";
@@ -38,7 +39,7 @@ export type ProjectionKind =
 
 /** One row of the HF → GGUF name table; `{N}` stands for the layer index. */
 export interface TensorRule {
-  /** GGUF name (FORMATS.md §3). */
+  /** GGUF name (docs/reference/formats.md, "Tensor names"). */
   readonly gguf: string;
   /** HF names, preferred first (older checkpoints use aliases). */
   readonly hf: readonly string[];
@@ -51,26 +52,17 @@ export interface TensorRule {
   readonly untiedOnly?: boolean;
 }
 
-/** The dimensions that decide every tensor's shape. */
-export interface TensorDims {
-  nEmbd: number;
-  nFf: number;
-  nLayer: number;
-  nHead: number;
-  nHeadKv: number;
-  headDim: number;
-  vocabSize: number;
-  tiedEmbeddings: boolean;
-}
+/** The hyper-parameters that decide every tensor's shape. */
+export type TensorDims = Pick<
+  Hparams,
+  "nEmbd" | "nFf" | "nLayer" | "nHead" | "nHeadKv" | "headDim" | "vocabSize" | "tied"
+>;
 
-/** Hyperparameters read from config.json. */
-export interface ExportHparams extends TensorDims {
-  contextLength: number;
-  eps: number;
-  ropeTheta: number;
-  bosId: number | null;
-  eosId: number | null;
-}
+/** The forward-pass families the engine implements. */
+export type Family = "bitnet" | "llama";
+
+/** The gated FFN activation: relu²(gate)·up (BitNet b1.58) or silu(gate)·up (Llama). */
+export type Activation = "relu2" | "silu";
 
 /** One supported architecture. */
 export interface ArchSpec {
@@ -78,15 +70,17 @@ export interface ArchSpec {
   readonly hfArchitectures: readonly string[];
   /** `config.model_type` values that select this row when `architectures` is absent. */
   readonly modelTypes: readonly string[];
-  readonly family: "bitnet" | "llama";
+  readonly family: Family;
   /** GGUF `general.architecture` names this family may be written as, default first. */
   readonly ggufArchNames: readonly string[];
   /** Llama's q/k rows are permuted for llama.cpp's adjacent-pair RoPE; BitNet's are not. */
   readonly permuteQK: boolean;
   /** Projections are ternarized with absmean before writing. */
   readonly ternaryProjections: boolean;
-  /** `hidden_activation` written for upstream llama.cpp's `bitnet` arch (FORMATS.md §2). */
-  readonly hiddenActivation?: string;
+  /** The activation when config.json's `hidden_act` (or the GGUF's `hidden_activation`) is absent. */
+  readonly activation: Activation;
+  /** The GGUF architecture name whose loader reads `{arch}.hidden_activation` (upstream's `bitnet`). */
+  readonly activationKeyIn?: string;
   readonly tensors: readonly TensorRule[];
 }
 
@@ -178,7 +172,8 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
     ggufArchNames: ["bitnet-b1.58", "bitnet-25", "bitnet"],
     permuteQK: false,
     ternaryProjections: true,
-    hiddenActivation: "relu2",
+    activation: "relu2",
+    activationKeyIn: "bitnet",
     tensors: layerOrder(BITNET_LAYER),
   },
   {
@@ -188,6 +183,7 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
     ggufArchNames: ["llama"],
     permuteQK: true,
     ternaryProjections: false,
+    activation: "silu",
     tensors: layerOrder(LLAMA_LAYER),
   },
 ];
@@ -217,7 +213,7 @@ export function findArchitecture(config: Record<string, unknown>, source: string
 }
 
 /** A concrete tensor of one model: the rule with the layer filled in. */
-export interface PlannedTensor {
+export interface ArchTensor {
   readonly gguf: string;
   readonly hf: readonly string[];
   readonly rule: TensorRule;
@@ -226,8 +222,8 @@ export interface PlannedTensor {
 }
 
 /** Every tensor the model must have, in GGUF file order (globals around the layers). */
-export function expectedTensors(arch: ArchSpec, h: TensorDims): PlannedTensor[] {
-  const out: PlannedTensor[] = [];
+export function expectedTensors(arch: ArchSpec, h: TensorDims): ArchTensor[] {
+  const out: ArchTensor[] = [];
   const add = (rule: TensorRule, layer: number | null) => {
     const fill = (s: string) => (layer === null ? s : s.replace("{N}", String(layer)));
     out.push({ gguf: fill(rule.gguf), hf: rule.hf.map(fill), rule, layer, shape: rule.shape(h) });
@@ -235,13 +231,41 @@ export function expectedTensors(arch: ArchSpec, h: TensorDims): PlannedTensor[] 
   add(GLOBAL_TENSORS[0]!, null);
   for (let i = 0; i < h.nLayer; i++) for (const r of arch.tensors) add(r, i);
   add(GLOBAL_TENSORS[1]!, null);
-  if (!h.tiedEmbeddings) add(GLOBAL_TENSORS[2]!, null);
+  if (!h.tied) add(GLOBAL_TENSORS[2]!, null);
   return out;
 }
 
-/** The registry row of a model family. */
-export function architectureOf(family: ArchSpec["family"]): ArchSpec {
+/**
+ * The registry row of a model family.
+ *
+ * @example
+ * ```ts
+ * architectureOf("llama").permuteQK; // true
+ * ```
+ */
+export function architectureOf(family: Family): ArchSpec {
   return ARCHITECTURES.find((a) => a.family === family)!;
+}
+
+/**
+ * The registry row of a GGUF `general.architecture` name; an unknown one is
+ * an {@link UnsupportedError} listing the supported names.
+ *
+ * @example
+ * ```ts
+ * archByGgufName("bitnet-25").family; // "bitnet"
+ * ```
+ */
+export function archByGgufName(name: string, where = "model"): ArchSpec {
+  const found = ARCHITECTURES.find((a) => a.ggufArchNames.includes(name));
+  if (!found) {
+    throw new UnsupportedError(
+      `${where}: architecture "${name}" is not supported (supported: ${
+        ARCHITECTURES.flatMap((a) => a.ggufArchNames).join(", ")
+      })`,
+    );
+  }
+  return found;
 }
 
 /**

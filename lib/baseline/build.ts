@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
- * import { buildBaseline } from "./build.ts";
- * const baseline = buildBaseline({ report, file, tokenizer, timings: {} });
+ * import { buildBaseline, type BaselineInput } from "./build.ts";
+ * declare const input: BaselineInput;
+ * const baseline = buildBaseline(input);
  * baseline.norms.length; // 17 for the tiny fixture
  * ```
  * @module
@@ -65,46 +66,24 @@ function statsOf(t: FileTensor, s: TensorStatsEntry | undefined): BaselineTensor
   };
 }
 
-/**
- * The baseline of one validated file.
- *
- * @example
- * ```ts
- * const b = buildBaseline(input);
- * b.model.fingerprint; // "sha256-…"
- * ```
- */
-export function buildBaseline(input: BaselineInput): Baseline {
-  const { report, file } = input;
+/** The file's tensors sorted into norms, projections and the rest, with gate 1 and 2's findings. */
+function tensorsOf(report: ValidationReport, tensors: readonly FileTensor[]) {
   const statsByName = new Map(report.tensors.map((t) => [t.name, t]));
   const normByName = new Map(report.norms.map((n) => [n.name, n]));
   const projByName = new Map(report.projections.map((p) => [p.name, p]));
-
   const norms: BaselineNorm[] = [];
   const projections: BaselineProjection[] = [];
   const otherTensors: BaselineTensorStats[] = [];
-  for (const t of file.tensors) {
-    const stats = statsOf(t, statsByName.get(t.name) ?? normByName.get(t.name)?.stats ?? undefined);
-    const norm = normByName.get(t.name);
-    const proj = projByName.get(t.name);
+  for (const t of tensors) {
+    const norm = normByName.get(t.name), proj = projByName.get(t.name);
+    const stats = statsOf(t, statsByName.get(t.name) ?? norm?.stats ?? undefined);
     const role = ggufTensorRole(t.name);
     if (norm) {
-      norms.push({
-        ...stats,
-        normClass: norm.normClass,
-        layer: norm.layer,
-        distinct: norm.distinct,
-        verdict: norm.verdict,
-      });
+      const { normClass, layer, distinct, verdict } = norm;
+      norms.push({ ...stats, normClass, layer, distinct, verdict });
     } else if (proj) {
-      projections.push({
-        ...stats,
-        rms: stats.rms ?? proj.rms,
-        kind: proj.kind,
-        layer: proj.layer,
-        scale: proj.scale,
-        trits: proj.trits,
-      });
+      const { kind, layer, scale, trits } = proj;
+      projections.push({ ...stats, rms: stats.rms ?? proj.rms, kind, layer, scale, trits });
     } else if (role?.role === "projection" && role.layer !== null && role.projection) {
       // Gate 2 stops early on some broken files; the tensor is still recorded.
       projections.push({
@@ -118,16 +97,51 @@ export function buildBaseline(input: BaselineInput): Baseline {
       otherTensors.push(stats);
     }
   }
+  return { norms, projections, otherTensors };
+}
 
-  const probe = report.probe;
+/** The probe and the passage NLL, as the report has them. */
+function probeOf(report: ValidationReport): Pick<Baseline, "probe" | "nll"> {
+  const p = report.probe;
+  return {
+    probe: p
+      ? {
+        prompt: p.prompt,
+        maxTokens: p.maxTokens,
+        promptIds: [...p.promptIds],
+        generatedIds: [...p.generatedIds],
+        text: p.text,
+      }
+      : null,
+    nll: p?.nll
+      ? {
+        passage: PROBE_PASSAGE,
+        meanNll: p.nll.meanNll,
+        tokens: p.nll.tokens,
+        logVocab: p.nll.logVocab,
+      }
+      : null,
+  };
+}
+
+/**
+ * The baseline of one validated file.
+ *
+ * @example
+ * ```ts
+ * declare const input: BaselineInput;
+ * const b = buildBaseline(input);
+ * b.model.fingerprint; // "sha256-…"
+ * ```
+ */
+export function buildBaseline(input: BaselineInput): Baseline {
+  const { report, file } = input;
   const timings: Record<string, number> = {};
   for (const [k, v] of Object.entries(report.timings)) timings[`validate.${k}`] = v;
-  for (const [k, v] of Object.entries(probe?.timings ?? {})) timings[`probe.${k}`] = v;
+  for (const [k, v] of Object.entries(report.probe?.timings ?? {})) timings[`probe.${k}`] = v;
   Object.assign(timings, input.timings);
-
   const tensorTypes: Record<string, number> = {};
   for (const t of file.tensors) tensorTypes[t.type] = (tensorTypes[t.type] ?? 0) + 1;
-
   return {
     schema: BASELINE_SCHEMA_ID,
     tool: { name: TOOL.name, version: TOOL.version },
@@ -150,26 +164,8 @@ export function buildBaseline(input: BaselineInput): Baseline {
       corrections: report.corrections.map((c) => `${c.tensor}: ${c.kind} (${c.reason})`),
       warnings: [...report.warnings],
     },
-    norms,
-    projections,
-    otherTensors,
-    probe: probe
-      ? {
-        prompt: probe.prompt,
-        maxTokens: probe.maxTokens,
-        promptIds: [...probe.promptIds],
-        generatedIds: [...probe.generatedIds],
-        text: probe.text,
-      }
-      : null,
-    nll: probe?.nll
-      ? {
-        passage: PROBE_PASSAGE,
-        meanNll: probe.nll.meanNll,
-        tokens: probe.nll.tokens,
-        logVocab: probe.nll.logVocab,
-      }
-      : null,
+    ...tensorsOf(report, file.tensors),
+    ...probeOf(report),
     timings,
     // validateGguf read the BITNET_* settings with readBitnetEnv; the same record serves here.
     environment: { ...report.environment, variables: { ...report.environment.variables } },

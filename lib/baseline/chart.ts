@@ -11,6 +11,8 @@
  * @example
  * ```ts
  * import { normRmsChart } from "./chart.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * const svg = normRmsChart(baseline.norms, { title: "clean-f16.gguf" });
  * await Deno.writeTextFile("chart.svg", svg);
  * ```
@@ -90,99 +92,101 @@ const label = (
   ? v.toExponential(0)
   : String(Number(v.toPrecision(4))));
 
-/**
- * The chart as an SVG document (one bar per norm tensor).
- *
- * @example
- * ```ts
- * normRmsChart([{ name: "blk.0.attn_norm.weight", normClass: "attn_norm", layer: 0, rms: 1 }]);
- * ```
- */
-export function normRmsChart(
-  norms: readonly ChartNorm[],
-  options: { readonly title?: string } = {},
-): string {
-  const classes = [...new Set(norms.filter((n) => n.layer !== null).map((n) => n.normClass))]
-    .sort((a, b) => NORM_CLASS_STYLE[a].order - NORM_CLASS_STYLE[b].order);
-  const layers = [...new Set(norms.flatMap((n) => (n.layer === null ? [] : [n.layer])))].sort(
-    (a, b) => a - b,
+/** Where everything goes: groups of bars per layer, then the global norms ("out"). */
+function layoutOf(norms: readonly ChartNorm[], title: string | undefined) {
+  const byOrder = (a: NormClass, b: NormClass) =>
+    NORM_CLASS_STYLE[a].order - NORM_CLASS_STYLE[b].order;
+  const classes = [...new Set(norms.filter((n) => n.layer !== null).map((n) => n.normClass))].sort(
+    byOrder,
   );
-  const globals = norms.filter((n) => n.layer === null)
-    .sort((a, b) => NORM_CLASS_STYLE[a.normClass].order - NORM_CLASS_STYLE[b.normClass].order);
+  const layers = [...new Set(norms.flatMap((n) => (n.layer === null ? [] : [n.layer])))].sort((
+    a,
+    b,
+  ) => a - b);
+  const globals = norms.filter((n) => n.layer === null).sort((a, b) =>
+    byOrder(a.normClass, b.normClass)
+  );
   const scale = makeScale(
     norms.flatMap((n) => (n.rms !== null && Number.isFinite(n.rms) ? [n.rms] : [])),
   );
   const groupW = Math.max(classes.length, 1) * BAR + GROUP_GAP;
   const plotW = layers.length * groupW + (globals.length ? globals.length * BAR + GROUP_GAP : 0);
   const legendClasses = [...new Set([...classes, ...globals.map((n) => n.normClass)])];
-  const title = `Norm RMS per layer and norm class${scale.log ? " (log scale)" : ""}${
-    options.title ? ` — ${options.title}` : ""
+  const heading = `Norm RMS per layer and norm class${scale.log ? " (log scale)" : ""}${
+    title ? ` — ${title}` : ""
   }`;
   // Wide enough for the plot, the legend and the title (about 7 px per character at 13 px).
-  const width = LEFT + Math.max(plotW, legendClasses.length * LEGEND_W, title.length * 7) + RIGHT;
-  const height = TOP + PLOT_H + BOTTOM;
-  const baseY = TOP + PLOT_H;
-
-  const bar = (n: ChartNorm, x: number): SvgElement => {
-    const ok = n.rms !== null && Number.isFinite(n.rms);
-    const h = ok ? scale.height(n.rms!) : 0;
-    return el(
-      "rect",
-      {
-        class: ok ? "bar" : "bar missing",
-        x,
-        y: baseY - h,
-        width: BAR - 1,
-        height: h,
-        fill: NORM_CLASS_STYLE[n.normClass].color,
-        "data-tensor": n.name,
-        "data-layer": n.layer === null ? "output" : String(n.layer),
-        "data-norm-class": n.normClass,
-        "data-rms": ok ? String(n.rms) : "none",
-      },
-      el("title", {}, `${n.name}: RMS ${ok ? Number(n.rms!.toPrecision(6)) : "not available"}`),
-    );
+  const width = LEFT + Math.max(plotW, legendClasses.length * LEGEND_W, heading.length * 7) + RIGHT;
+  return {
+    classes,
+    layers,
+    globals,
+    scale,
+    groupW,
+    plotW,
+    legendClasses,
+    heading,
+    width,
+    height: TOP + PLOT_H + BOTTOM,
+    baseY: TOP + PLOT_H,
   };
+}
 
-  const bars: SvgElement[] = [];
-  const xLabels: SvgElement[] = [];
-  layers.forEach((layer, i) => {
-    const x0 = LEFT + i * groupW + GROUP_GAP / 2;
-    for (const n of norms) {
-      if (n.layer !== layer) continue;
-      bars.push(bar(n, x0 + classes.indexOf(n.normClass) * BAR));
+type Layout = ReturnType<typeof layoutOf>;
+
+function bar(l: Layout, n: ChartNorm, x: number): SvgElement {
+  const ok = n.rms !== null && Number.isFinite(n.rms);
+  const h = ok ? l.scale.height(n.rms!) : 0;
+  return el(
+    "rect",
+    {
+      class: ok ? "bar" : "bar missing",
+      x,
+      y: l.baseY - h,
+      width: BAR - 1,
+      height: h,
+      fill: NORM_CLASS_STYLE[n.normClass].color,
+      "data-tensor": n.name,
+      "data-layer": n.layer === null ? "output" : String(n.layer),
+      "data-norm-class": n.normClass,
+      "data-rms": ok ? String(n.rms) : "none",
+    },
+    el("title", {}, `${n.name}: RMS ${ok ? Number(n.rms!.toPrecision(6)) : "not available"}`),
+  );
+}
+
+/** The bars, and the labels under each group. */
+function barsOf(l: Layout, norms: readonly ChartNorm[]) {
+  const bars: SvgElement[] = [], labels: SvgElement[] = [];
+  const label = (x: number, text: string) =>
+    labels.push(el("text", { x, y: l.baseY + 14, "text-anchor": "middle" }, text));
+  l.layers.forEach((layer, i) => {
+    const x0 = LEFT + i * l.groupW + GROUP_GAP / 2;
+    for (const n of norms.filter((n) => n.layer === layer)) {
+      bars.push(bar(l, n, x0 + l.classes.indexOf(n.normClass) * BAR));
     }
-    xLabels.push(
-      el(
-        "text",
-        { x: x0 + (groupW - GROUP_GAP) / 2, y: baseY + 14, "text-anchor": "middle" },
-        String(layer),
-      ),
-    );
+    label(x0 + (l.groupW - GROUP_GAP) / 2, String(layer));
   });
-  if (globals.length) {
-    const x0 = LEFT + layers.length * groupW + GROUP_GAP / 2;
-    globals.forEach((n, j) => bars.push(bar(n, x0 + j * BAR)));
-    xLabels.push(
-      el(
-        "text",
-        { x: x0 + (globals.length * BAR) / 2, y: baseY + 14, "text-anchor": "middle" },
-        "out",
-      ),
-    );
+  if (l.globals.length) {
+    const x0 = LEFT + l.layers.length * l.groupW + GROUP_GAP / 2;
+    l.globals.forEach((n, j) => bars.push(bar(l, n, x0 + j * BAR)));
+    label(x0 + (l.globals.length * BAR) / 2, "out");
   }
+  return { bars, labels };
+}
 
-  const yAxis = scale.ticks.map((t) => {
-    const y = baseY - scale.height(t);
+/** The y-axis ticks with their grid lines, and the legend of norm classes. */
+function axisAndLegend(l: Layout) {
+  const yAxis = l.scale.ticks.map((t) => {
+    const y = l.baseY - l.scale.height(t);
     return el(
       "g",
       { class: "tick" },
-      el("line", { x1: LEFT - 4, y1: y, x2: LEFT + plotW, y2: y, stroke: "#ddd" }),
+      el("line", { x1: LEFT - 4, y1: y, x2: LEFT + l.plotW, y2: y, stroke: "#ddd" }),
       el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end" }, label(t)),
     );
   });
-
-  const legend = legendClasses.map((c, i) =>
+  const legend = l.legendClasses.map((c, i) =>
     el(
       "g",
       { class: "legend" },
@@ -196,7 +200,26 @@ export function normRmsChart(
       el("text", { x: LEFT + i * LEGEND_W + 14, y: 37 }, c),
     )
   );
+  return { yAxis, legend };
+}
 
+/**
+ * The chart as an SVG document (one bar per norm tensor).
+ *
+ * @example
+ * ```ts
+ * normRmsChart([{ name: "blk.0.attn_norm.weight", normClass: "attn_norm", layer: 0, rms: 1 }]);
+ * ```
+ */
+export function normRmsChart(
+  norms: readonly ChartNorm[],
+  options: { readonly title?: string } = {},
+): string {
+  const l = layoutOf(norms, options.title);
+  const { bars, labels } = barsOf(l, norms);
+  const { yAxis, legend } = axisAndLegend(l);
+  const { width, height, baseY, plotW, heading } = l;
+  const mid = TOP + PLOT_H / 2;
   return renderSvg(
     el(
       "svg",
@@ -207,24 +230,23 @@ export function normRmsChart(
         "font-family": "sans-serif",
         "font-size": 11,
         role: "img",
-        "aria-label": title,
+        "aria-label": heading,
       },
-      el("title", {}, title),
+      el("title", {}, heading),
       el("rect", { x: 0, y: 0, width, height, fill: "white" }),
-      el("text", { x: LEFT, y: 16, "font-size": 13, "font-weight": "bold" }, title),
+      el("text", { x: LEFT, y: 16, "font-size": 13, "font-weight": "bold" }, heading),
       ...legend,
       el("g", { class: "y-axis" }, ...yAxis),
       el("g", { class: "bars" }, ...bars),
       el("line", { x1: LEFT, y1: baseY, x2: LEFT + plotW, y2: baseY, stroke: "#333" }),
       el("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: baseY, stroke: "#333" }),
-      el("g", { class: "x-labels" }, ...xLabels),
+      el("g", { class: "x-labels" }, ...labels),
       el("text", { x: LEFT + plotW / 2, y: height - 6, "text-anchor": "middle" }, "layer"),
-      el("text", {
-        x: 14,
-        y: TOP + PLOT_H / 2,
-        transform: `rotate(-90 14 ${TOP + PLOT_H / 2})`,
-        "text-anchor": "middle",
-      }, "RMS"),
+      el(
+        "text",
+        { x: 14, y: mid, transform: `rotate(-90 14 ${mid})`, "text-anchor": "middle" },
+        "RMS",
+      ),
     ),
   );
 }

@@ -79,7 +79,11 @@ function baselineFilesOf(jsonPath: string): string[] {
  *
  * @example
  * ```ts
- * const r = await modelCheck({ modelDir, tokenizerPath, outDir: "models/clean" });
+ * const r = await modelCheck({
+ *   modelDir: "fixtures/tiny-bitnet",
+ *   tokenizerPath: "fixtures/tiny-bitnet/tokenizer.json",
+ *   outDir: "models/clean",
+ * });
  * console.log(r.paths.markdown);
  * ```
  */

@@ -6,6 +6,8 @@
  * @example
  * ```ts
  * import { compareBaselines, baselineMismatchError } from "./compare.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const earlier: Baseline, current: Baseline;
  * const differences = compareBaselines(earlier, current);
  * if (differences.length) throw baselineMismatchError(differences, "old.baseline.json", "clean-f16.gguf");
  * ```
@@ -105,6 +107,8 @@ function compareTensor(d: DifferenceList, name: string, x: AnyTensor, y: AnyTens
  *
  * @example
  * ```ts
+ * import type { Baseline } from "./types.ts";
+ * declare const b: Baseline;
  * compareBaselines(b, b); // []
  * ```
  */
@@ -169,6 +173,7 @@ export function formatDifference(d: BaselineDifference): string {
  *
  * @example
  * ```ts
+ * declare const differences: BaselineDifference[];
  * throw baselineMismatchError(differences, "docs/baselines/x.baseline.json", "clean-f16.gguf");
  * ```
  */

@@ -18,7 +18,7 @@
 
 import { basename } from "node:path";
 import { openGguf } from "../gguf/reader.ts";
-import { GGML_TYPES } from "../gguf/types.ts";
+import { typeNames } from "../codecs/table.ts";
 import { sha256File } from "../io/hash.ts";
 import type { ValidationReport } from "../validate/report.ts";
 import { validateGguf, type ValidateOptions } from "../validate/validate.ts";
@@ -44,6 +44,8 @@ export interface CreateBaselineOptions extends ValidateOptions {
  *
  * @example
  * ```ts
+ * import { validateGguf } from "../validate/validate.ts";
+ * const p = "models/clean/clean-f16.gguf";
  * const report = await validateGguf({ ggufPath: p });
  * const { baseline } = await createBaseline({ ggufPath: p, tokenizerPath: null, report });
  * ```
@@ -59,7 +61,7 @@ export async function createBaseline(
   try {
     tensors = gguf.tensors.map((t) => ({
       name: t.name,
-      type: GGML_TYPES[t.type]?.name ?? `type${t.type}`,
+      type: typeNames([t.type]),
       shape: [...t.shape],
     }));
     metadata = summarizeMetadata(gguf);

@@ -1,11 +1,14 @@
 /**
- * The Markdown of a baseline: the baseline turned into a view of preformatted,
- * Markdown-safe strings, rendered through the template (./template.ts by
- * default).
+ * The Markdown of a baseline, written with template literals section by
+ * section: the same facts as the JSON, as tables for people (numbers to 6
+ * significant digits; the JSON keeps full precision). Anyone who wants
+ * another layout renders it from the `.baseline.json`.
  *
  * @example
  * ```ts
  * import { renderBaselineMarkdown } from "./markdown.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * const md = renderBaselineMarkdown(baseline, {
  *   chartFile: "clean-f16.baseline.svg",
  *   jsonFile: "clean-f16.baseline.json",
@@ -14,14 +17,12 @@
  * @module
  */
 
-import { BASELINE_TEMPLATE, BASELINE_TEMPLATE_SOURCE } from "./template.ts";
-import { renderTemplate, type TemplateView } from "./template_engine.ts";
 import { BASELINE_TOLERANCES, describeTolerance } from "./tolerances.ts";
 import type { Baseline, BaselineTensorStats } from "./types.ts";
 
 /**
  * A number for tables: 6 significant digits, exponent form when tiny or
- * huge, "–" when missing. The JSON keeps full precision.
+ * huge, "–" when missing.
  *
  * @example
  * ```ts
@@ -56,130 +57,175 @@ export function markdownText(text: string, code = false): string {
   return `${fence}${fence === "``" ? " " : ""}${flat}${fence === "``" ? " " : ""}${fence}`;
 }
 
-const shape = (s: readonly number[]) => `[${s.join(", ")}]`;
-
-function statCells(t: BaselineTensorStats) {
-  return {
-    name: t.name,
-    type: t.type,
-    shape: shape(t.shape),
-    count: t.count === null ? "–" : String(t.count),
-    rms: formatStat(t.rms),
-    mean: formatStat(t.mean),
-    min: formatStat(t.min),
-    max: formatStat(t.max),
-  };
-}
-
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-
 /** The names of the files that sit beside the Markdown. */
 export interface BaselineFiles {
   readonly chartFile: string;
   readonly jsonFile: string;
 }
 
-/**
- * The template view of a baseline (every placeholder of the shipped template).
- *
- * @example
- * ```ts
- * baselineView(baseline, files).fingerprint; // "sha256-…"
- * ```
- */
-export function baselineView(b: Baseline, files: BaselineFiles): TemplateView {
-  const env = b.environment;
-  const vars = Object.entries(env.variables).map(([name, value]) => ({ name, value }));
-  const passed = b.validation.exitCode === 0;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const code = (s: string) => markdownText(JSON.stringify(s), true);
+
+/** A Markdown table: header row, separator, one row per entry (no blank line inside). */
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]) {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), `|${header.map(() => "---").join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+/** name, type, shape, rms, mean, min, max of one tensor, as cells. */
+function stats(t: BaselineTensorStats) {
   return {
-    tool_name: b.tool.name,
-    tool_version: b.tool.version,
-    file: b.model.file,
-    fingerprint: b.model.fingerprint,
-    size_bytes: String(b.model.sizeBytes),
-    architecture: b.model.architecture ?? "unknown",
-    family: b.model.family ?? "unknown family",
-    gguf_version: b.model.ggufVersion,
-    tensor_count: b.model.tensorCount,
-    tensor_types: Object.entries(b.model.tensorTypes).map(([t, n]) => `${t} ${n}`).join(", "),
-    tokenizer_file: b.tokenizer.file ? markdownText(b.tokenizer.file) : "the GGUF's own",
-    tokenizer_sha256: b.tokenizer.sha256 ? `sha256-${b.tokenizer.sha256}` : "not hashed",
-    verdict: passed ? "PASSED" : "FAILED",
-    exit_code: b.validation.exitCode,
-    exit_meaning: markdownText(b.validation.exitMeaning),
-    gates: b.validation.gates.map((g) => `${g.id} ${g.status}`).join(", "),
-    corrections: (b.validation.corrections ?? []).map((text) => ({ text: markdownText(text) })),
-    warnings: (b.validation.warnings ?? []).map((text) => ({ text: markdownText(text) })),
-    chart_file: files.chartFile,
-    json_file: files.jsonFile,
-    probe: b.probe
-      ? {
-        prompt: markdownText(JSON.stringify(b.probe.prompt), true),
-        max_tokens: b.probe.maxTokens,
-        prompt_ids: b.probe.promptIds.join(" "),
-        generated_ids: b.probe.generatedIds.join(" "),
-        text: markdownText(JSON.stringify(b.probe.text), true),
-      }
-      : null,
-    nll: b.nll
-      ? {
-        mean_nll: formatStat(b.nll.meanNll),
-        tokens: b.nll.tokens,
-        log_vocab: formatStat(b.nll.logVocab),
-        ratio: formatStat(b.nll.meanNll / b.nll.logVocab),
-        passage: markdownText(b.nll.passage),
-      }
-      : null,
-    norms: b.norms.map((n) => ({
-      ...statCells(n),
-      norm_class: n.normClass,
-      layer: n.layer === null ? "–" : String(n.layer),
-      distinct: n.distinct === null ? "–" : String(n.distinct),
-      verdict: n.verdict,
-    })),
-    projections: b.projections.map((p) => ({
-      ...statCells(p),
-      layer: String(p.layer),
-      scale: formatStat(p.scale),
-      trits: p.trits ? `${pct(p.trits.neg)} / ${pct(p.trits.zero)} / ${pct(p.trits.pos)}` : "–",
-    })),
-    other_tensors: b.otherTensors.map(statCells),
-    metadata: Object.entries(b.metadata).map(([key, value]) => ({
-      key,
-      value: typeof value === "string" ? markdownText(JSON.stringify(value), true) : String(value),
-    })),
-    timings: Object.entries(b.timings).map(([step, ms]) => ({ step, ms: ms.toFixed(1) })),
-    strict: String(env.strict),
-    deterministic: String(env.deterministic),
-    seed: env.seed,
-    threads: env.threads === null ? "default" : String(env.threads),
-    deno: env.deno,
-    os: env.os,
-    variables: vars.map((v) => ({ name: v.name, value: v.value.replace(/`/g, "'") })),
-    tolerances: Object.entries(BASELINE_TOLERANCES).map(([quantity, tol]) => ({
-      quantity,
-      tolerance: describeTolerance(tol),
-      why: markdownText(tol.why),
-    })),
+    name: `\`${t.name}\``,
+    type: t.type,
+    shape: `[${t.shape.join(", ")}]`,
+    count: t.count === null ? "–" : String(t.count),
+    /** rms, mean, min, max: the cells every tensor table ends its figures with. */
+    figures: [t.rms, t.mean, t.min, t.max].map(formatStat),
   };
 }
 
+function summary(b: Baseline, files: BaselineFiles): string {
+  const v = b.validation;
+  const types = Object.entries(b.model.tensorTypes).map(([t, n]) => `${t} ${n}`).join(", ");
+  const tokenizer = b.tokenizer.file ? markdownText(b.tokenizer.file) : "the GGUF's own";
+  const notes = [
+    ...(v.corrections ?? []).map((t) =>
+      `- **runtime correction (triage only, the file is unchanged):** ${markdownText(t)}`
+    ),
+    ...(v.warnings ?? []).map((t) => `- warning: ${markdownText(t)}`),
+  ];
+  return `<!-- Written by ${b.tool.name} ${b.tool.version} (model-baseline). The machine-readable twin is ${files.jsonFile}; compare with \`deno task model-check <model_dir> <tokenizer.json> --baseline ${files.jsonFile}\`. -->
+# Baseline of \`${b.model.file}\`
+
+**${v.exitCode === 0 ? "PASSED" : "FAILED"}** — validation exit ${v.exitCode}: ${
+    markdownText(v.exitMeaning)
+  }${notes.map((n) => `\n\n${n}`).join("")}
+
+${
+    table(["", ""], [
+      ["fingerprint", `\`${b.model.fingerprint}\``],
+      ["size", `${b.model.sizeBytes} bytes`],
+      [
+        "architecture",
+        `${b.model.architecture ?? "unknown"} (${b.model.family ?? "unknown family"})`,
+      ],
+      ["GGUF", `version ${b.model.ggufVersion}, ${b.model.tensorCount} tensors (${types})`],
+      [
+        "tokenizer",
+        `${tokenizer} (${b.tokenizer.sha256 ? `sha256-${b.tokenizer.sha256}` : "not hashed"})`,
+      ],
+      ["tool", `${b.tool.name} ${b.tool.version}`],
+      ["gates", v.gates.map((g) => `${g.id} ${g.status}`).join(", ")],
+    ])
+  }
+
+## Norm RMS per layer
+
+![RMS of every norm tensor, per layer and norm class](${files.chartFile})`;
+}
+
+function probeAndNll(b: Baseline): string {
+  const p = b.probe, n = b.nll;
+  const probe = p
+    ? `Greedy continuation of ${p.maxTokens} tokens.
+
+- prompt: ${code(p.prompt)}
+- prompt ids: \`${p.promptIds.join(" ")}\`
+- generated ids: \`${p.generatedIds.join(" ")}\`
+- text: ${code(p.text)}`
+    : "The probe did not run (see the validation's exit code above).";
+  const nll = n
+    ? `Mean negative log-likelihood **${
+      formatStat(n.meanNll)
+    }** nats over ${n.tokens} tokens (a uniform guess scores
+log V = ${formatStat(n.logVocab)}; ratio ${
+      formatStat(n.meanNll / n.logVocab)
+    }). The passage (lib/validate/passage.ts):
+
+> ${markdownText(n.passage)}`
+    : "Not measured (the probe did not run).";
+  return `## Probe\n\n${probe}\n\n## NLL on the shipped passage\n\n${nll}`;
+}
+
+function tensorTables(b: Baseline): string {
+  const head = ["tensor", "class", "layer", "type", "n", "rms", "mean", "min", "max"];
+  const norms = b.norms.map((n) => {
+    const s = stats(n), layer = n.layer === null ? "–" : n.layer;
+    const distinct = n.distinct === null ? "–" : n.distinct;
+    return [s.name, n.normClass, layer, s.type, s.count, ...s.figures, distinct, n.verdict];
+  });
+  const projections = b.projections.map((p) => {
+    const s = stats(p), t = p.trits;
+    const trits = t ? `${pct(t.neg)} / ${pct(t.zero)} / ${pct(t.pos)}` : "–";
+    return [s.name, p.layer, s.type, s.shape, ...s.figures, formatStat(p.scale), trits];
+  });
+  const other = b.otherTensors.map(stats).map((s) => [s.name, s.type, s.shape, ...s.figures]);
+  return `## Norms
+
+${table([...head, "distinct", "verdict"], norms)}
+
+## Projections
+
+${
+    table(
+      ["tensor", "layer", "type", "shape", "rms", "mean", "min", "max", "scale", "−1 / 0 / +1"],
+      projections,
+    )
+  }
+
+## Other tensors
+
+${table(["tensor", "type", "shape", "rms", "mean", "min", "max"], other)}`;
+}
+
+function recorded(b: Baseline): string {
+  const env = b.environment;
+  const metadata = Object.entries(b.metadata).map(([key, value]) => [
+    `\`${key}\``,
+    typeof value === "string" ? code(value) : String(value),
+  ]);
+  const timings = Object.entries(b.timings).map(([step, ms]) => [step, ms.toFixed(1)]);
+  const vars = Object.entries(env.variables).map(([k, v]) => `- \`${k}=${v.replace(/`/g, "'")}\``);
+  const tolerances = Object.entries(BASELINE_TOLERANCES).map(([quantity, tol]) => [
+    quantity,
+    describeTolerance(tol),
+    markdownText(tol.why),
+  ]);
+  return `## Metadata
+
+${table(["key", "value"], metadata)}
+
+## Timings
+
+Recorded for people, never compared.
+
+${table(["step", "ms"], timings)}
+
+## Environment
+
+Recorded, never compared: strict mode ${env.strict}, deterministic ${env.deterministic}, seed ${env.seed},
+threads ${env.threads ?? "default"}, Deno ${env.deno} on ${env.os}.
+
+${vars.length ? vars.join("\n") : "No BITNET_* variable was set."}
+
+## Tolerances
+
+\`model-check --baseline\` fails (exit 18) when a quantity moves by more than this (docs/baselines/README.md):
+
+${table(["quantity", "tolerance", "why"], tolerances)}`;
+}
+
 /**
- * The Markdown of a baseline, from the embedded template or a given one.
+ * The Markdown of a baseline.
  *
  * @example
  * ```ts
- * const md = renderBaselineMarkdown(baseline, files);
- * const custom = renderBaselineMarkdown(baseline, files, { text: "# {{file}}\n", source: "my.template" });
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
+ * renderBaselineMarkdown(baseline, { chartFile: "x.svg", jsonFile: "x.json" }).startsWith("<!--"); // true
  * ```
  */
-export function renderBaselineMarkdown(
-  baseline: Baseline,
-  files: BaselineFiles,
-  template: { readonly text: string; readonly source: string } = {
-    text: BASELINE_TEMPLATE,
-    source: BASELINE_TEMPLATE_SOURCE,
-  },
-): string {
-  return renderTemplate(template.text, baselineView(baseline, files), template.source);
+export function renderBaselineMarkdown(baseline: Baseline, files: BaselineFiles): string {
+  const sections = [summary, probeAndNll, tensorTables, recorded];
+  return sections.map((section) => section(baseline, files)).join("\n\n") + "\n";
 }

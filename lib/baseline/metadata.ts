@@ -43,6 +43,7 @@ function scalar(v: GgufScalar): MetadataValue {
  *
  * @example
  * ```ts
+ * import { GgufValueType } from "../gguf/types.ts";
  * summarizeKv({ key: "general.name", type: GgufValueType.STRING, value: "tiny" }); // "tiny"
  * ```
  */
@@ -65,6 +66,8 @@ export function summarizeKv(kv: GgufKv): MetadataValue {
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const meta = summarizeMetadata(gguf);
  * meta["general.architecture"]; // "bitnet-b1.58"
  * ```

@@ -25,6 +25,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  *
  * @example
  * ```ts
+ * const text = await Deno.readTextFile("old.baseline.json");
  * const b = parseBaseline(JSON.parse(text), "old.baseline.json");
  * ```
  */

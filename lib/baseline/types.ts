@@ -14,6 +14,7 @@
  */
 
 import type { NormClass } from "../arch/registry.ts";
+import type { ValidationReport } from "../validate/report.ts";
 
 /** The baseline format identifier (bump on incompatible changes). */
 export const BASELINE_SCHEMA_ID = "clean-gguf/baseline/1";
@@ -113,13 +114,5 @@ export interface Baseline {
   /** Milliseconds, by step. Recorded for people, never compared. */
   readonly timings: Readonly<Record<string, number>>;
   /** The BITNET_* settings and the runtime. Recorded, never compared. */
-  readonly environment: {
-    readonly strict: boolean;
-    readonly deterministic: boolean;
-    readonly seed: number;
-    readonly threads: number | null;
-    readonly variables: Readonly<Record<string, string>>;
-    readonly deno: string;
-    readonly os: string;
-  };
+  readonly environment: ValidationReport["environment"];
 }

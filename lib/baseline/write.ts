@@ -5,6 +5,8 @@
  * @example
  * ```ts
  * import { baselinePaths, writeBaseline } from "./write.ts";
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * const paths = baselinePaths("models/clean/clean-f16.gguf");
  * // { markdown: "models/clean/clean-f16.baseline.md", json: "….baseline.json", svg: "….baseline.svg" }
  * await writeBaseline(baseline, paths);
@@ -51,6 +53,8 @@ export function baselinePaths(ggufPath: string, outFile?: string): BaselinePaths
  *
  * @example
  * ```ts
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
  * JSON.parse(serializeBaseline(baseline)).schema; // "clean-gguf/baseline/1"
  * ```
  */
@@ -60,12 +64,15 @@ export function serializeBaseline(baseline: Baseline): string {
 
 /**
  * Renders and writes the three files; nothing is left at the final paths
- * when any write fails (OutputError, exit 8). `template` replaces the
- * embedded Markdown template.
+ * when any write fails (OutputError, exit 8). The Markdown layout is
+ * markdown.ts's; a `template` (the old `--template` option) is refused with a
+ * UsageError: another layout is rendered from the JSON.
  *
  * @example
  * ```ts
- * await writeBaseline(baseline, baselinePaths(ggufPath));
+ * import type { Baseline } from "./types.ts";
+ * declare const baseline: Baseline;
+ * await writeBaseline(baseline, baselinePaths("models/clean/clean-f16.gguf"));
  * ```
  */
 export async function writeBaseline(
@@ -79,9 +86,13 @@ export async function writeBaseline(
       `${paths.markdown}: the baseline's .md, .json and .svg must share a folder`,
     );
   }
-  // Render everything before opening a file: a template error leaves no temporary file behind.
+  if (template !== undefined) {
+    throw new UsageError(
+      `${template.source}: Markdown templates are no longer supported; render another layout from ${paths.json}`,
+    );
+  }
   const files = { chartFile: basename(paths.svg), jsonFile: basename(paths.json) };
-  const markdown = renderBaselineMarkdown(baseline, files, template);
+  const markdown = renderBaselineMarkdown(baseline, files);
   const svg = normRmsChart(baseline.norms, { title: baseline.model.file });
   const json = serializeBaseline(baseline);
   const out = await AtomicOutputs.create(dir);

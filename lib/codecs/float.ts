@@ -1,6 +1,6 @@
 /**
  * Scalar float conversions between f32, IEEE half (f16) and bfloat16, on raw
- * u16 bit patterns (FORMATS.md §7). Bulk converters for whole tensors live in
+ * u16 bit patterns (docs/reference/formats.md, "Number conversions"). Bulk converters for whole tensors live in
  * `float_bulk.ts`.
  *
  * @example

@@ -1,7 +1,7 @@
 /**
  * Whole-array float conversions on raw bit patterns (host order, which is
  * little-endian on every platform Deno runs on), for converting tensors
- * (FORMATS.md §7). The scalar versions in `float.ts` define the results; these
+ * (docs/reference/formats.md, "Number conversions"). The scalar versions in `float.ts` define the results; these
  * are the fast paths: 65536-entry lookup tables, built on first use from the
  * scalar functions, applied two u16 at a time through Uint32 views.
  *

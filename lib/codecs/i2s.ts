@@ -1,5 +1,5 @@
 /**
- * I2_S, bitnet.cpp's 2-bit ternary tensor layout (FORMATS.md §5, the x86
+ * I2_S, bitnet.cpp's 2-bit ternary tensor layout (docs/reference/formats.md, "I2_S", the x86
  * layout of microsoft/BitNet src/ggml-bitnet-mad.cpp `quantize_i2_s`).
  *
  * Codes: −1 → 0, 0 → 1, +1 → 2 (3 is invalid). Elements are flattened
@@ -18,22 +18,14 @@
  */
 
 import { FormatError, NotTernaryError } from "../errors.ts";
+import { TRIT_CODE } from "./ternary.ts";
 
 /** Elements per I2_S block (x86 layout). */
 export const I2S_BLOCK_ELEMENTS = 128;
 /** Bytes per I2_S block of 128 elements. */
 export const I2S_BLOCK_BYTES = 32;
-/** Bytes after the packed codes: f32 scale + 28 zero bytes. */
-export const I2S_TRAILER_BYTES = 32;
-
-/** trit (as an unsigned byte) → code; 4 marks an invalid trit. */
-const CODE_OF_TRIT_BYTE = (() => {
-  const t = new Uint8Array(256).fill(4);
-  t[0xff] = 0; // −1
-  t[0] = 1;
-  t[1] = 2;
-  return t;
-})();
+/** The tail after the packed codes: the f32 scale and 28 zero bytes. */
+export const I2S_TAIL_BYTES = 32;
 
 function checkElementCount(n: number, name: string): void {
   if (!Number.isSafeInteger(n) || n < 0 || n % I2S_BLOCK_ELEMENTS !== 0) {
@@ -54,7 +46,7 @@ function checkElementCount(n: number, name: string): void {
  */
 export function i2sByteSize(n: number, name = "tensor"): number {
   checkElementCount(n, name);
-  return n / 4 + I2S_TRAILER_BYTES;
+  return n / 4 + I2S_TAIL_BYTES;
 }
 
 /**
@@ -63,11 +55,11 @@ export function i2sByteSize(n: number, name = "tensor"): number {
  *
  * @example
  * ```ts
- * i2sTrailer(1); // [0x00, 0x00, 0x80, 0x3f, 0, 0, ... 0]
+ * i2sTail(1); // [0x00, 0x00, 0x80, 0x3f, 0, 0, ... 0]
  * ```
  */
-export function i2sTrailer(scale: number): Uint8Array {
-  const out = new Uint8Array(I2S_TRAILER_BYTES);
+export function i2sTail(scale: number): Uint8Array {
+  const out = new Uint8Array(I2S_TAIL_BYTES);
   new DataView(out.buffer).setFloat32(0, scale, true);
   return out;
 }
@@ -105,7 +97,7 @@ export function packI2SInto(
       `${name}: I2_S slab at element ${elementOffset} (+${trits.length}) does not fit in ${dst.length} bytes`,
     );
   }
-  const codes = CODE_OF_TRIT_BYTE;
+  const codes = TRIT_CODE;
   const u = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
   let bad = 0;
   for (let base = 0, o = byteStart; base < u.length; base += I2S_BLOCK_ELEMENTS, o += 32) {
@@ -138,7 +130,7 @@ export function packI2SInto(
 export function packI2S(trits: Int8Array, scale: number, name = "tensor"): Uint8Array {
   const out = new Uint8Array(i2sByteSize(trits.length, name));
   packI2SInto(trits, out, 0, name);
-  out.set(i2sTrailer(scale), trits.length / 4);
+  out.set(i2sTail(scale), trits.length / 4);
   return out;
 }
 
@@ -191,19 +183,4 @@ export function unpackI2S(
   }
   const scale = new DataView(bytes.buffer, bytes.byteOffset + n / 4, 4).getFloat32(0, true);
   return { trits, scale };
-}
-
-/**
- * Dequantizes an I2_S tensor: value = trit · scale (float32).
- *
- * @example
- * ```ts
- * dequantizeI2S(packI2S(new Int8Array(128).fill(1), 0.5), 128)[0]; // 0.5
- * ```
- */
-export function dequantizeI2S(bytes: Uint8Array, n: number, name = "tensor"): Float32Array {
-  const { trits, scale } = unpackI2S(bytes, n, name);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = trits[i]! * scale;
-  return out;
 }

@@ -1,6 +1,6 @@
 /**
  * Round half to even, as torch.round and bitnet.cpp's nearest_int do
- * (FORMATS.md §4). `Math.round` rounds halves up and must not be used for
+ * (docs/reference/formats.md, "BitNet b1.58 forward pass"). `Math.round` rounds halves up and must not be used for
  * quantization.
  *
  * @example

@@ -1,6 +1,6 @@
 /**
  * BitNet b1.58 absmean ternarization and ternary-tensor detection
- * (FORMATS.md §4): `s = max(mean|W|, 1e-5)` per tensor,
+ * (docs/reference/formats.md, "BitNet b1.58 forward pass"): `s = max(mean|W|, 1e-5)` per tensor,
  * `trit = clamp(round(W / s), -1, 1)` with round half to even.
  *
  * The packers (`i2s.ts`, `tq2_0.ts`, `tq1_0.ts`) take the `Int8Array` of trits
@@ -17,7 +17,24 @@
  */
 
 import { NotTernaryError } from "../errors.ts";
-import { roundHalfEven } from "./rounding.ts";
+
+/**
+ * A trit's byte (−1 is 0xff) → its 2-bit code, trit + 1 (0, 1, 2), the code
+ * every packed ternary layout stores; 4 marks a byte that is no trit, a bit
+ * of its own so that one OR over many codes finds it.
+ *
+ * @example
+ * ```ts
+ * [TRIT_CODE[0xff], TRIT_CODE[0], TRIT_CODE[1], TRIT_CODE[2]]; // [0, 1, 2, 4]
+ * ```
+ */
+export const TRIT_CODE: Uint8Array = (() => {
+  const t = new Uint8Array(256).fill(4);
+  t[0xff] = 0;
+  t[0] = 1;
+  t[1] = 2;
+  return t;
+})();
 
 /** The floor of the absmean scale, as a float32 (torch clamps a float32 tensor). */
 const MIN_SCALE = Math.fround(1e-5);
@@ -132,39 +149,12 @@ export function ternarizeAbsmean(
   // tie (w = s/2) rounds to 0 on both sides, and for float32 w > s/2 the quotient exceeds 0.5
   // by more than half an ulp of 0.5 (w − s/2 ≥ ulp(s/2) ≥ s·2⁻²⁵ strictly), so fround cannot
   // bring it back to 0.5. ±1.5 needs no care: anything beyond ±0.5 clamps to ±1. The division
-  // form is kept in `ternarizeAbsmeanByDivision` and tested equal; this form is ~17× faster.
+  // form is the tests' oracle (tests/codecs/_division.ts), tested equal; this one is ~17× faster.
   const half = s / 2;
   for (let i = 0; i < n; i++) {
     const v = w[i]!;
     if (v !== v) throw new NotTernaryError(`${name}: element ${i} is NaN`);
     trits[i] = v > half ? 1 : v < -half ? -1 : 0;
-  }
-  return { trits, scale: s };
-}
-
-/**
- * The literal torch formula `clamp(roundHalfEven(fround(w / s)), -1, 1)`, the
- * oracle that {@link ternarizeAbsmean}'s comparison form is tested against.
- *
- * @example
- * ```ts
- * ternarizeAbsmeanByDivision(new Float32Array([1, -2, 3, 0.5])).trits; // [1, -1, 1, 0]
- * ```
- */
-export function ternarizeAbsmeanByDivision(
-  w: ArrayLike<number>,
-  scale?: number,
-  name = "tensor",
-): { trits: Int8Array; scale: number } {
-  const s = scale ?? absmeanScale(w);
-  if (!(s > 0) || !Number.isFinite(s)) {
-    throw new NotTernaryError(`${name}: ternarization scale must be finite and > 0, got ${s}`);
-  }
-  const trits = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const r = roundHalfEven(Math.fround(w[i]! / s));
-    if (r !== r) throw new NotTernaryError(`${name}: element ${i} is NaN`);
-    trits[i] = r > 1 ? 1 : r < -1 ? -1 : r;
   }
   return { trits, scale: s };
 }

@@ -1,15 +1,27 @@
 /**
- * What ggml's ternary block types (TQ1_0, TQ2_0; FORMATS.md §6) have in
- * common: blocks of 256 codes (code = trit + 1) followed by an f16 scale d,
- * quantized as ggml's `quantize_row_tq*_0_ref` does and dequantized as
- * (code − 1)·d. Each type only says how its codes are laid out in a block
- * ({@link TernaryBlockLayout}); tq1_0.ts and tq2_0.ts are those layouts.
+ * ggml's ternary block types TQ1_0 and TQ2_0 (docs/reference/formats.md,
+ * "TQ2_0 and TQ1_0"; ggml src/ggml-common.h `block_tq1_0` / `block_tq2_0`,
+ * ggml-quants.c `quantize_row_tq*_0_ref` / `dequantize_row_tq*_0`): blocks of
+ * 256 codes (code = trit + 1) followed by an f16 scale d, quantized as ggml's
+ * reference quantizer does and dequantized as (code − 1)·d. Each type only
+ * says how its codes sit in a block ({@link TernaryBlockLayout}):
+ *
+ * - TQ2_0, 66 bytes `{ u8 qs[64]; f16 d; }`: for half h ∈ {0, 1}, byte
+ *   qs[32h + m] holds elements 128h + m + 32n at bits 2n (n = 0..3).
+ * - TQ1_0, 54 bytes `{ u8 qs[48]; u8 qh[4]; f16 d; }`: qs[m], m < 32, holds
+ *   elements m + 32n (n = 0..4); qs[32 + m], m < 16, elements 160 + m + 16n;
+ *   qh[j] elements 240 + j + 4n (n = 0..3) and a fifth trit of 0. A byte's
+ *   value is q = Σ c_n·3^(4−n), stored as ceil(q·256/243) so that trit n
+ *   decodes as `((u8)(byte·3ⁿ)·3) >> 8`.
+ *
+ * Blocks are independent, so a tensor can be packed in slabs of whole blocks.
+ * ggml also requires each row (ne[0]) to be a multiple of 256; that check
+ * belongs to the caller, which knows the shape.
  *
  * @example
  * ```ts
- * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
- * import { blocksFromTrits, decodeBlocks } from "./ternary_blocks.ts";
- * const bytes = blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256).fill(1), 0.5);
+ * import { blocksFromTrits, decodeBlocks, TQ2_0_LAYOUT } from "./ternary_blocks.ts";
+ * const bytes = blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256).fill(1), 0.5); // 66 bytes
  * decodeBlocks(TQ2_0_LAYOUT, bytes, 256).scales[0]; // 0.5
  * ```
  * @module
@@ -17,6 +29,7 @@
 
 import { FormatError, NotTernaryError } from "../errors.ts";
 import { f16ToF32, f32ToF16 } from "./float.ts";
+import { TRIT_CODE } from "./ternary.ts";
 
 /** Elements per block (QK_K). */
 export const BLOCK_ELEMENTS = 256;
@@ -34,7 +47,15 @@ export interface TernaryBlockLayout {
   unpack(bytes: Uint8Array, o: number, codes: Uint8Array, base: number): void;
 }
 
-function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
+/**
+ * Blocks in `n` elements; a count that is not a multiple of 256 is a NotTernaryError.
+ *
+ * @example
+ * ```ts
+ * blockCount(TQ2_0_LAYOUT, 512, "w"); // 2
+ * ```
+ */
+export function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
   if (!Number.isSafeInteger(n) || n < 0 || n % BLOCK_ELEMENTS !== 0) {
     throw new NotTernaryError(
       `${name}: ${layout.name} needs an element count that is a multiple of ${BLOCK_ELEMENTS}, got ${n}`,
@@ -86,19 +107,6 @@ function lroundf(x: number): number {
 }
 
 /**
- * Bytes a tensor of `n` elements occupies.
- *
- * @example
- * ```ts
- * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
- * blockByteSize(TQ2_0_LAYOUT, 2560 * 6912); // 4561920
- * ```
- */
-export function blockByteSize(layout: TernaryBlockLayout, n: number, name = "tensor"): number {
-  return blockCount(layout, n, name) * layout.blockBytes;
-}
-
-/**
  * Quantizes float values exactly as ggml's `quantize_row_tq*_0_ref`: per block
  * d = max|x| (float32, stored as f16), `id = 1/d` in float32, code =
  * lroundf(x·id) + 1 — round half **away from zero**, on the float32 d (not the
@@ -107,7 +115,6 @@ export function blockByteSize(layout: TernaryBlockLayout, n: number, name = "ten
  *
  * @example
  * ```ts
- * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
  * quantizeBlocks(TQ2_0_LAYOUT, new Float32Array(256).fill(0.5)); // 66 bytes, d = 0.5
  * ```
  */
@@ -152,7 +159,6 @@ export function quantizeBlocks(
  *
  * @example
  * ```ts
- * import { TQ1_0_LAYOUT } from "./tq1_0.ts";
  * blocksFromTrits(TQ1_0_LAYOUT, new Int8Array(256).fill(-1), 1)[0]; // all codes 0 → 0
  * ```
  */
@@ -177,7 +183,7 @@ export function blocksFromTrits(
     const base = b * BLOCK_ELEMENTS;
     let nonzero = 0;
     for (let j = base; j < base + BLOCK_ELEMENTS; j++) {
-      const c = (u[j]! + 1) & 0xff; // −1 (0xff) → 0, 0 → 1, 1 → 2
+      const c = TRIT_CODE[u[j]!]!;
       if (c > 2) {
         throw new NotTernaryError(
           `${name}: element ${j} has trit ${trits[j]}, expected -1, 0 or 1`,
@@ -199,7 +205,6 @@ export function blocksFromTrits(
  *
  * @example
  * ```ts
- * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
  * decodeBlocks(TQ2_0_LAYOUT, blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256), 1), 256).trits[0]; // 0
  * ```
  */
@@ -236,7 +241,6 @@ export function decodeBlocks(
  *
  * @example
  * ```ts
- * import { TQ2_0_LAYOUT } from "./tq2_0.ts";
  * dequantizeBlocks(TQ2_0_LAYOUT, blocksFromTrits(TQ2_0_LAYOUT, new Int8Array(256).fill(1), 0.5), 256)[0]; // 0.5
  * ```
  */
@@ -257,3 +261,90 @@ export function dequantizeBlocks(
   }
   return out;
 }
+
+/** The TQ2_0 block: `{ u8 qs[64]; f16 d; }`, four 2-bit codes per byte. */
+export const TQ2_0_LAYOUT: TernaryBlockLayout = {
+  name: "TQ2_0",
+  blockBytes: 66,
+  scaleOffset: 64,
+  pack(out, o, codes, base) {
+    for (let h = 0; h < 2; h++) {
+      const e = base + 128 * h;
+      for (let m = 0; m < 32; m++) {
+        out[o + 32 * h + m] = codes[e + m]! | (codes[e + 32 + m]! << 2) |
+          (codes[e + 64 + m]! << 4) | (codes[e + 96 + m]! << 6);
+      }
+    }
+  },
+  unpack(bytes, o, codes, base) {
+    for (let h = 0; h < 2; h++) {
+      const e = base + 128 * h;
+      for (let m = 0; m < 32; m++) {
+        const q = bytes[o + 32 * h + m]!;
+        codes[e + m] = q & 3;
+        codes[e + 32 + m] = (q >> 2) & 3;
+        codes[e + 64 + m] = (q >> 4) & 3;
+        codes[e + 96 + m] = q >> 6;
+      }
+    }
+  },
+};
+
+/** q ∈ 0..242 → ceil(q·256/243), the stored byte. */
+const ENCODE = (() => {
+  const t = new Uint8Array(243);
+  for (let q = 0; q < 243; q++) t[q] = Math.floor((q * 256 + 242) / 243);
+  return t;
+})();
+
+/** byte → its five codes (0..2), trit n at index 5·byte + n. */
+const DECODE = (() => {
+  const t = new Uint8Array(256 * 5);
+  for (let b = 0; b < 256; b++) {
+    for (let n = 0, p = 1; n < 5; n++, p *= 3) t[5 * b + n] = (((b * p) & 0xff) * 3) >> 8;
+  }
+  return t;
+})();
+
+/**
+ * For each of the 52 packed bytes of a block, the block-relative element of
+ * each of its 5 trits (−1 for qh's always-zero fifth trit): PLAN[5·k + n].
+ */
+const PLAN = (() => {
+  const t = new Int16Array(52 * 5);
+  for (let m = 0; m < 32; m++) {
+    for (let n = 0; n < 5; n++) t[5 * m + n] = m + 32 * n;
+  }
+  for (let m = 0; m < 16; m++) {
+    for (let n = 0; n < 5; n++) t[5 * (32 + m) + n] = 160 + m + 16 * n;
+  }
+  for (let j = 0; j < 4; j++) {
+    for (let n = 0; n < 4; n++) t[5 * (48 + j) + n] = 240 + j + 4 * n;
+    t[5 * (48 + j) + 4] = -1;
+  }
+  return t;
+})();
+
+/** The TQ1_0 block: `{ u8 qs[48]; u8 qh[4]; f16 d; }`, five (qh: four) trits per byte. */
+export const TQ1_0_LAYOUT: TernaryBlockLayout = {
+  name: "TQ1_0",
+  blockBytes: 54,
+  scaleOffset: 52,
+  pack(out, o, codes, base) {
+    for (let k = 0; k < 52; k++) {
+      const p = 5 * k;
+      let q = codes[base + PLAN[p]!]! * 81 + codes[base + PLAN[p + 1]!]! * 27 +
+        codes[base + PLAN[p + 2]!]! * 9 + codes[base + PLAN[p + 3]!]! * 3;
+      const last = PLAN[p + 4]!;
+      if (last >= 0) q += codes[base + last]!;
+      out[o + k] = ENCODE[q]!;
+    }
+  },
+  unpack(bytes, o, codes, base) {
+    for (let k = 0; k < 52; k++) {
+      const p = 5 * k, d = 5 * bytes[o + k]!;
+      const slots = k < 48 ? 5 : 4;
+      for (let n = 0; n < slots; n++) codes[base + PLAN[p + n]!] = DECODE[d + n]!;
+    }
+  },
+};

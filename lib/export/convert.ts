@@ -1,7 +1,7 @@
 /**
- * Converting a chunk of source values (SafeTensors dtype) to a GGUF float type,
- * with overflow accounting and the f32 view of the written values for
- * statistics.
+ * Converting a chunk of source values (SafeTensors F32, F16 or BF16) to a
+ * GGUF float type through the codec table's float rows, with F16 overflow
+ * counted and the f32 view of the written values kept for statistics.
  *
  * @example
  * ```ts
@@ -13,13 +13,8 @@
  * @module
  */
 
-import {
-  bf16ToF16Array,
-  bf16ToF32Array,
-  f16ToF32Array,
-  f32ToBf16Array,
-  f32ToF16Array,
-} from "../codecs/float_bulk.ts";
+import { bf16ToF16Array, type OverflowMode } from "../codecs/float_bulk.ts";
+import { codecByName, type FloatCodec } from "../codecs/table.ts";
 import { UnsupportedError } from "../errors.ts";
 
 /** Float types the exporter writes. */
@@ -35,81 +30,76 @@ export interface ConvertedChunk {
   overflow: number;
 }
 
-/** Aligned copy: typed-array views need their byte offset aligned to the element size. */
-function aligned(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+function floatCodec(dtype: string, name: string): FloatCodec {
+  const float = codecByName(dtype, name).float;
+  if (!float) throw new UnsupportedError(`${name}: cannot convert dtype ${dtype} to floats`);
+  return float;
 }
 
-/** Source values as f32 (exact for BF16, F16, F32). */
+/**
+ * Source values as a fresh f32 array (exact for BF16, F16, F32).
+ *
+ * @example
+ * ```ts
+ * toF32("F16", new Uint8Array([0x00, 0x3c]), "w"); // Float32Array [1]
+ * ```
+ */
 export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Array {
-  const b = aligned(bytes);
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(b.buffer, b.byteOffset, b.length / 4).slice();
-    case "BF16": {
-      const out = new Float32Array(b.length / 2);
-      bf16ToF32Array(new Uint16Array(b.buffer, b.byteOffset, b.length / 2), out);
-      return out;
-    }
-    case "F16": {
-      const out = new Float32Array(b.length / 2);
-      f16ToF32Array(new Uint16Array(b.buffer, b.byteOffset, b.length / 2), out);
-      return out;
-    }
-    default:
-      throw new UnsupportedError(`${name}: cannot convert dtype ${dtype} to floats`);
-  }
+  const float = floatCodec(dtype, name);
+  return float.decodeInto(bytes, new Float32Array(bytes.length / float.bytes));
 }
 
-/** f32 values to the output type; F16 overflow counted (and clamped when asked). */
+/**
+ * f32 values to the output type; F16 overflow counted (and clamped when asked).
+ *
+ * @example
+ * ```ts
+ * fromF32(new Float32Array([70000]), "F16", "clamp").overflow; // 1
+ * ```
+ */
 export function fromF32(
   values: Float32Array,
   outType: FloatOutType,
-  overflowMode: "refuse" | "clamp",
+  overflowMode: OverflowMode,
 ): ConvertedChunk {
-  if (outType === "F32") {
-    return {
-      written: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-      values,
-      overflow: 0,
-    };
-  }
-  const bits = new Uint16Array(values.length);
-  if (outType === "BF16") {
-    f32ToBf16Array(values, bits);
-    const shown = new Float32Array(values.length);
-    bf16ToF32Array(bits, shown);
-    return { written: new Uint8Array(bits.buffer), values: shown, overflow: 0 };
-  }
-  const { overflow } = f32ToF16Array(values, bits, overflowMode);
-  const shown = new Float32Array(values.length);
-  f16ToF32Array(bits, shown);
-  return { written: new Uint8Array(bits.buffer), values: shown, overflow };
+  const float = floatCodec(outType, outType);
+  const { bytes, overflow } = float.encode(values, overflowMode);
+  const shown = outType === "F32"
+    ? values
+    : float.decodeInto(bytes, new Float32Array(values.length));
+  return { written: bytes, values: shown, overflow };
 }
 
 /**
  * Converts one chunk of source bytes. BF16 → F16 takes the fast table path;
  * everything else goes through f32.
+ *
+ * @example
+ * ```ts
+ * convertChunk("F32", new Uint8Array(new Float32Array([2]).buffer), "BF16", "refuse").written; // [0x00, 0x40]
+ * ```
  */
 export function convertChunk(
   dtype: string,
   bytes: Uint8Array,
   outType: FloatOutType,
-  overflowMode: "refuse" | "clamp",
+  overflowMode: OverflowMode,
   name = "tensor",
 ): ConvertedChunk {
   if (dtype === "BF16" && outType === "F16") {
-    const b = aligned(bytes);
+    const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
     const src = new Uint16Array(b.buffer, b.byteOffset, b.length / 2);
     const dst = new Uint16Array(src.length);
     const { overflow } = bf16ToF16Array(src, dst, overflowMode);
-    const values = new Float32Array(src.length);
-    f16ToF32Array(dst, values);
-    return { written: new Uint8Array(dst.buffer), values, overflow };
+    const written = new Uint8Array(dst.buffer);
+    return {
+      written,
+      values: floatCodec("F16", name).decodeInto(written, new Float32Array(dst.length)),
+      overflow,
+    };
   }
   if (dtype === outType) {
-    const values = toF32(dtype, bytes, name);
-    return { written: bytes.slice(), values, overflow: 0 };
+    return { written: bytes.slice(), values: toF32(dtype, bytes, name), overflow: 0 };
   }
   return fromF32(toF32(dtype, bytes, name), outType, overflowMode);
 }

@@ -1,5 +1,5 @@
 /**
- * Unpacking the offline-quantized BitNet checkpoint layout (FORMATS.md §4):
+ * Unpacking the offline-quantized BitNet checkpoint layout (docs/reference/formats.md, "BitNet b1.58 forward pass"):
  * each projection stored as uint8 `[out/4, in]` plus a `weight_scale`.
  *
  * @example

@@ -1,11 +1,10 @@
 /**
- * GGUF metadata key names (FORMATS.md §2), as data.
+ * GGUF metadata key names (docs/reference/formats.md, "Metadata keys"), as data.
  *
  * @example
  * ```ts
- * import { Keys, archKey } from "./keys.ts";
+ * import { Keys } from "./keys.ts";
  * Keys.general.architecture; // "general.architecture"
- * archKey("bitnet-b1.58", "blockCount"); // "bitnet-b1.58.block_count"
  * ```
  * @module
  */
@@ -36,29 +35,6 @@ export const Keys = {
     chatTemplate: "tokenizer.chat_template",
   },
 } as const;
-
-/** Per-architecture hyperparameter keys, without the `{arch}.` prefix. */
-export const ARCH_KEY_SUFFIX = {
-  contextLength: "context_length",
-  embeddingLength: "embedding_length",
-  blockCount: "block_count",
-  feedForwardLength: "feed_forward_length",
-  headCount: "attention.head_count",
-  headCountKv: "attention.head_count_kv",
-  rmsEps: "attention.layer_norm_rms_epsilon",
-  ropeFreqBase: "rope.freq_base",
-  ropeDimensionCount: "rope.dimension_count",
-  vocabSize: "vocab_size",
-  hiddenActivation: "hidden_activation",
-} as const;
-
-/** A per-architecture hyperparameter name. */
-export type ArchKeyName = keyof typeof ARCH_KEY_SUFFIX;
-
-/** The full key for an architecture's hyperparameter, e.g. `llama.block_count`. */
-export function archKey(arch: string, name: ArchKeyName): string {
-  return `${arch}.${ARCH_KEY_SUFFIX[name]}`;
-}
 
 /** Token types in `tokenizer.ggml.token_type` (i32). */
 export const TokenType = {

@@ -1,5 +1,5 @@
 /**
- * A GGUF v2/v3 reader (FORMATS.md §1): header, key/values and tensor infos are
+ * A GGUF v2/v3 reader (docs/reference/formats.md, "GGUF layout"): header, key/values and tensor infos are
  * parsed with streaming reads; tensor payloads are read on demand. Every count,
  * length and offset is checked against the file size before anything is
  * allocated, so a hostile file cannot make us allocate more than it holds.
@@ -19,18 +19,17 @@
 import { FormatError, ModelShapeError, UnsupportedError } from "../errors.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { Keys } from "./keys.ts";
+import { codecOf, tensorByteSize } from "../codecs/table.ts";
+import type { GgufTensorPlan } from "./writer.ts";
 import {
-  type GgmlType,
-  ggmlTypeInfo,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
-  GGUF_SCALAR_SIZE,
+  GGUF_VALUE_TYPES,
+  type GgufScalar,
   GgufValueType,
-  tensorByteSize,
 } from "./types.ts";
 
-/** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
-export type GgufScalar = number | bigint | boolean | string;
+export type { GgufScalar };
 
 /** One metadata entry. */
 export interface GgufKv {
@@ -41,20 +40,10 @@ export interface GgufKv {
   readonly value: GgufScalar | GgufScalar[];
 }
 
-/** One tensor's description. */
-export interface GgufTensorInfo {
-  readonly name: string;
-  /** ggml order, ne[0] contiguous. */
-  readonly ne: readonly number[];
-  /** PyTorch order (ne reversed). */
-  readonly shape: readonly number[];
-  readonly type: GgmlType;
-  /** Relative to the data section. */
-  readonly offset: number;
+/** One tensor's description: as the writer plans it, and where its payload sits in the file. */
+export interface GgufTensorInfo extends GgufTensorPlan {
   /** Absolute file offset of the payload. */
   readonly fileOffset: number;
-  /** Payload size in bytes. */
-  readonly nbytes: number;
 }
 
 /** Limits from ggml's reader. */
@@ -137,38 +126,16 @@ class Cursor {
   }
   async scalar(type: number, what: string): Promise<GgufScalar> {
     if (type === GgufValueType.STRING) return await this.string(what);
-    const size = GGUF_SCALAR_SIZE[type];
-    if (size === undefined) {
+    const row = GGUF_VALUE_TYPES[type];
+    if (row === undefined) {
       throw new FormatError(`${this.#file.path}: ${what} has unknown value type ${type}`);
     }
-    const v = await this.#ensure(size, what);
-    this.pos += size;
-    switch (type) {
-      case GgufValueType.UINT8:
-        return v.getUint8(0);
-      case GgufValueType.INT8:
-        return v.getInt8(0);
-      case GgufValueType.UINT16:
-        return v.getUint16(0, true);
-      case GgufValueType.INT16:
-        return v.getInt16(0, true);
-      case GgufValueType.UINT32:
-        return v.getUint32(0, true);
-      case GgufValueType.INT32:
-        return v.getInt32(0, true);
-      case GgufValueType.FLOAT32:
-        return v.getFloat32(0, true);
-      case GgufValueType.BOOL: {
-        const b = v.getUint8(0);
-        if (b > 1) throw new FormatError(`${this.#file.path}: ${what} is a bool with value ${b}`);
-        return b === 1;
-      }
-      case GgufValueType.UINT64:
-        return v.getBigUint64(0, true);
-      case GgufValueType.INT64:
-        return v.getBigInt64(0, true);
-      default:
-        return v.getFloat64(0, true);
+    const v = await this.#ensure(row.size, what);
+    this.pos += row.size;
+    try {
+      return row.read(v, 0);
+    } catch (e) {
+      throw new FormatError(`${this.#file.path}: ${what}: ${(e as Error).message}`);
     }
   }
 }
@@ -319,9 +286,9 @@ export async function openGguf(path: string): Promise<GgufFile> {
   }
 }
 
-async function parse(file: RandomAccessFile): Promise<GgufFile> {
+/** Magic, version and the two counts, each checked against what the file can hold. */
+async function readPreamble(c: Cursor, file: RandomAccessFile) {
   const p = file.path;
-  const c = new Cursor(file);
   if (file.size < 24) {
     throw new FormatError(`${p}: too small to be a GGUF file (${file.size} bytes)`);
   }
@@ -341,99 +308,81 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
   // Each tensor info takes at least 8+1+4+4+8+8 bytes, each KV at least 8+1+4+1.
   const tensorCount = await c.count("tensor_count", Math.floor(file.size / 32));
   const kvCount = await c.count("kv_count", Math.floor(file.size / 14));
+  return { version, tensorCount, kvCount };
+}
 
-  const metadata = new Map<string, GgufKv>();
-  for (let i = 0; i < kvCount; i++) {
-    const key = await c.string(`key #${i}`);
-    if (key.length === 0) throw new FormatError(`${p}: key #${i} is empty`);
-    if (metadata.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
-    const type = await c.u32(`type of "${key}"`);
-    if (type === GgufValueType.ARRAY) {
-      const elem = await c.u32(`element type of "${key}"`);
-      if (elem === GgufValueType.ARRAY) {
-        throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
-      }
-      if (elem !== GgufValueType.STRING && GGUF_SCALAR_SIZE[elem] === undefined) {
-        throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
-      }
-      const minSize = elem === GgufValueType.STRING ? 8 : GGUF_SCALAR_SIZE[elem]!;
-      const n = await c.count(
-        `length of "${key}"`,
-        Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
-      );
-      const values: GgufScalar[] = new Array(n);
-      for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
-      metadata.set(key, { key, type, arrayType: elem as GgufValueType, value: values });
-    } else if (type === GgufValueType.STRING || GGUF_SCALAR_SIZE[type] !== undefined) {
-      metadata.set(key, {
-        key,
-        type: type as GgufValueType,
-        value: await c.scalar(type, `"${key}"`),
-      });
-    } else {
+/** One key/value: its key, value type and value (arrays of any scalar type; never nested). */
+async function readKv(c: Cursor, p: string, i: number, seen: Map<string, GgufKv>): Promise<GgufKv> {
+  const key = await c.string(`key #${i}`);
+  if (key.length === 0) throw new FormatError(`${p}: key #${i} is empty`);
+  if (seen.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
+  const type = await c.u32(`type of "${key}"`);
+  if (type !== GgufValueType.ARRAY) {
+    if (type !== GgufValueType.STRING && GGUF_VALUE_TYPES[type] === undefined) {
       throw new FormatError(`${p}: "${key}" has unknown value type ${type}`);
     }
+    return { key, type: type as GgufValueType, value: await c.scalar(type, `"${key}"`) };
   }
+  const elem = await c.u32(`element type of "${key}"`);
+  if (elem === GgufValueType.ARRAY) {
+    throw new FormatError(`${p}: "${key}" is a nested array (llama.cpp rejects them)`);
+  }
+  if (elem !== GgufValueType.STRING && GGUF_VALUE_TYPES[elem] === undefined) {
+    throw new FormatError(`${p}: "${key}" has unknown array element type ${elem}`);
+  }
+  const minSize = GGUF_VALUE_TYPES[elem]?.size ?? 8;
+  const n = await c.count(
+    `length of "${key}"`,
+    Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
+  );
+  const values: GgufScalar[] = new Array(n);
+  for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
+  return { key, type, arrayType: elem as GgufValueType, value: values };
+}
 
-  let alignment = GGUF_DEFAULT_ALIGNMENT;
-  const alignKv = metadata.get(Keys.general.alignment);
-  if (alignKv) {
-    const a = Number(alignKv.value);
-    if (
-      alignKv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0
-    ) {
-      throw new FormatError(
-        `${p}: general.alignment must be a u32 power of two, got ${alignKv.value}`,
-      );
-    }
-    alignment = a;
+/** `general.alignment` when present (a u32 power of two), else the default. */
+function alignmentOf(metadata: Map<string, GgufKv>, p: string): number {
+  const kv = metadata.get(Keys.general.alignment);
+  if (!kv) return GGUF_DEFAULT_ALIGNMENT;
+  const a = Number(kv.value);
+  if (kv.type !== GgufValueType.UINT32 || !Number.isInteger(a) || a <= 0 || (a & (a - 1)) !== 0) {
+    throw new FormatError(`${p}: general.alignment must be a u32 power of two, got ${kv.value}`);
   }
+  return a;
+}
 
-  interface RawInfo {
-    name: string;
-    ne: number[];
-    type: GgmlType;
-    offset: number;
-    nbytes: number;
+/** One tensor info: name, dims (each checked), type (known to the codec table), aligned offset. */
+async function readTensorInfo(c: Cursor, file: RandomAccessFile, i: number, alignment: number) {
+  const p = file.path;
+  const name = await c.string(`name of tensor #${i}`);
+  const nDims = await c.u32(`n_dims of ${name}`);
+  if (nDims < 1 || nDims > MAX_DIMS) {
+    throw new FormatError(`${p}: tensor ${name} has ${nDims} dims (1 to ${MAX_DIMS} allowed)`);
   }
-  const raw: RawInfo[] = [];
-  const names = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
-    const name = await c.string(`name of tensor #${i}`);
-    if (names.has(name)) throw new FormatError(`${p}: duplicate tensor name "${name}"`);
-    names.add(name);
-    const nDims = await c.u32(`n_dims of ${name}`);
-    if (nDims < 1 || nDims > MAX_DIMS) {
-      throw new FormatError(`${p}: tensor ${name} has ${nDims} dims (1 to ${MAX_DIMS} allowed)`);
+  const ne: number[] = [];
+  let elements = 1;
+  for (let d = 0; d < nDims; d++) {
+    const v = await c.u64(`dim ${d} of ${name}`);
+    if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FormatError(`${p}: tensor ${name} has invalid dim ${d} = ${v}`);
     }
-    const ne: number[] = [];
-    let elements = 1;
-    for (let d = 0; d < nDims; d++) {
-      const v = await c.u64(`dim ${d} of ${name}`);
-      if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new FormatError(`${p}: tensor ${name} has invalid dim ${d} = ${v}`);
-      }
-      ne.push(Number(v));
-      elements *= Number(v);
-      if (!Number.isSafeInteger(elements) || elements > file.size * 8) {
-        throw new FormatError(`${p}: tensor ${name} has more elements than the file can hold`);
-      }
+    ne.push(Number(v));
+    elements *= Number(v);
+    if (!Number.isSafeInteger(elements) || elements > file.size * 8) {
+      throw new FormatError(`${p}: tensor ${name} has more elements than the file can hold`);
     }
-    const typeId = await c.u32(`type of ${name}`);
-    const type = ggmlTypeInfo(typeId, `${p}: tensor ${name}`).id;
-    const offset = await c.count(`offset of ${name}`, file.size);
-    if (offset % alignment !== 0) {
-      throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);
-    }
-    const nbytes = tensorByteSize(type, ne, `${p}: tensor ${name}`);
-    raw.push({ name, ne, type, offset, nbytes });
   }
-  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
-  const tensors: GgufTensorInfo[] = raw.map((r) => ({
-    ...r,
-    shape: [...r.ne].reverse(),
-    fileOffset: dataOffset + r.offset,
-  }));
+  const type = codecOf(await c.u32(`type of ${name}`), `${p}: tensor ${name}`).id;
+  const offset = await c.count(`offset of ${name}`, file.size);
+  if (offset % alignment !== 0) {
+    throw new FormatError(`${p}: tensor ${name} offset ${offset} is not aligned to ${alignment}`);
+  }
+  return { name, ne, type, offset, nbytes: tensorByteSize(type, ne, `${p}: tensor ${name}`) };
+}
+
+/** Every payload lies inside the file, and no two overlap. */
+function checkLayout(tensors: GgufTensorInfo[], file: RandomAccessFile): void {
+  const p = file.path;
   for (const t of tensors) {
     if (t.fileOffset + t.nbytes > file.size) {
       throw new FormatError(
@@ -448,5 +397,33 @@ async function parse(file: RandomAccessFile): Promise<GgufFile> {
       throw new FormatError(`${p}: tensors ${prev.name} and ${cur.name} overlap`);
     }
   }
+}
+
+async function parse(file: RandomAccessFile): Promise<GgufFile> {
+  const c = new Cursor(file);
+  const { version, tensorCount, kvCount } = await readPreamble(c, file);
+  const metadata = new Map<string, GgufKv>();
+  for (let i = 0; i < kvCount; i++) {
+    const kv = await readKv(c, file.path, i, metadata);
+    metadata.set(kv.key, kv);
+  }
+  const alignment = alignmentOf(metadata, file.path);
+  const raw = [];
+  const names = new Set<string>();
+  for (let i = 0; i < tensorCount; i++) {
+    const info = await readTensorInfo(c, file, i, alignment);
+    if (names.has(info.name)) {
+      throw new FormatError(`${file.path}: duplicate tensor name "${info.name}"`);
+    }
+    names.add(info.name);
+    raw.push(info);
+  }
+  const dataOffset = Math.ceil(c.pos / alignment) * alignment;
+  const tensors: GgufTensorInfo[] = raw.map((r) => ({
+    ...r,
+    shape: [...r.ne].reverse(),
+    fileOffset: dataOffset + r.offset,
+  }));
+  checkLayout(tensors, file);
   return new GgufFile(file, version, alignment, dataOffset, metadata, tensors);
 }

@@ -1,99 +1,21 @@
 /**
- * The ggml tensor types and GGUF value types, as data (FORMATS.md §1).
+ * GGUF's own constants as data: the metadata value types, the
+ * `general.file_type` values, the magic and the default alignment
+ * (docs/reference/formats.md, "GGUF layout"). The ggml tensor types are the
+ * codec table's rows (lib/codecs/table.ts); their ids are re-exported here.
  *
  * @example
  * ```ts
- * import { GGML_TYPES, GgmlType, tensorByteSize } from "./types.ts";
- * GGML_TYPES[GgmlType.TQ2_0].blockSize; // 256
- * tensorByteSize(GgmlType.F16, [256, 768]); // 393216
+ * import { FileType, GgmlType } from "./types.ts";
+ * FileType.MOSTLY_I2_S; // 40
+ * GgmlType.TQ2_0; // 35
  * ```
  * @module
  */
 
-import { FormatError, UnsupportedError } from "../errors.ts";
+export { GgmlType } from "../codecs/table.ts";
 
-/** ggml tensor type ids (only those this project reads or writes). */
-export const GgmlType = {
-  F32: 0,
-  F16: 1,
-  Q8_0: 8,
-  BF16: 30,
-  TQ1_0: 34,
-  TQ2_0: 35,
-  I2_S: 36,
-} as const;
-/** A ggml type id. */
-export type GgmlType = (typeof GgmlType)[keyof typeof GgmlType];
-
-/** How one ggml type is laid out. */
-export interface GgmlTypeInfo {
-  readonly id: GgmlType;
-  readonly name: string;
-  /** Elements per block; 1 for plain float types. */
-  readonly blockSize: number;
-  /** Bytes per block; for I2_S the per-element packing (see `tensorByteSize`). */
-  readonly bytesPerBlock: number;
-  /** True when the values are block-quantized (sets `general.quantization_version`). */
-  readonly quantized: boolean;
-}
-
-/** The ggml type table, keyed by id. */
-export const GGML_TYPES: Readonly<Record<GgmlType, GgmlTypeInfo>> = {
-  0: { id: 0, name: "F32", blockSize: 1, bytesPerBlock: 4, quantized: false },
-  1: { id: 1, name: "F16", blockSize: 1, bytesPerBlock: 2, quantized: false },
-  8: { id: 8, name: "Q8_0", blockSize: 32, bytesPerBlock: 34, quantized: true },
-  30: { id: 30, name: "BF16", blockSize: 1, bytesPerBlock: 2, quantized: false },
-  34: { id: 34, name: "TQ1_0", blockSize: 256, bytesPerBlock: 54, quantized: true },
-  35: { id: 35, name: "TQ2_0", blockSize: 256, bytesPerBlock: 66, quantized: true },
-  // I2_S: 4 elements per byte, plus one f32 scale padded to 32 bytes per tensor (FORMATS.md §5).
-  36: { id: 36, name: "I2_S", blockSize: 1, bytesPerBlock: 1, quantized: true },
-};
-
-/** The type info for an id read from a file, or a clear error. */
-export function ggmlTypeInfo(id: number, where = "tensor"): GgmlTypeInfo {
-  const info = (GGML_TYPES as Record<number, GgmlTypeInfo | undefined>)[id];
-  if (!info) {
-    const known = Object.values(GGML_TYPES).map((t) => `${t.name}(${t.id})`).join(", ");
-    throw new UnsupportedError(
-      `${where}: unknown or unsupported ggml type ${id} (supported: ${known})`,
-    );
-  }
-  return info;
-}
-
-/** The ggml type id for a name such as "F16" or "tq2_0". */
-export function ggmlTypeByName(name: string): GgmlType {
-  const info = Object.values(GGML_TYPES).find((t) => t.name.toLowerCase() === name.toLowerCase());
-  if (!info) throw new UnsupportedError(`unknown ggml type name "${name}"`);
-  return info.id;
-}
-
-/** I2_S stores its one f32 scale in a 32-byte tail after the packed codes. */
-export const I2S_TAIL_BYTES = 32;
-
-/**
- * Payload size in bytes of a tensor with dims in ggml order (ne[0] contiguous).
- * Throws when ne[0] is not a multiple of the type's block size.
- */
-export function tensorByteSize(type: GgmlType, ne: readonly number[], name = "tensor"): number {
-  const info = GGML_TYPES[type];
-  const n = ne.reduce((a, b) => a * b, 1);
-  const row = ne[0] ?? 1;
-  if (type === GgmlType.I2_S) {
-    if (n % 4 !== 0) {
-      throw new FormatError(`${name}: I2_S needs an element count divisible by 4, got ${n}`);
-    }
-    return n / 4 + I2S_TAIL_BYTES;
-  }
-  if (row % info.blockSize !== 0) {
-    throw new FormatError(
-      `${name}: row length ${row} is not a multiple of ${info.name}'s block size ${info.blockSize}`,
-    );
-  }
-  return (n / info.blockSize) * info.bytesPerBlock;
-}
-
-/** GGUF metadata value types (FORMATS.md §1). */
+/** GGUF metadata value types (docs/reference/formats.md, "GGUF layout"). */
 export const GgufValueType = {
   UINT8: 0,
   INT8: 1,
@@ -112,22 +34,125 @@ export const GgufValueType = {
 /** A GGUF value type id. */
 export type GgufValueType = (typeof GgufValueType)[keyof typeof GgufValueType];
 
-/** Byte size of a fixed-size scalar value type (strings and arrays are variable). */
-export const GGUF_SCALAR_SIZE: Readonly<Record<number, number>> = {
-  0: 1,
-  1: 1,
-  2: 2,
-  3: 2,
-  4: 4,
-  5: 4,
-  6: 4,
-  7: 1,
-  10: 8,
-  11: 8,
-  12: 8,
+/** A scalar metadata value: u64/i64 as bigint, other numbers as number. */
+export type GgufScalar = number | bigint | boolean | string;
+
+/** How one fixed-size value type sits in the file (little-endian). */
+export interface GgufValueRow {
+  readonly name: string;
+  /** Bytes of one value. */
+  readonly size: number;
+  read(view: DataView, at: number): GgufScalar;
+  write(view: DataView, at: number, value: GgufScalar): void;
+  /** Whether the type holds `value` exactly (integers in range, never wrapped). */
+  accepts(value: GgufScalar): boolean;
+}
+
+const int = (
+  name: string,
+  size: number,
+  [min, max]: readonly [number, number],
+  get: (v: DataView, at: number) => number,
+  set: (v: DataView, at: number, x: number) => void,
+): GgufValueRow => ({
+  name,
+  size,
+  read: get,
+  write: (v, at, x) => set(v, at, Number(x)),
+  accepts: (x) => Number.isInteger(x) && (x as number) >= min && (x as number) <= max,
+});
+const big = (name: string, signed: boolean): GgufValueRow => ({
+  name,
+  size: 8,
+  read: (v, at) => signed ? v.getBigInt64(at, true) : v.getBigUint64(at, true),
+  write: (v, at, x) =>
+    signed ? v.setBigInt64(at, BigInt(x), true) : v.setBigUint64(at, BigInt(x), true),
+  accepts: (x) => {
+    const b = typeof x === "bigint" ? x : Number.isSafeInteger(x) ? BigInt(x) : null;
+    return b !== null && (signed ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b)) === b;
+  },
+});
+const float = (name: string, size: 4 | 8): GgufValueRow => ({
+  name,
+  size,
+  read: (v, at) => size === 4 ? v.getFloat32(at, true) : v.getFloat64(at, true),
+  write: (v, at, x) =>
+    size === 4 ? v.setFloat32(at, Number(x), true) : v.setFloat64(at, Number(x), true),
+  accepts: (x) => typeof x === "number",
+});
+
+/**
+ * Every fixed-size value type (docs/reference/formats.md, "Metadata value
+ * types"): the reader, the writer and the metadata copy all go through it.
+ * STRING (u64 length + UTF-8) and ARRAY (element type, u64 count, values)
+ * are variable-sized and handled by the reader and writer themselves.
+ *
+ * @example
+ * ```ts
+ * GGUF_VALUE_TYPES[GgufValueType.UINT16]?.size; // 2
+ * ```
+ */
+export const GGUF_VALUE_TYPES: Readonly<Partial<Record<number, GgufValueRow>>> = {
+  [GgufValueType.UINT8]: int(
+    "u8",
+    1,
+    [0, 0xff],
+    (v, o) => v.getUint8(o),
+    (v, o, x) => v.setUint8(o, x),
+  ),
+  [GgufValueType.INT8]: int(
+    "i8",
+    1,
+    [-0x80, 0x7f],
+    (v, o) => v.getInt8(o),
+    (v, o, x) => v.setInt8(o, x),
+  ),
+  [GgufValueType.UINT16]: int(
+    "u16",
+    2,
+    [0, 0xffff],
+    (v, o) => v.getUint16(o, true),
+    (v, o, x) => v.setUint16(o, x, true),
+  ),
+  [GgufValueType.INT16]: int(
+    "i16",
+    2,
+    [-0x8000, 0x7fff],
+    (v, o) => v.getInt16(o, true),
+    (v, o, x) => v.setInt16(o, x, true),
+  ),
+  [GgufValueType.UINT32]: int(
+    "u32",
+    4,
+    [0, 0xffffffff],
+    (v, o) => v.getUint32(o, true),
+    (v, o, x) => v.setUint32(o, x, true),
+  ),
+  [GgufValueType.INT32]: int(
+    "i32",
+    4,
+    [-0x80000000, 0x7fffffff],
+    (v, o) => v.getInt32(o, true),
+    (v, o, x) => v.setInt32(o, x, true),
+  ),
+  [GgufValueType.FLOAT32]: float("f32", 4),
+  [GgufValueType.BOOL]: {
+    name: "bool",
+    size: 1,
+    read: (v, o) => {
+      const b = v.getUint8(o);
+      if (b > 1) throw new RangeError(`a bool with value ${b}`);
+      return b === 1;
+    },
+    write: (v, o, x) => v.setUint8(o, x ? 1 : 0),
+    accepts: (x) => typeof x === "boolean",
+  },
+  [GgufValueType.UINT64]: big("u64", false),
+  [GgufValueType.INT64]: big("i64", true),
+  [GgufValueType.FLOAT64]: float("f64", 8),
 };
 
-/** `general.file_type` values (FORMATS.md §1). */
+/** `general.file_type` values (docs/reference/formats.md, "GGUF layout"). */
 export const FileType = {
   ALL_F32: 0,
   MOSTLY_F16: 1,

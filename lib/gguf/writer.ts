@@ -1,5 +1,5 @@
 /**
- * A streaming GGUF v3 writer (FORMATS.md §1), after gguf-py's `GGUFWriter`:
+ * A streaming GGUF v3 writer (docs/reference/formats.md, "GGUF layout"), after gguf-py's `GGUFWriter`:
  * typed `add*` helpers for key/values, `addTensorInfo` with the PyTorch shape,
  * then `write` emits the header with precomputed offsets and asks for each
  * tensor's bytes in info order, padding every tensor (the last one too) to the
@@ -20,12 +20,13 @@
 
 import type { ByteSink } from "../io/atomic.ts";
 import { FormatError } from "../errors.ts";
+import { type GgmlType, tensorByteSize } from "../codecs/table.ts";
 import {
-  type GgmlType,
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  type GgufScalar,
   GgufValueType,
-  tensorByteSize,
 } from "./types.ts";
 import { Keys } from "./keys.ts";
 
@@ -49,7 +50,7 @@ export type TensorProducer = (
   index: number,
 ) => Uint8Array | Promise<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** Growable little-endian byte buffer. */
+/** Growable little-endian byte buffer, written through the value-type table. */
 class ByteBuilder {
   #buf = new Uint8Array(1 << 16);
   #view = new DataView(this.#buf.buffer);
@@ -65,62 +66,26 @@ class ByteBuilder {
     this.#buf = next;
     this.#view = new DataView(next.buffer);
   }
-  u8(v: number): void {
-    this.#reserve(1);
-    this.#view.setUint8(this.length, v);
-    this.length += 1;
-  }
-  i8(v: number): void {
-    this.#reserve(1);
-    this.#view.setInt8(this.length, v);
-    this.length += 1;
-  }
-  u16(v: number): void {
-    this.#reserve(2);
-    this.#view.setUint16(this.length, v, true);
-    this.length += 2;
-  }
-  i16(v: number): void {
-    this.#reserve(2);
-    this.#view.setInt16(this.length, v, true);
-    this.length += 2;
+  /** One value of a scalar type (STRING included). */
+  scalar(type: number, v: GgufScalar): void {
+    if (type === GgufValueType.STRING) {
+      const bytes = ByteBuilder.#enc.encode(String(v));
+      this.scalar(GgufValueType.UINT64, bytes.length);
+      this.#reserve(bytes.length);
+      this.#buf.set(bytes, this.length);
+      this.length += bytes.length;
+      return;
+    }
+    const row = GGUF_VALUE_TYPES[type]!;
+    this.#reserve(row.size);
+    row.write(this.#view, this.length, v);
+    this.length += row.size;
   }
   u32(v: number): void {
-    this.#reserve(4);
-    this.#view.setUint32(this.length, v, true);
-    this.length += 4;
+    this.scalar(GgufValueType.UINT32, v);
   }
-  i32(v: number): void {
-    this.#reserve(4);
-    this.#view.setInt32(this.length, v, true);
-    this.length += 4;
-  }
-  f32(v: number): void {
-    this.#reserve(4);
-    this.#view.setFloat32(this.length, v, true);
-    this.length += 4;
-  }
-  f64(v: number): void {
-    this.#reserve(8);
-    this.#view.setFloat64(this.length, v, true);
-    this.length += 8;
-  }
-  u64(v: number | bigint): void {
-    this.#reserve(8);
-    this.#view.setBigUint64(this.length, BigInt(v), true);
-    this.length += 8;
-  }
-  i64(v: number | bigint): void {
-    this.#reserve(8);
-    this.#view.setBigInt64(this.length, BigInt(v), true);
-    this.length += 8;
-  }
-  string(s: string): void {
-    const bytes = ByteBuilder.#enc.encode(s);
-    this.u64(bytes.length);
-    this.#reserve(bytes.length);
-    this.#buf.set(bytes, this.length);
-    this.length += bytes.length;
+  u64(v: number): void {
+    this.scalar(GgufValueType.UINT64, v);
   }
   zeros(n: number): void {
     this.#reserve(n);
@@ -132,42 +97,19 @@ class ByteBuilder {
   }
 }
 
-type ScalarType = Exclude<GgufValueType, typeof GgufValueType.ARRAY>;
-type Scalar = number | bigint | boolean | string;
-
 interface PlannedKv {
   key: string;
   type: GgufValueType;
-  arrayType?: ScalarType;
-  value: Scalar | readonly Scalar[];
+  arrayType?: GgufValueType;
+  value: GgufScalar | readonly GgufScalar[];
 }
 
-function writeScalar(b: ByteBuilder, type: ScalarType, v: Scalar): void {
-  switch (type) {
-    case GgufValueType.UINT8:
-      return b.u8(Number(v));
-    case GgufValueType.INT8:
-      return b.i8(Number(v));
-    case GgufValueType.UINT16:
-      return b.u16(Number(v));
-    case GgufValueType.INT16:
-      return b.i16(Number(v));
-    case GgufValueType.UINT32:
-      return b.u32(Number(v));
-    case GgufValueType.INT32:
-      return b.i32(Number(v));
-    case GgufValueType.FLOAT32:
-      return b.f32(Number(v));
-    case GgufValueType.BOOL:
-      return b.u8(v ? 1 : 0);
-    case GgufValueType.STRING:
-      return b.string(String(v));
-    case GgufValueType.UINT64:
-      return b.u64(typeof v === "bigint" ? v : BigInt(Number(v)));
-    case GgufValueType.INT64:
-      return b.i64(typeof v === "bigint" ? v : BigInt(Number(v)));
-    case GgufValueType.FLOAT64:
-      return b.f64(Number(v));
+/** Refuses a value that its type cannot hold (a string for a number, an integer out of range). */
+function checkValue(key: string, type: number, v: GgufScalar): void {
+  const row = GGUF_VALUE_TYPES[type];
+  const ok = type === GgufValueType.STRING ? typeof v === "string" : row?.accepts(v) ?? false;
+  if (!ok) {
+    throw new FormatError(`${key}: ${String(v)} is not a ${row?.name ?? `value of type ${type}`}`);
   }
 }
 
@@ -191,11 +133,27 @@ export class GgufWriter {
     this.addU32(Keys.general.alignment, alignment);
   }
 
-  #add(kv: PlannedKv): void {
-    if (kv.key.length === 0) throw new FormatError("GGUF key must not be empty");
-    if (this.#keys.has(kv.key)) throw new FormatError(`duplicate GGUF key "${kv.key}"`);
-    this.#keys.add(kv.key);
-    this.#kvs.push(kv);
+  /**
+   * Adds one key of any value type; an array gives its element type. Every
+   * value is checked against its type (an integer out of range, a string
+   * where a number belongs, a nested array: FormatError naming the key).
+   */
+  add(
+    key: string,
+    type: GgufValueType,
+    value: GgufScalar | readonly GgufScalar[],
+    arrayType?: GgufValueType,
+  ): void {
+    if (key.length === 0) throw new FormatError("GGUF key must not be empty");
+    if (this.#keys.has(key)) throw new FormatError(`duplicate GGUF key "${key}"`);
+    if (type === GgufValueType.ARRAY) {
+      if (arrayType === undefined || arrayType === GgufValueType.ARRAY || !Array.isArray(value)) {
+        throw new FormatError(`${key}: an array needs a scalar element type and a list of values`);
+      }
+      for (const v of value as readonly GgufScalar[]) checkValue(key, arrayType, v);
+    } else checkValue(key, type, value as GgufScalar);
+    this.#keys.add(key);
+    this.#kvs.push({ key, type, value, ...(arrayType !== undefined ? { arrayType } : {}) });
   }
 
   /** True when `key` was already added. */
@@ -204,43 +162,40 @@ export class GgufWriter {
   }
 
   addString(key: string, value: string): void {
-    this.#add({ key, type: GgufValueType.STRING, value });
+    this.add(key, GgufValueType.STRING, value);
   }
   addU8(key: string, value: number): void {
-    this.#add({ key, type: GgufValueType.UINT8, value });
+    this.add(key, GgufValueType.UINT8, value);
   }
   addU32(key: string, value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-      throw new FormatError(`${key}: ${value} is not a u32`);
-    }
-    this.#add({ key, type: GgufValueType.UINT32, value });
+    this.add(key, GgufValueType.UINT32, value);
   }
   addI32(key: string, value: number): void {
-    this.#add({ key, type: GgufValueType.INT32, value });
+    this.add(key, GgufValueType.INT32, value);
   }
   addU64(key: string, value: number | bigint): void {
-    this.#add({ key, type: GgufValueType.UINT64, value });
+    this.add(key, GgufValueType.UINT64, value);
   }
   addF32(key: string, value: number): void {
-    this.#add({ key, type: GgufValueType.FLOAT32, value });
+    this.add(key, GgufValueType.FLOAT32, value);
   }
   addF64(key: string, value: number): void {
-    this.#add({ key, type: GgufValueType.FLOAT64, value });
+    this.add(key, GgufValueType.FLOAT64, value);
   }
   addBool(key: string, value: boolean): void {
-    this.#add({ key, type: GgufValueType.BOOL, value });
+    this.add(key, GgufValueType.BOOL, value);
   }
   addStringArray(key: string, values: readonly string[]): void {
-    this.#add({ key, type: GgufValueType.ARRAY, arrayType: GgufValueType.STRING, value: values });
+    this.add(key, GgufValueType.ARRAY, values, GgufValueType.STRING);
   }
   addI32Array(key: string, values: readonly number[]): void {
-    this.#add({ key, type: GgufValueType.ARRAY, arrayType: GgufValueType.INT32, value: values });
+    this.add(key, GgufValueType.ARRAY, values, GgufValueType.INT32);
   }
   addU32Array(key: string, values: readonly number[]): void {
-    this.#add({ key, type: GgufValueType.ARRAY, arrayType: GgufValueType.UINT32, value: values });
+    this.add(key, GgufValueType.ARRAY, values, GgufValueType.UINT32);
   }
   addF32Array(key: string, values: readonly number[]): void {
-    this.#add({ key, type: GgufValueType.ARRAY, arrayType: GgufValueType.FLOAT32, value: values });
+    this.add(key, GgufValueType.ARRAY, values, GgufValueType.FLOAT32);
   }
 
   /**
@@ -290,19 +245,19 @@ export class GgufWriter {
     b.u64(this.#tensors.length);
     b.u64(this.#kvs.length);
     for (const kv of this.#kvs) {
-      b.string(kv.key);
+      b.scalar(GgufValueType.STRING, kv.key);
       b.u32(kv.type);
       if (kv.type === GgufValueType.ARRAY) {
-        const values = kv.value as readonly Scalar[];
+        const values = kv.value as readonly GgufScalar[];
         b.u32(kv.arrayType!);
         b.u64(values.length);
-        for (const v of values) writeScalar(b, kv.arrayType!, v);
+        for (const v of values) b.scalar(kv.arrayType!, v);
       } else {
-        writeScalar(b, kv.type as ScalarType, kv.value as Scalar);
+        b.scalar(kv.type, kv.value as GgufScalar);
       }
     }
     for (const t of this.#tensors) {
-      b.string(t.name);
+      b.scalar(GgufValueType.STRING, t.name);
       b.u32(t.ne.length);
       for (const d of t.ne) b.u64(d);
       b.u32(t.type);

@@ -1,7 +1,7 @@
 /**
  * Causal multi-head attention with grouped key/value heads over the KV cache:
  * o = softmax(q·kᵀ / sqrt(head_dim) + causal mask) · v, where query head h
- * reads kv head floor(h / (n_head / n_head_kv)) (FORMATS.md §4).
+ * reads kv head floor(h / (n_head / n_head_kv)) (docs/reference/formats.md, "BitNet b1.58 forward pass").
  *
  * Its cost is small next to the projections (it grows with the context, they
  * with the model), so it is plain TypeScript over views of kernel memory.
@@ -16,6 +16,8 @@
  * ```
  * @module
  */
+
+import { softmax } from "./softmax.ts";
 
 /** The head layout. */
 export interface AttentionShape {
@@ -32,6 +34,8 @@ export interface AttentionShape {
  *
  * @example
  * ```ts
+ * const q = new Float32Array([1, 0]), out = new Float32Array(2);
+ * const keys = new Float32Array([1, 0]), values = new Float32Array([3, 4]);
  * causalAttention({ nHead: 1, nHeadKv: 1, headDim: 2 }, q, keys, values, out, 0, 1, new Float64Array(1));
  * ```
  */
@@ -55,7 +59,6 @@ export function causalAttention(
     for (let h = 0; h < nHead; h++) {
       const qh = t * qDim + h * headDim, kvh = Math.floor(h / group) * headDim;
       // scores[j] = q·k_j / sqrt(head_dim); four partial sums keep the loop short.
-      let max = -Infinity;
       for (let j = 0, kj = kvh; j <= last; j++, kj += kvDim) {
         let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d = 0;
         for (; d < unrolled; d += 4) {
@@ -65,20 +68,13 @@ export function causalAttention(
           d3 += q[qh + d + 3]! * keys[kj + d + 3]!;
         }
         for (; d < headDim; d++) d0 += q[qh + d]! * keys[kj + d]!;
-        const score = (d0 + d1 + d2 + d3) * invSqrt;
-        scores[j] = score;
-        if (score > max) max = score;
+        scores[j] = (d0 + d1 + d2 + d3) * invSqrt;
       }
-      let sum = 0;
-      for (let j = 0; j <= last; j++) {
-        const e = Math.exp(scores[j]! - max);
-        scores[j] = e;
-        sum += e;
-      }
+      softmax(scores, last + 1);
       // o = Σ_j softmax_j · v_j
       acc.fill(0);
       for (let j = 0, vj = kvh; j <= last; j++, vj += kvDim) {
-        const w = scores[j]! / sum;
+        const w = scores[j]!;
         let d = 0;
         for (; d < unrolled; d += 4) {
           acc[d] = acc[d]! + w * values[vj + d]!;

@@ -27,9 +27,10 @@ import {
   resolveThreads,
 } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
-import { type ModelHparams, readHparams } from "./hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
+import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
 import { planTensors } from "./tensor_plan.ts";
@@ -89,6 +90,8 @@ const DEFAULT_BATCH = 64;
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const engine = await InferenceEngine.load(gguf, { backend: "wasm", threads: 2 });
  * const logits = engine.forward([2046, 463, 275]);
  * engine.close();
@@ -149,7 +152,7 @@ export class InferenceEngine {
       const state = new RunState(kernels, hparams, size);
       const rope = new RopeTable({
         dim: hparams.ropeDim,
-        base: hparams.ropeBase,
+        base: hparams.ropeTheta,
         maxPositions: maxContext,
         mode: hparams.family === "bitnet" ? "neox" : "normal",
       });
@@ -314,15 +317,6 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
-}
-
-/** log Σ exp(x), computed stably in float64. */
-function logSumExp(x: Float32Array): number {
-  let max = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i]! > max) max = x[i]!;
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i]! - max);
-  return max + Math.log(sum);
 }
 
 /** Every matrix width must suit the backend's kernels (BitNet/Llama widths are multiples of 256). */

@@ -1,5 +1,5 @@
 /**
- * The forward pass, one step per line, as in FORMATS.md §4 (BitNet b1.58) and
+ * The forward pass, one step per line, as in docs/reference/formats.md, "BitNet b1.58 forward pass" (BitNet b1.58) and
  * its Llama twin. A batch of tokens at consecutive positions goes through
  * every layer as a matrix (prompt processing); generation is a batch of one.
  *
@@ -10,14 +10,16 @@
  *
  * @example
  * ```ts
- * import { forward } from "./forward.ts";
+ * import { forward, type Model } from "./forward.ts";
+ * import type { RunState } from "./state.ts";
+ * declare const model: Model, state: RunState;
  * forward(model, state, [2046, 463, 275], "last"); // logits of the last token in state.logits
  * ```
  * @module
  */
 
 import type { Kernels } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { floatInput, linear, type LinearInput, quantizedInput } from "./linear.ts";
 import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
@@ -45,6 +47,8 @@ export type LogitRows = "last" | "all" | "none";
  *
  * @example
  * ```ts
+ * import type { RunState } from "./state.ts";
+ * declare const model: Model, state: RunState;
  * forward(model, state, [2046, 463], "all"); // logits of both tokens in state.logits
  * ```
  */
@@ -89,7 +93,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     const f = input(s.xb, p.nEmbd); // AQ(f), once for gate and up
     linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
     linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
-    gatedActivation(p.hiddenAct, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
+    gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
     linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); // d = BL(m, Wdown)
     residual(); // h = h + d

@@ -1,6 +1,6 @@
 /**
  * Linear layers over the kernels: a weight matrix is either ternary (BitNet
- * BitLinear: int8 activations × trits, FORMATS.md §4) or float (Llama, and the
+ * BitLinear: int8 activations × trits, docs/reference/formats.md, "BitNet b1.58 forward pass") or float (Llama, and the
  * full-precision embeddings / output layer of both families).
  *
  * @example
@@ -17,9 +17,18 @@
  * @module
  */
 
-import { GgmlType } from "../gguf/types.ts";
+import { GgmlType } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { FloatType } from "./weight_formats.ts";
+
+/** The kernel that multiplies each stored float type, by ggml type. */
+const FLOAT_MATMUL = {
+  [GgmlType.F32]: "matmulF32",
+  [GgmlType.F16]: "matmulF16",
+  [GgmlType.BF16]: "matmulBF16",
+} as const;
+
+/** The float types the kernels multiply directly. */
+export type FloatType = keyof typeof FLOAT_MATMUL;
 
 /** A float matrix kept in its stored type. */
 export interface FloatMatrix {
@@ -65,6 +74,8 @@ export interface LinearInput {
  *
  * @example
  * ```ts
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, llamaWq: FloatMatrix, x: Ptr, q: Ptr, batch: number;
  * linear(k, llamaWq, floatInput(x, 4096), q, batch);
  * ```
  */
@@ -73,13 +84,15 @@ export function floatInput(x: Ptr, cols: number): LinearInput {
 }
 
 /**
- * AQ(x) of FORMATS.md §4: each of the `batch` rows quantized to int8 with
+ * AQ(x) of docs/reference/formats.md, "BitNet b1.58 forward pass": each of the `batch` rows quantized to int8 with
  * t = 127 / max|x| into `into`. One quantization serves every projection
  * that reads the same rows (q, k, v; gate, up).
  *
  * @example
  * ```ts
- * const a = quantizedInput(k, xb, 2560, batch, state.quantized);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, xb: Ptr, q: Ptr, batch: number, into: QuantizedRows, wq: Matrix;
+ * const a = quantizedInput(k, xb, 2560, batch, into);
  * linear(k, wq, a, q, batch);
  * ```
  */
@@ -99,7 +112,9 @@ export function quantizedInput(
  *
  * @example
  * ```ts
- * linear(k, layer.wGate, f, state.gate, batch);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, wGate: Matrix, f: LinearInput, gate: Ptr, batch: number;
+ * linear(k, wGate, f, gate, batch);
  * ```
  */
 export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {
@@ -110,11 +125,7 @@ export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch:
     const q = input.quantized;
     if (!q) throw new RangeError(`${w.name}: a ternary weight needs int8-quantized input`);
     k.matmulTernary(w.ptr, w.scale, q.q, q.scale, q.sum, y, w.rows, w.cols, batch);
-  } else if (w.type === GgmlType.F32) {
-    k.matmulF32(w.ptr, input.x, y, w.rows, w.cols, batch);
-  } else if (w.type === GgmlType.F16) {
-    k.matmulF16(w.ptr, input.x, y, w.rows, w.cols, batch);
   } else {
-    k.matmulBF16(w.ptr, input.x, y, w.rows, w.cols, batch);
+    k[FLOAT_MATMUL[w.type]](w.ptr, input.x, y, w.rows, w.cols, batch);
   }
 }

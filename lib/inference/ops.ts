@@ -12,29 +12,28 @@
  * @module
  */
 
-import { GgmlType } from "../gguf/types.ts";
+import { codecOf } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { HiddenActivation } from "./hparams.ts";
+import type { Activation } from "../arch/registry.ts";
 import type { FloatMatrix } from "./linear.ts";
-import { floatElementReader } from "./weight_formats.ts";
 
 /**
  * Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32.
  *
  * @example
  * ```ts
- * embed(k, weights.tokenEmbd, [2046, 463], state.x);
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * import type { FloatMatrix } from "./linear.ts";
+ * declare const k: Kernels, tokenEmbd: FloatMatrix, x: Ptr;
+ * embed(k, tokenEmbd, [2046, 463], x);
  * ```
  */
 export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[], out: Ptr): void {
   const cols = table.cols, x = k.f32(out, tokens.length * cols);
-  const stored = table.type === GgmlType.F32
-    ? k.f32(table.ptr, table.rows * cols)
-    : k.u16(table.ptr, table.rows * cols);
-  const read = floatElementReader(table.type);
+  const float = codecOf(table.type).float!, rowBytes = cols * float.bytes;
   for (let t = 0; t < tokens.length; t++) {
-    const row = tokens[t]! * cols;
-    for (let c = 0; c < cols; c++) x[t * cols + c] = read(stored, row + c);
+    const row = k.u8(table.ptr + tokens[t]! * rowBytes, rowBytes);
+    float.decodeInto(row, x.subarray(t * cols, (t + 1) * cols));
   }
 }
 
@@ -55,11 +54,12 @@ export function addInPlace(h: Float32Array, d: Float32Array): void {
  *
  * @example
  * ```ts
+ * const gate = new Float32Array([1, -1]), up = new Float32Array([2, 2]);
  * gatedActivation("silu", gate, up); // gate = silu(gate) * up
  * ```
  */
 export function gatedActivation(
-  kind: HiddenActivation,
+  kind: Activation,
   gate: Float32Array,
   up: Float32Array,
 ): void {

@@ -1,11 +1,11 @@
 /**
  * Rotary position embeddings, in the two pairings GGUF models use:
  *
- * - `neox` (HF `rotate_half`, BitNet, FORMATS.md §4): dim i is rotated with
+ * - `neox` (HF `rotate_half`, BitNet, docs/reference/formats.md, "BitNet b1.58 forward pass"): dim i is rotated with
  *   dim i + ropeDim/2;
  * - `normal` (llama.cpp's llama arch): dims 2i and 2i+1 are rotated together.
  *   HF Llama checkpoints use rotate_half, but the exporter permutes the q/k
- *   rows (FORMATS.md §3) so that the adjacent pairing computes the same thing.
+ *   rows (docs/reference/formats.md, "Tensor names") so that the adjacent pairing computes the same thing.
  *
  * Pair i turns by angle pos · base^(−2i/ropeDim); dims past ropeDim are left alone.
  *
@@ -28,6 +28,7 @@ export type RopeMode = "neox" | "normal";
  * @example
  * ```ts
  * const rope = new RopeTable({ dim: 128, base: 500000, maxPositions: 4096, mode: "neox" });
+ * const q = new Float32Array(20 * 128);
  * rope.rotate(q, 0, 20, 128, 7); // all 20 heads of q at position 7
  * ```
  */

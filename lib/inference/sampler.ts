@@ -14,6 +14,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { softmax } from "./softmax.ts";
 import { DEFAULT_SEED } from "../cli/env.ts";
 
 /** How to choose the next token. */
@@ -68,6 +69,7 @@ export function argmax(values: ArrayLike<number>): number {
  * @example
  * ```ts
  * const s = new Sampler({ temperature: 0.7, topP: 0.9, seed: 1 });
+ * const logits = new Float32Array([0.1, 2, 0.3]);
  * const id = s.sample(logits);
  * ```
  */
@@ -108,19 +110,14 @@ export class Sampler {
     if (this.greedy) return argmax(logits);
     // Candidates: the top-k ids (all ids without top-k), most likely first.
     const ids = this.topK > 0 ? topKIds(logits, this.topK) : sortedIds(logits);
-    const max = logits[ids[0]!]!;
-    const probs = new Float64Array(ids.length);
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) {
-      probs[i] = Math.exp((logits[ids[i]!]! - max) / this.temperature);
-      total += probs[i]!;
-    }
+    const probs = Float64Array.from(ids, (id) => logits[id]!);
+    softmax(probs, ids.length, this.temperature);
     // Nucleus: the shortest prefix whose mass reaches topP.
     let keep = ids.length;
     if (this.topP < 1) {
       let mass = 0;
       for (let i = 0; i < ids.length; i++) {
-        mass += probs[i]! / total;
+        mass += probs[i]!;
         if (mass >= this.topP) {
           keep = i + 1;
           break;

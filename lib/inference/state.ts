@@ -6,6 +6,9 @@
  * @example
  * ```ts
  * import { RunState, runStateBytes } from "./state.ts";
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * import type { Kernels } from "./kernels/api.ts";
+ * declare const hp: ModelHparams, kernels: Kernels;
  * const bytes = runStateBytes(hp, { maxContext: 256, batch: 32 });
  * const state = new RunState(kernels, hp, { maxContext: 256, batch: 32 });
  * ```
@@ -13,7 +16,7 @@
  */
 
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import type { QuantizedRows } from "./linear.ts";
 
 /** How big the state is: cache positions and rows per forward batch. */
@@ -51,6 +54,8 @@ function layout(hp: ModelHparams, size: StateSize) {
  *
  * @example
  * ```ts
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * declare const hp: ModelHparams;
  * runStateBytes(hp, { maxContext: 4096, batch: 64 }); // ≈ 0.67 GB for 2B-4T, mostly KV cache
  * ```
  */
@@ -75,6 +80,9 @@ export function alignUp(n: number, a: number): number {
  *
  * @example
  * ```ts
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * import type { Kernels } from "./kernels/api.ts";
+ * declare const hp: ModelHparams, kernels: Kernels;
  * const s = new RunState(kernels, hp, { maxContext: 256, batch: 32 });
  * s.keyRows(0, s.pos); // where layer 0 writes the next keys
  * ```

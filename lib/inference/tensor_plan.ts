@@ -1,11 +1,14 @@
 /**
- * The tensors a BitNet or Llama model must have (FORMATS.md §3), with the
+ * The tensors a BitNet or Llama model must have (docs/reference/formats.md, "Tensor names"), with the
  * shape each must have for the hyperparameters, checked against a GGUF file
  * before anything is loaded or computed.
  *
  * @example
  * ```ts
  * import { planTensors } from "./tensor_plan.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const plan = planTensors(gguf, readHparams(gguf)); // throws ModelShapeError / UnsupportedError
  * plan.find((t) => t.name === "blk.0.attn_q.weight")?.storage; // "ternary"
  * ```
@@ -14,16 +17,9 @@
 
 import { ModelShapeError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES } from "../gguf/types.ts";
-import type { ModelHparams } from "./hparams.ts";
+import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/registry.ts";
-import {
-  FLOAT_DECODERS,
-  FLOAT_MATRIX_TYPES,
-  isFloatType,
-  TERNARY_SOURCES,
-  typeNames,
-} from "./weight_formats.ts";
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
 export type { TensorRole } from "../arch/registry.ts";
@@ -52,20 +48,14 @@ export interface PlannedTensor extends TensorSpec {
  *
  * @example
  * ```ts
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * declare const hp: ModelHparams;
  * expectedTensors(hp).length; // 1 + 11·n_layer + 1 for tied BitNet
  * ```
  */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  return expectedArchTensors(architectureOf(hp.family), {
-    nEmbd: hp.nEmbd,
-    nFf: hp.nFf,
-    nLayer: hp.nLayer,
-    nHead: hp.nHead,
-    nHeadKv: hp.nHeadKv,
-    headDim: hp.headDim,
-    vocabSize: hp.vocabSize,
-    tiedEmbeddings: hp.tiedOutput,
-  }).map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
+  return expectedArchTensors(architectureOf(hp.family), hp)
+    .map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
 }
 
 /** The storage a role gets in a family, and the stored types it accepts. */
@@ -73,15 +63,11 @@ function storageOf(role: TensorRole, family: ModelHparams["family"]): {
   storage: TensorStorage;
   types: readonly number[];
 } {
-  if (role === "norm") return { storage: "norm", types: numericKeys(FLOAT_DECODERS) };
+  if (role === "norm") return { storage: "norm", types: typesWith("float") };
   if (role === "projection" && family === "bitnet") {
-    return { storage: "ternary", types: numericKeys(TERNARY_SOURCES) };
+    return { storage: "ternary", types: [...typesWith("float"), ...typesWith("ternary")] };
   }
-  return { storage: "float", types: FLOAT_MATRIX_TYPES };
-}
-
-function numericKeys(table: Readonly<Partial<Record<number, unknown>>>): number[] {
-  return Object.keys(table).map(Number);
+  return { storage: "float", types: typesWith("float") };
 }
 
 /**
@@ -92,6 +78,9 @@ function numericKeys(table: Readonly<Partial<Record<number, unknown>>>): number[
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const plan = planTensors(gguf, readHparams(gguf));
  * ```
  */
@@ -118,7 +107,7 @@ export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
     if (!types.includes(info.type)) {
       throw new UnsupportedError(
         `${g.path}: tensor ${spec.name} is stored as ${
-          GGML_TYPES[info.type]?.name ?? info.type
+          typeNames([info.type])
         }, which the engine cannot use for a ${hp.family} ${spec.role} (supported: ${
           typeNames(types)
         })`,
@@ -141,6 +130,7 @@ function sameShape(actual: readonly number[], expected: readonly number[]): bool
  *
  * @example
  * ```ts
+ * declare const plan: PlannedTensor[];
  * kernelBytes(plan[0]!, (rows, cols) => rows * cols);
  * ```
  */
@@ -151,6 +141,6 @@ export function kernelBytes(
   const [rows = 1, cols = 1] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
   if (t.storage === "ternary") return ternaryBytes(rows, cols);
   if (t.storage === "norm") return rows * cols * 4;
-  if (!isFloatType(t.info.type)) throw new UnsupportedError(`${t.name}: not a float type`);
+  if (!codecOf(t.info.type).float) throw new UnsupportedError(`${t.name}: not a float type`);
   return t.info.nbytes;
 }

@@ -7,6 +7,12 @@
  * @example
  * ```ts
  * import { loadWeights, weightBytes } from "./weights.ts";
+ * import { planTensors } from "./tensor_plan.ts";
+ * import { createReferenceKernels } from "./kernels/reference.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const hp = readHparams(gguf);
  * const plan = planTensors(gguf, hp);
  * const kernels = createReferenceKernels(weightBytes(plan, (r, c) => r * c) + (1 << 20));
  * const weights = await loadWeights(gguf, hp, plan, kernels);
@@ -16,17 +22,13 @@
 
 import type { GgufFile } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { ModelHparams } from "./hparams.ts";
-import type { FloatMatrix, Matrix } from "./linear.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
+import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
 import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
 import { layerTensorName } from "../arch/registry.ts";
-import {
-  FLOAT_DECODERS,
-  isFloatType,
-  TERNARY_SOURCES,
-  type TernaryWeights,
-} from "./weight_formats.ts";
+import { codecOf } from "../codecs/table.ts";
+import { type TernaryWeights, ternaryWeights } from "./weight_formats.ts";
 
 /** One transformer block's weights. */
 export interface LayerWeights {
@@ -67,6 +69,12 @@ export interface LoadWeightsOptions {
  *
  * @example
  * ```ts
+ * import { planTensors } from "./tensor_plan.ts";
+ * import { wasmTernaryBytes } from "./kernels/wasm.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const hp = readHparams(gguf);
  * weightBytes(planTensors(gguf, hp), wasmTernaryBytes);
  * ```
  */
@@ -82,7 +90,12 @@ export function weightBytes(
  *
  * @example
  * ```ts
- * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (name, v) => {} });
+ * import type { GgufFile } from "../gguf/reader.ts";
+ * import type { ModelHparams } from "../arch/hparams.ts";
+ * import type { Kernels } from "./kernels/api.ts";
+ * import type { PlannedTensor } from "./tensor_plan.ts";
+ * declare const gguf: GgufFile, hp: ModelHparams, plan: PlannedTensor[], kernels: Kernels;
+ * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (_name, v) => v.fill(1) });
  * ```
  */
 export async function loadWeights(
@@ -124,7 +137,7 @@ export async function loadWeights(
     });
   }
   const tokenEmbd = matrix("token_embd.weight") as FloatMatrix;
-  const output = hp.tiedOutput ? tokenEmbd : matrix("output.weight") as FloatMatrix;
+  const output = hp.tied ? tokenEmbd : matrix("output.weight") as FloatMatrix;
   return { tokenEmbd, output, outputNorm: ptr("output_norm.weight"), layers, ternarizedAtLoad };
 }
 
@@ -139,7 +152,7 @@ async function loadNorm(
   opts: LoadWeightsOptions,
 ): Promise<Ptr> {
   const n = t.shape.reduce((a, b) => a * b, 1);
-  const values = FLOAT_DECODERS[t.info.type]!(await g.readTensor(t.info), n);
+  const values = codecOf(t.info.type).decode(await g.readTensor(t.info), n, `${g.path}: ${t.name}`);
   const ptr = k.alloc(n * 4, BUFFER_ALIGN);
   const view = k.f32(ptr, n);
   view.set(values);
@@ -150,7 +163,7 @@ async function loadNorm(
 /** Streams the stored bytes straight into kernel memory. */
 async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promise<FloatMatrix> {
   const type = t.info.type;
-  if (!isFloatType(type)) throw new RangeError(`${t.name}: not a float type`);
+  if (!codecOf(type).float) throw new RangeError(`${t.name}: not a float type`);
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
   const dst = k.u8(ptr, t.info.nbytes);
   let at = 0;
@@ -159,7 +172,7 @@ async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promi
     at += chunk.length;
   }
   const [rows, cols] = rowsCols(t);
-  return { kind: "float", name: t.name, type, ptr, rows, cols };
+  return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };
 }
 
 async function loadTernaryMatrix(
@@ -168,7 +181,8 @@ async function loadTernaryMatrix(
   k: Kernels,
 ): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
   const [rows, cols] = rowsCols(t);
-  const { trits, scale, origin } = TERNARY_SOURCES[t.info.type]!.decode(
+  const { trits, scale, origin } = ternaryWeights(
+    t.info.type,
     await g.readTensor(t.info),
     rows,
     cols,

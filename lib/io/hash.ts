@@ -1,6 +1,6 @@
 /**
  * SHA-256 fingerprints: of bytes in memory, and of a whole file read in fixed
- * chunks (what `sha256sum` prints, FORMATS.md §8), with memory bounded by the
+ * chunks (what `sha256sum` prints, docs/reference/formats.md, "gguf-hash"), with memory bounded by the
  * chunk size whatever the file size.
  *
  * @example

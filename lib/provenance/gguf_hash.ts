@@ -1,6 +1,6 @@
 /**
  * Hash manifests compatible with llama.cpp's `gguf-hash` (examples/gguf-hash,
- * FORMATS.md §8): digests of tensor payloads only (never metadata), one per
+ * docs/reference/formats.md, "gguf-hash"): digests of tensor payloads only (never metadata), one per
  * tensor in tensor-info order and one for the whole model over every payload
  * concatenated in that order; optionally the sha256 of the whole file (the
  * fingerprint) in the same read.

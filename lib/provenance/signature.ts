@@ -182,7 +182,8 @@ export async function importPublicKeyPem(pem: string, source: string): Promise<C
  *
  * @example
  * ```ts
- * const pub = await publicKeyOf(await importPrivateKeyPem(pem, "key.pem"));
+ * const { privatePem } = await generateSigningKeyPair();
+ * const pub = await publicKeyOf(await importPrivateKeyPem(privatePem, "key.pem"));
  * ```
  */
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
@@ -204,7 +205,8 @@ export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
  *
  * @example
  * ```ts
- * await keyIdOf(await importPublicKeyPem(pubPem, "key.pub")); // "sha256-…"
+ * const { publicPem } = await generateSigningKeyPair();
+ * await keyIdOf(await importPublicKeyPem(publicPem, "key.pub")); // "sha256-…"
  * ```
  */
 export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
@@ -217,6 +219,7 @@ export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
  *
  * @example
  * ```ts
+ * declare const privateKey: CryptoKey, fileSha256: string, metaSha256: string;
  * const text = await signProvenance(privateKey, fileSha256, metaSha256);
  * await Deno.writeTextFile("clean-f16.sig", text);
  * ```
@@ -293,6 +296,7 @@ export interface SignatureCheck {
  *
  * @example
  * ```ts
+ * declare const pk: CryptoKey, sigText: string, fileSha256: string, metaSha256: string;
  * const r = await verifyProvenanceSignature(pk, sigText, "clean-f16.sig", fileSha256, metaSha256);
  * if (!r.ok) console.error(r.reason);
  * ```

@@ -29,14 +29,11 @@
 
 import { fromF32 } from "../export/convert.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { type Codec, CODECS, GgmlType } from "../codecs/table.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
-import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
-import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
-import { i2sByteSize, unpackI2S } from "../codecs/i2s.ts";
-import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
-import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
+import { unpackI2S } from "../codecs/i2s.ts";
 
 /** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
 export const EXACT_RMS_ELEMENTS = 1 << 20;
@@ -47,9 +44,6 @@ export const EXACT_RMS_ELEMENTS = 1 << 20;
  * between two chunkings, halved by the square root.
  */
 export const RMS_RELATIVE_TOLERANCE = 1e-8;
-
-/** Elements per TQ2_0/TQ1_0 block (one f16 scale each). */
-const TERNARY_BLOCK = 256;
 
 /** Bytes per streamed chunk of float values. */
 const STATS_CHUNK_BYTES = 1 << 22;
@@ -139,17 +133,15 @@ export async function recomputeStatistics(
   gguf: GgufFile,
   t: GgufTensorInfo,
 ): Promise<RecomputedStatistics | undefined> {
-  if (!canDecode(t.type)) return undefined;
+  const codec = (CODECS as Record<number, Codec | undefined>)[t.type];
+  if (!codec) return undefined;
   const elements = elementCount(t);
-  if (t.type === GgmlType.I2_S || t.type === GgmlType.TQ2_0 || t.type === GgmlType.TQ1_0) {
-    const fromTrits = tritStatistics(t, await gguf.readTensor(t), elements, gguf.path);
+  if (codec.ternary) {
+    const fromTrits = tritStatistics(codec, t, await gguf.readTensor(t), elements, gguf.path);
     if (fromTrits !== undefined) return fromTrits;
   }
-  if (
-    (t.type === GgmlType.F16 || t.type === GgmlType.BF16) && elements > EXACT_RMS_ELEMENTS &&
-    elements < 2 ** 32
-  ) {
-    return await halfStatistics(gguf, t, elements);
+  if (codec.float?.bytes === 2 && elements > EXACT_RMS_ELEMENTS && elements < 2 ** 32) {
+    return await halfStatistics(gguf, t, codec.float.value, elements);
   }
   const stats = new StatsAccumulator();
   const trits = new TritCounter();
@@ -183,6 +175,7 @@ function withTernaryRms(
 async function halfStatistics(
   gguf: GgufFile,
   t: GgufTensorInfo,
+  decode: (bits: number) => number,
   elements: number,
 ): Promise<RecomputedStatistics> {
   const hist = new Uint32Array(1 << 16);
@@ -191,7 +184,6 @@ async function halfStatistics(
     const bits = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
     for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
   }
-  const decode = t.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
   let count = 0, sum = 0, sumSq = 0, min = Infinity, max = -Infinity, nonFinite = 0;
   let s = 0, neg = 0, zero = 0, pos = 0, ternary = true;
   for (let bits = 0; bits < hist.length; bits++) {
@@ -245,8 +237,8 @@ const I2S_BYTE_COUNTS = (() => {
 })();
 
 /** Trit counts and the one scale of an I2_S payload; an invalid code is the codec's FormatError. */
-function i2sCounts(payload: Uint8Array, n: number, name: string): TernaryStats {
-  const size = i2sByteSize(n, name);
+function i2sCounts(codec: Codec, payload: Uint8Array, n: number, name: string): TernaryStats {
+  const size = codec.byteSize(n, name);
   if (payload.length < size) unpackI2S(payload, n, name); // throws, naming the shortfall
   let neg = 0, pos = 0, bad = 0;
   const { neg: negOf, pos: posOf, bad: badOf } = I2S_BYTE_COUNTS;
@@ -273,12 +265,11 @@ function i2sCounts(payload: Uint8Array, n: number, name: string): TernaryStats {
 }
 
 /** Trit counts of a TQ2_0/TQ1_0 payload, block scale by block scale. */
-function blockCounts(type: number, payload: Uint8Array, n: number, name: string): TernaryStats {
-  const decode = type === GgmlType.TQ2_0 ? decodeTQ2_0 : decodeTQ1_0;
-  const { trits, scales } = decode(payload, n, name);
+function blockCounts(codec: Codec, payload: Uint8Array, n: number, name: string): TernaryStats {
+  const { trits, scales, block } = codec.ternary!.decode(payload, n, name);
   const acc = new TernaryAccumulator();
   for (let b = 0; b < scales.length; b++) {
-    acc.addTrits(trits, scales[b]!, b * TERNARY_BLOCK, Math.min(n, (b + 1) * TERNARY_BLOCK));
+    acc.addTrits(trits, scales[b]!, b * block, Math.min(n, (b + 1) * block));
   }
   return acc.result();
 }
@@ -289,6 +280,7 @@ function blockCounts(type: number, payload: Uint8Array, n: number, name: string)
  * when its blocks do not share one scale (then the values are summed).
  */
 function tritStatistics(
+  codec: Codec,
   t: GgufTensorInfo,
   payload: Uint8Array,
   elements: number,
@@ -296,8 +288,8 @@ function tritStatistics(
 ): RecomputedStatistics | undefined {
   const name = `${path}: tensor ${t.name}`;
   const r = t.type === GgmlType.I2_S
-    ? i2sCounts(payload, elements, name)
-    : blockCounts(t.type, payload, elements, name);
+    ? i2sCounts(codec, payload, elements, name)
+    : blockCounts(codec, payload, elements, name);
   if (!r.ternary || r.scale < 0) return undefined;
   const s = r.scale;
   const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
@@ -351,7 +343,7 @@ export function rmsAgreement(recorded: number, s: RecomputedStatistics): RmsAgre
  */
 function storedHalfScale(type: number, x: number): number | undefined {
   if (type !== GgmlType.F16 && type !== GgmlType.BF16) return undefined;
-  const name = GGML_TYPES[type].name as "F16" | "BF16";
+  const name = type === GgmlType.F16 ? "F16" : "BF16";
   return fromF32(new Float32Array([x]), name, "clamp").values[0];
 }
 

@@ -33,7 +33,8 @@ import { basename } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { ARCHITECTURES } from "../arch/registry.ts";
 import type { GgufFile } from "../gguf/reader.ts";
-import { archKey, type ArchKeyName, Keys } from "../gguf/keys.ts";
+import { Keys } from "../gguf/keys.ts";
+import { HPARAMS, readHparams } from "../arch/hparams.ts";
 import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
 import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
 import { checkTensorRows, type Findings } from "./verify_tensors.ts";
@@ -164,26 +165,42 @@ function checkWriterFields(
   }
 }
 
-/** Export-form `config` keys the GGUF header holds, by meta.json key. */
-const CONFIG_FROM_HEADER: readonly [string, ArchKeyName, "integer" | "f32"][] = [
-  ["hidden_size", "embeddingLength", "integer"],
-  ["intermediate_size", "feedForwardLength", "integer"],
-  ["num_hidden_layers", "blockCount", "integer"],
-  ["num_attention_heads", "headCount", "integer"],
-  ["num_key_value_heads", "headCountKv", "integer"],
-  ["head_dim", "ropeDimensionCount", "integer"],
-  ["vocab_size", "vocabSize", "integer"],
-  ["max_position_embeddings", "contextLength", "integer"],
-  ["rms_norm_eps", "rmsEps", "f32"],
-  ["rope_theta", "ropeFreqBase", "f32"],
-];
-
 const FROM_CONFIG_JSON = [
   "architectures",
   "model_type",
   "hidden_act",
   "quantization_config",
 ] as const;
+
+/**
+ * The export-form `config` keys the header determines (the config.json keys of
+ * the hyper-parameter table, lib/arch/hparams.ts), compared with the values the
+ * engine reads from the header; f32 keys compare after rounding to f32.
+ */
+function checkHeaderHparams(
+  config: Record<string, unknown>,
+  gguf: GgufFile,
+  file: string,
+  out: Findings,
+): void {
+  let h: Record<string, unknown>;
+  try {
+    h = { ...readHparams(gguf) };
+  } catch (e) {
+    out.mismatches.push(`${file}: config: the header's hyper-parameters: ${(e as Error).message}`);
+    return;
+  }
+  for (const row of HPARAMS) {
+    const key = row.config;
+    if (key === undefined || !Object.hasOwn(config, key)) continue;
+    const recorded = config[key], actual = h[row.name];
+    const same = row.float && typeof recorded === "number"
+      ? Math.fround(recorded) === actual
+      : recorded === actual;
+    if (!same) expectEqual(out, file, `config.${key}`, recorded, actual);
+    else if (recorded !== actual) out.claims.push(claim(`config.${key}` as "config.rms_norm_eps"));
+  }
+}
 
 /** The export's `config` (from config.json): what the header holds is compared, the rest claimed. */
 function checkExportConfig(
@@ -194,17 +211,7 @@ function checkExportConfig(
   out: Findings,
 ) {
   out.mismatches.push(...keyProblems(config, META_KEYS.exportConfig, file, "config"));
-  for (const [key, suffix, kind] of CONFIG_FROM_HEADER) {
-    if (!Object.hasOwn(config, key)) continue;
-    const kv = gguf.kv(archKey(arch, suffix));
-    const actual = kv === undefined ? null : Number(kv.value);
-    const recorded = config[key];
-    const same = kind === "f32" && typeof recorded === "number"
-      ? Math.fround(recorded) === actual
-      : recorded === actual;
-    if (!same) expectEqual(out, file, `config.${key}`, recorded, actual);
-    else if (recorded !== actual) out.claims.push(claim(`config.${key}` as "config.rms_norm_eps"));
-  }
+  checkHeaderHparams(config, gguf, file, out);
   if (Object.hasOwn(config, "tie_word_embeddings")) {
     expectEqual(
       out,

@@ -23,7 +23,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { CleanGgufError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES } from "../gguf/types.ts";
+import { codecOf } from "../codecs/table.ts";
 import { claim, isRecord, keyProblems, META_KEYS, type UnverifiableClaim } from "./meta_schema.ts";
 import {
   type RecomputedStatistics,
@@ -124,7 +124,7 @@ function tableProblems(
   g: string,
 ): string[] {
   const bad: string[] = [];
-  const type = GGML_TYPES[t.type].name;
+  const type = codecOf(t.type).name;
   if (row.gguf_type !== type) {
     bad.push(`gguf_type ${JSON.stringify(row.gguf_type)} recorded, ${type} in ${g}`);
   }

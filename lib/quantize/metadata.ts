@@ -2,7 +2,7 @@
  * Copies a GGUF's metadata into a {@link GgufWriter} unchanged — same keys,
  * same order, same value types — except `general.file_type`, which becomes
  * the quantized type's, and `general.quantization_version`, which is set to 2
- * (FORMATS.md §1). `general.alignment` is written by the writer itself, with
+ * (docs/reference/formats.md, "GGUF layout"). `general.alignment` is written by the writer itself, with
  * the source's alignment.
  *
  * @example
@@ -17,75 +17,24 @@
  * @module
  */
 
-import { UnsupportedError } from "../errors.ts";
-import type { GgufFile, GgufKv, GgufScalar } from "../gguf/reader.ts";
+import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
-import { GgufValueType } from "../gguf/types.ts";
 import type { GgufWriter } from "../gguf/writer.ts";
 
 /** ggml's GGML_QNT_VERSION: what `general.quantization_version` holds when any tensor is block-quantized. */
 export const QUANTIZATION_VERSION = 2;
 
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(GgufValueType).map(([name, id]) => [id, name]),
-);
-
-function unsupported(src: GgufFile, kv: GgufKv): never {
-  const what = kv.type === GgufValueType.ARRAY
-    ? `an array of ${TYPE_NAMES[kv.arrayType ?? -1] ?? kv.arrayType}`
-    : TYPE_NAMES[kv.type] ?? String(kv.type);
-  throw new UnsupportedError(
-    `${src.path}: metadata key "${kv.key}" is ${what}, which GgufWriter has no helper to copy with its type`,
-  );
-}
-
-/** Adds one entry with its original value type. */
-function copyKv(w: GgufWriter, src: GgufFile, kv: GgufKv): void {
-  const { key, value } = kv;
-  switch (kv.type) {
-    case GgufValueType.STRING:
-      return w.addString(key, value as string);
-    case GgufValueType.UINT8:
-      return w.addU8(key, value as number);
-    case GgufValueType.UINT32:
-      return w.addU32(key, value as number);
-    case GgufValueType.INT32:
-      return w.addI32(key, value as number);
-    case GgufValueType.UINT64:
-      return w.addU64(key, value as bigint);
-    case GgufValueType.FLOAT32:
-      return w.addF32(key, value as number);
-    case GgufValueType.FLOAT64:
-      return w.addF64(key, value as number);
-    case GgufValueType.BOOL:
-      return w.addBool(key, value as boolean);
-    case GgufValueType.ARRAY: {
-      const values = value as GgufScalar[];
-      switch (kv.arrayType) {
-        case GgufValueType.STRING:
-          return w.addStringArray(key, values as string[]);
-        case GgufValueType.INT32:
-          return w.addI32Array(key, values as number[]);
-        case GgufValueType.UINT32:
-          return w.addU32Array(key, values as number[]);
-        case GgufValueType.FLOAT32:
-          return w.addF32Array(key, values as number[]);
-      }
-      return unsupported(src, kv);
-    }
-  }
-  return unsupported(src, kv);
-}
-
 /**
  * Copies every entry of `src` into `w` in file order (see the module
  * comment). When `src` has no `general.file_type`, it is added, with the
- * quantization version, before the first key outside `general.*`. An entry
- * whose value type the writer cannot produce is an {@link UnsupportedError}
- * naming the key (never silently dropped or retyped).
+ * quantization version, before the first key outside `general.*`. Every
+ * value type copies through with its type (the writer's generic `add`).
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { GgufWriter } from "../gguf/writer.ts";
+ * const src = await openGguf("models/clean/clean-f16.gguf");
  * copyMetadata(new GgufWriter(32), src, 37); // MOSTLY_TQ2_0
  * ```
  */
@@ -103,7 +52,7 @@ export function copyMetadata(w: GgufWriter, src: GgufFile, fileType: number): vo
     if (!typed && !src.metadata.has(G.fileType) && !kv.key.startsWith("general.")) addFileType();
     if (kv.key === G.fileType) addFileType();
     else if (kv.key === G.quantizationVersion) w.addU32(kv.key, QUANTIZATION_VERSION);
-    else copyKv(w, src, kv);
+    else w.add(kv.key, kv.type, kv.value, kv.arrayType);
   }
   if (!typed) addFileType();
 }

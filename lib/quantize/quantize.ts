@@ -10,12 +10,13 @@
  * refusal comes before anything is written → write the header (metadata
  * copied unchanged but for `general.file_type` and
  * `general.quantization_version`) → stream each tensor: kept tensors byte for
- * byte, projections as trits packed slab by slab → meta.json records what
- * each tensor became and why.
+ * byte, projections as trits packed slab by slab by the type's codec row →
+ * meta.json records what each tensor became and why.
  *
  * A projection that is not ternary (a Llama checkpoint, say) is refused with
  * a {@link NotTernaryError} (exit 17) unless `ternarize` is set, which applies
- * BitNet b1.58's absmean WQ (FORMATS.md §4) and changes the model.
+ * BitNet b1.58's absmean WQ (docs/reference/formats.md, "BitNet b1.58
+ * forward pass") and changes the model.
  *
  * @example
  * ```ts
@@ -27,44 +28,36 @@
  */
 
 import { basename, dirname, resolve } from "node:path";
-import { ModelShapeError, NotTernaryError, UnsupportedError, UsageError } from "../errors.ts";
-import { readJsonFile } from "../arch/config.ts";
-import { ternarizeAbsmean, tritsFromTernary } from "../codecs/ternary.ts";
+import { ModelShapeError, NotTernaryError, UsageError } from "../errors.ts";
+import { readJsonFile } from "../io/json.ts";
+import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
+import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
+import { codecOf, type GgmlType } from "../codecs/table.ts";
 import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
-import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
+import { sha256InWorker } from "../io/hash_worker.ts";
+import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
-  companionPaths,
-  type GgufMeta,
-  type MetaSource,
-  type MetaTensor,
-  TOOL,
-} from "../provenance/meta.ts";
+  companionHasher,
+  type ProducedTensor,
+  removeStaleCompanions,
+  writeCompanions,
+  writeTensors,
+} from "../provenance/companions.ts";
+import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "./ternary_bits.ts";
-import { sha256InWorker } from "../io/hash_worker.ts";
 import { quantizeDecision, type TensorDecision } from "./rules.ts";
 import {
   CHUNK_ELEMENTS,
-  decodeFloatChunk,
-  isFloatInput,
+  floatCodecOf,
   scanTernary,
   streamFloatValues,
   type TernaryScan,
 } from "./scan.ts";
-import {
-  companionHasher,
-  lastTensorSha256,
-  removeStaleCompanions,
-  writeCompanions,
-} from "../provenance/companions.ts";
-import { PayloadHashing } from "../provenance/gguf_hash.ts";
-import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 
 /** Options of {@link quantizeGguf} (the flags of `model-quantize-i2s`). */
 export interface QuantizeOptions {
@@ -102,8 +95,8 @@ export interface QuantizeResult {
   removed: string[];
 }
 
-/** One tensor of the plan. */
-interface PlannedTensor {
+/** One tensor of the input and what becomes of it. */
+interface TensorJob {
   readonly info: GgufTensorInfo;
   readonly decision: TensorDecision;
   readonly outType: GgmlType;
@@ -123,28 +116,13 @@ function listNames(items: string[]): string {
 
 const shapeText = (t: GgufTensorInfo) => `[${t.shape.join(", ")}]`;
 
-/**
- * Decides every tensor and checks every projection before anything is
- * written: type, shape, row block, ternary values.
- */
-async function planTensors(
-  src: GgufFile,
-  format: QuantFormat,
-  ternarize: boolean,
-  warn: (m: string) => void,
-): Promise<PlannedTensor[]> {
+/** Every tensor's decision; each projection checked for type, shape and row block. */
+function decideTensors(src: GgufFile, format: QuantFormat) {
   const badRows: string[] = [];
-  const plan: { info: GgufTensorInfo; decision: TensorDecision }[] = [];
-  for (const info of src.tensors) {
-    const decision = quantizeDecision(info.name);
-    plan.push({ info, decision });
+  const decided = src.tensors.map((info) => ({ info, decision: quantizeDecision(info.name) }));
+  for (const { info, decision } of decided) {
     if (decision.decision !== "quantize") continue;
-    const typeName = GGML_TYPES[info.type].name;
-    if (!isFloatInput(info.type)) {
-      throw new UnsupportedError(
-        `${src.path}: tensor ${info.name} is ${typeName}; quantize from the float export (F32, F16 or BF16 projections)`,
-      );
-    }
+    floatCodecOf(src, info);
     if (info.ne.length !== 2) {
       throw new ModelShapeError(
         `${src.path}: projection ${info.name} has shape ${
@@ -153,23 +131,35 @@ async function planTensors(
       );
     }
     const row = info.ne[0]!;
-    if (row % format.rowBlock !== 0) {
+    if (row % format.codec.ternary.rowBlock !== 0) {
       badRows.push(`${info.name} ${shapeText(info)} (rows of ${row})`);
     }
   }
   if (badRows.length > 0) {
     throw new NotTernaryError(
-      `${src.path}: cannot quantize to ${format.ggmlName}: each row (ne[0], the last dimension of the shape) must be a multiple of its ${format.rowBlock}-element block, and ${badRows.length} projection(s) are not: ${
+      `${src.path}: cannot quantize to ${format.codec.name}: each row (ne[0], the last dimension of the shape) must be a multiple of its ${format.codec.ternary.rowBlock}-element block, and ${badRows.length} projection(s) are not: ${
         listNames(badRows)
       }`,
     );
   }
+  return decided;
+}
 
-  const out: PlannedTensor[] = [];
+/**
+ * Decides every tensor and checks every projection before anything is
+ * written: type, shape, row block, ternary values.
+ */
+async function planJobs(
+  src: GgufFile,
+  format: QuantFormat,
+  ternarize: boolean,
+  warn: (m: string) => void,
+): Promise<TensorJob[]> {
+  const jobs: TensorJob[] = [];
   const notTernary: string[] = [];
-  for (const { info, decision } of plan) {
+  for (const { info, decision } of decideTensors(src, format)) {
     if (decision.decision !== "quantize") {
-      out.push({ info, decision, outType: info.type });
+      jobs.push({ info, decision, outType: info.type });
       continue;
     }
     // Without --ternarize, one chunk per projection is enough to refuse a float
@@ -179,7 +169,7 @@ async function planTensors(
       const seen = scan.witnesses.map((v) => String(v)).join(" and ");
       notTernary.push(`${info.name} (${seen ? `holds ${seen}` : "not one magnitude"})`);
     }
-    out.push({ info, decision, outType: format.ggml, scan });
+    jobs.push({ info, decision, outType: format.codec.id, scan });
   }
   if (notTernary.length > 0 && !ternarize) {
     throw new NotTernaryError(
@@ -196,29 +186,22 @@ async function planTensors(
       }`,
     );
   }
-  return out;
+  return jobs;
 }
 
 /** Bytes per read when copying (a multiple of every element size). */
 const COPY_CHUNK_BYTES = 1 << 22;
 
-/** One tensor's bytes as written, with its meta.json row filled in at the end. */
-interface Produced {
-  chunks: AsyncGenerator<Uint8Array>;
-  row: () => Omit<MetaTensor, "gguf_name" | "hf_name" | "shape" | "sha256">;
-}
-
 /** Byte-for-byte copy; statistics from the same bytes, decoded, when the type is float. */
-function copyTensor(src: GgufFile, p: PlannedTensor): Produced {
+function copyTensor(src: GgufFile, job: TensorJob): ProducedTensor {
   const stats = new StatsAccumulator();
-  const float = isFloatInput(p.info.type);
-  const typeName = GGML_TYPES[p.info.type].name;
+  const { float, name: typeName } = codecOf(job.info.type);
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const values = new Float32Array(
-      float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, p.info.nbytes) / 2) : 0,
+      float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, job.info.nbytes) / float.bytes) : 0,
     );
-    for await (const bytes of src.streamTensor(p.info, COPY_CHUNK_BYTES)) {
-      if (float) stats.add(decodeFloatChunk(p.info.type, bytes, values));
+    for await (const bytes of src.streamTensor(job.info, COPY_CHUNK_BYTES)) {
+      if (float) stats.add(float.decodeInto(bytes, values));
       yield bytes;
     }
   }
@@ -227,113 +210,117 @@ function copyTensor(src: GgufFile, p: PlannedTensor): Produced {
     row: () => {
       const s = stats.result();
       return {
+        hf_name: null,
         gguf_type: typeName,
         source_dtype: typeName,
         rms: s.rms,
         min: s.min,
         max: s.max,
-        action: `copied byte-for-byte (rule ${p.decision.rule}: ${p.decision.reason})`,
+        action: `copied byte-for-byte (rule ${job.decision.rule}: ${job.decision.reason})`,
       };
     },
   };
 }
 
-/** A trit's byte (−1 is 0xff) → its code (0: −1, 1: 0, 2: +1), for counting without branches. */
-const TRIT_CODES = (() => {
-  const t = new Uint8Array(256).fill(3);
-  t[0xff] = 0;
-  t[0] = 1;
-  t[1] = 2;
-  return t;
-})();
+/** The up-front scan saw only the start of the tensor: values further on may still break it. */
+function notTernaryLater(src: GgufFile, name: string, what: string): NotTernaryError {
+  return new NotTernaryError(
+    `${src.path}: projection ${name} is not ternary: ${what}. Pass --ternarize to ternarize it with absmean (which changes the model).`,
+  );
+}
+
+/** F16/BF16 ternary values: one table lookup per element (lib/codecs/ternary_bits.ts). */
+async function* tritsFromTable(
+  src: GgufFile,
+  job: TensorJob,
+  counts: Float64Array,
+): AsyncGenerator<Int8Array> {
+  const float = floatCodecOf(src, job.info);
+  const table = ternaryCodeTable16(job.scan!.scaleBits!);
+  const trits = new Int8Array(CHUNK_ELEMENTS);
+  let done = 0;
+  for await (const bytes of src.streamTensor(job.info, CHUNK_ELEMENTS * 2)) {
+    const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+    const out = trits.subarray(0, bits.length);
+    classifyBits16(bits, table, counts, out);
+    if (counts[3]! > 0) {
+      const i = firstInvalid16(bits, table);
+      throw notTernaryLater(
+        src,
+        job.info.name,
+        `element ${done + i} is ${float.value(bits[i]!)}, not -s, 0 or +s (s = ${job.scan!.scale})`,
+      );
+    }
+    done += bits.length;
+    yield out;
+  }
+}
+
+/** Trits of each chunk of values: the exact ones, or absmean's; counted into `counts`. */
+async function* tritsFromValues(
+  src: GgufFile,
+  job: TensorJob,
+  scale: number,
+  counts: Float64Array,
+): AsyncGenerator<Int8Array> {
+  const name = job.info.name;
+  let done = 0;
+  for await (const values of streamFloatValues(src, job.info)) {
+    let trits: Int8Array;
+    try {
+      trits = job.scan!.ternary
+        ? tritsFromTernary(values, scale, `${name} [from element ${done}]`)
+        : ternarizeAbsmean(values, scale, name).trits;
+    } catch (e) {
+      throw e instanceof NotTernaryError ? notTernaryLater(src, name, e.message) : e;
+    }
+    const bytes = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
+    for (let i = 0; i < bytes.length; i++) counts[TRIT_CODE[bytes[i]!]!]!++;
+    done += values.length;
+    yield trits;
+  }
+}
+
+/** The meta.json row of a quantized projection: the values a reader gets back, trit × stored scale. */
+function quantizedRow(job: TensorJob, format: QuantFormat, scale: number, counts: Float64Array) {
+  const d = format.codec.ternary.storedScale(scale);
+  const [neg, zero, pos] = [counts[0]!, counts[1]!, counts[2]!];
+  const count = neg + zero + pos;
+  const how = job.scan!.ternary
+    ? `ternary values kept exactly (s = ${scale})`
+    : `ternarized with absmean (s = max(mean|W|, 1e-5) = ${scale}): the values changed`;
+  const stored = d === scale ? "" : `; scale stored as f16 ${d}`;
+  const typeName = format.codec.name;
+  return {
+    hf_name: null,
+    gguf_type: typeName,
+    source_dtype: codecOf(job.info.type).name,
+    rms: count ? d * Math.sqrt((neg + pos) / count) : 0,
+    min: neg ? -d : zero ? 0 : d,
+    max: pos ? d : zero ? 0 : -d,
+    action:
+      `quantized:${typeName} (rule ${job.decision.rule}: ${job.decision.reason}); ${how}${stored}`,
+    ternary_scale: d,
+  };
+}
 
 /** Trits of each chunk (from the exact values, or absmean), packed slab by slab. */
-function quantizeTensor(src: GgufFile, p: PlannedTensor, format: QuantFormat): Produced {
-  const scan = p.scan!;
-  const name = p.info.name;
-  const ternary = scan.ternary;
-  const scale = ternary ? scan.scale : scan.absmeanScale!;
-  const n = p.info.ne[0]! * p.info.ne[1]!;
-  const encoder = format.encoder(n, scale, name);
-  const counts = new Float64Array(4);
-  let done = 0;
-  // The up-front scan saw only the start of the tensor: values further on may still break it.
-  const notTernaryLater = (what: string) =>
-    new NotTernaryError(
-      `${src.path}: projection ${name} is not ternary: ${what}. Pass --ternarize to ternarize it with absmean (which changes the model).`,
-    );
-  const tally = (trits: Int8Array) => {
-    const bits = new Uint8Array(trits.buffer, trits.byteOffset, trits.length);
-    for (let i = 0; i < bits.length; i++) counts[TRIT_CODES[bits[i]!]!]!++;
-  };
-  async function* fromTable(scaleBits: number): AsyncGenerator<Int8Array> {
-    // F16/BF16 ternary values: one table lookup per element (ternary_bits.ts).
-    const table = ternaryCodeTable16(scaleBits);
-    const trits = new Int8Array(CHUNK_ELEMENTS);
-    for await (const bytes of src.streamTensor(p.info, CHUNK_ELEMENTS * 2)) {
-      const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-      const out = trits.subarray(0, bits.length);
-      classifyBits16(bits, table, counts, out);
-      if (counts[3]! > 0) {
-        const i = firstInvalid16(bits, table);
-        const decode = p.info.type === GgmlType.F16 ? f16ToF32 : bf16ToF32;
-        throw notTernaryLater(
-          `element ${done + i} is ${decode(bits[i]!)}, not -s, 0 or +s (s = ${scale})`,
-        );
-      }
-      done += bits.length;
-      yield out;
-    }
-  }
-  async function* fromValues(): AsyncGenerator<Int8Array> {
-    for await (const values of streamFloatValues(src, p.info)) {
-      let trits: Int8Array;
-      try {
-        trits = ternary
-          ? tritsFromTernary(values, scale, `${name} [from element ${done}]`)
-          : ternarizeAbsmean(values, scale, name).trits;
-      } catch (e) {
-        throw e instanceof NotTernaryError ? notTernaryLater(e.message) : e;
-      }
-      tally(trits);
-      done += values.length;
-      yield trits;
-    }
-  }
+function quantizeTensor(src: GgufFile, job: TensorJob, format: QuantFormat): ProducedTensor {
+  const scan = job.scan!;
+  const scale = scan.ternary ? scan.scale : scan.absmeanScale!;
+  const n = job.info.ne[0]! * job.info.ne[1]!;
+  const encoder = format.codec.ternary.encoder(n, scale, job.info.name);
+  // counts[0..2]: −1, 0, +1; counts[3]: the table found an invalid value; [4]: TRIT_CODE's invalid.
+  const counts = new Float64Array(5);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const slabs = ternary && scan.scaleBits !== undefined
-      ? fromTable(scan.scaleBits)
-      : fromValues();
+    const slabs = scan.ternary && scan.scaleBits !== undefined
+      ? tritsFromTable(src, job, counts)
+      : tritsFromValues(src, job, scale, counts);
     for await (const trits of slabs) yield encoder.encode(trits);
     const tail = encoder.finish();
     if (tail.length > 0) yield tail;
   }
-  return {
-    chunks: chunks(),
-    row: () => {
-      // The values a reader of the file gets back: trit × stored scale.
-      const d = format.storedScale(scale);
-      const [neg, zero, pos] = [counts[0]!, counts[1]!, counts[2]!];
-      const count = neg + zero + pos;
-      const rms = count ? d * Math.sqrt((neg + pos) / count) : 0;
-      const min = neg ? -d : zero ? 0 : d;
-      const max = pos ? d : zero ? 0 : -d;
-      const how = ternary
-        ? `ternary values kept exactly (s = ${scale})`
-        : `ternarized with absmean (s = max(mean|W|, 1e-5) = ${scale}): the values changed`;
-      const stored = d === scale ? "" : `; scale stored as f16 ${d}`;
-      return {
-        gguf_type: format.ggmlName,
-        source_dtype: GGML_TYPES[p.info.type].name,
-        rms,
-        min,
-        max,
-        action:
-          `quantized:${format.ggmlName} (rule ${p.decision.rule}: ${p.decision.reason}); ${how}${stored}`,
-        ternary_scale: d,
-      };
-    },
-  };
+  return { chunks: chunks(), row: () => quantizedRow(job, format, scale, counts) };
 }
 
 /** hf_name of each tensor, from the input's meta.json when it describes this very file. */
@@ -366,11 +353,12 @@ async function sourceMeta(
   return { path, json, hfNames };
 }
 
-/** Runs the quantization (see the module comment). */
-export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResult> {
-  const format = quantFormat(opts.type ?? "i2_s");
-  const ternarize = opts.ternarize === true;
-  const outDir = opts.outDir ?? dirname(opts.input);
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The output file name, refused when it has folders in it or would replace the input. */
+function outputName(opts: QuantizeOptions, format: QuantFormat, outDir: string) {
   const stem = opts.name ?? `clean-${format.name}`;
   if (stem.length === 0 || /[\\/]/.test(stem)) {
     throw new UsageError(`--name must be a file stem without folders, got "${stem}"`);
@@ -383,12 +371,95 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
       } would replace the input: choose another --name or out_dir`,
     );
   }
+  return { stem, outName };
+}
+
+/** What {@link quantizeMeta} records besides the tensors. */
+interface QuantizeRecord {
+  readonly opts: QuantizeOptions;
+  readonly format: QuantFormat;
+  readonly src: GgufFile;
+  readonly archName: string | null;
+  readonly jobs: readonly TensorJob[];
+  readonly outName: string;
+  readonly ggufSha: string;
+  readonly size: number;
+  readonly inputSha: string;
+  readonly srcMeta: Awaited<ReturnType<typeof sourceMeta>>;
+}
+
+/** The meta.json of the quantized file. */
+async function quantizeMeta(
+  r: QuantizeRecord,
+  tensors: GgufMeta["tensors"],
+  warnings: string[],
+): Promise<GgufMeta> {
+  const { opts, format, srcMeta } = r;
+  for (const row of tensors) row.hf_name = srcMeta?.hfNames.get(row.gguf_name) ?? null;
+  const quantized = r.jobs.filter((p) => p.decision.decision === "quantize").length;
+  const sources: MetaSource[] = [{
+    path: basename(opts.input),
+    size: (await Deno.stat(opts.input)).size,
+    sha256: r.inputSha,
+  }];
+  const fromMeta = srcMeta?.json;
+  return {
+    format: "gguf_v3",
+    tool: { ...TOOL },
+    precision: format.name,
+    norms_format: "float_preserved",
+    architecture: r.archName ?? "",
+    file: r.outName,
+    fingerprint: `sha256-${r.ggufSha}`,
+    size: r.size,
+    options: {
+      type: format.name,
+      ggml_type: format.codec.id,
+      file_type: format.fileType,
+      quantization_version: QUANTIZATION_VERSION,
+      runs_in: format.runsIn,
+      ternarize: opts.ternarize === true,
+      input: basename(opts.input),
+      input_fingerprint: `sha256-${r.inputSha}`,
+      source_meta: srcMeta ? basename(srcMeta.path) : null,
+      quantized_tensors: quantized,
+      copied_tensors: r.jobs.length - quantized,
+    },
+    sources,
+    config: isRecord(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
+    tokenizer: isRecord(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
+    tensors,
+    warnings,
+    ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
+  };
+}
+
+/** Warns when the runtime of `format` cannot load a file of architecture `archName`. */
+function warnUnloadableUpstream(
+  input: string,
+  archName: string | null,
+  format: QuantFormat,
+  warn: (m: string) => void,
+): void {
+  const loads = format.loadsArchitectures;
+  if (archName === null || !loads || loads.includes(archName)) return;
+  warn(
+    `${input}: general.architecture is "${archName}", but upstream llama.cpp loads ` +
+      `${format.codec.name} files only as ${loads.map((a) => `"${a}"`).join(" or ")} ` +
+      `(export with --arch-name bitnet)`,
+  );
+}
+
+/** Runs the quantization (see the module comment). */
+export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResult> {
+  const format = quantFormat(opts.type ?? "i2_s");
+  const outDir = opts.outDir ?? dirname(opts.input);
+  const { stem, outName } = outputName(opts, format, outDir);
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
     opts.onWarning?.(m);
   };
-
   const src = await openGguf(opts.input);
   // The input's digest (provenance) is computed on another core meanwhile.
   const inputHash = sha256InWorker(opts.input);
@@ -396,105 +467,38 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const arch = src.kv(Keys.general.architecture)?.value;
     const archName = typeof arch === "string" ? arch : null;
     if (archName === null) warn(`${opts.input} has no general.architecture`);
-    const loads = format.loadsArchitectures;
-    if (archName !== null && loads && !loads.includes(archName)) {
-      warn(
-        `${opts.input}: general.architecture is "${archName}", but upstream llama.cpp loads ` +
-          `${format.ggmlName} files only as ${loads.map((a) => `"${a}"`).join(" or ")} ` +
-          `(export with --arch-name bitnet)`,
-      );
-    }
-    const plan = await planTensors(src, format, ternarize, warn);
-
+    warnUnloadableUpstream(opts.input, archName, format, warn);
+    const jobs = await planJobs(src, format, opts.ternarize === true, warn);
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
-    for (const p of plan) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
-
+    for (const p of jobs) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
     const outputs = await AtomicOutputs.create(outDir);
     try {
       const ggufFile = await outputs.file(outName);
-      const metaTensors: MetaTensor[] = [];
       const hashes = opts.hashManifest === false ? null : await companionHasher();
-      await w.write(ggufFile, async function* (tensor, i) {
-        const p = plan[i]!;
-        opts.onProgress?.(i, plan.length, tensor.name);
-        const produced = p.decision.decision === "quantize"
-          ? quantizeTensor(src, p, format)
-          : copyTensor(src, p);
-        // The payload's sha256 (for meta.json) and the manifest's digests, as the bytes go by.
-        const hash = hashes ?? await PayloadHashing.create({ tensor: ["sha256"] });
-        await hash.begin();
-        for await (const chunk of produced.chunks) {
-          hash.update(chunk);
-          yield chunk;
-        }
-        hash.end(tensor.name);
-        const row = produced.row();
-        metaTensors.push({
-          gguf_name: tensor.name,
-          hf_name: null,
-          gguf_type: row.gguf_type,
-          shape: [...tensor.shape],
-          source_dtype: row.source_dtype,
-          rms: row.rms,
-          min: row.min,
-          max: row.max,
-          sha256: lastTensorSha256(hash),
-          action: row.action,
-          ...(row.ternary_scale !== undefined ? { ternary_scale: row.ternary_scale } : {}),
-        });
+      const tensors = await writeTensors(w, ggufFile, hashes, (tensor, i) => {
+        opts.onProgress?.(i, jobs.length, tensor.name);
+        const job = jobs[i]!;
+        return job.decision.decision === "quantize"
+          ? quantizeTensor(src, job, format)
+          : copyTensor(src, job);
       });
-      opts.onProgress?.(plan.length, plan.length, "");
+      opts.onProgress?.(jobs.length, jobs.length, "");
       const ggufSha = await outputs.close(ggufFile);
-
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
-      for (const row of metaTensors) row.hf_name = srcMeta?.hfNames.get(row.gguf_name) ?? null;
-      const quantized = plan.filter((p) => p.decision.decision === "quantize").length;
-      const inputStat = await Deno.stat(opts.input);
-      const sources: MetaSource[] = [{
-        path: basename(opts.input),
-        size: inputStat.size,
-        sha256: inputSha,
-      }];
-      const fromMeta = srcMeta?.json;
-      const meta: GgufMeta = {
-        format: "gguf_v3",
-        tool: { ...TOOL },
-        precision: format.name,
-        norms_format: "float_preserved",
-        architecture: archName ?? "",
-        file: outName,
-        fingerprint: `sha256-${ggufSha}`,
-        size: ggufFile.bytesWritten,
-        options: {
-          type: format.name,
-          ggml_type: format.ggml,
-          file_type: format.fileType,
-          quantization_version: QUANTIZATION_VERSION,
-          runs_in: format.runsIn,
-          ternarize,
-          input: basename(opts.input),
-          input_fingerprint: `sha256-${inputSha}`,
-          source_meta: srcMeta ? basename(srcMeta.path) : null,
-          quantized_tensors: quantized,
-          copied_tensors: plan.length - quantized,
-        },
-        sources,
-        config: isRecord(fromMeta?.config) ? fromMeta.config : configFromGguf(src, archName),
-        tokenizer: isRecord(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(src),
-        tensors: metaTensors,
+      const record = { opts, format, src, archName, jobs, outName, ggufSha, inputSha, srcMeta };
+      const meta = await quantizeMeta(
+        { ...record, size: ggufFile.bytesWritten },
+        tensors,
         warnings,
-        ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
-      };
+      );
       const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
       await outputs.commit();
       const removed = await removeStaleCompanions(companions);
       return {
         ggufPath: ggufFile.finalPath,
-        metaPath: companions.metaPath,
-        fingerprintPath: companions.fingerprintPath,
-        manifestPath: companions.manifestPath,
+        ...companions,
         fingerprint: meta.fingerprint,
         meta,
         removed,
@@ -507,8 +511,4 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     inputHash.cancel();
     src.close();
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

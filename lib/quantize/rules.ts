@@ -35,7 +35,7 @@ export interface QuantizeRule {
   readonly reason: string;
 }
 
-/** The seven BitLinear projections of a BitNet b1.58 layer (FORMATS.md §4). */
+/** The seven BitLinear projections of a BitNet b1.58 layer (docs/reference/formats.md, "BitNet b1.58 forward pass"). */
 export const TERNARY_PROJECTIONS: readonly ProjectionKind[] = [
   "attn_q",
   "attn_k",

@@ -18,20 +18,16 @@
  */
 
 import { NotTernaryError, UnsupportedError } from "../errors.ts";
-import { bf16ToF32, f16ToF32 } from "../codecs/float.ts";
-import { bf16ToF32Array, f16ToF32Array } from "../codecs/float_bulk.ts";
 import { AbsmeanAccumulator, ternaryInfo } from "../codecs/ternary.ts";
-import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
+import { codecOf, type FloatCodec } from "../codecs/table.ts";
 import {
   classifyBits16,
   firstInvalid16,
   firstMagnitude16,
   ternaryCodeTable16,
-} from "./ternary_bits.ts";
-
-/** Float storage types the quantizer reads values from. */
-export const FLOAT_INPUT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+} from "../codecs/ternary_bits.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { tensorValueChunks } from "../stats/tensor_values.ts";
 
 /**
  * Elements per streamed chunk: a multiple of every block size (128, 256), so
@@ -40,71 +36,40 @@ export const FLOAT_INPUT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16,
  */
 export const CHUNK_ELEMENTS = 1 << 20;
 
-/** True when `type` is a float type values can be read from. */
-export function isFloatInput(type: number): boolean {
-  return FLOAT_INPUT_TYPES.includes(type);
-}
-
 /**
- * Streams a float tensor's values as f32, `chunkElements` at a time (the
- * last chunk may be shorter). The yielded array is reused between steps.
- * A non-float tensor is an {@link UnsupportedError} naming it.
+ * The float part of a tensor's codec row; any other type is an
+ * {@link UnsupportedError} naming the tensor (values are read from floats only).
  *
  * @example
  * ```ts
- * for await (const values of streamFloatValues(gguf, gguf.tensor("output_norm.weight"))) {
- *   console.log(values.length);
- * }
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * floatCodecOf(gguf, gguf.tensor("output_norm.weight")).bytes; // 4
  * ```
  */
-export async function* streamFloatValues(
-  gguf: GgufFile,
-  t: GgufTensorInfo,
-  chunkElements = CHUNK_ELEMENTS,
-): AsyncGenerator<Float32Array> {
-  if (!isFloatInput(t.type)) {
+export function floatCodecOf(gguf: GgufFile, t: GgufTensorInfo): FloatCodec {
+  const codec = codecOf(t.type);
+  if (!codec.float) {
     throw new UnsupportedError(
-      `${gguf.path}: tensor ${t.name} is ${
-        GGML_TYPES[t.type].name
-      }; values can only be read from F32, F16 or BF16`,
+      `${gguf.path}: tensor ${t.name} is ${codec.name}; quantize from the float export (F32, F16 or BF16 projections)`,
     );
   }
-  const width = elementWidth(t.type);
-  const out = new Float32Array(Math.min(chunkElements, t.nbytes / width));
-  for await (const bytes of gguf.streamTensor(t, chunkElements * width)) {
-    yield decodeFloatChunk(t.type, bytes, out);
-  }
-}
-
-/** Bytes per element of a float input type. */
-function elementWidth(type: number): number {
-  return type === GgmlType.F32 ? 4 : 2;
+  return codec.float;
 }
 
 /**
- * Decodes a chunk of a float tensor (`bytes` starting at an element boundary,
- * at a byte offset aligned to the element size) into the front of `out`,
- * which must hold at least as many elements; returns that part of `out`.
+ * Streams a float tensor's values as f32, {@link CHUNK_ELEMENTS} at a time
+ * (the yielded array is reused between steps).
  *
  * @example
  * ```ts
- * const out = new Float32Array(2);
- * decodeFloatChunk(GgmlType.F16, new Uint8Array([0x00, 0x3c, 0x00, 0xc0]), out); // [1, -2]
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * for await (const v of streamFloatValues(gguf, gguf.tensor("blk.0.attn_q.weight"))) console.log(v.length);
  * ```
  */
-export function decodeFloatChunk(type: number, bytes: Uint8Array, out: Float32Array): Float32Array {
-  const n = bytes.length / elementWidth(type);
-  const dst = out.subarray(0, n);
-  if (type === GgmlType.F32) {
-    dst.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
-  } else if (type === GgmlType.F16) {
-    f16ToF32Array(new Uint16Array(bytes.buffer, bytes.byteOffset, n), dst);
-  } else if (type === GgmlType.BF16) {
-    bf16ToF32Array(new Uint16Array(bytes.buffer, bytes.byteOffset, n), dst);
-  } else {
-    throw new UnsupportedError(`ggml type ${type} is not a float type (F32, F16 or BF16)`);
-  }
-  return dst;
+export function streamFloatValues(gguf: GgufFile, t: GgufTensorInfo): AsyncGenerator<Float32Array> {
+  return tensorValueChunks(gguf, t, CHUNK_ELEMENTS * floatCodecOf(gguf, t).bytes);
 }
 
 /** What {@link scanTernary} found in one tensor. */
@@ -145,13 +110,6 @@ function witnessesOf(values: Float32Array, known: number): number[] {
   return first ? [first] : [];
 }
 
-/** Scalar decoding of one 16-bit pattern, and the exponent mask that marks inf/NaN. */
-function bits16Format(type: number): { decode: (bits: number) => number; expMask: number } {
-  return type === GgmlType.F16
-    ? { decode: f16ToF32, expMask: 0x7c00 }
-    : { decode: bf16ToF32, expMask: 0x7f80 };
-}
-
 /** Absmean of the values, or a NotTernaryError naming the tensor. */
 function absmeanOf(acc: AbsmeanAccumulator, gguf: GgufFile, t: GgufTensorInfo): number {
   try {
@@ -167,10 +125,11 @@ function absmeanOf(acc: AbsmeanAccumulator, gguf: GgufFile, t: GgufTensorInfo): 
 async function scanBits16(
   gguf: GgufFile,
   t: GgufTensorInfo,
+  float: FloatCodec,
   acc: AbsmeanAccumulator | undefined,
   full: boolean,
 ): Promise<TernaryScan> {
-  const { decode, expMask } = bits16Format(t.type);
+  const decode = float.value;
   const counts = new Float64Array(4);
   const values = acc ? new Float32Array(Math.min(CHUNK_ELEMENTS, t.nbytes / 2)) : undefined;
   let scaleBits = 0;
@@ -181,7 +140,7 @@ async function scanBits16(
   for await (const bytes of gguf.streamTensor(t, CHUNK_ELEMENTS * 2)) {
     read += bytes.length;
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-    if (acc) acc.add(decodeFloatChunk(t.type, bytes, values!));
+    if (acc) acc.add(float.decodeInto(bytes, values!));
     if (!ternary) {
       if (!acc) break;
       continue;
@@ -192,7 +151,7 @@ async function scanBits16(
         counts[1]! += bits.length;
         continue;
       }
-      if ((scaleBits & expMask) === expMask) {
+      if (scaleBits >= float.infBits) {
         ternary = false;
         witnesses = [decode(scaleBits)];
         continue;
@@ -226,10 +185,12 @@ async function scanBits16(
  * follows. With `full: false` a tensor is read only until s is known and one
  * chunk is checked — enough to refuse a float checkpoint before writing
  * anything; the encoding pass checks every value again anyway. F16 and BF16
- * go through the table of ternary_bits.ts; F32 through `ternaryInfo`.
+ * go through the table of lib/codecs/ternary_bits.ts; F32 through `ternaryInfo`.
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const scan = await scanTernary(gguf, gguf.tensor("blk.0.ffn_up.weight"), { absmean: true, full: true });
  * scan.ternary ? scan.scale : scan.absmeanScale;
  * ```
@@ -240,14 +201,8 @@ export async function scanTernary(
   opts: { absmean: boolean; full: boolean },
 ): Promise<TernaryScan> {
   const acc = opts.absmean ? new AbsmeanAccumulator() : undefined;
-  if (!isFloatInput(t.type)) {
-    throw new UnsupportedError(
-      `${gguf.path}: tensor ${t.name} is ${
-        GGML_TYPES[t.type].name
-      }; values can only be read from F32, F16 or BF16`,
-    );
-  }
-  if (t.type !== GgmlType.F32) return await scanBits16(gguf, t, acc, opts.full);
+  const float = floatCodecOf(gguf, t);
+  if (float.bytes === 2) return await scanBits16(gguf, t, float, acc, opts.full);
   let ternary = true;
   let scale = 0;
   let neg = 0, zero = 0, pos = 0;

@@ -8,7 +8,7 @@
  *
  * - top-1 agreement, over all positions and over the "stable" ones (where the
  *   reference's top-1/top-2 logit gap is at least `stableMargin`; nearer ties
- *   may flip between two correct engines, FORMATS.md §4);
+ *   may flip between two correct engines, docs/reference/formats.md, "BitNet b1.58 forward pass");
  * - KL(P_reference ‖ P_candidate) per position, in nats, and its mean;
  * - the mean NLL of each model on each sequence.
  *
@@ -35,16 +35,15 @@ import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { DEFAULT_PROMPT } from "../inference/probe.ts";
+import { logSoftmax } from "../inference/softmax.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
-import type { Check } from "./report.ts";
+import { type Check, check } from "./report.ts";
 
 /** The differential report format identifier (bump on incompatible changes). */
 export const DIFFERENTIAL_SCHEMA_ID = "clean-gguf/differential-report/1";
-
-/** The prompt whose continuation is compared. */
-export const DEFAULT_PROBE_PROMPT = "The capital of France is";
 
 /** Greedy tokens of the reference appended to the prompt. */
 export const DEFAULT_PROBE_TOKENS = 16;
@@ -95,16 +94,13 @@ export const DIFFERENTIAL_THRESHOLDS: {
 };
 
 /** The threshold values alone. */
-export const DEFAULT_DIFFERENTIAL_THRESHOLDS: DifferentialThresholds = {
-  stableMargin: DIFFERENTIAL_THRESHOLDS.stableMargin.value,
-  minStableTop1Agreement: DIFFERENTIAL_THRESHOLDS.minStableTop1Agreement.value,
-  maxMeanKl: DIFFERENTIAL_THRESHOLDS.maxMeanKl.value,
-  maxNllIncrease: DIFFERENTIAL_THRESHOLDS.maxNllIncrease.value,
-};
+export const DEFAULT_DIFFERENTIAL_THRESHOLDS = Object.fromEntries(
+  Object.entries(DIFFERENTIAL_THRESHOLDS).map(([k, v]) => [k, v.value]),
+) as unknown as DifferentialThresholds;
 
 /** Options of {@link compareModels}. */
 export interface CompareOptions {
-  /** Default {@link DEFAULT_PROBE_PROMPT}. */
+  /** Default {@link DEFAULT_PROMPT}. */
   readonly prompt?: string;
   /** Reference greedy tokens appended to the prompt; default {@link DEFAULT_PROBE_TOKENS}. */
   readonly probeTokens?: number;
@@ -180,16 +176,6 @@ interface Sequence {
   readonly ids: number[];
   /** First logit row compared. */
   readonly firstRow: number;
-}
-
-/** log-softmax of one logit row, in float64. */
-function logSoftmax(row: Float32Array, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i]! > max) max = row[i]!;
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum);
-  for (let i = 0; i < row.length; i++) out[i] = row[i]! - lse;
 }
 
 /** Index of the largest value (lowest index on ties) and the gap to the second largest. */
@@ -287,7 +273,7 @@ function incompatibility(
   return null;
 }
 
-function failed(
+function failedReport(
   candidate: GgufFile,
   reference: GgufFile,
   t: DifferentialThresholds,
@@ -332,6 +318,133 @@ const fmt = (
 ) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(digits));
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+/** The hyper-parameters of both models, or why they cannot be compared. */
+function comparable(candidate: GgufFile, reference: GgufFile): Check | { ref: ModelHparams } {
+  let refHp: ModelHparams, candHp: ModelHparams;
+  try {
+    refHp = readHparams(reference);
+    candHp = readHparams(candidate);
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    return check("fail", "differential.load", e.message);
+  }
+  const mismatch = incompatibility(candHp, refHp, candidate, reference);
+  if (mismatch) return check("fail", "differential.compatible", mismatch);
+  return { ref: { ...refHp, contextLength: Math.min(refHp.contextLength, candHp.contextLength) } };
+}
+
+/** The probe (prompt + the reference's greedy continuation) and the passage, as token ids. */
+function sequencesOf(
+  tokenizer: { encode(text: string): number[] },
+  opts: CompareOptions,
+  context: number,
+) {
+  const probeTokens = opts.probeTokens ?? DEFAULT_PROBE_TOKENS;
+  if (!Number.isSafeInteger(probeTokens) || probeTokens < 1) {
+    throw new UsageError(`probeTokens must be a positive integer, got ${probeTokens}`);
+  }
+  const prompt = opts.prompt ?? DEFAULT_PROMPT, passage = opts.passage ?? PROBE_PASSAGE;
+  const promptIds = tokenizer.encode(prompt);
+  const passageIds = tokenizer.encode(passage).slice(0, context);
+  if (promptIds.length < 1 || promptIds.length + probeTokens > context || passageIds.length < 2) {
+    // generate() stops early only at a full context, which this excludes.
+    throw new UsageError(
+      `the probe (${promptIds.length} + ${probeTokens} tokens) and passage (${passageIds.length} tokens) must fit in ${context} positions`,
+    );
+  }
+  return { prompt, passage, promptIds, passageIds, probeTokens };
+}
+
+/** Runs the reference (greedy probe, then every position) and the candidate on the same ids. */
+async function runBoth(
+  candidate: GgufFile,
+  reference: GgufFile,
+  seqs: ReturnType<typeof sequencesOf>,
+  engine: CompareOptions["engine"],
+) {
+  const maxContext = Math.max(seqs.promptIds.length + seqs.probeTokens, seqs.passageIds.length);
+  const engineOpts = { ...engine, maxContext };
+  let sequences: Sequence[] = [];
+  let refLogits: Float32Array[] = [];
+  const stage = { path: reference.path };
+  try {
+    await withEngine(reference, engineOpts, (e) => {
+      const gen = e.generate(seqs.promptIds, { maxTokens: seqs.probeTokens });
+      // Row r predicts ids[r + 1]: rows P-1 … P+G-2 are the G greedy choices.
+      sequences = [
+        {
+          id: "probe",
+          text: seqs.prompt,
+          ids: [...seqs.promptIds, ...gen.ids],
+          firstRow: seqs.promptIds.length - 1,
+        },
+        { id: "passage", text: seqs.passage, ids: seqs.passageIds, firstRow: 0 },
+      ];
+      refLogits = sequences.map((s) => e.forwardAll(s.ids));
+    });
+    stage.path = candidate.path;
+    const candLogits = await withEngine(
+      candidate,
+      engineOpts,
+      (e) => sequences.map((s) => e.forwardAll(s.ids)),
+    );
+    return { sequences, refLogits, candLogits };
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    return check("fail", "differential.load", `${stage.path}: ${e.message}`);
+  }
+}
+
+/** The three checks over the compared segments: top-1 agreement, mean KL, passage NLL. */
+function differentialChecks(segments: SegmentComparison[], t: DifferentialThresholds) {
+  const positions = segments.reduce((a, s) => a + s.positions, 0);
+  const stablePositions = segments.reduce((a, s) => a + s.stablePositions, 0);
+  const agreeStable = segments.reduce((a, s) => a + s.stableTop1Agreement * s.stablePositions, 0);
+  const stableTop1Agreement = stablePositions ? agreeStable / stablePositions : 1;
+  const meanKl = segments.reduce((a, s) => a + s.meanKl * s.positions, 0) / positions;
+  const pass = segments.find((s) => s.id === "passage")!;
+  const passageNllIncrease = pass.candidateNll - pass.referenceNll;
+  const disagreeText = segments.flatMap((s) =>
+    s.disagreements.map((d) =>
+      `${s.id} position ${d.position}: ${d.reference} vs ${d.candidate} (gap ${
+        d.margin.toFixed(2)
+      })`
+    )
+  ).slice(0, 5).join("; ");
+  const worst = segments.reduce((a, s) => (s.maxKl > a.maxKl ? s : a));
+  const at = worst.maxKl > 0 ? ` at ${worst.id} position ${worst.maxKlPosition}` : "";
+  const sign = passageNllIncrease >= 0 ? "+" : "";
+  const checks: Check[] = [
+    check(
+      stableTop1Agreement >= t.minStableTop1Agreement ? "pass" : "fail",
+      "differential.top1",
+      `top-1 agreement ${
+        pct(stableTop1Agreement)
+      } on ${stablePositions} stable positions (reference gap >= ${t.stableMargin}); need >= ${
+        pct(t.minStableTop1Agreement)
+      }${disagreeText ? `; differs at ${disagreeText}` : ""}`,
+    ),
+    check(
+      meanKl <= t.maxMeanKl ? "pass" : "fail",
+      "differential.kl",
+      `mean KL(reference || candidate) ${fmt(meanKl)} nats over ${positions} positions (max ${
+        fmt(worst.maxKl)
+      }${at}); need <= ${fmt(t.maxMeanKl)}`,
+    ),
+    check(
+      passageNllIncrease <= t.maxNllIncrease ? "pass" : "fail",
+      "differential.nll",
+      `passage NLL ${pass.candidateNll.toFixed(4)} (candidate) vs ${
+        pass.referenceNll.toFixed(4)
+      } (reference) nats/token: ${sign}${fmt(passageNllIncrease, 4)}; need <= +${t.maxNllIncrease}`,
+    ),
+  ];
+  return {
+    checks,
+    overall: { positions, stablePositions, stableTop1Agreement, meanKl, passageNllIncrease },
+  };
+}
+
 /**
  * Runs both models and compares them (see the module comment). Never throws
  * for a model that fails to load or does not match: that is a failed report
@@ -339,6 +452,9 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
  *
  * @example
  * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const candidate = await openGguf("models/clean/clean-i2_s.gguf");
+ * const reference = await openGguf("models/clean/clean-f16.gguf");
  * const report = await compareModels(candidate, reference, { thresholds: { maxMeanKl: 1e-2 } });
  * report.overall?.meanKl;
  * ```
@@ -350,136 +466,27 @@ export async function compareModels(
 ): Promise<DifferentialReport> {
   const started = performance.now();
   const t: DifferentialThresholds = { ...DEFAULT_DIFFERENTIAL_THRESHOLDS, ...opts.thresholds };
-  const probeTokens = opts.probeTokens ?? DEFAULT_PROBE_TOKENS;
-  if (!Number.isSafeInteger(probeTokens) || probeTokens < 1) {
-    throw new UsageError(`probeTokens must be a positive integer, got ${probeTokens}`);
-  }
-  const prompt = opts.prompt ?? DEFAULT_PROBE_PROMPT;
-  const passage = opts.passage ?? PROBE_PASSAGE;
-
-  let refHp: ModelHparams, candHp: ModelHparams;
-  try {
-    refHp = readHparams(reference);
-    candHp = readHparams(candidate);
-  } catch (e) {
-    if (!(e instanceof CleanGgufError)) throw e;
-    return failed(candidate, reference, t, {
-      id: "differential.load",
-      status: "fail",
-      message: e.message,
-    }, started);
-  }
-  const mismatch = incompatibility(candHp, refHp, candidate, reference);
-  if (mismatch) {
-    return failed(candidate, reference, t, {
-      id: "differential.compatible",
-      status: "fail",
-      message: mismatch,
-    }, started);
-  }
-
+  const failed = (c: Check) => failedReport(candidate, reference, t, c, started);
+  const hp = comparable(candidate, reference);
+  if (!("ref" in hp)) return failed(hp);
   let tokenizer = opts.tokenizer;
   try {
     tokenizer ??= await TextTokenizer.load({ gguf: reference });
   } catch (e) {
     if (!(e instanceof CleanGgufError)) throw e;
-    return failed(candidate, reference, t, {
-      id: "differential.tokenizer",
-      status: "fail",
-      message: e.message,
-    }, started);
+    return failed(check("fail", "differential.tokenizer", e.message));
   }
-  const context = Math.min(refHp.contextLength, candHp.contextLength);
-  const promptIds = tokenizer.encode(prompt);
-  const passageIds = tokenizer.encode(passage).slice(0, context);
-  if (promptIds.length < 1 || promptIds.length + probeTokens > context || passageIds.length < 2) {
-    // generate() stops early only at a full context, which this excludes.
-    throw new UsageError(
-      `the probe (${promptIds.length} + ${probeTokens} tokens) and passage (${passageIds.length} tokens) must fit in ${context} positions`,
-    );
-  }
-  const maxContext = Math.max(promptIds.length + probeTokens, passageIds.length);
-  const engineOpts = { ...opts.engine, maxContext };
-
-  let sequences: Sequence[] = [];
-  let refLogits: Float32Array[] = [];
-  let candLogits: Float32Array[] = [];
-  let stage = reference;
-  try {
-    await withEngine(reference, engineOpts, (e) => {
-      const gen = e.generate(promptIds, { maxTokens: probeTokens });
-      // Row r predicts ids[r + 1]: rows P-1 … P+G-2 are the G greedy choices.
-      const probeIds = [...promptIds, ...gen.ids];
-      sequences = [
-        { id: "probe", text: prompt, ids: probeIds, firstRow: promptIds.length - 1 },
-        { id: "passage", text: passage, ids: passageIds, firstRow: 0 },
-      ];
-      refLogits = sequences.map((s) => e.forwardAll(s.ids));
-    });
-    stage = candidate;
-    await withEngine(candidate, engineOpts, (e) => {
-      candLogits = sequences.map((s) => e.forwardAll(s.ids));
-    });
-  } catch (e) {
-    if (!(e instanceof CleanGgufError)) throw e;
-    return failed(
-      candidate,
-      reference,
-      t,
-      { id: "differential.load", status: "fail", message: `${stage.path}: ${e.message}` },
-      started,
-    );
-  }
-
-  const vocab = refHp.vocabSize;
-  const segments = sequences.map((s, i) =>
-    compareSegment(s, refLogits[i]!, candLogits[i]!, vocab, t)
+  const ran = await runBoth(
+    candidate,
+    reference,
+    sequencesOf(tokenizer, opts, hp.ref.contextLength),
+    opts.engine,
   );
-  const positions = segments.reduce((a, s) => a + s.positions, 0);
-  const stablePositions = segments.reduce((a, s) => a + s.stablePositions, 0);
-  const agreeStable = segments.reduce((a, s) => a + s.stableTop1Agreement * s.stablePositions, 0);
-  const stableTop1Agreement = stablePositions ? agreeStable / stablePositions : 1;
-  const meanKl = segments.reduce((a, s) => a + s.meanKl * s.positions, 0) / positions;
-  const pass = segments.find((s) => s.id === "passage")!;
-  const passageNllIncrease = pass.candidateNll - pass.referenceNll;
-
-  const disagreeText = segments.flatMap((s) =>
-    s.disagreements.map((d) =>
-      `${s.id} position ${d.position}: ${d.reference} vs ${d.candidate} (gap ${
-        d.margin.toFixed(2)
-      })`
-    )
-  ).slice(0, 5).join("; ");
-  const worst = segments.reduce((a, s) => (s.maxKl > a.maxKl ? s : a));
-  const checks: Check[] = [
-    {
-      id: "differential.top1",
-      status: stableTop1Agreement >= t.minStableTop1Agreement ? "pass" : "fail",
-      message: `top-1 agreement ${
-        pct(stableTop1Agreement)
-      } on ${stablePositions} stable positions (reference gap >= ${t.stableMargin}); need >= ${
-        pct(t.minStableTop1Agreement)
-      }${disagreeText ? `; differs at ${disagreeText}` : ""}`,
-    },
-    {
-      id: "differential.kl",
-      status: meanKl <= t.maxMeanKl ? "pass" : "fail",
-      message: `mean KL(reference || candidate) ${
-        fmt(meanKl)
-      } nats over ${positions} positions (max ${fmt(worst.maxKl)}${
-        worst.maxKl > 0 ? ` at ${worst.id} position ${worst.maxKlPosition}` : ""
-      }); need <= ${fmt(t.maxMeanKl)}`,
-    },
-    {
-      id: "differential.nll",
-      status: passageNllIncrease <= t.maxNllIncrease ? "pass" : "fail",
-      message: `passage NLL ${pass.candidateNll.toFixed(4)} (candidate) vs ${
-        pass.referenceNll.toFixed(4)
-      } (reference) nats/token: ${passageNllIncrease >= 0 ? "+" : ""}${
-        fmt(passageNllIncrease, 4)
-      }; need <= +${t.maxNllIncrease}`,
-    },
-  ];
+  if (!("sequences" in ran)) return failed(ran);
+  const segments = ran.sequences.map((s, i) =>
+    compareSegment(s, ran.refLogits[i]!, ran.candLogits[i]!, hp.ref.vocabSize, t)
+  );
+  const { checks, overall } = differentialChecks(segments, t);
   const ok = checks.every((c) => c.status === "pass");
   return {
     schema: DIFFERENTIAL_SCHEMA_ID,
@@ -489,7 +496,7 @@ export async function compareModels(
     exitCode: ok ? null : EXIT.gibberish,
     thresholds: t,
     segments,
-    overall: { positions, stablePositions, stableTop1Agreement, meanKl, passageNllIncrease },
+    overall,
     checks,
     durationMs: performance.now() - started,
   };
@@ -500,6 +507,7 @@ export async function compareModels(
  *
  * @example
  * ```ts
+ * declare const report: DifferentialReport;
  * console.log(renderDifferentialReport(report));
  * // Differential: candidate.gguf against reference.gguf — PASS
  * ```

@@ -128,6 +128,7 @@ export function longestRepeatRun(ids: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import { DEFAULT_RULES } from "./rules.ts";
  * textSignals("\u0001\u0002", [3, 3, 3, 3, 3, 3], DEFAULT_RULES.linguistic).filter((s) => !s.pass).length; // 4
  * ```
  */
@@ -178,6 +179,7 @@ export function textSignals(
  *
  * @example
  * ```ts
+ * import { DEFAULT_RULES } from "./rules.ts";
  * nllSignal(2.1, 2048, DEFAULT_RULES.linguistic).pass; // true (threshold 0.6 * 7.62)
  * ```
  */

@@ -14,7 +14,8 @@
 
 import { EXIT, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
-import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import { archByGgufName } from "../arch/registry.ts";
 import { inspectNorms } from "./norms.ts";
 import type { GateResult, NormFinding } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
@@ -57,6 +58,9 @@ function failed(message: string, id: string, metaPath: string | null): NormInspe
  *
  * @example
  * ```ts
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const r = await runNormGate(gguf, readHparams(gguf), "bitnet", {});
  * ```
  */
@@ -108,7 +112,7 @@ export async function inspectNormsOfFile(
       family = hparams.family;
     } catch {
       try {
-        family = familyOf(gguf.architecture, gguf.path);
+        family = archByGgufName(gguf.architecture, gguf.path).family;
       } catch {
         family = null;
       }

@@ -10,7 +10,9 @@
  *
  * @example
  * ```ts
- * import { runLinguisticGate } from "./linguistic.ts";
+ * import { type ProbeEngine, type ProbeTokenizer, runLinguisticGate } from "./linguistic.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * declare const engine: ProbeEngine, tokenizer: ProbeTokenizer;
  * const { gate, probe } = runLinguisticGate({
  *   engine, tokenizer, prompt: "The capital of France is", maxTokens: 8, expect: "Paris",
  *   rules: DEFAULT_RULES,
@@ -23,7 +25,7 @@
 import { EXIT } from "../errors.ts";
 import { nllSignal, textSignals } from "./gibberish.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
-import type { Check, GateResult, ProbeResult, Signal } from "./report.ts";
+import { type Check, check, type GateResult, type ProbeResult, type Signal } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
 /** What the probe needs from an inference engine. */
@@ -77,90 +79,99 @@ export function onlyExpectFailed(gate: GateResult): boolean {
   return gate.id === "linguistic" && failed.length > 0 && failed.every((c) => c.id === "expect");
 }
 
+const TITLE = "Gate 3: linguistic probe";
+
+/** Generates the continuation and measures the passage NLL (null, with the reason, when it fails). */
+function runProbe(input: LinguisticInput) {
+  const { engine, tokenizer, prompt, maxTokens } = input;
+  try {
+    const promptIds = tokenizer.encode(prompt);
+    const gen = engine.generate(promptIds, { maxTokens });
+    const text = tokenizer.decode(gen.ids, { skipSpecial: true });
+    const t0 = performance.now();
+    const nll = engine.nll(tokenizer.encode(input.passage ?? PROBE_PASSAGE));
+    const timings = {
+      promptMs: gen.timings.promptMs,
+      generateMs: gen.timings.genMs,
+      nllMs: performance.now() - t0,
+    };
+    return { promptIds, generatedIds: gen.ids, text, nll, timings };
+  } catch (e) {
+    return `the inference probe failed to run: ${(e as Error).message}`;
+  }
+}
+
+/** The probe's checks: it ran, every gibberish signal, and the expected text when asked. */
+function probeChecks(input: LinguisticInput, run: Exclude<ReturnType<typeof runProbe>, string>) {
+  const { prompt, expect, rules } = input;
+  const signals: Signal[] = [
+    ...textSignals(run.text, run.generatedIds, rules.linguistic),
+    nllSignal(run.nll.meanNll, input.engine.hparams.vocabSize, rules.linguistic),
+  ];
+  const what = `${run.generatedIds.length} tokens for ${JSON.stringify(prompt)}: ${
+    JSON.stringify(run.text)
+  }`;
+  const checks: Check[] = [
+    check("pass", "probe_run", `generated ${what}`),
+    ...signals.map((s) =>
+      check(s.pass ? "pass" : "fail", s.id, `${Number(s.value.toPrecision(4))}: ${s.detail}`)
+    ),
+  ];
+  if (expect !== null) {
+    const found = run.text.includes(expect);
+    checks.push(check(
+      found ? "pass" : "fail",
+      "expect",
+      found
+        ? `the output contains ${JSON.stringify(expect)}`
+        : `the output ${JSON.stringify(run.text)} does not contain ${JSON.stringify(expect)}`,
+    ));
+  }
+  return { signals, checks };
+}
+
 /**
  * Runs the probe and judges it.
  *
  * @example
  * ```ts
- * const r = runLinguisticGate({ engine, tokenizer, prompt: "Once upon a time", maxTokens: 8, expect: null, rules });
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * declare const engine: ProbeEngine, tokenizer: ProbeTokenizer;
+ * const r = runLinguisticGate({ engine, tokenizer, prompt: "Once upon a time", maxTokens: 8, expect: null, rules: DEFAULT_RULES });
  * r.gate.exitCode; // null, 14 or 15
  * ```
  */
 export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
   const started = performance.now();
-  const { engine, tokenizer, prompt, maxTokens, expect, rules } = input;
-  const passage = input.passage ?? PROBE_PASSAGE;
-  const title = "Gate 3: linguistic probe";
-  let promptIds: number[];
-  let generatedIds: number[];
-  let text: string;
-  let nll: { meanNll: number; tokens: number };
-  const timings: Record<string, number> = {};
-  try {
-    promptIds = tokenizer.encode(prompt);
-    const gen = engine.generate(promptIds, { maxTokens });
-    generatedIds = gen.ids;
-    timings.promptMs = gen.timings.promptMs;
-    timings.generateMs = gen.timings.genMs;
-    text = tokenizer.decode(generatedIds, { skipSpecial: true });
-    const t0 = performance.now();
-    nll = engine.nll(tokenizer.encode(passage));
-    timings.nllMs = performance.now() - t0;
-  } catch (e) {
-    const message = `the inference probe failed to run: ${(e as Error).message}`;
+  const run = runProbe(input);
+  if (typeof run === "string") {
+    const checks = [check("fail", "probe_run", run)];
+    const durationMs = performance.now() - started;
     return {
       gate: {
         id: "linguistic",
-        title,
+        title: TITLE,
         status: "fail",
         exitCode: EXIT.probeFailed,
-        summary: message,
-        durationMs: performance.now() - started,
-        checks: [{ id: "probe_run", status: "fail", message }],
+        summary: run,
+        durationMs,
+        checks,
       },
       probe: null,
     };
   }
-
-  const vocabSize = engine.hparams.vocabSize;
-  const signals: Signal[] = [
-    ...textSignals(text, generatedIds, rules.linguistic),
-    nllSignal(nll.meanNll, vocabSize, rules.linguistic),
-  ];
-  const checks: Check[] = [
-    {
-      id: "probe_run",
-      status: "pass",
-      message: `generated ${generatedIds.length} tokens for ${JSON.stringify(prompt)}: ${
-        JSON.stringify(text)
-      }`,
-    },
-    ...signals.map((s): Check => ({
-      id: s.id,
-      status: s.pass ? "pass" : "fail",
-      message: `${Number(s.value.toPrecision(4))}: ${s.detail}`,
-    })),
-  ];
-  if (expect !== null) {
-    const found = text.includes(expect);
-    checks.push({
-      id: "expect",
-      status: found ? "pass" : "fail",
-      message: found
-        ? `the output contains ${JSON.stringify(expect)}`
-        : `the output ${JSON.stringify(text)} does not contain ${JSON.stringify(expect)}`,
-    });
-  }
+  const { signals, checks } = probeChecks(input, run);
   const failed = checks.filter((c) => c.status === "fail");
-  const logVocab = Math.log(vocabSize);
+  const logVocab = Math.log(input.engine.hparams.vocabSize);
+  const { meanNll, tokens } = run.nll;
   return {
     gate: {
       id: "linguistic",
-      title,
+      title: TITLE,
       status: failed.length ? "fail" : "pass",
       exitCode: failed.length ? EXIT.gibberish : null,
       summary: failed.length === 0
-        ? `coherent output, passage NLL ${nll.meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`
+        ? `coherent output, passage NLL ${meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`
         : failed.every((c) => c.id === "expect")
         ? `${EXPECTED_TEXT_NOT_FOUND}: ${failed[0]!.message}`
         : `the output is gibberish: ${failed.map((c) => c.id).join(", ")} failed`,
@@ -168,20 +179,20 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
       checks,
     },
     probe: {
-      prompt,
-      promptIds,
-      maxTokens,
-      generatedIds,
-      text,
-      expect,
+      prompt: input.prompt,
+      promptIds: run.promptIds,
+      maxTokens: input.maxTokens,
+      generatedIds: run.generatedIds,
+      text: run.text,
+      expect: input.expect,
       signals,
       nll: {
-        meanNll: nll.meanNll,
-        tokens: nll.tokens,
+        meanNll,
+        tokens,
         logVocab,
-        threshold: rules.linguistic.maxNllFraction * logVocab,
+        threshold: input.rules.linguistic.maxNllFraction * logVocab,
       },
-      timings,
+      timings: run.timings,
     },
   };
 }

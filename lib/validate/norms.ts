@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../inference/hparams.ts";
+ * import { readHparams } from "../arch/hparams.ts";
  * import { DEFAULT_RULES } from "./rules.ts";
  * import { inspectNorms } from "./norms.ts";
  * const gguf = await openGguf("models/clean/clean-f16.gguf");
@@ -27,18 +27,25 @@ import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
-import type { ModelHparams } from "../inference/hparams.ts";
+import { codecOf, typesWith } from "../codecs/table.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
+import type { Family } from "../arch/registry.ts";
 import { expectedTensors } from "../inference/tensor_plan.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";
-import { decodeValues, elementCount } from "../stats/tensor_values.ts";
-import type { Check, GateResult, NormFinding, TensorStatsEntry } from "./report.ts";
+import { elementCount } from "../stats/tensor_values.ts";
+import {
+  type Check,
+  check,
+  type GateResult,
+  type NormFinding,
+  type TensorStatsEntry,
+} from "./report.ts";
 import { envelopeFor, NORM_CLASSES, type ValidationRules } from "./rules.ts";
 import type { ExportMeta } from "./source_meta.ts";
 
 /** Norm storage types: norms are never quantized. */
-const FLOAT_NORM_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+const FLOAT_NORM_TYPES: readonly number[] = typesWith("float");
 
 /** Inputs of gate 1. */
 export interface NormGateInput {
@@ -46,7 +53,7 @@ export interface NormGateInput {
   /** Null when the hyperparameters cannot be read: the found norms are still inspected. */
   readonly hparams: ModelHparams | null;
   /** Family for the envelopes; defaults to the hyperparameters' family. */
-  readonly family?: "bitnet" | "llama" | null;
+  readonly family?: Family | null;
   readonly rules: ValidationRules;
   readonly meta: ExportMeta | null;
 }
@@ -63,7 +70,7 @@ export function isNormTensor(name: string): boolean {
 }
 
 function statsEntry(t: GgufTensorInfo, values: Float32Array): TensorStatsEntry {
-  return { name: t.name, type: GGML_TYPES[t.type].name, shape: [...t.shape], ...summarize(values) };
+  return { name: t.name, type: codecOf(t.type).name, shape: [...t.shape], ...summarize(values) };
 }
 
 /** A vector may be written with dims [n, 1]: compare element counts and the squeezed shape. */
@@ -86,11 +93,147 @@ export interface NormSample {
   readonly expectedShape: readonly number[] | null;
 }
 
+/** What every norm check reads. */
+interface NormFacts {
+  readonly sample: NormSample;
+  readonly name: string;
+  readonly typeName: string;
+  readonly stats: TensorStatsEntry;
+  readonly family: Family | null;
+  readonly envelope: ReturnType<typeof envelopeFor>;
+  readonly q: ValidationRules["quantization"];
+  readonly distinct: number;
+  readonly grid: ReturnType<typeof lowBitGrid>;
+}
+
+/** One row of the norm checks: its id, what a failure means, and [passed, message] (null: not run). */
+interface NormCheck {
+  readonly id: string;
+  readonly severity: "unusable" | "suspicious";
+  judge(f: NormFacts): readonly [boolean, string] | null;
+}
+
+/** The checks of gate 1, in report order. */
+const NORM_CHECKS: readonly NormCheck[] = [
+  {
+    id: "storage",
+    severity: "suspicious",
+    judge: ({ name, typeName, sample }) => {
+      const ok = FLOAT_NORM_TYPES.includes(sample.tensor.type);
+      const why = ok ? "" : ": norm weights must stay F32/F16/BF16, never quantized";
+      return [ok, `${name} stored as ${typeName}${why}`];
+    },
+  },
+  {
+    id: "shape",
+    severity: "unusable",
+    judge: ({ name, sample: { tensor, expectedShape } }) => {
+      if (!expectedShape) return null;
+      const ok = sameShape(tensor.shape, expectedShape), shape = `[${tensor.shape.join(", ")}]`;
+      return [
+        ok,
+        ok
+          ? `${name} shape ${shape}`
+          : `${name} has shape ${shape}, expected [${expectedShape.join(", ")}]`,
+      ];
+    },
+  },
+  {
+    id: "finite",
+    severity: "unusable",
+    judge: ({ name, stats, sample }) =>
+      stats.nonFinite === 0 ? [true, `${name} values are finite`] : [
+        false,
+        `${name} has ${stats.nonFinite} NaN/inf values of ${elementCount(sample.tensor)}`,
+      ],
+  },
+  {
+    id: "nonzero",
+    severity: "unusable",
+    judge: ({ name, stats }) =>
+      stats.rms > 0
+        ? [true, `${name} is not all zero`]
+        : [false, `${name} is all zero: it would erase its input`],
+  },
+  {
+    id: "envelope",
+    severity: "suspicious",
+    judge: ({ name, stats, envelope: e, family, sample }) => {
+      const ok = stats.rms >= e.rmsMin && stats.rms <= e.rmsMax;
+      const where = `the ${
+        family ?? "generic"
+      } ${sample.normClass} envelope [${e.rmsMin}, ${e.rmsMax}]`;
+      return [
+        ok,
+        `${name} RMS ${fmt(stats.rms)} ${ok ? "inside" : "outside"} ${where} (${e.reason})`,
+      ];
+    },
+  },
+  {
+    id: "distinct",
+    severity: "suspicious",
+    judge: ({ name, distinct, q }) =>
+      distinct > q.maxDistinct
+        ? [true, `${name} holds ${distinct >= 4096 ? "4096+" : distinct} distinct values`]
+        : [
+          false,
+          `${name} holds only ${distinct} distinct value(s): quantized (at most ${q.maxDistinct} is suspicious)`,
+        ],
+  },
+  {
+    id: "grid",
+    severity: "suspicious",
+    judge: ({ name, grid, q }) => {
+      if (!grid.onGrid) return [true, `${name} is not on a low-bit grid`];
+      const levels = grid.levels === 1 ? "ternary" : `${grid.levels}-level`;
+      return [
+        false,
+        `${name}: every ${q.gridBlockSize}-value block sits on a ${levels} grid k*d: quantization damage`,
+      ];
+    },
+  },
+];
+
+/** The comparison with the export's meta.json: RMS within the stored type's roundoff, same bytes. */
+function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, checks: Check[]) {
+  const { name, stats, typeName } = f;
+  const row = meta.tensors.get(name);
+  if (!row) {
+    checks.push(
+      check(
+        "fail",
+        "meta_rms",
+        `${name} is not in ${meta.path}: not the export it claims to be`,
+        name,
+      ),
+    );
+    return null;
+  }
+  const tol = rules.meta.relTolerance[typeName] ?? rules.meta.relTolerance.F16 ?? 2 ** -10;
+  const relDiff = row.rms === 0
+    ? (stats.rms === 0 ? 0 : Infinity)
+    : Math.abs(stats.rms - row.rms) / Math.abs(row.rms);
+  const sha256Match = sha256Hex(f.sample.payload) === row.sha256;
+  const diff = `relative difference ${relDiff.toExponential(2)}, tolerance ${tol.toExponential(2)}`;
+  const message = `${name} RMS ${fmt(stats.rms)} vs ${
+    fmt(row.rms)
+  } recorded at export (${diff} for ${typeName})`;
+  checks.push(check(relDiff <= tol ? "pass" : "fail", "meta_rms", message, name));
+  if (!sha256Match) {
+    const why = `${name} payload sha256 differs from ${meta.path}: rewritten since export`;
+    checks.push(check("warn", "meta_sha256", why, name));
+  }
+  return { rms: row.rms, min: row.min, max: row.max, relDiff, tolerance: tol, sha256Match };
+}
+
 /**
  * Judges one norm tensor's values against the rules (and meta.json).
  *
  * @example
  * ```ts
+ * import type { GgufTensorInfo } from "../gguf/reader.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * declare const tensor: GgufTensorInfo, values: Float32Array, payload: Uint8Array;
  * const f = judgeNorm({ tensor, values, payload, normClass: "attn_norm", layer: 0, expectedShape: [256] },
  *   "bitnet", DEFAULT_RULES, null);
  * f.verdict; // "healthy"
@@ -98,149 +241,150 @@ export interface NormSample {
  */
 export function judgeNorm(
   sample: NormSample,
-  family: "bitnet" | "llama" | null,
+  family: Family | null,
   rules: ValidationRules,
   meta: ExportMeta | null,
 ): NormFinding {
-  const { tensor: t, values, payload, normClass, layer, expectedShape } = sample;
-  const typeName = GGML_TYPES[t.type].name;
-  const stats = statsEntry(t, values);
-  const envelope = envelopeFor(rules, family, normClass);
-  const q = rules.quantization;
-  const distinct = countDistinct(values);
-  const grid = lowBitGrid(values, {
-    blockSize: q.gridBlockSize,
-    maxLevel: q.gridMaxLevel,
-    tolerance: q.gridTolerance,
-  });
-  const checks: Check[] = [];
-  let unusable = false;
-  let suspicious = false;
-  const check = (id: string, ok: boolean, message: string, severity: "unusable" | "suspicious") => {
-    checks.push({ id, status: ok ? "pass" : "fail", message, tensor: t.name });
-    if (!ok && severity === "unusable") unusable = true;
-    if (!ok && severity === "suspicious") suspicious = true;
+  const t = sample.tensor, q = rules.quantization;
+  const facts: NormFacts = {
+    sample,
+    name: t.name,
+    typeName: codecOf(t.type).name,
+    stats: statsEntry(t, sample.values),
+    family,
+    envelope: envelopeFor(rules, family, sample.normClass),
+    q,
+    distinct: countDistinct(sample.values),
+    grid: lowBitGrid(sample.values, {
+      blockSize: q.gridBlockSize,
+      maxLevel: q.gridMaxLevel,
+      tolerance: q.gridTolerance,
+    }),
   };
-
-  check(
-    "storage",
-    FLOAT_NORM_TYPES.includes(t.type),
-    FLOAT_NORM_TYPES.includes(t.type)
-      ? `${t.name} stored as ${typeName}`
-      : `${t.name} stored as ${typeName}: norm weights must stay F32/F16/BF16, never quantized`,
-    "suspicious",
-  );
-  if (expectedShape) {
-    const ok = sameShape(t.shape, expectedShape);
-    check(
-      "shape",
-      ok,
-      ok
-        ? `${t.name} shape [${t.shape.join(", ")}]`
-        : `${t.name} has shape [${t.shape.join(", ")}], expected [${expectedShape.join(", ")}]`,
-      "unusable",
-    );
+  const checks: Check[] = [];
+  const failed = new Set<string>();
+  for (const row of NORM_CHECKS) {
+    const result = row.judge(facts);
+    if (!result) continue;
+    checks.push(check(result[0] ? "pass" : "fail", row.id, result[1], t.name));
+    if (!result[0]) failed.add(row.severity);
   }
-  check(
-    "finite",
-    stats.nonFinite === 0,
-    stats.nonFinite === 0
-      ? `${t.name} values are finite`
-      : `${t.name} has ${stats.nonFinite} NaN/inf values of ${elementCount(t)}`,
-    "unusable",
-  );
-  check(
-    "nonzero",
-    stats.rms > 0,
-    stats.rms > 0 ? `${t.name} is not all zero` : `${t.name} is all zero: it would erase its input`,
-    "unusable",
-  );
-  const inEnvelope = stats.rms >= envelope.rmsMin && stats.rms <= envelope.rmsMax;
-  check(
-    "envelope",
-    inEnvelope,
-    `${t.name} RMS ${fmt(stats.rms)} ${inEnvelope ? "inside" : "outside"} the ${
-      family ?? "generic"
-    } ${normClass} envelope [${envelope.rmsMin}, ${envelope.rmsMax}] (${envelope.reason})`,
-    "suspicious",
-  );
-  check(
-    "distinct",
-    distinct > q.maxDistinct,
-    distinct > q.maxDistinct
-      ? `${t.name} holds ${distinct >= 4096 ? "4096+" : distinct} distinct values`
-      : `${t.name} holds only ${distinct} distinct value(s): quantized (at most ${q.maxDistinct} is suspicious)`,
-    "suspicious",
-  );
-  check(
-    "grid",
-    !grid.onGrid,
-    grid.onGrid
-      ? `${t.name}: every ${q.gridBlockSize}-value block sits on a ${
-        grid.levels === 1 ? "ternary" : `${grid.levels}-level`
-      } grid k*d: quantization damage`
-      : `${t.name} is not on a low-bit grid`,
-    "suspicious",
-  );
-
-  let metaFinding: NormFinding["meta"] = null;
-  if (meta) {
-    const row = meta.tensors.get(t.name);
-    if (!row) {
-      check(
-        "meta_rms",
-        false,
-        `${t.name} is not in ${meta.path}: not the export it claims to be`,
-        "suspicious",
-      );
-    } else {
-      const tol = rules.meta.relTolerance[typeName] ?? rules.meta.relTolerance.F16 ?? 2 ** -10;
-      const relDiff = row.rms === 0
-        ? (stats.rms === 0 ? 0 : Infinity)
-        : Math.abs(stats.rms - row.rms) / Math.abs(row.rms);
-      const sha256Match = sha256Hex(payload) === row.sha256;
-      metaFinding = {
-        rms: row.rms,
-        min: row.min,
-        max: row.max,
-        relDiff,
-        tolerance: tol,
-        sha256Match,
-      };
-      check(
-        "meta_rms",
-        relDiff <= tol,
-        `${t.name} RMS ${fmt(stats.rms)} vs ${
-          fmt(row.rms)
-        } recorded at export (relative difference ${relDiff.toExponential(2)}, tolerance ${
-          tol.toExponential(2)
-        } for ${typeName})`,
-        "suspicious",
-      );
-      if (!sha256Match) {
-        checks.push({
-          id: "meta_sha256",
-          status: "warn",
-          message: `${t.name} payload sha256 differs from ${meta.path}: rewritten since export`,
-          tensor: t.name,
-        });
-      }
-    }
-  }
+  const metaFinding = meta ? metaCheck(facts, rules, meta, checks) : null;
+  if (checks.some((c) => c.id === "meta_rms" && c.status === "fail")) failed.add("suspicious");
+  const { envelope: e, grid } = facts;
   return {
     name: t.name,
-    normClass,
-    layer,
-    type: typeName,
+    normClass: sample.normClass,
+    layer: sample.layer,
+    type: facts.typeName,
     shape: [...t.shape],
-    stats,
-    distinct,
+    stats: facts.stats,
+    distinct: facts.distinct,
     gridLevels: grid.onGrid ? grid.levels : null,
-    envelope: { rmsMin: envelope.rmsMin, rmsMax: envelope.rmsMax, reason: envelope.reason },
+    envelope: { rmsMin: e.rmsMin, rmsMax: e.rmsMax, reason: e.reason },
     meta: metaFinding,
-    verdict: unusable ? "unusable" : suspicious ? "suspicious" : "healthy",
+    verdict: failed.has("unusable") ? "unusable" : failed.size ? "suspicious" : "healthy",
     checks,
   };
+}
+
+/** The norms the hyper-parameters imply (by name, with their shapes), and the presence check. */
+function expectedNorms(gguf: GgufFile, hparams: ModelHparams | null, checks: Check[]) {
+  const expected = new Map<string, readonly number[]>();
+  if (!hparams) {
+    const why =
+      "hyperparameters unreadable: the expected norm set is unknown; inspecting the norms found";
+    checks.push(check("skip", "norms_present", why));
+    return expected;
+  }
+  for (const spec of expectedTensors(hparams)) {
+    if (spec.role === "norm") expected.set(spec.name, spec.shape);
+  }
+  const missing = [...expected.keys()].filter((n) => !gguf.hasTensor(n));
+  const model = `${hparams.arch} with ${hparams.nLayer} layers`;
+  checks.push(
+    missing.length === 0
+      ? check("pass", "norms_present", `all ${expected.size} norm tensors of ${model} are present`)
+      : check(
+        "fail",
+        "norms_present",
+        `${missing.length} of ${expected.size} norm tensors missing: ${list(missing)}`,
+      ),
+  );
+  return expected;
+}
+
+/** Reads and judges every norm of the file; the first undecodable one is named. */
+async function judgeNorms(
+  input: NormGateInput,
+  expected: Map<string, readonly number[]>,
+  checks: Check[],
+) {
+  const { gguf, hparams, rules, meta } = input;
+  const family = input.family !== undefined ? input.family : hparams?.family ?? null;
+  const norms: NormFinding[] = [];
+  let undecodable: string | null = null;
+  for (const tensor of gguf.tensors) {
+    const role = ggufTensorRole(tensor.name);
+    if (role?.role !== "norm" || !role.normClass) continue;
+    if (hparams && !expected.has(tensor.name)) {
+      const why =
+        `is not a norm of ${hparams.arch} with ${hparams.nLayer} layers; inspected anyway`;
+      checks.push(check("warn", "unexpected_norm", `${tensor.name} ${why}`, tensor.name));
+    }
+    const where = `${gguf.path}: tensor ${tensor.name}`;
+    try {
+      const payload = await gguf.readTensor(tensor);
+      const values = codecOf(tensor.type, where).decode(payload, elementCount(tensor), where);
+      const { normClass, layer } = role;
+      const expectedShape = expected.get(tensor.name) ?? null;
+      norms.push(
+        judgeNorm(
+          { tensor, values, payload, normClass, layer, expectedShape },
+          family,
+          rules,
+          meta,
+        ),
+      );
+    } catch (e) {
+      undecodable ??= `${tensor.name}: ${(e as Error).message}`;
+      checks.push(check("fail", "decode", (e as Error).message, tensor.name));
+    }
+  }
+  return { norms: norms.sort((a, b) => order(a) - order(b)), undecodable };
+}
+
+/** Gate 1's exit code and summary: 10 when a norm cannot be decoded, 12 when none is usable, 11 else. */
+function normVerdict(
+  norms: NormFinding[],
+  undecodable: string | null,
+  missing: boolean,
+  meta: boolean,
+) {
+  const healthy = norms.filter((n) => n.verdict === "healthy").length;
+  const usable = norms.filter((n) => n.verdict !== "unusable").length;
+  if (undecodable !== null) {
+    return {
+      exitCode: EXIT.normInspection,
+      summary: `the norm inspection could not run: ${undecodable}`,
+    };
+  }
+  if (norms.length === 0) {
+    return { exitCode: EXIT.noHealthyNorms, summary: "no norm tensors found" };
+  }
+  if (usable === 0) {
+    const summary =
+      `none of the ${norms.length} norm tensors can act as a norm (zero, non-finite or misshapen)`;
+    return { exitCode: EXIT.noHealthyNorms, summary };
+  }
+  if (healthy < norms.length || missing) {
+    const summary = `${norms.length - healthy} of ${norms.length} norm tensors suspicious${
+      missing ? ", some missing" : ""
+    }`;
+    return { exitCode: EXIT.suspiciousNorms, summary };
+  }
+  const against = meta ? ", RMS equal to meta.json" : " (no meta.json)";
+  return { exitCode: null, summary: `${norms.length} norm tensors healthy${against}` };
 }
 
 /**
@@ -248,106 +392,22 @@ export function judgeNorm(
  *
  * @example
  * ```ts
- * const { gate } = await inspectNorms({ gguf, hparams, rules: DEFAULT_RULES, meta });
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const { gate } = await inspectNorms({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES, meta: null });
  * gate.exitCode; // null when passed, else 10, 11 or 12
  * ```
  */
 export async function inspectNorms(input: NormGateInput): Promise<NormGateResult> {
   const started = performance.now();
-  const { gguf, hparams, rules, meta } = input;
-  const family = input.family !== undefined ? input.family : hparams?.family ?? null;
   const checks: Check[] = [];
-  const norms: NormFinding[] = [];
-
-  const expected = new Map<string, readonly number[]>();
-  if (hparams) {
-    for (const spec of expectedTensors(hparams)) {
-      if (spec.role === "norm") expected.set(spec.name, spec.shape);
-    }
-    const missing = [...expected.keys()].filter((n) => !gguf.hasTensor(n));
-    checks.push({
-      id: "norms_present",
-      status: missing.length === 0 ? "pass" : "fail",
-      message: missing.length === 0
-        ? `all ${expected.size} norm tensors of ${hparams.arch} with ${hparams.nLayer} layers are present`
-        : `${missing.length} of ${expected.size} norm tensors missing: ${list(missing)}`,
-    });
-  } else {
-    checks.push({
-      id: "norms_present",
-      status: "skip",
-      message:
-        "hyperparameters unreadable: the expected norm set is unknown; inspecting the norms found",
-    });
-  }
-
-  let undecodable: string | null = null;
-  for (const t of gguf.tensors) {
-    const role = ggufTensorRole(t.name);
-    if (role?.role !== "norm" || !role.normClass) continue;
-    if (hparams && !expected.has(t.name)) {
-      checks.push({
-        id: "unexpected_norm",
-        status: "warn",
-        message:
-          `${t.name} is not a norm of ${hparams.arch} with ${hparams.nLayer} layers; inspected anyway`,
-        tensor: t.name,
-      });
-    }
-    let payload: Uint8Array;
-    let values: Float32Array;
-    try {
-      payload = await gguf.readTensor(t);
-      values = decodeValues(payload, t.type, elementCount(t), `${gguf.path}: tensor ${t.name}`);
-    } catch (e) {
-      undecodable ??= `${t.name}: ${(e as Error).message}`;
-      checks.push({ id: "decode", status: "fail", message: (e as Error).message, tensor: t.name });
-      continue;
-    }
-    norms.push(
-      judgeNorm(
-        {
-          tensor: t,
-          values,
-          payload,
-          normClass: role.normClass,
-          layer: role.layer,
-          expectedShape: expected.get(t.name) ?? null,
-        },
-        family,
-        rules,
-        meta,
-      ),
-    );
-  }
-  norms.sort((a, b) => order(a) - order(b));
-
+  const expected = expectedNorms(input.gguf, input.hparams, checks);
+  const { norms, undecodable } = await judgeNorms(input, expected, checks);
   for (const n of norms) checks.push(...n.checks);
-  const healthy = norms.filter((n) => n.verdict === "healthy").length;
-  const usable = norms.filter((n) => n.verdict !== "unusable").length;
-  const failedPresent = checks.some((c) => c.id === "norms_present" && c.status === "fail");
-  let exitCode: number | null = null;
-  let summary: string;
-  if (undecodable !== null) {
-    exitCode = EXIT.normInspection;
-    summary = `the norm inspection could not run: ${undecodable}`;
-  } else if (norms.length === 0) {
-    exitCode = EXIT.noHealthyNorms;
-    summary = "no norm tensors found";
-  } else if (usable === 0) {
-    exitCode = EXIT.noHealthyNorms;
-    summary =
-      `none of the ${norms.length} norm tensors can act as a norm (zero, non-finite or misshapen)`;
-  } else if (healthy < norms.length || failedPresent) {
-    exitCode = EXIT.suspiciousNorms;
-    summary = `${norms.length - healthy} of ${norms.length} norm tensors suspicious${
-      failedPresent ? ", some missing" : ""
-    }`;
-  } else {
-    summary = `${norms.length} norm tensors healthy${
-      meta ? ", RMS equal to meta.json" : " (no meta.json)"
-    }`;
-  }
+  const missing = checks.some((c) => c.id === "norms_present" && c.status === "fail");
+  const { exitCode, summary } = normVerdict(norms, undecodable, missing, input.meta !== null);
   return {
     gate: {
       id: "norms",

@@ -34,7 +34,7 @@
  * @module
  */
 
-import { readJsonFile } from "../arch/config.ts";
+import { readJsonFile } from "../io/json.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 import { summarize } from "../stats/summary.ts";

@@ -14,7 +14,11 @@
  * @example
  * ```ts
  * import { inspectProjections } from "./projections.ts";
- * const g2 = await inspectProjections({ gguf, hparams, rules: DEFAULT_RULES });
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const g2 = await inspectProjections({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES });
  * g2.gate.status; // "pass"
  * g2.blocks[0]?.trits; // { neg: 0.25, zero: 0.5, pos: 0.25 }
  * ```
@@ -23,28 +27,26 @@
 
 import { ggufTensorRole } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
-import { unpackI2S } from "../codecs/i2s.ts";
-import { decodeTQ1_0 } from "../codecs/tq1_0.ts";
-import { decodeTQ2_0 } from "../codecs/tq2_0.ts";
+import { type Codec, codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { GGML_TYPES, GgmlType } from "../gguf/types.ts";
-import type { ModelHparams } from "../inference/hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
 import { medianOfOthers } from "../stats/robust.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
-import { canDecode, elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
-import type {
-  BlockFinding,
-  Check,
-  GateResult,
-  ProjectionFinding,
-  TensorStatsEntry,
+import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
+import {
+  type BlockFinding,
+  type Check,
+  check,
+  type GateResult,
+  type ProjectionFinding,
+  type TensorStatsEntry,
 } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
-const FLOAT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
-const TERNARY_TYPES: readonly number[] = [GgmlType.I2_S, GgmlType.TQ2_0, GgmlType.TQ1_0];
+const FLOAT_TYPES: readonly number[] = typesWith("float");
+const TERNARY_TYPES: readonly number[] = typesWith("ternary");
 
 /** Inputs of gate 2. */
 export interface ProjectionGateInput {
@@ -71,57 +73,48 @@ interface MatrixStats {
   sumSq: number;
 }
 
+/** Statistics of a ternary-typed tensor from its trits and scales, block by block. */
+async function ternaryMatrixStats(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  codec: Codec,
+): Promise<{ stats: StatsAccumulator; ternary: TernaryStats }> {
+  const n = elementCount(t);
+  const d = codec.ternary!.decode(await gguf.readTensor(t), n, `${gguf.path}: tensor ${t.name}`);
+  const acc = new TernaryAccumulator(), stats = new StatsAccumulator();
+  for (let b = 0; b * d.block < n; b++) {
+    acc.addTrits(d.trits, d.scales[b]!, b * d.block, Math.min(n, (b + 1) * d.block));
+  }
+  const chunk = new Float32Array(Math.min(n, 1 << 16));
+  for (let start = 0; start < n; start += chunk.length) {
+    const m = Math.min(chunk.length, n - start);
+    for (let i = 0; i < m; i++) {
+      chunk[i] = d.trits[start + i]! * d.scales[Math.floor((start + i) / d.block)]!;
+    }
+    stats.add(chunk.subarray(0, m));
+  }
+  return { stats, ternary: acc.result() };
+}
+
 async function matrixStats(
   gguf: GgufFile,
   t: GgufTensorInfo,
   wantTernary: boolean,
 ): Promise<MatrixStats> {
-  const n = elementCount(t);
-  const where = `${gguf.path}: tensor ${t.name}`;
-  const typeName = GGML_TYPES[t.type].name;
-  const base = { name: t.name, type: typeName, shape: [...t.shape] };
-  if (TERNARY_TYPES.includes(t.type)) {
-    const bytes = await gguf.readTensor(t);
-    const acc = new TernaryAccumulator();
-    const stats = new StatsAccumulator();
-    let trits: Int8Array;
-    let scaleOf: (i: number) => number;
-    if (t.type === GgmlType.I2_S) {
-      const d = unpackI2S(bytes, n, where);
-      trits = d.trits;
-      scaleOf = () => d.scale;
-      acc.addTrits(trits, d.scale);
-    } else {
-      const d = t.type === GgmlType.TQ2_0
-        ? decodeTQ2_0(bytes, n, where)
-        : decodeTQ1_0(bytes, n, where);
-      trits = d.trits;
-      scaleOf = (i) => d.scales[i >> 8]!;
-      for (let b = 0; b < d.scales.length; b++) {
-        acc.addTrits(trits, d.scales[b]!, b * 256, b * 256 + 256);
-      }
+  const codec = codecOf(t.type);
+  const base = { name: t.name, type: codec.name, shape: [...t.shape] };
+  let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
+  if (codec.ternary) ({ stats, ternary } = await ternaryMatrixStats(gguf, t, codec));
+  else {
+    const acc = wantTernary ? new TernaryAccumulator() : null;
+    for await (const chunk of tensorValueChunks(gguf, t)) {
+      stats.add(chunk);
+      acc?.addValues(chunk);
     }
-    const chunk = new Float32Array(Math.min(n, 1 << 16));
-    for (let start = 0; start < n; start += chunk.length) {
-      const m = Math.min(chunk.length, n - start);
-      for (let i = 0; i < m; i++) chunk[i] = trits[start + i]! * scaleOf(start + i);
-      stats.add(m === chunk.length ? chunk : chunk.subarray(0, m));
-    }
-    const s = stats.result();
-    return { entry: { ...base, ...s }, ternary: acc.result(), sumSq: s.rms * s.rms * s.count };
-  }
-  const stats = new StatsAccumulator();
-  const acc = wantTernary ? new TernaryAccumulator() : null;
-  for await (const chunk of tensorValueChunks(gguf, t)) {
-    stats.add(chunk);
-    acc?.addValues(chunk);
+    ternary = acc?.result() ?? null;
   }
   const s = stats.result();
-  return {
-    entry: { ...base, ...s },
-    ternary: acc?.result() ?? null,
-    sumSq: s.rms * s.rms * s.count,
-  };
+  return { entry: { ...base, ...s }, ternary, sumSq: s.rms * s.rms * s.count };
 }
 
 /** A vector may be written with extra leading 1s; compare the squeezed shape. */
@@ -133,168 +126,160 @@ function sameShape(actual: readonly number[], expected: readonly number[]): bool
 
 const fmt = (x: number) => Number(x.toPrecision(6)).toString();
 
+/** The hyper-parameters check and the weight matrices they imply (none when unreadable). */
+function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSpec[] {
+  const h = input.hparams;
+  if (!h) {
+    const why = input.hparamsError ?? "unknown error";
+    checks.push(check("fail", "hparams", `cannot read the hyperparameters: ${why}`));
+    return [];
+  }
+  checks.push(check(
+    "pass",
+    "hparams",
+    `${h.arch} (${h.family}): ${h.nLayer} layers, n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`,
+  ));
+  return expectedTensors(h).filter((s) => s.role !== "norm");
+}
+
+/** Every expected matrix present, with the shape the metadata implies and a type the engine loads. */
+function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Check[]): void {
+  const { gguf, hparams } = input;
+  const missing = specs.filter((s) => !gguf.hasTensor(s.name)).map((s) => s.name);
+  if (hparams && missing.length === 0) {
+    checks.push(check("pass", "present", `all ${specs.length} weight matrices present`));
+  } else if (hparams) {
+    const shown = missing.slice(0, 8).join(", ") + (missing.length > 8 ? ", ..." : "");
+    checks.push(check("fail", "present", `${missing.length} weight matrices missing: ${shown}`));
+  }
+  let misshapen = 0;
+  for (const spec of specs.filter((s) => gguf.hasTensor(s.name))) {
+    const t = gguf.tensor(spec.name);
+    if (!sameShape(t.shape, spec.shape)) {
+      misshapen++;
+      const shapes = `[${t.shape.join(", ")}], expected [${spec.shape.join(", ")}]`;
+      checks.push(
+        check("fail", "shape", `${spec.name} has shape ${shapes} (PyTorch order)`, spec.name),
+      );
+    }
+    const ternary = spec.role === "projection" && hparams?.family === "bitnet";
+    const allowed = ternary ? [...FLOAT_TYPES, ...TERNARY_TYPES] : FLOAT_TYPES;
+    if (!allowed.includes(t.type)) {
+      const must = `a ${hparams?.family} ${spec.role} must be ${
+        typeNames(allowed).replaceAll(", ", "/")
+      }`;
+      checks.push(
+        check(
+          "fail",
+          "type",
+          `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`,
+          spec.name,
+        ),
+      );
+    }
+  }
+  if (hparams && misshapen === 0 && missing.length === 0) {
+    checks.push(check("pass", "shape", "every weight matrix has the shape the metadata implies"));
+  }
+}
+
+/** A BitNet projection must be ternary with s > 0 (one scale: several block scales are a warning). */
+function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
+  const tern = ms.ternary!;
+  const ok = tern.ternary && tern.scale > 0;
+  if (!ok) {
+    checks.push(check(
+      "fail",
+      "ternary",
+      !tern.ternary
+        ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
+        : `${name} is all zero: a ternary scale must be > 0`,
+      name,
+    ));
+  }
+  if (tern.distinctScales > 1) {
+    const why = `${tern.distinctScales} different block scales (BitNet has one per tensor)`;
+    checks.push(check("warn", "block_scales", `${name}: ${why}`, name));
+  }
+  return ok;
+}
+
+/** What one projection holds, for the report. */
+function projectionFinding(name: string, kind: string, layer: number, ms: MatrixStats) {
+  const tern = ms.ternary?.ternary ? ms.ternary : null;
+  const n = tern?.count ?? 0;
+  return {
+    name,
+    kind,
+    layer,
+    type: ms.entry.type,
+    rms: ms.entry.rms,
+    scale: tern ? tern.scale : null,
+    trits: tern && n > 0 ? { neg: tern.neg / n, zero: tern.zero / n, pos: tern.pos / n } : null,
+  };
+}
+
+/** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
+async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
+  const { gguf } = input;
+  const bitnet = input.hparams?.family === "bitnet";
+  const byLayer = new Map<number, Map<string, MatrixStats>>();
+  const projections: ProjectionFinding[] = [], tensors: TensorStatsEntry[] = [];
+  let ternaryOk = true, finite = true;
+  for (const t of gguf.tensors) {
+    const role = ggufTensorRole(t.name);
+    if (role?.role === "norm") continue;
+    const kind = role?.role === "projection" ? role.projection : undefined;
+    let ms: MatrixStats;
+    try {
+      ms = await matrixStats(gguf, t, bitnet && kind !== undefined);
+    } catch (e) {
+      checks.push(check("fail", "decode", (e as Error).message, t.name));
+      continue;
+    }
+    tensors.push(ms.entry);
+    if (ms.entry.nonFinite > 0) {
+      finite = false;
+      checks.push(
+        check("fail", "finite", `${t.name} has ${ms.entry.nonFinite} NaN/inf values`, t.name),
+      );
+    }
+    if (kind === undefined || role!.layer === null) continue;
+    if (bitnet && ms.ternary) ternaryOk = ternaryCheck(t.name, ms, checks) && ternaryOk;
+    projections.push(projectionFinding(t.name, kind, role!.layer, ms));
+    if (!byLayer.has(role!.layer)) byLayer.set(role!.layer, new Map());
+    byLayer.get(role!.layer)!.set(kind, ms);
+  }
+  if (bitnet && ternaryOk && projections.length > 0) {
+    const all = `all ${projections.length} projections are ternary {-s, 0, +s} with s > 0`;
+    checks.push(check("pass", "ternary", all));
+  }
+  if (finite) checks.push(check("pass", "finite", "all weight values are finite"));
+  return { byLayer, projections, tensors };
+}
+
 /**
  * Runs gate 2.
  *
  * @example
  * ```ts
- * const { gate, blocks } = await inspectProjections({ gguf, hparams, rules: DEFAULT_RULES });
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const { gate, blocks } = await inspectProjections({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES });
  * ```
  */
 export async function inspectProjections(
   input: ProjectionGateInput,
 ): Promise<ProjectionGateResult> {
   const started = performance.now();
-  const { gguf, hparams, rules } = input;
   const checks: Check[] = [];
-  const projections: ProjectionFinding[] = [];
-  const tensors: TensorStatsEntry[] = [];
-  const fail = (id: string, message: string, tensor?: string) =>
-    checks.push({ id, status: "fail", message, ...(tensor ? { tensor } : {}) });
-
-  let specs: TensorSpec[] = [];
-  if (!hparams) {
-    fail("hparams", `cannot read the hyperparameters: ${input.hparamsError ?? "unknown error"}`);
-  } else {
-    checks.push({
-      id: "hparams",
-      status: "pass",
-      message:
-        `${hparams.arch} (${hparams.family}): ${hparams.nLayer} layers, n_embd ${hparams.nEmbd}, n_ff ${hparams.nFf}, heads ${hparams.nHead}/${hparams.nHeadKv}, vocab ${hparams.vocabSize}`,
-    });
-    specs = expectedTensors(hparams).filter((s) => s.role !== "norm");
-  }
-  const bitnet = hparams?.family === "bitnet";
-
-  const missing = specs.filter((s) => !gguf.hasTensor(s.name));
-  if (hparams) {
-    if (missing.length === 0) {
-      checks.push({
-        id: "present",
-        status: "pass",
-        message: `all ${specs.length} weight matrices present`,
-      });
-    } else {
-      fail(
-        "present",
-        `${missing.length} weight matrices missing: ${
-          missing.slice(0, 8).map((s) => s.name).join(", ")
-        }${missing.length > 8 ? ", ..." : ""}`,
-      );
-    }
-  }
-  let misshapen = 0;
-  for (const spec of specs) {
-    if (!gguf.hasTensor(spec.name)) continue;
-    const t = gguf.tensor(spec.name);
-    if (!sameShape(t.shape, spec.shape)) {
-      misshapen++;
-      fail(
-        "shape",
-        `${spec.name} has shape [${t.shape.join(", ")}], expected [${
-          spec.shape.join(", ")
-        }] (PyTorch order)`,
-        spec.name,
-      );
-    }
-    const allowed = spec.role === "projection" && bitnet
-      ? [...FLOAT_TYPES, ...TERNARY_TYPES]
-      : FLOAT_TYPES;
-    if (!allowed.includes(t.type)) {
-      fail(
-        "type",
-        `${spec.name} is stored as ${
-          GGML_TYPES[t.type].name
-        }; a ${hparams?.family} ${spec.role} must be ${
-          allowed.map((x) => GGML_TYPES[x as GgmlType].name).join("/")
-        }`,
-        spec.name,
-      );
-    }
-  }
-  if (hparams && misshapen === 0 && missing.length === 0) {
-    checks.push({
-      id: "shape",
-      status: "pass",
-      message: "every weight matrix has the shape the metadata implies",
-    });
-  }
-
-  // Statistics of every non-norm tensor; ternary checks for BitNet projections.
-  const byLayer = new Map<number, Map<string, MatrixStats>>();
-  let notTernary = 0, nonFinite = 0;
-  for (const t of gguf.tensors) {
-    const role = ggufTensorRole(t.name);
-    if (role?.role === "norm") continue;
-    if (!canDecode(t.type)) {
-      fail("decode", `${t.name}: no decoder for ${GGML_TYPES[t.type].name}`, t.name);
-      continue;
-    }
-    const isProjection = role?.role === "projection" && role.projection !== undefined;
-    let ms: MatrixStats;
-    try {
-      ms = await matrixStats(gguf, t, bitnet && isProjection);
-    } catch (e) {
-      fail("decode", (e as Error).message, t.name);
-      continue;
-    }
-    tensors.push(ms.entry);
-    if (ms.entry.nonFinite > 0) {
-      nonFinite++;
-      fail("finite", `${t.name} has ${ms.entry.nonFinite} NaN/inf values`, t.name);
-    }
-    if (!isProjection || role.layer === null) continue;
-    const tern = ms.ternary;
-    if (bitnet && tern) {
-      const s = tern.scale;
-      if (!tern.ternary || !(s > 0)) {
-        notTernary++;
-        fail(
-          "ternary",
-          !tern.ternary
-            ? `${t.name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
-            : `${t.name} is all zero: a ternary scale must be > 0`,
-          t.name,
-        );
-      }
-      if (tern.distinctScales > 1) {
-        checks.push({
-          id: "block_scales",
-          status: "warn",
-          message:
-            `${t.name}: ${tern.distinctScales} different block scales (BitNet has one per tensor)`,
-          tensor: t.name,
-        });
-      }
-    }
-    projections.push({
-      name: t.name,
-      kind: role.projection!,
-      layer: role.layer,
-      type: ms.entry.type,
-      rms: ms.entry.rms,
-      scale: tern && tern.ternary ? tern.scale : null,
-      trits: tern && tern.ternary && tern.count > 0
-        ? { neg: tern.neg / tern.count, zero: tern.zero / tern.count, pos: tern.pos / tern.count }
-        : null,
-    });
-    if (!byLayer.has(role.layer)) byLayer.set(role.layer, new Map());
-    byLayer.get(role.layer)!.set(role.projection!, ms);
-  }
-  if (bitnet && notTernary === 0 && projections.length > 0) {
-    checks.push({
-      id: "ternary",
-      status: "pass",
-      message: `all ${projections.length} projections are ternary {-s, 0, +s} with s > 0`,
-    });
-  }
-  if (nonFinite === 0) {
-    checks.push({ id: "finite", status: "pass", message: "all weight values are finite" });
-  }
-
-  const blocks = blockFindings(byLayer, rules.projections.blockRmsFactor, checks);
-
-  const failed = checks.some((c) => c.status === "fail");
+  shapeChecks(input, expectedMatrices(input, checks), checks);
+  const { byLayer, projections, tensors } = await tensorFindings(input, checks);
+  const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
+  const failed = checks.filter((c) => c.status === "fail").length;
+  const ternary = input.hparams?.family === "bitnet" ? "ternary, " : "";
   return {
     gate: {
       id: "projections",
@@ -302,10 +287,8 @@ export async function inspectProjections(
       status: failed ? "fail" : "pass",
       exitCode: failed ? EXIT.modelLoad : null,
       summary: failed
-        ? `${checks.filter((c) => c.status === "fail").length} check(s) failed`
-        : `${projections.length} projections in ${blocks.length} blocks ${
-          bitnet ? "ternary, " : ""
-        }consistent`,
+        ? `${failed} check(s) failed`
+        : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`,
       durationMs: performance.now() - started,
       checks,
     },

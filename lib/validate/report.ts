@@ -32,6 +32,18 @@ export interface Check {
   readonly tensor?: string;
 }
 
+/**
+ * A check, in one line: `check("fail", "shape", "…", tensor)`.
+ *
+ * @example
+ * ```ts
+ * check("pass", "finite", "all weight values are finite"); // { id: "finite", status: "pass", message: … }
+ * ```
+ */
+export function check(status: CheckStatus, id: string, message: string, tensor?: string): Check {
+  return { id, status, message, ...(tensor ? { tensor } : {}) };
+}
+
 /** Summary statistics of one tensor's values. */
 export interface TensorStatsEntry {
   readonly name: string;
@@ -235,6 +247,8 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
  *
  * @example
  * ```ts
+ * import { reportStyle } from "../cli/report_style.ts";
+ * declare const report: ValidationReport;
  * console.log(normTable(report.norms, reportStyle({ color: false })));
  * ```
  */
@@ -282,6 +296,8 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
  *
  * @example
  * ```ts
+ * import { reportStyle } from "../cli/report_style.ts";
+ * declare const report: ValidationReport;
  * console.log(renderReport(report, reportStyle()));
  * ```
  */

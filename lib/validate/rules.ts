@@ -6,7 +6,7 @@
  * optional) overrides them.
  *
  * Why per class and family: BitNet b1.58 2B-4T's attn_norm gammas are
- * ≈ 0.012–0.027 (FORMATS.md §4, §10), so a single [0.5, 2.0] envelope for
+ * ≈ 0.012–0.027 (docs/reference/formats.md, "BitNet b1.58 forward pass"), so a single [0.5, 2.0] envelope for
  * every norm rejects a correct export of the real model.
  *
  * @example
@@ -18,11 +18,11 @@
  * @module
  */
 
-import { readJsonFile } from "../arch/config.ts";
+import { readJsonFile } from "../io/json.ts";
 import type { NormClass } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 
-/** The norm classes (FORMATS.md §3), in report order. */
+/** The norm classes (docs/reference/formats.md, "Tensor names"), in report order. */
 export const NORM_CLASSES: readonly NormClass[] = [
   "attn_norm",
   "attn_sub_norm",

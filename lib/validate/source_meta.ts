@@ -14,7 +14,7 @@
  * @module
  */
 
-import { readJsonFile } from "../arch/config.ts";
+import { readJsonFile } from "../io/json.ts";
 import { FormatError } from "../errors.ts";
 import { companionPaths } from "../provenance/meta.ts";
 

@@ -22,7 +22,8 @@ import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { familyOf, type ModelHparams, readHparams } from "../inference/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import { archByGgufName } from "../arch/registry.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
@@ -36,15 +37,17 @@ import {
   type Check,
   type GateId,
   type GateResult,
-  type NormFinding,
   REPORT_SCHEMA_ID,
   type TensorStatsEntry,
   type ValidationReport,
 } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
 
-/** The probe defaults (issue: greedy, "The capital of France is", 8 new tokens). */
-export const DEFAULT_PROMPT = "The capital of France is";
+import { DEFAULT_PROMPT } from "../inference/probe.ts";
+
+/** The probe's prompt (the one default, lib/inference/probe.ts) and its 8 new tokens, greedy. */
+export { DEFAULT_PROMPT };
+/** New tokens of the probe. */
 export const DEFAULT_MAX_TOKENS = 8;
 
 /** Options of {@link validateGguf}. */
@@ -72,8 +75,31 @@ export interface ValidateOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-function skipped(id: GateId, title: string, why: string): GateResult {
-  return { id, title, status: "skip", exitCode: null, summary: why, durationMs: 0, checks: [] };
+function skipped(id: GateId, why: string): GateResult {
+  return {
+    id,
+    title: TITLES[id],
+    status: "skip",
+    exitCode: null,
+    summary: why,
+    durationMs: 0,
+    checks: [],
+  };
+}
+
+/** A gate that failed on one check, mapped to `exitCode`. */
+function failedGate(id: GateId, exitCode: number, checkId: string, message: string, t0: number) {
+  const durationMs = t0 ? performance.now() - t0 : 0;
+  const checks: Check[] = [{ id: checkId, status: "fail", message }];
+  return {
+    id,
+    title: TITLES[id],
+    status: "fail",
+    exitCode,
+    summary: message,
+    durationMs,
+    checks,
+  } as const;
 }
 
 const TITLES: Record<GateId, string> = {
@@ -84,6 +110,9 @@ const TITLES: Record<GateId, string> = {
   differential: "Differential: against the reference model",
 };
 
+/** Engine settings shared by every model the validation loads. */
+type EngineSettings = { threads?: number; backend?: BackendName };
+
 /**
  * The differential gate: the candidate's next-token distributions against the
  * reference's (lib/validate/differential.ts). A reference that cannot be read is
@@ -92,7 +121,7 @@ const TITLES: Record<GateId, string> = {
 async function runDifferential(
   candidate: GgufFile,
   referencePath: string,
-  engine: { threads?: number; backend?: BackendName },
+  engine: EngineSettings,
 ): Promise<{ gate: GateResult; report: DifferentialReport | null }> {
   const t0 = performance.now();
   let reference: GgufFile;
@@ -101,35 +130,29 @@ async function runDifferential(
   } catch (e) {
     const message = `the reference: ${messageAbout(referencePath, e)}`;
     return {
-      gate: {
-        id: "differential",
-        title: TITLES.differential,
-        status: "fail",
-        exitCode: EXIT.modelLoad,
-        summary: message,
-        durationMs: performance.now() - t0,
-        checks: [{ id: "reference", status: "fail", message }],
-      },
+      gate: failedGate("differential", EXIT.modelLoad, "reference", message, t0),
       report: null,
     };
   }
   try {
     const d = await compareModels(candidate, reference, { engine });
     const o = d.overall;
+    const summary = o
+      ? `top-1 agreement ${
+        (100 * o.stableTop1Agreement).toFixed(1)
+      }% on ${o.stablePositions} stable positions, mean KL ${
+        o.meanKl.toExponential(2)
+      }, passage NLL ${o.passageNllIncrease >= 0 ? "+" : ""}${o.passageNllIncrease.toFixed(4)}`
+      : d.checks.find((c) => c.status === "fail")?.message ?? d.status;
+    const durationMs = performance.now() - t0;
     return {
       gate: {
         id: "differential",
         title: TITLES.differential,
         status: d.status,
         exitCode: d.exitCode,
-        summary: o
-          ? `top-1 agreement ${
-            (100 * o.stableTop1Agreement).toFixed(1)
-          }% on ${o.stablePositions} stable positions, mean KL ${
-            o.meanKl.toExponential(2)
-          }, passage NLL ${o.passageNllIncrease >= 0 ? "+" : ""}${o.passageNllIncrease.toFixed(4)}`
-          : d.checks.find((c) => c.status === "fail")?.message ?? d.status,
-        durationMs: performance.now() - t0,
+        summary,
+        durationMs,
         checks: d.checks,
       },
       report: d,
@@ -139,6 +162,329 @@ async function runDifferential(
   }
 }
 
+/** The report being filled in, gate by gate. */
+interface Run {
+  readonly opts: ValidateOptions;
+  readonly env: BitnetEnv;
+  readonly rules: ValidationRules;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly gates: GateResult[];
+  readonly timings: Record<string, number>;
+  readonly warnings: string[];
+  readonly model: {
+    path: string;
+    sizeBytes: number | null;
+    architecture: string | null;
+    family: "bitnet" | "llama" | null;
+    sha256: string | null;
+    metaPath: string | null;
+    tokenizerPath: string | null;
+  };
+  report: Omit<ValidationReport, "exitCode" | "exitMeaning" | "passed" | "gates" | "timings">;
+  readonly engine: EngineSettings;
+  readonly started: number;
+}
+
+function newRun(opts: ValidateOptions): Run {
+  const env = opts.env ?? defaultBitnetEnv();
+  const rules = opts.rules ?? DEFAULT_RULES;
+  const model = {
+    path: opts.ggufPath,
+    sizeBytes: null,
+    architecture: null,
+    family: null,
+    sha256: null,
+    metaPath: null,
+    tokenizerPath: opts.tokenizerPath ?? null,
+  };
+  const threads = opts.threads ?? env.threads;
+  const warnings: string[] = [];
+  const report: Run["report"] = {
+    schema: REPORT_SCHEMA_ID,
+    tool: { name: TOOL.name, version: TOOL.version },
+    model,
+    environment: {
+      strict: env.strict,
+      deterministic: env.deterministic,
+      seed: env.seed,
+      threads,
+      variables: env.raw,
+      deno: Deno.version.deno,
+      os: `${Deno.build.os}-${Deno.build.arch}`,
+    },
+    rules: { source: rules.source },
+    norms: [],
+    projections: [],
+    blocks: [],
+    tensors: [],
+    probe: null,
+    corrections: [],
+    warnings,
+  };
+  return {
+    opts,
+    env,
+    rules,
+    prompt: opts.prompt ?? DEFAULT_PROMPT,
+    maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
+    gates: [],
+    timings: {},
+    warnings,
+    model,
+    report,
+    engine: {
+      ...(threads !== null ? { threads } : {}),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+    },
+    started: performance.now(),
+  };
+}
+
+/** The report: the first failing gate's exit code, or 0. */
+function finish(run: Run): ValidationReport {
+  const failed = run.gates.find((g) => g.status === "fail");
+  const exitCode = (failed?.exitCode ?? EXIT.ok) as ExitCode;
+  run.timings.totalMs = performance.now() - run.started;
+  for (const g of run.gates) run.timings[`${g.id}Ms`] = g.durationMs;
+  return {
+    ...run.report,
+    model: { ...run.model },
+    exitCode,
+    exitMeaning: failed && onlyExpectFailed(failed)
+      ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
+      : EXIT_MEANINGS[exitCode],
+    passed: exitCode === EXIT.ok,
+    gates: run.gates,
+    timings: run.timings,
+  };
+}
+
+/** Strict mode: refuse before anything is read. False when it refused. */
+function strictGate(run: Run): boolean {
+  try {
+    assertStrictAllows(run.env);
+  } catch (e) {
+    const why = "not run: strict mode refused the settings";
+    const message = (e as Error).message;
+    run.gates.push(failedGate("strict", EXIT.strictRefused, "correction_settings", message, 0));
+    run.gates.push(skipped("norms", why), skipped("projections", why), skipped("linguistic", why));
+    return false;
+  }
+  const summary = run.env.strict
+    ? "strict mode on: no runtime correction setting is present"
+    : "strict mode off: correction settings are honoured for triage only";
+  run.gates.push({
+    id: "strict",
+    title: TITLES.strict,
+    status: "pass",
+    exitCode: null,
+    summary,
+    durationMs: 0,
+    checks: [],
+  });
+  return true;
+}
+
+/** The hyper-parameters (null, with the reason, when unreadable) and the family for the envelopes. */
+function readModel(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; error: string } {
+  let hparams: ModelHparams | null = null, error = "";
+  try {
+    hparams = readHparams(gguf);
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  try {
+    run.model.architecture = gguf.architecture;
+    run.model.family = hparams?.family ?? archByGgufName(gguf.architecture, gguf.path).family;
+  } catch (e) {
+    run.warnings.push(
+      `architecture unknown (${(e as Error).message}): generic norm envelopes used`,
+    );
+  }
+  return { hparams, error };
+}
+
+/** The tokenizer (the GGUF's own, checked against --tokenizer) as a gate-2 check. */
+async function loadTokenizer(
+  run: Run,
+  gguf: GgufFile,
+  hparams: ModelHparams | null,
+  checks: Check[],
+) {
+  const path = run.opts.tokenizerPath;
+  try {
+    const tokenizer = await TextTokenizer.load({
+      ...(path ? { tokenizerJsonPath: path } : {}),
+      gguf,
+    });
+    if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
+      throw new Error(
+        `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
+      );
+    }
+    const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
+    checks.push({
+      id: "tokenizer",
+      status: "pass",
+      message: `${tokenizer.vocabSize} tokens${from}`,
+    });
+    return tokenizer;
+  } catch (e) {
+    checks.push({ id: "tokenizer", status: "fail", message: (e as Error).message });
+    return null;
+  }
+}
+
+/** Loads the engine for gate 3, with the corrections (if any) applied to the norms in memory. */
+async function loadEngine(
+  run: Run,
+  gguf: GgufFile,
+  hparams: ModelHparams,
+  tokenizer: TextTokenizer,
+  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
+  checks: Check[],
+): Promise<InferenceEngine | null> {
+  const loadStart = performance.now();
+  try {
+    const need = Math.max(
+      tokenizer.encode(run.prompt).length + run.maxTokens,
+      tokenizer.encode(PROBE_PASSAGE).length,
+    );
+    const engine = await InferenceEngine.load(gguf, {
+      maxContext: Math.min(hparams.contextLength, need + 1),
+      ...run.engine,
+      ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
+    });
+    const ternarized = engine.ternarizedAtLoad.length;
+    checks.push({
+      id: "engine_load",
+      status: "pass",
+      message: `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
+        ternarized ? `; ${ternarized} projections ternarized at load` : ""
+      }`,
+    });
+    if (corrector) run.report = { ...run.report, corrections: corrector.applied };
+    run.report = {
+      ...run.report,
+      environment: { ...run.report.environment, threads: engine.threads },
+    };
+    return engine;
+  } catch (e) {
+    checks.push({ id: "engine_load", status: "fail", message: (e as Error).message });
+    return null;
+  } finally {
+    run.timings.loadMs = performance.now() - loadStart;
+  }
+}
+
+/** Gate 2: the projections, the tokenizer and the engine load; returns what gate 3 needs. */
+async function projectionGate(
+  run: Run,
+  gguf: GgufFile,
+  model: { hparams: ModelHparams | null; error: string },
+  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
+) {
+  const t2 = performance.now();
+  const { hparams } = model;
+  const g2 = await inspectProjections({
+    gguf,
+    hparams,
+    hparamsError: model.error,
+    rules: run.rules,
+  });
+  const checks: Check[] = [...g2.gate.checks];
+  const tokenizer = await loadTokenizer(run, gguf, hparams, checks);
+  let engine: InferenceEngine | null = null;
+  if (!checks.some((c) => c.status === "fail") && !run.opts.skipProbe && tokenizer && hparams) {
+    engine = await loadEngine(run, gguf, hparams, tokenizer, corrector, checks);
+  } else if (!run.opts.skipProbe) {
+    checks.push({
+      id: "engine_load",
+      status: "skip",
+      message: "not attempted: earlier checks failed",
+    });
+  }
+  const failed = checks.filter((c) => c.status === "fail");
+  run.gates.push({
+    ...g2.gate,
+    status: failed.length ? "fail" : "pass",
+    exitCode: failed.length ? EXIT.modelLoad : null,
+    summary: failed.length
+      ? `${failed.length} check(s) failed: ${[...new Set(failed.map((c) => c.id))].join(", ")}`
+      : g2.gate.summary,
+    durationMs: performance.now() - t2,
+    checks,
+  });
+  return { g2, tokenizer, engine };
+}
+
+/** Gates 1 to 3 (and the differential) over an open file. */
+async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | null> {
+  const { opts } = run;
+  // Outside strict mode: which corrections (if any) the engine applies in gate 3. A policy file
+  // that cannot be read or parsed is the user's input error and throws (exit 2, 3 or 4).
+  const corrections = await resolveCorrections(run.env, opts.ggufPath, sha256File);
+  run.warnings.push(...corrections.warnings);
+  run.model.sha256 = corrections.sha256;
+  run.model.sizeBytes = gguf.fileSize;
+  const model = readModel(run, gguf);
+
+  opts.onProgress?.("gate 1: norm tensors");
+  const metaPath = opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {};
+  const g1 = await runNormGate(gguf, model.hparams, run.model.family, {
+    rules: run.rules,
+    ...metaPath,
+  });
+  run.model.metaPath = g1.metaPath;
+  if (!g1.metaPath) {
+    run.warnings.push(
+      "no meta.json beside the GGUF (or --meta): norm RMS not compared with the export's record",
+    );
+  }
+  run.gates.push(g1.gate);
+
+  opts.onProgress?.("gate 2: projections and model loading");
+  const { g2, tokenizer, engine } = await projectionGate(run, gguf, model, corrections.corrector);
+
+  if (opts.skipProbe) run.gates.push(skipped("linguistic", "skipped (--no-probe)"));
+  else if (!engine || !tokenizer) {
+    run.gates.push(skipped("linguistic", "not run: the model did not load"));
+  } else {
+    opts.onProgress?.("gate 3: linguistic probe");
+    const { prompt, maxTokens, rules } = run;
+    const g3 = runLinguisticGate({
+      engine,
+      tokenizer,
+      prompt,
+      maxTokens,
+      expect: opts.expect ?? null,
+      rules,
+    });
+    run.gates.push(g3.gate);
+    run.report = { ...run.report, probe: g3.probe };
+  }
+
+  if (opts.against) {
+    opts.onProgress?.("differential: against the reference model");
+    const diff = await runDifferential(gguf, opts.against, run.engine);
+    run.gates.push(diff.gate);
+    if (diff.report) run.report = { ...run.report, differential: diff.report };
+  }
+
+  const statsByName = new Map<string, TensorStatsEntry>();
+  for (const n of g1.norms) if (n.stats) statsByName.set(n.name, n.stats);
+  for (const t of g2.tensors) statsByName.set(t.name, t);
+  run.report = {
+    ...run.report,
+    norms: g1.norms,
+    projections: g2.projections,
+    blocks: g2.blocks,
+    tensors: gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []),
+  };
+  return engine;
+}
+
 /**
  * Runs every gate and returns the report. Expected failures never throw: they
  * are gates with an exit code. Only bugs and unreadable or malformed
@@ -146,279 +492,27 @@ async function runDifferential(
  *
  * @example
  * ```ts
- * const r = await validateGguf({ ggufPath: "model.gguf", env: readBitnetEnv() }); // in a task
+ * const r = await validateGguf({ ggufPath: "model.gguf" });
  * Deno.exit(r.exitCode);
  * ```
  */
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
-  const started = performance.now();
-  const env = opts.env ?? defaultBitnetEnv();
-  const rules = opts.rules ?? DEFAULT_RULES;
-  const prompt = opts.prompt ?? DEFAULT_PROMPT;
-  const maxTokens = opts.maxTokens ?? DEFAULT_MAX_TOKENS;
-  const expect = opts.expect ?? null;
-  const progress = opts.onProgress ?? (() => {});
-  const warnings: string[] = [];
-  const gates: GateResult[] = [];
-  const timings: Record<string, number> = {};
-
-  const model = {
-    path: opts.ggufPath,
-    sizeBytes: null as number | null,
-    architecture: null as string | null,
-    family: null as "bitnet" | "llama" | null,
-    sha256: null as string | null,
-    metaPath: null as string | null,
-    tokenizerPath: opts.tokenizerPath ?? null,
-  };
-  let norms: NormFinding[] = [];
-  let report: Omit<ValidationReport, "exitCode" | "exitMeaning" | "passed" | "gates" | "timings"> =
-    {
-      schema: REPORT_SCHEMA_ID,
-      tool: { name: TOOL.name, version: TOOL.version },
-      model,
-      environment: {
-        strict: env.strict,
-        deterministic: env.deterministic,
-        seed: env.seed,
-        threads: opts.threads ?? env.threads,
-        variables: env.raw,
-        deno: Deno.version.deno,
-        os: `${Deno.build.os}-${Deno.build.arch}`,
-      },
-      rules: { source: rules.source },
-      norms: [],
-      projections: [],
-      blocks: [],
-      tensors: [],
-      probe: null,
-      corrections: [],
-      warnings,
-    };
-  const finish = (): ValidationReport => {
-    const failed = gates.find((g) => g.status === "fail");
-    const exitCode = (failed?.exitCode ?? EXIT.ok) as ExitCode;
-    timings.totalMs = performance.now() - started;
-    for (const g of gates) timings[`${g.id}Ms`] = g.durationMs;
-    return {
-      ...report,
-      model: { ...model },
-      exitCode,
-      exitMeaning: failed && onlyExpectFailed(failed)
-        ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
-        : EXIT_MEANINGS[exitCode],
-      passed: exitCode === EXIT.ok,
-      gates,
-      timings,
-    };
-  };
-
-  // Strict mode: refuse before anything is read.
-  try {
-    assertStrictAllows(env);
-    gates.push({
-      id: "strict",
-      title: TITLES.strict,
-      status: "pass",
-      exitCode: null,
-      summary: env.strict
-        ? "strict mode on: no runtime correction setting is present"
-        : "strict mode off: correction settings are honoured for triage only",
-      durationMs: 0,
-      checks: [],
-    });
-  } catch (e) {
-    const message = (e as Error).message;
-    gates.push({
-      id: "strict",
-      title: TITLES.strict,
-      status: "fail",
-      exitCode: EXIT.strictRefused,
-      summary: message,
-      durationMs: 0,
-      checks: [{ id: "correction_settings", status: "fail", message }],
-    });
-    gates.push(skipped("norms", TITLES.norms, "not run: strict mode refused the settings"));
-    gates.push(
-      skipped("projections", TITLES.projections, "not run: strict mode refused the settings"),
-    );
-    gates.push(
-      skipped("linguistic", TITLES.linguistic, "not run: strict mode refused the settings"),
-    );
-    return finish();
-  }
-
+  const run = newRun(opts);
+  if (!strictGate(run)) return finish(run);
   let gguf: GgufFile;
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
     const message = messageAbout(opts.ggufPath, e);
-    gates.push({
-      id: "norms",
-      title: TITLES.norms,
-      status: "fail",
-      exitCode: EXIT.normInspection,
-      summary: message,
-      durationMs: 0,
-      checks: [{ id: "read", status: "fail", message }],
-    });
-    gates.push(skipped("projections", TITLES.projections, "not run: the file cannot be read"));
-    gates.push(skipped("linguistic", TITLES.linguistic, "not run: the file cannot be read"));
-    return finish();
+    const why = "not run: the file cannot be read";
+    run.gates.push(failedGate("norms", EXIT.normInspection, "read", message, 0));
+    run.gates.push(skipped("projections", why), skipped("linguistic", why));
+    return finish(run);
   }
-
   let engine: InferenceEngine | null = null;
   try {
-    // Outside strict mode: which corrections (if any) the engine applies in gate 3. A policy file
-    // that cannot be read or parsed is the user's input error and throws (exit 2, 3 or 4).
-    const corrections = await resolveCorrections(env, opts.ggufPath, sha256File);
-    warnings.push(...corrections.warnings);
-    model.sha256 = corrections.sha256;
-    model.sizeBytes = gguf.fileSize;
-    let hparams: ModelHparams | null = null;
-    let hparamsError = "";
-    try {
-      hparams = readHparams(gguf);
-    } catch (e) {
-      hparamsError = (e as Error).message;
-    }
-    try {
-      model.architecture = gguf.architecture;
-      model.family = hparams?.family ?? familyOf(model.architecture, gguf.path);
-    } catch (e) {
-      warnings.push(`architecture unknown (${(e as Error).message}): generic norm envelopes used`);
-    }
-
-    // Gate 1.
-    progress("gate 1: norm tensors");
-    const g1 = await runNormGate(gguf, hparams, model.family, {
-      rules,
-      ...(opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {}),
-    });
-    model.metaPath = g1.metaPath;
-    if (!g1.metaPath) {
-      warnings.push(
-        "no meta.json beside the GGUF (or --meta): norm RMS not compared with the export's record",
-      );
-    }
-    gates.push(g1.gate);
-    norms = g1.norms;
-
-    // Gate 2.
-    progress("gate 2: projections and model loading");
-    const t2 = performance.now();
-    const g2 = await inspectProjections({ gguf, hparams, hparamsError, rules });
-    const checks2: Check[] = [...g2.gate.checks];
-    let tokenizer: TextTokenizer | null = null;
-    try {
-      tokenizer = await TextTokenizer.load({
-        ...(opts.tokenizerPath ? { tokenizerJsonPath: opts.tokenizerPath } : {}),
-        gguf,
-      });
-      if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
-        throw new Error(
-          `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
-        );
-      }
-      checks2.push({
-        id: "tokenizer",
-        status: "pass",
-        message: `${tokenizer.vocabSize} tokens${
-          opts.tokenizerPath ? `, ${opts.tokenizerPath} agrees with the GGUF` : " (from the GGUF)"
-        }`,
-      });
-    } catch (e) {
-      tokenizer = null;
-      checks2.push({ id: "tokenizer", status: "fail", message: (e as Error).message });
-    }
-
-    const earlierFailure = checks2.some((c) => c.status === "fail");
-    if (!earlierFailure && !opts.skipProbe && tokenizer && hparams) {
-      const loadStart = performance.now();
-      try {
-        const need = Math.max(
-          tokenizer.encode(prompt).length + maxTokens,
-          tokenizer.encode(PROBE_PASSAGE).length,
-        );
-        const corrector = corrections.corrector;
-        const threads = opts.threads ?? env.threads;
-        engine = await InferenceEngine.load(gguf, {
-          maxContext: Math.min(hparams.contextLength, need + 1),
-          ...(threads !== null ? { threads } : {}),
-          ...(opts.backend ? { backend: opts.backend } : {}),
-          ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
-        });
-        checks2.push({
-          id: "engine_load",
-          status: "pass",
-          message: `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
-            engine.ternarizedAtLoad.length
-              ? `; ${engine.ternarizedAtLoad.length} projections ternarized at load`
-              : ""
-          }`,
-        });
-        if (corrector) report = { ...report, corrections: corrector.applied };
-        report = { ...report, environment: { ...report.environment, threads: engine.threads } };
-      } catch (e) {
-        checks2.push({ id: "engine_load", status: "fail", message: (e as Error).message });
-      }
-      timings.loadMs = performance.now() - loadStart;
-    } else if (!opts.skipProbe) {
-      checks2.push({
-        id: "engine_load",
-        status: "skip",
-        message: "not attempted: earlier checks failed",
-      });
-    }
-    const failed2 = checks2.some((c) => c.status === "fail");
-    gates.push({
-      ...g2.gate,
-      status: failed2 ? "fail" : "pass",
-      exitCode: failed2 ? EXIT.modelLoad : null,
-      summary: failed2
-        ? `${checks2.filter((c) => c.status === "fail").length} check(s) failed: ${
-          [...new Set(checks2.filter((c) => c.status === "fail").map((c) => c.id))].join(", ")
-        }`
-        : g2.gate.summary,
-      durationMs: performance.now() - t2,
-      checks: checks2,
-    });
-
-    // Gate 3.
-    if (opts.skipProbe) {
-      gates.push(skipped("linguistic", TITLES.linguistic, "skipped (--no-probe)"));
-    } else if (!engine || !tokenizer) {
-      gates.push(skipped("linguistic", TITLES.linguistic, "not run: the model did not load"));
-    } else {
-      progress("gate 3: linguistic probe");
-      const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
-      gates.push(g3.gate);
-      report = { ...report, probe: g3.probe };
-    }
-
-    if (opts.against) {
-      progress("differential: against the reference model");
-      const diff = await runDifferential(gguf, opts.against, {
-        ...((opts.threads ?? env.threads) !== null
-          ? { threads: (opts.threads ?? env.threads)! }
-          : {}),
-        ...(opts.backend ? { backend: opts.backend } : {}),
-      });
-      gates.push(diff.gate);
-      if (diff.report) report = { ...report, differential: diff.report };
-    }
-
-    const statsByName = new Map<string, TensorStatsEntry>();
-    for (const n of norms) if (n.stats) statsByName.set(n.name, n.stats);
-    for (const t of g2.tensors) statsByName.set(t.name, t);
-    report = {
-      ...report,
-      norms,
-      projections: g2.projections,
-      blocks: g2.blocks,
-      tensors: gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []),
-    };
-    return finish();
+    engine = await runGates(run, gguf);
+    return finish(run);
   } finally {
     engine?.close();
     gguf.close();

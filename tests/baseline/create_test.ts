@@ -11,7 +11,6 @@ import { hfGguf } from "../../deps.ts";
 import { createBaseline } from "../../lib/baseline/create.ts";
 import { formatStat, markdownText, renderBaselineMarkdown } from "../../lib/baseline/markdown.ts";
 import { readBaseline } from "../../lib/baseline/read.ts";
-import { BASELINE_TEMPLATE, BASELINE_TEMPLATE_SOURCE } from "../../lib/baseline/template.ts";
 import { BASELINE_SCHEMA_ID } from "../../lib/baseline/types.ts";
 import { baselinePaths, writeBaseline } from "../../lib/baseline/write.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
@@ -173,15 +172,15 @@ Deno.test("baseline files: default and given paths; .md, .json, .svg written tog
   assert.equal(elements(svg, "rect").filter((r) => r.attrs.get("class") === "bar").length, 17);
 });
 
-Deno.test("baseline files: a template error leaves nothing behind (not even temporary files)", async () => {
+Deno.test("baseline files: a Markdown template is refused (usage, exit 2) and nothing is left behind", async () => {
   const { baseline } = await fixtureBaseline();
   const dir = await scratchDir("baseline-");
   const e = await writeBaseline(baseline, baselinePaths(`${dir}/m.gguf`), {
     text: "{{nope}}",
     source: "bad.template",
   }).then(() => null, (x) => x);
-  assert.equal(exitCodeOf(e), 4);
-  assert.match(String(e), /bad\.template: line 1: unknown placeholder/);
+  assert.equal(exitCodeOf(e), 2);
+  assert.match(String(e), /bad\.template: Markdown templates are no longer supported/);
   assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
 });
 
@@ -203,14 +202,6 @@ Deno.test("readBaseline: a missing file is exit 3; JSON that is not a baseline i
     assert.equal(exitCodeOf(e), 4, String(e));
     assert.match(String(e), why);
   }
-});
-
-Deno.test("markdown: the embedded template is the docs/baselines .template, line for line", async () => {
-  assert.equal(
-    BASELINE_TEMPLATE,
-    await Deno.readTextFile(BASELINE_TEMPLATE_SOURCE),
-    `lib/baseline/template.ts is out of date: copy ${BASELINE_TEMPLATE_SOURCE} into it`,
-  );
 });
 
 Deno.test("markdown: every section renders, no placeholder is left, numbers keep 6 digits", async () => {

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  dequantizeI2S,
-  i2sByteSize,
-  i2sTrailer,
-  packI2S,
-  packI2SInto,
-  unpackI2S,
-} from "../../lib/codecs/i2s.ts";
+import { i2sByteSize, i2sTail, packI2S, packI2SInto, unpackI2S } from "../../lib/codecs/i2s.ts";
+import { codecOf, GgmlType } from "../../lib/codecs/table.ts";
 import { FormatError, NotTernaryError } from "../../lib/errors.ts";
 import { randomTrits } from "../_fuzz.ts";
 
@@ -143,10 +137,10 @@ Deno.test("unpackI2S: reads a subarray with a byte offset", () => {
   assert.equal(scale, 2);
 });
 
-Deno.test("dequantizeI2S: trit · scale", () => {
+Deno.test("the I2_S codec row decodes to trit · scale", () => {
   const trits = randomTrits(128, 4);
   const s = Math.fround(0.3);
-  const values = dequantizeI2S(packI2S(trits, s), 128);
+  const values = codecOf(GgmlType.I2_S).decode(packI2S(trits, s), 128, "w");
   assert.deepEqual(values, Float32Array.from(trits, (t) => t * s));
 });
 
@@ -157,7 +151,7 @@ Deno.test("packI2SInto: slab by slab equals packing at once", () => {
   for (const [a, b] of [[0, 384], [384, 1024], [1024, 1536]] as const) {
     packI2SInto(trits.subarray(a, b), dst, a);
   }
-  dst.set(i2sTrailer(0.125), trits.length / 4);
+  dst.set(i2sTail(0.125), trits.length / 4);
   assert.deepEqual(dst, whole);
   // a slab-sized buffer with elementOffset 0
   const slab = new Uint8Array(96);

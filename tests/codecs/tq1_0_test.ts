@@ -1,17 +1,26 @@
 import assert from "node:assert/strict";
 import {
-  decodeTQ1_0,
-  dequantizeTQ1_0,
-  GGML_TYPE_TQ1_0,
-  quantizeTQ1_0,
-  tq1_0ByteSize,
-  tq1_0FromTrits,
-} from "../../lib/codecs/tq1_0.ts";
+  blocksFromTrits,
+  decodeBlocks,
+  dequantizeBlocks,
+  quantizeBlocks,
+  TQ1_0_LAYOUT,
+} from "../../lib/codecs/ternary_blocks.ts";
+import { codecOf, GgmlType } from "../../lib/codecs/table.ts";
 import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { FormatError, NotTernaryError } from "../../lib/errors.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 import { randomTrits } from "../_fuzz.ts";
+
+// The per-type names these tests were written against, over the shared block codec.
+const L = TQ1_0_LAYOUT;
+const tq1_0FromTrits = (t: Int8Array, s: number, name?: string) => blocksFromTrits(L, t, s, name);
+const quantizeTQ1_0 = (v: Float32Array, name?: string) => quantizeBlocks(L, v, name);
+const decodeTQ1_0 = (b: Uint8Array, n: number, name?: string) => decodeBlocks(L, b, n, name);
+const dequantizeTQ1_0 = (b: Uint8Array, n: number) => dequantizeBlocks(L, b, n);
+const tq1_0ByteSize = (n: number, name?: string) => codecOf(GgmlType.TQ1_0).byteSize(n, name);
+const GGML_TYPE_TQ1_0 = GgmlType.TQ1_0;
 
 /** C lroundf: half away from zero. */
 function cLroundf(v: number): number {

@@ -1,17 +1,26 @@
 import assert from "node:assert/strict";
 import {
-  decodeTQ2_0,
-  dequantizeTQ2_0,
-  GGML_TYPE_TQ2_0,
-  quantizeTQ2_0,
-  tq2_0ByteSize,
-  tq2_0FromTrits,
-} from "../../lib/codecs/tq2_0.ts";
+  blocksFromTrits,
+  decodeBlocks,
+  dequantizeBlocks,
+  quantizeBlocks,
+  TQ2_0_LAYOUT,
+} from "../../lib/codecs/ternary_blocks.ts";
+import { codecOf, GgmlType } from "../../lib/codecs/table.ts";
 import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { FormatError, NotTernaryError } from "../../lib/errors.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 import { randomTrits } from "../_fuzz.ts";
+
+// The per-type names these tests were written against, over the shared block codec.
+const L = TQ2_0_LAYOUT;
+const tq2_0FromTrits = (t: Int8Array, s: number, name?: string) => blocksFromTrits(L, t, s, name);
+const quantizeTQ2_0 = (v: Float32Array, name?: string) => quantizeBlocks(L, v, name);
+const decodeTQ2_0 = (b: Uint8Array, n: number, name?: string) => decodeBlocks(L, b, n, name);
+const dequantizeTQ2_0 = (b: Uint8Array, n: number) => dequantizeBlocks(L, b, n);
+const tq2_0ByteSize = (n: number, name?: string) => codecOf(GgmlType.TQ2_0).byteSize(n, name);
+const GGML_TYPE_TQ2_0 = GgmlType.TQ2_0;
 
 /** C lroundf: half away from zero. */
 function cLroundf(v: number): number {

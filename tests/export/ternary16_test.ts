@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Ternary16 } from "../../lib/export/ternary16.ts";
-import { ternarizeAbsmeanByDivision } from "../../lib/codecs/ternary.ts";
+import { ternarizeAbsmeanByDivision } from "../codecs/_division.ts";
 import { bf16ToF32, f16ToF32 } from "../../lib/codecs/float.ts";
 import { NotTernaryError } from "../../lib/errors.ts";
 import { FuzzRng } from "../_fuzz.ts";

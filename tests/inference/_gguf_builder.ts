@@ -12,7 +12,7 @@
  */
 
 import { f32ToBf16, f32ToF16 } from "../../lib/codecs/float.ts";
-import { archKey } from "../../lib/gguf/keys.ts";
+import { archKey } from "../../lib/arch/hparams.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 
@@ -65,13 +65,13 @@ export async function writeModelGguf(
   w.addString("general.architecture", model.arch);
   const h = model.hparams;
   w.addU32(archKey(model.arch, "contextLength"), h.contextLength);
-  w.addU32(archKey(model.arch, "embeddingLength"), h.embeddingLength);
-  w.addU32(archKey(model.arch, "blockCount"), h.blockCount);
-  w.addU32(archKey(model.arch, "feedForwardLength"), h.feedForwardLength);
-  w.addU32(archKey(model.arch, "headCount"), h.headCount);
-  w.addU32(archKey(model.arch, "headCountKv"), h.headCountKv);
-  w.addF32(archKey(model.arch, "rmsEps"), h.rmsEps);
-  w.addF32(archKey(model.arch, "ropeFreqBase"), h.ropeFreqBase);
+  w.addU32(archKey(model.arch, "nEmbd"), h.embeddingLength);
+  w.addU32(archKey(model.arch, "nLayer"), h.blockCount);
+  w.addU32(archKey(model.arch, "nFf"), h.feedForwardLength);
+  w.addU32(archKey(model.arch, "nHead"), h.headCount);
+  w.addU32(archKey(model.arch, "nHeadKv"), h.headCountKv);
+  w.addF32(archKey(model.arch, "eps"), h.rmsEps);
+  w.addF32(archKey(model.arch, "ropeTheta"), h.ropeFreqBase);
   w.addU32(archKey(model.arch, "vocabSize"), h.vocabSize);
   for (const [k, v] of Object.entries(model.extraStrings ?? {})) w.addString(k, v);
   const payloads: Uint8Array[] = [];

@@ -17,11 +17,10 @@ import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { SafetensorsCheckpoint } from "../../lib/safetensors/reader.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
-import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
-import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
+import { codecOf, packTrits } from "../../lib/codecs/table.ts";
 import type { BackendName } from "../../lib/inference/backend.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import { FLOAT_DECODERS, ternaryFromFloats } from "../../lib/inference/weight_formats.ts";
+import { ternaryFromFloats } from "../../lib/inference/weight_formats.ts";
 import { assertMatchesReference, reference } from "../_reference.ts";
 
 const FIXTURE = "fixtures/tiny-bitnet";
@@ -84,8 +83,14 @@ async function writeFile(path: string, w: GgufWriter, payloads: Uint8Array[]): P
 }
 
 const PACKERS = {
-  TQ2_0: { type: GgmlType.TQ2_0, pack: tq2_0FromTrits },
-  TQ1_0: { type: GgmlType.TQ1_0, pack: tq1_0FromTrits },
+  TQ2_0: {
+    type: GgmlType.TQ2_0,
+    pack: (t: Int8Array, s: number) => packTrits(GgmlType.TQ2_0, t, s),
+  },
+  TQ1_0: {
+    type: GgmlType.TQ1_0,
+    pack: (t: Int8Array, s: number) => packTrits(GgmlType.TQ1_0, t, s),
+  },
   I2_S: { type: GgmlType.I2_S, pack: packI2S },
 } as const;
 
@@ -101,7 +106,10 @@ const packed = (kind: keyof typeof PACKERS) =>
         const bytes = await g.readTensor(t);
         if (/^blk\.\d+\.(attn_[qkvo]|attn_output|ffn_(gate|up|down))\.weight$/.test(t.name)) {
           const n = t.shape[0]! * t.shape[1]!;
-          const { trits, scale } = ternaryFromFloats(FLOAT_DECODERS[t.type]!(bytes, n), t.name);
+          const { trits, scale } = ternaryFromFloats(
+            codecOf(t.type).decode(bytes, n, t.name),
+            t.name,
+          );
           w.addTensorInfo(t.name, t.shape, PACKERS[kind].type);
           payloads.push(PACKERS[kind].pack(trits, scale, t.name));
         } else {
@@ -166,7 +174,7 @@ async function checkAgainstReference(
   const engine = await InferenceEngine.load(g, { backend });
   try {
     assert.equal(engine.hparams.family, "bitnet");
-    assert.equal(engine.hparams.tiedOutput, true);
+    assert.equal(engine.hparams.tied, true);
     assert.equal(engine.ternarizedAtLoad.length, expectTernarizedAtLoad);
     assertMatchesReference(engine, `${path} [${backend}]`);
   } finally {

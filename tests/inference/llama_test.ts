@@ -14,7 +14,7 @@ import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import { FLOAT_DECODERS } from "../../lib/inference/weight_formats.ts";
+import { codecOf } from "../../lib/codecs/table.ts";
 import { encodeFloats, type TensorToWrite, writeModelGguf } from "./_gguf_builder.ts";
 import { hfForward, type HfShape, permuteRows } from "./_hf_reference.ts";
 
@@ -41,7 +41,7 @@ function randomHfWeights(
   const add = (name: string, shape: number[], scale: number, offset = 0) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const stored = encodeFloats(randomValues(rng, n, scale, offset), type);
-    w.set(name, { shape, values: FLOAT_DECODERS[type]!(stored, n) });
+    w.set(name, { shape, values: codecOf(type).decode(stored, n, name) });
   };
   add("model.embed_tokens.weight", [m.vocab, m.hidden], 0.5);
   for (let l = 0; l < m.layers; l++) {
@@ -146,7 +146,7 @@ for (const [type, tied, backend] of VARIANTS) {
       const engine = await InferenceEngine.load(g, { backend, batchSize: 3 });
       try {
         assert.equal(engine.hparams.family, "llama");
-        assert.equal(engine.hparams.tiedOutput, tied);
+        assert.equal(engine.hparams.tied, tied);
         const all = engine.forwardAll(PROMPT);
         for (let t = 0; t < PROMPT.length; t++) {
           const row = all.subarray(t * SHAPE.vocab, (t + 1) * SHAPE.vocab);

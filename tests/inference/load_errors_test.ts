@@ -11,7 +11,7 @@ import { FormatError, ModelShapeError, UnsupportedError, UsageError } from "../.
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import { readHparams } from "../../lib/inference/hparams.ts";
+import { readHparams } from "../../lib/arch/hparams.ts";
 import {
   type HparamsToWrite,
   type TensorToWrite,

@@ -7,15 +7,10 @@
 import assert from "node:assert/strict";
 import { f32ToF16 } from "../../lib/codecs/float.ts";
 import { ternarizeAbsmean, ternaryInfo, tritsFromTernary } from "../../lib/codecs/ternary.ts";
-import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
+import { codecOf, GgmlType, packTrits } from "../../lib/codecs/table.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
-import { GgmlType } from "../../lib/gguf/types.ts";
-import {
-  FLOAT_DECODERS,
-  type FloatType,
-  TERNARY_SOURCES,
-  ternaryFromFloatBits,
-} from "../../lib/inference/weight_formats.ts";
+import type { FloatType } from "../../lib/inference/linear.ts";
+import { ternaryWeights } from "../../lib/inference/weight_formats.ts";
 import { encodeFloats } from "./_gguf_builder.ts";
 
 const TYPES: Array<[string, FloatType]> = [
@@ -57,12 +52,12 @@ function cases(type: FloatType): Array<[string, Uint8Array]> {
 }
 
 for (const [typeName, type] of TYPES) {
-  Deno.test(`ternaryFromFloatBits ${typeName} agrees with ternaryInfo + tritsFromTernary`, () => {
+  Deno.test(`exactTrits ${typeName} agrees with ternaryInfo + tritsFromTernary`, () => {
     for (const [label, payload] of cases(type)) {
       const n = payload.length / (type === GgmlType.F32 ? 4 : 2);
-      const values = FLOAT_DECODERS[type]!(payload, n);
+      const values = codecOf(type).decode(payload, n, "w");
       const info = ternaryInfo(values);
-      const fast = ternaryFromFloatBits(payload, n, type);
+      const fast = codecOf(type).float!.exactTrits(payload, n);
       assert.equal(fast !== null, info.ternary, `${typeName} ${label}: ternary?`);
       if (fast) {
         assert.equal(fast.scale, info.scale, `${typeName} ${label}: scale`);
@@ -75,16 +70,16 @@ for (const [typeName, type] of TYPES) {
     }
   });
 
-  Deno.test(`TERNARY_SOURCES ${typeName}: ternary values keep their trits, master weights get absmean`, () => {
+  Deno.test(`ternaryWeights ${typeName}: ternary values keep their trits, master weights get absmean`, () => {
     const exact = Float32Array.from([0.5, 0, -0.5, 0.5, -0.5, 0, 0, 0.5]);
-    const a = TERNARY_SOURCES[type]!.decode(encodeFloats(exact, type), 2, 4, "w");
+    const a = ternaryWeights(type, encodeFloats(exact, type), 2, 4, "w");
     assert.equal(a.origin, "ternary");
     assert.equal(a.scale, 0.5);
     assert.deepEqual([...a.trits], [1, 0, -1, 1, -1, 0, 0, 1]);
 
     const master = Float32Array.from([0.3, -1.2, 0.01, 2.5, -0.7, 0.02, 0, 0.9]);
-    const stored = FLOAT_DECODERS[type]!(encodeFloats(master, type), 8);
-    const b = TERNARY_SOURCES[type]!.decode(encodeFloats(master, type), 2, 4, "w");
+    const stored = codecOf(type).decode(encodeFloats(master, type), 8, "w");
+    const b = ternaryWeights(type, encodeFloats(master, type), 2, 4, "w");
     const want = ternarizeAbsmean(stored);
     assert.equal(b.origin, "absmean");
     assert.equal(b.scale, want.scale);
@@ -92,22 +87,22 @@ for (const [typeName, type] of TYPES) {
   });
 }
 
-Deno.test("TERNARY_SOURCES packed: I2_S and single-scale TQ2_0 give trits + that scale", () => {
+Deno.test("ternaryWeights packed: I2_S and single-scale TQ2_0 give trits + that scale", () => {
   const trits = Int8Array.from({ length: 512 }, (_, i) => ((i * 7) % 3) - 1);
-  const i2s = TERNARY_SOURCES[GgmlType.I2_S]!.decode(packI2S(trits, 0.125), 2, 256, "w");
+  const i2s = ternaryWeights(GgmlType.I2_S, packI2S(trits, 0.125), 2, 256, "w");
   assert.deepEqual([i2s.origin, i2s.scale], ["packed", 0.125]);
   assert.deepEqual(i2s.trits, trits);
-  const tq = TERNARY_SOURCES[GgmlType.TQ2_0]!.decode(tq2_0FromTrits(trits, 0.125), 2, 256, "w");
+  const tq = ternaryWeights(GgmlType.TQ2_0, packTrits(GgmlType.TQ2_0, trits, 0.125), 2, 256, "w");
   assert.deepEqual([tq.origin, tq.scale], ["packed", 0.125]);
   assert.deepEqual(tq.trits, trits);
 });
 
-Deno.test("TERNARY_SOURCES TQ2_0 with different block scales falls back to absmean of its values", () => {
+Deno.test("ternaryWeights TQ2_0 with different block scales falls back to absmean of its values", () => {
   const trits = Int8Array.from({ length: 512 }, (_, i) => (i % 3) - 1);
-  const bytes = tq2_0FromTrits(trits, 1);
+  const bytes = packTrits(GgmlType.TQ2_0, trits, 1);
   // Give block 1 another scale (f16 d sits after the 64 code bytes of each 66-byte block).
   new DataView(bytes.buffer).setUint16(66 + 64, f32ToF16(3), true);
-  const r = TERNARY_SOURCES[GgmlType.TQ2_0]!.decode(bytes, 2, 256, "w");
+  const r = ternaryWeights(GgmlType.TQ2_0, bytes, 2, 256, "w");
   const values = Float32Array.from(trits, (t, i) => t * (i < 256 ? 1 : 3));
   const want = ternarizeAbsmean(values);
   assert.equal(r.origin, "absmean");

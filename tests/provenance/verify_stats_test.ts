@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
-import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
+import { packTrits } from "../../lib/codecs/table.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
@@ -65,7 +65,7 @@ Deno.test("recomputeStatistics: F16 small (exact), F16 large (histogram), ternar
     new Uint8Array(large.buffer),
     new Uint8Array(ternary.buffer),
     packI2S(i2sTrits, 0.5),
-    tq2_0FromTrits(tq2Trits, s),
+    packTrits(GgmlType.TQ2_0, tq2Trits, s),
   ];
   const dir = await Deno.makeTempDir();
   const path = `${dir}/stats.gguf`;

@@ -7,8 +7,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../../lib/errors.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
-import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
-import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
+import { GgmlType, packTrits } from "../../lib/codecs/table.ts";
 import { QUANT_FORMATS, quantFormat, type QuantTypeName } from "../../lib/quantize/formats.ts";
 import { FuzzRng } from "../_fuzz.ts";
 
@@ -20,9 +19,9 @@ Deno.test("formats: ggml type ids, file types and blocks are FORMATS.md's", () =
   };
   for (const [name, [ggml, fileType, block]] of Object.entries(facts)) {
     const f = quantFormat(name);
-    assert.equal(f.ggml, ggml, name);
+    assert.equal(f.codec.id, ggml, name);
     assert.equal(f.fileType, fileType, name);
-    assert.equal(f.rowBlock, block, name);
+    assert.equal(f.codec.ternary.rowBlock, block, name);
   }
   assert.equal(quantFormat("TQ2_0").name, "tq2_0");
   assert.throws(() => quantFormat("q4_0"), UsageError);
@@ -30,9 +29,9 @@ Deno.test("formats: ggml type ids, file types and blocks are FORMATS.md's", () =
 
 Deno.test("formats: stored scales (f32 for I2_S, f16 for the TQ types)", () => {
   const s = 0.1; // not exact in f16: nearest half is 0.0999755859375
-  assert.equal(QUANT_FORMATS.i2_s.storedScale(s), Math.fround(0.1));
-  assert.equal(QUANT_FORMATS.tq2_0.storedScale(s), 0.0999755859375);
-  assert.equal(QUANT_FORMATS.tq1_0.storedScale(s), 0.0999755859375);
+  assert.equal(QUANT_FORMATS.i2_s.codec.ternary.storedScale(s), Math.fround(0.1));
+  assert.equal(QUANT_FORMATS.tq2_0.codec.ternary.storedScale(s), 0.0999755859375);
+  assert.equal(QUANT_FORMATS.tq1_0.codec.ternary.storedScale(s), 0.0999755859375);
 });
 
 function randomTrits(n: number, seed: number): Int8Array {
@@ -41,7 +40,7 @@ function randomTrits(n: number, seed: number): Int8Array {
 }
 
 function encodeInSlabs(name: QuantTypeName, trits: Int8Array, scale: number, slab: number) {
-  const enc = QUANT_FORMATS[name].encoder(trits.length, scale, "w");
+  const enc = QUANT_FORMATS[name].codec.ternary.encoder(trits.length, scale, "w");
   const parts: Uint8Array[] = [];
   for (let i = 0; i < trits.length; i += slab) {
     parts.push(enc.encode(trits.subarray(i, i + slab)).slice());
@@ -62,8 +61,14 @@ Deno.test("formats: slab-by-slab encoding equals whole-tensor packing", () => {
   const scale = 0.0625;
   assert.deepEqual(encodeInSlabs("i2_s", trits, scale, 512), packI2S(trits, scale));
   assert.deepEqual(encodeInSlabs("i2_s", trits, scale, 128 * 3), packI2S(trits, scale));
-  assert.deepEqual(encodeInSlabs("tq2_0", trits, scale, 1024), tq2_0FromTrits(trits, scale));
-  assert.deepEqual(encodeInSlabs("tq1_0", trits, scale, 768), tq1_0FromTrits(trits, scale));
+  assert.deepEqual(
+    encodeInSlabs("tq2_0", trits, scale, 1024),
+    packTrits(GgmlType.TQ2_0, trits, scale),
+  );
+  assert.deepEqual(
+    encodeInSlabs("tq1_0", trits, scale, 768),
+    packTrits(GgmlType.TQ1_0, trits, scale),
+  );
 });
 
 Deno.test("formats: an all-zero tensor (scale 0) packs with d = 0, as ggml's quantizer writes it", () => {

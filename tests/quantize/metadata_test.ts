@@ -1,14 +1,15 @@
 /**
  * Metadata copying: every key with its value type and position, file_type
  * replaced, quantization_version set to 2 (added after file_type, or
- * replaced where it stands), and a clear error for a value type the writer
- * cannot reproduce (never a silent retype).
+ * replaced where it stands), and every value type copied with its type
+ * (checked against the independent @huggingface/gguf reader).
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { UnsupportedError } from "../../lib/errors.ts";
-import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
+import { hfGguf } from "../../deps.ts";
+import { FormatError } from "../../lib/errors.ts";
+import { type GgufFile, type GgufScalar, openGguf } from "../../lib/gguf/reader.ts";
 import { GgufValueType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { copyMetadata } from "../../lib/quantize/metadata.ts";
@@ -104,47 +105,60 @@ Deno.test("metadata: file_type and an existing quantization_version are replaced
   }
 });
 
-/** A GGUF with one i16 key, written byte by byte (GgufWriter cannot write i16). */
-function ggufWithInt16(): Uint8Array {
-  const enc = new TextEncoder();
-  const parts: number[] = [];
-  const u32 = (v: number) => parts.push(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24);
-  const u64 = (v: number) => {
-    u32(v);
-    u32(0);
-  };
-  const str = (s: string) => {
-    const b = enc.encode(s);
-    u64(b.length);
-    parts.push(...b);
-  };
-  parts.push(0x47, 0x47, 0x55, 0x46); // GGUF
-  u32(3);
-  u64(0); // tensors
-  u64(2); // kvs
-  str("general.architecture");
-  u32(GgufValueType.STRING);
-  str("llama");
-  str("llama.weird");
-  u32(GgufValueType.INT16);
-  parts.push(0xfe, 0xff); // -2
-  while (parts.length % 32) parts.push(0);
-  return new Uint8Array(parts);
-}
+/** One key of every value type, scalars and arrays, at the edges of their ranges. */
+const EVERY_TYPE: Array<[string, GgufValueType, GgufScalar | GgufScalar[], GgufValueType?]> = [
+  ["x.u8", GgufValueType.UINT8, 255],
+  ["x.i8", GgufValueType.INT8, -128],
+  ["x.u16", GgufValueType.UINT16, 65535],
+  ["x.i16", GgufValueType.INT16, -2],
+  ["x.u32", GgufValueType.UINT32, 4_000_000_000],
+  ["x.i32", GgufValueType.INT32, -2_000_000_000],
+  ["x.f32", GgufValueType.FLOAT32, 0.5],
+  ["x.bool", GgufValueType.BOOL, false],
+  ["x.str", GgufValueType.STRING, "Ġü"],
+  ["x.u64", GgufValueType.UINT64, 2n ** 64n - 1n],
+  ["x.i64", GgufValueType.INT64, -(2n ** 63n)],
+  ["x.f64", GgufValueType.FLOAT64, 0.1],
+  ["x.i8s", GgufValueType.ARRAY, [-1, 127], GgufValueType.INT8],
+  ["x.u16s", GgufValueType.ARRAY, [0, 65535], GgufValueType.UINT16],
+  ["x.i64s", GgufValueType.ARRAY, [-1n, 5n], GgufValueType.INT64],
+  ["x.bools", GgufValueType.ARRAY, [true, false], GgufValueType.BOOL],
+];
 
-Deno.test("metadata: a value type the writer cannot produce is an error naming the key", async () => {
-  const path = join(tmp, "i16.gguf");
-  await Deno.writeFile(path, ggufWithInt16());
-  const src = await openGguf(path);
+Deno.test("metadata: every value type round-trips through add and copyMetadata, as @huggingface/gguf reads it", async () => {
+  const [src, out] = await roundTrip("every", (w) => {
+    w.addString("general.architecture", "llama");
+    for (const [key, type, value, elem] of EVERY_TYPE) w.add(key, type, value, elem);
+  }, 40);
   try {
-    assert.equal(src.kv("llama.weird")!.value, -2);
-    assert.throws(
-      () => copyMetadata(new GgufWriter(), src, 40),
-      (e: unknown) => e instanceof UnsupportedError && /"llama\.weird" is INT16/.test(e.message),
-    );
+    const h = await hfGguf(out.path, { allowLocalFile: true });
+    const meta = h.metadata as unknown as Record<string, unknown>;
+    for (const [key, type, value, elem] of EVERY_TYPE) {
+      assert.equal(out.kv(key)!.type, type, key);
+      assert.equal(out.kv(key)!.arrayType, elem, key);
+      assert.deepEqual(out.kv(key)!.value, value, key);
+      assert.deepEqual(out.kv(key)!.value, src.kv(key)!.value, key);
+      // @huggingface/gguf gives 64-bit integers as bigint, everything else as we do.
+      assert.deepEqual(meta[key], value, `${key} (@huggingface/gguf)`);
+    }
   } finally {
     src.close();
+    out.close();
   }
+});
+
+Deno.test("writer add: values outside their type, and nested arrays, are refused naming the key", () => {
+  const w = new GgufWriter();
+  assert.throws(() => w.add("k.u8", GgufValueType.UINT8, 256), /k\.u8: 256 is not a u8/);
+  assert.throws(() => w.add("k.i16", GgufValueType.INT16, 1.5), /k\.i16: 1\.5 is not a i16/);
+  assert.throws(() => w.add("k.u32", GgufValueType.UINT32, -1), /k\.u32: -1 is not a u32/);
+  assert.throws(() => w.add("k.f32", GgufValueType.FLOAT32, "x"), /k\.f32: x is not a f32/);
+  assert.throws(() => w.add("k.s", GgufValueType.STRING, 3), FormatError);
+  assert.throws(
+    () => w.add("k.a", GgufValueType.ARRAY, [[1]] as unknown as GgufScalar[], GgufValueType.ARRAY),
+    /k\.a: an array needs a scalar element type/,
+  );
+  assert.throws(() => w.add("k.u64", GgufValueType.UINT64, -1n), /k\.u64: -1 is not a u64/);
 });
 
 Deno.test("remove the temporary files", async () => {

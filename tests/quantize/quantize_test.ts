@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { hfGguf } from "../../deps.ts";
 import { EXIT, NotTernaryError, UnsupportedError, UsageError } from "../../lib/errors.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
-import { decodeTQ1_0 } from "../../lib/codecs/tq1_0.ts";
+import { decodeBlocks, TQ1_0_LAYOUT } from "../../lib/codecs/ternary_blocks.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
@@ -262,7 +262,12 @@ Deno.test("fixture: projection payloads hold exactly the input's trits and scale
           tq2ByHand(trits, scaleBits),
           `${ta.name} TQ2_0`,
         );
-        const t1 = decodeTQ1_0(await tq1.readTensor(tq1.tensor(ta.name)), n, ta.name);
+        const t1 = decodeBlocks(
+          TQ1_0_LAYOUT,
+          await tq1.readTensor(tq1.tensor(ta.name)),
+          n,
+          ta.name,
+        );
         assert.deepEqual(t1.trits, trits, `${ta.name} TQ1_0 trits`);
         assert.ok(t1.scales.every((d) => d === s), `${ta.name} TQ1_0 scales`);
         checked++;

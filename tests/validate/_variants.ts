@@ -17,7 +17,8 @@ import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufKv, type GgufTensorInfo, openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType, GgufValueType } from "../../lib/gguf/types.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
-import { decodeValues, elementCount } from "../../lib/stats/tensor_values.ts";
+import { elementCount } from "../../lib/stats/tensor_values.ts";
+import { codecOf } from "../../lib/codecs/table.ts";
 
 /** The fixture exported with the project's exporter. */
 export interface CleanFixture {
@@ -131,7 +132,7 @@ export async function rewriteGguf(
       const bytes = await g.readTensor(t);
       const isFloat = t.type === GgmlType.F32 || t.type === GgmlType.F16 ||
         t.type === GgmlType.BF16;
-      const values = isFloat ? decodeValues(bytes, t.type, elementCount(t)) : null;
+      const values = isFloat ? codecOf(t.type).decode(bytes, elementCount(t), t.name) : null;
       const e = edit(t, values);
       if (e === null) continue;
       if (e === undefined) {

@@ -22,7 +22,7 @@ import {
 } from "../../lib/validate/differential.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
-import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
+import { checkJsonSchema } from "../_json_schema.ts";
 import { readBitnetEnv } from "../../lib/cli/env.ts";
 import { FIXTURE_DIR } from "../_models.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
+import { checkJsonSchema } from "../_json_schema.ts";
 
 Deno.test("checkJsonSchema: types, required, additionalProperties, items", () => {
   const schema = {

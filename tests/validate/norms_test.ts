@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { f32ToBf16, f32ToF16 } from "../../lib/codecs/float.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { readHparams } from "../../lib/inference/hparams.ts";
+import { readHparams } from "../../lib/arch/hparams.ts";
 import { inspectNormsOfFile } from "../../lib/validate/inspect.ts";
 import { judgeNorm } from "../../lib/validate/norms.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";

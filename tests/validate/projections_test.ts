@@ -8,12 +8,11 @@ import assert from "node:assert/strict";
 import { readBitnetEnv } from "../../lib/cli/env.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
 import { ternaryInfo, tritsFromTernary } from "../../lib/codecs/ternary.ts";
-import { tq1_0FromTrits } from "../../lib/codecs/tq1_0.ts";
-import { tq2_0FromTrits } from "../../lib/codecs/tq2_0.ts";
+import { packTrits } from "../../lib/codecs/table.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { readHparams } from "../../lib/inference/hparams.ts";
+import { readHparams } from "../../lib/arch/hparams.ts";
 import { inspectProjections } from "../../lib/validate/projections.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
@@ -69,8 +68,8 @@ Deno.test("gate 2: trit distributions of the clean export, counted independently
 for (
   const [label, type, pack] of [
     ["I2_S", GgmlType.I2_S, (trits: Int8Array, s: number) => packI2S(trits, s)],
-    ["TQ2_0", GgmlType.TQ2_0, (trits: Int8Array, s: number) => tq2_0FromTrits(trits, s)],
-    ["TQ1_0", GgmlType.TQ1_0, (trits: Int8Array, s: number) => tq1_0FromTrits(trits, s)],
+    ["TQ2_0", GgmlType.TQ2_0, (trits: Int8Array, s: number) => packTrits(GgmlType.TQ2_0, trits, s)],
+    ["TQ1_0", GgmlType.TQ1_0, (trits: Int8Array, s: number) => packTrits(GgmlType.TQ1_0, trits, s)],
   ] as const
 ) {
   Deno.test(`gate 2: ${label} projections decode with the same trits and scales`, async () => {

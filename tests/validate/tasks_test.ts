@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
+import { checkJsonSchema } from "../_json_schema.ts";
 import { cleanFixture, isNorm, rewriteGguf, scratchDir } from "./_variants.ts";
 
 const SCHEMA = JSON.parse(await Deno.readTextFile("docs/reference/validate-report.schema.json"));

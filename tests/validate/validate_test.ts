@@ -10,7 +10,7 @@ import { readBitnetEnv } from "../../lib/cli/env.ts";
 import { ternarizeAbsmean } from "../../lib/codecs/ternary.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { sha256File } from "../../lib/io/hash.ts";
-import { checkJsonSchema } from "../../lib/validate/json_schema.ts";
+import { checkJsonSchema } from "../_json_schema.ts";
 import { DEFAULT_RULES, mergeRules } from "../../lib/validate/rules.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
 import { cleanFixture, isNorm, rewriteGguf, rng, scratchDir } from "./_variants.ts";

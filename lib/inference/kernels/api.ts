@@ -54,7 +54,7 @@ export interface Kernels {
   matmulBF16(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void;
 
   /**
-   * BitNet activation quantization per row (FORMATS.md §4):
+   * BitNet activation quantization per row (docs/reference/formats.md, "BitNet b1.58 forward pass"):
    * t = 127 / max(max|x|, 1e-5); q = clamp(roundHalfEven(x·t), −128, 127).
    * Writes q (int8, `[batch, cols]`), t (f32 per row) and Σq (i32 per row).
    */
@@ -101,9 +101,28 @@ export interface Kernels {
 
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
-  /** In-place softmax over `n` values. */
-  softmax(x: Ptr, n: number): void;
 
   /** Stops worker threads. */
   close(): void;
+}
+
+/** The typed views every backend hands out, over its one buffer. */
+export type MemoryViews = Pick<Kernels, "f32" | "i32" | "u16" | "u8" | "i8">;
+
+/**
+ * Views of `buffer` at byte offsets (shared by both backends).
+ *
+ * @example
+ * ```ts
+ * memoryViews(new ArrayBuffer(64)).f32(16, 4).length; // 4
+ * ```
+ */
+export function memoryViews(buffer: ArrayBuffer | SharedArrayBuffer): MemoryViews {
+  return {
+    f32: (p, n) => new Float32Array(buffer, p, n),
+    i32: (p, n) => new Int32Array(buffer, p, n),
+    u16: (p, n) => new Uint16Array(buffer, p, n),
+    u8: (p, n) => new Uint8Array(buffer, p, n),
+    i8: (p, n) => new Int8Array(buffer, p, n),
+  };
 }

@@ -8,14 +8,15 @@
  * ```ts
  * import { createReferenceKernels } from "./reference.ts";
  * const k = createReferenceKernels(1 << 20);
- * const x = k.alloc(4 * 4);
+ * const x = k.alloc(4 * 4), g = k.alloc(4 * 4);
  * k.f32(x, 4).set([1, -2, 3, 4]);
- * k.softmax(x, 4);
+ * k.f32(g, 4).fill(1);
+ * k.rmsnorm(x, g, x, 4, 1, 1e-6);
  * ```
  * @module
  */
 
-import type { Kernels, Ptr } from "./api.ts";
+import { type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
 
@@ -42,113 +43,104 @@ export class BumpAllocator {
   }
 }
 
-/** Creates the reference backend with `bytes` bytes of memory. */
-export function createReferenceKernels(bytes: number): Kernels {
-  const buffer = new ArrayBuffer(bytes);
-  const heap = new BumpAllocator(64, bytes);
-  const f32 = (p: Ptr, n: number) => new Float32Array(buffer, p, n);
-  const u16 = (p: Ptr, n: number) => new Uint16Array(buffer, p, n);
-  const i8 = (p: Ptr, n: number) => new Int8Array(buffer, p, n);
-  const i32 = (p: Ptr, n: number) => new Int32Array(buffer, p, n);
-
-  function matmulWith(
-    get: (r: number, c: number) => number,
-    x: Ptr,
-    y: Ptr,
-    rows: number,
-    cols: number,
-    batch: number,
-  ): void {
-    const X = f32(x, batch * cols), Y = f32(y, batch * rows);
+/** y[b, r] = Σ_c W[r, c] · x[b, c], with W[r, c] = `weight(r · cols + c)` decoded from any type. */
+function floatMatmul(v: MemoryViews, weight: (w: Ptr, n: number) => (i: number) => number) {
+  return (w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number, batch: number): void => {
+    const W = weight(w, rows * cols), X = v.f32(x, batch * cols), Y = v.f32(y, batch * rows);
     for (let b = 0; b < batch; b++) {
       for (let r = 0; r < rows; r++) {
         let s = 0;
-        for (let c = 0; c < cols; c++) s += get(r, c) * X[b * cols + c]!;
+        for (let c = 0; c < cols; c++) s += W(r * cols + c) * X[b * cols + c]!;
         Y[b * rows + r] = s;
       }
     }
-  }
+  };
+}
 
+/** AQ(x) per row: t = 127 / max(max|x|, 1e-5), q = clamp(roundHalfEven(x·t), −128, 127), Σq. */
+function quantizeRows(v: MemoryViews): Kernels["quantizeRowsI8"] {
+  return (x, q, scale, sum, cols, batch) => {
+    const X = v.f32(x, batch * cols), Q = v.i8(q, batch * cols);
+    const T = v.f32(scale, batch), S = v.i32(sum, batch);
+    for (let b = 0; b < batch; b++) {
+      let max = 0;
+      for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(X[b * cols + c]!));
+      const t = Math.fround(127 / Math.max(max, 1e-5));
+      let s = 0;
+      for (let c = 0; c < cols; c++) {
+        const q = Math.min(127, Math.max(-128, roundHalfEven(Math.fround(X[b * cols + c]! * t))));
+        Q[b * cols + c] = q;
+        s += q;
+      }
+      T[b] = t;
+      S[b] = s;
+    }
+  };
+}
+
+/** y = wScale · (Σ trit · q) / t, one signed byte per trit. */
+function ternaryMatmul(v: MemoryViews): Kernels["matmulTernary"] {
+  return (w, wScale, q, scale, _sum, y, rows, cols, batch) => {
+    const W = v.i8(w, rows * cols), Q = v.i8(q, batch * cols);
+    const T = v.f32(scale, batch), Y = v.f32(y, batch * rows);
+    for (let b = 0; b < batch; b++) {
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += W[r * cols + c]! * Q[b * cols + c]!;
+        Y[b * rows + r] = (s / T[b]!) * wScale;
+      }
+    }
+  };
+}
+
+function rmsnormRows(v: MemoryViews): Kernels["rmsnorm"] {
+  return (x, g, out, n, batch, eps) => {
+    const X = v.f32(x, batch * n), G = v.f32(g, n), O = v.f32(out, batch * n);
+    for (let b = 0; b < batch; b++) {
+      let ss = 0;
+      for (let i = 0; i < n; i++) ss += X[b * n + i]! * X[b * n + i]!;
+      const inv = 1 / Math.sqrt(ss / n + eps);
+      for (let i = 0; i < n; i++) O[b * n + i] = G[i]! * X[b * n + i]! * inv;
+    }
+  };
+}
+
+/**
+ * Creates the reference backend with `bytes` bytes of memory.
+ *
+ * @example
+ * ```ts
+ * createReferenceKernels(1 << 20).name; // "reference"
+ * ```
+ */
+export function createReferenceKernels(bytes: number): Kernels {
+  const buffer = new ArrayBuffer(bytes);
+  const heap = new BumpAllocator(64, bytes);
+  const v = memoryViews(buffer);
+  const decoded = (decode: (bits: number) => number) => (w: Ptr, n: number) => {
+    const W = v.u16(w, n);
+    return (i: number) => decode(W[i]!);
+  };
   return {
     name: "reference",
     threads: 1,
     buffer,
     alloc: (n, align) => heap.alloc(n, align),
-    f32,
-    i32,
-    u16,
-    u8: (p, n) => new Uint8Array(buffer, p, n),
-    i8,
-
-    matmulF32(w, x, y, rows, cols, batch) {
-      const W = f32(w, rows * cols);
-      matmulWith((r, c) => W[r * cols + c]!, x, y, rows, cols, batch);
-    },
-    matmulF16(w, x, y, rows, cols, batch) {
-      const W = u16(w, rows * cols);
-      matmulWith((r, c) => f16ToF32(W[r * cols + c]!), x, y, rows, cols, batch);
-    },
-    matmulBF16(w, x, y, rows, cols, batch) {
-      const W = u16(w, rows * cols);
-      matmulWith((r, c) => bf16ToF32(W[r * cols + c]!), x, y, rows, cols, batch);
-    },
-
-    quantizeRowsI8(x, q, scale, sum, cols, batch) {
-      const X = f32(x, batch * cols), Q = i8(q, batch * cols);
-      const T = f32(scale, batch), S = i32(sum, batch);
-      for (let b = 0; b < batch; b++) {
-        let max = 0;
-        for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(X[b * cols + c]!));
-        const t = Math.fround(127 / Math.max(max, 1e-5));
-        let s = 0;
-        for (let c = 0; c < cols; c++) {
-          const v = Math.min(127, Math.max(-128, roundHalfEven(Math.fround(X[b * cols + c]! * t))));
-          Q[b * cols + c] = v;
-          s += v;
-        }
-        T[b] = t;
-        S[b] = s;
-      }
-    },
-
+    ...v,
+    matmulF32: floatMatmul(v, (w, n) => {
+      const W = v.f32(w, n);
+      return (i) => W[i]!;
+    }),
+    matmulF16: floatMatmul(v, decoded(f16ToF32)),
+    matmulBF16: floatMatmul(v, decoded(bf16ToF32)),
+    quantizeRowsI8: quantizeRows(v),
     ternaryBytes: (rows, cols) => rows * cols,
     packTernary(trits, rows, cols, dst, rowOffset = 0, totalRows = rows) {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernary: rows out of range");
-      i8(dst + rowOffset * cols, rows * cols).set(trits.subarray(0, rows * cols));
+      v.i8(dst + rowOffset * cols, rows * cols).set(trits.subarray(0, rows * cols));
     },
-    matmulTernary(w, wScale, q, scale, _sum, y, rows, cols, batch) {
-      const W = i8(w, rows * cols), Q = i8(q, batch * cols);
-      const T = f32(scale, batch), Y = f32(y, batch * rows);
-      for (let b = 0; b < batch; b++) {
-        for (let r = 0; r < rows; r++) {
-          let s = 0;
-          for (let c = 0; c < cols; c++) s += W[r * cols + c]! * Q[b * cols + c]!;
-          Y[b * rows + r] = (s / T[b]!) * wScale;
-        }
-      }
-    },
-
-    rmsnorm(x, g, out, n, batch, eps) {
-      const X = f32(x, batch * n), G = f32(g, n), O = f32(out, batch * n);
-      for (let b = 0; b < batch; b++) {
-        let ss = 0;
-        for (let i = 0; i < n; i++) ss += X[b * n + i]! * X[b * n + i]!;
-        const inv = 1 / Math.sqrt(ss / n + eps);
-        for (let i = 0; i < n; i++) O[b * n + i] = G[i]! * X[b * n + i]! * inv;
-      }
-    },
-    softmax(x, n) {
-      const X = f32(x, n);
-      let max = -Infinity;
-      for (let i = 0; i < n; i++) max = Math.max(max, X[i]!);
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const e = Math.exp(X[i]! - max);
-        X[i] = e;
-        s += e;
-      }
-      for (let i = 0; i < n; i++) X[i] = X[i]! / s;
-    },
+    matmulTernary: ternaryMatmul(v),
+    rmsnorm: rmsnormRows(v),
     close() {},
   };
 }

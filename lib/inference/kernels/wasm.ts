@@ -14,8 +14,8 @@
  *   a local checkout needs read permission for worker.ts.
  * - Shapes: `cols` must be a multiple of 16 for the float matmuls and for
  *   `quantizeRowsI8`, and of 64 for the ternary ones (every BitNet/Llama width
- *   is a multiple of 256); other shapes throw a RangeError. rmsnorm and softmax
- *   take any length.
+ *   is a multiple of 256); other shapes throw a RangeError. rmsnorm takes any
+ *   length.
  * - Ternary layout (`packTernary`): see kernels.wat; `ternaryBytes(rows, cols)`
  *   is ceil(rows / 4) · cols.
  * - f16 weights that are inf or NaN are not supported (decoded as finite).
@@ -35,7 +35,8 @@
  * @module
  */
 
-import type { Kernels, Ptr } from "./api.ts";
+import { TRIT_CODE } from "../../codecs/ternary.ts";
+import { type Kernels, memoryViews, type Ptr } from "./api.ts";
 import { BumpAllocator } from "./reference.ts";
 import {
   compileKernelModule,
@@ -107,11 +108,60 @@ function checkDims(
   }
 }
 
-// Trit byte (as u8) → 2-bit code (trit + 1); 4 marks anything but −1, 0, +1.
-const CODE = new Uint8Array(256).fill(4);
-CODE[0xff] = 0;
-CODE[0] = 1;
-CODE[1] = 2;
+/**
+ * Packs `rows` rows of trits, starting at row `rowOffset` of a `totalRows × cols`
+ * matrix, into `out` in the kernels' layout (kernels.wat): groups of 4 rows,
+ * each 64 columns of a row as 16 bytes of 2-bit codes. The padding rows of the
+ * last group hold zero trits (code 1 = 0b01).
+ */
+function packTernaryRows(
+  out: Uint8Array,
+  trits: Int8Array,
+  rows: number,
+  cols: number,
+  rowOffset: number,
+  totalRows: number,
+): void {
+  const what = "packTernary";
+  if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
+    throw new RangeError(
+      `${what}: rows ${rowOffset}..${rowOffset + rows} out of range of ${totalRows} rows`,
+    );
+  }
+  if (trits.length < rows * cols) {
+    throw new RangeError(`${what}: ${trits.length} trits given, ${rows} x ${cols} needed`);
+  }
+  const total = wasmTernaryBytes(totalRows, cols);
+  const src = new Uint8Array(trits.buffer, trits.byteOffset, rows * cols);
+  let bad = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = rowOffset + r;
+    let o = (row >> 2) * cols + (row & 3) * 16;
+    let s = r * cols;
+    for (let j = 0; j < cols; j += 64, o += 64, s += 64) {
+      for (let m = 0; m < 16; m++) {
+        const c0 = TRIT_CODE[src[s + m]!]!, c1 = TRIT_CODE[src[s + 16 + m]!]!;
+        const c2 = TRIT_CODE[src[s + 32 + m]!]!, c3 = TRIT_CODE[src[s + 48 + m]!]!;
+        bad |= c0 | c1 | c2 | c3;
+        out[o + m] = c0 | (c1 << 2) | (c2 << 4) | (c3 << 6);
+      }
+    }
+  }
+  if (bad & 4) {
+    const i = src.findIndex((b) => TRIT_CODE[b] === 4);
+    throw new RangeError(
+      `${what}: trit ${trits[i]} at row ${rowOffset + Math.floor(i / cols)}, ` +
+        `col ${i % cols} is not -1, 0 or +1`,
+    );
+  }
+  if (rowOffset + rows === totalRows) {
+    for (let row = totalRows; row % 4 !== 0; row++) {
+      for (let o = (row >> 2) * cols + (row & 3) * 16; o < total; o += 64) {
+        out.fill(0x55, o, o + 16);
+      }
+    }
+  }
+}
 
 /**
  * Creates the WebAssembly backend with `bytes` bytes of kernel memory and
@@ -212,6 +262,40 @@ async function startWorkers(
   }
 }
 
+/** The ternary matmul: argument checks, then the job split by rows across the threads. */
+function ternaryMatmul(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+): Kernels["matmulTernary"] {
+  return (w, wScale, q, scale, sum, y, rows, cols, batch) => {
+    checkDims("matmulTernary", rows, cols, batch, TERNARY_COLS);
+    if (rows === 0 || batch === 0) return;
+    spans(
+      "matmulTernary",
+      ["w", w, wasmTernaryBytes(rows, cols)],
+      ["q", q, batch * cols],
+      ["scale", scale, batch * 4],
+      ["sum", sum, batch * 4],
+      ["y", y, batch * rows * 4],
+    );
+    run({ op: Op.ternary, w, x: 0, y, rows, cols, batch, q, t: scale, sum, wScale });
+  };
+}
+
+/** A check that each [ptr, ptr + bytes) of a call lies in the allocatable memory. */
+function spansIn(size: number) {
+  return (what: string, ...args: [string, Ptr, number][]): void => {
+    for (const [arg, ptr, bytes] of args) {
+      if (!Number.isInteger(ptr) || ptr < RESERVED_BYTES || ptr + bytes > size) {
+        throw new RangeError(
+          `${what}: ${arg} [${ptr}, ${ptr + bytes}) is outside the kernel memory ` +
+            `[${RESERVED_BYTES}, ${size})`,
+        );
+      }
+    }
+  };
+}
+
 function wasmKernels(
   name: string,
   memory: WebAssembly.Memory,
@@ -225,39 +309,25 @@ function wasmKernels(
   const heap = new BumpAllocator(RESERVED_BYTES, Math.min(size, 2 ** 32 - 64));
   let threads = workers.length + 1;
 
-  /** Throws unless [ptr, ptr + bytes) lies in the allocatable memory. */
-  function span(what: string, arg: string, ptr: Ptr, bytes: number): void {
-    if (!Number.isInteger(ptr) || ptr < RESERVED_BYTES || ptr + bytes > size) {
-      throw new RangeError(
-        `${what}: ${arg} [${ptr}, ${ptr + bytes}) is outside the kernel memory ` +
-          `[${RESERVED_BYTES}, ${size})`,
-      );
-    }
-  }
+  const spans = spansIn(size);
 
   function run(job: MatmulJob): void {
     const work = job.rows * job.cols * job.batch;
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
 
-  function matmulFloat(
-    what: string,
-    op: MatmulJob["op"],
-    elem: number,
-    w: Ptr,
-    x: Ptr,
-    y: Ptr,
-    rows: number,
-    cols: number,
-    batch: number,
-  ): void {
-    checkDims(what, rows, cols, batch, FLOAT_COLS);
-    if (rows === 0 || batch === 0) return;
-    span(what, "w", w, rows * cols * elem);
-    span(what, "x", x, batch * cols * 4);
-    span(what, "y", y, batch * rows * 4);
-    run({ op, w, x, y, rows, cols, batch });
-  }
+  const matmulFloat =
+    (what: string, op: MatmulJob["op"], elem: number): Kernels["matmulF32"] =>
+    (w, x, y, rows, cols, batch) => {
+      checkDims(what, rows, cols, batch, FLOAT_COLS);
+      if (rows === 0 || batch === 0) return;
+      spans(what, ["w", w, rows * cols * elem], ["x", x, batch * cols * 4], [
+        "y",
+        y,
+        batch * rows * 4,
+      ]);
+      run({ op, w, x, y, rows, cols, batch });
+    };
 
   return {
     name,
@@ -266,107 +336,30 @@ function wasmKernels(
     },
     buffer,
     alloc: (n, align) => heap.alloc(n, align),
-    f32: (p, n) => new Float32Array(buffer, p, n),
-    i32: (p, n) => new Int32Array(buffer, p, n),
-    u16: (p, n) => new Uint16Array(buffer, p, n),
-    u8: (p, n) => new Uint8Array(buffer, p, n),
-    i8: (p, n) => new Int8Array(buffer, p, n),
-
-    matmulF32(w, x, y, rows, cols, batch) {
-      matmulFloat("matmulF32", Op.f32, 4, w, x, y, rows, cols, batch);
-    },
-    matmulF16(w, x, y, rows, cols, batch) {
-      matmulFloat("matmulF16", Op.f16, 2, w, x, y, rows, cols, batch);
-    },
-    matmulBF16(w, x, y, rows, cols, batch) {
-      matmulFloat("matmulBF16", Op.bf16, 2, w, x, y, rows, cols, batch);
-    },
-
+    ...memoryViews(buffer),
+    matmulF32: matmulFloat("matmulF32", Op.f32, 4),
+    matmulF16: matmulFloat("matmulF16", Op.f16, 2),
+    matmulBF16: matmulFloat("matmulBF16", Op.bf16, 2),
     quantizeRowsI8(x, q, scale, sum, cols, batch) {
-      const what = "quantizeRowsI8";
-      checkDims(what, 1, cols, batch, FLOAT_COLS);
+      checkDims("quantizeRowsI8", 1, cols, batch, FLOAT_COLS);
       if (batch === 0) return;
-      span(what, "x", x, batch * cols * 4);
-      span(what, "q", q, batch * cols);
-      span(what, "scale", scale, batch * 4);
-      span(what, "sum", sum, batch * 4);
+      const rows: [string, Ptr, number][] = [["scale", scale, batch * 4], ["sum", sum, batch * 4]];
+      spans("quantizeRowsI8", ["x", x, batch * cols * 4], ["q", q, batch * cols], ...rows);
       k.quantize_rows_i8(x, q, scale, sum, cols, batch);
     },
-
     ternaryBytes: wasmTernaryBytes,
     packTernary(trits, rows, cols, dst, rowOffset = 0, totalRows = rows) {
-      const what = "packTernary";
-      checkDims(what, rows, cols, 1, TERNARY_COLS);
-      if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
-        throw new RangeError(
-          `${what}: rows ${rowOffset}..${rowOffset + rows} out of range of ${totalRows} rows`,
-        );
-      }
-      if (trits.length < rows * cols) {
-        throw new RangeError(`${what}: ${trits.length} trits given, ${rows} x ${cols} needed`);
-      }
-      const total = wasmTernaryBytes(totalRows, cols);
-      span(what, "dst", dst, total);
-      const out = new Uint8Array(buffer, dst, total);
-      const src = new Uint8Array(trits.buffer, trits.byteOffset, rows * cols);
-      let bad = 0;
-      for (let r = 0; r < rows; r++) {
-        const row = rowOffset + r;
-        let o = (row >> 2) * cols + (row & 3) * 16;
-        let s = r * cols;
-        for (let j = 0; j < cols; j += 64, o += 64, s += 64) {
-          for (let m = 0; m < 16; m++) {
-            const c0 = CODE[src[s + m]!]!, c1 = CODE[src[s + 16 + m]!]!;
-            const c2 = CODE[src[s + 32 + m]!]!, c3 = CODE[src[s + 48 + m]!]!;
-            bad |= c0 | c1 | c2 | c3;
-            out[o + m] = c0 | (c1 << 2) | (c2 << 4) | (c3 << 6);
-          }
-        }
-      }
-      if (bad & 4) {
-        const i = src.findIndex((b) => CODE[b] === 4);
-        throw new RangeError(
-          `${what}: trit ${trits[i]} at row ${rowOffset + Math.floor(i / cols)}, ` +
-            `col ${i % cols} is not -1, 0 or +1`,
-        );
-      }
-      // The padding rows of the last group hold zero trits (code 1 = 0b01).
-      if (rowOffset + rows === totalRows) {
-        for (let row = totalRows; row % 4 !== 0; row++) {
-          for (let o = (row >> 2) * cols + (row & 3) * 16; o < total; o += 64) {
-            out.fill(0x55, o, o + 16);
-          }
-        }
-      }
+      checkDims("packTernary", rows, cols, 1, TERNARY_COLS);
+      spans("packTernary", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
+      packTernaryRows(new Uint8Array(buffer, dst), trits, rows, cols, rowOffset, totalRows);
     },
-    matmulTernary(w, wScale, q, scale, sum, y, rows, cols, batch) {
-      const what = "matmulTernary";
-      checkDims(what, rows, cols, batch, TERNARY_COLS);
-      if (rows === 0 || batch === 0) return;
-      span(what, "w", w, wasmTernaryBytes(rows, cols));
-      span(what, "q", q, batch * cols);
-      span(what, "scale", scale, batch * 4);
-      span(what, "sum", sum, batch * 4);
-      span(what, "y", y, batch * rows * 4);
-      run({ op: Op.ternary, w, x: 0, y, rows, cols, batch, q, t: scale, sum, wScale });
-    },
-
+    matmulTernary: ternaryMatmul(spans, run),
     rmsnorm(x, g, out, n, batch, eps) {
-      const what = "rmsnorm";
-      checkDims(what, 1, Math.max(n, 1), batch, 1);
+      checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
       if (n === 0 || batch === 0) return;
-      span(what, "x", x, batch * n * 4);
-      span(what, "g", g, n * 4);
-      span(what, "out", out, batch * n * 4);
+      spans("rmsnorm", ["x", x, batch * n * 4], ["g", g, n * 4], ["out", out, batch * n * 4]);
       k.rmsnorm(x, g, out, n, batch, eps);
     },
-    softmax(x, n) {
-      checkDims("softmax", 1, Math.max(n, 1), 1, 1);
-      if (n === 0) return;
-      span("softmax", "x", x, n * 4);
-      k.softmax(x, n);
-    },
-
     close() {
       if (workers.length === 0) return;
       stopWorkers(control);

@@ -15,16 +15,19 @@ import { relaxedSimdSupported, type SimdVariant } from "./features.ts";
 
 export { relaxedSimdSupported, type SimdVariant };
 
+/** A pointer (byte offset), a count or a scalar, as WebAssembly passes them. */
+type N = number;
+
 /** y[b, r] = W[r]·x[b] for rows r0 ≤ r < r1 (one thread's share of a float matmul). */
 export type FloatMatmulExport = (
-  w: number,
-  x: number,
-  y: number,
-  rows: number,
-  cols: number,
-  batch: number,
-  r0: number,
-  r1: number,
+  w: N,
+  x: N,
+  y: N,
+  rows: N,
+  cols: N,
+  batch: N,
+  r0: N,
+  r1: N,
 ) => void;
 
 /** The functions the kernel module exports (pointers are byte offsets). */
@@ -32,23 +35,10 @@ export interface KernelExports {
   matmul_f32: FloatMatmulExport;
   matmul_bf16: FloatMatmulExport;
   matmul_f16: FloatMatmulExport;
-  matmul_ternary(
-    w: number,
-    wScale: number,
-    q: number,
-    t: number,
-    sum: number,
-    y: number,
-    rows: number,
-    cols: number,
-    batch: number,
-    r0: number,
-    r1: number,
-    scratch: number,
-  ): void;
-  quantize_rows_i8(x: number, q: number, t: number, sum: number, cols: number, batch: number): void;
-  rmsnorm(x: number, g: number, out: number, n: number, batch: number, eps: number): void;
-  softmax(x: number, n: number): void;
+  /** The ternary product for rows r0 ≤ r < r1, with per-thread scratch. */
+  matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N]): void;
+  quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
+  rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {

@@ -14,7 +14,7 @@ import {
   firstMagnitude16,
   INVALID,
   ternaryCodeTable16,
-} from "../../lib/quantize/ternary_bits.ts";
+} from "../../lib/codecs/ternary_bits.ts";
 import { FuzzRng } from "../_fuzz.ts";
 
 const CASES: Array<[string, (b: number) => number, number]> = [

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { checkJsonSchema } from "./json_schema.ts";
+ * import { checkJsonSchema } from "./_json_schema.ts";
  * checkJsonSchema({ a: 1 }, { type: "object", required: ["a", "b"] }); // ['$: missing property "b"']
  * ```
  * @module
