@@ -14,8 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { FuzzRng } from "../tests/_fuzz.ts";
-import { buildSafetensorsHeader } from "./synthetic_checkpoint.ts";
+import { writeSyntheticCheckpoint } from "./synthetic_checkpoint.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -23,70 +22,13 @@ const { values } = parseArgs({
 });
 const layers = Number(values.layers), runs = Number(values.runs);
 const dir = `bench/out/synthetic-bitnet-${layers}l`;
-const hidden = 2560, ff = 6912, heads = 20, kvHeads = 5, vocab = 2048;
+const vocab = 2048;
 
 async function ensureCheckpoint(): Promise<void> {
   try {
     await Deno.stat(`${dir}/model.safetensors`);
-    return;
   } catch {
-    // generate below
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const shapes: [string, number[]][] = [["model.embed_tokens.weight", [vocab, hidden]]];
-  for (let l = 0; l < layers; l++) {
-    const p = `model.layers.${l}.`;
-    shapes.push(
-      [p + "input_layernorm.weight", [hidden]],
-      [p + "self_attn.q_proj.weight", [hidden, hidden]],
-      [p + "self_attn.k_proj.weight", [kvHeads * 128, hidden]],
-      [p + "self_attn.v_proj.weight", [kvHeads * 128, hidden]],
-      [p + "self_attn.o_proj.weight", [hidden, hidden]],
-      [p + "self_attn.attn_sub_norm.weight", [hidden]],
-      [p + "post_attention_layernorm.weight", [hidden]],
-      [p + "mlp.gate_proj.weight", [ff, hidden]],
-      [p + "mlp.up_proj.weight", [ff, hidden]],
-      [p + "mlp.down_proj.weight", [hidden, ff]],
-      [p + "mlp.ffn_sub_norm.weight", [ff]],
-    );
-  }
-  shapes.push(["model.norm.weight", [hidden]]);
-  const { header, sizes } = buildSafetensorsHeader(
-    shapes.map(([name, shape]) => ({ name, dtype: "BF16", shape })),
-  );
-  const file = await Deno.open(`${dir}/model.safetensors`, {
-    write: true,
-    create: true,
-    truncate: true,
-  });
-  await file.write(header);
-  const rng = new FuzzRng(1);
-  // Random BF16 bits: sign random, exponent near 2^-5 for weights and 2^0 for norms.
-  for (const [i, [name]] of shapes.entries()) {
-    const n = sizes[i]! / 2;
-    const bf16 = new Uint16Array(n);
-    const isNorm = name.includes("norm");
-    const base = isNorm ? 0x3f80 : 0x3d00;
-    for (let j = 0; j < n; j += 2) {
-      const r = rng.u32();
-      const sign0 = isNorm ? 0 : (r >>> 16) & 0x8000, sign1 = isNorm ? 0 : (r >>> 15) & 0x8000;
-      bf16[j] = sign0 | base | (r & 0x7f);
-      bf16[j + 1] = sign1 | (base - 0x80 * ((r >>> 20) & 3)) | ((r >>> 8) & 0x7f);
-    }
-    await file.write(new Uint8Array(bf16.buffer));
-  }
-  file.close();
-  const config = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/config.json"));
-  Object.assign(config, {
-    hidden_size: hidden,
-    intermediate_size: ff,
-    num_hidden_layers: layers,
-    num_attention_heads: heads,
-    num_key_value_heads: kvHeads,
-  });
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2));
-  for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
-    await Deno.copyFile(`fixtures/tiny-bitnet/${f}`, `${dir}/${f}`);
+    await writeSyntheticCheckpoint(dir, { layers, vocab });
   }
 }
 

@@ -1,0 +1,139 @@
+/**
+ * Outputs of the engine on the 2B-4T-shaped synthetic models (F16 and I2_S,
+ * bench/synthetic_model.ts), recorded once and checked after every speed
+ * change: greedy ids and the top-10 logits at each step.
+ *
+ *   deno run -A bench/check_2b_outputs.ts record [--models DIR]
+ *   deno run -A bench/check_2b_outputs.ts check [--models DIR] [--threads 1,2]
+ *
+ * Record mode runs with 1 thread and writes bench/baselines/2b-outputs.json;
+ * check mode runs every listed thread count and exits 1 on any difference.
+ *
+ * Tolerance: the greedy ids and the top-10 ids must be equal, the logits
+ * within 1e-4 (absolute). The ternary products are exact integer sums, but
+ * the float parts (RMSNorm, attention, the F16 output layer: 2560-term f32 dot
+ * products of logits of a few units) may legitimately be summed in another
+ * order by a faster kernel; each such reordering moves a logit by a few f32
+ * ulps of its partial sums, about 1e-6 here, so 1e-4 admits reordering but
+ * not a wrong value (a wrong row, scale or trit moves logits by 1e-2 or more).
+ * The report also says whether every recorded logit is bit-identical.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { openGguf } from "../lib/gguf/reader.ts";
+import { InferenceEngine, topK } from "../lib/inference/engine.ts";
+
+const BASELINE = "bench/baselines/2b-outputs.json";
+const MODELS = ["bitnet-2b4t-synthetic-f16.gguf", "bitnet-2b4t-synthetic-i2_s.gguf"];
+/** Spread-out fixed ids well inside the 128,256 vocabulary. */
+const PROMPT = [128000, 791, 3938, 315, 279, 1917, 374, 264, 2697, 15592, 1288, 11, 323, 433, 690];
+const STEPS = 8, TOP = 10, TOLERANCE = 1e-4;
+
+/** What one run of one model gives. */
+interface Outputs {
+  ids: number[];
+  /** Per step: the top-10 [id, logit] pairs of the logits the step's id was chosen from. */
+  top: Array<Array<[number, number]>>;
+}
+
+interface Baseline {
+  prompt: number[];
+  steps: number;
+  models: Record<string, Outputs>;
+}
+
+async function run(path: string, threads: number): Promise<Outputs> {
+  const g = await openGguf(path);
+  const t0 = performance.now();
+  const engine = await InferenceEngine.load(g, {
+    threads,
+    maxContext: PROMPT.length + STEPS + 1,
+  });
+  const loadS = (performance.now() - t0) / 1000;
+  try {
+    const ids: number[] = [], top: Outputs["top"] = [];
+    let logits = engine.forward(PROMPT);
+    for (let s = 0; s < STEPS; s++) {
+      const best = topK(logits, TOP);
+      top.push(best);
+      ids.push(best[0]![0]);
+      if (s + 1 < STEPS) logits = engine.forward([best[0]![0]]);
+    }
+    const runS = (performance.now() - t0) / 1000 - loadS;
+    console.error(
+      `${path}: ${threads} thread(s), load ${loadS.toFixed(1)} s, run ${runS.toFixed(1)} s`,
+    );
+    return { ids, top };
+  } finally {
+    engine.close();
+    g.close();
+  }
+}
+
+/** Differences between a run and the baseline, and whether every logit is bit-identical. */
+function compare(want: Outputs, got: Outputs): { problems: string[]; exact: boolean } {
+  const problems: string[] = [];
+  let exact = true, maxDiff = 0;
+  if (want.ids.join() !== got.ids.join()) {
+    problems.push(`greedy ids ${got.ids.join(",")} instead of ${want.ids.join(",")}`);
+  }
+  for (let s = 0; s < want.top.length; s++) {
+    const w = want.top[s]!, o = got.top[s] ?? [];
+    if (w.map((p) => p[0]).join() !== o.map((p) => p[0]).join()) {
+      problems.push(
+        `step ${s}: top-${TOP} ids ${o.map((p) => p[0])} instead of ${w.map((p) => p[0])}`,
+      );
+      continue;
+    }
+    for (let i = 0; i < w.length; i++) {
+      const d = Math.abs(w[i]![1] - o[i]![1]);
+      maxDiff = Math.max(maxDiff, d);
+      if (w[i]![1] !== o[i]![1]) exact = false;
+      if (!(d <= TOLERANCE)) {
+        problems.push(`step ${s}: logit of ${w[i]![0]} is ${o[i]![1]} instead of ${w[i]![1]}`);
+      }
+    }
+  }
+  console.error(`  max |Δlogit| ${maxDiff.toExponential(2)}, bit-identical: ${exact}`);
+  return { problems, exact };
+}
+
+if (import.meta.main) {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: {
+      models: { type: "string", default: "/work/models" },
+      threads: { type: "string", default: "1,2" },
+    },
+    allowPositionals: true,
+  });
+  const mode = positionals[0];
+  if (mode !== "record" && mode !== "check") {
+    throw new Error("usage: check_2b_outputs.ts record|check [--models DIR] [--threads 1,2]");
+  }
+  if (mode === "record") {
+    const baseline: Baseline = { prompt: PROMPT, steps: STEPS, models: {} };
+    for (const m of MODELS) baseline.models[m] = await run(join(values.models, m), 1);
+    await Deno.mkdir("bench/baselines", { recursive: true });
+    await Deno.writeTextFile(BASELINE, JSON.stringify(baseline, null, 2) + "\n");
+    console.error(`wrote ${BASELINE}`);
+  } else {
+    const baseline: Baseline = JSON.parse(await Deno.readTextFile(BASELINE));
+    let failed = false;
+    for (const threads of values.threads.split(",").map(Number)) {
+      for (const m of MODELS) {
+        const { problems } = compare(
+          baseline.models[m]!,
+          await run(join(values.models, m), threads),
+        );
+        for (const p of problems) console.error(`  ${m}, ${threads} thread(s): ${p}`);
+        failed ||= problems.length > 0;
+      }
+    }
+    console.log(failed ? "2B outputs DIFFER from the baseline" : "2B outputs match the baseline");
+    if (failed) Deno.exit(1);
+  }
+}
