@@ -257,6 +257,19 @@ export class GgufFile {
     return this.#file.readInto(t.fileOffset, into, `tensor ${t.name}`);
   }
 
+  /**
+   * Fills `into` with the tensor's payload bytes from `start` (relative to the
+   * payload): lets a loader read a large tensor slab by slab into one reused buffer.
+   */
+  readTensorSlice(t: GgufTensorInfo, start: number, into: Uint8Array): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(start) || start < 0 || start + into.length > t.nbytes) {
+      throw new RangeError(
+        `${t.name}: bytes ${start}..${start + into.length} lie outside its ${t.nbytes} bytes`,
+      );
+    }
+    return this.#file.readInto(t.fileOffset + start, into, `tensor ${t.name}`);
+  }
+
   /** Streams one tensor's payload in chunks (the chunk buffer is reused). */
   streamTensor(t: GgufTensorInfo, chunkSize = 1 << 22): AsyncGenerator<Uint8Array> {
     return this.#file.stream(t.fileOffset, t.nbytes, chunkSize, `tensor ${t.name}`);

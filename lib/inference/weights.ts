@@ -27,7 +27,8 @@ import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
 import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
 import { layerTensorName } from "../arch/registry.ts";
-import { codecOf } from "../codecs/table.ts";
+import { codecOf, GgmlType } from "../codecs/table.ts";
+import { LoadScratch, streamTernary } from "./ternary_stream.ts";
 import { type TernaryWeights, ternaryWeights } from "./weight_formats.ts";
 
 /** One transformer block's weights. */
@@ -107,11 +108,12 @@ export async function loadWeights(
 ): Promise<ModelWeights> {
   const loaded = new Map<string, Matrix | Ptr>();
   const ternarizedAtLoad: string[] = [];
+  const scratch = new LoadScratch();
   for (const t of plan) {
     if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
     else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k));
     else {
-      const m = await loadTernaryMatrix(g, t, k);
+      const m = await loadTernaryMatrix(g, t, k, scratch);
       if (m.origin === "absmean") ternarizedAtLoad.push(t.name);
       loaded.set(t.name, m.matrix);
     }
@@ -175,12 +177,20 @@ async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promi
   return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };
 }
 
+/** I2_S and exactly ternary 16-bit projections stream in as codes; the rest goes through trits. */
 async function loadTernaryMatrix(
   g: GgufFile,
   t: PlannedTensor,
   k: Kernels,
+  scratch: LoadScratch,
 ): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
   const [rows, cols] = rowsCols(t);
+  const ptr = k.alloc(k.ternaryBytes(rows, cols), BUFFER_ALIGN);
+  const streamed = await streamTernary(g, t.info, k, ptr, scratch);
+  if (streamed !== null) {
+    const origin = t.info.type === GgmlType.I2_S ? "packed" : "ternary";
+    return { matrix: { kind: "ternary", name: t.name, ptr, scale: streamed, rows, cols }, origin };
+  }
   const { trits, scale, origin } = ternaryWeights(
     t.info.type,
     await g.readTensor(t.info),
@@ -188,7 +198,6 @@ async function loadTernaryMatrix(
     cols,
     `${g.path}: ${t.name}`,
   );
-  const ptr = k.alloc(k.ternaryBytes(rows, cols), BUFFER_ALIGN);
   k.packTernary(trits, rows, cols, ptr);
   return { matrix: { kind: "ternary", name: t.name, ptr, scale, rows, cols }, origin };
 }

@@ -12,7 +12,38 @@ import {
 import { assembleKernels, selectVariant } from "../../lib/inference/kernels/assemble.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16 } from "../../lib/codecs/float.ts";
 import { randomTrits } from "../_fuzz.ts";
+import { packI2S } from "../../lib/codecs/i2s.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
+
+/**
+ * I2_S codes written by the codec's own encoder (packI2S), loaded in slabs,
+ * give the same kernel bytes as the trits; a code 3 is refused.
+ */
+function i2sPackingMatchesTrits(k: Kernels): void {
+  for (const [rows, cols] of [[11, 128], [6, 384], [1, 256]] as const) {
+    const trits = randomTrits(rows * cols, rows + cols);
+    const codes = packI2S(trits, 0.5).subarray(0, (rows * cols) / 4);
+    const want = k.alloc(k.ternaryBytes(rows, cols));
+    k.packTernary(trits, rows, cols, want);
+    const got = k.alloc(k.ternaryBytes(rows, cols));
+    k.u8(got, k.ternaryBytes(rows, cols)).fill(0xff);
+    const rowBytes = cols / 4;
+    for (let r0 = 0; r0 < rows; r0 += 4) {
+      const n = Math.min(4, rows - r0);
+      const slab = codes.slice(r0 * rowBytes, (r0 + n) * rowBytes);
+      k.packTernaryI2S(slab, n, cols, got, r0, rows);
+    }
+    const n = k.ternaryBytes(rows, cols);
+    assert.deepEqual(k.u8(got, n), k.u8(want, n), `${rows} x ${cols}`);
+    const bad = codes.slice();
+    bad[5] = bad[5]! | 0x30; // element 32 + 5 of row 0 gets code 3
+    assert.throws(() => k.packTernaryI2S(bad, rows, cols, got, 0, rows), /invalid code 3/);
+  }
+}
+
+Deno.test("reference packTernaryI2S equals packTernary of the trits", () => {
+  i2sPackingMatchesTrits(createReferenceKernels(1 << 20));
+});
 
 const VARIANTS = relaxedSimdSupported()
   ? (["relaxed", "portable"] as const)
@@ -330,6 +361,13 @@ for (const simd of VARIANTS) {
           bad[3 * cols + 7] = 2;
           assert.throws(() => k.packTernary(bad, rows, cols, whole), /trit 2 at row 3, col 7/);
         });
+
+        await t.step(
+          "packTernaryI2S (I2_S codes, in slabs) equals packTernary of the trits",
+          () => {
+            i2sPackingMatchesTrits(k);
+          },
+        );
 
         await t.step("rmsnorm vs reference (any n, in place)", () => {
           for (const [n, batch] of [[256, 1], [37, 7], [2560, 2], [1, 1]] as const) {

@@ -83,6 +83,22 @@ export interface Kernels {
     totalRows?: number,
   ): void;
   /**
+   * Same as `packTernary` from I2_S codes instead of trits: `codes` holds
+   * `rows` rows of 2-bit codes in the I2_S layout (docs/reference/formats.md,
+   * "I2_S": code = trit + 1, each 128 elements of a row in 32 bytes), `cols` a
+   * multiple of 128. Loading an I2_S file (or 16-bit ternary values turned into
+   * codes) this way never expands the weights to one byte per trit. Throws a
+   * RangeError on the invalid code 3 (the caller reports it through the codec).
+   */
+  packTernaryI2S(
+    codes: Uint8Array,
+    rows: number,
+    cols: number,
+    dst: Ptr,
+    rowOffset: number,
+    totalRows: number,
+  ): void;
+  /**
    * y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b]: an int8 × ternary
    * product (exact in integers) scaled back to floats. `q`, `scale`, `sum` as
    * written by `quantizeRowsI8`.

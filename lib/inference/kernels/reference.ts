@@ -105,6 +105,16 @@ function rmsnormRows(v: MemoryViews): Kernels["rmsnorm"] {
   };
 }
 
+/** Element e of I2_S codes: byte 32·(e div 128) + (e mod 32), shift 6 − 2·((e mod 128) div 32). */
+function unpackI2SCodes(codes: Uint8Array, n: number, trits: Int8Array): void {
+  for (let e = 0; e < n; e++) {
+    const byte = codes[(e >> 7) * 32 + (e & 31)]!;
+    const code = (byte >> (6 - 2 * ((e & 127) >> 5))) & 3;
+    if (code === 3) throw new RangeError(`packTernaryI2S: invalid code 3 at element ${e}`);
+    trits[e] = code - 1;
+  }
+}
+
 /**
  * Creates the reference backend with `bytes` bytes of memory.
  *
@@ -138,6 +148,10 @@ export function createReferenceKernels(bytes: number): Kernels {
     packTernary(trits, rows, cols, dst, rowOffset = 0, totalRows = rows) {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernary: rows out of range");
       v.i8(dst + rowOffset * cols, rows * cols).set(trits.subarray(0, rows * cols));
+    },
+    packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
+      if (rowOffset + rows > totalRows) throw new RangeError("packTernaryI2S: rows out of range");
+      unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
     matmulTernary: ternaryMatmul(v),
     rmsnorm: rmsnormRows(v),
