@@ -27,7 +27,8 @@
 
 import { ggufTensorRole } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
-import { type Codec, codecOf, typeNames, typesWith } from "../codecs/table.ts";
+import { type Codec, codecOf, GgmlType, typeNames, typesWith } from "../codecs/table.ts";
+import { EXACT_RMS_ELEMENTS, recomputeStatistics } from "../provenance/tensor_stats.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
@@ -96,12 +97,46 @@ async function ternaryMatrixStats(
   return { stats, ternary: acc.result() };
 }
 
+/**
+ * I2_S from its trit counts, large F16/BF16 tensors from a histogram of their
+ * bit patterns (lib/provenance/tensor_stats.ts: one counting pass, min, max and
+ * trit split exact, RMS and mean summed per distinct value instead of per
+ * element); null for the rest, which the float path below sums as before.
+ */
+async function countedStats(
+  gguf: GgufFile,
+  t: GgufTensorInfo,
+  codec: Codec,
+  wantTernary: boolean,
+): Promise<MatrixStats | null> {
+  const large16 = codec.float?.bytes === 2 && elementCount(t) > EXACT_RMS_ELEMENTS;
+  if (t.type !== GgmlType.I2_S && !large16) return null;
+  const r = await recomputeStatistics(gguf, t);
+  if (!r) return null;
+  const s = r.summary, c = r.ternary;
+  const ternary: TernaryStats | null = wantTernary || codec.ternary
+    ? {
+      ternary: c.ternary && Number.isFinite(c.scale),
+      scale: c.ternary ? c.scale : 0,
+      distinctScales: c.ternary && c.scale !== 0 ? 1 : 0,
+      neg: c.neg,
+      zero: c.zero,
+      pos: c.pos,
+      count: r.elements,
+    }
+    : null;
+  const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...s };
+  return { entry, ternary, sumSq: s.rms * s.rms * s.count };
+}
+
 async function matrixStats(
   gguf: GgufFile,
   t: GgufTensorInfo,
   wantTernary: boolean,
 ): Promise<MatrixStats> {
   const codec = codecOf(t.type);
+  const counted = await countedStats(gguf, t, codec, wantTernary);
+  if (counted) return counted;
   const base = { name: t.name, type: codec.name, shape: [...t.shape] };
   let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
   if (codec.ternary) ({ stats, ternary } = await ternaryMatrixStats(gguf, t, codec));
