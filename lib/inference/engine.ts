@@ -34,7 +34,7 @@ import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
 import { planTensors } from "./tensor_plan.ts";
-import { loadWeights, weightBytes } from "./weights.ts";
+import { loadWeights, type LoadWeightsOptions, weightBytes } from "./weights.ts";
 
 export type { SamplingOptions } from "./sampler.ts";
 
@@ -50,6 +50,8 @@ export interface EngineOptions {
   batchSize?: number;
   /** In-memory corrections (triage only): called with each norm tensor's f32 values after load. */
   transformNorm?: (name: string, values: Float32Array) => void;
+  /** Sees the payload bytes of each weight matrix as they are loaded (see `LoadWeightsOptions`). */
+  observe?: LoadWeightsOptions["observe"];
 }
 
 /** Options of {@link InferenceEngine.generate}. */
@@ -147,7 +149,10 @@ export class InferenceEngine {
     }
     const kernels: Kernels = await backend.create(bytes, threads);
     try {
-      const loadOpts = opts.transformNorm ? { transformNorm: opts.transformNorm } : {};
+      const loadOpts: LoadWeightsOptions = {
+        ...(opts.transformNorm ? { transformNorm: opts.transformNorm } : {}),
+        ...(opts.observe ? { observe: opts.observe } : {}),
+      };
       const weights = await loadWeights(gguf, hparams, plan, kernels, loadOpts);
       const state = new RunState(kernels, hparams, size);
       const rope = new RopeTable({

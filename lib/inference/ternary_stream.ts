@@ -29,6 +29,7 @@ import { codecOf, GgmlType } from "../codecs/table.ts";
 import { I2S_BLOCK_ELEMENTS } from "../codecs/i2s.ts";
 import { firstMagnitude16, INVALID, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { PayloadSink } from "./weights.ts";
 
 /** File bytes read per slab. */
 const SLAB_BYTES = 1 << 22;
@@ -72,15 +73,18 @@ export async function streamTernary(
   k: Kernels,
   dst: Ptr,
   scratch: LoadScratch,
+  sink?: PayloadSink,
 ): Promise<number | null> {
   if (t.shape.length !== 2) return null;
   const rows = t.shape[0]!, cols = t.shape[1]!;
   if (cols % I2S_BLOCK_ELEMENTS !== 0) return null;
   try {
-    if (t.type === GgmlType.I2_S) return await streamI2S(g, t, k, dst, scratch, rows, cols);
+    if (t.type === GgmlType.I2_S) {
+      return await streamI2S(g, t, k, dst, { scratch, sink }, rows, cols);
+    }
     const float = codecOf(t.type).float;
     if (float?.bytes === 2) {
-      return await streamHalf(g, t, k, dst, scratch, rows, cols, float);
+      return await streamHalf(g, t, k, dst, { scratch, sink }, rows, cols, float);
     }
   } catch (e) {
     // An invalid code: the general path decodes the tensor again and names the element.
@@ -88,6 +92,12 @@ export async function streamTernary(
     throw e;
   }
   return null;
+}
+
+/** The reused buffers, and who else sees the bytes read. */
+interface Buffers {
+  scratch: LoadScratch;
+  sink: PayloadSink | undefined;
 }
 
 /** Rows per slab of `rowBytes` bytes each. */
@@ -100,18 +110,20 @@ async function streamI2S(
   t: GgufTensorInfo,
   k: Kernels,
   dst: Ptr,
-  scratch: LoadScratch,
+  { scratch, sink }: Buffers,
   rows: number,
   cols: number,
 ): Promise<number> {
   const rowBytes = cols / 4, codeBytes = rows * rowBytes;
   // The f32 scale follows the n/4 code bytes (docs/reference/formats.md, "I2_S").
   const tail = await g.readTensorSlice(t, codeBytes, scratch.bytes(4));
+  sink?.(tail, codeBytes);
   const scale = new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true);
   const step = slabRows(rowBytes);
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const codes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
+    sink?.(codes, r * rowBytes);
     k.packTernaryI2S(codes, n, cols, dst, r, rows);
   }
   return scale;
@@ -127,7 +139,7 @@ async function streamHalf(
   t: GgufTensorInfo,
   k: Kernels,
   dst: Ptr,
-  scratch: LoadScratch,
+  { scratch, sink }: Buffers,
   rows: number,
   cols: number,
   float: { infBits: number; value(bits: number): number },
@@ -137,6 +149,7 @@ async function streamHalf(
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const bytes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
+    sink?.(bytes, r * rowBytes);
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, n * cols);
     if (s === 0 && (s = firstMagnitude16(bits)) !== 0) {
       if (s >= float.infBits) return null;

@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { GgufFile } from "../gguf/reader.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
@@ -59,10 +59,19 @@ export interface ModelWeights {
   readonly ternarizedAtLoad: readonly string[];
 }
 
+/** Receives a tensor's payload bytes [start, start + bytes.length) as they are read (a view: copy to keep). */
+export type PayloadSink = (bytes: Uint8Array, start: number) => void;
+
 /** Options of {@link loadWeights}. */
 export interface LoadWeightsOptions {
   /** Called with each norm's f32 values (a view of kernel memory: edits take effect). */
   transformNorm?: (name: string, values: Float32Array) => void;
+  /**
+   * Asked once per weight matrix (again if the load restarts the tensor on the
+   * general path): a sink that sees every payload byte the load reads, so
+   * that a caller computes statistics from the same read (model-validate's gate 2).
+   */
+  observe?: (info: GgufTensorInfo) => PayloadSink | undefined;
 }
 
 /**
@@ -91,7 +100,7 @@ export function weightBytes(
  *
  * @example
  * ```ts
- * import type { GgufFile } from "../gguf/reader.ts";
+ * import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
  * import type { ModelHparams } from "../arch/hparams.ts";
  * import type { Kernels } from "./kernels/api.ts";
  * import type { PlannedTensor } from "./tensor_plan.ts";
@@ -111,9 +120,9 @@ export async function loadWeights(
   const scratch = new LoadScratch();
   for (const t of plan) {
     if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
-    else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k));
+    else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k, opts));
     else {
-      const m = await loadTernaryMatrix(g, t, k, scratch);
+      const m = await loadTernaryMatrix(g, t, k, scratch, opts);
       if (m.origin === "absmean") ternarizedAtLoad.push(t.name);
       loaded.set(t.name, m.matrix);
     }
@@ -163,14 +172,21 @@ async function loadNorm(
 }
 
 /** Streams the stored bytes straight into kernel memory. */
-async function loadFloatMatrix(g: GgufFile, t: PlannedTensor, k: Kernels): Promise<FloatMatrix> {
+async function loadFloatMatrix(
+  g: GgufFile,
+  t: PlannedTensor,
+  k: Kernels,
+  opts: LoadWeightsOptions,
+): Promise<FloatMatrix> {
   const type = t.info.type;
   if (!codecOf(type).float) throw new RangeError(`${t.name}: not a float type`);
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
   const dst = k.u8(ptr, t.info.nbytes);
+  const sink = opts.observe?.(t.info);
   let at = 0;
   for await (const chunk of g.streamTensor(t.info)) {
     dst.set(chunk, at);
+    sink?.(chunk, at);
     at += chunk.length;
   }
   const [rows, cols] = rowsCols(t);
@@ -183,17 +199,20 @@ async function loadTernaryMatrix(
   t: PlannedTensor,
   k: Kernels,
   scratch: LoadScratch,
+  opts: LoadWeightsOptions,
 ): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
   const [rows, cols] = rowsCols(t);
   const ptr = k.alloc(k.ternaryBytes(rows, cols), BUFFER_ALIGN);
-  const streamed = await streamTernary(g, t.info, k, ptr, scratch);
+  const streamed = await streamTernary(g, t.info, k, ptr, scratch, opts.observe?.(t.info));
   if (streamed !== null) {
     const origin = t.info.type === GgmlType.I2_S ? "packed" : "ternary";
     return { matrix: { kind: "ternary", name: t.name, ptr, scale: streamed, rows, cols }, origin };
   }
+  const payload = await g.readTensor(t.info);
+  opts.observe?.(t.info)?.(payload, 0);
   const { trits, scale, origin } = ternaryWeights(
     t.info.type,
-    await g.readTensor(t.info),
+    payload,
     rows,
     cols,
     `${g.path}: ${t.name}`,

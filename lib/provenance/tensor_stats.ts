@@ -29,7 +29,7 @@
 
 import { fromF32 } from "../export/convert.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { type Codec, CODECS, GgmlType } from "../codecs/table.ts";
+import { type Codec, codecOf, CODECS, GgmlType } from "../codecs/table.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
@@ -179,11 +179,23 @@ async function halfStatistics(
   elements: number,
 ): Promise<RecomputedStatistics> {
   const hist = new Uint32Array(1 << 16);
-  for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) {
-    const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
-    const bits = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
-    for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
-  }
+  for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) countHalves(bytes, hist);
+  return histogramStatistics(hist, decode, elements);
+}
+
+/** Adds the 16-bit patterns of `bytes` (an even number of them) to `hist`. */
+function countHalves(bytes: Uint8Array, hist: Uint32Array): void {
+  const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  const bits = new Uint16Array(b.buffer, b.byteOffset, b.length >> 1);
+  for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
+}
+
+/** The statistics a histogram of 16-bit patterns gives (see {@link halfStatistics}). */
+function histogramStatistics(
+  hist: Uint32Array,
+  decode: (bits: number) => number,
+  elements: number,
+): RecomputedStatistics {
   let count = 0, sum = 0, sumSq = 0, min = Infinity, max = -Infinity, nonFinite = 0;
   let s = 0, neg = 0, zero = 0, pos = 0, ternary = true;
   for (let bits = 0; bits < hist.length; bits++) {
@@ -240,16 +252,26 @@ const I2S_BYTE_COUNTS = (() => {
 function i2sCounts(codec: Codec, payload: Uint8Array, n: number, name: string): TernaryStats {
   const size = codec.byteSize(n, name);
   if (payload.length < size) unpackI2S(payload, n, name); // throws, naming the shortfall
+  const { neg, pos, bad } = countI2SCodes(payload.subarray(0, n / 4));
+  if (bad > 0) unpackI2S(payload, n, name); // throws, naming the element
+  const scale = new DataView(payload.buffer, payload.byteOffset + n / 4, 4).getFloat32(0, true);
+  return i2sTernaryStats(neg, pos, n, scale);
+}
+
+/** −1, +1 and invalid codes among I2_S code bytes. */
+function countI2SCodes(codes: Uint8Array): { neg: number; pos: number; bad: number } {
   let neg = 0, pos = 0, bad = 0;
   const { neg: negOf, pos: posOf, bad: badOf } = I2S_BYTE_COUNTS;
-  for (let i = 0; i < n / 4; i++) {
-    const b = payload[i]!;
+  for (let i = 0; i < codes.length; i++) {
+    const b = codes[i]!;
     neg += negOf[b]!;
     pos += posOf[b]!;
     bad += badOf[b]!;
   }
-  if (bad > 0) unpackI2S(payload, n, name); // throws, naming the element
-  const scale = new DataView(payload.buffer, payload.byteOffset + n / 4, 4).getFloat32(0, true);
+  return { neg, pos, bad };
+}
+
+function i2sTernaryStats(neg: number, pos: number, n: number, scale: number): TernaryStats {
   // TernaryAccumulator's rule: a scale that is not a finite number ≥ 0 makes no ternary tensor.
   const ok = Number.isFinite(scale) && scale >= 0;
   const stats = {
@@ -290,6 +312,11 @@ function tritStatistics(
   const r = t.type === GgmlType.I2_S
     ? i2sCounts(codec, payload, elements, name)
     : blockCounts(codec, payload, elements, name);
+  return countStatistics(r, elements);
+}
+
+/** What trit counts with one scale give (undefined when not ternary). */
+function countStatistics(r: TernaryStats, elements: number): RecomputedStatistics | undefined {
   if (!r.ternary || r.scale < 0) return undefined;
   const s = r.scale;
   const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
@@ -311,6 +338,93 @@ function tritStatistics(
     nonFinite: 0,
   };
   return { ...stats, summary };
+}
+
+/**
+ * The same counting statistics ({@link recomputeStatistics}'s trit counts of
+ * I2_S, histogram of large F16/BF16 tensors) fed with the payload's bytes as
+ * another reader (the engine's loader) reads them, so that a tensor is read
+ * once for both. Byte ranges may come in any order but must not overlap;
+ * `result()` is undefined until every byte that matters was seen, or when the
+ * counts cannot tell (an invalid I2_S code, a scale that is not finite):
+ * then recompute from the file, which also names the error.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-i2_s.gguf");
+ * const t = gguf.tensor("blk.0.attn_q.weight");
+ * const counter = PayloadCounter.for(t)!;
+ * counter.add(await gguf.readTensor(t), 0);
+ * counter.result()?.ternary.scale;
+ * ```
+ */
+export class PayloadCounter {
+  readonly #t: GgufTensorInfo;
+  readonly #elements: number;
+  /** Bytes that count: the codes of I2_S (the scale comes apart), the whole payload of 16-bit. */
+  readonly #counted: number;
+  #seen = 0;
+  #hist: Uint32Array | null = null;
+  #neg = 0;
+  #pos = 0;
+  #bad = 0;
+  #scale: number | undefined;
+
+  private constructor(t: GgufTensorInfo, elements: number) {
+    this.#t = t;
+    this.#elements = elements;
+    this.#counted = t.type === GgmlType.I2_S ? elements / 4 : t.nbytes;
+    if (t.type !== GgmlType.I2_S) this.#hist = new Uint32Array(1 << 16);
+  }
+
+  /**
+   * A counter for an I2_S tensor or an F16/BF16 one of more than
+   * {@link EXACT_RMS_ELEMENTS} values (smaller ones are summed value by value).
+   */
+  static for(t: GgufTensorInfo): PayloadCounter | undefined {
+    const elements = elementCount(t);
+    if (t.type === GgmlType.I2_S) {
+      return elements % 128 === 0 ? new PayloadCounter(t, elements) : undefined;
+    }
+    const half = t.type === GgmlType.F16 || t.type === GgmlType.BF16;
+    return half && elements > EXACT_RMS_ELEMENTS && elements < 2 ** 32
+      ? new PayloadCounter(t, elements)
+      : undefined;
+  }
+
+  /** Payload bytes [start, start + bytes.length). */
+  add(bytes: Uint8Array, start: number): void {
+    const end = Math.min(start + bytes.length, this.#counted);
+    if (end > start) {
+      const part = bytes.subarray(0, end - start);
+      if (this.#hist) countHalves(part, this.#hist);
+      else {
+        const c = countI2SCodes(part);
+        this.#neg += c.neg;
+        this.#pos += c.pos;
+        this.#bad += c.bad;
+      }
+      this.#seen += end - start;
+    }
+    const at = this.#counted - start;
+    if (!this.#hist && at >= 0 && at + 4 <= bytes.length) {
+      this.#scale = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getFloat32(0, true);
+    }
+  }
+
+  /** The statistics, once every counted byte was seen (undefined otherwise). */
+  result(): RecomputedStatistics | undefined {
+    if (this.#seen !== this.#counted) return undefined;
+    if (this.#hist) {
+      return histogramStatistics(this.#hist, codecOf(this.#t.type).float!.value, this.#elements);
+    }
+    if (this.#scale === undefined || this.#bad > 0) return undefined;
+    return countStatistics(
+      i2sTernaryStats(this.#neg, this.#pos, this.#elements, this.#scale),
+      this.#elements,
+    );
+  }
 }
 
 /** How a recorded RMS compares with the recomputed one. */

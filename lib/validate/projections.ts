@@ -28,7 +28,11 @@
 import { ggufTensorRole } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { type Codec, codecOf, GgmlType, typeNames, typesWith } from "../codecs/table.ts";
-import { EXACT_RMS_ELEMENTS, recomputeStatistics } from "../provenance/tensor_stats.ts";
+import {
+  EXACT_RMS_ELEMENTS,
+  type PayloadCounter,
+  recomputeStatistics,
+} from "../provenance/tensor_stats.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
@@ -56,6 +60,11 @@ export interface ProjectionGateInput {
   readonly hparams: ModelHparams | null;
   readonly hparamsError?: string;
   readonly rules: ValidationRules;
+  /**
+   * Counters fed while the engine loaded the same tensors (one read for both);
+   * a tensor without a complete count is read here.
+   */
+  readonly counted?: ReadonlyMap<string, PayloadCounter>;
 }
 
 /** Gate 2's outcome (the tokenizer and engine-load checks are added by the caller). */
@@ -108,10 +117,11 @@ async function countedStats(
   t: GgufTensorInfo,
   codec: Codec,
   wantTernary: boolean,
+  counted: PayloadCounter | undefined,
 ): Promise<MatrixStats | null> {
   const large16 = codec.float?.bytes === 2 && elementCount(t) > EXACT_RMS_ELEMENTS;
   if (t.type !== GgmlType.I2_S && !large16) return null;
-  const r = await recomputeStatistics(gguf, t);
+  const r = counted?.result() ?? await recomputeStatistics(gguf, t);
   if (!r) return null;
   const s = r.summary, c = r.ternary;
   const ternary: TernaryStats | null = wantTernary || codec.ternary
@@ -133,9 +143,10 @@ async function matrixStats(
   gguf: GgufFile,
   t: GgufTensorInfo,
   wantTernary: boolean,
+  counter?: PayloadCounter,
 ): Promise<MatrixStats> {
   const codec = codecOf(t.type);
-  const counted = await countedStats(gguf, t, codec, wantTernary);
+  const counted = await countedStats(gguf, t, codec, wantTernary, counter);
   if (counted) return counted;
   const base = { name: t.name, type: codec.name, shape: [...t.shape] };
   let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
@@ -267,7 +278,7 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
     const kind = role?.role === "projection" ? role.projection : undefined;
     let ms: MatrixStats;
     try {
-      ms = await matrixStats(gguf, t, bitnet && kind !== undefined);
+      ms = await matrixStats(gguf, t, bitnet && kind !== undefined, input.counted?.get(t.name));
     } catch (e) {
       checks.push(check("fail", "decode", (e as Error).message, t.name));
       continue;
@@ -291,6 +302,26 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
   }
   if (finite) checks.push(check("pass", "finite", "all weight values are finite"));
   return { byLayer, projections, tensors };
+}
+
+/**
+ * Whether every weight matrix is present with the expected shape and a
+ * loadable type (the checks gate 2 starts with): only then is the engine
+ * worth loading.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * matricesLoadable({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES }); // true
+ * ```
+ */
+export function matricesLoadable(input: ProjectionGateInput): boolean {
+  const checks: Check[] = [];
+  shapeChecks(input, expectedMatrices(input, checks), checks);
+  return !checks.some((c) => c.status === "fail");
 }
 
 /**

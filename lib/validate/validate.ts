@@ -32,7 +32,8 @@ import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./
 import { runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { resolveCorrections } from "./policy.ts";
-import { inspectProjections } from "./projections.ts";
+import { inspectProjections, matricesLoadable } from "./projections.ts";
+import { PayloadCounter } from "../provenance/tensor_stats.ts";
 import {
   type Check,
   type GateId,
@@ -344,6 +345,7 @@ async function loadEngine(
   tokenizer: TextTokenizer,
   corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
   checks: Check[],
+  counted: Map<string, PayloadCounter>,
 ): Promise<InferenceEngine | null> {
   const loadStart = performance.now();
   try {
@@ -355,6 +357,13 @@ async function loadEngine(
       maxContext: Math.min(hparams.contextLength, need + 1),
       ...run.engine,
       ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
+      // Gate 2's statistics from the bytes the load reads: each projection is read once.
+      observe: (info) => {
+        const counter = PayloadCounter.for(info);
+        if (!counter) return undefined;
+        counted.set(info.name, counter);
+        return (bytes, start) => counter.add(bytes, start);
+      },
     });
     const ternarized = engine.ternarizedAtLoad.length;
     checks.push({
@@ -378,7 +387,13 @@ async function loadEngine(
   }
 }
 
-/** Gate 2: the projections, the tokenizer and the engine load; returns what gate 3 needs. */
+/**
+ * Gate 2: the projections, the tokenizer and the engine load; returns what
+ * gate 3 needs. When the matrices have the expected shapes and the tokenizer
+ * loads, the engine is loaded first and the projections' statistics are
+ * counted from the bytes it reads; if a statistic then fails a check, the
+ * engine is closed unused.
+ */
 async function projectionGate(
   run: Run,
   gguf: GgufFile,
@@ -387,24 +402,27 @@ async function projectionGate(
 ) {
   const t2 = performance.now();
   const { hparams } = model;
-  const g2 = await inspectProjections({
-    gguf,
-    hparams,
-    hparamsError: model.error,
-    rules: run.rules,
-  });
-  const checks: Check[] = [...g2.gate.checks];
-  const tokenizer = await loadTokenizer(run, gguf, hparams, checks);
+  const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
+  const tokenizerChecks: Check[] = [], engineChecks: Check[] = [];
+  const tokenizer = await loadTokenizer(run, gguf, hparams, tokenizerChecks);
+  const counted = new Map<string, PayloadCounter>();
   let engine: InferenceEngine | null = null;
-  if (!checks.some((c) => c.status === "fail") && !run.opts.skipProbe && tokenizer && hparams) {
-    engine = await loadEngine(run, gguf, hparams, tokenizer, corrector, checks);
-  } else if (!run.opts.skipProbe) {
-    checks.push({
-      id: "engine_load",
-      status: "skip",
-      message: "not attempted: earlier checks failed",
-    });
+  if (!run.opts.skipProbe && tokenizer && hparams && matricesLoadable(input)) {
+    engine = await loadEngine(run, gguf, hparams, tokenizer, corrector, engineChecks, counted);
   }
+  const g2 = await inspectProjections({ ...input, counted });
+  const checks: Check[] = [...g2.gate.checks, ...tokenizerChecks];
+  if (checks.some((c) => c.status === "fail")) {
+    engine?.close();
+    engine = null;
+    if (!run.opts.skipProbe) {
+      checks.push({
+        id: "engine_load",
+        status: "skip",
+        message: "not used: earlier checks failed",
+      });
+    }
+  } else checks.push(...engineChecks);
   const failed = checks.filter((c) => c.status === "fail");
   run.gates.push({
     ...g2.gate,
