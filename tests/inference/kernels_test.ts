@@ -369,6 +369,23 @@ for (const simd of VARIANTS) {
           },
         );
 
+        await t.step("matmulF16 of a batch (rows decoded once) is bit-identical to pairs", () => {
+          for (const [rows, cols, batch] of [[10, 64, 5], [9, 2560, 4], [4, 128, 7]] as const) {
+            const seed = rows + cols + batch;
+            const x = randomF32(batch * cols, seed, 3);
+            const w = randomF16Bits(rows * cols, seed + 1);
+            const whole = matmulFloat(k, "f16", w, x, rows, cols, batch);
+            // Batches of 2 and 1 take the tiles that decode the weights themselves.
+            const parts: number[] = [];
+            for (let b = 0; b < batch; b += 2) {
+              const n = Math.min(2, batch - b);
+              const xs = x.subarray(b * cols, (b + n) * cols);
+              parts.push(...matmulFloat(k, "f16", w, xs, rows, cols, n));
+            }
+            assert.deepEqual([...whole], parts, `${rows} x ${cols}, batch ${batch}`);
+          }
+        });
+
         await t.step("rmsnorm vs reference (any n, in place)", () => {
           for (const [n, batch] of [[256, 1], [37, 7], [2560, 2], [1, 1]] as const) {
             const x = randomF32(n * batch, n + batch, 4);

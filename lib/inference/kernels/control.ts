@@ -40,6 +40,8 @@ const CHUNKS_PER_THREAD = 8;
 /** Int32 indices into the control block. */
 const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5;
 const W = 6, X = 7, Y = 8, ROWS = 9, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14;
+/** Where the per-thread scratch of the batched f16 matmul starts (bytes 72..75, after WSCALE). */
+const DECODE_SCRATCH = 18;
 /** Float64 index of the ternary weight scale (bytes 64..71). */
 const WSCALE = 8;
 
@@ -86,6 +88,52 @@ export function chunkRows(rows: number, index: number, chunks: number): [number,
   const g0 = Math.floor((groups * index) / chunks);
   const g1 = Math.floor((groups * (index + 1)) / chunks);
   return [Math.min(rows, g0 * 4), Math.min(rows, g1 * 4)];
+}
+
+/** Bytes of each thread's scratch for decoded f16 rows: 16 per column, so up to 8192 columns. */
+export const DECODE_SCRATCH_BYTES = 1 << 17;
+/** From this many batch rows on, an f16 matmul decodes each group of rows once for all of them. */
+const DECODE_MIN_BATCH = 4;
+
+/**
+ * Records where the `threads` decode scratches (DECODE_SCRATCH_BYTES each) start.
+ *
+ * @example
+ * ```ts
+ * import { controlOf, setDecodeScratch } from "./control.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+ * setDecodeScratch(controlOf(memory), 65536);
+ * ```
+ */
+export function setDecodeScratch(control: Control, base: number): void {
+  control.i32[DECODE_SCRATCH] = base;
+}
+
+/** The f16 matmul, rows decoded once per group when the batch and the scratch allow it. */
+function matmulF16Rows(
+  kernels: KernelExports,
+  control: Control,
+  job: MatmulJob,
+  r0: number,
+  r1: number,
+  thread: number,
+): void {
+  const { w, x, y, rows, cols, batch } = job;
+  const base = control.i32[DECODE_SCRATCH]!;
+  if (base === 0 || batch < DECODE_MIN_BATCH || cols * 16 > DECODE_SCRATCH_BYTES) {
+    return kernels.matmul_f16(w, x, y, rows, cols, batch, r0, r1);
+  }
+  kernels.matmul_f16_decoded(
+    w,
+    x,
+    y,
+    rows,
+    cols,
+    batch,
+    r0,
+    r1,
+    base + thread * DECODE_SCRATCH_BYTES,
+  );
 }
 
 /** The per-thread scratch (32 bytes used) of thread `index`. */
@@ -142,7 +190,14 @@ function readArgs(control: Control): MatmulJob {
 }
 
 /** Output rows [r0, r1) of `job` (pointers may be negative: wasm reads them as unsigned). */
-function runRows(kernels: KernelExports, job: MatmulJob, r0: number, r1: number, thread: number) {
+function runRows(
+  kernels: KernelExports,
+  control: Control,
+  job: MatmulJob,
+  r0: number,
+  r1: number,
+  thread: number,
+) {
   const { w, x, y, rows, cols, batch } = job;
   switch (job.op) {
     case Op.f32:
@@ -150,7 +205,7 @@ function runRows(kernels: KernelExports, job: MatmulJob, r0: number, r1: number,
     case Op.bf16:
       return kernels.matmul_bf16(w, x, y, rows, cols, batch, r0, r1);
     case Op.f16:
-      return kernels.matmul_f16(w, x, y, rows, cols, batch, r0, r1);
+      return matmulF16Rows(kernels, control, job, r0, r1, thread);
     case Op.ternary:
       return kernels.matmul_ternary(
         w,
@@ -186,7 +241,7 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
     if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
     try {
       const [r0, r1] = chunkRows(c[ROWS]!, index, chunks);
-      if (r0 < r1) runRows(kernels, readArgs(control), r0, r1, thread);
+      if (r0 < r1) runRows(kernels, control, readArgs(control), r0, r1, thread);
     } catch (e) {
       failure ??= e;
       Atomics.store(c, ERROR, thread + 1);
@@ -217,7 +272,7 @@ export function forkJoin(
 ): void {
   const c = control.i32;
   // Not published, so that no spinning worker takes the one chunk and makes us wait.
-  if (threads === 1) return runRows(kernels, job, 0, job.rows, 0);
+  if (threads === 1) return runRows(kernels, control, job, 0, job.rows, 0);
   const chunks = Math.min(Math.ceil(job.rows / 4), threads * CHUNKS_PER_THREAD);
   // Close the claim word first (new generation, index 0xffff: nothing to claim), so that
   // a worker holding the old word cannot claim a chunk while the job is being written.

@@ -47,11 +47,13 @@ import {
 import {
   type Control,
   controlOf,
+  DECODE_SCRATCH_BYTES,
   forkJoin,
   type MatmulJob,
   MAX_THREADS,
   Op,
   RESERVED_BYTES,
+  setDecodeScratch,
   stopWorkers,
 } from "./control.ts";
 import type { WorkerStart } from "./worker.ts";
@@ -233,16 +235,18 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   if (!Number.isInteger(bytes) || bytes < 0) {
     throw new RangeError(`createWasmKernels: bytes must be a non-negative integer, got ${bytes}`);
   }
-  const pages = Math.ceil((RESERVED_BYTES + bytes) / PAGE);
-  if (pages > MAX_PAGES) {
-    throw new RangeError(
-      `createWasmKernels: ${bytes} bytes do not fit in a 4 GiB WebAssembly memory ` +
-        `(at most ${MAX_PAGES * PAGE - RESERVED_BYTES})`,
-    );
-  }
   const threads = opts.threads ?? navigator.hardwareConcurrency ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`createWasmKernels: threads must be 1..${MAX_THREADS}, got ${threads}`);
+  }
+  // Each thread's scratch for batched f16 products lies between the control block and the heap.
+  const scratch = threads * DECODE_SCRATCH_BYTES;
+  const pages = Math.ceil((RESERVED_BYTES + scratch + bytes) / PAGE);
+  if (pages > MAX_PAGES) {
+    throw new RangeError(
+      `createWasmKernels: ${bytes} bytes do not fit in a 4 GiB WebAssembly memory ` +
+        `(at most ${MAX_PAGES * PAGE - RESERVED_BYTES - scratch} with ${threads} thread(s))`,
+    );
   }
   const variant = opts.simd ?? (relaxedSimdSupported() ? "relaxed" : "portable");
   const spinMicros = opts.spinMicros ?? 300;
@@ -254,6 +258,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   const control = controlOf(memory);
+  setDecodeScratch(control, RESERVED_BYTES);
   const workers = await startWorkers(module, memory, threads - 1, spinMicros);
   return wasmKernels(
     variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd",
@@ -261,6 +266,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
     exports,
     control,
     workers,
+    RESERVED_BYTES + scratch,
   );
 }
 
@@ -336,13 +342,13 @@ function ternaryMatmul(
 }
 
 /** A check that each [ptr, ptr + bytes) of a call lies in the allocatable memory. */
-function spansIn(size: number) {
+function spansIn(start: number, size: number) {
   return (what: string, ...args: [string, Ptr, number][]): void => {
     for (const [arg, ptr, bytes] of args) {
-      if (!Number.isInteger(ptr) || ptr < RESERVED_BYTES || ptr + bytes > size) {
+      if (!Number.isInteger(ptr) || ptr < start || ptr + bytes > size) {
         throw new RangeError(
           `${what}: ${arg} [${ptr}, ${ptr + bytes}) is outside the kernel memory ` +
-            `[${RESERVED_BYTES}, ${size})`,
+            `[${start}, ${size})`,
         );
       }
     }
@@ -355,14 +361,15 @@ function wasmKernels(
   k: KernelExports,
   control: Control,
   workers: Worker[],
+  heapStart: number,
 ): Kernels {
   const buffer = memory.buffer as SharedArrayBuffer;
   const size = buffer.byteLength;
   // Nothing may end exactly at 2^32, where the ternary kernel's end pointer would wrap to 0.
-  const heap = new BumpAllocator(RESERVED_BYTES, Math.min(size, 2 ** 32 - 64));
+  const heap = new BumpAllocator(heapStart, Math.min(size, 2 ** 32 - 64));
   let threads = workers.length + 1;
 
-  const spans = spansIn(size);
+  const spans = spansIn(heapStart, size);
 
   function run(job: MatmulJob): void {
     const work = job.rows * job.cols * job.batch;

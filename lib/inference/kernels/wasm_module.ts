@@ -35,6 +35,8 @@ export interface KernelExports {
   matmul_f32: FloatMatmulExport;
   matmul_bf16: FloatMatmulExport;
   matmul_f16: FloatMatmulExport;
+  /** matmul_f16 decoding each group of 4 rows once into `scratch` (16·cols bytes): same results. */
+  matmul_f16_decoded(...args: [...Parameters<FloatMatmulExport>, N]): void;
   /** The ternary product for rows r0 ≤ r < r1, with per-thread scratch. */
   matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N]): void;
   quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
