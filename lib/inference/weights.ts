@@ -171,7 +171,10 @@ async function loadNorm(
   return ptr;
 }
 
-/** Streams the stored bytes straight into kernel memory. */
+/** Bytes read per slab of a float matrix. */
+const FLOAT_SLAB_BYTES = 1 << 22;
+
+/** Reads the stored bytes straight into kernel memory (no staging copy), slab by slab. */
 async function loadFloatMatrix(
   g: GgufFile,
   t: PlannedTensor,
@@ -181,13 +184,11 @@ async function loadFloatMatrix(
   const type = t.info.type;
   if (!codecOf(type).float) throw new RangeError(`${t.name}: not a float type`);
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
-  const dst = k.u8(ptr, t.info.nbytes);
   const sink = opts.observe?.(t.info);
-  let at = 0;
-  for await (const chunk of g.streamTensor(t.info)) {
-    dst.set(chunk, at);
-    sink?.(chunk, at);
-    at += chunk.length;
+  for (let at = 0; at < t.info.nbytes; at += FLOAT_SLAB_BYTES) {
+    const n = Math.min(FLOAT_SLAB_BYTES, t.info.nbytes - at);
+    const slab = await g.readTensorSlice(t.info, at, k.u8(ptr + at, n));
+    sink?.(slab, at);
   }
   const [rows, cols] = rowsCols(t);
   return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };

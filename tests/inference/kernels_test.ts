@@ -20,7 +20,7 @@ import { mulberry32 } from "../../lib/inference/sampler.ts";
  * give the same kernel bytes as the trits; a code 3 is refused.
  */
 function i2sPackingMatchesTrits(k: Kernels): void {
-  for (const [rows, cols] of [[11, 128], [6, 384], [1, 256]] as const) {
+  for (const [rows, cols] of [[11, 128], [6, 384], [1, 256], [2100, 256]] as const) {
     const trits = randomTrits(rows * cols, rows + cols);
     const codes = packI2S(trits, 0.5).subarray(0, (rows * cols) / 4);
     const want = k.alloc(k.ternaryBytes(rows, cols));
@@ -42,7 +42,7 @@ function i2sPackingMatchesTrits(k: Kernels): void {
 }
 
 Deno.test("reference packTernaryI2S equals packTernary of the trits", () => {
-  i2sPackingMatchesTrits(createReferenceKernels(1 << 20));
+  i2sPackingMatchesTrits(createReferenceKernels(1 << 22));
 });
 
 const VARIANTS = relaxedSimdSupported()

@@ -991,6 +991,50 @@
       (local.set $r (i32.add (local.get $r) (i32.const 4)))
       (br $G))))
 
+  ;; ---------------------------------------------------------------- I2_S codes to the packed layout
+  ;;
+  ;; Rows [rowOffset, rowOffset + rows) of I2_S codes at $src (cols/4 bytes per row, cols a
+  ;; multiple of 128) into the layout above at $dst. Both hold code = trit + 1 in 2 bits;
+  ;; an I2_S block of 128 columns is 32 bytes, byte m holding columns m, 32+m, 64+m, 96+m at
+  ;; shifts 6, 4, 2, 0 and byte 16+m the same 16 columns further. With a = bytes 0..15 and
+  ;; b = bytes 16..31, the block's two 64-column blocks are bit-pair moves within each byte.
+  ;; Returns non-zero when a code 3 (invalid) was seen.
+  (func (export "i2s_pack_rows") (param $src i32) (param $rows i32) (param $cols i32)
+      (param $dst i32) (param $rowOffset i32) (result i32)
+    (local $a v128) (local $b v128) (local $bad v128) (local $row i32) (local $end i32)
+    (local $o i32) (local $oend i32)
+    (local.set $row (local.get $rowOffset))
+    (local.set $end (i32.add (local.get $rowOffset) (local.get $rows)))
+    (block $done (loop $R
+      (br_if $done (i32.ge_u (local.get $row) (local.get $end)))
+      (local.set $o (i32.add (local.get $dst)
+        (i32.add (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (local.get $cols))
+          (i32.shl (i32.and (local.get $row) (i32.const 3)) (i32.const 4)))))
+      (local.set $oend (i32.add (local.get $o) (local.get $cols)))
+      (loop $K
+        (local.set $a (v128.load (local.get $src)))
+        (local.set $b (v128.load offset=16 (local.get $src)))
+        (local.set $bad (v128.or (local.get $bad) (v128.or
+          (v128.and (local.get $a) (i8x16.shr_u (local.get $a) (i32.const 1)))
+          (v128.and (local.get $b) (i8x16.shr_u (local.get $b) (i32.const 1))))))
+        (v128.store (local.get $o) (v128.or
+          (v128.or (i8x16.shr_u (local.get $a) (i32.const 6))
+            (v128.and (i8x16.shr_u (local.get $b) (i32.const 4)) (v128.const i8x16 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12)))
+          (v128.or (v128.and (local.get $a) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+            (v128.and (i8x16.shl (local.get $b) (i32.const 2)) (v128.const i8x16 192 192 192 192 192 192 192 192 192 192 192 192 192 192 192 192)))))
+        (v128.store offset=64 (local.get $o) (v128.or
+          (v128.or (v128.and (i8x16.shr_u (local.get $a) (i32.const 2)) (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+            (v128.and (local.get $b) (v128.const i8x16 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12)))
+          (v128.or (v128.and (i8x16.shl (local.get $a) (i32.const 4)) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+            (i8x16.shl (local.get $b) (i32.const 6)))))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $o (i32.add (local.get $o) (i32.const 128)))
+        (br_if $K (i32.lt_u (local.get $o) (local.get $oend))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $R)))
+    (v128.any_true (v128.and (local.get $bad)
+      (v128.const i8x16 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55))))
+
   ;; ---------------------------------------------------------------- activation quantization
 
   ;; Per row: t = f32(127 / max(max|x|, 1e-5)) computed in f64 like the reference,

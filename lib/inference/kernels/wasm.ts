@@ -159,53 +159,36 @@ function packTernaryRows(
 }
 
 /**
- * Moves `rows` rows of I2_S codes (rowOffset… of a `totalRows × cols` matrix,
- * cols a multiple of 128) into the kernels' layout without expanding them:
- * both store code = trit + 1 in 2 bits, only the places differ. An I2_S block
- * of 128 columns is 32 bytes: byte m holds columns m, 32+m, 64+m, 96+m at
- * shifts 6, 4, 2, 0; bytes 16+m the same 16 columns further. Kernel block j
- * (64 columns) of a row is 16 bytes, byte m holding columns m, 16+m, 32+m,
- * 48+m at shifts 0, 2, 4, 6. So with a = bytes m..m+3 and b = bytes
- * 16+m..19+m of an I2_S block (as little-endian u32, 4 bytes at once), the
- * block's two kernel blocks are bit-pair moves within each byte (k0, k1).
+ * I2_S codes into the kernel layout by the module's `i2s_pack_rows` (see
+ * kernels.wat), through thread 0's decode scratch (free outside a matmul) in
+ * pieces of whole rows.
  */
-function packI2SRows(
-  out: Uint32Array,
+function packI2S(
+  k: KernelExports,
+  memory: Uint8Array,
   codes: Uint8Array,
-  rows: number,
-  cols: number,
-  rowOffset: number,
-  totalRows: number,
+  to: { rows: number; cols: number; dst: Ptr; rowOffset: number; totalRows: number },
 ): void {
+  const { rows, cols, dst, rowOffset, totalRows } = to;
   const what = "packTernaryI2S";
   if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
     throw new RangeError(`${what}: rows ${rowOffset}..${rowOffset + rows} out of ${totalRows}`);
   }
-  if (cols % 128 !== 0) throw new RangeError(`${what}: cols ${cols} is not a multiple of 128`);
-  if (codes.length < (rows * cols) / 4 || codes.byteOffset % 4 !== 0) {
-    throw new RangeError(`${what}: ${codes.length} code bytes (aligned to 4) for ${rows} rows`);
+  const rowBytes = cols / 4;
+  if (codes.length < rows * rowBytes) {
+    throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
-  const src = new Uint32Array(codes.buffer, codes.byteOffset, (rows * cols) / 16);
-  const rowWords = cols / 16, groupWords = cols / 4;
-  let bad = 0;
-  for (let r = 0; r < rows; r++) {
-    const row = rowOffset + r;
-    let o = (row >> 2) * groupWords + (row & 3) * 4;
-    for (let s = r * rowWords, end = s + rowWords; s < end; s += 8, o += 32) {
-      for (let t = 0; t < 4; t++) {
-        const a = src[s + t]!, b = src[s + 4 + t]!;
-        bad |= (a & (a >>> 1)) | (b & (b >>> 1));
-        out[o + t] = ((a >>> 6) & 0x03030303) | ((b >>> 4) & 0x0c0c0c0c) | (a & 0x30303030) |
-          ((b << 2) & 0xc0c0c0c0);
-        out[o + 16 + t] = ((a >>> 2) & 0x03030303) | (b & 0x0c0c0c0c) |
-          ((a << 4) & 0x30303030) | ((b << 6) & 0xc0c0c0c0);
-      }
+  const step = Math.floor(DECODE_SCRATCH_BYTES / rowBytes);
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
+    if (k.i2s_pack_rows(RESERVED_BYTES, n, cols, dst, rowOffset + r) !== 0) {
+      throw new RangeError(
+        `${what}: invalid code 3 in rows ${rowOffset + r}..${rowOffset + r + n}`,
+      );
     }
   }
-  if (bad & 0x55555555) throw new RangeError(`${what}: invalid code 3 in rows ${rowOffset}..`);
-  if (rowOffset + rows === totalRows) {
-    padLastGroup(new Uint8Array(out.buffer, out.byteOffset), totalRows, cols);
-  }
+  if (rowOffset + rows === totalRows) padLastGroup(memory.subarray(dst), totalRows, cols);
 }
 
 /** The padding rows of the last group of 4 hold zero trits (code 1 = 0b01). */
@@ -414,10 +397,9 @@ function wasmKernels(
       packTernaryRows(new Uint8Array(buffer, dst), trits, rows, cols, rowOffset, totalRows);
     },
     packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
-      checkDims("packTernaryI2S", rows, cols, 1, TERNARY_COLS);
+      checkDims("packTernaryI2S", rows, cols, 1, 128);
       spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
-      if (dst % 16 !== 0) throw new RangeError(`packTernaryI2S: dst ${dst} is not 16-byte aligned`);
-      packI2SRows(new Uint32Array(buffer, dst), codes, rows, cols, rowOffset, totalRows);
+      packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
     matmulTernary: ternaryMatmul(spans, run),
     rmsnorm(x, g, out, n, batch, eps) {

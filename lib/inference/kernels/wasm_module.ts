@@ -40,6 +40,8 @@ export interface KernelExports {
   /** The ternary product for rows r0 ≤ r < r1, with per-thread scratch. */
   matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N]): void;
   quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
+  /** I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3. */
+  i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
 }
 
