@@ -46,7 +46,7 @@ const DECODE_SCRATCH = 18;
 const WSCALE = 8;
 
 /** Job codes. */
-export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4 } as const;
+export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, f16Decoded: 5 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -92,8 +92,26 @@ export function chunkRows(rows: number, index: number, chunks: number): [number,
 
 /** Bytes of each thread's scratch for decoded f16 rows: 16 per column, so up to 8192 columns. */
 export const DECODE_SCRATCH_BYTES = 1 << 17;
+/** Bytes for the activations of a batched f16 product prepared once (batch · cols · 4). */
+export const PREPARED_X_BYTES = 1 << 21;
 /** From this many batch rows on, an f16 matmul decodes each group of rows once for all of them. */
 const DECODE_MIN_BATCH = 4;
+
+/**
+ * Whether an f16 product of this shape takes the decoded path (Op.f16Decoded):
+ * enough batch rows, and scratch for the decoded rows and the prepared activations.
+ *
+ * @example
+ * ```ts
+ * import { f16Decodable } from "./control.ts";
+ * f16Decodable(2560, 64); // true
+ * f16Decodable(2560, 1); // false
+ * ```
+ */
+export function f16Decodable(cols: number, batch: number): boolean {
+  return batch >= DECODE_MIN_BATCH && cols * 16 <= DECODE_SCRATCH_BYTES &&
+    batch * cols * 4 <= PREPARED_X_BYTES;
+}
 
 /**
  * Records where the `threads` decode scratches (DECODE_SCRATCH_BYTES each) start.
@@ -107,33 +125,6 @@ const DECODE_MIN_BATCH = 4;
  */
 export function setDecodeScratch(control: Control, base: number): void {
   control.i32[DECODE_SCRATCH] = base;
-}
-
-/** The f16 matmul, rows decoded once per group when the batch and the scratch allow it. */
-function matmulF16Rows(
-  kernels: KernelExports,
-  control: Control,
-  job: MatmulJob,
-  r0: number,
-  r1: number,
-  thread: number,
-): void {
-  const { w, x, y, rows, cols, batch } = job;
-  const base = control.i32[DECODE_SCRATCH]!;
-  if (base === 0 || batch < DECODE_MIN_BATCH || cols * 16 > DECODE_SCRATCH_BYTES) {
-    return kernels.matmul_f16(w, x, y, rows, cols, batch, r0, r1);
-  }
-  kernels.matmul_f16_decoded(
-    w,
-    x,
-    y,
-    rows,
-    cols,
-    batch,
-    r0,
-    r1,
-    base + thread * DECODE_SCRATCH_BYTES,
-  );
 }
 
 /** The per-thread scratch (32 bytes used) of thread `index`. */
@@ -205,7 +196,11 @@ function runRows(
     case Op.bf16:
       return kernels.matmul_bf16(w, x, y, rows, cols, batch, r0, r1);
     case Op.f16:
-      return matmulF16Rows(kernels, control, job, r0, r1, thread);
+      return kernels.matmul_f16(w, x, y, rows, cols, batch, r0, r1);
+    case Op.f16Decoded: {
+      const scratch = control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES;
+      return kernels.matmul_f16_decoded(w, x, y, rows, cols, batch, r0, r1, scratch);
+    }
     case Op.ternary:
       return kernels.matmul_ternary(
         w,

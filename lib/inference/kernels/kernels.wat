@@ -370,8 +370,29 @@
   ;; pair of batch rows. Here each group of 4 weight rows is decoded once into this
   ;; thread's scratch (per 8 columns: row k's even weights at 32k, odd weights at 32k+16,
   ;; exactly the v128 values the tiles compute from the bits), then the tiles below run
-  ;; over every batch pair reading them. Same products, same order: the results are
-  ;; bit-identical to matmul_f16's.
+  ;; over every batch pair reading them, with the activations shuffled and scaled once for the
+  ;; whole product (f16_prepare_x). Same products, same order: the results are bit-identical
+  ;; to matmul_f16's.
+
+  ;; The activations as the f16 tiles use them, once per product instead of once per row
+  ;; group and batch pair: per 8 columns of each of the $batch rows of x, the even ones then
+  ;; the odd ones, times 2^64 (the same shuffles and product as in the tiles), at $xp.
+  (func (export "f16_prepare_x") (param $x i32) (param $xp i32) (param $cols i32) (param $batch i32)
+    (local $end i32) (local $u v128) (local $v v128) (local $scale v128)
+    (local.set $scale (v128.const f32x4 0x1p64 0x1p64 0x1p64 0x1p64))
+    (local.set $end (i32.add (local.get $x)
+      (i32.shl (i32.mul (local.get $cols) (local.get $batch)) (i32.const 2))))
+    (block $done (loop $L
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $u (v128.load (local.get $x)))
+      (local.set $v (v128.load offset=16 (local.get $x)))
+      (v128.store (local.get $xp) (f32x4.mul (local.get $scale)
+        (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $u) (local.get $v))))
+      (v128.store offset=16 (local.get $xp) (f32x4.mul (local.get $scale)
+        (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $u) (local.get $v))))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+      (br $L))))
 
   (func $f16_decode4 (param $p0 i32) (param $p1 i32) (param $p2 i32) (param $p3 i32)
       (param $cols i32) (param $s i32)
@@ -403,30 +424,20 @@
       (local.set $o (i32.add (local.get $o) (i32.const 16)))
       (br_if $L (i32.lt_u (local.get $o) (local.get $end)))))
 
-  ;; $f16_4x2 with the weights read from the decoded scratch $s.
+  ;; $f16_4x2 with the weights read from the decoded scratch $s and x prepared (f16_prepare_x).
   (func $f16s_4x2 (param $s i32) (param $xa i32) (param $xb i32) (param $cols i32)
       (param $ya i32) (param $yb i32) (param $n i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
     (local $ae v128) (local $ao v128) (local $be v128) (local $bo v128)
-    (local $we v128) (local $wo v128) (local $t v128)
-    (local $scale v128) (local $o i32) (local $end i32) (local $xo i32)
-    (local.set $scale (v128.const f32x4 0x1p64 0x1p64 0x1p64 0x1p64))
+    (local $we v128) (local $wo v128) (local $o i32) (local $end i32) (local $xo i32)
     (local.set $end (i32.shl (local.get $cols) (i32.const 1)))
     (loop $L
       (local.set $xo (i32.shl (local.get $o) (i32.const 1)))
-      (local.set $t (v128.load (i32.add (local.get $xa) (local.get $xo))))
+      (local.set $ae (v128.load (i32.add (local.get $xa) (local.get $xo))))
       (local.set $ao (v128.load offset=16 (i32.add (local.get $xa) (local.get $xo))))
-      (local.set $ae (f32x4.mul (local.get $scale) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-        (local.get $t) (local.get $ao))))
-      (local.set $ao (f32x4.mul (local.get $scale) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
-        (local.get $t) (local.get $ao))))
-      (local.set $t (v128.load (i32.add (local.get $xb) (local.get $xo))))
+      (local.set $be (v128.load (i32.add (local.get $xb) (local.get $xo))))
       (local.set $bo (v128.load offset=16 (i32.add (local.get $xb) (local.get $xo))))
-      (local.set $be (f32x4.mul (local.get $scale) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-        (local.get $t) (local.get $bo))))
-      (local.set $bo (f32x4.mul (local.get $scale) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
-        (local.get $t) (local.get $bo))))
       (local.set $we (v128.load offset=0 (local.get $s)))
       (local.set $wo (v128.load offset=16 (local.get $s)))
       (local.set $a0 (call $madd (local.get $ae) (local.get $we)
@@ -465,22 +476,15 @@
       (f32.mul (call $hsum_f32 (local.get $b2)) (f32.const 0x1p48))
       (f32.mul (call $hsum_f32 (local.get $b3)) (f32.const 0x1p48))))
 
-  ;; $f16_4x1 with the weights read from the decoded scratch $s.
+  ;; $f16_4x1 with the weights read from the decoded scratch $s and x prepared (f16_prepare_x).
   (func $f16s_4x1 (param $s i32) (param $x i32) (param $cols i32) (param $y i32) (param $n i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
-    (local $xe v128) (local $xo v128) (local $w v128)
-    (local $scale v128) (local $o i32) (local $end i32)
-    (local.set $scale (v128.const f32x4 0x1p64 0x1p64 0x1p64 0x1p64))
+    (local $xe v128) (local $xo v128) (local $o i32) (local $end i32)
     (local.set $end (i32.shl (local.get $cols) (i32.const 1)))
     (loop $L
       (local.set $xe (v128.load (i32.add (local.get $x) (i32.shl (local.get $o) (i32.const 1)))))
       (local.set $xo (v128.load offset=16 (i32.add (local.get $x) (i32.shl (local.get $o) (i32.const 1)))))
-      (local.set $w (local.get $xe))
-      (local.set $xe (f32x4.mul (local.get $scale) (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-        (local.get $w) (local.get $xo))))
-      (local.set $xo (f32x4.mul (local.get $scale) (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31
-        (local.get $w) (local.get $xo))))
       (local.set $a0 (call $madd (local.get $xe) (v128.load offset=0 (local.get $s)) (local.get $a0)))
       (local.set $e0 (call $madd (local.get $xo) (v128.load offset=16 (local.get $s)) (local.get $e0)))
       (local.set $a1 (call $madd (local.get $xe) (v128.load offset=32 (local.get $s)) (local.get $a1)))
@@ -498,7 +502,8 @@
       (f32.mul (call $hsum_f32 (f32x4.add (local.get $a2) (local.get $e2))) (f32.const 0x1p48))
       (f32.mul (call $hsum_f32 (f32x4.add (local.get $a3) (local.get $e3))) (f32.const 0x1p48))))
 
-  ;; matmul_f16 for rows [r0, r1) with each row group decoded once into $s (16·cols bytes).
+  ;; matmul_f16 for rows [r0, r1) with each row group decoded once into $s (16·cols bytes);
+  ;; $x holds the activations prepared by f16_prepare_x.
   (func (export "matmul_f16_decoded") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
       (param $cols i32) (param $batch i32) (param $r0 i32) (param $r1 i32) (param $s i32)
     (local $rb i32) (local $xb i32) (local $yb i32) (local $r i32) (local $n i32) (local $b i32)

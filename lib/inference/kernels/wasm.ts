@@ -48,10 +48,12 @@ import {
   type Control,
   controlOf,
   DECODE_SCRATCH_BYTES,
+  f16Decodable,
   forkJoin,
   type MatmulJob,
   MAX_THREADS,
   Op,
+  PREPARED_X_BYTES,
   RESERVED_BYTES,
   setDecodeScratch,
   stopWorkers,
@@ -160,8 +162,8 @@ function packTernaryRows(
 
 /**
  * I2_S codes into the kernel layout by the module's `i2s_pack_rows` (see
- * kernels.wat), through thread 0's decode scratch (free outside a matmul) in
- * pieces of whole rows.
+ * kernels.wat), through the prepared-activation region (free outside a
+ * matmul) in pieces of whole rows.
  */
 function packI2S(
   k: KernelExports,
@@ -178,7 +180,7 @@ function packI2S(
   if (codes.length < rows * rowBytes) {
     throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
-  const step = Math.floor(DECODE_SCRATCH_BYTES / rowBytes);
+  const step = Math.floor(PREPARED_X_BYTES / rowBytes);
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
@@ -222,8 +224,9 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`createWasmKernels: threads must be 1..${MAX_THREADS}, got ${threads}`);
   }
-  // Each thread's scratch for batched f16 products lies between the control block and the heap.
-  const scratch = threads * DECODE_SCRATCH_BYTES;
+  // Between the control block and the heap: the prepared activations of a batched f16
+  // product, then each thread's scratch for its decoded weight rows.
+  const scratch = PREPARED_X_BYTES + threads * DECODE_SCRATCH_BYTES;
   const pages = Math.ceil((RESERVED_BYTES + scratch + bytes) / PAGE);
   if (pages > MAX_PAGES) {
     throw new RangeError(
@@ -241,7 +244,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as KernelExports;
   const control = controlOf(memory);
-  setDecodeScratch(control, RESERVED_BYTES);
+  setDecodeScratch(control, RESERVED_BYTES + PREPARED_X_BYTES);
   const workers = await startWorkers(module, memory, threads - 1, spinMicros);
   return wasmKernels(
     variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd",
@@ -369,6 +372,11 @@ function wasmKernels(
         y,
         batch * rows * 4,
       ]);
+      if (op === Op.f16 && f16Decodable(cols, batch)) {
+        // Activations shuffled and scaled once here, weight rows decoded once per group there.
+        k.f16_prepare_x(x, RESERVED_BYTES, cols, batch);
+        return run({ op: Op.f16Decoded, w, x: RESERVED_BYTES, y, rows, cols, batch });
+      }
       run({ op, w, x, y, rows, cols, batch });
     };
 

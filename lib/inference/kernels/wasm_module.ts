@@ -35,11 +35,16 @@ export interface KernelExports {
   matmul_f32: FloatMatmulExport;
   matmul_bf16: FloatMatmulExport;
   matmul_f16: FloatMatmulExport;
-  /** matmul_f16 decoding each group of 4 rows once into `scratch` (16·cols bytes): same results. */
+  /**
+   * matmul_f16 decoding each group of 4 rows once into `scratch` (16·cols bytes), `x`
+   * prepared by f16_prepare_x: same results.
+   */
   matmul_f16_decoded(...args: [...Parameters<FloatMatmulExport>, N]): void;
   /** The ternary product for rows r0 ≤ r < r1, with per-thread scratch. */
   matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N]): void;
   quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
+  /** The activations of a batched f16 product, shuffled and scaled once, into `xp`. */
+  f16_prepare_x(x: N, xp: N, cols: N, batch: N): void;
   /** I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3. */
   i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
