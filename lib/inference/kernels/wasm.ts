@@ -341,6 +341,30 @@ function spansIn(start: number, size: number) {
   };
 }
 
+/** The float matmuls: argument checks, then the job (batched f16 through the decoded path). */
+function floatMatmul(
+  k: KernelExports,
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+) {
+  return (what: string, op: MatmulJob["op"], elem: number): Kernels["matmulF32"] =>
+  (w, x, y, rows, cols, batch) => {
+    checkDims(what, rows, cols, batch, FLOAT_COLS);
+    if (rows === 0 || batch === 0) return;
+    spans(what, ["w", w, rows * cols * elem], ["x", x, batch * cols * 4], [
+      "y",
+      y,
+      batch * rows * 4,
+    ]);
+    if (op === Op.f16 && f16Decodable(cols, batch)) {
+      // Activations shuffled and scaled once here, weight rows decoded once per group there.
+      k.f16_prepare_x(x, RESERVED_BYTES, cols, batch);
+      return run({ op: Op.f16Decoded, w, x: RESERVED_BYTES, y, rows, cols, batch });
+    }
+    run({ op, w, x, y, rows, cols, batch });
+  };
+}
+
 function wasmKernels(
   name: string,
   memory: WebAssembly.Memory,
@@ -362,23 +386,7 @@ function wasmKernels(
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
 
-  const matmulFloat =
-    (what: string, op: MatmulJob["op"], elem: number): Kernels["matmulF32"] =>
-    (w, x, y, rows, cols, batch) => {
-      checkDims(what, rows, cols, batch, FLOAT_COLS);
-      if (rows === 0 || batch === 0) return;
-      spans(what, ["w", w, rows * cols * elem], ["x", x, batch * cols * 4], [
-        "y",
-        y,
-        batch * rows * 4,
-      ]);
-      if (op === Op.f16 && f16Decodable(cols, batch)) {
-        // Activations shuffled and scaled once here, weight rows decoded once per group there.
-        k.f16_prepare_x(x, RESERVED_BYTES, cols, batch);
-        return run({ op: Op.f16Decoded, w, x: RESERVED_BYTES, y, rows, cols, batch });
-      }
-      run({ op, w, x, y, rows, cols, batch });
-    };
+  const matmulFloat = floatMatmul(k, spans, run);
 
   return {
     name,
