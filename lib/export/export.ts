@@ -30,15 +30,11 @@ import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import {
-  companionHasher,
-  removeStaleCompanions,
-  writeCompanions,
-  writeTensors,
-} from "../provenance/companions.ts";
+import { companionHasher, writeCompanions, writeTensors } from "../provenance/companions.ts";
 import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
@@ -74,6 +70,8 @@ export interface ExportOptions {
   quiet?: boolean;
   /** Files beside the output never removed as stale companions (model-check's reference baseline). */
   keep?: readonly string[];
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
 }
 
 /** What an export produced. */
@@ -336,7 +334,10 @@ async function writeOutputs(
     quant: (m.config.quantization_config ?? undefined) as Record<string, unknown> | undefined,
     configPath: m.configPath,
   };
-  const outputs = await AtomicOutputs.create(opts.outDir);
+  const outputs = await AtomicOutputs.create(
+    opts.outDir,
+    opts.commitHooks ? { hooks: opts.commitHooks } : {},
+  );
   try {
     const ggufFile = await outputs.file(`${s.stem}.gguf`);
     const overflows: string[] = [];
@@ -352,8 +353,7 @@ async function writeOutputs(
     const written = { sha, size: ggufFile.bytesWritten, sources: await sourceHashes, tensors };
     const meta = exportMeta(opts, m, s, written);
     const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
-    await outputs.commit();
-    const removed = await removeStaleCompanions(companions);
+    const removed = await outputs.commit();
     return {
       ggufPath: ggufFile.finalPath,
       metaPath: companions.metaPath,

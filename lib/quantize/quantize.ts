@@ -37,12 +37,12 @@ import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts"
 import { Keys } from "../gguf/keys.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
   companionHasher,
   type ProducedTensor,
-  removeStaleCompanions,
   writeCompanions,
   writeTensors,
 } from "../provenance/companions.ts";
@@ -79,6 +79,8 @@ export interface QuantizeOptions {
   onProgress?: (done: number, total: number, tensor: string) => void;
   /** Called with each warning (also recorded in meta.json). */
   onWarning?: (message: string) => void;
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
 }
 
 /** What {@link quantizeGguf} wrote. */
@@ -472,7 +474,10 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
     for (const p of jobs) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
-    const outputs = await AtomicOutputs.create(outDir);
+    const outputs = await AtomicOutputs.create(
+      outDir,
+      opts.commitHooks ? { hooks: opts.commitHooks } : {},
+    );
     try {
       const ggufFile = await outputs.file(outName);
       const hashes = opts.hashManifest === false ? null : await companionHasher();
@@ -494,8 +499,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         warnings,
       );
       const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
-      await outputs.commit();
-      const removed = await removeStaleCompanions(companions);
+      const removed = await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
         ...companions,
