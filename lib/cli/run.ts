@@ -20,7 +20,7 @@
 
 import { basename, dirname } from "node:path";
 import { OutputError, UsageError } from "../errors.ts";
-import { AtomicOutputs } from "../io/atomic.ts";
+import { abortOpenOutputsSync, AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
@@ -133,9 +133,37 @@ function followLauncher(): void {
   else onParentExit(launcher, stop);
 }
 
+/** The signals a task cleans up on, with their numbers (the exit code is 128 + n). */
+const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
+  ["SIGHUP", 1],
+  ["SIGINT", 2],
+  ["SIGTERM", 15],
+];
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP (Ctrl-C, a closed terminal, `kill`, or the
+ * launcher passing one on), the task removes the temporary files of every
+ * output not yet committed, releases their folders, and exits with 128 + n,
+ * as the shell reports a process a signal ended. A commit is synchronous, so
+ * the handler runs before or after one, never inside it.
+ */
+function cleanUpOnSignals(): void {
+  for (const [signal, n] of CLEANUP_SIGNALS) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        abortOpenOutputsSync();
+        console.error(`error: interrupted by ${signal}`);
+        Deno.exit(128 + n);
+      });
+    } catch {
+      // this platform does not deliver that signal (Windows has only SIGINT and SIGBREAK)
+    }
+  }
+}
+
 /**
  * The entry point of a task script: runs the body on `Deno.args` and exits
- * with its code.
+ * with its code; a signal ends it cleanly (see cleanUpOnSignals).
  *
  * @example
  * ```ts
@@ -144,6 +172,7 @@ function followLauncher(): void {
  * ```
  */
 export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): Promise<never> {
+  cleanUpOnSignals();
   followLauncher();
   Deno.exit(await executeTask(spec, body, Deno.args));
 }

@@ -154,7 +154,7 @@ export function abortOpenOutputsSync(): number {
 
 /** Options of {@link AtomicOutputs.create}. */
 export interface AtomicOutputsOptions {
-  /** Observers of the commit's steps, for crash tests; tasks never set them. */
+  /** Observers of the commit's steps (and of a recovery's), for crash tests; tasks never set them. */
   readonly hooks?: CommitHooks;
 }
 
@@ -191,7 +191,7 @@ export class AtomicOutputs {
     }
     const lock = FolderLock.acquireSync(dir);
     try {
-      recoverOutputFolderSync(dir);
+      recoverOutputFolderSync(dir, options.hooks);
     } catch (e) {
       lock.releaseSync();
       throw e;
