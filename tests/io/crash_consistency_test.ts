@@ -211,6 +211,38 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a run killed while finishing an interrupted commit: the run after it finishes the commit",
+  sanitizeResources: false,
+  async fn(t) {
+    const template = join(root, "double", "template");
+    const oldSet = await oldExportFolder(template);
+    const order = (outDir: string, killAtStep: number) => ({
+      mode: "export",
+      options: { modelDir: FIXTURE_DIR, outDir },
+      killAtStep,
+    });
+    // The recovery's steps: 4 removals (fingerprint, manifest, sig, baseline), 4 placements.
+    for (const [j, expected] of [[0, "absent"], [4, "absent"], [7, "new"]] as const) {
+      await t.step(`recovery killed after its step ${j}`, async () => {
+        const dir = join(root, "double", `j${j}`);
+        copyFolder(template, dir);
+        // Killed after "removed clean-f16.meta.json": the journal is on disk, the set absent.
+        assert.equal((await runChild(order(dir, 3))).signal, "SIGKILL");
+        assert.equal(classify(snapshot(dir), oldSet, newExport, "clean-f16.gguf"), "absent");
+        assert.ok(snapshot(dir).has(".clean-f16.gguf.clean-gguf-commit"));
+        // The next run starts by finishing that commit, and is killed in the middle of it.
+        assert.equal((await runChild(order(dir, j))).signal, "SIGKILL");
+        assert.equal(classify(snapshot(dir), oldSet, newExport, "clean-f16.gguf"), expected);
+        await (await AtomicOutputs.create(dir)).abort();
+        const after = snapshot(dir);
+        assert.equal(classify(after, oldSet, newExport, "clean-f16.gguf"), "new");
+        assert.deepEqual([...after.keys()].filter((n) => n.startsWith(".")), [], "no hidden file");
+      });
+    }
+  },
+});
+
 Deno.test("export: SIGKILL while writing leaves a temporary file of our naming; the next run removes it", async () => {
   const dir = join(root, "mid-write");
   const killed = await runChild({
