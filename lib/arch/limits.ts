@@ -19,7 +19,7 @@
  * @module
  */
 
-import { FormatError } from "../errors.ts";
+import { ModelShapeError } from "../errors.ts";
 import type { HparamName, Hparams } from "./hparams.ts";
 import type { ArchSpec } from "./registry.ts";
 
@@ -34,11 +34,14 @@ type Bound =
   /** Not a count (a float). */
   | "none";
 
-/** Every quantity of the hyper-parameter table, classified (a new row must be classified here). */
+/**
+ * Every quantity of the hyper-parameter table, classified (a new row must be
+ * classified here), in the order they are checked: the block count first.
+ */
 const BOUNDS: Readonly<Record<HparamName, Bound>> = {
+  nLayer: "blocks",
   contextLength: "run",
   nEmbd: "dim",
-  nLayer: "blocks",
   nFf: "dim",
   nHead: "dim",
   nHeadKv: "dim",
@@ -111,7 +114,8 @@ export function heldCounts(
  * Checks that no declared count exceeds what the file holds: the block count
  * at most the blocks whose tensors it lists, every dimension (embedding, feed
  * forward, heads, head size, vocabulary) at most its largest tensor dimension.
- * A {@link FormatError} names the key, its value, the file and what it holds.
+ * A {@link ModelShapeError} (the tensors the count implies are missing or
+ * misshapen) names the key, its value, the file and what it holds.
  * Run before any table or buffer is sized from `h` (values that are not
  * numbers are left to the hyper-parameter check); the tensor plan then checks
  * every shape exactly.
@@ -121,21 +125,21 @@ export function heldCounts(
  * import type { Hparams } from "./hparams.ts";
  * declare const h: Hparams; // nLayer 1e9
  * checkDeclaredCounts(h, { blocks: 4, largestDim: 2048 }, { source: "m.gguf", keyOf: (n) => n });
- * // FormatError: m.gguf: nLayer = 1000000000, but the file lists tensors of 4 block(s)
+ * // ModelShapeError: m.gguf: nLayer = 1000000000, but the file lists tensors of 4 block(s)
  * ```
  */
 export function checkDeclaredCounts(h: Hparams, held: HeldCounts, check: CountCheck): void {
   for (const [name, bound] of Object.entries(BOUNDS) as [HparamName, Bound][]) {
     const v = h[name];
     if (bound === "blocks" && v > held.blocks) {
-      throw new FormatError(
+      throw new ModelShapeError(
         `${check.source}: ${
           check.keyOf(name)
-        } = ${v}, but the file lists tensors of ${held.blocks} block(s)`,
+        } = ${v}, but the file lists tensors of ${held.blocks} block(s): the tensors of the others are missing`,
       );
     }
     if (bound === "dim" && v > held.largestDim) {
-      throw new FormatError(
+      throw new ModelShapeError(
         `${check.source}: ${
           check.keyOf(name)
         } = ${v} is larger than any tensor dimension in the file (the largest is ${held.largestDim})`,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readHparams } from "../../lib/arch/hparams.ts";
-import { FormatError } from "../../lib/errors.ts";
+import { ModelShapeError } from "../../lib/errors.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { runProbe } from "../../lib/inference/probe.ts";
@@ -47,7 +47,7 @@ Deno.test("GGUF: a block count beyond the blocks the file lists is refused, nami
   for (const value of [5n, 1_000_000_000n]) {
     const path = await withKv("bitnet-b1.58.block_count", value);
     const e = await hparamsError(path);
-    assert.ok(e instanceof FormatError, `${value}: ${e}`);
+    assert.ok(e instanceof ModelShapeError, `${value}: ${e}`);
     assert.match(
       e.message,
       new RegExp(`^${path}: bitnet-b1\\.58\\.block_count = ${value},.* 4 block`),
@@ -68,7 +68,7 @@ Deno.test("GGUF: a dimension or head count larger than any tensor dimension is r
   ) {
     const path = await withKv(`bitnet-b1.58.${key}`, 2049n);
     const e = await hparamsError(path);
-    assert.ok(e instanceof FormatError, `${key}: ${e}`);
+    assert.ok(e instanceof ModelShapeError, `${key}: ${e}`);
     assert.match(
       e.message,
       new RegExp(`^${path}: bitnet-b1\\.58\\.${key.replace(".", "\\.")} = 2049 `),
@@ -95,7 +95,7 @@ Deno.test("config.json: num_hidden_layers and vocab_size beyond the checkpoint's
           quiet: true,
         }),
       (e) => {
-        assert.ok(e instanceof FormatError, `${key}: ${e}`);
+        assert.ok(e instanceof ModelShapeError, `${key}: ${e}`);
         assert.match(e.message, new RegExp(`config\\.json: "${key}" = ${value}`));
         return true;
       },
