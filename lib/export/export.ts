@@ -25,6 +25,7 @@ import { basename, join } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
 import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
+import { type HeldCounts, heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
@@ -163,6 +164,16 @@ async function readOptionalJson(path: string): Promise<Record<string, unknown> |
   return await readJsonFile(path);
 }
 
+/** What the checkpoint's tensors hold, to check config.json's counts before anything is sized from them. */
+async function checkpointCounts(arch: ArchSpec, modelDir: string): Promise<HeldCounts> {
+  const ckpt = await SafetensorsCheckpoint.open(modelDir);
+  try {
+    return heldCounts(arch, ckpt.names().map((name) => ckpt.get(name)), "hf");
+  } finally {
+    ckpt.close();
+  }
+}
+
 /** config.json → architecture row and hyper-parameters; tokenizer.json checked against them. */
 async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFiles> {
   const configPath = join(opts.modelDir, "config.json");
@@ -176,7 +187,12 @@ async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFi
       }`,
     );
   }
-  const h = hparamsFromConfig(config, arch, configPath);
+  const h = hparamsFromConfig(
+    config,
+    arch,
+    configPath,
+    await checkpointCounts(arch, opts.modelDir),
+  );
   // The tokenizer given on the command line wins over model_dir's.
   const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
   const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
