@@ -5,12 +5,14 @@
  *
  * @example
  * ```ts
- * import { planDownload } from "./select.ts";
- * const plan = planDownload("me/model", [
- *   { type: "file", path: "config.json", size: 10, oid: "…" },
- *   { type: "file", path: "tokenizer.json", size: 10, oid: "…" },
- *   { type: "file", path: "model.safetensors", size: 99, oid: "…", lfs: { oid: "…", size: 99 } },
- * ]);
+ * import { planMetadataFiles, planWeightFiles } from "./select.ts";
+ * const entries = [
+ *   { type: "file", path: "config.json", size: 10, oid: "1".repeat(40) },
+ *   { type: "file", path: "tokenizer.json", size: 10, oid: "2".repeat(40) },
+ *   { type: "file", path: "model.safetensors", size: 99, lfs: { oid: "3".repeat(64), size: 99 } },
+ * ];
+ * planMetadataFiles("me/model", entries).map((f) => f.path); // ["config.json", "tokenizer.json"]
+ * planWeightFiles("me/model", entries, undefined)[0]?.expected; // { kind: "sha256", hex: "333…" }
  * ```
  * @module
  */
@@ -69,7 +71,12 @@ function planned(repo: string, e: HubTreeEntry): PlannedFile {
  *
  * @example
  * ```ts
- * const first = planMetadataFiles("me/model", entries);
+ * const first = planMetadataFiles("me/model", [
+ *   { type: "file", path: "config.json", size: 10, oid: "1".repeat(40) },
+ *   { type: "file", path: "tokenizer.json", size: 10, oid: "2".repeat(40) },
+ *   { type: "file", path: "tokenizer_config.json", size: 10, oid: "4".repeat(40) },
+ * ]);
+ * first.map((f) => f.path); // ["config.json", "tokenizer.json", "tokenizer_config.json"]
  * ```
  */
 export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]): PlannedFile[] {
@@ -92,7 +99,15 @@ export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]
  *
  * @example
  * ```ts
- * const weights = planWeightFiles("me/model", entries, indexJsonTextOrUndefined);
+ * const shard = (n: number) => ({
+ *   type: "file", path: `model-0000${n}-of-00002.safetensors`, size: 99,
+ *   lfs: { oid: String(n).repeat(64), size: 99 },
+ * });
+ * const index = JSON.stringify({
+ *   weight_map: { a: "model-00001-of-00002.safetensors", b: "model-00002-of-00002.safetensors" },
+ * });
+ * const weights = planWeightFiles("me/model", [shard(2), shard(1)], index);
+ * weights.map((f) => f.path); // ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
  * ```
  */
 export function planWeightFiles(
