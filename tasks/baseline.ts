@@ -9,7 +9,6 @@
  * @module
  */
 
-import { InputError } from "../lib/errors.ts";
 import {
   optionalPositiveInt,
   positiveInt,
@@ -21,20 +20,9 @@ import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
 
-async function readTemplate(path: string): Promise<{ text: string; source: string }> {
-  try {
-    return { text: await Deno.readTextFile(path), source: path };
-  } catch (e) {
-    throw new InputError(`${path}: cannot read the template (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
-}
-
 /** The task: validate, write the three files, print where they are (or the baseline JSON). */
 export const baselineTask: TaskBody<typeof BASELINE_SPEC> = async ({ flags: f, args }, ctx) => {
   const paths = baselinePaths(args.model, args.out_file);
-  const template = f.template !== undefined ? await readTemplate(f.template) : undefined;
   const threads = optionalPositiveInt(f.threads, "--threads");
   const { baseline, report } = await createBaseline({
     ggufPath: args.model,
@@ -46,7 +34,7 @@ export const baselineTask: TaskBody<typeof BASELINE_SPEC> = async ({ flags: f, a
     ...(f.meta !== undefined ? { metaPath: f.meta } : {}),
     onProgress: ctx.log,
   });
-  await writeBaseline(baseline, paths, template);
+  await writeBaseline(baseline, paths);
   if (f.json) printJson(baseline);
   else {
     console.log(`baseline of ${args.model} (${baseline.model.fingerprint})`);
