@@ -9,13 +9,7 @@
  * @module
  */
 
-import {
-  optionalPositiveInt,
-  positiveInt,
-  printJson,
-  runTask,
-  type TaskBody,
-} from "../lib/cli/run.ts";
+import { printJson, probeSettings, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
@@ -23,14 +17,11 @@ import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
 /** The task: validate, write the three files, print where they are (or the baseline JSON). */
 export const baselineTask: TaskBody<typeof BASELINE_SPEC> = async ({ flags: f, args }, ctx) => {
   const paths = baselinePaths(args.model, args.out_file);
-  const threads = optionalPositiveInt(f.threads, "--threads");
   const { baseline, report } = await createBaseline({
     ggufPath: args.model,
     tokenizerPath: args.tokenizer,
     env: ctx.env,
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
-    ...(threads !== undefined ? { threads } : {}),
+    ...probeSettings(f),
     ...(f.meta !== undefined ? { metaPath: f.meta } : {}),
     onProgress: ctx.log,
   });

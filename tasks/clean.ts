@@ -11,11 +11,11 @@
 
 import { reportStyle } from "../lib/cli/report_style.ts";
 import {
-  optionalPositiveInt,
-  positiveInt,
   printJson,
+  probeSettings,
   runTask,
   type TaskBody,
+  terminalLog,
   writeJsonFile,
 } from "../lib/cli/run.ts";
 import { CLEAN_SPEC } from "../lib/cli/specs/clean.ts";
@@ -28,19 +28,14 @@ export const cleanTask: TaskBody<typeof CLEAN_SPEC> = async (parsed, ctx) => {
   const f = parsed.flags;
   const { result: exported, tokenizerPath } = await exportFromCommandLine(parsed, ctx);
   ctx.log(`exported ${exported.ggufPath} (${exported.fingerprint})`);
-  const threads = optionalPositiveInt(f.threads, "--threads");
   const report = await validateGguf({
     ggufPath: exported.ggufPath,
     tokenizerPath: tokenizerPath ?? null,
     metaPath: exported.metaPath,
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
+    ...probeSettings(f),
     expect: f.expect ?? null,
     env: ctx.env,
-    ...(threads !== undefined ? { threads } : {}),
-    onProgress: (m) => {
-      if (!f.json && Deno.stderr.isTerminal()) ctx.log(m);
-    },
+    onProgress: terminalLog(f.json, ctx.log),
   });
   if (f.report !== undefined) await writeJsonFile(f.report, report, "report");
   if (f.json) {

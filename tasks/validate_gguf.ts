@@ -12,10 +12,11 @@
 
 import { reportStyle } from "../lib/cli/report_style.ts";
 import {
-  optionalPositiveInt,
-  positiveInt,
+  printJson,
+  probeSettings,
   runTask,
   type TaskBody,
+  terminalLog,
   writeJsonFile,
 } from "../lib/cli/run.ts";
 import { VALIDATE_SPEC } from "../lib/cli/specs/validate.ts";
@@ -29,25 +30,20 @@ export const validateTask: TaskBody<typeof VALIDATE_SPEC> = async ({ flags: f, a
   if (f.meta !== undefined && f["no-meta"]) {
     throw new UsageError("model-validate: --meta and --no-meta exclude each other; see --help");
   }
-  const threads = optionalPositiveInt(f.threads, "--threads");
   const report = await validateGguf({
     ggufPath: args.model,
     tokenizerPath: args.tokenizer ?? null,
     ...(f["no-meta"] ? { metaPath: null } : f.meta !== undefined ? { metaPath: f.meta } : {}),
     ...(f.rules !== undefined ? { rules: await loadRules(f.rules) } : {}),
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
+    ...probeSettings(f),
     expect: f.expect ?? null,
     env: ctx.env,
-    ...(threads !== undefined ? { threads } : {}),
     skipProbe: f["no-probe"],
     ...(f.against !== undefined ? { against: f.against } : {}),
-    onProgress: (m) => {
-      if (!f.json && Deno.stderr.isTerminal()) ctx.log(m);
-    },
+    onProgress: terminalLog(f.json, ctx.log),
   });
   if (f.report !== undefined) await writeJsonFile(f.report, report, "report");
-  if (f.json) console.log(JSON.stringify(report, null, 2));
+  if (f.json) printJson(report);
   else console.log(renderReport(report, reportStyle()));
   return report.exitCode;
 };
