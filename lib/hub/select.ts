@@ -17,7 +17,8 @@
  * @module
  */
 
-import { DownloadError, FormatError } from "../errors.ts";
+import { DownloadError } from "../errors.ts";
+import { parseShardIndex, SHARD_INDEX_NAME } from "../safetensors/index_file.ts";
 
 /** One entry of the Hub's tree listing (the fields we use). */
 export interface HubTreeEntry {
@@ -49,7 +50,7 @@ export const OPTIONAL_FILES = [
   "tokenizer.model",
 ] as const;
 /** Name of the shard index of a sharded checkpoint. */
-export const SAFETENSORS_INDEX = "model.safetensors.index.json";
+export const SAFETENSORS_INDEX = SHARD_INDEX_NAME;
 
 function planned(repo: string, e: HubTreeEntry): PlannedFile {
   if (e.lfs) {
@@ -116,23 +117,9 @@ export function planWeightFiles(
   indexText: string | undefined,
 ): PlannedFile[] {
   const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
-  let names: string[];
+  let names: readonly string[];
   if (indexText !== undefined) {
-    let weightMap: unknown;
-    try {
-      weightMap = (JSON.parse(indexText) as { weight_map?: unknown }).weight_map;
-    } catch (e) {
-      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof weightMap !== "object" || weightMap === null) {
-      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: no "weight_map" object`);
-    }
-    names = [...new Set(Object.values(weightMap as Record<string, unknown>).map(String))].sort();
-    for (const n of names) {
-      if (n.includes("/") || n.includes("\\") || n.startsWith(".")) {
-        throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: unsafe shard name "${n}"`);
-      }
-    }
+    names = parseShardIndex(indexText, `${repo}/${SAFETENSORS_INDEX}`).shards;
     const absent = names.filter((n) => !files.has(n));
     if (absent.length > 0) {
       throw new DownloadError(
