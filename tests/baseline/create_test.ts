@@ -176,7 +176,7 @@ Deno.test("readBaseline: a missing file is exit 3; JSON that is not a baseline i
   const dir = await scratchDir("baseline-");
   assert.equal(exitCodeOf(await readBaseline(`${dir}/none.json`).catch((e) => e)), 3);
   const cases: [unknown, RegExp][] = [
-    ["not json", /not JSON/],
+    ["not json", /not valid JSON/],
     [{ schema: "clean-gguf/validate-report/1" }, /"schema" is "clean-gguf\/validate-report\/1"/],
     [{ schema: BASELINE_SCHEMA_ID, model: { fingerprint: "abc" } }, /sha256-<64 hex digits>/],
   ];
