@@ -206,6 +206,52 @@ export function optionalPositiveInt(value: string | undefined, what: string): nu
   return value === undefined ? undefined : positiveInt(value, what, 1);
 }
 
+/** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
+export interface ProbeFlags {
+  readonly prompt: string;
+  readonly "max-tokens"?: string | undefined;
+  readonly threads?: string | undefined;
+}
+
+/**
+ * The probe settings of `--prompt`, `--max-tokens` (default 8) and `--threads`
+ * as the library's options take them (`threads` only when given).
+ *
+ * @example
+ * ```ts
+ * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": "4" });
+ * [s.prompt, s.maxTokens, s.threads]; // ["Once upon a time", 4, undefined]
+ * ```
+ */
+export function probeSettings(f: ProbeFlags): {
+  prompt: string;
+  maxTokens: number;
+  threads?: number;
+} {
+  const threads = optionalPositiveInt(f.threads, "--threads");
+  return {
+    prompt: f.prompt,
+    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
+    ...(threads !== undefined ? { threads } : {}),
+  };
+}
+
+/**
+ * A log of a library's steps for `onProgress`: on a terminal only, and never
+ * with `--json` (whose stdout a program reads).
+ *
+ * @example
+ * ```ts
+ * const onProgress = terminalLog(false, (m) => console.error(m));
+ * onProgress("gate 1: norm tensors"); // on stderr when it is a terminal
+ * ```
+ */
+export function terminalLog(json: boolean, log: (message: string) => void) {
+  return (message: string): void => {
+    if (!json && Deno.stderr.isTerminal()) log(message);
+  };
+}
+
 /**
  * A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`.
  *
