@@ -163,3 +163,7 @@ Deno.test("validate: an all-NaN norm fails naming it; its figures are never show
     .find((l) => l.startsWith("blk.1.ffn_norm.weight"))!;
   assert.match(row, /256\s+NaN\/inf\s+NaN\/inf\s+NaN\/inf\s+NaN\/inf/);
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(root, { recursive: true });
+});
