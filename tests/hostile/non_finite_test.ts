@@ -11,6 +11,7 @@ import { NonFiniteError, OverflowError } from "../../lib/errors.ts";
 import { exportCleanGguf, type ExportOptions } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { quantizeGguf } from "../../lib/quantize/quantize.ts";
+import { runProbe } from "../../lib/inference/probe.ts";
 import { normTable } from "../../lib/validate/report.ts";
 import { reportStyle } from "../../lib/cli/report_style.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
@@ -162,6 +163,15 @@ Deno.test("validate: an all-NaN norm fails naming it; its figures are never show
   const row = normTable(report.norms, reportStyle({ color: false })).split("\n")
     .find((l) => l.startsWith("blk.1.ffn_norm.weight"))!;
   assert.match(row, /256\s+NaN\/inf\s+NaN\/inf\s+NaN\/inf\s+NaN\/inf/);
+});
+
+Deno.test("probe: the engine refuses a norm holding NaN, naming it", async () => {
+  const path = await ggufWith("p-nan-norm", "blk.3.attn_sub_norm.weight", (v) => (v[9] = NaN));
+  await assert.rejects(runProbe({ modelPath: path, maxTokens: 1 }), (e: unknown) => {
+    assert.ok(e instanceof NonFiniteError, String(e));
+    assert.equal(e.message, `${path}: tensor blk.3.attn_sub_norm.weight element 9 is NaN`);
+    return true;
+  });
 });
 
 Deno.test("remove the temporary files", async () => {
