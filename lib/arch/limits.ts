@@ -118,7 +118,7 @@ export function heldCounts(
 
 /**
  * Checks that no declared count exceeds what the file holds: the block count
- * at most the blocks whose tensors it lists, every dimension (embedding, feed
+ * exactly the blocks whose tensors it lists, every dimension (embedding, feed
  * forward, heads, head size, vocabulary) at most its largest tensor dimension.
  * A {@link ModelShapeError} (the tensors the count implies are missing or
  * misshapen) names the key, its value, the file and what it holds.
@@ -140,11 +140,15 @@ export function heldCounts(
 export function checkDeclaredCounts(h: Hparams, held: HeldCounts, check: CountCheck): void {
   for (const [name, bound] of Object.entries(BOUNDS) as [HparamName, Bound][]) {
     const v = h[name];
-    if (bound === "blocks" && v > held.blocks) {
+    if (bound === "blocks" && v !== held.blocks) {
+      // Fewer declared blocks than listed would silently run a shallower model.
+      const why = v > held.blocks
+        ? "the tensors of the others are missing"
+        : "the tensors of the others would be ignored";
       throw new ModelShapeError(
         `${check.source}: ${
           check.keyOf(name)
-        } = ${v}, but ${held.holder} lists tensors of ${held.blocks} block(s): the tensors of the others are missing`,
+        } = ${v}, but ${held.holder} lists tensors of ${held.blocks} block(s): ${why}`,
       );
     }
     if (bound === "dim" && v > held.largestDim) {

@@ -55,6 +55,14 @@ Deno.test("GGUF: a block count beyond the blocks the file lists is refused, nami
   }
 });
 
+Deno.test("GGUF: a block count below the blocks the file lists is refused (the rest would be ignored)", async () => {
+  // 3 declared where the file lists 4: running 3 would silently compute another model.
+  const path = await withKv("bitnet-b1.58.block_count", 3n);
+  const e = await hparamsError(path);
+  assert.ok(e instanceof ModelShapeError, `${e}`);
+  assert.match(e.message, /block_count = 3, but the file lists tensors of 4 block\(s\): .*ignored/);
+});
+
 Deno.test("GGUF: a dimension or head count larger than any tensor dimension is refused, naming its key", async () => {
   // The fixture's largest tensor dimension is its vocabulary, 2048.
   for (
