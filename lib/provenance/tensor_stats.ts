@@ -236,16 +236,18 @@ function histogramStatistics(
  * I2_S). Counting needs no unpacking: the layout only moves codes around.
  */
 const I2S_BYTE_COUNTS = (() => {
-  const neg = new Uint8Array(256), pos = new Uint8Array(256), bad = new Uint8Array(256);
+  // One lookup per byte: −1 count in bits 0-9, +1 in bits 10-19, invalid in bits 20-29 (each
+  // at most 4 per byte, so 255 bytes add up without carrying into the next field).
+  const packed = new Uint32Array(256);
   for (let b = 0; b < 256; b++) {
     for (let k = 0; k < 8; k += 2) {
       const code = (b >> k) & 3;
-      if (code === 0) neg[b]!++;
-      else if (code === 2) pos[b]!++;
-      else if (code === 3) bad[b]!++;
+      if (code === 0) packed[b]! += 1;
+      else if (code === 2) packed[b]! += 1 << 10;
+      else if (code === 3) packed[b]! += 1 << 20;
     }
   }
-  return { neg, pos, bad };
+  return packed;
 })();
 
 /** Trit counts and the one scale of an I2_S payload; an invalid code is the codec's FormatError. */
@@ -261,12 +263,13 @@ function i2sCounts(codec: Codec, payload: Uint8Array, n: number, name: string): 
 /** −1, +1 and invalid codes among I2_S code bytes. */
 function countI2SCodes(codes: Uint8Array): { neg: number; pos: number; bad: number } {
   let neg = 0, pos = 0, bad = 0;
-  const { neg: negOf, pos: posOf, bad: badOf } = I2S_BYTE_COUNTS;
-  for (let i = 0; i < codes.length; i++) {
-    const b = codes[i]!;
-    neg += negOf[b]!;
-    pos += posOf[b]!;
-    bad += badOf[b]!;
+  for (let i = 0; i < codes.length;) {
+    const end = Math.min(codes.length, i + 255);
+    let acc = 0;
+    for (; i < end; i++) acc += I2S_BYTE_COUNTS[codes[i]!]!;
+    neg += acc & 1023;
+    pos += (acc >>> 10) & 1023;
+    bad += acc >>> 20;
   }
   return { neg, pos, bad };
 }
