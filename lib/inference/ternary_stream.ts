@@ -117,13 +117,13 @@ async function streamI2S(
   const rowBytes = cols / 4, codeBytes = rows * rowBytes;
   // The f32 scale follows the n/4 code bytes (docs/reference/formats.md, "I2_S").
   const tail = await g.readTensorSlice(t, codeBytes, scratch.bytes(4));
-  sink?.(tail, codeBytes);
+  sink?.bytes(tail, codeBytes);
   const scale = new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true);
   const step = slabRows(rowBytes);
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const codes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
-    sink?.(codes, r * rowBytes);
+    sink?.bytes(codes, r * rowBytes);
     k.packTernaryI2S(codes, n, cols, dst, r, rows);
   }
   return scale;
@@ -145,33 +145,50 @@ async function streamHalf(
   float: { infBits: number; value(bits: number): number },
 ): Promise<number | null> {
   const rowBytes = cols * 2, step = slabRows(rowBytes);
+  // With a sink that takes counts, the bytes are not handed over: the classification counts.
+  const counting = sink?.ternary !== undefined, counts = { zero: 0, sum: 0 };
   let s = 0, table = ternaryCodeTable16(0);
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const bytes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
-    sink?.(bytes, r * rowBytes);
+    if (!counting) sink?.bytes(bytes, r * rowBytes);
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, n * cols);
     if (s === 0 && (s = firstMagnitude16(bits)) !== 0) {
       if (s >= float.infBits) return null;
       table = ternaryCodeTable16(s);
     }
     const codes = scratch.codes((n * cols) / 4);
-    if (codesFromBits(bits, table, codes) & INVALID) return null;
+    if (codesFromBits(bits, table, codes, counts) & INVALID) return null;
     k.packTernaryI2S(codes, n, cols, dst, r, rows);
   }
+  // Codes are 0 (−s), 1 (0), 2 (+s): their sum is zero + 2·pos.
+  const pos = (counts.sum - counts.zero) / 2;
+  sink?.ternary?.({ neg: rows * cols - counts.zero - pos, zero: counts.zero, pos, scaleBits: s });
   return float.value(s);
 }
 
-/** I2_S codes of 16-bit values (length a multiple of 128); returns the OR of every code. */
-function codesFromBits(bits: Uint16Array, table: Uint8Array, out: Uint8Array): number {
-  let any = 0;
+/**
+ * I2_S codes of 16-bit values (length a multiple of 128); returns the OR of
+ * every code and adds the number of zeros and the sum of the codes to `counts`.
+ */
+function codesFromBits(
+  bits: Uint16Array,
+  table: Uint8Array,
+  out: Uint8Array,
+  counts: { zero: number; sum: number },
+): number {
+  let any = 0, zero = 0, sum = 0;
   for (let base = 0, o = 0; base < bits.length; base += 128, o += 32) {
     for (let m = 0; m < 32; m++) {
       const c0 = table[bits[base + m]!]!, c1 = table[bits[base + 32 + m]!]!;
       const c2 = table[bits[base + 64 + m]!]!, c3 = table[bits[base + 96 + m]!]!;
       any |= c0 | c1 | c2 | c3;
+      zero += (c0 & 1) + (c1 & 1) + (c2 & 1) + (c3 & 1);
+      sum += c0 + c1 + c2 + c3;
       out[o + m] = (c0 << 6) | (c1 << 4) | (c2 << 2) | c3;
     }
   }
+  counts.zero += zero;
+  counts.sum += sum;
   return any;
 }

@@ -60,8 +60,17 @@ export interface ModelWeights {
   readonly ternarizedAtLoad: readonly string[];
 }
 
-/** Receives a tensor's payload bytes [start, start + bytes.length) as they are read (a view: copy to keep). */
-export type PayloadSink = (bytes: Uint8Array, start: number) => void;
+/** Sees a tensor's payload as the load reads it. */
+export interface PayloadSink {
+  /** Payload bytes [start, start + bytes.length), as read (a view: copy to keep). */
+  bytes(bytes: Uint8Array, start: number): void;
+  /**
+   * Optional: for a 16-bit projection whose values are all −s, 0 or +s, the
+   * load gives their counts (it classifies every value anyway) instead of the bytes;
+   * `scaleBits` is the 16-bit pattern of +s (0 when all are zero).
+   */
+  ternary?(counts: { neg: number; zero: number; pos: number; scaleBits: number }): void;
+}
 
 /** Options of {@link loadWeights}. */
 export interface LoadWeightsOptions {
@@ -193,7 +202,7 @@ async function loadFloatMatrix(
   for (let at = 0; at < t.info.nbytes; at += FLOAT_SLAB_BYTES) {
     const n = Math.min(FLOAT_SLAB_BYTES, t.info.nbytes - at);
     const slab = await g.readTensorSlice(t.info, at, k.u8(ptr + at, n));
-    sink?.(slab, at);
+    sink?.bytes(slab, at);
   }
   const [rows, cols] = rowsCols(t);
   return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };
@@ -215,7 +224,7 @@ async function loadTernaryMatrix(
     return { matrix: { kind: "ternary", name: t.name, ptr, scale: streamed, rows, cols }, origin };
   }
   const payload = await g.readTensor(t.info);
-  opts.observe?.(t.info)?.(payload, 0);
+  opts.observe?.(t.info)?.bytes(payload, 0);
   const { trits, scale, origin } = ternaryWeights(
     t.info.type,
     payload,

@@ -416,6 +416,22 @@ export class PayloadCounter {
     }
   }
 
+  /**
+   * Instead of the bytes of a 16-bit tensor: the counts of its values, all of
+   * them −s, 0 or +s (`scaleBits` the pattern of +s). The histogram they make
+   * gives the same statistics as the bytes would.
+   */
+  addTernary(c: { neg: number; zero: number; pos: number; scaleBits: number }): void {
+    if (!this.#hist || c.neg + c.zero + c.pos !== this.#elements) return;
+    this.#hist.fill(0);
+    this.#hist[0] = c.zero;
+    if (c.scaleBits !== 0) {
+      this.#hist[c.scaleBits] = c.pos;
+      this.#hist[c.scaleBits | 0x8000] = c.neg;
+    }
+    this.#seen = this.#counted;
+  }
+
   /** The statistics, once every counted byte was seen (undefined otherwise). */
   result(): RecomputedStatistics | undefined {
     if (this.#seen !== this.#counted) return undefined;

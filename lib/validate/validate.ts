@@ -363,7 +363,10 @@ async function loadEngine(
         const counter = PayloadCounter.for(info);
         if (!counter) return undefined;
         counted.set(info.name, counter);
-        return (bytes, start) => counter.add(bytes, start);
+        return {
+          bytes: (bytes, start) => counter.add(bytes, start),
+          ternary: (counts) => counter.addTernary(counts),
+        };
       },
     });
     const ternarized = engine.ternarizedAtLoad.length;
