@@ -329,7 +329,7 @@ async function writeOutputs(
   const ctx: ProduceContext = {
     ckpt,
     permuteQK: m.arch.permuteQK,
-    ternary: m.arch.ternaryProjections,
+    bitlinear: m.h.bitlinear,
     nHead: m.h.nHead,
     nHeadKv: m.h.nHeadKv,
     overflowMode: s.overflowMode,

@@ -23,7 +23,7 @@ import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
 export type { TensorRole } from "../arch/registry.ts";
-import type { TensorRole } from "../arch/registry.ts";
+import type { ProjectionKind, TensorRole } from "../arch/registry.ts";
 
 /** How a tensor is kept in kernel memory. */
 export type TensorStorage = "ternary" | "float" | "norm";
@@ -34,6 +34,8 @@ export interface TensorSpec {
   /** PyTorch order: [out, in] for matrices. */
   readonly shape: readonly number[];
   readonly role: TensorRole;
+  /** The projection kind, for projections. */
+  readonly projection?: ProjectionKind;
 }
 
 /** An expected tensor found in the file with the right shape and a usable type. */
@@ -54,17 +56,21 @@ export interface PlannedTensor extends TensorSpec {
  * ```
  */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  return expectedArchTensors(architectureOf(hp.family), hp)
-    .map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
+  return expectedArchTensors(architectureOf(hp.family), hp).map((t) => ({
+    name: t.gguf,
+    shape: t.shape,
+    role: t.rule.role,
+    ...(t.rule.projection ? { projection: t.rule.projection } : {}),
+  }));
 }
 
-/** The storage a role gets in a family, and the stored types it accepts. */
-function storageOf(role: TensorRole, family: ModelHparams["family"]): {
+/** The storage a tensor gets (BitLinear projections: ternary), and the stored types it accepts. */
+function storageOf(spec: TensorSpec, hp: ModelHparams): {
   storage: TensorStorage;
   types: readonly number[];
 } {
-  if (role === "norm") return { storage: "norm", types: typesWith("float") };
-  if (role === "projection" && family === "bitnet") {
+  if (spec.role === "norm") return { storage: "norm", types: typesWith("float") };
+  if (spec.projection !== undefined && hp.bitlinear.includes(spec.projection)) {
     return { storage: "ternary", types: [...typesWith("float"), ...typesWith("ternary")] };
   }
   return { storage: "float", types: typesWith("float") };
@@ -103,7 +109,7 @@ export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
         }] (PyTorch order; GGUF dims [${[...spec.shape].reverse().join(", ")}])`,
       );
     }
-    const { storage, types } = storageOf(spec.role, hp.family);
+    const { storage, types } = storageOf(spec, hp);
     if (!types.includes(info.type)) {
       throw new UnsupportedError(
         `${g.path}: tensor ${spec.name} is stored as ${
