@@ -280,7 +280,7 @@ function gauss(rng: FuzzRng): number {
 }
 
 /** Packs trits [out, cols] as transformers' `pack_weights`: row i·R + r → bits 2i of byte [r, c]. */
-function packTrits(trits: Int8Array, out: number, cols: number): Uint8Array {
+export function packTrits(trits: Int8Array, out: number, cols: number): Uint8Array {
   const R = Math.ceil(out / 4), bytes = new Uint8Array(R * cols);
   for (let row = 0; row < out; row++) {
     const i = Math.floor(row / R), r = row % R;
