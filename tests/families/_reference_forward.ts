@@ -179,42 +179,54 @@ function attend(m: RefModel, q: Float64Array, keys: Float64Array[], vals: Float6
   return out;
 }
 
-/** One decoder layer on every position, in place. */
-function layer(m: RefModel, l: number, hs: Float64Array[]): void {
-  const p = `model.layers.${l}.`, sem = m.semantics;
+/** Keys and values of the positions seen so far, per layer. */
+type Cache = Array<{ keys: Float64Array[]; vals: Float64Array[] }>;
+
+/** One decoder layer on the hidden state `h` of position t (the cache holds 0…t−1). */
+function layer(m: RefModel, l: number, h: Float64Array, t: number, cache: Cache): Float64Array {
+  const p = `model.layers.${l}.`, sem = m.semantics, { keys, vals } = cache[l]!;
   const qDim = m.heads * m.headDim, kvDim = m.kvHeads * m.headDim;
-  const keys: Float64Array[] = [], vals: Float64Array[] = [];
-  hs.forEach((h, t) => {
-    const a = rmsNorm(h, values(m, p + "input_layernorm.weight"), m.eps);
-    const q = bitLinear(m, p + "self_attn.q_proj.weight", a, qDim);
-    const k = bitLinear(m, p + "self_attn.k_proj.weight", a, kvDim);
-    const v = bitLinear(m, p + "self_attn.v_proj.weight", a, kvDim);
-    rope(q, m.heads, m.headDim, t, m.ropeTheta);
-    rope(k, m.kvHeads, m.headDim, t, m.ropeTheta);
-    keys.push(k);
-    vals.push(v);
-    let o: Float64Array<ArrayBufferLike> = attend(m, q, keys, vals);
-    if (sem.subNorms) o = rmsNorm(o, values(m, p + sem.subNorms.attn), m.eps);
-    const h1 = h.map((x, i) => x + bitLinear(m, p + "self_attn.o_proj.weight", o, m.hidden)[i]!);
-    const f = rmsNorm(h1, values(m, p + "post_attention_layernorm.weight"), m.eps);
-    const g = bitLinear(m, p + "mlp.gate_proj.weight", f, m.ff);
-    const u = bitLinear(m, p + "mlp.up_proj.weight", f, m.ff);
-    let act: Float64Array<ArrayBufferLike> = g.map((x, i) =>
-      (sem.activation === "silu" ? x / (1 + Math.exp(-x)) : Math.max(x, 0) ** 2) * u[i]!
-    );
-    if (sem.subNorms) act = rmsNorm(act, values(m, p + sem.subNorms.ffn), m.eps);
-    const down = bitLinear(m, p + "mlp.down_proj.weight", act, m.hidden);
-    hs[t] = h1.map((x, i) => x + down[i]!);
-  });
+  const a = rmsNorm(h, values(m, p + "input_layernorm.weight"), m.eps);
+  const q = bitLinear(m, p + "self_attn.q_proj.weight", a, qDim);
+  const k = bitLinear(m, p + "self_attn.k_proj.weight", a, kvDim);
+  const v = bitLinear(m, p + "self_attn.v_proj.weight", a, kvDim);
+  rope(q, m.heads, m.headDim, t, m.ropeTheta);
+  rope(k, m.kvHeads, m.headDim, t, m.ropeTheta);
+  keys.push(k);
+  vals.push(v);
+  let o: Float64Array<ArrayBufferLike> = attend(m, q, keys, vals);
+  if (sem.subNorms) o = rmsNorm(o, values(m, p + sem.subNorms.attn), m.eps);
+  const attnOut = bitLinear(m, p + "self_attn.o_proj.weight", o, m.hidden);
+  const h1 = h.map((x, i) => x + attnOut[i]!);
+  const f = rmsNorm(h1, values(m, p + "post_attention_layernorm.weight"), m.eps);
+  const g = bitLinear(m, p + "mlp.gate_proj.weight", f, m.ff);
+  const u = bitLinear(m, p + "mlp.up_proj.weight", f, m.ff);
+  let act: Float64Array<ArrayBufferLike> = g.map((x, i) =>
+    (sem.activation === "silu" ? x / (1 + Math.exp(-x)) : Math.max(x, 0) ** 2) * u[i]!
+  );
+  if (sem.subNorms) act = rmsNorm(act, values(m, p + sem.subNorms.ffn), m.eps);
+  const down = bitLinear(m, p + "mlp.down_proj.weight", act, m.hidden);
+  return h1.map((x, i) => x + down[i]!);
+}
+
+/** A decoder over `m`: feed one token at a time, get its logits (keys and values cached). */
+function decoder(m: RefModel): (id: number) => Float64Array {
+  const embed = values(m, "model.embed_tokens.weight");
+  const head = m.tensors.get("lm_head.weight")?.values ?? embed;
+  const cache: Cache = Array.from({ length: m.layers }, () => ({ keys: [], vals: [] }));
+  let t = 0;
+  return (id) => {
+    let h: Float64Array<ArrayBufferLike> = embed.slice(id * m.hidden, (id + 1) * m.hidden);
+    for (let l = 0; l < m.layers; l++) h = layer(m, l, h, t, cache);
+    t++;
+    return matVec(head, rmsNorm(h, values(m, "model.norm.weight"), m.eps), m.vocab);
+  };
 }
 
 /** Logits at every position of `ids` (lm_head when present, else the tied embeddings). */
 export function referenceForward(m: RefModel, ids: readonly number[]): Float64Array[] {
-  const embed = values(m, "model.embed_tokens.weight");
-  const head = m.tensors.get("lm_head.weight")?.values ?? embed;
-  const hs = ids.map((id) => embed.slice(id * m.hidden, (id + 1) * m.hidden));
-  for (let l = 0; l < m.layers; l++) layer(m, l, hs);
-  return hs.map((h) => matVec(head, rmsNorm(h, values(m, "model.norm.weight"), m.eps), m.vocab));
+  const next = decoder(m);
+  return ids.map((id) => next(id));
 }
 
 /** The reference's greedy continuation: ids, and the top-1/top-2 gap at each step. */
@@ -223,14 +235,15 @@ export function referenceGreedy(
   prompt: readonly number[],
   steps: number,
 ): { ids: number[]; gaps: number[]; promptLogits: Float64Array<ArrayBufferLike> } {
-  const ids: number[] = [], gaps: number[] = [];
-  let promptLogits: Float64Array<ArrayBufferLike> = new Float64Array();
+  const next = decoder(m);
+  let logits: Float64Array<ArrayBufferLike> = new Float64Array();
+  for (const id of prompt) logits = next(id);
+  const promptLogits = logits, ids: number[] = [], gaps: number[] = [];
   for (let s = 0; s < steps; s++) {
-    const logits = referenceForward(m, [...prompt, ...ids]).at(-1)!;
-    if (s === 0) promptLogits = logits;
     const order = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
     ids.push(order[0]!);
     gaps.push(logits[order[0]!]! - logits[order[1]!]!);
+    if (s + 1 < steps) logits = next(order[0]!);
   }
   return { ids, gaps, promptLogits };
 }
