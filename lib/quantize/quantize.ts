@@ -50,7 +50,14 @@ import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import { quantizeDecision, rowBlockDecision, type TensorDecision } from "./rules.ts";
+import {
+  floatLayerDecision,
+  quantizeDecision,
+  rowBlockDecision,
+  type TensorDecision,
+} from "./rules.ts";
+import { BITLINEAR_KEY, bitlinearFromGguf } from "../arch/bitlinear.ts";
+import { ggufTensorRole } from "../arch/registry.ts";
 import {
   CHUNK_ELEMENTS,
   floatCodecOf,
@@ -125,7 +132,13 @@ const shapeText = (t: GgufTensorInfo) => `[${t.shape.join(", ")}]`;
 function decideTensors(src: GgufFile, format: QuantFormat, warn: (m: string) => void) {
   const kept: string[] = [];
   const block = format.codec.ternary.rowBlock;
-  const decided = src.tensors.map((info) => ({ info, decision: quantizeDecision(info.name) }));
+  // A llama file listing its BitLinear projections: the others are float layers of the model.
+  const listed = src.kv(BITLINEAR_KEY) ? bitlinearFromGguf(src, false) : null;
+  const decided = src.tensors.map((info) => {
+    const decision = quantizeDecision(info.name), kind = ggufTensorRole(info.name)?.projection;
+    const floatLayer = listed && decision.decision === "quantize" && kind && !listed.includes(kind);
+    return { info, decision: floatLayer ? floatLayerDecision() : decision };
+  });
   for (const entry of decided) {
     const { info, decision } = entry;
     if (decision.decision !== "quantize") continue;

@@ -4,7 +4,7 @@
  * and never otherwise: the same ternary tensors without the key run as a plain
  * float Llama (checked against the float64 Llama reference), with the key as
  * the transformers BitLinear semantics (checked against the family reference);
- * a kind left out of the list stays float.
+ * a kind left out of the list stays float, and the quantizer leaves it so.
  */
 
 import assert from "node:assert/strict";
@@ -16,9 +16,10 @@ import { InferenceEngine } from "../../lib/inference/engine.ts";
 import { hfForward, permuteRows } from "../inference/_hf_reference.ts";
 import { type TensorToWrite, writeModelGguf } from "../inference/_gguf_builder.ts";
 import { packTrits } from "./_imitations.ts";
+import { quantizeGguf } from "../../lib/quantize/quantize.ts";
 import { referenceForward, type RefModel, type RefTensor } from "./_reference_forward.ts";
 
-const M = { hidden: 64, layers: 2, heads: 4, kvHeads: 2, headDim: 16, ff: 128, vocab: 50 };
+const M = { hidden: 128, layers: 2, heads: 4, kvHeads: 2, headDim: 32, ff: 128, vocab: 50 };
 const PROMPT = [3, 17, 42, 8, 8, 29, 1, 49];
 const KINDS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 const HF: Record<string, string> = {
@@ -158,6 +159,18 @@ Deno.test("clean_gguf.bitlinear_projections: BitLinear where listed, float Llama
     assert.ok(d.keyVsFloat > 10 * d.plainVsFloat, JSON.stringify(d));
     const a = maxDiff(noDown, quant), b = maxDiff(noDown, plain);
     assert.ok(a > 10 * d.keyVsBitlinear && b > 10 * d.plainVsFloat, "a kind left out stays float");
+    // The quantizer leaves a kind the key does not list as the float layer it is.
+    const q = await quantizeGguf({ input: join(dir, "no-down.gguf"), type: "i2_s" });
+    for (
+      const t of q.meta.tensors.filter((t) =>
+        /^blk\.\d+\.(attn_[qkv]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(t.gguf_name)
+      )
+    ) {
+      const down = t.gguf_name.endsWith("ffn_down.weight");
+      assert.equal(t.gguf_type, down ? "F32" : "I2_S", t.gguf_name);
+      if (down) assert.match(t.action, /rule float_layer/);
+    }
+    assert.ok(maxDiff(await engineLogits(q.ggufPath), noDown) < 1e-4);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
