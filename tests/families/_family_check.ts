@@ -16,6 +16,7 @@ import { GgmlType } from "../../lib/gguf/types.ts";
 import { runProbe } from "../../lib/inference/probe.ts";
 import { quantizeGguf, type QuantizeResult } from "../../lib/quantize/quantize.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
+import { verifyGguf } from "../../lib/provenance/verify.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { permuteRows } from "../inference/_hf_reference.ts";
 import type { Imitation } from "./_imitations.ts";
@@ -219,6 +220,15 @@ export async function checkGates(path: string, ref: Awaited<ReturnType<typeof re
   assert.deepEqual(report.probe?.promptIds, ref.promptIds, "gate 3 uses the family's tokenizer");
 }
 
+/** model-verify finds the file, its fingerprint, meta.json and manifest consistent. */
+async function checkVerify(path: string) {
+  const report = await verifyGguf({ ggufPath: path });
+  assert.ok(
+    report.ok,
+    `${path}: model-verify: ${JSON.stringify(report.checks.filter((c) => c.status === "failed"))}`,
+  );
+}
+
 /** Family-specific checks hooked into {@link familyChecks}. */
 export interface FamilyHooks {
   /** q/k rows are permuted (the GGUF is "llama"). */
@@ -256,9 +266,15 @@ export async function familyChecks(t: Deno.TestContext, im: Imitation, hooks: Fa
       const q = await quantize(r16, type, join(out, "f16"));
       await hooks.onQuantized?.(type, q);
       await checkProbe(q.ggufPath, rounded, where(type));
+      await checkGates(q.ggufPath, rounded);
+      await checkVerify(q.ggufPath);
     });
   }
-  await t.step("gates 1 and 2 pass; gate 3 uses the family's tokenizer", async () => {
-    await checkGates(r16.ggufPath, rounded);
-  });
+  await t.step(
+    "gates 1 and 2 pass; gate 3 uses the family's tokenizer; model-verify passes",
+    async () => {
+      await checkGates(r16.ggufPath, rounded);
+      await checkVerify(r16.ggufPath);
+    },
+  );
 }
