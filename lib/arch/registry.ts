@@ -251,7 +251,8 @@ function quantMethodOf(config: Record<string, unknown>): string | null {
   const q = config.quantization_config;
   if (q === undefined || q === null) return null;
   const m = typeof q === "object" ? (q as Record<string, unknown>).quant_method : undefined;
-  return typeof m === "string" ? m : JSON.stringify(m ?? null);
+  if (m === undefined || m === null) return null;
+  return typeof m === "string" ? m : JSON.stringify(m);
 }
 
 /**

@@ -26,6 +26,8 @@ Deno.test("routing: architectures[0] first, then model_type, then quant_method",
     "llama-bitnet",
   );
   assert.equal(row({ model_type: "llama", quantization_config: bitnet }), "llama-bitnet");
+  // A quantization_config without quant_method quantizes nothing.
+  assert.equal(row({ architectures: ["LlamaForCausalLM"], quantization_config: {} }), "llama");
   // Only the first architecture counts.
   assert.throws(
     () => row({ architectures: ["MistralForCausalLM", "LlamaForCausalLM"] }),
