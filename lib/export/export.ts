@@ -41,6 +41,7 @@ import {
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
+import { TOKENIZER_MODELS } from "../tokenizer/metadata_gguf.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
@@ -319,7 +320,8 @@ function exportMeta(
       model: tokMeta.model,
       pre: tokMeta.pre,
       tokens: tokMeta.tokens.length,
-      merges: tokMeta.merges.length,
+      // As the GGUF says it (model-verify recomputes it): SentencePiece writes no merges list.
+      merges: TOKENIZER_MODELS[tokMeta.model]?.merges ? tokMeta.merges.length : null,
       bos_token_id: tokMeta.bosId,
       eos_token_id: tokMeta.eosId,
       add_bos_token: tokMeta.addBos,
@@ -343,7 +345,7 @@ async function writeOutputs(
   const ctx: ProduceContext = {
     ckpt,
     permuteQK: m.arch.permuteQK,
-    ternary: m.arch.ternaryProjections,
+    bitlinear: m.h.bitlinear,
     nHead: m.h.nHead,
     nHeadKv: m.h.nHeadKv,
     overflowMode: s.overflowMode,

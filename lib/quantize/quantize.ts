@@ -53,7 +53,14 @@ import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import { quantizeDecision, type TensorDecision } from "./rules.ts";
+import {
+  floatLayerDecision,
+  quantizeDecision,
+  rowBlockDecision,
+  type TensorDecision,
+} from "./rules.ts";
+import { BITLINEAR_KEY, bitlinearFromGguf } from "../arch/bitlinear.ts";
+import { ggufTensorRole } from "../arch/registry.ts";
 import {
   CHUNK_ELEMENTS,
   floatCodecOf,
@@ -121,11 +128,24 @@ function listNames(items: string[]): string {
 
 const shapeText = (t: GgufTensorInfo) => `[${t.shape.join(", ")}]`;
 
-/** Every tensor's decision; each projection checked for type, shape and row block. */
-function decideTensors(src: GgufFile, format: QuantFormat) {
-  const badRows: string[] = [];
-  const decided = src.tensors.map((info) => ({ info, decision: quantizeDecision(info.name) }));
-  for (const { info, decision } of decided) {
+/**
+ * Every tensor's decision; each projection checked for type and shape. A
+ * projection whose rows are not a multiple of the format's block is kept in
+ * its float type (rule {@link rowBlockDecision}), named in a warning and in
+ * meta.json: never packed wrongly, never a refusal of the whole model.
+ */
+function decideTensors(src: GgufFile, format: QuantFormat, warn: (m: string) => void) {
+  const kept: string[] = [];
+  const block = format.codec.ternary.rowBlock;
+  // A llama file listing its BitLinear projections: the others are float layers of the model.
+  const listed = src.kv(BITLINEAR_KEY) ? bitlinearFromGguf(src, false) : null;
+  const decided = src.tensors.map((info) => {
+    const decision = quantizeDecision(info.name), kind = ggufTensorRole(info.name)?.projection;
+    const floatLayer = listed && decision.decision === "quantize" && kind && !listed.includes(kind);
+    return { info, decision: floatLayer ? floatLayerDecision() : decision };
+  });
+  for (const entry of decided) {
+    const { info, decision } = entry;
     if (decision.decision !== "quantize") continue;
     floatCodecOf(src, info);
     if (info.ne.length !== 2) {
@@ -136,15 +156,17 @@ function decideTensors(src: GgufFile, format: QuantFormat) {
       );
     }
     const row = info.ne[0]!;
-    if (row % format.codec.ternary.rowBlock !== 0) {
-      badRows.push(`${info.name} ${shapeText(info)} (rows of ${row})`);
+    if (row % block !== 0) {
+      entry.decision = rowBlockDecision(row, block, format.codec.name, codecOf(info.type).name);
+      kept.push(`${info.name} ${shapeText(info)}`);
     }
   }
-  if (badRows.length > 0) {
-    throw new NotTernaryError(
-      `${src.path}: cannot quantize to ${format.codec.name}: each row (ne[0], the last dimension of the shape) must be a multiple of its ${format.codec.ternary.rowBlock}-element block, and ${badRows.length} projection(s) are not: ${
-        listNames(badRows)
-      }`,
+  if (kept.length > 0) {
+    const quantized = decided.filter((d) => d.decision.decision === "quantize").length;
+    warn(
+      `${kept.length} projection(s) kept in their float type (F16 in a default export), because each row (ne[0]) must be a multiple of the ${block}-element ${format.codec.name} block: ${
+        listNames(kept)
+      }; ${quantized} projection(s) quantized to ${format.codec.name}`,
     );
   }
   return decided;
@@ -162,7 +184,7 @@ async function planJobs(
 ): Promise<TensorJob[]> {
   const jobs: TensorJob[] = [];
   const notTernary: string[] = [];
-  for (const { info, decision } of decideTensors(src, format)) {
+  for (const { info, decision } of decideTensors(src, format, warn)) {
     if (decision.decision !== "quantize") {
       jobs.push({ info, decision, outType: info.type });
       continue;

@@ -41,7 +41,13 @@ import {
   type NormFinding,
   type TensorStatsEntry,
 } from "./report.ts";
-import { envelopeFor, NORM_CLASSES, type ValidationRules } from "./rules.ts";
+import {
+  type EnvelopeFamily,
+  envelopeFamily,
+  envelopeFor,
+  NORM_CLASSES,
+  type ValidationRules,
+} from "./rules.ts";
 import type { ExportMeta } from "./source_meta.ts";
 
 /** Norm storage types: norms are never quantized. */
@@ -94,7 +100,7 @@ interface NormFacts {
   readonly name: string;
   readonly typeName: string;
   readonly stats: TensorStatsEntry;
-  readonly family: Family | null;
+  readonly family: EnvelopeFamily | null;
   readonly envelope: ReturnType<typeof envelopeFor>;
   readonly q: ValidationRules["quantization"];
   readonly distinct: number;
@@ -245,7 +251,7 @@ function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, check
  */
 export function judgeNorm(
   sample: NormSample,
-  family: Family | null,
+  family: EnvelopeFamily | null,
   rules: ValidationRules,
   meta: ExportMeta | null,
 ): NormFinding {
@@ -326,7 +332,10 @@ async function judgeNorms(
   checks: Check[],
 ) {
   const { gguf, hparams, rules, meta } = input;
-  const family = input.family !== undefined ? input.family : hparams?.family ?? null;
+  const family = envelopeFamily(
+    input.family !== undefined ? input.family : hparams?.family ?? null,
+    hparams,
+  );
   const norms: NormFinding[] = [];
   let undecodable: string | null = null;
   for (const tensor of gguf.tensors) {
