@@ -19,11 +19,17 @@ import { buildSafetensorsHeader } from "./synthetic_checkpoint.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { layers: { type: "string", default: "8" }, runs: { type: "string", default: "3" } },
+  options: {
+    layers: { type: "string", default: "8" },
+    runs: { type: "string", default: "3" },
+    vocab: { type: "string", default: "2048" },
+    dir: { type: "string" },
+    "generate-only": { type: "boolean", default: false },
+  },
 });
-const layers = Number(values.layers), runs = Number(values.runs);
-const dir = `bench/out/synthetic-bitnet-${layers}l`;
-const hidden = 2560, ff = 6912, heads = 20, kvHeads = 5, vocab = 2048;
+const layers = Number(values.layers), runs = Number(values.runs), vocab = Number(values.vocab);
+const dir = values.dir ?? `bench/out/synthetic-bitnet-${layers}l-v${vocab}`;
+const hidden = 2560, ff = 6912, heads = 20, kvHeads = 5;
 
 async function ensureCheckpoint(): Promise<void> {
   try {
@@ -83,6 +89,7 @@ async function ensureCheckpoint(): Promise<void> {
     num_hidden_layers: layers,
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
+    vocab_size: vocab,
   });
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2));
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
@@ -107,6 +114,7 @@ async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rs
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 await ensureCheckpoint();
+if (values["generate-only"]) Deno.exit(0);
 const size = (await Deno.stat(`${dir}/model.safetensors`)).size;
 const outDir = `${dir}/export`;
 const deno = Deno.execPath();

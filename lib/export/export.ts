@@ -44,6 +44,7 @@ import {
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
+import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
@@ -74,6 +75,8 @@ export interface ExportOptions {
   quiet?: boolean;
   /** Files beside the output never removed as stale companions (model-check's reference baseline). */
   keep?: readonly string[];
+  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
 }
 
 /** What an export produced. */
@@ -81,7 +84,7 @@ export interface ExportResult {
   ggufPath: string;
   metaPath: string;
   fingerprintPath: string;
-  /** llama.cpp gguf-hash manifest (xxh64 and sha256 per tensor and for the model). */
+  /** llama.cpp gguf-hash manifest (xxh64 per tensor and for the model, unless others were asked for). */
   manifestPath: string;
   /** `sha256-<hex>` of the GGUF. */
   fingerprint: string;
@@ -341,7 +344,7 @@ async function writeOutputs(
     const ggufFile = await outputs.file(`${s.stem}.gguf`);
     const overflows: string[] = [];
     // The manifest is computed as the payloads go by: no second read of the output.
-    const hashes = await companionHasher();
+    const hashes = await companionHasher(opts.manifest);
     const tensors = await writeTensors(w, ggufFile, hashes, (plan, i) => {
       opts.onProgress?.(i, sources.length, plan.name);
       return exportTensor(ctx, sources[i]!, plan, overflows);

@@ -47,6 +47,7 @@ import {
   writeTensors,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
+import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
@@ -71,8 +72,10 @@ export interface QuantizeOptions {
   ternarize?: boolean;
   /** Output file stem; default `clean-<type>`. */
   name?: string;
-  /** Write `<stem>.gguf-hash` (xxh64 + sha256, llama.cpp gguf-hash format); default true. */
+  /** Write `<stem>.gguf-hash` (llama.cpp gguf-hash format); default true. */
   hashManifest?: boolean;
+  /** Digests of the manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
   /** Record the time in meta.json (off by default: reproducible files). */
   timestamp?: boolean;
   /** Called before each tensor is written, and once at the end. */
@@ -475,7 +478,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const outputs = await AtomicOutputs.create(outDir);
     try {
       const ggufFile = await outputs.file(outName);
-      const hashes = opts.hashManifest === false ? null : await companionHasher();
+      const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
       const tensors = await writeTensors(w, ggufFile, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
