@@ -30,6 +30,7 @@ import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
+import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
@@ -46,6 +47,7 @@ import {
 } from "../tokenizer/metadata.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
+import { ChunkConverter } from "./convert.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
 /** Export options (the CLI flags of `model-export`). */
@@ -338,21 +340,33 @@ async function writeOutputs(
     overflowMode: s.overflowMode,
     quant: (m.config.quantization_config ?? undefined) as Record<string, unknown> | undefined,
     configPath: m.configPath,
+    scratch: new ChunkConverter(),
   };
   const outputs = await AtomicOutputs.create(opts.outDir);
   try {
     const ggufFile = await outputs.file(`${s.stem}.gguf`);
     const overflows: string[] = [];
-    // The manifest is computed as the payloads go by: no second read of the output.
+    // The manifest and the fingerprint are computed as the bytes go by: no second read of the
+    // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
+    // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
     const hashes = await companionHasher(opts.manifest);
-    const tensors = await writeTensors(w, ggufFile, hashes, (plan, i) => {
-      opts.onProgress?.(i, sources.length, plan.name);
-      return exportTensor(ctx, sources[i]!, plan, overflows);
-    });
+    const sink = await PipelinedWriter.open(ggufFile.tempPath);
+    let gguf: { sha256: string; bytes: number };
+    let tensors: MetaTensor[];
+    try {
+      tensors = await writeTensors(w, sink, hashes, (plan, i) => {
+        opts.onProgress?.(i, sources.length, plan.name);
+        return exportTensor(ctx, sources[i]!, plan, overflows);
+      });
+      gguf = await sink.finish();
+    } finally {
+      sink.abort();
+    }
     judgeOverflow(overflows, s);
     opts.onProgress?.(sources.length, sources.length, "");
-    const sha = await outputs.close(ggufFile);
-    const written = { sha, size: ggufFile.bytesWritten, sources: await sourceHashes, tensors };
+    await outputs.close(ggufFile);
+    const sha = gguf.sha256;
+    const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors };
     const meta = exportMeta(opts, m, s, written);
     const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
     await outputs.commit();

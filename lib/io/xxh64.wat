@@ -50,10 +50,15 @@
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
-        (local.set $v1 (call $round (local.get $v1) (i64.load offset=0 (local.get $q))))
-        (local.set $v2 (call $round (local.get $v2) (i64.load offset=8 (local.get $q))))
-        (local.set $v3 (call $round (local.get $v3) (i64.load offset=16 (local.get $q))))
-        (local.set $v4 (call $round (local.get $v4) (i64.load offset=24 (local.get $q))))
+        ;; round(v, lane) = rotl(v + lane * P2, 31) * P1, written out: the hot loop makes no calls.
+        (local.set $v1 (i64.mul (i64.rotl (i64.add (local.get $v1)
+          (i64.mul (i64.load offset=0 (local.get $q)) (global.get $P2))) (i64.const 31)) (global.get $P1)))
+        (local.set $v2 (i64.mul (i64.rotl (i64.add (local.get $v2)
+          (i64.mul (i64.load offset=8 (local.get $q)) (global.get $P2))) (i64.const 31)) (global.get $P1)))
+        (local.set $v3 (i64.mul (i64.rotl (i64.add (local.get $v3)
+          (i64.mul (i64.load offset=16 (local.get $q)) (global.get $P2))) (i64.const 31)) (global.get $P1)))
+        (local.set $v4 (i64.mul (i64.rotl (i64.add (local.get $v4)
+          (i64.mul (i64.load offset=24 (local.get $q)) (global.get $P2))) (i64.const 31)) (global.get $P1)))
         (local.set $q (i32.add (local.get $q) (i32.const 32)))
         (br $next)))
     (i64.store offset=0 (local.get $s) (local.get $v1))
