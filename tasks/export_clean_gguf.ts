@@ -64,6 +64,7 @@ export async function exportFromCommandLine(
     timestamp: f.timestamp,
     ...(f.manifest !== undefined ? { manifest: parseGgufHashAlgos(f.manifest) } : {}),
     ...(source.origin ? { origin: source.origin } : {}),
+    ...(source.verifiedSha256 ? { verifiedSha256: source.verifiedSha256 } : {}),
     onProgress: progress.update,
     onWarning: ctx.warn,
   });

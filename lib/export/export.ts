@@ -21,13 +21,13 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
 import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
-import { sha256InWorker } from "../io/hash_worker.ts";
+import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
@@ -79,6 +79,12 @@ export interface ExportOptions {
   keep?: readonly string[];
   /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
   manifest?: readonly GgufHashAlgo[];
+  /**
+   * sha256 of source files already computed and checked against the Hub in
+   * this run (the download's), by absolute path: recorded as they are, not
+   * recomputed. Any other source is hashed in a worker beside the export.
+   */
+  verifiedSha256?: Readonly<Record<string, string>>;
 }
 
 /** What an export produced. */
@@ -386,16 +392,22 @@ async function writeOutputs(
   }
 }
 
+/** A digest known already, as a finished hashing job. */
+function knownDigest(hex: string): HashJob {
+  return { digest: Promise.resolve(hex), cancel: () => {} };
+}
+
 /** Runs the export. */
 export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult> {
   const s = settingsOf(opts);
   const m = await readModelFiles(opts, s);
   const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
-  // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export.
-  const jobs = [m.configPath, m.tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => ({
-    path,
-    job: sha256InWorker(path),
-  }));
+  // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export,
+  // except for files the download has just hashed and checked against the Hub.
+  const jobs = [m.configPath, m.tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => {
+    const known = opts.verifiedSha256?.[resolve(path)];
+    return { path, job: known ? knownDigest(known) : sha256InWorker(path) };
+  });
   const sourceHashes = Promise.all(jobs.map(async ({ path, job }) => ({
     path: basename(path),
     size: (await Deno.stat(path)).size,
