@@ -9,44 +9,23 @@
  * @module
  */
 
-import { InputError } from "../lib/errors.ts";
-import {
-  optionalPositiveInt,
-  positiveInt,
-  printJson,
-  runTask,
-  type TaskBody,
-} from "../lib/cli/run.ts";
+import { printJson, probeSettings, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
 
-async function readTemplate(path: string): Promise<{ text: string; source: string }> {
-  try {
-    return { text: await Deno.readTextFile(path), source: path };
-  } catch (e) {
-    throw new InputError(`${path}: cannot read the template (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
-}
-
 /** The task: validate, write the three files, print where they are (or the baseline JSON). */
 export const baselineTask: TaskBody<typeof BASELINE_SPEC> = async ({ flags: f, args }, ctx) => {
   const paths = baselinePaths(args.model, args.out_file);
-  const template = f.template !== undefined ? await readTemplate(f.template) : undefined;
-  const threads = optionalPositiveInt(f.threads, "--threads");
   const { baseline, report } = await createBaseline({
     ggufPath: args.model,
     tokenizerPath: args.tokenizer,
     env: ctx.env,
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
-    ...(threads !== undefined ? { threads } : {}),
+    ...probeSettings(f),
     ...(f.meta !== undefined ? { metaPath: f.meta } : {}),
     onProgress: ctx.log,
   });
-  await writeBaseline(baseline, paths, template);
+  await writeBaseline(baseline, paths);
   if (f.json) printJson(baseline);
   else {
     console.log(`baseline of ${args.model} (${baseline.model.fingerprint})`);

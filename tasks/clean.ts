@@ -10,39 +10,22 @@
  */
 
 import { reportStyle } from "../lib/cli/report_style.ts";
-import {
-  optionalPositiveInt,
-  positiveInt,
-  printJson,
-  runTask,
-  type TaskBody,
-  writeJsonFile,
-} from "../lib/cli/run.ts";
+import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { CLEAN_SPEC } from "../lib/cli/specs/clean.ts";
 import { renderReport } from "../lib/validate/report.ts";
-import { validateGguf } from "../lib/validate/validate.ts";
 import { exportFromCommandLine } from "./export_clean_gguf.ts";
+import { validateFromCommandLine } from "./validate_gguf.ts";
 
 /** The task: export, validate, print the report; the exit code is the first failure's. */
 export const cleanTask: TaskBody<typeof CLEAN_SPEC> = async (parsed, ctx) => {
   const f = parsed.flags;
   const { result: exported, tokenizerPath } = await exportFromCommandLine(parsed, ctx);
   ctx.log(`exported ${exported.ggufPath} (${exported.fingerprint})`);
-  const threads = optionalPositiveInt(f.threads, "--threads");
-  const report = await validateGguf({
+  const report = await validateFromCommandLine(f, ctx, {
     ggufPath: exported.ggufPath,
     tokenizerPath: tokenizerPath ?? null,
     metaPath: exported.metaPath,
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
-    expect: f.expect ?? null,
-    env: ctx.env,
-    ...(threads !== undefined ? { threads } : {}),
-    onProgress: (m) => {
-      if (!f.json && Deno.stderr.isTerminal()) ctx.log(m);
-    },
   });
-  if (f.report !== undefined) await writeJsonFile(f.report, report, "report");
   if (f.json) {
     printJson({
       export: {

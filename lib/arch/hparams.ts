@@ -22,6 +22,7 @@ import type { GgufFile } from "../gguf/reader.ts";
 import type { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { type Activation, archByGgufName, type ArchSpec, type Family } from "./registry.ts";
+import { checkDeclaredCounts, type HeldCounts, heldCounts } from "./limits.ts";
 
 /** Everything the tensor shapes and the forward pass depend on. */
 export interface Hparams {
@@ -179,14 +180,20 @@ function checkHparams(
       );
     }
   }
+  const named = (name: HparamName) =>
+    `${keyOf(HPARAMS.find((r) => r.name === name)!)} = ${h[name]}`;
   if (h.nHead % h.nHeadKv !== 0) {
     throw new FormatError(
-      `${source}: head count ${h.nHead} is not a multiple of the key/value head count ${h.nHeadKv}`,
+      `${source}: the head count (${
+        named("nHead")
+      }) is not a multiple of the key/value head count (${named("nHeadKv")})`,
     );
   }
   if (h.headDim % 2 !== 0 || h.ropeDim % 2 !== 0 || h.ropeDim > h.headDim) {
     throw new FormatError(
-      `${source}: head_dim ${h.headDim} must be even, and the rotated dimensions ${h.ropeDim} even and at most head_dim`,
+      `${source}: the head size (${named("headDim")}) must be even, and the rotated dimensions (${
+        named("ropeDim")
+      }) even and at most the head size`,
     );
   }
 }
@@ -199,7 +206,8 @@ const blank = (): Hparams => ({
 
 /**
  * Hyper-parameters from a parsed config.json: every key named in a message
- * when missing or malformed.
+ * when missing or malformed. With `held` (what the checkpoint's tensors hold,
+ * lib/arch/limits.ts), no count may exceed it.
  *
  * @example
  * ```ts
@@ -212,6 +220,7 @@ export function hparamsFromConfig(
   config: Record<string, unknown>,
   arch: ArchSpec,
   source: string,
+  held?: HeldCounts,
 ): Hparams {
   if (config.rope_scaling !== undefined && config.rope_scaling !== null) {
     throw new UnsupportedError(
@@ -235,10 +244,15 @@ export function hparamsFromConfig(
     (row) => row.configFallback,
     { ...blank(), tied: config.tie_word_embeddings === true, activation },
   );
+  const keyOf = (row: HparamRow) => row.config ? `"${row.config}"` : row.gguf;
+  if (held) {
+    const byName = (name: HparamName) => keyOf(HPARAMS.find((r) => r.name === name)!);
+    checkDeclaredCounts(h, held, { source, keyOf: byName });
+  }
   checkHparams(
     h,
     source,
-    (row) => row.config ? `"${row.config}"` : row.gguf,
+    keyOf,
     (row) => row.config && config[row.config] !== undefined ? config[row.config] : h[row.name],
   );
   return h;
@@ -280,7 +294,8 @@ export interface ModelHparams extends Hparams {
 /**
  * Reads and checks the hyper-parameters of a GGUF file. The keys llama.cpp
  * requires are required here (all missing ones are named); the others fall
- * back as the table says. An architecture outside the registry is an
+ * back as the table says. No count may exceed what the file's tensors hold
+ * (lib/arch/limits.ts), so nothing sized from them outgrows the file. An architecture outside the registry is an
  * {@link UnsupportedError} listing the supported ones.
  *
  * @example
@@ -309,6 +324,8 @@ export function readHparams(g: GgufFile): ModelHparams {
     (row) => row.ggufFallback && ((h) => row.ggufFallback!(h, g)),
     { ...blank(), tied: !g.hasTensor("output.weight"), activation: activation as Activation },
   );
+  const held = heldCounts(spec, g.tensors, "gguf");
+  checkDeclaredCounts(h, held, { source: g.path, keyOf: (name) => archKey(arch, name) });
   checkHparams(h, g.path, key);
   return { ...h, arch, family: spec.family };
 }

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { FormatError, InputError } from "../errors.ts";
+import { FormatError } from "../errors.ts";
+import { readJsonFile } from "../io/json.ts";
 import { type Baseline, BASELINE_SCHEMA_ID } from "./types.ts";
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -78,19 +79,5 @@ export function parseBaseline(value: unknown, source: string): Baseline {
  * ```
  */
 export async function readBaseline(path: string): Promise<Baseline> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new InputError(`${path}: cannot read the baseline (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(`${path}: not JSON (${(e as Error).message})`, { cause: e });
-  }
-  return parseBaseline(value, path);
+  return parseBaseline(await readJsonFile(path), path);
 }

@@ -65,8 +65,7 @@ export function serializeBaseline(baseline: Baseline): string {
 /**
  * Renders and writes the three files; nothing is left at the final paths
  * when any write fails (OutputError, exit 8). The Markdown layout is
- * markdown.ts's; a `template` (the old `--template` option) is refused with a
- * UsageError: another layout is rendered from the JSON.
+ * markdown.ts's; another layout is rendered from the JSON.
  *
  * @example
  * ```ts
@@ -78,17 +77,11 @@ export function serializeBaseline(baseline: Baseline): string {
 export async function writeBaseline(
   baseline: Baseline,
   paths: BaselinePaths,
-  template?: { readonly text: string; readonly source: string },
 ): Promise<void> {
   const dir = dirname(paths.markdown);
   if (dirname(paths.json) !== dir || dirname(paths.svg) !== dir) {
     throw new UsageError(
       `${paths.markdown}: the baseline's .md, .json and .svg must share a folder`,
-    );
-  }
-  if (template !== undefined) {
-    throw new UsageError(
-      `${template.source}: Markdown templates are no longer supported; render another layout from ${paths.json}`,
     );
   }
   const files = { chartFile: basename(paths.svg), jsonFile: basename(paths.json) };

@@ -20,7 +20,7 @@
 
 import { basename, dirname } from "node:path";
 import { OutputError, UsageError } from "../errors.ts";
-import { AtomicOutputs } from "../io/atomic.ts";
+import { abortOpenOutputsSync, AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
@@ -133,9 +133,37 @@ function followLauncher(): void {
   else onParentExit(launcher, stop);
 }
 
+/** The signals a task cleans up on, with their numbers (the exit code is 128 + n). */
+const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
+  ["SIGHUP", 1],
+  ["SIGINT", 2],
+  ["SIGTERM", 15],
+];
+
+/**
+ * On SIGINT, SIGTERM or SIGHUP (Ctrl-C, a closed terminal, `kill`, or the
+ * launcher passing one on), the task removes the temporary files of every
+ * output not yet committed, releases their folders, and exits with 128 + n,
+ * as the shell reports a process a signal ended. A commit is synchronous, so
+ * the handler runs before or after one, never inside it.
+ */
+function cleanUpOnSignals(): void {
+  for (const [signal, n] of CLEANUP_SIGNALS) {
+    try {
+      Deno.addSignalListener(signal, () => {
+        abortOpenOutputsSync();
+        console.error(`error: interrupted by ${signal}`);
+        Deno.exit(128 + n);
+      });
+    } catch {
+      // this platform does not deliver that signal (Windows has only SIGINT and SIGBREAK)
+    }
+  }
+}
+
 /**
  * The entry point of a task script: runs the body on `Deno.args` and exits
- * with its code.
+ * with its code; a signal ends it cleanly (see cleanUpOnSignals).
  *
  * @example
  * ```ts
@@ -144,6 +172,7 @@ function followLauncher(): void {
  * ```
  */
 export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): Promise<never> {
+  cleanUpOnSignals();
   followLauncher();
   Deno.exit(await executeTask(spec, body, Deno.args));
 }
@@ -175,6 +204,52 @@ export function positiveInt(value: unknown, what: string, fallback: number): num
  */
 export function optionalPositiveInt(value: string | undefined, what: string): number | undefined {
   return value === undefined ? undefined : positiveInt(value, what, 1);
+}
+
+/** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
+export interface ProbeFlags {
+  readonly prompt: string;
+  readonly "max-tokens"?: string | undefined;
+  readonly threads?: string | undefined;
+}
+
+/**
+ * The probe settings of `--prompt`, `--max-tokens` (default 8) and `--threads`
+ * as the library's options take them (`threads` only when given).
+ *
+ * @example
+ * ```ts
+ * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": "4" });
+ * [s.prompt, s.maxTokens, s.threads]; // ["Once upon a time", 4, undefined]
+ * ```
+ */
+export function probeSettings(f: ProbeFlags): {
+  prompt: string;
+  maxTokens: number;
+  threads?: number;
+} {
+  const threads = optionalPositiveInt(f.threads, "--threads");
+  return {
+    prompt: f.prompt,
+    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
+    ...(threads !== undefined ? { threads } : {}),
+  };
+}
+
+/**
+ * A log of a library's steps for `onProgress`: on a terminal only, and never
+ * with `--json` (whose stdout a program reads).
+ *
+ * @example
+ * ```ts
+ * const onProgress = terminalLog(false, (m) => console.error(m));
+ * onProgress("gate 1: norm tensors"); // on stderr when it is a terminal
+ * ```
+ */
+export function terminalLog(json: boolean, log: (message: string) => void) {
+  return (message: string): void => {
+    if (!json && Deno.stderr.isTerminal()) log(message);
+  };
 }
 
 /**

@@ -22,8 +22,6 @@ import { TRIT_CODE } from "./ternary.ts";
 
 /** Elements per I2_S block (x86 layout). */
 export const I2S_BLOCK_ELEMENTS = 128;
-/** Bytes per I2_S block of 128 elements. */
-export const I2S_BLOCK_BYTES = 32;
 /** The tail after the packed codes: the f32 scale and 28 zero bytes. */
 export const I2S_TAIL_BYTES = 32;
 

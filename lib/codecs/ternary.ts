@@ -203,14 +203,7 @@ export function ternaryInfo(values: ArrayLike<number>): TernaryInfo {
       sawNaN = true;
       continue;
     }
-    let known = false;
-    for (let k = 0; k < seen.length; k++) {
-      if (seen[k] === v) {
-        known = true;
-        break;
-      }
-    }
-    if (!known) seen.push(v);
+    if (!seen.includes(v)) seen.push(v); // SameValueZero: 0 and −0 are one value
   }
   const distinct = Math.min(4, seen.length + (sawNaN ? 1 : 0));
   let ternary = !sawNaN && distinct <= 3;

@@ -25,21 +25,18 @@ import { basename, join, resolve } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
 import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
+import { type HeldCounts, heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import {
-  companionHasher,
-  removeStaleCompanions,
-  writeCompanions,
-  writeTensors,
-} from "../provenance/companions.ts";
+import { companionHasher, writeCompanions, writeTensors } from "../provenance/companions.ts";
 import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
@@ -85,6 +82,8 @@ export interface ExportOptions {
    * recomputed. Any other source is hashed in a worker beside the export.
    */
   verifiedSha256?: Readonly<Record<string, string>>;
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
 }
 
 /** What an export produced. */
@@ -176,6 +175,16 @@ async function readOptionalJson(path: string): Promise<Record<string, unknown> |
   return await readJsonFile(path);
 }
 
+/** What the checkpoint's tensors hold, to check config.json's counts before anything is sized from them. */
+async function checkpointCounts(arch: ArchSpec, modelDir: string): Promise<HeldCounts> {
+  const ckpt = await SafetensorsCheckpoint.open(modelDir);
+  try {
+    return heldCounts(arch, ckpt.names().map((name) => ckpt.get(name)), "hf");
+  } finally {
+    ckpt.close();
+  }
+}
+
 /** config.json → architecture row and hyper-parameters; tokenizer.json checked against them. */
 async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFiles> {
   const configPath = join(opts.modelDir, "config.json");
@@ -189,7 +198,12 @@ async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFi
       }`,
     );
   }
-  const h = hparamsFromConfig(config, arch, configPath);
+  const h = hparamsFromConfig(
+    config,
+    arch,
+    configPath,
+    await checkpointCounts(arch, opts.modelDir),
+  );
   // The tokenizer given on the command line wins over model_dir's.
   const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
   const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
@@ -348,7 +362,10 @@ async function writeOutputs(
     configPath: m.configPath,
     scratch: new ChunkConverter(),
   };
-  const outputs = await AtomicOutputs.create(opts.outDir);
+  const outputs = await AtomicOutputs.create(
+    opts.outDir,
+    opts.commitHooks ? { hooks: opts.commitHooks } : {},
+  );
   try {
     const ggufFile = await outputs.file(`${s.stem}.gguf`);
     const overflows: string[] = [];
@@ -375,8 +392,7 @@ async function writeOutputs(
     const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors };
     const meta = exportMeta(opts, m, s, written);
     const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
-    await outputs.commit();
-    const removed = await removeStaleCompanions(companions);
+    const removed = await outputs.commit();
     return {
       ggufPath: ggufFile.finalPath,
       metaPath: companions.metaPath,

@@ -100,15 +100,10 @@ export async function ensureNetPermission(
   }
 }
 
-/** Status code of a hub library error, if it is one. */
-function statusOf(e: unknown): number | undefined {
-  return e instanceof hfHub.HubApiError ? e.statusCode : undefined;
-}
-
 /** A DownloadError with a useful message for a failed Hub call. */
 function hubError(e: unknown, what: string, repo: string, hasToken: boolean): DownloadError {
   if (e instanceof DownloadError) return e;
-  const status = statusOf(e);
+  const status = e instanceof hfHub.HubApiError ? e.statusCode : undefined;
   const detail = e instanceof Error ? e.message : String(e);
   if (status === 401 || status === 403) {
     const hint = hasToken
@@ -209,11 +204,7 @@ async function hashExisting(path: string, length: number, digests: FileDigests):
   }
 }
 
-function expectedLabel(p: PlannedFile): string {
-  return p.expected.kind === "sha256" ? "the Hub's LFS sha256" : "the Hub's git blob sha1";
-}
-
-/** Checks digests; returns the sha256 or undefined when they do not match. */
+/** Checks digests: whether they match, the sha256, and the digest compared. */
 function matches(p: PlannedFile, d: FileDigests): { ok: boolean; sha256: string; got: string } {
   const sha256 = d.sha256.digest("hex");
   const got = p.expected.kind === "sha256" ? sha256 : d.gitSha1.digest("hex");
@@ -267,10 +258,9 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
     const m = matches(p, d);
     if (!m.ok) {
       await Deno.remove(partPath).catch(() => {});
+      const label = p.expected.kind === "sha256" ? "LFS sha256" : "git blob sha1";
       throw new DownloadError(
-        `${what}: content does not match ${
-          expectedLabel(p)
-        } (expected ${p.expected.hex}, got ${m.got}); the corrupt download was removed`,
+        `${what}: content does not match the Hub's ${label} (expected ${p.expected.hex}, got ${m.got}); the corrupt download was removed`,
       );
     }
     try {

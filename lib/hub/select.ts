@@ -5,17 +5,20 @@
  *
  * @example
  * ```ts
- * import { planDownload } from "./select.ts";
- * const plan = planDownload("me/model", [
- *   { type: "file", path: "config.json", size: 10, oid: "…" },
- *   { type: "file", path: "tokenizer.json", size: 10, oid: "…" },
- *   { type: "file", path: "model.safetensors", size: 99, oid: "…", lfs: { oid: "…", size: 99 } },
- * ]);
+ * import { planMetadataFiles, planWeightFiles } from "./select.ts";
+ * const entries = [
+ *   { type: "file", path: "config.json", size: 10, oid: "1".repeat(40) },
+ *   { type: "file", path: "tokenizer.json", size: 10, oid: "2".repeat(40) },
+ *   { type: "file", path: "model.safetensors", size: 99, lfs: { oid: "3".repeat(64), size: 99 } },
+ * ];
+ * planMetadataFiles("me/model", entries).map((f) => f.path); // ["config.json", "tokenizer.json"]
+ * planWeightFiles("me/model", entries, undefined)[0]?.expected; // { kind: "sha256", hex: "333…" }
  * ```
  * @module
  */
 
-import { DownloadError, FormatError } from "../errors.ts";
+import { DownloadError } from "../errors.ts";
+import { parseShardIndex, SHARD_INDEX_NAME } from "../safetensors/index_file.ts";
 
 /** One entry of the Hub's tree listing (the fields we use). */
 export interface HubTreeEntry {
@@ -47,7 +50,7 @@ export const OPTIONAL_FILES = [
   "tokenizer.model",
 ] as const;
 /** Name of the shard index of a sharded checkpoint. */
-export const SAFETENSORS_INDEX = "model.safetensors.index.json";
+export const SAFETENSORS_INDEX = SHARD_INDEX_NAME;
 
 function planned(repo: string, e: HubTreeEntry): PlannedFile {
   if (e.lfs) {
@@ -69,7 +72,12 @@ function planned(repo: string, e: HubTreeEntry): PlannedFile {
  *
  * @example
  * ```ts
- * const first = planMetadataFiles("me/model", entries);
+ * const first = planMetadataFiles("me/model", [
+ *   { type: "file", path: "config.json", size: 10, oid: "1".repeat(40) },
+ *   { type: "file", path: "tokenizer.json", size: 10, oid: "2".repeat(40) },
+ *   { type: "file", path: "tokenizer_config.json", size: 10, oid: "4".repeat(40) },
+ * ]);
+ * first.map((f) => f.path); // ["config.json", "tokenizer.json", "tokenizer_config.json"]
  * ```
  */
 export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]): PlannedFile[] {
@@ -92,7 +100,15 @@ export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]
  *
  * @example
  * ```ts
- * const weights = planWeightFiles("me/model", entries, indexJsonTextOrUndefined);
+ * const shard = (n: number) => ({
+ *   type: "file", path: `model-0000${n}-of-00002.safetensors`, size: 99,
+ *   lfs: { oid: String(n).repeat(64), size: 99 },
+ * });
+ * const index = JSON.stringify({
+ *   weight_map: { a: "model-00001-of-00002.safetensors", b: "model-00002-of-00002.safetensors" },
+ * });
+ * const weights = planWeightFiles("me/model", [shard(2), shard(1)], index);
+ * weights.map((f) => f.path); // ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
  * ```
  */
 export function planWeightFiles(
@@ -101,23 +117,9 @@ export function planWeightFiles(
   indexText: string | undefined,
 ): PlannedFile[] {
   const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
-  let names: string[];
+  let names: readonly string[];
   if (indexText !== undefined) {
-    let weightMap: unknown;
-    try {
-      weightMap = (JSON.parse(indexText) as { weight_map?: unknown }).weight_map;
-    } catch (e) {
-      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof weightMap !== "object" || weightMap === null) {
-      throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: no "weight_map" object`);
-    }
-    names = [...new Set(Object.values(weightMap as Record<string, unknown>).map(String))].sort();
-    for (const n of names) {
-      if (n.includes("/") || n.includes("\\") || n.startsWith(".")) {
-        throw new FormatError(`${repo}/${SAFETENSORS_INDEX}: unsafe shard name "${n}"`);
-      }
-    }
+    names = parseShardIndex(indexText, `${repo}/${SAFETENSORS_INDEX}`).shards;
     const absent = names.filter((n) => !files.has(n));
     if (absent.length > 0) {
       throw new DownloadError(

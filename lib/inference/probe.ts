@@ -13,6 +13,8 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { readHparams } from "../arch/hparams.ts";
+import { runContext } from "../arch/limits.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
@@ -38,6 +40,7 @@ export interface ProbeOptions {
   ignoreEos?: boolean;
   threads?: number;
   backend?: BackendName;
+  /** KV cache positions; default what the run needs (prompt + maxTokens), at most the context length. */
   maxContext?: number;
 }
 
@@ -82,18 +85,21 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
   try {
     const tokenizer = await loadTokenizer(gguf, opts);
     const { prompt, promptIds } = promptOf(opts, tokenizer);
+    const maxTokens = opts.maxTokens ?? 8;
     const t0 = performance.now();
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
-      ...(opts.maxContext !== undefined ? { maxContext: opts.maxContext } : {}),
+      // The KV cache is sized for this run, never for the declared context length alone.
+      maxContext: opts.maxContext ??
+        runContext(readHparams(gguf).contextLength, promptIds.length + maxTokens),
     };
     const engine = await InferenceEngine.load(gguf, engineOpts);
     const loadMs = performance.now() - t0;
     try {
       const eos = tokenizer?.eosId ?? null;
       const out = engine.generate(promptIds, {
-        maxTokens: opts.maxTokens ?? 8,
+        maxTokens,
         ...(opts.sampling ? { sampling: opts.sampling } : {}),
         stopIds: eos !== null && !opts.ignoreEos ? [eos] : [],
       });

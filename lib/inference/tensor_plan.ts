@@ -15,11 +15,15 @@
  * @module
  */
 
-import { ModelShapeError, UnsupportedError } from "../errors.ts";
+import { UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import { architectureOf, expectedTensors as expectedArchTensors } from "../arch/registry.ts";
+import {
+  checkModelTensors,
+  expectedModelTensors,
+  type ExpectedTensor,
+} from "../arch/model_tensors.ts";
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
 export type { TensorRole } from "../arch/registry.ts";
@@ -29,12 +33,7 @@ import type { TensorRole } from "../arch/registry.ts";
 export type TensorStorage = "ternary" | "float" | "norm";
 
 /** One expected tensor. */
-export interface TensorSpec {
-  readonly name: string;
-  /** PyTorch order: [out, in] for matrices. */
-  readonly shape: readonly number[];
-  readonly role: TensorRole;
-}
+export type TensorSpec = ExpectedTensor;
 
 /** An expected tensor found in the file with the right shape and a usable type. */
 export interface PlannedTensor extends TensorSpec {
@@ -54,8 +53,7 @@ export interface PlannedTensor extends TensorSpec {
  * ```
  */
 export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  return expectedArchTensors(architectureOf(hp.family), hp)
-    .map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
+  return expectedModelTensors(hp);
 }
 
 /** The storage a role gets in a family, and the stored types it accepts. */
@@ -85,24 +83,7 @@ function storageOf(role: TensorRole, family: ModelHparams["family"]): {
  * ```
  */
 export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
-  const specs = expectedTensors(hp);
-  const missing = specs.filter((s) => !g.hasTensor(s.name)).map((s) => s.name);
-  if (missing.length > 0) {
-    const shown = missing.slice(0, 8).join(", ") + (missing.length > 8 ? ", ..." : "");
-    throw new ModelShapeError(
-      `${g.path}: ${missing.length} tensor(s) missing for ${hp.arch} with ${hp.nLayer} layers: ${shown}`,
-    );
-  }
-  const plan: PlannedTensor[] = [];
-  for (const spec of specs) {
-    const info = g.tensor(spec.name);
-    if (!sameShape(info.shape, spec.shape)) {
-      throw new ModelShapeError(
-        `${g.path}: tensor ${spec.name} has shape [${info.shape.join(", ")}], expected [${
-          spec.shape.join(", ")
-        }] (PyTorch order; GGUF dims [${[...spec.shape].reverse().join(", ")}])`,
-      );
-    }
+  return checkModelTensors(g, hp).map(({ expected: spec, info }) => {
     const { storage, types } = storageOf(spec.role, hp.family);
     if (!types.includes(info.type)) {
       throw new UnsupportedError(
@@ -113,16 +94,8 @@ export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
         })`,
       );
     }
-    plan.push({ ...spec, info, storage });
-  }
-  return plan;
-}
-
-/** Leading 1s are ignored: a GGUF vector may be written with dims [n, 1]. */
-function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
-  const a = [...actual];
-  while (a.length > expected.length && a[0] === 1) a.shift();
-  return a.length === expected.length && a.every((d, i) => d === expected[i]);
+    return { ...spec, info, storage };
+  });
 }
 
 /**

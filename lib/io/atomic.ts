@@ -1,8 +1,14 @@
 /**
  * Atomic outputs: every file is written to a temporary name in its target
- * folder and renamed into place only when all of them are complete, so a
- * failure leaves nothing at the final paths. Bytes pass through a sha256 tee,
- * so a fingerprint needs no second read.
+ * folder (ours: `.<name>.<pid>-<tag>.clean-gguf-tmp`) and the whole set is
+ * committed only when all of them are complete, so a failure leaves nothing
+ * at the final paths and a reader never sees old and new files mixed
+ * (lib/io/output_set.ts: the first file opened is the set's anchor, placed
+ * last). A run holds the folder's lock from {@link AtomicOutputs.create} to
+ * its commit or abort; taking it finishes any commit a dead run left half
+ * done and removes that run's temporary files. Bytes pass through a sha256
+ * tee, so a fingerprint needs no second read. On SIGINT, SIGTERM or SIGHUP
+ * the task runner calls {@link abortOpenOutputsSync} before exiting.
  *
  * @example
  * ```ts
@@ -21,7 +27,15 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
+import { join } from "node:path";
 import { OutputError } from "../errors.ts";
+import { FolderLock } from "./folder_lock.ts";
+import {
+  type CommitHooks,
+  commitOutputSetSync,
+  recoverOutputFolderSync,
+  tempNameFor,
+} from "./output_set.ts";
 
 /** A sink for bytes. */
 export interface ByteSink {
@@ -119,19 +133,55 @@ export class AtomicFile implements ByteSink {
   }
 }
 
-/** A set of outputs in one folder, committed together. */
+/** Output sets between {@link AtomicOutputs.create} and their commit or abort. */
+const OPEN = new Set<AtomicOutputs>();
+
+/**
+ * Removes the temporary files of every output set not yet committed and
+ * releases their folders' locks; for a signal handler, just before it exits
+ * (synchronous: nothing else runs meanwhile). Returns how many sets it aborted.
+ *
+ * @example
+ * ```ts
+ * Deno.addSignalListener("SIGTERM", () => Deno.exit(128 + 15 + 0 * abortOpenOutputsSync()));
+ * ```
+ */
+export function abortOpenOutputsSync(): number {
+  const open = [...OPEN];
+  for (const set of open) set.abortSync();
+  return open.length;
+}
+
+/** Options of {@link AtomicOutputs.create}. */
+export interface AtomicOutputsOptions {
+  /** Observers of the commit's steps (and of a recovery's), for crash tests; tasks never set them. */
+  readonly hooks?: CommitHooks;
+}
+
+/**
+ * A set of outputs in one folder, committed together; the first file opened
+ * is the set's anchor (the GGUF), placed last.
+ */
 export class AtomicOutputs {
   readonly dir: string;
   #files: AtomicFile[] = [];
   #closed: Map<AtomicFile, string> = new Map();
+  #replaced: string[] = [];
+  #lock: FolderLock;
+  #hooks: CommitHooks | undefined;
   #done = false;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, lock: FolderLock, hooks: CommitHooks | undefined) {
     this.dir = dir;
+    this.#lock = lock;
+    this.#hooks = hooks;
   }
 
-  /** Creates `dir` if needed and checks that it is writable. */
-  static async create(dir: string): Promise<AtomicOutputs> {
+  /**
+   * Creates `dir` if needed, takes its lock (an {@link OutputError} when
+   * another run holds it), and cleans up after runs that died there.
+   */
+  static async create(dir: string, options: AtomicOutputsOptions = {}): Promise<AtomicOutputs> {
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {
@@ -139,13 +189,22 @@ export class AtomicOutputs {
         cause: e,
       });
     }
-    return new AtomicOutputs(dir);
+    const lock = FolderLock.acquireSync(dir);
+    try {
+      recoverOutputFolderSync(dir, options.hooks);
+    } catch (e) {
+      lock.releaseSync();
+      throw e;
+    }
+    const outputs = new AtomicOutputs(dir, lock, options.hooks);
+    OPEN.add(outputs);
+    return outputs;
   }
 
   /** Opens `name` (relative to the folder) under a temporary name. */
   async file(name: string): Promise<AtomicFile> {
-    const finalPath = `${this.dir}/${name}`;
-    const tempPath = `${this.dir}/.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+    const finalPath = join(this.dir, name);
+    const tempPath = join(this.dir, tempNameFor(name));
     let f: Deno.FsFile;
     try {
       f = await Deno.open(tempPath, { write: true, createNew: true });
@@ -162,6 +221,14 @@ export class AtomicOutputs {
     return file;
   }
 
+  /**
+   * Files in the folder that describe the set being replaced (a stale
+   * signature, say): removed in the commit, before any new file is placed.
+   */
+  replaces(paths: readonly string[]): void {
+    this.#replaced.push(...paths);
+  }
+
   /** Closes a file early and returns its sha256 (the file is still renamed only at commit). */
   async close(file: AtomicFile): Promise<string> {
     const known = this.#closed.get(file);
@@ -171,30 +238,55 @@ export class AtomicOutputs {
     return sha;
   }
 
-  /** Closes every file and renames all of them into place. */
-  async commit(): Promise<void> {
+  /**
+   * Closes every file and commits the set (lib/io/output_set.ts); returns
+   * the replaced paths it removed. On failure nothing new is left at a final path.
+   */
+  async commit(): Promise<string[]> {
+    if (this.#done) throw new OutputError(`${this.dir}: output set already committed or aborted`);
     for (const f of this.#files) await this.close(f);
-    try {
-      for (const f of this.#files) await Deno.rename(f.tempPath, f.finalPath);
-    } catch (e) {
-      await this.abort();
-      throw new OutputError(
-        `${this.dir}: cannot move outputs into place (${(e as Error).message})`,
-        {
-          cause: e,
-        },
-      );
+    const [anchor, ...companions] = this.#files;
+    if (anchor === undefined) {
+      this.#finish();
+      return [];
     }
-    this.#done = true;
+    try {
+      const removed = commitOutputSetSync({
+        dir: this.dir,
+        entries: [...companions, anchor].map((f) => ({ temp: f.tempPath, final: f.finalPath })),
+        remove: this.#replaced,
+      }, this.#hooks);
+      this.#finish();
+      return removed;
+    } catch (e) {
+      this.abortSync();
+      throw e;
+    }
   }
 
   /** Removes every temporary file; final paths are never touched. */
-  async abort(): Promise<void> {
+  abort(): Promise<void> {
+    this.abortSync();
+    return Promise.resolve();
+  }
+
+  /** {@link abort}, synchronously (for signal handlers). */
+  abortSync(): void {
     if (this.#done) return;
     for (const f of this.#files) {
       f.discard();
-      await Deno.remove(f.tempPath).catch(() => {});
+      try {
+        Deno.removeSync(f.tempPath);
+      } catch {
+        // never created, or already placed
+      }
     }
+    this.#finish();
+  }
+
+  #finish(): void {
     this.#done = true;
+    OPEN.delete(this);
+    this.#lock.releaseSync();
   }
 }

@@ -10,7 +10,8 @@
  * otherwise stay beside the new bytes and speak for them. Unless the new
  * GGUF and meta.json are byte-identical to the ones they described (a
  * reproducible re-export keeps its signature), they are listed as `stale`
- * and removed once the new set is committed ({@link removeStaleCompanions}).
+ * and removed by the commit itself, before the new GGUF is placed
+ * (lib/io/output_set.ts), so they never stand beside it.
  *
  * @example
  * ```ts
@@ -19,7 +20,7 @@
  * // or: await companionHasher(["xxh64", "sha256"]) for sha256 lines too
  * // per tensor, as it is written: await hashes.begin(); hashes.update(bytes); hashes.end(name);
  * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
- * // after outputs.commit(): await removeStaleCompanions(paths);
+ * // then: const removed = await outputs.commit(); // the stale companions among them
  * ```
  * @module
  */
@@ -125,7 +126,7 @@ export interface CompanionPaths {
   fingerprintPath: string;
   /** Null when no manifest was asked for. */
   manifestPath: string | null;
-  /** Files beside the GGUF that describe an earlier one: to remove after the commit. */
+  /** Files beside the GGUF that describe an earlier one: the commit removes them. */
   stale: string[];
 }
 
@@ -188,36 +189,10 @@ export async function staleCompanions(
 }
 
 /**
- * Removes the stale companions found by {@link writeCompanions}; returns the
- * paths removed. Call it after the new set is committed.
- *
- * @example
- * ```ts
- * const removed = await removeStaleCompanions({
- *   metaPath: "models/clean/clean-f16.meta.json",
- *   fingerprintPath: "models/clean/clean-f16.fingerprint",
- *   manifestPath: null,
- *   stale: ["models/clean/clean-f16.sig"],
- * }); // ["models/clean/clean-f16.sig"] when it existed
- * ```
- */
-export async function removeStaleCompanions(paths: CompanionPaths): Promise<string[]> {
-  const removed: string[] = [];
-  for (const path of paths.stale) {
-    try {
-      await Deno.remove(path);
-      removed.push(path);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
-  return removed;
-}
-
-/**
  * Writes meta.json, the fingerprint and (when `hashes` is given) the manifest
  * into `outputs`, to be committed with the GGUF, and finds the stale
- * companions of an earlier export (`keep`: paths never counted stale).
+ * companions of an earlier export (`keep`: paths never counted stale), which
+ * the commit removes before it places the new GGUF.
  */
 export async function writeCompanions(
   outputs: AtomicOutputs,
@@ -237,6 +212,7 @@ export async function writeCompanions(
     written,
     keep,
   );
+  outputs.replaces(stale);
   const metaFile = await outputs.file(`${stem}.meta.json`);
   await metaFile.writeText(metaText);
   const fpFile = await outputs.file(`${stem}.fingerprint`);

@@ -475,10 +475,34 @@ export async function signGguf(
   options: SignGgufOptions,
 ): Promise<{ signaturePath: string; keyId: string; fileSha256: string; metaSha256: string }> {
   const paths = companionPaths(options.ggufPath);
+  const signaturePath = options.signaturePath ?? paths.signature;
+  // The folder's lock before anything is read: no export can replace the
+  // files between the check below and the signature's commit.
+  const out = await AtomicOutputs.create(dirname(signaturePath));
+  try {
+    const signed = await checkedSignature(options, paths);
+    const f = await out.file(basename(signaturePath));
+    await f.writeText(signed.text);
+    await out.commit();
+    return {
+      signaturePath,
+      keyId: parseSignatureFile(signed.text, signaturePath).keyId,
+      fileSha256: signed.fileSha256,
+      metaSha256: signed.metaSha256,
+    };
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+/** Reads what is signed, checks that the fingerprints agree with the file, and signs. */
+async function checkedSignature(
+  options: SignGgufOptions,
+  paths: ReturnType<typeof companionPaths>,
+): Promise<{ text: string; fileSha256: string; metaSha256: string }> {
   const metaPath = options.metaPath ?? paths.meta;
   const fingerprintPath = options.fingerprintPath ?? paths.fingerprint;
-  const signaturePath = options.signaturePath ?? paths.signature;
-
   let metaBytes: Uint8Array;
   try {
     metaBytes = await Deno.readFile(metaPath);
@@ -521,20 +545,5 @@ export async function signGguf(
   }
 
   const text = await signProvenance(options.privateKey, fileSha256, metaSha256);
-  const dir = dirname(signaturePath);
-  const out = await AtomicOutputs.create(dir);
-  try {
-    const f = await out.file(basename(signaturePath));
-    await f.writeText(text);
-    await out.commit();
-  } catch (e) {
-    await out.abort();
-    throw e;
-  }
-  return {
-    signaturePath,
-    keyId: parseSignatureFile(text, signaturePath).keyId,
-    fileSha256,
-    metaSha256,
-  };
+  return { text, fileSha256, metaSha256 };
 }

@@ -4,7 +4,9 @@
  * `.fingerprint`, `.meta.json` and gguf-hash manifest through temporary files
  * that are renamed into place only when everything is complete.
  *
- * Flow: open the input → decide every tensor with the one rule table
+ * Flow: open the input → check its hyper-parameters and tensor table
+ * against its architecture's (lib/arch: every tensor present, with its shape;
+ * exit 9 otherwise) → decide every tensor with the one rule table
  * (rules.ts) → check each projection (float type, 2-D, rows a multiple of
  * the format's block) and scan it once (is it ternary? which s?) — so a
  * refusal comes before anything is written → write the header (metadata
@@ -34,15 +36,16 @@ import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import { codecOf, type GgmlType } from "../codecs/table.ts";
 import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
-import { Keys } from "../gguf/keys.ts";
+import { readHparams } from "../arch/hparams.ts";
+import { checkModelTensors } from "../arch/model_tensors.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
   companionHasher,
   type ProducedTensor,
-  removeStaleCompanions,
   writeCompanions,
   writeTensors,
 } from "../provenance/companions.ts";
@@ -82,6 +85,8 @@ export interface QuantizeOptions {
   onProgress?: (done: number, total: number, tensor: string) => void;
   /** Called with each warning (also recorded in meta.json). */
   onWarning?: (message: string) => void;
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
 }
 
 /** What {@link quantizeGguf} wrote. */
@@ -467,15 +472,18 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
   // The input's digest (provenance) is computed on another core meanwhile.
   const inputHash = sha256InWorker(opts.input);
   try {
-    const arch = src.kv(Keys.general.architecture)?.value;
-    const archName = typeof arch === "string" ? arch : null;
-    if (archName === null) warn(`${opts.input} has no general.architecture`);
+    // The model against its architecture's tensor table first, as the engine checks it.
+    checkModelTensors(src, readHparams(src));
+    const archName = src.architecture;
     warnUnloadableUpstream(opts.input, archName, format, warn);
     const jobs = await planJobs(src, format, opts.ternarize === true, warn);
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
     for (const p of jobs) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
-    const outputs = await AtomicOutputs.create(outDir);
+    const outputs = await AtomicOutputs.create(
+      outDir,
+      opts.commitHooks ? { hooks: opts.commitHooks } : {},
+    );
     try {
       const ggufFile = await outputs.file(outName);
       const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
@@ -497,8 +505,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         warnings,
       );
       const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
-      await outputs.commit();
-      const removed = await removeStaleCompanions(companions);
+      const removed = await outputs.commit();
       return {
         ggufPath: ggufFile.finalPath,
         ...companions,

@@ -245,20 +245,10 @@ function specialIds(
   };
   const template = parsed.template;
   const fromTemplate = `the post-processor of ${source}`;
-  const tokBos = agreeIds(
-    "BOS",
-    configId("bos_token"),
-    configSource,
-    template?.firstSpecialId ?? null,
-    fromTemplate,
-  );
-  const tokEos = agreeIds(
-    "EOS",
-    configId("eos_token"),
-    configSource,
-    template?.lastSpecialId ?? null,
-    fromTemplate,
-  );
+  const agreed = (what: string, key: string, templateId: number | null | undefined) =>
+    agreeIds(what, configId(key), configSource, templateId ?? null, fromTemplate);
+  const tokBos = agreed("BOS", "bos_token", template?.firstSpecialId);
+  const tokEos = agreed("EOS", "eos_token", template?.lastSpecialId);
   const ids: SpecialIds = {
     bosId: agreeIds("BOS", opts.bosId ?? null, "config.json", tokBos, source),
     eosId: agreeIds("EOS", opts.eosId ?? null, "config.json", tokEos, source),
@@ -275,11 +265,9 @@ function specialIds(
       ? true
       : null,
   };
-  const names = [["BOS", ids.bosId], ["EOS", ids.eosId], ["UNK", ids.unkId], [
-    "padding",
-    ids.paddingId,
-  ]] as const;
-  for (const [what, id] of names) {
+  const { bosId, eosId, unkId, paddingId } = ids;
+  const names = { BOS: bosId, EOS: eosId, UNK: unkId, padding: paddingId };
+  for (const [what, id] of Object.entries(names)) {
     if (id !== null && id >= vocabSize) {
       throw new TokenizerMismatchError(
         `${source}: ${what} id ${id} is not below config.json vocab_size ${vocabSize}`,

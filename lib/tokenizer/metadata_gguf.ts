@@ -75,11 +75,9 @@ export function writeTokenizerMetadata(w: GgufWriter, meta: TokenizerMetadata): 
   if (spec.scores) w.addF32Array(k.scores, meta.scores!);
   w.addI32Array(k.tokenType, meta.tokenTypes);
   if (spec.merges) w.addStringArray(k.merges, meta.merges);
-  const ids = [[k.bosId, meta.bosId], [k.eosId, meta.eosId], [k.unkId, meta.unkId], [
-    k.paddingId,
-    meta.paddingId,
-  ]] as const;
-  for (const [key, id] of ids) if (id !== null) w.addU32(key, id);
+  const { bosId, eosId, unkId, paddingId } = meta;
+  const ids = { [k.bosId]: bosId, [k.eosId]: eosId, [k.unkId]: unkId, [k.paddingId]: paddingId };
+  for (const [key, id] of Object.entries(ids)) if (id !== null) w.addU32(key, id);
   w.addBool(k.addBos, meta.addBos);
   if (meta.addEos !== null) w.addBool(k.addEos, meta.addEos);
   if (meta.addSpacePrefix !== null) w.addBool(k.addSpacePrefix, meta.addSpacePrefix);

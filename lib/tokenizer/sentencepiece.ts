@@ -24,7 +24,7 @@
  */
 
 import { TokenType } from "../gguf/keys.ts";
-import type { ParsedTokenizerJson } from "./tokenizer_json.ts";
+import { addedTokenJson, type ParsedTokenizerJson } from "./tokenizer_json.ts";
 import { SPM_SPACE } from "./flavour.ts";
 
 /** The score of pieces that merge after every trained piece (Llama-2's, and SentencePiece's "never first"). */
@@ -215,16 +215,9 @@ export function sentencePieceTokenizerJson(v: SentencePieceVocab): object {
     if (
       type === TokenType.CONTROL || type === TokenType.USER_DEFINED || type === TokenType.UNKNOWN
     ) {
-      const special = type !== TokenType.USER_DEFINED;
-      added.push({
-        id,
-        content: token,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special,
-      });
+      added.push(
+        addedTokenJson(id, token, { normalized: false, special: type !== TokenType.USER_DEFINED }),
+      );
     }
   }
   return {

@@ -35,7 +35,8 @@ import {
   sentencePieceNormalizer,
   sentencePieceTokenizerJson,
 } from "./sentencepiece.ts";
-import { isJsonObject, type JsonObject } from "./tokenizer_json.ts";
+import { addedTokenJson, isJsonObject, type JsonObject } from "./tokenizer_json.ts";
+import { readJsonFile } from "../io/json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
 const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
@@ -108,15 +109,8 @@ function byteLevelTokenizerJson(meta: TokenizerMetadata, splitRegex: string): ob
   for (const [id, token] of meta.tokens.entries()) {
     const type = meta.tokenTypes[id];
     if (type === TokenType.CONTROL || type === TokenType.USER_DEFINED) {
-      added.push({
-        id,
-        content: token,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: type === TokenType.USER_DEFINED,
-        special: type === TokenType.CONTROL,
-      });
+      const user = type === TokenType.USER_DEFINED;
+      added.push(addedTokenJson(id, token, { normalized: user, special: !user }));
     } else {
       vocab[token] = id;
     }
@@ -290,7 +284,7 @@ export class TextTokenizer {
       if (!gguf) throw new InputError("no tokenizer: give a tokenizer.json path or a GGUF file");
       return TextTokenizer.fromMetadata(readTokenizerMetadata(gguf), gguf.path);
     }
-    const json = await readJson(tokenizerJsonPath);
+    const json = await readJsonFile(tokenizerJsonPath);
     const configPath = opts.tokenizerConfigPath ??
       tokenizerJsonPath.replace(/[^/\\]*$/, "tokenizer_config.json");
     const config = await readJsonIfExists(configPath, opts.tokenizerConfigPath !== undefined);
@@ -462,41 +456,23 @@ export function checkTokenizerAgreement(
       `${where}: tokenizer.json is a "${json.model}" tokenizer, the GGUF a "${gguf.model}" one`,
     );
   }
-  if (json.tokens.length !== gguf.tokens.length) {
-    throw new TokenizerMismatchError(
-      `${where}: tokenizer.json has ${json.tokens.length} tokens, the GGUF ${gguf.tokens.length}`,
-    );
-  }
-  for (let id = 0; id < json.tokens.length; id++) {
-    if (json.tokens[id] !== gguf.tokens[id]) {
+  for (const [plural, one] of [["tokens", "token"], ["merges", "merge"]] as const) {
+    const [a, b] = [json[plural], gguf[plural]];
+    if (a.length !== b.length) {
       throw new TokenizerMismatchError(
-        `${where}: token ${id} is ${JSON.stringify(json.tokens[id])} in tokenizer.json but ${
-          JSON.stringify(gguf.tokens[id])
-        } in the GGUF`,
+        `${where}: tokenizer.json has ${a.length} ${plural}, the GGUF ${b.length}`,
+      );
+    }
+    const i = a.findIndex((x, i) => x !== b[i]);
+    if (i >= 0) {
+      const [x, y] = [JSON.stringify(a[i]), JSON.stringify(b[i])];
+      throw new TokenizerMismatchError(
+        `${where}: ${one} ${i} is ${x} in tokenizer.json but ${y} in the GGUF`,
       );
     }
   }
-  if (json.merges.length !== gguf.merges.length) {
-    throw new TokenizerMismatchError(
-      `${where}: tokenizer.json has ${json.merges.length} merges, the GGUF ${gguf.merges.length}`,
-    );
-  }
-  for (let i = 0; i < json.merges.length; i++) {
-    if (json.merges[i] !== gguf.merges[i]) {
-      throw new TokenizerMismatchError(
-        `${where}: merge ${i} is ${JSON.stringify(json.merges[i])} in tokenizer.json but ${
-          JSON.stringify(gguf.merges[i])
-        } in the GGUF`,
-      );
-    }
-  }
-  for (
-    const [what, a, b] of [["BOS", json.bosId, gguf.bosId], [
-      "EOS",
-      json.eosId,
-      gguf.eosId,
-    ]] as const
-  ) {
+  const ids = [["BOS", json.bosId, gguf.bosId], ["EOS", json.eosId, gguf.eosId]] as const;
+  for (const [what, a, b] of ids) {
     if (a !== null && b !== null && a !== b) {
       throw new TokenizerMismatchError(
         `${where}: ${what} id is ${a} in tokenizer.json but ${b} in the GGUF`,
@@ -505,20 +481,7 @@ export function checkTokenizerAgreement(
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-}
-
+/** The JSON object at `path`, or undefined when an optional file is absent. */
 async function readJsonIfExists(path: string, required: boolean): Promise<unknown> {
   if (!required) {
     try {
@@ -528,5 +491,5 @@ async function readJsonIfExists(path: string, required: boolean): Promise<unknow
       throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
     }
   }
-  return await readJson(path);
+  return await readJsonFile(path);
 }

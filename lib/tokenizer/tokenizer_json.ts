@@ -39,6 +39,23 @@ export interface AddedTokenJson {
   readonly normalized: boolean;
 }
 
+/**
+ * The `added_tokens` entry a tokenizer.json built from GGUF metadata gives
+ * `HfTokenizer` (never stripped, never a single word).
+ *
+ * @example
+ * ```ts
+ * addedTokenJson(3, "<s>", { normalized: false, special: true }).lstrip; // false
+ * ```
+ */
+export function addedTokenJson(
+  id: number,
+  content: string,
+  flags: { readonly normalized: boolean; readonly special: boolean },
+): JsonObject {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, ...flags };
+}
+
 /** A BPE `tokenizer.json` (byte-level or SentencePiece-style), narrowed to what we use. */
 export interface ParsedTokenizerJson {
   /** `model.vocab`: token string (byte-level or with ▁ for spaces) → id. */

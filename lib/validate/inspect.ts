@@ -12,7 +12,7 @@
  * @module
  */
 
-import { EXIT, messageAbout } from "../errors.ts";
+import { EXIT, messageAbout, UnsupportedError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { archByGgufName } from "../arch/registry.ts";
@@ -110,7 +110,11 @@ export async function inspectNormsOfFile(
     try {
       hparams = readHparams(gguf);
       family = hparams.family;
-    } catch {
+    } catch (e) {
+      // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
+      if (!(e instanceof UnsupportedError)) {
+        return failed(messageAbout(gguf.path, e), "hparams", null);
+      }
       try {
         family = archByGgufName(gguf.architecture, gguf.path).family;
       } catch {

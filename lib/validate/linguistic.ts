@@ -71,7 +71,12 @@ export const EXPECTED_TEXT_NOT_FOUND = "expected text not found";
  *
  * @example
  * ```ts
- * if (onlyExpectFailed(report.gates.at(-1)!)) console.log("expected text not found");
+ * import { check } from "./report.ts";
+ * const gate = {
+ *   id: "linguistic", title: "Gate 3", status: "fail", exitCode: 15, summary: "", durationMs: 0,
+ *   checks: [check("pass", "gibberish", "reads as text"), check("fail", "expect", "no \"Paris\"")],
+ * } as const;
+ * onlyExpectFailed(gate); // true
  * ```
  */
 export function onlyExpectFailed(gate: GateResult): boolean {

@@ -65,11 +65,6 @@ export interface NormGateResult {
   readonly norms: NormFinding[];
 }
 
-/** True when `name` is a norm tensor (by the architecture table's naming). */
-export function isNormTensor(name: string): boolean {
-  return ggufTensorRole(name)?.role === "norm";
-}
-
 function statsEntry(t: GgufTensorInfo, values: Float32Array): TensorStatsEntry {
   return { name: t.name, type: codecOf(t.type).name, shape: [...t.shape], ...summarize(values) };
 }

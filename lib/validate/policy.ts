@@ -238,8 +238,11 @@ export interface CorrectionDecision {
  *
  * @example
  * ```ts
- * const d = await resolveCorrections(readBitnetEnv(), "model.gguf", sha256File);
- * d.corrector?.apply("blk.0.attn_norm.weight", gamma);
+ * const env = { correctionPolicy: null, allowRuntimeCorrections: false, fixLnScale: "50" };
+ * const noHash = () => Promise.reject(new Error("no policy: the model is not hashed"));
+ * const d = await resolveCorrections(env, "model.gguf", noHash);
+ * d.corrector; // null: no policy is named
+ * d.warnings; // ["BITNET_FIX_LN_SCALE=50 is a legacy setting and is ignored: ..."]
  * ```
  */
 export async function resolveCorrections(

@@ -23,6 +23,7 @@ import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import { runContext } from "../arch/limits.ts";
 import { archByGgufName } from "../arch/registry.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
@@ -352,7 +353,7 @@ async function loadEngine(
       tokenizer.encode(PROBE_PASSAGE).length,
     );
     const engine = await InferenceEngine.load(gguf, {
-      maxContext: Math.min(hparams.contextLength, need + 1),
+      maxContext: runContext(hparams.contextLength, need + 1),
       ...run.engine,
       ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
     });

@@ -224,7 +224,7 @@ Deno.test("model-check / model-baseline: usage, input and strict-mode errors com
       CHECK,
       [FIXTURE_DIR, FIXTURE_TOKENIZER, "--out-dir", out, "--baseline", `${root}/none.json`],
       3,
-      /none\.json: cannot read the baseline/,
+      /none\.json: cannot read/,
     ],
     [
       CHECK,

@@ -91,6 +91,14 @@ Deno.test("every task takes --json and --quiet; an unknown option is one message
     () => parse(TASK_SPECS["model-validate"]!, ["m.gguf", "--report"]),
     /--report needs a value; see --help$/,
   );
+  // Baselines are rendered by code, not from a Markdown template: the old flag is refused.
+  assert.throws(
+    () =>
+      parse(TASK_SPECS["model-baseline"]!, [...MINIMAL["model-baseline"]!, "--template", "t.md"]),
+    (e: unknown) =>
+      e instanceof UsageError && e.exitCode === EXIT.usage &&
+      /unknown option --template/.test(e.message),
+  );
 });
 
 Deno.test("choices are matched in any case: --type I2_S, TQ2_0, Tq1_0; others are refused", () => {

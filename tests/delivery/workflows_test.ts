@@ -127,6 +127,16 @@ Deno.test("ci.yml: push and pull_request, Deno v2.9.6, deno task ok, then strict
   assert.equal(env.BITNET_STRICT_MODE, "1", "model-clean runs in strict mode");
 });
 
+Deno.test("deno task ok and .ci/run type-check every JSDoc example of lib/ and tasks/", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`)) as {
+    tasks: Record<string, { command: string }>;
+  };
+  const docCheck = /\bdeno check (--frozen )?--doc lib\/ tasks\//;
+  assert.match(denoJson.tasks.ok!.command, docCheck, "deno task ok");
+  const ciRun = await Deno.readTextFile(`${REPO}/.ci/run`);
+  assert.match(ciRun, docCheck, ".ci/run");
+});
+
 Deno.test("gguf_build_and_validate.yml: inputs, triggers, strict deterministic env", async () => {
   const wf = await readWorkflow("gguf_build_and_validate.yml");
   const inputs = wf.on.workflow_dispatch?.inputs ?? {};

@@ -8,11 +8,7 @@
 import assert from "node:assert/strict";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { quantizeGguf } from "../../lib/quantize/quantize.ts";
-import {
-  DESCRIBING_SUFFIXES,
-  removeStaleCompanions,
-  staleCompanions,
-} from "../../lib/provenance/companions.ts";
+import { DESCRIBING_SUFFIXES, staleCompanions } from "../../lib/provenance/companions.ts";
 import { generateKeyFiles, loadPrivateKey, signGguf } from "../../lib/provenance/signature.ts";
 import { FIXTURE_DIR } from "../_models.ts";
 
@@ -45,17 +41,6 @@ Deno.test("staleCompanions: none when fingerprint and meta.json are unchanged; e
       [`${base}.baseline.json`],
     );
     assert.deepEqual(stale, [`${base}.sig`, `${base}.baseline.md`, `${base}.baseline.svg`]);
-    const removed = await removeStaleCompanions({
-      metaPath: `${base}.meta.json`,
-      fingerprintPath: `${base}.fingerprint`,
-      manifestPath: null,
-      stale,
-    });
-    assert.deepEqual(removed, stale);
-    for (const path of stale) assert.ok(!(await exists(path)), path);
-    for (const keep of [`${base}.gguf-hash`, `${base}.baseline.json`, `${dir}/y.sig`]) {
-      assert.ok(await exists(keep), keep);
-    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -26,13 +26,13 @@ import { decodeBlocks, TQ1_0_LAYOUT } from "../../lib/codecs/ternary_blocks.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
 import { verifyGguf } from "../../lib/provenance/verify.ts";
 import { quantizeGguf, type QuantizeResult } from "../../lib/quantize/quantize.ts";
 import type { QuantTypeName } from "../../lib/quantize/formats.ts";
 import { FIXTURE_DIR, writeRandomLlama } from "../_models.ts";
 import { FuzzRng } from "../_fuzz.ts";
+import { writeModelGguf } from "../inference/_gguf_builder.ts";
 import { assertMatchesReference } from "../_reference.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "quantize-test-" });
@@ -527,44 +527,69 @@ Deno.test("fixture: F32 and BF16 exports quantize to the same trits, each with i
   }
 });
 
-/** A minimal GGUF with one 4096 × 512 F16 projection (more than one streamed chunk). */
+/**
+ * A one-block BitNet model whose ffn_up is a 4096 × 512 F16 ternary matrix
+ * (more than one streamed chunk); the other projections are zero.
+ */
 async function bigProjection(
   path: string,
   odd: { at: number; factor: number } | null,
 ): Promise<string> {
-  const w = new GgufWriter();
-  w.addString("general.architecture", "bitnet-b1.58");
-  w.addU32("general.file_type", 1);
-  w.addTensorInfo("token_embd.weight", [8, 256], GgmlType.F16);
-  w.addTensorInfo("blk.0.ffn_up.weight", [4096, 512], GgmlType.F16);
-  w.addTensorInfo("output_norm.weight", [256], GgmlType.F32);
   const rng = new FuzzRng(5);
   const s = 0.0234375; // exact in f16
   const proj = new Uint16Array(4096 * 512);
   for (let i = 0; i < proj.length; i++) proj[i] = f32ToF16((rng.int(3) - 1) * s);
   if (odd) proj[odd.at] = f32ToF16(odd.factor * s);
-  const payloads = [
-    new Uint8Array(8 * 256 * 2).fill(0x11),
-    new Uint8Array(proj.buffer),
-    new Uint8Array(256 * 4),
-  ];
-  const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  try {
-    await w.write({
-      write: async (c) => {
-        for (let done = 0; done < c.length;) done += await file.write(c.subarray(done));
-      },
-    }, (_, i) => payloads[i]!);
-  } finally {
-    file.close();
-  }
+  const f16 = (shape: number[], bytes?: Uint8Array) => ({
+    shape,
+    type: GgmlType.F16,
+    bytes: bytes ?? new Uint8Array(shape[0]! * shape[1]! * 2),
+  });
+  const norm = (n: number) => ({
+    shape: [n],
+    type: GgmlType.F32,
+    values: new Float32Array(n).fill(1),
+  });
+  const tensors = {
+    "token_embd.weight": f16([8, 512], new Uint8Array(8 * 512 * 2).fill(0x11)),
+    "blk.0.attn_norm.weight": norm(512),
+    "blk.0.attn_q.weight": f16([512, 512]),
+    "blk.0.attn_k.weight": f16([512, 512]),
+    "blk.0.attn_v.weight": f16([512, 512]),
+    "blk.0.attn_output.weight": f16([512, 512]),
+    "blk.0.attn_sub_norm.weight": norm(512),
+    "blk.0.ffn_norm.weight": norm(512),
+    "blk.0.ffn_gate.weight": f16([4096, 512]),
+    "blk.0.ffn_up.weight": f16([4096, 512], new Uint8Array(proj.buffer)),
+    "blk.0.ffn_down.weight": f16([512, 4096]),
+    "blk.0.ffn_sub_norm.weight": norm(4096),
+    "output_norm.weight": norm(512),
+  };
+  await writeModelGguf(path, {
+    arch: "bitnet-b1.58",
+    hparams: {
+      contextLength: 64,
+      embeddingLength: 512,
+      blockCount: 1,
+      feedForwardLength: 4096,
+      headCount: 8,
+      headCountKv: 8,
+      rmsEps: 1e-5,
+      ropeFreqBase: 10000,
+      vocabSize: 8,
+    },
+    tensors: Object.entries(tensors).map(([name, t]) => ({ name, ...t })),
+  });
   return path;
 }
+
+const ffnUp = (r: QuantizeResult) =>
+  r.meta.tensors.find((t) => t.gguf_name === "blk.0.ffn_up.weight")!;
 
 Deno.test("a value that breaks ternary beyond the first chunk is refused while writing, naming it; nothing is left", async () => {
   const clean = await bigProjection(join(tmp, "big-clean.gguf"), null);
   const ok = await quantizeGguf({ input: clean, outDir: join(tmp, "big-ok"), type: "tq2_0" });
-  assert.equal(ok.meta.tensors[1]!.gguf_type, "TQ2_0");
+  assert.equal(ffnUp(ok).gguf_type, "TQ2_0");
 
   const input = await bigProjection(join(tmp, "big-odd.gguf"), { at: 1_500_000, factor: 2 });
   const outDir = join(tmp, "big-refused");
@@ -581,7 +606,7 @@ Deno.test("a value that breaks ternary beyond the first chunk is refused while w
 
   // With --ternarize the whole tensor is scanned first and absmean applies.
   const r = await quantizeGguf({ input, outDir: join(tmp, "big-ternarized"), ternarize: true });
-  assert.match(r.meta.tensors[1]!.action, /ternarized with absmean/);
+  assert.match(ffnUp(r).action, /ternarized with absmean/);
 });
 
 Deno.test("remove the temporary files", async () => {

@@ -43,11 +43,6 @@ export const BASELINE_SPEC = {
       value: "FILE",
       help: "the export's meta.json (default <stem>.meta.json beside the GGUF)",
     },
-    template: {
-      type: "string",
-      value: "FILE",
-      help: "Markdown template instead of the embedded one",
-    },
   },
   examples: [
     "model-baseline models/clean/clean-f16.gguf fixtures/tiny-bitnet/tokenizer.json",

@@ -85,7 +85,7 @@ export const PROBE_SPEC = {
     "max-context": {
       type: "string",
       value: "N",
-      help: "KV cache positions (default the model's context length)",
+      help: "KV cache positions (default prompt + max_tokens, at most the context length)",
     },
   },
   examples: [
