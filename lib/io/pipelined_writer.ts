@@ -42,6 +42,8 @@ export class PipelinedWriter implements ByteSink {
   #busy: (Promise<void> | null)[];
   #hashed: ((() => void) | null)[];
   #digest: ((hex: string) => void) | null = null;
+  /** The last write issued: writes go one at a time (concurrent writes to one file contend). */
+  #lastWrite: Promise<void> = Promise.resolve();
   #current = 0;
   #fill = 0;
   #position = 0;
@@ -130,7 +132,8 @@ export class PipelinedWriter implements ByteSink {
     const view = this.#slots[k]!.subarray(0, length);
     const hashed = new Promise<void>((resolve) => (this.#hashed[k] = resolve));
     this.#post({ kind: "update", slot: k, length });
-    const written = this.#writeAt(view, position);
+    const written = this.#lastWrite.then(() => this.#writeAt(view, position));
+    this.#lastWrite = written;
     this.#busy[k] = Promise.all([written, hashed]).then(() => {
       this.#hashed[k] = null;
     });
