@@ -31,12 +31,11 @@ import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import { companionHasher, writeCompanions, writeTensors } from "../provenance/companions.ts";
+import { companionHasher, writeCompanions, writeGguf } from "../provenance/companions.ts";
 import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
@@ -373,23 +372,14 @@ async function writeOutputs(
     // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
     // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
     const hashes = await companionHasher(opts.manifest);
-    const sink = await PipelinedWriter.open(ggufFile.tempPath);
-    let gguf: { sha256: string; bytes: number };
-    let tensors: MetaTensor[];
-    try {
-      tensors = await writeTensors(w, sink, hashes, (plan, i) => {
-        opts.onProgress?.(i, sources.length, plan.name);
-        return exportTensor(ctx, sources[i]!, plan, overflows);
-      });
-      gguf = await sink.finish();
-    } finally {
-      sink.abort();
-    }
+    const gguf = await writeGguf(outputs, ggufFile, w, hashes, (plan, i) => {
+      opts.onProgress?.(i, sources.length, plan.name);
+      return exportTensor(ctx, sources[i]!, plan, overflows);
+    });
     judgeOverflow(overflows, s);
     opts.onProgress?.(sources.length, sources.length, "");
-    await outputs.close(ggufFile);
     const sha = gguf.sha256;
-    const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors };
+    const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors: gguf.tensors };
     const meta = exportMeta(opts, m, s, written);
     const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
     const removed = await outputs.commit();

@@ -26,7 +26,8 @@
  */
 
 import { join, resolve } from "node:path";
-import type { AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
 import {
   formatGgufHashManifest,
@@ -118,6 +119,52 @@ export async function writeTensors(
     });
   });
   return rows;
+}
+
+/** What {@link writeGguf} wrote: the meta.json rows, and the GGUF's sha256 and size. */
+export interface WrittenGguf {
+  readonly tensors: MetaTensor[];
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/**
+ * Fills `file`'s temporary file with the GGUF planned in `w` through a
+ * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
+ * computed on the other core as the bytes are written), taking the payload
+ * digests as in {@link writeTensors}; then closes `file` in `outputs`, which
+ * still syncs it and renames it at commit (or removes it on abort).
+ *
+ * @example
+ * ```ts
+ * import { AtomicOutputs } from "../io/atomic.ts";
+ * import { GgufWriter } from "../gguf/writer.ts";
+ * const outputs = await AtomicOutputs.create("models/x");
+ * const file = await outputs.file("x.gguf");
+ * const written = await writeGguf(outputs, file, new GgufWriter(), null, () => {
+ *   throw new Error("no tensors planned");
+ * });
+ * written.sha256; // the fingerprint's hex
+ * ```
+ */
+export async function writeGguf(
+  outputs: AtomicOutputs,
+  file: AtomicFile,
+  w: GgufWriter,
+  hashes: PayloadHashing | null,
+  produce: (tensor: GgufTensorPlan, index: number) => ProducedTensor,
+): Promise<WrittenGguf> {
+  const sink = await PipelinedWriter.open(file.tempPath);
+  let tensors: MetaTensor[];
+  let written: { sha256: string; bytes: number };
+  try {
+    tensors = await writeTensors(w, sink, hashes, produce);
+    written = await sink.finish();
+  } finally {
+    sink.abort();
+  }
+  await outputs.close(file);
+  return { tensors, ...written };
 }
 
 /** Where the companions will land once committed. */

@@ -47,7 +47,7 @@ import {
   companionHasher,
   type ProducedTensor,
   writeCompanions,
-  writeTensors,
+  writeGguf,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
@@ -487,7 +487,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     try {
       const ggufFile = await outputs.file(outName);
       const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
-      const tensors = await writeTensors(w, ggufFile, hashes, (tensor, i) => {
+      const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
@@ -495,12 +495,12 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
           : copyTensor(src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
-      const ggufSha = await outputs.close(ggufFile);
+      const { tensors, sha256: ggufSha } = gguf;
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
       const record = { opts, format, src, archName, jobs, outName, ggufSha, inputSha, srcMeta };
       const meta = await quantizeMeta(
-        { ...record, size: ggufFile.bytesWritten },
+        { ...record, size: gguf.bytes },
         tensors,
         warnings,
       );
