@@ -73,7 +73,10 @@ export function isTempName(name: string): boolean {
   return TEMP_NAME.test(name);
 }
 
-/** One file of a set: its temporary path and its final path, in the same folder. */
+/**
+ * One file of a set: its temporary path (named by {@link tempNameFor}) and
+ * its final path, in the same folder.
+ */
 export interface SetEntry {
   readonly temp: string;
   readonly final: string;
@@ -183,6 +186,11 @@ function journalOf(plan: OutputSetPlan): Journal {
     final: nameIn(plan.dir, e.final),
   }));
   if (entries.length === 0) throw new OutputError(`${plan.dir}: an empty output set`);
+  // A later run finishes a journal only when it can tell our temporary files from others'.
+  const foreign = entries.find((e) => !isTempName(e.temp));
+  if (foreign !== undefined) {
+    throw new OutputError(`${join(plan.dir, foreign.temp)}: not a name from tempNameFor`);
+  }
   const finals = new Set(entries.map((e) => e.final));
   const remove = (plan.remove ?? []).map((p) => nameIn(plan.dir, p)).filter((n) => !finals.has(n));
   return { version: 1, entries, remove };
@@ -261,7 +269,9 @@ function undoSync(dir: string, journalPath: string, j: Journal): void {
 
 /**
  * Commits `plan` (see the module comment); every temporary file must be
- * complete and synced. Returns the stale paths removed. A folder in the way
+ * complete and synced, and the caller must hold the folder's lock
+ * (lib/io/folder_lock.ts; `AtomicOutputs` in atomic.ts does all of this). Returns the
+ * stale paths removed. A folder in the way
  * of a final or stale path is refused before anything moves (OutputError,
  * exit 8); any other failure leaves no file of the new set at a final path.
  *

@@ -362,13 +362,7 @@ async function openSource(
     return await RandomAccessFile.open(path);
   } catch (e) {
     if (layout.kind !== "sharded" || !index || !(e instanceof InputError)) throw e;
-    let holder = "";
-    for (const [name, s] of index.weightMap) {
-      if (s === shard) {
-        holder = name;
-        break;
-      }
-    }
+    const holder = [...index.weightMap].find(([, s]) => s === shard)?.[0] ?? "";
     throw new InputError(
       `${path}: shard listed in ${layout.indexPath} (it should hold tensor "${holder}") cannot be opened (${e.message})`,
       { cause: e },

@@ -36,7 +36,7 @@ import {
   parseTokenizerJson,
 } from "./tokenizer_json.ts";
 
-export { defaultAddBos, detectPreTokenizer, detectPreTokenizerSignals } from "./pretokenizer.ts";
+export { defaultAddBos, detectPreTokenizerSignals } from "./pretokenizer.ts";
 export type { PreTokenizerSignals } from "./pretokenizer.ts";
 export { readTokenizerMetadata, writeTokenizerMetadata } from "./metadata_gguf.ts";
 

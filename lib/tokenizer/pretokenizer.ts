@@ -203,24 +203,7 @@ export function detectPreTokenizerSignals(
 }
 
 /**
- * The `tokenizer.ggml.pre` value for a byte-level BPE tokenizer.json, or null
- * when not recognized.
- *
- * @example
- * ```ts
- * const json = JSON.parse(await Deno.readTextFile("fixtures/tiny-bitnet/tokenizer.json"));
- * detectPreTokenizer(json); // "llama-bpe"
- * ```
- */
-export function detectPreTokenizer(
-  tokenizerJson: unknown,
-  encodeWithSpecials?: (text: string) => readonly number[],
-): string | null {
-  return detectPreTokenizerSignals(tokenizerJson, encodeWithSpecials).pre;
-}
-
-/**
- * {@link detectPreTokenizer}, or an {@link UnsupportedError} naming the
+ * The `tokenizer.ggml.pre` value ({@link detectPreTokenizerSignals}), or an {@link UnsupportedError} naming the
  * unrecognized Split regex (or layout) and the check hash: llama.cpp would
  * refuse or mis-split such a file, so we never guess.
  *

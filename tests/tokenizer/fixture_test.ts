@@ -12,7 +12,6 @@ import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgufValueType } from "../../lib/gguf/types.ts";
 import {
-  detectPreTokenizer,
   detectPreTokenizerSignals,
   readTokenizerMetadata,
   tokenizerMetadataFromJson,
@@ -378,7 +377,7 @@ Deno.test("fixture: tokenizers that are neither byte-level nor SentencePiece BPE
 });
 
 Deno.test("fixture: pre-tokenizer by regex; an unknown regex is an UnsupportedError naming it", () => {
-  assert.equal(detectPreTokenizer(json), "llama-bpe");
+  assert.equal(detectPreTokenizerSignals(json).pre, "llama-bpe");
   const signals = detectPreTokenizerSignals(json, (t) => fromJson.encode(t, { addBos: true }));
   assert.equal(signals.fromRegex, "llama-bpe");
   assert.match(signals.checkHash ?? "", /^[0-9a-f]{64}$/);
@@ -397,7 +396,7 @@ Deno.test("fixture: pre-tokenizer by regex; an unknown regex is an UnsupportedEr
       ],
     },
   };
-  assert.equal(detectPreTokenizer(gpt2Regex), null);
+  assert.equal(detectPreTokenizerSignals(gpt2Regex).pre, null);
   assert.throws(
     () =>
       tokenizerMetadataFromJson(gpt2Regex, { vocabSize: 2048, source: "gpt2re/tokenizer.json" }),
@@ -411,7 +410,7 @@ Deno.test("fixture: pre-tokenizer by regex; an unknown regex is an UnsupportedEr
     ...base,
     pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, use_regex: true },
   };
-  assert.equal(detectPreTokenizer(plainByteLevel), null);
+  assert.equal(detectPreTokenizerSignals(plainByteLevel).pre, null);
   assert.throws(
     () => tokenizerMetadataFromJson(plainByteLevel, { vocabSize: 2048, source: JSON_PATH }),
     (e: unknown) =>
