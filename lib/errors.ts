@@ -49,7 +49,7 @@ export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
   1: "internal error (a bug: please report it)",
   2: "usage error (bad arguments or flags)",
   3: "input not found or unreadable (file, folder, config.json)",
-  4: "malformed input file (GGUF, SafeTensors, JSON header)",
+  4: "malformed input file (GGUF, SafeTensors, JSON header), or a tensor holding NaN or ±inf",
   5: "unsupported input (architecture, dtype, ggml type, GGUF version)",
   6: "tokenizer mismatch (vocabulary, BOS/EOS, or tokenizer.json vs GGUF metadata)",
   7: "BF16 to F16 overflow refused (see --allow-overflow)",
@@ -94,6 +94,13 @@ export class InputError extends CleanGgufError {
 
 /** An input file is malformed (truncated, offsets out of range, bad magic...). */
 export class FormatError extends CleanGgufError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.format, options);
+  }
+}
+
+/** A tensor holds NaN or ±inf values: no clean file has them, whatever the tensor. */
+export class NonFiniteError extends CleanGgufError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, EXIT.format, options);
   }

@@ -81,6 +81,8 @@ export interface HeldCounts {
   readonly blocks: number;
   /** The largest dimension of any tensor. */
   readonly largestDim: number;
+  /** What lists the tensors, for messages: "the file" (a GGUF) or "the checkpoint". */
+  readonly holder: string;
 }
 
 /**
@@ -91,7 +93,7 @@ export interface HeldCounts {
  * ```ts
  * import { architectureOf } from "./registry.ts";
  * heldCounts(architectureOf("llama"), [{ name: "blk.3.attn_q.weight", shape: [8, 4] }], "gguf");
- * // { blocks: 1, largestDim: 8 }
+ * // { blocks: 1, largestDim: 8, holder: "the file" }
  * ```
  */
 export function heldCounts(
@@ -107,7 +109,11 @@ export function heldCounts(
     const m = patterns.map((p) => p.exec(t.name)).find((m) => m !== null);
     if (m) blocks.add(m[1]!);
   }
-  return { blocks: blocks.size, largestDim };
+  return {
+    blocks: blocks.size,
+    largestDim,
+    holder: naming === "gguf" ? "the file" : "the checkpoint",
+  };
 }
 
 /**
@@ -124,7 +130,10 @@ export function heldCounts(
  * ```ts
  * import type { Hparams } from "./hparams.ts";
  * declare const h: Hparams; // nLayer 1e9
- * checkDeclaredCounts(h, { blocks: 4, largestDim: 2048 }, { source: "m.gguf", keyOf: (n) => n });
+ * checkDeclaredCounts(h, { blocks: 4, largestDim: 2048, holder: "the file" }, {
+ *   source: "m.gguf",
+ *   keyOf: (n) => n,
+ * });
  * // ModelShapeError: m.gguf: nLayer = 1000000000, but the file lists tensors of 4 block(s)
  * ```
  */
@@ -135,14 +144,14 @@ export function checkDeclaredCounts(h: Hparams, held: HeldCounts, check: CountCh
       throw new ModelShapeError(
         `${check.source}: ${
           check.keyOf(name)
-        } = ${v}, but the file lists tensors of ${held.blocks} block(s): the tensors of the others are missing`,
+        } = ${v}, but ${held.holder} lists tensors of ${held.blocks} block(s): the tensors of the others are missing`,
       );
     }
     if (bound === "dim" && v > held.largestDim) {
       throw new ModelShapeError(
         `${check.source}: ${
           check.keyOf(name)
-        } = ${v} is larger than any tensor dimension in the file (the largest is ${held.largestDim})`,
+        } = ${v} is larger than any tensor dimension in ${held.holder} (the largest is ${held.largestDim})`,
       );
     }
   }

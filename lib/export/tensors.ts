@@ -17,7 +17,7 @@
  * @module
  */
 
-import { ModelShapeError, UnsupportedError } from "../errors.ts";
+import { ModelShapeError, NonFiniteError, UnsupportedError } from "../errors.ts";
 import type { ArchTensor } from "../arch/registry.ts";
 import { permuteQKRows } from "../arch/permute.ts";
 import type { SafetensorsCheckpoint, SafetensorsTensor } from "../safetensors/reader.ts";
@@ -122,8 +122,15 @@ export function exportTensor(
   let scale: number | undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of produceTensor(ctx, src, plan)) {
-      if (chunk.values) stats.add(chunk.values);
-      if (chunk.bits16) stats.addBits16(chunk.bits16.bits, chunk.bits16.table);
+      if (chunk.values || chunk.bits16) {
+        if (chunk.values) stats.add(chunk.values);
+        else stats.addBits16(chunk.bits16!.bits, chunk.bits16!.table);
+        // Refused F16 overflow is written as ±inf (and refused after the last tensor); any other
+        // non-finite value came from the source.
+        const overflowInf = ctx.overflowMode === "refuse" ? overflow + chunk.overflow : 0;
+        const nonFinite = stats.result().nonFinite - overflowInf;
+        if (nonFinite > 0) throw nonFiniteIn(src, plan, nonFinite);
+      }
       if (chunk.ternary) {
         counts ??= { n: 0, nonzero: 0, negatives: 0, value: chunk.ternary.value };
         counts.n += chunk.ternary.n;
@@ -153,6 +160,14 @@ export function exportTensor(
       };
     },
   };
+}
+
+/** The error for a tensor whose source holds NaN or ±inf values. */
+function nonFiniteIn(src: SourceTensor, plan: GgufTensorPlan, n: number): NonFiniteError {
+  return new NonFiniteError(
+    `${src.source.file}: tensor ${src.hfName} (${plan.name}) holds ${n} NaN or ±inf value(s); ` +
+      `a clean export holds finite values only`,
+  );
 }
 
 function describeAction(ctx: ProduceContext, src: SourceTensor, plan: GgufTensorPlan): string {
@@ -192,6 +207,11 @@ async function* produceTensor(
       );
     }
     const ws = scaleValues[0]!;
+    if (!Number.isFinite(ws) || ws === 0) {
+      throw new NonFiniteError(
+        `${src.packedScale.file}: tensor ${src.packedScale.name} is ${ws}, not a finite non-zero scale`,
+      );
+    }
     const convention = packedScaleConvention(ctx.quant, ctx.configPath);
     const s = Math.fround(convention === "divide" ? 1 / ws : ws);
     yield { ...ternaryChunk(trits, s, outType, ctx.overflowMode), ternaryScale: s };

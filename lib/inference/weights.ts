@@ -2,7 +2,7 @@
  * Loads a planned model's tensors from a GGUF file into kernel memory, once:
  * float matrices are streamed in as stored, BitNet projections are decoded to
  * trits + scale (weight_formats.ts) and packed in the backend's layout, and
- * norm weights become f32.
+ * norm weights become f32 (a NaN or ±inf in a norm is refused, naming it).
  *
  * @example
  * ```ts
@@ -20,6 +20,7 @@
  * @module
  */
 
+import { NonFiniteError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
@@ -153,6 +154,10 @@ async function loadNorm(
 ): Promise<Ptr> {
   const n = t.shape.reduce((a, b) => a * b, 1);
   const values = codecOf(t.info.type).decode(await g.readTensor(t.info), n, `${g.path}: ${t.name}`);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new NonFiniteError(`${g.path}: tensor ${t.name} element ${bad} is ${values[bad]}`);
+  }
   const ptr = k.alloc(n * 4, BUFFER_ALIGN);
   const view = k.f32(ptr, n);
   view.set(values);

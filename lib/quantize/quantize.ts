@@ -30,7 +30,7 @@
  */
 
 import { basename, dirname, resolve } from "node:path";
-import { ModelShapeError, NotTernaryError, UsageError } from "../errors.ts";
+import { ModelShapeError, NonFiniteError, NotTernaryError, UsageError } from "../errors.ts";
 import { readJsonFile } from "../io/json.ts";
 import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
@@ -210,6 +210,12 @@ function copyTensor(src: GgufFile, job: TensorJob): ProducedTensor {
     );
     for await (const bytes of src.streamTensor(job.info, COPY_CHUNK_BYTES)) {
       if (float) stats.add(float.decodeInto(bytes, values));
+      const { nonFinite } = stats.result();
+      if (nonFinite > 0) {
+        throw new NonFiniteError(
+          `${src.path}: tensor ${job.info.name} holds ${nonFinite} NaN or ±inf value(s); a clean file holds finite values only`,
+        );
+      }
       yield bytes;
     }
   }

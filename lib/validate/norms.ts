@@ -106,6 +106,11 @@ interface NormFacts {
 interface NormCheck {
   readonly id: string;
   readonly severity: "unusable" | "suspicious";
+  /**
+   * Judges the figures of the values: not run on a tensor holding NaN or ±inf,
+   * whose figures would leave them out (the finite check has failed it).
+   */
+  readonly ofValues?: true;
   judge(f: NormFacts): readonly [boolean, string] | null;
 }
 
@@ -145,6 +150,7 @@ const NORM_CHECKS: readonly NormCheck[] = [
   },
   {
     id: "nonzero",
+    ofValues: true,
     severity: "unusable",
     judge: ({ name, stats }) =>
       stats.rms > 0
@@ -153,6 +159,7 @@ const NORM_CHECKS: readonly NormCheck[] = [
   },
   {
     id: "envelope",
+    ofValues: true,
     severity: "suspicious",
     judge: ({ name, stats, envelope: e, family, sample }) => {
       const ok = stats.rms >= e.rmsMin && stats.rms <= e.rmsMax;
@@ -167,6 +174,7 @@ const NORM_CHECKS: readonly NormCheck[] = [
   },
   {
     id: "distinct",
+    ofValues: true,
     severity: "suspicious",
     judge: ({ name, distinct, q }) =>
       distinct > q.maxDistinct
@@ -178,6 +186,7 @@ const NORM_CHECKS: readonly NormCheck[] = [
   },
   {
     id: "grid",
+    ofValues: true,
     severity: "suspicious",
     judge: ({ name, grid, q }) => {
       if (!grid.onGrid) return [true, `${name} is not on a low-bit grid`];
@@ -263,6 +272,7 @@ export function judgeNorm(
   const checks: Check[] = [];
   const failed = new Set<string>();
   for (const row of NORM_CHECKS) {
+    if (row.ofValues && facts.stats.nonFinite > 0) continue;
     const result = row.judge(facts);
     if (!result) continue;
     checks.push(check(result[0] ? "pass" : "fail", row.id, result[1], t.name));

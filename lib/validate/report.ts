@@ -243,6 +243,13 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** rms, min, max and mean; a tensor with NaN or ±inf values has no finite figures to show. */
+function figures(stats: NormFinding["stats"]): string[] {
+  if (!stats) return ["-", "-", "-", "-"];
+  if (stats.nonFinite > 0) return Array(4).fill("NaN/inf");
+  return [stats.rms, stats.min, stats.max, stats.mean].map(fmt);
+}
+
 /**
  * The norm table (`model-inspect-ln` prints it; the report shows it too).
  *
@@ -263,11 +270,8 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
     return [
       n.name,
       n.type,
-      n.stats ? String(n.stats.count) : "-",
-      n.stats ? fmt(n.stats.rms) : "-",
-      n.stats ? fmt(n.stats.min) : "-",
-      n.stats ? fmt(n.stats.max) : "-",
-      n.stats ? fmt(n.stats.mean) : "-",
+      n.stats ? String(n.stats.count + n.stats.nonFinite) : "-",
+      ...figures(n.stats),
       n.distinct === null ? "-" : String(n.distinct),
       `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
       n.meta ? fmt(n.meta.rms) : "-",

@@ -110,3 +110,7 @@ Deno.test("context length 2^32-1: validate and probe follow one rule (accepted, 
   const report = await validateGguf({ ggufPath: path, metaPath: null, maxTokens: 2 });
   assert.equal(report.exitCode, 0, JSON.stringify(report.gates.map((g) => [g.id, g.summary])));
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(root, { recursive: true });
+});

@@ -263,3 +263,7 @@ Deno.test("hostile config.json counts: 1e9, 2^32-1 and 2^64-1 in every count key
   }
   await runCases(cases);
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(root, { recursive: true });
+});

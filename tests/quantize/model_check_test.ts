@@ -69,3 +69,7 @@ Deno.test("quantize: a GGUF without tensors is refused with 9, naming the block 
     /bitnet-b1\.58\.block_count = 4, but the file lists tensors of 0 block/,
   );
 });
+
+Deno.test("remove the temporary files", async () => {
+  await Deno.remove(root, { recursive: true });
+});
