@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { xxhashWasm } from "../../deps.ts";
+import type { GgufHashAlgo } from "../../lib/provenance/gguf_hash.ts";
 import { digest, flipByte, payloadRanges, runTask } from "./_fixtures.ts";
 
 const VERIFY = "tasks/verify_gguf.ts";
@@ -128,21 +129,33 @@ const peerPresent = await Deno.stat(PEER_GGUF_HASH).then((s) => s.isFile, () => 
 
 Deno.test({
   name:
-    "exported fixture: the .gguf-hash manifest equals what llama-gguf-hash prints (peer binary)",
+    "exported fixture: the .gguf-hash manifest equals what llama-gguf-hash prints, by default and with --all (peer binary)",
   ignore: !peerPresent,
   fn: async () => {
     const outDir = await Deno.makeTempDir();
     try {
-      const r = await exportCleanGguf({ modelDir: "fixtures/tiny-bitnet", outDir, quiet: true });
-      const name = r.ggufPath.split("/").pop()!;
-      // Run in the file's folder with the bare name: the label our manifests use.
-      const out = await new Deno.Command(PEER_GGUF_HASH, { args: [name], cwd: outDir }).output();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-      const printed = new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
-        /^(xxh64|sha1|sha256|uuid)\s/.test(l)
-      );
-      const ours = (await Deno.readTextFile(r.manifestPath)).trimEnd().split("\n");
-      assert.deepEqual(printed, ours);
+      const cases: [GgufHashAlgo[] | undefined, string[]][] = [
+        [undefined, []],
+        [["xxh64", "sha1", "sha256", "uuid"], ["--all"]],
+      ];
+      for (const [manifest, flags] of cases) {
+        const r = await exportCleanGguf({
+          modelDir: "fixtures/tiny-bitnet",
+          outDir,
+          quiet: true,
+          ...(manifest ? { manifest } : {}),
+        });
+        const name = r.ggufPath.split("/").pop()!;
+        // Run in the file's folder with the bare name: the label our manifests use.
+        const out = await new Deno.Command(PEER_GGUF_HASH, { args: [...flags, name], cwd: outDir })
+          .output();
+        assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        const printed = new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
+          /^(xxh64|sha1|sha256|uuid)\s/.test(l)
+        );
+        const ours = (await Deno.readTextFile(r.manifestPath)).trimEnd().split("\n");
+        assert.deepEqual(printed, ours, flags.join(" ") || "default");
+      }
     } finally {
       await Deno.remove(outDir, { recursive: true });
     }
