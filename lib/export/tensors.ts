@@ -27,7 +27,7 @@ import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
 import type { ProducedTensor } from "../provenance/companions.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
-import { convertChunk, type FloatOutType, fromF32, toF32 } from "./convert.ts";
+import { type ChunkConverter, type FloatOutType, fromF32, toF32 } from "./convert.ts";
 import { packedRows, packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
 import { Ternary16 } from "./ternary16.ts";
 
@@ -97,12 +97,15 @@ export interface ProduceContext {
   overflowMode: OverflowMode;
   quant: Record<string, unknown> | undefined;
   configPath: string;
+  /** Reused conversion buffers: one tensor is produced at a time, each chunk consumed before the next. */
+  scratch: ChunkConverter;
 }
 
 interface ProducedChunk {
   written: Uint8Array;
-  /** Written values, for statistics; or, for ternary tensors, their trit counts. */
+  /** Written values, for statistics (as f32, or as 16-bit patterns and their f32 table); or, for ternary tensors, their trit counts. */
   values?: Float32Array;
+  bits16?: { bits: Uint16Array; table: Float32Array };
   ternary?: TernaryCounts;
   overflow: number;
   ternaryScale?: number;
@@ -121,8 +124,9 @@ export function exportTensor(
   let scale: number | undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of produceTensor(ctx, src, plan)) {
-      if (chunk.values) {
-        stats.add(chunk.values);
+      if (chunk.values || chunk.bits16) {
+        if (chunk.values) stats.add(chunk.values);
+        else stats.addBits16(chunk.bits16!.bits, chunk.bits16!.table);
         // Refused F16 overflow is written as ±inf (and refused after the last tensor); any other
         // non-finite value came from the source.
         const overflowInf = ctx.overflowMode === "refuse" ? overflow + chunk.overflow : 0;
@@ -272,7 +276,7 @@ async function* produceTensor(
 
   // Embeddings, output, norms and Llama projections: streamed, converted chunk by chunk.
   for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
-    yield convertChunk(src.source.dtype, chunk, outType, ctx.overflowMode, src.hfName);
+    yield ctx.scratch.convert(src.source.dtype, chunk, outType, ctx.overflowMode, src.hfName);
   }
 }
 
@@ -310,10 +314,10 @@ async function* ternarizeStreamed(
     let first = true;
     for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
       const source = u16View(chunk);
-      const out = new Uint16Array(source.length);
+      const out = ctx.scratch.u16(source.length);
       table.map(source, out);
       yield {
-        written: new Uint8Array(out.buffer),
+        written: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
         // The counts are known for the whole tensor: report them once.
         ternary: first
           ? {

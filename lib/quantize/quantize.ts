@@ -47,9 +47,10 @@ import {
   companionHasher,
   type ProducedTensor,
   writeCompanions,
-  writeTensors,
+  writeGguf,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
+import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
@@ -81,8 +82,10 @@ export interface QuantizeOptions {
   ternarize?: boolean;
   /** Output file stem; default `clean-<type>`. */
   name?: string;
-  /** Write `<stem>.gguf-hash` (xxh64 + sha256, llama.cpp gguf-hash format); default true. */
+  /** Write `<stem>.gguf-hash` (llama.cpp gguf-hash format); default true. */
   hashManifest?: boolean;
+  /** Digests of the manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
   /** Record the time in meta.json (off by default: reproducible files). */
   timestamp?: boolean;
   /** Called before each tensor is written, and once at the end. */
@@ -511,8 +514,8 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     );
     try {
       const ggufFile = await outputs.file(outName);
-      const hashes = opts.hashManifest === false ? null : await companionHasher();
-      const tensors = await writeTensors(w, ggufFile, hashes, (tensor, i) => {
+      const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
+      const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
@@ -520,12 +523,12 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
           : copyTensor(src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
-      const ggufSha = await outputs.close(ggufFile);
+      const { tensors, sha256: ggufSha } = gguf;
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
       const record = { opts, format, src, archName, jobs, outName, ggufSha, inputSha, srcMeta };
       const meta = await quantizeMeta(
-        { ...record, size: ggufFile.bytesWritten },
+        { ...record, size: gguf.bytes },
         tensors,
         warnings,
       );
