@@ -19,6 +19,7 @@ import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
 import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
 import { resolveModelSource } from "../lib/hub/model_source.ts";
+import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 
 /**
  * The export the command line asks for (model-export's flags; model-clean
@@ -61,7 +62,9 @@ export async function exportFromCommandLine(
     allowOverflow: f["allow-overflow"],
     ...(f.name !== undefined ? { name: f.name } : {}),
     timestamp: f.timestamp,
+    ...(f.manifest !== undefined ? { manifest: parseGgufHashAlgos(f.manifest) } : {}),
     ...(source.origin ? { origin: source.origin } : {}),
+    ...(source.verifiedSha256 ? { verifiedSha256: source.verifiedSha256 } : {}),
     onProgress: progress.update,
     onWarning: ctx.warn,
   });

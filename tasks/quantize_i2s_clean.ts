@@ -17,6 +17,7 @@
 import { printJson, runTask, type TaskBody, writtenSummary } from "../lib/cli/run.ts";
 import { QUANTIZE_SPEC } from "../lib/cli/specs/quantize.ts";
 import { quantizeGguf } from "../lib/quantize/quantize.ts";
+import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 
 /** The task: quantize, then print the GGUF's path and fingerprint (or a JSON summary). */
 export const quantizeTask: TaskBody<typeof QUANTIZE_SPEC> = async ({ flags: f, args }, ctx) => {
@@ -28,6 +29,7 @@ export const quantizeTask: TaskBody<typeof QUANTIZE_SPEC> = async ({ flags: f, a
     ternarize: f.ternarize,
     ...(f.name !== undefined ? { name: f.name } : {}),
     hashManifest: !f["no-hash"],
+    ...(f.manifest !== undefined ? { manifest: parseGgufHashAlgos(f.manifest) } : {}),
     timestamp: f.timestamp,
     onProgress: progress.update,
     onWarning: ctx.warn,

@@ -21,7 +21,14 @@ import { FormatError, UnsupportedError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import type { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
-import { type Activation, archByGgufName, type ArchSpec, type Family } from "./registry.ts";
+import {
+  type Activation,
+  archByGgufName,
+  type ArchSpec,
+  type Family,
+  type ProjectionKind,
+} from "./registry.ts";
+import { BITLINEAR_KEY, bitlinearFromConfig, bitlinearFromGguf } from "./bitlinear.ts";
 import { checkDeclaredCounts, type HeldCounts, heldCounts } from "./limits.ts";
 
 /** Everything the tensor shapes and the forward pass depend on. */
@@ -36,6 +43,8 @@ export interface Hparams {
   eps: number;
   ropeTheta: number;
   headDim: number;
+  /** Value head size (llama.cpp's `attention.value_length`); the engine needs it equal to headDim. */
+  valueDim: number;
   /** Rotated dimensions per head (≤ headDim, even). */
   ropeDim: number;
   vocabSize: number;
@@ -43,10 +52,16 @@ export interface Hparams {
   tied: boolean;
   /** The gated FFN's activation: relu²(gate)·up or silu(gate)·up. */
   activation: Activation;
+  /**
+   * Projections computed as BitLinear: ternary weights, inputs quantized to
+   * int8 per token (absmax). Every projection of a BitNet architecture; for
+   * "llama", those listed in `clean_gguf.bitlinear_projections` (none without it).
+   */
+  bitlinear: readonly ProjectionKind[];
 }
 
 /** A numeric quantity of {@link Hparams}. */
-export type HparamName = Exclude<keyof Hparams, "tied" | "activation">;
+export type HparamName = Exclude<keyof Hparams, "tied" | "activation" | "bitlinear">;
 
 /** The value of a quantity that its key does not give. */
 type Fallback = (h: Hparams) => number;
@@ -111,6 +126,16 @@ export const HPARAMS: readonly HparamRow[] = [
     configFallback: derivedHeadDim,
     ggufFallback: derivedHeadDim,
     written: (h) => h.headDim !== derivedHeadDim(h),
+  },
+  {
+    // llama.cpp takes the value head size from its own key (default n_embd / n_head), so an
+    // explicit head_dim (Falcon3) is written for both; the engine needs them equal.
+    name: "valueDim",
+    gguf: "attention.value_length",
+    config: "head_dim",
+    configFallback: derivedHeadDim,
+    ggufFallback: derivedHeadDim,
+    written: (h) => h.valueDim !== derivedHeadDim(h),
   },
   {
     name: "ropeDim",
@@ -189,6 +214,11 @@ function checkHparams(
       }) is not a multiple of the key/value head count (${named("nHeadKv")})`,
     );
   }
+  if (h.valueDim !== h.headDim) {
+    throw new UnsupportedError(
+      `${source}: value head size ${h.valueDim} differs from the key head size ${h.headDim}`,
+    );
+  }
   if (h.headDim % 2 !== 0 || h.ropeDim % 2 !== 0 || h.ropeDim > h.headDim) {
     throw new FormatError(
       `${source}: the head size (${named("headDim")}) must be even, and the rotated dimensions (${
@@ -202,6 +232,7 @@ const blank = (): Hparams => ({
   ...Object.fromEntries(HPARAMS.map((r) => [r.name, 0])) as Record<HparamName, number>,
   tied: false,
   activation: "relu2",
+  bitlinear: [],
 });
 
 /**
@@ -255,6 +286,7 @@ export function hparamsFromConfig(
     keyOf,
     (row) => row.config && config[row.config] !== undefined ? config[row.config] : h[row.name],
   );
+  h.bitlinear = bitlinearFromConfig(config, arch, h.nLayer, source);
   return h;
 }
 
@@ -282,6 +314,7 @@ export function writeHparams(w: GgufWriter, archName: string, arch: ArchSpec, h:
   if (archName === arch.activationKeyIn || h.activation !== arch.activation) {
     w.addString(archKey(archName, "activation"), h.activation);
   }
+  if (arch.bitlinearKey && h.bitlinear.length > 0) w.addStringArray(BITLINEAR_KEY, h.bitlinear);
 }
 
 /** Hyper-parameters of a GGUF file, with its architecture name and family. */
@@ -322,7 +355,12 @@ export function readHparams(g: GgufFile): ModelHparams {
   const h = fill(
     (row) => g.kv(key(row)) ? g.getNumber(key(row)) : null,
     (row) => row.ggufFallback && ((h) => row.ggufFallback!(h, g)),
-    { ...blank(), tied: !g.hasTensor("output.weight"), activation: activation as Activation },
+    {
+      ...blank(),
+      tied: !g.hasTensor("output.weight"),
+      activation: activation as Activation,
+      bitlinear: bitlinearFromGguf(g, spec.ternaryProjections),
+    },
   );
   const held = heldCounts(spec, g.tensors, "gguf");
   checkDeclaredCounts(h, held, { source: g.path, keyOf: (name) => archKey(arch, name) });

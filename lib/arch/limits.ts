@@ -48,6 +48,7 @@ const BOUNDS: Readonly<Record<HparamName, Bound>> = {
   eps: "none",
   ropeTheta: "none",
   headDim: "dim",
+  valueDim: "dim",
   ropeDim: "dim",
   vocabSize: "dim",
 };

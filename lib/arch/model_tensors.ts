@@ -19,7 +19,12 @@
 import { ModelShapeError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "./hparams.ts";
-import { architectureOf, expectedTensors, type TensorRole } from "./registry.ts";
+import {
+  architectureOf,
+  expectedTensors,
+  type ProjectionKind,
+  type TensorRole,
+} from "./registry.ts";
 
 /** One tensor the architecture expects. */
 export interface ExpectedTensor {
@@ -27,6 +32,8 @@ export interface ExpectedTensor {
   /** PyTorch order: [out, in] for matrices. */
   readonly shape: readonly number[];
   readonly role: TensorRole;
+  /** The projection kind, for projections. */
+  readonly projection?: ProjectionKind;
 }
 
 /** An expected tensor and the file's tensor that matches it. */
@@ -47,7 +54,12 @@ export interface FoundTensor {
  */
 export function expectedModelTensors(hp: ModelHparams): ExpectedTensor[] {
   return expectedTensors(architectureOf(hp.family), hp)
-    .map((t) => ({ name: t.gguf, shape: t.shape, role: t.rule.role }));
+    .map((t) => ({
+      name: t.gguf,
+      shape: t.shape,
+      role: t.rule.role,
+      ...(t.rule.projection ? { projection: t.rule.projection } : {}),
+    }));
 }
 
 /**

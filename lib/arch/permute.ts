@@ -16,7 +16,7 @@
 import { ModelShapeError } from "../errors.ts";
 
 /** Returns the permuted copy of a row-major `[rows, cols]` matrix. */
-export function permuteQKRows<T extends Float32Array | Uint16Array>(
+export function permuteQKRows<T extends Float32Array | Uint16Array | Int8Array>(
   w: T,
   rows: number,
   cols: number,

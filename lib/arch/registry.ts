@@ -37,6 +37,17 @@ export type ProjectionKind =
   | "ffn_up"
   | "ffn_down";
 
+/** Every projection kind, in layer order. */
+export const PROJECTION_KINDS: readonly ProjectionKind[] = [
+  "attn_q",
+  "attn_k",
+  "attn_v",
+  "attn_output",
+  "ffn_gate",
+  "ffn_up",
+  "ffn_down",
+];
+
 /** One row of the HF → GGUF name table; `{N}` stands for the layer index. */
 export interface TensorRule {
   /** GGUF name (docs/reference/formats.md, "Tensor names"). */
@@ -66,17 +77,34 @@ export type Activation = "relu2" | "silu";
 
 /** One supported architecture. */
 export interface ArchSpec {
-  /** `config.architectures` values that select this row. */
+  /** Short name of the row (docs, meta.json, messages). */
+  readonly id: string;
+  /** `config.architectures[0]` values that select this row. */
   readonly hfArchitectures: readonly string[];
   /** `config.model_type` values that select this row when `architectures` is absent. */
   readonly modelTypes: readonly string[];
+  /**
+   * `quantization_config.quant_method` values this row accepts (null: no
+   * quantization_config); with the architecture they pick the row.
+   */
+  readonly quantMethods: readonly (string | null)[];
   readonly family: Family;
   /** GGUF `general.architecture` names this family may be written as, default first. */
   readonly ggufArchNames: readonly string[];
   /** Llama's q/k rows are permuted for llama.cpp's adjacent-pair RoPE; BitNet's are not. */
   readonly permuteQK: boolean;
-  /** Projections are ternarized with absmean before writing. */
+  /**
+   * Projections are BitLinear (ternary weights, int8 per-token activations):
+   * master weights are ternarized with absmean before writing, packed ones
+   * unpacked; `quantization_config.modules_to_not_convert` may exempt some.
+   */
   readonly ternaryProjections: boolean;
+  /**
+   * The GGUF architecture name does not imply BitLinear projections (a Llama
+   * with `quant_method: "bitnet"`): the export lists them under
+   * `clean_gguf.bitlinear_projections` and the engine reads them from there.
+   */
+  readonly bitlinearKey: boolean;
   /** The activation when config.json's `hidden_act` (or the GGUF's `hidden_activation`) is absent. */
   readonly activation: Activation;
   /** The GGUF architecture name whose loader reads `{arch}.hidden_activation` (upstream's `bitnet`). */
@@ -166,23 +194,48 @@ function layerOrder(rules: readonly TensorRule[]): TensorRule[] {
 /** The registry. */
 export const ARCHITECTURES: readonly ArchSpec[] = [
   {
+    // Microsoft BitNet b1.58 2B-4T (BitNetForCausalLM, relu²) and 1bitLLM bitnet_b1_58
+    // (BitnetForCausalLM with model_type "llama" and hidden_act "silu": routed here by
+    // architectures[0]; their sub-norms are aliases in BITNET_LAYER).
+    id: "bitnet",
     hfArchitectures: ["BitNetForCausalLM", "BitnetForCausalLM"],
     modelTypes: ["bitnet"],
+    quantMethods: [null, "bitnet"],
     family: "bitnet",
     ggufArchNames: ["bitnet-b1.58", "bitnet-25", "bitnet"],
     permuteQK: false,
     ternaryProjections: true,
+    bitlinearKey: false,
     activation: "relu2",
     activationKeyIn: "bitnet",
     tensors: layerOrder(BITNET_LAYER),
   },
   {
+    id: "llama",
     hfArchitectures: ["LlamaForCausalLM"],
     modelTypes: ["llama"],
+    quantMethods: [null],
     family: "llama",
     ggufArchNames: ["llama"],
     permuteQK: true,
     ternaryProjections: false,
+    bitlinearKey: false,
+    activation: "silu",
+    tensors: layerOrder(LLAMA_LAYER),
+  },
+  {
+    // Llama checkpoints trained or fine-tuned as BitNet b1.58 (tiiuae Falcon3-*-1.58bit,
+    // Falcon-E, HF1BitLLM Llama3-8B-1.58): written as "llama" so llama.cpp loads them, with
+    // the BitLinear projections recorded in our own key (docs/explanation/ternary-llama.md).
+    id: "llama-bitnet",
+    hfArchitectures: ["LlamaForCausalLM"],
+    modelTypes: ["llama"],
+    quantMethods: ["bitnet"],
+    family: "llama",
+    ggufArchNames: ["llama"],
+    permuteQK: true,
+    ternaryProjections: true,
+    bitlinearKey: true,
     activation: "silu",
     tensors: layerOrder(LLAMA_LAYER),
   },
@@ -190,23 +243,52 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
 
 /** Every supported HF architecture name, for error messages. */
 export function supportedArchitectures(): string[] {
-  return ARCHITECTURES.flatMap((a) => a.hfArchitectures);
+  return [...new Set(ARCHITECTURES.flatMap((a) => a.hfArchitectures))];
+}
+
+/** `quantization_config.quant_method` of a config.json, or null without a quantization_config. */
+function quantMethodOf(config: Record<string, unknown>): string | null {
+  const q = config.quantization_config;
+  if (q === undefined || q === null) return null;
+  const m = typeof q === "object" ? (q as Record<string, unknown>).quant_method : undefined;
+  if (m === undefined || m === null) return null;
+  return typeof m === "string" ? m : JSON.stringify(m);
 }
 
 /**
- * The row for a config.json (by `architectures[0]`, else `model_type`); an
- * unknown architecture is an {@link UnsupportedError} listing the supported ones.
+ * The row for a config.json: `architectures[0]` (else `model_type`) names the
+ * candidates, `quantization_config.quant_method` picks among them. An unknown
+ * architecture or quantization method is an {@link UnsupportedError} listing
+ * the supported ones.
+ *
+ * @example
+ * ```ts
+ * findArchitecture({ architectures: ["LlamaForCausalLM"], quantization_config: { quant_method: "bitnet" } }, "config.json").id; // "llama-bitnet"
+ * findArchitecture({ architectures: ["BitnetForCausalLM"], model_type: "llama" }, "config.json").id; // "bitnet"
+ * ```
  */
 export function findArchitecture(config: Record<string, unknown>, source: string): ArchSpec {
   const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
   const modelType = typeof config.model_type === "string" ? config.model_type : undefined;
-  const found = archs.length > 0
-    ? ARCHITECTURES.find((a) => archs.some((n) => a.hfArchitectures.includes(n)))
-    : ARCHITECTURES.find((a) => modelType !== undefined && a.modelTypes.includes(modelType));
-  if (!found) {
-    const what = archs.length > 0 ? `architecture ${archs.join(", ")}` : `model_type ${modelType}`;
+  const first = archs[0];
+  const candidates = first !== undefined
+    ? ARCHITECTURES.filter((a) => a.hfArchitectures.includes(first))
+    : ARCHITECTURES.filter((a) => modelType !== undefined && a.modelTypes.includes(modelType));
+  const what = first !== undefined ? `architecture ${first}` : `model_type ${modelType}`;
+  if (candidates.length === 0) {
     throw new UnsupportedError(
       `${source}: unsupported ${what}; supported: ${supportedArchitectures().join(", ")}`,
+    );
+  }
+  const method = quantMethodOf(config);
+  const found = candidates.find((a) => a.quantMethods.includes(method));
+  if (!found) {
+    const known = [...new Set(candidates.flatMap((a) => a.quantMethods))]
+      .map((m) => m === null ? "none" : `"${m}"`).join(", ");
+    throw new UnsupportedError(
+      `${source}: quantization_config.quant_method ${
+        method === null ? "absent" : `"${method}"`
+      } is not supported for ${what} (supported: ${known})`,
     );
   }
   return found;
@@ -248,7 +330,9 @@ export function architectureOf(family: Family): ArchSpec {
 }
 
 /**
- * The registry row of a GGUF `general.architecture` name; an unknown one is
+ * The registry row of a GGUF `general.architecture` name (the first row that
+ * writes it: "llama" is the plain Llama row; its BitLinear projections, if
+ * any, are in `clean_gguf.bitlinear_projections`); an unknown one is
  * an {@link UnsupportedError} listing the supported names.
  *
  * @example

@@ -21,27 +21,30 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
 import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
 import { type HeldCounts, heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
-import { sha256InWorker } from "../io/hash_worker.ts";
+import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import { companionHasher, writeCompanions, writeTensors } from "../provenance/companions.ts";
+import { companionHasher, writeCompanions, writeGguf } from "../provenance/companions.ts";
 import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
+import { TOKENIZER_MODELS } from "../tokenizer/metadata_gguf.ts";
+import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
+import { ChunkConverter } from "./convert.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
 /** Export options (the CLI flags of `model-export`). */
@@ -71,6 +74,14 @@ export interface ExportOptions {
   quiet?: boolean;
   /** Files beside the output never removed as stale companions (model-check's reference baseline). */
   keep?: readonly string[];
+  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
+  /**
+   * sha256 of source files already computed and checked against the Hub in
+   * this run (the download's), by absolute path: recorded as they are, not
+   * recomputed. Any other source is hashed in a worker beside the export.
+   */
+  verifiedSha256?: Readonly<Record<string, string>>;
   /** Observers of the output commit's steps, for crash tests (no task sets them). */
   commitHooks?: CommitHooks;
 }
@@ -80,7 +91,7 @@ export interface ExportResult {
   ggufPath: string;
   metaPath: string;
   fingerprintPath: string;
-  /** llama.cpp gguf-hash manifest (xxh64 and sha256 per tensor and for the model). */
+  /** llama.cpp gguf-hash manifest (xxh64 per tensor and for the model, unless others were asked for). */
   manifestPath: string;
   /** `sha256-<hex>` of the GGUF. */
   fingerprint: string;
@@ -319,7 +330,8 @@ function exportMeta(
       model: tokMeta.model,
       pre: tokMeta.pre,
       tokens: tokMeta.tokens.length,
-      merges: tokMeta.merges.length,
+      // As the GGUF says it (model-verify recomputes it): SentencePiece writes no merges list.
+      merges: TOKENIZER_MODELS[tokMeta.model]?.merges ? tokMeta.merges.length : null,
       bos_token_id: tokMeta.bosId,
       eos_token_id: tokMeta.eosId,
       add_bos_token: tokMeta.addBos,
@@ -343,12 +355,13 @@ async function writeOutputs(
   const ctx: ProduceContext = {
     ckpt,
     permuteQK: m.arch.permuteQK,
-    ternary: m.arch.ternaryProjections,
+    bitlinear: m.h.bitlinear,
     nHead: m.h.nHead,
     nHeadKv: m.h.nHeadKv,
     overflowMode: s.overflowMode,
     quant: (m.config.quantization_config ?? undefined) as Record<string, unknown> | undefined,
     configPath: m.configPath,
+    scratch: new ChunkConverter(),
   };
   const outputs = await AtomicOutputs.create(
     opts.outDir,
@@ -357,16 +370,18 @@ async function writeOutputs(
   try {
     const ggufFile = await outputs.file(`${s.stem}.gguf`);
     const overflows: string[] = [];
-    // The manifest is computed as the payloads go by: no second read of the output.
-    const hashes = await companionHasher();
-    const tensors = await writeTensors(w, ggufFile, hashes, (plan, i) => {
+    // The manifest and the fingerprint are computed as the bytes go by: no second read of the
+    // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
+    // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
+    const hashes = await companionHasher(opts.manifest);
+    const gguf = await writeGguf(outputs, ggufFile, w, hashes, (plan, i) => {
       opts.onProgress?.(i, sources.length, plan.name);
       return exportTensor(ctx, sources[i]!, plan, overflows);
     });
     judgeOverflow(overflows, s);
     opts.onProgress?.(sources.length, sources.length, "");
-    const sha = await outputs.close(ggufFile);
-    const written = { sha, size: ggufFile.bytesWritten, sources: await sourceHashes, tensors };
+    const sha = gguf.sha256;
+    const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors: gguf.tensors };
     const meta = exportMeta(opts, m, s, written);
     const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
     const removed = await outputs.commit();
@@ -385,16 +400,22 @@ async function writeOutputs(
   }
 }
 
+/** A digest known already, as a finished hashing job. */
+function knownDigest(hex: string): HashJob {
+  return { digest: Promise.resolve(hex), cancel: () => {} };
+}
+
 /** Runs the export. */
 export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult> {
   const s = settingsOf(opts);
   const m = await readModelFiles(opts, s);
   const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
-  // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export.
-  const jobs = [m.configPath, m.tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => ({
-    path,
-    job: sha256InWorker(path),
-  }));
+  // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export,
+  // except for files the download has just hashed and checked against the Hub.
+  const jobs = [m.configPath, m.tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => {
+    const known = opts.verifiedSha256?.[resolve(path)];
+    return { path, job: known ? knownDigest(known) : sha256InWorker(path) };
+  });
   const sourceHashes = Promise.all(jobs.map(async ({ path, job }) => ({
     path: basename(path),
     size: (await Deno.stat(path)).size,

@@ -14,8 +14,9 @@
 import { FormatError, UnsupportedError } from "../errors.ts";
 
 /**
- * Trits `[outRows, cols]` from packed bytes `[outRows/4, cols]`: row i·R + p
- * (R = outRows/4) is bits 2i..2i+1 of byte [p, c], code − 1.
+ * Trits `[outRows, cols]` from packed bytes `[R, cols]`, R = ceil(outRows/4):
+ * row i·R + p is bits 2i..2i+1 of byte [p, c], code − 1 (transformers'
+ * `unpack_weights`; the codes of rows past outRows in the last block are ignored).
  */
 export function unpackBitnetU8(
   packed: Uint8Array,
@@ -23,16 +24,16 @@ export function unpackBitnetU8(
   cols: number,
   name = "tensor",
 ): Int8Array {
-  if (outRows % 4 !== 0 || packed.length !== (outRows / 4) * cols) {
+  const R = packedRows(outRows);
+  if (packed.length !== R * cols) {
     throw new FormatError(
-      `${name}: packed U8 tensor has ${packed.length} bytes, expected ${outRows / 4} x ${cols}`,
+      `${name}: packed U8 tensor has ${packed.length} bytes, expected ${R} x ${cols}`,
     );
   }
-  const R = outRows / 4;
   const trits = new Int8Array(outRows * cols);
   for (let i = 0; i < 4; i++) {
     const shift = 2 * i;
-    for (let p = 0; p < R; p++) {
+    for (let p = 0; p < R && i * R + p < outRows; p++) {
       const src = p * cols, dst = (i * R + p) * cols;
       for (let c = 0; c < cols; c++) {
         const code = (packed[src + c]! >> shift) & 3;
@@ -46,25 +47,51 @@ export function unpackBitnetU8(
   return trits;
 }
 
+/**
+ * Packed rows of a projection with `outRows` output rows: four per byte.
+ *
+ * @example
+ * ```ts
+ * packedRows(10); // 3
+ * ```
+ */
+export function packedRows(outRows: number): number {
+  return Math.ceil(outRows / 4);
+}
+
 /** How `weight_scale` turns codes into weights, from `quantization_config.linear_class`. */
 export type PackedScaleConvention = "divide" | "multiply";
 
 /**
- * The scale convention of a packed checkpoint: class BitLinear computes
- * y = (x_int8 · codes) / (input_scale · weight_scale), so the weight is
- * code / weight_scale; AutoBitLinear offline multiplies. Decided by the test
+ * `quantization_config.linear_class` → the scale convention (transformers'
+ * `integrations/bitnet.py`): BitLinear computes y = (x_int8 · codes) /
+ * (input_scale · weight_scale), so the weight is code ÷ weight_scale;
+ * AutoBitLinear (offline) multiplies. Without `linear_class` transformers
+ * builds BitLinear (tiiuae Falcon3/Falcon-E, HF1BitLLM). Decided by the tests
  * "packed U8 checkpoints export to the same ternary weights as their BF16
- * source" in tests/export/export_test.ts. Never guessed from the numbers.
+ * source" (tests/export/export_test.ts) and tests/families/. Never guessed
+ * from the numbers.
+ */
+const LINEAR_CLASSES: Readonly<Record<string, PackedScaleConvention>> = {
+  bitlinear: "divide",
+  autobitlinear: "multiply",
+};
+
+/**
+ * The scale convention of a packed checkpoint, from its quantization_config
+ * ({@link LINEAR_CLASSES}); an unknown `linear_class` is an {@link UnsupportedError}.
  */
 export function packedScaleConvention(
   quantizationConfig: Record<string, unknown> | undefined,
   source: string,
 ): PackedScaleConvention {
-  const cls = quantizationConfig?.linear_class;
-  if (cls === "bitlinear") return "divide";
-  if (cls === "autobitlinear") return "multiply";
+  const cls = quantizationConfig?.linear_class ?? "bitlinear";
+  const convention = typeof cls === "string" ? LINEAR_CLASSES[cls] : undefined;
+  if (convention) return convention;
   throw new UnsupportedError(
     `${source}: packed checkpoint with quantization_config.linear_class ${JSON.stringify(cls)}; ` +
-      `expected "bitlinear" or "autobitlinear"`,
+      `expected ${
+        Object.keys(LINEAR_CLASSES).map((c) => `"${c}"`).join(" or ")
+      } (or none: "bitlinear")`,
   );
 }

@@ -18,7 +18,7 @@
  */
 
 import { ModelShapeError, NonFiniteError, UnsupportedError } from "../errors.ts";
-import type { ArchTensor } from "../arch/registry.ts";
+import type { ArchTensor, ProjectionKind } from "../arch/registry.ts";
 import { permuteQKRows } from "../arch/permute.ts";
 import type { SafetensorsCheckpoint, SafetensorsTensor } from "../safetensors/reader.ts";
 import type { GgufTensorPlan } from "../gguf/writer.ts";
@@ -27,8 +27,8 @@ import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { AbsmeanAccumulator, ternarizeAbsmean } from "../codecs/ternary.ts";
 import type { ProducedTensor } from "../provenance/companions.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
-import { convertChunk, type FloatOutType, fromF32, toF32 } from "./convert.ts";
-import { packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
+import { type ChunkConverter, type FloatOutType, fromF32, toF32 } from "./convert.ts";
+import { packedRows, packedScaleConvention, unpackBitnetU8 } from "./packed.ts";
 import { Ternary16 } from "./ternary16.ts";
 
 /** A tensor resolved against the checkpoint. */
@@ -60,11 +60,12 @@ export function resolveTensors(
     const scaleName = hfName.replace(/\.weight$/, ".weight_scale");
     if (source.dtype === "U8" && plan.rule.role === "projection" && ckpt.has(scaleName)) {
       const [rows, cols] = plan.shape as [number, number];
-      if (source.shape.length !== 2 || source.shape[0] !== rows / 4 || source.shape[1] !== cols) {
+      const packed = packedRows(rows);
+      if (source.shape.length !== 2 || source.shape[0] !== packed || source.shape[1] !== cols) {
         throw new ModelShapeError(
-          `${hfName}: packed shape [${source.shape.join(", ")}], expected [${
-            rows / 4
-          }, ${cols}] for ${plan.gguf}`,
+          `${hfName}: packed shape [${
+            source.shape.join(", ")
+          }], expected [${packed}, ${cols}] for ${plan.gguf}`,
         );
       }
       return { plan, hfName, source, ggmlType, packedScale: ckpt.get(scaleName) };
@@ -89,18 +90,22 @@ export function resolveTensors(
 export interface ProduceContext {
   ckpt: SafetensorsCheckpoint;
   permuteQK: boolean;
-  ternary: boolean;
+  /** Projection kinds written as BitLinear (ternary); the others are converted as floats. */
+  bitlinear: readonly ProjectionKind[];
   nHead: number;
   nHeadKv: number;
   overflowMode: OverflowMode;
   quant: Record<string, unknown> | undefined;
   configPath: string;
+  /** Reused conversion buffers: one tensor is produced at a time, each chunk consumed before the next. */
+  scratch: ChunkConverter;
 }
 
 interface ProducedChunk {
   written: Uint8Array;
-  /** Written values, for statistics; or, for ternary tensors, their trit counts. */
+  /** Written values, for statistics (as f32, or as 16-bit patterns and their f32 table); or, for ternary tensors, their trit counts. */
   values?: Float32Array;
+  bits16?: { bits: Uint16Array; table: Float32Array };
   ternary?: TernaryCounts;
   overflow: number;
   ternaryScale?: number;
@@ -119,8 +124,9 @@ export function exportTensor(
   let scale: number | undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     for await (const chunk of produceTensor(ctx, src, plan)) {
-      if (chunk.values) {
-        stats.add(chunk.values);
+      if (chunk.values || chunk.bits16) {
+        if (chunk.values) stats.add(chunk.values);
+        else stats.addBits16(chunk.bits16!.bits, chunk.bits16!.table);
         // Refused F16 overflow is written as ±inf (and refused after the last tensor); any other
         // non-finite value came from the source.
         const overflowInf = ctx.overflowMode === "refuse" ? overflow + chunk.overflow : 0;
@@ -168,17 +174,44 @@ function nonFiniteIn(src: SourceTensor, plan: GgufTensorPlan, n: number): NonFin
 
 function describeAction(ctx: ProduceContext, src: SourceTensor, plan: GgufTensorPlan): string {
   const to = codecOf(plan.type).name;
-  if (src.packedScale) return `unpacked from U8 codes × weight_scale, written ${to}`;
-  if (src.plan.rule.role === "projection" && ctx.ternary) {
-    return `ternarized (absmean, per tensor), written ${to}`;
+  const permuted = qkHeads(ctx, src) > 0 ? ", rows permuted for llama.cpp RoPE" : "";
+  if (src.packedScale) {
+    const op = packedScaleConvention(ctx.quant, ctx.configPath) === "divide" ? "÷" : "×";
+    return `unpacked from U8 codes ${op} weight_scale${permuted}, written ${to}`;
   }
-  if (src.plan.rule.projection === "attn_q" || src.plan.rule.projection === "attn_k") {
-    if (ctx.permuteQK) return `rows permuted for llama.cpp RoPE, written ${to}`;
-  }
+  if (isBitlinear(ctx, src)) return `ternarized (absmean, per tensor)${permuted}, written ${to}`;
+  if (permuted) return `rows permuted for llama.cpp RoPE, written ${to}`;
   return src.source.dtype === to ? "copied" : `converted ${src.source.dtype} → ${to}`;
 }
 
 const STREAM_CHUNK = 1 << 22;
+
+/** A projection the model computes as BitLinear. */
+function isBitlinear(ctx: ProduceContext, src: SourceTensor): boolean {
+  const kind = src.plan.rule.projection;
+  return kind !== undefined && ctx.bitlinear.includes(kind);
+}
+
+/** The head count to permute q/k rows with for llama.cpp's RoPE, or 0 when not permuted. */
+function qkHeads(ctx: ProduceContext, src: SourceTensor): number {
+  const kind = src.plan.rule.projection;
+  if (!ctx.permuteQK || (kind !== "attn_q" && kind !== "attn_k")) return 0;
+  return kind === "attn_q" ? ctx.nHead : ctx.nHeadKv;
+}
+
+/** Trits × s of a whole projection, q/k rows permuted where the family needs it. */
+function ternaryWhole(
+  ctx: ProduceContext,
+  src: SourceTensor,
+  trits: Int8Array,
+  s: number,
+  outType: FloatOutType,
+  [rows, cols]: [number, number],
+): ProducedChunk {
+  const heads = qkHeads(ctx, src);
+  const t = heads > 0 ? permuteQKRows(trits, rows, cols, heads, src.hfName) : trits;
+  return { ...ternaryChunk(t, s, outType, ctx.overflowMode), ternaryScale: s };
+}
 
 /** Yields one tensor's bytes as written, with its values for statistics. */
 async function* produceTensor(
@@ -187,10 +220,14 @@ async function* produceTensor(
   plan: GgufTensorPlan,
 ): AsyncGenerator<ProducedChunk> {
   const outType = codecOf(plan.type).name as FloatOutType;
-  const role = src.plan.rule.role;
   const [rows, cols] = plan.shape as [number, number];
 
   if (src.packedScale) {
+    if (!isBitlinear(ctx, src)) {
+      throw new UnsupportedError(
+        `${src.hfName}: packed ternary codes, but quantization_config.modules_to_not_convert exempts this module from BitLinear`,
+      );
+    }
     const trits = unpackBitnetU8(await ctx.ckpt.read(src.hfName), rows, cols, src.hfName);
     const scaleValues = toF32(
       src.packedScale.dtype,
@@ -210,11 +247,19 @@ async function* produceTensor(
     }
     const convention = packedScaleConvention(ctx.quant, ctx.configPath);
     const s = Math.fround(convention === "divide" ? 1 / ws : ws);
-    yield { ...ternaryChunk(trits, s, outType, ctx.overflowMode), ternaryScale: s };
+    yield ternaryWhole(ctx, src, trits, s, outType, [rows, cols]);
     return;
   }
 
-  if (role === "projection" && ctx.ternary) {
+  if (isBitlinear(ctx, src) && qkHeads(ctx, src) > 0) {
+    // q/k of a ternary Llama: the whole tensor, ternarized, then its rows permuted.
+    const values = toF32(src.source.dtype, await ctx.ckpt.read(src.hfName), src.hfName);
+    const { trits, scale } = ternarizeAbsmean(values, undefined, src.hfName);
+    yield ternaryWhole(ctx, src, trits, scale, outType, [rows, cols]);
+    return;
+  }
+
+  if (isBitlinear(ctx, src)) {
     // The checkpoint holds master weights: WQ(W) is what the model computes (docs/reference/formats.md, "BitNet b1.58 forward pass").
     // Two streamed passes (the absmean scale, then the trits) keep memory at one chunk
     // whatever the tensor's size; the second read comes from the page cache.
@@ -222,10 +267,8 @@ async function* produceTensor(
     return;
   }
 
-  const permute = ctx.permuteQK &&
-    (src.plan.rule.projection === "attn_q" || src.plan.rule.projection === "attn_k");
-  if (permute) {
-    const nHead = src.plan.rule.projection === "attn_q" ? ctx.nHead : ctx.nHeadKv;
+  const nHead = qkHeads(ctx, src);
+  if (nHead > 0) {
     const values = toF32(src.source.dtype, await ctx.ckpt.read(src.hfName), src.hfName);
     yield fromF32(permuteQKRows(values, rows, cols, nHead, src.hfName), outType, ctx.overflowMode);
     return;
@@ -233,7 +276,7 @@ async function* produceTensor(
 
   // Embeddings, output, norms and Llama projections: streamed, converted chunk by chunk.
   for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
-    yield convertChunk(src.source.dtype, chunk, outType, ctx.overflowMode, src.hfName);
+    yield ctx.scratch.convert(src.source.dtype, chunk, outType, ctx.overflowMode, src.hfName);
   }
 }
 
@@ -271,10 +314,10 @@ async function* ternarizeStreamed(
     let first = true;
     for await (const chunk of ctx.ckpt.stream(src.hfName, STREAM_CHUNK)) {
       const source = u16View(chunk);
-      const out = new Uint16Array(source.length);
+      const out = ctx.scratch.u16(source.length);
       table.map(source, out);
       yield {
-        written: new Uint8Array(out.buffer),
+        written: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
         // The counts are known for the whole tensor: report them once.
         ternary: first
           ? {

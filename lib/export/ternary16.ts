@@ -34,6 +34,14 @@ export class Ternary16 {
   readonly #decode: Decode16;
   readonly #name: string;
   readonly #hist = new Float64Array(65536);
+  /**
+   * Two u32 histograms filled alternately (even and odd elements): integer
+   * increments on two tables instead of float increments on one, so repeated
+   * patterns do not wait on each other. Folded into #hist before a bin could
+   * reach 2^32, and at finish.
+   */
+  readonly #pair = [new Uint32Array(65536), new Uint32Array(65536)] as const;
+  #pending = 0;
   #n = 0;
   #lut: Uint16Array | null = null;
   /** Elements counted. */
@@ -51,9 +59,29 @@ export class Ternary16 {
 
   /** Pass 1: counts the bit patterns of a chunk. */
   count(src: Uint16Array): void {
-    const h = this.#hist;
-    for (let i = 0; i < src.length; i++) h[src[i]!]!++;
-    this.#n += src.length;
+    if (this.#pending + src.length > 0xffffffff) this.#fold();
+    const [h0, h1] = this.#pair;
+    const n = src.length;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      h0[src[i]!]!++;
+      h1[src[i + 1]!]!++;
+    }
+    if (i < n) h0[src[i]!]!++;
+    this.#pending += n;
+    this.#n += n;
+  }
+
+  #fold(): void {
+    const h = this.#hist, [h0, h1] = this.#pair;
+    for (let b = 0; b < 65536; b++) {
+      const c = h0[b]! + h1[b]!;
+      if (c === 0) continue;
+      h[b]! += c;
+      h0[b] = 0;
+      h1[b] = 0;
+    }
+    this.#pending = 0;
   }
 
   /**
@@ -61,6 +89,7 @@ export class Ternary16 {
    * each pattern to `outBits(s)[trit + 1]` (the output type's bits of −s, 0, +s).
    */
   finish(outBits: (scale: number) => readonly [number, number, number]): { scale: number } {
+    this.#fold();
     const h = this.#hist, decode = this.#decode;
     if (this.#n === 0) throw new NotTernaryError(`${this.#name}: empty tensor`);
     let sum = 0;
@@ -97,6 +126,18 @@ export class Ternary16 {
   map(src: Uint16Array, out: Uint16Array): void {
     const lut = this.#lut;
     if (!lut) throw new Error("Ternary16.map before finish");
-    for (let i = 0; i < src.length; i++) out[i] = lut[src[i]!]!;
+    let i = 0;
+    if (src.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
+      // Two patterns per step through u32 views.
+      const pairs = src.length >>> 1;
+      const s32 = new Uint32Array(src.buffer, src.byteOffset, pairs);
+      const o32 = new Uint32Array(out.buffer, out.byteOffset, pairs);
+      for (let j = 0; j < pairs; j++) {
+        const w = s32[j]!;
+        o32[j] = lut[w & 0xffff]! | (lut[w >>> 16]! << 16);
+      }
+      i = pairs * 2;
+    }
+    for (; i < src.length; i++) out[i] = lut[src[i]!]!;
   }
 }

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { join, resolve } from "node:path";
 import { InputError } from "../errors.ts";
 import { downloadFromHub } from "./download.ts";
 
@@ -42,6 +43,12 @@ export interface ModelSource {
   outDir: string;
   /** Hub repo, revision and commit, for meta.json; undefined for a local folder. */
   origin: Record<string, unknown> | undefined;
+  /**
+   * The sha256 of each downloaded file, computed while it was checked against
+   * the Hub in this run, by absolute path: the export reuses them instead of
+   * reading the files again. Undefined for a local folder.
+   */
+  verifiedSha256?: Record<string, string>;
 }
 
 /** Refuses a model folder that is missing or is not a folder, naming it. */
@@ -89,5 +96,8 @@ export async function resolveModelSource(req: ModelSourceRequest): Promise<Model
     tokenizerPath: req.tokenizer,
     outDir: req.outDir,
     origin: { hf_repo: req.hfRepo, revision, commit: hub.commit },
+    verifiedSha256: Object.fromEntries(
+      hub.files.map((f) => [resolve(join(hub.modelDir, f.path)), f.sha256]),
+    ),
   };
 }

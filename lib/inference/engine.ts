@@ -327,7 +327,7 @@ export function topK(logits: Float32Array, k: number): Array<[number, number]> {
 /** Every matrix width must suit the backend's kernels (BitNet/Llama widths are multiples of 256). */
 function checkWidths(hp: ModelHparams, backend: Backend, path: string): void {
   const { float, ternary } = backend.colsMultiple;
-  const multiple = hp.family === "bitnet" ? Math.max(float, ternary) : float;
+  const multiple = hp.bitlinear.length > 0 ? Math.max(float, ternary) : float;
   const widths = {
     embedding_length: hp.nEmbd,
     "head_count·head_dim": hp.nHead * hp.headDim,

@@ -20,7 +20,7 @@
 
 import type { Kernels } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import { floatInput, linear, type LinearInput, quantizedInput } from "./linear.ts";
+import { floatInput, linear, type LinearInput, type Matrix, quantizedInput } from "./linear.ts";
 import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
 import type { RopeTable } from "./rope.ts";
@@ -57,9 +57,12 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const n = tokens.length, pos = s.pos, eps = p.eps;
   const qDim = p.nHead * p.headDim, kvDim = p.nHeadKv * p.headDim;
   const view = (ptr: number, width: number) => k.f32(ptr, n * width);
-  // BitLinear quantizes its input per token (AQ); Llama's linear layers take x as is.
-  const input = (x: number, cols: number): LinearInput =>
-    p.family === "bitnet" ? quantizedInput(k, x, cols, n, s.quantized) : floatInput(x, cols);
+  // BitLinear quantizes its input per token (AQ); float linear layers take x as is. A weight is
+  // ternary exactly when the model lists its kind as BitLinear (hparams.bitlinear).
+  const input = (x: number, cols: number, ...readers: Matrix[]): LinearInput =>
+    readers.some((w) => w.kind === "ternary")
+      ? quantizedInput(k, x, cols, n, s.quantized)
+      : floatInput(x, cols);
   const rope = (x: number, heads: number) =>
     ropeRows(m.rope, view(x, heads * p.headDim), heads, p.headDim, pos, n);
   const attend = (l: number) =>
@@ -79,7 +82,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   for (let l = 0; l < p.nLayer; l++) {
     const L = w.layers[l]!, keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
     k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, eps); // a = rms(h, attn_norm)
-    const a = input(s.xb, p.nEmbd); // AQ(a), once for q, k and v
+    const a = input(s.xb, p.nEmbd, L.wq, L.wk, L.wv); // AQ(a), once for q, k and v
     linear(k, L.wq, a, s.q, n); // q = BL(a, Wq)
     linear(k, L.wk, a, keys, n); // k = BL(a, Wk), straight into the cache
     linear(k, L.wv, a, values, n); // v = BL(a, Wv), straight into the cache
@@ -87,15 +90,15 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     rope(keys, p.nHeadKv); // k = RoPE(k)
     attend(l); // o = softmax(q·kᵀ/√d + causal mask)·v, kv head = q head / group
     if (L.attnSubNorm !== undefined) k.rmsnorm(s.att, L.attnSubNorm, s.att, qDim, n, eps); // o = rms(o, attn_sub_norm)
-    linear(k, L.wo, input(s.att, qDim), s.xb, n); // o = BL(o, Wo)
+    linear(k, L.wo, input(s.att, qDim, L.wo), s.xb, n); // o = BL(o, Wo)
     residual(); // h = h + o
     k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, eps); // f = rms(h, ffn_norm)
-    const f = input(s.xb, p.nEmbd); // AQ(f), once for gate and up
+    const f = input(s.xb, p.nEmbd, L.wGate, L.wUp); // AQ(f), once for gate and up
     linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
     linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
     gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
-    linear(k, L.wDown, input(s.gate, p.nFf), s.xb, n); // d = BL(m, Wdown)
+    linear(k, L.wDown, input(s.gate, p.nFf, L.wDown), s.xb, n); // d = BL(m, Wdown)
     residual(); // h = h + d
   }
   s.pos = pos + n;

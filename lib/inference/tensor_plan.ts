@@ -27,7 +27,6 @@ import {
 
 /** What a tensor is for, which decides how it is stored in kernel memory. */
 export type { TensorRole } from "../arch/registry.ts";
-import type { TensorRole } from "../arch/registry.ts";
 
 /** How a tensor is kept in kernel memory. */
 export type TensorStorage = "ternary" | "float" | "norm";
@@ -56,13 +55,13 @@ export function expectedTensors(hp: ModelHparams): TensorSpec[] {
   return expectedModelTensors(hp);
 }
 
-/** The storage a role gets in a family, and the stored types it accepts. */
-function storageOf(role: TensorRole, family: ModelHparams["family"]): {
+/** The storage a tensor gets (BitLinear projections: ternary), and the stored types it accepts. */
+function storageOf(spec: TensorSpec, hp: ModelHparams): {
   storage: TensorStorage;
   types: readonly number[];
 } {
-  if (role === "norm") return { storage: "norm", types: typesWith("float") };
-  if (role === "projection" && family === "bitnet") {
+  if (spec.role === "norm") return { storage: "norm", types: typesWith("float") };
+  if (spec.projection !== undefined && hp.bitlinear.includes(spec.projection)) {
     return { storage: "ternary", types: [...typesWith("float"), ...typesWith("ternary")] };
   }
   return { storage: "float", types: typesWith("float") };
@@ -84,7 +83,7 @@ function storageOf(role: TensorRole, family: ModelHparams["family"]): {
  */
 export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
   return checkModelTensors(g, hp).map(({ expected: spec, info }) => {
-    const { storage, types } = storageOf(spec.role, hp.family);
+    const { storage, types } = storageOf(spec, hp);
     if (!types.includes(info.type)) {
       throw new UnsupportedError(
         `${g.path}: tensor ${spec.name} is stored as ${

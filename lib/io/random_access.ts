@@ -16,6 +16,27 @@ import { type FileHandle, open as openFile } from "node:fs/promises";
 import { FormatError, InputError } from "../errors.ts";
 
 /**
+ * Read buffers of {@link RandomAccessFile.stream}, reused from one stream to
+ * the next: fresh memory costs a page fault per 4 KiB touched, which on a
+ * virtual machine is as dear as the read itself. At most {@link POOL_MAX}
+ * buffers of at most {@link POOL_LARGEST} bytes are kept.
+ */
+const POOL: Uint8Array[] = [];
+const POOL_MAX = 6;
+const POOL_LARGEST = 1 << 23;
+
+function takeBuffer(size: number): Uint8Array {
+  const i = POOL.findIndex((b) => b.length === size);
+  return i >= 0 ? POOL.splice(i, 1)[0]! : new Uint8Array(size);
+}
+
+function giveBack(buffers: Uint8Array[]): void {
+  for (const b of buffers) {
+    if (b.length <= POOL_LARGEST && POOL.length < POOL_MAX) POOL.push(b);
+  }
+}
+
+/**
  * A read-only file with `readAt`, the size known up front. Reads are positional
  * (pread), so concurrent reads on one file never disturb each other.
  */
@@ -92,7 +113,9 @@ export class RandomAccessFile {
     this.checkRange(offset, length, what);
     if (length === 0) return;
     const size = Math.min(chunkSize, length);
-    const bufs = [new Uint8Array(size), new Uint8Array(size)];
+    // Pooled buffers are chunkSize long whatever the tensor's size, so small tensors reuse them too.
+    const pooled = chunkSize <= POOL_LARGEST ? chunkSize : size;
+    const bufs = [takeBuffer(pooled), takeBuffer(pooled)];
     const read = (done: number, k: number) =>
       this.readInto(offset + done, bufs[k % 2]!.subarray(0, Math.min(size, length - done)), what);
     let pending = read(0, 0);
@@ -104,8 +127,9 @@ export class RandomAccessFile {
         yield chunk;
       }
     } finally {
-      // A caller that stops early leaves one read in flight: its failure is nobody's error.
-      pending.catch(() => {});
+      // A caller that stops early leaves one read in flight: its failure is nobody's error, and
+      // its buffer goes back to the pool only once the read has landed.
+      pending.catch(() => {}).then(() => giveBack(bufs));
     }
   }
 

@@ -16,7 +16,8 @@
  * @example
  * ```ts
  * import { companionHasher, writeCompanions } from "./companions.ts";
- * const hashes = await companionHasher();
+ * const hashes = await companionHasher(); // xxh64, llama-gguf-hash's default
+ * // or: await companionHasher(["xxh64", "sha256"]) for sha256 lines too
  * // per tensor, as it is written: await hashes.begin(); hashes.update(bytes); hashes.end(name);
  * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
  * // then: const removed = await outputs.commit(); // the stale companions among them
@@ -25,31 +26,53 @@
  */
 
 import { join, resolve } from "node:path";
-import type { AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { formatGgufHashManifest, PayloadHashing } from "./gguf_hash.ts";
+import {
+  formatGgufHashManifest,
+  type GgufHashAlgo,
+  PayloadHashing,
+  type TensorHashAlgo,
+} from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, type MetaTensor, serializeMeta } from "./meta.ts";
 
-/** Digests of the gguf-hash manifest (llama.cpp's format) written beside every GGUF. */
-export const MANIFEST_ALGOS = ["xxh64", "sha256"] as const;
+/**
+ * Digests of the gguf-hash manifest (llama.cpp's format) written beside every
+ * GGUF unless others are asked for: llama-gguf-hash's default, xxh64 per tensor
+ * and for the model. The whole-file sha256 (the fingerprint) is the integrity
+ * guarantee; sha256 lines cost a full sha256 pass more and are opt-in.
+ */
+export const MANIFEST_ALGOS: readonly GgufHashAlgo[] = ["xxh64"];
 
 /**
- * Per-tensor and whole-model hashers for the manifest; each tensor's sha256 is
- * also the `sha256` of its meta.json row.
+ * Per-tensor and whole-model hashers for a manifest of `algos` (any order;
+ * empty means the default). Every tensor's xxh64 is taken whatever the
+ * manifest holds: it is the `xxh64` of its meta.json row.
+ *
+ * @example
+ * ```ts
+ * const h = await companionHasher(["sha256"]);
+ * h.modelAlgos; // ["sha256"]
+ * ```
  */
-export function companionHasher(): Promise<PayloadHashing> {
-  return PayloadHashing.create({ tensor: MANIFEST_ALGOS, model: MANIFEST_ALGOS });
+export function companionHasher(
+  algos: readonly GgufHashAlgo[] = MANIFEST_ALGOS,
+): Promise<PayloadHashing> {
+  const model = algos.length === 0 ? MANIFEST_ALGOS : algos;
+  const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
+  return PayloadHashing.create({ tensor: ["xxh64", ...perTensor], model });
 }
 
 /** One tensor's bytes as written, and its meta.json row, known once the bytes have passed. */
 export interface ProducedTensor {
   readonly chunks: AsyncIterable<Uint8Array>;
-  row(): Omit<MetaTensor, "gguf_name" | "shape" | "sha256">;
+  row(): Omit<MetaTensor, "gguf_name" | "shape" | "xxh64" | "sha256">;
 }
 
 /**
  * Streams every tensor planned in `w` into `file`, taking each payload's
- * digests as it goes by (into `hashes`, or a sha256 of its own per tensor
+ * digests as it goes by (into `hashes`, or an xxh64 of its own per tensor
  * when no manifest is kept), and returns the meta.json rows in file order.
  *
  * @example
@@ -72,7 +95,7 @@ export async function writeTensors(
   const rows: MetaTensor[] = [];
   await w.write(file, async function* (tensor, i) {
     const produced = produce(tensor, i);
-    const hash = hashes ?? await PayloadHashing.create({ tensor: ["sha256"] });
+    const hash = hashes ?? await PayloadHashing.create({ tensor: ["xxh64"] });
     await hash.begin();
     for await (const chunk of produced.chunks) {
       hash.update(chunk);
@@ -89,13 +112,59 @@ export async function writeTensors(
       rms: row.rms,
       min: row.min,
       max: row.max,
-      sha256: hash.tensors.at(-1)!.hex.sha256!,
+      xxh64: hash.tensors.at(-1)!.hex.xxh64!,
       action: row.action,
       ...(clamped !== undefined ? { clamped } : {}),
       ...(ternary_scale !== undefined ? { ternary_scale } : {}),
     });
   });
   return rows;
+}
+
+/** What {@link writeGguf} wrote: the meta.json rows, and the GGUF's sha256 and size. */
+export interface WrittenGguf {
+  readonly tensors: MetaTensor[];
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/**
+ * Fills `file`'s temporary file with the GGUF planned in `w` through a
+ * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
+ * computed on the other core as the bytes are written), taking the payload
+ * digests as in {@link writeTensors}; then closes `file` in `outputs`, which
+ * still syncs it and renames it at commit (or removes it on abort).
+ *
+ * @example
+ * ```ts
+ * import { AtomicOutputs } from "../io/atomic.ts";
+ * import { GgufWriter } from "../gguf/writer.ts";
+ * const outputs = await AtomicOutputs.create("models/x");
+ * const file = await outputs.file("x.gguf");
+ * const written = await writeGguf(outputs, file, new GgufWriter(), null, () => {
+ *   throw new Error("no tensors planned");
+ * });
+ * written.sha256; // the fingerprint's hex
+ * ```
+ */
+export async function writeGguf(
+  outputs: AtomicOutputs,
+  file: AtomicFile,
+  w: GgufWriter,
+  hashes: PayloadHashing | null,
+  produce: (tensor: GgufTensorPlan, index: number) => ProducedTensor,
+): Promise<WrittenGguf> {
+  const sink = await PipelinedWriter.open(file.tempPath);
+  let tensors: MetaTensor[];
+  let written: { sha256: string; bytes: number };
+  try {
+    tensors = await writeTensors(w, sink, hashes, produce);
+    written = await sink.finish();
+  } finally {
+    sink.abort();
+  }
+  await outputs.close(file);
+  return { tensors, ...written };
 }
 
 /** Where the companions will land once committed. */
@@ -202,7 +271,7 @@ export async function writeCompanions(
       formatGgufHashManifest(
         { tensors: hashes.tensors, model: hashes.modelHex() },
         `${stem}.gguf`,
-        MANIFEST_ALGOS,
+        hashes.modelAlgos,
       ),
     );
     manifestPath = manifestFile.finalPath;

@@ -34,7 +34,7 @@ import { FormatError, UsageError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { sha256File } from "../io/hash.ts";
-import { xxhashWasm } from "../../deps.ts";
+import { Xxh64, xxh64UpdateAll } from "../io/xxh64.ts";
 
 /** A digest gguf-hash can print. */
 export type GgufHashAlgo = "xxh64" | "sha1" | "sha256" | "uuid";
@@ -73,24 +73,22 @@ export interface GgufHashes {
   readonly fileSha256?: string;
 }
 
-/** An incremental digest. */
+/** An incremental digest; an XXH64 one exposes its hasher so that several share one copy. */
 interface Hasher {
   update(bytes: Uint8Array): void;
   hex(): string;
+  readonly xxh64?: Xxh64;
 }
-
-type XxhashApi = Awaited<ReturnType<typeof xxhashWasm>>;
-let xxhash: Promise<XxhashApi> | undefined;
 
 function cryptoHasher(algo: "sha1" | "sha256"): Hasher {
   const h: Hash = createHash(algo);
   return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
 }
 
-function xxh64Hasher(api: XxhashApi): Hasher {
-  const h = api.create64(0n);
-  // digest() is the u64 value; its big-endian hex is what gguf-hash prints.
-  return { update: (b) => void h.update(b), hex: () => h.digest().toString(16).padStart(16, "0") };
+function xxh64Hasher(): Hasher {
+  const h = new Xxh64(0n);
+  // hex() is the u64 value in big-endian hex: what gguf-hash prints.
+  return { update: (b) => h.update(b), hex: () => h.hex(), xxh64: h };
 }
 
 /**
@@ -101,10 +99,10 @@ function xxh64Hasher(api: XxhashApi): Hasher {
  * await xxh64Hex(new TextEncoder().encode("abc")); // "44bc2cf5ad770999"
  * ```
  */
-export async function xxh64Hex(bytes: Uint8Array): Promise<string> {
-  const h = await makeHasher("xxh64");
+export function xxh64Hex(bytes: Uint8Array): Promise<string> {
+  const h = xxh64Hasher();
   h.update(bytes);
-  return h.hex();
+  return Promise.resolve(h.hex());
 }
 
 /** Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to its 16 bytes. */
@@ -141,11 +139,10 @@ export function uuidV5Hasher(namespace: string): { update(b: Uint8Array): void; 
   };
 }
 
-async function makeHasher(algo: GgufHashAlgo): Promise<Hasher> {
+function makeHasher(algo: GgufHashAlgo): Promise<Hasher> | Hasher {
   switch (algo) {
     case "xxh64":
-      xxhash ??= xxhashWasm();
-      return xxh64Hasher(await xxhash);
+      return xxh64Hasher();
     case "sha1":
     case "sha256":
       return cryptoHasher(algo);
@@ -176,6 +173,9 @@ export class PayloadHashing {
   #tensorAlgos: TensorHashAlgo[];
   #model: [GgufHashAlgo, Hasher][] = [];
   #current: [TensorHashAlgo, Hasher][] = [];
+  /** The XXH64 hashers among #current and #model, fed with one copy of the bytes. */
+  #xxh64: Xxh64[] = [];
+  #others: Hasher[] = [];
 
   private constructor(tensorAlgos: TensorHashAlgo[]) {
     this.#tensorAlgos = tensorAlgos;
@@ -187,6 +187,11 @@ export class PayloadHashing {
     return p;
   }
 
+  /** The whole-model digests, in print order: the algorithms of a manifest made from this. */
+  get modelAlgos(): GgufHashAlgo[] {
+    return this.#model.map(([a]) => a);
+  }
+
   get idle(): boolean {
     return this.#tensorAlgos.length === 0 && this.#model.length === 0;
   }
@@ -194,11 +199,14 @@ export class PayloadHashing {
   async begin(): Promise<void> {
     this.#current = [];
     for (const a of this.#tensorAlgos) this.#current.push([a, await makeHasher(a)]);
+    const all = [...this.#current, ...this.#model].map(([, h]) => h);
+    this.#xxh64 = all.flatMap((h) => h.xxh64 ? [h.xxh64] : []);
+    this.#others = all.filter((h) => !h.xxh64);
   }
 
   update(bytes: Uint8Array): void {
-    for (const [, h] of this.#current) h.update(bytes);
-    for (const [, h] of this.#model) h.update(bytes);
+    xxh64UpdateAll(this.#xxh64, bytes);
+    for (const h of this.#others) h.update(bytes);
   }
 
   end(name: string): void {

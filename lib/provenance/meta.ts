@@ -29,8 +29,14 @@ export interface MetaTensor {
   rms: number;
   min: number;
   max: number;
-  /** sha256 of the payload bytes (without alignment padding). */
-  sha256: string;
+  /**
+   * xxh64 (seed 0, as llama-gguf-hash prints it) of the payload bytes, without
+   * alignment padding: the tensor's locator, equal to its manifest line. The
+   * fingerprint covers the bytes; this says which tensor changed.
+   */
+  xxh64?: string;
+  /** sha256 of the payload bytes: what meta.json recorded before xxh64 (read, never written). */
+  sha256?: string;
   /** What happened to it: "copied", "converted", "ternarized", "quantized:I2_S"... and why. */
   action: string;
   /** F16 overflow values clamped (only with --allow-overflow clamp). */

@@ -59,10 +59,10 @@ export const META_KEYS = {
       "rms",
       "min",
       "max",
-      "sha256",
       "action",
     ],
-    optional: ["clamped", "ternary_scale"],
+    /** One payload digest is required: `xxh64` (written now) or `sha256` (earlier files). */
+    optional: ["xxh64", "sha256", "clamped", "ternary_scale"],
   },
   /** The export's options, then the quantizer's. */
   options: {

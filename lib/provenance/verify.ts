@@ -164,13 +164,30 @@ interface Digests {
   readonly hashes?: Awaited<ReturnType<typeof hashGguf>>;
 }
 
+/** True when a meta.json records per-tensor sha256 (written before xxh64 became the locator). */
+function recordsTensorSha256(metaBytes: Uint8Array | undefined): boolean {
+  if (!metaBytes) return false;
+  try {
+    const tensors = JSON.parse(decode(metaBytes))?.tensors;
+    return Array.isArray(tensors) &&
+      tensors.some((t) => t && typeof t === "object" && "sha256" in t);
+  } catch {
+    return false; // a malformed meta.json fails its own check
+  }
+}
+
 /** Hashes the file: payload digests and whole-file sha256 in one read when it parses. */
-async function digestsOf(path: string, manifest: GgufHashManifestEntry[] | string | undefined) {
+async function digestsOf(
+  path: string,
+  manifest: GgufHashManifestEntry[] | string | undefined,
+  metaBytes: Uint8Array | undefined,
+) {
   const opened = await openForVerify(path);
   if ("error" in opened) {
     return { fileSha256: await sha256File(path), unreadable: opened.error } satisfies Digests;
   }
-  const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : []);
+  const also = recordsTensorSha256(metaBytes) ? ["sha256" as const] : [];
+  const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : [], also);
   try {
     const hashes = await hashGguf(opened.gguf, { ...algos, file: true });
     return { fileSha256: hashes.fileSha256!, gguf: opened.gguf, hashes } satisfies Digests;
@@ -267,7 +284,7 @@ async function metaCheck(
 ): Promise<[VerifyCheck, UnverifiableClaim[]]> {
   if (!meta.bytes) return [skipped("meta.json", meta.path, "not found"), []];
   const parsed = d.gguf
-    ? { gguf: d.gguf, sha256: new Map(d.hashes!.tensors.map((t) => [t.name, t.hex.sha256!])) }
+    ? { gguf: d.gguf, digests: new Map(d.hashes!.tensors.map((t) => [t.name, t.hex])) }
     : { error: d.unreadable! };
   const m = await checkMetaJson({
     file: meta.path,
@@ -319,7 +336,7 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
   const fileSize = await inputSize(g);
   const c = await readCompanions(options);
   const manifest = c.manifest.bytes && parseManifest(c.manifest.bytes, c.manifest.path);
-  const d: Digests = await digestsOf(g, manifest);
+  const d: Digests = await digestsOf(g, manifest, c.meta.bytes);
   try {
     const fingerprint = c.fp.bytes
       ? checkFingerprint(c.fp.path, decode(c.fp.bytes), d.fileSha256, g, d.unreadable)

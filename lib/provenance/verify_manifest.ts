@@ -30,19 +30,23 @@ import {
 const TENSOR_ALGOS: readonly TensorHashAlgo[] = ["xxh64", "sha1", "sha256"];
 
 /**
- * The digests a manifest needs: per tensor (sha256 always, for meta.json) and
- * for the whole model.
+ * The digests a manifest needs: per tensor (xxh64 always, meta.json's
+ * locator, and `also`: sha256 for a meta.json written before xxh64) and for
+ * the whole model.
  *
  * @example
  * ```ts
- * manifestAlgorithms([]); // { tensor: ["sha256"], model: [] }
+ * manifestAlgorithms([]); // { tensor: ["xxh64"], model: [] }
+ * manifestAlgorithms([], ["sha256"]); // { tensor: ["xxh64", "sha256"], model: [] }
  * ```
  */
 export function manifestAlgorithms(
   entries: readonly GgufHashManifestEntry[],
+  also: readonly TensorHashAlgo[] = [],
 ): { tensor: TensorHashAlgo[]; model: GgufHashAlgo[] } {
   const model = GGUF_HASH_ALGOS.filter((a) => entries.some((e) => e.algo === a));
-  return { tensor: TENSOR_ALGOS.filter((a) => a === "sha256" || model.includes(a)), model };
+  const tensor = TENSOR_ALGOS.filter((a) => a === "xxh64" || also.includes(a) || model.includes(a));
+  return { tensor, model };
 }
 
 /** Splits a manifest label into (file label, tensor) using the GGUF's tensor names. */

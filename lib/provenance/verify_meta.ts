@@ -21,7 +21,7 @@
  *   ggufPath: "m.gguf",
  *   fileSize: gguf.fileSize,
  *   fileSha256: "…",
- *   parsed: { gguf, sha256: new Map() },
+ *   parsed: { gguf, digests: new Map() },
  * });
  * console.log(r.mismatches, r.claims);
  * gguf.close();
@@ -37,7 +37,7 @@ import { Keys } from "../gguf/keys.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
 import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
 import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
-import { checkTensorRows, type Findings } from "./verify_tensors.ts";
+import { checkTensorRows, type Findings, type PayloadDigests } from "./verify_tensors.ts";
 
 /** What meta.json is checked against. */
 export interface MetaCheckInput {
@@ -46,8 +46,10 @@ export interface MetaCheckInput {
   readonly ggufPath: string;
   readonly fileSize: number;
   readonly fileSha256: string;
-  /** The parsed GGUF and its payload sha256 by tensor name, or why it could not be parsed. */
-  readonly parsed: { gguf: GgufFile; sha256: ReadonlyMap<string, string> } | { error: string };
+  /** The parsed GGUF and its payload digests by tensor name, or why it could not be parsed. */
+  readonly parsed: { gguf: GgufFile; digests: ReadonlyMap<string, PayloadDigests> } | {
+    error: string;
+  };
 }
 
 /** The outcome: a one-line summary, failures, and claims the GGUF cannot confirm. */
@@ -270,7 +272,7 @@ function checkConfigAndTokenizer(
 async function checkAgainstGguf(
   meta: Record<string, unknown>,
   input: MetaCheckInput,
-  parsed: { gguf: GgufFile; sha256: ReadonlyMap<string, string> },
+  parsed: { gguf: GgufFile; digests: ReadonlyMap<string, PayloadDigests> },
   out: Findings,
 ): Promise<void> {
   const { file } = input;
@@ -290,7 +292,7 @@ async function checkAgainstGguf(
     );
   }
   checkConfigAndTokenizer(meta, gguf, file, out);
-  const rows = await checkTensorRows(meta.tensors, { file, gguf, sha256: parsed.sha256 });
+  const rows = await checkTensorRows(meta.tensors, { file, gguf, digests: parsed.digests });
   out.mismatches.push(...rows.mismatches);
   out.claims.push(...rows.claims);
 }

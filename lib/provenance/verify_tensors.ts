@@ -1,6 +1,7 @@
 /**
  * meta.json's `tensors` table against the GGUF's: the same tensors in the
- * same order, and for each one its ggml type, shape, payload sha256 and
+ * same order, and for each one its ggml type, shape, payload digest (`xxh64`,
+ * or `sha256` in files written before xxh64 became the locator) and
  * statistics (`rms`, `min`, `max`, `ternary_scale`) recomputed from the
  * stored values (see tensor_stats.ts). `hf_name`, `source_dtype`, `action`
  * and `clamped` describe the checkpoint and what the writer did: they are
@@ -12,9 +13,9 @@
  * import { checkTensorRows } from "./verify_tensors.ts";
  * const gguf = await openGguf("m.gguf");
  * const meta = JSON.parse(await Deno.readTextFile("m.meta.json"));
- * const rows = meta.tensors as { gguf_name: string; sha256: string }[];
- * const sha256 = new Map(rows.map((r) => [r.gguf_name, r.sha256]));
- * const { mismatches } = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, sha256 });
+ * const rows = meta.tensors as { gguf_name: string; xxh64: string }[];
+ * const digests = new Map(rows.map((r) => [r.gguf_name, { xxh64: r.xxh64 }]));
+ * const { mismatches } = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, digests });
  * gguf.close();
  * ```
  * @module
@@ -37,9 +38,16 @@ export interface TensorCheckInput {
   /** meta.json's path, for messages. */
   readonly file: string;
   readonly gguf: GgufFile;
-  /** sha256 of each tensor's payload, by name. */
-  readonly sha256: ReadonlyMap<string, string>;
+  /** Digests of each tensor's payload, by name (xxh64 always; sha256 when a row records one). */
+  readonly digests: ReadonlyMap<string, PayloadDigests>;
 }
+
+/** A payload's digests, lower-case hex. */
+export type PayloadDigests = Readonly<Partial<Record<RowDigest, string>>>;
+
+/** The payload digests a row may record: xxh64 now, sha256 in earlier files. */
+export const ROW_DIGESTS = ["xxh64", "sha256"] as const;
+type RowDigest = (typeof ROW_DIGESTS)[number];
 
 /** Mismatches (failures) and claims the GGUF cannot confirm. */
 export interface Findings {
@@ -116,11 +124,11 @@ function writerClaims(row: Row, i: number, file: string, out: Findings): void {
   }
 }
 
-/** Type, shape and payload sha256. */
+/** Type, shape and payload digest. */
 function tableProblems(
   row: Row,
   t: GgufTensorInfo,
-  sha256: string | undefined,
+  digests: PayloadDigests | undefined,
   g: string,
 ): string[] {
   const bad: string[] = [];
@@ -131,8 +139,14 @@ function tableProblems(
   if (!isDeepStrictEqual(row.shape, [...t.shape])) {
     bad.push(`shape ${JSON.stringify(row.shape)} recorded, [${t.shape.join(",")}] in ${g}`);
   }
-  const recorded = typeof row.sha256 === "string" ? row.sha256.replace(/^sha256-/, "") : row.sha256;
-  if (recorded !== sha256) bad.push(`sha256 ${row.sha256} recorded, ${sha256} in ${g}`);
+  const recordedAny = ROW_DIGESTS.filter((a) => row[a] !== undefined);
+  if (recordedAny.length === 0) bad.push(`no payload digest recorded (xxh64)`);
+  for (const algo of recordedAny) {
+    const value = row[algo];
+    const recorded = typeof value === "string" ? value.replace(/^sha256-/, "") : value;
+    const actual = digests?.[algo];
+    if (recorded !== actual) bad.push(`${algo} ${value} recorded, ${actual} in ${g}`);
+  }
   return bad;
 }
 
@@ -181,7 +195,7 @@ async function checkRow(
   out: Findings,
 ): Promise<void> {
   const g = input.gguf.path;
-  const bad = tableProblems(row, t, input.sha256.get(t.name), g);
+  const bad = tableProblems(row, t, input.digests.get(t.name), g);
   let stats: RecomputedStatistics | undefined;
   try {
     stats = await recomputeStatistics(input.gguf, t);
@@ -206,7 +220,7 @@ async function checkRow(
  * import { openGguf } from "../gguf/reader.ts";
  * const gguf = await openGguf("m.gguf");
  * const meta = JSON.parse(await Deno.readTextFile("m.meta.json"));
- * const found = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, sha256: new Map() });
+ * const found = await checkTensorRows(meta.tensors, { file: "m.meta.json", gguf, digests: new Map() });
  * found.mismatches.length === 0; // every recomputable field matches
  * ```
  */

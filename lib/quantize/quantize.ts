@@ -47,13 +47,21 @@ import {
   companionHasher,
   type ProducedTensor,
   writeCompanions,
-  writeTensors,
+  writeGguf,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
+import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import { quantizeDecision, type TensorDecision } from "./rules.ts";
+import {
+  floatLayerDecision,
+  quantizeDecision,
+  rowBlockDecision,
+  type TensorDecision,
+} from "./rules.ts";
+import { BITLINEAR_KEY, bitlinearFromGguf } from "../arch/bitlinear.ts";
+import { ggufTensorRole } from "../arch/registry.ts";
 import {
   CHUNK_ELEMENTS,
   floatCodecOf,
@@ -74,8 +82,10 @@ export interface QuantizeOptions {
   ternarize?: boolean;
   /** Output file stem; default `clean-<type>`. */
   name?: string;
-  /** Write `<stem>.gguf-hash` (xxh64 + sha256, llama.cpp gguf-hash format); default true. */
+  /** Write `<stem>.gguf-hash` (llama.cpp gguf-hash format); default true. */
   hashManifest?: boolean;
+  /** Digests of the manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
   /** Record the time in meta.json (off by default: reproducible files). */
   timestamp?: boolean;
   /** Called before each tensor is written, and once at the end. */
@@ -121,11 +131,24 @@ function listNames(items: string[]): string {
 
 const shapeText = (t: GgufTensorInfo) => `[${t.shape.join(", ")}]`;
 
-/** Every tensor's decision; each projection checked for type, shape and row block. */
-function decideTensors(src: GgufFile, format: QuantFormat) {
-  const badRows: string[] = [];
-  const decided = src.tensors.map((info) => ({ info, decision: quantizeDecision(info.name) }));
-  for (const { info, decision } of decided) {
+/**
+ * Every tensor's decision; each projection checked for type and shape. A
+ * projection whose rows are not a multiple of the format's block is kept in
+ * its float type (rule {@link rowBlockDecision}), named in a warning and in
+ * meta.json: never packed wrongly, never a refusal of the whole model.
+ */
+function decideTensors(src: GgufFile, format: QuantFormat, warn: (m: string) => void) {
+  const kept: string[] = [];
+  const block = format.codec.ternary.rowBlock;
+  // A llama file listing its BitLinear projections: the others are float layers of the model.
+  const listed = src.kv(BITLINEAR_KEY) ? bitlinearFromGguf(src, false) : null;
+  const decided = src.tensors.map((info) => {
+    const decision = quantizeDecision(info.name), kind = ggufTensorRole(info.name)?.projection;
+    const floatLayer = listed && decision.decision === "quantize" && kind && !listed.includes(kind);
+    return { info, decision: floatLayer ? floatLayerDecision() : decision };
+  });
+  for (const entry of decided) {
+    const { info, decision } = entry;
     if (decision.decision !== "quantize") continue;
     floatCodecOf(src, info);
     if (info.ne.length !== 2) {
@@ -136,15 +159,17 @@ function decideTensors(src: GgufFile, format: QuantFormat) {
       );
     }
     const row = info.ne[0]!;
-    if (row % format.codec.ternary.rowBlock !== 0) {
-      badRows.push(`${info.name} ${shapeText(info)} (rows of ${row})`);
+    if (row % block !== 0) {
+      entry.decision = rowBlockDecision(row, block, format.codec.name, codecOf(info.type).name);
+      kept.push(`${info.name} ${shapeText(info)}`);
     }
   }
-  if (badRows.length > 0) {
-    throw new NotTernaryError(
-      `${src.path}: cannot quantize to ${format.codec.name}: each row (ne[0], the last dimension of the shape) must be a multiple of its ${format.codec.ternary.rowBlock}-element block, and ${badRows.length} projection(s) are not: ${
-        listNames(badRows)
-      }`,
+  if (kept.length > 0) {
+    const quantized = decided.filter((d) => d.decision.decision === "quantize").length;
+    warn(
+      `${kept.length} projection(s) kept in their float type (F16 in a default export), because each row (ne[0]) must be a multiple of the ${block}-element ${format.codec.name} block: ${
+        listNames(kept)
+      }; ${quantized} projection(s) quantized to ${format.codec.name}`,
     );
   }
   return decided;
@@ -162,7 +187,7 @@ async function planJobs(
 ): Promise<TensorJob[]> {
   const jobs: TensorJob[] = [];
   const notTernary: string[] = [];
-  for (const { info, decision } of decideTensors(src, format)) {
+  for (const { info, decision } of decideTensors(src, format, warn)) {
     if (decision.decision !== "quantize") {
       jobs.push({ info, decision, outType: info.type });
       continue;
@@ -489,8 +514,8 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     );
     try {
       const ggufFile = await outputs.file(outName);
-      const hashes = opts.hashManifest === false ? null : await companionHasher();
-      const tensors = await writeTensors(w, ggufFile, hashes, (tensor, i) => {
+      const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
+      const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
@@ -498,12 +523,12 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
           : copyTensor(src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
-      const ggufSha = await outputs.close(ggufFile);
+      const { tensors, sha256: ggufSha } = gguf;
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
       const record = { opts, format, src, archName, jobs, outName, ggufSha, inputSha, srcMeta };
       const meta = await quantizeMeta(
-        { ...record, size: ggufFile.bytesWritten },
+        { ...record, size: gguf.bytes },
         tensors,
         warnings,
       );

@@ -92,6 +92,51 @@ export const UNLISTED_RULE = {
   reason: "not named in the quantization table: copied unchanged",
 } as const;
 
+/**
+ * The per-tensor fallback of a projection whose rows (ne[0]) are not a
+ * multiple of the target format's block (I2_S 128, TQ2_0/TQ1_0 256; e.g.
+ * 1bitLLM-3B's 3200 and 8640): it is kept in its float type, exactly as
+ * stored, and the engine runs it as the same ternary layer. Recorded in
+ * meta.json beside the tensor.
+ *
+ * @example
+ * ```ts
+ * rowBlockDecision(8640, 128, "I2_S", "F16").reason; // "kept F16: rows of 8640 are not a multiple of the 128-element I2_S block"
+ * ```
+ */
+export function rowBlockDecision(
+  row: number,
+  block: number,
+  typeName: string,
+  keptAs: string,
+): TensorDecision {
+  return {
+    rule: "row_block",
+    decision: "keep",
+    reason:
+      `kept ${keptAs}: rows of ${row} are not a multiple of the ${block}-element ${typeName} block`,
+  };
+}
+
+/**
+ * A projection kind a ternary Llama's checkpoint exempted from BitLinear
+ * (`modules_to_not_convert`; not listed in `clean_gguf.bitlinear_projections`):
+ * a float layer of the model, never quantized.
+ *
+ * @example
+ * ```ts
+ * floatLayerDecision().rule; // "float_layer"
+ * ```
+ */
+export function floatLayerDecision(): TensorDecision {
+  return {
+    rule: "float_layer",
+    decision: "keep",
+    reason:
+      "a float layer of this model (not listed in clean_gguf.bitlinear_projections: its checkpoint exempted it from BitLinear)",
+  };
+}
+
 /** The outcome of {@link quantizeDecision} for one tensor. */
 export interface TensorDecision {
   readonly rule: string;

@@ -55,6 +55,32 @@ export class StatsAccumulator {
     this.#nonFinite += bad;
   }
 
+  /**
+   * Adds a chunk of 16-bit float bit patterns through `table` (the f32 value of
+   * every pattern): the same sums, in the same order, as {@link add} over the
+   * decoded values, without materializing them.
+   */
+  addBits16(bits: Uint16Array, table: Float32Array): void {
+    let sum = 0, sumSq = 0, min = this.#min, max = this.#max, bad = 0;
+    for (let i = 0; i < bits.length; i++) {
+      const v = table[bits[i]!]!;
+      if (!Number.isFinite(v)) {
+        bad++;
+        continue;
+      }
+      sum += v;
+      sumSq += v * v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    this.#count += bits.length - bad;
+    this.#sum += sum;
+    this.#sumSq += sumSq;
+    this.#min = min;
+    this.#max = max;
+    this.#nonFinite += bad;
+  }
+
   /** The summary so far (zeros for an empty tensor). */
   result(): TensorSummary {
     const n = this.#count;

@@ -26,6 +26,7 @@
 import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
+import { xxh64Hex } from "../io/xxh64.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
@@ -41,7 +42,13 @@ import {
   type NormFinding,
   type TensorStatsEntry,
 } from "./report.ts";
-import { envelopeFor, NORM_CLASSES, type ValidationRules } from "./rules.ts";
+import {
+  type EnvelopeFamily,
+  envelopeFamily,
+  envelopeFor,
+  NORM_CLASSES,
+  type ValidationRules,
+} from "./rules.ts";
 import type { ExportMeta } from "./source_meta.ts";
 
 /** Norm storage types: norms are never quantized. */
@@ -94,7 +101,7 @@ interface NormFacts {
   readonly name: string;
   readonly typeName: string;
   readonly stats: TensorStatsEntry;
-  readonly family: Family | null;
+  readonly family: EnvelopeFamily | null;
   readonly envelope: ReturnType<typeof envelopeFor>;
   readonly q: ValidationRules["quantization"];
   readonly distinct: number;
@@ -217,17 +224,20 @@ function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, check
   const relDiff = row.rms === 0
     ? (stats.rms === 0 ? 0 : Infinity)
     : Math.abs(stats.rms - row.rms) / Math.abs(row.rms);
-  const sha256Match = sha256Hex(f.sample.payload) === row.sha256;
+  const digestMatch = row.xxh64 !== undefined
+    ? xxh64Hex(f.sample.payload) === row.xxh64
+    : sha256Hex(f.sample.payload) === row.sha256;
   const diff = `relative difference ${relDiff.toExponential(2)}, tolerance ${tol.toExponential(2)}`;
   const message = `${name} RMS ${fmt(stats.rms)} vs ${
     fmt(row.rms)
   } recorded at export (${diff} for ${typeName})`;
   checks.push(check(relDiff <= tol ? "pass" : "fail", "meta_rms", message, name));
-  if (!sha256Match) {
-    const why = `${name} payload sha256 differs from ${meta.path}: rewritten since export`;
-    checks.push(check("warn", "meta_sha256", why, name));
+  if (!digestMatch) {
+    const algo = row.xxh64 !== undefined ? "xxh64" : "sha256";
+    const why = `${name} payload ${algo} differs from ${meta.path}: rewritten since export`;
+    checks.push(check("warn", "meta_digest", why, name));
   }
-  return { rms: row.rms, min: row.min, max: row.max, relDiff, tolerance: tol, sha256Match };
+  return { rms: row.rms, min: row.min, max: row.max, relDiff, tolerance: tol, digestMatch };
 }
 
 /**
@@ -245,7 +255,7 @@ function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, check
  */
 export function judgeNorm(
   sample: NormSample,
-  family: Family | null,
+  family: EnvelopeFamily | null,
   rules: ValidationRules,
   meta: ExportMeta | null,
 ): NormFinding {
@@ -326,7 +336,10 @@ async function judgeNorms(
   checks: Check[],
 ) {
   const { gguf, hparams, rules, meta } = input;
-  const family = input.family !== undefined ? input.family : hparams?.family ?? null;
+  const family = envelopeFamily(
+    input.family !== undefined ? input.family : hparams?.family ?? null,
+    hparams,
+  );
   const norms: NormFinding[] = [];
   let undecodable: string | null = null;
   for (const tensor of gguf.tensors) {

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { ggufTensorRole } from "../arch/registry.ts";
+import { ggufTensorRole, type ProjectionKind } from "../arch/registry.ts";
 import { EXIT } from "../errors.ts";
 import { type Codec, codecOf, GgmlType, typeNames, typesWith } from "../codecs/table.ts";
 import {
@@ -208,7 +208,7 @@ function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Ch
         check("fail", "shape", `${spec.name} has shape ${shapes} (PyTorch order)`, spec.name),
       );
     }
-    const ternary = spec.role === "projection" && hparams?.family === "bitnet";
+    const ternary = isBitlinear(hparams, spec.projection);
     const allowed = ternary ? [...FLOAT_TYPES, ...TERNARY_TYPES] : FLOAT_TYPES;
     if (!allowed.includes(t.type)) {
       const must = `a ${hparams?.family} ${spec.role} must be ${
@@ -227,6 +227,11 @@ function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Ch
   if (hparams && misshapen === 0 && missing.length === 0) {
     checks.push(check("pass", "shape", "every weight matrix has the shape the metadata implies"));
   }
+}
+
+/** A BitLinear projection (every BitNet one; a ternary Llama's listed ones) is checked as ternary. */
+function isBitlinear(hp: ModelHparams | null | undefined, kind: ProjectionKind | undefined) {
+  return kind !== undefined && (hp?.bitlinear.includes(kind) ?? false);
 }
 
 /** A BitNet projection must be ternary with s > 0 (one scale: several block scales are a warning). */
@@ -268,7 +273,7 @@ function projectionFinding(name: string, kind: string, layer: number, ms: Matrix
 /** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
 async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
   const { gguf } = input;
-  const bitnet = input.hparams?.family === "bitnet";
+  const bitnet = (input.hparams?.bitlinear.length ?? 0) > 0;
   const byLayer = new Map<number, Map<string, MatrixStats>>();
   const projections: ProjectionFinding[] = [], tensors: TensorStatsEntry[] = [];
   let ternaryOk = true, finite = true;
@@ -278,7 +283,7 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
     const kind = role?.role === "projection" ? role.projection : undefined;
     let ms: MatrixStats;
     try {
-      ms = await matrixStats(gguf, t, bitnet && kind !== undefined, input.counted?.get(t.name));
+      ms = await matrixStats(gguf, t, isBitlinear(input.hparams, kind), input.counted?.get(t.name));
     } catch (e) {
       checks.push(check("fail", "decode", (e as Error).message, t.name));
       continue;
@@ -291,7 +296,9 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
       );
     }
     if (kind === undefined || role!.layer === null) continue;
-    if (bitnet && ms.ternary) ternaryOk = ternaryCheck(t.name, ms, checks) && ternaryOk;
+    if (isBitlinear(input.hparams, kind) && ms.ternary) {
+      ternaryOk = ternaryCheck(t.name, ms, checks) && ternaryOk;
+    }
     projections.push(projectionFinding(t.name, kind, role!.layer, ms));
     if (!byLayer.has(role!.layer)) byLayer.set(role!.layer, new Map());
     byLayer.get(role!.layer)!.set(kind, ms);
@@ -345,7 +352,7 @@ export async function inspectProjections(
   const { byLayer, projections, tensors } = await tensorFindings(input, checks);
   const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
   const failed = checks.filter((c) => c.status === "fail").length;
-  const ternary = input.hparams?.family === "bitnet" ? "ternary, " : "";
+  const ternary = (input.hparams?.bitlinear.length ?? 0) > 0 ? "ternary, " : "";
   return {
     gate: {
       id: "projections",

@@ -79,7 +79,8 @@ export interface NormFinding {
     readonly max: number;
     readonly relDiff: number;
     readonly tolerance: number;
-    readonly sha256Match: boolean;
+    /** The payload's digest equals meta.json's (its `xxh64`, or `sha256` in earlier files). */
+    readonly digestMatch: boolean;
   } | null;
   /** healthy: every check passed; suspicious: values look corrupted; unusable: cannot act as a norm. */
   readonly verdict: "healthy" | "suspicious" | "unusable";

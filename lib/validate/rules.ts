@@ -19,7 +19,7 @@
  */
 
 import { readJsonFile } from "../io/json.ts";
-import type { NormClass } from "../arch/registry.ts";
+import type { Family, NormClass, ProjectionKind } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 
 /** The norm classes (docs/reference/formats.md, "Tensor names"), in report order. */
@@ -31,8 +31,35 @@ export const NORM_CLASSES: readonly NormClass[] = [
   "output_norm",
 ];
 
+/**
+ * The families whose norms differ: BitNet architectures (2B-4T, 1bitLLM),
+ * plain Llama, and Llama checkpoints with BitLinear projections (Falcon3 /
+ * Falcon-E 1.58bit, HF1BitLLM: a "llama" GGUF with
+ * `clean_gguf.bitlinear_projections`).
+ */
+export type EnvelopeFamily = "bitnet" | "llama" | "llama-bitnet";
+
 /** A model family the rules can name, or "*" for any. */
-export type RuleFamily = "bitnet" | "llama" | "*";
+export type RuleFamily = EnvelopeFamily | "*";
+
+const ENVELOPE_FAMILIES: readonly RuleFamily[] = ["bitnet", "llama", "llama-bitnet", "*"];
+
+/**
+ * The envelope family of a model: its forward-pass family, "llama-bitnet"
+ * for a Llama whose projections are BitLinear.
+ *
+ * @example
+ * ```ts
+ * envelopeFamily("llama", { bitlinear: ["attn_q"] }); // "llama-bitnet"
+ * ```
+ */
+export function envelopeFamily(
+  family: Family | null,
+  hp: { readonly bitlinear: readonly ProjectionKind[] } | null | undefined,
+): EnvelopeFamily | null {
+  if (family === "llama" && (hp?.bitlinear.length ?? 0) > 0) return "llama-bitnet";
+  return family;
+}
 
 /** One row of the envelope table. */
 export interface NormEnvelope {
@@ -149,6 +176,34 @@ export const DEFAULT_RULES: ValidationRules = {
       reason:
         "BitNet's final norm is not documented for 2B-4T: a wide envelope avoids false alarms; the meta.json comparison is the precise check",
     },
+    // Ternary Llamas (Falcon3-*-1.58bit, Falcon-E, HF1BitLLM Llama3-8B-1.58) keep Llama's norms and no
+    // sub-norms. Their gammas were not measured on the published files, so these bounds are wide:
+    // each catches a zeroed norm (below) and a gross rescaling (above); the meta.json RMS comparison
+    // is the precise check.
+    {
+      family: "llama-bitnet",
+      normClass: "attn_norm",
+      rmsMin: 0.005,
+      rmsMax: 4.0,
+      reason:
+        "ternary Llama input_layernorm: Llama-trained attention gammas sit well below 1 in early layers (min 0.005, as BitNet's), and a BitLinear input is rescaled per token anyway (max 4 catches a gross rescaling)",
+    },
+    {
+      family: "llama-bitnet",
+      normClass: "ffn_norm",
+      rmsMin: 0.05,
+      rmsMax: 8.0,
+      reason:
+        "ternary Llama post_attention_layernorm: not measured on the published files; min 0.05 catches a zeroed norm, max 8 a gross rescaling",
+    },
+    {
+      family: "llama-bitnet",
+      normClass: "output_norm",
+      rmsMin: 0.1,
+      rmsMax: 8.0,
+      reason:
+        "ternary Llama final norm feeds the float lm_head: not measured on the published files; min 0.1 and max 8 catch zeroed or grossly rescaled gammas",
+    },
   ],
   quantization: {
     maxDistinct: 3,
@@ -190,7 +245,7 @@ export const DEFAULT_RULES: ValidationRules = {
  */
 export function envelopeFor(
   rules: ValidationRules,
-  family: "bitnet" | "llama" | null,
+  family: EnvelopeFamily | null,
   normClass: NormClass,
 ): NormEnvelope {
   const score = (r: NormEnvelope): number => {
@@ -266,10 +321,12 @@ function section<T extends object>(
 function parseEnvelope(v: unknown, where: string): NormEnvelope {
   if (!isObj(v)) throw new UsageError(`${where} must be an object`);
   only(v, ["family", "normClass", "rmsMin", "rmsMax", "reason"], where);
-  const family = v.family ?? "*";
-  if (family !== "*" && family !== "bitnet" && family !== "llama") {
+  const family = (v.family ?? "*") as RuleFamily;
+  if (!ENVELOPE_FAMILIES.includes(family)) {
     throw new UsageError(
-      `${where}.family must be "bitnet", "llama" or "*", got ${JSON.stringify(family)}`,
+      `${where}.family must be one of ${ENVELOPE_FAMILIES.map((f) => `"${f}"`).join(", ")}, got ${
+        JSON.stringify(family)
+      }`,
     );
   }
   const normClass = v.normClass ?? "*";

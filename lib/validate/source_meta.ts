@@ -1,7 +1,8 @@
 /**
  * The part of an export's `.meta.json` the validator trusts: the per-tensor
  * table `tensors: [{ gguf_name, hf_name, gguf_type, shape, source_dtype, rms,
- * min, max, sha256 }]`. Nothing else in the file is read, so the validator
+ * min, max, xxh64 }]` (`sha256` instead of `xxh64` in files written before
+ * xxh64 became the tensor locator). Nothing else in the file is read, so the validator
  * keeps working when the provenance format grows.
  *
  * @example
@@ -28,7 +29,9 @@ export interface MetaTensorRow {
   readonly rms: number;
   readonly min: number;
   readonly max: number;
-  readonly sha256: string;
+  /** The payload's xxh64; absent in files that record sha256 instead. */
+  readonly xxh64?: string;
+  readonly sha256?: string;
 }
 
 /** The parsed table, by GGUF name. */
@@ -76,10 +79,10 @@ export async function readExportMeta(path: string): Promise<ExportMeta> {
     const ok = typeof r === "object" && r !== null && typeof r.gguf_name === "string" &&
       isStrOrNull(r.hf_name) && typeof r.gguf_type === "string" && Array.isArray(r.shape) &&
       r.shape.every(isNum) && isStrOrNull(r.source_dtype) && isNum(r.rms) && isNum(r.min) &&
-      isNum(r.max) && typeof r.sha256 === "string";
+      isNum(r.max) && (typeof r.xxh64 === "string" || typeof r.sha256 === "string");
     if (!ok) {
       throw new FormatError(
-        `${path}: tensors[${i}] lacks one of gguf_name, hf_name, gguf_type, shape, source_dtype, rms, min, max, sha256`,
+        `${path}: tensors[${i}] lacks one of gguf_name, hf_name, gguf_type, shape, source_dtype, rms, min, max, xxh64 (or sha256)`,
       );
     }
     tensors.set(r.gguf_name as string, {
@@ -91,7 +94,7 @@ export async function readExportMeta(path: string): Promise<ExportMeta> {
       rms: r.rms as number,
       min: r.min as number,
       max: r.max as number,
-      sha256: r.sha256 as string,
+      ...(typeof r.xxh64 === "string" ? { xxh64: r.xxh64 } : { sha256: r.sha256 as string }),
     });
   });
   return { path, tensors };

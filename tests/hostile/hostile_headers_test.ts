@@ -240,7 +240,7 @@ Deno.test("hostile config.json counts: 1e9, 2^32-1 and 2^64-1 in every count key
   const rows = HPARAMS.filter((r) => !r.float && r.config !== undefined);
   for (const row of rows) {
     for (const value of [BILLION, U32_MAX, U64_MAX]) {
-      const dir = `${root}/ckpt/${row.config}-${value}`;
+      const dir = `${root}/ckpt/${row.name}-${value}`; // two rows may read one key (head_dim)
       await Deno.mkdir(dir, { recursive: true });
       for (const f of ["model.safetensors", "tokenizer.json", "tokenizer_config.json"]) {
         await Deno.symlink(join(FIXTURE, f), join(dir, f));

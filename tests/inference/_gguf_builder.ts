@@ -59,6 +59,8 @@ export async function writeModelGguf(
     hparams: HparamsToWrite;
     tensors: readonly TensorToWrite[];
     extraStrings?: Record<string, string>;
+    /** More metadata, written after the hyperparameters. */
+    extra?: (w: GgufWriter) => void;
   },
 ): Promise<void> {
   const w = new GgufWriter();
@@ -74,6 +76,7 @@ export async function writeModelGguf(
   w.addF32(archKey(model.arch, "ropeTheta"), h.ropeFreqBase);
   w.addU32(archKey(model.arch, "vocabSize"), h.vocabSize);
   for (const [k, v] of Object.entries(model.extraStrings ?? {})) w.addString(k, v);
+  model.extra?.(w);
   const payloads: Uint8Array[] = [];
   for (const t of model.tensors) {
     w.addTensorInfo(t.name, t.shape, t.type);

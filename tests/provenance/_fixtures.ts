@@ -13,6 +13,7 @@
 
 import { createHash } from "node:crypto";
 import { hfGguf } from "../../deps.ts";
+import { xxh64Reference } from "../io/_xxh64_reference.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 
@@ -135,11 +136,13 @@ const TYPE_NAMES: Record<number, string> = { 0: "F32", 1: "F16", 8: "Q8_0", 30: 
 /**
  * Writes `<stem>.fingerprint` and a complete `<stem>.meta.json` for a GGUF
  * from {@link writeSmallGguf}, computed independently: hfGguf for the tensor
- * table, node:crypto over the byte ranges of {@link payloadRanges}, and the
- * decoders above for the statistics.
+ * table, node:crypto and the BigInt XXH64 reference over the byte ranges of
+ * {@link payloadRanges}, and the decoders above for the statistics. Rows
+ * record `xxh64`, or `sha256` as files written before xxh64 did (`rowDigest`).
  */
 export async function writeCompanions(
   ggufPath: string,
+  rowDigest: "xxh64" | "sha256" = "xxh64",
 ): Promise<{ fingerprint: string; meta: string }> {
   const stem = ggufPath.replace(/\.gguf$/, "");
   const bytes = await Deno.readFile(ggufPath);
@@ -178,7 +181,9 @@ export async function writeCompanions(
         shape: info.shape.map(Number).reverse(),
         source_dtype: null,
         ...statistics(payloadValues(info.dtype, payload)),
-        sha256: digest("sha256", payload),
+        ...(rowDigest === "xxh64"
+          ? { xxh64: xxh64Reference(payload).toString(16).padStart(16, "0") }
+          : { sha256: digest("sha256", payload) }),
         action: "written by the test",
       };
     }),

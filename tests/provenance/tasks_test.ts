@@ -50,13 +50,13 @@ Deno.test("model-sign / model-verify: generate a key, sign, verify (0), wrong ke
     const metaPath = `${dir}/small.meta.json`;
     const metaText = await Deno.readTextFile(metaPath);
     const meta = JSON.parse(metaText);
-    meta.tensors[2].sha256 = "f".repeat(64);
+    meta.tensors[2].xxh64 = "f".repeat(16);
     await Deno.writeTextFile(metaPath, JSON.stringify(meta, null, 2) + "\n");
     r = await runTask(VERIFY, [ggufPath, "--pubkey", `${dir}/k.pem.pub`]);
     assert.equal(r.code, 19);
     assert.match(
       r.stderr,
-      /small\.meta\.json: tensor blk\.0\.attn_q\.weight: sha256 f{64} recorded/,
+      /small\.meta\.json: tensor blk\.0\.attn_q\.weight: xxh64 f{16} recorded/,
     );
     assert.match(r.stderr, /small\.sig: the signature does not match/);
     await Deno.writeTextFile(metaPath, metaText);
@@ -65,7 +65,7 @@ Deno.test("model-sign / model-verify: generate a key, sign, verify (0), wrong ke
     await flipByte(ggufPath, ranges[0]!.start + 100);
     r = await runTask(VERIFY, [ggufPath]);
     assert.equal(r.code, 19);
-    assert.match(r.stderr, /small\.meta\.json: tensor token_embd\.weight: sha256/);
+    assert.match(r.stderr, /small\.meta\.json: tensor token_embd\.weight: xxh64/);
     assert.match(r.stderr, /small\.gguf-hash line 1: tensor token_embd\.weight: xxh64/);
     r = await runTask(SIGN, [ggufPath, "--key", `${dir}/k.pem`]);
     assert.equal(r.code, 19, "refuses to sign a file that fails verification");

@@ -91,9 +91,9 @@ const EDITS: [string, (m: Meta) => void, RegExp][] = [
     /tensor token_embd\.weight: shape \[256,2048\] recorded/,
   ],
   [
-    "a tensor sha256",
-    (m) => (m.tensors[5]!.sha256 = "0".repeat(64)),
-    /tensor blk\.0\.attn_output\.weight: sha256 0{64} recorded/,
+    "a tensor xxh64",
+    (m) => (m.tensors[5]!.xxh64 = "0".repeat(16)),
+    /tensor blk\.0\.attn_output\.weight: xxh64 0{16} recorded/,
   ],
   [
     "two tensors swapped",

@@ -95,10 +95,10 @@ Deno.test("verifyGguf: one flipped payload byte is named in the fingerprint, met
     });
     assert.equal(mismatchesOf(r, "fingerprint").length, 1);
     assert.match(mismatchesOf(r, "fingerprint")[0]!, /small\.fingerprint: records sha256/);
-    // meta.json: the tensor (its sha256, and its statistics where the byte moved them), and the
+    // meta.json: the tensor (its xxh64, and its statistics where the byte moved them), and the
     // recorded whole-file fingerprint; no other tensor.
     const meta = mismatchesOf(r, "meta.json");
-    assert.equal(meta.filter((m) => m.includes("tensor blk.0.attn_q.weight: sha256")).length, 1);
+    assert.equal(meta.filter((m) => m.includes("tensor blk.0.attn_q.weight: xxh64")).length, 1);
     const tensorLines = meta.filter((m) => m.includes("tensor "));
     assert.ok(
       tensorLines.every((m) => m.includes("tensor blk.0.attn_q.weight: ")),
@@ -130,7 +130,7 @@ Deno.test("verifyGguf: an edited meta.json is named; extra and missing tensors t
   const s = await setup();
   try {
     const meta = JSON.parse(await Deno.readTextFile(`${s.stem}.meta.json`));
-    meta.tensors[1].sha256 = "0".repeat(64);
+    meta.tensors[1].xxh64 = "0".repeat(16);
     meta.tensors.push({ ...meta.tensors[3], gguf_name: "blk.9.ghost.weight" });
     meta.tensors.splice(0, 1); // drop token_embd.weight
     await Deno.writeTextFile(`${s.stem}.meta.json`, JSON.stringify(meta, null, 1));
@@ -144,7 +144,7 @@ Deno.test("verifyGguf: an edited meta.json is named; extra and missing tensors t
     const m = mismatchesOf(r, "meta.json");
     assert.equal(m.length, 3, m.join("\n"));
     assert.ok(
-      m.some((x) => x.includes(`tensor blk.0.attn_norm.weight: sha256 ${"0".repeat(64)} recorded`)),
+      m.some((x) => x.includes(`tensor blk.0.attn_norm.weight: xxh64 ${"0".repeat(16)} recorded`)),
     );
     assert.ok(
       m.some((x) => x.includes("tensor blk.9.ghost.weight is listed but is not in")),
@@ -159,6 +159,27 @@ Deno.test("verifyGguf: an edited meta.json is named; extra and missing tensors t
     assert.match(mismatchesOf(broken, "meta.json")[0]!, /not JSON/);
   } finally {
     await Deno.remove(s.dir, { recursive: true });
+  }
+});
+
+Deno.test("verifyGguf: a meta.json that records per-tensor sha256 (written before xxh64) still verifies, and a changed one fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { ggufPath } = await writeSmallGguf(`${dir}/small.gguf`);
+    await writeCompanions(ggufPath, "sha256");
+    const r = await verifyGguf({ ggufPath });
+    assert.equal(statusOf(r)["meta.json"], "ok", mismatchesOf(r, "meta.json").join("\n"));
+    const meta = JSON.parse(await Deno.readTextFile(`${dir}/small.meta.json`));
+    meta.tensors[1].sha256 = "0".repeat(64);
+    await Deno.writeTextFile(`${dir}/small.meta.json`, JSON.stringify(meta, null, 2) + "\n");
+    const m = mismatchesOf(await verifyGguf({ ggufPath }), "meta.json");
+    assert.ok(m.some((x) => x.includes(`: sha256 ${"0".repeat(64)} recorded`)), m.join("\n"));
+    delete meta.tensors[1].sha256;
+    await Deno.writeTextFile(`${dir}/small.meta.json`, JSON.stringify(meta, null, 2) + "\n");
+    const none = mismatchesOf(await verifyGguf({ ggufPath }), "meta.json");
+    assert.ok(none.some((x) => x.includes("no payload digest recorded")), none.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -396,27 +396,31 @@ Deno.test("llama: --ternarize applies absmean (FORMATS.md §4) and says so", asy
     }));
 });
 
-Deno.test("rows that do not fit the format's block are refused, naming the tensor", async () => {
+Deno.test("rows that do not fit the format's block keep their float type, per tensor, named in meta.json and a warning", async () => {
   // hidden 128: rows of 128 fit I2_S's 128-element blocks but not TQ's 256.
   const input = await llamaF16(128, 2);
   const ok = await quantizeGguf({ input, outDir: join(tmp, "llama-128-i2s"), ternarize: true });
   assert.equal(ok.meta.tensors.filter((t) => t.gguf_type === "I2_S").length, 14);
   const outDir = join(tmp, "llama-128-tq1");
-  await assert.rejects(
-    quantizeGguf({ input, outDir, type: "tq1_0", ternarize: true }),
-    (e: unknown) => {
-      assert.ok(e instanceof NotTernaryError);
-      assert.match(e.message, /cannot quantize to TQ1_0/);
+  const r = await quantizeGguf({ input, outDir, type: "tq1_0", ternarize: true });
+  const byName = new Map(r.meta.tensors.map((t) => [t.gguf_name, t]));
+  for (let l = 0; l < 2; l++) {
+    for (const k of ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up"]) {
+      const t = byName.get(`blk.${l}.${k}.weight`)!;
+      assert.equal(t.gguf_type, "F16", t.gguf_name);
       assert.match(
-        e.message,
-        /must be a multiple of its 256-element block, and 12 projection\(s\) are not/,
+        t.action,
+        /rule row_block: kept F16: rows of 128 are not a multiple of the 256-element TQ1_0 block/,
       );
-      assert.match(e.message, /blk\.0\.attn_q\.weight \[128, 128\] \(rows of 128\)/);
-      assert.doesNotMatch(e.message, /ffn_down/); // its rows are 256 long
-      return true;
-    },
-  );
-  assert.deepEqual(await filesIn(outDir), []);
+    }
+    // ffn_down's rows are 256 long: quantized.
+    assert.equal(byName.get(`blk.${l}.ffn_down.weight`)!.gguf_type, "TQ1_0");
+  }
+  const warning = r.meta.warnings.find((w) => /kept in their float type/.test(w));
+  assert.ok(warning, "a warning names the kept tensors");
+  assert.match(warning!, /12 projection\(s\) kept/);
+  assert.match(warning!, /blk\.0\.attn_q\.weight \[128, 128\]/);
+  assert.match(warning!, /2 projection\(s\) quantized to TQ1_0/);
 });
 
 Deno.test("refusals: replacing the input, an already-quantized input", async () => {

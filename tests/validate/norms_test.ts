@@ -118,7 +118,7 @@ Deno.test("gate 1: some norms missing is 11; all norms zero or non-finite is 12"
   assert.ok(r2.norms.every((n) => n.verdict === "unusable"));
 });
 
-Deno.test("gate 1: meta.json RMS within F16 rounding passes; a sha256 change alone is a warning", async () => {
+Deno.test("gate 1: meta.json RMS within F16 rounding passes; a payload digest change alone is a warning", async () => {
   const clean = await cleanFixture();
   const path = await tempPath("f16-norms.gguf");
   // BF16 values are exact in F16 (range permitting): re-encoding keeps the RMS, changes the bytes.
@@ -132,8 +132,8 @@ Deno.test("gate 1: meta.json RMS within F16 rounding passes; a sha256 change alo
   for (const n of r.norms) {
     assert.equal(n.type, "F16");
     assert.equal(n.meta!.relDiff, 0);
-    assert.equal(n.meta!.sha256Match, false);
-    assert.equal(byId(n.checks).meta_sha256, "warn");
+    assert.equal(n.meta!.digestMatch, false);
+    assert.equal(byId(n.checks).meta_digest, "warn");
   }
 });
 

@@ -56,7 +56,7 @@ Deno.test("clean fixture export passes every gate in strict mode, report matches
   assert.equal(r.model.metaPath, clean.metaPath);
   // 4 layers x 4 norms + output_norm, all compared with meta.json.
   assert.equal(r.norms.length, 17);
-  assert.ok(r.norms.every((n) => n.verdict === "healthy" && n.meta !== null && n.meta.sha256Match));
+  assert.ok(r.norms.every((n) => n.verdict === "healthy" && n.meta !== null && n.meta.digestMatch));
   // Statistics against values computed with Python from the BF16 safetensors.
   const attn0 = r.tensors.find((t) => t.name === "blk.0.attn_norm.weight")!;
   assert.ok(Math.abs(attn0.rms - 1.0199233138016919) < 1e-12);

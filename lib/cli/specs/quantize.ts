@@ -10,6 +10,7 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
+import { MANIFEST_OPTION } from "./shared.ts";
 
 /** model-quantize-i2s. */
 export const QUANTIZE_SPEC = {
@@ -50,6 +51,7 @@ export const QUANTIZE_SPEC = {
     },
     name: { type: "string", value: "STEM", help: "output file stem (default clean-<type>)" },
     "no-hash": { type: "boolean", help: "do not write <stem>.gguf-hash" },
+    manifest: MANIFEST_OPTION,
     timestamp: {
       type: "boolean",
       help: "record the time in meta.json (breaks byte-identical reruns)",
