@@ -129,14 +129,16 @@ const peerPresent = await Deno.stat(PEER_GGUF_HASH).then((s) => s.isFile, () => 
 
 Deno.test({
   name:
-    "exported fixture: the .gguf-hash manifest equals what llama-gguf-hash prints, by default and with --all (peer binary)",
+    "exported fixture: the .gguf-hash manifest equals what llama-gguf-hash prints, by default, with --all and --uuid (peer binary)",
   ignore: !peerPresent,
   fn: async () => {
     const outDir = await Deno.makeTempDir();
     try {
       const cases: [GgufHashAlgo[] | undefined, string[]][] = [
         [undefined, []],
-        [["xxh64", "sha1", "sha256", "uuid"], ["--all"]],
+        [["xxh64", "sha1", "sha256"], ["--all"]],
+        [["uuid"], ["--uuid"]],
+        [["xxh64", "sha1", "sha256", "uuid"], ["--all", "--uuid"]],
       ];
       for (const [manifest, flags] of cases) {
         const r = await exportCleanGguf({
