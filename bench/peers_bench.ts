@@ -176,8 +176,12 @@ function loads(xs: Timed[] | number[]): string {
   return ls.length ? `${min(ls).toFixed(1)}–${max(ls).toFixed(1)}` : "—";
 }
 
+/** `--out FILE`: rewritten after every line, so an interrupted run keeps what it measured. */
+let outPath: string | undefined;
+
 function addLine(l: Line): void {
   lines.push(l);
+  if (outPath) Deno.writeTextFileSync(outPath, JSON.stringify({ lines, record }, null, 1));
   console.error(`${l.measure}: ours ${l.ours} | peer ${l.peer} | ${l.ratio} | load ${l.load}`);
   if (l.gates) console.error(`  gates: ${l.gates}`);
 }
@@ -644,9 +648,9 @@ async function machine(): Promise<Record<string, string>> {
 
 if (import.meta.main) {
   const { o, only, json, out } = await options();
+  outPath = out;
   const env = await machine();
   console.error(`${env.date}: ${env.cpu}, ${env.cores} cores, deno ${env.deno}`);
-  if (only.has("membw")) await measureBandwidth(o);
   if (only.has("speed")) await measureSpeed(o);
   if (only.has("probe")) { for (const t of o.threads) await measureProbe(o, t); }
   if (only.has("validate")) {
@@ -654,6 +658,7 @@ if (import.meta.main) {
     await measureValidate(o, "i2_s");
   }
   if (only.has("quantize")) await measureQuantize(o);
+  if (only.has("membw")) await measureBandwidth(o);
   if (only.has("export")) await measureExport(o);
   const result = JSON.stringify({ env, options: o, lines, record }, null, 1);
   if (out) await Deno.writeTextFile(out, result);
