@@ -68,6 +68,7 @@ interface Timed {
   wallS: number;
   userS: number;
   sysS: number;
+  /** Peak resident set, in MB (10⁶ bytes). */
   maxRssMb: number;
   code: number;
   stdout: string;
@@ -101,7 +102,7 @@ async function timed(cmd: string, args: string[], opts: { stdoutNull?: boolean }
       wallS,
       userS: user!,
       sysS: sys!,
-      maxRssMb: rssKb! / 1024,
+      maxRssMb: (rssKb! * 1024) / 1e6, // GNU time prints KiB
       code: out.code,
       stdout: opts.stdoutNull ? "" : dec.decode(out.stdout),
       stderr: dec.decode(out.stderr),
@@ -418,7 +419,7 @@ async function rssLine(o: Options, what: string, runs: Timed[], file: string): P
   } finally {
     g.close();
   }
-  const rss = runs.map((x) => x.maxRssMb * 2 ** 20);
+  const rss = runs.map((x) => x.maxRssMb * 1e6);
   addLine({
     measure: `peak RSS of ${what} vs the engine's weight bytes`,
     ours: `${fmt(rss.map((x) => x / 1e6), 0, " MB")}`,
