@@ -1,0 +1,168 @@
+// The exact 8-bit output head against the full F16 head: rows engineered to lie
+// within the int8 error bound of the best must be recomputed, so the top-k ids
+// and logits equal those of the F16 kernel bit for bit; on both backends, both
+// SIMD variants, 1 and 2 threads; and greedy generation on the fixture export.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { Kernels } from "../../lib/inference/kernels/api.ts";
+import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
+import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
+import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
+import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
+import { GgmlType } from "../../lib/codecs/table.ts";
+import { mulberry32 } from "../../lib/inference/sampler.ts";
+import type { FloatMatrix } from "../../lib/inference/linear.ts";
+import { buildInt8Head, exactTopLogits } from "../../lib/inference/int8_head.ts";
+import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
+import { exportCleanGguf } from "../../lib/export/export.ts";
+import { openGguf } from "../../lib/gguf/reader.ts";
+
+const ROWS = 3000, COLS = 256, BEST = 1234;
+
+/** F16 rows: random, plus 40 copies of row BEST each moved by one f16 ulp in one element. */
+function engineeredRows(rand: () => number): Uint16Array {
+  const bits = new Uint16Array(ROWS * COLS);
+  for (let i = 0; i < bits.length; i++) bits[i] = f32ToF16((rand() * 2 - 1) * 0.05);
+  const base = bits.subarray(BEST * COLS, (BEST + 1) * COLS);
+  for (let n = 0; n < 40; n++) {
+    const r = (BEST + 1 + n * 67) % ROWS, row = bits.subarray(r * COLS, (r + 1) * COLS);
+    row.set(base);
+    const c = (n * 13) % COLS;
+    row[c] = row[c]! + (n % 2 === 0 ? 1 : -1); // one ulp (same sign, not at a binade edge)
+  }
+  bits.copyWithin(7 * COLS, BEST * COLS, (BEST + 1) * COLS); // an exact tie, lower id
+  return bits;
+}
+
+/** An activation aligned with row BEST, so that it and its near copies are the best. */
+function activation(bits: Uint16Array, rand: () => number): Float32Array {
+  const x = new Float32Array(COLS);
+  for (let c = 0; c < COLS; c++) {
+    x[c] = 20 * f16ToF32(bits[BEST * COLS + c]!) + (rand() * 2 - 1) * 0.3;
+  }
+  return x;
+}
+
+function checkAgainstFullHead(k: Kernels, label: string): void {
+  const rand = mulberry32(11);
+  const bits = engineeredRows(rand);
+  const w = k.alloc(bits.byteLength), x = k.alloc(COLS * 4);
+  const full = k.alloc(ROWS * 4), top = k.alloc(ROWS * 4);
+  k.u16(w, bits.length).set(bits);
+  const m: FloatMatrix = {
+    kind: "float",
+    name: "output",
+    type: GgmlType.F16,
+    ptr: w,
+    rows: ROWS,
+    cols: COLS,
+  };
+  const head = buildInt8Head(k, m);
+  for (let trial = 0; trial < 3; trial++) {
+    k.f32(x, COLS).set(activation(bits, rand));
+    k.matmulF16(w, x, full, ROWS, COLS, 1);
+    const want = topK(new Float32Array(k.f32(full, ROWS)), 45);
+    const near = new Set([
+      7,
+      BEST,
+      ...Array.from({ length: 40 }, (_, n) => (BEST + 1 + n * 67) % ROWS),
+    ]);
+    assert.deepEqual(
+      new Set(want.slice(0, 42).map(([id]) => id)),
+      near,
+      "engineered rows are the best",
+    );
+    for (const n of [1, 10, 45]) {
+      const recomputed = exactTopLogits(k, head, x, n, top);
+      assert.ok(recomputed, `${label}: finite input`);
+      const got = topK(new Float32Array(k.f32(top, ROWS)), n);
+      assert.deepEqual(got, want.slice(0, n), `${label} trial ${trial} top-${n}`);
+      // The bound matters: the 42 near-equal rows are all recomputed, but not every row.
+      assert.ok(recomputed.length >= 42, `${label}: ${recomputed.length} rows recomputed`);
+      assert.ok(recomputed.length < ROWS / 4, `${label}: ${recomputed.length} rows recomputed`);
+      for (const r of recomputed) assert.equal(k.f32(top, ROWS)[r], k.f32(full, ROWS)[r]);
+    }
+  }
+  // Rows 7 and BEST tie exactly; both are recomputed and the lower id comes first, as above.
+  assert.equal(k.f32(full, ROWS)[7], k.f32(full, ROWS)[BEST]);
+}
+
+Deno.test("int8 head: scoreRowsI8 is the exact integer dot product", async () => {
+  const rand = mulberry32(3);
+  for (
+    const k of [
+      createReferenceKernels(1 << 20),
+      await createWasmKernels({ bytes: 1 << 20, threads: 1 }),
+    ]
+  ) {
+    const rows = 37,
+      cols = 96,
+      w = k.alloc(rows * cols),
+      x = k.alloc(cols * 2),
+      y = k.alloc(rows * 4);
+    const W = k.i8(w, rows * cols), X = new Int16Array(k.buffer, x, cols);
+    for (let i = 0; i < W.length; i++) W[i] = Math.floor(rand() * 255) - 127;
+    for (let c = 0; c < cols; c++) X[c] = Math.floor(rand() * 255) - 127;
+    W.fill(-127, 0, cols); // row 0: the extreme
+    X.fill(-127);
+    k.scoreRowsI8(w, x, y, rows, cols);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
+      assert.equal(k.i32(y, rows)[r], s, `${k.name} row ${r}`);
+    }
+    k.close();
+  }
+});
+
+Deno.test("int8 head: top-k equals the full F16 head on rows within the bound [reference]", () => {
+  checkAgainstFullHead(createReferenceKernels(1 << 22), "reference");
+});
+
+for (const simd of ["portable", ...(relaxedSimdSupported() ? ["relaxed"] as const : [])] as const) {
+  for (const threads of [1, 2]) {
+    Deno.test(`int8 head: top-k equals the full F16 head on rows within the bound [wasm ${simd}, ${threads}t]`, async () => {
+      const k = await createWasmKernels({ bytes: 1 << 22, threads, simd });
+      try {
+        checkAgainstFullHead(k, `${simd} ${threads}t`);
+      } finally {
+        k.close();
+      }
+    });
+  }
+}
+
+Deno.test("int8 head: greedy generation and forwardTop on the fixture equal the F16 head", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "int8-head-" });
+  try {
+    const { ggufPath } = await exportCleanGguf({
+      modelDir: "fixtures/tiny-bitnet",
+      outDir: join(tmp, "f16"),
+      outType: "f16",
+      quiet: true,
+    });
+    const g = await openGguf(ggufPath);
+    const plain = await InferenceEngine.load(g, { threads: 1, maxContext: 64 });
+    const fast = await InferenceEngine.load(g, { threads: 1, maxContext: 64, int8Head: true });
+    try {
+      assert.equal(plain.int8Head, false);
+      assert.equal(fast.int8Head, true);
+      const prompt = [2046, 463, 275, 12, 900];
+      const a = plain.generate(prompt, { maxTokens: 24 }),
+        b = fast.generate(prompt, { maxTokens: 24 });
+      assert.deepEqual(b.ids, a.ids);
+      plain.reset();
+      fast.reset();
+      for (const id of [...prompt, ...a.ids.slice(0, 6)]) {
+        assert.deepEqual(topK(fast.forwardTop([id], 10), 10), topK(plain.forward([id]), 10));
+      }
+    } finally {
+      plain.close();
+      fast.close();
+      g.close();
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
