@@ -20,18 +20,35 @@ import { openGguf } from "../../lib/gguf/reader.ts";
 
 const ROWS = 3000, COLS = 256, BEST = 1234;
 
-/** F16 rows: random, plus 40 copies of row BEST each moved by one f16 ulp in one element. */
+const COPIES = 200;
+/** Row `n` of the near copies of row BEST. */
+const copyRow = (n: number) => (BEST + 1 + n * 11) % ROWS;
+
+/**
+ * F16 rows: random, plus COPIES copies of row BEST, each with 3 elements moved
+ * by one f16 ulp. Row BEST has the int8 scale 2⁻¹¹ (its maximum is 127·2⁻¹¹) and
+ * every other element sits exactly on an int8 rounding midpoint ((j + ½)·2⁻¹¹),
+ * so a one-ulp move can change the int8 code by one step: the int8 scores of
+ * the copies then differ from the best by up to 30× their true (one-ulp)
+ * differences, and in either direction. Row 7 is an exact copy (a tie).
+ */
 function engineeredRows(rand: () => number): Uint16Array {
   const bits = new Uint16Array(ROWS * COLS);
   for (let i = 0; i < bits.length; i++) bits[i] = f32ToF16((rand() * 2 - 1) * 0.05);
   const base = bits.subarray(BEST * COLS, (BEST + 1) * COLS);
-  for (let n = 0; n < 40; n++) {
-    const r = (BEST + 1 + n * 67) % ROWS, row = bits.subarray(r * COLS, (r + 1) * COLS);
-    row.set(base);
-    const c = (n * 13) % COLS;
-    row[c] = row[c]! + (n % 2 === 0 ? 1 : -1); // one ulp (same sign, not at a binade edge)
+  base[0] = f32ToF16(127 * 2 ** -11);
+  for (let c = 1; c < COLS; c++) {
+    base[c] = f32ToF16((Math.floor(rand() * 200) - 100 + 0.5) * 2 ** -11);
   }
-  bits.copyWithin(7 * COLS, BEST * COLS, (BEST + 1) * COLS); // an exact tie, lower id
+  for (let n = 0; n < COPIES; n++) {
+    const row = bits.subarray(copyRow(n) * COLS, (copyRow(n) + 1) * COLS);
+    row.set(base);
+    for (let m = 0; m < 3; m++) {
+      const c = 1 + Math.floor(rand() * (COLS - 1));
+      row[c] = row[c]! + (rand() < 0.5 ? -1 : 1); // |value| ≥ 2⁻¹²: never crosses zero
+    }
+  }
+  bits.copyWithin(7 * COLS, BEST * COLS, (BEST + 1) * COLS);
   return bits;
 }
 
@@ -62,24 +79,16 @@ function checkAgainstFullHead(k: Kernels, label: string): void {
   for (let trial = 0; trial < 3; trial++) {
     k.f32(x, COLS).set(activation(bits, rand));
     k.matmulF16(w, x, full, ROWS, COLS, 1);
-    const want = topK(new Float32Array(k.f32(full, ROWS)), 45);
-    const near = new Set([
-      7,
-      BEST,
-      ...Array.from({ length: 40 }, (_, n) => (BEST + 1 + n * 67) % ROWS),
-    ]);
-    assert.deepEqual(
-      new Set(want.slice(0, 42).map(([id]) => id)),
-      near,
-      "engineered rows are the best",
-    );
+    const want = topK(new Float32Array(k.f32(full, ROWS)), COPIES + 2);
+    const near = new Set([7, BEST, ...Array.from({ length: COPIES }, (_, n) => copyRow(n))]);
+    assert.deepEqual(new Set(want.map(([id]) => id)), near, "engineered rows are the best");
     for (const n of [1, 10, 45]) {
       const recomputed = exactTopLogits(k, head, x, n, top);
       assert.ok(recomputed, `${label}: finite input`);
       const got = topK(new Float32Array(k.f32(top, ROWS)), n);
       assert.deepEqual(got, want.slice(0, n), `${label} trial ${trial} top-${n}`);
-      // The bound matters: the 42 near-equal rows are all recomputed, but not every row.
-      assert.ok(recomputed.length >= 42, `${label}: ${recomputed.length} rows recomputed`);
+      // The bound matters: the near-equal rows are all recomputed, but not every row.
+      assert.ok(recomputed.length >= COPIES + 2, `${label}: ${recomputed.length} rows recomputed`);
       assert.ok(recomputed.length < ROWS / 4, `${label}: ${recomputed.length} rows recomputed`);
       for (const r of recomputed) assert.equal(k.f32(top, ROWS)[r], k.f32(full, ROWS)[r]);
     }
