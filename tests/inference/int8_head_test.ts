@@ -103,23 +103,23 @@ Deno.test("int8 head: scoreRowsI8 is the exact integer dot product", async () =>
     const k of [
       createReferenceKernels(1 << 20),
       await createWasmKernels({ bytes: 1 << 20, threads: 1 }),
+      await createWasmKernels({ bytes: 1 << 20, threads: 2 }), // rows × cols big enough to split
     ]
   ) {
-    const rows = 37,
-      cols = 96,
+    const rows = 1501,
+      cols = 160,
       w = k.alloc(rows * cols),
       x = k.alloc(cols * 2),
       y = k.alloc(rows * 4);
     const W = k.i8(w, rows * cols), X = new Int16Array(k.buffer, x, cols);
     for (let i = 0; i < W.length; i++) W[i] = Math.floor(rand() * 255) - 127;
     for (let c = 0; c < cols; c++) X[c] = Math.floor(rand() * 255) - 127;
-    W.fill(-127, 0, cols); // row 0: the extreme
-    X.fill(-127);
+    for (let c = 0; c < cols; c++) W[c] = X[c]! < 0 ? -127 : 127; // row 0: the largest sum
     k.scoreRowsI8(w, x, y, rows, cols);
     for (let r = 0; r < rows; r++) {
       let s = 0;
       for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
-      assert.equal(k.i32(y, rows)[r], s, `${k.name} row ${r}`);
+      assert.equal(k.i32(y, rows)[r], s, `${k.name} ${k.threads}t row ${r}`);
     }
     k.close();
   }

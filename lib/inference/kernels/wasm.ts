@@ -428,7 +428,7 @@ function wasmKernels(
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;
       spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
-      k.score_rows_i8(w, x, y, rows, cols);
+      run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
     },
     close() {
       if (workers.length === 0) return;
