@@ -4,7 +4,7 @@
  * change: greedy ids and the top-10 logits at each step.
  *
  *   deno run -A bench/check_2b_outputs.ts record [--models DIR]
- *   deno run -A bench/check_2b_outputs.ts check [--models DIR] [--threads 1,2]
+ *   deno run -A bench/check_2b_outputs.ts check [--models DIR] [--threads 1,2] [--heads f16,int8]
  *
  * Record mode runs with 1 thread and writes bench/baselines/2b-outputs.json;
  * check mode runs every listed thread count and exits 1 on any difference.
@@ -17,6 +17,11 @@
  * ulps of its partial sums, about 1e-6 here, so 1e-4 admits reordering but
  * not a wrong value (a wrong row, scale or trit moves logits by 1e-2 or more).
  * The report also says whether every recorded logit is bit-identical.
+ *
+ * Check mode runs each model with the F16 output head (`forward`, every logit)
+ * and with the exact int8 head (`int8Head` option, `forwardTop(ids, 10)`: only
+ * the logits that may be in the top 10), which must give the same ids and
+ * top-10 logits.
  *
  * @module
  */
@@ -45,26 +50,34 @@ interface Baseline {
   models: Record<string, Outputs>;
 }
 
-async function run(path: string, threads: number): Promise<Outputs> {
+/** Which output head a run uses: the F16 kernel over every row, or the exact int8 head. */
+type Head = "f16" | "int8";
+
+async function run(path: string, threads: number, head: Head = "f16"): Promise<Outputs> {
   const g = await openGguf(path);
   const t0 = performance.now();
   const engine = await InferenceEngine.load(g, {
     threads,
     maxContext: PROMPT.length + STEPS + 1,
+    int8Head: head === "int8",
   });
+  const step = (ids: number[]) =>
+    head === "int8" ? engine.forwardTop(ids, TOP) : engine.forward(ids);
   const loadS = (performance.now() - t0) / 1000;
   try {
     const ids: number[] = [], top: Outputs["top"] = [];
-    let logits = engine.forward(PROMPT);
+    let logits = step(PROMPT);
     for (let s = 0; s < STEPS; s++) {
       const best = topK(logits, TOP);
       top.push(best);
       ids.push(best[0]![0]);
-      if (s + 1 < STEPS) logits = engine.forward([best[0]![0]]);
+      if (s + 1 < STEPS) logits = step([best[0]![0]]);
     }
     const runS = (performance.now() - t0) / 1000 - loadS;
     console.error(
-      `${path}: ${threads} thread(s), load ${loadS.toFixed(1)} s, run ${runS.toFixed(1)} s`,
+      `${path}: ${threads} thread(s), ${head} head, load ${loadS.toFixed(1)} s, run ${
+        runS.toFixed(1)
+      } s`,
     );
     return { ids, top };
   } finally {
@@ -107,6 +120,7 @@ if (import.meta.main) {
     options: {
       models: { type: "string", default: "/work/models" },
       threads: { type: "string", default: "1,2" },
+      heads: { type: "string", default: "f16,int8" },
     },
     allowPositionals: true,
   });
@@ -123,14 +137,16 @@ if (import.meta.main) {
   } else {
     const baseline: Baseline = JSON.parse(await Deno.readTextFile(BASELINE));
     let failed = false;
-    for (const threads of values.threads.split(",").map(Number)) {
-      for (const m of MODELS) {
-        const { problems } = compare(
-          baseline.models[m]!,
-          await run(join(values.models, m), threads),
-        );
-        for (const p of problems) console.error(`  ${m}, ${threads} thread(s): ${p}`);
-        failed ||= problems.length > 0;
+    for (const head of values.heads.split(",") as Head[]) {
+      for (const threads of values.threads.split(",").map(Number)) {
+        for (const m of MODELS) {
+          const { problems } = compare(
+            baseline.models[m]!,
+            await run(join(values.models, m), threads, head),
+          );
+          for (const p of problems) console.error(`  ${m}, ${threads} thread(s), ${head}: ${p}`);
+          failed ||= problems.length > 0;
+        }
       }
     }
     console.log(failed ? "2B outputs DIFFER from the baseline" : "2B outputs match the baseline");

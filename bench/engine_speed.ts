@@ -8,7 +8,10 @@
  *   tokens ÷ wall time (no sampling: llama-bench samples nothing either).
  * Prints one JSON object on stdout.
  *
- *   deno run -A bench/engine_speed.ts FILE.gguf [--threads 2] [--prompt 64] [--gen 32] [--reps 2]
+ *   deno run -A bench/engine_speed.ts FILE.gguf [--threads 2] [--prompt 64] [--gen 32] [--reps 2] [--head f16|int8]
+ *
+ * `--head int8` loads the exact int8 output head (`int8Head`) and times tg with
+ * `forwardTop(id, 1)`, what greedy generation runs (same ids as the F16 head).
  *
  * @example
  * ```ts
@@ -43,6 +46,8 @@ export interface EngineSpeedOptions {
   prompt: number;
   gen: number;
   reps: number;
+  /** Output head of tg: "f16" (every logit, the default) or "int8" (exact greedy, int8 head). */
+  head?: "f16" | "int8";
 }
 
 /** Loads `file` and times pp and tg `reps` times each (after one short warm-up of each). */
@@ -56,7 +61,10 @@ export async function measureEngineSpeed(
     const engine = await InferenceEngine.load(g, {
       threads: o.threads,
       maxContext: Math.max(o.prompt, o.gen) + 1,
+      int8Head: o.head === "int8",
     });
+    const next = (id: number) =>
+      o.head === "int8" ? engine.forwardTop([id], 1) : engine.forward([id]);
     const loadS = (performance.now() - t0) / 1000;
     try {
       const vocab = engine.hparams.vocabSize;
@@ -73,17 +81,18 @@ export async function measureEngineSpeed(
       const tg = () => {
         engine.reset();
         const t = performance.now();
-        for (let i = 0; i < o.gen; i++) engine.forward([ids[i]!]);
+        for (let i = 0; i < o.gen; i++) next(ids[i]!);
         return (o.gen * 1000) / (performance.now() - t);
       };
       // Warm-up (JIT, workers, first touch of every weight page), like llama-bench's.
       engine.reset();
       engine.forward(ids.slice(0, Math.min(8, o.prompt)));
-      engine.forward([ids[0]!]);
+      next(ids[0]!);
       const ppTps: number[] = [], tgTps: number[] = [];
       for (let r = 0; r < o.reps; r++) ppTps.push(pp());
       for (let r = 0; r < o.reps; r++) tgTps.push(tg());
-      return { file, threads: engine.threads, backend: engine.backendName, loadS, ppTps, tgTps };
+      const backend = engine.backendName + (engine.int8Head ? "+int8-head" : "");
+      return { file, threads: engine.threads, backend, loadS, ppTps, tgTps };
     } finally {
       engine.close();
     }
@@ -100,6 +109,7 @@ if (import.meta.main) {
       prompt: { type: "string" },
       gen: { type: "string" },
       reps: { type: "string" },
+      head: { type: "string" },
     },
     allowPositionals: true,
   });
@@ -113,6 +123,7 @@ if (import.meta.main) {
     prompt: Number(values.prompt ?? 64),
     gen: Number(values.gen ?? 32),
     reps: Number(values.reps ?? 2),
+    head: values.head === "int8" ? "int8" : "f16",
   });
   console.log(JSON.stringify(r));
 }

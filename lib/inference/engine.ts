@@ -27,6 +27,13 @@ import {
   resolveThreads,
 } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
+import {
+  buildInt8Head,
+  exactTopLogits,
+  type Int8Head,
+  int8HeadBytes,
+  int8HeadFits,
+} from "./int8_head.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
@@ -52,6 +59,13 @@ export interface EngineOptions {
   transformNorm?: (name: string, values: Float32Array) => void;
   /** Sees the payload bytes of each weight matrix as they are loaded (see `LoadWeightsOptions`). */
   observe?: LoadWeightsOptions["observe"];
+  /**
+   * Also keep an int8 copy of an F16 output layer (vocab × hidden bytes: 328 MB on
+   * 2B-4T) so that greedy generation and {@link InferenceEngine.forwardTop} score
+   * it exactly at a fraction of the F16 cost (see int8_head.ts); default false.
+   * Ignored when the output layer is not F16.
+   */
+  int8Head?: boolean;
 }
 
 /** Options of {@link InferenceEngine.generate}. */
@@ -108,13 +122,18 @@ export class InferenceEngine {
   readonly maxContext: number;
   /** Projections that held float master weights and were ternarized with absmean at load. */
   readonly ternarizedAtLoad: readonly string[];
+  /** Whether greedy generation and `forwardTop` use the exact int8 head. */
+  readonly int8Head: boolean;
   #model: Model;
   #state: RunState;
+  #head: Int8Head | null;
   #closed = false;
 
-  private constructor(model: Model, state: RunState) {
+  private constructor(model: Model, state: RunState, head: Int8Head | null) {
     this.#model = model;
     this.#state = state;
+    this.#head = head;
+    this.int8Head = head !== null;
     this.hparams = model.hparams;
     this.backendName = model.kernels.name;
     this.threads = model.kernels.threads;
@@ -138,7 +157,8 @@ export class InferenceEngine {
     const size = { maxContext, batch };
     const weightsSize = weightBytes(plan, backend.ternaryBytes);
     const stateSize = runStateBytes(hparams, size);
-    const bytes = backend.reservedBytes + weightsSize + stateSize;
+    const headSize = opts.int8Head ? int8HeadBytes(hparams.vocabSize, hparams.nEmbd) : 0;
+    const bytes = backend.reservedBytes + weightsSize + stateSize + headSize;
     if (bytes > backend.maxBytes) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
       throw new UnsupportedError(
@@ -161,7 +181,10 @@ export class InferenceEngine {
         maxPositions: maxContext,
         mode: hparams.family === "bitnet" ? "neox" : "normal",
       });
-      return new InferenceEngine({ hparams, weights, kernels, rope }, state);
+      const head = opts.int8Head && int8HeadFits(weights.output)
+        ? buildInt8Head(kernels, weights.output)
+        : null;
+      return new InferenceEngine({ hparams, weights, kernels, rope }, state, head);
     } catch (e) {
       kernels.close();
       throw e;
@@ -184,6 +207,16 @@ export class InferenceEngine {
    */
   forward(ids: readonly number[]): Float32Array<ArrayBuffer> {
     return new Float32Array(this.#forwardLast(ids));
+  }
+
+  /**
+   * Like `forward`, but only the logits that may be among the best `k` are
+   * computed (the others are −Infinity): `topK(forwardTop(ids, k), k)` equals
+   * `topK(forward(ids), k)` exactly. Faster with the int8 head (`int8Head`
+   * option); without it, the same as `forward`.
+   */
+  forwardTop(ids: readonly number[], k: number): Float32Array<ArrayBuffer> {
+    return new Float32Array(this.#forwardLast(ids, k));
   }
 
   /** From an empty cache, the logits at every position, `[ids.length × vocab]` row-major. */
@@ -239,7 +272,7 @@ export class InferenceEngine {
         stopReason = "context_full";
         break;
       }
-      logits = this.#forwardLast([next]);
+      logits = this.#forwardLast([next], sampler.greedy ? 1 : undefined);
       fed++;
     }
     const t2 = performance.now();
@@ -264,14 +297,24 @@ export class InferenceEngine {
     this.#model.kernels.close();
   }
 
-  /** Runs `ids` in batches; returns a view of the last position's logits (valid until the next run). */
-  #forwardLast(ids: readonly number[]): Float32Array {
+  /**
+   * Runs `ids` in batches; returns a view of the last position's logits (valid until the
+   * next run). With `top` and the int8 head, only the rows that may be among the best
+   * `top` hold logits (exactly the F16 head's), the others −Infinity.
+   */
+  #forwardLast(ids: readonly number[], top?: number): Float32Array {
     this.#check(ids);
-    const { batch } = this.#state;
+    const { batch } = this.#state, head = top === undefined ? null : this.#head;
     for (let start = 0; start < ids.length; start += batch) {
       const end = Math.min(start + batch, ids.length);
-      const rows: LogitRows = end === ids.length ? "last" : "none";
-      forward(this.#model, this.#state, ids.slice(start, end), rows);
+      const last: LogitRows = head ? "normed" : "last";
+      forward(this.#model, this.#state, ids.slice(start, end), end === ids.length ? last : "none");
+    }
+    if (
+      head && !exactTopLogits(this.#model.kernels, head, this.#state.xb, top!, this.#state.logits)
+    ) {
+      const k = this.#model.kernels, w = this.#model.weights.output; // non-finite input: full head
+      k.matmulF16(w.ptr, this.#state.xb, this.#state.logits, w.rows, w.cols, 1);
     }
     return this.#logitRow(0);
   }

@@ -35,8 +35,12 @@ export interface Model {
   readonly rope: RopeTable;
 }
 
-/** Which positions of the batch get logits ("none" for a prompt batch that is not the last). */
-export type LogitRows = "last" | "all" | "none";
+/**
+ * Which positions of the batch get logits ("none" for a prompt batch that is not the last;
+ * "normed": no logits, the last token's output-normed hidden state left in `state.xb` for
+ * a caller that runs the output layer itself, e.g. the exact int8 head).
+ */
+export type LogitRows = "last" | "all" | "none" | "normed";
 
 /**
  * Runs `tokens` at positions `state.pos`… through the model, appends their
@@ -103,8 +107,9 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   }
   s.pos = pos + n;
   if (rows === "none") return;
-  const first = rows === "last" ? n - 1 : 0, count = n - first;
+  const first = rows === "all" ? 0 : n - 1, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
+  if (rows === "normed") return;
   linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); // logits = y·Eᵀ, full precision
 }
 

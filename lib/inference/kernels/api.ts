@@ -115,6 +115,14 @@ export interface Kernels {
     batch: number,
   ): void;
 
+  /**
+   * y[r] = Σ_c w[r, c] · x[c] as exact int32 for each of `rows` int8 rows `w`
+   * (`cols` a multiple of 16), `x` the activation as int16 values within ±127:
+   * the screening pass of the exact 8-bit output head (`int8_head.ts`), split by rows
+   * over the threads like the matmuls.
+   */
+  scoreRowsI8(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number): void;
+
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
 

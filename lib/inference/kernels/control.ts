@@ -46,7 +46,7 @@ const DECODE_SCRATCH = 18;
 const WSCALE = 8;
 
 /** Job codes. */
-export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, f16Decoded: 5 } as const;
+export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, f16Decoded: 5, scoreI8: 6 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -201,6 +201,8 @@ function runRows(
       const scratch = control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES;
       return kernels.matmul_f16_decoded(w, x, y, rows, cols, batch, r0, r1, scratch);
     }
+    case Op.scoreI8: // int8 rows × one int16 activation row (int8_head.ts)
+      return kernels.score_rows_i8(w + r0 * cols, x, y + r0 * 4, r1 - r0, cols);
     case Op.ternary:
       return kernels.matmul_ternary(
         w,

@@ -1091,6 +1091,37 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $B))))
 
+  ;; ---------------------------------------------------------------- int8 output head
+
+  ;; y[r] = Σ_c w[r, c] · x[c] as exact i32 for r in [0, rows): w int8 rows of `cols`,
+  ;; x the activation as i16 (values within ±127), cols a multiple of 16. The screening
+  ;; pass of the exact 8-bit output head (lib/inference/int8_head.ts): the same integer
+  ;; arithmetic in both variants (i32x4.dot_i16x8_s, no relaxed instruction), so the
+  ;; result is exact and deterministic. |sum| ≤ 127 · 127 · cols fits i32 for cols < 133,000.
+  (func (export "score_rows_i8") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
+      (param $cols i32)
+    (local $r i32) (local $c i32) (local $a v128) (local $b v128) (local $v v128) (local $xp i32)
+    (block $done (loop $R
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $a (v128.const i64x2 0 0))
+      (local.set $b (v128.const i64x2 0 0))
+      (local.set $c (i32.const 0))
+      (local.set $xp (local.get $x))
+      (loop $C
+        (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
+        (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s
+          (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load offset=0 (local.get $xp)))))
+        (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s
+          (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $xp)))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br_if $C (i32.lt_u (local.get $c) (local.get $cols))))
+      (i32.store (local.get $y) (call $hsum_i32 (i32x4.add (local.get $a) (local.get $b))))
+      (local.set $w (i32.add (local.get $w) (local.get $cols)))
+      (local.set $y (i32.add (local.get $y) (i32.const 4)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $R))))
+
   ;; ---------------------------------------------------------------- rmsnorm
 
   ;; out = g ⊙ x / sqrt(mean(x²) + eps) per row of n, in f64 like the reference (only

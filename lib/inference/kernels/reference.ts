@@ -155,6 +155,14 @@ export function createReferenceKernels(bytes: number): Kernels {
     },
     matmulTernary: ternaryMatmul(v),
     rmsnorm: rmsnormRows(v),
+    scoreRowsI8(w, x, y, rows, cols) {
+      const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
+        Y[r] = s;
+      }
+    },
     close() {},
   };
 }

@@ -424,6 +424,12 @@ function wasmKernels(
       spans("rmsnorm", ["x", x, batch * n * 4], ["g", g, n * 4], ["out", out, batch * n * 4]);
       k.rmsnorm(x, g, out, n, batch, eps);
     },
+    scoreRowsI8(w, x, y, rows, cols) {
+      checkDims("scoreRowsI8", rows, cols, 1, 16);
+      if (rows === 0) return;
+      spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
+      run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
+    },
     close() {
       if (workers.length === 0) return;
       stopWorkers(control);

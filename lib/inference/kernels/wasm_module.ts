@@ -48,6 +48,8 @@ export interface KernelExports {
   /** I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3. */
   i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
+  /** Exact int32 dot products of `rows` int8 rows with one int16 activation row. */
+  score_rows_i8(w: N, x: N, y: N, rows: N, cols: N): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
