@@ -87,7 +87,7 @@ export interface GenerateResult {
 
 const DEFAULT_BATCH = 64;
 /** Positions per forward batch of {@link InferenceEngine.nll}: bounds the logit rows in memory. */
-const NLL_BATCH = 16;
+const NLL_BATCH = 32;
 
 /**
  * A loaded model ready to run.
