@@ -39,7 +39,7 @@ export interface Binary {
   name: string;
   /** Script path from the repository root, e.g. `tasks/export_clean_gguf.ts`. */
   script: string;
-  /** Permission flags the binary runs with. */
+  /** Permission (and V8) flags the binary runs with. */
   flags: string[];
 }
 
@@ -60,7 +60,8 @@ export const COMPILE_INCLUDES: readonly string[] = [
  * The permissions of a task's binary: read anything, write anything (a
  * binary's permissions are fixed at build time; the run writes only the
  * folders its spec names, but that is the program's discipline, not Deno's),
- * the task's environment variables, no network.
+ * the task's environment variables, no network; the V8 settings its spec
+ * names (the engine tasks' smaller young generation).
  *
  * @example
  * ```ts
@@ -74,7 +75,8 @@ export function binaryFlags(spec: TaskSpec): string[] {
     ...TERMINAL_ENV_VARS,
     ...(spec.network?.env ?? []),
   ];
-  return ["--allow-read", "--allow-write", `--allow-env=${env.join(",")}`];
+  const v8 = spec.v8Flags?.length ? [`--v8-flags=${spec.v8Flags.join(",")}`] : [];
+  return ["--allow-read", "--allow-write", `--allow-env=${env.join(",")}`, ...v8];
 }
 
 /** Every binary: one per task spec. */

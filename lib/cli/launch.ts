@@ -84,6 +84,7 @@ export function launchArgs(spec: TaskSpec, argv: readonly string[], ctx: LaunchC
     ...folders.map((f) => `--allow-write=${f}`),
     `--allow-env=${envNames(spec, parsed).join(",")}`,
     ...(hosts.length > 0 ? [`--allow-net=${hosts.join(",")}`] : []),
+    ...(spec.v8Flags?.length ? [`--v8-flags=${spec.v8Flags.join(",")}`] : []),
     join(ctx.repoRoot, spec.script),
     ...argv,
   ];

@@ -123,6 +123,8 @@ export interface TaskSpec {
    */
   readonly strictMode?: boolean;
   readonly network?: NetworkSpec;
+  /** V8 settings the launcher passes to the task (`--v8-flags=`), e.g. a smaller young generation. */
+  readonly v8Flags?: readonly string[];
 }
 
 /** The options every task takes. */

@@ -100,6 +100,8 @@ export interface GenerateResult {
 }
 
 const DEFAULT_BATCH = 64;
+/** Positions per forward batch of {@link InferenceEngine.nll}: bounds the logit rows in memory. */
+const NLL_BATCH = 32;
 
 /**
  * A loaded model ready to run.
@@ -236,9 +238,12 @@ export class InferenceEngine {
     if (ids.length < 2) throw new UsageError(`nll needs at least 2 tokens, got ${ids.length}`);
     let sum = 0;
     this.reset();
+    // Smaller batches than the prompt's: every row of a batch writes a full row of logits
+    // (0.5 MB at a 128k vocabulary), and only their sums are kept.
+    const rows = Math.min(this.#state.batch, NLL_BATCH);
     this.#forwardChunks(ids, (row, logits) => {
       if (row + 1 < ids.length) sum += logSumExp(logits) - logits[ids[row + 1]!]!;
-    });
+    }, rows);
     return { meanNll: sum / (ids.length - 1), tokens: ids.length - 1 };
   }
 
@@ -320,9 +325,12 @@ export class InferenceEngine {
   }
 
   /** Runs `ids` in batches, handing each position's logits (a view) to `onRow`. */
-  #forwardChunks(ids: readonly number[], onRow: (row: number, logits: Float32Array) => void): void {
+  #forwardChunks(
+    ids: readonly number[],
+    onRow: (row: number, logits: Float32Array) => void,
+    batch = this.#state.batch,
+  ): void {
     this.#check(ids);
-    const { batch } = this.#state;
     for (let start = 0; start < ids.length; start += batch) {
       const end = Math.min(start + batch, ids.length);
       forward(this.#model, this.#state, ids.slice(start, end), "all");

@@ -368,7 +368,11 @@ export class PayloadCounter {
   /** Bytes that count: the codes of I2_S (the scale comes apart), the whole payload of 16-bit. */
   readonly #counted: number;
   #seen = 0;
+  /** 16-bit tensors: a histogram of the bit patterns, allocated at the first bytes, dropped once complete. */
+  readonly #half: boolean;
   #hist: Uint32Array | null = null;
+  /** The 16-bit statistics, computed as soon as every byte was counted (frees the 256 KiB histogram). */
+  #done: RecomputedStatistics | undefined;
   #neg = 0;
   #pos = 0;
   #bad = 0;
@@ -378,7 +382,23 @@ export class PayloadCounter {
     this.#t = t;
     this.#elements = elements;
     this.#counted = t.type === GgmlType.I2_S ? elements / 4 : t.nbytes;
-    if (t.type !== GgmlType.I2_S) this.#hist = new Uint32Array(1 << 16);
+    this.#half = t.type !== GgmlType.I2_S;
+  }
+
+  /** The histogram of a 16-bit tensor, made on first use. */
+  #histogram(): Uint32Array {
+    return this.#hist ??= new Uint32Array(1 << 16);
+  }
+
+  /** Once a 16-bit tensor is complete: its statistics, and the histogram let go. */
+  #settle(): void {
+    if (!this.#half || this.#seen !== this.#counted || !this.#hist) return;
+    this.#done = histogramStatistics(
+      this.#hist,
+      codecOf(this.#t.type).float!.value,
+      this.#elements,
+    );
+    this.#hist = null;
   }
 
   /**
@@ -401,7 +421,7 @@ export class PayloadCounter {
     const end = Math.min(start + bytes.length, this.#counted);
     if (end > start) {
       const part = bytes.subarray(0, end - start);
-      if (this.#hist) countHalves(part, this.#hist);
+      if (this.#half) countHalves(part, this.#histogram());
       else {
         const c = countI2SCodes(part);
         this.#neg += c.neg;
@@ -409,9 +429,10 @@ export class PayloadCounter {
         this.#bad += c.bad;
       }
       this.#seen += end - start;
+      this.#settle();
     }
     const at = this.#counted - start;
-    if (!this.#hist && at >= 0 && at + 4 <= bytes.length) {
+    if (!this.#half && at >= 0 && at + 4 <= bytes.length) {
       this.#scale = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getFloat32(0, true);
     }
   }
@@ -422,22 +443,22 @@ export class PayloadCounter {
    * gives the same statistics as the bytes would.
    */
   addTernary(c: { neg: number; zero: number; pos: number; scaleBits: number }): void {
-    if (!this.#hist || c.neg + c.zero + c.pos !== this.#elements) return;
-    this.#hist.fill(0);
-    this.#hist[0] = c.zero;
+    if (!this.#half || c.neg + c.zero + c.pos !== this.#elements) return;
+    const hist = this.#histogram();
+    hist.fill(0);
+    hist[0] = c.zero;
     if (c.scaleBits !== 0) {
-      this.#hist[c.scaleBits] = c.pos;
-      this.#hist[c.scaleBits | 0x8000] = c.neg;
+      hist[c.scaleBits] = c.pos;
+      hist[c.scaleBits | 0x8000] = c.neg;
     }
     this.#seen = this.#counted;
+    this.#settle();
   }
 
   /** The statistics, once every counted byte was seen (undefined otherwise). */
   result(): RecomputedStatistics | undefined {
     if (this.#seen !== this.#counted) return undefined;
-    if (this.#hist) {
-      return histogramStatistics(this.#hist, codecOf(this.#t.type).float!.value, this.#elements);
-    }
+    if (this.#half) return this.#done;
     if (this.#scale === undefined || this.#bad > 0) return undefined;
     return countStatistics(
       i2sTernaryStats(this.#neg, this.#pos, this.#elements, this.#scale),

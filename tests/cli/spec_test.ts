@@ -218,6 +218,10 @@ Deno.test("launchArgs: paths from the user's folder, one --allow-write per folde
   assert.ok(!args.some((a) => a.startsWith("--allow-net") || a === "-A" || a === "--allow-all"));
   const noWrite = launchArgs(PROBE_SPEC, ["m.gguf", "What is in package.json"], ctx);
   assert.ok(!noWrite.some((a) => a.startsWith("--allow-write")));
+  // The engine tasks' V8 settings come before the script (else they would be the script's arguments).
+  const v8 = noWrite.indexOf("--v8-flags=--max-semi-space-size=2");
+  assert.ok(v8 > 0 && v8 < noWrite.findIndex((a) => a.endsWith("tasks/probe.ts")));
+  assert.ok(!args.some((a) => a.startsWith("--v8-flags")));
   const hub = launchArgs(EXPORT_SPEC, ["--hf-repo", "a/b", "/abs/out"], ctx);
   assert.ok(hub.includes("--allow-write=/abs/out"));
   assert.ok(hub.includes("--allow-write=/home/me/work/models/hub"));

@@ -10,7 +10,7 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
-import { PROBE_OPTIONS } from "./shared.ts";
+import { ENGINE_V8_FLAGS, PROBE_OPTIONS } from "./shared.ts";
 
 /** model-baseline. */
 export const BASELINE_SPEC = {
@@ -49,5 +49,6 @@ export const BASELINE_SPEC = {
     "model-baseline /data/gguf/clean-f16.gguf /data/ckpt/tokenizer.json /data/reports/f16.md",
   ],
   exitCodes: [3, 4, 8, 10, 11, 12, 13, 14, 15, 16],
+  v8Flags: ENGINE_V8_FLAGS,
   strictMode: true,
 } as const satisfies TaskSpec;

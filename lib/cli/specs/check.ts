@@ -10,7 +10,12 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
-import { DEFAULT_MAX_TOKENS_TEXT, DEFAULT_PROMPT_TEXT, PROBE_OPTIONS } from "./shared.ts";
+import {
+  DEFAULT_MAX_TOKENS_TEXT,
+  DEFAULT_PROMPT_TEXT,
+  ENGINE_V8_FLAGS,
+  PROBE_OPTIONS,
+} from "./shared.ts";
 
 /** model-check. */
 export const CHECK_SPEC = {
@@ -70,5 +75,6 @@ export const CHECK_SPEC = {
     "model-check ~/ckpt ~/ckpt/tokenizer.json --out-dir /data/gguf --baseline /data/ref.json",
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18],
+  v8Flags: ENGINE_V8_FLAGS,
   strictMode: true,
 } as const satisfies TaskSpec;

@@ -12,6 +12,7 @@
 import type { TaskSpec } from "../spec.ts";
 import {
   CHECKPOINT_POSITIONALS,
+  ENGINE_V8_FLAGS,
   EXPORT_OPTIONS,
   HUB_MODE,
   HUB_NETWORK,
@@ -47,6 +48,7 @@ export const CLEAN_SPEC = {
     'model-clean ~/ckpt/bitnet-2b "" /data/gguf --report /data/gguf/report.json --arch-name bitnet',
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20],
+  v8Flags: ENGINE_V8_FLAGS,
   strictMode: true,
   network: HUB_NETWORK,
 } as const satisfies TaskSpec;

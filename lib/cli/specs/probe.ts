@@ -11,7 +11,7 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
-import { DEFAULT_PROMPT_TEXT } from "./shared.ts";
+import { DEFAULT_PROMPT_TEXT, ENGINE_V8_FLAGS } from "./shared.ts";
 
 /** The compute kernels the probe can run (lib/inference/backend.ts, BACKEND_NAMES). */
 export const PROBE_BACKENDS = ["wasm", "reference"] as const;
@@ -94,5 +94,6 @@ export const PROBE_SPEC = {
     "model-probe models/clean/clean-f16.gguf --ids 1,2,3 4 --json",
   ],
   exitCodes: [3, 4, 5, 6, 9, 16],
+  v8Flags: ENGINE_V8_FLAGS,
   strictMode: true,
 } as const satisfies TaskSpec;

@@ -10,7 +10,7 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
-import { PROBE_OPTIONS } from "./shared.ts";
+import { ENGINE_V8_FLAGS, PROBE_OPTIONS } from "./shared.ts";
 
 /** model-validate. */
 export const VALIDATE_SPEC = {
@@ -61,5 +61,6 @@ export const VALIDATE_SPEC = {
     "model-validate /data/gguf/clean-i2_s.gguf --against /data/gguf/clean-f16.gguf --report r.json",
   ],
   exitCodes: [3, 8, 10, 11, 12, 13, 14, 15, 16],
+  v8Flags: ENGINE_V8_FLAGS,
   // No up-front refusal: the report itself records strict mode's refusal (gate "strict", exit 16).
 } as const satisfies TaskSpec;
