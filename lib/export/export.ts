@@ -25,7 +25,7 @@ import { basename, join, resolve } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
 import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
-import { type HeldCounts, heldCounts } from "../arch/limits.ts";
+import { heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
@@ -175,18 +175,15 @@ async function readOptionalJson(path: string): Promise<Record<string, unknown> |
   return await readJsonFile(path);
 }
 
-/** What the checkpoint's tensors hold, to check config.json's counts before anything is sized from them. */
-async function checkpointCounts(arch: ArchSpec, modelDir: string): Promise<HeldCounts> {
-  const ckpt = await SafetensorsCheckpoint.open(modelDir);
-  try {
-    return heldCounts(arch, ckpt.names().map((name) => ckpt.get(name)), "hf");
-  } finally {
-    ckpt.close();
-  }
-}
-
-/** config.json → architecture row and hyper-parameters; tokenizer.json checked against them. */
-async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFiles> {
+/**
+ * config.json → architecture row and hyper-parameters, the counts checked
+ * against the checkpoint's tensors (opened here, once, for the whole export)
+ * before anything is sized from them; tokenizer.json checked against them.
+ */
+async function readModelFiles(
+  opts: ExportOptions,
+  s: Settings,
+): Promise<{ m: ModelFiles; ckpt: SafetensorsCheckpoint }> {
   const configPath = join(opts.modelDir, "config.json");
   const config = await readJsonFile(configPath);
   const arch = findArchitecture(config, configPath);
@@ -198,13 +195,26 @@ async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFi
       }`,
     );
   }
-  const h = hparamsFromConfig(
-    config,
-    arch,
-    configPath,
-    await checkpointCounts(arch, opts.modelDir),
-  );
-  // The tokenizer given on the command line wins over model_dir's.
+  const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
+  try {
+    const held = heldCounts(arch, ckpt.names().map((name) => ckpt.get(name)), "hf");
+    const h = hparamsFromConfig(config, arch, configPath, held);
+    const { tokenizerPath, tokMeta } = await readTokenizer(opts, config, configPath, h, s);
+    return { m: { configPath, config, arch, archName, h, tokenizerPath, tokMeta }, ckpt };
+  } catch (e) {
+    ckpt.close();
+    throw e;
+  }
+}
+
+/** tokenizer.json (the command line's wins over model_dir's) checked against the hyper-parameters. */
+async function readTokenizer(
+  opts: ExportOptions,
+  config: Record<string, unknown>,
+  configPath: string,
+  h: Hparams,
+  s: Settings,
+): Promise<{ tokenizerPath: string; tokMeta: TokenizerMetadata }> {
   const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
   const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
   const tokMeta = tokenizerMetadataFromJson(await readJsonFile(tokenizerPath), {
@@ -219,7 +229,7 @@ async function readModelFiles(opts: ExportOptions, s: Settings): Promise<ModelFi
       `${tokenizerPath}: pre-tokenizer not recognized; tokenizer.ggml.pre not written (llama.cpp will warn)`,
     );
   }
-  return { configPath, config, arch, archName, h, tokenizerPath, tokMeta };
+  return { tokenizerPath, tokMeta };
 }
 
 /**
@@ -408,8 +418,7 @@ function knownDigest(hex: string): HashJob {
 /** Runs the export. */
 export async function exportCleanGguf(opts: ExportOptions): Promise<ExportResult> {
   const s = settingsOf(opts);
-  const m = await readModelFiles(opts, s);
-  const ckpt = await SafetensorsCheckpoint.open(opts.modelDir);
+  const { m, ckpt } = await readModelFiles(opts, s);
   // The sources' sha256 (a full read of the checkpoint) runs in workers beside the export,
   // except for files the download has just hashed and checked against the Hub.
   const jobs = [m.configPath, m.tokenizerPath, ...ckpt.files.map((f) => f.path)].map((path) => {

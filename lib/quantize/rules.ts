@@ -18,7 +18,12 @@
  * @module
  */
 
-import { ggufTensorRole, type ProjectionKind, type TensorRole } from "../arch/registry.ts";
+import {
+  ggufTensorRole,
+  PROJECTION_KINDS,
+  type ProjectionKind,
+  type TensorRole,
+} from "../arch/registry.ts";
 
 /** What happens to a tensor. */
 export type QuantizeDecision = "quantize" | "keep";
@@ -36,15 +41,7 @@ export interface QuantizeRule {
 }
 
 /** The seven BitLinear projections of a BitNet b1.58 layer (docs/reference/formats.md, "BitNet b1.58 forward pass"). */
-export const TERNARY_PROJECTIONS: readonly ProjectionKind[] = [
-  "attn_q",
-  "attn_k",
-  "attn_v",
-  "attn_output",
-  "ffn_gate",
-  "ffn_up",
-  "ffn_down",
-];
+export const TERNARY_PROJECTIONS: readonly ProjectionKind[] = PROJECTION_KINDS;
 
 /**
  * The include/exclude table. Exclusions first: first match wins.
