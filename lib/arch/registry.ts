@@ -241,11 +241,6 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
   },
 ];
 
-/** Every supported HF architecture name, for error messages. */
-export function supportedArchitectures(): string[] {
-  return [...new Set(ARCHITECTURES.flatMap((a) => a.hfArchitectures))];
-}
-
 /** `quantization_config.quant_method` of a config.json, or null without a quantization_config. */
 function quantMethodOf(config: Record<string, unknown>): string | null {
   const q = config.quantization_config;
@@ -277,7 +272,9 @@ export function findArchitecture(config: Record<string, unknown>, source: string
   const what = first !== undefined ? `architecture ${first}` : `model_type ${modelType}`;
   if (candidates.length === 0) {
     throw new UnsupportedError(
-      `${source}: unsupported ${what}; supported: ${supportedArchitectures().join(", ")}`,
+      `${source}: unsupported ${what}; supported: ${
+        [...new Set(ARCHITECTURES.flatMap((a) => a.hfArchitectures))].join(", ")
+      }`,
     );
   }
   const method = quantMethodOf(config);

@@ -252,17 +252,8 @@ export function terminalLog(json: boolean, log: (message: string) => void) {
   };
 }
 
-/**
- * A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`.
- *
- * @example
- * ```ts
- * const progress = tensorProgress("Exporting", false);
- * progress.update(1, 10, "token_embd.weight");
- * progress.finish();
- * ```
- */
-export function tensorProgress(label: string, quiet: boolean): TensorProgress {
+/** A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`. */
+function tensorProgress(label: string, quiet: boolean): TensorProgress {
   const bar = !quiet && Deno.stderr.isTerminal() ? $.progress(label) : undefined;
   return {
     update(done, total, tensor) {

@@ -66,17 +66,8 @@ export interface FromJsonOptions {
  * Byte-level BPE ("gpt2"): the pre-tokenizer's split regex + ByteLevel,
  * `ignore_merges`, control and user-defined tokens as added tokens, BOS as a
  * TemplateProcessing post-processor when `addBos`.
- *
- * @example
- * ```ts
- * const json = tokenizerJsonFromMetadata({
- *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab", "<s>"], tokenTypes: [1, 1, 1, 3],
- *   scores: null, merges: ["a b"], bosId: 3, eosId: null, unkId: null, paddingId: null,
- *   addBos: true, addEos: null, addSpacePrefix: null, chatTemplate: null,
- * }); // model: { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
- * ```
  */
-export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
+function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
   if (meta.model === "llama" && meta.scores !== null) {
     return sentencePieceTokenizerJson({
       tokens: meta.tokens,
