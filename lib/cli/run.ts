@@ -25,7 +25,7 @@ import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
 import { renderHelp } from "./help.ts";
-import { onParentExit } from "./lifeline.ts";
+import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
 import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
 import { type ParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
 
@@ -133,13 +133,6 @@ function followLauncher(): void {
   else onParentExit(launcher, stop);
 }
 
-/** The signals a task cleans up on, with their numbers (the exit code is 128 + n). */
-const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
-  ["SIGHUP", 1],
-  ["SIGINT", 2],
-  ["SIGTERM", 15],
-];
-
 /**
  * On SIGINT, SIGTERM or SIGHUP (Ctrl-C, a closed terminal, `kill`, or the
  * launcher passing one on), the task removes the temporary files of every
@@ -148,12 +141,12 @@ const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
  * the handler runs before or after one, never inside it.
  */
 function cleanUpOnSignals(): void {
-  for (const [signal, n] of CLEANUP_SIGNALS) {
+  for (const signal of STOP_SIGNALS) {
     try {
       Deno.addSignalListener(signal, () => {
         abortOpenOutputsSync();
         console.error(`error: interrupted by ${signal}`);
-        Deno.exit(128 + n);
+        Deno.exit(128 + SIGNAL_NUMBERS[signal]!);
       });
     } catch {
       // this platform does not deliver that signal (Windows has only SIGINT and SIGBREAK)

@@ -156,11 +156,6 @@ export class GgufWriter {
     this.#kvs.push({ key, type, value, ...(arrayType !== undefined ? { arrayType } : {}) });
   }
 
-  /** True when `key` was already added. */
-  has(key: string): boolean {
-    return this.#keys.has(key);
-  }
-
   addString(key: string, value: string): void {
     this.add(key, GgufValueType.STRING, value);
   }
@@ -265,11 +260,6 @@ export class GgufWriter {
     }
     b.zeros(alignUp(b.length, this.alignment) - b.length);
     return b.bytes();
-  }
-
-  /** Total file size once written. */
-  fileSize(): number {
-    return this.header().length + this.#dataSize;
   }
 
   /**

@@ -24,8 +24,7 @@
  */
 
 import { TokenType } from "../gguf/keys.ts";
-import { addedTokenJson, type ParsedTokenizerJson } from "./tokenizer_json.ts";
-import { SPM_SPACE } from "./flavour.ts";
+import { addedTokenJson, type ParsedTokenizerJson, SPM_SPACE } from "./tokenizer_json.ts";
 
 /** The score of pieces that merge after every trained piece (Llama-2's, and SentencePiece's "never first"). */
 export const SPM_LAST_SCORE = -1e9;

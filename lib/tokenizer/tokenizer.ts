@@ -29,13 +29,17 @@ import {
   tokenizerMetadataFromJson,
 } from "./metadata.ts";
 import { llamaCppCheckHash, PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
-import { tokenizerFlavour } from "./flavour.ts";
 import {
   sentencePieceBytes,
   sentencePieceNormalizer,
   sentencePieceTokenizerJson,
 } from "./sentencepiece.ts";
-import { addedTokenJson, isJsonObject, type JsonObject } from "./tokenizer_json.ts";
+import {
+  addedTokenJson,
+  isJsonObject,
+  type JsonObject,
+  tokenizerFlavour,
+} from "./tokenizer_json.ts";
 import { readJsonFile } from "../io/json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
