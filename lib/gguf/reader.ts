@@ -197,11 +197,6 @@ export class GgufFile {
     return this.#value(key, (t) => t === GgufValueType.ARRAY, "an array") as GgufScalar[];
   }
 
-  /** The optional value of `key`, converted by `get`, or `fallback` when absent. */
-  optional<T>(key: string, get: (key: string) => T, fallback: T): T {
-    return this.metadata.has(key) ? get.call(this, key) : fallback;
-  }
-
   /** `general.architecture`. */
   get architecture(): string {
     return this.getString(Keys.general.architecture);
