@@ -106,25 +106,20 @@ export async function launch(argv: readonly string[]): Promise<number> {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
   const forward = STOP_SIGNALS.map((signal) => {
-    const handler = () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    };
+    const handler = () => kill(signal);
     Deno.addSignalListener(signal, handler);
     return () => Deno.removeSignalListener(signal, handler);
   });
   // `deno task` killed (SIGKILL cannot be forwarded): stop the task instead of leaving it running.
-  const stopWatching = onParentExit(Deno.ppid, () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-  });
+  const stopWatching = onParentExit(Deno.ppid, () => kill("SIGTERM"));
   const status = await child.status;
   stopWatching();
   for (const remove of forward) remove();

@@ -171,32 +171,26 @@ export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): P
 }
 
 /**
- * A positive integer option or positional.
+ * A positive integer option or positional; `fallback` (a number, or undefined
+ * for an optional one) when absent.
  *
  * @example
  * ```ts
  * positiveInt("8", "max_tokens", 1); // 8
+ * positiveInt(undefined, "--threads", undefined); // undefined
  * ```
  */
-export function positiveInt(value: unknown, what: string, fallback: number): number {
+export function positiveInt<F extends number | undefined>(
+  value: unknown,
+  what: string,
+  fallback: F,
+): number | F {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-/**
- * An optional positive integer option: undefined when absent.
- *
- * @example
- * ```ts
- * optionalPositiveInt(undefined, "--threads"); // undefined
- * ```
- */
-export function optionalPositiveInt(value: string | undefined, what: string): number | undefined {
-  return value === undefined ? undefined : positiveInt(value, what, 1);
 }
 
 /** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
@@ -221,7 +215,7 @@ export function probeSettings(f: ProbeFlags): {
   maxTokens: number;
   threads?: number;
 } {
-  const threads = optionalPositiveInt(f.threads, "--threads");
+  const threads = positiveInt(f.threads, "--threads", undefined);
   return {
     prompt: f.prompt,
     maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),

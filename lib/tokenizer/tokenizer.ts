@@ -28,7 +28,7 @@ import {
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
 } from "./metadata.ts";
-import { llamaCppCheckHash, PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
+import { PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
 import {
   sentencePieceBytes,
   sentencePieceNormalizer,
@@ -406,20 +406,6 @@ export class TextTokenizer {
       out.push(b);
     }
     return Uint8Array.from(out);
-  }
-
-  /**
-   * llama.cpp's pre-tokenizer check hash (`chkhsh`) of this tokenizer: it
-   * identifies the real Llama-3 tokenizer as llama-bpe.
-   *
-   * @example
-   * ```ts
-   * declare const tok: TextTokenizer;
-   * tok.checkHash(); // "0ef9807a…" for Meta-Llama-3's tokenizer
-   * ```
-   */
-  checkHash(): string {
-    return llamaCppCheckHash((text) => this.encode(text, { addBos: true }));
   }
 
   #checkId(id: number): void {
