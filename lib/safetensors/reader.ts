@@ -41,7 +41,6 @@ import {
 import { parseShardIndex, SHARD_INDEX_NAME, type ShardIndex } from "./index_file.ts";
 
 export { DTYPE_SIZE, type SafetensorsDtype } from "./header.ts";
-export { SHARD_INDEX_NAME } from "./index_file.ts";
 
 /** File name of an unsharded checkpoint. */
 export const SINGLE_FILE_NAME = "model.safetensors";

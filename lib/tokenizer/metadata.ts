@@ -43,9 +43,6 @@ import {
   tokenizerFlavour,
 } from "./tokenizer_json.ts";
 
-export { defaultAddBos, detectPreTokenizerSignals } from "./pretokenizer.ts";
-export type { PreTokenizerSignals } from "./pretokenizer.ts";
-
 /**
  * Everything `tokenizer.ggml.*` holds. Nullable fields are keys that are not
  * written (absent in a GGUF read back).
@@ -214,16 +211,13 @@ function byteLevelTypes(table: TokenTable): number[] {
   });
 }
 
-/** The special-token keys, as gguf-py `SpecialVocab` finds them. */
-interface SpecialIds {
-  bosId: number | null;
-  eosId: number | null;
-  unkId: number | null;
-  paddingId: number | null;
-  /** tokenizer_config `add_bos_token`, else the post-processor's leading special, else null. */
-  addBos: boolean | null;
-  addEos: boolean | null;
-}
+/**
+ * The special-token keys, as gguf-py `SpecialVocab` finds them; `addBos` is
+ * tokenizer_config `add_bos_token`, else the post-processor's leading special, else null.
+ */
+type SpecialIds =
+  & Pick<TokenizerMetadata, "bosId" | "eosId" | "unkId" | "paddingId" | "addEos">
+  & { addBos: boolean | null };
 
 /**
  * BOS/EOS/UNK/PAD ids and add_bos/add_eos from tokenizer_config.json, the

@@ -27,6 +27,7 @@ import {
   tokenizerJsonVocabSize,
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
+  type TokenizerMetadataOptions,
 } from "./metadata.ts";
 import { PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
 import {
@@ -53,16 +54,13 @@ const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
   return map;
 })();
 
-/** Options of {@link TextTokenizer.fromJson}. */
-export interface FromJsonOptions {
-  /** Path of tokenizer.json, for messages. */
-  source?: string;
-  /** Pad or check against this vocabulary size (config.json `vocab_size`). */
-  vocabSize?: number;
-  /** config.json ids to check against. */
-  bosId?: number | null;
-  eosId?: number | null;
-}
+/**
+ * Options of {@link TextTokenizer.fromJson}: those of `tokenizerMetadataFromJson`,
+ * each optional (without `vocabSize`, the vocabulary is one past the largest id).
+ */
+export type FromJsonOptions = Partial<
+  Pick<TokenizerMetadataOptions, "source" | "vocabSize" | "bosId" | "eosId">
+>;
 
 /**
  * The tokenizer.json that {@link TextTokenizer.fromMetadata} gives
