@@ -76,7 +76,7 @@ export function launchArgs(spec: TaskSpec, argv: readonly string[], ctx: LaunchC
 }
 
 /** The launcher's exit code for the task's status. */
-export function exitCodeOfStatus(status: Deno.CommandStatus): number {
+function exitCodeOfStatus(status: Deno.CommandStatus): number {
   if (status.signal === null) return status.code;
   return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
 }
