@@ -78,103 +78,60 @@ export class CleanGgufError extends Error {
   }
 }
 
-/** Bad command-line arguments. */
-export class UsageError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.usage, options);
-  }
+/**
+ * The base of one failure class: every error of the class exits with
+ * `exitCode`, its message after `prefix`.
+ */
+function failure(exitCode: ExitCode, prefix = "") {
+  return class extends CleanGgufError {
+    constructor(message: string, options?: ErrorOptions) {
+      super(prefix + message, exitCode, options);
+    }
+  };
 }
+
+/** Bad command-line arguments. */
+export class UsageError extends failure(EXIT.usage) {}
 
 /** An input file or folder is missing or unreadable. */
-export class InputError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.input, options);
-  }
-}
+export class InputError extends failure(EXIT.input) {}
 
 /** An input file is malformed (truncated, offsets out of range, bad magic...). */
-export class FormatError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.format, options);
-  }
-}
+export class FormatError extends failure(EXIT.format) {}
 
 /** A tensor holds NaN or ±inf values: no clean file has them, whatever the tensor. */
-export class NonFiniteError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.format, options);
-  }
-}
+export class NonFiniteError extends failure(EXIT.format) {}
 
 /** Well-formed input we do not support (unknown architecture, dtype, ggml type). */
-export class UnsupportedError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.unsupported, options);
-  }
-}
+export class UnsupportedError extends failure(EXIT.unsupported) {}
 
 /** The tokenizer disagrees with config.json or with GGUF metadata. */
-export class TokenizerMismatchError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(`tokenizer mismatch: ${message}`, EXIT.tokenizerMismatch, options);
-  }
-}
+export class TokenizerMismatchError
+  extends failure(EXIT.tokenizerMismatch, "tokenizer mismatch: ") {}
 
 /** BF16 values that do not fit in F16 and no clamping was allowed. */
-export class OverflowError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.overflow, options);
-  }
-}
+export class OverflowError extends failure(EXIT.overflow) {}
 
 /** The output cannot be written. */
-export class OutputError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.output, options);
-  }
-}
+export class OutputError extends failure(EXIT.output) {}
 
 /** A tensor is missing or has the wrong shape for the model's hyperparameters. */
-export class ModelShapeError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.modelShape, options);
-  }
-}
+export class ModelShapeError extends failure(EXIT.modelShape) {}
 
 /** Strict mode refused a correction environment variable. */
-export class StrictModeError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.strictRefused, options);
-  }
-}
+export class StrictModeError extends failure(EXIT.strictRefused) {}
 
 /** A projection is not ternary or cannot be block-quantized. */
-export class NotTernaryError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.notTernary, options);
-  }
-}
+export class NotTernaryError extends failure(EXIT.notTernary) {}
 
 /** The model departs from an earlier baseline. */
-export class BaselineMismatchError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.baselineMismatch, options);
-  }
-}
+export class BaselineMismatchError extends failure(EXIT.baselineMismatch) {}
 
 /** A fingerprint, manifest, meta.json or signature does not match. */
-export class VerifyError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.verifyFailed, options);
-  }
-}
+export class VerifyError extends failure(EXIT.verifyFailed) {}
 
 /** A download failed or was refused. */
-export class DownloadError extends CleanGgufError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, EXIT.download, options);
-  }
-}
+export class DownloadError extends failure(EXIT.download) {}
 
 /**
  * The exit code for any thrown value: ours carry one, anything else is a bug (1).

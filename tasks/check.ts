@@ -13,15 +13,15 @@ import { modelCheck } from "../lib/baseline/check.ts";
 import { baselineMismatchError } from "../lib/baseline/compare.ts";
 import { EXIT } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
-import { optionalPositiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import { positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { CHECK_SPEC } from "../lib/cli/specs/check.ts";
 import { renderReport } from "../lib/validate/report.ts";
 
 /** The task: the validation report, where the baseline went, and the comparison. */
 export const checkTask: TaskBody<typeof CHECK_SPEC> = async ({ flags: f, args }, ctx) => {
   const baselinePath = f.baseline;
-  const threads = optionalPositiveInt(f.threads, "--threads");
-  const maxTokens = optionalPositiveInt(f["max-tokens"], "--max-tokens");
+  const threads = positiveInt(f.threads, "--threads", undefined);
+  const maxTokens = positiveInt(f["max-tokens"], "--max-tokens", undefined);
   const r = await modelCheck({
     modelDir: args.model_dir,
     tokenizerPath: args.tokenizer,

@@ -9,13 +9,7 @@
  */
 
 import { UsageError } from "../lib/errors.ts";
-import {
-  optionalPositiveInt,
-  positiveInt,
-  printJson,
-  runTask,
-  type TaskBody,
-} from "../lib/cli/run.ts";
+import { positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
 import { runProbe } from "../lib/inference/probe.ts";
@@ -59,8 +53,8 @@ function samplingOf(f: ParsedArgs<typeof PROBE_SPEC>["flags"], envSeed: number):
 /** The task: generate, print the text (or JSON) on stdout and the timings on stderr. */
 export const probeTask: TaskBody<typeof PROBE_SPEC> = async ({ flags: f, args }, ctx) => {
   const ids = idList(f.ids);
-  const threads = optionalPositiveInt(f.threads, "--threads") ?? ctx.env.threads ?? undefined;
-  const maxContext = optionalPositiveInt(f["max-context"], "--max-context");
+  const threads = positiveInt(f.threads, "--threads", undefined) ?? ctx.env.threads ?? undefined;
+  const maxContext = positiveInt(f["max-context"], "--max-context", undefined);
   const r = await runProbe({
     modelPath: args.model,
     ...(f.tokenizer !== undefined ? { tokenizerPath: f.tokenizer } : {}),

@@ -346,7 +346,8 @@ export function readHparams(g: GgufFile): ModelHparams {
   if (missing.length > 0) {
     throw new FormatError(`${g.path}: required metadata key(s) missing: ${missing.join(", ")}`);
   }
-  const activation = g.optional(archKey(arch, "activation"), g.getString, spec.activation);
+  const activationKey = archKey(arch, "activation");
+  const activation = g.kv(activationKey) ? g.getString(activationKey) : spec.activation;
   if (!Object.values(ACTIVATIONS).includes(activation as Activation)) {
     throw new UnsupportedError(
       `${g.path}: ${archKey(arch, "activation")} = "${activation}" is not supported (relu2, silu)`,

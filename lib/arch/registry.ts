@@ -20,25 +20,10 @@ import type { Hparams } from "./hparams.ts";
 export type TensorRole = "embedding" | "norm" | "projection" | "output";
 
 /** Norm classes (validation envelopes are declared per class). */
-export type NormClass =
-  | "attn_norm"
-  | "attn_sub_norm"
-  | "ffn_norm"
-  | "ffn_sub_norm"
-  | "output_norm";
+export type NormClass = "attn_norm" | "attn_sub_norm" | "ffn_norm" | "ffn_sub_norm" | "output_norm";
 
-/** Projection kinds; q and k are permuted for Llama. */
-export type ProjectionKind =
-  | "attn_q"
-  | "attn_k"
-  | "attn_v"
-  | "attn_output"
-  | "ffn_gate"
-  | "ffn_up"
-  | "ffn_down";
-
-/** Every projection kind, in layer order. */
-export const PROJECTION_KINDS: readonly ProjectionKind[] = [
+/** Every projection kind, in layer order; q and k are permuted for Llama. */
+export const PROJECTION_KINDS = [
   "attn_q",
   "attn_k",
   "attn_v",
@@ -46,7 +31,9 @@ export const PROJECTION_KINDS: readonly ProjectionKind[] = [
   "ffn_gate",
   "ffn_up",
   "ffn_down",
-];
+] as const;
+/** A projection kind. */
+export type ProjectionKind = (typeof PROJECTION_KINDS)[number];
 
 /** One row of the HF → GGUF name table; `{N}` stands for the layer index. */
 export interface TensorRule {
@@ -153,43 +140,26 @@ function norm(cls: NormClass, hf: readonly string[], shape: (h: TensorDims) => n
   };
 }
 
-const LLAMA_LAYER: readonly TensorRule[] = [
+/** BitNet's per-layer tensors, in the order llama.cpp's converter writes them. */
+const BITNET_LAYER: readonly TensorRule[] = [
   norm("attn_norm", ["input_layernorm.weight"], embd),
   proj("attn_q", "self_attn.q_proj.weight", q),
   proj("attn_k", "self_attn.k_proj.weight", kv),
   proj("attn_v", "self_attn.v_proj.weight", kv),
   proj("attn_output", "self_attn.o_proj.weight", o),
+  // 1bitLLM checkpoints call the sub-norms inner_attn_ln and ffn_layernorm.
+  norm("attn_sub_norm", ["self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"], embd),
   norm("ffn_norm", ["post_attention_layernorm.weight"], embd),
   proj("ffn_gate", "mlp.gate_proj.weight", up),
   proj("ffn_up", "mlp.up_proj.weight", up),
   proj("ffn_down", "mlp.down_proj.weight", down),
-];
-
-const BITNET_LAYER: readonly TensorRule[] = [
-  ...LLAMA_LAYER,
-  // 1bitLLM checkpoints call the sub-norms inner_attn_ln and ffn_layernorm.
-  norm("attn_sub_norm", ["self_attn.attn_sub_norm.weight", "self_attn.inner_attn_ln.weight"], embd),
   norm("ffn_sub_norm", ["mlp.ffn_sub_norm.weight", "mlp.ffn_layernorm.weight"], ff),
 ];
 
-/** Per-layer tensors of a family, in the order llama.cpp's converter writes them. */
-function layerOrder(rules: readonly TensorRule[]): TensorRule[] {
-  const order = [
-    "attn_norm",
-    "attn_q",
-    "attn_k",
-    "attn_v",
-    "attn_output",
-    "attn_sub_norm",
-    "ffn_norm",
-    "ffn_gate",
-    "ffn_up",
-    "ffn_down",
-    "ffn_sub_norm",
-  ];
-  const key = (r: TensorRule) => order.indexOf(r.normClass ?? r.projection ?? "");
-  return [...rules].sort((a, b) => key(a) - key(b));
-}
+/** Llama's: the same without the two sub-norms. */
+const LLAMA_LAYER: readonly TensorRule[] = BITNET_LAYER.filter(
+  (r) => r.normClass !== "attn_sub_norm" && r.normClass !== "ffn_sub_norm",
+);
 
 /** The registry. */
 export const ARCHITECTURES: readonly ArchSpec[] = [
@@ -208,7 +178,7 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
     bitlinearKey: false,
     activation: "relu2",
     activationKeyIn: "bitnet",
-    tensors: layerOrder(BITNET_LAYER),
+    tensors: BITNET_LAYER,
   },
   {
     id: "llama",
@@ -221,7 +191,7 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
     ternaryProjections: false,
     bitlinearKey: false,
     activation: "silu",
-    tensors: layerOrder(LLAMA_LAYER),
+    tensors: LLAMA_LAYER,
   },
   {
     // Llama checkpoints trained or fine-tuned as BitNet b1.58 (tiiuae Falcon3-*-1.58bit,
@@ -237,14 +207,9 @@ export const ARCHITECTURES: readonly ArchSpec[] = [
     ternaryProjections: true,
     bitlinearKey: true,
     activation: "silu",
-    tensors: layerOrder(LLAMA_LAYER),
+    tensors: LLAMA_LAYER,
   },
 ];
-
-/** Every supported HF architecture name, for error messages. */
-export function supportedArchitectures(): string[] {
-  return [...new Set(ARCHITECTURES.flatMap((a) => a.hfArchitectures))];
-}
 
 /** `quantization_config.quant_method` of a config.json, or null without a quantization_config. */
 function quantMethodOf(config: Record<string, unknown>): string | null {
@@ -277,7 +242,9 @@ export function findArchitecture(config: Record<string, unknown>, source: string
   const what = first !== undefined ? `architecture ${first}` : `model_type ${modelType}`;
   if (candidates.length === 0) {
     throw new UnsupportedError(
-      `${source}: unsupported ${what}; supported: ${supportedArchitectures().join(", ")}`,
+      `${source}: unsupported ${what}; supported: ${
+        [...new Set(ARCHITECTURES.flatMap((a) => a.hfArchitectures))].join(", ")
+      }`,
     );
   }
   const method = quantMethodOf(config);

@@ -25,26 +25,11 @@
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
 import { reportFailure } from "./failure.ts";
-import { onParentExit } from "./lifeline.ts";
+import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
 import { repositoryRoot } from "./paths.ts";
 import { envNames, LAUNCHER_PID_VAR, networkHosts, writeFolders } from "./permissions.ts";
 import { type AnyParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
 import { TASK_SPECS } from "./specs/mod.ts";
-
-/** The signals passed on to the task. */
-const FORWARDED: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-
-/** Signal numbers, for the 128+n exit code of a task a signal ended. */
-const SIGNAL_NUMBERS: Readonly<Partial<Record<Deno.Signal, number>>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGABRT: 6,
-  SIGKILL: 9,
-  SIGSEGV: 11,
-  SIGPIPE: 13,
-  SIGTERM: 15,
-};
 
 /** Where the launcher stands. */
 export interface LaunchContext {
@@ -91,7 +76,7 @@ export function launchArgs(spec: TaskSpec, argv: readonly string[], ctx: LaunchC
 }
 
 /** The launcher's exit code for the task's status. */
-export function exitCodeOfStatus(status: Deno.CommandStatus): number {
+function exitCodeOfStatus(status: Deno.CommandStatus): number {
   if (status.signal === null) return status.code;
   return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
 }
@@ -121,25 +106,20 @@ export async function launch(argv: readonly string[]): Promise<number> {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  const forward = FORWARDED.map((signal) => {
-    const handler = () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // already gone
-      }
-    };
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  const forward = STOP_SIGNALS.map((signal) => {
+    const handler = () => kill(signal);
     Deno.addSignalListener(signal, handler);
     return () => Deno.removeSignalListener(signal, handler);
   });
   // `deno task` killed (SIGKILL cannot be forwarded): stop the task instead of leaving it running.
-  const stopWatching = onParentExit(Deno.ppid, () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-  });
+  const stopWatching = onParentExit(Deno.ppid, () => kill("SIGTERM"));
   const status = await child.status;
   stopWatching();
   for (const remove of forward) remove();

@@ -13,6 +13,20 @@
  * @module
  */
 
+/** Signals a run cleans up on, and the launcher passes on to its task. */
+export const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGHUP", "SIGINT", "SIGTERM"];
+/** Signal numbers, for the 128 + n exit code of a process a signal ended (as the shell says). */
+export const SIGNAL_NUMBERS: Readonly<Partial<Record<Deno.Signal, number>>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+};
+
 /** How often the parent is checked, in milliseconds. */
 export const PARENT_POLL_MS = 1000;
 

@@ -56,16 +56,13 @@ function valueOf(parsed: AnyParsedArgs, name: string): string | undefined {
  * ```
  */
 export function writeFolders(spec: TaskSpec, parsed: AnyParsedArgs): string[] {
-  const targets: { name: string; writes: WriteSpec }[] = [];
-  for (const p of activePositionals(spec, parsed.flags)) {
-    if (p.writes) targets.push({ name: p.name, writes: p.writes });
-  }
-  for (const [name, o] of Object.entries(spec.options)) {
-    if (o.writes) targets.push({ name, writes: o.writes });
-  }
+  const targets: (readonly [string, WriteSpec | undefined])[] = [
+    ...activePositionals(spec, parsed.flags).map((p) => [p.name, p.writes] as const),
+    ...Object.entries(spec.options).map(([name, o]) => [name, o.writes] as const),
+  ];
   const folders: string[] = [];
-  for (const { name, writes } of targets) {
-    if (!applies(writes, parsed.flags)) continue;
+  for (const [name, writes] of targets) {
+    if (!writes || !applies(writes, parsed.flags)) continue;
     const value = valueOf(parsed, name);
     const beside = writes.besideOf === undefined ? undefined : valueOf(parsed, writes.besideOf);
     const folder = value !== undefined

@@ -30,15 +30,8 @@ export interface ReportStyle {
   status(status: CheckStatus): string;
 }
 
-/**
- * Whether colours should be used: stdout is a terminal and NO_COLOR is unset.
- *
- * @example
- * ```ts
- * if (!colorWanted()) console.log("plain output");
- * ```
- */
-export function colorWanted(): boolean {
+/** Whether colours should be used: stdout is a terminal and NO_COLOR is unset. */
+function colorWanted(): boolean {
   // Deno.noColor reflects NO_COLOR without needing --allow-env.
   if (Deno.noColor) return false;
   try {

@@ -25,7 +25,7 @@ import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
 import { renderHelp } from "./help.ts";
-import { onParentExit } from "./lifeline.ts";
+import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
 import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
 import { type ParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
 
@@ -133,13 +133,6 @@ function followLauncher(): void {
   else onParentExit(launcher, stop);
 }
 
-/** The signals a task cleans up on, with their numbers (the exit code is 128 + n). */
-const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
-  ["SIGHUP", 1],
-  ["SIGINT", 2],
-  ["SIGTERM", 15],
-];
-
 /**
  * On SIGINT, SIGTERM or SIGHUP (Ctrl-C, a closed terminal, `kill`, or the
  * launcher passing one on), the task removes the temporary files of every
@@ -148,12 +141,12 @@ const CLEANUP_SIGNALS: readonly (readonly [Deno.Signal, number])[] = [
  * the handler runs before or after one, never inside it.
  */
 function cleanUpOnSignals(): void {
-  for (const [signal, n] of CLEANUP_SIGNALS) {
+  for (const signal of STOP_SIGNALS) {
     try {
       Deno.addSignalListener(signal, () => {
         abortOpenOutputsSync();
         console.error(`error: interrupted by ${signal}`);
-        Deno.exit(128 + n);
+        Deno.exit(128 + SIGNAL_NUMBERS[signal]!);
       });
     } catch {
       // this platform does not deliver that signal (Windows has only SIGINT and SIGBREAK)
@@ -178,32 +171,26 @@ export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): P
 }
 
 /**
- * A positive integer option or positional.
+ * A positive integer option or positional; `fallback` (a number, or undefined
+ * for an optional one) when absent.
  *
  * @example
  * ```ts
  * positiveInt("8", "max_tokens", 1); // 8
+ * positiveInt(undefined, "--threads", undefined); // undefined
  * ```
  */
-export function positiveInt(value: unknown, what: string, fallback: number): number {
+export function positiveInt<F extends number | undefined>(
+  value: unknown,
+  what: string,
+  fallback: F,
+): number | F {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) {
     throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-/**
- * An optional positive integer option: undefined when absent.
- *
- * @example
- * ```ts
- * optionalPositiveInt(undefined, "--threads"); // undefined
- * ```
- */
-export function optionalPositiveInt(value: string | undefined, what: string): number | undefined {
-  return value === undefined ? undefined : positiveInt(value, what, 1);
 }
 
 /** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
@@ -228,7 +215,7 @@ export function probeSettings(f: ProbeFlags): {
   maxTokens: number;
   threads?: number;
 } {
-  const threads = optionalPositiveInt(f.threads, "--threads");
+  const threads = positiveInt(f.threads, "--threads", undefined);
   return {
     prompt: f.prompt,
     maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
@@ -252,17 +239,8 @@ export function terminalLog(json: boolean, log: (message: string) => void) {
   };
 }
 
-/**
- * A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`.
- *
- * @example
- * ```ts
- * const progress = tensorProgress("Exporting", false);
- * progress.update(1, 10, "token_embd.weight");
- * progress.finish();
- * ```
- */
-export function tensorProgress(label: string, quiet: boolean): TensorProgress {
+/** A progress bar labelled `label`, shown only when stderr is a terminal and not `quiet`. */
+function tensorProgress(label: string, quiet: boolean): TensorProgress {
   const bar = !quiet && Deno.stderr.isTerminal() ? $.progress(label) : undefined;
   return {
     update(done, total, tensor) {

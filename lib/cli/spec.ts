@@ -164,16 +164,8 @@ export interface AnyParsedArgs {
   readonly args: Readonly<Record<string, string | undefined>>;
 }
 
-/**
- * The value of a default as the run sees it (relative paths stay relative:
- * the run's working folder is the user's).
- *
- * @example
- * ```ts
- * defaultValue({ output: "models/clean" }); // "models/clean"
- * ```
- */
-export function defaultValue(d: ArgDefault): string {
+/** A default as the run sees it (relative paths stay relative: the run's folder is the user's). */
+function defaultValue(d: ArgDefault): string {
   if ("repo" in d) return repositoryPath(d.repo);
   if ("output" in d) return d.output;
   return d.text;

@@ -73,16 +73,8 @@ export function fromF32(
 /** The f32 value of every bit pattern of a 16-bit float type, built once per type. */
 const BITS16_TABLES = new Map<string, Float32Array>();
 
-/**
- * The f32 value of each of the 65536 bit patterns of F16 or BF16, decoded by
- * the codec table (so a lookup gives exactly what decoding gives).
- *
- * @example
- * ```ts
- * bits16Table("F16")[0x3c00]; // 1
- * ```
- */
-export function bits16Table(type: "F16" | "BF16"): Float32Array {
+/** The f32 value of each of the 65536 patterns of F16 or BF16, decoded by the codec table. */
+function bits16Table(type: "F16" | "BF16"): Float32Array {
   let table = BITS16_TABLES.get(type);
   if (!table) {
     const all = new Uint16Array(65536).map((_, i) => i);
@@ -158,8 +150,8 @@ export class ChunkConverter {
 }
 
 /**
- * Converts one chunk of source bytes. BF16 → F16 takes the fast table path;
- * everything else goes through f32.
+ * Converts one chunk of source bytes through f32 into fresh arrays: the plain
+ * path that {@link ChunkConverter} takes for other conversions and is tested against.
  *
  * @example
  * ```ts
@@ -173,18 +165,6 @@ export function convertChunk(
   overflowMode: OverflowMode,
   name = "tensor",
 ): ConvertedChunk {
-  if (dtype === "BF16" && outType === "F16") {
-    const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
-    const src = new Uint16Array(b.buffer, b.byteOffset, b.length / 2);
-    const dst = new Uint16Array(src.length);
-    const { overflow } = bf16ToF16Array(src, dst, overflowMode);
-    const written = new Uint8Array(dst.buffer);
-    return {
-      written,
-      values: floatCodec("F16", name).decodeInto(written, new Float32Array(dst.length)),
-      overflow,
-    };
-  }
   if (dtype === outType) {
     return { written: bytes.slice(), values: toF32(dtype, bytes, name), overflow: 0 };
   }

@@ -37,11 +37,11 @@ import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
 import { companionHasher, writeCompanions, writeGguf } from "../provenance/companions.ts";
 import {
+  TOKENIZER_MODELS,
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
-import { TOKENIZER_MODELS } from "../tokenizer/metadata_gguf.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { ChunkConverter } from "./convert.ts";

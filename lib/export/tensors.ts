@@ -363,30 +363,20 @@ function ternaryChunk(
   overflowMode: OverflowMode,
 ): ProducedChunk {
   const table = fromF32(new Float32Array([-scale, 0, scale]), outType, overflowMode);
-  let written: Uint8Array;
-  if (outType === "F32") {
-    const out = new Float32Array(trits.length);
-    const pos = table.values[2]!;
-    for (let i = 0; i < trits.length; i++) out[i] = trits[i]! * pos;
-    written = new Uint8Array(out.buffer);
-  } else {
-    const bits = new Uint16Array(table.written.buffer, table.written.byteOffset, 3);
-    const neg = bits[0]!, zero = bits[1]!, pos = bits[2]!;
-    const out = new Uint16Array(trits.length);
-    for (let i = 0; i < trits.length; i++) {
-      const t = trits[i]!;
-      out[i] = t > 0 ? pos : t < 0 ? neg : zero;
-    }
-    written = new Uint8Array(out.buffer);
-  }
+  // −s, 0, +s as written: f32 values, or the 16-bit output type's bit patterns.
+  const [neg, zero, pos] = outType === "F32"
+    ? table.values
+    : new Uint16Array(table.written.buffer, table.written.byteOffset, 3);
+  const out = outType === "F32" ? new Float32Array(trits.length) : new Uint16Array(trits.length);
   let nonzero = 0, negatives = 0;
   for (let i = 0; i < trits.length; i++) {
     const t = trits[i]!;
+    out[i] = t > 0 ? pos! : t < 0 ? neg! : zero!;
     nonzero += t & 1;
     negatives += (t >>> 31) & 1;
   }
   return {
-    written,
+    written: new Uint8Array(out.buffer),
     ternary: { n: trits.length, nonzero, negatives, value: table.values[2]! },
     overflow: table.overflow > 0 ? nonzero : 0,
   };

@@ -87,20 +87,11 @@ class Cursor {
     return this.#file.size - this.pos;
   }
 
-  async u8(what: string): Promise<number> {
-    const v = (await this.#ensure(1, what)).getUint8(0);
-    this.pos += 1;
-    return v;
-  }
   async u32(what: string): Promise<number> {
-    const v = (await this.#ensure(4, what)).getUint32(0, true);
-    this.pos += 4;
-    return v;
+    return await this.scalar(GgufValueType.UINT32, what) as number;
   }
   async u64(what: string): Promise<bigint> {
-    const v = (await this.#ensure(8, what)).getBigUint64(0, true);
-    this.pos += 8;
-    return v;
+    return await this.scalar(GgufValueType.UINT64, what) as bigint;
   }
   /** A u64 that must be a safe count no larger than `max`. */
   async count(what: string, max: number): Promise<number> {
@@ -115,7 +106,7 @@ class Cursor {
     return Number(v);
   }
   async string(what: string): Promise<string> {
-    const len = await this.count(`${what} length`, Math.min(MAX_STRING, this.remaining - 0));
+    const len = await this.count(`${what} length`, Math.min(MAX_STRING, this.remaining));
     const view = await this.#ensure(len, what);
     this.pos += len;
     try {
@@ -177,54 +168,33 @@ export class GgufFile {
     return this.metadata.get(key);
   }
 
-  #require(key: string): GgufKv {
+  /** The value of `key` when its type passes `is`; a missing key or another type names the key. */
+  #value(key: string, is: (type: GgufValueType) => boolean, what: string): GgufKv["value"] {
     const kv = this.metadata.get(key);
     if (!kv) throw new FormatError(`${this.path}: metadata key "${key}" is missing`);
-    return kv;
+    if (!is(kv.type)) throw new FormatError(`${this.path}: metadata key "${key}" is not ${what}`);
+    return kv.value;
   }
 
   /** A string value; a missing key or another type is an error naming the key. */
   getString(key: string): string {
-    const kv = this.#require(key);
-    if (kv.type !== GgufValueType.STRING) {
-      throw new FormatError(`${this.path}: metadata key "${key}" is not a string`);
-    }
-    return kv.value as string;
+    return this.#value(key, (t) => t === GgufValueType.STRING, "a string") as string;
   }
 
   /** A numeric scalar as a number (any integer or float type). */
   getNumber(key: string): number {
-    const kv = this.#require(key);
-    if (
-      kv.type === GgufValueType.STRING || kv.type === GgufValueType.ARRAY ||
-      kv.type === GgufValueType.BOOL
-    ) {
-      throw new FormatError(`${this.path}: metadata key "${key}" is not a number`);
-    }
-    return Number(kv.value);
+    const NOT_NUMBERS: number[] = [GgufValueType.STRING, GgufValueType.ARRAY, GgufValueType.BOOL];
+    return Number(this.#value(key, (t) => !NOT_NUMBERS.includes(t), "a number"));
   }
 
   /** A bool value. */
   getBool(key: string): boolean {
-    const kv = this.#require(key);
-    if (kv.type !== GgufValueType.BOOL) {
-      throw new FormatError(`${this.path}: metadata key "${key}" is not a bool`);
-    }
-    return kv.value as boolean;
+    return this.#value(key, (t) => t === GgufValueType.BOOL, "a bool") as boolean;
   }
 
   /** An array value. */
   getArray(key: string): GgufScalar[] {
-    const kv = this.#require(key);
-    if (kv.type !== GgufValueType.ARRAY) {
-      throw new FormatError(`${this.path}: metadata key "${key}" is not an array`);
-    }
-    return kv.value as GgufScalar[];
-  }
-
-  /** The optional value of `key`, converted by `get`, or `fallback` when absent. */
-  optional<T>(key: string, get: (key: string) => T, fallback: T): T {
-    return this.metadata.has(key) ? get.call(this, key) : fallback;
+    return this.#value(key, (t) => t === GgufValueType.ARRAY, "an array") as GgufScalar[];
   }
 
   /** `general.architecture`. */
@@ -249,14 +219,6 @@ export class GgufFile {
     return this.#file.readAt(t.fileOffset, t.nbytes, `tensor ${t.name}`);
   }
 
-  /** Reads one tensor's payload into `into` (which must be `t.nbytes` long). */
-  readTensorInto(t: GgufTensorInfo, into: Uint8Array): Promise<Uint8Array> {
-    if (into.length !== t.nbytes) {
-      throw new RangeError(`${t.name}: buffer of ${into.length} bytes, need ${t.nbytes}`);
-    }
-    return this.#file.readInto(t.fileOffset, into, `tensor ${t.name}`);
-  }
-
   /**
    * Fills `into` with the tensor's payload bytes from `start` (relative to the
    * payload): lets a loader read a large tensor slab by slab into one reused buffer.
@@ -273,11 +235,6 @@ export class GgufFile {
   /** Streams one tensor's payload in chunks (the chunk buffer is reused). */
   streamTensor(t: GgufTensorInfo, chunkSize = 1 << 22): AsyncGenerator<Uint8Array> {
     return this.#file.stream(t.fileOffset, t.nbytes, chunkSize, `tensor ${t.name}`);
-  }
-
-  /** Reads arbitrary bytes of the file (for copying headers or checks). */
-  readBytes(offset: number, length: number): Promise<Uint8Array> {
-    return this.#file.readAt(offset, length, "bytes");
   }
 
   close(): void {
@@ -331,9 +288,7 @@ async function readKv(c: Cursor, p: string, i: number, seen: Map<string, GgufKv>
   if (seen.has(key)) throw new FormatError(`${p}: duplicate metadata key "${key}"`);
   const type = await c.u32(`type of "${key}"`);
   if (type !== GgufValueType.ARRAY) {
-    if (type !== GgufValueType.STRING && GGUF_VALUE_TYPES[type] === undefined) {
-      throw new FormatError(`${p}: "${key}" has unknown value type ${type}`);
-    }
+    // An unknown type is refused by the cursor, with the key named.
     return { key, type: type as GgufValueType, value: await c.scalar(type, `"${key}"`) };
   }
   const elem = await c.u32(`element type of "${key}"`);

@@ -48,19 +48,20 @@ export interface GgufValueRow {
   accepts(value: GgufScalar): boolean;
 }
 
-const int = (
-  name: string,
-  size: number,
-  [min, max]: readonly [number, number],
-  get: (v: DataView, at: number) => number,
-  set: (v: DataView, at: number, x: number) => void,
-): GgufValueRow => ({
-  name,
-  size,
-  read: get,
-  write: (v, at, x) => set(v, at, Number(x)),
-  accepts: (x) => Number.isInteger(x) && (x as number) >= min && (x as number) <= max,
-});
+/** An integer type of `size` bytes, through DataView's `get`/`set` + `Int8`, `Uint16`, …; little-endian. */
+const int = (name: string, size: 1 | 2 | 4, signed: boolean): GgufValueRow => {
+  type Method = `${"Int" | "Uint"}${8 | 16 | 32}`;
+  const method = `${signed ? "Int" : "Uint"}${size * 8}` as Method;
+  const max = 2 ** (size * 8 - (signed ? 1 : 0)) - 1;
+  const min = signed ? -max - 1 : 0;
+  return {
+    name,
+    size,
+    read: (v, at) => v[`get${method}`](at, true),
+    write: (v, at, x) => v[`set${method}`](at, Number(x), true),
+    accepts: (x) => Number.isInteger(x) && (x as number) >= min && (x as number) <= max,
+  };
+};
 const big = (name: string, signed: boolean): GgufValueRow => ({
   name,
   size: 8,
@@ -93,48 +94,12 @@ const float = (name: string, size: 4 | 8): GgufValueRow => ({
  * ```
  */
 export const GGUF_VALUE_TYPES: Readonly<Partial<Record<number, GgufValueRow>>> = {
-  [GgufValueType.UINT8]: int(
-    "u8",
-    1,
-    [0, 0xff],
-    (v, o) => v.getUint8(o),
-    (v, o, x) => v.setUint8(o, x),
-  ),
-  [GgufValueType.INT8]: int(
-    "i8",
-    1,
-    [-0x80, 0x7f],
-    (v, o) => v.getInt8(o),
-    (v, o, x) => v.setInt8(o, x),
-  ),
-  [GgufValueType.UINT16]: int(
-    "u16",
-    2,
-    [0, 0xffff],
-    (v, o) => v.getUint16(o, true),
-    (v, o, x) => v.setUint16(o, x, true),
-  ),
-  [GgufValueType.INT16]: int(
-    "i16",
-    2,
-    [-0x8000, 0x7fff],
-    (v, o) => v.getInt16(o, true),
-    (v, o, x) => v.setInt16(o, x, true),
-  ),
-  [GgufValueType.UINT32]: int(
-    "u32",
-    4,
-    [0, 0xffffffff],
-    (v, o) => v.getUint32(o, true),
-    (v, o, x) => v.setUint32(o, x, true),
-  ),
-  [GgufValueType.INT32]: int(
-    "i32",
-    4,
-    [-0x80000000, 0x7fffffff],
-    (v, o) => v.getInt32(o, true),
-    (v, o, x) => v.setInt32(o, x, true),
-  ),
+  [GgufValueType.UINT8]: int("u8", 1, false),
+  [GgufValueType.INT8]: int("i8", 1, true),
+  [GgufValueType.UINT16]: int("u16", 2, false),
+  [GgufValueType.INT16]: int("i16", 2, true),
+  [GgufValueType.UINT32]: int("u32", 4, false),
+  [GgufValueType.INT32]: int("i32", 4, true),
   [GgufValueType.FLOAT32]: float("f32", 4),
   [GgufValueType.BOOL]: {
     name: "bool",

@@ -29,6 +29,7 @@ import {
   GgufValueType,
 } from "./types.ts";
 import { Keys } from "./keys.ts";
+import type { GgufKv } from "./reader.ts";
 
 /** A tensor as planned in the header. */
 export interface GgufTensorPlan {
@@ -97,13 +98,6 @@ class ByteBuilder {
   }
 }
 
-interface PlannedKv {
-  key: string;
-  type: GgufValueType;
-  arrayType?: GgufValueType;
-  value: GgufScalar | readonly GgufScalar[];
-}
-
 /** Refuses a value that its type cannot hold (a string for a number, an integer out of range). */
 function checkValue(key: string, type: number, v: GgufScalar): void {
   const row = GGUF_VALUE_TYPES[type];
@@ -118,7 +112,8 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 /** Builds and streams one GGUF v3 file. */
 export class GgufWriter {
   readonly alignment: number;
-  #kvs: PlannedKv[] = [];
+  /** Key/values as the reader returns them (the writer never changes a value once added). */
+  #kvs: GgufKv[] = [];
   #keys = new Set<string>();
   #tensors: GgufTensorPlan[] = [];
   #names = new Set<string>();
@@ -153,12 +148,8 @@ export class GgufWriter {
       for (const v of value as readonly GgufScalar[]) checkValue(key, arrayType, v);
     } else checkValue(key, type, value as GgufScalar);
     this.#keys.add(key);
-    this.#kvs.push({ key, type, value, ...(arrayType !== undefined ? { arrayType } : {}) });
-  }
-
-  /** True when `key` was already added. */
-  has(key: string): boolean {
-    return this.#keys.has(key);
+    const kv = { key, type, value: value as GgufKv["value"] };
+    this.#kvs.push(arrayType !== undefined ? { ...kv, arrayType } : kv);
   }
 
   addString(key: string, value: string): void {
@@ -265,11 +256,6 @@ export class GgufWriter {
     }
     b.zeros(alignUp(b.length, this.alignment) - b.length);
     return b.bytes();
-  }
-
-  /** Total file size once written. */
-  fileSize(): number {
-    return this.header().length + this.#dataSize;
   }
 
   /**

@@ -41,7 +41,6 @@ import {
 import { parseShardIndex, SHARD_INDEX_NAME, type ShardIndex } from "./index_file.ts";
 
 export { DTYPE_SIZE, type SafetensorsDtype } from "./header.ts";
-export { SHARD_INDEX_NAME } from "./index_file.ts";
 
 /** File name of an unsharded checkpoint. */
 export const SINGLE_FILE_NAME = "model.safetensors";
@@ -121,26 +120,18 @@ export class SafetensorsCheckpoint {
     const layout = await locate(modelDir);
     const opened: RandomAccessFile[] = [];
     try {
-      let index: ShardIndex | undefined;
-      let paths: string[];
-      if (layout.kind === "single") {
-        paths = [layout.path];
-      } else {
-        index = await readShardIndex(layout.indexPath);
-        paths = index.shards.map((s) => join(layout.dir, s));
-      }
-
+      const index = layout.kind === "sharded" ? await readShardIndex(layout.indexPath) : undefined;
+      const paths = layout.kind === "single"
+        ? [layout.path]
+        : index!.shards.map((s) => join(layout.dir, s));
       const headers: SafetensorsHeader[] = [];
+      const tensors = new Map<string, SafetensorsTensor>();
+      const metadata: Record<string, string> = {};
       for (const [i, path] of paths.entries()) {
         const file = await openSource(path, layout, index, index?.shards[i]);
         opened.push(file);
-        headers.push(await readHeader(file));
-      }
-
-      const tensors = new Map<string, SafetensorsTensor>();
-      const metadata: Record<string, string> = {};
-      for (const [i, header] of headers.entries()) {
-        const path = paths[i]!;
+        const header = await readHeader(file);
+        headers.push(header);
         for (const [key, value] of Object.entries(header.metadata)) {
           if (!Object.hasOwn(metadata, key)) metadata[key] = value;
         }

@@ -122,15 +122,8 @@ export interface PreTokenizerSignals {
   readonly pre: string | null;
 }
 
-/**
- * The Split regexes of a pre-tokenizer (itself or the steps of a Sequence).
- *
- * @example
- * ```ts
- * splitRegexes({ type: "Split", pattern: { Regex: "\\s+" } }); // ["\\s+"]
- * ```
- */
-export function splitRegexes(preTokenizer: unknown): string[] {
+/** The Split regexes of a pre-tokenizer (itself or the steps of a Sequence), for messages. */
+function splitRegexes(preTokenizer: unknown): string[] {
   if (!isJsonObject(preTokenizer)) return [];
   if (preTokenizer.type === "Sequence" && Array.isArray(preTokenizer.pretokenizers)) {
     return (preTokenizer.pretokenizers as unknown[]).flatMap(splitRegexes);
@@ -145,13 +138,8 @@ export function splitRegexes(preTokenizer: unknown): string[] {
  * The pre-tokenizer name from the tokenizer.json layout: a spec's name for
  * `Sequence[Split(its regex, Isolated, invert false), ByteLevel(add_prefix_space
  * false, use_regex false)]` with no normalizer; otherwise null.
- *
- * @example
- * ```ts
- * preTokenizerFromRegex({ normalizer: null, pre_tokenizer: { type: "ByteLevel" } }); // null
- * ```
  */
-export function preTokenizerFromRegex(tokenizerJson: unknown): string | null {
+function preTokenizerFromRegex(tokenizerJson: unknown): string | null {
   if (!isJsonObject(tokenizerJson)) return null;
   if (tokenizerJson.normalizer !== null && tokenizerJson.normalizer !== undefined) return null;
   const pt = tokenizerJson.pre_tokenizer;

@@ -24,8 +24,7 @@
  */
 
 import { TokenType } from "../gguf/keys.ts";
-import { addedTokenJson, type ParsedTokenizerJson } from "./tokenizer_json.ts";
-import { SPM_SPACE } from "./flavour.ts";
+import { addedTokenJson, type ParsedTokenizerJson, SPM_SPACE } from "./tokenizer_json.ts";
 
 /** The score of pieces that merge after every trained piece (Llama-2's, and SentencePiece's "never first"). */
 export const SPM_LAST_SCORE = -1e9;
@@ -100,16 +99,9 @@ export function sentencePieceTypesAndScores(
  * Scores of the NORMAL pieces: the k-th (in id order) scores -k, as SentencePiece's
  * BPE trainer numbers them, except pieces whose first merge comes after the first
  * merge of some piece with a larger id: those were scored below every trained
- * piece, and get {@link SPM_LAST_SCORE}.
- *
- * @example
- * ```ts
- * // "aa" is merged last although its id is first: it was demoted.
- * trainedPieceScores(["aa", "ab", "a", "b"], [1, 1, 1, 1], ["a b", "a a"]);
- * // Map { 0 => -1e9, 1 => -1, 2 => -2, 3 => -3 }
- * ```
+ * piece, and get {@link SPM_LAST_SCORE}. (Only sentencePieceTypesAndScores needs it.)
  */
-export function trainedPieceScores(
+function trainedPieceScores(
   tokens: readonly string[],
   tokenTypes: readonly number[],
   merges: readonly string[],

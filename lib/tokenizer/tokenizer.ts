@@ -27,15 +27,20 @@ import {
   tokenizerJsonVocabSize,
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
+  type TokenizerMetadataOptions,
 } from "./metadata.ts";
-import { llamaCppCheckHash, PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
-import { tokenizerFlavour } from "./flavour.ts";
+import { PRE_TOKENIZERS, preTokenizerSpec } from "./pretokenizer.ts";
 import {
   sentencePieceBytes,
   sentencePieceNormalizer,
   sentencePieceTokenizerJson,
 } from "./sentencepiece.ts";
-import { addedTokenJson, isJsonObject, type JsonObject } from "./tokenizer_json.ts";
+import {
+  addedTokenJson,
+  isJsonObject,
+  type JsonObject,
+  tokenizerFlavour,
+} from "./tokenizer_json.ts";
 import { readJsonFile } from "../io/json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
@@ -49,16 +54,13 @@ const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
   return map;
 })();
 
-/** Options of {@link TextTokenizer.fromJson}. */
-export interface FromJsonOptions {
-  /** Path of tokenizer.json, for messages. */
-  source?: string;
-  /** Pad or check against this vocabulary size (config.json `vocab_size`). */
-  vocabSize?: number;
-  /** config.json ids to check against. */
-  bosId?: number | null;
-  eosId?: number | null;
-}
+/**
+ * Options of {@link TextTokenizer.fromJson}: those of `tokenizerMetadataFromJson`,
+ * each optional (without `vocabSize`, the vocabulary is one past the largest id).
+ */
+export type FromJsonOptions = Partial<
+  Pick<TokenizerMetadataOptions, "source" | "vocabSize" | "bosId" | "eosId">
+>;
 
 /**
  * The tokenizer.json that {@link TextTokenizer.fromMetadata} gives
@@ -66,17 +68,8 @@ export interface FromJsonOptions {
  * Byte-level BPE ("gpt2"): the pre-tokenizer's split regex + ByteLevel,
  * `ignore_merges`, control and user-defined tokens as added tokens, BOS as a
  * TemplateProcessing post-processor when `addBos`.
- *
- * @example
- * ```ts
- * const json = tokenizerJsonFromMetadata({
- *   model: "gpt2", pre: "llama-bpe", tokens: ["a", "b", "ab", "<s>"], tokenTypes: [1, 1, 1, 3],
- *   scores: null, merges: ["a b"], bosId: 3, eosId: null, unkId: null, paddingId: null,
- *   addBos: true, addEos: null, addSpacePrefix: null, chatTemplate: null,
- * }); // model: { type: "BPE", vocab: { a: 0, b: 1, ab: 2 }, ... }
- * ```
  */
-export function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
+function tokenizerJsonFromMetadata(meta: TokenizerMetadata, source = "GGUF"): object {
   if (meta.model === "llama" && meta.scores !== null) {
     return sentencePieceTokenizerJson({
       tokens: meta.tokens,
@@ -411,20 +404,6 @@ export class TextTokenizer {
       out.push(b);
     }
     return Uint8Array.from(out);
-  }
-
-  /**
-   * llama.cpp's pre-tokenizer check hash (`chkhsh`) of this tokenizer: it
-   * identifies the real Llama-3 tokenizer as llama-bpe.
-   *
-   * @example
-   * ```ts
-   * declare const tok: TextTokenizer;
-   * tok.checkHash(); // "0ef9807a…" for Meta-Llama-3's tokenizer
-   * ```
-   */
-  checkHash(): string {
-    return llamaCppCheckHash((text) => this.encode(text, { addBos: true }));
   }
 
   #checkId(id: number): void {

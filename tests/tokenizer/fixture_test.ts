@@ -11,11 +11,8 @@ import { Keys, TokenType } from "../../lib/gguf/keys.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgufValueType } from "../../lib/gguf/types.ts";
-import {
-  detectPreTokenizerSignals,
-  readTokenizerMetadata,
-  tokenizerMetadataFromJson,
-} from "../../lib/tokenizer/metadata.ts";
+import { readTokenizerMetadata, tokenizerMetadataFromJson } from "../../lib/tokenizer/metadata.ts";
+import { detectPreTokenizerSignals } from "../../lib/tokenizer/pretokenizer.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { roundTripGguf } from "./_gguf.ts";
 

@@ -9,12 +9,15 @@ import { llama3TokenizerFiles } from "../../deps.ts";
 import { TokenizerMismatchError } from "../../lib/errors.ts";
 import { Keys, TokenType } from "../../lib/gguf/keys.ts";
 import {
-  detectPreTokenizerSignals,
   readTokenizerMetadata,
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
 } from "../../lib/tokenizer/metadata.ts";
-import { LLAMA_CPP_CHKTXT } from "../../lib/tokenizer/pretokenizer.ts";
+import {
+  detectPreTokenizerSignals,
+  LLAMA_CPP_CHKTXT,
+  llamaCppCheckHash,
+} from "../../lib/tokenizer/pretokenizer.ts";
 import { checkTokenizerAgreement, TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { readLlamaBpeVectors, roundTripGguf } from "./_gguf.ts";
 
@@ -94,7 +97,7 @@ Deno.test("llama3: pre-tokenizer detection, regex and llama.cpp check hash agree
     fromHash: "llama-bpe",
     pre: "llama-bpe",
   });
-  assert.equal(fromGguf.checkHash(), LLAMA_BPE_CHKHSH);
+  assert.equal(llamaCppCheckHash((t) => fromGguf.encode(t, { addBos: true })), LLAMA_BPE_CHKHSH);
 });
 
 Deno.test("llama3: GGUF metadata round-trips key for key", () => {

@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_TOKENS_TEXT,
   DEFAULT_PROMPT_TEXT,
   ENGINE_V8_FLAGS,
+  EXPORT_OPTIONS,
   PROBE_OPTIONS,
 } from "./shared.ts";
 
@@ -52,12 +53,7 @@ export const CHECK_SPEC = {
         "the tolerances (docs/baselines/README.md). If FILE is the baseline this run\n" +
         "would write and they differ, FILE is kept.",
     },
-    outtype: {
-      type: "string",
-      help: "type of 2-D weights",
-      choices: ["f16", "f32", "bf16"],
-      default: { text: "f16" },
-    },
+    outtype: EXPORT_OPTIONS.outtype,
     prompt: {
       type: "string",
       value: "TEXT",

@@ -11,7 +11,7 @@
  */
 
 import type { TaskSpec } from "../spec.ts";
-import { DEFAULT_PROMPT_TEXT, ENGINE_V8_FLAGS } from "./shared.ts";
+import { DEFAULT_MAX_TOKENS_TEXT, DEFAULT_PROMPT_TEXT, ENGINE_V8_FLAGS } from "./shared.ts";
 
 /** The compute kernels the probe can run (lib/inference/backend.ts, BACKEND_NAMES). */
 export const PROBE_BACKENDS = ["wasm", "reference"] as const;
@@ -26,7 +26,7 @@ const MAX_TOKENS = {
   name: "max_tokens",
   label: "max_tokens",
   help: "tokens to generate",
-  default: { text: "8" },
+  default: { text: DEFAULT_MAX_TOKENS_TEXT },
 } as const;
 
 /** model-probe. */
