@@ -52,7 +52,9 @@ import {
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
-import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
+import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
+import { SlabReader } from "./slab_reader.ts";
+import { bits16Table } from "../export/convert.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
 import {
   floatLayerDecision,
@@ -219,23 +221,35 @@ async function planJobs(
   return jobs;
 }
 
-/** Bytes per read when copying (a multiple of every element size). */
+/**
+ * Bytes per read when copying: a multiple of every element size. It is also
+ * the statistics' chunk (each chunk's sums are added to the totals), so it
+ * fixes meta.json's figures to the last bit: keep it.
+ */
 const COPY_CHUNK_BYTES = 1 << 22;
 
-/** Byte-for-byte copy; statistics from the same bytes, decoded, when the type is float. */
-function copyTensor(src: GgufFile, job: TensorJob): ProducedTensor {
+/** Byte-for-byte copy, read slab by slab; statistics from the same bytes when the type is float. */
+function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): ProducedTensor {
   const stats = new StatsAccumulator();
   const { float, name: typeName } = codecOf(job.info.type);
+  const { fileOffset, nbytes, name } = job.info;
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const values = new Float32Array(
-      float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, job.info.nbytes) / float.bytes) : 0,
-    );
-    for await (const bytes of src.streamTensor(job.info, COPY_CHUNK_BYTES)) {
-      if (float) stats.add(float.decodeInto(bytes, values));
+    const buffer = new Uint8Array(Math.min(COPY_CHUNK_BYTES, nbytes));
+    const table = float?.bytes === 2 ? bits16Table(typeName as "F16" | "BF16") : null;
+    const values = float && !table ? new Float32Array(buffer.length / float.bytes) : null;
+    for (let done = 0; done < nbytes; done += buffer.length) {
+      const bytes = reader.readInto(
+        fileOffset + done,
+        buffer.subarray(0, Math.min(buffer.length, nbytes - done)),
+        `tensor ${name}`,
+      );
+      if (table) {
+        stats.addBits16(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), table);
+      } else if (values) stats.add(float!.decodeInto(bytes, values));
       const { nonFinite } = stats.result();
       if (nonFinite > 0) {
         throw new NonFiniteError(
-          `${src.path}: tensor ${job.info.name} holds ${nonFinite} NaN or ±inf value(s); a clean file holds finite values only`,
+          `${src.path}: tensor ${name} holds ${nonFinite} NaN or ±inf value(s); a clean file holds finite values only`,
         );
       }
       yield bytes;
@@ -340,19 +354,68 @@ function quantizedRow(job: TensorJob, format: QuantFormat, scale: number, counts
   };
 }
 
-/** Trits of each chunk (from the exact values, or absmean), packed slab by slab. */
-function quantizeTensor(src: GgufFile, job: TensorJob, format: QuantFormat): ProducedTensor {
+/**
+ * A ternary F16/BF16 projection packed by the format's one-pass kernel: each
+ * slab is read into the kernel's memory and comes out as the format's bytes.
+ */
+async function* packedFromBits16(
+  reader: SlabReader,
+  src: GgufFile,
+  job: TensorJob,
+  packer: Bits16Packer,
+  counts: Float64Array,
+): AsyncGenerator<Uint8Array> {
+  const { fileOffset, nbytes, name } = job.info;
+  const scaleBits = job.scan!.scaleBits!;
+  for (let done = 0; done < nbytes; done += packer.input.length) {
+    const bytes = reader.readInto(
+      fileOffset + done,
+      packer.input.subarray(0, Math.min(packer.input.length, nbytes - done)),
+      `tensor ${name}`,
+    );
+    const packed = packer.pack(bytes.length / 2, scaleBits, counts);
+    if (packed === null) {
+      const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+      const i = firstInvalid16(bits, ternaryCodeTable16(scaleBits));
+      const value = floatCodecOf(src, job.info).value(bits[i]!);
+      throw notTernaryLater(
+        src,
+        name,
+        `element ${done / 2 + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`,
+      );
+    }
+    yield packed;
+  }
+}
+
+/**
+ * Trits of each chunk (from the exact values, or absmean), packed slab by
+ * slab; or, for a ternary F16/BF16 tensor and a format with a one-pass
+ * packer, the packer's bytes.
+ */
+function quantizeTensor(
+  reader: SlabReader,
+  src: GgufFile,
+  job: TensorJob,
+  format: QuantFormat,
+  packer: Bits16Packer | null,
+): ProducedTensor {
   const scan = job.scan!;
   const scale = scan.ternary ? scan.scale : scan.absmeanScale!;
   const n = job.info.ne[0]! * job.info.ne[1]!;
   const encoder = format.codec.ternary.encoder(n, scale, job.info.name);
   // counts[0..2]: −1, 0, +1; counts[3]: the table found an invalid value; [4]: TRIT_CODE's invalid.
   const counts = new Float64Array(5);
+  const exact16 = scan.ternary && scan.scaleBits !== undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const slabs = scan.ternary && scan.scaleBits !== undefined
-      ? tritsFromTable(src, job, counts)
-      : tritsFromValues(src, job, scale, counts);
-    for await (const trits of slabs) yield encoder.encode(trits);
+    if (exact16 && scan.scaleBits !== 0 && packer) {
+      yield* packedFromBits16(reader, src, job, packer, counts);
+    } else {
+      const slabs = exact16
+        ? tritsFromTable(src, job, counts)
+        : tritsFromValues(src, job, scale, counts);
+      for await (const trits of slabs) yield encoder.encode(trits);
+    }
     const tail = encoder.finish();
     if (tail.length > 0) yield tail;
   }
@@ -497,6 +560,13 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     opts.onWarning?.(m);
   };
   const src = await openGguf(opts.input);
+  let reader: SlabReader;
+  try {
+    reader = SlabReader.open(opts.input, src.fileSize);
+  } catch (e) {
+    src.close();
+    throw e;
+  }
   // The input's digest (provenance) is computed on another core meanwhile.
   const inputHash = sha256InWorker(opts.input);
   try {
@@ -505,6 +575,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const archName = src.architecture;
     warnUnloadableUpstream(opts.input, archName, format, warn);
     const jobs = await planJobs(src, format, opts.ternarize === true, warn);
+    const packer = format.bits16Packer?.() ?? null;
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
     for (const p of jobs) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
@@ -519,8 +590,8 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
-          ? quantizeTensor(src, job, format)
-          : copyTensor(src, job);
+          ? quantizeTensor(reader, src, job, format, packer)
+          : copyTensor(reader, src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
       const { tensors, sha256: ggufSha } = gguf;
@@ -547,6 +618,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     }
   } finally {
     inputHash.cancel();
+    reader.close();
     src.close();
   }
 }
