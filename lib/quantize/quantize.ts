@@ -54,7 +54,7 @@ import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { SlabReader } from "./slab_reader.ts";
-import { bits16Table } from "../export/convert.ts";
+import { Stats16 } from "../codecs/stats16.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
 import {
   floatLayerDecision,
@@ -228,24 +228,52 @@ async function planJobs(
  */
 const COPY_CHUNK_BYTES = 1 << 22;
 
-/** Byte-for-byte copy, read slab by slab; statistics from the same bytes when the type is float. */
-function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): ProducedTensor {
+/** Summary figures of a copied tensor, and where its next chunk is read to. */
+interface CopyStats {
+  readonly buffer: Uint8Array;
+  add(bytes: Uint8Array): void;
+  result(): { rms: number; min: number; max: number; nonFinite: number };
+}
+
+/**
+ * Statistics of a copied tensor from its bytes: 16-bit floats in WebAssembly
+ * (lib/codecs/stats16.ts), F32 decoded into a {@link StatsAccumulator}, none
+ * for other types. Both sum each chunk as the accumulator does.
+ */
+function copyStats(job: TensorJob): CopyStats {
+  const { float, name } = codecOf(job.info.type);
+  const size = Math.min(COPY_CHUNK_BYTES, job.info.nbytes);
+  if (float?.bytes === 2) {
+    const stats = new Stats16(name as "F16" | "BF16", size);
+    return {
+      buffer: stats.input,
+      add: (bytes) => stats.add(bytes.length / 2),
+      result: () => stats.result(),
+    };
+  }
   const stats = new StatsAccumulator();
-  const { float, name: typeName } = codecOf(job.info.type);
+  const values = float ? new Float32Array(Math.ceil(size / float.bytes)) : null;
+  return {
+    buffer: new Uint8Array(size),
+    add: (bytes) => values && stats.add(float!.decodeInto(bytes, values)),
+    result: () => stats.result(),
+  };
+}
+
+/** Byte-for-byte copy, read chunk by chunk; statistics from the same bytes when the type is float. */
+function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): ProducedTensor {
+  const { name: typeName } = codecOf(job.info.type);
   const { fileOffset, nbytes, name } = job.info;
+  const stats = copyStats(job);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const buffer = new Uint8Array(Math.min(COPY_CHUNK_BYTES, nbytes));
-    const table = float?.bytes === 2 ? bits16Table(typeName as "F16" | "BF16") : null;
-    const values = float && !table ? new Float32Array(buffer.length / float.bytes) : null;
+    const buffer = stats.buffer;
     for (let done = 0; done < nbytes; done += buffer.length) {
       const bytes = reader.readInto(
         fileOffset + done,
         buffer.subarray(0, Math.min(buffer.length, nbytes - done)),
         `tensor ${name}`,
       );
-      if (table) {
-        stats.addBits16(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), table);
-      } else if (values) stats.add(float!.decodeInto(bytes, values));
+      stats.add(bytes);
       const { nonFinite } = stats.result();
       if (nonFinite > 0) {
         throw new NonFiniteError(
