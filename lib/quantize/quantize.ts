@@ -12,8 +12,14 @@
  * refusal comes before anything is written → write the header (metadata
  * copied unchanged but for `general.file_type` and
  * `general.quantization_version`) → stream each tensor: kept tensors byte for
- * byte, projections as trits packed slab by slab by the type's codec row →
- * meta.json records what each tensor became and why.
+ * byte, projections as trits packed slab by slab by the type's codec row (or,
+ * for ternary F16/BF16 into I2_S, by the one-pass WebAssembly packer of
+ * lib/codecs/i2s_pack.ts) → meta.json records what each tensor became and why.
+ *
+ * Tensors are read synchronously in slabs of at most a few hundred KiB
+ * (slab_reader.ts); the input's sha256 is computed meanwhile by a worker on
+ * the other core, and the output is written and hashed by others
+ * (lib/io/pipelined_writer.ts).
  *
  * A projection that is not ternary (a Llama checkpoint, say) is refused with
  * a {@link NotTernaryError} (exit 17) unless `ternarize` is set, which applies
