@@ -22,7 +22,6 @@
  * @module
  */
 
-import { type FileHandle, open as openFile } from "node:fs/promises";
 import { OutputError } from "../errors.ts";
 import type { ByteSink } from "./atomic.ts";
 // A type import keeps the worker module in the static graph (see hash_worker.ts).
@@ -35,7 +34,9 @@ export const DEFAULT_SLOTS = 4;
 /** Writes gathered bytes at known offsets and hashes them beside, with bounded memory. */
 export class PipelinedWriter implements ByteSink {
   readonly path: string;
-  #file: FileHandle;
+  // A Deno file, not a node:fs FileHandle: Deno runs a FileHandle's write on the calling thread,
+  // and a Deno file's on an I/O thread, so the copy into the page cache overlaps the caller's work.
+  #file: Deno.FsFile;
   #worker: Worker;
   #slots: Uint8Array[];
   /** Per slot: settles when its write and its hashing are both done. */
@@ -50,7 +51,7 @@ export class PipelinedWriter implements ByteSink {
   #failure: unknown = null;
   #closed = false;
 
-  private constructor(path: string, file: FileHandle, slots: number, slotBytes: number) {
+  private constructor(path: string, file: Deno.FsFile, slots: number, slotBytes: number) {
     this.path = path;
     this.#file = file;
     const shared = Array.from({ length: slots }, () => new SharedArrayBuffer(slotBytes));
@@ -79,9 +80,9 @@ export class PipelinedWriter implements ByteSink {
     path: string,
     { slots = DEFAULT_SLOTS, slotBytes = DEFAULT_SLOT_BYTES } = {},
   ): Promise<PipelinedWriter> {
-    let file: FileHandle;
+    let file: Deno.FsFile;
     try {
-      file = await openFile(path, "w");
+      file = await Deno.open(path, { write: true, create: true, truncate: true });
     } catch (e) {
       throw new OutputError(`${path}: cannot open for writing (${(e as Error).message})`, {
         cause: e,
@@ -147,12 +148,9 @@ export class PipelinedWriter implements ByteSink {
     try {
       let done = 0;
       while (done < view.length) {
-        const { bytesWritten } = await this.#file.write(
-          view,
-          done,
-          view.length - done,
-          position + done,
-        );
+        // Writes are issued one at a time, so the seek and the write are never interleaved.
+        await this.#file.seek(position + done, Deno.SeekMode.Start);
+        const bytesWritten = await this.#file.write(view.subarray(done));
         done += bytesWritten;
       }
     } catch (e) {
@@ -175,7 +173,7 @@ export class PipelinedWriter implements ByteSink {
     this.#closed = true;
     this.#worker.terminate();
     try {
-      await this.#file.close();
+      this.#file.close();
     } catch (e) {
       throw new OutputError(`${this.path}: close failed (${(e as Error).message})`, { cause: e });
     }
@@ -187,6 +185,10 @@ export class PipelinedWriter implements ByteSink {
     if (this.#closed) return;
     this.#closed = true;
     this.#worker.terminate();
-    this.#file.close().catch(() => {});
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
   }
 }

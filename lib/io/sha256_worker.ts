@@ -3,6 +3,11 @@
  * provenance digest is computed on another core while the quantizer works.
  * Started by {@link sha256InWorker} in hash_worker.ts.
  *
+ * The worker does nothing else, so it reads synchronously, 256 KiB at a time
+ * into one buffer that stays in the core's cache: on a file in the page cache
+ * that costs about a third of the system time of 1 MiB reads, and needs no
+ * I/O thread.
+ *
  * @example
  * ```ts
  * const worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
@@ -11,7 +16,7 @@
  * @module
  */
 
-import { sha256File } from "./hash.ts";
+import { createHash } from "node:crypto";
 
 /** What the worker replies: the digest, or why the file could not be hashed. */
 export type Sha256Reply = { ok: true; hex: string } | { ok: false; message: string };
@@ -25,9 +30,33 @@ const scope = self as unknown as {
   postMessage(message: Sha256Reply): void;
 };
 
-scope.onmessage = async (e: MessageEvent<string>) => {
+/** Bytes per read. */
+const READ_BYTES = 1 << 18;
+
+function sha256FileSync(path: string): string {
+  let file: Deno.FsFile;
   try {
-    scope.postMessage({ ok: true, hex: await sha256File(e.data) });
+    file = Deno.openSync(path, { read: true });
+  } catch (e) {
+    throw new Error(`${path}: cannot open (${(e as Error).message})`);
+  }
+  try {
+    const hash = createHash("sha256");
+    const buffer = new Uint8Array(READ_BYTES);
+    for (let n = file.readSync(buffer); n !== null; n = file.readSync(buffer)) {
+      hash.update(buffer.subarray(0, n));
+    }
+    return hash.digest("hex");
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as Error).message})`);
+  } finally {
+    file.close();
+  }
+}
+
+scope.onmessage = (e: MessageEvent<string>) => {
+  try {
+    scope.postMessage({ ok: true, hex: sha256FileSync(e.data) });
   } catch (err) {
     scope.postMessage({ ok: false, message: (err as Error).message });
   }

@@ -17,6 +17,18 @@
 import { UsageError } from "../errors.ts";
 import { type Codec, codecOf, GgmlType, type TernaryCodec } from "../codecs/table.ts";
 import { FileType } from "../gguf/types.ts";
+import { I2sPackKernel } from "../codecs/i2s_pack.ts";
+
+/**
+ * A one-pass packer from the 16-bit patterns of a ternary F16/BF16 tensor to
+ * the format's bytes (the WebAssembly kernel of lib/codecs/i2s_pack.ts).
+ */
+export interface Bits16Packer {
+  /** Where a slab's bytes are read to: up to `input.length / 2` elements. */
+  readonly input: Uint8Array;
+  /** Packs the first `n` elements; adds −s/0/+s counts; null when a value is not −s, 0 or +s. */
+  pack(n: number, scaleBits: number, counts: Float64Array): Uint8Array | null;
+}
 
 /** The `--type` values. */
 export const QUANT_TYPE_NAMES = ["i2_s", "tq2_0", "tq1_0"] as const;
@@ -36,6 +48,11 @@ export interface QuantFormat {
    * with; absent when any architecture of ours runs (bitnet.cpp).
    */
   readonly loadsArchitectures?: readonly string[];
+  /**
+   * A packer for ternary F16/BF16 tensors that skips the trit array; absent
+   * when the codec row's slab encoder is the only path.
+   */
+  readonly bits16Packer?: () => Bits16Packer;
 }
 
 function format(
@@ -44,9 +61,17 @@ function format(
   fileType: FileType,
   runsIn: string,
   loadsArchitectures?: readonly string[],
+  bits16Packer?: () => Bits16Packer,
 ): QuantFormat {
   const codec = codecOf(type) as QuantFormat["codec"];
-  return { name, codec, fileType, runsIn, ...(loadsArchitectures && { loadsArchitectures }) };
+  return {
+    name,
+    codec,
+    fileType,
+    runsIn,
+    ...(loadsArchitectures && { loadsArchitectures }),
+    ...(bits16Packer && { bits16Packer }),
+  };
 }
 
 const UPSTREAM = "upstream llama.cpp (and bitnet.cpp's bundled llama.cpp)";
@@ -59,6 +84,8 @@ export const QUANT_FORMATS: Readonly<Record<QuantTypeName, QuantFormat>> = {
     GgmlType.I2_S,
     FileType.MOSTLY_I2_S,
     "bitnet.cpp (microsoft/BitNet) only: ggml type 36 means nothing upstream",
+    undefined,
+    () => new I2sPackKernel(),
   ),
   // Upstream knows BitNet b1.58 only as "bitnet" (model-export --arch-name bitnet).
   tq2_0: format("tq2_0", GgmlType.TQ2_0, FileType.MOSTLY_TQ2_0, UPSTREAM, UPSTREAM_ARCHS),

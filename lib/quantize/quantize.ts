@@ -12,8 +12,14 @@
  * refusal comes before anything is written → write the header (metadata
  * copied unchanged but for `general.file_type` and
  * `general.quantization_version`) → stream each tensor: kept tensors byte for
- * byte, projections as trits packed slab by slab by the type's codec row →
- * meta.json records what each tensor became and why.
+ * byte, projections as trits packed slab by slab by the type's codec row (or,
+ * for ternary F16/BF16 into I2_S, by the one-pass WebAssembly packer of
+ * lib/codecs/i2s_pack.ts) → meta.json records what each tensor became and why.
+ *
+ * Tensors are read synchronously in slabs of at most a few hundred KiB
+ * (slab_reader.ts); the input's sha256 is computed meanwhile by a worker on
+ * the other core, and the output is written and hashed by others
+ * (lib/io/pipelined_writer.ts).
  *
  * A projection that is not ternary (a Llama checkpoint, say) is refused with
  * a {@link NotTernaryError} (exit 17) unless `ternarize` is set, which applies
@@ -52,7 +58,9 @@ import {
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
-import { type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
+import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
+import { SlabReader } from "./slab_reader.ts";
+import { Stats16 } from "../codecs/stats16.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
 import {
   floatLayerDecision,
@@ -219,23 +227,63 @@ async function planJobs(
   return jobs;
 }
 
-/** Bytes per read when copying (a multiple of every element size). */
+/**
+ * Bytes per read when copying: a multiple of every element size. It is also
+ * the statistics' chunk (each chunk's sums are added to the totals), so it
+ * fixes meta.json's figures to the last bit: keep it.
+ */
 const COPY_CHUNK_BYTES = 1 << 22;
 
-/** Byte-for-byte copy; statistics from the same bytes, decoded, when the type is float. */
-function copyTensor(src: GgufFile, job: TensorJob): ProducedTensor {
+/** Summary figures of a copied tensor, and where its next chunk is read to. */
+interface CopyStats {
+  readonly buffer: Uint8Array;
+  add(bytes: Uint8Array): void;
+  result(): { rms: number; min: number; max: number; nonFinite: number };
+}
+
+/**
+ * Statistics of a copied tensor from its bytes: 16-bit floats in WebAssembly
+ * (lib/codecs/stats16.ts), F32 decoded into a {@link StatsAccumulator}, none
+ * for other types. Both sum each chunk as the accumulator does.
+ */
+function copyStats(job: TensorJob): CopyStats {
+  const { float, name } = codecOf(job.info.type);
+  const size = Math.min(COPY_CHUNK_BYTES, job.info.nbytes);
+  if (float?.bytes === 2) {
+    const stats = new Stats16(name as "F16" | "BF16", size);
+    return {
+      buffer: stats.input,
+      add: (bytes) => stats.add(bytes.length / 2),
+      result: () => stats.result(),
+    };
+  }
   const stats = new StatsAccumulator();
-  const { float, name: typeName } = codecOf(job.info.type);
+  const values = float ? new Float32Array(Math.ceil(size / float.bytes)) : null;
+  return {
+    buffer: new Uint8Array(size),
+    add: (bytes) => values && stats.add(float!.decodeInto(bytes, values)),
+    result: () => stats.result(),
+  };
+}
+
+/** Byte-for-byte copy, read chunk by chunk; statistics from the same bytes when the type is float. */
+function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): ProducedTensor {
+  const { name: typeName } = codecOf(job.info.type);
+  const { fileOffset, nbytes, name } = job.info;
+  const stats = copyStats(job);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const values = new Float32Array(
-      float ? Math.ceil(Math.min(COPY_CHUNK_BYTES, job.info.nbytes) / float.bytes) : 0,
-    );
-    for await (const bytes of src.streamTensor(job.info, COPY_CHUNK_BYTES)) {
-      if (float) stats.add(float.decodeInto(bytes, values));
+    const buffer = stats.buffer;
+    for (let done = 0; done < nbytes; done += buffer.length) {
+      const bytes = reader.readInto(
+        fileOffset + done,
+        buffer.subarray(0, Math.min(buffer.length, nbytes - done)),
+        `tensor ${name}`,
+      );
+      stats.add(bytes);
       const { nonFinite } = stats.result();
       if (nonFinite > 0) {
         throw new NonFiniteError(
-          `${src.path}: tensor ${job.info.name} holds ${nonFinite} NaN or ±inf value(s); a clean file holds finite values only`,
+          `${src.path}: tensor ${name} holds ${nonFinite} NaN or ±inf value(s); a clean file holds finite values only`,
         );
       }
       yield bytes;
@@ -340,19 +388,68 @@ function quantizedRow(job: TensorJob, format: QuantFormat, scale: number, counts
   };
 }
 
-/** Trits of each chunk (from the exact values, or absmean), packed slab by slab. */
-function quantizeTensor(src: GgufFile, job: TensorJob, format: QuantFormat): ProducedTensor {
+/**
+ * A ternary F16/BF16 projection packed by the format's one-pass kernel: each
+ * slab is read into the kernel's memory and comes out as the format's bytes.
+ */
+async function* packedFromBits16(
+  reader: SlabReader,
+  src: GgufFile,
+  job: TensorJob,
+  packer: Bits16Packer,
+  counts: Float64Array,
+): AsyncGenerator<Uint8Array> {
+  const { fileOffset, nbytes, name } = job.info;
+  const scaleBits = job.scan!.scaleBits!;
+  for (let done = 0; done < nbytes; done += packer.input.length) {
+    const bytes = reader.readInto(
+      fileOffset + done,
+      packer.input.subarray(0, Math.min(packer.input.length, nbytes - done)),
+      `tensor ${name}`,
+    );
+    const packed = packer.pack(bytes.length / 2, scaleBits, counts);
+    if (packed === null) {
+      const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+      const i = firstInvalid16(bits, ternaryCodeTable16(scaleBits));
+      const value = floatCodecOf(src, job.info).value(bits[i]!);
+      throw notTernaryLater(
+        src,
+        name,
+        `element ${done / 2 + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`,
+      );
+    }
+    yield packed;
+  }
+}
+
+/**
+ * Trits of each chunk (from the exact values, or absmean), packed slab by
+ * slab; or, for a ternary F16/BF16 tensor and a format with a one-pass
+ * packer, the packer's bytes.
+ */
+function quantizeTensor(
+  reader: SlabReader,
+  src: GgufFile,
+  job: TensorJob,
+  format: QuantFormat,
+  packer: Bits16Packer | null,
+): ProducedTensor {
   const scan = job.scan!;
   const scale = scan.ternary ? scan.scale : scan.absmeanScale!;
   const n = job.info.ne[0]! * job.info.ne[1]!;
   const encoder = format.codec.ternary.encoder(n, scale, job.info.name);
   // counts[0..2]: −1, 0, +1; counts[3]: the table found an invalid value; [4]: TRIT_CODE's invalid.
   const counts = new Float64Array(5);
+  const exact16 = scan.ternary && scan.scaleBits !== undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const slabs = scan.ternary && scan.scaleBits !== undefined
-      ? tritsFromTable(src, job, counts)
-      : tritsFromValues(src, job, scale, counts);
-    for await (const trits of slabs) yield encoder.encode(trits);
+    if (exact16 && scan.scaleBits !== 0 && packer) {
+      yield* packedFromBits16(reader, src, job, packer, counts);
+    } else {
+      const slabs = exact16
+        ? tritsFromTable(src, job, counts)
+        : tritsFromValues(src, job, scale, counts);
+      for await (const trits of slabs) yield encoder.encode(trits);
+    }
     const tail = encoder.finish();
     if (tail.length > 0) yield tail;
   }
@@ -497,6 +594,13 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     opts.onWarning?.(m);
   };
   const src = await openGguf(opts.input);
+  let reader: SlabReader;
+  try {
+    reader = SlabReader.open(opts.input, src.fileSize);
+  } catch (e) {
+    src.close();
+    throw e;
+  }
   // The input's digest (provenance) is computed on another core meanwhile.
   const inputHash = sha256InWorker(opts.input);
   try {
@@ -505,6 +609,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     const archName = src.architecture;
     warnUnloadableUpstream(opts.input, archName, format, warn);
     const jobs = await planJobs(src, format, opts.ternarize === true, warn);
+    const packer = format.bits16Packer?.() ?? null;
     const w = new GgufWriter(src.alignment);
     copyMetadata(w, src, format.fileType);
     for (const p of jobs) w.addTensorInfo(p.info.name, p.info.shape, p.outType);
@@ -519,8 +624,8 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
-          ? quantizeTensor(src, job, format)
-          : copyTensor(src, job);
+          ? quantizeTensor(reader, src, job, format, packer)
+          : copyTensor(reader, src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
       const { tensors, sha256: ggufSha } = gguf;
@@ -547,6 +652,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     }
   } finally {
     inputHash.cancel();
+    reader.close();
     src.close();
   }
 }

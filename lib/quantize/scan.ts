@@ -37,6 +37,13 @@ import { tensorValueChunks } from "../stats/tensor_values.ts";
 export const CHUNK_ELEMENTS = 1 << 20;
 
 /**
+ * Bytes per read of a scan that stops early (no absmean): it reads until s
+ * is known and one chunk is checked, so a small chunk keeps that part (and
+ * the read-ahead it discards) to a fraction of a megabyte per tensor.
+ */
+const EARLY_SCAN_BYTES = 1 << 18;
+
+/**
  * The float part of a tensor's codec row; any other type is an
  * {@link UnsupportedError} naming the tensor (values are read from floats only).
  *
@@ -137,7 +144,8 @@ async function scanBits16(
   let ternary = true;
   let witnesses: number[] = [];
   let read = 0;
-  for await (const bytes of gguf.streamTensor(t, CHUNK_ELEMENTS * 2)) {
+  const chunkBytes = acc || full ? CHUNK_ELEMENTS * 2 : EARLY_SCAN_BYTES;
+  for await (const bytes of gguf.streamTensor(t, chunkBytes)) {
     read += bytes.length;
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     if (acc) acc.add(float.decodeInto(bytes, values!));
