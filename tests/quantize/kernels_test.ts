@@ -15,7 +15,7 @@ import { packI2SInto } from "../../lib/codecs/i2s.ts";
 import { Stats16 } from "../../lib/codecs/stats16.ts";
 import { STATS16_WASM } from "../../lib/codecs/stats16_wasm.ts";
 import { classifyBits16, INVALID, ternaryCodeTable16 } from "../../lib/codecs/ternary_bits.ts";
-import { bits16Table } from "../../lib/export/convert.ts";
+import { bf16ToF32, f16ToF32 } from "../../lib/codecs/float.ts";
 import { StatsAccumulator } from "../../lib/stats/summary.ts";
 import { assembleCodecWasm, CODEC_WASM } from "../../tools/build_codec_wasm.ts";
 import { FuzzRng } from "../_fuzz.ts";
@@ -101,6 +101,12 @@ Deno.test("I2_S kernel: an invalid value leaves the counts alone; bad arguments 
   assert.throws(() => k.pack(PACK_CHUNK_ELEMENTS + 128, 0x3800, counts), RangeError);
   assert.throws(() => k.pack(128, 0, counts), RangeError);
 });
+
+/** The f32 value of each of the 65536 patterns, decoded one by one (the reference's table). */
+function bits16Table(type: "F16" | "BF16"): Float32Array {
+  const decode = type === "F16" ? f16ToF32 : bf16ToF32;
+  return Float32Array.from({ length: 65536 }, (_, bits) => decode(bits));
+}
 
 Deno.test("16-bit statistics equal StatsAccumulator.addBits16 to the last bit, chunk by chunk", () => {
   const rng = new FuzzRng(7);
