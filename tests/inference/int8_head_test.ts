@@ -75,7 +75,7 @@ function checkAgainstFullHead(k: Kernels, label: string): void {
     rows: ROWS,
     cols: COLS,
   };
-  const head = buildInt8Head(k, m);
+  const head = buildInt8Head(k, m)!;
   for (let trial = 0; trial < 3; trial++) {
     k.f32(x, COLS).set(activation(bits, rand));
     k.matmulF16(w, x, full, ROWS, COLS, 1);

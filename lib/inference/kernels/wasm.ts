@@ -430,6 +430,20 @@ function wasmKernels(
       spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
       run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
     },
+    int8HeadRows(w, q, stats, rows, cols, gamma) {
+      checkDims("int8HeadRows", rows, cols, 1, 16);
+      if (rows === 0) return 0;
+      spans("int8HeadRows", ["w", w, rows * cols * 2], ["q", q, rows * cols], [
+        "stats",
+        stats,
+        rows * 24,
+      ]);
+      run({ op: Op.int8Head, w, x: q, y: stats, rows, cols, batch: 1, wScale: gamma });
+      const scales = new Float64Array(buffer, stats, rows * 3);
+      let bad = 0;
+      for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[3 * r]!)) bad++;
+      return bad;
+    },
     close() {
       if (workers.length === 0) return;
       stopWorkers(control);
