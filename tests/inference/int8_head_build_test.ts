@@ -86,7 +86,7 @@ for (const simd of variants) {
   for (const threads of [1, 2]) {
     Deno.test(`int8 head build: wasm ${simd} ${threads}t is byte-identical to the TypeScript reference`, async () => {
       // Enough rows for the job to be split over the threads.
-      const rows = engineeredRows(), n = rows.length * 8;
+      const rows = engineeredRows(), n = rows.length * 24; // above SMALL_JOB: split
       const bits = new Uint16Array(n * COLS);
       for (let i = 0; i < n; i++) bits.set(rows[i % rows.length]!, i * COLS);
       const ref = createReferenceKernels(1 << 22),
