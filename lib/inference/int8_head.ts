@@ -15,8 +15,12 @@
  * Every row whose upper bound reaches the k-th best lower bound is recomputed
  * with the F16 kernel itself; the others cannot be among the best k (their
  * true logit is strictly below the k-th best). Greedy ids and top-k logits are
- * therefore exactly those of the full F16 head. Anything that needs every
- * logit (NLL, KL, sampling with a temperature) keeps the F16 head.
+ * therefore exactly those of the full F16 head. The copy is built by the
+ * kernels' `int8HeadRows` (WebAssembly, byte for byte {@link int8HeadRowsReference});
+ * the F16 rows come from an {@link F16Rows} source: the resident matrix, or the
+ * file (output_head.ts, the engine's default). Anything that needs every logit
+ * (NLL, KL, sampling with a temperature) runs the F16 kernel over every row
+ * (docs/explanation/int8-output-head.md).
  *
  * @example
  * ```ts
