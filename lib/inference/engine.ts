@@ -186,13 +186,17 @@ export class InferenceEngine {
         ...(opts.observe ? { observe: opts.observe } : {}),
         ...(streamed ? { notResident: streamed.name } : {}),
       };
-      let weights: ModelWeights = await loadWeights(gguf, hparams, plan, kernels, loadOpts);
-      if (streamed) {
-        const sink = opts.observe?.(streamed.info);
-        const [rows, cols] = [hparams.vocabSize, hparams.nEmbd];
-        head = await StreamedHead.load(kernels, gguf, streamed.info, rows, cols, batch, sink);
-        if (hparams.tied) weights = { ...weights, tokenEmbdRows: head.file };
-      }
+      // The int8 copy is built while the other weights load: its kernel work fills the
+      // loader's waits for the file and the other way round.
+      const [loaded, built] = await Promise.allSettled([
+        loadWeights(gguf, hparams, plan, kernels, loadOpts),
+        streamed ? loadStreamedHead(kernels, gguf, streamed, hparams, batch, opts) : null,
+      ]);
+      if (built.status === "fulfilled") head = built.value;
+      if (loaded.status === "rejected") throw loaded.reason;
+      if (built.status === "rejected") throw built.reason;
+      let weights: ModelWeights = loaded.value;
+      if (head && hparams.tied) weights = { ...weights, tokenEmbdRows: head.file };
       const state = new RunState(kernels, hparams, size);
       const rope = new RopeTable({
         dim: hparams.ropeDim,
@@ -390,6 +394,19 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
+}
+
+/** The streamed output matrix's int8 head, its payload shown to the load's observer. */
+function loadStreamedHead(
+  k: Kernels,
+  gguf: GgufFile,
+  t: PlannedTensor,
+  hp: ModelHparams,
+  batch: number,
+  opts: EngineOptions,
+): Promise<StreamedHead> {
+  const sink = opts.observe?.(t.info);
+  return StreamedHead.load(k, gguf, t.info, hp.vocabSize, hp.nEmbd, batch, sink);
 }
 
 /**
