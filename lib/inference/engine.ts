@@ -278,9 +278,8 @@ export class InferenceEngine {
     const stop = new Set(opts.stopIds ?? []);
     this.reset();
     const t0 = performance.now();
-    const promptTop = sampler.greedy && opts.promptTop !== undefined
-      ? Math.max(1, opts.promptTop)
-      : undefined;
+    if (opts.promptTop !== undefined) positiveInt(opts.promptTop, "promptTop");
+    const promptTop = sampler.greedy ? opts.promptTop : undefined;
     let logits = this.#forwardLast(promptIds, promptTop);
     const promptLogits = new Float32Array(logits);
     const t1 = performance.now();

@@ -106,7 +106,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
         ...(opts.sampling ? { sampling: opts.sampling } : {}),
         stopIds: eos !== null && !opts.ignoreEos ? [eos] : [],
         // Only the reported top logits: with the int8 head, no pass over every row.
-        promptTop: opts.topLogits ?? 10,
+        promptTop: Math.max(1, opts.topLogits ?? 10),
       });
       return {
         prompt,
