@@ -66,6 +66,7 @@ export const probeTask: TaskBody<typeof PROBE_SPEC> = async ({ flags: f, args },
     ...(threads !== undefined ? { threads } : {}),
     backend: f.backend,
     ...(maxContext !== undefined ? { maxContext } : {}),
+    ...(f["f16-head"] ? { int8Head: false } : {}),
   });
   const t = r.timings;
   ctx.log(

@@ -27,21 +27,16 @@ import {
   resolveThreads,
 } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
-import {
-  buildInt8Head,
-  exactTopLogits,
-  type Int8Head,
-  int8HeadBytes,
-  int8HeadFits,
-} from "./int8_head.ts";
+import { int8HeadFits } from "./int8_head.ts";
+import { StreamedHead, streamedHeadBytes } from "./output_head.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
 import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
-import { planTensors } from "./tensor_plan.ts";
-import { loadWeights, type LoadWeightsOptions, weightBytes } from "./weights.ts";
+import { type PlannedTensor, planTensors } from "./tensor_plan.ts";
+import { loadWeights, type LoadWeightsOptions, type ModelWeights, weightBytes } from "./weights.ts";
 
 export type { SamplingOptions } from "./sampler.ts";
 
@@ -60,10 +55,15 @@ export interface EngineOptions {
   /** Sees the payload bytes of each weight matrix as they are loaded (see `LoadWeightsOptions`). */
   observe?: LoadWeightsOptions["observe"];
   /**
-   * Also keep an int8 copy of an F16 output layer (vocab × hidden bytes: 328 MB on
-   * 2B-4T) so that greedy generation and {@link InferenceEngine.forwardTop} score
-   * it exactly at a fraction of the F16 cost (see int8_head.ts); default false.
-   * Ignored when the output layer is not F16.
+   * The exact int8 output head (default true): when the output layer is F16 (and its
+   * width a multiple of 16), the engine keeps an int8 copy of it (vocab × hidden bytes:
+   * 328 MB on 2B-4T) instead of the F16 matrix (twice that), reads the few F16 rows it
+   * needs per token from the file, and greedy generation and
+   * {@link InferenceEngine.forwardTop} get exactly the F16 head's ids and logits at a
+   * fraction of the cost (int8_head.ts, output_head.ts). Every logit (`forward`,
+   * `forwardAll`, `nll`, sampling with a temperature) then streams the F16 matrix from
+   * the file per call: exact, but slow; false keeps the F16 matrix in memory (what
+   * model-validate does). Other output types always keep it.
    */
   int8Head?: boolean;
 }
@@ -75,6 +75,12 @@ export interface GenerateOptions {
   sampling?: SamplingOptions;
   /** Generation stops before emitting any of these ids. */
   stopIds?: readonly number[];
+  /**
+   * With greedy sampling, only the best `promptTop` prompt logits are needed: with the
+   * int8 head, `promptLogits` then holds exactly those (the F16 head's) and −Infinity
+   * elsewhere, which spares streaming every row of the output matrix. Default: every logit.
+   */
+  promptTop?: number;
 }
 
 /** Wall-clock timings of one generation. */
@@ -93,7 +99,7 @@ export type StopReason = "max_tokens" | "stop_id" | "context_full";
 export interface GenerateResult {
   /** Generated ids (prompt and stop id excluded). */
   ids: number[];
-  /** Logits at the last prompt position. */
+  /** Logits at the last prompt position (only the best `promptTop`, if asked so). */
   promptLogits: Float32Array<ArrayBuffer>;
   timings: GenerateTimings;
   stopReason: StopReason;
@@ -128,14 +134,15 @@ export class InferenceEngine {
   readonly int8Head: boolean;
   #model: Model;
   #state: RunState;
-  #head: Int8Head | null;
+  /** The streamed output layer with its int8 head; null when the F16 matrix is resident. */
+  #head: StreamedHead | null;
   #closed = false;
 
-  private constructor(model: Model, state: RunState, head: Int8Head | null) {
+  private constructor(model: Model, state: RunState, head: StreamedHead | null) {
     this.#model = model;
     this.#state = state;
     this.#head = head;
-    this.int8Head = head !== null;
+    this.int8Head = head !== null && head.int8 !== null;
     this.hparams = model.hparams;
     this.backendName = model.kernels.name;
     this.threads = model.kernels.threads;
@@ -157,9 +164,11 @@ export class InferenceEngine {
     const maxContext = positiveInt(opts.maxContext ?? hparams.contextLength, "maxContext");
     const batch = Math.min(positiveInt(opts.batchSize ?? DEFAULT_BATCH, "batchSize"), maxContext);
     const size = { maxContext, batch };
-    const weightsSize = weightBytes(plan, backend.ternaryBytes);
+    const streamed = streamedOutput(plan, hparams, opts.int8Head ?? true);
+    const resident = streamed ? plan.filter((t) => t !== streamed) : plan;
+    const weightsSize = weightBytes(resident, backend.ternaryBytes);
     const stateSize = runStateBytes(hparams, size);
-    const headSize = opts.int8Head ? int8HeadBytes(hparams.vocabSize, hparams.nEmbd) : 0;
+    const headSize = streamed ? streamedHeadBytes(hparams.vocabSize, hparams.nEmbd, batch) : 0;
     const bytes = backend.reservedBytes + weightsSize + stateSize + headSize;
     if (bytes > backend.maxBytes) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
@@ -170,12 +179,24 @@ export class InferenceEngine {
       );
     }
     const kernels: Kernels = await backend.create(bytes, threads);
+    let head: StreamedHead | null = null;
     try {
       const loadOpts: LoadWeightsOptions = {
         ...(opts.transformNorm ? { transformNorm: opts.transformNorm } : {}),
         ...(opts.observe ? { observe: opts.observe } : {}),
+        ...(streamed ? { notResident: streamed.name } : {}),
       };
-      const weights = await loadWeights(gguf, hparams, plan, kernels, loadOpts);
+      // The int8 copy is built while the other weights load: its kernel work fills the
+      // loader's waits for the file and the other way round.
+      const [loaded, built] = await Promise.allSettled([
+        loadWeights(gguf, hparams, plan, kernels, loadOpts),
+        streamed ? loadStreamedHead(kernels, gguf, streamed, hparams, batch, opts) : null,
+      ]);
+      if (built.status === "fulfilled") head = built.value;
+      if (loaded.status === "rejected") throw loaded.reason;
+      if (built.status === "rejected") throw built.reason;
+      let weights: ModelWeights = loaded.value;
+      if (head && hparams.tied) weights = { ...weights, tokenEmbdRows: head.file };
       const state = new RunState(kernels, hparams, size);
       const rope = new RopeTable({
         dim: hparams.ropeDim,
@@ -183,11 +204,9 @@ export class InferenceEngine {
         maxPositions: maxContext,
         mode: hparams.family === "bitnet" ? "neox" : "normal",
       });
-      const head = opts.int8Head && int8HeadFits(weights.output)
-        ? buildInt8Head(kernels, weights.output)
-        : null;
       return new InferenceEngine({ hparams, weights, kernels, rope }, state, head);
     } catch (e) {
+      head?.close();
       kernels.close();
       throw e;
     }
@@ -259,7 +278,9 @@ export class InferenceEngine {
     const stop = new Set(opts.stopIds ?? []);
     this.reset();
     const t0 = performance.now();
-    let logits = this.#forwardLast(promptIds);
+    if (opts.promptTop !== undefined) positiveInt(opts.promptTop, "promptTop");
+    const promptTop = sampler.greedy ? opts.promptTop : undefined;
+    let logits = this.#forwardLast(promptIds, promptTop);
     const promptLogits = new Float32Array(logits);
     const t1 = performance.now();
     const ids: number[] = [];
@@ -299,6 +320,7 @@ export class InferenceEngine {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#head?.close();
     this.#model.kernels.close();
   }
 
@@ -309,18 +331,14 @@ export class InferenceEngine {
    */
   #forwardLast(ids: readonly number[], top?: number): Float32Array {
     this.#check(ids);
-    const { batch } = this.#state, head = top === undefined ? null : this.#head;
+    const { batch, xb, logits } = this.#state, head = this.#head;
     for (let start = 0; start < ids.length; start += batch) {
       const end = Math.min(start + batch, ids.length);
       const last: LogitRows = head ? "normed" : "last";
       forward(this.#model, this.#state, ids.slice(start, end), end === ids.length ? last : "none");
     }
-    if (
-      head && !exactTopLogits(this.#model.kernels, head, this.#state.xb, top!, this.#state.logits)
-    ) {
-      const k = this.#model.kernels, w = this.#model.weights.output; // non-finite input: full head
-      k.matmulF16(w.ptr, this.#state.xb, this.#state.logits, w.rows, w.cols, 1);
-    }
+    // Without the int8 head's answer (every logit asked for, or non-finite input): all rows.
+    if (head && (top === undefined || !head.top(xb, top, logits))) head.all(xb, logits, 1);
     return this.#logitRow(0);
   }
 
@@ -331,9 +349,11 @@ export class InferenceEngine {
     batch = this.#state.batch,
   ): void {
     this.#check(ids);
+    const head = this.#head, { xb, logits } = this.#state;
     for (let start = 0; start < ids.length; start += batch) {
       const end = Math.min(start + batch, ids.length);
-      forward(this.#model, this.#state, ids.slice(start, end), "all");
+      forward(this.#model, this.#state, ids.slice(start, end), head ? "normedAll" : "all");
+      head?.all(xb, logits, end - start);
       for (let r = 0; r < end - start; r++) onRow(start + r, this.#logitRow(r));
     }
   }
@@ -373,6 +393,36 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
+}
+
+/** The streamed output matrix's int8 head, its payload shown to the load's observer. */
+function loadStreamedHead(
+  k: Kernels,
+  gguf: GgufFile,
+  t: PlannedTensor,
+  hp: ModelHparams,
+  batch: number,
+  opts: EngineOptions,
+): Promise<StreamedHead> {
+  const sink = opts.observe?.(t.info);
+  return StreamedHead.load(k, gguf, t.info, hp.vocabSize, hp.nEmbd, batch, sink);
+}
+
+/**
+ * The planned output matrix to stream behind the int8 head (`token_embd` when tied), or
+ * null when the head is off or cannot be exact for that matrix (then the F16 head stays).
+ */
+function streamedOutput(
+  plan: readonly PlannedTensor[],
+  hp: ModelHparams,
+  int8Head: boolean,
+): PlannedTensor | null {
+  if (!int8Head) return null;
+  const name = hp.tied ? "token_embd.weight" : "output.weight";
+  const t = plan.find((p) => p.name === name);
+  return t && t.storage === "float" && int8HeadFits({ type: t.info.type, cols: hp.nEmbd })
+    ? t
+    : null;
 }
 
 /** Every matrix width must suit the backend's kernels (BitNet/Llama widths are multiples of 256). */

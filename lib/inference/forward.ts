@@ -38,9 +38,10 @@ export interface Model {
 /**
  * Which positions of the batch get logits ("none" for a prompt batch that is not the last;
  * "normed": no logits, the last token's output-normed hidden state left in `state.xb` for
- * a caller that runs the output layer itself, e.g. the exact int8 head).
+ * a caller that runs the output layer itself, e.g. the exact int8 head; "normedAll": the same
+ * for every token of the batch, rows 0…n−1 of `state.xb`).
  */
-export type LogitRows = "last" | "all" | "none" | "normed";
+export type LogitRows = "last" | "all" | "none" | "normed" | "normedAll";
 
 /**
  * Runs `tokens` at positions `state.pos`… through the model, appends their
@@ -82,7 +83,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     );
   const residual = () => addInPlace(view(s.x, p.nEmbd), view(s.xb, p.nEmbd));
 
-  embed(k, w.tokenEmbd, tokens, s.x); // h = E[tokens]
+  embed(k, w.tokenEmbd, tokens, s.x, w.tokenEmbdRows); // h = E[tokens]
   for (let l = 0; l < p.nLayer; l++) {
     const L = w.layers[l]!, keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
     k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, eps); // a = rms(h, attn_norm)
@@ -107,9 +108,10 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   }
   s.pos = pos + n;
   if (rows === "none") return;
-  const first = rows === "all" ? 0 : n - 1, count = n - first;
+  const every = rows === "all" || rows === "normedAll";
+  const first = every ? 0 : n - 1, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
-  if (rows === "normed") return;
+  if (rows === "normed" || rows === "normedAll") return;
   linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); // logits = y·Eᵀ, full precision
 }
 

@@ -15,16 +15,20 @@
  * Every row whose upper bound reaches the k-th best lower bound is recomputed
  * with the F16 kernel itself; the others cannot be among the best k (their
  * true logit is strictly below the k-th best). Greedy ids and top-k logits are
- * therefore exactly those of the full F16 head. Anything that needs every
- * logit (NLL, KL, sampling with a temperature) keeps the F16 head.
+ * therefore exactly those of the full F16 head. The copy is built by the
+ * kernels' `int8HeadRows` (WebAssembly, byte for byte {@link int8HeadRowsReference});
+ * the F16 rows come from an {@link F16Rows} source: the resident matrix, or the
+ * file (output_head.ts, the engine's default). Anything that needs every logit
+ * (NLL, KL, sampling with a temperature) runs the F16 kernel over every row
+ * (docs/explanation/int8-output-head.md).
  *
  * @example
  * ```ts
  * import type { Kernels } from "./kernels/api.ts";
  * import type { FloatMatrix } from "./linear.ts";
  * declare const k: Kernels, output: FloatMatrix, y: number, logits: number;
- * const head = buildInt8Head(k, output);
- * const recomputed = exactTopLogits(k, head, y, 10, logits); // rows of `logits` that hold values
+ * const head = buildInt8Head(k, output); // null if the matrix holds an infinity or NaN
+ * if (head) exactTopLogits(k, head, y, 10, logits); // the rows of `logits` that hold values
  * ```
  * @module
  */
@@ -34,37 +38,53 @@ import { GgmlType } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { FloatMatrix } from "./linear.ts";
 
+/**
+ * Where the F16 rows the head recomputes come from: the resident matrix, or a
+ * scratch area of kernel memory filled from the file (see output_head.ts).
+ */
+export interface F16Rows {
+  readonly name: string;
+  readonly rows: number;
+  readonly cols: number;
+  /** The most rows one `at` call can hand out. */
+  readonly maxRows: number;
+  /** A pointer to rows [r0, r0 + count) as F16 in kernel memory (valid until the next call). */
+  at(r0: number, count: number): Ptr;
+}
+
 /** The int8 copy of an F16 output matrix and its per-row norms. */
 export interface Int8Head {
-  readonly matrix: FloatMatrix;
+  readonly source: F16Rows;
   /** `rows × cols` int8 in kernel memory. */
   readonly q: Ptr;
   /** Scratch: the activation as int16 (`cols`), the integer scores (`rows` int32). */
   readonly x16: Ptr;
   readonly dots: Ptr;
-  /** Per row: s, ‖s·q‖, and ‖w − s·q‖ + 2·cols·2⁻²⁴·‖w‖ (the part multiplied by ‖x‖). */
-  readonly scale: Float64Array;
-  readonly qNorm: Float64Array;
-  readonly xCoef: Float64Array;
+  /**
+   * Per row r, at 3r..3r+2: s, ‖s·q‖, and ‖w − s·q‖ + 2·cols·2⁻²⁴·‖w‖ (the part multiplied
+   * by ‖x‖); a view of kernel memory.
+   */
+  readonly stats: Float64Array;
 }
 
 /** Relative slack on every bound, far above the f64 rounding of the norms and products. */
 const SLACK = 1e-6;
 
 /**
- * Kernel-memory bytes the head needs (int8 copy and scratch, with alignment).
+ * Kernel-memory bytes the head needs (int8 copy, per-row norms and scratch, with alignment).
  *
  * @example
  * ```ts
- * int8HeadBytes(128256, 2560); // ≈ 328 MB
+ * int8HeadBytes(128256, 2560); // ≈ 331 MB
  * ```
  */
 export function int8HeadBytes(rows: number, cols: number): number {
-  return rows * cols + cols * 2 + rows * 4 + 3 * 64;
+  return rows * cols + rows * 24 + cols * 2 + rows * 4 + 4 * 64;
 }
 
 /**
- * Whether `m` can get an exact int8 head (F16 rows whose width is a multiple of 16).
+ * Whether a matrix of this type and width can get an exact int8 head (F16 rows whose
+ * width is a multiple of 16).
  *
  * @example
  * ```ts
@@ -73,12 +93,140 @@ export function int8HeadBytes(rows: number, cols: number): number {
  * if (int8HeadFits(m)) console.log("int8 head possible");
  * ```
  */
-export function int8HeadFits(m: FloatMatrix): boolean {
+export function int8HeadFits(m: { readonly type: number; readonly cols: number }): boolean {
   return m.type === GgmlType.F16 && m.cols % 16 === 0 && m.cols * 127 * 127 < 2 ** 31;
 }
 
+/** The f32 rounding term of the bound: |f16 kernel − w·x| ≤ gamma·‖w‖·‖x‖. */
+function gammaOf(cols: number): number {
+  return 2 * cols * 2 ** -24;
+}
+
 /**
- * Makes the int8 copy of the F16 matrix `m` (already in kernel memory) and its norms.
+ * The reference build of the int8 copy, in plain TypeScript (the kernels'
+ * `int8HeadRows` must match it byte for byte): per row of F16 bits `w`
+ * (`rows × cols`), s = max|w| / 127, q = Math.round(w / s) (0 when s = 0), and in
+ * `stats` (3 per row) s, ‖s·q‖ and ‖w − s·q‖ + gamma·‖w‖, the sums taken in f64 in
+ * column order. Returns how many rows hold an infinity or NaN.
+ *
+ * @example
+ * ```ts
+ * import { f32ToF16 } from "../codecs/float.ts";
+ * const w = new Uint16Array(16).fill(f32ToF16(0.5)), q = new Int8Array(16);
+ * const stats = new Float64Array(3);
+ * int8HeadRowsReference(w, q, stats, 16, 0); // q all 127, stats[0] = 0.5 / 127
+ * ```
+ */
+export function int8HeadRowsReference(
+  w: Uint16Array,
+  q: Int8Array,
+  stats: Float64Array,
+  cols: number,
+  gamma: number,
+): number {
+  const rows = w.length / cols, v = new Float32Array(cols);
+  let bad = 0;
+  for (let r = 0; r < rows; r++) {
+    f16ToF32Array(w.subarray(r * cols, (r + 1) * cols), v);
+    let max = 0;
+    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(v[c]!));
+    if (!Number.isFinite(max)) bad++;
+    const s = max / 127, Q = q.subarray(r * cols, (r + 1) * cols);
+    let qq = 0, ee = 0, ww = 0;
+    for (let c = 0; c < cols; c++) {
+      const x = v[c]!, qi = s > 0 ? Math.round(x / s) : 0, sq = s * qi, e = x - sq;
+      Q[c] = qi;
+      qq += sq * sq;
+      ee += e * e;
+      ww += x * x;
+    }
+    stats[3 * r] = s;
+    stats[3 * r + 1] = Math.sqrt(qq);
+    stats[3 * r + 2] = Math.sqrt(ee) + gamma * Math.sqrt(ww);
+  }
+  return bad;
+}
+
+/**
+ * A head whose int8 copy is filled slab by slab ({@link Int8HeadBuilder.add}):
+ * the F16 rows need never all be in memory at once.
+ *
+ * @example
+ * ```ts
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, rows: F16Rows, slab: Ptr;
+ * const builder = new Int8HeadBuilder(k, rows.rows, rows.cols);
+ * builder.add(slab, 0, 64); // rows 0..63, as F16 at `slab`
+ * const head = builder.finish(rows); // null if a row held an infinity or NaN
+ * ```
+ */
+export class Int8HeadBuilder {
+  readonly rows: number;
+  readonly cols: number;
+  #k: Kernels;
+  #q: Ptr;
+  #stats: Ptr;
+  #bad = 0;
+  #filled = 0;
+
+  constructor(k: Kernels, rows: number, cols: number) {
+    if (!int8HeadFits({ type: GgmlType.F16, cols })) {
+      throw new RangeError(`no int8 head for rows of ${cols} columns`);
+    }
+    this.#k = k;
+    this.rows = rows;
+    this.cols = cols;
+    this.#q = k.alloc(rows * cols);
+    this.#stats = k.alloc(rows * 24);
+  }
+
+  /** Copies `count` F16 rows at `w` (rows r0… of the matrix), in order. */
+  add(w: Ptr, r0: number, count: number): void {
+    if (r0 !== this.#filled || r0 + count > this.rows) {
+      throw new RangeError(`int8 head: rows ${r0}..${r0 + count} added after ${this.#filled}`);
+    }
+    const { cols } = this;
+    this.#bad += this.#k.int8HeadRows(
+      w,
+      this.#q + r0 * cols,
+      this.#stats + r0 * 24,
+      count,
+      cols,
+      gammaOf(cols),
+    );
+    this.#filled += count;
+  }
+
+  /** The head over `source` (the same rows), or null when a row was not finite. */
+  finish(source: F16Rows): Int8Head | null {
+    if (this.#filled !== this.rows) {
+      throw new RangeError(`int8 head: ${this.#filled} of ${this.rows} rows added`);
+    }
+    if (this.#bad > 0) return null;
+    const k = this.#k, x16 = k.alloc(this.cols * 2), dots = k.alloc(this.rows * 4);
+    const stats = new Float64Array(k.buffer, this.#stats, this.rows * 3);
+    return { source, q: this.#q, x16, dots, stats };
+  }
+}
+
+/**
+ * The F16 rows of a matrix resident in kernel memory.
+ *
+ * @example
+ * ```ts
+ * import type { FloatMatrix } from "./linear.ts";
+ * declare const m: FloatMatrix;
+ * residentRows(m).at(5, 2); // m.ptr + 5 · 2 · cols
+ * ```
+ */
+export function residentRows(m: FloatMatrix): F16Rows {
+  const { name, rows, cols, ptr } = m;
+  return { name, rows, cols, maxRows: rows, at: (r0) => ptr + r0 * cols * 2 };
+}
+
+/**
+ * Makes the int8 copy of the F16 matrix `m` (resident in kernel memory) and its
+ * norms; null when `m` holds an infinity or NaN.
  *
  * @example
  * ```ts
@@ -88,31 +236,11 @@ export function int8HeadFits(m: FloatMatrix): boolean {
  * const head = buildInt8Head(k, m);
  * ```
  */
-export function buildInt8Head(k: Kernels, m: FloatMatrix): Int8Head {
+export function buildInt8Head(k: Kernels, m: FloatMatrix): Int8Head | null {
   if (!int8HeadFits(m)) throw new RangeError(`${m.name}: no int8 head for this matrix`);
-  const { rows, cols } = m;
-  const q = k.alloc(rows * cols), x16 = k.alloc(cols * 2), dots = k.alloc(rows * 4);
-  const scale = new Float64Array(rows), qNorm = new Float64Array(rows);
-  const xCoef = new Float64Array(rows);
-  const w = new Float32Array(cols), gamma = 2 * cols * 2 ** -24;
-  for (let r = 0; r < rows; r++) {
-    f16ToF32Array(k.u16(m.ptr + r * cols * 2, cols), w);
-    let max = 0;
-    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[c]!));
-    const s = max / 127, Q = k.i8(q + r * cols, cols);
-    let qq = 0, ee = 0, ww = 0;
-    for (let c = 0; c < cols; c++) {
-      const v = w[c]!, qi = s > 0 ? Math.round(v / s) : 0, sq = s * qi, e = v - sq;
-      Q[c] = qi;
-      qq += sq * sq;
-      ee += e * e;
-      ww += v * v;
-    }
-    scale[r] = s;
-    qNorm[r] = Math.sqrt(qq);
-    xCoef[r] = Math.sqrt(ee) + gamma * Math.sqrt(ww);
-  }
-  return { matrix: m, q, x16, dots, scale, qNorm, xCoef };
+  const builder = new Int8HeadBuilder(k, m.rows, m.cols);
+  builder.add(m.ptr, 0, m.rows);
+  return builder.finish(residentRows(m));
 }
 
 /**
@@ -136,7 +264,7 @@ export function exactTopLogits(
   want: number,
   logits: Ptr,
 ): number[] | null {
-  const { rows, cols, ptr } = head.matrix;
+  const { rows, cols, maxRows } = head.source;
   const act = quantizeActivation(k.f32(x, cols), new Int16Array(k.buffer, head.x16, cols));
   if (!act) return null;
   k.scoreRowsI8(head.q, head.x16, head.dots, rows, cols);
@@ -144,10 +272,12 @@ export function exactTopLogits(
   const out = k.f32(logits, rows);
   out.fill(-Infinity);
   for (let i = 0; i < candidates.length;) {
-    let j = i + 1; // one kernel call per run of consecutive rows
-    while (j < candidates.length && candidates[j] === candidates[j - 1]! + 1) j++;
+    let j = i + 1; // one kernel call (and one read, if from the file) per run of consecutive rows
+    while (
+      j < candidates.length && j - i < maxRows && candidates[j] === candidates[j - 1]! + 1
+    ) j++;
     const r = candidates[i]!;
-    k.matmulF16(ptr + r * cols * 2, x, logits + r * 4, j - i, cols, 1);
+    k.matmulF16(head.source.at(r, j - i), x, logits + r * 4, j - i, cols, 1);
     i = j;
   }
   return candidates;
@@ -180,12 +310,12 @@ function quantizeActivation(x: Float32Array, p: Int16Array): Activation | null {
 
 /** Rows whose upper bound reaches the `want`-th best lower bound, ascending. */
 function screen(head: Int8Head, dots: Int32Array, a: Activation, want: number): number[] {
-  const { scale, qNorm, xCoef } = head, rows = dots.length;
+  const { stats } = head, rows = dots.length;
   const approx = new Float64Array(rows), err = new Float64Array(rows);
   const best: number[] = []; // the `want` largest lower bounds, descending
   for (let r = 0; r < rows; r++) {
-    const v = scale[r]! * a.t * dots[r]!;
-    const e = (qNorm[r]! * a.eNorm + xCoef[r]! * a.xNorm) * (1 + SLACK) +
+    const v = stats[3 * r]! * a.t * dots[r]!;
+    const e = (stats[3 * r + 1]! * a.eNorm + stats[3 * r + 2]! * a.xNorm) * (1 + SLACK) +
       SLACK * 1e-3 * (Math.abs(v) + 1e-30);
     approx[r] = v;
     err[r] = e;

@@ -16,23 +16,35 @@ import { codecOf } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { Activation } from "../arch/registry.ts";
 import type { FloatMatrix } from "./linear.ts";
+import type { FileRows } from "./file_rows.ts";
 
 /**
- * Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32.
+ * Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32;
+ * with `file`, the rows are read from the file (a matrix not resident in kernel memory).
  *
  * @example
  * ```ts
  * import type { Kernels, Ptr } from "./kernels/api.ts";
  * import type { FloatMatrix } from "./linear.ts";
+import type { FileRows } from "./file_rows.ts";
  * declare const k: Kernels, tokenEmbd: FloatMatrix, x: Ptr;
  * embed(k, tokenEmbd, [2046, 463], x);
  * ```
  */
-export function embed(k: Kernels, table: FloatMatrix, tokens: readonly number[], out: Ptr): void {
+export function embed(
+  k: Kernels,
+  table: FloatMatrix,
+  tokens: readonly number[],
+  out: Ptr,
+  file?: FileRows,
+): void {
   const cols = table.cols, x = k.f32(out, tokens.length * cols);
   const float = codecOf(table.type).float!, rowBytes = cols * float.bytes;
+  const buf = file ? new Uint8Array(rowBytes) : undefined;
   for (let t = 0; t < tokens.length; t++) {
-    const row = k.u8(table.ptr + tokens[t]! * rowBytes, rowBytes);
+    const row = file
+      ? file.read(tokens[t]!, 1, buf!)
+      : k.u8(table.ptr + tokens[t]! * rowBytes, rowBytes);
     float.decodeInto(row, x.subarray(t * cols, (t + 1) * cols));
   }
 }

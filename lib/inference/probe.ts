@@ -40,6 +40,8 @@ export interface ProbeOptions {
   ignoreEos?: boolean;
   threads?: number;
   backend?: BackendName;
+  /** The exact int8 output head (default true; false keeps the F16 matrix in memory). */
+  int8Head?: boolean;
   /** KV cache positions; default what the run needs (prompt + maxTokens), at most the context length. */
   maxContext?: number;
 }
@@ -90,6 +92,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(opts.int8Head !== undefined ? { int8Head: opts.int8Head } : {}),
       // The KV cache is sized for this run, never for the declared context length alone.
       maxContext: opts.maxContext ??
         runContext(readHparams(gguf).contextLength, promptIds.length + maxTokens),
@@ -102,6 +105,8 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
         maxTokens,
         ...(opts.sampling ? { sampling: opts.sampling } : {}),
         stopIds: eos !== null && !opts.ignoreEos ? [eos] : [],
+        // Only the reported top logits: with the int8 head, no pass over every row.
+        promptTop: Math.max(1, opts.topLogits ?? 10),
       });
       return {
         prompt,

@@ -30,6 +30,7 @@ import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
 import { layerTensorName } from "../arch/registry.ts";
 import { codecOf, GgmlType } from "../codecs/table.ts";
 import { LoadScratch, streamTernary } from "./ternary_stream.ts";
+import type { FileRows } from "./file_rows.ts";
 import { type TernaryWeights, ternaryWeights } from "./weight_formats.ts";
 
 /** One transformer block's weights. */
@@ -54,6 +55,11 @@ export interface ModelWeights {
   readonly tokenEmbd: FloatMatrix;
   /** `output.weight`, or `token_embd` itself when tied. */
   readonly output: FloatMatrix;
+  /**
+   * When `token_embd` is not resident (its `ptr` is {@link NOT_RESIDENT}: the tied matrix
+   * behind the streamed int8 head), its rows in the file, read per token.
+   */
+  readonly tokenEmbdRows?: FileRows | undefined;
   readonly outputNorm: Ptr;
   readonly layers: readonly LayerWeights[];
   /** Projections whose float values were not ternary and were ternarized with absmean at load. */
@@ -82,7 +88,15 @@ export interface LoadWeightsOptions {
    * that a caller computes statistics from the same read (model-validate's gate 2).
    */
   observe?: (info: GgufTensorInfo) => PayloadSink | undefined;
+  /**
+   * A float matrix not to load (the output matrix the streamed int8 head reads from the
+   * file instead): its matrix gets `ptr` {@link NOT_RESIDENT} and takes no kernel memory.
+   */
+  notResident?: string;
 }
+
+/** The `ptr` of a float matrix that is not in kernel memory (any kernel refuses it). */
+export const NOT_RESIDENT = -1;
 
 /**
  * Kernel memory the planned tensors take, alignment padding included.
@@ -130,6 +144,7 @@ export async function loadWeights(
   const scratch = new LoadScratch();
   for (const t of plan) {
     if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
+    else if (t.name === opts.notResident) loaded.set(t.name, notResident(t));
     else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k, opts));
     else {
       const m = await loadTernaryMatrix(g, t, k, scratch, opts);
@@ -183,6 +198,19 @@ async function loadNorm(
   view.set(values);
   opts.transformNorm?.(t.name, view);
   return ptr;
+}
+
+function notResident(t: PlannedTensor): FloatMatrix {
+  if (!codecOf(t.info.type).float) throw new RangeError(`${t.name}: not a float type`);
+  const [rows, cols] = rowsCols(t);
+  return {
+    kind: "float",
+    name: t.name,
+    type: t.info.type as FloatType,
+    ptr: NOT_RESIDENT,
+    rows,
+    cols,
+  };
 }
 
 /** Bytes read per slab of a float matrix. */

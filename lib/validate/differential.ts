@@ -302,6 +302,7 @@ async function withEngine<T>(
 ): Promise<T> {
   const engine = await InferenceEngine.load(gguf, {
     maxContext: opts.maxContext,
+    int8Head: false, // KL and NLL need every logit: the F16 output matrix stays resident
     ...(opts.backend ? { backend: opts.backend } : {}),
     ...(opts.threads ? { threads: opts.threads } : {}),
   });

@@ -358,6 +358,8 @@ async function loadEngine(
       maxContext: runContext(hparams.contextLength, need + 1),
       ...run.engine,
       ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
+      // Gate 3's NLL needs every logit of many positions: the F16 output matrix stays resident.
+      int8Head: false,
       // Gate 2's statistics from the bytes the load reads: each projection is read once.
       observe: (info) => {
         const counter = PayloadCounter.for(info);

@@ -75,7 +75,7 @@ function checkAgainstFullHead(k: Kernels, label: string): void {
     rows: ROWS,
     cols: COLS,
   };
-  const head = buildInt8Head(k, m);
+  const head = buildInt8Head(k, m)!;
   for (let trial = 0; trial < 3; trial++) {
     k.f32(x, COLS).set(activation(bits, rand));
     k.matmulF16(w, x, full, ROWS, COLS, 1);
@@ -152,8 +152,8 @@ Deno.test("int8 head: greedy generation and forwardTop on the fixture equal the 
       quiet: true,
     });
     const g = await openGguf(ggufPath);
-    const plain = await InferenceEngine.load(g, { threads: 1, maxContext: 64 });
-    const fast = await InferenceEngine.load(g, { threads: 1, maxContext: 64, int8Head: true });
+    const plain = await InferenceEngine.load(g, { threads: 1, maxContext: 64, int8Head: false });
+    const fast = await InferenceEngine.load(g, { threads: 1, maxContext: 64 }); // int8 by default
     try {
       assert.equal(plain.int8Head, false);
       assert.equal(fast.int8Head, true);
@@ -166,6 +166,24 @@ Deno.test("int8 head: greedy generation and forwardTop on the fixture equal the 
       for (const id of [...prompt, ...a.ids.slice(0, 6)]) {
         assert.deepEqual(topK(fast.forwardTop([id], 10), 10), topK(plain.forward([id]), 10));
       }
+      // Every logit, streamed from the file: bit for bit the resident F16 head's.
+      plain.reset();
+      fast.reset();
+      assert.deepEqual(fast.forward(prompt), plain.forward(prompt));
+      assert.deepEqual(fast.forward([a.ids[0]!]), plain.forward([a.ids[0]!]));
+      const seq = [...prompt, ...a.ids];
+      assert.deepEqual(fast.forwardAll(seq), plain.forwardAll(seq));
+      assert.deepEqual(fast.nll(seq), plain.nll(seq));
+      // The prompt's top logits only, and sampling with a temperature (every logit).
+      const c = plain.generate(prompt, { maxTokens: 4 }),
+        d = fast.generate(prompt, { maxTokens: 4, promptTop: 10 });
+      assert.deepEqual(topK(d.promptLogits, 10), topK(c.promptLogits, 10));
+      assert.equal(d.promptLogits.filter((v) => v === -Infinity).length > 0, true);
+      const sampling = { temperature: 0.8, seed: 5 };
+      assert.deepEqual(
+        fast.generate(prompt, { maxTokens: 6, sampling }).ids,
+        plain.generate(prompt, { maxTokens: 6, sampling }).ids,
+      );
     } finally {
       plain.close();
       fast.close();

@@ -147,6 +147,8 @@ for (const [type, tied, backend] of VARIANTS) {
       try {
         assert.equal(engine.hparams.family, "llama");
         assert.equal(engine.hparams.tied, tied);
+        // F16 output: the default int8 head, the F16 matrix read from the file (tied or not).
+        assert.equal(engine.int8Head, type === GgmlType.F16);
         const all = engine.forwardAll(PROMPT);
         for (let t = 0; t < PROMPT.length; t++) {
           const row = all.subarray(t * SHAPE.vocab, (t + 1) * SHAPE.vocab);

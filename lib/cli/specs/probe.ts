@@ -87,6 +87,11 @@ export const PROBE_SPEC = {
       value: "N",
       help: "KV cache positions (default prompt + max_tokens, at most the context length)",
     },
+    "f16-head": {
+      type: "boolean",
+      help:
+        "keep the F16 output matrix in memory instead of the exact int8 head\n(same ids and logits; more memory, slower greedy tokens)",
+    },
   },
   examples: [
     'model-probe models/clean/clean-f16.gguf "The capital of France is" 8',

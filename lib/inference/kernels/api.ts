@@ -122,6 +122,14 @@ export interface Kernels {
    * over the threads like the matmuls.
    */
   scoreRowsI8(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number): void;
+  /**
+   * The int8 copy of `rows` F16 rows of `cols` (a multiple of 16) at `w` for the exact
+   * 8-bit output head: int8 codes at `q` (`rows × cols`), and per row at `stats` three
+   * f64 (the scale s, ‖s·q‖, ‖w − s·q‖ + gamma·‖w‖), byte for byte what
+   * `int8HeadRowsReference` (int8_head.ts) computes. Returns how many rows hold an
+   * f16 infinity or NaN (the copy of such a row is meaningless).
+   */
+  int8HeadRows(w: Ptr, q: Ptr, stats: Ptr, rows: number, cols: number, gamma: number): number;
 
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;

@@ -46,7 +46,15 @@ const DECODE_SCRATCH = 18;
 const WSCALE = 8;
 
 /** Job codes. */
-export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, f16Decoded: 5, scoreI8: 6 } as const;
+export const Op = {
+  f32: 1,
+  bf16: 2,
+  f16: 3,
+  ternary: 4,
+  f16Decoded: 5,
+  scoreI8: 6,
+  int8Head: 7,
+} as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -203,6 +211,15 @@ function runRows(
     }
     case Op.scoreI8: // int8 rows × one int16 activation row (int8_head.ts)
       return kernels.score_rows_i8(w + r0 * cols, x, y + r0 * 4, r1 - r0, cols);
+    case Op.int8Head: // F16 rows (w) to the int8 head's copy (x) and norms (y, 24 bytes a row)
+      return kernels.int8_head_rows(
+        w + r0 * cols * 2,
+        x + r0 * cols,
+        y + r0 * 24,
+        r1 - r0,
+        cols,
+        job.wScale ?? 0,
+      );
     case Op.ternary:
       return kernels.matmul_ternary(
         w,

@@ -1122,6 +1122,81 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $R))))
 
+  ;; The int8 copy of `rows` F16 rows of `cols` (a multiple of 16) at $w, exactly as
+  ;; int8_head.ts's reference builds it: per row s = max|w| / 127 (f64), q = Math.round(w / s)
+  ;; (floor, plus one when the remainder is ≥ ½: JavaScript's ties-up rounding, not
+  ;; f64.nearest), 0 when s = 0; and, summed in column order in f64 like the reference,
+  ;; ‖s·q‖² ‖w − s·q‖² ‖w‖², written at $stats (24 bytes a row) as s, ‖s·q‖ and
+  ;; ‖w − s·q‖ + gamma·‖w‖. An f16 h becomes the f64 with bits (h & 0x8000) << 48 |
+  ;; (h & 0x7fff) << 42 times 2^1008: exact, subnormal halves included. A row holding an
+  ;; f16 infinity or NaN gets s = +inf (its copy is meaningless: the caller refuses it).
+  ;; Split by rows over the threads (Op.int8Head, control.ts): rows are independent.
+  (func (export "int8_head_rows") (param $w i32) (param $q i32) (param $stats i32)
+      (param $rows i32) (param $cols i32) (param $gamma f64)
+    (local $r i32) (local $c i32) (local $m v128) (local $mx i32)
+    (local $s f64) (local $sv v128) (local $pos v128) (local $p v128) (local $v v128)
+    (local $x v128) (local $f v128) (local $sq v128) (local $e v128) (local $acc v128)
+    (local $ww f64) (local $v2 v128) (local $qn v128)
+    (block $done (loop $R
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      ;; max |h| as 15-bit patterns (their order is that of the magnitudes)
+      (local.set $m (v128.const i64x2 0 0))
+      (local.set $c (i32.const 0))
+      (loop $M
+        (local.set $m (i16x8.max_u (local.get $m) (v128.and (v128.const i16x8 0x7fff 0x7fff 0x7fff
+          0x7fff 0x7fff 0x7fff 0x7fff 0x7fff) (v128.load (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 1)))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 8)))
+        (br_if $M (i32.lt_u (local.get $c) (local.get $cols))))
+      (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $m) (local.get $m))))
+      (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $m) (local.get $m))))
+      (local.set $m (i16x8.max_u (local.get $m) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $m) (local.get $m))))
+      (local.set $mx (i16x8.extract_lane_u 0 (local.get $m)))
+      (local.set $s (f64.div (f64.mul (f64.reinterpret_i64 (i64.shl (i64.extend_i32_u (local.get $mx)) (i64.const 42)))
+        (f64.const 0x1p1008)) (f64.const 127)))
+      (local.set $sv (f64x2.splat (local.get $s)))
+      (local.set $pos (f64x2.gt (local.get $sv) (v128.const f64x2 0 0)))
+      (local.set $acc (v128.const f64x2 0 0))
+      (local.set $ww (f64.const 0))
+      (local.set $c (i32.const 0))
+      (loop $C
+        (local.set $p (i64x2.extend_low_i32x4_u (i32x4.extend_low_i16x8_u
+          (v128.load32_zero (i32.add (local.get $w) (i32.shl (local.get $c) (i32.const 1)))))))
+        (local.set $v (f64x2.mul (v128.const f64x2 0x1p1008 0x1p1008) (v128.or
+          (i64x2.shl (v128.and (local.get $p) (v128.const i64x2 0x8000 0x8000)) (i32.const 48))
+          (i64x2.shl (v128.and (local.get $p) (v128.const i64x2 0x7fff 0x7fff)) (i32.const 42)))))
+        (local.set $x (f64x2.div (local.get $v) (local.get $sv)))
+        (local.set $f (f64x2.floor (local.get $x)))
+        (local.set $f (v128.bitselect (f64x2.add (local.get $f) (v128.const f64x2 1 1)) (local.get $f)
+          (f64x2.ge (f64x2.sub (local.get $x) (local.get $f)) (v128.const f64x2 0.5 0.5))))
+        (local.set $f (v128.and (local.get $f) (local.get $pos)))
+        (local.set $qn (i32x4.trunc_sat_f64x2_s_zero (local.get $f)))
+        (v128.store16_lane 0 (i32.add (local.get $q) (local.get $c))
+          (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $qn) (local.get $qn)) (local.get $qn)))
+        (local.set $sq (f64x2.mul (local.get $sv) (local.get $f)))
+        (local.set $e (f64x2.sub (local.get $v) (local.get $sq)))
+        (local.set $sq (f64x2.mul (local.get $sq) (local.get $sq)))
+        (local.set $e (f64x2.mul (local.get $e) (local.get $e)))
+        ;; lane 0 accumulates ‖s·q‖², lane 1 ‖w − s·q‖², column c before column c + 1
+        (local.set $acc (f64x2.add (local.get $acc) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (local.get $sq) (local.get $e))))
+        (local.set $acc (f64x2.add (local.get $acc) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31
+          (local.get $sq) (local.get $e))))
+        (local.set $v2 (f64x2.mul (local.get $v) (local.get $v)))
+        (local.set $ww (f64.add (f64.add (local.get $ww) (f64x2.extract_lane 0 (local.get $v2)))
+          (f64x2.extract_lane 1 (local.get $v2))))
+        (local.set $c (i32.add (local.get $c) (i32.const 2)))
+        (br_if $C (i32.lt_u (local.get $c) (local.get $cols))))
+      (f64.store offset=0 (local.get $stats) (select (f64.const inf) (local.get $s)
+        (i32.ge_u (local.get $mx) (i32.const 0x7c00))))
+      (f64.store offset=8 (local.get $stats) (f64.sqrt (f64x2.extract_lane 0 (local.get $acc))))
+      (f64.store offset=16 (local.get $stats) (f64.add (f64.sqrt (f64x2.extract_lane 1 (local.get $acc)))
+        (f64.mul (local.get $gamma) (f64.sqrt (local.get $ww)))))
+      (local.set $w (i32.add (local.get $w) (i32.shl (local.get $cols) (i32.const 1))))
+      (local.set $q (i32.add (local.get $q) (local.get $cols)))
+      (local.set $stats (i32.add (local.get $stats) (i32.const 24)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $R))))
+
   ;; ---------------------------------------------------------------- rmsnorm
 
   ;; out = g ⊙ x / sqrt(mean(x²) + eps) per row of n, in f64 like the reference (only

@@ -19,6 +19,7 @@
 import { type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
+import { int8HeadRowsReference } from "../int8_head.ts";
 
 /** A bump allocator over one buffer (shared by both backends). */
 export class BumpAllocator {
@@ -162,6 +163,15 @@ export function createReferenceKernels(bytes: number): Kernels {
         for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
         Y[r] = s;
       }
+    },
+    int8HeadRows(w, q, stats, rows, cols, gamma) {
+      return int8HeadRowsReference(
+        v.u16(w, rows * cols),
+        v.i8(q, rows * cols),
+        new Float64Array(buffer, stats, rows * 3),
+        cols,
+        gamma,
+      );
     },
     close() {},
   };

@@ -327,6 +327,28 @@ function ternaryMatmul(
   };
 }
 
+/** The int8 head's copy: the job split by rows, then the rows whose scale is not finite counted. */
+function int8HeadRows(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+  buffer: SharedArrayBuffer,
+): Kernels["int8HeadRows"] {
+  return (w, q, stats, rows, cols, gamma) => {
+    checkDims("int8HeadRows", rows, cols, 1, 16);
+    if (rows === 0) return 0;
+    spans("int8HeadRows", ["w", w, rows * cols * 2], ["q", q, rows * cols], [
+      "stats",
+      stats,
+      rows * 24,
+    ]);
+    run({ op: Op.int8Head, w, x: q, y: stats, rows, cols, batch: 1, wScale: gamma });
+    const scales = new Float64Array(buffer, stats, rows * 3);
+    let bad = 0;
+    for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[3 * r]!)) bad++;
+    return bad;
+  };
+}
+
 /** A check that each [ptr, ptr + bytes) of a call lies in the allocatable memory. */
 function spansIn(start: number, size: number) {
   return (what: string, ...args: [string, Ptr, number][]): void => {
@@ -430,6 +452,7 @@ function wasmKernels(
       spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
       run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
     },
+    int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {
       if (workers.length === 0) return;
       stopWorkers(control);

@@ -1,0 +1,183 @@
+/**
+ * The output layer when the exact int8 head is on: the F16 matrix is not kept
+ * in kernel memory at all. At load its int8 copy (int8_head.ts) is built slab
+ * by slab while the tensor streams from the file through two bounded buffers;
+ * afterwards the few F16 rows a token needs (the candidates the int8 bound
+ * cannot rule out, and the embedding rows when the matrix is tied) are read
+ * positionally from the file (file_rows.ts) into a scratch area of kernel
+ * memory and run through the same F16 kernel, so every logit it computes is
+ * bit for bit the resident F16 head's.
+ *
+ * Consumers that need every logit (a full softmax: NLL, KL, sampling with a
+ * temperature, `forward`) get them from {@link StreamedHead.all}, which streams
+ * every row of the matrix from the file through the scratch area: exact, and a
+ * read of the whole matrix from the page cache per call. model-validate and the
+ * differential comparison load their engine with the F16 head resident instead
+ * (`int8Head: false`), as they need every logit of many positions.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import type { Kernels } from "./kernels/api.ts";
+ * declare const k: Kernels;
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const info = gguf.tensor("token_embd.weight");
+ * const head = await StreamedHead.load(k, gguf, info, info.shape[0]!, info.shape[1]!, 64);
+ * ```
+ * @module
+ */
+
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { FileRows } from "./file_rows.ts";
+import {
+  exactTopLogits,
+  type F16Rows,
+  type Int8Head,
+  Int8HeadBuilder,
+  int8HeadBytes,
+} from "./int8_head.ts";
+import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { PayloadSink } from "./weights.ts";
+
+/** Bytes of one slab of F16 rows read from the file (two at load, one per token). */
+const SLAB_BYTES = 1 << 22;
+
+/** Rows per slab: a multiple of 4 (the matmuls' row groups), at least 4. */
+function slabRows(cols: number): number {
+  return Math.max(4, Math.floor(SLAB_BYTES / (cols * 2) / 4) * 4);
+}
+
+/**
+ * Kernel-memory bytes of a streamed head: the int8 copy and its norms, two
+ * slabs of F16 rows, and the logits of one slab for `batch` positions.
+ *
+ * @example
+ * ```ts
+ * streamedHeadBytes(128256, 2560, 64); // ≈ 340 MB, against 657 MB for the F16 matrix
+ * ```
+ */
+export function streamedHeadBytes(rows: number, cols: number, batch: number): number {
+  const slab = slabRows(cols);
+  return int8HeadBytes(rows, cols) + 2 * slab * cols * 2 + slab * batch * 4 + 3 * 64;
+}
+
+/** An F16 output matrix kept in its file, with its exact int8 head in kernel memory. */
+export class StreamedHead {
+  readonly rows: number;
+  readonly cols: number;
+  /** The int8 head; null when the matrix holds an infinity or NaN (every logit is streamed). */
+  readonly int8: Int8Head | null;
+  /** The matrix's rows in the file (also the embedding rows when the matrix is tied). */
+  readonly file: FileRows;
+  #k: Kernels;
+  #slab: Ptr;
+  #slabRows: number;
+  #tmp: Ptr;
+  #batch: number;
+
+  private constructor(
+    k: Kernels,
+    file: FileRows,
+    shape: { rows: number; cols: number; batch: number },
+    buffers: { slab: Ptr; slabRows: number; tmp: Ptr },
+    build: (source: F16Rows) => Int8Head | null,
+  ) {
+    this.#k = k;
+    this.file = file;
+    this.rows = shape.rows;
+    this.cols = shape.cols;
+    this.#batch = shape.batch;
+    this.#slab = buffers.slab;
+    this.#slabRows = buffers.slabRows;
+    this.#tmp = buffers.tmp;
+    this.int8 = build({
+      name: file.name,
+      rows: this.rows,
+      cols: this.cols,
+      maxRows: this.#slabRows,
+      at: (r0, count) => this.#read(r0, count),
+    });
+  }
+
+  /**
+   * Streams the F16 tensor `info` (`rows × cols`) from `g` once, building its int8 copy
+   * slab by slab (the next slab is read while the kernels work on this one); `sink` sees
+   * every payload byte, as the weight loader's observers do. `batch`: the most positions
+   * {@link StreamedHead.all} is asked for at once.
+   */
+  static async load(
+    k: Kernels,
+    g: GgufFile,
+    info: GgufTensorInfo,
+    rows: number,
+    cols: number,
+    batch: number,
+    sink?: PayloadSink,
+  ): Promise<StreamedHead> {
+    const builder = new Int8HeadBuilder(k, rows, cols);
+    const n = slabRows(cols), slabBytes = n * cols * 2;
+    const slabs = [k.alloc(slabBytes), k.alloc(slabBytes)], tmp = k.alloc(n * batch * 4);
+    const read = (r0: number, i: number) =>
+      g.readTensorSlice(
+        info,
+        r0 * cols * 2,
+        k.u8(slabs[i % 2]!, Math.min(n, rows - r0) * cols * 2),
+      );
+    let pending: Promise<Uint8Array> | undefined = read(0, 0);
+    try {
+      for (let r0 = 0, i = 0; r0 < rows; r0 += n, i++) {
+        const bytes = await pending!;
+        pending = r0 + n < rows ? read(r0 + n, i + 1) : undefined;
+        sink?.bytes(bytes, r0 * cols * 2);
+        builder.add(slabs[i % 2]!, r0, Math.min(n, rows - r0));
+      }
+    } finally {
+      pending?.catch(() => {}); // a failure above leaves one read in flight: nobody's error
+    }
+    const file = FileRows.open(g.path, info, rows);
+    return new StreamedHead(k, file, { rows, cols, batch }, {
+      slab: slabs[0]!,
+      slabRows: n,
+      tmp,
+    }, (source) => builder.finish(source));
+  }
+
+  /**
+   * The exact top `want` logits of the activation at `x` into `logits` (the others
+   * −Infinity, see `exactTopLogits`); false (nothing written) when there is no int8
+   * head or x is not finite: then ask {@link StreamedHead.all}.
+   */
+  top(x: Ptr, want: number, logits: Ptr): boolean {
+    return this.int8 !== null && exactTopLogits(this.#k, this.int8, x, want, logits) !== null;
+  }
+
+  /**
+   * Every logit of `count` activation rows at `x` (`[count × rows]` at `logits`), the
+   * matrix streamed from the file slab by slab through the F16 kernel: exactly the
+   * resident F16 head's logits.
+   */
+  all(x: Ptr, logits: Ptr, count: number): void {
+    if (count > this.#batch) throw new RangeError(`output head: ${count} rows > ${this.#batch}`);
+    const k = this.#k, { rows, cols } = this;
+    for (let r0 = 0; r0 < rows; r0 += this.#slabRows) {
+      const n = Math.min(this.#slabRows, rows - r0), w = this.#read(r0, n);
+      if (count === 1) {
+        k.matmulF16(w, x, logits + r0 * 4, n, cols, 1);
+        continue;
+      }
+      k.matmulF16(w, x, this.#tmp, n, cols, count);
+      const out = k.f32(logits, count * rows), tmp = k.f32(this.#tmp, count * n);
+      for (let b = 0; b < count; b++) out.set(tmp.subarray(b * n, (b + 1) * n), b * rows + r0);
+    }
+  }
+
+  /** Closes the file. */
+  close(): void {
+    this.file.close();
+  }
+
+  #read(r0: number, count: number): Ptr {
+    this.file.read(r0, count, this.#k.u8(this.#slab, count * this.cols * 2));
+    return this.#slab;
+  }
+}
