@@ -20,7 +20,7 @@ import { Keys } from "../gguf/keys.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import type { BackendName } from "./backend.ts";
 import { type GenerateTimings, InferenceEngine, type StopReason, topK } from "./engine.ts";
-import type { SamplingOptions } from "./sampler.ts";
+import { Sampler, type SamplingOptions } from "./sampler.ts";
 
 /** What to probe and how. */
 export interface ProbeOptions {
@@ -40,7 +40,10 @@ export interface ProbeOptions {
   ignoreEos?: boolean;
   threads?: number;
   backend?: BackendName;
-  /** The exact int8 output head (default true; false keeps the F16 matrix in memory). */
+  /**
+   * The exact int8 output head (default: on for greedy runs; sampling with a temperature keeps
+   * the F16 matrix in memory, since it needs every logit at every step).
+   */
   int8Head?: boolean;
   /** KV cache positions; default what the run needs (prompt + maxTokens), at most the context length. */
   maxContext?: number;
@@ -64,6 +67,8 @@ export interface ProbeResult {
   /** Top logits at the last prompt position. */
   top_logits: TopLogit[];
   stop_reason: StopReason;
+  /** "int8" when the exact int8 head chose the tokens, "f16" when the F16 matrix was resident. */
+  output_head: "int8" | "f16";
   backend: string;
   threads: number;
   load_ms: number;
@@ -92,7 +97,9 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
-      ...(opts.int8Head !== undefined ? { int8Head: opts.int8Head } : {}),
+      // Sampling with a temperature needs every logit at every step: the resident F16 matrix
+      // serves that without streaming it from the file per token.
+      int8Head: opts.int8Head ?? new Sampler(opts.sampling).greedy,
       // The KV cache is sized for this run, never for the declared context length alone.
       maxContext: opts.maxContext ??
         runContext(readHparams(gguf).contextLength, promptIds.length + maxTokens),
@@ -119,6 +126,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
           token: tokenizer ? tokenizer.tokenString(id) : null,
         })),
         stop_reason: out.stopReason,
+        output_head: engine.int8Head ? "int8" : "f16",
         backend: engine.backendName,
         threads: engine.threads,
         load_ms: loadMs,

@@ -90,7 +90,7 @@ export const PROBE_SPEC = {
     "f16-head": {
       type: "boolean",
       help:
-        "keep the F16 output matrix in memory instead of the exact int8 head\n(same ids and logits; more memory, slower greedy tokens)",
+        "keep the F16 output matrix in memory instead of the exact int8 head\n(same ids and logits; more memory, slower greedy tokens;\nthe default when sampling with a temperature)",
     },
   },
   examples: [
