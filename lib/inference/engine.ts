@@ -66,6 +66,13 @@ export interface EngineOptions {
    * model-validate does). Other output types always keep it.
    */
   int8Head?: boolean;
+  /**
+   * Keep the F16 output matrix in its file even without the int8 head (default: as
+   * `int8Head`): every logit is then streamed from the file per call, nothing is built or
+   * held at load. For runs that score only a few positions (a one-token probe), where
+   * streaming the matrix once costs less than building the int8 copy or loading the matrix.
+   */
+  streamOutput?: boolean;
 }
 
 /** Options of {@link InferenceEngine.generate}. */
@@ -132,6 +139,8 @@ export class InferenceEngine {
   readonly ternarizedAtLoad: readonly string[];
   /** Whether greedy generation and `forwardTop` use the exact int8 head. */
   readonly int8Head: boolean;
+  /** How the output layer runs: the int8 head, the F16 matrix resident, or streamed. */
+  readonly outputHead: "int8" | "f16" | "f16-streamed";
   #model: Model;
   #state: RunState;
   /** The streamed output layer with its int8 head; null when the F16 matrix is resident. */
@@ -143,6 +152,7 @@ export class InferenceEngine {
     this.#state = state;
     this.#head = head;
     this.int8Head = head !== null && head.int8 !== null;
+    this.outputHead = this.int8Head ? "int8" : head ? "f16-streamed" : "f16";
     this.hparams = model.hparams;
     this.backendName = model.kernels.name;
     this.threads = model.kernels.threads;
@@ -164,11 +174,14 @@ export class InferenceEngine {
     const maxContext = positiveInt(opts.maxContext ?? hparams.contextLength, "maxContext");
     const batch = Math.min(positiveInt(opts.batchSize ?? DEFAULT_BATCH, "batchSize"), maxContext);
     const size = { maxContext, batch };
-    const streamed = streamedOutput(plan, hparams, opts.int8Head ?? true);
+    const int8 = opts.int8Head ?? true;
+    const streamed = streamedOutput(plan, hparams, opts.streamOutput ?? int8);
     const resident = streamed ? plan.filter((t) => t !== streamed) : plan;
     const weightsSize = weightBytes(resident, backend.ternaryBytes);
     const stateSize = runStateBytes(hparams, size);
-    const headSize = streamed ? streamedHeadBytes(hparams.vocabSize, hparams.nEmbd, batch) : 0;
+    const headSize = streamed
+      ? streamedHeadBytes(hparams.vocabSize, hparams.nEmbd, batch, int8)
+      : 0;
     const bytes = backend.reservedBytes + weightsSize + stateSize + headSize;
     if (bytes > backend.maxBytes) {
       const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
@@ -190,7 +203,9 @@ export class InferenceEngine {
       // loader's waits for the file and the other way round.
       const [loaded, built] = await Promise.allSettled([
         loadWeights(gguf, hparams, plan, kernels, loadOpts),
-        streamed ? loadStreamedHead(kernels, gguf, streamed, hparams, batch, opts) : null,
+        streamed
+          ? loadStreamedHead(kernels, gguf, streamed, { hp: hparams, batch, int8 }, opts)
+          : null,
       ]);
       if (built.status === "fulfilled") head = built.value;
       if (loaded.status === "rejected") throw loaded.reason;
@@ -400,12 +415,11 @@ function loadStreamedHead(
   k: Kernels,
   gguf: GgufFile,
   t: PlannedTensor,
-  hp: ModelHparams,
-  batch: number,
+  { hp, batch, int8 }: { hp: ModelHparams; batch: number; int8: boolean },
   opts: EngineOptions,
 ): Promise<StreamedHead> {
   const sink = opts.observe?.(t.info);
-  return StreamedHead.load(k, gguf, t.info, hp.vocabSize, hp.nEmbd, batch, sink);
+  return StreamedHead.load(k, gguf, t.info, hp.vocabSize, hp.nEmbd, batch, sink, int8);
 }
 
 /**
@@ -415,9 +429,9 @@ function loadStreamedHead(
 function streamedOutput(
   plan: readonly PlannedTensor[],
   hp: ModelHparams,
-  int8Head: boolean,
+  stream: boolean,
 ): PlannedTensor | null {
-  if (!int8Head) return null;
+  if (!stream) return null;
   const name = hp.tied ? "token_embd.weight" : "output.weight";
   const t = plan.find((p) => p.name === name);
   return t && t.storage === "float" && int8HeadFits({ type: t.info.type, cols: hp.nEmbd })

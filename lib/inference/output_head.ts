@@ -56,16 +56,19 @@ function slabRows(cols: number): number {
  * streamedHeadBytes(128256, 2560, 64); // ≈ 340 MB, against 657 MB for the F16 matrix
  * ```
  */
-export function streamedHeadBytes(rows: number, cols: number, batch: number): number {
+export function streamedHeadBytes(rows: number, cols: number, batch: number, int8 = true): number {
   const slab = slabRows(cols);
-  return int8HeadBytes(rows, cols) + 2 * slab * cols * 2 + slab * batch * 4 + 3 * 64;
+  return (int8 ? int8HeadBytes(rows, cols) : 0) + 2 * slab * cols * 2 + slab * batch * 4 + 3 * 64;
 }
 
 /** An F16 output matrix kept in its file, with its exact int8 head in kernel memory. */
 export class StreamedHead {
   readonly rows: number;
   readonly cols: number;
-  /** The int8 head; null when the matrix holds an infinity or NaN (every logit is streamed). */
+  /**
+   * The int8 head; null when it was not asked for or the matrix holds an infinity or NaN
+   * (then every logit is streamed).
+   */
   readonly int8: Int8Head | null;
   /** The matrix's rows in the file (also the embedding rows when the matrix is tied). */
   readonly file: FileRows;
@@ -103,7 +106,9 @@ export class StreamedHead {
    * Streams the F16 tensor `info` (`rows × cols`) from `g` once, building its int8 copy
    * slab by slab (the next slab is read while the kernels work on this one); `sink` sees
    * every payload byte, as the weight loader's observers do. `batch`: the most positions
-   * {@link StreamedHead.all} is asked for at once.
+   * {@link StreamedHead.all} is asked for at once. `int8` false: no int8 copy, nothing read
+   * at load (unless `sink` wants the bytes); every logit is streamed (for runs that score
+   * so few positions that building the copy costs more than streaming the matrix).
    */
   static async load(
     k: Kernels,
@@ -113,8 +118,9 @@ export class StreamedHead {
     cols: number,
     batch: number,
     sink?: PayloadSink,
+    int8 = true,
   ): Promise<StreamedHead> {
-    const builder = new Int8HeadBuilder(k, rows, cols);
+    const builder = int8 ? new Int8HeadBuilder(k, rows, cols) : null;
     const n = slabRows(cols), slabBytes = n * cols * 2;
     const slabs = [k.alloc(slabBytes), k.alloc(slabBytes)], tmp = k.alloc(n * batch * 4);
     const read = (r0: number, i: number) =>
@@ -123,13 +129,13 @@ export class StreamedHead {
         r0 * cols * 2,
         k.u8(slabs[i % 2]!, Math.min(n, rows - r0) * cols * 2),
       );
-    let pending: Promise<Uint8Array> | undefined = read(0, 0);
+    let pending: Promise<Uint8Array> | undefined = builder || sink ? read(0, 0) : undefined;
     try {
-      for (let r0 = 0, i = 0; r0 < rows; r0 += n, i++) {
-        const bytes = await pending!;
+      for (let r0 = 0, i = 0; pending && r0 < rows; r0 += n, i++) {
+        const bytes = await pending;
         pending = r0 + n < rows ? read(r0 + n, i + 1) : undefined;
         sink?.bytes(bytes, r0 * cols * 2);
-        builder.add(slabs[i % 2]!, r0, Math.min(n, rows - r0));
+        builder?.add(slabs[i % 2]!, r0, Math.min(n, rows - r0));
       }
     } finally {
       pending?.catch(() => {}); // a failure above leaves one read in flight: nobody's error
@@ -139,7 +145,7 @@ export class StreamedHead {
       slab: slabs[0]!,
       slabRows: n,
       tmp,
-    }, (source) => builder.finish(source));
+    }, (source) => builder?.finish(source) ?? null);
   }
 
   /**

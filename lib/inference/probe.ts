@@ -41,8 +41,8 @@ export interface ProbeOptions {
   threads?: number;
   backend?: BackendName;
   /**
-   * The exact int8 output head (default: on for greedy runs; sampling with a temperature keeps
-   * the F16 matrix in memory, since it needs every logit at every step).
+   * The exact int8 output head; false keeps the F16 matrix in memory. Default: on for greedy
+   * runs of more than a few tokens (see `outputHeadFor`).
    */
   int8Head?: boolean;
   /** KV cache positions; default what the run needs (prompt + maxTokens), at most the context length. */
@@ -67,12 +67,33 @@ export interface ProbeResult {
   /** Top logits at the last prompt position. */
   top_logits: TopLogit[];
   stop_reason: StopReason;
-  /** "int8" when the exact int8 head chose the tokens, "f16" when the F16 matrix was resident. */
-  output_head: "int8" | "f16";
+  /**
+   * How the output layer ran: "int8" (the exact int8 head), "f16" (the F16 matrix in memory)
+   * or "f16-streamed" (the F16 matrix streamed from the file per token).
+   */
+  output_head: "int8" | "f16" | "f16-streamed";
   backend: string;
   threads: number;
   load_ms: number;
   timings: GenerateTimings;
+}
+
+/**
+ * Runs this short stream the output matrix from the file once per token rather than build
+ * the int8 copy (which costs about as much CPU as eight such passes on 2B-4T).
+ */
+const STREAMED_HEAD_MAX_TOKENS = 4;
+
+/**
+ * How the probe's engine keeps the output layer, unless the caller chose: sampling with a
+ * temperature needs every logit at every step (the F16 matrix resident); a greedy run of a
+ * few tokens streams the matrix from the file; a longer greedy run builds the int8 head.
+ */
+function outputHeadFor(opts: ProbeOptions, maxTokens: number) {
+  if (opts.int8Head !== undefined) return { int8Head: opts.int8Head };
+  if (!new Sampler(opts.sampling).greedy) return { int8Head: false };
+  if (maxTokens <= STREAMED_HEAD_MAX_TOKENS) return { int8Head: false, streamOutput: true };
+  return { int8Head: true };
 }
 
 /** The default prompt: the fixture answers it with " Paris". */
@@ -97,9 +118,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
-      // Sampling with a temperature needs every logit at every step: the resident F16 matrix
-      // serves that without streaming it from the file per token.
-      int8Head: opts.int8Head ?? new Sampler(opts.sampling).greedy,
+      ...outputHeadFor(opts, maxTokens),
       // The KV cache is sized for this run, never for the declared context length alone.
       maxContext: opts.maxContext ??
         runContext(readHparams(gguf).contextLength, promptIds.length + maxTokens),
@@ -126,7 +145,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
           token: tokenizer ? tokenizer.tokenString(id) : null,
         })),
         stop_reason: out.stopReason,
-        output_head: engine.int8Head ? "int8" : "f16",
+        output_head: engine.outputHead,
         backend: engine.backendName,
         threads: engine.threads,
         load_ms: loadMs,

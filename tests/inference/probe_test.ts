@@ -91,25 +91,31 @@ Deno.test("model-probe --json prints the documented fields; timing goes to stder
   assert.match(stderr, /tok\/s/);
 });
 
-Deno.test("runProbe: the int8 head for greedy runs, the resident F16 matrix when sampling needs every logit", async () => {
-  const run = (opts: { temperature?: number; int8Head?: boolean }) =>
+Deno.test("runProbe: int8 head for longer greedy runs, the file streamed for short ones, F16 resident when sampling", async () => {
+  const stable = france.bitnet.greedy_stable_prefix_len;
+  const run = (maxTokens: number, opts: { temperature?: number; int8Head?: boolean } = {}) =>
     runProbe({
       modelPath: ggufPath,
       prompt: france.prompt,
-      maxTokens: 3,
+      maxTokens,
       sampling: opts.temperature !== undefined ? { temperature: opts.temperature, seed: 1 } : {},
       ...(opts.int8Head !== undefined ? { int8Head: opts.int8Head } : {}),
     });
-  const greedy = await run({});
-  const forcedF16 = await run({ int8Head: false });
-  const sampled = await run({ temperature: 0.8 });
-  assert.equal(greedy.output_head, "int8");
+  const long = await run(stable);
+  const short = await run(2);
+  const forcedF16 = await run(stable, { int8Head: false });
+  const sampled = await run(2, { temperature: 0.8 });
+  assert.ok(stable > 4, `the reference's stable prefix (${stable}) is a longer run`);
+  assert.equal(long.output_head, "int8");
+  assert.equal(short.output_head, "f16-streamed");
   assert.equal(forcedF16.output_head, "f16");
   assert.equal(sampled.output_head, "f16");
-  // Both heads give the reference's tokens and the same top logits, bit for bit.
-  assert.deepEqual(greedy.generated_ids, france.bitnet.greedy_ids.slice(0, 3));
-  assert.deepEqual(forcedF16.generated_ids, greedy.generated_ids);
-  assert.deepEqual(forcedF16.top_logits, greedy.top_logits);
+  // Every way of running the head gives the reference's tokens and the same logits, bit for bit.
+  assert.deepEqual(long.generated_ids, france.bitnet.greedy_ids.slice(0, stable));
+  assert.deepEqual(forcedF16.generated_ids, long.generated_ids);
+  assert.deepEqual(short.generated_ids, long.generated_ids.slice(0, 2));
+  assert.deepEqual(forcedF16.top_logits, long.top_logits);
+  assert.deepEqual(short.top_logits, long.top_logits);
 });
 
 Deno.test("model-probe: seeded sampling is reproducible", async () => {
