@@ -8,6 +8,10 @@
  * Every bar is a `<rect class="bar">` carrying `data-tensor`, `data-layer`,
  * `data-norm-class` and `data-rms`, with a `<title>` tooltip.
  *
+ * The SVG is written by the small writer below (elements as plain objects,
+ * serialized with every attribute and text escaped), so that a chart is
+ * well-formed XML whatever the tensor names contain. No browser, no DOM.
+ *
  * @example
  * ```ts
  * import { normRmsChart } from "./chart.ts";
@@ -20,7 +24,7 @@
  */
 
 import type { NormClass } from "../arch/registry.ts";
-import { el, renderSvg, type SvgElement } from "./svg.ts";
+import { NORM_CLASSES } from "../validate/rules.ts";
 
 /** What the chart needs of a norm. */
 export interface ChartNorm {
@@ -31,15 +35,15 @@ export interface ChartNorm {
 }
 
 /** Above this max/min ratio of the RMS values the scale is log10. */
-export const LOG_SCALE_RATIO = 50;
+const LOG_SCALE_RATIO = 50;
 
-/** Class order and colours (colour-blind-safe Tableau 10). */
-export const NORM_CLASS_STYLE: Readonly<Record<NormClass, { order: number; color: string }>> = {
-  attn_norm: { order: 0, color: "#4e79a7" },
-  attn_sub_norm: { order: 1, color: "#f28e2b" },
-  ffn_norm: { order: 2, color: "#59a14f" },
-  ffn_sub_norm: { order: 3, color: "#e15759" },
-  output_norm: { order: 4, color: "#76b7b2" },
+/** Class colours (colour-blind-safe Tableau 10); classes go in NORM_CLASSES' order. */
+const NORM_CLASS_COLOR: Readonly<Record<NormClass, string>> = {
+  attn_norm: "#4e79a7",
+  attn_sub_norm: "#f28e2b",
+  ffn_norm: "#59a14f",
+  ffn_sub_norm: "#e15759",
+  output_norm: "#76b7b2",
 };
 
 const BAR = 10;
@@ -94,18 +98,12 @@ const label = (
 
 /** Where everything goes: groups of bars per layer, then the global norms ("out"). */
 function layoutOf(norms: readonly ChartNorm[], title: string | undefined) {
-  const byOrder = (a: NormClass, b: NormClass) =>
-    NORM_CLASS_STYLE[a].order - NORM_CLASS_STYLE[b].order;
-  const classes = [...new Set(norms.filter((n) => n.layer !== null).map((n) => n.normClass))].sort(
-    byOrder,
-  );
-  const layers = [...new Set(norms.flatMap((n) => (n.layer === null ? [] : [n.layer])))].sort((
-    a,
-    b,
-  ) => a - b);
-  const globals = norms.filter((n) => n.layer === null).sort((a, b) =>
-    byOrder(a.normClass, b.normClass)
-  );
+  const inLayers = norms.filter((n) => n.layer !== null);
+  const byOrder = (a: NormClass, b: NormClass) => NORM_CLASSES.indexOf(a) - NORM_CLASSES.indexOf(b);
+  const classes = [...new Set(inLayers.map((n) => n.normClass))].sort(byOrder);
+  const layers = [...new Set(inLayers.map((n) => n.layer!))].sort((a, b) => a - b);
+  const globals = norms.filter((n) => n.layer === null);
+  globals.sort((a, b) => byOrder(a.normClass, b.normClass));
   const scale = makeScale(
     norms.flatMap((n) => (n.rms !== null && Number.isFinite(n.rms) ? [n.rms] : [])),
   );
@@ -145,7 +143,7 @@ function bar(l: Layout, n: ChartNorm, x: number): SvgElement {
       y: l.baseY - h,
       width: BAR - 1,
       height: h,
-      fill: NORM_CLASS_STYLE[n.normClass].color,
+      fill: NORM_CLASS_COLOR[n.normClass],
       "data-tensor": n.name,
       "data-layer": n.layer === null ? "output" : String(n.layer),
       "data-norm-class": n.normClass,
@@ -195,7 +193,7 @@ function axisAndLegend(l: Layout) {
         y: 28,
         width: 10,
         height: 10,
-        fill: NORM_CLASS_STYLE[c].color,
+        fill: NORM_CLASS_COLOR[c],
       }),
       el("text", { x: LEFT + i * LEGEND_W + 14, y: 37 }, c),
     )
@@ -249,4 +247,112 @@ export function normRmsChart(
       ),
     ),
   );
+}
+
+// ---- the SVG writer ----------------------------------------------------------
+
+/** Attribute values; undefined attributes are left out. */
+export type SvgAttrs = Readonly<Record<string, string | number | undefined>>;
+
+/** One element. */
+export interface SvgElement {
+  readonly name: string;
+  readonly attrs: SvgAttrs;
+  readonly children: readonly (SvgElement | string)[];
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
+
+/**
+ * An element. Names are checked (a bad one is a bug in the caller).
+ *
+ * @example
+ * ```ts
+ * el("text", { x: 4, y: 12 }, "layer 0");
+ * ```
+ */
+export function el(
+  name: string,
+  attrs: SvgAttrs = {},
+  ...children: (SvgElement | string)[]
+): SvgElement {
+  if (!NAME.test(name)) throw new Error(`svg: invalid element name ${JSON.stringify(name)}`);
+  for (const k of Object.keys(attrs)) {
+    if (!NAME.test(k)) throw new Error(`svg: invalid attribute name ${JSON.stringify(k)}`);
+  }
+  return { name, attrs, children };
+}
+
+// XML 1.0 forbids these code points even when escaped.
+// deno-lint-ignore no-control-regex
+const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
+
+/**
+ * Escapes text for XML content and double-quoted attributes.
+ *
+ * @example
+ * ```ts
+ * escapeXml(`a<b & "c"`); // "a&lt;b &amp; &quot;c&quot;"
+ * ```
+ */
+export function escapeXml(text: string): string {
+  return text.replace(FORBIDDEN, "").replace(/&/g, "&amp;").replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/**
+ * A number as an attribute value: at most 2 decimals, no exponent, no "-0".
+ *
+ * @example
+ * ```ts
+ * svgNumber(1 / 3); // "0.33"
+ * ```
+ */
+export function svgNumber(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`svg: non-finite coordinate ${x}`);
+  const r = Math.round(x * 100) / 100;
+  return Object.is(r, -0) ? "0" : String(r);
+}
+
+function serialize(e: SvgElement, indent: string, out: string[]): void {
+  const attrs = Object.entries(e.attrs)
+    .filter((kv): kv is [string, string | number] => kv[1] !== undefined)
+    .map(([k, v]) => ` ${k}="${typeof v === "number" ? svgNumber(v) : escapeXml(v)}"`)
+    .join("");
+  if (e.children.length === 0) {
+    out.push(`${indent}<${e.name}${attrs}/>`);
+  } else if (e.children.every((c) => typeof c === "string")) {
+    out.push(
+      `${indent}<${e.name}${attrs}>${
+        e.children.map((c) => escapeXml(c as string)).join("")
+      }</${e.name}>`,
+    );
+  } else {
+    out.push(`${indent}<${e.name}${attrs}>`);
+    for (const c of e.children) {
+      if (typeof c === "string") out.push(`${indent}  ${escapeXml(c)}`);
+      else serialize(c, indent + "  ", out);
+    }
+    out.push(`${indent}</${e.name}>`);
+  }
+}
+
+/**
+ * A standalone SVG document: XML declaration, the root with the SVG
+ * namespace added, one element per line.
+ *
+ * @example
+ * ```ts
+ * await Deno.writeTextFile("chart.svg", renderSvg(el("svg", { width: 100, height: 50 })));
+ * ```
+ */
+export function renderSvg(root: SvgElement): string {
+  if (root.name !== "svg") throw new Error(`svg: the root must be <svg>, got <${root.name}>`);
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  serialize(
+    el("svg", { xmlns: "http://www.w3.org/2000/svg", ...root.attrs }, ...root.children),
+    "",
+    out,
+  );
+  return out.join("\n") + "\n";
 }

@@ -28,9 +28,8 @@ import type { ValidationReport } from "../validate/report.ts";
 import { validateGguf } from "../validate/validate.ts";
 import { type BaselineDifference, compareBaselines } from "./compare.ts";
 import { createBaseline } from "./create.ts";
-import { readBaseline } from "./read.ts";
 import type { Baseline } from "./types.ts";
-import { type BaselinePaths, baselinePaths, writeBaseline } from "./write.ts";
+import { type BaselinePaths, baselinePaths, readBaseline, writeBaseline } from "./files.ts";
 
 /** Options of {@link modelCheck}. */
 export interface ModelCheckOptions {

@@ -47,12 +47,7 @@ export class StatsAccumulator {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    this.#count += values.length - bad;
-    this.#sum += sum;
-    this.#sumSq += sumSq;
-    this.#min = min;
-    this.#max = max;
-    this.#nonFinite += bad;
+    this.#merge(values.length - bad, bad, sum, sumSq, min, max);
   }
 
   /**
@@ -73,7 +68,12 @@ export class StatsAccumulator {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    this.#count += bits.length - bad;
+    this.#merge(bits.length - bad, bad, sum, sumSq, min, max);
+  }
+
+  // The two loops above stay separate (one reads values, one looks bit patterns up) for speed.
+  #merge(count: number, bad: number, sum: number, sumSq: number, min: number, max: number) {
+    this.#count += count;
     this.#sum += sum;
     this.#sumSq += sumSq;
     this.#min = min;

@@ -1,9 +1,12 @@
 /**
  * Gate 3: the linguistic probe. A deterministic greedy continuation of a
- * plain English prompt is judged on the generated text alone by several
- * signals (gibberish.ts), together with the model's teacher-forced mean NLL
- * on a short English passage (passage.ts), which must be well below
- * log(vocab size). `expect` additionally requires a substring.
+ * plain English prompt is judged on the generated TEXT and ids alone (never on
+ * a log that also holds the prompt) by gibberish signals: printable ratio,
+ * letter ratio, word shapes, and the longest run of one repeated token. Each
+ * signal is a number with a threshold from the rules, so a report shows why
+ * text was judged. With them goes the model's teacher-forced mean NLL on a
+ * short English passage (passage.ts), which must be well below log(vocab
+ * size). `expect` additionally requires a substring.
  *
  * Exit codes: 14 when the probe cannot run, 15 when the output is gibberish
  * (or lacks the expected text).
@@ -23,10 +26,184 @@
  */
 
 import { EXIT } from "../errors.ts";
-import { nllSignal, textSignals } from "./gibberish.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
-import { type Check, check, type GateResult, type ProbeResult, type Signal } from "./report.ts";
-import type { ValidationRules } from "./rules.ts";
+import {
+  type Check,
+  check,
+  failedGate,
+  gate,
+  type GateResult,
+  type ProbeResult,
+  type Signal,
+} from "./report.ts";
+import type { LinguisticRules, ValidationRules } from "./rules.ts";
+
+const ALLOWED_CONTROLS = new Set(["\n", "\t", "\r"]);
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\uFFFD]/u;
+
+/**
+ * Share of characters (code points) that are printable: no control character
+ * other than newline/tab, no replacement character (broken UTF-8), no
+ * unassigned or private-use code point. 0 for empty text.
+ *
+ * @example
+ * ```ts
+ * printableRatio("ab\u0001\uFFFD"); // 0.5
+ * ```
+ */
+export function printableRatio(text: string): number {
+  const chars = [...text];
+  if (chars.length === 0) return 0;
+  const bad = chars.filter((c) => !ALLOWED_CONTROLS.has(c) && UNPRINTABLE.test(c)).length;
+  return (chars.length - bad) / chars.length;
+}
+
+/**
+ * Share of non-space characters that are letters (any script). 0 for text
+ * with no non-space character.
+ *
+ * @example
+ * ```ts
+ * letterRatio(" Paris."); // 5 / 6
+ * ```
+ */
+export function letterRatio(text: string): number {
+  const chars = [...text].filter((c) => !/\s/u.test(c));
+  if (chars.length === 0) return 0;
+  return chars.filter((c) => /\p{L}/u.test(c)).length / chars.length;
+}
+
+const VOWEL = /[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ]/iu;
+const LATIN_WORD = /^[A-Za-zÀ-ÖØ-öø-ÿŒœ]+(?:['’-][A-Za-zÀ-ÖØ-öø-ÿŒœ]+)*$/u;
+const NUMBER = /^[+-]?\d+(?:[.,:]\d+)*(?:st|nd|rd|th|s|%)?$/u;
+const OTHER_SCRIPT_WORD = /^\p{L}+(?:['’-]\p{L}+)*$/u;
+
+/**
+ * Whether one whitespace-separated word has a plausible shape once the
+ * punctuation around it is stripped: a number; a Latin-script word of at
+ * most 20 letters in lower, Capitalized or UPPER case that has a vowel (or is
+ * an acronym of at most 5 capitals); or a word of another script. Returns
+ * null for a word that is only punctuation (not counted).
+ *
+ * @example
+ * ```ts
+ * plausibleWord("Paris."); // true
+ * plausibleWord("xqzkvt"); // false
+ * plausibleWord("caPItAl"); // false
+ * plausibleWord("--"); // null
+ * ```
+ */
+export function plausibleWord(word: string): boolean | null {
+  const core = word.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, "");
+  if (core === "") return null;
+  if (NUMBER.test(core)) return true;
+  if (LATIN_WORD.test(core)) {
+    if (core.length > 20) return false;
+    const letters = core.replace(/['’-]/g, "");
+    const lower = letters === letters.toLowerCase();
+    const upper = letters === letters.toUpperCase();
+    const capitalized = letters[0] === letters[0]!.toUpperCase() &&
+      letters.slice(1) === letters.slice(1).toLowerCase();
+    if (upper) return letters.length <= 5 || VOWEL.test(letters);
+    if (!lower && !capitalized) return false;
+    return VOWEL.test(letters);
+  }
+  return OTHER_SCRIPT_WORD.test(core) && [...core].length <= 20;
+}
+
+/**
+ * Share of words with a plausible shape ({@link plausibleWord}); 0 when the
+ * text has no word.
+ *
+ * @example
+ * ```ts
+ * wordShapeRatio("The capital of xqzkvt"); // 0.75
+ * ```
+ */
+export function wordShapeRatio(text: string): number {
+  const verdicts = text.split(/\s+/u).filter((w) => w !== "").map(plausibleWord)
+    .filter((v): v is boolean => v !== null);
+  if (verdicts.length === 0) return 0;
+  return verdicts.filter((v) => v).length / verdicts.length;
+}
+
+/**
+ * The longest run of one token id repeated back to back (0 for no ids).
+ *
+ * @example
+ * ```ts
+ * longestRepeatRun([5, 7, 7, 7, 2]); // 3
+ * ```
+ */
+export function longestRepeatRun(ids: readonly number[]): number {
+  let best = 0, run = 0;
+  for (let i = 0; i < ids.length; i++) {
+    run = i > 0 && ids[i] === ids[i - 1] ? run + 1 : 1;
+    if (run > best) best = run;
+  }
+  return best;
+}
+
+/**
+ * The four text signals of generated text and ids, each with its threshold
+ * (a `min…` rule is a lower bound, a `max…` rule an upper bound).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * textSignals("\u0001\u0002", [3, 3, 3, 3, 3, 3], DEFAULT_RULES.linguistic).filter((s) => !s.pass).length; // 4
+ * ```
+ */
+export function textSignals(
+  text: string,
+  ids: readonly number[],
+  rules: LinguisticRules,
+): Signal[] {
+  const measured: Record<(typeof TEXT_SIGNALS)[number][0], number> = {
+    printable_ratio: printableRatio(text),
+    letter_ratio: letterRatio(text),
+    word_shape_ratio: wordShapeRatio(text),
+    repeat_run: longestRepeatRun(ids),
+  };
+  return TEXT_SIGNALS.map(([id, rule, what]) => {
+    const value = measured[id], threshold = rules[rule], atMost = rule.startsWith("max");
+    const pass = atMost ? value <= threshold : value >= threshold;
+    const detail = `${what}, at ${atMost ? "most" : "least"} ${threshold}`;
+    return { id, value, threshold, pass, detail };
+  });
+}
+
+/** The text signals: id, the rule that bounds it (`min…` from below, `max…` from above), what it is. */
+const TEXT_SIGNALS = [
+  ["printable_ratio", "minPrintableRatio", "share of printable characters"],
+  ["letter_ratio", "minLetterRatio", "share of letters among non-space characters"],
+  ["word_shape_ratio", "minWordShapeRatio", "share of words with a plausible shape"],
+  ["repeat_run", "maxRepeatRun", "longest run of one repeated token"],
+] as const;
+
+/**
+ * The NLL signal: the passage's mean NLL must be below `maxNllFraction`
+ * times log(vocab size).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RULES } from "./rules.ts";
+ * nllSignal(2.1, 2048, DEFAULT_RULES.linguistic).pass; // true (threshold 0.6 * 7.62)
+ * ```
+ */
+export function nllSignal(meanNll: number, vocabSize: number, rules: LinguisticRules): Signal {
+  const logV = Math.log(vocabSize);
+  const threshold = rules.maxNllFraction * logV;
+  return {
+    id: "passage_nll",
+    value: meanNll,
+    threshold,
+    pass: Number.isFinite(meanNll) && meanNll < threshold,
+    detail: `mean NLL of the English passage, below ${rules.maxNllFraction} x log(${vocabSize}) = ${
+      threshold.toFixed(3)
+    }`,
+  };
+}
 
 /** What the probe needs from an inference engine. */
 export interface ProbeEngine {
@@ -83,8 +260,6 @@ export function onlyExpectFailed(gate: GateResult): boolean {
   const failed = gate.checks.filter((c) => c.status === "fail");
   return gate.id === "linguistic" && failed.length > 0 && failed.every((c) => c.id === "expect");
 }
-
-const TITLE = "Gate 3: linguistic probe";
 
 /** Generates the continuation and measures the passage NLL (null, with the reason, when it fails). */
 function runProbe(input: LinguisticInput) {
@@ -150,18 +325,8 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
   const started = performance.now();
   const run = runProbe(input);
   if (typeof run === "string") {
-    const checks = [check("fail", "probe_run", run)];
-    const durationMs = performance.now() - started;
     return {
-      gate: {
-        id: "linguistic",
-        title: TITLE,
-        status: "fail",
-        exitCode: EXIT.probeFailed,
-        summary: run,
-        durationMs,
-        checks,
-      },
+      gate: failedGate("linguistic", EXIT.probeFailed, "probe_run", run, started),
       probe: null,
     };
   }
@@ -170,19 +335,16 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
   const logVocab = Math.log(input.engine.hparams.vocabSize);
   const { meanNll, tokens } = run.nll;
   return {
-    gate: {
-      id: "linguistic",
-      title: TITLE,
-      status: failed.length ? "fail" : "pass",
+    gate: gate("linguistic", {
       exitCode: failed.length ? EXIT.gibberish : null,
       summary: failed.length === 0
         ? `coherent output, passage NLL ${meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`
         : failed.every((c) => c.id === "expect")
         ? `${EXPECTED_TEXT_NOT_FOUND}: ${failed[0]!.message}`
         : `the output is gibberish: ${failed.map((c) => c.id).join(", ")} failed`,
-      durationMs: performance.now() - started,
       checks,
-    },
+      started,
+    }),
     probe: {
       prompt: input.prompt,
       promptIds: run.promptIds,

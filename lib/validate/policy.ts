@@ -23,8 +23,9 @@
  *
  * @example
  * ```ts
- * import { loadPolicy, NormCorrector } from "./policy.ts";
- * const policy = await loadPolicy("policy.json");
+ * import { readJsonFile } from "../io/json.ts";
+ * import { NormCorrector, parsePolicy } from "./policy.ts";
+ * const policy = parsePolicy(await readJsonFile("policy.json"), "policy.json");
  * const entry = policy.models.get("ab12...");
  * const corrector = new NormCorrector(entry?.corrections ?? []);
  * const gamma = new Float32Array([50, 50]);
@@ -155,18 +156,6 @@ export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
   return { path, models };
 }
 
-/**
- * Reads a policy file (missing: InputError; not JSON: FormatError; malformed: UsageError).
- *
- * @example
- * ```ts
- * const policy = await loadPolicy("triage/policy.json"); // the path BITNET_CORRECTION_POLICY gave
- * ```
- */
-export async function loadPolicy(path: string): Promise<CorrectionPolicy> {
-  return parsePolicy(await readJsonFile(path), path);
-}
-
 function globToRegExp(glob: string): RegExp {
   const body = glob.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
   return new RegExp(`^${body}$`);
@@ -274,7 +263,8 @@ export async function resolveCorrections(
     );
     return { corrector: null, sha256: null, warnings };
   }
-  const policy = await loadPolicy(env.correctionPolicy);
+  // Missing: InputError; not JSON: FormatError; malformed: UsageError.
+  const policy = parsePolicy(await readJsonFile(env.correctionPolicy), env.correctionPolicy);
   const sha256 = (await fingerprint(ggufPath)).toLowerCase();
   const entry = policy.models.get(sha256);
   if (!entry) {

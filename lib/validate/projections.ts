@@ -44,6 +44,7 @@ import {
   type BlockFinding,
   type Check,
   check,
+  gate,
   type GateResult,
   type ProjectionFinding,
   type TensorStatsEntry,
@@ -180,11 +181,9 @@ function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSp
     checks.push(check("fail", "hparams", `cannot read the hyperparameters: ${why}`));
     return [];
   }
-  checks.push(check(
-    "pass",
-    "hparams",
-    `${h.arch} (${h.family}): ${h.nLayer} layers, n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`,
-  ));
+  const dims =
+    `n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`;
+  checks.push(check("pass", "hparams", `${h.arch} (${h.family}): ${h.nLayer} layers, ${dims}`));
   return expectedTensors(h).filter((s) => s.role !== "norm");
 }
 
@@ -214,14 +213,8 @@ function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Ch
       const must = `a ${hparams?.family} ${spec.role} must be ${
         typeNames(allowed).replaceAll(", ", "/")
       }`;
-      checks.push(
-        check(
-          "fail",
-          "type",
-          `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`,
-          spec.name,
-        ),
-      );
+      const why = `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`;
+      checks.push(check("fail", "type", why, spec.name));
     }
   }
   if (hparams && misshapen === 0 && missing.length === 0) {
@@ -239,14 +232,10 @@ function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
   const tern = ms.ternary!;
   const ok = tern.ternary && tern.scale > 0;
   if (!ok) {
-    checks.push(check(
-      "fail",
-      "ternary",
-      !tern.ternary
-        ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
-        : `${name} is all zero: a ternary scale must be > 0`,
-      name,
-    ));
+    const why = !tern.ternary
+      ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
+      : `${name} is all zero: a ternary scale must be > 0`;
+    checks.push(check("fail", "ternary", why, name));
   }
   if (tern.distinctScales > 1) {
     const why = `${tern.distinctScales} different block scales (BitNet has one per tensor)`;
@@ -353,22 +342,12 @@ export async function inspectProjections(
   const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
   const failed = checks.filter((c) => c.status === "fail").length;
   const ternary = (input.hparams?.bitlinear.length ?? 0) > 0 ? "ternary, " : "";
-  return {
-    gate: {
-      id: "projections",
-      title: "Gate 2: projections and model loading",
-      status: failed ? "fail" : "pass",
-      exitCode: failed ? EXIT.modelLoad : null,
-      summary: failed
-        ? `${failed} check(s) failed`
-        : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`,
-      durationMs: performance.now() - started,
-      checks,
-    },
-    projections,
-    blocks,
-    tensors,
-  };
+  const summary = failed
+    ? `${failed} check(s) failed`
+    : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`;
+  const exitCode = failed ? EXIT.modelLoad : null;
+  const result = gate("projections", { exitCode, summary, checks, started });
+  return { gate: result, projections, blocks, tensors };
 }
 
 /** Per-layer RMS and trit split; flags a layer whose RMS for a kind departs from the other layers' median. */
@@ -397,23 +376,16 @@ function blockFindings(
         flags++;
         if (!flagged.has(row.layer)) flagged.set(row.layer, []);
         flagged.get(row.layer)!.push(kind);
-        checks.push({
-          id: "block_rms",
-          status: "fail",
-          message: `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${
-            fmt(ratio)
-          }x the other blocks' median ${fmt(ref)} (allowed factor ${factor})`,
-          tensor: `blk.${row.layer}.${kind}.weight`,
-        });
+        const why = `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${
+          fmt(ratio)
+        }x the other blocks' median ${fmt(ref)} (allowed factor ${factor})`;
+        checks.push(check("fail", "block_rms", why, `blk.${row.layer}.${kind}.weight`));
       }
     }
   }
   if (flags === 0 && layers.length > 0) {
-    checks.push({
-      id: "block_rms",
-      status: "pass",
-      message: `every block's projection RMS is within ${factor}x of the other blocks' median`,
-    });
+    const within = `every block's projection RMS is within ${factor}x of the other blocks' median`;
+    checks.push(check("pass", "block_rms", within));
   }
   return layers.map((layer) => {
     const m = byLayer.get(layer)!;

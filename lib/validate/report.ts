@@ -150,6 +150,14 @@ export interface ProbeResult {
 /** Gate ids, in order. */
 export type GateId = "strict" | "norms" | "projections" | "linguistic" | "differential";
 
+const GATE_TITLES: Readonly<Record<GateId, string>> = {
+  strict: "Strict mode",
+  norms: "Gate 1: norm tensors",
+  projections: "Gate 2: projections and model loading",
+  linguistic: "Gate 3: linguistic probe",
+  differential: "Differential: against the reference model",
+};
+
 /** One gate's outcome. */
 export interface GateResult {
   readonly id: GateId;
@@ -203,12 +211,54 @@ export interface ValidationReport {
   readonly differential?: DifferentialReport;
 }
 
-const fmt = (x: number): string => {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
-  return x.toFixed(4);
-};
+/**
+ * One gate's result, titled: failed when `exitCode` is a number, passed when
+ * it is null or absent, skipped when `status` says so; `started` (a
+ * `performance.now()`) gives the duration, else 0.
+ *
+ * @example
+ * ```ts
+ * gate("norms", { exitCode: 11, summary: "1 of 17 norm tensors suspicious" }).status; // "fail"
+ * gate("linguistic", { status: "skip", summary: "skipped (--no-probe)" }).title; // "Gate 3: linguistic probe"
+ * ```
+ */
+export function gate(id: GateId, outcome: {
+  readonly summary: string;
+  readonly exitCode?: number | null;
+  readonly status?: "skip";
+  readonly checks?: readonly Check[];
+  readonly started?: number;
+}): GateResult {
+  const exitCode = outcome.exitCode ?? null;
+  return {
+    id,
+    title: GATE_TITLES[id],
+    status: outcome.status ?? (exitCode === null ? "pass" : "fail"),
+    exitCode,
+    summary: outcome.summary,
+    durationMs: outcome.started ? performance.now() - outcome.started : 0,
+    checks: outcome.checks ?? [],
+  };
+}
+
+/**
+ * A gate that failed on one check, whose message is also the gate's summary.
+ *
+ * @example
+ * ```ts
+ * failedGate("norms", 10, "read", "model.gguf: cannot read").checks[0]?.id; // "read"
+ * ```
+ */
+export function failedGate(
+  id: GateId,
+  exitCode: number,
+  checkId: string,
+  message: string,
+  started?: number,
+): GateResult {
+  const checks = [check("fail", checkId, message)];
+  return gate(id, { exitCode, summary: message, checks, ...(started ? { started } : {}) });
+}
 
 /**
  * Formats a number for tables: 4 decimals, or exponent form when tiny or huge.
@@ -220,8 +270,13 @@ const fmt = (x: number): string => {
  * ```
  */
 export function formatNumber(x: number): string {
-  return fmt(x);
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
+  return x.toFixed(4);
 }
+
+const fmt = formatNumber;
 
 /**
  * A plain text table with left-aligned columns.
@@ -261,39 +316,18 @@ function figures(stats: NormFinding["stats"]): string[] {
  * ```
  */
 export function normTable(norms: readonly NormFinding[], s: ReportStyle): string {
-  const rows = norms.map((n) => {
-    const verdict = n.verdict === "healthy"
-      ? s.good("healthy")
-      : n.verdict === "suspicious"
-      ? s.bad("suspicious")
-      : s.bad("unusable");
-    return [
-      n.name,
-      n.type,
-      n.stats ? String(n.stats.count + n.stats.nonFinite) : "-",
-      ...figures(n.stats),
-      n.distinct === null ? "-" : String(n.distinct),
-      `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
-      n.meta ? fmt(n.meta.rms) : "-",
-      verdict,
-    ];
-  });
-  return textTable(
-    [
-      "tensor",
-      "type",
-      "n",
-      "rms",
-      "min",
-      "max",
-      "mean",
-      "distinct",
-      "envelope",
-      "meta rms",
-      "verdict",
-    ],
-    rows,
-  );
+  const rows = norms.map((n) => [
+    n.name,
+    n.type,
+    n.stats ? String(n.stats.count + n.stats.nonFinite) : "-",
+    ...figures(n.stats),
+    n.distinct === null ? "-" : String(n.distinct),
+    `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
+    n.meta ? fmt(n.meta.rms) : "-",
+    n.verdict === "healthy" ? s.good(n.verdict) : s.bad(n.verdict),
+  ]);
+  const header = [..."tensor type n rms min max mean distinct envelope".split(" "), "meta rms"];
+  return textTable([...header, "verdict"], rows);
 }
 
 /**

@@ -253,15 +253,11 @@ export function envelopeFor(
     const c = r.normClass === "*" ? 0 : r.normClass === normClass ? 1 : -100;
     return f + c;
   };
-  let best: NormEnvelope | undefined;
-  let bestScore = -1;
-  for (const r of rules.norms) {
-    const s = score(r);
-    if (s > bestScore) {
-      best = r;
-      bestScore = s;
-    }
-  }
+  // The first row of the highest score wins; a row naming another family or class scores < 0.
+  const best = rules.norms.reduce<NormEnvelope | undefined>(
+    (b, r) => (score(r) > (b ? score(b) : -1) ? r : b),
+    undefined,
+  );
   if (!best) {
     throw new UsageError(`rules (${rules.source}): no envelope for ${family ?? "*"} ${normClass}`);
   }

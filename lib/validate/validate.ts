@@ -32,11 +32,14 @@ import { compareModels, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
 import { runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
-import { resolveCorrections } from "./policy.ts";
+import { type NormCorrector, resolveCorrections } from "./policy.ts";
 import { inspectProjections, matricesLoadable } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
 import {
   type Check,
+  check,
+  failedGate,
+  gate,
   type GateId,
   type GateResult,
   REPORT_SCHEMA_ID,
@@ -77,40 +80,8 @@ export interface ValidateOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-function skipped(id: GateId, why: string): GateResult {
-  return {
-    id,
-    title: TITLES[id],
-    status: "skip",
-    exitCode: null,
-    summary: why,
-    durationMs: 0,
-    checks: [],
-  };
-}
-
-/** A gate that failed on one check, mapped to `exitCode`. */
-function failedGate(id: GateId, exitCode: number, checkId: string, message: string, t0: number) {
-  const durationMs = t0 ? performance.now() - t0 : 0;
-  const checks: Check[] = [{ id: checkId, status: "fail", message }];
-  return {
-    id,
-    title: TITLES[id],
-    status: "fail",
-    exitCode,
-    summary: message,
-    durationMs,
-    checks,
-  } as const;
-}
-
-const TITLES: Record<GateId, string> = {
-  strict: "Strict mode",
-  norms: "Gate 1: norm tensors",
-  projections: "Gate 2: projections and model loading",
-  linguistic: "Gate 3: linguistic probe",
-  differential: "Differential: against the reference model",
-};
+/** A gate that did not run, and why. */
+const skipped = (id: GateId, why: string) => gate(id, { status: "skip", summary: why });
 
 /** Engine settings shared by every model the validation loads. */
 type EngineSettings = { threads?: number; backend?: BackendName };
@@ -146,19 +117,8 @@ async function runDifferential(
         o.meanKl.toExponential(2)
       }, passage NLL ${o.passageNllIncrease >= 0 ? "+" : ""}${o.passageNllIncrease.toFixed(4)}`
       : d.checks.find((c) => c.status === "fail")?.message ?? d.status;
-    const durationMs = performance.now() - t0;
-    return {
-      gate: {
-        id: "differential",
-        title: TITLES.differential,
-        status: d.status,
-        exitCode: d.exitCode,
-        summary,
-        durationMs,
-        checks: d.checks,
-      },
-      report: d,
-    };
+    const outcome = { exitCode: d.exitCode, summary, checks: d.checks, started: t0 };
+    return { gate: gate("differential", outcome), report: d };
   } finally {
     reference.close();
   }
@@ -175,17 +135,13 @@ interface Run {
   readonly timings: Record<string, number>;
   readonly warnings: string[];
   readonly model: {
-    path: string;
-    sizeBytes: number | null;
-    architecture: string | null;
-    family: "bitnet" | "llama" | null;
-    sha256: string | null;
-    metaPath: string | null;
-    tokenizerPath: string | null;
+    -readonly [K in keyof ValidationReport["model"]]: ValidationReport["model"][K];
   };
   report: Omit<ValidationReport, "exitCode" | "exitMeaning" | "passed" | "gates" | "timings">;
   readonly engine: EngineSettings;
   readonly started: number;
+  /** The runtime corrections the engine applies to the norms (triage only), or null. */
+  corrector: NormCorrector | null;
 }
 
 function newRun(opts: ValidateOptions): Run {
@@ -240,6 +196,7 @@ function newRun(opts: ValidateOptions): Run {
       ...(opts.backend ? { backend: opts.backend } : {}),
     },
     started: performance.now(),
+    corrector: null,
   };
 }
 
@@ -269,22 +226,14 @@ function strictGate(run: Run): boolean {
   } catch (e) {
     const why = "not run: strict mode refused the settings";
     const message = (e as Error).message;
-    run.gates.push(failedGate("strict", EXIT.strictRefused, "correction_settings", message, 0));
+    run.gates.push(failedGate("strict", EXIT.strictRefused, "correction_settings", message));
     run.gates.push(skipped("norms", why), skipped("projections", why), skipped("linguistic", why));
     return false;
   }
   const summary = run.env.strict
     ? "strict mode on: no runtime correction setting is present"
     : "strict mode off: correction settings are honoured for triage only";
-  run.gates.push({
-    id: "strict",
-    title: TITLES.strict,
-    status: "pass",
-    exitCode: null,
-    summary,
-    durationMs: 0,
-    checks: [],
-  });
+  run.gates.push(gate("strict", { summary }));
   return true;
 }
 
@@ -307,13 +256,8 @@ function readModel(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; er
   return { hparams, error };
 }
 
-/** The tokenizer (the GGUF's own, checked against --tokenizer) as a gate-2 check. */
-async function loadTokenizer(
-  run: Run,
-  gguf: GgufFile,
-  hparams: ModelHparams | null,
-  checks: Check[],
-) {
+/** The tokenizer (the GGUF's own, checked against --tokenizer) and its gate-2 check. */
+async function loadTokenizer(run: Run, gguf: GgufFile, hparams: ModelHparams | null) {
   const path = run.opts.tokenizerPath;
   try {
     const tokenizer = await TextTokenizer.load({
@@ -326,29 +270,25 @@ async function loadTokenizer(
       );
     }
     const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
-    checks.push({
-      id: "tokenizer",
-      status: "pass",
-      message: `${tokenizer.vocabSize} tokens${from}`,
-    });
-    return tokenizer;
+    return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
   } catch (e) {
-    checks.push({ id: "tokenizer", status: "fail", message: (e as Error).message });
-    return null;
+    return { tokenizer: null, check: check("fail", "tokenizer", (e as Error).message) };
   }
 }
 
-/** Loads the engine for gate 3, with the corrections (if any) applied to the norms in memory. */
+/**
+ * Loads the engine for gate 3, with the corrections (if any) applied to the
+ * norms in memory, and fills `counted` with the statistics of the bytes it reads.
+ */
 async function loadEngine(
   run: Run,
   gguf: GgufFile,
   hparams: ModelHparams,
   tokenizer: TextTokenizer,
-  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
-  checks: Check[],
   counted: Map<string, PayloadCounter>,
-): Promise<InferenceEngine | null> {
+): Promise<{ engine: InferenceEngine | null; check: Check }> {
   const loadStart = performance.now();
+  const { corrector } = run;
   try {
     const need = Math.max(
       tokenizer.encode(run.prompt).length + run.maxTokens,
@@ -370,22 +310,17 @@ async function loadEngine(
       },
     });
     const ternarized = engine.ternarizedAtLoad.length;
-    checks.push({
-      id: "engine_load",
-      status: "pass",
-      message: `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
-        ternarized ? `; ${ternarized} projections ternarized at load` : ""
-      }`,
-    });
+    const message = `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
+      ternarized ? `; ${ternarized} projections ternarized at load` : ""
+    }`;
     if (corrector) run.report = { ...run.report, corrections: corrector.applied };
     run.report = {
       ...run.report,
       environment: { ...run.report.environment, threads: engine.threads },
     };
-    return engine;
+    return { engine, check: check("pass", "engine_load", message) };
   } catch (e) {
-    checks.push({ id: "engine_load", status: "fail", message: (e as Error).message });
-    return null;
+    return { engine: null, check: check("fail", "engine_load", (e as Error).message) };
   } finally {
     run.timings.loadMs = performance.now() - loadStart;
   }
@@ -402,42 +337,35 @@ async function projectionGate(
   run: Run,
   gguf: GgufFile,
   model: { hparams: ModelHparams | null; error: string },
-  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
 ) {
   const t2 = performance.now();
   const { hparams } = model;
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
-  const tokenizerChecks: Check[] = [], engineChecks: Check[] = [];
-  const tokenizer = await loadTokenizer(run, gguf, hparams, tokenizerChecks);
+  const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
   const counted = new Map<string, PayloadCounter>();
-  let engine: InferenceEngine | null = null;
+  let loaded: { engine: InferenceEngine | null; check: Check } | null = null;
   if (!run.opts.skipProbe && tokenizer && hparams && matricesLoadable(input)) {
-    engine = await loadEngine(run, gguf, hparams, tokenizer, corrector, engineChecks, counted);
+    loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
   }
   const g2 = await inspectProjections({ ...input, counted });
-  const checks: Check[] = [...g2.gate.checks, ...tokenizerChecks];
+  const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
+  let engine = loaded?.engine ?? null;
   if (checks.some((c) => c.status === "fail")) {
     engine?.close();
     engine = null;
     if (!run.opts.skipProbe) {
-      checks.push({
-        id: "engine_load",
-        status: "skip",
-        message: "not used: earlier checks failed",
-      });
+      checks.push(check("skip", "engine_load", "not used: earlier checks failed"));
     }
-  } else checks.push(...engineChecks);
+  } else if (loaded) checks.push(loaded.check);
   const failed = checks.filter((c) => c.status === "fail");
-  run.gates.push({
-    ...g2.gate,
-    status: failed.length ? "fail" : "pass",
+  run.gates.push(gate("projections", {
     exitCode: failed.length ? EXIT.modelLoad : null,
     summary: failed.length
       ? `${failed.length} check(s) failed: ${[...new Set(failed.map((c) => c.id))].join(", ")}`
       : g2.gate.summary,
-    durationMs: performance.now() - t2,
+    started: t2,
     checks,
-  });
+  }));
   return { g2, tokenizer, engine };
 }
 
@@ -449,6 +377,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   const corrections = await resolveCorrections(run.env, opts.ggufPath, sha256File);
   run.warnings.push(...corrections.warnings);
   run.model.sha256 = corrections.sha256;
+  run.corrector = corrections.corrector;
   run.model.sizeBytes = gguf.fileSize;
   const model = readModel(run, gguf);
 
@@ -467,7 +396,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   run.gates.push(g1.gate);
 
   opts.onProgress?.("gate 2: projections and model loading");
-  const { g2, tokenizer, engine } = await projectionGate(run, gguf, model, corrections.corrector);
+  const { g2, tokenizer, engine } = await projectionGate(run, gguf, model);
 
   if (opts.skipProbe) run.gates.push(skipped("linguistic", "skipped (--no-probe)"));
   else if (!engine || !tokenizer) {
@@ -527,7 +456,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
   } catch (e) {
     const message = messageAbout(opts.ggufPath, e);
     const why = "not run: the file cannot be read";
-    run.gates.push(failedGate("norms", EXIT.normInspection, "read", message, 0));
+    run.gates.push(failedGate("norms", EXIT.normInspection, "read", message));
     run.gates.push(skipped("projections", why), skipped("linguistic", why));
     return finish(run);
   }

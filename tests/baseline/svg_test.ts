@@ -1,7 +1,7 @@
 /** The SVG writer: escaping, numbers, and well-formed output whatever the text. */
 
 import assert from "node:assert/strict";
-import { el, escapeXml, renderSvg, svgNumber } from "../../lib/baseline/svg.ts";
+import { el, escapeXml, renderSvg, svgNumber } from "../../lib/baseline/chart.ts";
 import { elements, parseXml, textOf } from "./_xml.ts";
 
 Deno.test("svg: escapeXml escapes markup characters and drops characters XML forbids", () => {

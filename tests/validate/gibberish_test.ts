@@ -7,7 +7,7 @@ import {
   printableRatio,
   textSignals,
   wordShapeRatio,
-} from "../../lib/validate/gibberish.ts";
+} from "../../lib/validate/linguistic.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 
