@@ -54,6 +54,8 @@ const TOP = 56;
 const BOTTOM = 40;
 const RIGHT = 16;
 const LEGEND_W = 110;
+const BASE_Y = TOP + PLOT_H;
+const HEIGHT = TOP + PLOT_H + BOTTOM;
 
 /** A value → height (pixels) mapping with its ticks. */
 interface Scale {
@@ -115,19 +117,7 @@ function layoutOf(norms: readonly ChartNorm[], title: string | undefined) {
   }`;
   // Wide enough for the plot, the legend and the title (about 7 px per character at 13 px).
   const width = LEFT + Math.max(plotW, legendClasses.length * LEGEND_W, heading.length * 7) + RIGHT;
-  return {
-    classes,
-    layers,
-    globals,
-    scale,
-    groupW,
-    plotW,
-    legendClasses,
-    heading,
-    width,
-    height: TOP + PLOT_H + BOTTOM,
-    baseY: TOP + PLOT_H,
-  };
+  return { classes, layers, globals, scale, groupW, plotW, legendClasses, heading, width };
 }
 
 type Layout = ReturnType<typeof layoutOf>;
@@ -140,7 +130,7 @@ function bar(l: Layout, n: ChartNorm, x: number): SvgElement {
     {
       class: ok ? "bar" : "bar missing",
       x,
-      y: l.baseY - h,
+      y: BASE_Y - h,
       width: BAR - 1,
       height: h,
       fill: NORM_CLASS_COLOR[n.normClass],
@@ -157,7 +147,7 @@ function bar(l: Layout, n: ChartNorm, x: number): SvgElement {
 function barsOf(l: Layout, norms: readonly ChartNorm[]) {
   const bars: SvgElement[] = [], labels: SvgElement[] = [];
   const label = (x: number, text: string) =>
-    labels.push(el("text", { x, y: l.baseY + 14, "text-anchor": "middle" }, text));
+    labels.push(el("text", { x, y: BASE_Y + 14, "text-anchor": "middle" }, text));
   l.layers.forEach((layer, i) => {
     const x0 = LEFT + i * l.groupW + GROUP_GAP / 2;
     for (const n of norms.filter((n) => n.layer === layer)) {
@@ -176,7 +166,7 @@ function barsOf(l: Layout, norms: readonly ChartNorm[]) {
 /** The y-axis ticks with their grid lines, and the legend of norm classes. */
 function axisAndLegend(l: Layout) {
   const yAxis = l.scale.ticks.map((t) => {
-    const y = l.baseY - l.scale.height(t);
+    const y = BASE_Y - l.scale.height(t);
     return el(
       "g",
       { class: "tick" },
@@ -216,30 +206,30 @@ export function normRmsChart(
   const l = layoutOf(norms, options.title);
   const { bars, labels } = barsOf(l, norms);
   const { yAxis, legend } = axisAndLegend(l);
-  const { width, height, baseY, plotW, heading } = l;
+  const { width, plotW, heading } = l;
   const mid = TOP + PLOT_H / 2;
   return renderSvg(
     el(
       "svg",
       {
         width,
-        height,
-        viewBox: `0 0 ${Math.round(width)} ${Math.round(height)}`,
+        height: HEIGHT,
+        viewBox: `0 0 ${Math.round(width)} ${Math.round(HEIGHT)}`,
         "font-family": "sans-serif",
         "font-size": 11,
         role: "img",
         "aria-label": heading,
       },
       el("title", {}, heading),
-      el("rect", { x: 0, y: 0, width, height, fill: "white" }),
+      el("rect", { x: 0, y: 0, width, height: HEIGHT, fill: "white" }),
       el("text", { x: LEFT, y: 16, "font-size": 13, "font-weight": "bold" }, heading),
       ...legend,
       el("g", { class: "y-axis" }, ...yAxis),
       el("g", { class: "bars" }, ...bars),
-      el("line", { x1: LEFT, y1: baseY, x2: LEFT + plotW, y2: baseY, stroke: "#333" }),
-      el("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: baseY, stroke: "#333" }),
+      el("line", { x1: LEFT, y1: BASE_Y, x2: LEFT + plotW, y2: BASE_Y, stroke: "#333" }),
+      el("line", { x1: LEFT, y1: TOP, x2: LEFT, y2: BASE_Y, stroke: "#333" }),
       el("g", { class: "x-labels" }, ...labels),
-      el("text", { x: LEFT + plotW / 2, y: height - 6, "text-anchor": "middle" }, "layer"),
+      el("text", { x: LEFT + plotW / 2, y: HEIGHT - 6, "text-anchor": "middle" }, "layer"),
       el(
         "text",
         { x: 14, y: mid, transform: `rotate(-90 14 ${mid})`, "text-anchor": "middle" },

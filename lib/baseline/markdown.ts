@@ -17,7 +17,7 @@
  * @module
  */
 
-import { BASELINE_TOLERANCES, describeTolerance } from "./tolerances.ts";
+import { BASELINE_TOLERANCES, describeTolerance } from "./compare.ts";
 import type { Baseline, BaselineTensorStats } from "./types.ts";
 
 /**

@@ -18,7 +18,7 @@
 import { EXIT, FormatError, messageAbout, UnsupportedError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
-import { archByGgufName } from "../arch/registry.ts";
+import { archByGgufName, type Family } from "../arch/registry.ts";
 import { readJsonFile } from "../io/json.ts";
 import { companionPaths } from "../provenance/meta.ts";
 import { type ExportMeta, inspectNorms, type MetaTensorRow } from "./norms.ts";
@@ -80,6 +80,35 @@ async function readExportMeta(path: string): Promise<ExportMeta> {
 }
 
 /**
+ * The hyper-parameters and the family the norm envelopes are chosen by: the
+ * hyper-parameters' family, else the architecture name's (for a family the
+ * engine does not run). What could not be read is null, with its error.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * readModel(gguf).family; // "bitnet"
+ * ```
+ */
+export function readModel(gguf: GgufFile) {
+  let hparams: ModelHparams | null = null, hparamsError: unknown = null;
+  try {
+    hparams = readHparams(gguf);
+  } catch (e) {
+    hparamsError = e;
+  }
+  let architecture: string | null = null, family: Family | null = null, familyError: unknown = null;
+  try {
+    architecture = gguf.architecture;
+    family = hparams?.family ?? archByGgufName(architecture, gguf.path).family;
+  } catch (e) {
+    familyError = e;
+  }
+  return { hparams, hparamsError, architecture, family, familyError };
+}
+
+/**
  * Gate 1 on an open file: finds the meta.json (unless told), reads it, and
  * inspects the norms.
  *
@@ -132,21 +161,10 @@ export async function inspectNormsOfFile(
     return failed(messageAbout(opts.ggufPath, e), "read", null);
   }
   try {
-    let hparams: ModelHparams | null = null;
-    let family: "bitnet" | "llama" | null = null;
-    try {
-      hparams = readHparams(gguf);
-      family = hparams.family;
-    } catch (e) {
-      // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
-      if (!(e instanceof UnsupportedError)) {
-        return failed(messageAbout(gguf.path, e), "hparams", null);
-      }
-      try {
-        family = archByGgufName(gguf.architecture, gguf.path).family;
-      } catch {
-        family = null;
-      }
+    const { hparams, hparamsError, family } = readModel(gguf);
+    // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
+    if (hparamsError !== null && !(hparamsError instanceof UnsupportedError)) {
+      return failed(messageAbout(gguf.path, hparamsError), "hparams", null);
     }
     return await runNormGate(gguf, hparams, family, opts);
   } finally {

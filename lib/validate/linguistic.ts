@@ -41,38 +41,6 @@ import type { LinguisticRules, ValidationRules } from "./rules.ts";
 const ALLOWED_CONTROLS = new Set(["\n", "\t", "\r"]);
 const UNPRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\uFFFD]/u;
 
-/**
- * Share of characters (code points) that are printable: no control character
- * other than newline/tab, no replacement character (broken UTF-8), no
- * unassigned or private-use code point. 0 for empty text.
- *
- * @example
- * ```ts
- * printableRatio("ab\u0001\uFFFD"); // 0.5
- * ```
- */
-export function printableRatio(text: string): number {
-  const chars = [...text];
-  if (chars.length === 0) return 0;
-  const bad = chars.filter((c) => !ALLOWED_CONTROLS.has(c) && UNPRINTABLE.test(c)).length;
-  return (chars.length - bad) / chars.length;
-}
-
-/**
- * Share of non-space characters that are letters (any script). 0 for text
- * with no non-space character.
- *
- * @example
- * ```ts
- * letterRatio(" Paris."); // 5 / 6
- * ```
- */
-export function letterRatio(text: string): number {
-  const chars = [...text].filter((c) => !/\s/u.test(c));
-  if (chars.length === 0) return 0;
-  return chars.filter((c) => /\p{L}/u.test(c)).length / chars.length;
-}
-
 const VOWEL = /[aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ]/iu;
 const LATIN_WORD = /^[A-Za-zÀ-ÖØ-öø-ÿŒœ]+(?:['’-][A-Za-zÀ-ÖØ-öø-ÿŒœ]+)*$/u;
 const NUMBER = /^[+-]?\d+(?:[.,:]\d+)*(?:st|nd|rd|th|s|%)?$/u;
@@ -111,31 +79,8 @@ export function plausibleWord(word: string): boolean | null {
   return OTHER_SCRIPT_WORD.test(core) && [...core].length <= 20;
 }
 
-/**
- * Share of words with a plausible shape ({@link plausibleWord}); 0 when the
- * text has no word.
- *
- * @example
- * ```ts
- * wordShapeRatio("The capital of xqzkvt"); // 0.75
- * ```
- */
-export function wordShapeRatio(text: string): number {
-  const verdicts = text.split(/\s+/u).filter((w) => w !== "").map(plausibleWord)
-    .filter((v): v is boolean => v !== null);
-  if (verdicts.length === 0) return 0;
-  return verdicts.filter((v) => v).length / verdicts.length;
-}
-
-/**
- * The longest run of one token id repeated back to back (0 for no ids).
- *
- * @example
- * ```ts
- * longestRepeatRun([5, 7, 7, 7, 2]); // 3
- * ```
- */
-export function longestRepeatRun(ids: readonly number[]): number {
+/** The longest run of one token id repeated back to back (0 for no ids). */
+function longestRepeatRun(ids: readonly number[]): number {
   let best = 0, run = 0;
   for (let i = 0; i < ids.length; i++) {
     run = i > 0 && ids[i] === ids[i - 1] ? run + 1 : 1;
@@ -143,6 +88,10 @@ export function longestRepeatRun(ids: readonly number[]): number {
   }
   return best;
 }
+
+/** The share of `items` that `test` accepts; 0 when there are none. */
+const share = <T>(items: readonly T[], test: (item: T) => boolean) =>
+  items.length === 0 ? 0 : items.filter(test).length / items.length;
 
 /**
  * The four text signals of generated text and ids, each with its threshold
@@ -159,10 +108,15 @@ export function textSignals(
   ids: readonly number[],
   rules: LinguisticRules,
 ): Signal[] {
+  const chars = [...text], words = text.split(/\s+/u).filter((w) => w !== "").map(plausibleWord);
   const measured: Record<(typeof TEXT_SIGNALS)[number][0], number> = {
-    printable_ratio: printableRatio(text),
-    letter_ratio: letterRatio(text),
-    word_shape_ratio: wordShapeRatio(text),
+    // Code points: no control character but newline and tab, no U+FFFD (broken UTF-8), no
+    // unassigned or private-use one.
+    printable_ratio: share(chars, (c) => ALLOWED_CONTROLS.has(c) || !UNPRINTABLE.test(c)),
+    // Letters of any script, among the characters that are not white space.
+    letter_ratio: share(chars.filter((c) => !/\s/u.test(c)), (c) => /\p{L}/u.test(c)),
+    // Words that are only punctuation ({@link plausibleWord} gives null) are not counted.
+    word_shape_ratio: share(words.filter((v) => v !== null), (v) => v === true),
     repeat_run: longestRepeatRun(ids),
   };
   return TEXT_SIGNALS.map(([id, rule, what]) => {

@@ -36,8 +36,7 @@ import {
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
-import { medianOfOthers } from "../stats/robust.ts";
-import { StatsAccumulator } from "../stats/summary.ts";
+import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import {
@@ -369,7 +368,8 @@ function blockFindings(
     if (rows.length < 2) continue;
     const values = rows.map((r) => r.rms);
     for (const [i, row] of rows.entries()) {
-      const ref = medianOfOthers(values, i);
+      // The other blocks' median: an outlier does not pull its own reference.
+      const ref = median(values.filter((_, j) => j !== i));
       if (!(ref > 0)) continue;
       const ratio = row.rms / ref;
       if (ratio > factor || ratio < 1 / factor) {

@@ -16,6 +16,7 @@
  */
 
 import type { NormClass } from "../arch/registry.ts";
+import type { TensorSummary } from "../stats/summary.ts";
 import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
 
 export type { CheckStatus };
@@ -45,17 +46,11 @@ export function check(status: CheckStatus, id: string, message: string, tensor?:
 }
 
 /** Summary statistics of one tensor's values. */
-export interface TensorStatsEntry {
+export interface TensorStatsEntry extends Readonly<TensorSummary> {
   readonly name: string;
   readonly type: string;
   /** PyTorch order. */
   readonly shape: readonly number[];
-  readonly count: number;
-  readonly rms: number;
-  readonly mean: number;
-  readonly min: number;
-  readonly max: number;
-  readonly nonFinite: number;
 }
 
 /** Gate 1's finding for one norm tensor. */
@@ -341,10 +336,9 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
  * ```
  */
 export function renderReport(r: ValidationReport, s: ReportStyle): string {
-  const out: string[] = [];
-  out.push(s.bold(`Validation of ${r.model.path}`));
   const env = r.environment;
-  out.push(
+  const out = [
+    s.bold(`Validation of ${r.model.path}`),
     s.dim(
       `architecture ${r.model.architecture ?? "?"} (${
         r.model.family ?? "?"
@@ -352,21 +346,15 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
         env.threads ?? "default"
       }, rules ${r.rules.source}, meta.json ${r.model.metaPath ?? "none"}`,
     ),
-  );
+  ];
   for (const g of r.gates) {
-    out.push("");
-    out.push(
-      `${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${
-        s.dim(`(${Math.round(g.durationMs)} ms)`)
-      }`,
-    );
+    const took = s.dim(`(${Math.round(g.durationMs)} ms)`);
+    out.push("", `${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${took}`);
     for (const c of g.checks) {
       if (c.status === "pass" && g.status === "pass") continue;
       out.push(`  ${s.status(c.status)} ${c.id}: ${c.message}`);
     }
-    if (g.id === "norms" && r.norms.length > 0) {
-      out.push(indent(normTable(r.norms, s)));
-    }
+    if (g.id === "norms" && r.norms.length > 0) out.push(indent(normTable(r.norms, s)));
     if (g.id === "projections" && r.blocks.length > 0) {
       const rows = r.blocks.map((b) => [
         String(b.layer),
@@ -388,8 +376,10 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
     }
   }
   if (r.corrections.length > 0) {
-    out.push("");
-    out.push(s.warn("Runtime corrections applied in memory (triage only, the file is unchanged):"));
+    out.push(
+      "",
+      s.warn("Runtime corrections applied in memory (triage only, the file is unchanged):"),
+    );
     for (const c of r.corrections) {
       out.push(
         `  ${c.tensor}: ${c.kind} rms ${fmt(c.before.rms)} → ${fmt(c.after.rms)} (${c.reason})`,
@@ -397,9 +387,8 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
     }
   }
   for (const w of r.warnings) out.push(s.warn(`warning: ${w}`));
-  out.push("");
   const verdict = r.passed ? s.good("PASSED") : s.bad("FAILED");
-  out.push(`${s.bold(verdict)} exit ${r.exitCode}: ${r.exitMeaning}`);
+  out.push("", `${s.bold(verdict)} exit ${r.exitCode}: ${r.exitMeaning}`);
   return out.join("\n");
 }
 

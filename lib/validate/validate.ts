@@ -22,15 +22,14 @@ import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { runContext } from "../arch/limits.ts";
-import { archByGgufName } from "../arch/registry.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
-import { runNormGate } from "./inspect.ts";
+import { readModel, runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
 import { inspectProjections, matricesLoadable } from "./projections.ts";
@@ -124,6 +123,9 @@ async function runDifferential(
   }
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Verdict = "exitCode" | "exitMeaning" | "passed" | "gates" | "timings";
+
 /** The report being filled in, gate by gate. */
 interface Run {
   readonly opts: ValidateOptions;
@@ -133,11 +135,11 @@ interface Run {
   readonly maxTokens: number;
   readonly gates: GateResult[];
   readonly timings: Record<string, number>;
-  readonly warnings: string[];
-  readonly model: {
-    -readonly [K in keyof ValidationReport["model"]]: ValidationReport["model"][K];
+  /** The report so far: every part but the gates, their timings and the verdict. */
+  readonly report: Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
+    readonly model: Mutable<ValidationReport["model"]>;
+    readonly warnings: string[];
   };
-  report: Omit<ValidationReport, "exitCode" | "exitMeaning" | "passed" | "gates" | "timings">;
   readonly engine: EngineSettings;
   readonly started: number;
   /** The runtime corrections the engine applies to the norms (triage only), or null. */
@@ -147,21 +149,19 @@ interface Run {
 function newRun(opts: ValidateOptions): Run {
   const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
-  const model = {
-    path: opts.ggufPath,
-    sizeBytes: null,
-    architecture: null,
-    family: null,
-    sha256: null,
-    metaPath: null,
-    tokenizerPath: opts.tokenizerPath ?? null,
-  };
   const threads = opts.threads ?? env.threads;
-  const warnings: string[] = [];
   const report: Run["report"] = {
     schema: REPORT_SCHEMA_ID,
     tool: { name: TOOL.name, version: TOOL.version },
-    model,
+    model: {
+      path: opts.ggufPath,
+      sizeBytes: null,
+      architecture: null,
+      family: null,
+      sha256: null,
+      metaPath: null,
+      tokenizerPath: opts.tokenizerPath ?? null,
+    },
     environment: {
       strict: env.strict,
       deterministic: env.deterministic,
@@ -178,7 +178,7 @@ function newRun(opts: ValidateOptions): Run {
     tensors: [],
     probe: null,
     corrections: [],
-    warnings,
+    warnings: [],
   };
   return {
     opts,
@@ -188,8 +188,6 @@ function newRun(opts: ValidateOptions): Run {
     maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
     gates: [],
     timings: {},
-    warnings,
-    model,
     report,
     engine: {
       ...(threads !== null ? { threads } : {}),
@@ -208,7 +206,7 @@ function finish(run: Run): ValidationReport {
   for (const g of run.gates) run.timings[`${g.id}Ms`] = g.durationMs;
   return {
     ...run.report,
-    model: { ...run.model },
+    model: { ...run.report.model },
     exitCode,
     exitMeaning: failed && onlyExpectFailed(failed)
       ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
@@ -238,22 +236,15 @@ function strictGate(run: Run): boolean {
 }
 
 /** The hyper-parameters (null, with the reason, when unreadable) and the family for the envelopes. */
-function readModel(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; error: string } {
-  let hparams: ModelHparams | null = null, error = "";
-  try {
-    hparams = readHparams(gguf);
-  } catch (e) {
-    error = (e as Error).message;
+function modelOf(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; error: string } {
+  const m = readModel(gguf);
+  run.report.model.architecture = m.architecture;
+  run.report.model.family = m.family;
+  if (m.familyError !== null) {
+    const why = (m.familyError as Error).message;
+    run.report.warnings.push(`architecture unknown (${why}): generic norm envelopes used`);
   }
-  try {
-    run.model.architecture = gguf.architecture;
-    run.model.family = hparams?.family ?? archByGgufName(gguf.architecture, gguf.path).family;
-  } catch (e) {
-    run.warnings.push(
-      `architecture unknown (${(e as Error).message}): generic norm envelopes used`,
-    );
-  }
-  return { hparams, error };
+  return { hparams: m.hparams, error: m.hparamsError ? (m.hparamsError as Error).message : "" };
 }
 
 /** The tokenizer (the GGUF's own, checked against --tokenizer) and its gate-2 check. */
@@ -313,11 +304,8 @@ async function loadEngine(
     const message = `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
       ternarized ? `; ${ternarized} projections ternarized at load` : ""
     }`;
-    if (corrector) run.report = { ...run.report, corrections: corrector.applied };
-    run.report = {
-      ...run.report,
-      environment: { ...run.report.environment, threads: engine.threads },
-    };
+    if (corrector) run.report.corrections = corrector.applied;
+    run.report.environment = { ...run.report.environment, threads: engine.threads };
     return { engine, check: check("pass", "engine_load", message) };
   } catch (e) {
     return { engine: null, check: check("fail", "engine_load", (e as Error).message) };
@@ -375,21 +363,21 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   // Outside strict mode: which corrections (if any) the engine applies in gate 3. A policy file
   // that cannot be read or parsed is the user's input error and throws (exit 2, 3 or 4).
   const corrections = await resolveCorrections(run.env, opts.ggufPath, sha256File);
-  run.warnings.push(...corrections.warnings);
-  run.model.sha256 = corrections.sha256;
+  run.report.warnings.push(...corrections.warnings);
+  run.report.model.sha256 = corrections.sha256;
   run.corrector = corrections.corrector;
-  run.model.sizeBytes = gguf.fileSize;
-  const model = readModel(run, gguf);
+  run.report.model.sizeBytes = gguf.fileSize;
+  const model = modelOf(run, gguf);
 
   opts.onProgress?.("gate 1: norm tensors");
-  const metaPath = opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {};
-  const g1 = await runNormGate(gguf, model.hparams, run.model.family, {
+  const normOpts = {
     rules: run.rules,
-    ...metaPath,
-  });
-  run.model.metaPath = g1.metaPath;
+    ...(opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {}),
+  };
+  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, normOpts);
+  run.report.model.metaPath = g1.metaPath;
   if (!g1.metaPath) {
-    run.warnings.push(
+    run.report.warnings.push(
       "no meta.json beside the GGUF (or --meta): norm RMS not compared with the export's record",
     );
   }
@@ -403,36 +391,25 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
     run.gates.push(skipped("linguistic", "not run: the model did not load"));
   } else {
     opts.onProgress?.("gate 3: linguistic probe");
-    const { prompt, maxTokens, rules } = run;
-    const g3 = runLinguisticGate({
-      engine,
-      tokenizer,
-      prompt,
-      maxTokens,
-      expect: opts.expect ?? null,
-      rules,
-    });
+    const { prompt, maxTokens, rules } = run, expect = opts.expect ?? null;
+    const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
     run.gates.push(g3.gate);
-    run.report = { ...run.report, probe: g3.probe };
+    run.report.probe = g3.probe;
   }
 
   if (opts.against) {
     opts.onProgress?.("differential: against the reference model");
     const diff = await runDifferential(gguf, opts.against, run.engine);
     run.gates.push(diff.gate);
-    if (diff.report) run.report = { ...run.report, differential: diff.report };
+    if (diff.report) run.report.differential = diff.report;
   }
 
   const statsByName = new Map<string, TensorStatsEntry>();
   for (const n of g1.norms) if (n.stats) statsByName.set(n.name, n.stats);
   for (const t of g2.tensors) statsByName.set(t.name, t);
-  run.report = {
-    ...run.report,
-    norms: g1.norms,
-    projections: g2.projections,
-    blocks: g2.blocks,
-    tensors: gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []),
-  };
+  const tensors = gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []);
+  const found = { norms: g1.norms, projections: g2.projections, blocks: g2.blocks, tensors };
+  Object.assign(run.report, found satisfies Partial<Run["report"]>);
   return engine;
 }
 

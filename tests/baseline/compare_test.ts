@@ -6,15 +6,13 @@
 
 import assert from "node:assert/strict";
 import {
+  BASELINE_TOLERANCES,
   baselineMismatchError,
   compareBaselines,
-  formatDifference,
-} from "../../lib/baseline/compare.ts";
-import {
-  BASELINE_TOLERANCES,
   describeTolerance,
+  formatDifference,
   withinTolerance,
-} from "../../lib/baseline/tolerances.ts";
+} from "../../lib/baseline/compare.ts";
 import type { Baseline } from "../../lib/baseline/types.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
 import { fixtureBaseline } from "./_fixture.ts";
