@@ -25,14 +25,10 @@
 
 import type { NormClass } from "../arch/registry.ts";
 import { NORM_CLASSES } from "../validate/rules.ts";
+import type { BaselineNorm } from "./types.ts";
 
 /** What the chart needs of a norm. */
-export interface ChartNorm {
-  readonly name: string;
-  readonly normClass: NormClass;
-  readonly layer: number | null;
-  readonly rms: number | null;
-}
+export type ChartNorm = Pick<BaselineNorm, "name" | "normClass" | "layer" | "rms">;
 
 /** Above this max/min ratio of the RMS values the scale is log10. */
 const LOG_SCALE_RATIO = 50;

@@ -138,14 +138,6 @@ export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckRes
     : differences.length > 0
     ? EXIT.baselineMismatch
     : EXIT.ok;
-  return {
-    exported,
-    report,
-    baseline,
-    paths,
-    written: !keepReference,
-    earlier,
-    differences,
-    exitCode,
-  };
+  const written = !keepReference;
+  return { exported, report, baseline, paths, written, earlier, differences, exitCode };
 }

@@ -57,14 +57,10 @@ export type BaselineProbe = Pick<
   "prompt" | "maxTokens" | "promptIds" | "generatedIds" | "text"
 >;
 
-/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts). */
-export interface BaselineNll {
-  readonly passage: string;
-  readonly meanNll: number;
-  readonly tokens: number;
-  /** log(vocabulary size): the NLL of a uniform guess. */
-  readonly logVocab: number;
-}
+/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts); logVocab: a uniform guess's. */
+export type BaselineNll =
+  & { readonly passage: string }
+  & Pick<NonNullable<ProbeResult["nll"]>, "meanNll" | "tokens" | "logVocab">;
 
 /** The whole baseline. */
 export interface Baseline {

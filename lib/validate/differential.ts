@@ -246,28 +246,6 @@ function compareSegment(
   };
 }
 
-/** Why two models cannot be compared, or null when they can. */
-function incompatibility(
-  c: ModelHparams,
-  r: ModelHparams,
-  cand: GgufFile,
-  ref: GgufFile,
-): string | null {
-  if (c.vocabSize !== r.vocabSize) {
-    return `vocabularies differ: ${cand.path} has ${c.vocabSize} tokens, ${ref.path} has ${r.vocabSize}`;
-  }
-  const ct = cand.kv(Keys.tokenizer.tokens)?.value, rt = ref.kv(Keys.tokenizer.tokens)?.value;
-  if (Array.isArray(ct) && Array.isArray(rt)) {
-    const i = ct.findIndex((tok, k) => tok !== rt[k]);
-    if (i >= 0 || ct.length !== rt.length) {
-      return `token strings differ (first at id ${
-        i >= 0 ? i : Math.min(ct.length, rt.length)
-      }): the models do not share a tokenizer`;
-    }
-  }
-  return null;
-}
-
 /** Loads a model, runs `use`, always frees the engine. */
 async function withEngine<T>(
   gguf: GgufFile,
@@ -292,17 +270,32 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The hyper-parameters of both models, or why they cannot be compared. */
 function comparable(candidate: GgufFile, reference: GgufFile): Check | { ref: ModelHparams } {
-  let refHp: ModelHparams, candHp: ModelHparams;
+  let r: ModelHparams, c: ModelHparams;
   try {
-    refHp = readHparams(reference);
-    candHp = readHparams(candidate);
+    r = readHparams(reference);
+    c = readHparams(candidate);
   } catch (e) {
     if (!(e instanceof CleanGgufError)) throw e;
     return check("fail", "differential.load", e.message);
   }
-  const mismatch = incompatibility(candHp, refHp, candidate, reference);
-  if (mismatch) return check("fail", "differential.compatible", mismatch);
-  return { ref: { ...refHp, contextLength: Math.min(refHp.contextLength, candHp.contextLength) } };
+  const mismatch = (why: string) => check("fail", "differential.compatible", why);
+  if (c.vocabSize !== r.vocabSize) {
+    return mismatch(
+      `vocabularies differ: ${candidate.path} has ${c.vocabSize} tokens, ${reference.path} has ${r.vocabSize}`,
+    );
+  }
+  const ct = candidate.kv(Keys.tokenizer.tokens)?.value;
+  const rt = reference.kv(Keys.tokenizer.tokens)?.value;
+  if (Array.isArray(ct) && Array.isArray(rt)) {
+    const i = ct.findIndex((tok, k) => tok !== rt[k]);
+    if (i >= 0 || ct.length !== rt.length) {
+      const at = i >= 0 ? i : Math.min(ct.length, rt.length);
+      return mismatch(
+        `token strings differ (first at id ${at}): the models do not share a tokenizer`,
+      );
+    }
+  }
+  return { ref: { ...r, contextLength: Math.min(r.contextLength, c.contextLength) } };
 }
 
 /** The probe (prompt + the reference's greedy continuation) and the passage, as token ids. */

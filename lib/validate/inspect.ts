@@ -21,14 +21,12 @@ import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { archByGgufName, type Family } from "../arch/registry.ts";
 import { readJsonFile } from "../io/json.ts";
 import { companionPaths } from "../provenance/meta.ts";
-import { type ExportMeta, inspectNorms, type MetaTensorRow } from "./norms.ts";
-import { failedGate, type GateResult, type NormFinding } from "./report.ts";
+import { type ExportMeta, inspectNorms, type MetaTensorRow, type NormGateResult } from "./norms.ts";
+import { failedGate } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
 
 /** Gate 1's outcome with the meta.json it used. */
-export interface NormInspection {
-  readonly gate: GateResult;
-  readonly norms: NormFinding[];
+export interface NormInspection extends NormGateResult {
   /** The meta.json compared against, or null. */
   readonly metaPath: string | null;
 }
@@ -132,11 +130,8 @@ export async function runNormGate(
     try {
       meta = await readExportMeta(metaPath);
     } catch (e) {
-      return failed(
-        `cannot read the export record: ${(e as Error).message}`,
-        "meta_read",
-        metaPath,
-      );
+      const why = `cannot read the export record: ${(e as Error).message}`;
+      return failed(why, "meta_read", metaPath);
     }
   }
   const r = await inspectNorms({ gguf, hparams, family, rules: opts.rules ?? DEFAULT_RULES, meta });

@@ -252,14 +252,11 @@ function probeChecks(input: LinguisticInput, run: Exclude<ReturnType<typeof runP
     ),
   ];
   if (expect !== null) {
-    const found = run.text.includes(expect);
-    checks.push(check(
-      found ? "pass" : "fail",
-      "expect",
-      found
-        ? `the output contains ${JSON.stringify(expect)}`
-        : `the output ${JSON.stringify(run.text)} does not contain ${JSON.stringify(expect)}`,
-    ));
+    const found = run.text.includes(expect), wanted = JSON.stringify(expect);
+    const message = found
+      ? `the output contains ${wanted}`
+      : `the output ${JSON.stringify(run.text)} does not contain ${wanted}`;
+    checks.push(check(found ? "pass" : "fail", "expect", message));
   }
   return { signals, checks };
 }

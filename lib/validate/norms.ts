@@ -55,15 +55,11 @@ import {
 const FLOAT_NORM_TYPES: readonly number[] = typesWith("float");
 
 /**
- * One tensor row of the export's meta.json (the part the validator trusts; nothing else in the
- * file is read, so the validator keeps working when the provenance format grows).
+ * What gate 1 reads of a tensor row of the export's meta.json (inspect.ts checks the row's other
+ * fields too; nothing else in the file is read, so the validator keeps working when the
+ * provenance format grows).
  */
 export interface MetaTensorRow {
-  readonly gguf_name: string;
-  readonly hf_name: string | null;
-  readonly gguf_type: string;
-  readonly shape: readonly number[];
-  readonly source_dtype: string | null;
   readonly rms: number;
   readonly min: number;
   readonly max: number;

@@ -35,6 +35,7 @@
  * @module
  */
 
+import type { BitnetEnv } from "../cli/env.ts";
 import { readJsonFile } from "../io/json.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
@@ -235,11 +236,7 @@ export interface CorrectionDecision {
  * ```
  */
 export async function resolveCorrections(
-  env: {
-    readonly correctionPolicy: string | null;
-    readonly allowRuntimeCorrections: boolean;
-    readonly fixLnScale: string | null;
-  },
+  env: Pick<BitnetEnv, "correctionPolicy" | "allowRuntimeCorrections" | "fixLnScale">,
   ggufPath: string,
   fingerprint: (path: string) => Promise<string>,
 ): Promise<CorrectionDecision> {

@@ -80,7 +80,6 @@ export interface ProjectionGateResult {
 interface MatrixStats {
   entry: TensorStatsEntry;
   ternary: TernaryStats | null;
-  sumSq: number;
 }
 
 /** Statistics of a ternary-typed tensor from its trits and scales, block by block. */
@@ -135,8 +134,7 @@ async function countedStats(
       count: r.elements,
     }
     : null;
-  const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...s };
-  return { entry, ternary, sumSq: s.rms * s.rms * s.count };
+  return { entry: { name: t.name, type: codec.name, shape: [...t.shape], ...s }, ternary };
 }
 
 async function matrixStats(
@@ -148,7 +146,6 @@ async function matrixStats(
   const codec = codecOf(t.type);
   const counted = await countedStats(gguf, t, codec, wantTernary, counter);
   if (counted) return counted;
-  const base = { name: t.name, type: codec.name, shape: [...t.shape] };
   let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
   if (codec.ternary) ({ stats, ternary } = await ternaryMatrixStats(gguf, t, codec));
   else {
@@ -159,8 +156,8 @@ async function matrixStats(
     }
     ternary = acc?.result() ?? null;
   }
-  const s = stats.result();
-  return { entry: { ...base, ...s }, ternary, sumSq: s.rms * s.rms * s.count };
+  const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...stats.result() };
+  return { entry, ternary };
 }
 
 /** A vector may be written with extra leading 1s; compare the squeezed shape. */
@@ -391,7 +388,7 @@ function blockFindings(
     const m = byLayer.get(layer)!;
     let sumSq = 0, count = 0, neg = 0, zero = 0, pos = 0, tcount = 0, allTernary = true;
     for (const ms of m.values()) {
-      sumSq += ms.sumSq;
+      sumSq += ms.entry.rms * ms.entry.rms * ms.entry.count;
       count += ms.entry.count;
       if (ms.ternary && ms.ternary.ternary) {
         neg += ms.ternary.neg;

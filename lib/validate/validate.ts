@@ -46,12 +46,9 @@ import {
   type ValidationReport,
 } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
-
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
 
-/** The probe's prompt (the one default, lib/inference/probe.ts) and its 8 new tokens, greedy. */
-export { DEFAULT_PROMPT };
-/** New tokens of the probe. */
+/** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
 
 /** Options of {@link validateGguf}. */
