@@ -273,28 +273,14 @@ export function el(
 // deno-lint-ignore no-control-regex
 const FORBIDDEN = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
 
-/**
- * Escapes text for XML content and double-quoted attributes.
- *
- * @example
- * ```ts
- * escapeXml(`a<b & "c"`); // "a&lt;b &amp; &quot;c&quot;"
- * ```
- */
-export function escapeXml(text: string): string {
+/** Text for XML content and double-quoted attributes, escaped. */
+function escapeXml(text: string): string {
   return text.replace(FORBIDDEN, "").replace(/&/g, "&amp;").replace(/</g, "&lt;")
     .replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/**
- * A number as an attribute value: at most 2 decimals, no exponent, no "-0".
- *
- * @example
- * ```ts
- * svgNumber(1 / 3); // "0.33"
- * ```
- */
-export function svgNumber(x: number): string {
+/** A number as an attribute value: at most 2 decimals, no exponent, no "-0". */
+function svgNumber(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`svg: non-finite coordinate ${x}`);
   const r = Math.round(x * 100) / 100;
   return Object.is(r, -0) ? "0" : String(r);

@@ -250,16 +250,8 @@ function show(v: RecordedValue): string {
   return JSON.stringify(v);
 }
 
-/**
- * One difference as a line: `name: before → after (tolerance …)`.
- *
- * @example
- * ```ts
- * formatDifference({ name: "NLL mean", before: 2.7, after: 3.1, quantity: "nll", tolerance: "±0.001" });
- * // "NLL mean: 2.7 → 3.1 (tolerance ±0.001)"
- * ```
- */
-export function formatDifference(d: BaselineDifference): string {
+/** One difference as a line: `name: before → after (tolerance …)`. */
+function formatDifference(d: BaselineDifference): string {
   return `${d.name}: ${show(d.before)} → ${show(d.after)} (tolerance ${d.tolerance})`;
 }
 

@@ -20,11 +20,11 @@
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
- * import { compareModels, renderDifferentialReport } from "./differential.ts";
+ * import { compareModels } from "./differential.ts";
  * const candidate = await openGguf("models/clean/clean-i2_s.gguf");
  * const reference = await openGguf("models/clean/clean-f16.gguf");
  * const report = await compareModels(candidate, reference);
- * console.log(renderDifferentialReport(report));
+ * for (const c of report.checks) console.log(c.status, c.id, c.message);
  * Deno.exitCode = report.exitCode ?? 0;
  * ```
  * @module
@@ -464,35 +464,4 @@ export async function compareModels(
   const { checks, overall } = differentialChecks(segments, t);
   const ok = checks.every((c) => c.status === "pass");
   return report(ok ? null : EXIT.gibberish, { segments, overall, checks });
-}
-
-/**
- * The report as plain text: one line per segment, one per check.
- *
- * @example
- * ```ts
- * declare const report: DifferentialReport;
- * console.log(renderDifferentialReport(report));
- * // Differential: candidate.gguf against reference.gguf — PASS
- * ```
- */
-export function renderDifferentialReport(r: DifferentialReport): string {
-  const lines = [
-    `Differential: ${r.candidate} against ${r.reference} — ${r.status.toUpperCase()}${
-      r.exitCode !== null ? ` (exit ${r.exitCode})` : ""
-    }`,
-  ];
-  for (const s of r.segments) {
-    lines.push(
-      `  ${s.id.padEnd(8)} ${s.positions} positions (${s.stablePositions} stable): top-1 ${
-        pct(s.top1Agreement)
-      } all, ${pct(s.stableTop1Agreement)} stable; mean KL ${fmt(s.meanKl)}; NLL ${
-        s.referenceNll.toFixed(4)
-      } ref, ${s.candidateNll.toFixed(4)} cand`,
-    );
-  }
-  for (const c of r.checks) {
-    lines.push(`  ${c.status.toUpperCase().padEnd(5)} ${c.id}: ${c.message}`);
-  }
-  return lines.join("\n");
 }

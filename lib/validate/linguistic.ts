@@ -26,6 +26,8 @@
  */
 
 import { EXIT } from "../errors.ts";
+import type { InferenceEngine } from "../inference/engine.ts";
+import type { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import {
   type Check,
@@ -160,20 +162,10 @@ export function nllSignal(meanNll: number, vocabSize: number, rules: LinguisticR
 }
 
 /** What the probe needs from an inference engine. */
-export interface ProbeEngine {
-  readonly hparams: { readonly vocabSize: number };
-  generate(
-    promptIds: readonly number[],
-    opts: { maxTokens: number },
-  ): { ids: number[]; timings: { promptMs: number; genMs: number } };
-  nll(ids: readonly number[]): { meanNll: number; tokens: number };
-}
+export type ProbeEngine = Pick<InferenceEngine, "hparams" | "generate" | "nll">;
 
 /** What the probe needs from a tokenizer. */
-export interface ProbeTokenizer {
-  encode(text: string): number[];
-  decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string;
-}
+export type ProbeTokenizer = Pick<TextTokenizer, "encode" | "decode">;
 
 /** Inputs of gate 3. */
 export interface LinguisticInput {

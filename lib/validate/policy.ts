@@ -41,6 +41,7 @@ import { ggufTensorRole } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 import { summarize } from "../stats/summary.ts";
 import type { AppliedCorrection } from "./report.ts";
+import { NORM_CLASSES } from "./rules.ts";
 
 /** One correction of named norm tensors. */
 export interface NormCorrection {
@@ -66,24 +67,16 @@ export interface CorrectionPolicy {
   readonly models: ReadonlyMap<string, ModelCorrections>;
 }
 
-/**
- * A fingerprint as lower-case hex: accepts `sha256-<hex>`, `sha256:<hex>` or `<hex>`.
- *
- * @example
- * ```ts
- * normalizeFingerprint("sha256-ABCD" + "0".repeat(60)); // "abcd000..."
- * ```
- */
-export function normalizeFingerprint(text: string): string | null {
+/** A fingerprint as lower-case hex: accepts `sha256-<hex>`, `sha256:<hex>` or `<hex>`. */
+function normalizeFingerprint(text: string): string | null {
   const m = /^(?:sha256[-:])?([0-9a-fA-F]{64})$/.exec(text.trim());
   return m ? m[1]!.toLowerCase() : null;
 }
 
 /** One name of each norm class, to tell whether a pattern can name a norm at all. */
-const SAMPLE_NORM_NAMES = [
-  ...["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"].map((c) => `blk.0.${c}.weight`),
-  "output_norm.weight",
-].filter((n) => ggufTensorRole(n)?.role === "norm");
+const SAMPLE_NORM_NAMES = NORM_CLASSES
+  .map((c) => (c === "output_norm" ? `${c}.weight` : `blk.0.${c}.weight`))
+  .filter((n) => ggufTensorRole(n)?.role === "norm");
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -27,7 +27,7 @@ import { runContext } from "../arch/limits.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
-import { compareModels, type DifferentialReport } from "./differential.ts";
+import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
 import { readModel, runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
@@ -80,7 +80,7 @@ export interface ValidateOptions {
 const skipped = (id: GateId, why: string) => gate(id, { status: "skip", summary: why });
 
 /** Engine settings shared by every model the validation loads. */
-type EngineSettings = { threads?: number; backend?: BackendName };
+type EngineSettings = NonNullable<CompareOptions["engine"]>;
 
 /**
  * The differential gate: the candidate's next-token distributions against the
@@ -98,10 +98,8 @@ async function runDifferential(
     reference = await openGguf(referencePath);
   } catch (e) {
     const message = `the reference: ${messageAbout(referencePath, e)}`;
-    return {
-      gate: failedGate("differential", EXIT.modelLoad, "reference", message, t0),
-      report: null,
-    };
+    const failed = failedGate("differential", EXIT.modelLoad, "reference", message, t0);
+    return { gate: failed, report: null };
   }
   try {
     const d = await compareModels(candidate, reference, { engine });

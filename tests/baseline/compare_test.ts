@@ -7,15 +7,19 @@
 import assert from "node:assert/strict";
 import {
   BASELINE_TOLERANCES,
+  type BaselineDifference,
   baselineMismatchError,
   compareBaselines,
   describeTolerance,
-  formatDifference,
   withinTolerance,
 } from "../../lib/baseline/compare.ts";
 import type { Baseline } from "../../lib/baseline/types.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
 import { fixtureBaseline } from "./_fixture.ts";
+
+/** One difference as baselineMismatchError lists it (`  - name: before → after (tolerance …)`). */
+const formatDifference = (d: BaselineDifference) =>
+  baselineMismatchError([d], "b.json", "m.gguf").message.split("\n")[1]!.replace(/^  - /, "");
 
 type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[]
   : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> }
