@@ -88,11 +88,10 @@ function makeScale(values: readonly number[]): Scale {
   return { log: false, height: (v) => (v > 0 ? (v / top) * PLOT_H : 0), ticks };
 }
 
-const label = (
-  v: number,
-) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4)
-  ? v.toExponential(0)
-  : String(Number(v.toPrecision(4))));
+const label = (v: number) =>
+  v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4)
+    ? v.toExponential(0)
+    : String(Number(v.toPrecision(4)));
 
 /** Where everything goes: groups of bars per layer, then the global norms ("out"). */
 function layoutOf(norms: readonly ChartNorm[], title: string | undefined) {
@@ -163,27 +162,15 @@ function barsOf(l: Layout, norms: readonly ChartNorm[]) {
 function axisAndLegend(l: Layout) {
   const yAxis = l.scale.ticks.map((t) => {
     const y = BASE_Y - l.scale.height(t);
-    return el(
-      "g",
-      { class: "tick" },
-      el("line", { x1: LEFT - 4, y1: y, x2: LEFT + l.plotW, y2: y, stroke: "#ddd" }),
-      el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end" }, label(t)),
-    );
+    const line = el("line", { x1: LEFT - 4, y1: y, x2: LEFT + l.plotW, y2: y, stroke: "#ddd" });
+    const text = el("text", { x: LEFT - 6, y: y + 4, "text-anchor": "end" }, label(t));
+    return el("g", { class: "tick" }, line, text);
   });
-  const legend = l.legendClasses.map((c, i) =>
-    el(
-      "g",
-      { class: "legend" },
-      el("rect", {
-        x: LEFT + i * LEGEND_W,
-        y: 28,
-        width: 10,
-        height: 10,
-        fill: NORM_CLASS_COLOR[c],
-      }),
-      el("text", { x: LEFT + i * LEGEND_W + 14, y: 37 }, c),
-    )
-  );
+  const legend = l.legendClasses.map((c, i) => {
+    const x = LEFT + i * LEGEND_W, fill = NORM_CLASS_COLOR[c];
+    const swatch = el("rect", { x, y: 28, width: 10, height: 10, fill });
+    return el("g", { class: "legend" }, swatch, el("text", { x: x + 14, y: 37 }, c));
+  });
   return { yAxis, legend };
 }
 

@@ -178,19 +178,16 @@ function compareTensor(d: DifferenceList, name: string, x: AnyTensor, y: AnyTens
   d.close(`${n} mean`, "mean", x.mean, y.mean);
   d.exact(`${n} min`, "min", x.min, y.min);
   d.exact(`${n} max`, "max", x.max, y.max);
-  if (x.distinct !== undefined || y.distinct !== undefined) {
+  // A norm's or a projection's own fields, where either side has them.
+  const has = (k: "distinct" | "verdict" | "scale" | "trits") =>
+    x[k] !== undefined || y[k] !== undefined;
+  if (has("distinct")) {
     d.exact(`${n} distinct values`, "distinct", x.distinct ?? null, y.distinct ?? null);
   }
-  if (x.verdict !== undefined || y.verdict !== undefined) {
-    d.exact(`${n} verdict`, "verdict", x.verdict ?? null, y.verdict ?? null);
-  }
-  if (x.scale !== undefined || y.scale !== undefined) {
-    d.close(`${n} ternary scale`, "scale", x.scale ?? null, y.scale ?? null);
-  }
-  if (x.trits !== undefined || y.trits !== undefined) {
-    for (const k of ["neg", "zero", "pos"] as const) {
-      d.close(`${n} share of ${k} trits`, "trits", x.trits?.[k] ?? null, y.trits?.[k] ?? null);
-    }
+  if (has("verdict")) d.exact(`${n} verdict`, "verdict", x.verdict ?? null, y.verdict ?? null);
+  if (has("scale")) d.close(`${n} ternary scale`, "scale", x.scale ?? null, y.scale ?? null);
+  for (const k of has("trits") ? (["neg", "zero", "pos"] as const) : []) {
+    d.close(`${n} share of ${k} trits`, "trits", x.trits?.[k] ?? null, y.trits?.[k] ?? null);
   }
 }
 

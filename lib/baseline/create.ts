@@ -227,9 +227,7 @@ export async function createBaseline(
     timings.hashMs = performance.now() - t0;
   }
   const file = { ...facts, name: basename(opts.ggufPath), fingerprint };
-  const tokenizer = {
-    file: opts.tokenizerPath ? basename(opts.tokenizerPath) : null,
-    sha256: tokenizerSha,
-  };
+  const tokenizerFile = opts.tokenizerPath ? basename(opts.tokenizerPath) : null;
+  const tokenizer = { file: tokenizerFile, sha256: tokenizerSha };
   return { baseline: buildBaseline(report, file, tokenizer, timings), report };
 }

@@ -65,10 +65,7 @@ export function baselinePaths(ggufPath: string, outFile?: string): BaselinePaths
  * await writeBaseline(baseline, baselinePaths("models/clean/clean-f16.gguf"));
  * ```
  */
-export async function writeBaseline(
-  baseline: Baseline,
-  paths: BaselinePaths,
-): Promise<void> {
+export async function writeBaseline(baseline: Baseline, paths: BaselinePaths): Promise<void> {
   const dir = dirname(paths.markdown);
   if (dirname(paths.json) !== dir || dirname(paths.svg) !== dir) {
     throw new UsageError(

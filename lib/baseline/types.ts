@@ -13,9 +13,9 @@
  * @module
  */
 
-import type { NormClass } from "../arch/registry.ts";
 import type { TensorSummary } from "../stats/summary.ts";
 import type {
+  NormFinding,
   ProbeResult,
   ProjectionFinding,
   TensorStatsEntry,
@@ -35,13 +35,9 @@ export type BaselineTensorStats =
     readonly [K in keyof TensorSummary]: number | null;
   };
 
-/** One norm tensor. */
-export interface BaselineNorm extends BaselineTensorStats {
-  readonly normClass: NormClass;
-  /** Null for output_norm. */
-  readonly layer: number | null;
-  /** Distinct values (counted up to 4096), null when not decoded. */
-  readonly distinct: number | null;
+/** One norm tensor: class, layer (null for output_norm), distinct values (null when not decoded). */
+export interface BaselineNorm
+  extends BaselineTensorStats, Pick<NormFinding, "normClass" | "layer" | "distinct"> {
   /** Gate 1's verdict. */
   readonly verdict: string;
 }

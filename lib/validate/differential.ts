@@ -336,13 +336,9 @@ async function runBoth(
     await withEngine(reference, engineOpts, (e) => {
       const gen = e.generate(seqs.promptIds, { maxTokens: seqs.probeTokens });
       // Row r predicts ids[r + 1]: rows P-1 … P+G-2 are the G greedy choices.
+      const probeIds = [...seqs.promptIds, ...gen.ids], firstRow = seqs.promptIds.length - 1;
       sequences = [
-        {
-          id: "probe",
-          text: seqs.prompt,
-          ids: [...seqs.promptIds, ...gen.ids],
-          firstRow: seqs.promptIds.length - 1,
-        },
+        { id: "probe", text: seqs.prompt, ids: probeIds, firstRow },
         { id: "passage", text: seqs.passage, ids: seqs.passageIds, firstRow: 0 },
       ];
       refLogits = sequences.map((s) => e.forwardAll(s.ids));

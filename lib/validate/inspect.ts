@@ -46,8 +46,7 @@ function failed(message: string, id: string, metaPath: string | null): NormInspe
 async function findMetaBeside(ggufPath: string): Promise<string | null> {
   const path = companionPaths(ggufPath).meta;
   try {
-    const st = await Deno.stat(path);
-    return st.isFile ? path : null;
+    return (await Deno.stat(path)).isFile ? path : null;
   } catch {
     return null;
   }

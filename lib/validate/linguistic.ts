@@ -183,29 +183,12 @@ export interface LinguisticInput {
 export interface LinguisticResult {
   readonly gate: GateResult;
   readonly probe: ProbeResult | null;
+  /** The gate failed only because the `--expect` text is missing: the output passed every signal. */
+  readonly expectOnly: boolean;
 }
 
 /** How a failed `--expect` is reported (the gate's exit code stays 15). */
 export const EXPECTED_TEXT_NOT_FOUND = "expected text not found";
-
-/**
- * True when the linguistic gate failed only because the `--expect` text is
- * missing: the output itself passed every gibberish signal.
- *
- * @example
- * ```ts
- * import { check } from "./report.ts";
- * const gate = {
- *   id: "linguistic", title: "Gate 3", status: "fail", exitCode: 15, summary: "", durationMs: 0,
- *   checks: [check("pass", "gibberish", "reads as text"), check("fail", "expect", "no \"Paris\"")],
- * } as const;
- * onlyExpectFailed(gate); // true
- * ```
- */
-export function onlyExpectFailed(gate: GateResult): boolean {
-  const failed = gate.checks.filter((c) => c.status === "fail");
-  return gate.id === "linguistic" && failed.length > 0 && failed.every((c) => c.id === "expect");
-}
 
 /** Generates the continuation and measures the passage NLL (null, with the reason, when it fails). */
 function runProbe(input: LinguisticInput) {
@@ -216,11 +199,8 @@ function runProbe(input: LinguisticInput) {
     const text = tokenizer.decode(gen.ids, { skipSpecial: true });
     const t0 = performance.now();
     const nll = engine.nll(tokenizer.encode(input.passage ?? PROBE_PASSAGE));
-    const timings = {
-      promptMs: gen.timings.promptMs,
-      generateMs: gen.timings.genMs,
-      nllMs: performance.now() - t0,
-    };
+    const { promptMs, genMs: generateMs } = gen.timings;
+    const timings = { promptMs, generateMs, nllMs: performance.now() - t0 };
     return { promptIds, generatedIds: gen.ids, text, nll, timings };
   } catch (e) {
     return `the inference probe failed to run: ${(e as Error).message}`;
@@ -271,10 +251,12 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
     return {
       gate: failedGate("linguistic", EXIT.probeFailed, "probe_run", run, started),
       probe: null,
+      expectOnly: false,
     };
   }
   const { signals, checks } = probeChecks(input, run);
   const failed = checks.filter((c) => c.status === "fail");
+  const expectOnly = failed.length > 0 && failed.every((c) => c.id === "expect");
   const logVocab = Math.log(input.engine.hparams.vocabSize);
   const { meanNll, tokens } = run.nll;
   return {
@@ -282,7 +264,7 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
       exitCode: failed.length ? EXIT.gibberish : null,
       summary: failed.length === 0
         ? `coherent output, passage NLL ${meanNll.toFixed(3)} (log V = ${logVocab.toFixed(3)})`
-        : failed.every((c) => c.id === "expect")
+        : expectOnly
         ? `${EXPECTED_TEXT_NOT_FOUND}: ${failed[0]!.message}`
         : `the output is gibberish: ${failed.map((c) => c.id).join(", ")} failed`,
       checks,
@@ -304,5 +286,6 @@ export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
       },
       timings: run.timings,
     },
+    expectOnly,
   };
 }

@@ -18,10 +18,8 @@
 import type { NormClass } from "../arch/registry.ts";
 import type { TensorSummary } from "../stats/summary.ts";
 import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
-
-export type { CheckStatus };
-
 import type { DifferentialReport } from "./differential.ts";
+
 /** The report format identifier (bump on incompatible changes). */
 export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
 

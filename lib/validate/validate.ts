@@ -28,7 +28,7 @@ import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
-import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
+import { EXPECTED_TEXT_NOT_FOUND, runLinguisticGate } from "./linguistic.ts";
 import { readModel, runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
@@ -139,6 +139,8 @@ interface Run {
   readonly started: number;
   /** The runtime corrections the engine applies to the norms (triage only), or null. */
   corrector: NormCorrector | null;
+  /** Gate 3 failed only on the `--expect` text. */
+  expectOnly: boolean;
 }
 
 function newRun(opts: ValidateOptions): Run {
@@ -190,6 +192,7 @@ function newRun(opts: ValidateOptions): Run {
     },
     started: performance.now(),
     corrector: null,
+    expectOnly: false,
   };
 }
 
@@ -203,7 +206,7 @@ function finish(run: Run): ValidationReport {
     ...run.report,
     model: { ...run.report.model },
     exitCode,
-    exitMeaning: failed && onlyExpectFailed(failed)
+    exitMeaning: failed?.id === "linguistic" && run.expectOnly
       ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
       : EXIT_MEANINGS[exitCode],
     passed: exitCode === EXIT.ok,
@@ -246,10 +249,7 @@ function modelOf(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; erro
 async function loadTokenizer(run: Run, gguf: GgufFile, hparams: ModelHparams | null) {
   const path = run.opts.tokenizerPath;
   try {
-    const tokenizer = await TextTokenizer.load({
-      ...(path ? { tokenizerJsonPath: path } : {}),
-      gguf,
-    });
+    const tokenizer = await TextTokenizer.load(path ? { tokenizerJsonPath: path, gguf } : { gguf });
     if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
       throw new Error(
         `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
@@ -390,6 +390,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
     const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
     run.gates.push(g3.gate);
     run.report.probe = g3.probe;
+    run.expectOnly = g3.expectOnly;
   }
 
   if (opts.against) {
