@@ -12,7 +12,7 @@
 import { printJson, probeSettings, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
-import { baselinePaths, writeBaseline } from "../lib/baseline/write.ts";
+import { baselinePaths, writeBaseline } from "../lib/baseline/files.ts";
 
 /** The task: validate, write the three files, print where they are (or the baseline JSON). */
 export const baselineTask: TaskBody<typeof BASELINE_SPEC> = async ({ flags: f, args }, ctx) => {

@@ -28,9 +28,8 @@ import type { ValidationReport } from "../validate/report.ts";
 import { validateGguf } from "../validate/validate.ts";
 import { type BaselineDifference, compareBaselines } from "./compare.ts";
 import { createBaseline } from "./create.ts";
-import { readBaseline } from "./read.ts";
 import type { Baseline } from "./types.ts";
-import { type BaselinePaths, baselinePaths, writeBaseline } from "./write.ts";
+import { type BaselinePaths, baselinePaths, readBaseline, writeBaseline } from "./files.ts";
 
 /** Options of {@link modelCheck}. */
 export interface ModelCheckOptions {
@@ -139,14 +138,6 @@ export async function modelCheck(opts: ModelCheckOptions): Promise<ModelCheckRes
     : differences.length > 0
     ? EXIT.baselineMismatch
     : EXIT.ok;
-  return {
-    exported,
-    report,
-    baseline,
-    paths,
-    written: !keepReference,
-    earlier,
-    differences,
-    exitCode,
-  };
+  const written = !keepReference;
+  return { exported, report, baseline, paths, written, earlier, differences, exitCode };
 }

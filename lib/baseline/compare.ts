@@ -1,7 +1,12 @@
 /**
  * Compares a new baseline with an earlier one, quantity by quantity, under
- * the one tolerance table (./tolerances.ts), and lists every difference:
- * name, before, after, tolerance.
+ * the one table of how far each quantity may move before `model-check
+ * --baseline` fails (exit 18), and lists every difference: name, before,
+ * after, tolerance.
+ *
+ * A value passes when |after − before| ≤ absolute + relative × max(|before|, |after|);
+ * both zero means exact. Values that are not numbers (ids, types, shapes,
+ * metadata strings) are always compared exactly.
  *
  * @example
  * ```ts
@@ -15,12 +20,6 @@
  */
 
 import { BaselineMismatchError } from "../errors.ts";
-import {
-  BASELINE_TOLERANCES,
-  describeTolerance,
-  type ToleranceName,
-  withinTolerance,
-} from "./tolerances.ts";
 import type {
   Baseline,
   BaselineNorm,
@@ -28,6 +27,102 @@ import type {
   BaselineTensorStats,
   MetadataValue,
 } from "./types.ts";
+
+/** How far one quantity may move. */
+export interface Tolerance {
+  readonly relative: number;
+  readonly absolute: number;
+  /** Why this much and no more. */
+  readonly why: string;
+}
+
+const EXACT = (why: string): Tolerance => ({ relative: 0, absolute: 0, why });
+
+/**
+ * Every compared quantity and its tolerance. docs/baselines/README.md
+ * explains the same table.
+ */
+export const BASELINE_TOLERANCES = {
+  fingerprint: EXACT("sha256 of the whole file: any changed byte changes it"),
+  metadata: EXACT("metadata keys are copied or computed exactly by the exporter"),
+  tensorSet: EXACT("the same model has the same tensors"),
+  type: EXACT("the storage type of a tensor is an export decision, never rounding"),
+  shape: EXACT("shapes come from config.json"),
+  count: EXACT("values counted in the statistics"),
+  nonFinite: EXACT("a clean file has none; any new one is damage"),
+  min: EXACT("extremes are stored values, not sums: equal bytes give equal extremes"),
+  max: EXACT("extremes are stored values, not sums: equal bytes give equal extremes"),
+  rms: {
+    relative: 1e-9,
+    absolute: 0,
+    why: "float64 sums of the stored values: only a change of summation order " +
+      "(~1e-15 relative) is forgiven; one changed F16 element of a 256-value norm moves it ~4e-6",
+  },
+  mean: {
+    relative: 1e-9,
+    absolute: 1e-12,
+    why: "as rms; the absolute floor covers means that are zero up to rounding",
+  },
+  distinct: EXACT("number of distinct stored values of a norm"),
+  verdict: EXACT("gate 1's verdict on a norm"),
+  scale: {
+    relative: 1e-9,
+    absolute: 0,
+    why: "ternary scale s = mean|W| in float64, as rms",
+  },
+  trits: {
+    relative: 0,
+    absolute: 1e-9,
+    why: "fractions of −s/0/+s: counts divided by the same total",
+  },
+  probe: EXACT("greedy decoding: prompt, token budget, prompt ids and generated ids"),
+  nll: {
+    relative: 0,
+    absolute: 1e-3,
+    why: "mean NLL in nats over the passage: kernels (WASM or TypeScript, any thread count) " +
+      "differ by ~1e-7 here; a damaged tensor moves it by far more than 1e-3",
+  },
+  nllTokens: EXACT("the passage tokenizes to the same ids"),
+} as const satisfies Record<string, Tolerance>;
+
+/** A quantity in {@link BASELINE_TOLERANCES}. */
+export type ToleranceName = keyof typeof BASELINE_TOLERANCES;
+
+/**
+ * Whether two numbers agree within `tol`. NaN never agrees, except that a
+ * missing value (null) agrees with another missing value.
+ *
+ * @example
+ * ```ts
+ * withinTolerance(1, 1 + 1e-12, BASELINE_TOLERANCES.rms); // true
+ * withinTolerance(1, 1.001, BASELINE_TOLERANCES.rms); // false
+ * ```
+ */
+export function withinTolerance(
+  before: number | null,
+  after: number | null,
+  tol: Tolerance,
+): boolean {
+  if (before === null || after === null) return before === after;
+  if (before === after) return true;
+  const bound = tol.absolute + tol.relative * Math.max(Math.abs(before), Math.abs(after));
+  return Math.abs(after - before) <= bound;
+}
+
+/**
+ * A tolerance as people read it: "exact", "±1e-9 relative", "±0.001".
+ *
+ * @example
+ * ```ts
+ * describeTolerance(BASELINE_TOLERANCES.nll); // "±0.001"
+ * ```
+ */
+export function describeTolerance(tol: Tolerance): string {
+  const parts: string[] = [];
+  if (tol.absolute > 0) parts.push(`±${tol.absolute}`);
+  if (tol.relative > 0) parts.push(`±${tol.relative} relative`);
+  return parts.length ? parts.join(" + ") : "exact";
+}
 
 /** A JSON value as recorded in a baseline. */
 export type RecordedValue = MetadataValue | null | readonly number[] | readonly string[];
@@ -83,19 +178,16 @@ function compareTensor(d: DifferenceList, name: string, x: AnyTensor, y: AnyTens
   d.close(`${n} mean`, "mean", x.mean, y.mean);
   d.exact(`${n} min`, "min", x.min, y.min);
   d.exact(`${n} max`, "max", x.max, y.max);
-  if (x.distinct !== undefined || y.distinct !== undefined) {
+  // A norm's or a projection's own fields, where either side has them.
+  const has = (k: "distinct" | "verdict" | "scale" | "trits") =>
+    x[k] !== undefined || y[k] !== undefined;
+  if (has("distinct")) {
     d.exact(`${n} distinct values`, "distinct", x.distinct ?? null, y.distinct ?? null);
   }
-  if (x.verdict !== undefined || y.verdict !== undefined) {
-    d.exact(`${n} verdict`, "verdict", x.verdict ?? null, y.verdict ?? null);
-  }
-  if (x.scale !== undefined || y.scale !== undefined) {
-    d.close(`${n} ternary scale`, "scale", x.scale ?? null, y.scale ?? null);
-  }
-  if (x.trits !== undefined || y.trits !== undefined) {
-    for (const k of ["neg", "zero", "pos"] as const) {
-      d.close(`${n} share of ${k} trits`, "trits", x.trits?.[k] ?? null, y.trits?.[k] ?? null);
-    }
+  if (has("verdict")) d.exact(`${n} verdict`, "verdict", x.verdict ?? null, y.verdict ?? null);
+  if (has("scale")) d.close(`${n} ternary scale`, "scale", x.scale ?? null, y.scale ?? null);
+  for (const k of has("trits") ? (["neg", "zero", "pos"] as const) : []) {
+    d.close(`${n} share of ${k} trits`, "trits", x.trits?.[k] ?? null, y.trits?.[k] ?? null);
   }
 }
 
@@ -155,16 +247,8 @@ function show(v: RecordedValue): string {
   return JSON.stringify(v);
 }
 
-/**
- * One difference as a line: `name: before → after (tolerance …)`.
- *
- * @example
- * ```ts
- * formatDifference({ name: "NLL mean", before: 2.7, after: 3.1, quantity: "nll", tolerance: "±0.001" });
- * // "NLL mean: 2.7 → 3.1 (tolerance ±0.001)"
- * ```
- */
-export function formatDifference(d: BaselineDifference): string {
+/** One difference as a line: `name: before → after (tolerance …)`. */
+function formatDifference(d: BaselineDifference): string {
   return `${d.name}: ${show(d.before)} → ${show(d.after)} (tolerance ${d.tolerance})`;
 }
 

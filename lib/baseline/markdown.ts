@@ -17,7 +17,7 @@
  * @module
  */
 
-import { BASELINE_TOLERANCES, describeTolerance } from "./tolerances.ts";
+import { BASELINE_TOLERANCES, describeTolerance } from "./compare.ts";
 import type { Baseline, BaselineTensorStats } from "./types.ts";
 
 /**
@@ -88,6 +88,8 @@ function summary(b: Baseline, files: BaselineFiles): string {
   const v = b.validation;
   const types = Object.entries(b.model.tensorTypes).map(([t, n]) => `${t} ${n}`).join(", ");
   const tokenizer = b.tokenizer.file ? markdownText(b.tokenizer.file) : "the GGUF's own";
+  const tokenizerSha = b.tokenizer.sha256 ? `sha256-${b.tokenizer.sha256}` : "not hashed";
+  const arch = `${b.model.architecture ?? "unknown"} (${b.model.family ?? "unknown family"})`;
   const notes = [
     ...(v.corrections ?? []).map((t) =>
       `- **runtime correction (triage only, the file is unchanged):** ${markdownText(t)}`
@@ -105,15 +107,9 @@ ${
     table(["", ""], [
       ["fingerprint", `\`${b.model.fingerprint}\``],
       ["size", `${b.model.sizeBytes} bytes`],
-      [
-        "architecture",
-        `${b.model.architecture ?? "unknown"} (${b.model.family ?? "unknown family"})`,
-      ],
+      ["architecture", arch],
       ["GGUF", `version ${b.model.ggufVersion}, ${b.model.tensorCount} tensors (${types})`],
-      [
-        "tokenizer",
-        `${tokenizer} (${b.tokenizer.sha256 ? `sha256-${b.tokenizer.sha256}` : "not hashed"})`,
-      ],
+      ["tokenizer", `${tokenizer} (${tokenizerSha})`],
       ["tool", `${b.tool.name} ${b.tool.version}`],
       ["gates", v.gates.map((g) => `${g.id} ${g.status}`).join(", ")],
     ])
@@ -148,7 +144,8 @@ log V = ${formatStat(n.logVocab)}; ratio ${
 }
 
 function tensorTables(b: Baseline): string {
-  const head = ["tensor", "class", "layer", "type", "n", "rms", "mean", "min", "max"];
+  const figures = ["rms", "mean", "min", "max"];
+  const normHead = ["tensor", "class", "layer", "type", "n", ...figures, "distinct", "verdict"];
   const norms = b.norms.map((n) => {
     const s = stats(n), layer = n.layer === null ? "–" : n.layer;
     const distinct = n.distinct === null ? "–" : n.distinct;
@@ -160,22 +157,18 @@ function tensorTables(b: Baseline): string {
     return [s.name, p.layer, s.type, s.shape, ...s.figures, formatStat(p.scale), trits];
   });
   const other = b.otherTensors.map(stats).map((s) => [s.name, s.type, s.shape, ...s.figures]);
+  const projHead = ["tensor", "layer", "type", "shape", ...figures, "scale", "−1 / 0 / +1"];
   return `## Norms
 
-${table([...head, "distinct", "verdict"], norms)}
+${table(normHead, norms)}
 
 ## Projections
 
-${
-    table(
-      ["tensor", "layer", "type", "shape", "rms", "mean", "min", "max", "scale", "−1 / 0 / +1"],
-      projections,
-    )
-  }
+${table(projHead, projections)}
 
 ## Other tensors
 
-${table(["tensor", "type", "shape", "rms", "mean", "min", "max"], other)}`;
+${table(["tensor", "type", "shape", ...figures], other)}`;
 }
 
 function recorded(b: Baseline): string {

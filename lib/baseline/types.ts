@@ -13,8 +13,14 @@
  * @module
  */
 
-import type { NormClass } from "../arch/registry.ts";
-import type { ValidationReport } from "../validate/report.ts";
+import type { TensorSummary } from "../stats/summary.ts";
+import type {
+  NormFinding,
+  ProbeResult,
+  ProjectionFinding,
+  TensorStatsEntry,
+  ValidationReport,
+} from "../validate/report.ts";
 
 /** The baseline format identifier (bump on incompatible changes). */
 export const BASELINE_SCHEMA_ID = "clean-gguf/baseline/1";
@@ -22,59 +28,35 @@ export const BASELINE_SCHEMA_ID = "clean-gguf/baseline/1";
 /** A metadata value as recorded: scalars as they are, u64/i64 beyond 2^53 as decimal strings. */
 export type MetadataValue = string | number | boolean;
 
-/** Summary statistics of one tensor's values, as stored in the file. */
-export interface BaselineTensorStats {
-  readonly name: string;
-  readonly type: string;
-  /** PyTorch order. */
-  readonly shape: readonly number[];
-  /** The figures below are null when the values could not be decoded. */
-  readonly count: number | null;
-  readonly rms: number | null;
-  readonly mean: number | null;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly nonFinite: number | null;
-}
+/** Summary statistics of one tensor's values; the figures are null when they could not be decoded. */
+export type BaselineTensorStats =
+  & Pick<TensorStatsEntry, "name" | "type" | "shape">
+  & {
+    readonly [K in keyof TensorSummary]: number | null;
+  };
 
-/** One norm tensor. */
-export interface BaselineNorm extends BaselineTensorStats {
-  readonly normClass: NormClass;
-  /** Null for output_norm. */
-  readonly layer: number | null;
-  /** Distinct values (counted up to 4096), null when not decoded. */
-  readonly distinct: number | null;
+/** One norm tensor: class, layer (null for output_norm), distinct values (null when not decoded). */
+export interface BaselineNorm
+  extends BaselineTensorStats, Pick<NormFinding, "normClass" | "layer" | "distinct"> {
   /** Gate 1's verdict. */
   readonly verdict: string;
 }
 
-/** One projection. */
-export interface BaselineProjection extends BaselineTensorStats {
-  readonly kind: string;
-  readonly layer: number;
-  /** Ternary scale s; null when the values are not ternary. */
-  readonly scale: number | null;
-  /** Fractions of −s, 0, +s; null when not ternary. */
-  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
-}
+/** One projection: gate 2's finding (ternary scale and split, null when not ternary). */
+export type BaselineProjection =
+  & BaselineTensorStats
+  & Pick<ProjectionFinding, "kind" | "layer" | "scale" | "trits">;
 
 /** The greedy probe. */
-export interface BaselineProbe {
-  readonly prompt: string;
-  readonly maxTokens: number;
-  readonly promptIds: readonly number[];
-  readonly generatedIds: readonly number[];
-  readonly text: string;
-}
+export type BaselineProbe = Pick<
+  ProbeResult,
+  "prompt" | "maxTokens" | "promptIds" | "generatedIds" | "text"
+>;
 
-/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts). */
-export interface BaselineNll {
-  readonly passage: string;
-  readonly meanNll: number;
-  readonly tokens: number;
-  /** log(vocabulary size): the NLL of a uniform guess. */
-  readonly logVocab: number;
-}
+/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts); logVocab: a uniform guess's. */
+export type BaselineNll =
+  & { readonly passage: string }
+  & Pick<NonNullable<ProbeResult["nll"]>, "meanNll" | "tokens" | "logVocab">;
 
 /** The whole baseline. */
 export interface Baseline {

@@ -71,33 +71,28 @@ export function lowBitGrid(values: ArrayLike<number>, options: GridOptions = {})
   const blockSize = options.blockSize ?? 32;
   const maxLevel = options.maxLevel ?? 8;
   const tol = options.tolerance ?? 0.04;
+  const offGrid = (b: number) => ({ onGrid: false, levels: null, blockSize, firstOffGridBlock: b });
   let levels = 0;
   for (let start = 0, b = 0; start < values.length; start += blockSize, b++) {
     const end = Math.min(values.length, start + blockSize);
     let maxAbs = 0;
     for (let i = start; i < end; i++) {
       const a = Math.abs(values[i]!);
-      if (!Number.isFinite(a)) {
-        return { onGrid: false, levels: null, blockSize, firstOffGridBlock: b };
-      }
+      if (!Number.isFinite(a)) return offGrid(b);
       if (a > maxAbs) maxAbs = a;
     }
     if (maxAbs === 0) continue;
     // The largest magnitude sits on level k for some k ≤ maxLevel, so d = maxAbs / k exactly.
-    let found = 0;
-    for (let k = 1; k <= maxLevel && found === 0; k++) {
-      const d = maxAbs / k;
-      let ok = true;
+    const onLevel = (k: number, d = maxAbs / k) => {
       for (let i = start; i < end; i++) {
         const r = values[i]! / d;
-        if (Math.abs(r - Math.round(r)) > tol) {
-          ok = false;
-          break;
-        }
+        if (Math.abs(r - Math.round(r)) > tol) return false;
       }
-      if (ok) found = k;
-    }
-    if (found === 0) return { onGrid: false, levels: null, blockSize, firstOffGridBlock: b };
+      return true;
+    };
+    let found = 1;
+    while (found <= maxLevel && !onLevel(found)) found++;
+    if (found > maxLevel) return offGrid(b);
     if (found > levels) levels = found;
   }
   return { onGrid: true, levels, blockSize, firstOffGridBlock: null };

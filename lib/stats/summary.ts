@@ -1,7 +1,8 @@
 /**
  * Streaming summary statistics of a tensor's values: count, RMS, mean, min,
  * max and non-finite count, accumulated in float64 chunk by chunk so that a
- * tensor never needs to be held whole.
+ * tensor never needs to be held whole; and the median, for comparing a value
+ * with its peers (e.g. one layer's projection RMS against the other layers').
  *
  * @example
  * ```ts
@@ -47,12 +48,7 @@ export class StatsAccumulator {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    this.#count += values.length - bad;
-    this.#sum += sum;
-    this.#sumSq += sumSq;
-    this.#min = min;
-    this.#max = max;
-    this.#nonFinite += bad;
+    this.#merge(values.length - bad, bad, sum, sumSq, min, max);
   }
 
   /**
@@ -73,7 +69,12 @@ export class StatsAccumulator {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    this.#count += bits.length - bad;
+    this.#merge(bits.length - bad, bad, sum, sumSq, min, max);
+  }
+
+  // The two loops above stay separate (one reads values, one looks bit patterns up) for speed.
+  #merge(count: number, bad: number, sum: number, sumSq: number, min: number, max: number) {
+    this.#count += count;
     this.#sum += sum;
     this.#sumSq += sumSq;
     this.#min = min;
@@ -107,4 +108,20 @@ export function summarize(values: ArrayLike<number>): TensorSummary {
   const acc = new StatsAccumulator();
   acc.add(values);
   return acc.result();
+}
+
+/**
+ * The median of the finite numbers in `values` (mean of the middle two for an
+ * even count); NaN when there are none.
+ *
+ * @example
+ * ```ts
+ * median([4, 1, 3, 2]); // 2.5
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }

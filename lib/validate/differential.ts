@@ -20,11 +20,11 @@
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
- * import { compareModels, renderDifferentialReport } from "./differential.ts";
+ * import { compareModels } from "./differential.ts";
  * const candidate = await openGguf("models/clean/clean-i2_s.gguf");
  * const reference = await openGguf("models/clean/clean-f16.gguf");
  * const report = await compareModels(candidate, reference);
- * console.log(renderDifferentialReport(report));
+ * for (const c of report.checks) console.log(c.status, c.id, c.message);
  * Deno.exitCode = report.exitCode ?? 0;
  * ```
  * @module
@@ -48,18 +48,6 @@ export const DIFFERENTIAL_SCHEMA_ID = "clean-gguf/differential-report/1";
 /** Greedy tokens of the reference appended to the prompt. */
 export const DEFAULT_PROBE_TOKENS = 16;
 
-/** The pass/fail thresholds. */
-export interface DifferentialThresholds {
-  /** A position is stable when the reference's top-1/top-2 logit gap is at least this. */
-  readonly stableMargin: number;
-  /** Smallest share of stable positions where both models pick the same top-1 token. */
-  readonly minStableTop1Agreement: number;
-  /** Largest mean KL(P_reference ‖ P_candidate) over all positions, in nats. */
-  readonly maxMeanKl: number;
-  /** Largest increase of the candidate's mean NLL on the passage over the reference's, nats/token. */
-  readonly maxNllIncrease: number;
-}
-
 /**
  * The declared thresholds, each with its reason.
  *
@@ -68,29 +56,36 @@ export interface DifferentialThresholds {
  * DIFFERENTIAL_THRESHOLDS.maxMeanKl.value; // 0.001
  * ```
  */
-export const DIFFERENTIAL_THRESHOLDS: {
-  readonly [K in keyof DifferentialThresholds]: { readonly value: number; readonly reason: string };
-} = {
+export const DIFFERENTIAL_THRESHOLDS = {
+  /** A position is stable when the reference's top-1/top-2 logit gap is at least this. */
   stableMargin: {
     value: 0.1,
     reason:
       "int8 activation quantization is a step function: correct engines differ by a few 1e-2 in a logit, so only gaps of 0.1 or more are decisive (the fixtures' greedy_stable_prefix_len uses the same 0.1)",
   },
+  /** Smallest share of stable positions where both models pick the same top-1 token. */
   minStableTop1Agreement: {
     value: 1,
     reason:
       "packing exact ternary weights loses nothing: a faithful quantization picks the reference's token at every decisive position",
   },
+  /** Largest mean KL(P_reference ‖ P_candidate) over all positions, in nats. */
   maxMeanKl: {
     value: 1e-3,
     reason:
       "I2_S/TQ of an already-ternary model changes at most the f16 rounding of one scale per tensor; damaged codes or scales move the distributions far more than 1e-3 nats",
   },
+  /** Largest increase of the candidate's mean NLL on the passage over the reference's, nats/token. */
   maxNllIncrease: {
     value: 0.02,
     reason:
       "a 0.02 nats/token rise (2% perplexity) on plain English is already a visible loss of quality for a model that should be unchanged",
   },
+} as const satisfies Record<string, { readonly value: number; readonly reason: string }>;
+
+/** The pass/fail thresholds (see {@link DIFFERENTIAL_THRESHOLDS} for what each means). */
+export type DifferentialThresholds = {
+  readonly [K in keyof typeof DIFFERENTIAL_THRESHOLDS]: number;
 };
 
 /** The threshold values alone. */
@@ -251,49 +246,6 @@ function compareSegment(
   };
 }
 
-/** Why two models cannot be compared, or null when they can. */
-function incompatibility(
-  c: ModelHparams,
-  r: ModelHparams,
-  cand: GgufFile,
-  ref: GgufFile,
-): string | null {
-  if (c.vocabSize !== r.vocabSize) {
-    return `vocabularies differ: ${cand.path} has ${c.vocabSize} tokens, ${ref.path} has ${r.vocabSize}`;
-  }
-  const ct = cand.kv(Keys.tokenizer.tokens)?.value, rt = ref.kv(Keys.tokenizer.tokens)?.value;
-  if (Array.isArray(ct) && Array.isArray(rt)) {
-    const i = ct.findIndex((tok, k) => tok !== rt[k]);
-    if (i >= 0 || ct.length !== rt.length) {
-      return `token strings differ (first at id ${
-        i >= 0 ? i : Math.min(ct.length, rt.length)
-      }): the models do not share a tokenizer`;
-    }
-  }
-  return null;
-}
-
-function failedReport(
-  candidate: GgufFile,
-  reference: GgufFile,
-  t: DifferentialThresholds,
-  check: Check,
-  started: number,
-): DifferentialReport {
-  return {
-    schema: DIFFERENTIAL_SCHEMA_ID,
-    candidate: candidate.path,
-    reference: reference.path,
-    status: "fail",
-    exitCode: EXIT.modelLoad,
-    thresholds: t,
-    segments: [],
-    overall: null,
-    checks: [check],
-    durationMs: performance.now() - started,
-  };
-}
-
 /** Loads a model, runs `use`, always frees the engine. */
 async function withEngine<T>(
   gguf: GgufFile,
@@ -313,25 +265,38 @@ async function withEngine<T>(
   }
 }
 
-const fmt = (
-  x: number,
-  digits = 3,
-) => (Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(digits));
+const fmt = (x: number, digits = 3) =>
+  Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(digits);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The hyper-parameters of both models, or why they cannot be compared. */
 function comparable(candidate: GgufFile, reference: GgufFile): Check | { ref: ModelHparams } {
-  let refHp: ModelHparams, candHp: ModelHparams;
+  let r: ModelHparams, c: ModelHparams;
   try {
-    refHp = readHparams(reference);
-    candHp = readHparams(candidate);
+    r = readHparams(reference);
+    c = readHparams(candidate);
   } catch (e) {
     if (!(e instanceof CleanGgufError)) throw e;
     return check("fail", "differential.load", e.message);
   }
-  const mismatch = incompatibility(candHp, refHp, candidate, reference);
-  if (mismatch) return check("fail", "differential.compatible", mismatch);
-  return { ref: { ...refHp, contextLength: Math.min(refHp.contextLength, candHp.contextLength) } };
+  const mismatch = (why: string) => check("fail", "differential.compatible", why);
+  if (c.vocabSize !== r.vocabSize) {
+    return mismatch(
+      `vocabularies differ: ${candidate.path} has ${c.vocabSize} tokens, ${reference.path} has ${r.vocabSize}`,
+    );
+  }
+  const ct = candidate.kv(Keys.tokenizer.tokens)?.value;
+  const rt = reference.kv(Keys.tokenizer.tokens)?.value;
+  if (Array.isArray(ct) && Array.isArray(rt)) {
+    const i = ct.findIndex((tok, k) => tok !== rt[k]);
+    if (i >= 0 || ct.length !== rt.length) {
+      const at = i >= 0 ? i : Math.min(ct.length, rt.length);
+      return mismatch(
+        `token strings differ (first at id ${at}): the models do not share a tokenizer`,
+      );
+    }
+  }
+  return { ref: { ...r, contextLength: Math.min(r.contextLength, c.contextLength) } };
 }
 
 /** The probe (prompt + the reference's greedy continuation) and the passage, as token ids. */
@@ -372,13 +337,9 @@ async function runBoth(
     await withEngine(reference, engineOpts, (e) => {
       const gen = e.generate(seqs.promptIds, { maxTokens: seqs.probeTokens });
       // Row r predicts ids[r + 1]: rows P-1 … P+G-2 are the G greedy choices.
+      const probeIds = [...seqs.promptIds, ...gen.ids], firstRow = seqs.promptIds.length - 1;
       sequences = [
-        {
-          id: "probe",
-          text: seqs.prompt,
-          ids: [...seqs.promptIds, ...gen.ids],
-          firstRow: seqs.promptIds.length - 1,
-        },
+        { id: "probe", text: seqs.prompt, ids: probeIds, firstRow },
         { id: "passage", text: seqs.passage, ids: seqs.passageIds, firstRow: 0 },
       ];
       refLogits = sequences.map((s) => e.forwardAll(s.ids));
@@ -467,7 +428,21 @@ export async function compareModels(
 ): Promise<DifferentialReport> {
   const started = performance.now();
   const t: DifferentialThresholds = { ...DEFAULT_DIFFERENTIAL_THRESHOLDS, ...opts.thresholds };
-  const failed = (c: Check) => failedReport(candidate, reference, t, c, started);
+  const report = (
+    exitCode: number | null,
+    found: Pick<DifferentialReport, "segments" | "overall" | "checks">,
+  ): DifferentialReport => ({
+    schema: DIFFERENTIAL_SCHEMA_ID,
+    candidate: candidate.path,
+    reference: reference.path,
+    status: exitCode === null ? "pass" : "fail",
+    exitCode,
+    thresholds: t,
+    ...found,
+    durationMs: performance.now() - started,
+  });
+  // Models that cannot be compared: exit 13, like a model that does not load.
+  const failed = (c: Check) => report(EXIT.modelLoad, { segments: [], overall: null, checks: [c] });
   const hp = comparable(candidate, reference);
   if (!("ref" in hp)) return failed(hp);
   let tokenizer = opts.tokenizer;
@@ -477,59 +452,13 @@ export async function compareModels(
     if (!(e instanceof CleanGgufError)) throw e;
     return failed(check("fail", "differential.tokenizer", e.message));
   }
-  const ran = await runBoth(
-    candidate,
-    reference,
-    sequencesOf(tokenizer, opts, hp.ref.contextLength),
-    opts.engine,
-  );
+  const sequences = sequencesOf(tokenizer, opts, hp.ref.contextLength);
+  const ran = await runBoth(candidate, reference, sequences, opts.engine);
   if (!("sequences" in ran)) return failed(ran);
   const segments = ran.sequences.map((s, i) =>
     compareSegment(s, ran.refLogits[i]!, ran.candLogits[i]!, hp.ref.vocabSize, t)
   );
   const { checks, overall } = differentialChecks(segments, t);
   const ok = checks.every((c) => c.status === "pass");
-  return {
-    schema: DIFFERENTIAL_SCHEMA_ID,
-    candidate: candidate.path,
-    reference: reference.path,
-    status: ok ? "pass" : "fail",
-    exitCode: ok ? null : EXIT.gibberish,
-    thresholds: t,
-    segments,
-    overall,
-    checks,
-    durationMs: performance.now() - started,
-  };
-}
-
-/**
- * The report as plain text: one line per segment, one per check.
- *
- * @example
- * ```ts
- * declare const report: DifferentialReport;
- * console.log(renderDifferentialReport(report));
- * // Differential: candidate.gguf against reference.gguf — PASS
- * ```
- */
-export function renderDifferentialReport(r: DifferentialReport): string {
-  const lines = [
-    `Differential: ${r.candidate} against ${r.reference} — ${r.status.toUpperCase()}${
-      r.exitCode !== null ? ` (exit ${r.exitCode})` : ""
-    }`,
-  ];
-  for (const s of r.segments) {
-    lines.push(
-      `  ${s.id.padEnd(8)} ${s.positions} positions (${s.stablePositions} stable): top-1 ${
-        pct(s.top1Agreement)
-      } all, ${pct(s.stableTop1Agreement)} stable; mean KL ${fmt(s.meanKl)}; NLL ${
-        s.referenceNll.toFixed(4)
-      } ref, ${s.candidateNll.toFixed(4)} cand`,
-    );
-  }
-  for (const c of r.checks) {
-    lines.push(`  ${c.status.toUpperCase().padEnd(5)} ${c.id}: ${c.message}`);
-  }
-  return lines.join("\n");
+  return report(ok ? null : EXIT.gibberish, { segments, overall, checks });
 }

@@ -1,7 +1,10 @@
 /**
- * Gate 1 with its surroundings: finding and reading the export's meta.json,
- * and (for `model-inspect-ln`) opening the file. An unreadable GGUF or
- * meta.json means the norm inspection could not run (exit 10).
+ * Gate 1 with its surroundings: finding and reading the export's meta.json
+ * (its per-tensor table `tensors: [{ gguf_name, hf_name, gguf_type, shape,
+ * source_dtype, rms, min, max, xxh64 }]`, `sha256` instead of `xxh64` in files
+ * written before xxh64 became the tensor locator), and (for `model-inspect-ln`)
+ * opening the file. An unreadable GGUF or meta.json means the norm inspection
+ * could not run (exit 10).
  *
  * @example
  * ```ts
@@ -12,19 +15,18 @@
  * @module
  */
 
-import { EXIT, messageAbout, UnsupportedError } from "../errors.ts";
+import { EXIT, FormatError, messageAbout, UnsupportedError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
-import { archByGgufName } from "../arch/registry.ts";
-import { inspectNorms } from "./norms.ts";
-import type { GateResult, NormFinding } from "./report.ts";
+import { archByGgufName, type Family } from "../arch/registry.ts";
+import { readJsonFile } from "../io/json.ts";
+import { companionPaths } from "../provenance/meta.ts";
+import { type ExportMeta, inspectNorms, type MetaTensorRow, type NormGateResult } from "./norms.ts";
+import { failedGate } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
-import { type ExportMeta, findMetaBeside, readExportMeta } from "./source_meta.ts";
 
 /** Gate 1's outcome with the meta.json it used. */
-export interface NormInspection {
-  readonly gate: GateResult;
-  readonly norms: NormFinding[];
+export interface NormInspection extends NormGateResult {
   /** The meta.json compared against, or null. */
   readonly metaPath: string | null;
 }
@@ -37,19 +39,70 @@ export interface NormGateOptions {
 }
 
 function failed(message: string, id: string, metaPath: string | null): NormInspection {
-  return {
-    gate: {
-      id: "norms",
-      title: "Gate 1: norm tensors",
-      status: "fail",
-      exitCode: EXIT.normInspection,
-      summary: message,
-      durationMs: 0,
-      checks: [{ id, status: "fail", message }],
-    },
-    norms: [],
-    metaPath,
-  };
+  return { gate: failedGate("norms", EXIT.normInspection, id, message), norms: [], metaPath };
+}
+
+/** The `.meta.json` beside a GGUF (`x.gguf` → `x.meta.json`), or null when absent. */
+async function findMetaBeside(ggufPath: string): Promise<string | null> {
+  const path = companionPaths(ggufPath).meta;
+  try {
+    return (await Deno.stat(path)).isFile ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isStrOrNull = (v: unknown) => v === null || typeof v === "string";
+
+/** The tensor table of a meta.json; a malformed row is a FormatError naming the file and the row. */
+async function readExportMeta(path: string): Promise<ExportMeta> {
+  const json = await readJsonFile(path);
+  if (!Array.isArray(json.tensors)) throw new FormatError(`${path}: "tensors" is not an array`);
+  const tensors = new Map<string, MetaTensorRow>();
+  json.tensors.forEach((row: unknown, i: number) => {
+    const r = row as Record<string, unknown>;
+    const ok = typeof r === "object" && r !== null && typeof r.gguf_name === "string" &&
+      isStrOrNull(r.hf_name) && typeof r.gguf_type === "string" && Array.isArray(r.shape) &&
+      r.shape.every(isNum) && isStrOrNull(r.source_dtype) && isNum(r.rms) && isNum(r.min) &&
+      isNum(r.max) && (typeof r.xxh64 === "string" || typeof r.sha256 === "string");
+    if (!ok) {
+      throw new FormatError(
+        `${path}: tensors[${i}] lacks one of gguf_name, hf_name, gguf_type, shape, source_dtype, rms, min, max, xxh64 (or sha256)`,
+      );
+    }
+    tensors.set(r.gguf_name as string, r as unknown as MetaTensorRow);
+  });
+  return { path, tensors };
+}
+
+/**
+ * The hyper-parameters and the family the norm envelopes are chosen by: the
+ * hyper-parameters' family, else the architecture name's (for a family the
+ * engine does not run). What could not be read is null, with its error.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * readModel(gguf).family; // "bitnet"
+ * ```
+ */
+export function readModel(gguf: GgufFile) {
+  let hparams: ModelHparams | null = null, hparamsError: unknown = null;
+  try {
+    hparams = readHparams(gguf);
+  } catch (e) {
+    hparamsError = e;
+  }
+  let architecture: string | null = null, family: Family | null = null, familyError: unknown = null;
+  try {
+    architecture = gguf.architecture;
+    family = hparams?.family ?? archByGgufName(architecture, gguf.path).family;
+  } catch (e) {
+    familyError = e;
+  }
+  return { hparams, hparamsError, architecture, family, familyError };
 }
 
 /**
@@ -76,11 +129,8 @@ export async function runNormGate(
     try {
       meta = await readExportMeta(metaPath);
     } catch (e) {
-      return failed(
-        `cannot read the export record: ${(e as Error).message}`,
-        "meta_read",
-        metaPath,
-      );
+      const why = `cannot read the export record: ${(e as Error).message}`;
+      return failed(why, "meta_read", metaPath);
     }
   }
   const r = await inspectNorms({ gguf, hparams, family, rules: opts.rules ?? DEFAULT_RULES, meta });
@@ -105,21 +155,10 @@ export async function inspectNormsOfFile(
     return failed(messageAbout(opts.ggufPath, e), "read", null);
   }
   try {
-    let hparams: ModelHparams | null = null;
-    let family: "bitnet" | "llama" | null = null;
-    try {
-      hparams = readHparams(gguf);
-      family = hparams.family;
-    } catch (e) {
-      // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
-      if (!(e instanceof UnsupportedError)) {
-        return failed(messageAbout(gguf.path, e), "hparams", null);
-      }
-      try {
-        family = archByGgufName(gguf.architecture, gguf.path).family;
-      } catch {
-        family = null;
-      }
+    const { hparams, hparamsError, family } = readModel(gguf);
+    // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
+    if (hparamsError !== null && !(hparamsError instanceof UnsupportedError)) {
+      return failed(messageAbout(gguf.path, hparamsError), "hparams", null);
     }
     return await runNormGate(gguf, hparams, family, opts);
   } finally {

@@ -38,6 +38,7 @@ import { elementCount } from "../stats/tensor_values.ts";
 import {
   type Check,
   check,
+  gate,
   type GateResult,
   type NormFinding,
   type TensorStatsEntry,
@@ -49,10 +50,29 @@ import {
   NORM_CLASSES,
   type ValidationRules,
 } from "./rules.ts";
-import type { ExportMeta } from "./source_meta.ts";
 
 /** Norm storage types: norms are never quantized. */
 const FLOAT_NORM_TYPES: readonly number[] = typesWith("float");
+
+/**
+ * What gate 1 reads of a tensor row of the export's meta.json (inspect.ts checks the row's other
+ * fields too; nothing else in the file is read, so the validator keeps working when the
+ * provenance format grows).
+ */
+export interface MetaTensorRow {
+  readonly rms: number;
+  readonly min: number;
+  readonly max: number;
+  /** The payload's xxh64; absent in files that record sha256 instead. */
+  readonly xxh64?: string;
+  readonly sha256?: string;
+}
+
+/** The meta.json's tensor table, by GGUF name. */
+export interface ExportMeta {
+  readonly path: string;
+  readonly tensors: ReadonlyMap<string, MetaTensorRow>;
+}
 
 /** Inputs of gate 1. */
 export interface NormGateInput {
@@ -210,21 +230,17 @@ function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, check
   const { name, stats, typeName } = f;
   const row = meta.tensors.get(name);
   if (!row) {
-    checks.push(
-      check(
-        "fail",
-        "meta_rms",
-        `${name} is not in ${meta.path}: not the export it claims to be`,
-        name,
-      ),
-    );
+    const why = `${name} is not in ${meta.path}: not the export it claims to be`;
+    checks.push(check("fail", "meta_rms", why, name));
     return null;
   }
   const tol = rules.meta.relTolerance[typeName] ?? rules.meta.relTolerance.F16 ?? 2 ** -10;
   const relDiff = row.rms === 0
     ? (stats.rms === 0 ? 0 : Infinity)
     : Math.abs(stats.rms - row.rms) / Math.abs(row.rms);
-  const digestMatch = row.xxh64 !== undefined
+  // A row may carry other digests (or a null xxh64) beside the one it is located by.
+  const byXxh64 = typeof row.xxh64 === "string";
+  const digestMatch = byXxh64
     ? xxh64Hex(f.sample.payload) === row.xxh64
     : sha256Hex(f.sample.payload) === row.sha256;
   const diff = `relative difference ${relDiff.toExponential(2)}, tolerance ${tol.toExponential(2)}`;
@@ -233,7 +249,7 @@ function metaCheck(f: NormFacts, rules: ValidationRules, meta: ExportMeta, check
   } recorded at export (${diff} for ${typeName})`;
   checks.push(check(relDiff <= tol ? "pass" : "fail", "meta_rms", message, name));
   if (!digestMatch) {
-    const algo = row.xxh64 !== undefined ? "xxh64" : "sha256";
+    const algo = byXxh64 ? "xxh64" : "sha256";
     const why = `${name} payload ${algo} differs from ${meta.path}: rewritten since export`;
     checks.push(check("warn", "meta_digest", why, name));
   }
@@ -317,15 +333,10 @@ function expectedNorms(gguf: GgufFile, hparams: ModelHparams | null, checks: Che
   }
   const missing = [...expected.keys()].filter((n) => !gguf.hasTensor(n));
   const model = `${hparams.arch} with ${hparams.nLayer} layers`;
-  checks.push(
-    missing.length === 0
-      ? check("pass", "norms_present", `all ${expected.size} norm tensors of ${model} are present`)
-      : check(
-        "fail",
-        "norms_present",
-        `${missing.length} of ${expected.size} norm tensors missing: ${list(missing)}`,
-      ),
-  );
+  const message = missing.length === 0
+    ? `all ${expected.size} norm tensors of ${model} are present`
+    : `${missing.length} of ${expected.size} norm tensors missing: ${list(missing)}`;
+  checks.push(check(missing.length === 0 ? "pass" : "fail", "norms_present", message));
   return expected;
 }
 
@@ -355,15 +366,9 @@ async function judgeNorms(
       const payload = await gguf.readTensor(tensor);
       const values = codecOf(tensor.type, where).decode(payload, elementCount(tensor), where);
       const { normClass, layer } = role;
+      const sample = { tensor, values, payload, normClass, layer };
       const expectedShape = expected.get(tensor.name) ?? null;
-      norms.push(
-        judgeNorm(
-          { tensor, values, payload, normClass, layer, expectedShape },
-          family,
-          rules,
-          meta,
-        ),
-      );
+      norms.push(judgeNorm({ ...sample, expectedShape }, family, rules, meta));
     } catch (e) {
       undecodable ??= `${tensor.name}: ${(e as Error).message}`;
       checks.push(check("fail", "decode", (e as Error).message, tensor.name));
@@ -382,10 +387,8 @@ function normVerdict(
   const healthy = norms.filter((n) => n.verdict === "healthy").length;
   const usable = norms.filter((n) => n.verdict !== "unusable").length;
   if (undecodable !== null) {
-    return {
-      exitCode: EXIT.normInspection,
-      summary: `the norm inspection could not run: ${undecodable}`,
-    };
+    const summary = `the norm inspection could not run: ${undecodable}`;
+    return { exitCode: EXIT.normInspection, summary };
   }
   if (norms.length === 0) {
     return { exitCode: EXIT.noHealthyNorms, summary: "no norm tensors found" };
@@ -426,18 +429,7 @@ export async function inspectNorms(input: NormGateInput): Promise<NormGateResult
   for (const n of norms) checks.push(...n.checks);
   const missing = checks.some((c) => c.id === "norms_present" && c.status === "fail");
   const { exitCode, summary } = normVerdict(norms, undecodable, missing, input.meta !== null);
-  return {
-    gate: {
-      id: "norms",
-      title: "Gate 1: norm tensors",
-      status: exitCode === null ? "pass" : "fail",
-      exitCode,
-      summary,
-      durationMs: performance.now() - started,
-      checks,
-    },
-    norms,
-  };
+  return { gate: gate("norms", { exitCode, summary, checks, started }), norms };
 }
 
 function order(n: NormFinding): number {

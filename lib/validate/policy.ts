@@ -23,8 +23,9 @@
  *
  * @example
  * ```ts
- * import { loadPolicy, NormCorrector } from "./policy.ts";
- * const policy = await loadPolicy("policy.json");
+ * import { readJsonFile } from "../io/json.ts";
+ * import { NormCorrector, parsePolicy } from "./policy.ts";
+ * const policy = parsePolicy(await readJsonFile("policy.json"), "policy.json");
  * const entry = policy.models.get("ab12...");
  * const corrector = new NormCorrector(entry?.corrections ?? []);
  * const gamma = new Float32Array([50, 50]);
@@ -34,11 +35,13 @@
  * @module
  */
 
+import type { BitnetEnv } from "../cli/env.ts";
 import { readJsonFile } from "../io/json.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 import { summarize } from "../stats/summary.ts";
 import type { AppliedCorrection } from "./report.ts";
+import { NORM_CLASSES } from "./rules.ts";
 
 /** One correction of named norm tensors. */
 export interface NormCorrection {
@@ -64,24 +67,16 @@ export interface CorrectionPolicy {
   readonly models: ReadonlyMap<string, ModelCorrections>;
 }
 
-/**
- * A fingerprint as lower-case hex: accepts `sha256-<hex>`, `sha256:<hex>` or `<hex>`.
- *
- * @example
- * ```ts
- * normalizeFingerprint("sha256-ABCD" + "0".repeat(60)); // "abcd000..."
- * ```
- */
-export function normalizeFingerprint(text: string): string | null {
+/** A fingerprint as lower-case hex: accepts `sha256-<hex>`, `sha256:<hex>` or `<hex>`. */
+function normalizeFingerprint(text: string): string | null {
   const m = /^(?:sha256[-:])?([0-9a-fA-F]{64})$/.exec(text.trim());
   return m ? m[1]!.toLowerCase() : null;
 }
 
 /** One name of each norm class, to tell whether a pattern can name a norm at all. */
-const SAMPLE_NORM_NAMES = [
-  ...["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"].map((c) => `blk.0.${c}.weight`),
-  "output_norm.weight",
-].filter((n) => ggufTensorRole(n)?.role === "norm");
+const SAMPLE_NORM_NAMES = NORM_CLASSES
+  .map((c) => (c === "output_norm" ? `${c}.weight` : `blk.0.${c}.weight`))
+  .filter((n) => ggufTensorRole(n)?.role === "norm");
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -153,18 +148,6 @@ export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
     });
   }
   return { path, models };
-}
-
-/**
- * Reads a policy file (missing: InputError; not JSON: FormatError; malformed: UsageError).
- *
- * @example
- * ```ts
- * const policy = await loadPolicy("triage/policy.json"); // the path BITNET_CORRECTION_POLICY gave
- * ```
- */
-export async function loadPolicy(path: string): Promise<CorrectionPolicy> {
-  return parsePolicy(await readJsonFile(path), path);
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -246,11 +229,7 @@ export interface CorrectionDecision {
  * ```
  */
 export async function resolveCorrections(
-  env: {
-    readonly correctionPolicy: string | null;
-    readonly allowRuntimeCorrections: boolean;
-    readonly fixLnScale: string | null;
-  },
+  env: Pick<BitnetEnv, "correctionPolicy" | "allowRuntimeCorrections" | "fixLnScale">,
   ggufPath: string,
   fingerprint: (path: string) => Promise<string>,
 ): Promise<CorrectionDecision> {
@@ -274,7 +253,8 @@ export async function resolveCorrections(
     );
     return { corrector: null, sha256: null, warnings };
   }
-  const policy = await loadPolicy(env.correctionPolicy);
+  // Missing: InputError; not JSON: FormatError; malformed: UsageError.
+  const policy = parsePolicy(await readJsonFile(env.correctionPolicy), env.correctionPolicy);
   const sha256 = (await fingerprint(ggufPath)).toLowerCase();
   const entry = policy.models.get(sha256);
   if (!entry) {

@@ -36,14 +36,14 @@ import {
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
-import { medianOfOthers } from "../stats/robust.ts";
-import { StatsAccumulator } from "../stats/summary.ts";
+import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import {
   type BlockFinding,
   type Check,
   check,
+  gate,
   type GateResult,
   type ProjectionFinding,
   type TensorStatsEntry,
@@ -80,7 +80,6 @@ export interface ProjectionGateResult {
 interface MatrixStats {
   entry: TensorStatsEntry;
   ternary: TernaryStats | null;
-  sumSq: number;
 }
 
 /** Statistics of a ternary-typed tensor from its trits and scales, block by block. */
@@ -135,8 +134,7 @@ async function countedStats(
       count: r.elements,
     }
     : null;
-  const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...s };
-  return { entry, ternary, sumSq: s.rms * s.rms * s.count };
+  return { entry: { name: t.name, type: codec.name, shape: [...t.shape], ...s }, ternary };
 }
 
 async function matrixStats(
@@ -148,7 +146,6 @@ async function matrixStats(
   const codec = codecOf(t.type);
   const counted = await countedStats(gguf, t, codec, wantTernary, counter);
   if (counted) return counted;
-  const base = { name: t.name, type: codec.name, shape: [...t.shape] };
   let stats = new StatsAccumulator(), ternary: TernaryStats | null = null;
   if (codec.ternary) ({ stats, ternary } = await ternaryMatrixStats(gguf, t, codec));
   else {
@@ -159,8 +156,8 @@ async function matrixStats(
     }
     ternary = acc?.result() ?? null;
   }
-  const s = stats.result();
-  return { entry: { ...base, ...s }, ternary, sumSq: s.rms * s.rms * s.count };
+  const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...stats.result() };
+  return { entry, ternary };
 }
 
 /** A vector may be written with extra leading 1s; compare the squeezed shape. */
@@ -180,11 +177,9 @@ function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSp
     checks.push(check("fail", "hparams", `cannot read the hyperparameters: ${why}`));
     return [];
   }
-  checks.push(check(
-    "pass",
-    "hparams",
-    `${h.arch} (${h.family}): ${h.nLayer} layers, n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`,
-  ));
+  const dims =
+    `n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`;
+  checks.push(check("pass", "hparams", `${h.arch} (${h.family}): ${h.nLayer} layers, ${dims}`));
   return expectedTensors(h).filter((s) => s.role !== "norm");
 }
 
@@ -214,14 +209,8 @@ function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Ch
       const must = `a ${hparams?.family} ${spec.role} must be ${
         typeNames(allowed).replaceAll(", ", "/")
       }`;
-      checks.push(
-        check(
-          "fail",
-          "type",
-          `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`,
-          spec.name,
-        ),
-      );
+      const why = `${spec.name} is stored as ${codecOf(t.type).name}; ${must}`;
+      checks.push(check("fail", "type", why, spec.name));
     }
   }
   if (hparams && misshapen === 0 && missing.length === 0) {
@@ -239,14 +228,10 @@ function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
   const tern = ms.ternary!;
   const ok = tern.ternary && tern.scale > 0;
   if (!ok) {
-    checks.push(check(
-      "fail",
-      "ternary",
-      !tern.ternary
-        ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
-        : `${name} is all zero: a ternary scale must be > 0`,
-      name,
-    ));
+    const why = !tern.ternary
+      ? `${name} (${ms.entry.type}) is not ternary: a BitNet projection must hold only -s, 0, +s (the export must ternarize master weights)`
+      : `${name} is all zero: a ternary scale must be > 0`;
+    checks.push(check("fail", "ternary", why, name));
   }
   if (tern.distinctScales > 1) {
     const why = `${tern.distinctScales} different block scales (BitNet has one per tensor)`;
@@ -353,22 +338,12 @@ export async function inspectProjections(
   const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
   const failed = checks.filter((c) => c.status === "fail").length;
   const ternary = (input.hparams?.bitlinear.length ?? 0) > 0 ? "ternary, " : "";
-  return {
-    gate: {
-      id: "projections",
-      title: "Gate 2: projections and model loading",
-      status: failed ? "fail" : "pass",
-      exitCode: failed ? EXIT.modelLoad : null,
-      summary: failed
-        ? `${failed} check(s) failed`
-        : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`,
-      durationMs: performance.now() - started,
-      checks,
-    },
-    projections,
-    blocks,
-    tensors,
-  };
+  const summary = failed
+    ? `${failed} check(s) failed`
+    : `${projections.length} projections in ${blocks.length} blocks ${ternary}consistent`;
+  const exitCode = failed ? EXIT.modelLoad : null;
+  const result = gate("projections", { exitCode, summary, checks, started });
+  return { gate: result, projections, blocks, tensors };
 }
 
 /** Per-layer RMS and trit split; flags a layer whose RMS for a kind departs from the other layers' median. */
@@ -390,36 +365,30 @@ function blockFindings(
     if (rows.length < 2) continue;
     const values = rows.map((r) => r.rms);
     for (const [i, row] of rows.entries()) {
-      const ref = medianOfOthers(values, i);
+      // The other blocks' median: an outlier does not pull its own reference.
+      const ref = median(values.filter((_, j) => j !== i));
       if (!(ref > 0)) continue;
       const ratio = row.rms / ref;
       if (ratio > factor || ratio < 1 / factor) {
         flags++;
         if (!flagged.has(row.layer)) flagged.set(row.layer, []);
         flagged.get(row.layer)!.push(kind);
-        checks.push({
-          id: "block_rms",
-          status: "fail",
-          message: `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${
-            fmt(ratio)
-          }x the other blocks' median ${fmt(ref)} (allowed factor ${factor})`,
-          tensor: `blk.${row.layer}.${kind}.weight`,
-        });
+        const why = `blk.${row.layer}.${kind}: RMS ${fmt(row.rms)} is ${
+          fmt(ratio)
+        }x the other blocks' median ${fmt(ref)} (allowed factor ${factor})`;
+        checks.push(check("fail", "block_rms", why, `blk.${row.layer}.${kind}.weight`));
       }
     }
   }
   if (flags === 0 && layers.length > 0) {
-    checks.push({
-      id: "block_rms",
-      status: "pass",
-      message: `every block's projection RMS is within ${factor}x of the other blocks' median`,
-    });
+    const within = `every block's projection RMS is within ${factor}x of the other blocks' median`;
+    checks.push(check("pass", "block_rms", within));
   }
   return layers.map((layer) => {
     const m = byLayer.get(layer)!;
     let sumSq = 0, count = 0, neg = 0, zero = 0, pos = 0, tcount = 0, allTernary = true;
     for (const ms of m.values()) {
-      sumSq += ms.sumSq;
+      sumSq += ms.entry.rms * ms.entry.rms * ms.entry.count;
       count += ms.entry.count;
       if (ms.ternary && ms.ternary.ternary) {
         neg += ms.ternary.neg;

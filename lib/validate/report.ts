@@ -16,11 +16,10 @@
  */
 
 import type { NormClass } from "../arch/registry.ts";
+import type { TensorSummary } from "../stats/summary.ts";
 import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
-
-export type { CheckStatus };
-
 import type { DifferentialReport } from "./differential.ts";
+
 /** The report format identifier (bump on incompatible changes). */
 export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
 
@@ -45,17 +44,11 @@ export function check(status: CheckStatus, id: string, message: string, tensor?:
 }
 
 /** Summary statistics of one tensor's values. */
-export interface TensorStatsEntry {
+export interface TensorStatsEntry extends Readonly<TensorSummary> {
   readonly name: string;
   readonly type: string;
   /** PyTorch order. */
   readonly shape: readonly number[];
-  readonly count: number;
-  readonly rms: number;
-  readonly mean: number;
-  readonly min: number;
-  readonly max: number;
-  readonly nonFinite: number;
 }
 
 /** Gate 1's finding for one norm tensor. */
@@ -150,6 +143,14 @@ export interface ProbeResult {
 /** Gate ids, in order. */
 export type GateId = "strict" | "norms" | "projections" | "linguistic" | "differential";
 
+const GATE_TITLES: Readonly<Record<GateId, string>> = {
+  strict: "Strict mode",
+  norms: "Gate 1: norm tensors",
+  projections: "Gate 2: projections and model loading",
+  linguistic: "Gate 3: linguistic probe",
+  differential: "Differential: against the reference model",
+};
+
 /** One gate's outcome. */
 export interface GateResult {
   readonly id: GateId;
@@ -203,12 +204,54 @@ export interface ValidationReport {
   readonly differential?: DifferentialReport;
 }
 
-const fmt = (x: number): string => {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
-  return x.toFixed(4);
-};
+/**
+ * One gate's result, titled: failed when `exitCode` is a number, passed when
+ * it is null or absent, skipped when `status` says so; `started` (a
+ * `performance.now()`) gives the duration, else 0.
+ *
+ * @example
+ * ```ts
+ * gate("norms", { exitCode: 11, summary: "1 of 17 norm tensors suspicious" }).status; // "fail"
+ * gate("linguistic", { status: "skip", summary: "skipped (--no-probe)" }).title; // "Gate 3: linguistic probe"
+ * ```
+ */
+export function gate(id: GateId, outcome: {
+  readonly summary: string;
+  readonly exitCode?: number | null;
+  readonly status?: "skip";
+  readonly checks?: readonly Check[];
+  readonly started?: number;
+}): GateResult {
+  const exitCode = outcome.exitCode ?? null;
+  return {
+    id,
+    title: GATE_TITLES[id],
+    status: outcome.status ?? (exitCode === null ? "pass" : "fail"),
+    exitCode,
+    summary: outcome.summary,
+    durationMs: outcome.started ? performance.now() - outcome.started : 0,
+    checks: outcome.checks ?? [],
+  };
+}
+
+/**
+ * A gate that failed on one check, whose message is also the gate's summary.
+ *
+ * @example
+ * ```ts
+ * failedGate("norms", 10, "read", "model.gguf: cannot read").checks[0]?.id; // "read"
+ * ```
+ */
+export function failedGate(
+  id: GateId,
+  exitCode: number,
+  checkId: string,
+  message: string,
+  started?: number,
+): GateResult {
+  const checks = [check("fail", checkId, message)];
+  return gate(id, { exitCode, summary: message, checks, ...(started ? { started } : {}) });
+}
 
 /**
  * Formats a number for tables: 4 decimals, or exponent form when tiny or huge.
@@ -220,8 +263,13 @@ const fmt = (x: number): string => {
  * ```
  */
 export function formatNumber(x: number): string {
-  return fmt(x);
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
+  return x.toFixed(4);
 }
+
+const fmt = formatNumber;
 
 /**
  * A plain text table with left-aligned columns.
@@ -261,39 +309,18 @@ function figures(stats: NormFinding["stats"]): string[] {
  * ```
  */
 export function normTable(norms: readonly NormFinding[], s: ReportStyle): string {
-  const rows = norms.map((n) => {
-    const verdict = n.verdict === "healthy"
-      ? s.good("healthy")
-      : n.verdict === "suspicious"
-      ? s.bad("suspicious")
-      : s.bad("unusable");
-    return [
-      n.name,
-      n.type,
-      n.stats ? String(n.stats.count + n.stats.nonFinite) : "-",
-      ...figures(n.stats),
-      n.distinct === null ? "-" : String(n.distinct),
-      `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
-      n.meta ? fmt(n.meta.rms) : "-",
-      verdict,
-    ];
-  });
-  return textTable(
-    [
-      "tensor",
-      "type",
-      "n",
-      "rms",
-      "min",
-      "max",
-      "mean",
-      "distinct",
-      "envelope",
-      "meta rms",
-      "verdict",
-    ],
-    rows,
-  );
+  const rows = norms.map((n) => [
+    n.name,
+    n.type,
+    n.stats ? String(n.stats.count + n.stats.nonFinite) : "-",
+    ...figures(n.stats),
+    n.distinct === null ? "-" : String(n.distinct),
+    `[${fmt(n.envelope.rmsMin)}, ${fmt(n.envelope.rmsMax)}]`,
+    n.meta ? fmt(n.meta.rms) : "-",
+    n.verdict === "healthy" ? s.good(n.verdict) : s.bad(n.verdict),
+  ]);
+  const header = [..."tensor type n rms min max mean distinct envelope".split(" "), "meta rms"];
+  return textTable([...header, "verdict"], rows);
 }
 
 /**
@@ -307,10 +334,9 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
  * ```
  */
 export function renderReport(r: ValidationReport, s: ReportStyle): string {
-  const out: string[] = [];
-  out.push(s.bold(`Validation of ${r.model.path}`));
   const env = r.environment;
-  out.push(
+  const out = [
+    s.bold(`Validation of ${r.model.path}`),
     s.dim(
       `architecture ${r.model.architecture ?? "?"} (${
         r.model.family ?? "?"
@@ -318,21 +344,15 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
         env.threads ?? "default"
       }, rules ${r.rules.source}, meta.json ${r.model.metaPath ?? "none"}`,
     ),
-  );
+  ];
   for (const g of r.gates) {
-    out.push("");
-    out.push(
-      `${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${
-        s.dim(`(${Math.round(g.durationMs)} ms)`)
-      }`,
-    );
+    const took = s.dim(`(${Math.round(g.durationMs)} ms)`);
+    out.push("", `${s.status(g.status)} ${s.bold(g.title)}: ${g.summary} ${took}`);
     for (const c of g.checks) {
       if (c.status === "pass" && g.status === "pass") continue;
       out.push(`  ${s.status(c.status)} ${c.id}: ${c.message}`);
     }
-    if (g.id === "norms" && r.norms.length > 0) {
-      out.push(indent(normTable(r.norms, s)));
-    }
+    if (g.id === "norms" && r.norms.length > 0) out.push(indent(normTable(r.norms, s)));
     if (g.id === "projections" && r.blocks.length > 0) {
       const rows = r.blocks.map((b) => [
         String(b.layer),
@@ -354,8 +374,10 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
     }
   }
   if (r.corrections.length > 0) {
-    out.push("");
-    out.push(s.warn("Runtime corrections applied in memory (triage only, the file is unchanged):"));
+    out.push(
+      "",
+      s.warn("Runtime corrections applied in memory (triage only, the file is unchanged):"),
+    );
     for (const c of r.corrections) {
       out.push(
         `  ${c.tensor}: ${c.kind} rms ${fmt(c.before.rms)} → ${fmt(c.after.rms)} (${c.reason})`,
@@ -363,9 +385,8 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
     }
   }
   for (const w of r.warnings) out.push(s.warn(`warning: ${w}`));
-  out.push("");
   const verdict = r.passed ? s.good("PASSED") : s.bad("FAILED");
-  out.push(`${s.bold(verdict)} exit ${r.exitCode}: ${r.exitMeaning}`);
+  out.push("", `${s.bold(verdict)} exit ${r.exitCode}: ${r.exitMeaning}`);
   return out.join("\n");
 }
 

@@ -253,15 +253,11 @@ export function envelopeFor(
     const c = r.normClass === "*" ? 0 : r.normClass === normClass ? 1 : -100;
     return f + c;
   };
-  let best: NormEnvelope | undefined;
-  let bestScore = -1;
-  for (const r of rules.norms) {
-    const s = score(r);
-    if (s > bestScore) {
-      best = r;
-      bestScore = s;
-    }
-  }
+  // The first row of the highest score wins; a row naming another family or class scores < 0.
+  const best = rules.norms.reduce<NormEnvelope | undefined>(
+    (b, r) => (score(r) > (b ? score(b) : -1) ? r : b),
+    undefined,
+  );
   if (!best) {
     throw new UsageError(`rules (${rules.source}): no envelope for ${family ?? "*"} ${normClass}`);
   }
@@ -299,22 +295,24 @@ function only(o: Obj, keys: readonly string[], where: string): void {
   }
 }
 
-function section<T extends object>(
-  base: T,
-  value: unknown,
-  where: string,
-  numbers: readonly (keyof T & string)[],
-): T {
+/**
+ * `value` over `base`, key by key: a number (>= 0) for a number, a string for a string, an object
+ * merged the same way. Unknown keys are an error, except in an `open` object (`relTolerance`
+ * takes a number for any storage type).
+ */
+function overlay<T extends object>(base: T, value: unknown, where: string, open = false): T {
   if (value === undefined) return base;
   if (!isObj(value)) throw new UsageError(`${where} must be an object`);
-  only(value, [...numbers, "reason"], where);
+  if (!open) only(value, Object.keys(base), where);
   const out: Obj = { ...(base as Obj) };
-  for (const k of numbers) {
-    const v = num(value, k, where, 0);
-    if (v !== undefined) out[k] = v;
+  for (const k of Object.keys(value)) {
+    const b = (base as Obj)[k];
+    out[k] = isObj(b)
+      ? overlay(b, value[k], `${where}.${k}`, k === "relTolerance")
+      : typeof b === "string"
+      ? str(value, k, where)
+      : num(value, k, where, 0);
   }
-  const reason = str(value, "reason", where);
-  if (reason !== undefined) out.reason = reason;
   return out as T;
 }
 
@@ -378,42 +376,15 @@ export function mergeRules(
       else norms.push(env);
     });
   }
-  let meta = base.meta;
-  if (override.meta !== undefined) {
-    const m = override.meta;
-    if (!isObj(m)) throw new UsageError(`${source}: meta must be an object`);
-    only(m, ["relTolerance", "reason"], `${source}: meta`);
-    const rel: Record<string, number> = { ...base.meta.relTolerance };
-    if (m.relTolerance !== undefined) {
-      if (!isObj(m.relTolerance)) {
-        throw new UsageError(`${source}: meta.relTolerance must be an object`);
-      }
-      for (const k of Object.keys(m.relTolerance)) {
-        rel[k] = num(m.relTolerance, k, `${source}: meta.relTolerance`, 0)!;
-      }
-    }
-    meta = { relTolerance: rel, reason: str(m, "reason", `${source}: meta`) ?? base.meta.reason };
-  }
+  const merged = <K extends "quantization" | "meta" | "projections" | "linguistic">(key: K) =>
+    overlay(base[key], override[key], `${source}: ${key}`);
   return {
     source,
     norms,
-    quantization: section(base.quantization, override.quantization, `${source}: quantization`, [
-      "maxDistinct",
-      "gridBlockSize",
-      "gridMaxLevel",
-      "gridTolerance",
-    ]),
-    meta,
-    projections: section(base.projections, override.projections, `${source}: projections`, [
-      "blockRmsFactor",
-    ]),
-    linguistic: section(base.linguistic, override.linguistic, `${source}: linguistic`, [
-      "minPrintableRatio",
-      "minLetterRatio",
-      "minWordShapeRatio",
-      "maxRepeatRun",
-      "maxNllFraction",
-    ]),
+    quantization: merged("quantization"),
+    meta: merged("meta"),
+    projections: merged("projections"),
+    linguistic: merged("linguistic"),
   };
 }
 

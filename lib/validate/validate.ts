@@ -22,21 +22,23 @@ import { EXIT, EXIT_MEANINGS, type ExitCode, messageAbout } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
 import type { BackendName } from "../inference/backend.ts";
 import { InferenceEngine } from "../inference/engine.ts";
-import { type ModelHparams, readHparams } from "../arch/hparams.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
 import { runContext } from "../arch/limits.ts";
-import { archByGgufName } from "../arch/registry.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
-import { compareModels, type DifferentialReport } from "./differential.ts";
-import { EXPECTED_TEXT_NOT_FOUND, onlyExpectFailed, runLinguisticGate } from "./linguistic.ts";
-import { runNormGate } from "./inspect.ts";
+import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
+import { EXPECTED_TEXT_NOT_FOUND, runLinguisticGate } from "./linguistic.ts";
+import { readModel, runNormGate } from "./inspect.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
-import { resolveCorrections } from "./policy.ts";
+import { type NormCorrector, resolveCorrections } from "./policy.ts";
 import { inspectProjections, matricesLoadable } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
 import {
   type Check,
+  check,
+  failedGate,
+  gate,
   type GateId,
   type GateResult,
   REPORT_SCHEMA_ID,
@@ -44,12 +46,9 @@ import {
   type ValidationReport,
 } from "./report.ts";
 import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
-
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
 
-/** The probe's prompt (the one default, lib/inference/probe.ts) and its 8 new tokens, greedy. */
-export { DEFAULT_PROMPT };
-/** New tokens of the probe. */
+/** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
 
 /** Options of {@link validateGguf}. */
@@ -77,43 +76,11 @@ export interface ValidateOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-function skipped(id: GateId, why: string): GateResult {
-  return {
-    id,
-    title: TITLES[id],
-    status: "skip",
-    exitCode: null,
-    summary: why,
-    durationMs: 0,
-    checks: [],
-  };
-}
-
-/** A gate that failed on one check, mapped to `exitCode`. */
-function failedGate(id: GateId, exitCode: number, checkId: string, message: string, t0: number) {
-  const durationMs = t0 ? performance.now() - t0 : 0;
-  const checks: Check[] = [{ id: checkId, status: "fail", message }];
-  return {
-    id,
-    title: TITLES[id],
-    status: "fail",
-    exitCode,
-    summary: message,
-    durationMs,
-    checks,
-  } as const;
-}
-
-const TITLES: Record<GateId, string> = {
-  strict: "Strict mode",
-  norms: "Gate 1: norm tensors",
-  projections: "Gate 2: projections and model loading",
-  linguistic: "Gate 3: linguistic probe",
-  differential: "Differential: against the reference model",
-};
+/** A gate that did not run, and why. */
+const skipped = (id: GateId, why: string) => gate(id, { status: "skip", summary: why });
 
 /** Engine settings shared by every model the validation loads. */
-type EngineSettings = { threads?: number; backend?: BackendName };
+type EngineSettings = NonNullable<CompareOptions["engine"]>;
 
 /**
  * The differential gate: the candidate's next-token distributions against the
@@ -131,10 +98,8 @@ async function runDifferential(
     reference = await openGguf(referencePath);
   } catch (e) {
     const message = `the reference: ${messageAbout(referencePath, e)}`;
-    return {
-      gate: failedGate("differential", EXIT.modelLoad, "reference", message, t0),
-      report: null,
-    };
+    const failed = failedGate("differential", EXIT.modelLoad, "reference", message, t0);
+    return { gate: failed, report: null };
   }
   try {
     const d = await compareModels(candidate, reference, { engine });
@@ -146,23 +111,15 @@ async function runDifferential(
         o.meanKl.toExponential(2)
       }, passage NLL ${o.passageNllIncrease >= 0 ? "+" : ""}${o.passageNllIncrease.toFixed(4)}`
       : d.checks.find((c) => c.status === "fail")?.message ?? d.status;
-    const durationMs = performance.now() - t0;
-    return {
-      gate: {
-        id: "differential",
-        title: TITLES.differential,
-        status: d.status,
-        exitCode: d.exitCode,
-        summary,
-        durationMs,
-        checks: d.checks,
-      },
-      report: d,
-    };
+    const outcome = { exitCode: d.exitCode, summary, checks: d.checks, started: t0 };
+    return { gate: gate("differential", outcome), report: d };
   } finally {
     reference.close();
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Verdict = "exitCode" | "exitMeaning" | "passed" | "gates" | "timings";
 
 /** The report being filled in, gate by gate. */
 interface Run {
@@ -173,39 +130,35 @@ interface Run {
   readonly maxTokens: number;
   readonly gates: GateResult[];
   readonly timings: Record<string, number>;
-  readonly warnings: string[];
-  readonly model: {
-    path: string;
-    sizeBytes: number | null;
-    architecture: string | null;
-    family: "bitnet" | "llama" | null;
-    sha256: string | null;
-    metaPath: string | null;
-    tokenizerPath: string | null;
+  /** The report so far: every part but the gates, their timings and the verdict. */
+  readonly report: Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
+    readonly model: Mutable<ValidationReport["model"]>;
+    readonly warnings: string[];
   };
-  report: Omit<ValidationReport, "exitCode" | "exitMeaning" | "passed" | "gates" | "timings">;
   readonly engine: EngineSettings;
   readonly started: number;
+  /** The runtime corrections the engine applies to the norms (triage only), or null. */
+  corrector: NormCorrector | null;
+  /** Gate 3 failed only on the `--expect` text. */
+  expectOnly: boolean;
 }
 
 function newRun(opts: ValidateOptions): Run {
   const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
-  const model = {
-    path: opts.ggufPath,
-    sizeBytes: null,
-    architecture: null,
-    family: null,
-    sha256: null,
-    metaPath: null,
-    tokenizerPath: opts.tokenizerPath ?? null,
-  };
   const threads = opts.threads ?? env.threads;
-  const warnings: string[] = [];
   const report: Run["report"] = {
     schema: REPORT_SCHEMA_ID,
     tool: { name: TOOL.name, version: TOOL.version },
-    model,
+    model: {
+      path: opts.ggufPath,
+      sizeBytes: null,
+      architecture: null,
+      family: null,
+      sha256: null,
+      metaPath: null,
+      tokenizerPath: opts.tokenizerPath ?? null,
+    },
     environment: {
       strict: env.strict,
       deterministic: env.deterministic,
@@ -222,7 +175,7 @@ function newRun(opts: ValidateOptions): Run {
     tensors: [],
     probe: null,
     corrections: [],
-    warnings,
+    warnings: [],
   };
   return {
     opts,
@@ -232,14 +185,14 @@ function newRun(opts: ValidateOptions): Run {
     maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
     gates: [],
     timings: {},
-    warnings,
-    model,
     report,
     engine: {
       ...(threads !== null ? { threads } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
     },
     started: performance.now(),
+    corrector: null,
+    expectOnly: false,
   };
 }
 
@@ -251,9 +204,9 @@ function finish(run: Run): ValidationReport {
   for (const g of run.gates) run.timings[`${g.id}Ms`] = g.durationMs;
   return {
     ...run.report,
-    model: { ...run.model },
+    model: { ...run.report.model },
     exitCode,
-    exitMeaning: failed && onlyExpectFailed(failed)
+    exitMeaning: failed?.id === "linguistic" && run.expectOnly
       ? `${EXPECTED_TEXT_NOT_FOUND} (--expect)`
       : EXIT_MEANINGS[exitCode],
     passed: exitCode === EXIT.ok,
@@ -269,86 +222,59 @@ function strictGate(run: Run): boolean {
   } catch (e) {
     const why = "not run: strict mode refused the settings";
     const message = (e as Error).message;
-    run.gates.push(failedGate("strict", EXIT.strictRefused, "correction_settings", message, 0));
+    run.gates.push(failedGate("strict", EXIT.strictRefused, "correction_settings", message));
     run.gates.push(skipped("norms", why), skipped("projections", why), skipped("linguistic", why));
     return false;
   }
   const summary = run.env.strict
     ? "strict mode on: no runtime correction setting is present"
     : "strict mode off: correction settings are honoured for triage only";
-  run.gates.push({
-    id: "strict",
-    title: TITLES.strict,
-    status: "pass",
-    exitCode: null,
-    summary,
-    durationMs: 0,
-    checks: [],
-  });
+  run.gates.push(gate("strict", { summary }));
   return true;
 }
 
 /** The hyper-parameters (null, with the reason, when unreadable) and the family for the envelopes. */
-function readModel(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; error: string } {
-  let hparams: ModelHparams | null = null, error = "";
-  try {
-    hparams = readHparams(gguf);
-  } catch (e) {
-    error = (e as Error).message;
+function modelOf(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; error: string } {
+  const m = readModel(gguf);
+  run.report.model.architecture = m.architecture;
+  run.report.model.family = m.family;
+  if (m.familyError !== null) {
+    const why = (m.familyError as Error).message;
+    run.report.warnings.push(`architecture unknown (${why}): generic norm envelopes used`);
   }
-  try {
-    run.model.architecture = gguf.architecture;
-    run.model.family = hparams?.family ?? archByGgufName(gguf.architecture, gguf.path).family;
-  } catch (e) {
-    run.warnings.push(
-      `architecture unknown (${(e as Error).message}): generic norm envelopes used`,
-    );
-  }
-  return { hparams, error };
+  return { hparams: m.hparams, error: m.hparamsError ? (m.hparamsError as Error).message : "" };
 }
 
-/** The tokenizer (the GGUF's own, checked against --tokenizer) as a gate-2 check. */
-async function loadTokenizer(
-  run: Run,
-  gguf: GgufFile,
-  hparams: ModelHparams | null,
-  checks: Check[],
-) {
+/** The tokenizer (the GGUF's own, checked against --tokenizer) and its gate-2 check. */
+async function loadTokenizer(run: Run, gguf: GgufFile, hparams: ModelHparams | null) {
   const path = run.opts.tokenizerPath;
   try {
-    const tokenizer = await TextTokenizer.load({
-      ...(path ? { tokenizerJsonPath: path } : {}),
-      gguf,
-    });
+    const tokenizer = await TextTokenizer.load(path ? { tokenizerJsonPath: path, gguf } : { gguf });
     if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
       throw new Error(
         `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
       );
     }
     const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
-    checks.push({
-      id: "tokenizer",
-      status: "pass",
-      message: `${tokenizer.vocabSize} tokens${from}`,
-    });
-    return tokenizer;
+    return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
   } catch (e) {
-    checks.push({ id: "tokenizer", status: "fail", message: (e as Error).message });
-    return null;
+    return { tokenizer: null, check: check("fail", "tokenizer", (e as Error).message) };
   }
 }
 
-/** Loads the engine for gate 3, with the corrections (if any) applied to the norms in memory. */
+/**
+ * Loads the engine for gate 3, with the corrections (if any) applied to the
+ * norms in memory, and fills `counted` with the statistics of the bytes it reads.
+ */
 async function loadEngine(
   run: Run,
   gguf: GgufFile,
   hparams: ModelHparams,
   tokenizer: TextTokenizer,
-  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
-  checks: Check[],
   counted: Map<string, PayloadCounter>,
-): Promise<InferenceEngine | null> {
+): Promise<{ engine: InferenceEngine | null; check: Check }> {
   const loadStart = performance.now();
+  const { corrector } = run;
   try {
     const need = Math.max(
       tokenizer.encode(run.prompt).length + run.maxTokens,
@@ -372,22 +298,14 @@ async function loadEngine(
       },
     });
     const ternarized = engine.ternarizedAtLoad.length;
-    checks.push({
-      id: "engine_load",
-      status: "pass",
-      message: `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
-        ternarized ? `; ${ternarized} projections ternarized at load` : ""
-      }`,
-    });
-    if (corrector) run.report = { ...run.report, corrections: corrector.applied };
-    run.report = {
-      ...run.report,
-      environment: { ...run.report.environment, threads: engine.threads },
-    };
-    return engine;
+    const message = `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
+      ternarized ? `; ${ternarized} projections ternarized at load` : ""
+    }`;
+    if (corrector) run.report.corrections = corrector.applied;
+    run.report.environment = { ...run.report.environment, threads: engine.threads };
+    return { engine, check: check("pass", "engine_load", message) };
   } catch (e) {
-    checks.push({ id: "engine_load", status: "fail", message: (e as Error).message });
-    return null;
+    return { engine: null, check: check("fail", "engine_load", (e as Error).message) };
   } finally {
     run.timings.loadMs = performance.now() - loadStart;
   }
@@ -404,42 +322,35 @@ async function projectionGate(
   run: Run,
   gguf: GgufFile,
   model: { hparams: ModelHparams | null; error: string },
-  corrector: Awaited<ReturnType<typeof resolveCorrections>>["corrector"],
 ) {
   const t2 = performance.now();
   const { hparams } = model;
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
-  const tokenizerChecks: Check[] = [], engineChecks: Check[] = [];
-  const tokenizer = await loadTokenizer(run, gguf, hparams, tokenizerChecks);
+  const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
   const counted = new Map<string, PayloadCounter>();
-  let engine: InferenceEngine | null = null;
+  let loaded: { engine: InferenceEngine | null; check: Check } | null = null;
   if (!run.opts.skipProbe && tokenizer && hparams && matricesLoadable(input)) {
-    engine = await loadEngine(run, gguf, hparams, tokenizer, corrector, engineChecks, counted);
+    loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
   }
   const g2 = await inspectProjections({ ...input, counted });
-  const checks: Check[] = [...g2.gate.checks, ...tokenizerChecks];
+  const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
+  let engine = loaded?.engine ?? null;
   if (checks.some((c) => c.status === "fail")) {
     engine?.close();
     engine = null;
     if (!run.opts.skipProbe) {
-      checks.push({
-        id: "engine_load",
-        status: "skip",
-        message: "not used: earlier checks failed",
-      });
+      checks.push(check("skip", "engine_load", "not used: earlier checks failed"));
     }
-  } else checks.push(...engineChecks);
+  } else if (loaded) checks.push(loaded.check);
   const failed = checks.filter((c) => c.status === "fail");
-  run.gates.push({
-    ...g2.gate,
-    status: failed.length ? "fail" : "pass",
+  run.gates.push(gate("projections", {
     exitCode: failed.length ? EXIT.modelLoad : null,
     summary: failed.length
       ? `${failed.length} check(s) failed: ${[...new Set(failed.map((c) => c.id))].join(", ")}`
       : g2.gate.summary,
-    durationMs: performance.now() - t2,
+    started: t2,
     checks,
-  });
+  }));
   return { g2, tokenizer, engine };
 }
 
@@ -449,63 +360,54 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   // Outside strict mode: which corrections (if any) the engine applies in gate 3. A policy file
   // that cannot be read or parsed is the user's input error and throws (exit 2, 3 or 4).
   const corrections = await resolveCorrections(run.env, opts.ggufPath, sha256File);
-  run.warnings.push(...corrections.warnings);
-  run.model.sha256 = corrections.sha256;
-  run.model.sizeBytes = gguf.fileSize;
-  const model = readModel(run, gguf);
+  run.report.warnings.push(...corrections.warnings);
+  run.report.model.sha256 = corrections.sha256;
+  run.corrector = corrections.corrector;
+  run.report.model.sizeBytes = gguf.fileSize;
+  const model = modelOf(run, gguf);
 
   opts.onProgress?.("gate 1: norm tensors");
-  const metaPath = opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {};
-  const g1 = await runNormGate(gguf, model.hparams, run.model.family, {
+  const normOpts = {
     rules: run.rules,
-    ...metaPath,
-  });
-  run.model.metaPath = g1.metaPath;
+    ...(opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {}),
+  };
+  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, normOpts);
+  run.report.model.metaPath = g1.metaPath;
   if (!g1.metaPath) {
-    run.warnings.push(
+    run.report.warnings.push(
       "no meta.json beside the GGUF (or --meta): norm RMS not compared with the export's record",
     );
   }
   run.gates.push(g1.gate);
 
   opts.onProgress?.("gate 2: projections and model loading");
-  const { g2, tokenizer, engine } = await projectionGate(run, gguf, model, corrections.corrector);
+  const { g2, tokenizer, engine } = await projectionGate(run, gguf, model);
 
   if (opts.skipProbe) run.gates.push(skipped("linguistic", "skipped (--no-probe)"));
   else if (!engine || !tokenizer) {
     run.gates.push(skipped("linguistic", "not run: the model did not load"));
   } else {
     opts.onProgress?.("gate 3: linguistic probe");
-    const { prompt, maxTokens, rules } = run;
-    const g3 = runLinguisticGate({
-      engine,
-      tokenizer,
-      prompt,
-      maxTokens,
-      expect: opts.expect ?? null,
-      rules,
-    });
+    const { prompt, maxTokens, rules } = run, expect = opts.expect ?? null;
+    const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
     run.gates.push(g3.gate);
-    run.report = { ...run.report, probe: g3.probe };
+    run.report.probe = g3.probe;
+    run.expectOnly = g3.expectOnly;
   }
 
   if (opts.against) {
     opts.onProgress?.("differential: against the reference model");
     const diff = await runDifferential(gguf, opts.against, run.engine);
     run.gates.push(diff.gate);
-    if (diff.report) run.report = { ...run.report, differential: diff.report };
+    if (diff.report) run.report.differential = diff.report;
   }
 
   const statsByName = new Map<string, TensorStatsEntry>();
   for (const n of g1.norms) if (n.stats) statsByName.set(n.name, n.stats);
   for (const t of g2.tensors) statsByName.set(t.name, t);
-  run.report = {
-    ...run.report,
-    norms: g1.norms,
-    projections: g2.projections,
-    blocks: g2.blocks,
-    tensors: gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []),
-  };
+  const tensors = gguf.tensors.flatMap((t) => statsByName.get(t.name) ?? []);
+  const found = { norms: g1.norms, projections: g2.projections, blocks: g2.blocks, tensors };
+  Object.assign(run.report, found satisfies Partial<Run["report"]>);
   return engine;
 }
 
@@ -529,7 +431,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
   } catch (e) {
     const message = messageAbout(opts.ggufPath, e);
     const why = "not run: the file cannot be read";
-    run.gates.push(failedGate("norms", EXIT.normInspection, "read", message, 0));
+    run.gates.push(failedGate("norms", EXIT.normInspection, "read", message));
     run.gates.push(skipped("projections", why), skipped("linguistic", why));
     return finish(run);
   }

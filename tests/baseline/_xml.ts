@@ -1,8 +1,9 @@
 /**
  * A tiny XML 1.0 well-formedness checker for tests (no DTDs, no namespaces
  * resolution): it parses a document into a tree or throws with the offset of
- * the first violation. Written independently of lib/baseline/svg.ts, so that
- * a chart is judged by rules the writer did not choose.
+ * the first violation. Written independently of the SVG writer in
+ * lib/baseline/chart.ts, so that a chart is judged by rules the writer did
+ * not choose.
  *
  * @example
  * ```ts

@@ -6,18 +6,20 @@
 
 import assert from "node:assert/strict";
 import {
+  BASELINE_TOLERANCES,
+  type BaselineDifference,
   baselineMismatchError,
   compareBaselines,
-  formatDifference,
-} from "../../lib/baseline/compare.ts";
-import {
-  BASELINE_TOLERANCES,
   describeTolerance,
   withinTolerance,
-} from "../../lib/baseline/tolerances.ts";
+} from "../../lib/baseline/compare.ts";
 import type { Baseline } from "../../lib/baseline/types.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
 import { fixtureBaseline } from "./_fixture.ts";
+
+/** One difference as baselineMismatchError lists it (`  - name: before → after (tolerance …)`). */
+const formatDifference = (d: BaselineDifference) =>
+  baselineMismatchError([d], "b.json", "m.gguf").message.split("\n")[1]!.replace(/^  - /, "");
 
 type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[]
   : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> }

@@ -1,8 +1,14 @@
 /** The SVG writer: escaping, numbers, and well-formed output whatever the text. */
 
 import assert from "node:assert/strict";
-import { el, escapeXml, renderSvg, svgNumber } from "../../lib/baseline/svg.ts";
+import { el, renderSvg } from "../../lib/baseline/chart.ts";
 import { elements, parseXml, textOf } from "./_xml.ts";
+
+/** Text as renderSvg escapes it in an element. */
+const escapeXml = (text: string) =>
+  /<t>(.*)<\/t>/s.exec(renderSvg(el("svg", {}, el("t", {}, text))))![1]!;
+/** A number as renderSvg writes it in an attribute. */
+const svgNumber = (x: number) => /<svg[^>]* x="([^"]*)"/.exec(renderSvg(el("svg", { x })))![1]!;
 
 Deno.test("svg: escapeXml escapes markup characters and drops characters XML forbids", () => {
   assert.equal(escapeXml(`a<b & "c">`), "a&lt;b &amp; &quot;c&quot;&gt;");

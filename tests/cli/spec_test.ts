@@ -20,7 +20,7 @@ import { SIGN_SPEC } from "../../lib/cli/specs/sign.ts";
 import { DEFAULT_MAX_TOKENS_TEXT, DEFAULT_PROMPT_TEXT } from "../../lib/cli/specs/shared.ts";
 import { EXIT, UsageError } from "../../lib/errors.ts";
 import { DEFAULT_PROMPT as PROBE_PROMPT } from "../../lib/inference/probe.ts";
-import { DEFAULT_MAX_TOKENS, DEFAULT_PROMPT } from "../../lib/validate/validate.ts";
+import { DEFAULT_MAX_TOKENS } from "../../lib/validate/validate.ts";
 
 const SPECS = Object.values(TASK_SPECS);
 const parse = (spec: TaskSpec, argv: string[]): AnyParsedArgs => parseTaskArgs(spec, argv);
@@ -134,7 +134,6 @@ Deno.test("model-probe: a prompt ending in .json is a prompt; the tokenizer is -
 });
 
 Deno.test("the specs' probe defaults are the library's", () => {
-  assert.equal(DEFAULT_PROMPT_TEXT, DEFAULT_PROMPT);
   assert.equal(DEFAULT_PROMPT_TEXT, PROBE_PROMPT);
   assert.equal(Number(DEFAULT_MAX_TOKENS_TEXT), DEFAULT_MAX_TOKENS);
 });

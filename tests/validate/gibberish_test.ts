@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
-import {
-  letterRatio,
-  longestRepeatRun,
-  nllSignal,
-  plausibleWord,
-  printableRatio,
-  textSignals,
-  wordShapeRatio,
-} from "../../lib/validate/gibberish.ts";
+import { nllSignal, plausibleWord, textSignals } from "../../lib/validate/linguistic.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 
 const L = DEFAULT_RULES.linguistic;
+
+/** The value of one text signal. */
+const measure = (id: string, text: string, ids: readonly number[] = []) =>
+  textSignals(text, ids, L).find((s) => s.id === id)!.value;
+const printableRatio = (text: string) => measure("printable_ratio", text);
+const letterRatio = (text: string) => measure("letter_ratio", text);
+const wordShapeRatio = (text: string) => measure("word_shape_ratio", text);
+const longestRepeatRun = (ids: readonly number[]) => measure("repeat_run", "", ids);
 
 Deno.test("printableRatio counts control and replacement characters", () => {
   assert.equal(printableRatio(" Paris.\n"), 1);
