@@ -29,6 +29,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 import { FormatError, UsageError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
@@ -46,7 +47,7 @@ export type TensorHashAlgo = Exclude<GgufHashAlgo, "uuid">;
 export const GGUF_HASH_ALGOS: readonly GgufHashAlgo[] = ["xxh64", "sha1", "sha256", "uuid"];
 
 /** UUIDv5 namespace of llama.cpp: uuid5(NAMESPACE_URL, "en.wikipedia.org/wiki/Llama.cpp"). */
-export const LLAMA_CPP_UUID_NAMESPACE = "ef001206-dadc-5f6d-a15f-3359e577d4e5";
+const LLAMA_CPP_UUID_NAMESPACE = "ef001206-dadc-5f6d-a15f-3359e577d4e5";
 
 /** What to compute in one read of the file. */
 export interface GgufHashRequest {
@@ -80,38 +81,6 @@ interface Hasher {
   readonly xxh64?: Xxh64;
 }
 
-function cryptoHasher(algo: "sha1" | "sha256"): Hasher {
-  const h: Hash = createHash(algo);
-  return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
-}
-
-function xxh64Hasher(): Hasher {
-  const h = new Xxh64(0n);
-  // hex() is the u64 value in big-endian hex: what gguf-hash prints.
-  return { update: (b) => h.update(b), hex: () => h.hex(), xxh64: h };
-}
-
-/**
- * XXH64 (seed 0) of `bytes` as gguf-hash prints it (most significant byte first).
- *
- * @example
- * ```ts
- * await xxh64Hex(new TextEncoder().encode("abc")); // "44bc2cf5ad770999"
- * ```
- */
-export function xxh64Hex(bytes: Uint8Array): Promise<string> {
-  const h = xxh64Hasher();
-  h.update(bytes);
-  return Promise.resolve(h.hex());
-}
-
-/** Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to its 16 bytes. */
-function uuidBytes(uuid: string): Uint8Array {
-  const hex = uuid.replaceAll("-", "");
-  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new RangeError(`not a UUID: ${uuid}`);
-  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
-}
-
 /**
  * A streaming UUIDv5 (RFC 9562 §5.5) over `namespace` and the bytes fed to it.
  *
@@ -123,32 +92,31 @@ function uuidBytes(uuid: string): Uint8Array {
  * ```
  */
 export function uuidV5Hasher(namespace: string): { update(b: Uint8Array): void; hex(): string } {
-  const sha1 = createHash("sha1");
-  sha1.update(uuidBytes(namespace));
+  const digits = namespace.replaceAll("-", "");
+  if (!/^[0-9a-f]{32}$/i.test(digits)) throw new RangeError(`not a UUID: ${namespace}`);
+  const sha1 = createHash("sha1").update(Buffer.from(digits, "hex"));
   return {
     update: (b) => void sha1.update(b),
     hex: () => {
-      const u = new Uint8Array(sha1.digest()).subarray(0, 16);
+      const u = sha1.digest().subarray(0, 16);
       u[6] = (u[6]! & 0x0f) | 0x50;
       u[8] = (u[8]! & 0x3f) | 0x80;
-      const h = Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
-      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${
-        h.slice(20)
-      }`;
+      const h = u.toString("hex");
+      return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)]
+        .join("-");
     },
   };
 }
 
-function makeHasher(algo: GgufHashAlgo): Promise<Hasher> | Hasher {
-  switch (algo) {
-    case "xxh64":
-      return xxh64Hasher();
-    case "sha1":
-    case "sha256":
-      return cryptoHasher(algo);
-    case "uuid":
-      return uuidV5Hasher(LLAMA_CPP_UUID_NAMESPACE);
+/** A new hasher of `algo`, whose hex() is what gguf-hash prints (XXH64: the u64, big-endian). */
+function makeHasher(algo: GgufHashAlgo): Hasher {
+  if (algo === "uuid") return uuidV5Hasher(LLAMA_CPP_UUID_NAMESPACE);
+  if (algo === "xxh64") {
+    const h = new Xxh64();
+    return { update: (b) => h.update(b), hex: () => h.hex(), xxh64: h };
   }
+  const h: Hash = createHash(algo);
+  return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
 }
 
 function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
@@ -161,8 +129,8 @@ function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
  *
  * @example
  * ```ts
- * const p = await PayloadHashing.create({ tensor: ["sha256"], model: ["xxh64"] });
- * await p.begin();
+ * const p = new PayloadHashing({ tensor: ["sha256"], model: ["xxh64"] });
+ * p.begin();
  * p.update(new Uint8Array([1, 2, 3]));
  * p.end("a.weight");
  * formatGgufHashManifest({ tensors: p.tensors, model: p.modelHex() }, "m.gguf", ["sha256"]);
@@ -171,20 +139,15 @@ function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
 export class PayloadHashing {
   readonly tensors: GgufTensorHashes[] = [];
   #tensorAlgos: TensorHashAlgo[];
-  #model: [GgufHashAlgo, Hasher][] = [];
+  #model: [GgufHashAlgo, Hasher][];
   #current: [TensorHashAlgo, Hasher][] = [];
   /** The XXH64 hashers among #current and #model, fed with one copy of the bytes. */
   #xxh64: Xxh64[] = [];
   #others: Hasher[] = [];
 
-  private constructor(tensorAlgos: TensorHashAlgo[]) {
-    this.#tensorAlgos = tensorAlgos;
-  }
-
-  static async create(request: GgufHashRequest): Promise<PayloadHashing> {
-    const p = new PayloadHashing(inPrintOrder(request.tensor ?? []));
-    for (const a of inPrintOrder(request.model ?? [])) p.#model.push([a, await makeHasher(a)]);
-    return p;
+  constructor(request: GgufHashRequest) {
+    this.#tensorAlgos = inPrintOrder(request.tensor ?? []);
+    this.#model = inPrintOrder(request.model ?? []).map((a) => [a, makeHasher(a)]);
   }
 
   /** The whole-model digests, in print order: the algorithms of a manifest made from this. */
@@ -196,9 +159,8 @@ export class PayloadHashing {
     return this.#tensorAlgos.length === 0 && this.#model.length === 0;
   }
 
-  async begin(): Promise<void> {
-    this.#current = [];
-    for (const a of this.#tensorAlgos) this.#current.push([a, await makeHasher(a)]);
+  begin(): void {
+    this.#current = this.#tensorAlgos.map((a) => [a, makeHasher(a)]);
     const all = [...this.#current, ...this.#model].map(([, h]) => h);
     this.#xxh64 = all.flatMap((h) => h.xxh64 ? [h.xxh64] : []);
     this.#others = all.filter((h) => !h.xxh64);
@@ -248,7 +210,7 @@ export async function hashGguf(
   request: GgufHashRequest,
   chunkSize = 1 << 22,
 ): Promise<GgufHashes> {
-  const payloads = await PayloadHashing.create(request);
+  const payloads = new PayloadHashing(request);
   const tensors = gguf.tensors;
   let fileSha256: string | undefined;
 
@@ -269,7 +231,7 @@ export async function hashGguf(
           const tEnd = t.fileOffset + t.nbytes;
           if (t.fileOffset >= end) break;
           if (!open) {
-            await payloads.begin();
+            payloads.begin();
             open = true;
           }
           const s = Math.max(t.fileOffset, pos);
@@ -293,7 +255,7 @@ export async function hashGguf(
     if (request.file) fileSha256 = await sha256File(gguf.path);
     if (!payloads.idle) {
       for (const t of tensors) {
-        await payloads.begin();
+        payloads.begin();
         for await (const chunk of gguf.streamTensor(t, chunkSize)) payloads.update(chunk);
         payloads.end(t.name);
       }
@@ -386,10 +348,9 @@ export function parseGgufHashAlgos(list: string): GgufHashAlgo[] {
   const names = list.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   for (const n of names) {
     if (!(GGUF_HASH_ALGOS as readonly string[]).includes(n)) {
+      const known = GGUF_HASH_ALGOS.join(", ");
       throw new UsageError(
-        `unknown hash algorithm "${n}" (known: ${
-          GGUF_HASH_ALGOS.join(", ")
-        }; xxh3 is not supported)`,
+        `unknown hash algorithm "${n}" (known: ${known}; xxh3 is not supported)`,
       );
     }
   }
@@ -423,11 +384,8 @@ export function parseGgufHashManifest(text: string, source: string): GgufHashMan
     const fields = lines[i]!.trim().split(/\s+/).filter((f) => f.length > 0);
     if (fields.length === 0) continue;
     if (fields.length !== 3) {
-      throw new FormatError(
-        `${source}: line ${
-          i + 1
-        } has ${fields.length} fields (expected "<algo>  <hex>  <file>[:<tensor>]")`,
-      );
+      const expected = `expected "<algo>  <hex>  <file>[:<tensor>]"`;
+      throw new FormatError(`${source}: line ${i + 1} has ${fields.length} fields (${expected})`);
     }
     entries.push({
       algo: fields[0]!,

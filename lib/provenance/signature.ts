@@ -52,14 +52,8 @@ export const SIGNATURE_FORMAT = "clean-gguf-signature-v1";
 const ED25519 = { name: "Ed25519" } as const;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
+  return btoa(String.fromCharCode(...bytes)); // keys and signatures are a few dozen bytes
 }
 
 function fromBase64(text: string, source: string): Uint8Array<ArrayBuffer> {
@@ -94,23 +88,38 @@ export function signedMessage(
 }
 
 function toPem(label: string, der: Uint8Array): string {
-  const b64 = toBase64(der);
-  const lines = b64.match(/.{1,64}/g) ?? [];
+  const lines = toBase64(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-function fromPem(pem: string, label: string, source: string): Uint8Array<ArrayBuffer> {
-  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(
-    pem,
-  );
+/** The two kinds of key file: PEM label, DER format, what the key may do, and its name. */
+const KEY_KINDS = {
+  private: { label: "PRIVATE KEY", format: "pkcs8", usage: "sign", name: "PKCS#8 private" },
+  public: { label: "PUBLIC KEY", format: "spki", usage: "verify", name: "SPKI public" },
+} as const;
+
+/** Imports a PEM key of `kind` (extractable, so that a private key's public half can be derived). */
+async function importKeyPem(
+  pem: string,
+  source: string,
+  kind: keyof typeof KEY_KINDS,
+): Promise<CryptoKey> {
+  const { label, format, usage, name } = KEY_KINDS[kind];
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`)
+    .exec(pem);
   if (!m) {
     throw new FormatError(
-      `${source}: not a PEM "${label}" (expected a ${
-        label === "PRIVATE KEY" ? "PKCS#8 private" : "SPKI public"
-      } Ed25519 key, as written by --generate-key or openssl genpkey -algorithm ed25519)`,
+      `${source}: not a PEM "${label}" (expected a ${name} Ed25519 key, as written by ` +
+        `--generate-key or openssl genpkey -algorithm ed25519)`,
     );
   }
-  return fromBase64(m[1]!.replace(/\s+/g, ""), source);
+  const der = fromBase64(m[1]!.replace(/\s+/g, ""), source);
+  try {
+    return await crypto.subtle.importKey(format, der, ED25519, true, [usage]);
+  } catch (e) {
+    const why = (e as Error).message;
+    throw new FormatError(`${source}: not an Ed25519 ${name} key (${why})`, { cause: e });
+  }
 }
 
 /** A new key pair as PEM texts (PKCS#8 private, SPKI public). */
@@ -144,18 +153,8 @@ export async function generateSigningKeyPair(): Promise<PemKeyPair> {
  * const key = await importPrivateKeyPem(await Deno.readTextFile("signing.pem"), "signing.pem");
  * ```
  */
-export async function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  const der = fromPem(pem, "PRIVATE KEY", source);
-  try {
-    return await crypto.subtle.importKey("pkcs8", der, ED25519, true, ["sign"]);
-  } catch (e) {
-    throw new FormatError(
-      `${source}: not an Ed25519 PKCS#8 private key (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
-  }
+export function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  return importKeyPem(pem, source, "private");
 }
 
 /**
@@ -166,15 +165,8 @@ export async function importPrivateKeyPem(pem: string, source: string): Promise<
  * const key = await importPublicKeyPem(await Deno.readTextFile("signing.pem.pub"), "signing.pem.pub");
  * ```
  */
-export async function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  const der = fromPem(pem, "PUBLIC KEY", source);
-  try {
-    return await crypto.subtle.importKey("spki", der, ED25519, true, ["verify"]);
-  } catch (e) {
-    throw new FormatError(`${source}: not an Ed25519 SPKI public key (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+export function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  return importKeyPem(pem, source, "public");
 }
 
 /**
@@ -189,15 +181,8 @@ export async function importPublicKeyPem(pem: string, source: string): Promise<C
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   if (jwk.x === undefined) throw new FormatError("private key has no public component");
-  return await crypto.subtle.importKey(
-    "jwk",
-    { kty: "OKP", crv: "Ed25519", x: jwk.x },
-    ED25519,
-    true,
-    [
-      "verify",
-    ],
-  );
+  const publicJwk = { kty: "OKP", crv: "Ed25519", x: jwk.x };
+  return await crypto.subtle.importKey("jwk", publicJwk, ED25519, true, ["verify"]);
 }
 
 /**
@@ -210,8 +195,8 @@ export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
  * ```
  */
 export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
-  const spki = await crypto.subtle.exportKey("spki", publicKey);
-  return `sha256-${hex(new Uint8Array(await crypto.subtle.digest("SHA-256", spki)))}`;
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+  return `sha256-${createHash("sha256").update(spki).digest("hex")}`;
 }
 
 /**
@@ -263,10 +248,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     if (!m) throw new FormatError(`${source}: unexpected line "${l}"`);
     fields.set(m[1]!, m[2]!);
   }
-  if (fields.get("algorithm") !== "ed25519") {
-    throw new FormatError(
-      `${source}: algorithm must be "ed25519", got "${fields.get("algorithm")}"`,
-    );
+  const algorithm = fields.get("algorithm");
+  if (algorithm !== "ed25519") {
+    throw new FormatError(`${source}: algorithm must be "ed25519", got "${algorithm}"`);
   }
   const keyId = fields.get("key-id");
   if (keyId === undefined || !/^sha256-[0-9a-f]{64}$/.test(keyId)) {
@@ -315,27 +299,26 @@ export async function verifyProvenanceSignature(
   } catch (e) {
     return { ok: false, keyId, reason: (e as Error).message };
   }
-  const valid = await crypto.subtle.verify(
-    ED25519,
-    publicKey,
-    parsed.signature,
-    signedMessage(fingerprintHex, metaSha256Hex),
-  );
-  if (valid) return { ok: true, keyId };
+  const message = signedMessage(fingerprintHex, metaSha256Hex);
+  if (await crypto.subtle.verify(ED25519, publicKey, parsed.signature, message)) {
+    return { ok: true, keyId };
+  }
   const reason = parsed.keyId !== keyId
     ? `${source}: signed with another key (key-id ${parsed.keyId}; the public key given is ${keyId})`
     : `${source}: the signature does not match the GGUF's fingerprint and meta.json (one of them changed after signing)`;
   return { ok: false, keyId, reason };
 }
 
-async function readText(path: string, what: string): Promise<string> {
+/** Reads and imports a PEM key file of `kind`; an unreadable file is an InputError. */
+async function loadKey(path: string, kind: keyof typeof KEY_KINDS): Promise<CryptoKey> {
+  let pem: string;
   try {
-    return await Deno.readTextFile(path);
+    pem = await Deno.readTextFile(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the ${what} (${(e as Error).message})`, {
-      cause: e,
-    });
+    const why = (e as Error).message;
+    throw new InputError(`${path}: cannot read the ${kind} key (${why})`, { cause: e });
   }
+  return await importKeyPem(pem, path, kind);
 }
 
 /**
@@ -346,8 +329,8 @@ async function readText(path: string, what: string): Promise<string> {
  * const sk = await loadPrivateKey("keys/signing.pem");
  * ```
  */
-export async function loadPrivateKey(path: string): Promise<CryptoKey> {
-  return await importPrivateKeyPem(await readText(path, "private key"), path);
+export function loadPrivateKey(path: string): Promise<CryptoKey> {
+  return loadKey(path, "private");
 }
 
 /**
@@ -358,8 +341,8 @@ export async function loadPrivateKey(path: string): Promise<CryptoKey> {
  * const pk = await loadPublicKey("keys/signing.pem.pub");
  * ```
  */
-export async function loadPublicKey(path: string): Promise<CryptoKey> {
-  return await importPublicKeyPem(await readText(path, "public key"), path);
+export function loadPublicKey(path: string): Promise<CryptoKey> {
+  return loadKey(path, "public");
 }
 
 async function writeNew(path: string, text: string, mode: number): Promise<void> {
@@ -373,16 +356,8 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
   }
 }
 
-/**
- * The git work tree `path` lies in (the nearest folder, from `path` up, that
- * holds a `.git` entry), or null. Found without running git.
- *
- * @example
- * ```ts
- * gitWorkTreeOf("/home/me/clean-gguf/keys/me.key"); // "/home/me/clean-gguf"
- * ```
- */
-export async function gitWorkTreeOf(path: string): Promise<string | null> {
+/** The nearest folder from `path` up that holds a `.git` entry, or null (found without git). */
+async function gitWorkTreeOf(path: string): Promise<string | null> {
   let dir = resolve(path);
   for (;;) {
     try {
@@ -401,9 +376,8 @@ async function makeFolder(dir: string, mode: number): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true, mode });
   } catch (e) {
-    throw new OutputError(`${dir}: cannot create the key's folder (${(e as Error).message})`, {
-      cause: e,
-    });
+    const why = (e as Error).message;
+    throw new OutputError(`${dir}: cannot create the key's folder (${why})`, { cause: e });
   }
 }
 
@@ -507,12 +481,8 @@ async function checkedSignature(
   try {
     metaBytes = await Deno.readFile(metaPath);
   } catch (e) {
-    throw new InputError(
-      `${metaPath}: cannot read the meta.json to sign (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
+    const why = (e as Error).message;
+    throw new InputError(`${metaPath}: cannot read the meta.json to sign (${why})`, { cause: e });
   }
   const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
   const fileSha256 = options.fileSha256 ?? await sha256File(options.ggufPath);

@@ -276,17 +276,9 @@ function countI2SCodes(codes: Uint8Array): { neg: number; pos: number; bad: numb
 
 function i2sTernaryStats(neg: number, pos: number, n: number, scale: number): TernaryStats {
   // TernaryAccumulator's rule: a scale that is not a finite number ≥ 0 makes no ternary tensor.
-  const ok = Number.isFinite(scale) && scale >= 0;
-  const stats = {
-    ternary: ok,
-    scale: neg + pos > 0 ? scale : 0,
-    distinctScales: 1,
-    neg,
-    zero: n - neg - pos,
-    pos,
-    count: n,
-  };
-  return stats;
+  const ternary = Number.isFinite(scale) && scale >= 0;
+  const used = neg + pos > 0 ? scale : 0;
+  return { ternary, scale: used, distinctScales: 1, neg, zero: n - neg - pos, pos, count: n };
 }
 
 /** Trit counts of a TQ2_0/TQ1_0 payload, block scale by block scale. */
@@ -322,25 +314,17 @@ function tritStatistics(
 function countStatistics(r: TernaryStats, elements: number): RecomputedStatistics | undefined {
   if (!r.ternary || r.scale < 0) return undefined;
   const s = r.scale;
-  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
-  const stats = withTernaryRms(elements, {
-    count: 0,
-    rms: 0,
-    mean: 0,
-    min: 0,
-    max: 0,
-    nonFinite: 0,
-  }, counts);
   const summary: TensorSummary = {
     count: elements,
-    // The ternary RMS is the only form a writer records for these types.
-    rms: stats.ternaryRms ?? 0,
+    rms: 0, // set below: the ternary RMS is the only form a writer records for these types
     mean: elements ? (s * (r.pos - r.neg)) / elements : 0,
     min: r.neg > 0 ? -s : r.zero > 0 ? 0 : s,
     max: r.pos > 0 ? s : r.zero > 0 ? 0 : -s,
     nonFinite: 0,
   };
-  return { ...stats, summary };
+  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
+  const stats = withTernaryRms(elements, summary, counts);
+  return { ...stats, summary: { ...summary, rms: stats.ternaryRms ?? 0 } };
 }
 
 /**

@@ -66,21 +66,10 @@ export interface VerifyOptions {
   readonly requireSignature?: boolean;
 }
 
+/** A companion file: its path, and its bytes (undefined when an optional one is absent). */
 interface Companion {
   readonly path: string;
-  readonly explicit: boolean;
-}
-
-/** The bytes of a companion, undefined when an optional one is absent. */
-async function readCompanion(c: Companion, what: string): Promise<Uint8Array | undefined> {
-  try {
-    return await Deno.readFile(c.path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound && !c.explicit) return undefined;
-    throw new InputError(`${c.path}: cannot read the ${what} (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+  readonly bytes: Uint8Array | undefined;
 }
 
 /** The GGUF's size; a missing or unreadable input is an InputError (exit 3). */
@@ -201,11 +190,10 @@ async function digestsOf(
 async function checkSignature(
   options: VerifyOptions,
   sig: Companion,
-  sigBytes: Uint8Array | undefined,
   meta: { path: string; sha256: string | undefined },
   fileSha256: string,
 ): Promise<[VerifyCheck, SignatureState]> {
-  const required = options.requireSignature === true;
+  const required = options.requireSignature === true, sigBytes = sig.bytes;
   if (!options.publicKey) {
     const state: SignatureState = sigBytes ? "not checked" : "absent";
     const detail = sigBytes ? "present, signature not checked (no public key given)" : "not found";
@@ -247,29 +235,26 @@ async function checkSignature(
   return [check, r.ok ? "verified" : "failed"];
 }
 
-/** The companions' paths and bytes. */
+/** The companions' paths and bytes: explicit paths must exist, default ones may be absent. */
 async function readCompanions(options: VerifyOptions) {
   const defaults = companionPaths(options.ggufPath);
-  const pick = (explicit: string | undefined, fallback: string): Companion =>
-    explicit === undefined
-      ? { path: fallback, explicit: false }
-      : { path: explicit, explicit: true };
-  const fp = pick(options.fingerprintPath, defaults.fingerprint);
-  const meta = pick(options.metaPath, defaults.meta);
-  const manifest = pick(options.manifestPath, defaults.manifest);
-  const sig = pick(options.signaturePath, defaults.signature);
+  const read = async (explicit: string | undefined, fallback: string, what: string) => {
+    const path = explicit ?? fallback;
+    try {
+      return { path, bytes: await Deno.readFile(path) };
+    } catch (e) {
+      // With a public key the signature must exist too: checkSignature says so.
+      const optional = explicit === undefined || (what === "signature" && !!options.publicKey);
+      if (e instanceof Deno.errors.NotFound && optional) return { path, bytes: undefined };
+      const why = (e as Error).message;
+      throw new InputError(`${path}: cannot read the ${what} (${why})`, { cause: e });
+    }
+  };
   return {
-    fp: { ...fp, bytes: await readCompanion(fp, "fingerprint") },
-    meta: { ...meta, bytes: await readCompanion(meta, "meta.json") },
-    manifest: { ...manifest, bytes: await readCompanion(manifest, "gguf-hash manifest") },
-    // With a public key the default signature must exist too: checkSignature says so.
-    sig: {
-      ...sig,
-      bytes: await readCompanion(
-        options.publicKey ? { ...sig, explicit: false } : sig,
-        "signature",
-      ),
-    },
+    fp: await read(options.fingerprintPath, defaults.fingerprint, "fingerprint"),
+    meta: await read(options.metaPath, defaults.meta, "meta.json"),
+    manifest: await read(options.manifestPath, defaults.manifest, "gguf-hash manifest"),
+    sig: await read(options.signaturePath, defaults.signature, "signature"),
   };
 }
 
@@ -343,13 +328,8 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
       : skipped("fingerprint", c.fp.path, "not found");
     const [meta, claims] = await metaCheck(c.meta, d, g, fileSize);
     const metaSha256 = c.meta.bytes && createHash("sha256").update(c.meta.bytes).digest("hex");
-    const [sig, signature] = await checkSignature(
-      options,
-      c.sig,
-      c.sig.bytes,
-      { path: c.meta.path, sha256: metaSha256 },
-      d.fileSha256,
-    );
+    const metaDigest = { path: c.meta.path, sha256: metaSha256 };
+    const [sig, signature] = await checkSignature(options, c.sig, metaDigest, d.fileSha256);
     const checks = [fingerprint, meta, manifestCheck(c.manifest.path, manifest, d), sig];
     return {
       ggufPath: g,
