@@ -31,18 +31,19 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { dirname } from "node:path";
-import { DownloadError, OutputError, UsageError } from "../errors.ts";
+import { DownloadError, OutputError, rethrowAs, UsageError } from "../errors.ts";
 import { $, hfHub } from "../../deps.ts";
+import { RandomAccessFile } from "../io/random_access.ts";
 import {
   type HubTreeEntry,
   planMetadataFiles,
   type PlannedFile,
   planWeightFiles,
-  SAFETENSORS_INDEX,
 } from "./select.ts";
+import { SHARD_INDEX_NAME } from "../safetensors/index_file.ts";
 
 /** The public Hub. */
-export const DEFAULT_HUB_URL = "https://huggingface.co";
+const DEFAULT_HUB_URL = "https://huggingface.co";
 
 /** Options of {@link downloadFromHub}. */
 export interface HubDownloadOptions {
@@ -80,16 +81,8 @@ export interface HubDownloadResult {
  * Makes sure we may talk to `host`, asking once (interactive runs) when the
  * permission is not granted yet. Refusal is a {@link DownloadError} that names
  * the flag to pass.
- *
- * @example
- * ```ts
- * await ensureNetPermission("huggingface.co");
- * ```
  */
-export async function ensureNetPermission(
-  host: string,
-  why = "to download from the Hub",
-): Promise<void> {
+async function ensureNetPermission(host: string, why = "to download from the Hub"): Promise<void> {
   const desc = { name: "net", host } as const;
   let state = (await Deno.permissions.query(desc)).state;
   if (state === "prompt") state = (await Deno.permissions.request(desc)).state;
@@ -109,14 +102,11 @@ function hubError(e: unknown, what: string, repo: string, hasToken: boolean): Do
     const hint = hasToken
       ? "the token in HF_TOKEN has no access to it (gated: accept its terms on the Hub first)"
       : "it is private or gated: set HF_TOKEN to a token with access (and allow reading it: --allow-env=HF_TOKEN)";
-    return new DownloadError(`${what}: HTTP ${status}: ${repo} refused the request, ${hint}`, {
-      cause: e,
-    });
+    const refused = `${what}: HTTP ${status}: ${repo} refused the request, ${hint}`;
+    return new DownloadError(refused, { cause: e });
   }
-  if (status === 404) {
-    return new DownloadError(`${what}: HTTP 404: not found (${detail})`, { cause: e });
-  }
-  return new DownloadError(`${what}: ${detail}`, { cause: e });
+  const why = status === 404 ? `HTTP 404: not found (${detail})` : detail;
+  return new DownloadError(`${what}: ${why}`, { cause: e });
 }
 
 /** Signals that a server answered a ranged request with the whole file. */
@@ -188,20 +178,17 @@ class FileDigests {
   }
 }
 
-async function hashExisting(path: string, length: number, digests: FileDigests): Promise<void> {
-  const f = await Deno.open(path, { read: true });
+/** Digests of a `size`-byte file fed its first `length` bytes, read from `path`. */
+async function hashExisting(path: string, length: number, size: number): Promise<FileDigests> {
+  const digests = new FileDigests(size);
+  if (length === 0) return digests;
+  const f = await RandomAccessFile.open(path);
   try {
-    const buf = new Uint8Array(1 << 20);
-    let done = 0;
-    while (done < length) {
-      const n = await f.read(buf.subarray(0, Math.min(buf.length, length - done)));
-      if (n === null) throw new DownloadError(`${path}: shorter than expected while hashing`);
-      digests.update(buf.subarray(0, n));
-      done += n;
-    }
+    for await (const chunk of f.stream(0, length, 1 << 20)) digests.update(chunk);
   } finally {
     f.close();
   }
+  return digests;
 }
 
 /** Checks digests: whether they match, the sha256, and the digest compared. */
@@ -227,9 +214,7 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
   const what = `${ctx.repo}@${ctx.commit.slice(0, 12)}: ${p.path}`;
 
   if ((await sizeOf(finalPath)) === p.size) {
-    const d = new FileDigests(p.size);
-    await hashExisting(finalPath, p.size, d);
-    const m = matches(p, d);
+    const m = matches(p, await hashExisting(finalPath, p.size, p.size));
     if (m.ok) return m.sha256;
   }
   await Deno.remove(finalPath).catch(() => {});
@@ -240,8 +225,7 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
       await Deno.remove(partPath);
       have = 0;
     }
-    const d = new FileDigests(p.size);
-    if (have > 0) await hashExisting(partPath, have, d);
+    const d = await hashExisting(partPath, have, p.size);
 
     if (have < p.size) {
       const flags = { rangeIgnored: false };
@@ -263,16 +247,8 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
         `${what}: content does not match the Hub's ${label} (expected ${p.expected.hex}, got ${m.got}); the corrupt download was removed`,
       );
     }
-    try {
-      await Deno.rename(partPath, finalPath);
-    } catch (e) {
-      throw new OutputError(
-        `${finalPath}: cannot move the download into place (${(e as Error).message})`,
-        {
-          cause: e,
-        },
-      );
-    }
+    const moving = `${finalPath}: cannot move the download into place`;
+    await rethrowAs(OutputError, moving, Deno.rename(partPath, finalPath));
     return m.sha256;
   }
   throw new DownloadError(`${what}: the server ignored Range requests twice`);
@@ -298,10 +274,9 @@ async function transfer(
     ...(ctx.token !== undefined && { accessToken: ctx.token }),
   });
   if (!blob) {
+    const where = `${ctx.repo}@${ctx.commit.slice(0, 12)}`;
     throw new DownloadError(
-      `${ctx.repo}@${
-        ctx.commit.slice(0, 12)
-      }: ${p.path} is listed but the Hub has no such file (HTTP 404)`,
+      `${where}: ${p.path} is listed but the Hub has no such file (HTTP 404)`,
     );
   }
   if (blob.size !== p.size) {
@@ -408,16 +383,8 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   }
 
   const modelDir = `${options.cacheDir}/${repo.replace("/", "--")}/${commit}`;
-  try {
-    await Deno.mkdir(modelDir, { recursive: true });
-  } catch (e) {
-    throw new OutputError(
-      `${modelDir}: cannot create the download folder (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const what = `${modelDir}: cannot create the download folder`;
+  await rethrowAs(OutputError, what, Deno.mkdir(modelDir, { recursive: true }));
   const ctx: FileContext = { repo, commit, hubUrl, token, modelDir, progress };
   const files: HubDownloadedFile[] = [];
   const get = async (p: PlannedFile) => {
@@ -425,8 +392,8 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   };
 
   for (const p of planMetadataFiles(repo, entries)) await get(p);
-  const indexText = files.some((f) => f.path === SAFETENSORS_INDEX)
-    ? await Deno.readTextFile(`${modelDir}/${SAFETENSORS_INDEX}`)
+  const indexText = files.some((f) => f.path === SHARD_INDEX_NAME)
+    ? await Deno.readTextFile(`${modelDir}/${SHARD_INDEX_NAME}`)
     : undefined;
   for (const p of planWeightFiles(repo, entries, indexText)) await get(p);
   return { modelDir, commit, files };

@@ -26,7 +26,7 @@
  */
 
 import { join } from "node:path";
-import { OutputError } from "../errors.ts";
+import { OutputError, rethrowAs } from "../errors.ts";
 import { FolderLock } from "./folder_lock.ts";
 import {
   type CommitHooks,
@@ -144,13 +144,8 @@ export class AtomicOutputs {
    * another run holds it), and cleans up after runs that died there.
    */
   static async create(dir: string, options: AtomicOutputsOptions = {}): Promise<AtomicOutputs> {
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-    } catch (e) {
-      throw new OutputError(`${dir}: cannot create output folder (${(e as Error).message})`, {
-        cause: e,
-      });
-    }
+    const what = `${dir}: cannot create output folder`;
+    await rethrowAs(OutputError, what, Deno.mkdir(dir, { recursive: true }));
     const lock = FolderLock.acquireSync(dir);
     try {
       recoverOutputFolderSync(dir, options.hooks);
@@ -167,17 +162,12 @@ export class AtomicOutputs {
   async file(name: string): Promise<AtomicFile> {
     const finalPath = join(this.dir, name);
     const tempPath = join(this.dir, tempNameFor(name));
-    let f: Deno.FsFile;
-    try {
-      f = await Deno.open(tempPath, { write: true, createNew: true });
-    } catch (e) {
-      throw new OutputError(
-        `${this.dir}: output folder is not writable (${(e as Error).message})`,
-        {
-          cause: e,
-        },
-      );
-    }
+    const what = `${this.dir}: output folder is not writable`;
+    const f = await rethrowAs(
+      OutputError,
+      what,
+      Deno.open(tempPath, { write: true, createNew: true }),
+    );
     const file = new AtomicFile(finalPath, tempPath, f);
     this.#files.push(file);
     return file;

@@ -23,7 +23,7 @@
  */
 
 import { type FileHandle, open as openFile } from "node:fs/promises";
-import { OutputError } from "../errors.ts";
+import { OutputError, rethrowAs } from "../errors.ts";
 import type { ByteSink } from "./atomic.ts";
 // A type import keeps the worker module in the static graph (see hash_worker.ts).
 import type { Sha256StreamReply, Sha256StreamRequest } from "./sha256_stream_worker.ts";
@@ -79,14 +79,11 @@ export class PipelinedWriter implements ByteSink {
     path: string,
     { slots = DEFAULT_SLOTS, slotBytes = DEFAULT_SLOT_BYTES } = {},
   ): Promise<PipelinedWriter> {
-    let file: FileHandle;
-    try {
-      file = await openFile(path, "w");
-    } catch (e) {
-      throw new OutputError(`${path}: cannot open for writing (${(e as Error).message})`, {
-        cause: e,
-      });
-    }
+    const file = await rethrowAs(
+      OutputError,
+      `${path}: cannot open for writing`,
+      openFile(path, "w"),
+    );
     return new PipelinedWriter(path, file, slots, slotBytes);
   }
 
@@ -174,11 +171,7 @@ export class PipelinedWriter implements ByteSink {
     this.#check();
     this.#closed = true;
     this.#worker.terminate();
-    try {
-      await this.#file.close();
-    } catch (e) {
-      throw new OutputError(`${this.path}: close failed (${(e as Error).message})`, { cause: e });
-    }
+    await rethrowAs(OutputError, `${this.path}: close failed`, this.#file.close());
     return { sha256, bytes: this.#position };
   }
 

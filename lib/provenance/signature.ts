@@ -41,7 +41,14 @@
 
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { FormatError, InputError, OutputError, UsageError, VerifyError } from "../errors.ts";
+import {
+  FormatError,
+  InputError,
+  OutputError,
+  rethrowAs,
+  UsageError,
+  VerifyError,
+} from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import { sha256File } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
@@ -311,14 +318,8 @@ export async function verifyProvenanceSignature(
 
 /** Reads and imports a PEM key file of `kind`; an unreadable file is an InputError. */
 async function loadKey(path: string, kind: keyof typeof KEY_KINDS): Promise<CryptoKey> {
-  let pem: string;
-  try {
-    pem = await Deno.readTextFile(path);
-  } catch (e) {
-    const why = (e as Error).message;
-    throw new InputError(`${path}: cannot read the ${kind} key (${why})`, { cause: e });
-  }
-  return await importKeyPem(pem, path, kind);
+  const what = `${path}: cannot read the ${kind} key`;
+  return await importKeyPem(await rethrowAs(InputError, what, Deno.readTextFile(path)), path, kind);
 }
 
 /**
@@ -373,12 +374,8 @@ async function gitWorkTreeOf(path: string): Promise<string | null> {
 }
 
 async function makeFolder(dir: string, mode: number): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { recursive: true, mode });
-  } catch (e) {
-    const why = (e as Error).message;
-    throw new OutputError(`${dir}: cannot create the key's folder (${why})`, { cause: e });
-  }
+  const what = `${dir}: cannot create the key's folder`;
+  await rethrowAs(OutputError, what, Deno.mkdir(dir, { recursive: true, mode }));
 }
 
 /**
@@ -477,13 +474,8 @@ async function checkedSignature(
 ): Promise<{ text: string; fileSha256: string; metaSha256: string }> {
   const metaPath = options.metaPath ?? paths.meta;
   const fingerprintPath = options.fingerprintPath ?? paths.fingerprint;
-  let metaBytes: Uint8Array;
-  try {
-    metaBytes = await Deno.readFile(metaPath);
-  } catch (e) {
-    const why = (e as Error).message;
-    throw new InputError(`${metaPath}: cannot read the meta.json to sign (${why})`, { cause: e });
-  }
+  const what = `${metaPath}: cannot read the meta.json to sign`;
+  const metaBytes = await rethrowAs(InputError, what, Deno.readFile(metaPath));
   const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
   const fileSha256 = options.fileSha256 ?? await sha256File(options.ggufPath);
 

@@ -35,7 +35,7 @@ import { ARCHITECTURES } from "../arch/registry.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
-import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
+import { claim, isRecord, keyProblems, type KeySet, META_KEYS } from "./meta_schema.ts";
 import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
 import { checkTensorRows, type Findings, type PayloadDigests } from "./verify_tensors.ts";
 
@@ -130,24 +130,19 @@ function checkWriterFields(
   const shape = (ok: boolean, key: string, what: string) => {
     if (!ok) out.mismatches.push(`${file}: "${key}" is not ${what}`);
   };
-  if (isRecord(meta.tool)) {
-    out.mismatches.push(...keyProblems(meta.tool, META_KEYS.tool, file, "tool"));
-  } else shape(false, "tool", "an object");
-  if (isRecord(meta.options)) {
-    out.mismatches.push(...keyProblems(meta.options, META_KEYS.options, file, "options"));
-    const origin = meta.options.origin;
-    if (origin !== undefined) {
-      if (isRecord(origin)) {
-        out.mismatches.push(...keyProblems(origin, META_KEYS.origin, file, "options.origin"));
-      } else shape(false, "options.origin", "an object");
-    }
-  } else shape(false, "options", "an object");
+  /** An object of meta.json, its keys checked against `keys`. */
+  const object = (v: unknown, keys: KeySet, where: string): v is Record<string, unknown> => {
+    if (isRecord(v)) out.mismatches.push(...keyProblems(v, keys, file, where));
+    else shape(false, where, "an object");
+    return isRecord(v);
+  };
+  object(meta.tool, META_KEYS.tool, "tool");
+  const options = meta.options;
+  if (object(options, META_KEYS.options, "options") && options.origin !== undefined) {
+    object(options.origin, META_KEYS.origin, "options.origin");
+  }
   if (Array.isArray(meta.sources)) {
-    meta.sources.forEach((s, i) => {
-      if (isRecord(s)) {
-        out.mismatches.push(...keyProblems(s, META_KEYS.source, file, `sources[${i}]`));
-      } else shape(false, `sources[${i}]`, "an object");
-    });
+    meta.sources.forEach((s, i) => object(s, META_KEYS.source, `sources[${i}]`));
   } else shape(false, "sources", "an array");
   shape(
     Array.isArray(meta.warnings) && meta.warnings.every((w) => typeof w === "string"),
