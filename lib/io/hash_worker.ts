@@ -17,7 +17,7 @@
 
 import { InputError } from "../errors.ts";
 // A type import keeps the worker module in the static graph (deno cache, lock files).
-import type { Sha256Reply } from "./sha256_worker.ts";
+import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 
 /** A running hash: its result, and a way to stop it early. */
 export interface HashJob {
@@ -46,7 +46,8 @@ export function sha256InWorker(path: string): HashJob {
     worker.terminate();
   };
   const digest = new Promise<string>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<Sha256Reply>) => {
+    // A file job is answered by one "file" reply.
+    worker.onmessage = (e: MessageEvent<Extract<Sha256Reply, { kind: "file" }>>) => {
       stop();
       if (e.data.ok) resolve(e.data.hex);
       else reject(new InputError(e.data.message || `${path}: cannot hash`));
@@ -59,6 +60,6 @@ export function sha256InWorker(path: string): HashJob {
   });
   // An unobserved rejection after cancel() must not crash the process.
   digest.catch(() => {});
-  worker.postMessage(path);
+  worker.postMessage({ kind: "file", path } satisfies Sha256Request);
   return { digest, cancel: stop };
 }

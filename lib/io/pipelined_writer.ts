@@ -26,7 +26,7 @@ import { type FileHandle, open as openFile } from "node:fs/promises";
 import { OutputError, rethrowAs } from "../errors.ts";
 import type { ByteSink } from "./atomic.ts";
 // A type import keeps the worker module in the static graph (see hash_worker.ts).
-import type { Sha256StreamReply, Sha256StreamRequest } from "./sha256_stream_worker.ts";
+import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 
 /** Buffer size and count: 4 × 4 MiB in flight at most. */
 export const DEFAULT_SLOT_BYTES = 1 << 22;
@@ -57,12 +57,10 @@ export class PipelinedWriter implements ByteSink {
     this.#slots = shared.map((s) => new Uint8Array(s));
     this.#busy = shared.map(() => null);
     this.#hashed = shared.map(() => null);
-    this.#worker = new Worker(new URL("./sha256_stream_worker.ts", import.meta.url), {
-      type: "module",
-    });
-    this.#worker.onmessage = (e: MessageEvent<Sha256StreamReply>) => {
+    this.#worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
+    this.#worker.onmessage = (e: MessageEvent<Sha256Reply>) => {
       if (e.data.kind === "done") this.#hashed[e.data.slot]?.();
-      else this.#digest?.(e.data.hex);
+      else if (e.data.kind === "digest") this.#digest?.(e.data.hex);
     };
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -87,12 +85,7 @@ export class PipelinedWriter implements ByteSink {
     return new PipelinedWriter(path, file, slots, slotBytes);
   }
 
-  /** Bytes accepted so far. */
-  get bytesWritten(): number {
-    return this.#position + this.#fill;
-  }
-
-  #post(m: Sha256StreamRequest): void {
+  #post(m: Sha256Request): void {
     this.#worker.postMessage(m);
   }
 
