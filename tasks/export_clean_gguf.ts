@@ -18,7 +18,7 @@ import {
 import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
 import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
-import { resolveModelSource } from "../lib/hub/model_source.ts";
+import { resolveModelSource } from "../lib/hub/download.ts";
 import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 
 /**

@@ -17,6 +17,11 @@
  * - Network permission is requested (when not already granted) only here, and
  *   only for the Hub's host.
  *
+ * {@link resolveModelSource} is where a task's checkpoint comes from: a local
+ * folder, or the Hub (`--hf-repo OWNER/NAME [--revision REV]`), downloaded
+ * first. A local folder that does not exist is an {@link InputError} saying
+ * so, before any file in it is looked for.
+ *
  * @example
  * ```ts
  * import { downloadFromHub } from "./download.ts";
@@ -30,8 +35,8 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { dirname } from "node:path";
-import { DownloadError, OutputError, rethrowAs, UsageError } from "../errors.ts";
+import { dirname, join, resolve } from "node:path";
+import { DownloadError, InputError, OutputError, rethrowAs, UsageError } from "../errors.ts";
 import { $, hfHub } from "../../deps.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import {
@@ -349,18 +354,10 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   const progress = options.progress ?? Deno.stderr.isTerminal();
   await ensureNetPermission(new URL(hubUrl).host);
 
-  const flags = { rangeIgnored: false };
-  const fetchFn = guardedFetch(flags);
+  const hub = { hubUrl, fetch: guardedFetch({ rangeIgnored: false }), ...auth };
   let commit: string;
   try {
-    const info = await hfHub.modelInfo({
-      name: repo,
-      revision,
-      hubUrl,
-      fetch: fetchFn,
-      additionalFields: ["sha"],
-      ...auth,
-    });
+    const info = await hfHub.modelInfo({ ...hub, name: repo, revision, additionalFields: ["sha"] });
     commit = String(info.sha ?? "");
   } catch (e) {
     throw hubError(e, `${repo} (revision ${revision})`, repo, token !== undefined);
@@ -371,13 +368,9 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
     );
   }
 
-  const entries: HubTreeEntry[] = [];
+  let entries: HubTreeEntry[];
   try {
-    for await (
-      const e of hfHub.listFiles({ repo, revision: commit, hubUrl, fetch: fetchFn, ...auth })
-    ) {
-      entries.push(e);
-    }
+    entries = await Array.fromAsync(hfHub.listFiles({ ...hub, repo, revision: commit }));
   } catch (e) {
     throw hubError(e, `${repo}@${commit.slice(0, 12)}: listing files`, repo, token !== undefined);
   }
@@ -397,4 +390,89 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
     : undefined;
   for (const p of planWeightFiles(repo, entries, indexText)) await get(p);
   return { modelDir, commit, files };
+}
+
+/** What the command line says about the checkpoint. */
+export interface ModelSourceRequest {
+  /** Local checkpoint folder (ignored with `hfRepo`). */
+  readonly modelDir?: string | undefined;
+  /** tokenizer.json; wins over the checkpoint's. */
+  readonly tokenizer?: string | undefined;
+  readonly outDir: string;
+  /** Download from the Hub instead. */
+  readonly hfRepo?: string | undefined;
+  readonly revision?: string | undefined;
+  /** Download cache (default models/hub). */
+  readonly cacheDir?: string | undefined;
+  readonly hubUrl?: string | undefined;
+  /** The Hub access token (HF_TOKEN, read by the task). */
+  readonly token?: string | undefined;
+  /** No progress bars. */
+  readonly quiet?: boolean;
+}
+
+/** The resolved inputs. */
+export interface ModelSource {
+  modelDir: string;
+  tokenizerPath: string | undefined;
+  outDir: string;
+  /** Hub repo, revision and commit, for meta.json; undefined for a local folder. */
+  origin: Record<string, unknown> | undefined;
+  /**
+   * The sha256 of each downloaded file, computed while it was checked against
+   * the Hub in this run, by absolute path: the export reuses them instead of
+   * reading the files again. Undefined for a local folder.
+   */
+  verifiedSha256?: Record<string, string>;
+}
+
+/** Refuses a model folder that is missing or is not a folder, naming it. */
+async function assertModelFolder(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+    throw new InputError(`${dir}: model folder ${why}`, { cause: e });
+  }
+  if (!info.isDirectory) {
+    throw new InputError(
+      `${dir}: not a folder (the model folder holds config.json and *.safetensors)`,
+    );
+  }
+}
+
+/**
+ * Resolves the checkpoint, downloading it when `hfRepo` is given.
+ *
+ * @example
+ * ```ts
+ * const src = await resolveModelSource({ hfRepo: "me/tiny", outDir: "out", cacheDir: "models/hub" });
+ * src.origin; // { hf_repo: "me/tiny", revision: "main", commit: "…" }
+ * ```
+ */
+export async function resolveModelSource(req: ModelSourceRequest): Promise<ModelSource> {
+  if (req.hfRepo === undefined) {
+    const modelDir = req.modelDir ?? "fixtures/tiny-bitnet";
+    await assertModelFolder(modelDir);
+    return { modelDir, tokenizerPath: req.tokenizer, outDir: req.outDir, origin: undefined };
+  }
+  const revision = req.revision ?? "main";
+  const hub = await downloadFromHub({
+    repo: req.hfRepo,
+    revision,
+    cacheDir: req.cacheDir ?? "models/hub",
+    token: req.token ?? null,
+    ...(req.hubUrl ? { hubUrl: req.hubUrl } : {}),
+    progress: !req.quiet && Deno.stderr.isTerminal(),
+  });
+  return {
+    modelDir: hub.modelDir,
+    tokenizerPath: req.tokenizer,
+    outDir: req.outDir,
+    origin: { hf_repo: req.hfRepo, revision, commit: hub.commit },
+    verifiedSha256: Object.fromEntries(
+      hub.files.map((f) => [resolve(join(hub.modelDir, f.path)), f.sha256]),
+    ),
+  };
 }

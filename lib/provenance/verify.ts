@@ -143,14 +143,10 @@ function checkFingerprint(
   const why = unreadable === undefined
     ? "(the file changed)"
     : `: the header does not match the fingerprint (${unreadable})`;
-  return outcome(
-    "fingerprint",
-    file,
-    "sha256 of the whole file",
-    recorded === fileSha256
-      ? []
-      : [`${file}: records sha256 ${recorded} but ${ggufPath} has sha256 ${fileSha256} ${why}`],
-  );
+  const found = recorded === fileSha256
+    ? []
+    : [`${file}: records sha256 ${recorded} but ${ggufPath} has sha256 ${fileSha256} ${why}`];
+  return outcome("fingerprint", file, "sha256 of the whole file", found);
 }
 
 /** The parsed GGUF, or why it does not parse (a damaged file fails verification). */
@@ -221,6 +217,10 @@ async function checkSignature(
   fileSha256: string,
 ): Promise<[VerifyCheck, SignatureState]> {
   const required = options.requireSignature === true, sigBytes = sig.bytes;
+  const failed = (detail: string, why: string): [VerifyCheck, SignatureState] => [
+    outcome("signature", sig.path, detail, [why]),
+    "failed",
+  ];
   if (!options.publicKey) {
     const state: SignatureState = sigBytes ? "not checked" : "absent";
     const detail = sigBytes ? "present, signature not checked (no public key given)" : "not found";
@@ -231,20 +231,13 @@ async function checkSignature(
     return [outcome("signature", sig.path, detail, [why]), state];
   }
   if (!sigBytes) {
-    return [
-      outcome("signature", sig.path, "required by the public key", [
-        `${sig.path}: no signature file (a public key was given, so the GGUF must be signed)`,
-      ]),
-      "failed",
-    ];
+    const why =
+      `${sig.path}: no signature file (a public key was given, so the GGUF must be signed)`;
+    return failed("required by the public key", why);
   }
   if (meta.sha256 === undefined) {
-    return [
-      outcome("signature", sig.path, "covers meta.json", [
-        `${sig.path}: the signature covers ${meta.path}, which is missing`,
-      ]),
-      "failed",
-    ];
+    const why = `${sig.path}: the signature covers ${meta.path}, which is missing`;
+    return failed("covers meta.json", why);
   }
   const r = await verifyProvenanceSignature(
     options.publicKey,
@@ -253,12 +246,8 @@ async function checkSignature(
     fileSha256,
     meta.sha256,
   );
-  const check = outcome(
-    "signature",
-    sig.path,
-    `Ed25519, key-id ${r.keyId}`,
-    r.reason ? [r.reason] : [],
-  );
+  const mismatches = r.reason ? [r.reason] : [];
+  const check = outcome("signature", sig.path, `Ed25519, key-id ${r.keyId}`, mismatches);
   return [check, r.ok ? "verified" : "failed"];
 }
 
@@ -317,11 +306,8 @@ function manifestCheck(
 ): VerifyCheck {
   if (manifest === undefined) return skipped("manifest", path, "not found");
   if (typeof manifest === "string") return outcome("manifest", path, "malformed", [manifest]);
-  if (!d.gguf) {
-    return outcome("manifest", path, "not checked", [
-      `${path}: cannot be checked: ${d.unreadable}`,
-    ]);
-  }
+  const unreadable = `${path}: cannot be checked: ${d.unreadable}`;
+  if (!d.gguf) return outcome("manifest", path, "not checked", [unreadable]);
   const r = checkManifest(path, manifest, d.gguf, d.hashes!);
   return outcome("manifest", path, r.detail, r.mismatches);
 }
