@@ -27,10 +27,10 @@
 
 import { join } from "node:path";
 import { OutputError, rethrowAs } from "../errors.ts";
-import { FolderLock } from "./folder_lock.ts";
 import {
   type CommitHooks,
   commitOutputSetSync,
+  FolderLock,
   recoverOutputFolderSync,
   tempNameFor,
 } from "./output_set.ts";

@@ -29,12 +29,7 @@ import { join, resolve } from "node:path";
 import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import {
-  formatGgufHashManifest,
-  type GgufHashAlgo,
-  PayloadHashing,
-  type TensorHashAlgo,
-} from "./gguf_hash.ts";
+import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, type MetaTensor, serializeMeta } from "./meta.ts";
 
 /**
@@ -52,8 +47,8 @@ export const MANIFEST_ALGOS: readonly GgufHashAlgo[] = ["xxh64"];
  *
  * @example
  * ```ts
- * const h = companionHasher(["sha256"]);
- * h.modelAlgos; // ["sha256"]
+ * companionHasher(["sha256"]).manifest("m.gguf");
+ * // "sha256    e3b0c442…  m.gguf\n": the model's sha256 line (per tensor: xxh64 and sha256)
  * ```
  */
 export function companionHasher(
@@ -250,10 +245,7 @@ export async function writeCompanions(
   let manifestPath: string | null = null;
   if (hashes) {
     const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-    const digests = { tensors: hashes.tensors, model: hashes.modelHex() };
-    await manifestFile.writeText(
-      formatGgufHashManifest(digests, `${stem}.gguf`, hashes.modelAlgos),
-    );
+    await manifestFile.writeText(hashes.manifest(`${stem}.gguf`));
     manifestPath = manifestFile.finalPath;
   }
   return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };

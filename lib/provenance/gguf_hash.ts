@@ -138,7 +138,7 @@ function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
  * p.begin();
  * p.update(new Uint8Array([1, 2, 3]));
  * p.end("a.weight");
- * formatGgufHashManifest({ tensors: p.tensors, model: p.modelHex() }, "m.gguf", ["sha256"]);
+ * p.manifest("m.gguf"); // "sha256    039058c6…  m.gguf:a.weight\nxxh64     …  m.gguf\n"
  * ```
  */
 export class PayloadHashing {
@@ -153,11 +153,6 @@ export class PayloadHashing {
   constructor(request: GgufHashRequest) {
     this.#tensorAlgos = inPrintOrder(request.tensor ?? []);
     this.#model = inPrintOrder(request.model ?? []).map((a) => [a, makeHasher(a)]);
-  }
-
-  /** The whole-model digests, in print order: the algorithms of a manifest made from this. */
-  get modelAlgos(): GgufHashAlgo[] {
-    return this.#model.map(([a]) => a);
   }
 
   get idle(): boolean {
@@ -177,23 +172,26 @@ export class PayloadHashing {
   }
 
   end(name: string): void {
-    const hex: Partial<Record<TensorHashAlgo, string>> = {};
-    for (const [a, h] of this.#current) hex[a] = h.hex();
+    const hex = Object.fromEntries(this.#current.map(([a, h]) => [a, h.hex()]));
     this.tensors.push({ name, hex });
   }
 
-  modelHex(): Partial<Record<GgufHashAlgo, string>> {
-    const out: Partial<Record<GgufHashAlgo, string>> = {};
-    for (const [a, h] of this.#model) out[a] = h.hex();
-    return out;
+  /** Every ended tensor's digests, and the whole model's. */
+  digests(): GgufHashes {
+    const model = Object.fromEntries(this.#model.map(([a, h]) => [a, h.hex()]));
+    return { tensors: this.tensors, model };
+  }
+
+  /** The manifest of what was hashed (the model's algorithms), each line labelled `fileLabel`. */
+  manifest(fileLabel: string): string {
+    return formatGgufHashManifest(this.digests(), fileLabel, this.#model.map(([a]) => a));
   }
 }
 
 function inFileOrder(tensors: readonly GgufTensorInfo[]): boolean {
-  for (let i = 1; i < tensors.length; i++) {
-    if (tensors[i]!.fileOffset < tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes) return false;
-  }
-  return true;
+  return tensors.every((t, i) =>
+    i === 0 || t.fileOffset >= tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes
+  );
 }
 
 /**
@@ -266,7 +264,7 @@ export async function hashGguf(
       }
     }
   }
-  const result: GgufHashes = { tensors: payloads.tensors, model: payloads.modelHex() };
+  const result = payloads.digests();
   return fileSha256 === undefined ? result : { ...result, fileSha256 };
 }
 

@@ -137,7 +137,13 @@ export async function recomputeStatistics(
   if (!codec) return undefined;
   const elements = elementCount(t);
   if (codec.ternary) {
-    const fromTrits = tritStatistics(codec, t, await gguf.readTensor(t), elements, gguf.path);
+    // From the trit counts, as the quantizer records them (no float pass over billions of values),
+    // unless the blocks do not share one scale: then the values are summed.
+    const [payload, name] = [await gguf.readTensor(t), `${gguf.path}: tensor ${t.name}`];
+    const counts = t.type === GgmlType.I2_S
+      ? i2sCounts(codec, payload, elements, name)
+      : blockCounts(codec, payload, elements, name);
+    const fromTrits = countStatistics(counts, elements);
     if (fromTrits !== undefined) return fromTrits;
   }
   if (codec.float?.bytes === 2 && elements > EXACT_RMS_ELEMENTS && elements < 2 ** 32) {
@@ -289,25 +295,6 @@ function blockCounts(codec: Codec, payload: Uint8Array, n: number, name: string)
     acc.addTrits(trits, scales[b]!, b * block, Math.min(n, (b + 1) * block));
   }
   return acc.result();
-}
-
-/**
- * Statistics of an I2_S/TQ2_0/TQ1_0 tensor from its trit counts, as the
- * quantizer records them (no float pass over billions of values); undefined
- * when its blocks do not share one scale (then the values are summed).
- */
-function tritStatistics(
-  codec: Codec,
-  t: GgufTensorInfo,
-  payload: Uint8Array,
-  elements: number,
-  path: string,
-): RecomputedStatistics | undefined {
-  const name = `${path}: tensor ${t.name}`;
-  const r = t.type === GgmlType.I2_S
-    ? i2sCounts(codec, payload, elements, name)
-    : blockCounts(codec, payload, elements, name);
-  return countStatistics(r, elements);
 }
 
 /** What trit counts with one scale give (undefined when not ternary). */

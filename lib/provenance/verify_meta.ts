@@ -132,13 +132,9 @@ function parseMeta(file: string, bytes: Uint8Array): Record<string, unknown> | s
 
 /** One scalar field against the value the file determines. */
 function expectEqual(out: Findings, file: string, key: string, recorded: unknown, actual: unknown) {
-  if (!isDeepStrictEqual(recorded, actual)) {
-    out.mismatches.push(
-      `${file}: "${key}" is ${JSON.stringify(recorded)} but the GGUF gives ${
-        JSON.stringify(actual)
-      }`,
-    );
-  }
+  if (isDeepStrictEqual(recorded, actual)) return;
+  const [was, is] = [JSON.stringify(recorded), JSON.stringify(actual)];
+  out.mismatches.push(`${file}: "${key}" is ${was} but the GGUF gives ${is}`);
 }
 
 /** `fingerprint` and `size`: checked before (and whether or not) the GGUF parses. */
@@ -188,16 +184,10 @@ function checkWriterFields(
   if (Array.isArray(meta.sources)) {
     meta.sources.forEach((s, i) => object(s, META_KEYS.source, `sources[${i}]`));
   } else shape(false, "sources", "an array");
-  shape(
-    Array.isArray(meta.warnings) && meta.warnings.every((w) => typeof w === "string"),
-    "warnings",
-    "an array of strings",
-  );
-  shape(
-    meta.created_at === undefined || typeof meta.created_at === "string",
-    "created_at",
-    "a string",
-  );
+  const warnings = meta.warnings, created = meta.created_at;
+  const strings = Array.isArray(warnings) && warnings.every((w) => typeof w === "string");
+  shape(strings, "warnings", "an array of strings");
+  shape(created === undefined || typeof created === "string", "created_at", "a string");
   shape(typeof meta.file === "string", "file", "a string");
   out.claims.push(claim("tool"), claim("options"), claim("sources"), claim("warnings"));
   if (meta.created_at !== undefined) out.claims.push(claim("created_at"));
@@ -254,13 +244,8 @@ function checkExportConfig(
   out.mismatches.push(...keyProblems(config, META_KEYS.exportConfig, file, "config"));
   checkHeaderHparams(config, gguf, file, out);
   if (Object.hasOwn(config, "tie_word_embeddings")) {
-    expectEqual(
-      out,
-      file,
-      "config.tie_word_embeddings",
-      config.tie_word_embeddings,
-      !gguf.hasTensor("output.weight"),
-    );
+    const tied = !gguf.hasTensor("output.weight");
+    expectEqual(out, file, "config.tie_word_embeddings", config.tie_word_embeddings, tied);
   }
   const family = ARCHITECTURES.find((a) => a.ggufArchNames.includes(arch))?.family;
   if (family === undefined) out.claims.push(claim("config.family"));
@@ -324,11 +309,8 @@ async function checkAgainstGguf(
   if (meta.norms_format !== "float_preserved") {
     expectEqual(out, file, "norms_format", meta.norms_format, "float_preserved");
   } else if (notFloat.length > 0) {
-    out.mismatches.push(
-      `${file}: "norms_format" is "float_preserved" but ${gguf.path} stores ${
-        notFloat.join(", ")
-      } in another type`,
-    );
+    const stored = `${gguf.path} stores ${notFloat.join(", ")} in another type`;
+    out.mismatches.push(`${file}: "norms_format" is "float_preserved" but ${stored}`);
   }
   checkConfigAndTokenizer(meta, gguf, file, out);
   const rows = await checkTensorRows(meta.tensors, { file, gguf, digests: parsed.digests });
