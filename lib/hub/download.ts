@@ -161,13 +161,12 @@ function guardedFetch(flags: { rangeIgnored: boolean }): typeof fetch {
   };
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (e) {
+/** The file's size, or undefined when there is no such file. */
+function sizeOf(path: string): Promise<number | undefined> {
+  return Deno.stat(path).then((info) => info.size, (e) => {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
-  }
+  });
 }
 
 /** Digests of a file's bytes, fed in order. */

@@ -163,11 +163,8 @@ export class AtomicOutputs {
     const finalPath = join(this.dir, name);
     const tempPath = join(this.dir, tempNameFor(name));
     const what = `${this.dir}: output folder is not writable`;
-    const f = await rethrowAs(
-      OutputError,
-      what,
-      Deno.open(tempPath, { write: true, createNew: true }),
-    );
+    const opening = Deno.open(tempPath, { write: true, createNew: true });
+    const f = await rethrowAs(OutputError, what, opening);
     const file = new AtomicFile(finalPath, tempPath, f);
     this.#files.push(file);
     return file;

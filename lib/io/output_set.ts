@@ -126,9 +126,10 @@ interface Journal {
   readonly remove: readonly string[];
 }
 
-function exists(path: string): boolean {
+/** Runs `op` on `path`: true when it ran, false when there is no such file. */
+function onExisting(path: string, op: (path: string) => unknown): boolean {
   try {
-    Deno.lstatSync(path);
+    op(path);
     return true;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
@@ -136,15 +137,8 @@ function exists(path: string): boolean {
   }
 }
 
-function removeIfExists(path: string): boolean {
-  try {
-    Deno.removeSync(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
+const exists = (path: string) => onExisting(path, (p) => Deno.lstatSync(p));
+const removeIfExists = (path: string) => onExisting(path, (p) => Deno.removeSync(p));
 
 /** Makes renames and removals in `dir` durable (where the platform allows it). */
 function syncFolder(dir: string): void {

@@ -77,11 +77,8 @@ export class PipelinedWriter implements ByteSink {
     path: string,
     { slots = DEFAULT_SLOTS, slotBytes = DEFAULT_SLOT_BYTES } = {},
   ): Promise<PipelinedWriter> {
-    const file = await rethrowAs(
-      OutputError,
-      `${path}: cannot open for writing`,
-      openFile(path, "w"),
-    );
+    const what = `${path}: cannot open for writing`;
+    const file = await rethrowAs(OutputError, what, openFile(path, "w"));
     return new PipelinedWriter(path, file, slots, slotBytes);
   }
 

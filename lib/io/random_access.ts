@@ -90,7 +90,7 @@ export class RandomAccessFile {
 
   /** Reads `length` bytes at `offset` into a new buffer (checked before allocating). */
   async readAt(offset: number, length: number, what = "read"): Promise<Uint8Array> {
-    this.checkRange(offset, length, what);
+    this.checkRange(offset, length, what); // before allocating
     return await this.readInto(offset, new Uint8Array(length), what);
   }
 

@@ -244,10 +244,9 @@ export interface SignatureFile {
  */
 export function parseSignatureFile(text: string, source: string): SignatureFile {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const first = `first line must be "${SIGNATURE_FORMAT}"`;
   if (lines[0] !== SIGNATURE_FORMAT) {
-    throw new FormatError(
-      `${source}: not a signature file (first line must be "${SIGNATURE_FORMAT}")`,
-    );
+    throw new FormatError(`${source}: not a signature file (${first})`);
   }
   const fields = new Map<string, string>();
   for (const l of lines.slice(1)) {
@@ -265,11 +264,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
   }
   const b64 = fields.get("signature");
   if (b64 === undefined) throw new FormatError(`${source}: missing signature line`);
-  const signature = fromBase64(b64, source);
-  if (signature.length !== 64) {
-    throw new FormatError(
-      `${source}: an Ed25519 signature has 64 bytes, this one ${signature.length}`,
-    );
+  const signature = fromBase64(b64, source), n = signature.length;
+  if (n !== 64) {
+    throw new FormatError(`${source}: an Ed25519 signature has 64 bytes, this one ${n}`);
   }
   return { keyId, signature };
 }

@@ -149,16 +149,6 @@ function checkFingerprint(
   return outcome("fingerprint", file, "sha256 of the whole file", found);
 }
 
-/** The parsed GGUF, or why it does not parse (a damaged file fails verification). */
-async function openForVerify(path: string): Promise<{ gguf: GgufFile } | { error: string }> {
-  try {
-    return { gguf: await openGguf(path) };
-  } catch (e) {
-    if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
-    return { error: e.message };
-  }
-}
-
 /** The manifest's entries, or why it does not parse. */
 function parseManifest(bytes: Uint8Array, file: string): GgufHashManifestEntry[] | string {
   try {
@@ -194,17 +184,21 @@ async function digestsOf(
   manifest: GgufHashManifestEntry[] | string | undefined,
   metaBytes: Uint8Array | undefined,
 ) {
-  const opened = await openForVerify(path);
-  if ("error" in opened) {
-    return { fileSha256: await sha256File(path), unreadable: opened.error } satisfies Digests;
+  let gguf: GgufFile;
+  try {
+    gguf = await openGguf(path);
+  } catch (e) {
+    // A GGUF that does not parse fails verification; its bytes are still hashed.
+    if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
+    return { fileSha256: await sha256File(path), unreadable: e.message } satisfies Digests;
   }
   const also = recordsTensorSha256(metaBytes) ? ["sha256" as const] : [];
   const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : [], also);
   try {
-    const hashes = await hashGguf(opened.gguf, { ...algos, file: true });
-    return { fileSha256: hashes.fileSha256!, gguf: opened.gguf, hashes } satisfies Digests;
+    const hashes = await hashGguf(gguf, { ...algos, file: true });
+    return { fileSha256: hashes.fileSha256!, gguf, hashes } satisfies Digests;
   } catch (e) {
-    opened.gguf.close();
+    gguf.close();
     throw e;
   }
 }

@@ -196,6 +196,7 @@ function checkWriterFields(
   }
 }
 
+/** config.json fields the export copies into `config` that the GGUF does not hold. */
 const FROM_CONFIG_JSON = [
   "architectures",
   "model_type",
