@@ -395,9 +395,6 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
 export interface ModelSourceRequest {
   /** Local checkpoint folder (ignored with `hfRepo`). */
   readonly modelDir?: string | undefined;
-  /** tokenizer.json; wins over the checkpoint's. */
-  readonly tokenizer?: string | undefined;
-  readonly outDir: string;
   /** Download from the Hub instead. */
   readonly hfRepo?: string | undefined;
   readonly revision?: string | undefined;
@@ -410,11 +407,9 @@ export interface ModelSourceRequest {
   readonly quiet?: boolean;
 }
 
-/** The resolved inputs. */
+/** The resolved checkpoint. */
 export interface ModelSource {
   modelDir: string;
-  tokenizerPath: string | undefined;
-  outDir: string;
   /** Hub repo, revision and commit, for meta.json; undefined for a local folder. */
   origin: Record<string, unknown> | undefined;
   /**
@@ -446,7 +441,7 @@ async function assertModelFolder(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * const src = await resolveModelSource({ hfRepo: "me/tiny", outDir: "out", cacheDir: "models/hub" });
+ * const src = await resolveModelSource({ hfRepo: "me/tiny", cacheDir: "models/hub" });
  * src.origin; // { hf_repo: "me/tiny", revision: "main", commit: "…" }
  * ```
  */
@@ -454,7 +449,7 @@ export async function resolveModelSource(req: ModelSourceRequest): Promise<Model
   if (req.hfRepo === undefined) {
     const modelDir = req.modelDir ?? "fixtures/tiny-bitnet";
     await assertModelFolder(modelDir);
-    return { modelDir, tokenizerPath: req.tokenizer, outDir: req.outDir, origin: undefined };
+    return { modelDir, origin: undefined };
   }
   const revision = req.revision ?? "main";
   const hub = await downloadFromHub({
@@ -467,8 +462,6 @@ export async function resolveModelSource(req: ModelSourceRequest): Promise<Model
   });
   return {
     modelDir: hub.modelDir,
-    tokenizerPath: req.tokenizer,
-    outDir: req.outDir,
     origin: { hf_repo: req.hfRepo, revision, commit: hub.commit },
     verifiedSha256: Object.fromEntries(
       hub.files.map((f) => [resolve(join(hub.modelDir, f.path)), f.sha256]),
