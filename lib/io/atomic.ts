@@ -59,9 +59,8 @@ export class AtomicFile implements ByteSink {
     try {
       for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
     } catch (e) {
-      throw new OutputError(`${this.finalPath}: write failed (${(e as Error).message})`, {
-        cause: e,
-      });
+      const why = (e as Error).message;
+      throw new OutputError(`${this.finalPath}: write failed (${why})`, { cause: e });
     }
   }
 

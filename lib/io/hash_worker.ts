@@ -39,12 +39,7 @@ export interface HashJob {
  */
 export function sha256InWorker(path: string): HashJob {
   const worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
-  let done = false;
-  const stop = () => {
-    if (done) return;
-    done = true;
-    worker.terminate();
-  };
+  const stop = () => worker.terminate(); // terminating twice is harmless
   const digest = new Promise<string>((resolve, reject) => {
     // A file job is answered by one "file" reply.
     worker.onmessage = (e: MessageEvent<Extract<Sha256Reply, { kind: "file" }>>) => {

@@ -171,9 +171,8 @@ function checkNothingInTheWay(dir: string, names: readonly string[]): void {
       info = Deno.lstatSync(join(dir, name));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) continue;
-      throw new OutputError(`${join(dir, name)}: cannot inspect (${(e as Error).message})`, {
-        cause: e,
-      });
+      const why = (e as Error).message;
+      throw new OutputError(`${join(dir, name)}: cannot inspect (${why})`, { cause: e });
     }
     if (info.isDirectory) {
       throw new OutputError(
@@ -296,9 +295,8 @@ export function commitOutputSetSync(plan: OutputSetPlan, hooks?: CommitHooks): s
   try {
     writeJournalSync(dir, journalPath, j);
   } catch (e) {
-    throw new OutputError(`${dir}: cannot write the commit journal (${(e as Error).message})`, {
-      cause: e,
-    });
+    const why = (e as Error).message;
+    throw new OutputError(`${dir}: cannot write the commit journal (${why})`, { cause: e });
   }
   hooks?.afterStep?.({ kind: "journal", name: anchorName });
   try {
