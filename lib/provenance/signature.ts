@@ -39,7 +39,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import {
   FormatError,
@@ -50,7 +49,7 @@ import {
   VerifyError,
 } from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { sha256File } from "../io/hash.ts";
+import { sha256File, sha256Hex } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
 
 /** First line of the signed message and of the signature file. */
@@ -203,7 +202,7 @@ export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
  */
 export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
-  return `sha256-${createHash("sha256").update(spki).digest("hex")}`;
+  return `sha256-${sha256Hex(spki)}`;
 }
 
 /**
@@ -473,7 +472,7 @@ async function checkedSignature(
   const fingerprintPath = options.fingerprintPath ?? paths.fingerprint;
   const what = `${metaPath}: cannot read the meta.json to sign`;
   const metaBytes = await rethrowAs(InputError, what, Deno.readFile(metaPath));
-  const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
+  const metaSha256 = sha256Hex(metaBytes);
   const fileSha256 = options.fileSha256 ?? await sha256File(options.ggufPath);
 
   const recorded: [string, string][] = [];
@@ -494,13 +493,10 @@ async function checkedSignature(
   if (typeof metaFp === "string") {
     recorded.push([`${metaPath} ("fingerprint")`, metaFp.replace(/^sha256-/, "")]);
   }
-  const wrong = recorded.filter(([, h]) => h !== fileSha256);
+  const wrong = recorded.filter(([, h]) => h !== fileSha256).map(([at, h]) => `${at} records ${h}`);
   if (wrong.length > 0) {
-    throw new VerifyError(
-      `${options.ggufPath}: refusing to sign: its sha256 is ${fileSha256} but ${
-        wrong.map(([where, h]) => `${where} records ${h}`).join(" and ")
-      }`,
-    );
+    const why = `its sha256 is ${fileSha256} but ${wrong.join(" and ")}`;
+    throw new VerifyError(`${options.ggufPath}: refusing to sign: ${why}`);
   }
 
   const text = await signProvenance(options.privateKey, fileSha256, metaSha256);

@@ -23,10 +23,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { CleanGgufError, InputError, VerifyError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
-import { sha256File } from "../io/hash.ts";
+import { sha256File, sha256Hex } from "../io/hash.ts";
 import {
   checkManifest,
   type GgufHashManifestEntry,
@@ -334,7 +333,7 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
       ? checkFingerprint(c.fp.path, decode(c.fp.bytes), d.fileSha256, g, d.unreadable)
       : skipped("fingerprint", c.fp.path, "not found");
     const [meta, claims] = await metaCheck(c.meta, d, g, fileSize);
-    const metaSha256 = c.meta.bytes && createHash("sha256").update(c.meta.bytes).digest("hex");
+    const metaSha256 = c.meta.bytes && sha256Hex(c.meta.bytes);
     const metaDigest = { path: c.meta.path, sha256: metaSha256 };
     const [sig, signature] = await checkSignature(options, c.sig, metaDigest, d.fileSha256);
     const checks = [fingerprint, meta, manifestCheck(c.manifest.path, manifest, d), sig];
