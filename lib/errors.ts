@@ -160,3 +160,25 @@ export function messageAbout(path: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith(`${path}:`) ? message : `${path}: ${message}`;
 }
+
+/**
+ * `op`'s value; its failure becomes an `ErrorClass` saying `what` failed and
+ * why (the underlying message in parentheses, the original error its cause).
+ *
+ * @example
+ * ```ts
+ * const text = await rethrowAs(InputError, "m.json: cannot read", Deno.readTextFile("m.json"));
+ * // throws InputError "m.json: cannot read (No such file or directory …)" when it is missing
+ * ```
+ */
+export async function rethrowAs<T>(
+  ErrorClass: new (message: string, options?: ErrorOptions) => CleanGgufError,
+  what: string,
+  op: Promise<T>,
+): Promise<T> {
+  try {
+    return await op;
+  } catch (e) {
+    throw new ErrorClass(`${what} (${(e as Error).message})`, { cause: e });
+  }
+}

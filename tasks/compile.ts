@@ -52,7 +52,6 @@ export interface Binary {
  */
 export const COMPILE_INCLUDES: readonly string[] = [
   "lib/inference/kernels/worker.ts",
-  "lib/io/sha256_stream_worker.ts",
   "lib/io/sha256_worker.ts",
 ];
 

@@ -18,7 +18,7 @@ import {
 import type { ParsedArgs } from "../lib/cli/spec.ts";
 import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
 import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
-import { resolveModelSource } from "../lib/hub/model_source.ts";
+import { resolveModelSource } from "../lib/hub/download.ts";
 import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 
 /**
@@ -40,10 +40,9 @@ export async function exportFromCommandLine(
   { flags: f, args }: ParsedArgs<typeof EXPORT_SPEC>,
   ctx: TaskContext,
 ): Promise<{ result: ExportResult; tokenizerPath: string | undefined }> {
+  const tokenizerPath = f.tokenizer ?? args.tokenizer;
   const source = await resolveModelSource({
     modelDir: args.model_dir,
-    tokenizer: f.tokenizer ?? args.tokenizer,
-    outDir: args.out_dir,
     hfRepo: f["hf-repo"],
     revision: f.revision,
     cacheDir: f["cache-dir"],
@@ -54,8 +53,8 @@ export async function exportFromCommandLine(
   const progress = ctx.progress("Exporting");
   const result = await exportCleanGguf({
     modelDir: source.modelDir,
-    ...(source.tokenizerPath ? { tokenizerPath: source.tokenizerPath } : {}),
-    outDir: source.outDir,
+    ...(tokenizerPath ? { tokenizerPath } : {}),
+    outDir: args.out_dir,
     outType: f.outtype,
     normType: f["norm-type"],
     ...(f["arch-name"] !== undefined ? { archName: f["arch-name"] } : {}),
@@ -69,7 +68,7 @@ export async function exportFromCommandLine(
     onWarning: ctx.warn,
   });
   progress.finish();
-  return { result, tokenizerPath: source.tokenizerPath };
+  return { result, tokenizerPath };
 }
 
 /** The task: export, then print the GGUF's path and fingerprint (or a JSON summary). */

@@ -19,8 +19,12 @@ import { VERIFY_SPEC } from "../lib/cli/specs/verify.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 import { loadPublicKey } from "../lib/provenance/signature.ts";
-import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";
-import { verifyReportJson } from "../lib/provenance/verify_report.ts";
+import {
+  assertVerified,
+  formatVerifyReport,
+  verifyGguf,
+  verifyReportJson,
+} from "../lib/provenance/verify.ts";
 
 async function printGgufHash(ggufPath: string, algos: string): Promise<void> {
   const gguf = await openGguf(ggufPath);

@@ -17,6 +17,11 @@
  * - Network permission is requested (when not already granted) only here, and
  *   only for the Hub's host.
  *
+ * {@link resolveModelSource} is where a task's checkpoint comes from: a local
+ * folder, or the Hub (`--hf-repo OWNER/NAME [--revision REV]`), downloaded
+ * first. A local folder that does not exist is an {@link InputError} saying
+ * so, before any file in it is looked for.
+ *
  * @example
  * ```ts
  * import { downloadFromHub } from "./download.ts";
@@ -30,19 +35,20 @@
  */
 
 import { createHash, type Hash } from "node:crypto";
-import { dirname } from "node:path";
-import { DownloadError, OutputError, UsageError } from "../errors.ts";
+import { dirname, join, resolve } from "node:path";
+import { DownloadError, InputError, OutputError, rethrowAs, UsageError } from "../errors.ts";
 import { $, hfHub } from "../../deps.ts";
+import { RandomAccessFile } from "../io/random_access.ts";
 import {
   type HubTreeEntry,
   planMetadataFiles,
   type PlannedFile,
   planWeightFiles,
-  SAFETENSORS_INDEX,
 } from "./select.ts";
+import { SHARD_INDEX_NAME } from "../safetensors/index_file.ts";
 
 /** The public Hub. */
-export const DEFAULT_HUB_URL = "https://huggingface.co";
+const DEFAULT_HUB_URL = "https://huggingface.co";
 
 /** Options of {@link downloadFromHub}. */
 export interface HubDownloadOptions {
@@ -80,16 +86,8 @@ export interface HubDownloadResult {
  * Makes sure we may talk to `host`, asking once (interactive runs) when the
  * permission is not granted yet. Refusal is a {@link DownloadError} that names
  * the flag to pass.
- *
- * @example
- * ```ts
- * await ensureNetPermission("huggingface.co");
- * ```
  */
-export async function ensureNetPermission(
-  host: string,
-  why = "to download from the Hub",
-): Promise<void> {
+async function ensureNetPermission(host: string, why = "to download from the Hub"): Promise<void> {
   const desc = { name: "net", host } as const;
   let state = (await Deno.permissions.query(desc)).state;
   if (state === "prompt") state = (await Deno.permissions.request(desc)).state;
@@ -109,14 +107,11 @@ function hubError(e: unknown, what: string, repo: string, hasToken: boolean): Do
     const hint = hasToken
       ? "the token in HF_TOKEN has no access to it (gated: accept its terms on the Hub first)"
       : "it is private or gated: set HF_TOKEN to a token with access (and allow reading it: --allow-env=HF_TOKEN)";
-    return new DownloadError(`${what}: HTTP ${status}: ${repo} refused the request, ${hint}`, {
-      cause: e,
-    });
+    const refused = `${what}: HTTP ${status}: ${repo} refused the request, ${hint}`;
+    return new DownloadError(refused, { cause: e });
   }
-  if (status === 404) {
-    return new DownloadError(`${what}: HTTP 404: not found (${detail})`, { cause: e });
-  }
-  return new DownloadError(`${what}: ${detail}`, { cause: e });
+  const why = status === 404 ? `HTTP 404: not found (${detail})` : detail;
+  return new DownloadError(`${what}: ${why}`, { cause: e });
 }
 
 /** Signals that a server answered a ranged request with the whole file. */
@@ -166,13 +161,12 @@ function guardedFetch(flags: { rangeIgnored: boolean }): typeof fetch {
   };
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (e) {
+/** The file's size, or undefined when there is no such file. */
+function sizeOf(path: string): Promise<number | undefined> {
+  return Deno.stat(path).then((info) => info.size, (e) => {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
-  }
+  });
 }
 
 /** Digests of a file's bytes, fed in order. */
@@ -188,20 +182,17 @@ class FileDigests {
   }
 }
 
-async function hashExisting(path: string, length: number, digests: FileDigests): Promise<void> {
-  const f = await Deno.open(path, { read: true });
+/** Digests of a `size`-byte file fed its first `length` bytes, read from `path`. */
+async function hashExisting(path: string, length: number, size: number): Promise<FileDigests> {
+  const digests = new FileDigests(size);
+  if (length === 0) return digests;
+  const f = await RandomAccessFile.open(path);
   try {
-    const buf = new Uint8Array(1 << 20);
-    let done = 0;
-    while (done < length) {
-      const n = await f.read(buf.subarray(0, Math.min(buf.length, length - done)));
-      if (n === null) throw new DownloadError(`${path}: shorter than expected while hashing`);
-      digests.update(buf.subarray(0, n));
-      done += n;
-    }
+    for await (const chunk of f.stream(0, length, 1 << 20)) digests.update(chunk);
   } finally {
     f.close();
   }
+  return digests;
 }
 
 /** Checks digests: whether they match, the sha256, and the digest compared. */
@@ -227,9 +218,7 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
   const what = `${ctx.repo}@${ctx.commit.slice(0, 12)}: ${p.path}`;
 
   if ((await sizeOf(finalPath)) === p.size) {
-    const d = new FileDigests(p.size);
-    await hashExisting(finalPath, p.size, d);
-    const m = matches(p, d);
+    const m = matches(p, await hashExisting(finalPath, p.size, p.size));
     if (m.ok) return m.sha256;
   }
   await Deno.remove(finalPath).catch(() => {});
@@ -240,8 +229,7 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
       await Deno.remove(partPath);
       have = 0;
     }
-    const d = new FileDigests(p.size);
-    if (have > 0) await hashExisting(partPath, have, d);
+    const d = await hashExisting(partPath, have, p.size);
 
     if (have < p.size) {
       const flags = { rangeIgnored: false };
@@ -263,16 +251,8 @@ async function fetchFile(ctx: FileContext, p: PlannedFile): Promise<string> {
         `${what}: content does not match the Hub's ${label} (expected ${p.expected.hex}, got ${m.got}); the corrupt download was removed`,
       );
     }
-    try {
-      await Deno.rename(partPath, finalPath);
-    } catch (e) {
-      throw new OutputError(
-        `${finalPath}: cannot move the download into place (${(e as Error).message})`,
-        {
-          cause: e,
-        },
-      );
-    }
+    const moving = `${finalPath}: cannot move the download into place`;
+    await rethrowAs(OutputError, moving, Deno.rename(partPath, finalPath));
     return m.sha256;
   }
   throw new DownloadError(`${what}: the server ignored Range requests twice`);
@@ -298,10 +278,9 @@ async function transfer(
     ...(ctx.token !== undefined && { accessToken: ctx.token }),
   });
   if (!blob) {
+    const where = `${ctx.repo}@${ctx.commit.slice(0, 12)}`;
     throw new DownloadError(
-      `${ctx.repo}@${
-        ctx.commit.slice(0, 12)
-      }: ${p.path} is listed but the Hub has no such file (HTTP 404)`,
+      `${where}: ${p.path} is listed but the Hub has no such file (HTTP 404)`,
     );
   }
   if (blob.size !== p.size) {
@@ -374,18 +353,10 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   const progress = options.progress ?? Deno.stderr.isTerminal();
   await ensureNetPermission(new URL(hubUrl).host);
 
-  const flags = { rangeIgnored: false };
-  const fetchFn = guardedFetch(flags);
+  const hub = { hubUrl, fetch: guardedFetch({ rangeIgnored: false }), ...auth };
   let commit: string;
   try {
-    const info = await hfHub.modelInfo({
-      name: repo,
-      revision,
-      hubUrl,
-      fetch: fetchFn,
-      additionalFields: ["sha"],
-      ...auth,
-    });
+    const info = await hfHub.modelInfo({ ...hub, name: repo, revision, additionalFields: ["sha"] });
     commit = String(info.sha ?? "");
   } catch (e) {
     throw hubError(e, `${repo} (revision ${revision})`, repo, token !== undefined);
@@ -396,28 +367,16 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
     );
   }
 
-  const entries: HubTreeEntry[] = [];
+  let entries: HubTreeEntry[];
   try {
-    for await (
-      const e of hfHub.listFiles({ repo, revision: commit, hubUrl, fetch: fetchFn, ...auth })
-    ) {
-      entries.push(e);
-    }
+    entries = await Array.fromAsync(hfHub.listFiles({ ...hub, repo, revision: commit }));
   } catch (e) {
     throw hubError(e, `${repo}@${commit.slice(0, 12)}: listing files`, repo, token !== undefined);
   }
 
   const modelDir = `${options.cacheDir}/${repo.replace("/", "--")}/${commit}`;
-  try {
-    await Deno.mkdir(modelDir, { recursive: true });
-  } catch (e) {
-    throw new OutputError(
-      `${modelDir}: cannot create the download folder (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const what = `${modelDir}: cannot create the download folder`;
+  await rethrowAs(OutputError, what, Deno.mkdir(modelDir, { recursive: true }));
   const ctx: FileContext = { repo, commit, hubUrl, token, modelDir, progress };
   const files: HubDownloadedFile[] = [];
   const get = async (p: PlannedFile) => {
@@ -425,9 +384,87 @@ export async function downloadFromHub(options: HubDownloadOptions): Promise<HubD
   };
 
   for (const p of planMetadataFiles(repo, entries)) await get(p);
-  const indexText = files.some((f) => f.path === SAFETENSORS_INDEX)
-    ? await Deno.readTextFile(`${modelDir}/${SAFETENSORS_INDEX}`)
+  const indexText = files.some((f) => f.path === SHARD_INDEX_NAME)
+    ? await Deno.readTextFile(`${modelDir}/${SHARD_INDEX_NAME}`)
     : undefined;
   for (const p of planWeightFiles(repo, entries, indexText)) await get(p);
   return { modelDir, commit, files };
+}
+
+/** What the command line says about the checkpoint. */
+export interface ModelSourceRequest {
+  /** Local checkpoint folder (ignored with `hfRepo`). */
+  readonly modelDir?: string | undefined;
+  /** Download from the Hub instead. */
+  readonly hfRepo?: string | undefined;
+  readonly revision?: string | undefined;
+  /** Download cache (default models/hub). */
+  readonly cacheDir?: string | undefined;
+  readonly hubUrl?: string | undefined;
+  /** The Hub access token (HF_TOKEN, read by the task). */
+  readonly token?: string | undefined;
+  /** No progress bars. */
+  readonly quiet?: boolean;
+}
+
+/** The resolved checkpoint. */
+export interface ModelSource {
+  modelDir: string;
+  /** Hub repo, revision and commit, for meta.json; undefined for a local folder. */
+  origin: Record<string, unknown> | undefined;
+  /**
+   * The sha256 of each downloaded file, computed while it was checked against
+   * the Hub in this run, by absolute path: the export reuses them instead of
+   * reading the files again. Undefined for a local folder.
+   */
+  verifiedSha256?: Record<string, string>;
+}
+
+/** Refuses a model folder that is missing or is not a folder, naming it. */
+async function assertModelFolder(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound ? "not found" : (e as Error).message;
+    throw new InputError(`${dir}: model folder ${why}`, { cause: e });
+  }
+  if (!info.isDirectory) {
+    throw new InputError(
+      `${dir}: not a folder (the model folder holds config.json and *.safetensors)`,
+    );
+  }
+}
+
+/**
+ * Resolves the checkpoint, downloading it when `hfRepo` is given.
+ *
+ * @example
+ * ```ts
+ * const src = await resolveModelSource({ hfRepo: "me/tiny", cacheDir: "models/hub" });
+ * src.origin; // { hf_repo: "me/tiny", revision: "main", commit: "…" }
+ * ```
+ */
+export async function resolveModelSource(req: ModelSourceRequest): Promise<ModelSource> {
+  if (req.hfRepo === undefined) {
+    const modelDir = req.modelDir ?? "fixtures/tiny-bitnet";
+    await assertModelFolder(modelDir);
+    return { modelDir, origin: undefined };
+  }
+  const revision = req.revision ?? "main";
+  const hub = await downloadFromHub({
+    repo: req.hfRepo,
+    revision,
+    cacheDir: req.cacheDir ?? "models/hub",
+    token: req.token ?? null,
+    ...(req.hubUrl ? { hubUrl: req.hubUrl } : {}),
+    progress: !req.quiet && Deno.stderr.isTerminal(),
+  });
+  return {
+    modelDir: hub.modelDir,
+    origin: { hf_repo: req.hfRepo, revision, commit: hub.commit },
+    verifiedSha256: Object.fromEntries(
+      hub.files.map((f) => [resolve(join(hub.modelDir, f.path)), f.sha256]),
+    ),
+  };
 }

@@ -29,28 +29,26 @@ export interface HubTreeEntry {
   readonly lfs?: { readonly oid: string; readonly size: number };
 }
 
-/** What a downloaded file must hash to. */
-export type ExpectedDigest =
-  | { readonly kind: "sha256"; readonly hex: string }
-  | { readonly kind: "git-sha1"; readonly hex: string };
-
-/** One file to download. */
+/** One file to download, and what it must hash to. */
 export interface PlannedFile {
   readonly path: string;
   readonly size: number;
-  readonly expected: ExpectedDigest;
+  readonly expected: { readonly kind: "sha256" | "git-sha1"; readonly hex: string };
 }
 
 /** Files the export needs or uses, besides the weights. */
-export const REQUIRED_FILES = ["config.json", "tokenizer.json"] as const;
-export const OPTIONAL_FILES = [
+const REQUIRED_FILES = ["config.json", "tokenizer.json"] as const;
+const OPTIONAL_FILES = [
   "generation_config.json",
   "tokenizer_config.json",
   "special_tokens_map.json",
   "tokenizer.model",
 ] as const;
-/** Name of the shard index of a sharded checkpoint. */
-export const SAFETENSORS_INDEX = SHARD_INDEX_NAME;
+
+/** The listing's files (not folders), by path. */
+function filesOf(entries: readonly HubTreeEntry[]): Map<string, HubTreeEntry> {
+  return new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
+}
 
 function planned(repo: string, e: HubTreeEntry): PlannedFile {
   if (e.lfs) {
@@ -81,7 +79,7 @@ function planned(repo: string, e: HubTreeEntry): PlannedFile {
  * ```
  */
 export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]): PlannedFile[] {
-  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
+  const files = filesOf(entries);
   const missing = REQUIRED_FILES.filter((f) => !files.has(f));
   if (missing.length > 0) {
     throw new DownloadError(
@@ -90,7 +88,7 @@ export function planMetadataFiles(repo: string, entries: readonly HubTreeEntry[]
       } and safetensors weights)`,
     );
   }
-  const names = [...REQUIRED_FILES, ...OPTIONAL_FILES, SAFETENSORS_INDEX];
+  const names = [...REQUIRED_FILES, ...OPTIONAL_FILES, SHARD_INDEX_NAME];
   return names.filter((n) => files.has(n)).map((n) => planned(repo, files.get(n)!));
 }
 
@@ -116,17 +114,14 @@ export function planWeightFiles(
   entries: readonly HubTreeEntry[],
   indexText: string | undefined,
 ): PlannedFile[] {
-  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.path, e]));
+  const files = filesOf(entries);
   let names: readonly string[];
   if (indexText !== undefined) {
-    names = parseShardIndex(indexText, `${repo}/${SAFETENSORS_INDEX}`).shards;
-    const absent = names.filter((n) => !files.has(n));
-    if (absent.length > 0) {
-      throw new DownloadError(
-        `${repo}: ${SAFETENSORS_INDEX} names ${
-          absent.join(", ")
-        }, which the repository does not have`,
-      );
+    names = parseShardIndex(indexText, `${repo}/${SHARD_INDEX_NAME}`).shards;
+    const absent = names.filter((n) => !files.has(n)).join(", ");
+    if (absent) {
+      const which = `${SHARD_INDEX_NAME} names ${absent}`;
+      throw new DownloadError(`${repo}: ${which}, which the repository does not have`);
     }
   } else {
     names = [...files.keys()].filter((p) => !p.includes("/") && p.endsWith(".safetensors")).sort();

@@ -6,8 +6,7 @@
  * (lib/io/output_set.ts: the first file opened is the set's anchor, placed
  * last). A run holds the folder's lock from {@link AtomicOutputs.create} to
  * its commit or abort; taking it finishes any commit a dead run left half
- * done and removes that run's temporary files. Bytes pass through a sha256
- * tee, so a fingerprint needs no second read. On SIGINT, SIGTERM or SIGHUP
+ * done and removes that run's temporary files. On SIGINT, SIGTERM or SIGHUP
  * the task runner calls {@link abortOpenOutputsSync} before exiting.
  *
  * @example
@@ -26,13 +25,12 @@
  * @module
  */
 
-import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
-import { OutputError } from "../errors.ts";
-import { FolderLock } from "./folder_lock.ts";
+import { OutputError, rethrowAs } from "../errors.ts";
 import {
   type CommitHooks,
   commitOutputSetSync,
+  FolderLock,
   recoverOutputFolderSync,
   tempNameFor,
 } from "./output_set.ts";
@@ -47,10 +45,6 @@ export class AtomicFile implements ByteSink {
   readonly finalPath: string;
   readonly tempPath: string;
   #file: Deno.FsFile | null;
-  #hash: Hash = createHash("sha256");
-  #bytes = 0;
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
 
   constructor(finalPath: string, tempPath: string, file: Deno.FsFile) {
     this.finalPath = finalPath;
@@ -58,47 +52,15 @@ export class AtomicFile implements ByteSink {
     this.#file = file;
   }
 
-  /** Bytes written so far. */
-  get bytesWritten(): number {
-    return this.#bytes;
-  }
-
-  /** Appends bytes (copied into a small coalescing buffer so that callers may reuse theirs). */
+  /** Appends bytes. */
   async write(chunk: Uint8Array): Promise<void> {
-    if (!this.#file) throw new OutputError(`${this.finalPath}: write after close`);
-    this.#hash.update(chunk);
-    this.#bytes += chunk.length;
-    if (chunk.length >= 1 << 20) {
-      await this.#flush();
-      await this.#writeAll(chunk);
-      return;
-    }
-    this.#pending.push(chunk.slice());
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes >= 1 << 20) await this.#flush();
-  }
-
-  async #flush(): Promise<void> {
-    if (this.#pendingBytes === 0) return;
-    const all = new Uint8Array(this.#pendingBytes);
-    let o = 0;
-    for (const p of this.#pending) {
-      all.set(p, o);
-      o += p.length;
-    }
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    await this.#writeAll(all);
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let done = 0;
+    const file = this.#file;
+    if (!file) throw new OutputError(`${this.finalPath}: write after close`);
     try {
-      while (done < data.length) done += await this.#file!.write(data.subarray(done));
+      for (let done = 0; done < chunk.length;) done += await file.write(chunk.subarray(done));
     } catch (e) {
-      throw new OutputError(`${this.finalPath}: write failed (${(e as Error).message})`, {
-        cause: e,
-      });
+      const why = (e as Error).message;
+      throw new OutputError(`${this.finalPath}: write failed (${why})`, { cause: e });
     }
   }
 
@@ -107,19 +69,19 @@ export class AtomicFile implements ByteSink {
     return this.write(new TextEncoder().encode(text));
   }
 
-  /** Flushes and closes; returns the sha256 of everything written, in hex. */
-  async close(): Promise<string> {
-    await this.#flush();
-    if (this.#file) {
-      try {
-        await this.#file.syncData();
-      } catch {
-        // some filesystems cannot sync; the rename is still atomic
-      }
-      this.#file.close();
-      this.#file = null;
+  /**
+   * Syncs and closes (again: nothing). The sync also covers bytes another
+   * handle wrote into the temporary file (the GGUF's pipelined writer).
+   */
+  async close(): Promise<void> {
+    if (!this.#file) return;
+    try {
+      await this.#file.syncData();
+    } catch {
+      // some filesystems cannot sync; the rename is still atomic
     }
-    return this.#hash.digest("hex");
+    this.#file.close();
+    this.#file = null;
   }
 
   /** Closes without caring about the result (used on failure). */
@@ -165,7 +127,6 @@ export interface AtomicOutputsOptions {
 export class AtomicOutputs {
   readonly dir: string;
   #files: AtomicFile[] = [];
-  #closed: Map<AtomicFile, string> = new Map();
   #replaced: string[] = [];
   #lock: FolderLock;
   #hooks: CommitHooks | undefined;
@@ -182,13 +143,8 @@ export class AtomicOutputs {
    * another run holds it), and cleans up after runs that died there.
    */
   static async create(dir: string, options: AtomicOutputsOptions = {}): Promise<AtomicOutputs> {
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-    } catch (e) {
-      throw new OutputError(`${dir}: cannot create output folder (${(e as Error).message})`, {
-        cause: e,
-      });
-    }
+    const what = `${dir}: cannot create output folder`;
+    await rethrowAs(OutputError, what, Deno.mkdir(dir, { recursive: true }));
     const lock = FolderLock.acquireSync(dir);
     try {
       recoverOutputFolderSync(dir, options.hooks);
@@ -205,17 +161,9 @@ export class AtomicOutputs {
   async file(name: string): Promise<AtomicFile> {
     const finalPath = join(this.dir, name);
     const tempPath = join(this.dir, tempNameFor(name));
-    let f: Deno.FsFile;
-    try {
-      f = await Deno.open(tempPath, { write: true, createNew: true });
-    } catch (e) {
-      throw new OutputError(
-        `${this.dir}: output folder is not writable (${(e as Error).message})`,
-        {
-          cause: e,
-        },
-      );
-    }
+    const what = `${this.dir}: output folder is not writable`;
+    const opening = Deno.open(tempPath, { write: true, createNew: true });
+    const f = await rethrowAs(OutputError, what, opening);
     const file = new AtomicFile(finalPath, tempPath, f);
     this.#files.push(file);
     return file;
@@ -229,13 +177,9 @@ export class AtomicOutputs {
     this.#replaced.push(...paths);
   }
 
-  /** Closes a file early and returns its sha256 (the file is still renamed only at commit). */
-  async close(file: AtomicFile): Promise<string> {
-    const known = this.#closed.get(file);
-    if (known !== undefined) return known;
-    const sha = await file.close();
-    this.#closed.set(file, sha);
-    return sha;
+  /** Closes a file early (it is still renamed only at commit). */
+  close(file: AtomicFile): Promise<void> {
+    return file.close();
   }
 
   /**
@@ -244,7 +188,7 @@ export class AtomicOutputs {
    */
   async commit(): Promise<string[]> {
     if (this.#done) throw new OutputError(`${this.dir}: output set already committed or aborted`);
-    for (const f of this.#files) await this.close(f);
+    for (const f of this.#files) await f.close();
     const [anchor, ...companions] = this.#files;
     if (anchor === undefined) {
       this.#finish();

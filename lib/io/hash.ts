@@ -14,7 +14,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { InputError } from "../errors.ts";
+import { CleanGgufError, InputError } from "../errors.ts";
+import { RandomAccessFile } from "./random_access.ts";
 
 /** Bytes read per step by {@link sha256File}. */
 const CHUNK_BYTES = 1 << 20;
@@ -33,8 +34,9 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /**
- * Lower-case hex SHA-256 of the file at `path`, streamed through one reused
- * 1 MiB buffer. A missing or unreadable file is an {@link InputError}.
+ * Lower-case hex SHA-256 of the file at `path`, streamed 1 MiB at a time
+ * (the next read under way while one is hashed). A missing or unreadable file
+ * is an {@link InputError}.
  *
  * @example
  * ```ts
@@ -42,27 +44,15 @@ export function sha256Hex(bytes: Uint8Array): string {
  * ```
  */
 export async function sha256File(path: string): Promise<string> {
-  let file: Deno.FsFile;
+  const file = await RandomAccessFile.open(path);
+  const hash = createHash("sha256");
   try {
-    file = await Deno.open(path, { read: true });
+    for await (const chunk of file.stream(0, file.size, CHUNK_BYTES)) hash.update(chunk);
   } catch (e) {
-    throw new InputError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
-  }
-  try {
-    const hash = createHash("sha256");
-    const buf = new Uint8Array(CHUNK_BYTES);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await file.read(buf);
-      } catch (e) {
-        throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
-      }
-      if (n === null) break;
-      hash.update(buf.subarray(0, n));
-    }
-    return hash.digest("hex");
+    if (e instanceof CleanGgufError) throw e;
+    throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
   } finally {
     file.close();
   }
+  return hash.digest("hex");
 }

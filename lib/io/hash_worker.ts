@@ -17,7 +17,7 @@
 
 import { InputError } from "../errors.ts";
 // A type import keeps the worker module in the static graph (deno cache, lock files).
-import type { Sha256Reply } from "./sha256_worker.ts";
+import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 
 /** A running hash: its result, and a way to stop it early. */
 export interface HashJob {
@@ -39,14 +39,10 @@ export interface HashJob {
  */
 export function sha256InWorker(path: string): HashJob {
   const worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
-  let done = false;
-  const stop = () => {
-    if (done) return;
-    done = true;
-    worker.terminate();
-  };
+  const stop = () => worker.terminate(); // terminating twice is harmless
   const digest = new Promise<string>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<Sha256Reply>) => {
+    // A file job is answered by one "file" reply.
+    worker.onmessage = (e: MessageEvent<Extract<Sha256Reply, { kind: "file" }>>) => {
       stop();
       if (e.data.ok) resolve(e.data.hex);
       else reject(new InputError(e.data.message || `${path}: cannot hash`));
@@ -59,6 +55,6 @@ export function sha256InWorker(path: string): HashJob {
   });
   // An unobserved rejection after cancel() must not crash the process.
   digest.catch(() => {});
-  worker.postMessage(path);
+  worker.postMessage({ kind: "file", path } satisfies Sha256Request);
   return { digest, cancel: stop };
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { FormatError, InputError } from "../errors.ts";
+import { FormatError, InputError, rethrowAs } from "../errors.ts";
 
 /**
  * Reads and parses a JSON object; a missing file is an InputError, anything
@@ -22,12 +22,7 @@ import { FormatError, InputError } from "../errors.ts";
  * ```
  */
 export async function readJsonFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
-  }
+  const text = await rethrowAs(InputError, `${path}: cannot read`, Deno.readTextFile(path));
   let value: unknown;
   try {
     value = JSON.parse(text);

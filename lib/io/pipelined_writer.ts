@@ -22,10 +22,10 @@
  * @module
  */
 
-import { OutputError } from "../errors.ts";
+import { OutputError, rethrowAs } from "../errors.ts";
 import type { ByteSink } from "./atomic.ts";
 // A type import keeps the worker module in the static graph (see hash_worker.ts).
-import type { Sha256StreamReply, Sha256StreamRequest } from "./sha256_stream_worker.ts";
+import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 
 /** Buffer size and count: 4 × 4 MiB in flight at most. */
 export const DEFAULT_SLOT_BYTES = 1 << 22;
@@ -58,12 +58,10 @@ export class PipelinedWriter implements ByteSink {
     this.#slots = shared.map((s) => new Uint8Array(s));
     this.#busy = shared.map(() => null);
     this.#hashed = shared.map(() => null);
-    this.#worker = new Worker(new URL("./sha256_stream_worker.ts", import.meta.url), {
-      type: "module",
-    });
-    this.#worker.onmessage = (e: MessageEvent<Sha256StreamReply>) => {
+    this.#worker = new Worker(new URL("./sha256_worker.ts", import.meta.url), { type: "module" });
+    this.#worker.onmessage = (e: MessageEvent<Sha256Reply>) => {
       if (e.data.kind === "done") this.#hashed[e.data.slot]?.();
-      else this.#digest?.(e.data.hex);
+      else if (e.data.kind === "digest") this.#digest?.(e.data.hex);
     };
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -80,23 +78,16 @@ export class PipelinedWriter implements ByteSink {
     path: string,
     { slots = DEFAULT_SLOTS, slotBytes = DEFAULT_SLOT_BYTES } = {},
   ): Promise<PipelinedWriter> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { write: true, create: true, truncate: true });
-    } catch (e) {
-      throw new OutputError(`${path}: cannot open for writing (${(e as Error).message})`, {
-        cause: e,
-      });
-    }
+    const what = `${path}: cannot open for writing`;
+    const file = await rethrowAs(
+      OutputError,
+      what,
+      Deno.open(path, { write: true, create: true, truncate: true }),
+    );
     return new PipelinedWriter(path, file, slots, slotBytes);
   }
 
-  /** Bytes accepted so far. */
-  get bytesWritten(): number {
-    return this.#position + this.#fill;
-  }
-
-  #post(m: Sha256StreamRequest): void {
+  #post(m: Sha256Request): void {
     this.#worker.postMessage(m);
   }
 

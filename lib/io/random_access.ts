@@ -13,7 +13,7 @@
  */
 
 import { type FileHandle, open as openFile } from "node:fs/promises";
-import { FormatError, InputError } from "../errors.ts";
+import { FormatError, InputError, rethrowAs } from "../errors.ts";
 
 /**
  * Read buffers of {@link RandomAccessFile.stream}, reused from one stream to
@@ -53,12 +53,7 @@ export class RandomAccessFile {
 
   /** Opens `path` for reading; a missing or unreadable file is an {@link InputError}. */
   static async open(path: string): Promise<RandomAccessFile> {
-    let file: FileHandle;
-    try {
-      file = await openFile(path, "r");
-    } catch (e) {
-      throw new InputError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
-    }
+    const file = await rethrowAs(InputError, `${path}: cannot open`, openFile(path, "r"));
     const stat = await file.stat();
     if (!stat.isFile()) {
       await file.close();
@@ -95,7 +90,7 @@ export class RandomAccessFile {
 
   /** Reads `length` bytes at `offset` into a new buffer (checked before allocating). */
   async readAt(offset: number, length: number, what = "read"): Promise<Uint8Array> {
-    this.checkRange(offset, length, what);
+    this.checkRange(offset, length, what); // before allocating
     return await this.readInto(offset, new Uint8Array(length), what);
   }
 

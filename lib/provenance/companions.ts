@@ -16,9 +16,9 @@
  * @example
  * ```ts
  * import { companionHasher, writeCompanions } from "./companions.ts";
- * const hashes = await companionHasher(); // xxh64, llama-gguf-hash's default
- * // or: await companionHasher(["xxh64", "sha256"]) for sha256 lines too
- * // per tensor, as it is written: await hashes.begin(); hashes.update(bytes); hashes.end(name);
+ * const hashes = companionHasher(); // xxh64, llama-gguf-hash's default
+ * // or: companionHasher(["xxh64", "sha256"]) for sha256 lines too
+ * // per tensor, as it is written: hashes.begin(); hashes.update(bytes); hashes.end(name);
  * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
  * // then: const removed = await outputs.commit(); // the stale companions among them
  * ```
@@ -29,12 +29,7 @@ import { join, resolve } from "node:path";
 import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import {
-  formatGgufHashManifest,
-  type GgufHashAlgo,
-  PayloadHashing,
-  type TensorHashAlgo,
-} from "./gguf_hash.ts";
+import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, type MetaTensor, serializeMeta } from "./meta.ts";
 
 /**
@@ -52,16 +47,16 @@ export const MANIFEST_ALGOS: readonly GgufHashAlgo[] = ["xxh64"];
  *
  * @example
  * ```ts
- * const h = await companionHasher(["sha256"]);
- * h.modelAlgos; // ["sha256"]
+ * companionHasher(["sha256"]).manifest("m.gguf");
+ * // "sha256    e3b0c442…  m.gguf\n": the model's sha256 line (per tensor: xxh64 and sha256)
  * ```
  */
 export function companionHasher(
   algos: readonly GgufHashAlgo[] = MANIFEST_ALGOS,
-): Promise<PayloadHashing> {
+): PayloadHashing {
   const model = algos.length === 0 ? MANIFEST_ALGOS : algos;
   const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
-  return PayloadHashing.create({ tensor: ["xxh64", ...perTensor], model });
+  return new PayloadHashing({ tensor: ["xxh64", ...perTensor], model });
 }
 
 /** One tensor's bytes as written, and its meta.json row, known once the bytes have passed. */
@@ -74,19 +69,8 @@ export interface ProducedTensor {
  * Streams every tensor planned in `w` into `file`, taking each payload's
  * digests as it goes by (into `hashes`, or an xxh64 of its own per tensor
  * when no manifest is kept), and returns the meta.json rows in file order.
- *
- * @example
- * ```ts
- * import { GgufWriter } from "../gguf/writer.ts";
- * const w = new GgufWriter();
- * const rows = await writeTensors(w, { write: async () => {} }, null, () => ({
- *   chunks: (async function* () {})(),
- *   row: () => ({ hf_name: null, gguf_type: "F32", source_dtype: null, rms: 0, min: 0, max: 0, action: "copied" }),
- * }));
- * rows.length; // 0
- * ```
  */
-export async function writeTensors(
+async function writeTensors(
   w: GgufWriter,
   file: ByteSink,
   hashes: PayloadHashing | null,
@@ -95,8 +79,8 @@ export async function writeTensors(
   const rows: MetaTensor[] = [];
   await w.write(file, async function* (tensor, i) {
     const produced = produce(tensor, i);
-    const hash = hashes ?? await PayloadHashing.create({ tensor: ["xxh64"] });
-    await hash.begin();
+    const hash = hashes ?? new PayloadHashing({ tensor: ["xxh64"] });
+    hash.begin();
     for await (const chunk of produced.chunks) {
       hash.update(chunk);
       yield chunk;
@@ -132,7 +116,7 @@ export interface WrittenGguf {
  * Fills `file`'s temporary file with the GGUF planned in `w` through a
  * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
  * computed on the other core as the bytes are written), taking the payload
- * digests as in {@link writeTensors}; then closes `file` in `outputs`, which
+ * digests of each tensor as it goes by; then closes `file` in `outputs`, which
  * still syncs it and renames it at commit (or removes it on abort).
  *
  * @example
@@ -186,13 +170,12 @@ export const DESCRIBING_SUFFIXES: readonly string[] = [
   ".gguf-hash",
 ];
 
+/** The file's text, or null when there is no such file. */
 async function readIfExists(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
+  return await Deno.readTextFile(path).catch((e) => {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
-  }
+  });
 }
 
 /**
@@ -252,13 +235,8 @@ export async function writeCompanions(
   const metaText = serializeMeta(meta);
   const fingerprintText = fingerprintLine(ggufSha256);
   const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
-  const stale = await staleCompanions(
-    outputs.dir,
-    stem,
-    { fingerprint: fingerprintText, meta: metaText },
-    written,
-    keep,
-  );
+  const next = { fingerprint: fingerprintText, meta: metaText };
+  const stale = await staleCompanions(outputs.dir, stem, next, written, keep);
   outputs.replaces(stale);
   const metaFile = await outputs.file(`${stem}.meta.json`);
   await metaFile.writeText(metaText);
@@ -267,13 +245,7 @@ export async function writeCompanions(
   let manifestPath: string | null = null;
   if (hashes) {
     const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-    await manifestFile.writeText(
-      formatGgufHashManifest(
-        { tensors: hashes.tensors, model: hashes.modelHex() },
-        `${stem}.gguf`,
-        hashes.modelAlgos,
-      ),
-    );
+    await manifestFile.writeText(hashes.manifest(`${stem}.gguf`));
     manifestPath = manifestFile.finalPath;
   }
   return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };

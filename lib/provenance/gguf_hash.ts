@@ -18,6 +18,11 @@
  *   ef001206-dadc-5f6d-a15f-3359e577d4e5 then every payload, first 16 bytes of
  *   the digest with the version (5) and variant (0b10) bits set.
  *
+ * A manifest is checked against a GGUF's digests ({@link checkManifest}):
+ * every line must name this file or one of its tensors, with an algorithm
+ * gguf-hash writes, and match; every tensor needs a line for each per-tensor
+ * algorithm the manifest uses.
+ *
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
@@ -29,6 +34,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash, type Hash } from "node:crypto";
 import { FormatError, UsageError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
@@ -46,7 +52,7 @@ export type TensorHashAlgo = Exclude<GgufHashAlgo, "uuid">;
 export const GGUF_HASH_ALGOS: readonly GgufHashAlgo[] = ["xxh64", "sha1", "sha256", "uuid"];
 
 /** UUIDv5 namespace of llama.cpp: uuid5(NAMESPACE_URL, "en.wikipedia.org/wiki/Llama.cpp"). */
-export const LLAMA_CPP_UUID_NAMESPACE = "ef001206-dadc-5f6d-a15f-3359e577d4e5";
+const LLAMA_CPP_UUID_NAMESPACE = "ef001206-dadc-5f6d-a15f-3359e577d4e5";
 
 /** What to compute in one read of the file. */
 export interface GgufHashRequest {
@@ -80,38 +86,6 @@ interface Hasher {
   readonly xxh64?: Xxh64;
 }
 
-function cryptoHasher(algo: "sha1" | "sha256"): Hasher {
-  const h: Hash = createHash(algo);
-  return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
-}
-
-function xxh64Hasher(): Hasher {
-  const h = new Xxh64(0n);
-  // hex() is the u64 value in big-endian hex: what gguf-hash prints.
-  return { update: (b) => h.update(b), hex: () => h.hex(), xxh64: h };
-}
-
-/**
- * XXH64 (seed 0) of `bytes` as gguf-hash prints it (most significant byte first).
- *
- * @example
- * ```ts
- * await xxh64Hex(new TextEncoder().encode("abc")); // "44bc2cf5ad770999"
- * ```
- */
-export function xxh64Hex(bytes: Uint8Array): Promise<string> {
-  const h = xxh64Hasher();
-  h.update(bytes);
-  return Promise.resolve(h.hex());
-}
-
-/** Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" to its 16 bytes. */
-function uuidBytes(uuid: string): Uint8Array {
-  const hex = uuid.replaceAll("-", "");
-  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new RangeError(`not a UUID: ${uuid}`);
-  return Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
-}
-
 /**
  * A streaming UUIDv5 (RFC 9562 §5.5) over `namespace` and the bytes fed to it.
  *
@@ -123,32 +97,31 @@ function uuidBytes(uuid: string): Uint8Array {
  * ```
  */
 export function uuidV5Hasher(namespace: string): { update(b: Uint8Array): void; hex(): string } {
-  const sha1 = createHash("sha1");
-  sha1.update(uuidBytes(namespace));
+  const digits = namespace.replaceAll("-", "");
+  if (!/^[0-9a-f]{32}$/i.test(digits)) throw new RangeError(`not a UUID: ${namespace}`);
+  const sha1 = createHash("sha1").update(Buffer.from(digits, "hex"));
   return {
     update: (b) => void sha1.update(b),
     hex: () => {
-      const u = new Uint8Array(sha1.digest()).subarray(0, 16);
+      const u = sha1.digest().subarray(0, 16);
       u[6] = (u[6]! & 0x0f) | 0x50;
       u[8] = (u[8]! & 0x3f) | 0x80;
-      const h = Array.from(u, (b) => b.toString(16).padStart(2, "0")).join("");
-      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${
-        h.slice(20)
-      }`;
+      const h = u.toString("hex");
+      return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)]
+        .join("-");
     },
   };
 }
 
-function makeHasher(algo: GgufHashAlgo): Promise<Hasher> | Hasher {
-  switch (algo) {
-    case "xxh64":
-      return xxh64Hasher();
-    case "sha1":
-    case "sha256":
-      return cryptoHasher(algo);
-    case "uuid":
-      return uuidV5Hasher(LLAMA_CPP_UUID_NAMESPACE);
+/** A new hasher of `algo`, whose hex() is what gguf-hash prints (XXH64: the u64, big-endian). */
+function makeHasher(algo: GgufHashAlgo): Hasher {
+  if (algo === "uuid") return uuidV5Hasher(LLAMA_CPP_UUID_NAMESPACE);
+  if (algo === "xxh64") {
+    const h = new Xxh64();
+    return { update: (b) => h.update(b), hex: () => h.hex(), xxh64: h };
   }
+  const h: Hash = createHash(algo);
+  return { update: (b) => void h.update(b), hex: () => h.digest("hex") };
 }
 
 function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
@@ -161,44 +134,33 @@ function inPrintOrder<T extends GgufHashAlgo>(algos: readonly T[]): T[] {
  *
  * @example
  * ```ts
- * const p = await PayloadHashing.create({ tensor: ["sha256"], model: ["xxh64"] });
- * await p.begin();
+ * const p = new PayloadHashing({ tensor: ["sha256"], model: ["xxh64"] });
+ * p.begin();
  * p.update(new Uint8Array([1, 2, 3]));
  * p.end("a.weight");
- * formatGgufHashManifest({ tensors: p.tensors, model: p.modelHex() }, "m.gguf", ["sha256"]);
+ * p.manifest("m.gguf"); // "sha256    039058c6…  m.gguf:a.weight\nxxh64     …  m.gguf\n"
  * ```
  */
 export class PayloadHashing {
   readonly tensors: GgufTensorHashes[] = [];
   #tensorAlgos: TensorHashAlgo[];
-  #model: [GgufHashAlgo, Hasher][] = [];
+  #model: [GgufHashAlgo, Hasher][];
   #current: [TensorHashAlgo, Hasher][] = [];
   /** The XXH64 hashers among #current and #model, fed with one copy of the bytes. */
   #xxh64: Xxh64[] = [];
   #others: Hasher[] = [];
 
-  private constructor(tensorAlgos: TensorHashAlgo[]) {
-    this.#tensorAlgos = tensorAlgos;
-  }
-
-  static async create(request: GgufHashRequest): Promise<PayloadHashing> {
-    const p = new PayloadHashing(inPrintOrder(request.tensor ?? []));
-    for (const a of inPrintOrder(request.model ?? [])) p.#model.push([a, await makeHasher(a)]);
-    return p;
-  }
-
-  /** The whole-model digests, in print order: the algorithms of a manifest made from this. */
-  get modelAlgos(): GgufHashAlgo[] {
-    return this.#model.map(([a]) => a);
+  constructor(request: GgufHashRequest) {
+    this.#tensorAlgos = inPrintOrder(request.tensor ?? []);
+    this.#model = inPrintOrder(request.model ?? []).map((a) => [a, makeHasher(a)]);
   }
 
   get idle(): boolean {
     return this.#tensorAlgos.length === 0 && this.#model.length === 0;
   }
 
-  async begin(): Promise<void> {
-    this.#current = [];
-    for (const a of this.#tensorAlgos) this.#current.push([a, await makeHasher(a)]);
+  begin(): void {
+    this.#current = this.#tensorAlgos.map((a) => [a, makeHasher(a)]);
     const all = [...this.#current, ...this.#model].map(([, h]) => h);
     this.#xxh64 = all.flatMap((h) => h.xxh64 ? [h.xxh64] : []);
     this.#others = all.filter((h) => !h.xxh64);
@@ -210,23 +172,26 @@ export class PayloadHashing {
   }
 
   end(name: string): void {
-    const hex: Partial<Record<TensorHashAlgo, string>> = {};
-    for (const [a, h] of this.#current) hex[a] = h.hex();
+    const hex = Object.fromEntries(this.#current.map(([a, h]) => [a, h.hex()]));
     this.tensors.push({ name, hex });
   }
 
-  modelHex(): Partial<Record<GgufHashAlgo, string>> {
-    const out: Partial<Record<GgufHashAlgo, string>> = {};
-    for (const [a, h] of this.#model) out[a] = h.hex();
-    return out;
+  /** Every ended tensor's digests, and the whole model's. */
+  digests(): GgufHashes {
+    const model = Object.fromEntries(this.#model.map(([a, h]) => [a, h.hex()]));
+    return { tensors: this.tensors, model };
+  }
+
+  /** The manifest of what was hashed (the model's algorithms), each line labelled `fileLabel`. */
+  manifest(fileLabel: string): string {
+    return formatGgufHashManifest(this.digests(), fileLabel, this.#model.map(([a]) => a));
   }
 }
 
 function inFileOrder(tensors: readonly GgufTensorInfo[]): boolean {
-  for (let i = 1; i < tensors.length; i++) {
-    if (tensors[i]!.fileOffset < tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes) return false;
-  }
-  return true;
+  return tensors.every((t, i) =>
+    i === 0 || t.fileOffset >= tensors[i - 1]!.fileOffset + tensors[i - 1]!.nbytes
+  );
 }
 
 /**
@@ -248,7 +213,7 @@ export async function hashGguf(
   request: GgufHashRequest,
   chunkSize = 1 << 22,
 ): Promise<GgufHashes> {
-  const payloads = await PayloadHashing.create(request);
+  const payloads = new PayloadHashing(request);
   const tensors = gguf.tensors;
   let fileSha256: string | undefined;
 
@@ -269,7 +234,7 @@ export async function hashGguf(
           const tEnd = t.fileOffset + t.nbytes;
           if (t.fileOffset >= end) break;
           if (!open) {
-            await payloads.begin();
+            payloads.begin();
             open = true;
           }
           const s = Math.max(t.fileOffset, pos);
@@ -293,13 +258,13 @@ export async function hashGguf(
     if (request.file) fileSha256 = await sha256File(gguf.path);
     if (!payloads.idle) {
       for (const t of tensors) {
-        await payloads.begin();
+        payloads.begin();
         for await (const chunk of gguf.streamTensor(t, chunkSize)) payloads.update(chunk);
         payloads.end(t.name);
       }
     }
   }
-  const result: GgufHashes = { tensors: payloads.tensors, model: payloads.modelHex() };
+  const result = payloads.digests();
   return fileSha256 === undefined ? result : { ...result, fileSha256 };
 }
 
@@ -386,10 +351,9 @@ export function parseGgufHashAlgos(list: string): GgufHashAlgo[] {
   const names = list.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   for (const n of names) {
     if (!(GGUF_HASH_ALGOS as readonly string[]).includes(n)) {
+      const known = GGUF_HASH_ALGOS.join(", ");
       throw new UsageError(
-        `unknown hash algorithm "${n}" (known: ${
-          GGUF_HASH_ALGOS.join(", ")
-        }; xxh3 is not supported)`,
+        `unknown hash algorithm "${n}" (known: ${known}; xxh3 is not supported)`,
       );
     }
   }
@@ -423,11 +387,8 @@ export function parseGgufHashManifest(text: string, source: string): GgufHashMan
     const fields = lines[i]!.trim().split(/\s+/).filter((f) => f.length > 0);
     if (fields.length === 0) continue;
     if (fields.length !== 3) {
-      throw new FormatError(
-        `${source}: line ${
-          i + 1
-        } has ${fields.length} fields (expected "<algo>  <hex>  <file>[:<tensor>]")`,
-      );
+      const expected = `expected "<algo>  <hex>  <file>[:<tensor>]"`;
+      throw new FormatError(`${source}: line ${i + 1} has ${fields.length} fields (${expected})`);
     }
     entries.push({
       algo: fields[0]!,
@@ -437,4 +398,141 @@ export function parseGgufHashManifest(text: string, source: string): GgufHashMan
     });
   }
   return entries;
+}
+
+/**
+ * The digests a manifest needs: per tensor (xxh64 always, meta.json's
+ * locator, and `also`: sha256 for a meta.json written before xxh64) and for
+ * the whole model.
+ *
+ * @example
+ * ```ts
+ * manifestAlgorithms([]); // { tensor: ["xxh64"], model: [] }
+ * manifestAlgorithms([], ["sha256"]); // { tensor: ["xxh64", "sha256"], model: [] }
+ * ```
+ */
+export function manifestAlgorithms(
+  entries: readonly GgufHashManifestEntry[],
+  also: readonly TensorHashAlgo[] = [],
+): { tensor: TensorHashAlgo[]; model: GgufHashAlgo[] } {
+  const model = GGUF_HASH_ALGOS.filter((a) => entries.some((e) => e.algo === a));
+  const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
+  return { tensor: inPrintOrder(["xxh64", ...also, ...perTensor]), model };
+}
+
+/** Splits a manifest label into (file label, tensor) using the GGUF's tensor names. */
+function tensorOfLabel(label: string, names: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  for (let i = label.indexOf(":"); i >= 0; i = label.indexOf(":", i + 1)) {
+    const candidate = label.slice(i + 1);
+    if (names.has(candidate) && (best === undefined || candidate.length > best.length)) {
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+/** The one file label the tensor lines share (whatever precedes ":<tensor>"). */
+function fileLabelOf(
+  tensorOf: ReadonlyMap<GgufHashManifestEntry, string | undefined>,
+  file: string,
+  bad: string[],
+): string | undefined {
+  const prefixes = new Set<string>();
+  for (const [e, t] of tensorOf) if (t !== undefined) prefixes.add(e.label.slice(0, -t.length - 1));
+  if (prefixes.size > 1) {
+    bad.push(`${file}: tensor lines name several files (${[...prefixes].join(", ")})`);
+  }
+  return prefixes.size === 1 ? [...prefixes][0]! : undefined;
+}
+
+/** A line without a tensor: the whole model's digest, or a label that names nothing here. */
+function checkModelLine(
+  e: GgufHashManifestEntry,
+  fileLabel: string | undefined,
+  where: string,
+  gguf: GgufFile,
+  hashes: GgufHashes,
+): string | undefined {
+  if (fileLabel !== undefined && e.label.startsWith(`${fileLabel}:`)) {
+    return `${where}: tensor ${e.label.slice(fileLabel.length + 1)} is not in ${gguf.path}`;
+  }
+  if (fileLabel !== undefined && e.label !== fileLabel) {
+    return `${where}: label ${e.label} is neither ${fileLabel} nor one of its tensors`;
+  }
+  const algo = e.algo as GgufHashAlgo;
+  const have = hashes.model[algo];
+  return have === e.hex
+    ? undefined
+    : `${where}: whole-model ${algo} ${e.hex} recorded, ${have} computed`;
+}
+
+/**
+ * Checks every line (see the module comment). A line with an algorithm
+ * gguf-hash does not write is a mismatch: it cannot be checked, and a
+ * manifest this tool or gguf-hash wrote never has one.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("m.gguf");
+ * const entries = parseGgufHashManifest(await Deno.readTextFile("m.gguf-hash"), "m.gguf-hash");
+ * const hashes = await hashGguf(gguf, manifestAlgorithms(entries));
+ * const check = checkManifest("m.gguf-hash", entries, gguf, hashes);
+ * console.log(check.detail, check.mismatches);
+ * ```
+ */
+export function checkManifest(
+  file: string,
+  entries: readonly GgufHashManifestEntry[],
+  gguf: GgufFile,
+  hashes: GgufHashes,
+): { detail: string; mismatches: string[] } {
+  const names = new Set(gguf.tensors.map((t) => t.name));
+  const byName = new Map(hashes.tensors.map((t) => [t.name, t]));
+  const bad: string[] = [];
+  const known = entries.filter((e) => {
+    const ok = (GGUF_HASH_ALGOS as readonly string[]).includes(e.algo);
+    if (!ok) {
+      bad.push(
+        `${file} line ${e.line}: unknown algorithm ${e.algo} (gguf-hash writes ${
+          GGUF_HASH_ALGOS.join(", ")
+        })`,
+      );
+    }
+    return ok;
+  });
+  const tensorOf = new Map(known.map((e) => [e, tensorOfLabel(e.label, names)]));
+  const fileLabel = fileLabelOf(tensorOf, file, bad);
+  const seen = new Map<string, Set<string>>(); // algo → tensors that have a line
+  let checked = 0;
+  for (const e of known) {
+    const algo = e.algo as GgufHashAlgo;
+    const tensor = tensorOf.get(e);
+    const where = `${file} line ${e.line}`;
+    if (tensor === undefined) {
+      const problem = checkModelLine(e, fileLabel, where, gguf, hashes);
+      if (problem === undefined) checked++;
+      else bad.push(problem);
+    } else if (algo === "uuid") {
+      bad.push(
+        `${where}: a uuid line for tensor ${tensor} (gguf-hash writes uuid for the model only)`,
+      );
+    } else {
+      checked++;
+      if (!seen.has(algo)) seen.set(algo, new Set());
+      seen.get(algo)!.add(tensor);
+      const have = byName.get(tensor)!.hex[algo];
+      if (have !== e.hex) {
+        bad.push(`${where}: tensor ${tensor}: ${algo} ${e.hex} recorded, ${have} computed`);
+      }
+    }
+  }
+  for (const [algo, got] of seen) {
+    for (const t of gguf.tensors) {
+      if (!got.has(t.name)) bad.push(`${file}: tensor ${t.name} has no ${algo} line`);
+    }
+  }
+  if (checked === 0 && bad.length === 0) bad.push(`${file}: no line to check`);
+  return { detail: `${checked} lines checked`, mismatches: bad };
 }

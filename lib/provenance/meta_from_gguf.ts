@@ -22,16 +22,8 @@ import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
 
-/**
- * A metadata value as JSON: u64/i64 as numbers when safe, else strings.
- *
- * @example
- * ```ts
- * jsonValue(7n); // 7
- * jsonValue(2n ** 60n); // "1152921504606846976"
- * ```
- */
-export function jsonValue(v: unknown): unknown {
+/** A metadata value as JSON: u64/i64 as numbers when safe (7n → 7), else strings. */
+function jsonValue(v: unknown): unknown {
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   return v;
 }

@@ -173,18 +173,14 @@ export function keyProblems(
   where: string,
 ): string[] {
   const known = new Set<string>([...keys.required, ...keys.optional]);
-  const out: string[] = [];
-  for (const k of Object.keys(value)) {
-    if (!known.has(k)) {
-      out.push(
-        `${file}: ${where} has an unknown key ${JSON.stringify(k)} (not written by this tool)`,
-      );
-    }
-  }
-  for (const k of keys.required) {
-    if (!Object.hasOwn(value, k)) out.push(`${file}: ${where} lacks ${JSON.stringify(k)}`);
-  }
-  return out;
+  const unknown = Object.keys(value).filter((k) => !known.has(k));
+  const missing = keys.required.filter((k) => !Object.hasOwn(value, k));
+  return [
+    ...unknown.map((k) =>
+      `${file}: ${where} has an unknown key ${JSON.stringify(k)} (not written by this tool)`
+    ),
+    ...missing.map((k) => `${file}: ${where} lacks ${JSON.stringify(k)}`),
+  ];
 }
 
 /**

@@ -39,11 +39,17 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
-import { FormatError, InputError, OutputError, UsageError, VerifyError } from "../errors.ts";
+import {
+  FormatError,
+  InputError,
+  OutputError,
+  rethrowAs,
+  UsageError,
+  VerifyError,
+} from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { sha256File } from "../io/hash.ts";
+import { sha256File, sha256Hex } from "../io/hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
 
 /** First line of the signed message and of the signature file. */
@@ -52,14 +58,8 @@ export const SIGNATURE_FORMAT = "clean-gguf-signature-v1";
 const ED25519 = { name: "Ed25519" } as const;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
+  return btoa(String.fromCharCode(...bytes)); // keys and signatures are a few dozen bytes
 }
 
 function fromBase64(text: string, source: string): Uint8Array<ArrayBuffer> {
@@ -94,23 +94,38 @@ export function signedMessage(
 }
 
 function toPem(label: string, der: Uint8Array): string {
-  const b64 = toBase64(der);
-  const lines = b64.match(/.{1,64}/g) ?? [];
+  const lines = toBase64(der).match(/.{1,64}/g) ?? [];
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
 }
 
-function fromPem(pem: string, label: string, source: string): Uint8Array<ArrayBuffer> {
-  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(
-    pem,
-  );
+/** The two kinds of key file: PEM label, DER format, what the key may do, and its name. */
+const KEY_KINDS = {
+  private: { label: "PRIVATE KEY", format: "pkcs8", usage: "sign", name: "PKCS#8 private" },
+  public: { label: "PUBLIC KEY", format: "spki", usage: "verify", name: "SPKI public" },
+} as const;
+
+/** Imports a PEM key of `kind` (extractable, so that a private key's public half can be derived). */
+async function importKeyPem(
+  pem: string,
+  source: string,
+  kind: keyof typeof KEY_KINDS,
+): Promise<CryptoKey> {
+  const { label, format, usage, name } = KEY_KINDS[kind];
+  const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`)
+    .exec(pem);
   if (!m) {
     throw new FormatError(
-      `${source}: not a PEM "${label}" (expected a ${
-        label === "PRIVATE KEY" ? "PKCS#8 private" : "SPKI public"
-      } Ed25519 key, as written by --generate-key or openssl genpkey -algorithm ed25519)`,
+      `${source}: not a PEM "${label}" (expected a ${name} Ed25519 key, as written by ` +
+        `--generate-key or openssl genpkey -algorithm ed25519)`,
     );
   }
-  return fromBase64(m[1]!.replace(/\s+/g, ""), source);
+  const der = fromBase64(m[1]!.replace(/\s+/g, ""), source);
+  try {
+    return await crypto.subtle.importKey(format, der, ED25519, true, [usage]);
+  } catch (e) {
+    const why = (e as Error).message;
+    throw new FormatError(`${source}: not an Ed25519 ${name} key (${why})`, { cause: e });
+  }
 }
 
 /** A new key pair as PEM texts (PKCS#8 private, SPKI public). */
@@ -144,18 +159,8 @@ export async function generateSigningKeyPair(): Promise<PemKeyPair> {
  * const key = await importPrivateKeyPem(await Deno.readTextFile("signing.pem"), "signing.pem");
  * ```
  */
-export async function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  const der = fromPem(pem, "PRIVATE KEY", source);
-  try {
-    return await crypto.subtle.importKey("pkcs8", der, ED25519, true, ["sign"]);
-  } catch (e) {
-    throw new FormatError(
-      `${source}: not an Ed25519 PKCS#8 private key (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
-  }
+export function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  return importKeyPem(pem, source, "private");
 }
 
 /**
@@ -166,15 +171,8 @@ export async function importPrivateKeyPem(pem: string, source: string): Promise<
  * const key = await importPublicKeyPem(await Deno.readTextFile("signing.pem.pub"), "signing.pem.pub");
  * ```
  */
-export async function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  const der = fromPem(pem, "PUBLIC KEY", source);
-  try {
-    return await crypto.subtle.importKey("spki", der, ED25519, true, ["verify"]);
-  } catch (e) {
-    throw new FormatError(`${source}: not an Ed25519 SPKI public key (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+export function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
+  return importKeyPem(pem, source, "public");
 }
 
 /**
@@ -189,15 +187,8 @@ export async function importPublicKeyPem(pem: string, source: string): Promise<C
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
   if (jwk.x === undefined) throw new FormatError("private key has no public component");
-  return await crypto.subtle.importKey(
-    "jwk",
-    { kty: "OKP", crv: "Ed25519", x: jwk.x },
-    ED25519,
-    true,
-    [
-      "verify",
-    ],
-  );
+  const publicJwk = { kty: "OKP", crv: "Ed25519", x: jwk.x };
+  return await crypto.subtle.importKey("jwk", publicJwk, ED25519, true, ["verify"]);
 }
 
 /**
@@ -210,8 +201,8 @@ export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
  * ```
  */
 export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
-  const spki = await crypto.subtle.exportKey("spki", publicKey);
-  return `sha256-${hex(new Uint8Array(await crypto.subtle.digest("SHA-256", spki)))}`;
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
+  return `sha256-${sha256Hex(spki)}`;
 }
 
 /**
@@ -252,10 +243,9 @@ export interface SignatureFile {
  */
 export function parseSignatureFile(text: string, source: string): SignatureFile {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+  const first = `first line must be "${SIGNATURE_FORMAT}"`;
   if (lines[0] !== SIGNATURE_FORMAT) {
-    throw new FormatError(
-      `${source}: not a signature file (first line must be "${SIGNATURE_FORMAT}")`,
-    );
+    throw new FormatError(`${source}: not a signature file (${first})`);
   }
   const fields = new Map<string, string>();
   for (const l of lines.slice(1)) {
@@ -263,10 +253,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
     if (!m) throw new FormatError(`${source}: unexpected line "${l}"`);
     fields.set(m[1]!, m[2]!);
   }
-  if (fields.get("algorithm") !== "ed25519") {
-    throw new FormatError(
-      `${source}: algorithm must be "ed25519", got "${fields.get("algorithm")}"`,
-    );
+  const algorithm = fields.get("algorithm");
+  if (algorithm !== "ed25519") {
+    throw new FormatError(`${source}: algorithm must be "ed25519", got "${algorithm}"`);
   }
   const keyId = fields.get("key-id");
   if (keyId === undefined || !/^sha256-[0-9a-f]{64}$/.test(keyId)) {
@@ -274,11 +263,9 @@ export function parseSignatureFile(text: string, source: string): SignatureFile 
   }
   const b64 = fields.get("signature");
   if (b64 === undefined) throw new FormatError(`${source}: missing signature line`);
-  const signature = fromBase64(b64, source);
-  if (signature.length !== 64) {
-    throw new FormatError(
-      `${source}: an Ed25519 signature has 64 bytes, this one ${signature.length}`,
-    );
+  const signature = fromBase64(b64, source), n = signature.length;
+  if (n !== 64) {
+    throw new FormatError(`${source}: an Ed25519 signature has 64 bytes, this one ${n}`);
   }
   return { keyId, signature };
 }
@@ -315,27 +302,20 @@ export async function verifyProvenanceSignature(
   } catch (e) {
     return { ok: false, keyId, reason: (e as Error).message };
   }
-  const valid = await crypto.subtle.verify(
-    ED25519,
-    publicKey,
-    parsed.signature,
-    signedMessage(fingerprintHex, metaSha256Hex),
-  );
-  if (valid) return { ok: true, keyId };
+  const message = signedMessage(fingerprintHex, metaSha256Hex);
+  if (await crypto.subtle.verify(ED25519, publicKey, parsed.signature, message)) {
+    return { ok: true, keyId };
+  }
   const reason = parsed.keyId !== keyId
     ? `${source}: signed with another key (key-id ${parsed.keyId}; the public key given is ${keyId})`
     : `${source}: the signature does not match the GGUF's fingerprint and meta.json (one of them changed after signing)`;
   return { ok: false, keyId, reason };
 }
 
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (e) {
-    throw new InputError(`${path}: cannot read the ${what} (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+/** Reads and imports a PEM key file of `kind`; an unreadable file is an InputError. */
+async function loadKey(path: string, kind: keyof typeof KEY_KINDS): Promise<CryptoKey> {
+  const what = `${path}: cannot read the ${kind} key`;
+  return await importKeyPem(await rethrowAs(InputError, what, Deno.readTextFile(path)), path, kind);
 }
 
 /**
@@ -346,8 +326,8 @@ async function readText(path: string, what: string): Promise<string> {
  * const sk = await loadPrivateKey("keys/signing.pem");
  * ```
  */
-export async function loadPrivateKey(path: string): Promise<CryptoKey> {
-  return await importPrivateKeyPem(await readText(path, "private key"), path);
+export function loadPrivateKey(path: string): Promise<CryptoKey> {
+  return loadKey(path, "private");
 }
 
 /**
@@ -358,8 +338,8 @@ export async function loadPrivateKey(path: string): Promise<CryptoKey> {
  * const pk = await loadPublicKey("keys/signing.pem.pub");
  * ```
  */
-export async function loadPublicKey(path: string): Promise<CryptoKey> {
-  return await importPublicKeyPem(await readText(path, "public key"), path);
+export function loadPublicKey(path: string): Promise<CryptoKey> {
+  return loadKey(path, "public");
 }
 
 async function writeNew(path: string, text: string, mode: number): Promise<void> {
@@ -373,16 +353,8 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
   }
 }
 
-/**
- * The git work tree `path` lies in (the nearest folder, from `path` up, that
- * holds a `.git` entry), or null. Found without running git.
- *
- * @example
- * ```ts
- * gitWorkTreeOf("/home/me/clean-gguf/keys/me.key"); // "/home/me/clean-gguf"
- * ```
- */
-export async function gitWorkTreeOf(path: string): Promise<string | null> {
+/** The nearest folder from `path` up that holds a `.git` entry, or null (found without git). */
+async function gitWorkTreeOf(path: string): Promise<string | null> {
   let dir = resolve(path);
   for (;;) {
     try {
@@ -398,13 +370,8 @@ export async function gitWorkTreeOf(path: string): Promise<string | null> {
 }
 
 async function makeFolder(dir: string, mode: number): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { recursive: true, mode });
-  } catch (e) {
-    throw new OutputError(`${dir}: cannot create the key's folder (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+  const what = `${dir}: cannot create the key's folder`;
+  await rethrowAs(OutputError, what, Deno.mkdir(dir, { recursive: true, mode }));
 }
 
 /**
@@ -503,18 +470,9 @@ async function checkedSignature(
 ): Promise<{ text: string; fileSha256: string; metaSha256: string }> {
   const metaPath = options.metaPath ?? paths.meta;
   const fingerprintPath = options.fingerprintPath ?? paths.fingerprint;
-  let metaBytes: Uint8Array;
-  try {
-    metaBytes = await Deno.readFile(metaPath);
-  } catch (e) {
-    throw new InputError(
-      `${metaPath}: cannot read the meta.json to sign (${(e as Error).message})`,
-      {
-        cause: e,
-      },
-    );
-  }
-  const metaSha256 = createHash("sha256").update(metaBytes).digest("hex");
+  const what = `${metaPath}: cannot read the meta.json to sign`;
+  const metaBytes = await rethrowAs(InputError, what, Deno.readFile(metaPath));
+  const metaSha256 = sha256Hex(metaBytes);
   const fileSha256 = options.fileSha256 ?? await sha256File(options.ggufPath);
 
   const recorded: [string, string][] = [];
@@ -535,13 +493,10 @@ async function checkedSignature(
   if (typeof metaFp === "string") {
     recorded.push([`${metaPath} ("fingerprint")`, metaFp.replace(/^sha256-/, "")]);
   }
-  const wrong = recorded.filter(([, h]) => h !== fileSha256);
+  const wrong = recorded.filter(([, h]) => h !== fileSha256).map(([at, h]) => `${at} records ${h}`);
   if (wrong.length > 0) {
-    throw new VerifyError(
-      `${options.ggufPath}: refusing to sign: its sha256 is ${fileSha256} but ${
-        wrong.map(([where, h]) => `${where} records ${h}`).join(" and ")
-      }`,
-    );
+    const why = `its sha256 is ${fileSha256} but ${wrong.join(" and ")}`;
+    throw new VerifyError(`${options.ggufPath}: refusing to sign: ${why}`);
   }
 
   const text = await signProvenance(options.privateKey, fileSha256, metaSha256);

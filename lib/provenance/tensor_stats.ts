@@ -137,7 +137,13 @@ export async function recomputeStatistics(
   if (!codec) return undefined;
   const elements = elementCount(t);
   if (codec.ternary) {
-    const fromTrits = tritStatistics(codec, t, await gguf.readTensor(t), elements, gguf.path);
+    // From the trit counts, as the quantizer records them (no float pass over billions of values),
+    // unless the blocks do not share one scale: then the values are summed.
+    const [payload, name] = [await gguf.readTensor(t), `${gguf.path}: tensor ${t.name}`];
+    const counts = t.type === GgmlType.I2_S
+      ? i2sCounts(codec, payload, elements, name)
+      : blockCounts(codec, payload, elements, name);
+    const fromTrits = countStatistics(counts, elements);
     if (fromTrits !== undefined) return fromTrits;
   }
   if (codec.float?.bytes === 2 && elements > EXACT_RMS_ELEMENTS && elements < 2 ** 32) {
@@ -276,17 +282,9 @@ function countI2SCodes(codes: Uint8Array): { neg: number; pos: number; bad: numb
 
 function i2sTernaryStats(neg: number, pos: number, n: number, scale: number): TernaryStats {
   // TernaryAccumulator's rule: a scale that is not a finite number ≥ 0 makes no ternary tensor.
-  const ok = Number.isFinite(scale) && scale >= 0;
-  const stats = {
-    ternary: ok,
-    scale: neg + pos > 0 ? scale : 0,
-    distinctScales: 1,
-    neg,
-    zero: n - neg - pos,
-    pos,
-    count: n,
-  };
-  return stats;
+  const ternary = Number.isFinite(scale) && scale >= 0;
+  const used = neg + pos > 0 ? scale : 0;
+  return { ternary, scale: used, distinctScales: 1, neg, zero: n - neg - pos, pos, count: n };
 }
 
 /** Trit counts of a TQ2_0/TQ1_0 payload, block scale by block scale. */
@@ -299,48 +297,21 @@ function blockCounts(codec: Codec, payload: Uint8Array, n: number, name: string)
   return acc.result();
 }
 
-/**
- * Statistics of an I2_S/TQ2_0/TQ1_0 tensor from its trit counts, as the
- * quantizer records them (no float pass over billions of values); undefined
- * when its blocks do not share one scale (then the values are summed).
- */
-function tritStatistics(
-  codec: Codec,
-  t: GgufTensorInfo,
-  payload: Uint8Array,
-  elements: number,
-  path: string,
-): RecomputedStatistics | undefined {
-  const name = `${path}: tensor ${t.name}`;
-  const r = t.type === GgmlType.I2_S
-    ? i2sCounts(codec, payload, elements, name)
-    : blockCounts(codec, payload, elements, name);
-  return countStatistics(r, elements);
-}
-
 /** What trit counts with one scale give (undefined when not ternary). */
 function countStatistics(r: TernaryStats, elements: number): RecomputedStatistics | undefined {
   if (!r.ternary || r.scale < 0) return undefined;
   const s = r.scale;
-  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
-  const stats = withTernaryRms(elements, {
-    count: 0,
-    rms: 0,
-    mean: 0,
-    min: 0,
-    max: 0,
-    nonFinite: 0,
-  }, counts);
   const summary: TensorSummary = {
     count: elements,
-    // The ternary RMS is the only form a writer records for these types.
-    rms: stats.ternaryRms ?? 0,
+    rms: 0, // set below: the ternary RMS is the only form a writer records for these types
     mean: elements ? (s * (r.pos - r.neg)) / elements : 0,
     min: r.neg > 0 ? -s : r.zero > 0 ? 0 : s,
     max: r.pos > 0 ? s : r.zero > 0 ? 0 : -s,
     nonFinite: 0,
   };
-  return { ...stats, summary };
+  const counts: TritCounts = { ternary: true, scale: s, neg: r.neg, zero: r.zero, pos: r.pos };
+  const stats = withTernaryRms(elements, summary, counts);
+  return { ...stats, summary: { ...summary, rms: stats.ternaryRms ?? 0 } };
 }
 
 /**

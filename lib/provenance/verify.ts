@@ -10,7 +10,8 @@
  * verification, not a parse error. What meta.json claims that the GGUF cannot
  * confirm (sources, options...) is listed as unverifiable without a
  * signature; a signature present but not checked (no public key) is reported
- * as "signature not checked", never as verified.
+ * as "signature not checked", never as verified. The report comes as types,
+ * as text ({@link formatVerifyReport}) and as JSON ({@link verifyReportJson}).
  *
  * @example
  * ```ts
@@ -22,32 +23,57 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { CleanGgufError, InputError, VerifyError } from "../errors.ts";
 import { type GgufFile, openGguf } from "../gguf/reader.ts";
-import { sha256File } from "../io/hash.ts";
-import { type GgufHashManifestEntry, hashGguf, parseGgufHashManifest } from "./gguf_hash.ts";
+import { sha256File, sha256Hex } from "../io/hash.ts";
+import {
+  checkManifest,
+  type GgufHashManifestEntry,
+  hashGguf,
+  manifestAlgorithms,
+  parseGgufHashManifest,
+} from "./gguf_hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
 import type { UnverifiableClaim } from "./meta_schema.ts";
 import { verifyProvenanceSignature } from "./signature.ts";
-import { checkManifest, manifestAlgorithms } from "./verify_manifest.ts";
 import { checkMetaJson } from "./verify_meta.ts";
-import type {
-  SignatureState,
-  VerifyCheck,
-  VerifyCheckName,
-  VerifyReport,
-} from "./verify_report.ts";
 
 export type { UnverifiableClaim } from "./meta_schema.ts";
-export {
-  formatVerifyReport,
-  type SignatureState,
-  type VerifyCheck,
-  type VerifyCheckName,
-  type VerifyReport,
-  verifyReportJson,
-} from "./verify_report.ts";
+
+/** The four things checked. */
+export type VerifyCheckName = "fingerprint" | "meta.json" | "manifest" | "signature";
+
+/** The outcome of one check. */
+export interface VerifyCheck {
+  readonly name: VerifyCheckName;
+  readonly file: string;
+  /** "skipped": the file is absent (or, for the signature, no public key was given). */
+  readonly status: "ok" | "failed" | "skipped";
+  /** One line: what was checked, or why it was skipped. */
+  readonly detail: string;
+  /** Every mismatch found, each naming the file and, where it applies, the field and tensor. */
+  readonly mismatches: readonly string[];
+}
+
+/** What became of the signature. */
+export type SignatureState = "verified" | "not checked" | "absent" | "failed";
+
+/** Everything `verifyGguf` found. */
+export interface VerifyReport {
+  readonly ggufPath: string;
+  readonly checks: readonly VerifyCheck[];
+  /** True when no check failed and at least one ran. */
+  readonly ok: boolean;
+  /** sha256 of the whole GGUF. */
+  readonly fileSha256: string;
+  /** sha256 of the meta.json bytes, when it exists. */
+  readonly metaSha256?: string;
+  /** Why the GGUF could not be parsed, when it could not. */
+  readonly unreadable?: string;
+  /** Claims of meta.json the GGUF cannot confirm (covered when `signature` is "verified"). */
+  readonly claims: readonly UnverifiableClaim[];
+  readonly signature: SignatureState;
+}
 
 /** Which files to check. Explicit paths must exist; default companions are optional. */
 export interface VerifyOptions {
@@ -66,21 +92,10 @@ export interface VerifyOptions {
   readonly requireSignature?: boolean;
 }
 
+/** A companion file: its path, and its bytes (undefined when an optional one is absent). */
 interface Companion {
   readonly path: string;
-  readonly explicit: boolean;
-}
-
-/** The bytes of a companion, undefined when an optional one is absent. */
-async function readCompanion(c: Companion, what: string): Promise<Uint8Array | undefined> {
-  try {
-    return await Deno.readFile(c.path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound && !c.explicit) return undefined;
-    throw new InputError(`${c.path}: cannot read the ${what} (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+  readonly bytes: Uint8Array | undefined;
 }
 
 /** The GGUF's size; a missing or unreadable input is an InputError (exit 3). */
@@ -127,24 +142,10 @@ function checkFingerprint(
   const why = unreadable === undefined
     ? "(the file changed)"
     : `: the header does not match the fingerprint (${unreadable})`;
-  return outcome(
-    "fingerprint",
-    file,
-    "sha256 of the whole file",
-    recorded === fileSha256
-      ? []
-      : [`${file}: records sha256 ${recorded} but ${ggufPath} has sha256 ${fileSha256} ${why}`],
-  );
-}
-
-/** The parsed GGUF, or why it does not parse (a damaged file fails verification). */
-async function openForVerify(path: string): Promise<{ gguf: GgufFile } | { error: string }> {
-  try {
-    return { gguf: await openGguf(path) };
-  } catch (e) {
-    if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
-    return { error: e.message };
-  }
+  const found = recorded === fileSha256
+    ? []
+    : [`${file}: records sha256 ${recorded} but ${ggufPath} has sha256 ${fileSha256} ${why}`];
+  return outcome("fingerprint", file, "sha256 of the whole file", found);
 }
 
 /** The manifest's entries, or why it does not parse. */
@@ -182,17 +183,21 @@ async function digestsOf(
   manifest: GgufHashManifestEntry[] | string | undefined,
   metaBytes: Uint8Array | undefined,
 ) {
-  const opened = await openForVerify(path);
-  if ("error" in opened) {
-    return { fileSha256: await sha256File(path), unreadable: opened.error } satisfies Digests;
+  let gguf: GgufFile;
+  try {
+    gguf = await openGguf(path);
+  } catch (e) {
+    // A GGUF that does not parse fails verification; its bytes are still hashed.
+    if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
+    return { fileSha256: await sha256File(path), unreadable: e.message } satisfies Digests;
   }
   const also = recordsTensorSha256(metaBytes) ? ["sha256" as const] : [];
   const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : [], also);
   try {
-    const hashes = await hashGguf(opened.gguf, { ...algos, file: true });
-    return { fileSha256: hashes.fileSha256!, gguf: opened.gguf, hashes } satisfies Digests;
+    const hashes = await hashGguf(gguf, { ...algos, file: true });
+    return { fileSha256: hashes.fileSha256!, gguf, hashes } satisfies Digests;
   } catch (e) {
-    opened.gguf.close();
+    gguf.close();
     throw e;
   }
 }
@@ -201,11 +206,14 @@ async function digestsOf(
 async function checkSignature(
   options: VerifyOptions,
   sig: Companion,
-  sigBytes: Uint8Array | undefined,
   meta: { path: string; sha256: string | undefined },
   fileSha256: string,
 ): Promise<[VerifyCheck, SignatureState]> {
-  const required = options.requireSignature === true;
+  const required = options.requireSignature === true, sigBytes = sig.bytes;
+  const failed = (detail: string, why: string): [VerifyCheck, SignatureState] => [
+    outcome("signature", sig.path, detail, [why]),
+    "failed",
+  ];
   if (!options.publicKey) {
     const state: SignatureState = sigBytes ? "not checked" : "absent";
     const detail = sigBytes ? "present, signature not checked (no public key given)" : "not found";
@@ -216,20 +224,13 @@ async function checkSignature(
     return [outcome("signature", sig.path, detail, [why]), state];
   }
   if (!sigBytes) {
-    return [
-      outcome("signature", sig.path, "required by the public key", [
-        `${sig.path}: no signature file (a public key was given, so the GGUF must be signed)`,
-      ]),
-      "failed",
-    ];
+    const why =
+      `${sig.path}: no signature file (a public key was given, so the GGUF must be signed)`;
+    return failed("required by the public key", why);
   }
   if (meta.sha256 === undefined) {
-    return [
-      outcome("signature", sig.path, "covers meta.json", [
-        `${sig.path}: the signature covers ${meta.path}, which is missing`,
-      ]),
-      "failed",
-    ];
+    const why = `${sig.path}: the signature covers ${meta.path}, which is missing`;
+    return failed("covers meta.json", why);
   }
   const r = await verifyProvenanceSignature(
     options.publicKey,
@@ -238,38 +239,31 @@ async function checkSignature(
     fileSha256,
     meta.sha256,
   );
-  const check = outcome(
-    "signature",
-    sig.path,
-    `Ed25519, key-id ${r.keyId}`,
-    r.reason ? [r.reason] : [],
-  );
+  const mismatches = r.reason ? [r.reason] : [];
+  const check = outcome("signature", sig.path, `Ed25519, key-id ${r.keyId}`, mismatches);
   return [check, r.ok ? "verified" : "failed"];
 }
 
-/** The companions' paths and bytes. */
+/** The companions' paths and bytes: explicit paths must exist, default ones may be absent. */
 async function readCompanions(options: VerifyOptions) {
   const defaults = companionPaths(options.ggufPath);
-  const pick = (explicit: string | undefined, fallback: string): Companion =>
-    explicit === undefined
-      ? { path: fallback, explicit: false }
-      : { path: explicit, explicit: true };
-  const fp = pick(options.fingerprintPath, defaults.fingerprint);
-  const meta = pick(options.metaPath, defaults.meta);
-  const manifest = pick(options.manifestPath, defaults.manifest);
-  const sig = pick(options.signaturePath, defaults.signature);
+  const read = async (explicit: string | undefined, fallback: string, what: string) => {
+    const path = explicit ?? fallback;
+    try {
+      return { path, bytes: await Deno.readFile(path) };
+    } catch (e) {
+      // With a public key the signature must exist too: checkSignature says so.
+      const optional = explicit === undefined || (what === "signature" && !!options.publicKey);
+      if (e instanceof Deno.errors.NotFound && optional) return { path, bytes: undefined };
+      const why = (e as Error).message;
+      throw new InputError(`${path}: cannot read the ${what} (${why})`, { cause: e });
+    }
+  };
   return {
-    fp: { ...fp, bytes: await readCompanion(fp, "fingerprint") },
-    meta: { ...meta, bytes: await readCompanion(meta, "meta.json") },
-    manifest: { ...manifest, bytes: await readCompanion(manifest, "gguf-hash manifest") },
-    // With a public key the default signature must exist too: checkSignature says so.
-    sig: {
-      ...sig,
-      bytes: await readCompanion(
-        options.publicKey ? { ...sig, explicit: false } : sig,
-        "signature",
-      ),
-    },
+    fp: await read(options.fingerprintPath, defaults.fingerprint, "fingerprint"),
+    meta: await read(options.metaPath, defaults.meta, "meta.json"),
+    manifest: await read(options.manifestPath, defaults.manifest, "gguf-hash manifest"),
+    sig: await read(options.signaturePath, defaults.signature, "signature"),
   };
 }
 
@@ -305,11 +299,8 @@ function manifestCheck(
 ): VerifyCheck {
   if (manifest === undefined) return skipped("manifest", path, "not found");
   if (typeof manifest === "string") return outcome("manifest", path, "malformed", [manifest]);
-  if (!d.gguf) {
-    return outcome("manifest", path, "not checked", [
-      `${path}: cannot be checked: ${d.unreadable}`,
-    ]);
-  }
+  const unreadable = `${path}: cannot be checked: ${d.unreadable}`;
+  if (!d.gguf) return outcome("manifest", path, "not checked", [unreadable]);
   const r = checkManifest(path, manifest, d.gguf, d.hashes!);
   return outcome("manifest", path, r.detail, r.mismatches);
 }
@@ -342,14 +333,9 @@ export async function verifyGguf(options: VerifyOptions): Promise<VerifyReport> 
       ? checkFingerprint(c.fp.path, decode(c.fp.bytes), d.fileSha256, g, d.unreadable)
       : skipped("fingerprint", c.fp.path, "not found");
     const [meta, claims] = await metaCheck(c.meta, d, g, fileSize);
-    const metaSha256 = c.meta.bytes && createHash("sha256").update(c.meta.bytes).digest("hex");
-    const [sig, signature] = await checkSignature(
-      options,
-      c.sig,
-      c.sig.bytes,
-      { path: c.meta.path, sha256: metaSha256 },
-      d.fileSha256,
-    );
+    const metaSha256 = c.meta.bytes && sha256Hex(c.meta.bytes);
+    const metaDigest = { path: c.meta.path, sha256: metaSha256 };
+    const [sig, signature] = await checkSignature(options, c.sig, metaDigest, d.fileSha256);
     const checks = [fingerprint, meta, manifestCheck(c.manifest.path, manifest, d), sig];
     return {
       ggufPath: g,
@@ -389,4 +375,129 @@ export function assertVerified(report: VerifyReport): void {
     `${report.ggufPath}: ${mismatches.length} mismatch${mismatches.length === 1 ? "" : "es"}:\n` +
       mismatches.map((m) => `  - ${m}`).join("\n"),
   );
+}
+
+/** The one-word outcome: only a checked signature makes a report "verified". */
+export type Verdict = "verified" | "signature not checked" | "not signed" | "failed";
+
+/** The verdict of a report ("not signed" when every check passed and there is no .sig). */
+function verdictOf(report: VerifyReport): Verdict {
+  if (!report.ok) return "failed";
+  if (report.signature === "verified") return "verified";
+  return report.signature === "not checked" ? "signature not checked" : "not signed";
+}
+
+/** One line per kind of claim: `tensors[3].x` and `tensors[7].x` become `tensors[*].x (2 tensors)`. */
+function groupedClaims(claims: readonly UnverifiableClaim[]): string[] {
+  const groups = new Map<string, { reason: string; fields: Set<string> }>();
+  for (const c of claims) {
+    const pattern = c.field.replace(/\[\d+\]/g, "[*]");
+    const g = groups.get(pattern) ?? { reason: c.reason, fields: new Set<string>() };
+    g.fields.add(c.field);
+    groups.set(pattern, g);
+  }
+  return [...groups].map(([pattern, g]) => {
+    const some = pattern.includes("[*]") && !g.fields.has(pattern);
+    return `${pattern}${some ? ` (${g.fields.size} tensors)` : ""}: ${g.reason}`;
+  });
+}
+
+function verdictLine(report: VerifyReport): string {
+  const n = report.claims.length;
+  const unverifiable = n === 0 ? "" : `; ${n} claim${n === 1 ? "" : "s"} of meta.json unverifiable`;
+  switch (verdictOf(report)) {
+    case "failed":
+      return "NOT verified";
+    case "verified":
+      return "verified: the GGUF matches every recomputable field and the checked signature covers the rest";
+    case "signature not checked":
+      return `signature not checked (no public key given): the GGUF matches its companions${unverifiable}`;
+    case "not signed":
+      return `not signed: the GGUF matches its companions${unverifiable} without a signature`;
+  }
+}
+
+/**
+ * A human-readable report: one line per check, each followed by its
+ * mismatches (unless `mismatches: false`, when the caller prints them another
+ * way), then what could not be verified, then the verdict.
+ *
+ * @example
+ * ```ts
+ * const report = await verifyGguf({ ggufPath: "m.gguf" });
+ * console.log(formatVerifyReport(report));
+ * ```
+ */
+export function formatVerifyReport(
+  report: VerifyReport,
+  options: { mismatches?: boolean } = {},
+): string {
+  const lines = [`${report.ggufPath}: sha256 ${report.fileSha256}`];
+  if (report.unreadable !== undefined) lines.push(`  damaged: ${report.unreadable}`);
+  for (const c of report.checks) {
+    const count = c.mismatches.length > 0
+      ? `, ${c.mismatches.length} mismatch${c.mismatches.length === 1 ? "" : "es"}`
+      : "";
+    lines.push(`  ${c.status.padEnd(7)}  ${c.name.padEnd(11)}  ${c.file} (${c.detail}${count})`);
+    if (options.mismatches ?? true) {
+      for (const m of c.mismatches) lines.push(`           - ${m}`);
+    }
+  }
+  if (!report.checks.some((c) => c.status !== "skipped")) {
+    lines.push(
+      "  nothing to verify against: no fingerprint, meta.json, manifest or signature found",
+    );
+  }
+  if (report.claims.length > 0) {
+    lines.push(
+      report.signature === "verified"
+        ? "  covered by the signature (meta.json claims the GGUF cannot confirm):"
+        : "  unverifiable without a signature (meta.json claims the GGUF cannot confirm):",
+    );
+    for (const g of groupedClaims(report.claims)) lines.push(`    - ${g}`);
+  }
+  lines.push(verdictLine(report));
+  return lines.join("\n") + "\n";
+}
+
+/** The report as `--json` prints it. */
+export interface VerifyReportJson {
+  readonly gguf: string;
+  readonly sha256: string;
+  readonly meta_sha256: string | null;
+  readonly ok: boolean;
+  readonly verdict: Verdict;
+  readonly signature: SignatureState;
+  readonly damaged: string | null;
+  readonly checks: readonly VerifyCheck[];
+  /** Claims of meta.json the GGUF cannot confirm, when no checked signature covers them. */
+  readonly unverifiable: readonly UnverifiableClaim[];
+  /** The same claims, when a checked signature covers them. */
+  readonly covered_by_signature: readonly UnverifiableClaim[];
+}
+
+/**
+ * The report as plain JSON (what the text report says, field by field).
+ *
+ * @example
+ * ```ts
+ * const report = await verifyGguf({ ggufPath: "m.gguf" });
+ * const json = verifyReportJson(report);
+ * json.unverifiable.map((c) => c.field); // ["tool", "options", "sources", ...]
+ * ```
+ */
+export function verifyReportJson(report: VerifyReport): VerifyReportJson {
+  const signed = report.signature === "verified";
+  return {
+    gguf: report.ggufPath,
+    sha256: report.fileSha256,
+    meta_sha256: report.metaSha256 ?? null,
+    ok: report.ok,
+    verdict: verdictOf(report),
+    signature: report.signature,
+    damaged: report.unreadable ?? null,
+    checks: report.checks,
+    unverifiable: signed ? [] : report.claims,
+    covered_by_signature: signed ? report.claims : [],
+  };
 }

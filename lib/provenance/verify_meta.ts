@@ -3,12 +3,20 @@
  * recomputed and compared: `format` (GGUF version), `precision`
  * (`general.file_type`), `norms_format` (every norm stored as a float),
  * `architecture`, `fingerprint`, `size`, `config` (the hyperparameters the
- * header holds), `tokenizer` and the whole `tensors` table (verify_tensors.ts).
+ * header holds), `tokenizer` and the whole `tensors` table.
  * What the GGUF cannot determine (`tool`, `options`, `sources`, `warnings`,
  * the config.json fields it does not store...) is returned as claims,
  * "unverifiable without a signature". Unknown keys, missing keys and any
  * difference from the writer's JSON other than whitespace (duplicate keys,
  * reordered keys, reformatted numbers) are failures.
+ *
+ * The `tensors` table must list the GGUF's tensors in the same order, and
+ * for each one its ggml type, shape, payload digest (`xxh64`, or `sha256` in
+ * files written before xxh64 became the locator) and statistics (`rms`,
+ * `min`, `max`, `ternary_scale`) recomputed from the stored values (see
+ * tensor_stats.ts). `hf_name`, `source_dtype`, `action` and `clamped`
+ * describe the checkpoint and what the writer did: they are claims the GGUF
+ * cannot confirm.
  *
  * @example
  * ```ts
@@ -32,12 +40,48 @@
 import { basename } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { ARCHITECTURES } from "../arch/registry.ts";
-import type { GgufFile } from "../gguf/reader.ts";
-import { Keys } from "../gguf/keys.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
-import { claim, isRecord, keyProblems, META_KEYS } from "./meta_schema.ts";
+import { codecOf } from "../codecs/table.ts";
+import { CleanGgufError } from "../errors.ts";
+import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { Keys } from "../gguf/keys.ts";
+import {
+  claim,
+  isRecord,
+  keyProblems,
+  type KeySet,
+  META_KEYS,
+  type UnverifiableClaim,
+} from "./meta_schema.ts";
 import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
-import { checkTensorRows, type Findings, type PayloadDigests } from "./verify_tensors.ts";
+import {
+  type RecomputedStatistics,
+  recomputeStatistics,
+  rmsAgreement,
+  scaleAgreement,
+} from "./tensor_stats.ts";
+
+/** What the rows are checked against. */
+interface TensorCheckInput {
+  /** meta.json's path, for messages. */
+  readonly file: string;
+  readonly gguf: GgufFile;
+  /** Digests of each tensor's payload, by name (xxh64 always; sha256 when a row records one). */
+  readonly digests: ReadonlyMap<string, PayloadDigests>;
+}
+
+/** A payload's digests, lower-case hex. */
+export type PayloadDigests = Readonly<Partial<Record<RowDigest, string>>>;
+
+/** The payload digests a row may record: xxh64 now, sha256 in earlier files. */
+const ROW_DIGESTS = ["xxh64", "sha256"] as const;
+type RowDigest = (typeof ROW_DIGESTS)[number];
+
+/** Mismatches (failures) and claims the GGUF cannot confirm. */
+export interface Findings {
+  readonly mismatches: string[];
+  readonly claims: UnverifiableClaim[];
+}
 
 /** What meta.json is checked against. */
 export interface MetaCheckInput {
@@ -88,13 +132,9 @@ function parseMeta(file: string, bytes: Uint8Array): Record<string, unknown> | s
 
 /** One scalar field against the value the file determines. */
 function expectEqual(out: Findings, file: string, key: string, recorded: unknown, actual: unknown) {
-  if (!isDeepStrictEqual(recorded, actual)) {
-    out.mismatches.push(
-      `${file}: "${key}" is ${JSON.stringify(recorded)} but the GGUF gives ${
-        JSON.stringify(actual)
-      }`,
-    );
-  }
+  if (isDeepStrictEqual(recorded, actual)) return;
+  const [was, is] = [JSON.stringify(recorded), JSON.stringify(actual)];
+  out.mismatches.push(`${file}: "${key}" is ${was} but the GGUF gives ${is}`);
 }
 
 /** `fingerprint` and `size`: checked before (and whether or not) the GGUF parses. */
@@ -130,35 +170,24 @@ function checkWriterFields(
   const shape = (ok: boolean, key: string, what: string) => {
     if (!ok) out.mismatches.push(`${file}: "${key}" is not ${what}`);
   };
-  if (isRecord(meta.tool)) {
-    out.mismatches.push(...keyProblems(meta.tool, META_KEYS.tool, file, "tool"));
-  } else shape(false, "tool", "an object");
-  if (isRecord(meta.options)) {
-    out.mismatches.push(...keyProblems(meta.options, META_KEYS.options, file, "options"));
-    const origin = meta.options.origin;
-    if (origin !== undefined) {
-      if (isRecord(origin)) {
-        out.mismatches.push(...keyProblems(origin, META_KEYS.origin, file, "options.origin"));
-      } else shape(false, "options.origin", "an object");
-    }
-  } else shape(false, "options", "an object");
+  /** An object of meta.json, its keys checked against `keys`. */
+  const object = (v: unknown, keys: KeySet, where: string): v is Record<string, unknown> => {
+    if (isRecord(v)) out.mismatches.push(...keyProblems(v, keys, file, where));
+    else shape(false, where, "an object");
+    return isRecord(v);
+  };
+  object(meta.tool, META_KEYS.tool, "tool");
+  const options = meta.options;
+  if (object(options, META_KEYS.options, "options") && options.origin !== undefined) {
+    object(options.origin, META_KEYS.origin, "options.origin");
+  }
   if (Array.isArray(meta.sources)) {
-    meta.sources.forEach((s, i) => {
-      if (isRecord(s)) {
-        out.mismatches.push(...keyProblems(s, META_KEYS.source, file, `sources[${i}]`));
-      } else shape(false, `sources[${i}]`, "an object");
-    });
+    meta.sources.forEach((s, i) => object(s, META_KEYS.source, `sources[${i}]`));
   } else shape(false, "sources", "an array");
-  shape(
-    Array.isArray(meta.warnings) && meta.warnings.every((w) => typeof w === "string"),
-    "warnings",
-    "an array of strings",
-  );
-  shape(
-    meta.created_at === undefined || typeof meta.created_at === "string",
-    "created_at",
-    "a string",
-  );
+  const warnings = meta.warnings, created = meta.created_at;
+  const strings = Array.isArray(warnings) && warnings.every((w) => typeof w === "string");
+  shape(strings, "warnings", "an array of strings");
+  shape(created === undefined || typeof created === "string", "created_at", "a string");
   shape(typeof meta.file === "string", "file", "a string");
   out.claims.push(claim("tool"), claim("options"), claim("sources"), claim("warnings"));
   if (meta.created_at !== undefined) out.claims.push(claim("created_at"));
@@ -167,6 +196,7 @@ function checkWriterFields(
   }
 }
 
+/** config.json fields the export copies into `config` that the GGUF does not hold. */
 const FROM_CONFIG_JSON = [
   "architectures",
   "model_type",
@@ -215,13 +245,8 @@ function checkExportConfig(
   out.mismatches.push(...keyProblems(config, META_KEYS.exportConfig, file, "config"));
   checkHeaderHparams(config, gguf, file, out);
   if (Object.hasOwn(config, "tie_word_embeddings")) {
-    expectEqual(
-      out,
-      file,
-      "config.tie_word_embeddings",
-      config.tie_word_embeddings,
-      !gguf.hasTensor("output.weight"),
-    );
+    const tied = !gguf.hasTensor("output.weight");
+    expectEqual(out, file, "config.tie_word_embeddings", config.tie_word_embeddings, tied);
   }
   const family = ARCHITECTURES.find((a) => a.ggufArchNames.includes(arch))?.family;
   if (family === undefined) out.claims.push(claim("config.family"));
@@ -285,11 +310,8 @@ async function checkAgainstGguf(
   if (meta.norms_format !== "float_preserved") {
     expectEqual(out, file, "norms_format", meta.norms_format, "float_preserved");
   } else if (notFloat.length > 0) {
-    out.mismatches.push(
-      `${file}: "norms_format" is "float_preserved" but ${gguf.path} stores ${
-        notFloat.join(", ")
-      } in another type`,
-    );
+    const stored = `${gguf.path} stores ${notFloat.join(", ")} in another type`;
+    out.mismatches.push(`${file}: "norms_format" is "float_preserved" but ${stored}`);
   }
   checkConfigAndTokenizer(meta, gguf, file, out);
   const rows = await checkTensorRows(meta.tensors, { file, gguf, digests: parsed.digests });
@@ -333,4 +355,184 @@ export async function checkMetaJson(input: MetaCheckInput): Promise<MetaCheckRes
     detail: `${rows} tensors and every field the GGUF determines recomputed`,
     ...out,
   };
+}
+
+type Row = Record<string, unknown>;
+
+/** Rows by name, after their keys are checked; problems go to `bad`. */
+function rowsByName(rows: unknown[], file: string, bad: string[]): Map<string, [Row, number]> {
+  const byName = new Map<string, [Row, number]>();
+  rows.forEach((row, i) => {
+    if (!isRecord(row)) {
+      bad.push(`${file}: tensors[${i}] is not an object`);
+      return;
+    }
+    bad.push(...keyProblems(row, META_KEYS.tensor, file, `tensors[${i}]`));
+    const name = row.gguf_name;
+    if (typeof name !== "string") {
+      bad.push(`${file}: tensors[${i}] lacks a string "gguf_name"`);
+      return;
+    }
+    if (byName.has(name)) bad.push(`${file}: tensor ${name} is listed twice`);
+    else byName.set(name, [row, i]);
+  });
+  return byName;
+}
+
+/** Missing and extra tensors, or one message for a different order. */
+function listingProblems(
+  rows: unknown[],
+  byName: Map<string, [Row, number]>,
+  gguf: GgufFile,
+  file: string,
+): string[] {
+  const bad: string[] = [];
+  for (const name of byName.keys()) {
+    if (!gguf.hasTensor(name)) {
+      bad.push(`${file}: tensor ${name} is listed but is not in ${gguf.path}`);
+    }
+  }
+  for (const t of gguf.tensors) {
+    if (!byName.has(t.name)) bad.push(`${file}: tensor ${t.name} of ${gguf.path} is not listed`);
+  }
+  if (bad.length > 0 || rows.length !== gguf.tensors.length) return bad;
+  const at = gguf.tensors.findIndex((t, i) => (rows[i] as Row).gguf_name !== t.name);
+  if (at >= 0) {
+    bad.push(
+      `${file}: tensors are not in the GGUF's order: tensors[${at}] is ${
+        (rows[at] as Row).gguf_name
+      }, tensor #${at} of ${gguf.path} is ${gguf.tensors[at]!.name}`,
+    );
+  }
+  return bad;
+}
+
+/** The claims of a row that describe the checkpoint and the writer, and their types. */
+function writerClaims(row: Row, i: number, file: string, out: Findings): void {
+  const name = row.gguf_name as string;
+  for (const key of ["hf_name", "source_dtype"] as const) {
+    if (row[key] !== null && typeof row[key] !== "string") {
+      out.mismatches.push(`${file}: tensor ${name}: "${key}" is neither a string nor null`);
+    }
+  }
+  if (typeof row.action !== "string") {
+    out.mismatches.push(`${file}: tensor ${name}: "action" is not a string`);
+  }
+  if (row.clamped !== undefined) {
+    if (!Number.isSafeInteger(row.clamped) || (row.clamped as number) < 0) {
+      out.mismatches.push(`${file}: tensor ${name}: "clamped" is not a count`);
+    }
+    out.claims.push(claim("tensors[*].clamped", `tensors[${i}].clamped`));
+  }
+}
+
+/** Type, shape and payload digest. */
+function tableProblems(
+  row: Row,
+  t: GgufTensorInfo,
+  digests: PayloadDigests | undefined,
+  g: string,
+): string[] {
+  const bad: string[] = [];
+  const type = codecOf(t.type).name;
+  if (row.gguf_type !== type) {
+    bad.push(`gguf_type ${JSON.stringify(row.gguf_type)} recorded, ${type} in ${g}`);
+  }
+  if (!isDeepStrictEqual(row.shape, [...t.shape])) {
+    bad.push(`shape ${JSON.stringify(row.shape)} recorded, [${t.shape.join(",")}] in ${g}`);
+  }
+  const recordedAny = ROW_DIGESTS.filter((a) => row[a] !== undefined);
+  if (recordedAny.length === 0) bad.push(`no payload digest recorded (xxh64)`);
+  for (const algo of recordedAny) {
+    const value = row[algo];
+    const recorded = typeof value === "string" ? value.replace(/^sha256-/, "") : value;
+    const actual = digests?.[algo];
+    if (recorded !== actual) bad.push(`${algo} ${value} recorded, ${actual} in ${g}`);
+  }
+  return bad;
+}
+
+/** rms, min, max and ternary_scale against the recomputed statistics. */
+function statisticsProblems(
+  row: Row,
+  t: GgufTensorInfo,
+  i: number,
+  s: RecomputedStatistics,
+  out: Findings,
+): string[] {
+  const bad: string[] = [];
+  const rms = typeof row.rms === "number" ? rmsAgreement(row.rms, s) : "differs";
+  if (rms === "close") out.claims.push(claim("tensors[*].rms", `tensors[${i}].rms`));
+  if (rms === "differs") {
+    const also = s.ternaryRms !== undefined ? ` (or ${s.ternaryRms} from its trit counts)` : "";
+    bad.push(`rms ${JSON.stringify(row.rms)} recorded, ${s.summary.rms}${also} recomputed`);
+  }
+  for (const key of ["min", "max"] as const) {
+    if (row[key] !== s.summary[key]) {
+      bad.push(`${key} ${JSON.stringify(row[key])} recorded, ${s.summary[key]} recomputed`);
+    }
+  }
+  if (row.ternary_scale === undefined) return bad;
+  const scale = typeof row.ternary_scale === "number"
+    ? scaleAgreement(row.ternary_scale, s, t.type)
+    : "differs";
+  const field = `tensors[${i}].ternary_scale`;
+  if (scale === "rounds-to-stored") out.claims.push(claim("tensors[*].ternary_scale", field));
+  if (scale === "no-scale-stored") {
+    out.claims.push(claim("tensors[*].ternary_scale (all zero)", field));
+  }
+  if (scale === "differs") {
+    const stored = s.ternary.ternary ? `the tensor stores ${s.ternary.scale}` : "it is not ternary";
+    bad.push(`ternary_scale ${JSON.stringify(row.ternary_scale)} recorded, ${stored}`);
+  }
+  return bad;
+}
+
+/** Everything about one listed tensor. */
+async function checkRow(
+  row: Row,
+  i: number,
+  t: GgufTensorInfo,
+  input: TensorCheckInput,
+  out: Findings,
+): Promise<void> {
+  const g = input.gguf.path;
+  const bad = tableProblems(row, t, input.digests.get(t.name), g);
+  let stats: RecomputedStatistics | undefined;
+  try {
+    stats = await recomputeStatistics(input.gguf, t);
+  } catch (e) {
+    if (!(e instanceof CleanGgufError)) throw e;
+    bad.push(`its values cannot be decoded (${e.message})`);
+  }
+  if (stats) bad.push(...statisticsProblems(row, t, i, stats, out));
+  else if (bad.length === 0) {
+    for (const k of ["rms", "min", "max"]) {
+      out.claims.push(claim("tensors[*].statistics", `tensors[${i}].${k}`));
+    }
+  }
+  out.mismatches.push(...bad.map((b) => `${input.file}: tensor ${t.name}: ${b}`));
+}
+
+/** Checks meta.json's `tensors` against the GGUF (see the module comment). */
+async function checkTensorRows(rows: unknown, input: TensorCheckInput): Promise<Findings> {
+  const out: Findings = { mismatches: [], claims: [] };
+  const { file, gguf } = input;
+  if (!Array.isArray(rows)) {
+    out.mismatches.push(`${file}: "tensors" is not an array`);
+    return out;
+  }
+  const byName = rowsByName(rows, file, out.mismatches);
+  out.mismatches.push(...listingProblems(rows, byName, gguf, file));
+  for (const [name, [row, i]] of byName) {
+    writerClaims(row, i, file, out);
+    if (gguf.hasTensor(name)) await checkRow(row, i, gguf.tensor(name), input, out);
+  }
+  if (byName.size > 0) {
+    const columns = (["hf_name", "source_dtype", "action"] as const).map((k) =>
+      claim(`tensors[*].${k}`)
+    );
+    out.claims.unshift(...columns);
+  }
+  return out;
 }

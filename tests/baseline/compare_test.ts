@@ -19,7 +19,7 @@ import { fixtureBaseline } from "./_fixture.ts";
 
 /** One difference as baselineMismatchError lists it (`  - name: before → after (tolerance …)`). */
 const formatDifference = (d: BaselineDifference) =>
-  baselineMismatchError([d], "b.json", "m.gguf").message.split("\n")[1]!.replace(/^  - /, "");
+  baselineMismatchError([d], "b.json", "m.gguf").message.split("\n")[1]!.replace(/^ {2}- /, "");
 
 type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[]
   : T extends object ? { -readonly [K in keyof T]: Mutable<T[K]> }
