@@ -20,7 +20,14 @@
 
 import type { Kernels } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import { floatInput, linear, type LinearInput, type Matrix, quantizedInput } from "./linear.ts";
+import {
+  floatInput,
+  linear,
+  linearGroup,
+  type LinearInput,
+  type Matrix,
+  quantizedInput,
+} from "./linear.ts";
 import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
 import type { RopeTable } from "./rope.ts";
@@ -87,9 +94,8 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     const L = w.layers[l]!, keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
     k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, eps); // a = rms(h, attn_norm)
     const a = input(s.xb, p.nEmbd, L.wq, L.wk, L.wv); // AQ(a), once for q, k and v
-    linear(k, L.wq, a, s.q, n); // q = BL(a, Wq)
-    linear(k, L.wk, a, keys, n); // k = BL(a, Wk), straight into the cache
-    linear(k, L.wv, a, values, n); // v = BL(a, Wv), straight into the cache
+    // q = BL(a, Wq); k = BL(a, Wk), v = BL(a, Wv) straight into the cache (one kernel job)
+    linearGroup(k, [L.wq, L.wk, L.wv], a, [s.q, keys, values], n);
     rope(s.q, p.nHead); // q = RoPE(q)
     rope(keys, p.nHeadKv); // k = RoPE(k)
     attend(l); // o = softmax(q·kᵀ/√d + causal mask)·v, kv head = q head / group
@@ -98,8 +104,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     residual(); // h = h + o
     k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, eps); // f = rms(h, ffn_norm)
     const f = input(s.xb, p.nEmbd, L.wGate, L.wUp); // AQ(f), once for gate and up
-    linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
-    linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
+    linearGroup(k, [L.wGate, L.wUp], f, [s.gate, s.up], n); // g = BL(f, Wgate), u = BL(f, Wup)
     gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
     linear(k, L.wDown, input(s.gate, p.nFf, L.wDown), s.xb, n); // d = BL(m, Wdown)

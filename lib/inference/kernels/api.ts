@@ -28,6 +28,14 @@
 /** A byte offset into the backend's memory. */
 export type Ptr = number;
 
+/** One product of {@link Kernels.matmulTernaryParts}: packed trits, their scale, the output. */
+export interface TernaryProduct {
+  readonly w: Ptr;
+  readonly wScale: number;
+  readonly y: Ptr;
+  readonly rows: number;
+}
+
 /** Compute kernels over one flat memory. */
 export interface Kernels {
   /** "reference" or "wasm-simd", "wasm-relaxed-simd"... */
@@ -111,6 +119,22 @@ export interface Kernels {
     sum: Ptr,
     y: Ptr,
     rows: number,
+    cols: number,
+    batch: number,
+  ): void;
+
+  /**
+   * Several ternary products of the same int8 rows at once (q, k and v of a
+   * layer; gate and up), each `matmulTernary(p.w, p.wScale, q, scale, sum, p.y,
+   * p.rows, cols, batch)`, with the same results. The WebAssembly backend splits
+   * the rows of all of them over its threads in one job: one fork/join instead
+   * of one per product. At most 3 products.
+   */
+  matmulTernaryParts(
+    products: readonly TernaryProduct[],
+    q: Ptr,
+    scale: Ptr,
+    sum: Ptr,
     cols: number,
     batch: number,
   ): void;

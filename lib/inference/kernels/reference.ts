@@ -154,6 +154,10 @@ export function createReferenceKernels(bytes: number): Kernels {
       unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
     matmulTernary: ternaryMatmul(v),
+    matmulTernaryParts(products, q, scale, sum, cols, batch) {
+      const one = ternaryMatmul(v);
+      for (const p of products) one(p.w, p.wScale, q, scale, sum, p.y, p.rows, cols, batch);
+    },
     rmsnorm: rmsnormRows(v),
     scoreRowsI8(w, x, y, rows, cols) {
       const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);

@@ -51,6 +51,7 @@ import {
   f16Decodable,
   forkJoin,
   type MatmulJob,
+  MAX_PARTS,
   MAX_THREADS,
   Op,
   PREPARED_X_BYTES,
@@ -307,23 +308,32 @@ async function startWorkers(
   }
 }
 
-/** The ternary matmul: argument checks, then the job split by rows across the threads. */
-function ternaryMatmul(
+/** The ternary matmuls: argument checks, then one job split by rows across the threads. */
+function ternaryMatmuls(
   spans: ReturnType<typeof spansIn>,
   run: (job: MatmulJob) => void,
-): Kernels["matmulTernary"] {
-  return (w, wScale, q, scale, sum, y, rows, cols, batch) => {
-    checkDims("matmulTernary", rows, cols, batch, TERNARY_COLS);
-    if (rows === 0 || batch === 0) return;
-    spans(
-      "matmulTernary",
-      ["w", w, wasmTernaryBytes(rows, cols)],
-      ["q", q, batch * cols],
-      ["scale", scale, batch * 4],
-      ["sum", sum, batch * 4],
-      ["y", y, batch * rows * 4],
-    );
-    run({ op: Op.ternary, w, x: 0, y, rows, cols, batch, q, t: scale, sum, wScale });
+): Pick<Kernels, "matmulTernary" | "matmulTernaryParts"> {
+  const parts: Kernels["matmulTernaryParts"] = (products, q, scale, sum, cols, batch) => {
+    const what = "matmulTernaryParts";
+    if (products.length === 0 || products.length > MAX_PARTS) {
+      throw new RangeError(`${what}: 1..${MAX_PARTS} products, got ${products.length}`);
+    }
+    for (const { w, y, rows } of products) {
+      checkDims(what, rows, cols, batch, TERNARY_COLS);
+      spans(what, ["w", w, wasmTernaryBytes(rows, cols)], ["y", y, batch * rows * 4]);
+    }
+    checkDims(what, 0, cols, batch, TERNARY_COLS);
+    if (batch === 0) return;
+    spans(what, ["q", q, batch * cols], ["scale", scale, batch * 4], ["sum", sum, batch * 4]);
+    const jobParts = products.filter((p) => p.rows > 0);
+    if (jobParts.length === 0) return;
+    run({ op: Op.ternary, x: 0, cols, batch, q, t: scale, sum, parts: jobParts });
+  };
+  return {
+    matmulTernaryParts: parts,
+    matmulTernary(w, wScale, q, scale, sum, y, rows, cols, batch) {
+      parts([{ w, wScale, y, rows }], q, scale, sum, cols, batch);
+    },
   };
 }
 
@@ -359,9 +369,10 @@ function floatMatmul(
     if (op === Op.f16 && f16Decodable(cols, batch)) {
       // Activations shuffled and scaled once here, weight rows decoded once per group there.
       k.f16_prepare_x(x, RESERVED_BYTES, cols, batch);
-      return run({ op: Op.f16Decoded, w, x: RESERVED_BYTES, y, rows, cols, batch });
+      const parts = [{ w, y, rows }];
+      return run({ op: Op.f16Decoded, x: RESERVED_BYTES, cols, batch, parts });
     }
-    run({ op, w, x, y, rows, cols, batch });
+    run({ op, x, cols, batch, parts: [{ w, y, rows }] });
   };
 }
 
@@ -382,7 +393,8 @@ function wasmKernels(
   const spans = spansIn(heapStart, size);
 
   function run(job: MatmulJob): void {
-    const work = job.rows * job.cols * job.batch;
+    let work = 0;
+    for (const part of job.parts) work += part.rows * job.cols * job.batch;
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
 
@@ -417,7 +429,7 @@ function wasmKernels(
       spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
       packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
-    matmulTernary: ternaryMatmul(spans, run),
+    ...ternaryMatmuls(spans, run),
     rmsnorm(x, g, out, n, batch, eps) {
       checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
       if (n === 0 || batch === 0) return;
@@ -428,7 +440,7 @@ function wasmKernels(
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;
       spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
-      run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
+      run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
     },
     close() {
       if (workers.length === 0) return;
