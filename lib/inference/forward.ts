@@ -28,7 +28,6 @@ import {
   type Matrix,
   quantizedInput,
 } from "./linear.ts";
-import { causalAttention } from "./attention.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
 import type { RopeTable } from "./rope.ts";
 import type { RunState } from "./state.ts";
@@ -66,7 +65,7 @@ export type LogitRows = "last" | "all" | "none" | "normed";
 export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
   const k = m.kernels, p = m.hparams, w = m.weights;
   const n = tokens.length, pos = s.pos, eps = p.eps;
-  const qDim = p.nHead * p.headDim, kvDim = p.nHeadKv * p.headDim;
+  const qDim = p.nHead * p.headDim;
   const view = (ptr: number, width: number) => k.f32(ptr, n * width);
   // BitLinear quantizes its input per token (AQ); float linear layers take x as is. A weight is
   // ternary exactly when the model lists its kind as BitLinear (hparams.bitlinear).
@@ -77,16 +76,14 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const rope = (x: number, heads: number) =>
     ropeRows(m.rope, view(x, heads * p.headDim), heads, p.headDim, pos, n);
   const attend = (l: number) =>
-    causalAttention(
-      p,
-      view(s.q, qDim),
-      k.f32(s.keyRows(l, 0), (pos + n) * kvDim),
-      k.f32(s.valueRows(l, 0), (pos + n) * kvDim),
-      view(s.att, qDim),
-      pos,
-      n,
-      s.scores,
-    );
+    k.attention(p, {
+      q: s.q,
+      keys: s.keyRows(l, 0),
+      values: s.valueRows(l, 0),
+      out: s.att,
+      pos0: pos,
+      batch: n,
+    });
   const residual = () => addInPlace(view(s.x, p.nEmbd), view(s.xb, p.nEmbd));
 
   embed(k, w.tokenEmbd, tokens, s.x); // h = E[tokens]

@@ -25,6 +25,8 @@
  * @module
  */
 
+import type { AttentionOperands, AttentionShape } from "../attention.ts";
+
 /** A byte offset into the backend's memory. */
 export type Ptr = number;
 
@@ -146,6 +148,14 @@ export interface Kernels {
    * over the threads like the matmuls.
    */
   scoreRowsI8(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number): void;
+
+  /**
+   * One layer's causal attention (`causalAttention` of attention.ts) over operands in
+   * this memory. The WebAssembly backend splits the query heads over its threads when
+   * the work is large enough (a prompt, a long context); each head is computed by the
+   * same code either way, so the results do not change.
+   */
+  attention(shape: AttentionShape, operands: AttentionOperands): void;
 
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;

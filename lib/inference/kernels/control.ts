@@ -2,7 +2,10 @@
  * The fork/join protocol between the calling thread and the kernel workers,
  * through a control block at the start of the shared WebAssembly memory.
  *
- * A job's output rows are cut into chunks of whole groups of 4 rows. The caller
+ * A job multiplies one to three matrices that read the same activations (q, k
+ * and v of a layer; gate and up), so that a layer needs four fork/joins rather
+ * than seven. The row groups (4 rows) of all its matrices, one after the other,
+ * are cut into chunks of whole groups. The caller
  * closes the `claim` word (a new generation in its high half, claim index
  * 0xffff), writes the job, resets `done`, and publishes the job by storing claim
  * index 0, then `Atomics.notify`s. Every
@@ -11,7 +14,9 @@
  * returns when `done` reaches the chunk count. Claiming (not a fixed split)
  * keeps a product fast when a worker is slow to wake or is descheduled: the
  * caller just takes more chunks. Idle workers spin briefly before sleeping in
- * `Atomics.wait`, because waking a sleeping thread costs tens of microseconds.
+ * `Atomics.wait`, because waking a sleeping thread costs tens of microseconds;
+ * for the same reason the caller, once nothing is left to claim, spins up to
+ * 250 µs for the chunks still running before it sleeps.
  *
  * Determinism: every row group is computed by the same code in the same order
  * whichever thread claims it, so results do not depend on the thread count.
@@ -25,6 +30,7 @@
  * @module
  */
 
+import { attendInMemory, type AttentionOperands, type AttentionShape } from "../attention.ts";
 import type { KernelExports } from "./wasm_module.ts";
 
 /** Bytes at the start of the memory reserved for the control block and per-thread scratch. */
@@ -48,9 +54,21 @@ const DECODE_SCRATCH = 18;
 const PART = 20;
 /** Float64 index of part i's ternary weight scale: PART_SCALE + i (bytes 128..). */
 const PART_SCALE = 16;
+/** Int32 indices of an attention job's operands and shape (bytes 160..). */
+const ATTENTION = 40;
+const ATTENTION_FIELDS = ["q", "keys", "values", "out", "pos0", "batch"] as const;
+const SHAPE_FIELDS = ["nHead", "nHeadKv", "headDim"] as const;
 
 /** Job codes. */
-export const Op = { f32: 1, bf16: 2, f16: 3, ternary: 4, f16Decoded: 5, scoreI8: 6 } as const;
+export const Op = {
+  f32: 1,
+  bf16: 2,
+  f16: 3,
+  ternary: 4,
+  f16Decoded: 5,
+  scoreI8: 6,
+  attention: 7,
+} as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -169,6 +187,32 @@ export interface MatmulJob {
   q?: number;
   t?: number;
   sum?: number;
+  /** Op.attention: one layer's causal attention, split by query heads (parts empty). */
+  attention?: { shape: AttentionShape; operands: AttentionOperands };
+}
+
+/** The units a job's chunks are cut from: query heads of an attention job, else row groups. */
+function unitsOf(job: MatmulJob): number {
+  return job.attention ? job.attention.shape.nHead : groupsOf(job.parts);
+}
+
+/** Scores scratch of this thread's attention chunks (each worker has its own module instance). */
+let scores = new Float64Array(0);
+
+/** Units [u0, u1) of `job`: query heads of an attention job, else row groups of its parts. */
+function runUnits(
+  kernels: KernelExports,
+  control: Control,
+  job: MatmulJob,
+  u0: number,
+  u1: number,
+  thread: number,
+): void {
+  const att = job.attention;
+  if (att === undefined) return runGroups(kernels, control, job, u0, u1, thread);
+  const positions = att.operands.pos0 + att.operands.batch;
+  if (scores.length < positions) scores = new Float64Array(positions);
+  attendInMemory(control.i32.buffer, att.shape, att.operands, u0, u1, scores);
 }
 
 /** Row groups of 4 in all parts of a job. */
@@ -194,6 +238,11 @@ function writeArgs(control: Control, job: MatmulJob, chunks: number): void {
     c[PART + 4 * i + 2] = part.rows;
     control.f64[PART_SCALE + i] = part.wScale ?? 0;
   });
+  const att = job.attention;
+  if (att !== undefined) {
+    ATTENTION_FIELDS.forEach((f, i) => c[ATTENTION + i] = att.operands[f]);
+    SHAPE_FIELDS.forEach((f, i) => c[ATTENTION + ATTENTION_FIELDS.length + i] = att.shape[f]);
+  }
   Atomics.store(c, CHUNKS, chunks);
 }
 
@@ -204,8 +253,19 @@ function readArgs(control: Control): MatmulJob {
     const rows = c[PART + 4 * i + 2]!, wScale = control.f64[PART_SCALE + i]!;
     parts.push({ w: c[PART + 4 * i]!, y: c[PART + 4 * i + 1]!, rows, wScale });
   }
+  const op = c[OP] as OpCode;
+  const field = (i: number) => c[ATTENTION + i]!;
+  const attention = op !== Op.attention ? undefined : {
+    operands: Object.fromEntries(
+      ATTENTION_FIELDS.map((f, i) => [f, field(i)]),
+    ) as unknown as AttentionOperands,
+    shape: Object.fromEntries(
+      SHAPE_FIELDS.map((f, i) => [f, field(ATTENTION_FIELDS.length + i)]),
+    ) as unknown as AttentionShape,
+  };
   return {
-    op: c[OP] as OpCode,
+    ...(attention ? { attention } : {}),
+    op,
     x: c[X]!,
     cols: c[COLS]!,
     batch: c[BATCH]!,
@@ -299,8 +359,8 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
     if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
     try {
       const job = readArgs(control);
-      const [g0, g1] = chunkGroups(groupsOf(job.parts), index, chunks);
-      if (g0 < g1) runGroups(kernels, control, job, g0, g1, thread);
+      const [u0, u1] = chunkGroups(unitsOf(job), index, chunks);
+      if (u0 < u1) runUnits(kernels, control, job, u0, u1, thread);
     } catch (e) {
       failure ??= e;
       Atomics.store(c, ERROR, thread + 1);
@@ -333,10 +393,10 @@ export function forkJoin(
 ): void {
   const c = control.i32;
   // Not published, so that no spinning worker takes the one chunk and makes us wait.
-  const groups = groupsOf(job.parts);
-  if (threads === 1) return runGroups(kernels, control, job, 0, groups, 0);
+  const units = unitsOf(job);
+  if (threads === 1) return runUnits(kernels, control, job, 0, units, 0);
   if (job.parts.length > MAX_PARTS) throw new RangeError(`kernel job: over ${MAX_PARTS} parts`);
-  const chunks = Math.min(groups, threads * CHUNKS_PER_THREAD);
+  const chunks = Math.min(units, threads * CHUNKS_PER_THREAD);
   // Close the claim word first (new generation, index 0xffff: nothing to claim), so that
   // a worker holding the old word cannot claim a chunk while the job is being written.
   const generation = ((Atomics.load(c, CLAIM) >>> 16) + 1) & 0xffff;

@@ -19,6 +19,7 @@
 import { type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
+import { attendInMemory } from "../attention.ts";
 
 /** A bump allocator over one buffer (shared by both backends). */
 export class BumpAllocator {
@@ -157,6 +158,9 @@ export function createReferenceKernels(bytes: number): Kernels {
     matmulTernaryParts(products, q, scale, sum, cols, batch) {
       const one = ternaryMatmul(v);
       for (const p of products) one(p.w, p.wScale, q, scale, sum, p.y, p.rows, cols, batch);
+    },
+    attention(shape, o) {
+      attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
     },
     rmsnorm: rmsnormRows(v),
     scoreRowsI8(w, x, y, rows, cols) {

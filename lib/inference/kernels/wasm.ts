@@ -430,6 +430,21 @@ function wasmKernels(
       packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
     ...ternaryMatmuls(spans, run),
+    attention(shape, o) {
+      const qBytes = o.batch * shape.nHead * shape.headDim * 4;
+      const kvBytes = (o.pos0 + o.batch) * shape.nHeadKv * shape.headDim * 4;
+      const ptrs: [string, Ptr, number][] = [["q", o.q, qBytes], ["out", o.out, qBytes]];
+      spans("attention", ...ptrs, ["keys", o.keys, kvBytes], ["values", o.values, kvBytes]);
+      if (o.batch === 0) return;
+      const work = o.batch * (o.pos0 + o.batch) * shape.nHead * shape.headDim;
+      const job = { op: Op.attention, x: 0, cols: 0, batch: o.batch, parts: [] };
+      forkJoin(
+        k,
+        control,
+        { ...job, attention: { shape, operands: o } },
+        work < SMALL_JOB ? 1 : threads,
+      );
+    },
     rmsnorm(x, g, out, n, batch, eps) {
       checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
       if (n === 0 || batch === 0) return;
