@@ -337,6 +337,22 @@ function ternaryMatmuls(
   };
 }
 
+/** Attention: argument checks, then one job split by query heads across the threads. */
+function attentionOverThreads(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+): Kernels["attention"] {
+  return (shape, o) => {
+    const qBytes = o.batch * shape.nHead * shape.headDim * 4;
+    const kvBytes = (o.pos0 + o.batch) * shape.nHeadKv * shape.headDim * 4;
+    const ptrs: [string, Ptr, number][] = [["q", o.q, qBytes], ["out", o.out, qBytes]];
+    spans("attention", ...ptrs, ["keys", o.keys, kvBytes], ["values", o.values, kvBytes]);
+    if (o.batch === 0) return;
+    const attention = { shape, operands: o };
+    run({ op: Op.attention, x: 0, cols: 0, batch: o.batch, parts: [], attention });
+  };
+}
+
 /** A check that each [ptr, ptr + bytes) of a call lies in the allocatable memory. */
 function spansIn(start: number, size: number) {
   return (what: string, ...args: [string, Ptr, number][]): void => {
@@ -395,6 +411,10 @@ function wasmKernels(
   function run(job: MatmulJob): void {
     let work = 0;
     for (const part of job.parts) work += part.rows * job.cols * job.batch;
+    const att = job.attention;
+    if (att) {
+      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim;
+    }
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
 
@@ -430,21 +450,7 @@ function wasmKernels(
       packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
     ...ternaryMatmuls(spans, run),
-    attention(shape, o) {
-      const qBytes = o.batch * shape.nHead * shape.headDim * 4;
-      const kvBytes = (o.pos0 + o.batch) * shape.nHeadKv * shape.headDim * 4;
-      const ptrs: [string, Ptr, number][] = [["q", o.q, qBytes], ["out", o.out, qBytes]];
-      spans("attention", ...ptrs, ["keys", o.keys, kvBytes], ["values", o.values, kvBytes]);
-      if (o.batch === 0) return;
-      const work = o.batch * (o.pos0 + o.batch) * shape.nHead * shape.headDim;
-      const job = { op: Op.attention, x: 0, cols: 0, batch: o.batch, parts: [] };
-      forkJoin(
-        k,
-        control,
-        { ...job, attention: { shape, operands: o } },
-        work < SMALL_JOB ? 1 : threads,
-      );
-    },
+    attention: attentionOverThreads(spans, run),
     rmsnorm(x, g, out, n, batch, eps) {
       checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
       if (n === 0 || batch === 0) return;
