@@ -30,7 +30,9 @@ export interface AttentionShape {
  * For each of the `batch` query rows in `q` (`[batch, nHead·headDim]`, row t at
  * position `pos0 + t`), attends to cache rows 0…pos0+t of `keys` and `values`
  * (`[positions, nHeadKv·headDim]`) and writes `out` (`[batch, nHead·headDim]`).
- * `scores` is scratch of at least pos0 + batch entries.
+ * `scores` is scratch of at least pos0 + batch entries. `heads` limits the work
+ * to query heads [h0, h1) (threads split a batch by heads; each head is
+ * computed the same way whoever computes it).
  *
  * @example
  * ```ts
@@ -48,15 +50,17 @@ export function causalAttention(
   pos0: number,
   batch: number,
   scores: Float64Array,
+  heads: readonly [number, number] = [0, shape.nHead],
 ): void {
   const { nHead, nHeadKv, headDim } = shape;
+  const [h0, h1] = heads;
   const qDim = nHead * headDim, kvDim = nHeadKv * headDim, group = nHead / nHeadKv;
   const invSqrt = 1 / Math.sqrt(headDim);
   const acc = new Float64Array(headDim);
   const unrolled = headDim - (headDim % 4);
   for (let t = 0; t < batch; t++) {
     const last = pos0 + t;
-    for (let h = 0; h < nHead; h++) {
+    for (let h = h0; h < h1; h++) {
       const qh = t * qDim + h * headDim, kvh = Math.floor(h / group) * headDim;
       // scores[j] = q·k_j / sqrt(head_dim); four partial sums keep the loop short.
       for (let j = 0, kj = kvh; j <= last; j++, kj += kvDim) {
@@ -87,4 +91,52 @@ export function causalAttention(
       out.set(acc, t * qDim + h * headDim);
     }
   }
+}
+
+/** Where the operands of one layer's attention lie in kernel memory (byte offsets). */
+export interface AttentionOperands {
+  /** `[batch, nHead·headDim]` f32 queries. */
+  readonly q: number;
+  /** The layer's cache rows from position 0, `[positions, nHeadKv·headDim]` f32. */
+  readonly keys: number;
+  readonly values: number;
+  /** `[batch, nHead·headDim]` f32 output. */
+  readonly out: number;
+  readonly pos0: number;
+  readonly batch: number;
+}
+
+/**
+ * {@link causalAttention} of query heads [h0, h1) over operands in `buffer`.
+ *
+ * @example
+ * ```ts
+ * const buffer = new ArrayBuffer(64);
+ * new Float32Array(buffer).set([1, 0, 1, 0, 3, 4]); // q, key, value
+ * const ops = { q: 0, keys: 8, values: 16, out: 24, pos0: 0, batch: 1 };
+ * attendInMemory(buffer, { nHead: 1, nHeadKv: 1, headDim: 2 }, ops, 0, 1, new Float64Array(1));
+ * new Float32Array(buffer, 24, 2); // [3, 4]
+ * ```
+ */
+export function attendInMemory(
+  buffer: ArrayBufferLike,
+  shape: AttentionShape,
+  o: AttentionOperands,
+  h0: number,
+  h1: number,
+  scores: Float64Array,
+): void {
+  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
+  const positions = o.pos0 + o.batch;
+  causalAttention(
+    shape,
+    new Float32Array(buffer, o.q, o.batch * qDim),
+    new Float32Array(buffer, o.keys, positions * kvDim),
+    new Float32Array(buffer, o.values, positions * kvDim),
+    new Float32Array(buffer, o.out, o.batch * qDim),
+    o.pos0,
+    o.batch,
+    scores,
+    [h0, h1],
+  );
 }

@@ -20,8 +20,14 @@
 
 import type { Kernels } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import { floatInput, linear, type LinearInput, type Matrix, quantizedInput } from "./linear.ts";
-import { causalAttention } from "./attention.ts";
+import {
+  floatInput,
+  linear,
+  linearGroup,
+  type LinearInput,
+  type Matrix,
+  quantizedInput,
+} from "./linear.ts";
 import { addInPlace, embed, gatedActivation } from "./ops.ts";
 import type { RopeTable } from "./rope.ts";
 import type { RunState } from "./state.ts";
@@ -60,7 +66,7 @@ export type LogitRows = "last" | "all" | "none" | "normed" | "normedAll";
 export function forward(m: Model, s: RunState, tokens: readonly number[], rows: LogitRows): void {
   const k = m.kernels, p = m.hparams, w = m.weights;
   const n = tokens.length, pos = s.pos, eps = p.eps;
-  const qDim = p.nHead * p.headDim, kvDim = p.nHeadKv * p.headDim;
+  const qDim = p.nHead * p.headDim;
   const view = (ptr: number, width: number) => k.f32(ptr, n * width);
   // BitLinear quantizes its input per token (AQ); float linear layers take x as is. A weight is
   // ternary exactly when the model lists its kind as BitLinear (hparams.bitlinear).
@@ -71,16 +77,14 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const rope = (x: number, heads: number) =>
     ropeRows(m.rope, view(x, heads * p.headDim), heads, p.headDim, pos, n);
   const attend = (l: number) =>
-    causalAttention(
-      p,
-      view(s.q, qDim),
-      k.f32(s.keyRows(l, 0), (pos + n) * kvDim),
-      k.f32(s.valueRows(l, 0), (pos + n) * kvDim),
-      view(s.att, qDim),
-      pos,
-      n,
-      s.scores,
-    );
+    k.attention(p, {
+      q: s.q,
+      keys: s.keyRows(l, 0),
+      values: s.valueRows(l, 0),
+      out: s.att,
+      pos0: pos,
+      batch: n,
+    });
   const residual = () => addInPlace(view(s.x, p.nEmbd), view(s.xb, p.nEmbd));
 
   embed(k, w.tokenEmbd, tokens, s.x, w.tokenEmbdRows); // h = E[tokens]
@@ -88,9 +92,8 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     const L = w.layers[l]!, keys = s.keyRows(l, pos), values = s.valueRows(l, pos);
     k.rmsnorm(s.x, L.attnNorm, s.xb, p.nEmbd, n, eps); // a = rms(h, attn_norm)
     const a = input(s.xb, p.nEmbd, L.wq, L.wk, L.wv); // AQ(a), once for q, k and v
-    linear(k, L.wq, a, s.q, n); // q = BL(a, Wq)
-    linear(k, L.wk, a, keys, n); // k = BL(a, Wk), straight into the cache
-    linear(k, L.wv, a, values, n); // v = BL(a, Wv), straight into the cache
+    // q = BL(a, Wq); k = BL(a, Wk), v = BL(a, Wv) straight into the cache (one kernel job)
+    linearGroup(k, [L.wq, L.wk, L.wv], a, [s.q, keys, values], n);
     rope(s.q, p.nHead); // q = RoPE(q)
     rope(keys, p.nHeadKv); // k = RoPE(k)
     attend(l); // o = softmax(q·kᵀ/√d + causal mask)·v, kv head = q head / group
@@ -99,8 +102,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     residual(); // h = h + o
     k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, eps); // f = rms(h, ffn_norm)
     const f = input(s.xb, p.nEmbd, L.wGate, L.wUp); // AQ(f), once for gate and up
-    linear(k, L.wGate, f, s.gate, n); // g = BL(f, Wgate)
-    linear(k, L.wUp, f, s.up, n); // u = BL(f, Wup)
+    linearGroup(k, [L.wGate, L.wUp], f, [s.gate, s.up], n); // g = BL(f, Wgate), u = BL(f, Wup)
     gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
     linear(k, L.wDown, input(s.gate, p.nFf, L.wDown), s.xb, n); // d = BL(m, Wdown)

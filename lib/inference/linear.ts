@@ -129,3 +129,37 @@ export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch:
     k[FLOAT_MATMUL[w.type]](w.ptr, input.x, y, w.rows, w.cols, batch);
   }
 }
+
+/**
+ * y_i[batch, W_i.rows] = input · W_iᵀ for each matrix, e.g. q, k and v of a layer. When all
+ * are ternary they go to the kernels as one product (one fork/join of the threads); the
+ * results are those of one `linear` call per matrix.
+ *
+ * @example
+ * ```ts
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, wGate: Matrix, wUp: Matrix, f: LinearInput, gate: Ptr, up: Ptr;
+ * linearGroup(k, [wGate, wUp], f, [gate, up], 1);
+ * ```
+ */
+export function linearGroup(
+  k: Kernels,
+  ws: readonly Matrix[],
+  input: LinearInput,
+  ys: readonly Ptr[],
+  batch: number,
+): void {
+  const q = input.quantized;
+  const ternary = ws.filter((w): w is TernaryMatrix => w.kind === "ternary");
+  if (q === undefined || ternary.length !== ws.length || ws.length > 3) {
+    ws.forEach((w, i) => linear(k, w, input, ys[i]!, batch));
+    return;
+  }
+  for (const w of ws) {
+    if (input.cols !== w.cols) {
+      throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
+    }
+  }
+  const products = ternary.map((w, i) => ({ w: w.ptr, wScale: w.scale, y: ys[i]!, rows: w.rows }));
+  k.matmulTernaryParts(products, q.q, q.scale, q.sum, input.cols, batch);
+}

@@ -25,8 +25,18 @@
  * @module
  */
 
+import type { AttentionOperands, AttentionShape } from "../attention.ts";
+
 /** A byte offset into the backend's memory. */
 export type Ptr = number;
+
+/** One product of {@link Kernels.matmulTernaryParts}: packed trits, their scale, the output. */
+export interface TernaryProduct {
+  readonly w: Ptr;
+  readonly wScale: number;
+  readonly y: Ptr;
+  readonly rows: number;
+}
 
 /** Compute kernels over one flat memory. */
 export interface Kernels {
@@ -116,6 +126,22 @@ export interface Kernels {
   ): void;
 
   /**
+   * Several ternary products of the same int8 rows at once (q, k and v of a
+   * layer; gate and up), each `matmulTernary(p.w, p.wScale, q, scale, sum, p.y,
+   * p.rows, cols, batch)`, with the same results. The WebAssembly backend splits
+   * the rows of all of them over its threads in one job: one fork/join instead
+   * of one per product. At most 3 products.
+   */
+  matmulTernaryParts(
+    products: readonly TernaryProduct[],
+    q: Ptr,
+    scale: Ptr,
+    sum: Ptr,
+    cols: number,
+    batch: number,
+  ): void;
+
+  /**
    * y[r] = Σ_c w[r, c] · x[c] as exact int32 for each of `rows` int8 rows `w`
    * (`cols` a multiple of 16), `x` the activation as int16 values within ±127:
    * the screening pass of the exact 8-bit output head (`int8_head.ts`), split by rows
@@ -130,6 +156,14 @@ export interface Kernels {
    * f16 infinity or NaN (the copy of such a row is meaningless).
    */
   int8HeadRows(w: Ptr, q: Ptr, stats: Ptr, rows: number, cols: number, gamma: number): number;
+
+  /**
+   * One layer's causal attention (`causalAttention` of attention.ts) over operands in
+   * this memory. The WebAssembly backend splits the query heads over its threads when
+   * the work is large enough (a prompt, a long context); each head is computed by the
+   * same code either way, so the results do not change.
+   */
+  attention(shape: AttentionShape, operands: AttentionOperands): void;
 
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;

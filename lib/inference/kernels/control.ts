@@ -2,7 +2,10 @@
  * The fork/join protocol between the calling thread and the kernel workers,
  * through a control block at the start of the shared WebAssembly memory.
  *
- * A job's output rows are cut into chunks of whole groups of 4 rows. The caller
+ * A job multiplies one to three matrices that read the same activations (q, k
+ * and v of a layer; gate and up), so that a layer needs four fork/joins rather
+ * than seven. The row groups (4 rows) of all its matrices, one after the other,
+ * are cut into chunks of whole groups. The caller
  * closes the `claim` word (a new generation in its high half, claim index
  * 0xffff), writes the job, resets `done`, and publishes the job by storing claim
  * index 0, then `Atomics.notify`s. Every
@@ -11,7 +14,9 @@
  * returns when `done` reaches the chunk count. Claiming (not a fixed split)
  * keeps a product fast when a worker is slow to wake or is descheduled: the
  * caller just takes more chunks. Idle workers spin briefly before sleeping in
- * `Atomics.wait`, because waking a sleeping thread costs tens of microseconds.
+ * `Atomics.wait`, because waking a sleeping thread costs tens of microseconds;
+ * for the same reason the caller, once nothing is left to claim, spins up to
+ * 250 µs for the chunks still running before it sleeps.
  *
  * Determinism: every row group is computed by the same code in the same order
  * whichever thread claims it, so results do not depend on the thread count.
@@ -25,25 +30,34 @@
  * @module
  */
 
+import { attendInMemory, type AttentionOperands, type AttentionShape } from "../attention.ts";
 import type { KernelExports } from "./wasm_module.ts";
 
 /** Bytes at the start of the memory reserved for the control block and per-thread scratch. */
 export const RESERVED_BYTES = 65536;
 /** The most threads (caller included) the reserved area has scratch for. */
 export const MAX_THREADS = 256;
+/** The most matrices one job multiplies (q, k and v of a layer: one fork/join for three). */
+export const MAX_PARTS = 3;
 
-const CONTROL_BYTES = 128;
+const CONTROL_BYTES = 256;
 const SCRATCH_BYTES = 64;
 /** Chunks per thread in a job: more balance the load, fewer cost less claiming. */
 const CHUNKS_PER_THREAD = 8;
 
 /** Int32 indices into the control block. */
 const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5;
-const W = 6, X = 7, Y = 8, ROWS = 9, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14;
-/** Where the per-thread scratch of the batched f16 matmul starts (bytes 72..75, after WSCALE). */
+const X = 7, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14, PARTS = 15;
+/** Where the per-thread scratch of the batched f16 matmul starts. */
 const DECODE_SCRATCH = 18;
-/** Float64 index of the ternary weight scale (bytes 64..71). */
-const WSCALE = 8;
+/** Int32 index of part i's weight, output and row count: PART + 4i + (0, 1, 2). */
+const PART = 20;
+/** Float64 index of part i's ternary weight scale: PART_SCALE + i (bytes 128..). */
+const PART_SCALE = 16;
+/** Int32 indices of an attention job's operands and shape (bytes 160..). */
+const ATTENTION = 40;
+const ATTENTION_FIELDS = ["q", "keys", "values", "out", "pos0", "batch"] as const;
+const SHAPE_FIELDS = ["nHead", "nHeadKv", "headDim"] as const;
 
 /** Job codes. */
 export const Op = {
@@ -54,6 +68,7 @@ export const Op = {
   f16Decoded: 5,
   scoreI8: 6,
   int8Head: 7,
+  attention: 8,
 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -82,6 +97,19 @@ export function controlOf(memory: WebAssembly.Memory): Control {
 }
 
 /**
+ * Row groups (of 4 rows) [g0, g1) of chunk `index` out of `chunks`, over `groups` groups.
+ *
+ * @example
+ * ```ts
+ * import { chunkGroups } from "./control.ts";
+ * chunkGroups(3, 1, 2); // [1, 3]
+ * ```
+ */
+export function chunkGroups(groups: number, index: number, chunks: number): [number, number] {
+  return [Math.floor((groups * index) / chunks), Math.floor((groups * (index + 1)) / chunks)];
+}
+
+/**
  * Rows [r0, r1) of chunk `index` out of `chunks`: whole groups of 4, the last
  * chunk ending at `rows`.
  *
@@ -92,9 +120,7 @@ export function controlOf(memory: WebAssembly.Memory): Control {
  * ```
  */
 export function chunkRows(rows: number, index: number, chunks: number): [number, number] {
-  const groups = Math.ceil(rows / 4);
-  const g0 = Math.floor((groups * index) / chunks);
-  const g1 = Math.floor((groups * (index + 1)) / chunks);
+  const [g0, g1] = chunkGroups(Math.ceil(rows / 4), index, chunks);
   return [Math.min(rows, g0 * 4), Math.min(rows, g1 * 4)];
 }
 
@@ -140,64 +166,152 @@ function scratchOf(index: number): number {
   return CONTROL_BYTES + index * SCRATCH_BYTES;
 }
 
-/** The arguments of a matmul job. */
-export interface MatmulJob {
-  op: OpCode;
+/** One matrix of a job: its weights, output and rows (and, ternary, its scale). */
+export interface JobPart {
   w: number;
-  x: number;
   y: number;
   rows: number;
+  wScale?: number;
+}
+
+/**
+ * The arguments of a matmul job: one or more matrices (`parts`, at most
+ * MAX_PARTS) that read the same activations. Chunks are cut from the row
+ * groups of all parts together, so one fork/join serves them all.
+ */
+export interface MatmulJob {
+  op: OpCode;
+  x: number;
   cols: number;
   batch: number;
+  parts: readonly JobPart[];
   q?: number;
   t?: number;
   sum?: number;
-  wScale?: number;
+  /** Op.attention: one layer's causal attention, split by query heads (parts empty). */
+  attention?: { shape: AttentionShape; operands: AttentionOperands };
+}
+
+/** The units a job's chunks are cut from: query heads of an attention job, else row groups. */
+function unitsOf(job: MatmulJob): number {
+  return job.attention ? job.attention.shape.nHead : groupsOf(job.parts);
+}
+
+/** Scores scratch of this thread's attention chunks (each worker has its own module instance). */
+let scores = new Float64Array(0);
+
+/** Units [u0, u1) of `job`: query heads of an attention job, else row groups of its parts. */
+function runUnits(
+  kernels: KernelExports,
+  control: Control,
+  job: MatmulJob,
+  u0: number,
+  u1: number,
+  thread: number,
+): void {
+  const att = job.attention;
+  if (att === undefined) return runGroups(kernels, control, job, u0, u1, thread);
+  const positions = att.operands.pos0 + att.operands.batch;
+  if (scores.length < positions) scores = new Float64Array(positions);
+  attendInMemory(control.i32.buffer, att.shape, att.operands, u0, u1, scores);
+}
+
+/** Row groups of 4 in all parts of a job. */
+function groupsOf(parts: readonly JobPart[]): number {
+  let groups = 0;
+  for (const part of parts) groups += Math.ceil(part.rows / 4);
+  return groups;
 }
 
 function writeArgs(control: Control, job: MatmulJob, chunks: number): void {
   const c = control.i32;
   c[OP] = job.op;
-  c[W] = job.w;
   c[X] = job.x;
-  c[Y] = job.y;
-  c[ROWS] = job.rows;
   c[COLS] = job.cols;
   c[BATCH] = job.batch;
   c[Q] = job.q ?? 0;
   c[T] = job.t ?? 0;
   c[SUM] = job.sum ?? 0;
-  control.f64[WSCALE] = job.wScale ?? 0;
+  c[PARTS] = job.parts.length;
+  job.parts.forEach((part, i) => {
+    c[PART + 4 * i] = part.w;
+    c[PART + 4 * i + 1] = part.y;
+    c[PART + 4 * i + 2] = part.rows;
+    control.f64[PART_SCALE + i] = part.wScale ?? 0;
+  });
+  const att = job.attention;
+  if (att !== undefined) {
+    ATTENTION_FIELDS.forEach((f, i) => c[ATTENTION + i] = att.operands[f]);
+    SHAPE_FIELDS.forEach((f, i) => c[ATTENTION + ATTENTION_FIELDS.length + i] = att.shape[f]);
+  }
   Atomics.store(c, CHUNKS, chunks);
 }
 
 function readArgs(control: Control): MatmulJob {
   const c = control.i32;
+  const parts: JobPart[] = [];
+  for (let i = 0; i < c[PARTS]!; i++) {
+    const rows = c[PART + 4 * i + 2]!, wScale = control.f64[PART_SCALE + i]!;
+    parts.push({ w: c[PART + 4 * i]!, y: c[PART + 4 * i + 1]!, rows, wScale });
+  }
+  const op = c[OP] as OpCode;
+  const field = (i: number) => c[ATTENTION + i]!;
+  const attention = op !== Op.attention ? undefined : {
+    operands: Object.fromEntries(
+      ATTENTION_FIELDS.map((f, i) => [f, field(i)]),
+    ) as unknown as AttentionOperands,
+    shape: Object.fromEntries(
+      SHAPE_FIELDS.map((f, i) => [f, field(ATTENTION_FIELDS.length + i)]),
+    ) as unknown as AttentionShape,
+  };
   return {
-    op: c[OP] as OpCode,
-    w: c[W]!,
+    ...(attention ? { attention } : {}),
+    op,
     x: c[X]!,
-    y: c[Y]!,
-    rows: c[ROWS]!,
     cols: c[COLS]!,
     batch: c[BATCH]!,
+    parts,
     q: c[Q]!,
     t: c[T]!,
     sum: c[SUM]!,
-    wScale: control.f64[WSCALE]!,
   };
 }
 
-/** Output rows [r0, r1) of `job` (pointers may be negative: wasm reads them as unsigned). */
+/**
+ * Row groups [g0, g1) of all the job's parts together: each part's share of
+ * them, as rows of that part.
+ */
+function runGroups(
+  kernels: KernelExports,
+  control: Control,
+  job: MatmulJob,
+  g0: number,
+  g1: number,
+  thread: number,
+): void {
+  let first = 0;
+  for (const part of job.parts) {
+    const groups = Math.ceil(part.rows / 4);
+    const a = Math.max(g0, first), b = Math.min(g1, first + groups);
+    if (a < b) {
+      const r0 = (a - first) * 4, r1 = Math.min(part.rows, (b - first) * 4);
+      runRows(kernels, control, job, part, r0, r1, thread);
+    }
+    first += groups;
+  }
+}
+
+/** Output rows [r0, r1) of one part of `job` (pointers may be negative: wasm reads them as unsigned). */
 function runRows(
   kernels: KernelExports,
   control: Control,
   job: MatmulJob,
+  part: JobPart,
   r0: number,
   r1: number,
   thread: number,
 ) {
-  const { w, x, y, rows, cols, batch } = job;
+  const { x, cols, batch } = job, { w, y, rows } = part;
   switch (job.op) {
     case Op.f32:
       return kernels.matmul_f32(w, x, y, rows, cols, batch, r0, r1);
@@ -218,12 +332,12 @@ function runRows(
         y + r0 * 24,
         r1 - r0,
         cols,
-        job.wScale ?? 0,
+        part.wScale ?? 0,
       );
     case Op.ternary:
       return kernels.matmul_ternary(
         w,
-        job.wScale ?? 0,
+        part.wScale ?? 0,
         job.q ?? 0,
         job.t ?? 0,
         job.sum ?? 0,
@@ -254,8 +368,9 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
     if (index >= chunks) return failure;
     if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
     try {
-      const [r0, r1] = chunkRows(c[ROWS]!, index, chunks);
-      if (r0 < r1) runRows(kernels, control, readArgs(control), r0, r1, thread);
+      const job = readArgs(control);
+      const [u0, u1] = chunkGroups(unitsOf(job), index, chunks);
+      if (u0 < u1) runUnits(kernels, control, job, u0, u1, thread);
     } catch (e) {
       failure ??= e;
       Atomics.store(c, ERROR, thread + 1);
@@ -267,6 +382,8 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
 /** How long one sleep of the joining thread lasts, and how long no progress is tolerated. */
 const STALL_WAIT_MS = 1000;
 const STALL_LIMIT_MS = 60_000;
+/** How long the joining thread spins for the last chunks before it sleeps. */
+const JOIN_SPIN_MS = 0.25;
 
 /**
  * Runs `job` on the calling thread (thread 0) and whichever of the `threads - 1`
@@ -286,8 +403,10 @@ export function forkJoin(
 ): void {
   const c = control.i32;
   // Not published, so that no spinning worker takes the one chunk and makes us wait.
-  if (threads === 1) return runRows(kernels, control, job, 0, job.rows, 0);
-  const chunks = Math.min(Math.ceil(job.rows / 4), threads * CHUNKS_PER_THREAD);
+  const units = unitsOf(job);
+  if (threads === 1) return runUnits(kernels, control, job, 0, units, 0);
+  if (job.parts.length > MAX_PARTS) throw new RangeError(`kernel job: over ${MAX_PARTS} parts`);
+  const chunks = Math.min(units, threads * CHUNKS_PER_THREAD);
   // Close the claim word first (new generation, index 0xffff: nothing to claim), so that
   // a worker holding the old word cannot claim a chunk while the job is being written.
   const generation = ((Atomics.load(c, CLAIM) >>> 16) + 1) & 0xffff;
@@ -299,9 +418,13 @@ export function forkJoin(
   Atomics.store(c, CLAIM, generation << 16);
   if (threads > 1) Atomics.notify(c, CLAIM);
   const failure = claimChunks(kernels, control, 0);
-  let spins = 0, done: number, stalledMs = 0;
+  // The worker still busy holds at most one chunk (tens to hundreds of µs): spin that long
+  // rather than sleep, since a wake-up from Atomics.wait costs about as much again.
+  let spins = 0, done: number, stalledMs = 0, spinUntil = 0;
   while ((done = Atomics.load(c, DONE)) !== chunks) {
-    if (++spins <= 2000) continue;
+    if ((++spins & 255) !== 0) continue;
+    if (spinUntil === 0) spinUntil = performance.now() + JOIN_SPIN_MS;
+    if (performance.now() < spinUntil) continue;
     // A worker that died holding a chunk would leave us waiting forever: fail loudly instead.
     if (Atomics.wait(c, DONE, done, STALL_WAIT_MS) === "timed-out") {
       stalledMs += STALL_WAIT_MS;

@@ -20,6 +20,7 @@ import { type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts"
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
 import { int8HeadRowsReference } from "../int8_head.ts";
+import { attendInMemory } from "../attention.ts";
 
 /** A bump allocator over one buffer (shared by both backends). */
 export class BumpAllocator {
@@ -155,6 +156,13 @@ export function createReferenceKernels(bytes: number): Kernels {
       unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
     matmulTernary: ternaryMatmul(v),
+    matmulTernaryParts(products, q, scale, sum, cols, batch) {
+      const one = ternaryMatmul(v);
+      for (const p of products) one(p.w, p.wScale, q, scale, sum, p.y, p.rows, cols, batch);
+    },
+    attention(shape, o) {
+      attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
+    },
     rmsnorm: rmsnormRows(v),
     scoreRowsI8(w, x, y, rows, cols) {
       const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);

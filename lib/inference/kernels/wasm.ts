@@ -51,6 +51,7 @@ import {
   f16Decodable,
   forkJoin,
   type MatmulJob,
+  MAX_PARTS,
   MAX_THREADS,
   Op,
   PREPARED_X_BYTES,
@@ -307,23 +308,48 @@ async function startWorkers(
   }
 }
 
-/** The ternary matmul: argument checks, then the job split by rows across the threads. */
-function ternaryMatmul(
+/** The ternary matmuls: argument checks, then one job split by rows across the threads. */
+function ternaryMatmuls(
   spans: ReturnType<typeof spansIn>,
   run: (job: MatmulJob) => void,
-): Kernels["matmulTernary"] {
-  return (w, wScale, q, scale, sum, y, rows, cols, batch) => {
-    checkDims("matmulTernary", rows, cols, batch, TERNARY_COLS);
-    if (rows === 0 || batch === 0) return;
-    spans(
-      "matmulTernary",
-      ["w", w, wasmTernaryBytes(rows, cols)],
-      ["q", q, batch * cols],
-      ["scale", scale, batch * 4],
-      ["sum", sum, batch * 4],
-      ["y", y, batch * rows * 4],
-    );
-    run({ op: Op.ternary, w, x: 0, y, rows, cols, batch, q, t: scale, sum, wScale });
+): Pick<Kernels, "matmulTernary" | "matmulTernaryParts"> {
+  const parts: Kernels["matmulTernaryParts"] = (products, q, scale, sum, cols, batch) => {
+    const what = "matmulTernaryParts";
+    if (products.length === 0 || products.length > MAX_PARTS) {
+      throw new RangeError(`${what}: 1..${MAX_PARTS} products, got ${products.length}`);
+    }
+    for (const { w, y, rows } of products) {
+      checkDims(what, rows, cols, batch, TERNARY_COLS);
+      spans(what, ["w", w, wasmTernaryBytes(rows, cols)], ["y", y, batch * rows * 4]);
+    }
+    checkDims(what, 0, cols, batch, TERNARY_COLS);
+    if (batch === 0) return;
+    spans(what, ["q", q, batch * cols], ["scale", scale, batch * 4], ["sum", sum, batch * 4]);
+    const jobParts = products.filter((p) => p.rows > 0);
+    if (jobParts.length === 0) return;
+    run({ op: Op.ternary, x: 0, cols, batch, q, t: scale, sum, parts: jobParts });
+  };
+  return {
+    matmulTernaryParts: parts,
+    matmulTernary(w, wScale, q, scale, sum, y, rows, cols, batch) {
+      parts([{ w, wScale, y, rows }], q, scale, sum, cols, batch);
+    },
+  };
+}
+
+/** Attention: argument checks, then one job split by query heads across the threads. */
+function attentionOverThreads(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+): Kernels["attention"] {
+  return (shape, o) => {
+    const qBytes = o.batch * shape.nHead * shape.headDim * 4;
+    const kvBytes = (o.pos0 + o.batch) * shape.nHeadKv * shape.headDim * 4;
+    const ptrs: [string, Ptr, number][] = [["q", o.q, qBytes], ["out", o.out, qBytes]];
+    spans("attention", ...ptrs, ["keys", o.keys, kvBytes], ["values", o.values, kvBytes]);
+    if (o.batch === 0) return;
+    const attention = { shape, operands: o };
+    run({ op: Op.attention, x: 0, cols: 0, batch: o.batch, parts: [], attention });
   };
 }
 
@@ -341,7 +367,7 @@ function int8HeadRows(
       stats,
       rows * 24,
     ]);
-    run({ op: Op.int8Head, w, x: q, y: stats, rows, cols, batch: 1, wScale: gamma });
+    run({ op: Op.int8Head, x: q, cols, batch: 1, parts: [{ w, y: stats, rows, wScale: gamma }] });
     const scales = new Float64Array(buffer, stats, rows * 3);
     let bad = 0;
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[3 * r]!)) bad++;
@@ -381,9 +407,10 @@ function floatMatmul(
     if (op === Op.f16 && f16Decodable(cols, batch)) {
       // Activations shuffled and scaled once here, weight rows decoded once per group there.
       k.f16_prepare_x(x, RESERVED_BYTES, cols, batch);
-      return run({ op: Op.f16Decoded, w, x: RESERVED_BYTES, y, rows, cols, batch });
+      const parts = [{ w, y, rows }];
+      return run({ op: Op.f16Decoded, x: RESERVED_BYTES, cols, batch, parts });
     }
-    run({ op, w, x, y, rows, cols, batch });
+    run({ op, x, cols, batch, parts: [{ w, y, rows }] });
   };
 }
 
@@ -404,7 +431,12 @@ function wasmKernels(
   const spans = spansIn(heapStart, size);
 
   function run(job: MatmulJob): void {
-    const work = job.rows * job.cols * job.batch;
+    let work = 0;
+    for (const part of job.parts) work += part.rows * job.cols * job.batch;
+    const att = job.attention;
+    if (att) {
+      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim;
+    }
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
 
@@ -439,7 +471,8 @@ function wasmKernels(
       spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
       packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
-    matmulTernary: ternaryMatmul(spans, run),
+    ...ternaryMatmuls(spans, run),
+    attention: attentionOverThreads(spans, run),
     rmsnorm(x, g, out, n, batch, eps) {
       checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
       if (n === 0 || batch === 0) return;
@@ -450,7 +483,7 @@ function wasmKernels(
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;
       spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
-      run({ op: Op.scoreI8, w, x, y, rows, cols, batch: 1 });
+      run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
     },
     int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {

@@ -1,0 +1,88 @@
+// Attention through the kernels: the WebAssembly backend splits the query heads over its
+// threads; every head must come out bit-identical to causalAttention run over all heads
+// at once on the calling thread (attention.ts, checked against PyTorch elsewhere).
+
+import assert from "node:assert/strict";
+import { causalAttention } from "../../lib/inference/attention.ts";
+import type { Kernels } from "../../lib/inference/kernels/api.ts";
+import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
+import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
+import { mulberry32 } from "../../lib/inference/sampler.ts";
+
+const SHAPE = { nHead: 10, nHeadKv: 2, headDim: 64 };
+
+/** Big enough to be split over 2 threads (batch · positions · heads · dim ≫ 2^17). */
+const CASES = [{ pos0: 40, batch: 24 }, { pos0: 0, batch: 33 }, { pos0: 300, batch: 1 }];
+
+function randoms(n: number, seed: number): Float32Array {
+  const r = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 2);
+}
+
+function viaKernels(k: Kernels, pos0: number, batch: number, seed: number): Float32Array {
+  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
+  const positions = pos0 + batch;
+  const q = k.alloc(batch * qDim * 4), out = k.alloc(batch * qDim * 4);
+  const keys = k.alloc(positions * kvDim * 4), values = k.alloc(positions * kvDim * 4);
+  k.f32(q, batch * qDim).set(randoms(batch * qDim, seed));
+  k.f32(keys, positions * kvDim).set(randoms(positions * kvDim, seed + 1));
+  k.f32(values, positions * kvDim).set(randoms(positions * kvDim, seed + 2));
+  k.f32(out, batch * qDim).fill(NaN);
+  k.attention(SHAPE, { q, keys, values, out, pos0, batch });
+  return k.f32(out, batch * qDim).slice();
+}
+
+function direct(pos0: number, batch: number, seed: number): Float32Array {
+  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
+  const positions = pos0 + batch, out = new Float32Array(batch * qDim);
+  causalAttention(
+    SHAPE,
+    randoms(batch * qDim, seed),
+    randoms(positions * kvDim, seed + 1),
+    randoms(positions * kvDim, seed + 2),
+    out,
+    pos0,
+    batch,
+    new Float64Array(positions),
+  );
+  return out;
+}
+
+Deno.test("kernels.attention: reference and wasm (1 and 2 threads) equal causalAttention", async () => {
+  const backends: Kernels[] = [createReferenceKernels(16 << 20)];
+  for (const threads of [1, 2]) {
+    backends.push(await createWasmKernels({ bytes: 16 << 20, threads }));
+  }
+  try {
+    for (const [i, { pos0, batch }] of CASES.entries()) {
+      const want = direct(pos0, batch, 100 + i);
+      for (const k of backends) {
+        const got = viaKernels(k, pos0, batch, 100 + i);
+        assert.deepEqual(got, want, `${k.name} x${k.threads}: pos0 ${pos0}, batch ${batch}`);
+      }
+    }
+  } finally {
+    for (const k of backends) k.close();
+  }
+});
+
+Deno.test("causalAttention over a range of heads computes exactly those heads", () => {
+  const { pos0, batch } = CASES[0]!;
+  const whole = direct(pos0, batch, 7);
+  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
+  const positions = pos0 + batch, out = new Float32Array(batch * qDim).fill(NaN);
+  const args = [
+    randoms(batch * qDim, 7),
+    randoms(positions * kvDim, 8),
+    randoms(positions * kvDim, 9),
+  ] as const;
+  causalAttention(SHAPE, ...args, out, pos0, batch, new Float64Array(positions), [3, 7]);
+  for (let t = 0; t < batch; t++) {
+    for (let h = 0; h < SHAPE.nHead; h++) {
+      const at = t * qDim + h * SHAPE.headDim;
+      const got = out.subarray(at, at + SHAPE.headDim);
+      if (h >= 3 && h < 7) assert.deepEqual(got, whole.subarray(at, at + SHAPE.headDim));
+      else assert.ok(got.every(Number.isNaN), `head ${h} of row ${t} was written`);
+    }
+  }
+});

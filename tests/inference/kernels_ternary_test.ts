@@ -1,0 +1,129 @@
+// The ternary products of the WebAssembly backend against the plain TypeScript
+// reference (its one-byte-per-trit loop is the oracle): several products in one
+// job (matmulTernaryParts) and batches of every size the batched kernel splits
+// into blocks of 4 tokens, on shapes whose rows are no multiple of 4 or of the
+// thread split. Both SIMD variants, 1 and 2 threads.
+
+import assert from "node:assert/strict";
+import type { Kernels, Ptr, TernaryProduct } from "../../lib/inference/kernels/api.ts";
+import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
+import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
+import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
+import { randomTrits } from "../_fuzz.ts";
+import { mulberry32 } from "../../lib/inference/sampler.ts";
+
+const VARIANTS = relaxedSimdSupported() ? ["relaxed", "portable"] as const : ["portable"] as const;
+const MB = 1 << 20;
+
+/** One case: the rows of each product, the shared input width and the batch. */
+interface Case {
+  rows: number[];
+  cols: number;
+  batch: number;
+}
+
+const CASES: Case[] = [
+  { rows: [37], cols: 256, batch: 1 },
+  { rows: [130, 5, 5], cols: 512, batch: 1 },
+  { rows: [1031, 258], cols: 512, batch: 1 },
+  { rows: [37, 6], cols: 1088, batch: 3 },
+  { rows: [64, 16, 16], cols: 256, batch: 4 },
+  { rows: [203, 1], cols: 768, batch: 5 },
+  { rows: [9, 7, 3], cols: 2112, batch: 33 },
+  { rows: [130], cols: 2560, batch: 8 },
+  { rows: [11, 4], cols: 64, batch: 6 },
+];
+
+/** Trits, activations and per-product scales of a case, from its shape. */
+function caseData(c: Case) {
+  const seed = c.rows.reduce((a, r) => a * 31 + r, c.cols * 7 + c.batch);
+  const r = mulberry32(seed);
+  const x = Float32Array.from({ length: c.batch * c.cols }, () => (r() * 2 - 1) * 3);
+  // A few rows at the int8 extremes, so that q reaches -128 and 127.
+  for (let b = 0; b < c.batch; b += 2) x[b * c.cols] = b % 4 ? -50 : 50;
+  const trits = c.rows.map((rows, i) => randomTrits(rows * c.cols, seed + i + 1));
+  const scales = c.rows.map((_, i) => 0.25 + i * 0.375);
+  return { x, trits, scales };
+}
+
+/** The outputs of every product of `c` on `k`, through matmulTernaryParts. */
+function runParts(k: Kernels, c: Case, poison = NaN): Float32Array[] {
+  const { x, trits, scales } = caseData(c);
+  const { cols, batch } = c;
+  const px = k.alloc(batch * cols * 4);
+  k.f32(px, batch * cols).set(x);
+  const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
+  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
+  const products: TernaryProduct[] = c.rows.map((rows, i) => {
+    const w = k.alloc(k.ternaryBytes(rows, cols));
+    k.packTernary(trits[i]!, rows, cols, w);
+    const y: Ptr = k.alloc(batch * rows * 4);
+    k.f32(y, batch * rows).fill(poison);
+    return { w, wScale: scales[i]!, y, rows };
+  });
+  k.matmulTernaryParts(products, pq, pt, ps, cols, batch);
+  return products.map((p) => k.f32(p.y, batch * p.rows).slice());
+}
+
+/** The same products one matmulTernary call each. */
+function runOneByOne(k: Kernels, c: Case): Float32Array[] {
+  const { x, trits, scales } = caseData(c);
+  const { cols, batch } = c;
+  const px = k.alloc(batch * cols * 4);
+  k.f32(px, batch * cols).set(x);
+  const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
+  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
+  return c.rows.map((rows, i) => {
+    const w = k.alloc(k.ternaryBytes(rows, cols));
+    k.packTernary(trits[i]!, rows, cols, w);
+    const y = k.alloc(batch * rows * 4);
+    k.matmulTernary(w, scales[i]!, pq, pt, ps, y, rows, cols, batch);
+    return k.f32(y, batch * rows).slice();
+  });
+}
+
+Deno.test("reference matmulTernaryParts equals one matmulTernary per product", () => {
+  for (const c of CASES.slice(0, 4)) {
+    const ref = createReferenceKernels(64 * MB);
+    const a = runParts(ref, c);
+    const b = runOneByOne(createReferenceKernels(64 * MB), c);
+    assert.deepEqual(a, b, JSON.stringify(c));
+  }
+});
+
+for (const simd of VARIANTS) {
+  for (const threads of [1, 2]) {
+    Deno.test(`wasm ${simd}, ${threads} thread(s): ternary products bit-identical to the reference`, async () => {
+      const k = await createWasmKernels({ bytes: 64 * MB, threads, simd });
+      try {
+        for (const c of CASES) {
+          const want = runParts(createReferenceKernels(64 * MB), c);
+          const got = runParts(k, c);
+          const shape = `rows ${c.rows} x cols ${c.cols}, batch ${c.batch}`;
+          for (let i = 0; i < want.length; i++) {
+            assert.ok(got[i]!.every(Number.isFinite), `${shape}: product ${i} not all written`);
+            assert.deepEqual(got[i], want[i], `${shape}: product ${i}`);
+          }
+          // One call per product gives the same bits as one job for all.
+          assert.deepEqual(runOneByOne(k, c), got, `${shape}: one by one`);
+        }
+      } finally {
+        k.close();
+      }
+    });
+  }
+}
+
+Deno.test("wasm matmulTernaryParts: bad arguments throw RangeError", async () => {
+  const k = await createWasmKernels({ bytes: 4 * MB, threads: 1 });
+  try {
+    const p = k.alloc(65536);
+    const part = { w: p, wScale: 1, y: p, rows: 4 };
+    assert.throws(() => k.matmulTernaryParts([], p, p, p, 64, 1), RangeError);
+    assert.throws(() => k.matmulTernaryParts([part, part, part, part], p, p, p, 64, 1), RangeError);
+    assert.throws(() => k.matmulTernaryParts([part], p, p, p, 96, 1), RangeError);
+    assert.throws(() => k.matmulTernaryParts([{ ...part, y: 8 }], p, p, p, 64, 1), RangeError);
+  } finally {
+    k.close();
+  }
+});
