@@ -9,7 +9,7 @@
  *
  *   BITNET_CPP_BIN=/work/peers/bitnet.cpp/build/bin \
  *   LLAMA_CPP_BIN=/work/peers/llama.cpp/build/bin \
- *   deno run -A bench/peers_bench.ts [--models /work/models] [--rounds 3] [--reps 2]
+ *   deno run -A bench/peers_bench.ts [--models /work/models] [--rounds 3] [--reps 2] [--head int8|f16]
  *     [--threads 1,2] [--only speed,probe,validate,quantize,membw,export] [--json] [--out FILE.json]
  *
  * Files (see /work/models/README.md; bench/synthetic_model.ts writes them;
@@ -22,7 +22,8 @@
  *
  * Measures (issue 11's targets):
  * - speed: pp64 and tg32 at each thread count: ours by bench/engine_speed.ts in
- *   a process of its own (load, warm-up, `--reps` repetitions), bitnet.cpp by
+ *   a process of its own (load, warm-up, `--reps` repetitions; `--head int8`, the
+ *   engine's default exact greedy head, or `--head f16`), bitnet.cpp by
  *   `llama-bench -p 64 -n 32 -t N -r REPS -mmp 0,1` (its better of the two).
  *   With LLAMA_CPP_BIN and a `bitnet-arch/…-tq2_0.gguf`, llama.cpp's TQ2_0
  *   figures are printed beside them for orientation.
@@ -227,11 +228,12 @@ async function llamaBench(
 async function ourSpeed(
   file: string,
   threads: number,
-  reps: number,
+  o: Options,
 ): Promise<EngineSpeed & { load: number }> {
   const r = await timed(Deno.execPath(), [
     ...["run", "-A", "bench/engine_speed.ts", file],
-    ...["--threads", String(threads), "--reps", String(reps), "--prompt", "64", "--gen", "32"],
+    ...["--threads", String(threads), "--reps", String(o.reps), "--prompt", "64", "--gen", "32"],
+    ...["--head", o.head],
   ]);
   if (r.code !== 0) throw new Error(`engine_speed failed: ${r.stderr.slice(-800)}`);
   return { ...(JSON.parse(r.stdout) as EngineSpeed), load: r.load };
@@ -251,7 +253,7 @@ async function measureSpeed(o: Options): Promise<void> {
     const peer = o.bitnetBin;
     const { a: ours, b: theirs } = await alternate(
       o.rounds,
-      () => ourSpeed(o.files.oursI2s, threads, o.reps),
+      () => ourSpeed(o.files.oursI2s, threads, o),
       peer ? () => llamaBench(peer, o.files.peerI2s, threads, o.reps, "0,1") : null,
     );
     record[`speed_t${threads}`] = { ours, bitnetCpp: theirs };
@@ -563,6 +565,8 @@ interface Options {
   rounds: number;
   reps: number;
   threads: number[];
+  /** Our output head in the speed rows: "int8" (the engine's default, greedy) or "f16". */
+  head: "int8" | "f16";
   bitnetBin: string | null;
   llamaBin: string | null;
   files: {
@@ -604,6 +608,7 @@ async function options(): Promise<
       reps: { type: "string" },
       threads: { type: "string" },
       only: { type: "string" },
+      head: { type: "string" },
       json: { type: "boolean" },
       out: { type: "string" },
     },
@@ -616,6 +621,7 @@ async function options(): Promise<
     rounds: Number(values.rounds ?? 3),
     reps: Number(values.reps ?? 2),
     threads: (values.threads ?? "1,2").split(",").map(Number),
+    head: values.head === "f16" ? "f16" : "int8",
     bitnetBin: await binDir("BITNET_CPP_BIN", ["llama-bench", "llama-cli", "llama-quantize"]),
     llamaBin: await binDir("LLAMA_CPP_BIN", ["llama-bench"]),
     files: {
