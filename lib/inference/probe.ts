@@ -80,9 +80,9 @@ export interface ProbeResult {
 
 /**
  * Runs this short stream the output matrix from the file once per token rather than build
- * the int8 copy (which costs about as much CPU as eight such passes on 2B-4T).
+ * the int8 copy (on 2B-4T the build costs about as much as ten such passes).
  */
-const STREAMED_HEAD_MAX_TOKENS = 4;
+const STREAMED_HEAD_MAX_TOKENS = 8;
 
 /**
  * How the probe's engine keeps the output layer, unless the caller chose: sampling with a
