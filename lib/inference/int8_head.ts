@@ -5,11 +5,9 @@
  * WebAssembly has no F16 instructions, so the F16 head (128,256 × 2560 on
  * BitNet 2B-4T) is bound by decoding, not by memory. At load, each row w of
  * the output matrix gets an int8 copy q = round(w / s) with s = max|w| / 127,
- * plus the norms ‖s·q‖, ‖w − s·q‖ and ‖w‖ (f64), and the row sums Σq. Per token
- * the activation x is quantized to 63 levels each side (x = t·p + e, t = max|x| / 63,
- * so that p + 64 is a 7-bit operand of the relaxed-SIMD dot), every row is scored
- * with the exact integer dot p·q = (p + 64)·q − 64·Σq, and the error of each score
- * is bounded:
+ * plus the norms ‖s·q‖, ‖w − s·q‖ and ‖w‖ (f64). Per token the activation x
+ * is quantized the same way (x = t·p + e), every row is scored with the exact
+ * integer dot p·q, and the error of each score is bounded:
  *
  *   |w·x − s·t·(q·p)| ≤ ‖s·q‖·‖e‖ + ‖w − s·q‖·‖x‖          (Cauchy–Schwarz)
  *   |f16 kernel − w·x| ≤ 2·cols·2⁻²⁴ · ‖w‖·‖x‖             (f32 products and sums, any order)
@@ -59,16 +57,14 @@ export interface Int8Head {
   readonly source: F16Rows;
   /** `rows × cols` int8 in kernel memory. */
   readonly q: Ptr;
-  /** Scratch: the activation as bytes p + 64 (`cols`), the integer scores (`rows` int32). */
-  readonly x7: Ptr;
+  /** Scratch: the activation as int16 (`cols`), the integer scores (`rows` int32). */
+  readonly x16: Ptr;
   readonly dots: Ptr;
   /**
    * Per row r, at 3r..3r+2: s, ‖s·q‖, and ‖w − s·q‖ + 2·cols·2⁻²⁴·‖w‖ (the part multiplied
    * by ‖x‖); a view of kernel memory.
    */
   readonly stats: Float64Array;
-  /** Σ_c q[r, c] of every row (the activation is scored with an offset of 64). */
-  readonly rowSums: Int32Array;
   /** Scratch of the screening: every row's upper bound (`rows` f64, JavaScript memory). */
   readonly upper: Float64Array;
 }
@@ -209,12 +205,9 @@ export class Int8HeadBuilder {
       throw new RangeError(`int8 head: ${this.#filled} of ${this.rows} rows added`);
     }
     if (this.#bad > 0) return null;
-    const k = this.#k, x7 = k.alloc(this.cols * 2), dots = k.alloc(this.rows * 4);
+    const k = this.#k, x16 = k.alloc(this.cols * 2), dots = k.alloc(this.rows * 4);
     const stats = new Float64Array(k.buffer, this.#stats, this.rows * 3);
-    k.u8(x7, this.cols).fill(1); // scoring against ones: the row sums
-    k.scoreRowsI8(this.#q, x7, dots, this.rows, this.cols);
-    const rowSums = k.i32(dots, this.rows).slice();
-    return { source, q: this.#q, x7, dots, stats, rowSums, upper: new Float64Array(this.rows) };
+    return { source, q: this.#q, x16, dots, stats, upper: new Float64Array(this.rows) };
   }
 }
 
@@ -274,9 +267,9 @@ export function exactTopLogits(
   logits: Ptr,
 ): number[] | null {
   const { rows, cols, maxRows } = head.source;
-  const act = quantizeActivation(k.f32(x, cols), k.u8(head.x7, cols));
+  const act = quantizeActivation(k.f32(x, cols), new Int16Array(k.buffer, head.x16, cols));
   if (!act) return null;
-  k.scoreRowsI8(head.q, head.x7, head.dots, rows, cols);
+  k.scoreRowsI8(head.q, head.x16, head.dots, rows, cols);
   const candidates = screen(head, k.i32(head.dots, rows), act, Math.max(1, want));
   const out = k.f32(logits, rows);
   out.fill(-Infinity);
@@ -292,29 +285,25 @@ export function exactTopLogits(
   return candidates;
 }
 
-/** The activation's scale and the norms of x and of its residual. */
+/** The activation's int8 form (as int16), its scale and the norms of x and of its residual. */
 interface Activation {
   readonly t: number;
   readonly xNorm: number;
   readonly eNorm: number;
 }
 
-/** Max |x| maps to this level: p in −63..63, so p + 64 fits the 7-bit operand of the dot. */
-const LEVELS = 63, OFFSET = 64;
-
-/** Writes p + 64 (0..127) of the activation's 7-bit form into `p`. */
-function quantizeActivation(x: Float32Array, p: Uint8Array): Activation | null {
+function quantizeActivation(x: Float32Array, p: Int16Array): Activation | null {
   let max = 0;
   for (let c = 0; c < x.length; c++) {
     const v = Math.abs(x[c]!);
     if (!Number.isFinite(v)) return null;
     if (v > max) max = v;
   }
-  const t = max / LEVELS;
+  const t = max / 127;
   let xx = 0, ee = 0;
   for (let c = 0; c < x.length; c++) {
     const v = x[c]!, pi = t > 0 ? Math.round(v / t) : 0, e = v - t * pi;
-    p[c] = pi + OFFSET;
+    p[c] = pi;
     xx += v * v;
     ee += e * e;
   }
@@ -327,12 +316,11 @@ function quantizeActivation(x: Float32Array, p: Uint8Array): Activation | null {
  * `want` best lower bounds; a second pass keeps the rows whose upper bound reaches them.
  */
 function screen(head: Int8Head, dots: Int32Array, a: Activation, want: number): number[] {
-  const { stats, upper, rowSums } = head, rows = dots.length;
-  const t = a.t, eNorm = a.eNorm, xNorm = a.xNorm;
+  const { stats, upper } = head, rows = dots.length, t = a.t, eNorm = a.eNorm, xNorm = a.xNorm;
   const best = new Float64Array(want).fill(-Infinity); // the `want` largest lower bounds, descending
   let floor = -Infinity; // best[want - 1]: a row must beat it to enter
   for (let r = 0; r < rows; r++) {
-    const v = stats[3 * r]! * t * (dots[r]! - OFFSET * rowSums[r]!);
+    const v = stats[3 * r]! * t * dots[r]!;
     const e = (stats[3 * r + 1]! * eNorm + stats[3 * r + 2]! * xNorm) * (1 + SLACK) +
       SLACK * 1e-3 * (Math.abs(v) + 1e-30);
     upper[r] = v + e;

@@ -109,14 +109,12 @@ Deno.test("int8 head: scoreRowsI8 is the exact integer dot product", async () =>
     const rows = 1501,
       cols = 160,
       w = k.alloc(rows * cols),
-      x = k.alloc(cols),
+      x = k.alloc(cols * 2),
       y = k.alloc(rows * 4);
-    // x: bytes 0..127 (the 7-bit operand of the relaxed dot), extremes included.
-    const W = k.i8(w, rows * cols), X = k.u8(x, cols);
+    const W = k.i8(w, rows * cols), X = new Int16Array(k.buffer, x, cols);
     for (let i = 0; i < W.length; i++) W[i] = Math.floor(rand() * 255) - 127;
-    for (let c = 0; c < cols; c++) X[c] = c < 2 ? 127 * c : Math.floor(rand() * 128);
-    for (let c = 0; c < cols; c++) W[c] = 127; // row 0: the largest sum
-    for (let c = 0; c < cols; c++) W[cols + c] = -127; // row 1: the smallest
+    for (let c = 0; c < cols; c++) X[c] = Math.floor(rand() * 255) - 127;
+    for (let c = 0; c < cols; c++) W[c] = X[c]! < 0 ? -127 : 127; // row 0: the largest sum
     k.scoreRowsI8(w, x, y, rows, cols);
     for (let r = 0; r < rows; r++) {
       let s = 0;

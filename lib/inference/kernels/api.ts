@@ -143,7 +143,7 @@ export interface Kernels {
 
   /**
    * y[r] = Σ_c w[r, c] · x[c] as exact int32 for each of `rows` int8 rows `w`
-   * (`cols` a multiple of 16), `x` the activation as `cols` bytes within 0..127:
+   * (`cols` a multiple of 16), `x` the activation as int16 values within ±127:
    * the screening pass of the exact 8-bit output head (`int8_head.ts`), split by rows
    * over the threads like the matmuls.
    */

@@ -1094,18 +1094,15 @@
   ;; ---------------------------------------------------------------- int8 output head
 
   ;; y[r] = Σ_c w[r, c] · x[c] as exact i32 for r in [0, rows): w int8 rows of `cols`,
-  ;; x the activation as bytes within 0..127 (the head offsets its int8 activation by 64,
-  ;; int8_head.ts), cols a multiple of 16. The screening pass of the exact 8-bit output
-  ;; head. Exact and deterministic in both variants: the relaxed one uses
-  ;; i32x4.relaxed_dot_i8x16_i7x16_add_s, whose result is specified exactly when the second
-  ;; operand's lanes are within 0..127 (x is) and a pair of products fits i16
-  ;; (2 · 127 · 127 < 32768); the portable one widens to i16 and uses i32x4.dot_i16x8_s.
-  ;; |sum| ≤ 127 · 127 · cols fits i32 for cols < 133,000. Four rows at a time share each
-  ;; load of x (the loop is bound by decoding, not by memory); the rows left over go one
-  ;; at a time.
+  ;; x the activation as i16 (values within ±127), cols a multiple of 16. The screening
+  ;; pass of the exact 8-bit output head (lib/inference/int8_head.ts): the same integer
+  ;; arithmetic in both variants (i32x4.dot_i16x8_s, no relaxed instruction), so the
+  ;; result is exact and deterministic. |sum| ≤ 127 · 127 · cols fits i32 for cols < 133,000.
+  ;; Four rows at a time share each load of x (the loop is bound by decoding, not by
+  ;; memory); the rows left over go one at a time. Each row's sum is the same exact integer.
   (func (export "score_rows_i8") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
       (param $cols i32)
-    (local $r i32) (local $c i32) (local $xp i32) (local $xv v128) (local $x0 v128) (local $x1 v128)
+    (local $r i32) (local $c i32) (local $xp i32) (local $x0 v128) (local $x1 v128)
     (local $v v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $w1 i32) (local $w2 i32) (local $w3 i32)
     (block $quads (loop $R4
@@ -1120,48 +1117,25 @@
       (local.set $c (i32.const 0))
       (local.set $xp (local.get $x))
       (loop $C4
-        (local.set $xv (v128.load (local.get $xp)))
-        ;;@portable
-        (local.set $x0 (i16x8.extend_low_i8x16_s (local.get $xv)))
-        (local.set $x1 (i16x8.extend_high_i8x16_s (local.get $xv)))
-        ;;@end
-        ;;@relaxed
-        (local.set $a0 (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load (i32.add (local.get $w) (local.get $c))) (local.get $xv) (local.get $a0)))
-        ;;@end
-        ;;@portable
+        (local.set $x0 (v128.load offset=0 (local.get $xp)))
+        (local.set $x1 (v128.load offset=16 (local.get $xp)))
         (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
         (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        ;;@end
-        ;;@relaxed
-        (local.set $a1 (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load (i32.add (local.get $w1) (local.get $c))) (local.get $xv) (local.get $a1)))
-        ;;@end
-        ;;@portable
         (local.set $v (v128.load (i32.add (local.get $w1) (local.get $c))))
         (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        ;;@end
-        ;;@relaxed
-        (local.set $a2 (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load (i32.add (local.get $w2) (local.get $c))) (local.get $xv) (local.get $a2)))
-        ;;@end
-        ;;@portable
         (local.set $v (v128.load (i32.add (local.get $w2) (local.get $c))))
         (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        ;;@end
-        ;;@relaxed
-        (local.set $a3 (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load (i32.add (local.get $w3) (local.get $c))) (local.get $xv) (local.get $a3)))
-        ;;@end
-        ;;@portable
         (local.set $v (v128.load (i32.add (local.get $w3) (local.get $c))))
         (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
           (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
           (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        ;;@end
-        (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br_if $C4 (i32.lt_u (local.get $c) (local.get $cols))))
       (i32.store offset=0 (local.get $y) (call $hsum_i32 (local.get $a0)))
@@ -1178,21 +1152,11 @@
       (local.set $c (i32.const 0))
       (local.set $xp (local.get $x))
       (loop $C
-        (local.set $xv (v128.load (local.get $xp)))
-        ;;@portable
-        (local.set $x0 (i16x8.extend_low_i8x16_s (local.get $xv)))
-        (local.set $x1 (i16x8.extend_high_i8x16_s (local.get $xv)))
-        ;;@end
-        ;;@relaxed
-        (local.set $a0 (i32x4.relaxed_dot_i8x16_i7x16_add_s (v128.load (i32.add (local.get $w) (local.get $c))) (local.get $xv) (local.get $a0)))
-        ;;@end
-        ;;@portable
         (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
         (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        ;;@end
-        (local.set $xp (i32.add (local.get $xp) (i32.const 16)))
+          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load offset=0 (local.get $xp)))
+          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $xp))))))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br_if $C (i32.lt_u (local.get $c) (local.get $cols))))
       (i32.store (local.get $y) (call $hsum_i32 (local.get $a0)))

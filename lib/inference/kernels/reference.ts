@@ -165,7 +165,7 @@ export function createReferenceKernels(bytes: number): Kernels {
     },
     rmsnorm: rmsnormRows(v),
     scoreRowsI8(w, x, y, rows, cols) {
-      const W = v.i8(w, rows * cols), X = v.i8(x, cols), Y = v.i32(y, rows);
+      const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);
       for (let r = 0; r < rows; r++) {
         let s = 0;
         for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;

@@ -482,7 +482,7 @@ function wasmKernels(
     scoreRowsI8(w, x, y, rows, cols) {
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;
-      spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols], ["y", y, rows * 4]);
+      spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
       run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
     },
     int8HeadRows: int8HeadRows(spans, run, buffer),
