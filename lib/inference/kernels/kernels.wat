@@ -1098,68 +1098,25 @@
   ;; pass of the exact 8-bit output head (lib/inference/int8_head.ts): the same integer
   ;; arithmetic in both variants (i32x4.dot_i16x8_s, no relaxed instruction), so the
   ;; result is exact and deterministic. |sum| ≤ 127 · 127 · cols fits i32 for cols < 133,000.
-  ;; Four rows at a time share each load of x (the loop is bound by decoding, not by
-  ;; memory); the rows left over go one at a time. Each row's sum is the same exact integer.
   (func (export "score_rows_i8") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
       (param $cols i32)
-    (local $r i32) (local $c i32) (local $xp i32) (local $x0 v128) (local $x1 v128)
-    (local $v v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $w1 i32) (local $w2 i32) (local $w3 i32)
-    (block $quads (loop $R4
-      (br_if $quads (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-      (local.set $w1 (i32.add (local.get $w) (local.get $cols)))
-      (local.set $w2 (i32.add (local.get $w1) (local.get $cols)))
-      (local.set $w3 (i32.add (local.get $w2) (local.get $cols)))
-      (local.set $a0 (v128.const i64x2 0 0))
-      (local.set $a1 (v128.const i64x2 0 0))
-      (local.set $a2 (v128.const i64x2 0 0))
-      (local.set $a3 (v128.const i64x2 0 0))
-      (local.set $c (i32.const 0))
-      (local.set $xp (local.get $x))
-      (loop $C4
-        (local.set $x0 (v128.load offset=0 (local.get $xp)))
-        (local.set $x1 (v128.load offset=16 (local.get $xp)))
-        (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
-        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        (local.set $v (v128.load (i32.add (local.get $w1) (local.get $c))))
-        (local.set $a1 (i32x4.add (local.get $a1) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        (local.set $v (v128.load (i32.add (local.get $w2) (local.get $c))))
-        (local.set $a2 (i32x4.add (local.get $a2) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        (local.set $v (v128.load (i32.add (local.get $w3) (local.get $c))))
-        (local.set $a3 (i32x4.add (local.get $a3) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (local.get $x0))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (local.get $x1)))))
-        (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
-        (local.set $c (i32.add (local.get $c) (i32.const 16)))
-        (br_if $C4 (i32.lt_u (local.get $c) (local.get $cols))))
-      (i32.store offset=0 (local.get $y) (call $hsum_i32 (local.get $a0)))
-      (i32.store offset=4 (local.get $y) (call $hsum_i32 (local.get $a1)))
-      (i32.store offset=8 (local.get $y) (call $hsum_i32 (local.get $a2)))
-      (i32.store offset=12 (local.get $y) (call $hsum_i32 (local.get $a3)))
-      (local.set $w (i32.add (local.get $w3) (local.get $cols)))
-      (local.set $y (i32.add (local.get $y) (i32.const 16)))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $R4)))
+    (local $r i32) (local $c i32) (local $a v128) (local $b v128) (local $v v128) (local $xp i32)
     (block $done (loop $R
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a (v128.const i64x2 0 0))
+      (local.set $b (v128.const i64x2 0 0))
       (local.set $c (i32.const 0))
       (local.set $xp (local.get $x))
       (loop $C
         (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
-        (local.set $a0 (i32x4.add (local.get $a0) (i32x4.add
-          (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load offset=0 (local.get $xp)))
-          (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $xp))))))
+        (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s
+          (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load offset=0 (local.get $xp)))))
+        (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s
+          (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $xp)))))
         (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br_if $C (i32.lt_u (local.get $c) (local.get $cols))))
-      (i32.store (local.get $y) (call $hsum_i32 (local.get $a0)))
+      (i32.store (local.get $y) (call $hsum_i32 (i32x4.add (local.get $a) (local.get $b))))
       (local.set $w (i32.add (local.get $w) (local.get $cols)))
       (local.set $y (i32.add (local.get $y) (i32.const 4)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
