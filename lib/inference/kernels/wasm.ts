@@ -77,6 +77,12 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Matmuls smaller than this many multiply-adds run on the calling thread alone. */
 const SMALL_JOB = 1 << 17;
+/**
+ * Attention runs in JavaScript (scalar f64, q·k and p·v per position and dimension): a
+ * multiply-add of it costs about as much as 16 of a SIMD matmul's, so a single token's
+ * attention is worth splitting over the threads from a few positions on.
+ */
+const ATTENTION_COST = 16;
 const FLOAT_COLS = 16;
 const TERNARY_COLS = 64;
 
@@ -435,7 +441,8 @@ function wasmKernels(
     for (const part of job.parts) work += part.rows * job.cols * job.batch;
     const att = job.attention;
     if (att) {
-      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim;
+      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim *
+        ATTENTION_COST;
     }
     forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
   }
