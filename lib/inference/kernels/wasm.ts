@@ -83,6 +83,18 @@ const SMALL_JOB = 1 << 17;
  * attention is worth splitting over the threads from a few positions on.
  */
 const ATTENTION_COST = 16;
+
+/** A job's size in matmul multiply-adds, to decide whether splitting it pays. */
+function workOf(job: MatmulJob): number {
+  const att = job.attention;
+  if (att) {
+    const { pos0, batch } = att.operands;
+    return batch * (pos0 + batch) * att.shape.nHead * att.shape.headDim * ATTENTION_COST;
+  }
+  let work = 0;
+  for (const part of job.parts) work += part.rows * job.cols * job.batch;
+  return work;
+}
 const FLOAT_COLS = 16;
 const TERNARY_COLS = 64;
 
@@ -437,14 +449,7 @@ function wasmKernels(
   const spans = spansIn(heapStart, size);
 
   function run(job: MatmulJob): void {
-    let work = 0;
-    for (const part of job.parts) work += part.rows * job.cols * job.batch;
-    const att = job.attention;
-    if (att) {
-      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim *
-        ATTENTION_COST;
-    }
-    forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
+    forkJoin(k, control, job, workOf(job) < SMALL_JOB ? 1 : threads);
   }
 
   const matmulFloat = floatMatmul(k, spans, run);
