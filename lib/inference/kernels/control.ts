@@ -357,8 +357,8 @@ function runRows(
 
 /**
  * This thread's parse of the current job, by control block and job number: a job is
- * cut into up to 8 chunks a thread, and parsing its arguments for every chunk
- * (objects, arrays) cost more than a small chunk's work. Safe to reuse: the arguments
+ * cut into up to 8 chunks a thread, and parsing its arguments (objects, arrays) for
+ * every chunk repeated the same allocations up to 16 times a job. Safe to reuse: the arguments
  * of job `seq` cannot change while a chunk of it is claimed (the caller waits for
  * every chunk). The control block is part of the key because the calling thread may
  * drive several kernel instances, each numbering its jobs from 1.
