@@ -65,6 +65,8 @@ export interface Int8Head {
    * by ‖x‖); a view of kernel memory.
    */
   readonly stats: Float64Array;
+  /** Scratch of the screening: every row's upper bound (`rows` f64, JavaScript memory). */
+  readonly upper: Float64Array;
 }
 
 /** Relative slack on every bound, far above the f64 rounding of the norms and products. */
@@ -205,7 +207,7 @@ export class Int8HeadBuilder {
     if (this.#bad > 0) return null;
     const k = this.#k, x16 = k.alloc(this.cols * 2), dots = k.alloc(this.rows * 4);
     const stats = new Float64Array(k.buffer, this.#stats, this.rows * 3);
-    return { source, q: this.#q, x16, dots, stats };
+    return { source, q: this.#q, x16, dots, stats, upper: new Float64Array(this.rows) };
   }
 }
 
@@ -308,26 +310,31 @@ function quantizeActivation(x: Float32Array, p: Int16Array): Activation | null {
   return { t, xNorm: Math.sqrt(xx), eNorm: Math.sqrt(ee) };
 }
 
-/** Rows whose upper bound reaches the `want`-th best lower bound, ascending. */
+/**
+ * Rows whose upper bound reaches the `want`-th best lower bound, ascending. One pass
+ * computes every row's bounds (the upper ones kept in the head's scratch) and the
+ * `want` best lower bounds; a second pass keeps the rows whose upper bound reaches them.
+ */
 function screen(head: Int8Head, dots: Int32Array, a: Activation, want: number): number[] {
-  const { stats } = head, rows = dots.length;
-  const approx = new Float64Array(rows), err = new Float64Array(rows);
-  const best: number[] = []; // the `want` largest lower bounds, descending
+  const { stats, upper } = head, rows = dots.length, t = a.t, eNorm = a.eNorm, xNorm = a.xNorm;
+  const best = new Float64Array(want).fill(-Infinity); // the `want` largest lower bounds, descending
+  let floor = -Infinity; // best[want - 1]: a row must beat it to enter
   for (let r = 0; r < rows; r++) {
-    const v = stats[3 * r]! * a.t * dots[r]!;
-    const e = (stats[3 * r + 1]! * a.eNorm + stats[3 * r + 2]! * a.xNorm) * (1 + SLACK) +
+    const v = stats[3 * r]! * t * dots[r]!;
+    const e = (stats[3 * r + 1]! * eNorm + stats[3 * r + 2]! * xNorm) * (1 + SLACK) +
       SLACK * 1e-3 * (Math.abs(v) + 1e-30);
-    approx[r] = v;
-    err[r] = e;
+    upper[r] = v + e;
     const low = v - e;
-    if (best.length === want && low <= best[want - 1]!) continue;
-    let i = best.length;
-    while (i > 0 && best[i - 1]! < low) i--;
-    best.splice(i, 0, low);
-    if (best.length > want) best.pop();
+    if (low <= floor) continue;
+    let i = want - 1;
+    while (i > 0 && best[i - 1]! < low) {
+      best[i] = best[i - 1]!;
+      i--;
+    }
+    best[i] = low;
+    floor = best[want - 1]!;
   }
-  const threshold = best.length < want ? -Infinity : best[want - 1]!;
   const out: number[] = [];
-  for (let r = 0; r < rows; r++) if (approx[r]! + err[r]! >= threshold) out.push(r);
+  for (let r = 0; r < rows; r++) if (upper[r]! >= floor) out.push(r);
   return out;
 }

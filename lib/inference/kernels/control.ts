@@ -46,7 +46,7 @@ const SCRATCH_BYTES = 64;
 const CHUNKS_PER_THREAD = 8;
 
 /** Int32 indices into the control block. */
-const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5;
+const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5, SEQ = 6;
 const X = 7, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14, PARTS = 15;
 /** Where the per-thread scratch of the batched f16 matmul starts. */
 const DECODE_SCRATCH = 18;
@@ -225,6 +225,7 @@ function groupsOf(parts: readonly JobPart[]): number {
 
 function writeArgs(control: Control, job: MatmulJob, chunks: number): void {
   const c = control.i32;
+  c[SEQ] = (c[SEQ]! + 1) | 0; // a new job: threads parse its arguments again
   c[OP] = job.op;
   c[X] = job.x;
   c[COLS] = job.cols;
@@ -355,6 +356,25 @@ function runRows(
 }
 
 /**
+ * This thread's parse of the current job, by control block and job number: a job is
+ * cut into up to 8 chunks a thread, and parsing its arguments (objects, arrays) for
+ * every chunk repeated the same allocations up to 16 times a job. Safe to reuse: the arguments
+ * of job `seq` cannot change while a chunk of it is claimed (the caller waits for
+ * every chunk). The control block is part of the key because the calling thread may
+ * drive several kernel instances, each numbering its jobs from 1.
+ */
+let parsed: { control: Control; seq: number; job: MatmulJob; units: number } | undefined;
+
+function currentJob(control: Control): { job: MatmulJob; units: number } {
+  const seq = Atomics.load(control.i32, SEQ);
+  if (parsed?.seq !== seq || parsed.control !== control) {
+    const job = readArgs(control);
+    parsed = { control, seq, job, units: unitsOf(job) };
+  }
+  return parsed;
+}
+
+/**
  * Claims and runs chunks of the published job until none are left. Returns the
  * first error thrown by a chunk (after counting it as done, so nobody waits).
  */
@@ -368,8 +388,8 @@ function claimChunks(kernels: KernelExports, control: Control, thread: number): 
     if (index >= chunks) return failure;
     if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
     try {
-      const job = readArgs(control);
-      const [u0, u1] = chunkGroups(unitsOf(job), index, chunks);
+      const { job, units } = currentJob(control);
+      const [u0, u1] = chunkGroups(units, index, chunks);
       if (u0 < u1) runUnits(kernels, control, job, u0, u1, thread);
     } catch (e) {
       failure ??= e;

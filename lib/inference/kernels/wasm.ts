@@ -77,6 +77,24 @@ const PAGE = 65536;
 const MAX_PAGES = 65536;
 /** Matmuls smaller than this many multiply-adds run on the calling thread alone. */
 const SMALL_JOB = 1 << 17;
+/**
+ * Attention runs in JavaScript (scalar f64, q·k and p·v per position and dimension): a
+ * multiply-add of it costs about as much as 16 of a SIMD matmul's, so a single token's
+ * attention is worth splitting over the threads from a few positions on.
+ */
+const ATTENTION_COST = 16;
+
+/** A job's size in matmul multiply-adds, to decide whether splitting it pays. */
+function workOf(job: MatmulJob): number {
+  const att = job.attention;
+  if (att) {
+    const { pos0, batch } = att.operands;
+    return batch * (pos0 + batch) * att.shape.nHead * att.shape.headDim * ATTENTION_COST;
+  }
+  let work = 0;
+  for (const part of job.parts) work += part.rows * job.cols * job.batch;
+  return work;
+}
 const FLOAT_COLS = 16;
 const TERNARY_COLS = 64;
 
@@ -431,13 +449,7 @@ function wasmKernels(
   const spans = spansIn(heapStart, size);
 
   function run(job: MatmulJob): void {
-    let work = 0;
-    for (const part of job.parts) work += part.rows * job.cols * job.batch;
-    const att = job.attention;
-    if (att) {
-      work = job.batch * (att.operands.pos0 + job.batch) * att.shape.nHead * att.shape.headDim;
-    }
-    forkJoin(k, control, job, work < SMALL_JOB ? 1 : threads);
+    forkJoin(k, control, job, workOf(job) < SMALL_JOB ? 1 : threads);
   }
 
   const matmulFloat = floatMatmul(k, spans, run);
