@@ -29,13 +29,18 @@ import { heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
-import { readJsonFile } from "../io/json.ts";
+import { readJsonFile, readJsonIfExists } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
 import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import { companionHasher, writeCompanions, writeGguf } from "../provenance/companions.ts";
+import {
+  commitModel,
+  companionHasher,
+  writeGguf,
+  type WrittenModel,
+} from "../provenance/companions.ts";
 import {
   TOKENIZER_MODELS,
   type TokenizerMetadata,
@@ -87,17 +92,9 @@ export interface ExportOptions {
 }
 
 /** What an export produced. */
-export interface ExportResult {
-  ggufPath: string;
-  metaPath: string;
-  fingerprintPath: string;
+export interface ExportResult extends WrittenModel {
   /** llama.cpp gguf-hash manifest (xxh64 per tensor and for the model, unless others were asked for). */
   manifestPath: string;
-  /** `sha256-<hex>` of the GGUF. */
-  fingerprint: string;
-  meta: GgufMeta;
-  /** Companions of an earlier export (.sig, .baseline.*) removed because they no longer match. */
-  removed: string[];
 }
 
 /** The `--outtype` / `--norm-type` values: the ggml type and the `general.file_type`. */
@@ -166,15 +163,6 @@ function optionalId(config: Record<string, unknown>, key: string, source: string
   return first;
 }
 
-async function readOptionalJson(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    await Deno.stat(path);
-  } catch {
-    return undefined;
-  }
-  return await readJsonFile(path);
-}
-
 /**
  * config.json → architecture row and hyper-parameters, the counts checked
  * against the checkpoint's tensors (opened here, once, for the whole export)
@@ -216,7 +204,7 @@ async function readTokenizer(
   s: Settings,
 ): Promise<{ tokenizerPath: string; tokMeta: TokenizerMetadata }> {
   const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
-  const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
+  const tokenizerConfig = await readJsonIfExists(join(opts.modelDir, "tokenizer_config.json"));
   const tokMeta = tokenizerMetadataFromJson(await readJsonFile(tokenizerPath), {
     vocabSize: h.vocabSize,
     bosId: optionalId(config, "bos_token_id", configPath),
@@ -383,7 +371,7 @@ async function writeOutputs(
     // The manifest and the fingerprint are computed as the bytes go by: no second read of the
     // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
     // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
-    const hashes = await companionHasher(opts.manifest);
+    const hashes = companionHasher(opts.manifest);
     const gguf = await writeGguf(outputs, ggufFile, w, hashes, (plan, i) => {
       opts.onProgress?.(i, sources.length, plan.name);
       return exportTensor(ctx, sources[i]!, plan, overflows);
@@ -393,17 +381,9 @@ async function writeOutputs(
     const sha = gguf.sha256;
     const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors: gguf.tensors };
     const meta = exportMeta(opts, m, s, written);
-    const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
-    const removed = await outputs.commit();
-    return {
-      ggufPath: ggufFile.finalPath,
-      metaPath: companions.metaPath,
-      fingerprintPath: companions.fingerprintPath,
-      manifestPath: companions.manifestPath!,
-      fingerprint: meta.fingerprint,
-      meta,
-      removed,
-    };
+    const result = await commitModel(outputs, ggufFile, s.stem, meta, sha, hashes, opts.keep);
+    // The export always writes a manifest.
+    return { ...result, manifestPath: result.manifestPath! };
   } catch (e) {
     await outputs.abort();
     throw e;

@@ -250,3 +250,54 @@ export async function writeCompanions(
   }
   return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
 }
+
+/** What an export or a quantization wrote, once committed. */
+export interface WrittenModel {
+  ggufPath: string;
+  metaPath: string;
+  fingerprintPath: string;
+  /** Null when no manifest was asked for. */
+  manifestPath: string | null;
+  /** `sha256-<hex>` of the written GGUF. */
+  fingerprint: string;
+  meta: GgufMeta;
+  /** Companions of an earlier file (.sig, .baseline.*) removed because they no longer match. */
+  removed: string[];
+}
+
+/**
+ * The last step of an export or a quantization: the companions of the GGUF
+ * written into `ggufFile` ({@link writeCompanions}), then the whole output
+ * set committed.
+ *
+ * @example
+ * ```ts
+ * import { commitModel } from "./companions.ts";
+ * import type { AtomicFile, AtomicOutputs } from "../io/atomic.ts";
+ * import type { GgufMeta } from "./meta.ts";
+ * declare const outputs: AtomicOutputs, ggufFile: AtomicFile, meta: GgufMeta, sha: string;
+ * const written = await commitModel(outputs, ggufFile, "clean-f16", meta, sha, null);
+ * written.ggufPath; // ".../clean-f16.gguf", now in place
+ * ```
+ */
+export async function commitModel(
+  outputs: AtomicOutputs,
+  ggufFile: AtomicFile,
+  stem: string,
+  meta: GgufMeta,
+  ggufSha256: string,
+  hashes: PayloadHashing | null,
+  keep: readonly string[] = [],
+): Promise<WrittenModel> {
+  const companions = await writeCompanions(outputs, stem, meta, ggufSha256, hashes, keep);
+  const removed = await outputs.commit();
+  return {
+    ggufPath: ggufFile.finalPath,
+    metaPath: companions.metaPath,
+    fingerprintPath: companions.fingerprintPath,
+    manifestPath: companions.manifestPath,
+    fingerprint: meta.fingerprint,
+    meta,
+    removed,
+  };
+}

@@ -37,7 +37,7 @@
 
 import { basename, dirname, resolve } from "node:path";
 import { ModelShapeError, NonFiniteError, NotTernaryError, UsageError } from "../errors.ts";
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonFile } from "../io/json.ts";
 import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import { codecOf, type GgmlType } from "../codecs/table.ts";
@@ -50,10 +50,11 @@ import type { CommitHooks } from "../io/output_set.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
+  commitModel,
   companionHasher,
   type ProducedTensor,
-  writeCompanions,
   writeGguf,
+  type WrittenModel,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
@@ -104,19 +105,8 @@ export interface QuantizeOptions {
   commitHooks?: CommitHooks;
 }
 
-/** What {@link quantizeGguf} wrote. */
-export interface QuantizeResult {
-  ggufPath: string;
-  metaPath: string;
-  fingerprintPath: string;
-  /** Null when `hashManifest` was false. */
-  manifestPath: string | null;
-  /** `sha256-<hex>` of the written GGUF. */
-  fingerprint: string;
-  meta: GgufMeta;
-  /** Companions of an earlier file (.sig, .baseline.*) removed because they no longer match. */
-  removed: string[];
-}
+/** What {@link quantizeGguf} wrote (`manifestPath` null when `hashManifest` was false). */
+export type QuantizeResult = WrittenModel;
 
 /** One tensor of the input and what becomes of it. */
 interface TensorJob {
@@ -486,10 +476,6 @@ async function sourceMeta(
   return { path, json, hfNames };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /** The output file name, refused when it has folders in it or would replace the input. */
 function outputName(opts: QuantizeOptions, format: QuantFormat, outDir: string) {
   const stem = opts.name ?? `clean-${format.name}`;
@@ -559,8 +545,8 @@ async function quantizeMeta(
       copied_tensors: r.jobs.length - quantized,
     },
     sources,
-    config: isRecord(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
-    tokenizer: isRecord(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
+    config: isJsonObject(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
+    tokenizer: isJsonObject(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
     tensors,
     warnings,
     ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
@@ -619,7 +605,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     );
     try {
       const ggufFile = await outputs.file(outName);
-      const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
+      const hashes = opts.hashManifest === false ? null : companionHasher(opts.manifest);
       const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
@@ -637,15 +623,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         tensors,
         warnings,
       );
-      const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
-      const removed = await outputs.commit();
-      return {
-        ggufPath: ggufFile.finalPath,
-        ...companions,
-        fingerprint: meta.fingerprint,
-        meta,
-        removed,
-      };
+      return await commitModel(outputs, ggufFile, stem, meta, ggufSha, hashes);
     } catch (e) {
       await outputs.abort();
       throw e;

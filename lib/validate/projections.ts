@@ -35,6 +35,7 @@ import {
 } from "../provenance/tensor_stats.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
+import { sameShape } from "../arch/model_tensors.ts";
 import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
 import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
@@ -158,13 +159,6 @@ async function matrixStats(
   }
   const entry = { name: t.name, type: codec.name, shape: [...t.shape], ...stats.result() };
   return { entry, ternary };
-}
-
-/** A vector may be written with extra leading 1s; compare the squeezed shape. */
-function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
-  const a = [...actual];
-  while (a.length > expected.length && a[0] === 1) a.shift();
-  return a.length === expected.length && a.every((d, i) => d === expected[i]);
 }
 
 const fmt = (x: number) => Number(x.toPrecision(6)).toString();
