@@ -37,7 +37,7 @@
 
 import { basename, dirname, resolve } from "node:path";
 import { ModelShapeError, NonFiniteError, NotTernaryError, UsageError } from "../errors.ts";
-import { isJsonObject, readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonIfExists } from "../io/json.ts";
 import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import { codecOf, type GgmlType } from "../codecs/table.ts";
@@ -262,13 +262,7 @@ function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): Produced
   const { fileOffset, nbytes, name } = job.info;
   const stats = copyStats(job);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const buffer = stats.buffer;
-    for (let done = 0; done < nbytes; done += buffer.length) {
-      const bytes = reader.readInto(
-        fileOffset + done,
-        buffer.subarray(0, Math.min(buffer.length, nbytes - done)),
-        `tensor ${name}`,
-      );
+    for (const { bytes } of reader.slabs(fileOffset, nbytes, stats.buffer, `tensor ${name}`)) {
       stats.add(bytes);
       const { nonFinite } = stats.result();
       if (nonFinite > 0) {
@@ -303,13 +297,26 @@ function notTernaryLater(src: GgufFile, name: string, what: string): NotTernaryE
   );
 }
 
+/** {@link notTernaryLater} for the first 16-bit pattern of a chunk that `table` finds invalid. */
+function invalidBits16(
+  src: GgufFile,
+  job: TensorJob,
+  bits: Uint16Array,
+  table: Uint8Array,
+  chunkStart: number,
+): NotTernaryError {
+  const i = firstInvalid16(bits, table);
+  const value = floatCodecOf(src, job.info).value(bits[i]!);
+  const what = `element ${chunkStart + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`;
+  return notTernaryLater(src, job.info.name, what);
+}
+
 /** F16/BF16 ternary values: one table lookup per element (lib/codecs/ternary_bits.ts). */
 async function* tritsFromTable(
   src: GgufFile,
   job: TensorJob,
   counts: Float64Array,
 ): AsyncGenerator<Int8Array> {
-  const float = floatCodecOf(src, job.info);
   const table = ternaryCodeTable16(job.scan!.scaleBits!);
   const trits = new Int8Array(CHUNK_ELEMENTS);
   let done = 0;
@@ -317,14 +324,7 @@ async function* tritsFromTable(
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     const out = trits.subarray(0, bits.length);
     classifyBits16(bits, table, counts, out);
-    if (counts[3]! > 0) {
-      const i = firstInvalid16(bits, table);
-      throw notTernaryLater(
-        src,
-        job.info.name,
-        `element ${done + i} is ${float.value(bits[i]!)}, not -s, 0 or +s (s = ${job.scan!.scale})`,
-      );
-    }
+    if (counts[3]! > 0) throw invalidBits16(src, job, bits, table, done);
     done += bits.length;
     yield out;
   }
@@ -391,22 +391,11 @@ async function* packedFromBits16(
 ): AsyncGenerator<Uint8Array> {
   const { fileOffset, nbytes, name } = job.info;
   const scaleBits = job.scan!.scaleBits!;
-  for (let done = 0; done < nbytes; done += packer.input.length) {
-    const bytes = reader.readInto(
-      fileOffset + done,
-      packer.input.subarray(0, Math.min(packer.input.length, nbytes - done)),
-      `tensor ${name}`,
-    );
+  for (const { bytes, done } of reader.slabs(fileOffset, nbytes, packer.input, `tensor ${name}`)) {
     const packed = packer.pack(bytes.length / 2, scaleBits, counts);
     if (packed === null) {
       const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-      const i = firstInvalid16(bits, ternaryCodeTable16(scaleBits));
-      const value = floatCodecOf(src, job.info).value(bits[i]!);
-      throw notTernaryLater(
-        src,
-        name,
-        `element ${done / 2 + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`,
-      );
+      throw invalidBits16(src, job, bits, ternaryCodeTable16(scaleBits), done / 2);
     }
     yield packed;
   }
@@ -455,12 +444,8 @@ async function sourceMeta(
   { path: string; json: Record<string, unknown>; hfNames: Map<string, string | null> } | null
 > {
   const path = companionPaths(input).meta;
-  try {
-    await Deno.stat(path);
-  } catch {
-    return null;
-  }
-  const json = await readJsonFile(path);
+  const json = await readJsonIfExists(path);
+  if (!json) return null;
   if (json.fingerprint !== `sha256-${inputSha}`) {
     warn(`${path} does not describe ${input} (its fingerprint differs): hf names not carried over`);
     return null;
