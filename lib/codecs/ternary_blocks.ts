@@ -29,7 +29,7 @@
 
 import { FormatError, NotTernaryError } from "../errors.ts";
 import { f16ToF32, f32ToF16 } from "./float.ts";
-import { TRIT_CODE } from "./ternary.ts";
+import { TRIT_CODE, wholeBlocks } from "./ternary.ts";
 
 /** Elements per block (QK_K). */
 export const BLOCK_ELEMENTS = 256;
@@ -47,21 +47,9 @@ export interface TernaryBlockLayout {
   unpack(bytes: Uint8Array, o: number, codes: Uint8Array, base: number): void;
 }
 
-/**
- * Blocks in `n` elements; a count that is not a multiple of 256 is a NotTernaryError.
- *
- * @example
- * ```ts
- * blockCount(TQ2_0_LAYOUT, 512, "w"); // 2
- * ```
- */
-export function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
-  if (!Number.isSafeInteger(n) || n < 0 || n % BLOCK_ELEMENTS !== 0) {
-    throw new NotTernaryError(
-      `${name}: ${layout.name} needs an element count that is a multiple of ${BLOCK_ELEMENTS}, got ${n}`,
-    );
-  }
-  return n / BLOCK_ELEMENTS;
+/** Blocks in `n` elements; a count that is not a multiple of 256 is a NotTernaryError. */
+function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
+  return wholeBlocks(n, BLOCK_ELEMENTS, layout.name, name);
 }
 
 function checkLength(

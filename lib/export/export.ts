@@ -31,13 +31,13 @@ import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
 import { readJsonFile, readJsonIfExists } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
 import {
   commitModel,
   companionHasher,
+  type ModelOutputOptions,
   writeGguf,
   type WrittenModel,
 } from "../provenance/companions.ts";
@@ -47,13 +47,12 @@ import {
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
-import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { ChunkConverter } from "./convert.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
 /** Export options (the CLI flags of `model-export`). */
-export interface ExportOptions {
+export interface ExportOptions extends ModelOutputOptions {
   modelDir: string;
   /** tokenizer.json; wins over the one in modelDir. */
   tokenizerPath?: string;
@@ -70,25 +69,15 @@ export interface ExportOptions {
   name?: string;
   /** Where the checkpoint came from (e.g. the Hub repo and commit), recorded in meta.json. */
   origin?: Record<string, unknown>;
-  /** Record the export time in meta.json (off by default: reproducible files). */
-  timestamp?: boolean;
-  /** Called as each tensor is written. */
-  onProgress?: (done: number, total: number, tensor: string) => void;
-  /** Called with each warning (also recorded in meta.json). */
-  onWarning?: (message: string) => void;
   quiet?: boolean;
   /** Files beside the output never removed as stale companions (model-check's reference baseline). */
   keep?: readonly string[];
-  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
-  manifest?: readonly GgufHashAlgo[];
   /**
    * sha256 of source files already computed and checked against the Hub in
    * this run (the download's), by absolute path: recorded as they are, not
    * recomputed. Any other source is hashed in a worker beside the export.
    */
   verifiedSha256?: Readonly<Record<string, string>>;
-  /** Observers of the output commit's steps, for crash tests (no task sets them). */
-  commitHooks?: CommitHooks;
 }
 
 /** What an export produced. */

@@ -27,6 +27,7 @@
 
 import { join, resolve } from "node:path";
 import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
 import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
@@ -249,6 +250,20 @@ export async function writeCompanions(
     manifestPath = manifestFile.finalPath;
   }
   return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
+}
+
+/** The options an export and a quantization share: what the run records and whom it tells. */
+export interface ModelOutputOptions {
+  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
+  /** Record the time in meta.json (off by default: reproducible files). */
+  timestamp?: boolean;
+  /** Called before each tensor is written, and once at the end. */
+  onProgress?: (done: number, total: number, tensor: string) => void;
+  /** Called with each warning (also recorded in meta.json). */
+  onWarning?: (message: string) => void;
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
 }
 
 /** What an export or a quantization wrote, once committed. */

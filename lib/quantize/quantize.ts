@@ -46,18 +46,17 @@ import { readHparams } from "../arch/hparams.ts";
 import { checkModelTensors } from "../arch/model_tensors.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
   commitModel,
   companionHasher,
+  type ModelOutputOptions,
   type ProducedTensor,
   writeGguf,
   type WrittenModel,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
-import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { SlabReader } from "./slab_reader.ts";
@@ -80,7 +79,7 @@ import {
 } from "./scan.ts";
 
 /** Options of {@link quantizeGguf} (the flags of `model-quantize-i2s`). */
-export interface QuantizeOptions {
+export interface QuantizeOptions extends ModelOutputOptions {
   /** The float GGUF to quantize (F32/F16/BF16 projections). */
   input: string;
   /** Output folder; default the input's folder. */
@@ -93,16 +92,6 @@ export interface QuantizeOptions {
   name?: string;
   /** Write `<stem>.gguf-hash` (llama.cpp gguf-hash format); default true. */
   hashManifest?: boolean;
-  /** Digests of the manifest; default xxh64 alone, as llama-gguf-hash. */
-  manifest?: readonly GgufHashAlgo[];
-  /** Record the time in meta.json (off by default: reproducible files). */
-  timestamp?: boolean;
-  /** Called before each tensor is written, and once at the end. */
-  onProgress?: (done: number, total: number, tensor: string) => void;
-  /** Called with each warning (also recorded in meta.json). */
-  onWarning?: (message: string) => void;
-  /** Observers of the output commit's steps, for crash tests (no task sets them). */
-  commitHooks?: CommitHooks;
 }
 
 /** What {@link quantizeGguf} wrote (`manifestPath` null when `hashManifest` was false). */
