@@ -52,12 +52,8 @@ function blockCount(layout: TernaryBlockLayout, n: number, name: string): number
   return wholeBlocks(n, BLOCK_ELEMENTS, layout.name, name);
 }
 
-function checkLength(
-  layout: TernaryBlockLayout,
-  bytes: Uint8Array,
-  n: number,
-  name: string,
-): number {
+/** The codes (0..3) of `n` elements and each block's scale; a FormatError when `bytes` is short. */
+function unpackBlocks(layout: TernaryBlockLayout, bytes: Uint8Array, n: number, name: string) {
   const nb = blockCount(layout, n, name);
   if (bytes.length < nb * layout.blockBytes) {
     throw new FormatError(
@@ -66,7 +62,14 @@ function checkLength(
       } bytes, got ${bytes.length}`,
     );
   }
-  return nb;
+  const codes = new Uint8Array(n);
+  const scales = new Float32Array(nb);
+  for (let b = 0; b < nb; b++) {
+    const o = b * layout.blockBytes;
+    layout.unpack(bytes, o, codes, b * BLOCK_ELEMENTS);
+    scales[b] = readScale(layout, bytes, o);
+  }
+  return { codes, scales };
 }
 
 /** f16 bits of a block scale; refuses scales that f16 turns into inf. */
@@ -202,14 +205,7 @@ export function decodeBlocks(
   n: number,
   name = "tensor",
 ): { trits: Int8Array; scales: Float32Array } {
-  const nb = checkLength(layout, bytes, n, name);
-  const codes = new Uint8Array(n);
-  const scales = new Float32Array(nb);
-  for (let b = 0; b < nb; b++) {
-    const o = b * layout.blockBytes;
-    layout.unpack(bytes, o, codes, b * BLOCK_ELEMENTS);
-    scales[b] = readScale(layout, bytes, o);
-  }
+  const { codes, scales } = unpackBlocks(layout, bytes, n, name);
   const trits = new Int8Array(n);
   for (let i = 0; i < n; i++) {
     const c = codes[i]!;
@@ -238,15 +234,9 @@ export function dequantizeBlocks(
   n: number,
   name = "tensor",
 ): Float32Array {
-  const nb = checkLength(layout, bytes, n, name);
-  const codes = new Uint8Array(n);
+  const { codes, scales } = unpackBlocks(layout, bytes, n, name);
   const out = new Float32Array(n);
-  for (let b = 0; b < nb; b++) {
-    const o = b * layout.blockBytes, base = b * BLOCK_ELEMENTS;
-    layout.unpack(bytes, o, codes, base);
-    const d = readScale(layout, bytes, o);
-    for (let j = base; j < base + BLOCK_ELEMENTS; j++) out[j] = (codes[j]! - 1) * d;
-  }
+  for (let i = 0; i < n; i++) out[i] = (codes[i]! - 1) * scales[i >> 8]!;
   return out;
 }
 
