@@ -97,8 +97,18 @@ export function checkModelTensors(g: GgufFile, hp: ModelHparams): FoundTensor[] 
   });
 }
 
-/** Leading 1s are ignored: a GGUF vector may be written with dims [n, 1]. */
-function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
+/**
+ * True when `actual` is `expected` but for extra leading 1s: a GGUF vector
+ * may be written with dims [n, 1] (PyTorch order [1, n]).
+ *
+ * @example
+ * ```ts
+ * import { sameShape } from "./model_tensors.ts";
+ * sameShape([1, 256], [256]); // true
+ * sameShape([256, 1], [256]); // false
+ * ```
+ */
+export function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
   const a = [...actual];
   while (a.length > expected.length && a[0] === 1) a.shift();
   return a.length === expected.length && a.every((d, i) => d === expected[i]);

@@ -21,7 +21,7 @@
 import { basename, dirname } from "node:path";
 import { FormatError, UsageError } from "../errors.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonFile } from "../io/json.ts";
 import { stemOf } from "../provenance/meta.ts";
 import { normRmsChart } from "./chart.ts";
 import { renderBaselineMarkdown } from "./markdown.ts";
@@ -88,46 +88,45 @@ export async function writeBaseline(baseline: Baseline, paths: BaselinePaths): P
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** Checks that `value` has the shape of a {@link Baseline}; a FormatError names the first wrong field. */
 function parseBaseline(value: unknown, source: string): Baseline {
   const fail = (what: string): never => {
     throw new FormatError(`${source}: not a baseline (${what})`);
   };
-  if (!isObject(value)) return fail("not a JSON object");
+  if (!isJsonObject(value)) return fail("not a JSON object");
   if (value.schema !== BASELINE_SCHEMA_ID) {
     fail(`"schema" is ${JSON.stringify(value.schema)}, expected "${BASELINE_SCHEMA_ID}"`);
   }
   const model = value.model;
-  if (!isObject(model) || typeof model.fingerprint !== "string") {
+  if (!isJsonObject(model) || typeof model.fingerprint !== "string") {
     fail(`"model.fingerprint" missing`);
   }
   if (!/^sha256-[0-9a-f]{64}$/.test((model as Record<string, unknown>).fingerprint as string)) {
     fail(`"model.fingerprint" is not sha256-<64 hex digits>`);
   }
-  if (!isObject(value.metadata)) fail(`"metadata" is not an object`);
+  if (!isJsonObject(value.metadata)) fail(`"metadata" is not an object`);
   for (const key of ["norms", "projections", "otherTensors"]) {
     const list = value[key];
     if (!Array.isArray(list)) fail(`"${key}" is not an array`);
     for (const [i, t] of (list as unknown[]).entries()) {
-      if (!isObject(t) || typeof t.name !== "string" || !Array.isArray(t.shape)) {
+      if (!isJsonObject(t) || typeof t.name !== "string" || !Array.isArray(t.shape)) {
         fail(`"${key}[${i}]" lacks a name or a shape`);
       }
     }
   }
   for (const key of ["probe", "nll"]) {
-    if (value[key] !== null && !isObject(value[key])) {
+    if (value[key] !== null && !isJsonObject(value[key])) {
       fail(`"${key}" is neither null nor an object`);
     }
   }
   const probe = value.probe;
-  if (isObject(probe) && (!Array.isArray(probe.promptIds) || !Array.isArray(probe.generatedIds))) {
+  if (
+    isJsonObject(probe) && (!Array.isArray(probe.promptIds) || !Array.isArray(probe.generatedIds))
+  ) {
     fail(`"probe" lacks promptIds or generatedIds`);
   }
   const nll = value.nll;
-  if (isObject(nll) && typeof nll.meanNll !== "number") fail(`"nll.meanNll" is not a number`);
+  if (isJsonObject(nll) && typeof nll.meanNll !== "number") fail(`"nll.meanNll" is not a number`);
   return value as unknown as Baseline;
 }
 

@@ -33,9 +33,9 @@ export interface ConversionReport {
 }
 
 /** Largest finite f16, positive (0x7bff = 65504). */
-export const F16_MAX_BITS = 0x7bff;
+const F16_MAX_BITS = 0x7bff;
 /** f16 +inf. */
-export const F16_INF_BITS = 0x7c00;
+const F16_INF_BITS = 0x7c00;
 
 /** bf16 bits whose magnitude (b & 0x7fff) is in [OVF_LO, OVF_LO + OVF_SPAN) overflow f16. */
 const BF16_F16_OVF_LO = 0x4780; // 65536; 0x477f = 65280 still fits

@@ -18,20 +18,12 @@
  */
 
 import { FormatError, NotTernaryError } from "../errors.ts";
-import { TRIT_CODE } from "./ternary.ts";
+import { TRIT_CODE, wholeBlocks } from "./ternary.ts";
 
 /** Elements per I2_S block (x86 layout). */
 export const I2S_BLOCK_ELEMENTS = 128;
 /** The tail after the packed codes: the f32 scale and 28 zero bytes. */
 export const I2S_TAIL_BYTES = 32;
-
-function checkElementCount(n: number, name: string): void {
-  if (!Number.isSafeInteger(n) || n < 0 || n % I2S_BLOCK_ELEMENTS !== 0) {
-    throw new NotTernaryError(
-      `${name}: I2_S needs an element count that is a multiple of ${I2S_BLOCK_ELEMENTS}, got ${n}`,
-    );
-  }
-}
 
 /**
  * Bytes an I2_S tensor of `n` elements occupies: n/4 packed + 32 (scale and padding).
@@ -43,7 +35,7 @@ function checkElementCount(n: number, name: string): void {
  * ```
  */
 export function i2sByteSize(n: number, name = "tensor"): number {
-  checkElementCount(n, name);
+  wholeBlocks(n, I2S_BLOCK_ELEMENTS, "I2_S", name);
   return n / 4 + I2S_TAIL_BYTES;
 }
 
@@ -83,7 +75,7 @@ export function packI2SInto(
   elementOffset: number,
   name = "tensor",
 ): void {
-  checkElementCount(trits.length, name);
+  wholeBlocks(trits.length, I2S_BLOCK_ELEMENTS, "I2_S", name);
   if (!Number.isSafeInteger(elementOffset) || elementOffset % I2S_BLOCK_ELEMENTS !== 0) {
     throw new NotTernaryError(
       `${name}: I2_S slab offset must be a multiple of ${I2S_BLOCK_ELEMENTS}, got ${elementOffset}`,

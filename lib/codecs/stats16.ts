@@ -30,7 +30,7 @@ interface StatsExports {
 const TABLE_AT = 1 << 16;
 const INPUT_AT = 6 << 16;
 /** The most input bytes one call takes (the module's memory ends there). */
-export const STATS16_MAX_BYTES = 1 << 22;
+const STATS16_MAX_BYTES = 1 << 22;
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -56,7 +56,7 @@ export class Stats16 {
   #max = -Infinity;
   #nonFinite = 0;
 
-  /** For values of `type`, in chunks of at most `chunkBytes` ({@link STATS16_MAX_BYTES}). */
+  /** For values of `type`, in chunks of at most `chunkBytes` (even, at most `STATS16_MAX_BYTES`, 4 MiB). */
   constructor(type: "F16" | "BF16", chunkBytes: number) {
     if (chunkBytes > STATS16_MAX_BYTES || chunkBytes % 2 !== 0) {
       throw new RangeError(`Stats16: chunks of ${chunkBytes} bytes (even, at most 4 MiB)`);

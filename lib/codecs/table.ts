@@ -29,11 +29,10 @@ import {
   type OverflowMode,
 } from "./float_bulk.ts";
 import { I2S_BLOCK_ELEMENTS, I2S_TAIL_BYTES, i2sTail, packI2SInto, unpackI2S } from "./i2s.ts";
-import { ternaryInfo, tritsFromTernary } from "./ternary.ts";
+import { ternaryInfo, tritsFromTernary, wholeBlocks } from "./ternary.ts";
 import { classifyBits16, firstMagnitude16, ternaryCodeTable16 } from "./ternary_bits.ts";
 import {
   BLOCK_ELEMENTS,
-  blockCount,
   blocksFromTrits,
   decodeBlocks,
   quantizeBlocks,
@@ -228,7 +227,7 @@ function blockRow(id: GgmlType, layout: TernaryBlockLayout): Codec {
     id,
     layout.name,
     BLOCK_ELEMENTS,
-    (n, where) => blockCount(layout, n, where) * layout.blockBytes,
+    (n, where) => wholeBlocks(n, BLOCK_ELEMENTS, layout.name, where) * layout.blockBytes,
     {
       rowBlock: BLOCK_ELEMENTS,
       storedScale: f16Round,

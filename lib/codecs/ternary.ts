@@ -3,7 +3,7 @@
  * (docs/reference/formats.md, "BitNet b1.58 forward pass"): `s = max(mean|W|, 1e-5)` per tensor,
  * `trit = clamp(round(W / s), -1, 1)` with round half to even.
  *
- * The packers (`i2s.ts`, `tq2_0.ts`, `tq1_0.ts`) take the `Int8Array` of trits
+ * The packers (`i2s.ts`, `ternary_blocks.ts`) take the `Int8Array` of trits
  * (−1, 0, +1) and the scale produced here.
  *
  * @example
@@ -35,6 +35,24 @@ export const TRIT_CODE: Uint8Array = (() => {
   t[1] = 2;
   return t;
 })();
+
+/**
+ * Blocks of `block` elements in `n`; a count that is not a whole number of
+ * them is a NotTernaryError (`typeName` is the packed type, `name` the tensor).
+ *
+ * @example
+ * ```ts
+ * wholeBlocks(512, 256, "TQ2_0", "w"); // 2
+ * ```
+ */
+export function wholeBlocks(n: number, block: number, typeName: string, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n % block !== 0) {
+    throw new NotTernaryError(
+      `${name}: ${typeName} needs an element count that is a multiple of ${block}, got ${n}`,
+    );
+  }
+  return n / block;
+}
 
 /** The floor of the absmean scale, as a float32 (torch clamps a float32 tensor). */
 const MIN_SCALE = Math.fround(1e-5);

@@ -29,7 +29,7 @@
 
 import { FormatError, NotTernaryError } from "../errors.ts";
 import { f16ToF32, f32ToF16 } from "./float.ts";
-import { TRIT_CODE } from "./ternary.ts";
+import { TRIT_CODE, wholeBlocks } from "./ternary.ts";
 
 /** Elements per block (QK_K). */
 export const BLOCK_ELEMENTS = 256;
@@ -47,29 +47,13 @@ export interface TernaryBlockLayout {
   unpack(bytes: Uint8Array, o: number, codes: Uint8Array, base: number): void;
 }
 
-/**
- * Blocks in `n` elements; a count that is not a multiple of 256 is a NotTernaryError.
- *
- * @example
- * ```ts
- * blockCount(TQ2_0_LAYOUT, 512, "w"); // 2
- * ```
- */
-export function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
-  if (!Number.isSafeInteger(n) || n < 0 || n % BLOCK_ELEMENTS !== 0) {
-    throw new NotTernaryError(
-      `${name}: ${layout.name} needs an element count that is a multiple of ${BLOCK_ELEMENTS}, got ${n}`,
-    );
-  }
-  return n / BLOCK_ELEMENTS;
+/** Blocks in `n` elements; a count that is not a multiple of 256 is a NotTernaryError. */
+function blockCount(layout: TernaryBlockLayout, n: number, name: string): number {
+  return wholeBlocks(n, BLOCK_ELEMENTS, layout.name, name);
 }
 
-function checkLength(
-  layout: TernaryBlockLayout,
-  bytes: Uint8Array,
-  n: number,
-  name: string,
-): number {
+/** The codes (0..3) of `n` elements and each block's scale; a FormatError when `bytes` is short. */
+function unpackBlocks(layout: TernaryBlockLayout, bytes: Uint8Array, n: number, name: string) {
   const nb = blockCount(layout, n, name);
   if (bytes.length < nb * layout.blockBytes) {
     throw new FormatError(
@@ -78,7 +62,14 @@ function checkLength(
       } bytes, got ${bytes.length}`,
     );
   }
-  return nb;
+  const codes = new Uint8Array(n);
+  const scales = new Float32Array(nb);
+  for (let b = 0; b < nb; b++) {
+    const o = b * layout.blockBytes;
+    layout.unpack(bytes, o, codes, b * BLOCK_ELEMENTS);
+    scales[b] = readScale(layout, bytes, o);
+  }
+  return { codes, scales };
 }
 
 /** f16 bits of a block scale; refuses scales that f16 turns into inf. */
@@ -214,14 +205,7 @@ export function decodeBlocks(
   n: number,
   name = "tensor",
 ): { trits: Int8Array; scales: Float32Array } {
-  const nb = checkLength(layout, bytes, n, name);
-  const codes = new Uint8Array(n);
-  const scales = new Float32Array(nb);
-  for (let b = 0; b < nb; b++) {
-    const o = b * layout.blockBytes;
-    layout.unpack(bytes, o, codes, b * BLOCK_ELEMENTS);
-    scales[b] = readScale(layout, bytes, o);
-  }
+  const { codes, scales } = unpackBlocks(layout, bytes, n, name);
   const trits = new Int8Array(n);
   for (let i = 0; i < n; i++) {
     const c = codes[i]!;
@@ -250,15 +234,9 @@ export function dequantizeBlocks(
   n: number,
   name = "tensor",
 ): Float32Array {
-  const nb = checkLength(layout, bytes, n, name);
-  const codes = new Uint8Array(n);
+  const { codes, scales } = unpackBlocks(layout, bytes, n, name);
   const out = new Float32Array(n);
-  for (let b = 0; b < nb; b++) {
-    const o = b * layout.blockBytes, base = b * BLOCK_ELEMENTS;
-    layout.unpack(bytes, o, codes, base);
-    const d = readScale(layout, bytes, o);
-    for (let j = base; j < base + BLOCK_ELEMENTS; j++) out[j] = (codes[j]! - 1) * d;
-  }
+  for (let i = 0; i < n; i++) out[i] = (codes[i]! - 1) * scales[i >> 8]!;
   return out;
 }
 

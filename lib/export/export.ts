@@ -29,26 +29,30 @@ import { heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
 import { SafetensorsCheckpoint } from "../safetensors/reader.ts";
 import { type HashJob, sha256InWorker } from "../io/hash_worker.ts";
-import { readJsonFile } from "../io/json.ts";
+import { readJsonFile, readJsonIfExists } from "../io/json.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import { companionHasher, writeCompanions, writeGguf } from "../provenance/companions.ts";
+import {
+  commitModel,
+  companionHasher,
+  type ModelOutputOptions,
+  writeGguf,
+  type WrittenModel,
+} from "../provenance/companions.ts";
 import {
   TOKENIZER_MODELS,
   type TokenizerMetadata,
   tokenizerMetadataFromJson,
   writeTokenizerMetadata,
 } from "../tokenizer/metadata.ts";
-import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { type GgufMeta, type MetaSource, type MetaTensor, TOOL } from "../provenance/meta.ts";
 import { ChunkConverter } from "./convert.ts";
 import { exportTensor, type ProduceContext, resolveTensors, type SourceTensor } from "./tensors.ts";
 
 /** Export options (the CLI flags of `model-export`). */
-export interface ExportOptions {
+export interface ExportOptions extends ModelOutputOptions {
   modelDir: string;
   /** tokenizer.json; wins over the one in modelDir. */
   tokenizerPath?: string;
@@ -65,39 +69,21 @@ export interface ExportOptions {
   name?: string;
   /** Where the checkpoint came from (e.g. the Hub repo and commit), recorded in meta.json. */
   origin?: Record<string, unknown>;
-  /** Record the export time in meta.json (off by default: reproducible files). */
-  timestamp?: boolean;
-  /** Called as each tensor is written. */
-  onProgress?: (done: number, total: number, tensor: string) => void;
-  /** Called with each warning (also recorded in meta.json). */
-  onWarning?: (message: string) => void;
   quiet?: boolean;
   /** Files beside the output never removed as stale companions (model-check's reference baseline). */
   keep?: readonly string[];
-  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
-  manifest?: readonly GgufHashAlgo[];
   /**
    * sha256 of source files already computed and checked against the Hub in
    * this run (the download's), by absolute path: recorded as they are, not
    * recomputed. Any other source is hashed in a worker beside the export.
    */
   verifiedSha256?: Readonly<Record<string, string>>;
-  /** Observers of the output commit's steps, for crash tests (no task sets them). */
-  commitHooks?: CommitHooks;
 }
 
 /** What an export produced. */
-export interface ExportResult {
-  ggufPath: string;
-  metaPath: string;
-  fingerprintPath: string;
+export interface ExportResult extends WrittenModel {
   /** llama.cpp gguf-hash manifest (xxh64 per tensor and for the model, unless others were asked for). */
   manifestPath: string;
-  /** `sha256-<hex>` of the GGUF. */
-  fingerprint: string;
-  meta: GgufMeta;
-  /** Companions of an earlier export (.sig, .baseline.*) removed because they no longer match. */
-  removed: string[];
 }
 
 /** The `--outtype` / `--norm-type` values: the ggml type and the `general.file_type`. */
@@ -166,15 +152,6 @@ function optionalId(config: Record<string, unknown>, key: string, source: string
   return first;
 }
 
-async function readOptionalJson(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    await Deno.stat(path);
-  } catch {
-    return undefined;
-  }
-  return await readJsonFile(path);
-}
-
 /**
  * config.json → architecture row and hyper-parameters, the counts checked
  * against the checkpoint's tensors (opened here, once, for the whole export)
@@ -216,7 +193,7 @@ async function readTokenizer(
   s: Settings,
 ): Promise<{ tokenizerPath: string; tokMeta: TokenizerMetadata }> {
   const tokenizerPath = opts.tokenizerPath ?? join(opts.modelDir, "tokenizer.json");
-  const tokenizerConfig = await readOptionalJson(join(opts.modelDir, "tokenizer_config.json"));
+  const tokenizerConfig = await readJsonIfExists(join(opts.modelDir, "tokenizer_config.json"));
   const tokMeta = tokenizerMetadataFromJson(await readJsonFile(tokenizerPath), {
     vocabSize: h.vocabSize,
     bosId: optionalId(config, "bos_token_id", configPath),
@@ -383,7 +360,7 @@ async function writeOutputs(
     // The manifest and the fingerprint are computed as the bytes go by: no second read of the
     // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
     // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
-    const hashes = await companionHasher(opts.manifest);
+    const hashes = companionHasher(opts.manifest);
     const gguf = await writeGguf(outputs, ggufFile, w, hashes, (plan, i) => {
       opts.onProgress?.(i, sources.length, plan.name);
       return exportTensor(ctx, sources[i]!, plan, overflows);
@@ -393,17 +370,9 @@ async function writeOutputs(
     const sha = gguf.sha256;
     const written = { sha, size: gguf.bytes, sources: await sourceHashes, tensors: gguf.tensors };
     const meta = exportMeta(opts, m, s, written);
-    const companions = await writeCompanions(outputs, s.stem, meta, sha, hashes, opts.keep);
-    const removed = await outputs.commit();
-    return {
-      ggufPath: ggufFile.finalPath,
-      metaPath: companions.metaPath,
-      fingerprintPath: companions.fingerprintPath,
-      manifestPath: companions.manifestPath!,
-      fingerprint: meta.fingerprint,
-      meta,
-      removed,
-    };
+    const result = await commitModel(outputs, ggufFile, s.stem, meta, sha, hashes, opts.keep);
+    // The export always writes a manifest.
+    return { ...result, manifestPath: result.manifestPath! };
   } catch (e) {
     await outputs.abort();
     throw e;

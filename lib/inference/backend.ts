@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * import { createBackendKernels, resolveThreads } from "./backend.ts";
- * const kernels = await createBackendKernels("reference", 1 << 20, resolveThreads());
+ * import { backendFor, resolveThreads } from "./backend.ts";
+ * const kernels = await backendFor("reference").create(1 << 20, resolveThreads());
  * kernels.close();
  * ```
  * @module
@@ -75,22 +75,6 @@ export function backendFor(name: BackendName = DEFAULT_BACKEND): Backend {
   if (name === "reference") return reference;
   if (name === "wasm") return wasm;
   throw new UsageError(`unknown backend "${name}" (use ${BACKEND_NAMES.join(" or ")})`);
-}
-
-/**
- * Creates the named backend's kernels with `bytes` bytes of memory.
- *
- * @example
- * ```ts
- * const k = await createBackendKernels("reference", 1 << 20, 1);
- * ```
- */
-export function createBackendKernels(
-  name: BackendName,
-  bytes: number,
-  threads: number,
-): Promise<Kernels> {
-  return backendFor(name).create(bytes, threads);
 }
 
 /**

@@ -107,8 +107,6 @@ export class RunState {
   readonly #valueCache: Ptr;
   readonly #layerBytes: number;
   readonly #kvDim: number;
-  /** Attention score scratch, one per cache position. */
-  readonly scores: Float64Array;
   /** Tokens in the cache. */
   pos = 0;
 
@@ -129,7 +127,6 @@ export class RunState {
     this.#valueCache = at("valueCache");
     this.#kvDim = hp.nHeadKv * hp.headDim;
     this.#layerBytes = size.maxContext * this.#kvDim * 4;
-    this.scores = new Float64Array(size.maxContext);
   }
 
   /** Cache rows of layer `layer` from position `pos` on (`[positions, kvDim]` f32). */

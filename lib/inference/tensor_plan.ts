@@ -19,44 +19,19 @@ import { UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import {
-  checkModelTensors,
-  expectedModelTensors,
-  type ExpectedTensor,
-} from "../arch/model_tensors.ts";
-
-/** What a tensor is for, which decides how it is stored in kernel memory. */
-export type { TensorRole } from "../arch/registry.ts";
+import { checkModelTensors, type ExpectedTensor } from "../arch/model_tensors.ts";
 
 /** How a tensor is kept in kernel memory. */
 export type TensorStorage = "ternary" | "float" | "norm";
 
-/** One expected tensor. */
-export type TensorSpec = ExpectedTensor;
-
 /** An expected tensor found in the file with the right shape and a usable type. */
-export interface PlannedTensor extends TensorSpec {
+export interface PlannedTensor extends ExpectedTensor {
   readonly info: GgufTensorInfo;
   readonly storage: TensorStorage;
 }
 
-/**
- * The tensors a model with these hyperparameters must have, from the one
- * HF → GGUF table in lib/arch/registry.ts.
- *
- * @example
- * ```ts
- * import type { ModelHparams } from "../arch/hparams.ts";
- * declare const hp: ModelHparams;
- * expectedTensors(hp).length; // 1 + 11·n_layer + 1 for tied BitNet
- * ```
- */
-export function expectedTensors(hp: ModelHparams): TensorSpec[] {
-  return expectedModelTensors(hp);
-}
-
 /** The storage a tensor gets (BitLinear projections: ternary), and the stored types it accepts. */
-function storageOf(spec: TensorSpec, hp: ModelHparams): {
+function storageOf(spec: ExpectedTensor, hp: ModelHparams): {
   storage: TensorStorage;
   types: readonly number[];
 } {

@@ -18,8 +18,8 @@
  * @module
  */
 
-import { ternarizeAbsmean, ternaryInfo, tritsFromTernary } from "../codecs/ternary.ts";
-import { codecOf, type TernaryDecoded } from "../codecs/table.ts";
+import { ternarizeAbsmean } from "../codecs/ternary.ts";
+import { codecOf, GgmlType, type TernaryDecoded } from "../codecs/table.ts";
 
 /** Trits (−1, 0, +1) of a `rows × cols` matrix and the one scale they multiply. */
 export interface TernaryWeights {
@@ -30,29 +30,6 @@ export interface TernaryWeights {
    * float values ternarized with absmean (master weights), or packed codes.
    */
   origin: "ternary" | "absmean" | "packed";
-}
-
-/**
- * Exactly ternary float values keep their trits and scale; anything else is
- * a master weight and is ternarized with absmean, as BitNet's BitLinear does
- * on the fly.
- *
- * @example
- * ```ts
- * ternaryFromFloats(new Float32Array([0.5, 0, -0.5]), "w"); // trits [1, 0, -1], scale 0.5, origin "ternary"
- * ```
- */
-export function ternaryFromFloats(values: Float32Array, name: string): TernaryWeights {
-  const info = ternaryInfo(values);
-  if (info.ternary) {
-    return {
-      trits: tritsFromTernary(values, info.scale, name),
-      scale: info.scale,
-      origin: "ternary",
-    };
-  }
-  const { trits, scale } = ternarizeAbsmean(values, undefined, name);
-  return { trits, scale, origin: "absmean" };
 }
 
 /**
@@ -103,5 +80,7 @@ export function ternaryWeights(
   const decoded = codec.ternary!.decode(payload, n, name);
   const scale = sharedScale(decoded);
   if (scale !== null) return { trits: decoded.trits, scale, origin: "packed" };
-  return ternaryFromFloats(codec.decode(payload, n, name), name);
+  // Blocks with different scales: their values, taken as float weights are.
+  const values = codec.decode(payload, n, name);
+  return ternaryWeights(GgmlType.F32, new Uint8Array(values.buffer), rows, cols, name);
 }

@@ -1,5 +1,6 @@
 /**
- * Reading a JSON object from a file, with the file named in every error.
+ * Reading a JSON object from a file, with the file named in every error, and
+ * the one test for "a plain JSON object" that every reader of JSON shares.
  *
  * @example
  * ```ts
@@ -12,6 +13,23 @@
 
 import { FormatError, InputError, rethrowAs } from "../errors.ts";
 
+/** A plain JSON object. */
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * True for a non-null, non-array object.
+ *
+ * @example
+ * ```ts
+ * import { isJsonObject } from "./json.ts";
+ * isJsonObject({}); // true
+ * isJsonObject([]); // false
+ * ```
+ */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /**
  * Reads and parses a JSON object; a missing file is an InputError, anything
  * but a JSON object a FormatError.
@@ -21,7 +39,7 @@ import { FormatError, InputError, rethrowAs } from "../errors.ts";
  * await readJsonFile("/nonexistent.json"); // throws InputError
  * ```
  */
-export async function readJsonFile(path: string): Promise<Record<string, unknown>> {
+export async function readJsonFile(path: string): Promise<JsonObject> {
   const text = await rethrowAs(InputError, `${path}: cannot read`, Deno.readTextFile(path));
   let value: unknown;
   try {
@@ -29,8 +47,27 @@ export async function readJsonFile(path: string): Promise<Record<string, unknown
   } catch (e) {
     throw new FormatError(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FormatError(`${path}: expected a JSON object`);
+  if (!isJsonObject(value)) throw new FormatError(`${path}: expected a JSON object`);
+  return value;
+}
+
+/**
+ * The JSON object of an optional file: undefined when the file does not
+ * exist; any other failure to look at it (a permission, say) is an
+ * InputError, never taken for absence.
+ *
+ * @example
+ * ```ts
+ * import { readJsonIfExists } from "./json.ts";
+ * await readJsonIfExists("/nonexistent/tokenizer_config.json"); // undefined
+ * ```
+ */
+export async function readJsonIfExists(path: string): Promise<JsonObject | undefined> {
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
   }
-  return value as Record<string, unknown>;
+  return await readJsonFile(path);
 }

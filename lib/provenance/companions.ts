@@ -27,6 +27,7 @@
 
 import { join, resolve } from "node:path";
 import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
+import type { CommitHooks } from "../io/output_set.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
 import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
@@ -249,4 +250,69 @@ export async function writeCompanions(
     manifestPath = manifestFile.finalPath;
   }
   return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
+}
+
+/** The options an export and a quantization share: what the run records and whom it tells. */
+export interface ModelOutputOptions {
+  /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
+  manifest?: readonly GgufHashAlgo[];
+  /** Record the time in meta.json (off by default: reproducible files). */
+  timestamp?: boolean;
+  /** Called before each tensor is written, and once at the end. */
+  onProgress?: (done: number, total: number, tensor: string) => void;
+  /** Called with each warning (also recorded in meta.json). */
+  onWarning?: (message: string) => void;
+  /** Observers of the output commit's steps, for crash tests (no task sets them). */
+  commitHooks?: CommitHooks;
+}
+
+/** What an export or a quantization wrote, once committed. */
+export interface WrittenModel {
+  ggufPath: string;
+  metaPath: string;
+  fingerprintPath: string;
+  /** Null when no manifest was asked for. */
+  manifestPath: string | null;
+  /** `sha256-<hex>` of the written GGUF. */
+  fingerprint: string;
+  meta: GgufMeta;
+  /** Companions of an earlier file (.sig, .baseline.*) removed because they no longer match. */
+  removed: string[];
+}
+
+/**
+ * The last step of an export or a quantization: the companions of the GGUF
+ * written into `ggufFile` ({@link writeCompanions}), then the whole output
+ * set committed.
+ *
+ * @example
+ * ```ts
+ * import { commitModel } from "./companions.ts";
+ * import type { AtomicFile, AtomicOutputs } from "../io/atomic.ts";
+ * import type { GgufMeta } from "./meta.ts";
+ * declare const outputs: AtomicOutputs, ggufFile: AtomicFile, meta: GgufMeta, sha: string;
+ * const written = await commitModel(outputs, ggufFile, "clean-f16", meta, sha, null);
+ * written.ggufPath; // ".../clean-f16.gguf", now in place
+ * ```
+ */
+export async function commitModel(
+  outputs: AtomicOutputs,
+  ggufFile: AtomicFile,
+  stem: string,
+  meta: GgufMeta,
+  ggufSha256: string,
+  hashes: PayloadHashing | null,
+  keep: readonly string[] = [],
+): Promise<WrittenModel> {
+  const companions = await writeCompanions(outputs, stem, meta, ggufSha256, hashes, keep);
+  const removed = await outputs.commit();
+  return {
+    ggufPath: ggufFile.finalPath,
+    metaPath: companions.metaPath,
+    fingerprintPath: companions.fingerprintPath,
+    manifestPath: companions.manifestPath,
+    fingerprint: meta.fingerprint,
+    meta,
+    removed,
+  };
 }

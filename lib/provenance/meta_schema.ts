@@ -182,16 +182,3 @@ export function keyProblems(
     ...missing.map((k) => `${file}: ${where} lacks ${JSON.stringify(k)}`),
   ];
 }
-
-/**
- * True for a plain JSON object.
- *
- * @example
- * ```ts
- * isRecord({}); // true
- * isRecord([]); // false
- * ```
- */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}

@@ -43,11 +43,11 @@ import { ARCHITECTURES } from "../arch/registry.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
 import { codecOf } from "../codecs/table.ts";
 import { CleanGgufError } from "../errors.ts";
+import { isJsonObject } from "../io/json.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import {
   claim,
-  isRecord,
   keyProblems,
   type KeySet,
   META_KEYS,
@@ -120,7 +120,7 @@ function parseMeta(file: string, bytes: Uint8Array): Record<string, unknown> | s
   } catch (e) {
     return `${file}: not JSON (${(e as Error).message})`;
   }
-  if (!isRecord(meta)) return `${file}: not a JSON object`;
+  if (!isJsonObject(meta)) return `${file}: not a JSON object`;
   // The writer emits JSON.stringify's text: only whitespace may differ from it. Anything else
   // (a duplicate key that JSON.parse silently drops, reordered keys, numbers written another way)
   // is an edit that a reader of the bytes and a reader of the parsed object would see differently.
@@ -172,9 +172,9 @@ function checkWriterFields(
   };
   /** An object of meta.json, its keys checked against `keys`. */
   const object = (v: unknown, keys: KeySet, where: string): v is Record<string, unknown> => {
-    if (isRecord(v)) out.mismatches.push(...keyProblems(v, keys, file, where));
+    if (isJsonObject(v)) out.mismatches.push(...keyProblems(v, keys, file, where));
     else shape(false, where, "an object");
-    return isRecord(v);
+    return isJsonObject(v);
   };
   object(meta.tool, META_KEYS.tool, "tool");
   const options = meta.options;
@@ -268,7 +268,7 @@ function checkConfigAndTokenizer(
   const arch = gguf.kv(Keys.general.architecture)?.value;
   const archName = typeof arch === "string" ? arch : null;
   const config = meta.config;
-  if (!isRecord(config)) out.mismatches.push(`${file}: "config" is not an object`);
+  if (!isJsonObject(config)) out.mismatches.push(`${file}: "config" is not an object`);
   else if (Object.hasOwn(config, "derived_from")) {
     // The quantizer's form when no source meta.json described its input: all from the header.
     expectEqual(out, file, "config", config, configFromGguf(gguf, archName));
@@ -279,7 +279,7 @@ function checkConfigAndTokenizer(
   } else checkExportConfig(config, gguf, archName, file, out);
 
   const tokenizer = meta.tokenizer;
-  if (!isRecord(tokenizer)) {
+  if (!isJsonObject(tokenizer)) {
     out.mismatches.push(`${file}: "tokenizer" is not an object`);
     return;
   }
@@ -363,7 +363,7 @@ type Row = Record<string, unknown>;
 function rowsByName(rows: unknown[], file: string, bad: string[]): Map<string, [Row, number]> {
   const byName = new Map<string, [Row, number]>();
   rows.forEach((row, i) => {
-    if (!isRecord(row)) {
+    if (!isJsonObject(row)) {
       bad.push(`${file}: tensors[${i}] is not an object`);
       return;
     }

@@ -37,7 +37,7 @@
 
 import { basename, dirname, resolve } from "node:path";
 import { ModelShapeError, NonFiniteError, NotTernaryError, UsageError } from "../errors.ts";
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonIfExists } from "../io/json.ts";
 import { ternarizeAbsmean, TRIT_CODE, tritsFromTernary } from "../codecs/ternary.ts";
 import { classifyBits16, firstInvalid16, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
 import { codecOf, type GgmlType } from "../codecs/table.ts";
@@ -46,17 +46,17 @@ import { readHparams } from "../arch/hparams.ts";
 import { checkModelTensors } from "../arch/model_tensors.ts";
 import { GgufWriter } from "../gguf/writer.ts";
 import { AtomicOutputs } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
 import { sha256InWorker } from "../io/hash_worker.ts";
 import { companionPaths, type GgufMeta, type MetaSource, TOOL } from "../provenance/meta.ts";
 import {
+  commitModel,
   companionHasher,
+  type ModelOutputOptions,
   type ProducedTensor,
-  writeCompanions,
   writeGguf,
+  type WrittenModel,
 } from "../provenance/companions.ts";
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
-import type { GgufHashAlgo } from "../provenance/gguf_hash.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { SlabReader } from "./slab_reader.ts";
@@ -79,7 +79,7 @@ import {
 } from "./scan.ts";
 
 /** Options of {@link quantizeGguf} (the flags of `model-quantize-i2s`). */
-export interface QuantizeOptions {
+export interface QuantizeOptions extends ModelOutputOptions {
   /** The float GGUF to quantize (F32/F16/BF16 projections). */
   input: string;
   /** Output folder; default the input's folder. */
@@ -92,31 +92,10 @@ export interface QuantizeOptions {
   name?: string;
   /** Write `<stem>.gguf-hash` (llama.cpp gguf-hash format); default true. */
   hashManifest?: boolean;
-  /** Digests of the manifest; default xxh64 alone, as llama-gguf-hash. */
-  manifest?: readonly GgufHashAlgo[];
-  /** Record the time in meta.json (off by default: reproducible files). */
-  timestamp?: boolean;
-  /** Called before each tensor is written, and once at the end. */
-  onProgress?: (done: number, total: number, tensor: string) => void;
-  /** Called with each warning (also recorded in meta.json). */
-  onWarning?: (message: string) => void;
-  /** Observers of the output commit's steps, for crash tests (no task sets them). */
-  commitHooks?: CommitHooks;
 }
 
-/** What {@link quantizeGguf} wrote. */
-export interface QuantizeResult {
-  ggufPath: string;
-  metaPath: string;
-  fingerprintPath: string;
-  /** Null when `hashManifest` was false. */
-  manifestPath: string | null;
-  /** `sha256-<hex>` of the written GGUF. */
-  fingerprint: string;
-  meta: GgufMeta;
-  /** Companions of an earlier file (.sig, .baseline.*) removed because they no longer match. */
-  removed: string[];
-}
+/** What {@link quantizeGguf} wrote (`manifestPath` null when `hashManifest` was false). */
+export type QuantizeResult = WrittenModel;
 
 /** One tensor of the input and what becomes of it. */
 interface TensorJob {
@@ -272,13 +251,7 @@ function copyTensor(reader: SlabReader, src: GgufFile, job: TensorJob): Produced
   const { fileOffset, nbytes, name } = job.info;
   const stats = copyStats(job);
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const buffer = stats.buffer;
-    for (let done = 0; done < nbytes; done += buffer.length) {
-      const bytes = reader.readInto(
-        fileOffset + done,
-        buffer.subarray(0, Math.min(buffer.length, nbytes - done)),
-        `tensor ${name}`,
-      );
+    for (const { bytes } of reader.slabs(fileOffset, nbytes, stats.buffer, `tensor ${name}`)) {
       stats.add(bytes);
       const { nonFinite } = stats.result();
       if (nonFinite > 0) {
@@ -313,13 +286,26 @@ function notTernaryLater(src: GgufFile, name: string, what: string): NotTernaryE
   );
 }
 
+/** {@link notTernaryLater} for the first 16-bit pattern of a chunk that `table` finds invalid. */
+function invalidBits16(
+  src: GgufFile,
+  job: TensorJob,
+  bits: Uint16Array,
+  table: Uint8Array,
+  chunkStart: number,
+): NotTernaryError {
+  const i = firstInvalid16(bits, table);
+  const value = floatCodecOf(src, job.info).value(bits[i]!);
+  const what = `element ${chunkStart + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`;
+  return notTernaryLater(src, job.info.name, what);
+}
+
 /** F16/BF16 ternary values: one table lookup per element (lib/codecs/ternary_bits.ts). */
 async function* tritsFromTable(
   src: GgufFile,
   job: TensorJob,
   counts: Float64Array,
 ): AsyncGenerator<Int8Array> {
-  const float = floatCodecOf(src, job.info);
   const table = ternaryCodeTable16(job.scan!.scaleBits!);
   const trits = new Int8Array(CHUNK_ELEMENTS);
   let done = 0;
@@ -327,14 +313,7 @@ async function* tritsFromTable(
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     const out = trits.subarray(0, bits.length);
     classifyBits16(bits, table, counts, out);
-    if (counts[3]! > 0) {
-      const i = firstInvalid16(bits, table);
-      throw notTernaryLater(
-        src,
-        job.info.name,
-        `element ${done + i} is ${float.value(bits[i]!)}, not -s, 0 or +s (s = ${job.scan!.scale})`,
-      );
-    }
+    if (counts[3]! > 0) throw invalidBits16(src, job, bits, table, done);
     done += bits.length;
     yield out;
   }
@@ -401,22 +380,11 @@ async function* packedFromBits16(
 ): AsyncGenerator<Uint8Array> {
   const { fileOffset, nbytes, name } = job.info;
   const scaleBits = job.scan!.scaleBits!;
-  for (let done = 0; done < nbytes; done += packer.input.length) {
-    const bytes = reader.readInto(
-      fileOffset + done,
-      packer.input.subarray(0, Math.min(packer.input.length, nbytes - done)),
-      `tensor ${name}`,
-    );
+  for (const { bytes, done } of reader.slabs(fileOffset, nbytes, packer.input, `tensor ${name}`)) {
     const packed = packer.pack(bytes.length / 2, scaleBits, counts);
     if (packed === null) {
       const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-      const i = firstInvalid16(bits, ternaryCodeTable16(scaleBits));
-      const value = floatCodecOf(src, job.info).value(bits[i]!);
-      throw notTernaryLater(
-        src,
-        name,
-        `element ${done / 2 + i} is ${value}, not -s, 0 or +s (s = ${job.scan!.scale})`,
-      );
+      throw invalidBits16(src, job, bits, ternaryCodeTable16(scaleBits), done / 2);
     }
     yield packed;
   }
@@ -465,12 +433,8 @@ async function sourceMeta(
   { path: string; json: Record<string, unknown>; hfNames: Map<string, string | null> } | null
 > {
   const path = companionPaths(input).meta;
-  try {
-    await Deno.stat(path);
-  } catch {
-    return null;
-  }
-  const json = await readJsonFile(path);
+  const json = await readJsonIfExists(path);
+  if (!json) return null;
   if (json.fingerprint !== `sha256-${inputSha}`) {
     warn(`${path} does not describe ${input} (its fingerprint differs): hf names not carried over`);
     return null;
@@ -484,10 +448,6 @@ async function sourceMeta(
     }
   }
   return { path, json, hfNames };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The output file name, refused when it has folders in it or would replace the input. */
@@ -559,8 +519,8 @@ async function quantizeMeta(
       copied_tensors: r.jobs.length - quantized,
     },
     sources,
-    config: isRecord(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
-    tokenizer: isRecord(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
+    config: isJsonObject(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
+    tokenizer: isJsonObject(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
     tensors,
     warnings,
     ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
@@ -619,7 +579,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     );
     try {
       const ggufFile = await outputs.file(outName);
-      const hashes = opts.hashManifest === false ? null : await companionHasher(opts.manifest);
+      const hashes = opts.hashManifest === false ? null : companionHasher(opts.manifest);
       const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
@@ -637,15 +597,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
         tensors,
         warnings,
       );
-      const companions = await writeCompanions(outputs, stem, meta, ggufSha, hashes);
-      const removed = await outputs.commit();
-      return {
-        ggufPath: ggufFile.finalPath,
-        ...companions,
-        fingerprint: meta.fingerprint,
-        meta,
-        removed,
-      };
+      return await commitModel(outputs, ggufFile, stem, meta, ggufSha, hashes);
     } catch (e) {
       await outputs.abort();
       throw e;

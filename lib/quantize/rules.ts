@@ -40,9 +40,6 @@ export interface QuantizeRule {
   readonly reason: string;
 }
 
-/** The seven BitLinear projections of a BitNet b1.58 layer (docs/reference/formats.md, "BitNet b1.58 forward pass"). */
-export const TERNARY_PROJECTIONS: readonly ProjectionKind[] = PROJECTION_KINDS;
-
 /**
  * The include/exclude table. Exclusions first: first match wins.
  *
@@ -76,18 +73,19 @@ export const QUANTIZE_RULES: readonly QuantizeRule[] = [
   {
     id: "projections",
     role: "projection",
-    projections: TERNARY_PROJECTIONS,
+    // The seven BitLinear projections of a BitNet b1.58 layer (docs/reference/formats.md).
+    projections: PROJECTION_KINDS,
     decision: "quantize",
     reason: "BitLinear projection: its weights are ternary {-s, 0, +s} with one scale per tensor",
   },
 ];
 
 /** The decision for tensors that no row names. */
-export const UNLISTED_RULE = {
-  id: "unlisted",
-  decision: "keep" as QuantizeDecision,
+const UNLISTED: TensorDecision = {
+  rule: "unlisted",
+  decision: "keep",
   reason: "not named in the quantization table: copied unchanged",
-} as const;
+};
 
 /**
  * The per-tensor fallback of a projection whose rows (ne[0]) are not a
@@ -143,7 +141,7 @@ export interface TensorDecision {
 
 /**
  * The decision for a GGUF tensor name, from {@link QUANTIZE_RULES} (or
- * {@link UNLISTED_RULE} for a name outside the registry's table). `rules` is
+ * `UNLISTED` for a name outside the registry's table). `rules` is
  * a parameter only so tests can check first-match-wins on a variant table.
  *
  * @example
@@ -164,5 +162,5 @@ export function quantizeDecision(
       return { rule: r.id, decision: r.decision, reason: r.reason };
     }
   }
-  return { rule: UNLISTED_RULE.id, decision: UNLISTED_RULE.decision, reason: UNLISTED_RULE.reason };
+  return UNLISTED;
 }

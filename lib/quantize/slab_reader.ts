@@ -84,6 +84,17 @@ export class SlabReader {
     return into;
   }
 
+  /**
+   * The `nbytes` bytes at `offset`, read into `buffer` one slab at a time,
+   * with the offset of each slab in the run (each slab is valid until the next).
+   */
+  *slabs(offset: number, nbytes: number, buffer: Uint8Array, what: string) {
+    for (let done = 0; done < nbytes; done += buffer.length) {
+      const slab = buffer.subarray(0, Math.min(buffer.length, nbytes - done));
+      yield { bytes: this.readInto(offset + done, slab, what), done };
+    }
+  }
+
   close(): void {
     try {
       this.#file.close();

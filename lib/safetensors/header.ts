@@ -25,6 +25,7 @@
  * @module
  */
 
+import { isJsonObject } from "../io/json.ts";
 import { FormatError, UnsupportedError } from "../errors.ts";
 
 /** The dtypes this project reads. */
@@ -136,10 +137,6 @@ export function headerLength(prefix: Uint8Array, file: string, fileSize: number)
   return Number(n);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function describe(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
@@ -182,7 +179,7 @@ export function parseHeader(json: Uint8Array, file: string, fileSize: number): S
       cause: e,
     });
   }
-  if (!isPlainObject(root)) {
+  if (!isJsonObject(root)) {
     throw new FormatError(`${file}: header must be a JSON object, found ${describe(root)}`);
   }
 
@@ -211,7 +208,7 @@ export function parseHeader(json: Uint8Array, file: string, fileSize: number): S
 }
 
 function parseMetadata(value: unknown, file: string): Record<string, string> {
-  if (!isPlainObject(value)) {
+  if (!isJsonObject(value)) {
     throw new FormatError(`${file}: "__metadata__" must be an object, found ${describe(value)}`);
   }
   const out: Record<string, string> = {};
@@ -233,7 +230,7 @@ function parseEntry(
   dataBytes: number,
 ): SafetensorsHeaderEntry {
   const where = `${file}: tensor "${name}"`;
-  if (!isPlainObject(value)) {
+  if (!isJsonObject(value)) {
     throw new FormatError(`${where}: entry must be an object, found ${describe(value)}`);
   }
   const { dtype, shape, data_offsets: offsets } = value;

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { isJsonObject } from "../io/json.ts";
 import { FormatError } from "../errors.ts";
 
 /** File name of the index in a checkpoint folder. */
@@ -25,10 +26,6 @@ export interface ShardIndex {
   readonly weightMap: ReadonlyMap<string, string>;
   /** Distinct shard file names, sorted. */
   readonly shards: readonly string[];
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** A shard must be a file in the checkpoint folder itself, never a path that leaves it. */
@@ -54,9 +51,9 @@ export function parseShardIndex(text: string, file: string): ShardIndex {
   } catch (e) {
     throw new FormatError(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
-  if (!isPlainObject(root)) throw new FormatError(`${file}: must be a JSON object`);
+  if (!isJsonObject(root)) throw new FormatError(`${file}: must be a JSON object`);
   const map = root["weight_map"];
-  if (!isPlainObject(map)) {
+  if (!isJsonObject(map)) {
     throw new FormatError(`${file}: "weight_map" is missing or not an object`);
   }
   const weightMap = new Map<string, string>();

@@ -35,13 +35,12 @@ import { defaultAddBos, resolvePreTokenizer } from "./pretokenizer.ts";
 import { sentencePieceTypesAndScores, type TokenSources } from "./sentencepiece.ts";
 import {
   configTokenContent,
-  isJsonObject,
-  type JsonObject,
   type ParsedTokenizerJson,
   parseTokenizerJson,
   type TokenizerFlavour,
   tokenizerFlavour,
 } from "./tokenizer_json.ts";
+import { isJsonObject, type JsonObject } from "../io/json.ts";
 
 /**
  * Everything `tokenizer.ggml.*` holds. Nullable fields are keys that are not

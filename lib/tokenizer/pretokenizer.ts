@@ -24,7 +24,7 @@
 
 import { createHash } from "node:crypto";
 import { UnsupportedError } from "../errors.ts";
-import { isJsonObject } from "./tokenizer_json.ts";
+import { isJsonObject } from "../io/json.ts";
 
 /** The Llama-3 (and cl100k) Split regex, as written in tokenizer.json. */
 export const LLAMA3_SPLIT_REGEX = String

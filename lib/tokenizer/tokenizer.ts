@@ -35,13 +35,8 @@ import {
   sentencePieceNormalizer,
   sentencePieceTokenizerJson,
 } from "./sentencepiece.ts";
-import {
-  addedTokenJson,
-  isJsonObject,
-  type JsonObject,
-  tokenizerFlavour,
-} from "./tokenizer_json.ts";
-import { readJsonFile } from "../io/json.ts";
+import { addedTokenJson, tokenizerFlavour } from "./tokenizer_json.ts";
+import { isJsonObject, type JsonObject, readJsonFile, readJsonIfExists } from "../io/json.ts";
 
 /** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
 const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
@@ -280,7 +275,10 @@ export class TextTokenizer {
     const json = await readJsonFile(tokenizerJsonPath);
     const configPath = opts.tokenizerConfigPath ??
       tokenizerJsonPath.replace(/[^/\\]*$/, "tokenizer_config.json");
-    const config = await readJsonIfExists(configPath, opts.tokenizerConfigPath !== undefined);
+    // A tokenizer_config.json named by the caller must exist; the one beside tokenizer.json may not.
+    const config = opts.tokenizerConfigPath !== undefined
+      ? await readJsonFile(configPath)
+      : await readJsonIfExists(configPath);
     if (!gguf) return TextTokenizer.fromJson(json, config, { source: tokenizerJsonPath });
 
     const ggufMeta = readTokenizerMetadata(gguf);
@@ -458,17 +456,4 @@ export function checkTokenizerAgreement(
       );
     }
   }
-}
-
-/** The JSON object at `path`, or undefined when an optional file is absent. */
-async function readJsonIfExists(path: string, required: boolean): Promise<unknown> {
-  if (!required) {
-    try {
-      await Deno.stat(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return undefined;
-      throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
-    }
-  }
-  return await readJsonFile(path);
 }

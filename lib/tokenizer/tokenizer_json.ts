@@ -19,22 +19,7 @@
  */
 
 import { FormatError, UnsupportedError } from "../errors.ts";
-
-/** A plain JSON object. */
-export type JsonObject = Record<string, unknown>;
-
-/**
- * True for a non-null, non-array object.
- *
- * @example
- * ```ts
- * isJsonObject({}); // true
- * isJsonObject([]); // false
- * ```
- */
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isJsonObject, type JsonObject } from "../io/json.ts";
 
 /** One entry of `added_tokens`. */
 export interface AddedTokenJson {

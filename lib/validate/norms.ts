@@ -30,8 +30,8 @@ import { xxh64Hex } from "../io/xxh64.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
+import { expectedModelTensors, sameShape } from "../arch/model_tensors.ts";
 import type { Family } from "../arch/registry.ts";
-import { expectedTensors } from "../inference/tensor_plan.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";
 import { elementCount } from "../stats/tensor_values.ts";
@@ -93,13 +93,6 @@ export interface NormGateResult {
 
 function statsEntry(t: GgufTensorInfo, values: Float32Array): TensorStatsEntry {
   return { name: t.name, type: codecOf(t.type).name, shape: [...t.shape], ...summarize(values) };
-}
-
-/** A vector may be written with dims [n, 1]: compare element counts and the squeezed shape. */
-function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
-  const a = [...actual];
-  while (a.length > expected.length && a[0] === 1) a.shift();
-  return a.length === expected.length && a.every((d, i) => d === expected[i]);
 }
 
 const fmt = (x: number) => Number(x.toPrecision(6)).toString();
@@ -328,7 +321,7 @@ function expectedNorms(gguf: GgufFile, hparams: ModelHparams | null, checks: Che
     checks.push(check("skip", "norms_present", why));
     return expected;
   }
-  for (const spec of expectedTensors(hparams)) {
+  for (const spec of expectedModelTensors(hparams)) {
     if (spec.role === "norm") expected.set(spec.name, spec.shape);
   }
   const missing = [...expected.keys()].filter((n) => !gguf.hasTensor(n));

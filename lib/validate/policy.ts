@@ -23,7 +23,7 @@
  *
  * @example
  * ```ts
- * import { readJsonFile } from "../io/json.ts";
+ * import { isJsonObject, readJsonFile } from "../io/json.ts";
  * import { NormCorrector, parsePolicy } from "./policy.ts";
  * const policy = parsePolicy(await readJsonFile("policy.json"), "policy.json");
  * const entry = policy.models.get("ab12...");
@@ -36,7 +36,7 @@
  */
 
 import type { BitnetEnv } from "../cli/env.ts";
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonFile } from "../io/json.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 import { summarize } from "../stats/summary.ts";
@@ -78,11 +78,8 @@ const SAMPLE_NORM_NAMES = NORM_CLASSES
   .map((c) => (c === "output_norm" ? `${c}.weight` : `blk.0.${c}.weight`))
   .filter((n) => ggufTensorRole(n)?.role === "norm");
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
 function parseCorrection(v: unknown, where: string): NormCorrection {
-  if (!isObj(v)) throw new UsageError(`${where} must be an object`);
+  if (!isJsonObject(v)) throw new UsageError(`${where} must be an object`);
   for (const k of Object.keys(v)) {
     if (!["tensors", "scale", "targetRms", "reason"].includes(k)) {
       throw new UsageError(`${where}: unknown key "${k}" (tensors, scale, targetRms, reason)`);
@@ -127,9 +124,11 @@ function parseCorrection(v: unknown, where: string): NormCorrection {
  * ```
  */
 export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
-  if (!isObj(json)) throw new UsageError(`${path}: a correction policy must be a JSON object`);
+  if (!isJsonObject(json)) {
+    throw new UsageError(`${path}: a correction policy must be a JSON object`);
+  }
   if (json.version !== 1) throw new UsageError(`${path}: "version" must be 1`);
-  if (!isObj(json.models)) {
+  if (!isJsonObject(json.models)) {
     throw new UsageError(`${path}: "models" must be an object keyed by sha256`);
   }
   const models = new Map<string, ModelCorrections>();
@@ -137,7 +136,7 @@ export function parsePolicy(json: unknown, path: string): CorrectionPolicy {
     const where = `${path}: models["${key}"]`;
     const fp = normalizeFingerprint(key);
     if (!fp) throw new UsageError(`${where}: the key must be a sha256 fingerprint (64 hex digits)`);
-    if (!isObj(value) || !Array.isArray(value.corrections)) {
+    if (!isJsonObject(value) || !Array.isArray(value.corrections)) {
       throw new UsageError(`${where} must be an object with a "corrections" array`);
     }
     models.set(fp, {

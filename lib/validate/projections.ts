@@ -35,7 +35,7 @@ import {
 } from "../provenance/tensor_stats.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import { expectedTensors, type TensorSpec } from "../inference/tensor_plan.ts";
+import { expectedModelTensors, type ExpectedTensor, sameShape } from "../arch/model_tensors.ts";
 import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
@@ -160,17 +160,10 @@ async function matrixStats(
   return { entry, ternary };
 }
 
-/** A vector may be written with extra leading 1s; compare the squeezed shape. */
-function sameShape(actual: readonly number[], expected: readonly number[]): boolean {
-  const a = [...actual];
-  while (a.length > expected.length && a[0] === 1) a.shift();
-  return a.length === expected.length && a.every((d, i) => d === expected[i]);
-}
-
 const fmt = (x: number) => Number(x.toPrecision(6)).toString();
 
 /** The hyper-parameters check and the weight matrices they imply (none when unreadable). */
-function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSpec[] {
+function expectedMatrices(input: ProjectionGateInput, checks: Check[]): ExpectedTensor[] {
   const h = input.hparams;
   if (!h) {
     const why = input.hparamsError ?? "unknown error";
@@ -180,11 +173,11 @@ function expectedMatrices(input: ProjectionGateInput, checks: Check[]): TensorSp
   const dims =
     `n_embd ${h.nEmbd}, n_ff ${h.nFf}, heads ${h.nHead}/${h.nHeadKv}, vocab ${h.vocabSize}`;
   checks.push(check("pass", "hparams", `${h.arch} (${h.family}): ${h.nLayer} layers, ${dims}`));
-  return expectedTensors(h).filter((s) => s.role !== "norm");
+  return expectedModelTensors(h).filter((s) => s.role !== "norm");
 }
 
 /** Every expected matrix present, with the shape the metadata implies and a type the engine loads. */
-function shapeChecks(input: ProjectionGateInput, specs: TensorSpec[], checks: Check[]): void {
+function shapeChecks(input: ProjectionGateInput, specs: ExpectedTensor[], checks: Check[]): void {
   const { gguf, hparams } = input;
   const missing = specs.filter((s) => !gguf.hasTensor(s.name)).map((s) => s.name);
   if (hparams && missing.length === 0) {

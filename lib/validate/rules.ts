@@ -18,7 +18,7 @@
  * @module
  */
 
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, type JsonObject, readJsonFile } from "../io/json.ts";
 import type { Family, NormClass, ProjectionKind } from "../arch/registry.ts";
 import { UsageError } from "../errors.ts";
 
@@ -266,10 +266,7 @@ export function envelopeFor(
 
 // ---- rules files ------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-
-function num(o: Obj, key: string, where: string, min = -Infinity): number | undefined {
+function num(o: JsonObject, key: string, where: string, min = -Infinity): number | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isFinite(v) || v < min) {
@@ -280,14 +277,14 @@ function num(o: Obj, key: string, where: string, min = -Infinity): number | unde
   return v;
 }
 
-function str(o: Obj, key: string, where: string): string | undefined {
+function str(o: JsonObject, key: string, where: string): string | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== "string") throw new UsageError(`${where}.${key} must be a string`);
   return v;
 }
 
-function only(o: Obj, keys: readonly string[], where: string): void {
+function only(o: JsonObject, keys: readonly string[], where: string): void {
   for (const k of Object.keys(o)) {
     if (!keys.includes(k)) {
       throw new UsageError(`${where}: unknown key "${k}" (known: ${keys.join(", ")})`);
@@ -302,12 +299,12 @@ function only(o: Obj, keys: readonly string[], where: string): void {
  */
 function overlay<T extends object>(base: T, value: unknown, where: string, open = false): T {
   if (value === undefined) return base;
-  if (!isObj(value)) throw new UsageError(`${where} must be an object`);
+  if (!isJsonObject(value)) throw new UsageError(`${where} must be an object`);
   if (!open) only(value, Object.keys(base), where);
-  const out: Obj = { ...(base as Obj) };
+  const out: JsonObject = { ...(base as JsonObject) };
   for (const k of Object.keys(value)) {
-    const b = (base as Obj)[k];
-    out[k] = isObj(b)
+    const b = (base as JsonObject)[k];
+    out[k] = isJsonObject(b)
       ? overlay(b, value[k], `${where}.${k}`, k === "relTolerance")
       : typeof b === "string"
       ? str(value, k, where)
@@ -317,7 +314,7 @@ function overlay<T extends object>(base: T, value: unknown, where: string, open 
 }
 
 function parseEnvelope(v: unknown, where: string): NormEnvelope {
-  if (!isObj(v)) throw new UsageError(`${where} must be an object`);
+  if (!isJsonObject(v)) throw new UsageError(`${where} must be an object`);
   only(v, ["family", "normClass", "rmsMin", "rmsMax", "reason"], where);
   const family = (v.family ?? "*") as RuleFamily;
   if (!ENVELOPE_FAMILIES.includes(family)) {
@@ -360,7 +357,7 @@ export function mergeRules(
   override: unknown,
   source: string,
 ): ValidationRules {
-  if (!isObj(override)) throw new UsageError(`${source}: rules must be a JSON object`);
+  if (!isJsonObject(override)) throw new UsageError(`${source}: rules must be a JSON object`);
   only(
     override,
     ["norms", "quantization", "meta", "projections", "linguistic", "$comment"],

@@ -17,10 +17,10 @@ import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { SafetensorsCheckpoint } from "../../lib/safetensors/reader.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
-import { codecOf, packTrits } from "../../lib/codecs/table.ts";
+import { packTrits } from "../../lib/codecs/table.ts";
 import type { BackendName } from "../../lib/inference/backend.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import { ternaryFromFloats } from "../../lib/inference/weight_formats.ts";
+import { ternaryWeights } from "../../lib/inference/weight_formats.ts";
 import { assertMatchesReference, reference } from "../_reference.ts";
 
 const FIXTURE = "fixtures/tiny-bitnet";
@@ -105,11 +105,8 @@ const packed = (kind: keyof typeof PACKERS) =>
       for (const t of g.tensors) {
         const bytes = await g.readTensor(t);
         if (/^blk\.\d+\.(attn_[qkvo]|attn_output|ffn_(gate|up|down))\.weight$/.test(t.name)) {
-          const n = t.shape[0]! * t.shape[1]!;
-          const { trits, scale } = ternaryFromFloats(
-            codecOf(t.type).decode(bytes, n, t.name),
-            t.name,
-          );
+          const [rows, cols] = t.shape as [number, number];
+          const { trits, scale } = ternaryWeights(t.type, bytes, rows, cols, t.name);
           w.addTensorInfo(t.name, t.shape, PACKERS[kind].type);
           payloads.push(PACKERS[kind].pack(trits, scale, t.name));
         } else {

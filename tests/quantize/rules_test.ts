@@ -5,18 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  QUANTIZE_RULES,
-  quantizeDecision,
-  type QuantizeRule,
-  TERNARY_PROJECTIONS,
-} from "../../lib/quantize/rules.ts";
+import { QUANTIZE_RULES, quantizeDecision, type QuantizeRule } from "../../lib/quantize/rules.ts";
 
 const PROJECTIONS = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 const NORMS = ["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"];
 
 Deno.test("rules: the seven projections of any layer are quantized", () => {
-  assert.deepEqual([...TERNARY_PROJECTIONS].sort(), [...PROJECTIONS].sort());
+  const projections = QUANTIZE_RULES.find((r) => r.id === "projections")!.projections!;
+  assert.deepEqual([...projections].sort(), [...PROJECTIONS].sort());
   for (const layer of [0, 7, 29, 123]) {
     for (const p of PROJECTIONS) {
       const d = quantizeDecision(`blk.${layer}.${p}.weight`);
