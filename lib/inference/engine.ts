@@ -137,8 +137,6 @@ export class InferenceEngine {
   readonly maxContext: number;
   /** Projections that held float master weights and were ternarized with absmean at load. */
   readonly ternarizedAtLoad: readonly string[];
-  /** Whether greedy generation and `forwardTop` use the exact int8 head. */
-  readonly int8Head: boolean;
   /** How the output layer runs: the int8 head, the F16 matrix resident, or streamed. */
   readonly outputHead: "int8" | "f16" | "f16-streamed";
   #model: Model;
@@ -151,13 +149,17 @@ export class InferenceEngine {
     this.#model = model;
     this.#state = state;
     this.#head = head;
-    this.int8Head = head !== null && head.int8 !== null;
-    this.outputHead = this.int8Head ? "int8" : head ? "f16-streamed" : "f16";
+    this.outputHead = head?.int8 ? "int8" : head ? "f16-streamed" : "f16";
     this.hparams = model.hparams;
     this.backendName = model.kernels.name;
     this.threads = model.kernels.threads;
     this.maxContext = state.maxContext;
     this.ternarizedAtLoad = model.weights.ternarizedAtLoad;
+  }
+
+  /** Whether greedy generation and `forwardTop` use the exact int8 head. */
+  get int8Head(): boolean {
+    return this.outputHead === "int8";
   }
 
   /**

@@ -140,7 +140,7 @@ export class StreamedHead {
     } finally {
       pending?.catch(() => {}); // a failure above leaves one read in flight: nobody's error
     }
-    const file = FileRows.open(g.path, info, rows);
+    const file = FileRows.open(g, info, rows);
     return new StreamedHead(k, file, { rows, cols, batch }, {
       slab: slabs[0]!,
       slabRows: n,

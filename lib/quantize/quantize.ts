@@ -59,7 +59,7 @@ import {
 import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
-import { SlabReader } from "./slab_reader.ts";
+import { SlabReader } from "../io/slab_reader.ts";
 import { Stats16 } from "../codecs/stats16.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
 import {

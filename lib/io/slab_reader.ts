@@ -1,6 +1,7 @@
 /**
- * Synchronous positional reads of the quantizer's input into buffers the
- * caller owns (the packing kernel's memory, a reused copy buffer). On a
+ * Synchronous positional reads of a file into buffers the caller owns (the
+ * quantizer's packing kernel memory and copy buffer, the engine's F16 rows of
+ * the output matrix, lib/inference/file_rows.ts). On a
  * file in the page cache a read is a copy, and reads of at most a few
  * hundred KiB into a buffer that stays in the core's cache cost a third of
  * the system time of megabyte reads (docs/performance.md, "Quantization"),
@@ -8,7 +9,7 @@
  * than one slab.
  *
  * The file is opened by path a second time beside the parsed GGUF; its size
- * must equal the size the GGUF was parsed from, or the read is refused.
+ * must equal the size the GGUF was parsed from, or the open is refused.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * The quantizer's synchronous slab reads (lib/quantize/slab_reader.ts): the
+ * The quantizer's synchronous slab reads (lib/io/slab_reader.ts): the
  * bytes at any offset are the file's (compared with the bytes written), a
  * file whose size changed since it was parsed is refused, and a read past
  * the end is a typed error.
@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SlabReader } from "../../lib/quantize/slab_reader.ts";
+import { SlabReader } from "../../lib/io/slab_reader.ts";
 import { FormatError, InputError } from "../../lib/errors.ts";
 import { FuzzRng } from "../_fuzz.ts";
 
