@@ -71,6 +71,11 @@ export interface WasmKernelOptions {
   simd?: SimdVariant;
   /** How long an idle worker spins before sleeping, in µs (default 300). */
   spinMicros?: number;
+  /**
+   * A compiled module of the `simd` variant to run instead of the built-in one
+   * (benchmarks comparing a candidate kernel with the current one in one process).
+   */
+  module?: WebAssembly.Module;
 }
 
 const PAGE = 65536;
@@ -256,7 +261,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   const variant = opts.simd ?? (relaxedSimdSupported() ? "relaxed" : "portable");
   const spinMicros = opts.spinMicros ?? 300;
 
-  const module = await compileKernelModule(variant);
+  const module = opts.module ?? await compileKernelModule(variant);
   const memory = new WebAssembly.Memory(
     { initial: pages, maximum: pages, shared: true } as WebAssembly.MemoryDescriptor,
   );

@@ -1,0 +1,120 @@
+/**
+ * In-process A/B of the ternary kernel: the relaxed-SIMD module assembled from
+ * a git revision's `kernels.wat` (the base, default `main`) against the one
+ * assembled from the working tree's, on the BitNet 2B shapes (2560 × 2560,
+ * 6912 × 2560, 2560 × 6912), at 1 and 2 threads. Both run in one process, in
+ * alternating rounds; each side keeps its best time per shape, so that a
+ * machine shared with other processes disturbs both alike. Prints GB/s of
+ * packed weights read (rows · cols / 4 bytes per product) and new ÷ base.
+ * Also checks that both sides give the same bits on every shape.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/ternary_ab_bench.ts                      # base: main
+ * deno run -A bench/ternary_ab_bench.ts --base HEAD~1 --rounds 15 --batch 1
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Kernels } from "../lib/inference/kernels/api.ts";
+import { assembleKernels } from "../lib/inference/kernels/assemble.ts";
+import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    base: { type: "string", default: "main" },
+    rounds: { type: "string", default: "9" },
+    reps: { type: "string", default: "5" },
+    batch: { type: "string", default: "1" },
+    threads: { type: "string", default: "1,2" },
+    shapes: { type: "string", default: "2560x2560,6912x2560,2560x6912" },
+  },
+});
+const ROUNDS = Number(values.rounds), REPS = Number(values.reps), BATCH = Number(values.batch);
+const SHAPES = values.shapes.split(",").map((s) => s.split("x").map(Number) as [number, number]);
+const WAT = "lib/inference/kernels/kernels.wat";
+
+async function baseWat(rev: string): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["show", `${rev}:${WAT}`] }).output();
+  if (!out.success) throw new Error(`git show ${rev}:${WAT} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+let seed = 7;
+function rnd(): number {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+}
+
+/** One side's kernels with every shape's weights and activations in place. */
+async function side(module: WebAssembly.Module, threads: number) {
+  let bytes = 1 << 22;
+  for (const [r, c] of SHAPES) bytes += r * c / 4 + 4 * BATCH * (r + c) * 2 + 64;
+  const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
+  seed = 7; // both sides get the same data
+  const runs = SHAPES.map(([rows, cols]) => {
+    const trits = Int8Array.from({ length: rows * cols }, () => Math.floor(rnd() * 3) - 1);
+    const w = k.alloc(k.ternaryBytes(rows, cols));
+    k.packTernary(trits, rows, cols, w);
+    const x = k.alloc(BATCH * cols * 4);
+    k.f32(x, BATCH * cols).set(Float32Array.from({ length: BATCH * cols }, () => rnd() * 2 - 1));
+    const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
+    k.quantizeRowsI8(x, q, t, s, cols, BATCH);
+    const y = k.alloc(BATCH * rows * 4);
+    const run = () => k.matmulTernary(w, 0.5, q, t, s, y, rows, cols, BATCH);
+    return { run, out: () => k.f32(y, BATCH * rows).slice() };
+  });
+  return { k, runs };
+}
+
+function best(run: () => void): number {
+  let b = Infinity;
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    run();
+    b = Math.min(b, performance.now() - t0);
+  }
+  return b;
+}
+
+const wats = { base: await baseWat(values.base), new: await Deno.readTextFile(WAT) };
+const modules = {
+  base: await WebAssembly.compile((await assembleKernels(wats.base)).relaxed as Uint8Array<ArrayBuffer>),
+  new: await WebAssembly.compile((await assembleKernels(wats.new)).relaxed as Uint8Array<ArrayBuffer>),
+};
+const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
+console.log(`# ternary A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
+console.log(`load average at start: ${load()}`);
+console.log("| threads | rows x cols | base GB/s | new GB/s | new/base | same bits |");
+console.log("|---|---|---|---|---|---|");
+for (const threads of values.threads.split(",").map(Number)) {
+  const a = await side(modules.base, threads), b = await side(modules.new, threads);
+  try {
+    const ta = SHAPES.map(() => Infinity), tb = SHAPES.map(() => Infinity);
+    for (let r = 0; r < ROUNDS; r++) {
+      SHAPES.forEach((_, i) => {
+        const first = r % 2 ? b : a, second = r % 2 ? a : b;
+        const t1 = best(first.runs[i]!.run), t2 = best(second.runs[i]!.run);
+        const [tA, tB] = r % 2 ? [t2, t1] : [t1, t2];
+        ta[i] = Math.min(ta[i]!, tA);
+        tb[i] = Math.min(tb[i]!, tB);
+      });
+    }
+    SHAPES.forEach(([rows, cols], i) => {
+      const gb = (ms: number) => (rows * cols / 4 / 1e9 / (ms / 1000)).toFixed(2);
+      const oa = a.runs[i]!.out(), ob = b.runs[i]!.out();
+      const same = oa.length === ob.length &&
+        new Uint8Array(oa.buffer).every((v, j) => v === new Uint8Array(ob.buffer)[j]);
+      console.log(
+        `| ${threads} | ${rows} x ${cols} | ${gb(ta[i]!)} | ${gb(tb[i]!)} | ` +
+          `${(ta[i]! / tb[i]!).toFixed(3)} | ${same ? "yes" : "NO"} |`,
+      );
+    });
+  } finally {
+    a.k.close();
+    b.k.close();
+  }
+}
+console.log(`load average at end: ${load()}`);
