@@ -31,6 +31,20 @@
       (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
       (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 
+  ;; Lane i = the sum of the four lanes of a_i: a 4x4 transpose folded into the adds.
+  (func $hsum4_i32 (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128)
+      (result v128)
+    (local $u v128) (local $v v128)
+    (local.set $u (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $v (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $v))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $v))))
+
   ;; Stores the first n (1..4) of four f32 values at y.
   (func $put4 (param $y i32) (param $n i32)
       (param $s0 f32) (param $s1 f32) (param $s2 f32) (param $s3 f32)
@@ -702,10 +716,7 @@
       (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
       (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
       (br_if $chunk (i32.lt_u (local.get $q) (local.get $end))))
-    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
-      (i32x4.splat (call $hsum_i32 (local.get $a0)))
-      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
-      (call $hsum_i32 (local.get $a3))))
+    (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
 
   ;; Two activation rows per weight decode. Per block, 16 dots into 8 i16 accumulators.
   (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
@@ -803,14 +814,10 @@
       (local.set $b2 (i32x4.add (local.get $b2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
       (local.set $b3 (i32x4.add (local.get $b3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
       (br_if $chunk (i32.lt_u (local.get $qa) (local.get $end))))
-    (i32.store offset=0 (local.get $out) (call $hsum_i32 (local.get $a0)))
-    (i32.store offset=4 (local.get $out) (call $hsum_i32 (local.get $a1)))
-    (i32.store offset=8 (local.get $out) (call $hsum_i32 (local.get $a2)))
-    (i32.store offset=12 (local.get $out) (call $hsum_i32 (local.get $a3)))
-    (i32.store offset=16 (local.get $out) (call $hsum_i32 (local.get $b0)))
-    (i32.store offset=20 (local.get $out) (call $hsum_i32 (local.get $b1)))
-    (i32.store offset=24 (local.get $out) (call $hsum_i32 (local.get $b2)))
-    (i32.store offset=28 (local.get $out) (call $hsum_i32 (local.get $b3))))
+    (v128.store offset=0 (local.get $out)
+      (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (v128.store offset=16 (local.get $out)
+      (call $hsum4_i32 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
 ;;@end
 ;;@portable
   ;;
@@ -909,10 +916,7 @@
       (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (local.set $q (i32.add (local.get $q) (i32.const 64)))
       (br_if $block (i32.lt_u (local.get $q) (local.get $end))))
-    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
-      (i32x4.splat (call $hsum_i32 (local.get $a0)))
-      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
-      (call $hsum_i32 (local.get $a3))))
+    (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
 
   ;; The widening costs more than the weight decode here, so pairs are two single rows.
   (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
@@ -923,20 +927,27 @@
       (call $tern_4x1 (local.get $p) (local.get $qb) (local.get $cols))))
 ;;@end
 
-  ;; Four row sums s (i32x4) of activation row b scaled back to floats into y[0..n).
+  ;; Four row sums s (i32x4) of activation row b scaled back to floats into y[0..n): the
+  ;; reference's f32((f64(s - Σq) / f64(t)) * wScale), two lanes per f64 operation (the
+  ;; same IEEE operations, so the same bits).
   (func $tern_store (param $s v128) (param $qsum i32) (param $t f32) (param $ws f64)
       (param $y i32) (param $n i32)
-    (local $td f64)
-    (local.set $td (f64.promote_f32 (local.get $t)))
-    (call $put4 (local.get $y) (local.get $n)
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 0 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 1 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 2 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 3 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))))
+    (local $d v128) (local $w v128) (local $r v128)
+    (local.set $s (i32x4.sub (local.get $s) (i32x4.splat (local.get $qsum))))
+    (local.set $d (f64x2.splat (f64.promote_f32 (local.get $t))))
+    (local.set $w (f64x2.splat (local.get $ws)))
+    (local.set $r (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (f32x4.demote_f64x2_zero (f64x2.mul (local.get $w)
+        (f64x2.div (f64x2.convert_low_i32x4_s (local.get $s)) (local.get $d))))
+      (f32x4.demote_f64x2_zero (f64x2.mul (local.get $w)
+        (f64x2.div (f64x2.convert_low_i32x4_s
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $s) (local.get $s)))
+          (local.get $d))))))
+    (if (i32.ge_u (local.get $n) (i32.const 4))
+      (then (v128.store (local.get $y) (local.get $r)))
+      (else (call $put4 (local.get $y) (local.get $n)
+        (f32x4.extract_lane 0 (local.get $r)) (f32x4.extract_lane 1 (local.get $r))
+        (f32x4.extract_lane 2 (local.get $r)) (f32x4.extract_lane 3 (local.get $r))))))
 
   ;; y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b] for rows [r0, r1).
   ;; $scratch: 32 bytes of this thread's own memory for the pair results.
