@@ -81,8 +81,12 @@ function best(run: () => void): number {
 
 const wats = { base: await baseWat(values.base), new: await Deno.readTextFile(WAT) };
 const modules = {
-  base: await WebAssembly.compile((await assembleKernels(wats.base)).relaxed as Uint8Array<ArrayBuffer>),
-  new: await WebAssembly.compile((await assembleKernels(wats.new)).relaxed as Uint8Array<ArrayBuffer>),
+  base: await WebAssembly.compile(
+    (await assembleKernels(wats.base)).relaxed as Uint8Array<ArrayBuffer>,
+  ),
+  new: await WebAssembly.compile(
+    (await assembleKernels(wats.new)).relaxed as Uint8Array<ArrayBuffer>,
+  ),
 };
 const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
 console.log(`# ternary A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
