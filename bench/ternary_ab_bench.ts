@@ -29,11 +29,17 @@ const { values } = parseArgs({
     reps: { type: "string", default: "5" },
     batch: { type: "string", default: "1" },
     threads: { type: "string", default: "1,2" },
-    shapes: { type: "string", default: "2560x2560,6912x2560,2560x6912" },
+    shapes: { type: "string" },
+    op: { type: "string", default: "ternary" },
   },
 });
 const ROUNDS = Number(values.rounds), REPS = Number(values.reps), BATCH = Number(values.batch);
-const SHAPES = values.shapes.split(",").map((s) => s.split("x").map(Number) as [number, number]);
+/** ternary: the 2B projections; score: the int8 head's screening (vocabulary rows × hidden). */
+const OP = values.op === "score" ? "score" : "ternary";
+const SHAPES = (values.shapes ?? (OP === "score" ? "32768x2560" : "2560x2560,6912x2560,2560x6912"))
+  .split(",").map((s) => s.split("x").map(Number) as [number, number]);
+/** Bytes of weights a product reads per element. */
+const BYTES_PER_WEIGHT = OP === "score" ? 1 : 0.25;
 const WAT = "lib/inference/kernels/kernels.wat";
 
 async function baseWat(rev: string): Promise<string> {
@@ -51,22 +57,38 @@ function rnd(): number {
 /** One side's kernels with every shape's weights and activations in place. */
 async function side(module: WebAssembly.Module, threads: number) {
   let bytes = 1 << 22;
-  for (const [r, c] of SHAPES) bytes += r * c / 4 + 4 * BATCH * (r + c) * 2 + 64;
+  for (const [r, c] of SHAPES) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
   const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
   seed = 7; // both sides get the same data
-  const runs = SHAPES.map(([rows, cols]) => {
-    const trits = Int8Array.from({ length: rows * cols }, () => Math.floor(rnd() * 3) - 1);
-    const w = k.alloc(k.ternaryBytes(rows, cols));
-    k.packTernary(trits, rows, cols, w);
-    const x = k.alloc(BATCH * cols * 4);
-    k.f32(x, BATCH * cols).set(Float32Array.from({ length: BATCH * cols }, () => rnd() * 2 - 1));
-    const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
-    k.quantizeRowsI8(x, q, t, s, cols, BATCH);
-    const y = k.alloc(BATCH * rows * 4);
-    const run = () => k.matmulTernary(w, 0.5, q, t, s, y, rows, cols, BATCH);
-    return { run, out: () => k.f32(y, BATCH * rows).slice() };
-  });
+  const runs = SHAPES.map(([rows, cols]) =>
+    OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols)
+  );
   return { k, runs };
+}
+
+/** A ternary product of random trits and activations (BATCH rows). */
+function ternaryRun(k: Kernels, rows: number, cols: number) {
+  const trits = Int8Array.from({ length: rows * cols }, () => Math.floor(rnd() * 3) - 1);
+  const w = k.alloc(k.ternaryBytes(rows, cols));
+  k.packTernary(trits, rows, cols, w);
+  const x = k.alloc(BATCH * cols * 4);
+  k.f32(x, BATCH * cols).set(Float32Array.from({ length: BATCH * cols }, () => rnd() * 2 - 1));
+  const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
+  k.quantizeRowsI8(x, q, t, s, cols, BATCH);
+  const y = k.alloc(BATCH * rows * 4);
+  const run = () => k.matmulTernary(w, 0.5, q, t, s, y, rows, cols, BATCH);
+  return { run, out: () => new Uint8Array(k.f32(y, BATCH * rows).slice().buffer) };
+}
+
+/** The int8 head's screening: random int8 rows times one int16 activation row. */
+function scoreRun(k: Kernels, rows: number, cols: number) {
+  const w = k.alloc(rows * cols), x = k.alloc(cols * 2), y = k.alloc(rows * 4);
+  const W = k.i8(w, rows * cols);
+  for (let i = 0; i < W.length; i++) W[i] = Math.floor(rnd() * 255) - 127;
+  const X = new Int16Array(k.buffer, x, cols);
+  for (let c = 0; c < cols; c++) X[c] = Math.floor(rnd() * 255) - 127;
+  const run = () => k.scoreRowsI8(w, x, y, rows, cols);
+  return { run, out: () => new Uint8Array(k.i32(y, rows).slice().buffer) };
 }
 
 function best(run: () => void): number {
@@ -89,7 +111,7 @@ const modules = {
   ),
 };
 const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
-console.log(`# ternary A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
+console.log(`# ${OP} A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
 console.log(`load average at start: ${load()}`);
 console.log("| threads | rows x cols | base GB/s | new GB/s | new/base | same bits |");
 console.log("|---|---|---|---|---|---|");
@@ -107,10 +129,9 @@ for (const threads of values.threads.split(",").map(Number)) {
       });
     }
     SHAPES.forEach(([rows, cols], i) => {
-      const gb = (ms: number) => (rows * cols / 4 / 1e9 / (ms / 1000)).toFixed(2);
+      const gb = (ms: number) => (rows * cols * BYTES_PER_WEIGHT / 1e9 / (ms / 1000)).toFixed(2);
       const oa = a.runs[i]!.out(), ob = b.runs[i]!.out();
-      const same = oa.length === ob.length &&
-        new Uint8Array(oa.buffer).every((v, j) => v === new Uint8Array(ob.buffer)[j]);
+      const same = oa.length === ob.length && oa.every((v, j) => v === ob[j]);
       console.log(
         `| ${threads} | ${rows} x ${cols} | ${gb(ta[i]!)} | ${gb(tb[i]!)} | ` +
           `${(ta[i]! / tb[i]!).toFixed(3)} | ${same ? "yes" : "NO"} |`,
