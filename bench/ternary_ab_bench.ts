@@ -12,6 +12,8 @@
  * ```sh
  * deno run -A bench/ternary_ab_bench.ts                      # base: main
  * deno run -A bench/ternary_ab_bench.ts --base HEAD~1 --rounds 15 --batch 1
+ * deno run -A bench/ternary_ab_bench.ts --shapes 2560x2560 --layers 8   # + 8 layers from DRAM
+ * deno run -A bench/ternary_ab_bench.ts --op score --threads 1            # int8 head screening
  * ```
  * @module
  */
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1,2" },
     shapes: { type: "string" },
     op: { type: "string", default: "ternary" },
+    layers: { type: "string", default: "0" },
   },
 });
 const ROUNDS = Number(values.rounds), REPS = Number(values.reps), BATCH = Number(values.batch);
@@ -38,6 +41,21 @@ const ROUNDS = Number(values.rounds), REPS = Number(values.reps), BATCH = Number
 const OP = values.op === "score" ? "score" : "ternary";
 const SHAPES = (values.shapes ?? (OP === "score" ? "32768x2560" : "2560x2560,6912x2560,2560x6912"))
   .split(",").map((s) => s.split("x").map(Number) as [number, number]);
+/**
+ * With --layers N (ternary): one more entry running the 7 products of N 2B layers in a row
+ * (q, k, v, o 2560 x 2560; gate, up 6912 x 2560; down 2560 x 6912), each matrix its own
+ * memory, so that the weights stream from DRAM as in a generated token.
+ */
+const LAYERS = OP === "ternary" ? Number(values.layers) : 0;
+const LAYER: [number, number][] = [
+  [2560, 2560],
+  [2560, 2560],
+  [2560, 2560],
+  [2560, 2560],
+  [6912, 2560],
+  [6912, 2560],
+  [2560, 6912],
+];
 /** Bytes of weights a product reads per element. */
 const BYTES_PER_WEIGHT = OP === "score" ? 1 : 0.25;
 const WAT = "lib/inference/kernels/kernels.wat";
@@ -54,16 +72,38 @@ function rnd(): number {
   return seed / 2 ** 32;
 }
 
-/** One side's kernels with every shape's weights and activations in place. */
+/** What one entry of the table runs: a label, the weight bytes it reads, its run and outputs. */
+interface Entry {
+  label: string;
+  bytes: number;
+  run: () => void;
+  out: () => Uint8Array;
+}
+
+/** One side's kernels with every entry's weights and activations in place. */
 async function side(module: WebAssembly.Module, threads: number) {
+  const all = [...SHAPES, ...Array.from({ length: LAYERS }, () => LAYER).flat()];
   let bytes = 1 << 22;
-  for (const [r, c] of SHAPES) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
+  for (const [r, c] of all) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
   const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
   seed = 7; // both sides get the same data
-  const runs = SHAPES.map(([rows, cols]) =>
-    OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols)
-  );
-  return { k, runs };
+  const make = (rows: number, cols: number) =>
+    OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols);
+  const entries: Entry[] = SHAPES.map(([rows, cols]) => ({
+    label: `${rows} x ${cols}`,
+    bytes: rows * cols * BYTES_PER_WEIGHT,
+    ...make(rows, cols),
+  }));
+  if (LAYERS > 0) {
+    const runs = Array.from({ length: LAYERS }, () => LAYER.map(([r, c]) => make(r, c))).flat();
+    entries.push({
+      label: `${LAYERS} layers x 7 products`,
+      bytes: LAYERS * LAYER.reduce((a, [r, c]) => a + r * c * BYTES_PER_WEIGHT, 0),
+      run: () => runs.forEach((p) => p.run()),
+      out: () => runs[runs.length - 1]!.out(),
+    });
+  }
+  return { k, entries };
 }
 
 /** A ternary product of random trits and activations (BATCH rows). */
@@ -113,27 +153,27 @@ const modules = {
 const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
 console.log(`# ${OP} A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
 console.log(`load average at start: ${load()}`);
-console.log("| threads | rows x cols | base GB/s | new GB/s | new/base | same bits |");
+console.log("| threads | product | base GB/s | new GB/s | new/base | same bits |");
 console.log("|---|---|---|---|---|---|");
 for (const threads of values.threads.split(",").map(Number)) {
   const a = await side(modules.base, threads), b = await side(modules.new, threads);
   try {
-    const ta = SHAPES.map(() => Infinity), tb = SHAPES.map(() => Infinity);
+    const ta = a.entries.map(() => Infinity), tb = a.entries.map(() => Infinity);
     for (let r = 0; r < ROUNDS; r++) {
-      SHAPES.forEach((_, i) => {
+      a.entries.forEach((_, i) => {
         const first = r % 2 ? b : a, second = r % 2 ? a : b;
-        const t1 = best(first.runs[i]!.run), t2 = best(second.runs[i]!.run);
+        const t1 = best(first.entries[i]!.run), t2 = best(second.entries[i]!.run);
         const [tA, tB] = r % 2 ? [t2, t1] : [t1, t2];
         ta[i] = Math.min(ta[i]!, tA);
         tb[i] = Math.min(tb[i]!, tB);
       });
     }
-    SHAPES.forEach(([rows, cols], i) => {
-      const gb = (ms: number) => (rows * cols * BYTES_PER_WEIGHT / 1e9 / (ms / 1000)).toFixed(2);
-      const oa = a.runs[i]!.out(), ob = b.runs[i]!.out();
+    a.entries.forEach((e, i) => {
+      const gb = (ms: number) => (e.bytes / 1e9 / (ms / 1000)).toFixed(2);
+      const oa = e.out(), ob = b.entries[i]!.out();
       const same = oa.length === ob.length && oa.every((v, j) => v === ob[j]);
       console.log(
-        `| ${threads} | ${rows} x ${cols} | ${gb(ta[i]!)} | ${gb(tb[i]!)} | ` +
+        `| ${threads} | ${e.label} | ${gb(ta[i]!)} | ${gb(tb[i]!)} | ` +
           `${(ta[i]! / tb[i]!).toFixed(3)} | ${same ? "yes" : "NO"} |`,
       );
     });
