@@ -1104,6 +1104,151 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $B))))
 
+;; ---------------------------------------------------------------- attention (one head)
+  ;;
+  ;; The two products of lib/inference/attention.ts's causalAttention for one query head,
+  ;; with the same f64 operations in the same order, so the same bits; the softmax between
+  ;; them stays in TypeScript (Math.exp). A product of two f32 values is exact in f64, so
+  ;; q·k does not depend on rounding of the products; p·v rounds each product as
+  ;; JavaScript does (f64x2.mul, then f64x2.add: no fused multiply-add).
+
+  ;; s[j] = q·k_j · scale for j in [0, n): k_j at $k + j·$stride, $dim f32 values (a multiple
+  ;; of 4), four f64 partial sums over d mod 4 (lanes d0 d1 of $a, d2 d3 of $b) summed
+  ;; ((d0 + d1) + d2) + d3, as causalAttention does. Four positions per pass share each
+  ;; load of q and keep four independent chains of additions in flight.
+  (func (export "attention_scores") (param $q i32) (param $k i32) (param $stride i32)
+      (param $dim i32) (param $n i32) (param $scale f64) (param $s i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $x v128) (local $xl v128) (local $xh v128) (local $y v128)
+    (local $k0 i32) (local $k1 i32) (local $k2 i32) (local $k3 i32)
+    (local $d i32) (local $bytes i32) (local $j i32)
+    (local.set $bytes (i32.shl (local.get $dim) (i32.const 2)))
+    (block $done (loop $J
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      ;; Past the last position, the pass recomputes the last one (stored, then rewritten).
+      (local.set $k0 (local.get $k))
+      (local.set $k1 (select (i32.add (local.get $k0) (local.get $stride)) (local.get $k0)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $n))))
+      (local.set $k2 (select (i32.add (local.get $k1) (local.get $stride)) (local.get $k1)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $n))))
+      (local.set $k3 (select (i32.add (local.get $k2) (local.get $stride)) (local.get $k2)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $n))))
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $b0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $b2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+      (local.set $d (i32.const 0))
+      (loop $D
+        (local.set $x (v128.load (i32.add (local.get $q) (local.get $d))))
+        (local.set $xl (f64x2.promote_low_f32x4 (local.get $x)))
+        (local.set $xh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+          (local.get $x) (local.get $x))))
+        (local.set $y (v128.load (i32.add (local.get $k0) (local.get $d))))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k1) (local.get $d))))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k2) (local.get $d))))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k3) (local.get $d))))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b3 (f64x2.add (local.get $b3) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (br_if $D (i32.lt_u (local.get $d) (local.get $bytes))))
+      ;; Lanes past n write into s[n..n+3), which the caller's scratch has room for.
+      (f64.store offset=0 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))
+        (f64x2.extract_lane 0 (local.get $b0))) (f64x2.extract_lane 1 (local.get $b0)))))
+      (f64.store offset=8 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))
+        (f64x2.extract_lane 0 (local.get $b1))) (f64x2.extract_lane 1 (local.get $b1)))))
+      (f64.store offset=16 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))
+        (f64x2.extract_lane 0 (local.get $b2))) (f64x2.extract_lane 1 (local.get $b2)))))
+      (f64.store offset=24 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a3)) (f64x2.extract_lane 1 (local.get $a3)))
+        (f64x2.extract_lane 0 (local.get $b3))) (f64x2.extract_lane 1 (local.get $b3)))))
+      (local.set $k (i32.add (local.get $k3) (local.get $stride)))
+      (local.set $s (i32.add (local.get $s) (i32.const 32)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $J))))
+
+  ;; out[d] = f32(Σ_j p_j · v_j[d]) for d in [0, $dim) ($dim a multiple of 16): p the n f64
+  ;; weights at $p, v_j at $v + j·$stride; each sum in j order from 0, as causalAttention's
+  ;; acc[d] = acc[d] + w · v. Sixteen dimensions (eight f64x2 sums) per pass over j.
+  (func (export "attention_values") (param $p i32) (param $v i32) (param $stride i32)
+      (param $dim i32) (param $n i32) (param $out i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $w v128) (local $y v128) (local $pj i32) (local $end i32) (local $vp i32)
+    (local $d i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 3))))
+    (block $done (loop $D
+      (br_if $done (i32.ge_u (local.get $d) (local.get $dim)))
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $b0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $b2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+      (local.set $pj (local.get $p))
+      (local.set $vp (local.get $v))
+      (block $none (loop $J
+        (br_if $none (i32.ge_u (local.get $pj) (local.get $end)))
+        (local.set $w (f64x2.splat (f64.load (local.get $pj))))
+        (local.set $y (v128.load offset=0 (local.get $vp)))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=16 (local.get $vp)))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=32 (local.get $vp)))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=48 (local.get $vp)))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b3 (f64x2.add (local.get $b3) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $vp (i32.add (local.get $vp) (local.get $stride)))
+        (local.set $pj (i32.add (local.get $pj) (i32.const 8)))
+        (br $J)))
+      (v128.store offset=0 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a0)) (f32x4.demote_f64x2_zero (local.get $b0))))
+      (v128.store offset=16 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a1)) (f32x4.demote_f64x2_zero (local.get $b1))))
+      (v128.store offset=32 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a2)) (f32x4.demote_f64x2_zero (local.get $b2))))
+      (v128.store offset=48 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a3)) (f32x4.demote_f64x2_zero (local.get $b3))))
+      (local.set $out (i32.add (local.get $out) (i32.const 64)))
+      (local.set $v (i32.add (local.get $v) (i32.const 64)))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (br $D))))
+
   ;; ---------------------------------------------------------------- int8 output head
 
   ;; y[r] = Σ_c w[r, c] · x[c] as exact i32 for r in [0, rows): w int8 rows of `cols`,
