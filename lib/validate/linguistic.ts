@@ -38,7 +38,9 @@ import {
   type ProbeResult,
   type Signal,
 } from "./report.ts";
-import type { LinguisticRules, ValidationRules } from "./rules.ts";
+import type { ValidationRules } from "./rules.ts";
+
+type LinguisticRules = ValidationRules["linguistic"];
 
 const ALLOWED_CONTROLS = new Set(["\n", "\t", "\r"]);
 const UNPRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\uFFFD]/u;
