@@ -253,16 +253,8 @@ export function failedGate(
   return gate(id, { exitCode, summary: message, checks, ...(started ? { started } : {}) });
 }
 
-/**
- * Formats a number for tables: 4 decimals, or exponent form when tiny or huge.
- *
- * @example
- * ```ts
- * formatNumber(0.0123456); // "0.0123"
- * formatNumber(1.5e-6); // "1.500e-6"
- * ```
- */
-export function formatNumber(x: number): string {
+/** A number for tables: 4 decimals, or exponent form when tiny or huge. */
+function formatNumber(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
@@ -271,15 +263,8 @@ export function formatNumber(x: number): string {
 
 const fmt = formatNumber;
 
-/**
- * A plain text table with left-aligned columns.
- *
- * @example
- * ```ts
- * textTable(["a", "b"], [["1", "22"]]); // "a  b \n1  22"
- * ```
- */
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A plain text table with left-aligned columns. */
+function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   // Widths ignore ANSI colour codes so that coloured cells line up.
   // deno-lint-ignore no-control-regex
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
