@@ -29,7 +29,7 @@ import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, runLinguisticGate } from "./linguistic.ts";
-import { readModel, runNormGate } from "./inspect.ts";
+import { readModel, runNormGate } from "./norms.ts";
 import { PROBE_PASSAGE } from "./passage.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
 import { inspectProjections, matricesLoadable } from "./projections.ts";
