@@ -118,7 +118,7 @@ function probeAndNll(b: Baseline): string {
     }** nats over ${n.tokens} tokens (a uniform guess scores
 log V = ${formatStat(n.logVocab)}; ratio ${
       formatStat(n.meanNll / n.logVocab)
-    }). The passage (lib/validate/passage.ts):
+    }). The passage (lib/validate/linguistic.ts):
 
 > ${markdownText(n.passage)}`
     : "Not measured (the probe did not run).";

@@ -39,7 +39,7 @@ import { DEFAULT_PROMPT } from "../inference/probe.ts";
 import { logSoftmax } from "../inference/softmax.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
-import { PROBE_PASSAGE } from "./passage.ts";
+import { PROBE_PASSAGE } from "./linguistic.ts";
 import { type Check, check } from "./report.ts";
 
 /** The differential report format identifier (bump on incompatible changes). */
@@ -99,7 +99,7 @@ export interface CompareOptions {
   readonly prompt?: string;
   /** Reference greedy tokens appended to the prompt; default {@link DEFAULT_PROBE_TOKENS}. */
   readonly probeTokens?: number;
-  /** Default the shipped passage (lib/validate/passage.ts). */
+  /** Default the shipped passage (lib/validate/linguistic.ts). */
   readonly passage?: string;
   /** Default: the reference GGUF's own tokenizer. */
   readonly tokenizer?: { encode(text: string): number[] };

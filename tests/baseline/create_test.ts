@@ -14,7 +14,7 @@ import { BASELINE_SCHEMA_ID } from "../../lib/baseline/types.ts";
 import { baselinePaths, readBaseline, writeBaseline } from "../../lib/baseline/files.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
 import { TOOL } from "../../lib/provenance/meta.ts";
-import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
+import { PROBE_PASSAGE } from "../../lib/validate/linguistic.ts";
 import { scratchDir } from "../validate/_variants.ts";
 import { FIXTURE_TOKENIZER, fixtureBaseline, readBf16Tensor, rmsOf } from "./_fixture.ts";
 import { elements, parseXml } from "./_xml.ts";
