@@ -61,10 +61,12 @@ export interface ProjectionGateInput {
   readonly hparamsError?: string;
   readonly rules: ValidationRules;
   /**
-   * Counters fed while the engine loaded the same tensors (one read for both);
-   * a tensor without a complete count is read here.
+   * Called when every matrix is present with the expected shape and a loadable type, before any
+   * value is read (only then is the engine worth loading): it returns counters fed while the
+   * engine loads the same tensors (one read for both); a tensor without a complete count is read
+   * here.
    */
-  readonly counted?: ReadonlyMap<string, PayloadCounter>;
+  readonly beforeValues?: () => Promise<ReadonlyMap<string, PayloadCounter>>;
 }
 
 /** Gate 2's outcome (the tokenizer and engine-load checks are added by the caller). */
@@ -249,7 +251,11 @@ function projectionFinding(name: string, kind: string, layer: number, ms: Matrix
 }
 
 /** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
-async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
+async function tensorFindings(
+  input: ProjectionGateInput,
+  counted: ReadonlyMap<string, PayloadCounter> | undefined,
+  checks: Check[],
+) {
   const { gguf } = input;
   const bitnet = (input.hparams?.bitlinear.length ?? 0) > 0;
   const byLayer = new Map<number, Map<string, MatrixStats>>();
@@ -261,7 +267,7 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
     const kind = role?.role === "projection" ? role.projection : undefined;
     let ms: MatrixStats;
     try {
-      ms = await matrixStats(gguf, t, isBitlinear(input.hparams, kind), input.counted?.get(t.name));
+      ms = await matrixStats(gguf, t, isBitlinear(input.hparams, kind), counted?.get(t.name));
     } catch (e) {
       checks.push(check("fail", "decode", (e as Error).message, t.name));
       continue;
@@ -290,26 +296,6 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
 }
 
 /**
- * Whether every weight matrix is present with the expected shape and a
- * loadable type (the checks gate 2 starts with): only then is the engine
- * worth loading.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../arch/hparams.ts";
- * import { DEFAULT_RULES } from "./rules.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * matricesLoadable({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES }); // true
- * ```
- */
-export function matricesLoadable(input: ProjectionGateInput): boolean {
-  const checks: Check[] = [];
-  shapeChecks(input, expectedMatrices(input, checks), checks);
-  return !checks.some((c) => c.status === "fail");
-}
-
-/**
  * Runs gate 2.
  *
  * @example
@@ -327,7 +313,9 @@ export async function inspectProjections(
   const started = performance.now();
   const checks: Check[] = [];
   shapeChecks(input, expectedMatrices(input, checks), checks);
-  const { byLayer, projections, tensors } = await tensorFindings(input, checks);
+  const loadable = !checks.some((c) => c.status === "fail");
+  const counted = loadable ? await input.beforeValues?.() : undefined;
+  const { byLayer, projections, tensors } = await tensorFindings(input, counted, checks);
   const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
   const failed = checks.filter((c) => c.status === "fail").length;
   const ternary = (input.hparams?.bitlinear.length ?? 0) > 0 ? "ternary, " : "";

@@ -140,16 +140,17 @@ export interface ProbeResult {
   readonly timings: Readonly<Record<string, number>>;
 }
 
-/** Gate ids, in order. */
-export type GateId = "strict" | "norms" | "projections" | "linguistic" | "differential";
-
-const GATE_TITLES: Readonly<Record<GateId, string>> = {
+/** The gates, in order, with their titles. */
+const GATE_TITLES = {
   strict: "Strict mode",
   norms: "Gate 1: norm tensors",
   projections: "Gate 2: projections and model loading",
   linguistic: "Gate 3: linguistic probe",
   differential: "Differential: against the reference model",
-};
+} as const;
+
+/** Gate ids, in order. */
+export type GateId = keyof typeof GATE_TITLES;
 
 /** One gate's outcome. */
 export interface GateResult {

@@ -29,9 +29,9 @@ import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, PROBE_PASSAGE, runLinguisticGate } from "./linguistic.ts";
-import { readModel, runNormGate } from "./norms.ts";
+import { type NormGateOptions, readModel, runNormGate } from "./norms.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
-import { inspectProjections, matricesLoadable } from "./projections.ts";
+import { inspectProjections } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
 import {
   type Check,
@@ -50,14 +50,11 @@ import { DEFAULT_PROMPT } from "../inference/probe.ts";
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
 
-/** Options of {@link validateGguf}. */
-export interface ValidateOptions {
+/** Options of {@link validateGguf} (with gate 1's: the meta.json and the rules). */
+export interface ValidateOptions extends NormGateOptions {
   readonly ggufPath: string;
   /** A tokenizer.json that must agree with the GGUF's tokenizer; default the GGUF's own. */
   readonly tokenizerPath?: string | null;
-  /** meta.json of the export; undefined: look beside the GGUF; null: none. */
-  readonly metaPath?: string | null;
-  readonly rules?: ValidationRules;
   readonly prompt?: string;
   readonly maxTokens?: number;
   /** A substring the generated text must contain. */
@@ -327,11 +324,15 @@ async function projectionGate(
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
   const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
   const counted = new Map<string, PayloadCounter>();
-  let loaded: { engine: InferenceEngine | null; check: Check } | null = null;
-  if (!run.opts.skipProbe && tokenizer && hparams && matricesLoadable(input)) {
-    loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
-  }
-  const g2 = await inspectProjections({ ...input, counted });
+  const load: { loaded?: Awaited<ReturnType<typeof loadEngine>> } = {};
+  const beforeValues = !run.opts.skipProbe && tokenizer && hparams
+    ? async () => {
+      load.loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
+      return counted;
+    }
+    : undefined;
+  const g2 = await inspectProjections({ ...input, ...(beforeValues ? { beforeValues } : {}) });
+  const { loaded } = load;
   const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
   let engine = loaded?.engine ?? null;
   if (checks.some((c) => c.status === "fail")) {
@@ -366,11 +367,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   const model = modelOf(run, gguf);
 
   opts.onProgress?.("gate 1: norm tensors");
-  const normOpts = {
-    rules: run.rules,
-    ...(opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {}),
-  };
-  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, normOpts);
+  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, opts);
   run.report.model.metaPath = g1.metaPath;
   if (!g1.metaPath) {
     run.report.warnings.push(
