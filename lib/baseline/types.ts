@@ -14,10 +14,10 @@
  */
 
 import type { TensorSummary } from "../stats/summary.ts";
+import type { ProjectionFinding } from "../validate/projections.ts";
 import type {
   NormFinding,
   ProbeResult,
-  ProjectionFinding,
   TensorStatsEntry,
   ValidationReport,
 } from "../validate/report.ts";

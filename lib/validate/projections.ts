@@ -39,15 +39,7 @@ import { expectedModelTensors, type ExpectedTensor, sameShape } from "../arch/mo
 import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
-import {
-  type BlockFinding,
-  type Check,
-  check,
-  gate,
-  type GateResult,
-  type ProjectionFinding,
-  type TensorStatsEntry,
-} from "./report.ts";
+import { type Check, check, gate, type GateResult, type TensorStatsEntry } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
 const FLOAT_TYPES: readonly number[] = typesWith("float");
@@ -235,7 +227,9 @@ function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
   return ok;
 }
 
-/** What one projection holds, for the report. */
+/** Ternary distribution of one projection, for the report. */
+export type ProjectionFinding = ReturnType<typeof projectionFinding>;
+
 function projectionFinding(name: string, kind: string, layer: number, ms: MatrixStats) {
   const tern = ms.ternary?.ternary ? ms.ternary : null;
   const n = tern?.count ?? 0;
@@ -245,7 +239,9 @@ function projectionFinding(name: string, kind: string, layer: number, ms: Matrix
     layer,
     type: ms.entry.type,
     rms: ms.entry.rms,
+    /** Ternary scale s (the single scale, or the largest block scale of TQ types); null when not ternary. */
     scale: tern ? tern.scale : null,
+    /** Fractions of −1, 0, +1 (of −s, 0, +s values); null when not ternary. */
     trits: tern && n > 0 ? { neg: tern.neg / n, zero: tern.zero / n, pos: tern.pos / n } : null,
   };
 }
@@ -327,12 +323,15 @@ export async function inspectProjections(
   return { gate: result, projections, blocks, tensors };
 }
 
+/** Per block (layer): the RMS of each projection kind and the outlier verdict. */
+export type BlockFinding = ReturnType<typeof blockFindings>[number];
+
 /** Per-layer RMS and trit split; flags a layer whose RMS for a kind departs from the other layers' median. */
 function blockFindings(
   byLayer: Map<number, Map<string, MatrixStats>>,
   factor: number,
   checks: Check[],
-): BlockFinding[] {
+) {
   const layers = [...byLayer.keys()].sort((a, b) => a - b);
   const kinds = new Set<string>();
   for (const m of byLayer.values()) for (const k of m.keys()) kinds.add(k);
@@ -380,10 +379,13 @@ function blockFindings(
     }
     return {
       layer,
+      /** RMS of all projection values of the layer together. */
       rms: count ? Math.sqrt(sumSq / count) : 0,
+      /** Fractions of −1, 0, +1 over the layer's ternary projections (null for float models). */
       trits: allTernary && tcount > 0
         ? { neg: neg / tcount, zero: zero / tcount, pos: pos / tcount }
         : null,
+      /** Projection kinds whose RMS departs from the other layers' median by more than the factor. */
       flagged: flagged.get(layer) ?? [],
     };
   });

@@ -19,6 +19,7 @@ import type { NormClass } from "../arch/registry.ts";
 import type { TensorSummary } from "../stats/summary.ts";
 import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
 import type { DifferentialReport } from "./differential.ts";
+import type { BlockFinding, ProjectionFinding } from "./projections.ts";
 
 /** The report format identifier (bump on incompatible changes). */
 export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
@@ -78,30 +79,6 @@ export interface NormFinding {
   /** healthy: every check passed; suspicious: values look corrupted; unusable: cannot act as a norm. */
   readonly verdict: "healthy" | "suspicious" | "unusable";
   readonly checks: readonly Check[];
-}
-
-/** Ternary distribution of one projection. */
-export interface ProjectionFinding {
-  readonly name: string;
-  readonly kind: string;
-  readonly layer: number;
-  readonly type: string;
-  readonly rms: number;
-  /** Ternary scale s (the single scale, or the largest block scale of TQ types); null when not ternary. */
-  readonly scale: number | null;
-  /** Fractions of −1, 0, +1 (of −s, 0, +s values); null when not ternary. */
-  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
-}
-
-/** Per block (layer): the RMS of each projection kind and the outlier verdict. */
-export interface BlockFinding {
-  readonly layer: number;
-  /** RMS of all projection values of the layer together. */
-  readonly rms: number;
-  /** Fractions of −1, 0, +1 over the layer's ternary projections (null for float models). */
-  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
-  /** Projection kinds whose RMS departs from the other layers' median by more than the factor. */
-  readonly flagged: readonly string[];
 }
 
 /** A correction applied in memory (never to the file). */

@@ -44,7 +44,7 @@ import {
   type TensorStatsEntry,
   type ValidationReport,
 } from "./report.ts";
-import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
+import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
@@ -117,33 +117,20 @@ async function runDifferential(
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Verdict = "exitCode" | "exitMeaning" | "passed" | "gates" | "timings";
 
-/** The report being filled in, gate by gate. */
-interface Run {
-  readonly opts: ValidateOptions;
-  readonly env: BitnetEnv;
-  readonly rules: ValidationRules;
-  readonly prompt: string;
-  readonly maxTokens: number;
-  readonly gates: GateResult[];
-  readonly timings: Record<string, number>;
-  /** The report so far: every part but the gates, their timings and the verdict. */
-  readonly report: Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
-    readonly model: Mutable<ValidationReport["model"]>;
-    readonly warnings: string[];
-  };
-  readonly engine: EngineSettings;
-  readonly started: number;
-  /** The runtime corrections the engine applies to the norms (triage only), or null. */
-  corrector: NormCorrector | null;
-  /** Gate 3 failed only on the `--expect` text. */
-  expectOnly: boolean;
-}
+/** The report so far: every part but the gates, their timings and the verdict. */
+type ReportSoFar = Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
+  readonly model: Mutable<ValidationReport["model"]>;
+  readonly warnings: string[];
+};
 
-function newRun(opts: ValidateOptions): Run {
+/** The report being filled in, gate by gate. */
+type Run = ReturnType<typeof newRun>;
+
+function newRun(opts: ValidateOptions) {
   const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
   const threads = opts.threads ?? env.threads;
-  const report: Run["report"] = {
+  const report: ReportSoFar = {
     schema: REPORT_SCHEMA_ID,
     tool: { name: TOOL.name, version: TOOL.version },
     model: {
@@ -179,15 +166,17 @@ function newRun(opts: ValidateOptions): Run {
     rules,
     prompt: opts.prompt ?? DEFAULT_PROMPT,
     maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
-    gates: [],
-    timings: {},
+    gates: [] as GateResult[],
+    timings: {} as Record<string, number>,
     report,
     engine: {
       ...(threads !== null ? { threads } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
     },
     started: performance.now(),
-    corrector: null,
+    /** The runtime corrections the engine applies to the norms (triage only), or null. */
+    corrector: null as NormCorrector | null,
+    /** Gate 3 failed only on the `--expect` text. */
     expectOnly: false,
   };
 }
