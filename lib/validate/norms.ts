@@ -108,18 +108,27 @@ export interface NormSample {
   readonly expectedShape: readonly number[] | null;
 }
 
-/** What every norm check reads. */
-interface NormFacts {
-  readonly sample: NormSample;
-  readonly name: string;
-  readonly typeName: string;
-  readonly stats: TensorStatsEntry;
-  readonly family: EnvelopeFamily | null;
-  readonly envelope: ReturnType<typeof envelopeFor>;
-  readonly q: ValidationRules["quantization"];
-  readonly distinct: number;
-  readonly grid: ReturnType<typeof lowBitGrid>;
+/** What every norm check reads: the sample, its figures and the rules that apply to it. */
+function normFacts(sample: NormSample, family: EnvelopeFamily | null, rules: ValidationRules) {
+  const t = sample.tensor, q = rules.quantization;
+  return {
+    sample,
+    name: t.name,
+    typeName: codecOf(t.type).name,
+    stats: statsEntry(t, sample.values),
+    family,
+    envelope: envelopeFor(rules, family, sample.normClass),
+    q,
+    distinct: countDistinct(sample.values),
+    grid: lowBitGrid(sample.values, {
+      blockSize: q.gridBlockSize,
+      maxLevel: q.gridMaxLevel,
+      tolerance: q.gridTolerance,
+    }),
+  };
 }
+
+type NormFacts = ReturnType<typeof normFacts>;
 
 /** One row of the norm checks: its id, what a failure means, and [passed, message] (null: not run). */
 interface NormCheck {
@@ -268,22 +277,7 @@ export function judgeNorm(
   rules: ValidationRules,
   meta: ExportMeta | null,
 ): NormFinding {
-  const t = sample.tensor, q = rules.quantization;
-  const facts: NormFacts = {
-    sample,
-    name: t.name,
-    typeName: codecOf(t.type).name,
-    stats: statsEntry(t, sample.values),
-    family,
-    envelope: envelopeFor(rules, family, sample.normClass),
-    q,
-    distinct: countDistinct(sample.values),
-    grid: lowBitGrid(sample.values, {
-      blockSize: q.gridBlockSize,
-      maxLevel: q.gridMaxLevel,
-      tolerance: q.gridTolerance,
-    }),
-  };
+  const t = sample.tensor, facts = normFacts(sample, family, rules);
   const checks: Check[] = [];
   const failed = new Set<string>();
   for (const row of NORM_CHECKS) {
