@@ -232,14 +232,12 @@ export function failedGate(
 }
 
 /** A number for tables: 4 decimals, or exponent form when tiny or huge. */
-function formatNumber(x: number): string {
+function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
   return x.toFixed(4);
 }
-
-const fmt = formatNumber;
 
 /** A plain text table with left-aligned columns. */
 function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
