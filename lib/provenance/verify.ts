@@ -314,10 +314,10 @@ function manifestCheck(
  *
  * @example
  * ```ts
- * import { loadPublicKey } from "./signature.ts";
+ * import { loadKey } from "./signature.ts";
  * const report = await verifyGguf({
  *   ggufPath: "models/clean/clean-f16.gguf",
- *   publicKey: await loadPublicKey("keys/signing.pem.pub"),
+ *   publicKey: await loadKey("keys/signing.pem.pub", "public"),
  * });
  * console.log(report.ok, report.signature, report.claims.length);
  * ```
