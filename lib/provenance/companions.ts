@@ -30,7 +30,7 @@ import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
 import type { CommitHooks } from "../io/output_set.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
+import { type GgufHashAlgo, manifestRequest, PayloadHashing } from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, type MetaTensor, serializeMeta } from "./meta.ts";
 
 /**
@@ -55,9 +55,9 @@ export const MANIFEST_ALGOS: readonly GgufHashAlgo[] = ["xxh64"];
 export function companionHasher(
   algos: readonly GgufHashAlgo[] = MANIFEST_ALGOS,
 ): PayloadHashing {
-  const model = algos.length === 0 ? MANIFEST_ALGOS : algos;
-  const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
-  return new PayloadHashing({ tensor: ["xxh64", ...perTensor], model });
+  return new PayloadHashing(
+    manifestRequest(algos.length === 0 ? MANIFEST_ALGOS : algos, ["xxh64"]),
+  );
 }
 
 /** One tensor's bytes as written, and its meta.json row, known once the bytes have passed. */

@@ -30,7 +30,7 @@ import {
   checkManifest,
   type GgufHashManifestEntry,
   hashGguf,
-  manifestAlgorithms,
+  manifestRequest,
   parseGgufHashManifest,
 } from "./gguf_hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
@@ -191,8 +191,13 @@ async function digestsOf(
     if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
     return { fileSha256: await sha256File(path), unreadable: e.message } satisfies Digests;
   }
-  const also = recordsTensorSha256(metaBytes) ? ["sha256" as const] : [];
-  const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : [], also);
+  const perTensor = recordsTensorSha256(metaBytes)
+    ? ["xxh64", "sha256"] as const
+    : ["xxh64"] as const;
+  const algos = manifestRequest(
+    Array.isArray(manifest) ? manifest.map((e) => e.algo) : [],
+    perTensor,
+  );
   try {
     const hashes = await hashGguf(gguf, { ...algos, file: true });
     return { fileSha256: hashes.fileSha256!, gguf, hashes } satisfies Digests;

@@ -39,13 +39,14 @@
 
 import { basename } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { ARCHITECTURES } from "../arch/registry.ts";
+import { ARCHITECTURES, ggufTensorRole } from "../arch/registry.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
 import { codecOf } from "../codecs/table.ts";
 import { CleanGgufError } from "../errors.ts";
 import { isJsonObject } from "../io/json.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
+import { FileType, GgmlType } from "../gguf/types.ts";
 import {
   claim,
   keyProblems,
@@ -53,7 +54,7 @@ import {
   META_KEYS,
   type UnverifiableClaim,
 } from "./meta_schema.ts";
-import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
+import { configFromGguf, tokenizerFromGguf } from "./meta_from_gguf.ts";
 import {
   type RecomputedStatistics,
   recomputeStatistics,
@@ -293,6 +294,21 @@ function checkConfigAndTokenizer(
   }
 }
 
+/** `general.file_type` → meta.json precision: the FileType name without ALL_/MOSTLY_, lower case. */
+const PRECISION_OF_FILE_TYPE: ReadonlyMap<number, string> = new Map(
+  Object.entries(FileType).map((
+    [name, id],
+  ) => [id, name.replace(/^(ALL|MOSTLY)_/, "").toLowerCase()]),
+);
+
+/** meta.json's `precision` of a GGUF; null when general.file_type is absent or names no file type we write. */
+function precisionOf(gguf: GgufFile): string | null {
+  const kv = gguf.kv(Keys.general.fileType);
+  return typeof kv?.value === "number" ? PRECISION_OF_FILE_TYPE.get(kv.value) ?? null : null;
+}
+
+const FLOAT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
+
 /** Fields that need the parsed GGUF. */
 async function checkAgainstGguf(
   meta: Record<string, unknown>,
@@ -306,7 +322,9 @@ async function checkAgainstGguf(
   expectEqual(out, file, "precision", meta.precision, precisionOf(gguf));
   const arch = gguf.kv(Keys.general.architecture)?.value;
   expectEqual(out, file, "architecture", meta.architecture, typeof arch === "string" ? arch : "");
-  const notFloat = nonFloatNorms(gguf);
+  const notFloat = gguf.tensors.filter((t) =>
+    ggufTensorRole(t.name)?.role === "norm" && !FLOAT_TYPES.includes(t.type)
+  ).map((t) => t.name);
   if (meta.norms_format !== "float_preserved") {
     expectEqual(out, file, "norms_format", meta.norms_format, "float_preserved");
   } else if (notFloat.length > 0) {
