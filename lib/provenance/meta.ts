@@ -16,61 +16,10 @@ import { FormatError } from "../errors.ts";
 /** Tool identity recorded in every meta.json. */
 export const TOOL = { name: "clean-gguf", version: "0.1.0" } as const;
 
-/** One tensor as written. */
-export interface MetaTensor {
-  gguf_name: string;
-  /** HF name it came from (null for tensors made by the tool). */
-  hf_name: string | null;
-  gguf_type: string;
-  /** PyTorch order. */
-  shape: number[];
-  source_dtype: string | null;
-  /** Statistics of the values as written in the GGUF. */
-  rms: number;
-  min: number;
-  max: number;
-  /**
-   * xxh64 (seed 0, as llama-gguf-hash prints it) of the payload bytes, without
-   * alignment padding: the tensor's locator, equal to its manifest line. The
-   * fingerprint covers the bytes; this says which tensor changed.
-   */
-  xxh64?: string;
-  /** sha256 of the payload bytes: what meta.json recorded before xxh64 (read, never written). */
-  sha256?: string;
-  /** What happened to it: "copied", "converted", "ternarized", "quantized:I2_S"... and why. */
-  action: string;
-  /** F16 overflow values clamped (only with --allow-overflow clamp). */
-  clamped?: number;
-  /** Ternary scale s, for ternary projections. */
-  ternary_scale?: number;
-}
+import type { GgufMeta } from "./meta_schema.ts";
 
-/** A source file and its sha256. */
-export interface MetaSource {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-/** The whole meta.json. */
-export interface GgufMeta {
-  format: "gguf_v3";
-  tool: { name: string; version: string };
-  /** "f16", "f32", "bf16", "i2_s", "tq2_0", "tq1_0". */
-  precision: string;
-  norms_format: "float_preserved";
-  architecture: string;
-  file: string;
-  fingerprint: string;
-  size: number;
-  options: Record<string, unknown>;
-  sources: MetaSource[];
-  config: Record<string, unknown>;
-  tokenizer: Record<string, unknown>;
-  tensors: MetaTensor[];
-  warnings: string[];
-  created_at?: string;
-}
+/** The writers' types of meta.json, derived from its key tables. */
+export type { GgufMeta, MetaSource, MetaTensor } from "./meta_schema.ts";
 
 /** The fingerprint file's content for a sha256 hex digest. */
 export function fingerprintLine(sha256Hex: string): string {
