@@ -15,12 +15,12 @@
  *
  * @example
  * ```ts
- * import { companionHasher, writeCompanions } from "./companions.ts";
+ * import { commitModel, companionHasher } from "./companions.ts";
  * const hashes = companionHasher(); // xxh64, llama-gguf-hash's default
  * // or: companionHasher(["xxh64", "sha256"]) for sha256 lines too
  * // per tensor, as it is written: hashes.begin(); hashes.update(bytes); hashes.end(name);
- * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
- * // then: const removed = await outputs.commit(); // the stale companions among them
+ * // after the GGUF: const written = await commitModel(outputs, ggufFile, "clean-f16", meta, ggufSha256, hashes);
+ * // written.removed: the stale companions of an earlier export
  * ```
  * @module
  */
@@ -152,16 +152,6 @@ export async function writeGguf(
   return { tensors, ...written };
 }
 
-/** Where the companions will land once committed. */
-export interface CompanionPaths {
-  metaPath: string;
-  fingerprintPath: string;
-  /** Null when no manifest was asked for. */
-  manifestPath: string | null;
-  /** Files beside the GGUF that describe an earlier one: the commit removes them. */
-  stale: string[];
-}
-
 /** Files named after a GGUF's stem that describe its bytes, besides those every run writes. */
 export const DESCRIBING_SUFFIXES: readonly string[] = [
   ".sig",
@@ -219,39 +209,6 @@ export async function staleCompanions(
   return stale;
 }
 
-/**
- * Writes meta.json, the fingerprint and (when `hashes` is given) the manifest
- * into `outputs`, to be committed with the GGUF, and finds the stale
- * companions of an earlier export (`keep`: paths never counted stale), which
- * the commit removes before it places the new GGUF.
- */
-export async function writeCompanions(
-  outputs: AtomicOutputs,
-  stem: string,
-  meta: GgufMeta,
-  ggufSha256: string,
-  hashes: PayloadHashing | null,
-  keep: readonly string[] = [],
-): Promise<CompanionPaths> {
-  const metaText = serializeMeta(meta);
-  const fingerprintText = fingerprintLine(ggufSha256);
-  const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
-  const next = { fingerprint: fingerprintText, meta: metaText };
-  const stale = await staleCompanions(outputs.dir, stem, next, written, keep);
-  outputs.replaces(stale);
-  const metaFile = await outputs.file(`${stem}.meta.json`);
-  await metaFile.writeText(metaText);
-  const fpFile = await outputs.file(`${stem}.fingerprint`);
-  await fpFile.writeText(fingerprintText);
-  let manifestPath: string | null = null;
-  if (hashes) {
-    const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-    await manifestFile.writeText(hashes.manifest(`${stem}.gguf`));
-    manifestPath = manifestFile.finalPath;
-  }
-  return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
-}
-
 /** The options an export and a quantization share: what the run records and whom it tells. */
 export interface ModelOutputOptions {
   /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
@@ -281,9 +238,11 @@ export interface WrittenModel {
 }
 
 /**
- * The last step of an export or a quantization: the companions of the GGUF
- * written into `ggufFile` ({@link writeCompanions}), then the whole output
- * set committed.
+ * The last step of an export or a quantization: meta.json, the fingerprint
+ * and (when `hashes` is given) the manifest of the GGUF written into
+ * `ggufFile`, added to `outputs`; the stale companions of an earlier export
+ * (`keep`: paths never counted stale) marked for removal before the new GGUF
+ * is placed; then the whole output set committed.
  *
  * @example
  * ```ts
@@ -304,13 +263,24 @@ export async function commitModel(
   hashes: PayloadHashing | null,
   keep: readonly string[] = [],
 ): Promise<WrittenModel> {
-  const companions = await writeCompanions(outputs, stem, meta, ggufSha256, hashes, keep);
+  const next = { fingerprint: fingerprintLine(ggufSha256), meta: serializeMeta(meta) };
+  const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
+  outputs.replaces(await staleCompanions(outputs.dir, stem, next, written, keep));
+  const files: [string, string][] = [[".meta.json", next.meta], [".fingerprint", next.fingerprint]];
+  if (hashes) files.push([".gguf-hash", hashes.manifest(`${stem}.gguf`)]);
+  const paths: string[] = [];
+  for (const [suffix, text] of files) {
+    const file = await outputs.file(`${stem}${suffix}`);
+    await file.writeText(text);
+    paths.push(file.finalPath);
+  }
   const removed = await outputs.commit();
+  const [metaPath, fingerprintPath, manifestPath = null] = paths as [string, string, string?];
   return {
     ggufPath: ggufFile.finalPath,
-    metaPath: companions.metaPath,
-    fingerprintPath: companions.fingerprintPath,
-    manifestPath: companions.manifestPath,
+    metaPath,
+    fingerprintPath,
+    manifestPath,
     fingerprint: meta.fingerprint,
     meta,
     removed,

@@ -34,11 +34,11 @@ import {
   parseGgufHashManifest,
 } from "./gguf_hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
-import type { UnverifiableClaim } from "./meta_schema.ts";
+import type { UnverifiableClaim } from "./verify_meta.ts";
 import { verifyProvenanceSignature } from "./signature.ts";
 import { checkMetaJson } from "./verify_meta.ts";
 
-export type { UnverifiableClaim } from "./meta_schema.ts";
+export type { UnverifiableClaim } from "./verify_meta.ts";
 
 /** The four things checked. */
 export type VerifyCheckName = "fingerprint" | "meta.json" | "manifest" | "signature";

@@ -47,21 +47,70 @@ import { isJsonObject } from "../io/json.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
 import { FileType, GgmlType } from "../gguf/types.ts";
-import {
-  claim,
-  keyProblems,
-  type KeyTable,
-  META_KEYS,
-  untyped,
-  type UnverifiableClaim,
-} from "./meta_schema.ts";
-import { configFromGguf, tokenizerFromGguf } from "./meta_from_gguf.ts";
+import { configFromGguf, type KeyTable, META_KEYS, tokenizerFromGguf, untyped } from "./meta.ts";
 import {
   type RecomputedStatistics,
   recomputeStatistics,
   rmsAgreement,
   scaleAgreement,
 } from "./tensor_stats.ts";
+
+/** A claim of meta.json that the GGUF cannot confirm, by JSON path (`tensors[3].hf_name`, `tensors[*].action`). */
+export interface UnverifiableClaim {
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** Why each claim the GGUF cannot confirm is "unverifiable without a signature" (by field path, `[*]` for every row). */
+const UNVERIFIABLE = {
+  tool: "which program says it wrote the file",
+  options: "the options the writer says it ran with",
+  sources: "the input files, their sizes and sha256 (not part of the GGUF)",
+  warnings: "what the writer says it warned about",
+  created_at: "when the writer says it wrote the file",
+  file: "the name the file was written under (it has been renamed since)",
+  "config.architectures": "copied from config.json; the GGUF does not hold it",
+  "config.model_type": "copied from config.json; the GGUF does not hold it",
+  "config.hidden_act": "copied from config.json; the GGUF does not hold it",
+  "config.quantization_config": "copied from config.json; the GGUF does not hold it",
+  "config.family": "the GGUF's architecture name is not in the architecture table",
+  "config.rms_norm_eps": "digits beyond the f32 the GGUF stores",
+  "config.rope_theta": "digits beyond the f32 the GGUF stores",
+  "tensors[*].hf_name": "the checkpoint tensor each one came from",
+  "tensors[*].source_dtype": "the checkpoint dtype each one came from",
+  "tensors[*].action": "what the writer says it did to each tensor",
+  "tensors[*].clamped": "how many values the writer says it clamped",
+  "tensors[*].ternary_scale": "digits beyond the precision of the scale the tensor stores",
+  "tensors[*].ternary_scale (all zero)": "an all-zero tensor stores no scale",
+  "tensors[*].rms": "compared to 1e-8 relative: the writer's summation order over a tensor " +
+    "of more than 2^20 values cannot be reproduced exactly",
+  "tensors[*].statistics": "no decoder for the tensor's type: rms, min and max not recomputed",
+} as const;
+
+/** A key of {@link UNVERIFIABLE}. */
+type UnverifiableKind = keyof typeof UNVERIFIABLE;
+
+/** A claim at `field` (a concrete path such as `tensors[3].hf_name`) with the reason of its kind. */
+function claim(kind: UnverifiableKind, field: string = kind): UnverifiableClaim {
+  return { field, reason: UNVERIFIABLE[kind] };
+}
+
+/** Keys of `value` outside `keys`, and required keys it lacks, as messages naming `where` (a JSON path in `file`). */
+function keyProblems(
+  value: Record<string, unknown>,
+  keys: KeyTable,
+  file: string,
+  where: string,
+): string[] {
+  const unknown = Object.keys(value).filter((k) => !Object.hasOwn(keys, k));
+  const missing = Object.keys(keys).filter((k) => !keys[k]!.optional && !Object.hasOwn(value, k));
+  return [
+    ...unknown.map((k) =>
+      `${file}: ${where} has an unknown key ${JSON.stringify(k)} (not written by this tool)`
+    ),
+    ...missing.map((k) => `${file}: ${where} lacks ${JSON.stringify(k)}`),
+  ];
+}
 
 /** What the rows are checked against. */
 interface TensorCheckInput {
