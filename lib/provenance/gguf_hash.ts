@@ -22,15 +22,6 @@
  * every line must name this file or one of its tensors, with an algorithm
  * gguf-hash writes, and match; every tensor needs a line for each per-tensor
  * algorithm the manifest uses.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { ggufHashManifest } from "./gguf_hash.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const text = await ggufHashManifest(gguf, "clean-f16.gguf", ["xxh64", "sha256"]);
- * gguf.close();
- * ```
  * @module
  */
 

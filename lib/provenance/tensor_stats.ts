@@ -13,17 +13,6 @@
  * {@link EXACT_RMS_ELEMENTS} values is summed in one piece and reproduced bit
  * for bit; a larger non-ternary tensor is compared to
  * {@link RMS_RELATIVE_TOLERANCE} (and `model-verify` says so).
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { recomputeStatistics, rmsAgreement } from "./tensor_stats.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const t = gguf.tensor("blk.0.attn_q.weight");
- * const stats = await recomputeStatistics(gguf, t);
- * rmsAgreement(0.0283, stats!); // "exact", "close" or "differs"
- * gguf.close();
- * ```
  * @module
  */
 

@@ -17,23 +17,6 @@
  * tensor_stats.ts). `hf_name`, `source_dtype`, `action` and `clamped`
  * describe the checkpoint and what the writer did: they are claims the GGUF
  * cannot confirm.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { checkMetaJson } from "./verify_meta.ts";
- * const gguf = await openGguf("m.gguf");
- * const r = await checkMetaJson({
- *   file: "m.meta.json",
- *   bytes: await Deno.readFile("m.meta.json"),
- *   ggufPath: "m.gguf",
- *   fileSize: gguf.fileSize,
- *   fileSha256: "…",
- *   parsed: { gguf, digests: new Map() },
- * });
- * console.log(r.mismatches, r.claims);
- * gguf.close();
- * ```
  * @module
  */
 
