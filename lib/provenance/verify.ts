@@ -465,24 +465,9 @@ export function formatVerifyReport(
   return lines.join("\n") + "\n";
 }
 
-/** The report as `--json` prints it. */
-export interface VerifyReportJson {
-  readonly gguf: string;
-  readonly sha256: string;
-  readonly meta_sha256: string | null;
-  readonly ok: boolean;
-  readonly verdict: Verdict;
-  readonly signature: SignatureState;
-  readonly damaged: string | null;
-  readonly checks: readonly VerifyCheck[];
-  /** Claims of meta.json the GGUF cannot confirm, when no checked signature covers them. */
-  readonly unverifiable: readonly UnverifiableClaim[];
-  /** The same claims, when a checked signature covers them. */
-  readonly covered_by_signature: readonly UnverifiableClaim[];
-}
-
 /**
- * The report as plain JSON (what the text report says, field by field).
+ * The report as plain JSON, as `--json` prints it (what the text report says,
+ * field by field).
  *
  * @example
  * ```ts
@@ -491,7 +476,7 @@ export interface VerifyReportJson {
  * json.unverifiable.map((c) => c.field); // ["tool", "options", "sources", ...]
  * ```
  */
-export function verifyReportJson(report: VerifyReport): VerifyReportJson {
+export function verifyReportJson(report: VerifyReport) {
   const signed = report.signature === "verified";
   return {
     gguf: report.ggufPath,
@@ -502,6 +487,8 @@ export function verifyReportJson(report: VerifyReport): VerifyReportJson {
     signature: report.signature,
     damaged: report.unreadable ?? null,
     checks: report.checks,
+    // The claims of meta.json the GGUF cannot confirm, under the second key when a checked
+    // signature covers them.
     unverifiable: signed ? [] : report.claims,
     covered_by_signature: signed ? report.claims : [],
   };
