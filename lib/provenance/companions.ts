@@ -106,19 +106,13 @@ async function writeTensors(
   return rows;
 }
 
-/** What {@link writeGguf} wrote: the meta.json rows, and the GGUF's sha256 and size. */
-export interface WrittenGguf {
-  readonly tensors: MetaTensor[];
-  readonly sha256: string;
-  readonly bytes: number;
-}
-
 /**
  * Fills `file`'s temporary file with the GGUF planned in `w` through a
  * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
  * computed on the other core as the bytes are written), taking the payload
  * digests of each tensor as it goes by; then closes `file` in `outputs`, which
- * still syncs it and renames it at commit (or removes it on abort).
+ * still syncs it and renames it at commit (or removes it on abort). Returns
+ * the meta.json rows, and the GGUF's sha256 and size.
  *
  * @example
  * ```ts
@@ -138,7 +132,7 @@ export async function writeGguf(
   w: GgufWriter,
   hashes: PayloadHashing | null,
   produce: (tensor: GgufTensorPlan, index: number) => ProducedTensor,
-): Promise<WrittenGguf> {
+): Promise<{ tensors: MetaTensor[]; sha256: string; bytes: number }> {
   const sink = await PipelinedWriter.open(file.tempPath);
   let tensors: MetaTensor[];
   let written: { sha256: string; bytes: number };

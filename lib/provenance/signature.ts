@@ -139,14 +139,8 @@ export async function importKeyPem(
   }
 }
 
-/** A new key pair as PEM texts (PKCS#8 private, SPKI public). */
-export interface PemKeyPair {
-  readonly privatePem: string;
-  readonly publicPem: string;
-}
-
 /**
- * Generates an Ed25519 key pair.
+ * Generates an Ed25519 key pair as PEM texts (PKCS#8 private, SPKI public).
  *
  * @example
  * ```ts
@@ -154,7 +148,7 @@ export interface PemKeyPair {
  * privatePem.startsWith("-----BEGIN PRIVATE KEY-----"); // true
  * ```
  */
-export async function generateSigningKeyPair(): Promise<PemKeyPair> {
+export async function generateSigningKeyPair(): Promise<{ privatePem: string; publicPem: string }> {
   const pair = await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
@@ -213,12 +207,6 @@ export async function signProvenance(
   return `${SIGNATURE_FORMAT}\nalgorithm: ed25519\nkey-id: ${keyId}\nsignature: ${toBase64(sig)}\n`;
 }
 
-/** A parsed signature file. */
-export interface SignatureFile {
-  readonly keyId: string;
-  readonly signature: Uint8Array<ArrayBuffer>;
-}
-
 /**
  * Parses a signature file; anything unexpected is a {@link FormatError}.
  *
@@ -227,7 +215,10 @@ export interface SignatureFile {
  * const { keyId } = parseSignatureFile(await Deno.readTextFile("clean-f16.sig"), "clean-f16.sig");
  * ```
  */
-export function parseSignatureFile(text: string, source: string): SignatureFile {
+export function parseSignatureFile(
+  text: string,
+  source: string,
+): { keyId: string; signature: Uint8Array<ArrayBuffer> } {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
   const first = `first line must be "${SIGNATURE_FORMAT}"`;
   if (lines[0] !== SIGNATURE_FORMAT) {
@@ -282,7 +273,7 @@ export async function verifyProvenanceSignature(
   metaSha256Hex: string,
 ): Promise<SignatureCheck> {
   const keyId = await keyIdOf(publicKey);
-  let parsed: SignatureFile;
+  let parsed: ReturnType<typeof parseSignatureFile>;
   try {
     parsed = parseSignatureFile(signatureText, source);
   } catch (e) {

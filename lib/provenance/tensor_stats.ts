@@ -36,16 +36,8 @@ export const RMS_RELATIVE_TOLERANCE = 1e-8;
 /** Bytes per streamed chunk of float values. */
 const STATS_CHUNK_BYTES = 1 << 22;
 
-/** Trit counts of a tensor whose values are all −s, 0 or +s for one s. */
-export interface TritCounts {
-  /** False as soon as a value is not −s, 0 or +s (NaN and ±Infinity included). */
-  readonly ternary: boolean;
-  /** s (0 for an all-zero tensor). */
-  readonly scale: number;
-  readonly neg: number;
-  readonly zero: number;
-  readonly pos: number;
-}
+/** Trit counts of a tensor whose values are all −s, 0 or +s for one s (NaN and ±Infinity are not). */
+export type TritCounts = Pick<TernaryStats, "ternary" | "scale" | "neg" | "zero" | "pos">;
 
 /**
  * Counts −s, 0 and +s over chunks, s being the first non-zero magnitude: the
