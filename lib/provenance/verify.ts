@@ -92,12 +92,6 @@ export interface VerifyOptions {
   readonly requireSignature?: boolean;
 }
 
-/** A companion file: its path, and its bytes (undefined when an optional one is absent). */
-interface Companion {
-  readonly path: string;
-  readonly bytes: Uint8Array | undefined;
-}
-
 /** The GGUF's size; a missing or unreadable input is an InputError (exit 3). */
 async function inputSize(path: string): Promise<number> {
   let info: Deno.FileInfo;
@@ -210,7 +204,7 @@ async function digestsOf(
 /** The signature check and what became of the signature. */
 async function checkSignature(
   options: VerifyOptions,
-  sig: Companion,
+  sig: Companions["sig"],
   meta: { path: string; sha256: string | undefined },
   fileSha256: string,
 ): Promise<[VerifyCheck, SignatureState]> {
@@ -249,7 +243,10 @@ async function checkSignature(
   return [check, r.ok ? "verified" : "failed"];
 }
 
-/** The companions' paths and bytes: explicit paths must exist, default ones may be absent. */
+/**
+ * The companions' paths and bytes (undefined when an optional one is absent):
+ * explicit paths must exist, default ones may be absent.
+ */
 async function readCompanions(options: VerifyOptions) {
   const defaults = companionPaths(options.ggufPath);
   const read = async (explicit: string | undefined, fallback: string, what: string) => {
