@@ -40,22 +40,6 @@ export type KeyTable = Readonly<Record<string, Key>>;
 const required = <T = unknown>(): Key<T, false> => ({ optional: false });
 const optional = <T = unknown>(): Key<T, true> => ({ optional: true });
 
-/**
- * The table of keys `required` and `optional` with no declared type (objects
- * the writers build as plain records).
- *
- * @example
- * ```ts
- * untyped(["a"], ["b"]); // { a: { optional: false }, b: { optional: true } }
- * ```
- */
-export function untyped(requiredKeys: readonly string[], optionalKeys: readonly string[] = []) {
-  return Object.fromEntries([
-    ...requiredKeys.map((k) => [k, required()]),
-    ...optionalKeys.map((k) => [k, optional()]),
-  ]) as KeyTable;
-}
-
 /** The object a key table describes, as a writer builds it. */
 type Described<S> =
   & { -readonly [K in keyof S as S[K] extends Key<unknown, false> ? K : never]: ValueOf<S[K]> }
@@ -130,46 +114,46 @@ export const META_KEYS = {
   source: SOURCE,
   tensor: TENSOR,
   /** The export's options, then the quantizer's. */
-  options: untyped([], [
-    "outtype",
-    "norm_type",
-    "arch_name",
-    "allow_overflow",
-    "tokenizer",
-    "origin",
-    "type",
-    "ggml_type",
-    "file_type",
-    "quantization_version",
-    "runs_in",
-    "ternarize",
-    "input",
-    "input_fingerprint",
-    "source_meta",
-    "quantized_tensors",
-    "copied_tensors",
-  ]),
+  options: {
+    outtype: optional(),
+    norm_type: optional(),
+    arch_name: optional(),
+    allow_overflow: optional(),
+    tokenizer: optional(),
+    origin: optional(),
+    type: optional(),
+    ggml_type: optional(),
+    file_type: optional(),
+    quantization_version: optional(),
+    runs_in: optional(),
+    ternarize: optional(),
+    input: optional(),
+    input_fingerprint: optional(),
+    source_meta: optional(),
+    quantized_tensors: optional(),
+    copied_tensors: optional(),
+  },
   /** `options.origin`: where a Hub download came from. */
-  origin: untyped([], ["hf_repo", "revision", "commit"]),
+  origin: { hf_repo: optional(), revision: optional(), commit: optional() },
   /** `config` as the export writes it (from config.json). */
-  exportConfig: untyped([
-    "architectures",
-    "model_type",
-    "family",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "head_dim",
-    "vocab_size",
-    "max_position_embeddings",
-    "rms_norm_eps",
-    "rope_theta",
-    "tie_word_embeddings",
-    "hidden_act",
-    "quantization_config",
-  ]),
+  exportConfig: {
+    architectures: required(),
+    model_type: required(),
+    family: required(),
+    hidden_size: required(),
+    intermediate_size: required(),
+    num_hidden_layers: required(),
+    num_attention_heads: required(),
+    num_key_value_heads: required(),
+    head_dim: required(),
+    vocab_size: required(),
+    max_position_embeddings: required(),
+    rms_norm_eps: required(),
+    rope_theta: required(),
+    tie_word_embeddings: required(),
+    hidden_act: required(),
+    quantization_config: required(),
+  },
 } as const satisfies Record<string, KeyTable>;
 
 /** The fingerprint file's content for a sha256 hex digest. */
@@ -195,12 +179,7 @@ export function stemOf(ggufPath: string): string {
 }
 
 /** Paths of the companion files of a GGUF. */
-export function companionPaths(ggufPath: string): {
-  meta: string;
-  fingerprint: string;
-  manifest: string;
-  signature: string;
-} {
+export function companionPaths(ggufPath: string) {
   const stem = stemOf(ggufPath);
   return {
     meta: `${stem}.meta.json`,
