@@ -3,7 +3,7 @@
  * the CPU and continues a prompt (greedy by default). Text on stdout (or
  * JSON with `--json`), timings on stderr. The tokenizer is the GGUF's own
  * unless `--tokenizer FILE` names one: a prompt that ends in ".json" is a
- * prompt. The command line is lib/cli/specs/probe.ts.
+ * prompt. The command line is lib/cli/specs.ts.
  *
  * @module
  */
@@ -11,7 +11,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import type { ParsedArgs } from "../lib/cli/spec.ts";
-import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
+import { PROBE_SPEC } from "../lib/cli/specs.ts";
 import { runProbe } from "../lib/inference/probe.ts";
 import type { SamplingOptions } from "../lib/inference/sampler.ts";
 

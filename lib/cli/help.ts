@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { renderHelp } from "./help.ts";
- * import { PROBE_SPEC } from "./specs/probe.ts";
+ * import { PROBE_SPEC } from "./specs.ts";
  * console.log(renderHelp(PROBE_SPEC));
  * ```
  * @module
@@ -85,7 +85,7 @@ function usageLines(spec: TaskSpec): string[] {
  *
  * @example
  * ```ts
- * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * import { VERIFY_SPEC } from "./specs.ts";
  * renderHelp(VERIFY_SPEC).startsWith("Usage: model-verify"); // true
  * ```
  */

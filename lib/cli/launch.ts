@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { launchArgs } from "./launch.ts";
- * import { EXPORT_SPEC } from "./specs/export.ts";
+ * import { EXPORT_SPEC } from "./specs.ts";
  * launchArgs(EXPORT_SPEC, ["ckpt", "", "out"], { userCwd: "/home/me", repoRoot: "/src/clean-gguf" });
  * // ["run", "--frozen", "--config=/src/clean-gguf/deno.json", "--allow-read",
  * //  "--allow-write=/home/me/out", "--allow-env=BITNET_STRICT_MODE,...", "/src/clean-gguf/tasks/export_clean_gguf.ts", "ckpt", "", "out"]
@@ -29,7 +29,7 @@ import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
 import { repositoryRoot } from "./paths.ts";
 import { envNames, LAUNCHER_PID_VAR, networkHosts, writeFolders } from "./permissions.ts";
 import { type AnyParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
-import { TASK_SPECS } from "./specs/mod.ts";
+import { TASK_SPECS } from "./specs.ts";
 
 /** Where the launcher stands. */
 export interface LaunchContext {
@@ -45,7 +45,7 @@ export interface LaunchContext {
  *
  * @example
  * ```ts
- * import { PROBE_SPEC } from "./specs/probe.ts";
+ * import { PROBE_SPEC } from "./specs.ts";
  * launchArgs(PROBE_SPEC, ["m.gguf"], { userCwd: "/tmp", repoRoot: "/src" }).some((a) => a.startsWith("--allow-write")); // false
  * ```
  */

@@ -11,7 +11,7 @@
  * ```ts
  * import { writeFolders } from "./permissions.ts";
  * import { parseTaskArgs } from "./spec.ts";
- * import { QUANTIZE_SPEC } from "./specs/quantize.ts";
+ * import { QUANTIZE_SPEC } from "./specs.ts";
  * writeFolders(QUANTIZE_SPEC, parseTaskArgs(QUANTIZE_SPEC, ["/data/m.gguf"])); // ["/data"]
  * ```
  * @module
@@ -51,7 +51,7 @@ function valueOf(parsed: AnyParsedArgs, name: string): string | undefined {
  * @example
  * ```ts
  * import { parseTaskArgs } from "./spec.ts";
- * import { VALIDATE_SPEC } from "./specs/validate.ts";
+ * import { VALIDATE_SPEC } from "./specs.ts";
  * writeFolders(VALIDATE_SPEC, parseTaskArgs(VALIDATE_SPEC, ["m.gguf", "--report", "out/r.json"])); // ["out"]
  * ```
  */
@@ -81,7 +81,7 @@ export function writeFolders(spec: TaskSpec, parsed: AnyParsedArgs): string[] {
  * @example
  * ```ts
  * import { parseTaskArgs } from "./spec.ts";
- * import { EXPORT_SPEC } from "./specs/export.ts";
+ * import { EXPORT_SPEC } from "./specs.ts";
  * networkHosts(EXPORT_SPEC, parseTaskArgs(EXPORT_SPEC, ["--hf-repo", "a/b", "--hub-url", "http://127.0.0.1:8080"]));
  * // ["127.0.0.1:8080"]
  * ```
@@ -106,7 +106,7 @@ export function networkHosts(spec: TaskSpec, parsed: AnyParsedArgs): string[] {
  * @example
  * ```ts
  * import { parseTaskArgs } from "./spec.ts";
- * import { PROBE_SPEC } from "./specs/probe.ts";
+ * import { PROBE_SPEC } from "./specs.ts";
  * envNames(PROBE_SPEC, parseTaskArgs(PROBE_SPEC, ["m.gguf"])).includes("HF_TOKEN"); // false
  * ```
  */
@@ -129,7 +129,7 @@ export function envNames(spec: TaskSpec, parsed: AnyParsedArgs): string[] {
  * @example
  * ```ts
  * import { parseTaskArgs } from "./spec.ts";
- * import { EXPORT_SPEC } from "./specs/export.ts";
+ * import { EXPORT_SPEC } from "./specs.ts";
  * assertWritable(EXPORT_SPEC, parseTaskArgs(EXPORT_SPEC, ["ckpt", "", "/data/out"]));
  * ```
  */

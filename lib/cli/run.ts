@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { runTask } from "./run.ts";
- * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * import { VERIFY_SPEC } from "./specs.ts";
  * await runTask(VERIFY_SPEC, async ({ args }, ctx) => {
  *   ctx.log(`checking ${args.model}`);
  *   return 0;
@@ -93,7 +93,7 @@ function taskContext(spec: TaskSpec, quiet: boolean): TaskContext {
  *
  * @example
  * ```ts
- * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * import { VERIFY_SPEC } from "./specs.ts";
  * const code = await executeTask(VERIFY_SPEC, async () => 0, ["--help"]); // prints the help, 0
  * ```
  */
@@ -160,7 +160,7 @@ function cleanUpOnSignals(): void {
  *
  * @example
  * ```ts
- * import { PROBE_SPEC } from "./specs/probe.ts";
+ * import { PROBE_SPEC } from "./specs.ts";
  * await runTask(PROBE_SPEC, async ({ args }) => (args.model ? 0 : 2));
  * ```
  */

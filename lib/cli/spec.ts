@@ -1,6 +1,6 @@
 /**
  * A task's command line as data: its arguments, options, defaults and which
- * of them are write targets. One spec per task (lib/cli/specs/) serves the
+ * of them are write targets. One spec per task (lib/cli/specs.ts) serves the
  * task itself (parsing, `--help`), the launcher that grants `deno task`
  * exactly the folders a run writes (lib/cli/launch.ts), the compiled binaries
  * (tasks/compile.ts) and the reference (tools/gen_reference.ts): there is no
@@ -228,7 +228,7 @@ function checkChoice(spec: TaskSpec, name: string, o: OptionSpec, value: string)
  *
  * @example
  * ```ts
- * import { EXPORT_SPEC } from "./specs/export.ts";
+ * import { EXPORT_SPEC } from "./specs.ts";
  * parseTaskArgs(EXPORT_SPEC, ["ckpt", "", "out"]).args.out_dir; // "out"
  * ```
  */

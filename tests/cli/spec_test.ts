@@ -10,14 +10,17 @@ import { renderHelp } from "../../lib/cli/help.ts";
 import { launchArgs } from "../../lib/cli/launch.ts";
 import { envNames, networkHosts, writeFolders } from "../../lib/cli/permissions.ts";
 import { type AnyParsedArgs, parseTaskArgs, type TaskSpec } from "../../lib/cli/spec.ts";
-import { CHECK_SPEC } from "../../lib/cli/specs/check.ts";
-import { CLEAN_SPEC } from "../../lib/cli/specs/clean.ts";
-import { EXPORT_SPEC } from "../../lib/cli/specs/export.ts";
-import { TASK_SPECS } from "../../lib/cli/specs/mod.ts";
-import { PROBE_SPEC } from "../../lib/cli/specs/probe.ts";
-import { QUANTIZE_SPEC } from "../../lib/cli/specs/quantize.ts";
-import { SIGN_SPEC } from "../../lib/cli/specs/sign.ts";
-import { DEFAULT_MAX_TOKENS_TEXT, DEFAULT_PROMPT_TEXT } from "../../lib/cli/specs/shared.ts";
+import {
+  CHECK_SPEC,
+  CLEAN_SPEC,
+  DEFAULT_MAX_TOKENS_TEXT,
+  DEFAULT_PROMPT_TEXT,
+  EXPORT_SPEC,
+  PROBE_SPEC,
+  QUANTIZE_SPEC,
+  SIGN_SPEC,
+  TASK_SPECS,
+} from "../../lib/cli/specs.ts";
 import { EXIT, UsageError } from "../../lib/errors.ts";
 import { DEFAULT_PROMPT as PROBE_PROMPT } from "../../lib/inference/probe.ts";
 import { DEFAULT_MAX_TOKENS } from "../../lib/validate/validate.ts";
