@@ -10,7 +10,8 @@
  */
 
 import { EXIT, EXIT_MEANINGS } from "../lib/errors.ts";
-import { renderHelp } from "../lib/cli/help.ts";
+
+import { renderHelp } from "../lib/cli/spec.ts";
 import { TASK_SPECS } from "../lib/cli/specs.ts";
 
 /** The text of docs/reference/tasks.md: every task's --help, rendered from its spec. */

@@ -24,10 +24,9 @@ import { abortOpenOutputsSync, AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
-import { renderHelp } from "./help.ts";
 import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
 import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
-import { type ParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
+import { type ParsedArgs, parseTaskArgs, renderHelp, type TaskSpec } from "./spec.ts";
 
 /** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */
 export interface TensorProgress {

@@ -6,10 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { renderHelp } from "../../lib/cli/help.ts";
+
 import { launchArgs } from "../../lib/cli/launch.ts";
 import { envNames, networkHosts, writeFolders } from "../../lib/cli/permissions.ts";
-import { type AnyParsedArgs, parseTaskArgs, type TaskSpec } from "../../lib/cli/spec.ts";
+import {
+  type AnyParsedArgs,
+  parseTaskArgs,
+  renderHelp,
+  type TaskSpec,
+} from "../../lib/cli/spec.ts";
 import {
   CHECK_SPEC,
   CLEAN_SPEC,
