@@ -28,7 +28,7 @@ export const TERMINAL_ENV_VARS: readonly string[] = ["NO_COLOR", "FORCE_COLOR", 
 /** Set by the launcher to its own pid: the task exits when that process is gone. */
 export const LAUNCHER_PID_VAR = "CLEAN_GGUF_LAUNCHER_PID";
 
-function isSet(value: string | boolean | undefined): boolean {
+function isSet(value: AnyParsedArgs["flags"][string]): boolean {
   return value !== undefined && value !== false;
 }
 

@@ -169,57 +169,28 @@ export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): P
   Deno.exit(await executeTask(spec, body, Deno.args));
 }
 
-/**
- * A positive integer option or positional; `fallback` (a number, or undefined
- * for an optional one) when absent.
- *
- * @example
- * ```ts
- * positiveInt("8", "max_tokens", 1); // 8
- * positiveInt(undefined, "--threads", undefined); // undefined
- * ```
- */
-export function positiveInt<F extends number | undefined>(
-  value: unknown,
-  what: string,
-  fallback: F,
-): number | F {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
 /** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
 export interface ProbeFlags {
   readonly prompt: string;
-  readonly "max-tokens"?: string | undefined;
-  readonly threads?: string | undefined;
+  readonly "max-tokens": number;
+  readonly threads?: number | undefined;
 }
 
 /**
- * The probe settings of `--prompt`, `--max-tokens` (default 8) and `--threads`
- * as the library's options take them (`threads` only when given).
+ * The probe settings of `--prompt`, `--max-tokens` and `--threads` as the
+ * library's options take them (`threads` only when given).
  *
  * @example
  * ```ts
- * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": "4" });
+ * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": 4 });
  * [s.prompt, s.maxTokens, s.threads]; // ["Once upon a time", 4, undefined]
  * ```
  */
-export function probeSettings(f: ProbeFlags): {
-  prompt: string;
-  maxTokens: number;
-  threads?: number;
-} {
-  const threads = positiveInt(f.threads, "--threads", undefined);
-  return {
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
-    ...(threads !== undefined ? { threads } : {}),
-  };
+export function probeSettings(
+  f: ProbeFlags,
+): { prompt: string; maxTokens: number; threads?: number } {
+  const { prompt, "max-tokens": maxTokens, threads } = f;
+  return { prompt, maxTokens, ...(threads !== undefined ? { threads } : {}) };
 }
 
 /**

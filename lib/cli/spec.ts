@@ -58,9 +58,9 @@ export interface WriteSpec {
   readonly besideOf?: string;
 }
 
-/** One option (`--name`). */
+/** One option (`--name`); an `integer` one takes a positive integer. */
 export interface OptionSpec {
-  readonly type: "string" | "boolean";
+  readonly type: "string" | "boolean" | "integer";
   readonly short?: string;
   /** The value's name in the help, e.g. FILE, N, TEXT. */
   readonly value?: string;
@@ -83,6 +83,8 @@ export interface PositionalSpec {
   readonly writes?: WriteSpec;
   /** The value must end with this, e.g. ".md". */
   readonly suffix?: string;
+  /** A positive integer instead of text. */
+  readonly type?: "integer";
 }
 
 /** Another layout of the positionals, used when the flag `when` is given. */
@@ -135,16 +137,18 @@ export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h", help: "this text" },
 } as const satisfies Record<string, OptionSpec>;
 
-/** The value type of an option with choices: their union. */
-type Chosen<O> = O extends { readonly choices: readonly (infer C extends string)[] } ? C : string;
+/** The value type of a string or integer argument: a number, the union of its choices, or text. */
+type Value<O> = O extends { readonly type: "integer" } ? number
+  : O extends { readonly choices: readonly (infer C extends string)[] } ? C
+  : string;
 
 type OptionValue<O> = O extends { readonly type: "boolean" } ? boolean
-  : O extends { readonly default: ArgDefault } ? Chosen<O>
-  : Chosen<O> | undefined;
+  : O extends { readonly default: ArgDefault } ? Value<O>
+  : Value<O> | undefined;
 
-type PositionalValue<P> = P extends { readonly default: ArgDefault } ? string
-  : P extends { readonly required: true } ? string
-  : string | undefined;
+type PositionalValue<P> = P extends { readonly default: ArgDefault } | { readonly required: true }
+  ? Value<P>
+  : Value<P> | undefined;
 
 type AllPositionals<S extends TaskSpec> =
   | S["positionals"][number]
@@ -161,8 +165,8 @@ export interface ParsedArgs<S extends TaskSpec> {
 
 /** Any task's parsed command line, for code that works on every spec. */
 export interface AnyParsedArgs {
-  readonly flags: Readonly<Record<string, string | boolean | undefined>>;
-  readonly args: Readonly<Record<string, string | undefined>>;
+  readonly flags: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly args: Readonly<Record<string, string | number | undefined>>;
 }
 
 /** A default as the run sees it (relative paths stay relative: the run's folder is the user's). */
@@ -200,7 +204,10 @@ function parseRaw(spec: TaskSpec, argv: readonly string[]) {
   const options = Object.fromEntries(
     Object.entries(allOptions(spec)).map(([name, o]) => [
       name,
-      o.short ? { type: o.type, short: o.short } : { type: o.type },
+      {
+        type: o.type === "boolean" ? "boolean" as const : "string" as const,
+        ...(o.short && { short: o.short }),
+      },
     ]),
   );
   try {
@@ -221,11 +228,21 @@ function checkChoice(spec: TaskSpec, name: string, o: OptionSpec, value: string)
   );
 }
 
+/** The value of an integer option or positional, or a usage error naming it. */
+function positiveInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 /**
  * Parses `argv` with the task's spec: unknown options, missing values, extra
  * or missing positionals and bad choices are {@link UsageError}s (exit 2)
- * that end with "see --help". Defaults are applied; an empty positional
- * counts as absent. With `--help`, nothing else is checked.
+ * that end with "see --help"; an integer argument that is not a positive
+ * integer is one too. Defaults are applied; an empty positional counts as
+ * absent. With `--help`, nothing else is checked.
  *
  * @example
  * ```ts
@@ -235,14 +252,21 @@ function checkChoice(spec: TaskSpec, name: string, o: OptionSpec, value: string)
  */
 export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string[]): ParsedArgs<S> {
   const raw = parseRaw(spec, argv);
-  const flags: Record<string, string | boolean | undefined> = {};
+  const flags: Record<string, string | number | boolean | undefined> = {};
   for (const [name, o] of Object.entries(allOptions(spec))) {
     const v = raw.values[name];
-    if (o.type === "boolean") flags[name] = v === true;
-    else if (typeof v === "string") flags[name] = checkChoice(spec, name, o, v);
-    else flags[name] = o.default ? defaultValue(o.default) : undefined;
+    if (o.type === "boolean") {
+      flags[name] = v === true;
+      continue;
+    }
+    const text = typeof v === "string"
+      ? checkChoice(spec, name, o, v)
+      : (o.default && defaultValue(o.default));
+    flags[name] = o.type === "integer" && text !== undefined
+      ? positiveInt(text, `--${name}`)
+      : text;
   }
-  const args: Record<string, string | undefined> = {};
+  const args: Record<string, string | number | undefined> = {};
   if (flags.help) return { flags, args } as unknown as ParsedArgs<S>;
   const layout = activePositionals(spec, flags);
   if (raw.positionals.length > layout.length) {
@@ -264,7 +288,7 @@ export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string
         }; see --help`,
       );
     }
-    args[p.name] = value;
+    args[p.name] = p.type === "integer" && value !== undefined ? positiveInt(value, p.name) : value;
   });
   return { flags, args } as unknown as ParsedArgs<S>;
 }

@@ -148,14 +148,14 @@ const PROBE_OPTIONS = {
     default: { text: DEFAULT_PROMPT_TEXT },
   },
   "max-tokens": {
-    type: "string",
+    type: "integer",
     value: "N",
     help: "tokens to generate",
     default: { text: DEFAULT_MAX_TOKENS_TEXT },
   },
   expect: { type: "string", value: "TEXT", help: "the generated text must contain TEXT" },
   threads: {
-    type: "string",
+    type: "integer",
     value: "N",
     help: "engine threads (default BITNET_THREADS, else all CPUs)",
   },
@@ -306,6 +306,7 @@ const MODEL = {
 const MAX_TOKENS = {
   name: "max_tokens",
   label: "max_tokens",
+  type: "integer",
   help: "tokens to generate",
   default: { text: DEFAULT_MAX_TOKENS_TEXT },
 } as const;
@@ -345,18 +346,18 @@ export const PROBE_SPEC = {
         "prompt token ids instead of text (then the positionals are\n<model.gguf> [max_tokens])",
     },
     "top-logits": {
-      type: "string",
+      type: "integer",
       value: "K",
       help: "top logits at the last prompt position in --json",
       default: { text: "10" },
     },
     temperature: { type: "string", value: "T", help: "0 = greedy (default); > 0 samples" },
-    "top-k": { type: "string", value: "K", help: "sample among the K likeliest tokens" },
+    "top-k": { type: "integer", value: "K", help: "sample among the K likeliest tokens" },
     "top-p": { type: "string", value: "P", help: "sample within the nucleus of probability P" },
     seed: { type: "string", value: "N", help: "sampling seed (default BITNET_SEED, else 42)" },
     "ignore-eos": { type: "boolean", help: "keep going past the end-of-text token" },
     threads: {
-      type: "string",
+      type: "integer",
       value: "N",
       help: "worker threads (default BITNET_THREADS, else all CPUs)",
     },
@@ -367,7 +368,7 @@ export const PROBE_SPEC = {
       default: { text: "wasm" },
     },
     "max-context": {
-      type: "string",
+      type: "integer",
       value: "N",
       help: "KV cache positions (default prompt + max_tokens, at most the context length)",
     },
@@ -522,7 +523,7 @@ export const CHECK_SPEC = {
       help: `probe prompt (default: the earlier baseline's, else "${DEFAULT_PROMPT_TEXT}")`,
     },
     "max-tokens": {
-      type: "string",
+      type: "integer",
       value: "N",
       help: `tokens to generate (default: the earlier baseline's, else ${DEFAULT_MAX_TOKENS_TEXT})`,
     },

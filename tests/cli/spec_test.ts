@@ -25,6 +25,7 @@ import {
   QUANTIZE_SPEC,
   SIGN_SPEC,
   TASK_SPECS,
+  VALIDATE_SPEC,
 } from "../../lib/cli/specs.ts";
 import { EXIT, UsageError } from "../../lib/errors.ts";
 import { DEFAULT_PROMPT as PROBE_PROMPT } from "../../lib/inference/probe.ts";
@@ -131,19 +132,38 @@ Deno.test("model-clean takes every flag of model-export", () => {
 Deno.test("model-probe: a prompt ending in .json is a prompt; the tokenizer is --tokenizer", () => {
   const p = parseTaskArgs(PROBE_SPEC, ["m.gguf", "What is in package.json", "4"]);
   assert.equal(p.args.prompt, "What is in package.json");
-  assert.equal(p.args.max_tokens, "4");
+  assert.equal(p.args.max_tokens, 4);
   assert.equal(p.flags.tokenizer, undefined);
   const t = parseTaskArgs(PROBE_SPEC, ["m.gguf", "--tokenizer", "tok.json", "Hi"]);
   assert.equal(t.flags.tokenizer, "tok.json");
   assert.equal(t.args.prompt, "Hi");
   // With --ids there is no prompt: the second positional is max_tokens.
   const ids = parseTaskArgs(PROBE_SPEC, ["m.gguf", "--ids", "1,2", "3"]);
-  assert.equal(ids.args.max_tokens, "3");
+  assert.equal(ids.args.max_tokens, 3);
+});
+
+Deno.test("integer arguments: parsed to numbers (defaults too); anything but a positive integer is refused, naming it", () => {
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf", "--threads", "3"]).flags.threads, 3);
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf"]).flags["top-logits"], 10);
+  const refused: [string[], string, string][] = [
+    [["m.gguf", "--threads", "0"], "--threads", "0"],
+    [["m.gguf", "Hi", "2.5"], "max_tokens", "2.5"],
+    [["m.gguf", "--top-k", "x"], "--top-k", "x"],
+  ];
+  for (const [argv, what, got] of refused) {
+    assert.throws(
+      () => parseTaskArgs(PROBE_SPEC, argv),
+      (e: unknown) =>
+        e instanceof UsageError && e.exitCode === EXIT.usage &&
+        e.message === `${what} must be a positive integer, got "${got}"`,
+    );
+  }
 });
 
 Deno.test("the specs' probe defaults are the library's", () => {
   assert.equal(DEFAULT_PROMPT_TEXT, PROBE_PROMPT);
   assert.equal(Number(DEFAULT_MAX_TOKENS_TEXT), DEFAULT_MAX_TOKENS);
+  assert.equal(parseTaskArgs(VALIDATE_SPEC, ["m.gguf"]).flags["max-tokens"], DEFAULT_MAX_TOKENS);
 });
 
 Deno.test("writeFolders: exactly the folders each run writes", () => {
