@@ -27,7 +27,7 @@
 import { join, resolve } from "node:path";
 import { DownloadError, UsageError } from "../lib/errors.ts";
 import { BITNET_ENV_VARS } from "../lib/cli/env.ts";
-import { TERMINAL_ENV_VARS } from "../lib/cli/permissions.ts";
+import { TERMINAL_ENV_VARS } from "../lib/cli/launch.ts";
 import { runTask, type TaskBody } from "../lib/cli/run.ts";
 import type { TaskSpec } from "../lib/cli/spec.ts";
 import { COMPILE_SPEC, TASK_SPECS } from "../lib/cli/specs.ts";

@@ -24,8 +24,13 @@ import { abortOpenOutputsSync, AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
-import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
-import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
+import {
+  assertWritable,
+  LAUNCHER_PID_VAR,
+  onParentExit,
+  SIGNAL_NUMBERS,
+  STOP_SIGNALS,
+} from "./launch.ts";
 import { type ParsedArgs, parseTaskArgs, renderHelp, type TaskSpec } from "./spec.ts";
 
 /** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */

@@ -7,8 +7,8 @@
 
 import assert from "node:assert/strict";
 
-import { launchArgs } from "../../lib/cli/launch.ts";
-import { envNames, networkHosts, writeFolders } from "../../lib/cli/permissions.ts";
+import { envNames, launchArgs, networkHosts, writeFolders } from "../../lib/cli/launch.ts";
+
 import {
   type AnyParsedArgs,
   parseTaskArgs,
