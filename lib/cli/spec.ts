@@ -58,9 +58,9 @@ export interface WriteSpec {
   readonly besideOf?: string;
 }
 
-/** One option (`--name`); an `integer` one takes a positive integer. */
+/** One option (`--name`): a string unless its type says a flag or a positive integer. */
 export interface OptionSpec {
-  readonly type: "string" | "boolean" | "integer";
+  readonly type?: "string" | "boolean" | "integer";
   readonly short?: string;
   /** The value's name in the help, e.g. FILE, N, TEXT. */
   readonly value?: string;

@@ -31,7 +31,6 @@ const ENGINE_V8_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
 
 /** `--manifest LIST`: the digests of the `.gguf-hash` manifest (model-export, model-quantize-i2s). */
 const MANIFEST_OPTION = {
-  type: "string",
   value: "LIST",
   help: "digests of <stem>.gguf-hash: xxh64,sha1,sha256,uuid (default xxh64,\n" +
     "as llama-gguf-hash; sha256 lines cost one more sha256 pass)",
@@ -40,30 +39,26 @@ const MANIFEST_OPTION = {
 /** The flags of model-export, also taken by model-clean. */
 const EXPORT_OPTIONS = {
   outtype: {
-    type: "string",
     help: "type of 2-D weights",
     choices: ["f16", "f32", "bf16"],
     default: { text: "f16" },
   },
   "norm-type": {
-    type: "string",
     help: "type of norm vectors (never quantized)",
     choices: ["f32", "f16"],
     default: { text: "f32" },
   },
   "arch-name": {
-    type: "string",
     value: "NAME",
     help: "general.architecture: bitnet-b1.58 (default for BitNet; bitnet.cpp),\n" +
       "bitnet-25, bitnet (the name upstream llama.cpp loads), llama (Llama)",
   },
   "allow-overflow": {
-    type: "string",
     help: "clamp BF16 values beyond F16 range to ±65504 instead of refusing",
     choices: ["clamp", "refuse"],
     default: { text: "refuse" },
   },
-  name: { type: "string", value: "STEM", help: "output file stem (default clean-<outtype>)" },
+  name: { value: "STEM", help: "output file stem (default clean-<outtype>)" },
   timestamp: {
     type: "boolean",
     help: "record the export time in meta.json (breaks byte-identical re-exports)",
@@ -74,26 +69,22 @@ const EXPORT_OPTIONS = {
 /** The Hub's flags: download the checkpoint first. */
 const HUB_OPTIONS = {
   "hf-repo": {
-    type: "string",
     value: "OWNER/NAME",
     help: "download the checkpoint from the Hugging Face Hub first (token from HF_TOKEN);\n" +
       "files are checked against the Hub's sha256",
   },
-  revision: { type: "string", value: "REV", help: "branch, tag or commit (default main)" },
+  revision: { value: "REV", help: "branch, tag or commit (default main)" },
   "cache-dir": {
-    type: "string",
     value: "DIR",
     help: "download cache",
     default: { output: "models/hub" },
     writes: { kind: "dir", when: "hf-repo" },
   },
   "hub-url": {
-    type: "string",
     value: "URL",
     help: "another Hub endpoint (default https://huggingface.co)",
   },
   tokenizer: {
-    type: "string",
     value: "FILE",
     help: "tokenizer.json to use (wins over the checkpoint's)",
   },
@@ -142,7 +133,6 @@ const HUB_MODE = {
 /** The validation probe's flags. */
 const PROBE_OPTIONS = {
   prompt: {
-    type: "string",
     value: "TEXT",
     help: "probe prompt",
     default: { text: DEFAULT_PROMPT_TEXT },
@@ -153,7 +143,7 @@ const PROBE_OPTIONS = {
     help: "tokens to generate",
     default: { text: DEFAULT_MAX_TOKENS_TEXT },
   },
-  expect: { type: "string", value: "TEXT", help: "the generated text must contain TEXT" },
+  expect: { value: "TEXT", help: "the generated text must contain TEXT" },
   threads: {
     type: "integer",
     value: "N",
@@ -202,25 +192,21 @@ export const VALIDATE_SPEC = {
   ],
   options: {
     report: {
-      type: "string",
       value: "FILE",
       help: "also write the JSON report to FILE",
       writes: { kind: "file" },
     },
     meta: {
-      type: "string",
       value: "FILE",
       help: "the export's meta.json (default <model>.meta.json beside the GGUF)",
     },
     "no-meta": { type: "boolean", help: "do not compare norms with a meta.json" },
     rules: {
-      type: "string",
       value: "FILE",
       help: "JSON rules overriding the built-in envelopes and thresholds",
     },
     ...PROBE_OPTIONS,
     against: {
-      type: "string",
       value: "REF.gguf",
       help: "also compare the outputs with a reference model (the float source of a\n" +
         "quantized file): top-1 agreement, mean KL, passage NLL (exit 13 or 15)",
@@ -253,7 +239,6 @@ export const CLEAN_SPEC = {
     ...HUB_OPTIONS,
     ...PROBE_OPTIONS,
     report: {
-      type: "string",
       value: "FILE",
       help: "also write the validation report (JSON) to FILE",
       writes: { kind: "file" },
@@ -282,12 +267,11 @@ export const INSPECT_LN_SPEC = {
   ],
   options: {
     meta: {
-      type: "string",
       value: "FILE",
       help: "the export's meta.json (default <model>.meta.json beside the GGUF)",
     },
     "no-meta": { type: "boolean", help: "do not compare with a meta.json" },
-    rules: { type: "string", value: "FILE", help: "JSON rules overriding the built-in envelopes" },
+    rules: { value: "FILE", help: "JSON rules overriding the built-in envelopes" },
   },
   examples: ["model-inspect-ln models/clean/clean-f16.gguf --json"],
   exitCodes: [10, 11, 12, 16],
@@ -335,12 +319,10 @@ export const PROBE_SPEC = {
   modes: [{ when: "ids", positionals: [MODEL, MAX_TOKENS] }],
   options: {
     tokenizer: {
-      type: "string",
       value: "FILE",
       help: "tokenizer.json (checked against the GGUF's vocabulary)",
     },
     ids: {
-      type: "string",
       value: "1,2,3",
       help:
         "prompt token ids instead of text (then the positionals are\n<model.gguf> [max_tokens])",
@@ -351,10 +333,10 @@ export const PROBE_SPEC = {
       help: "top logits at the last prompt position in --json",
       default: { text: "10" },
     },
-    temperature: { type: "string", value: "T", help: "0 = greedy (default); > 0 samples" },
+    temperature: { value: "T", help: "0 = greedy (default); > 0 samples" },
     "top-k": { type: "integer", value: "K", help: "sample among the K likeliest tokens" },
-    "top-p": { type: "string", value: "P", help: "sample within the nucleus of probability P" },
-    seed: { type: "string", value: "N", help: "sampling seed (default BITNET_SEED, else 42)" },
+    "top-p": { value: "P", help: "sample within the nucleus of probability P" },
+    seed: { value: "N", help: "sampling seed (default BITNET_SEED, else 42)" },
     "ignore-eos": { type: "boolean", help: "keep going past the end-of-text token" },
     threads: {
       type: "integer",
@@ -362,7 +344,6 @@ export const PROBE_SPEC = {
       help: "worker threads (default BITNET_THREADS, else all CPUs)",
     },
     backend: {
-      type: "string",
       help: "compute kernels",
       choices: PROBE_BACKENDS,
       default: { text: "wasm" },
@@ -415,7 +396,6 @@ export const QUANTIZE_SPEC = {
   ],
   options: {
     type: {
-      type: "string",
       help: "ternary type (any case)",
       choices: ["i2_s", "tq2_0", "tq1_0"],
       default: { text: "i2_s" },
@@ -425,7 +405,7 @@ export const QUANTIZE_SPEC = {
       help:
         "ternarize non-ternary projections with absmean (otherwise refused with\nexit 17); changes the model",
     },
-    name: { type: "string", value: "STEM", help: "output file stem (default clean-<type>)" },
+    name: { value: "STEM", help: "output file stem (default clean-<type>)" },
     "no-hash": { type: "boolean", help: "do not write <stem>.gguf-hash" },
     manifest: MANIFEST_OPTION,
     timestamp: {
@@ -467,7 +447,6 @@ export const BASELINE_SPEC = {
     "max-tokens": PROBE_OPTIONS["max-tokens"],
     threads: PROBE_OPTIONS.threads,
     meta: {
-      type: "string",
       value: "FILE",
       help: "the export's meta.json (default <stem>.meta.json beside the GGUF)",
     },
@@ -503,14 +482,12 @@ export const CHECK_SPEC = {
   ],
   options: {
     "out-dir": {
-      type: "string",
       value: "DIR",
       help: "where the GGUF and its baseline go",
       default: { output: "models/clean" },
       writes: { kind: "dir" },
     },
     baseline: {
-      type: "string",
       value: "FILE",
       help: "compare with this earlier baseline JSON; exit 18 on any difference beyond\n" +
         "the tolerances (docs/baselines/README.md). If FILE is the baseline this run\n" +
@@ -518,7 +495,6 @@ export const CHECK_SPEC = {
     },
     outtype: EXPORT_OPTIONS.outtype,
     prompt: {
-      type: "string",
       value: "TEXT",
       help: `probe prompt (default: the earlier baseline's, else "${DEFAULT_PROMPT_TEXT}")`,
     },
@@ -552,19 +528,16 @@ export const VERIFY_SPEC = {
   ],
   options: {
     fingerprint: {
-      type: "string",
       value: "FILE",
       help: "fingerprint file (default <stem>.fingerprint)",
     },
-    meta: { type: "string", value: "FILE", help: "meta.json (default <stem>.meta.json)" },
+    meta: { value: "FILE", help: "meta.json (default <stem>.meta.json)" },
     manifest: {
-      type: "string",
       value: "FILE",
       help: "gguf-hash manifest (default <stem>.gguf-hash)",
     },
-    sig: { type: "string", value: "FILE", help: "signature (default <stem>.sig)" },
+    sig: { value: "FILE", help: "signature (default <stem>.sig)" },
     pubkey: {
-      type: "string",
       value: "PUB",
       help: "Ed25519 public key (SPKI PEM); the signature must then verify",
     },
@@ -577,7 +550,6 @@ export const VERIFY_SPEC = {
       help: "print the llama.cpp gguf-hash manifest of <model.gguf> instead",
     },
     algos: {
-      type: "string",
       value: "LIST",
       help: "with --gguf-hash: xxh64,sha1,sha256,uuid (default xxh64,sha256)",
     },
@@ -606,14 +578,12 @@ export const SIGN_SPEC = {
   modes: [{ when: "generate-key", positionals: [] }],
   options: {
     key: {
-      type: "string",
       value: "KEY",
       help: "the private key (PKCS#8 PEM); with --generate-key, where to write it",
       writes: { kind: "file", when: "generate-key" },
     },
     "generate-key": { type: "boolean", help: "write a new key pair to KEY and PUB" },
     pubkey: {
-      type: "string",
       value: "PUB",
       help: "with --generate-key: where the public key goes (default KEY.pub)",
       writes: { kind: "file", when: "generate-key", besideOf: "key" },
@@ -623,12 +593,11 @@ export const SIGN_SPEC = {
       help: "with --generate-key: write the private key even inside a git work tree",
     },
     sig: {
-      type: "string",
       value: "FILE",
       help: "the signature file (default <stem>.sig beside the GGUF)",
       writes: { kind: "file", unless: "generate-key", besideOf: "model" },
     },
-    meta: { type: "string", value: "FILE", help: "meta.json (default <stem>.meta.json)" },
+    meta: { value: "FILE", help: "meta.json (default <stem>.meta.json)" },
   },
   examples: [
     "model-sign --generate-key --key ~/.config/clean-gguf/signing.key",
@@ -651,19 +620,16 @@ export const COMPILE_SPEC = {
     "(exit 20 when it cannot; exit 1 when deno compile fails otherwise, with its output).",
   positionals: [],
   options: {
-    out: { type: "string", value: "DIR", help: "output folder", default: { output: "dist" } },
+    out: { value: "DIR", help: "output folder", default: { output: "dist" } },
     only: {
-      type: "string",
       value: "NAMES",
       help: "comma-separated binaries to build (default: all)",
     },
     target: {
-      type: "string",
       value: "TRIPLE",
       help: "cross-compile, e.g. aarch64-apple-darwin, x86_64-pc-windows-msvc",
     },
     lock: {
-      type: "string",
       value: "FILE",
       help: "lock file to check against (default: deno.json's)",
     },
