@@ -262,7 +262,8 @@ export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string
     const text = typeof v === "string"
       ? checkChoice(spec, name, o, v)
       : (o.default && defaultValue(o.default));
-    flags[name] = o.type === "integer" && text !== undefined
+    // Checked only when the run goes ahead: `--help` prints the help whatever the values.
+    flags[name] = o.type === "integer" && text !== undefined && raw.values.help !== true
       ? positiveInt(text, `--${name}`)
       : text;
   }

@@ -145,6 +145,7 @@ Deno.test("model-probe: a prompt ending in .json is a prompt; the tokenizer is -
 Deno.test("integer arguments: parsed to numbers (defaults too); anything but a positive integer is refused, naming it", () => {
   assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf", "--threads", "3"]).flags.threads, 3);
   assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf"]).flags["top-logits"], 10);
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["--threads", "0", "--help"]).flags.help, true);
   const refused: [string[], string, string][] = [
     [["m.gguf", "--threads", "0"], "--threads", "0"],
     [["m.gguf", "Hi", "2.5"], "max_tokens", "2.5"],
