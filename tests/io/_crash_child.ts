@@ -21,7 +21,7 @@ import { quantizeGguf, type QuantizeOptions } from "../../lib/quantize/quantize.
 import { AtomicOutputs } from "../../lib/io/atomic.ts";
 import type { CommitHooks, CommitStep } from "../../lib/io/output_set.ts";
 import { runTask } from "../../lib/cli/run.ts";
-import { EXPORT_SPEC } from "../../lib/cli/specs/export.ts";
+import { EXPORT_SPEC } from "../../lib/cli/specs.ts";
 
 interface Order {
   mode: "export" | "quantize" | "task" | "hold";
