@@ -5,7 +5,7 @@
  * lib/provenance/signature.ts). `--generate-key --key KEY` creates a key pair
  * instead: KEY (PKCS#8 PEM, mode 0600, in a folder created with mode 0700)
  * and KEY.pub (SPKI PEM, or --pubkey PUB); never inside a git work tree
- * unless --force. The command line is lib/cli/specs/sign.ts.
+ * unless --force. The command line is lib/cli/specs.ts.
  *
  * @example
  * ```sh
@@ -17,7 +17,7 @@
 
 import { EXIT, UsageError } from "../lib/errors.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { SIGN_SPEC } from "../lib/cli/specs/sign.ts";
+import { SIGN_SPEC } from "../lib/cli/specs.ts";
 import { generateKeyFiles, loadKey, signGguf } from "../lib/provenance/signature.ts";
 import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";
 

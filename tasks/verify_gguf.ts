@@ -3,7 +3,7 @@
  * fingerprint, meta.json, gguf-hash manifest and (with --pubkey) signature,
  * naming every mismatch; exit 19 on any. `--gguf-hash` instead prints the
  * llama.cpp gguf-hash manifest of any GGUF. The command line is
- * lib/cli/specs/verify.ts.
+ * lib/cli/specs.ts.
  *
  * @example
  * ```sh
@@ -15,7 +15,7 @@
 
 import { EXIT, UsageError } from "../lib/errors.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { VERIFY_SPEC } from "../lib/cli/specs/verify.ts";
+import { VERIFY_SPEC } from "../lib/cli/specs.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 import { loadKey } from "../lib/provenance/signature.ts";

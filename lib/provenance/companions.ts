@@ -11,7 +11,7 @@
  * GGUF and meta.json are byte-identical to the ones they described (a
  * reproducible re-export keeps its signature), they are listed as `stale`
  * and removed by the commit itself, before the new GGUF is placed
- * (lib/io/output_set.ts), so they never stand beside it.
+ * (lib/io/atomic.ts), so they never stand beside it.
  *
  * @example
  * ```ts
@@ -26,8 +26,7 @@
  */
 
 import { join, resolve } from "node:path";
-import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
+import type { AtomicFile, AtomicOutputs, ByteSink, CommitHooks } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
 import { type GgufHashAlgo, manifestRequest, PayloadHashing } from "./gguf_hash.ts";
@@ -145,6 +144,9 @@ export async function writeGguf(
   await outputs.close(file);
   return { tensors, ...written };
 }
+
+/** What {@link writeGguf} wrote. */
+export type WrittenGguf = Awaited<ReturnType<typeof writeGguf>>;
 
 /** Files named after a GGUF's stem that describe its bytes, besides those every run writes. */
 export const DESCRIBING_SUFFIXES: readonly string[] = [
