@@ -18,7 +18,7 @@ import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { VERIFY_SPEC } from "../lib/cli/specs.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
-import { loadPublicKey } from "../lib/provenance/signature.ts";
+import { loadKey } from "../lib/provenance/signature.ts";
 import {
   assertVerified,
   formatVerifyReport,
@@ -52,7 +52,7 @@ export const verifyTask: TaskBody<typeof VERIFY_SPEC> = async ({ flags: f, args 
     ...(f.meta !== undefined && { metaPath: f.meta }),
     ...(f.manifest !== undefined && { manifestPath: f.manifest }),
     ...(f.sig !== undefined && { signaturePath: f.sig }),
-    ...(f.pubkey !== undefined && { publicKey: await loadPublicKey(f.pubkey) }),
+    ...(f.pubkey !== undefined && { publicKey: await loadKey(f.pubkey, "public") }),
     ...(f["require-signature"] === true && { requireSignature: true }),
   });
   // On failure the error below lists every mismatch: the table only summarizes.

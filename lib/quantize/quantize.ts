@@ -57,7 +57,7 @@ import {
   type WrittenGguf,
   type WrittenModel,
 } from "../provenance/companions.ts";
-import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
+import { configFromGguf, tokenizerFromGguf } from "../provenance/meta.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { SlabReader } from "../io/slab_reader.ts";
