@@ -11,7 +11,7 @@ import { UsageError } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import { INSPECT_LN_SPEC } from "../lib/cli/specs.ts";
-import { inspectNormsOfFile } from "../lib/validate/inspect.ts";
+import { inspectNormsOfFile } from "../lib/validate/norms.ts";
 import { normTable } from "../lib/validate/report.ts";
 import { loadRules } from "../lib/validate/rules.ts";
 
