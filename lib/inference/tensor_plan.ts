@@ -17,7 +17,7 @@
 
 import { UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { codecOf, typeNames, typesWith } from "../codecs/table.ts";
+import { typeNames, typesWith } from "../codecs/table.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import { checkModelTensors, type ExpectedTensor } from "../arch/model_tensors.ts";
 
@@ -70,24 +70,4 @@ export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
     }
     return { ...spec, info, storage };
   });
-}
-
-/**
- * Bytes a planned tensor takes in kernel memory, given the backend's ternary layout.
- *
- * @example
- * ```ts
- * declare const plan: PlannedTensor[];
- * kernelBytes(plan[0]!, (rows, cols) => rows * cols);
- * ```
- */
-export function kernelBytes(
-  t: PlannedTensor,
-  ternaryBytes: (rows: number, cols: number) => number,
-): number {
-  const [rows = 1, cols = 1] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
-  if (t.storage === "ternary") return ternaryBytes(rows, cols);
-  if (t.storage === "norm") return rows * cols * 4;
-  if (!codecOf(t.info.type).float) throw new UnsupportedError(`${t.name}: not a float type`);
-  return t.info.nbytes;
 }

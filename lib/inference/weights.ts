@@ -1,8 +1,11 @@
 /**
  * Loads a planned model's tensors from a GGUF file into kernel memory, once:
- * float matrices are streamed in as stored, BitNet projections are decoded to
- * trits + scale (weight_formats.ts) and packed in the backend's layout, and
- * norm weights become f32 (a NaN or ±inf in a norm is refused, naming it).
+ * float matrices are streamed in as stored, BitNet projections are streamed in
+ * as 2-bit codes when they are I2_S or exactly ternary 16-bit floats
+ * (ternary_stream.ts), else decoded to trits + one scale ({@link ternaryWeights},
+ * for every ggml type the codec table can decode: a new type is a row of the
+ * codec table, nothing here changes) and packed in the backend's layout; norm
+ * weights become f32 (a NaN or ±inf in a norm is refused, naming it).
  *
  * @example
  * ```ts
@@ -20,18 +23,18 @@
  * @module
  */
 
-import { NonFiniteError } from "../errors.ts";
+import { NonFiniteError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
 import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
-import { kernelBytes, type PlannedTensor } from "./tensor_plan.ts";
+import type { PlannedTensor } from "./tensor_plan.ts";
 import { layerTensorName } from "../arch/registry.ts";
-import { codecOf, GgmlType } from "../codecs/table.ts";
+import { ternarizeAbsmean } from "../codecs/ternary.ts";
+import { codecOf, GgmlType, type TernaryDecoded } from "../codecs/table.ts";
 import { LoadScratch, streamTernary } from "./ternary_stream.ts";
-import type { FileRows } from "./file_rows.ts";
-import { type TernaryWeights, ternaryWeights } from "./weight_formats.ts";
+import type { FileRows } from "./output_head.ts";
 
 /** One transformer block's weights. */
 export interface LayerWeights {
@@ -117,6 +120,18 @@ export function weightBytes(
   ternaryBytes: (rows: number, cols: number) => number,
 ): number {
   return plan.reduce((sum, t) => sum + alignUp(kernelBytes(t, ternaryBytes), BUFFER_ALIGN), 0);
+}
+
+/** Bytes a planned tensor takes in kernel memory, given the backend's ternary layout. */
+function kernelBytes(
+  t: PlannedTensor,
+  ternaryBytes: (rows: number, cols: number) => number,
+): number {
+  const [rows = 1, cols = 1] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
+  if (t.storage === "ternary") return ternaryBytes(rows, cols);
+  if (t.storage === "norm") return rows * cols * 4;
+  if (!codecOf(t.info.type).float) throw new UnsupportedError(`${t.name}: not a float type`);
+  return t.info.nbytes;
 }
 
 /**
@@ -262,4 +277,68 @@ async function loadTernaryMatrix(
   );
   k.packTernary(trits, rows, cols, ptr);
   return { matrix: { kind: "ternary", name: t.name, ptr, scale, rows, cols }, origin };
+}
+
+/** Trits (−1, 0, +1) of a `rows × cols` matrix and the one scale they multiply. */
+export interface TernaryWeights {
+  trits: Int8Array;
+  scale: number;
+  /**
+   * How the trits were obtained: float values that were exactly ternary,
+   * float values ternarized with absmean (master weights), or packed codes.
+   */
+  origin: "ternary" | "absmean" | "packed";
+}
+
+/**
+ * The one scale every block holding a nonzero trit shares, or null when the
+ * blocks disagree (TQ2_0 / TQ1_0 keep max|x| per 256-element block, so a file
+ * quantized from non-ternary values has several).
+ */
+function sharedScale({ trits, scales, block }: TernaryDecoded): number | null {
+  if (scales.length === 1) return scales[0]!;
+  let common = 0;
+  for (let b = 0; b < scales.length; b++) {
+    let used = false;
+    for (let i = b * block; i < (b + 1) * block && !used; i++) used = trits[i] !== 0;
+    if (!used) continue;
+    if (common === 0) common = scales[b]!;
+    else if (scales[b] !== common) return null;
+  }
+  return common;
+}
+
+/**
+ * Trits and one scale of a stored projection of `rows × cols` elements. Float
+ * values are read straight from their bit patterns when exactly ternary, else
+ * ternarized with absmean; packed types keep their codes and shared scale,
+ * and blocks with different scales are dequantized and ternarized with
+ * absmean (the closest one-scale BitLinear).
+ *
+ * @example
+ * ```ts
+ * import { GgmlType, packTrits } from "../codecs/table.ts";
+ * ternaryWeights(GgmlType.I2_S, packTrits(GgmlType.I2_S, new Int8Array(256), 0.25), 2, 128, "w").scale; // 0.25
+ * ```
+ */
+export function ternaryWeights(
+  type: number,
+  payload: Uint8Array,
+  rows: number,
+  cols: number,
+  name: string,
+): TernaryWeights {
+  const codec = codecOf(type, name), n = rows * cols;
+  if (codec.float) {
+    const exact = codec.float.exactTrits(payload, n);
+    if (exact) return { ...exact, origin: "ternary" };
+    const { trits, scale } = ternarizeAbsmean(codec.decode(payload, n, name), undefined, name);
+    return { trits, scale, origin: "absmean" };
+  }
+  const decoded = codec.ternary!.decode(payload, n, name);
+  const scale = sharedScale(decoded);
+  if (scale !== null) return { trits: decoded.trits, scale, origin: "packed" };
+  // Blocks with different scales: their values, taken as float weights are.
+  const values = codec.decode(payload, n, name);
+  return ternaryWeights(GgmlType.F32, new Uint8Array(values.buffer), rows, cols, name);
 }
