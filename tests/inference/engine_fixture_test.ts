@@ -53,7 +53,7 @@ function copyScalarKeys(g: GgufFile, w: GgufWriter): void {
         w.addU32(kv.key, Number(v));
         break;
       case GgufValueType.INT32:
-        w.addI32(kv.key, Number(v));
+        w.add(kv.key, GgufValueType.INT32, Number(v));
         break;
       case GgufValueType.FLOAT32:
         w.addF32(kv.key, Number(v));
