@@ -22,7 +22,7 @@
  * declare const k: Kernels;
  * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const info = gguf.tensor("token_embd.weight");
- * const head = await StreamedHead.load(k, gguf, info, info.shape[0]!, info.shape[1]!, 64);
+ * const head = await StreamedHead.load(k, gguf, info, { batch: 64 });
  * head.file.read(46, 1, new Uint8Array(head.file.rowBytes)); // row 46's stored bytes
  * ```
  * @module
@@ -147,7 +147,7 @@ export class StreamedHead {
   }
 
   /**
-   * Streams the F16 tensor `info` (`rows × cols`) from `g` once, building its int8 copy
+   * Streams the F16 matrix `info` (`rows × cols`) from `g` once, building its int8 copy
    * slab by slab (the next slab is read while the kernels work on this one); `sink` sees
    * every payload byte, as the weight loader's observers do. `batch`: the most positions
    * {@link StreamedHead.all} is asked for at once. `int8` false: no int8 copy, nothing read
@@ -158,12 +158,9 @@ export class StreamedHead {
     k: Kernels,
     g: GgufFile,
     info: GgufTensorInfo,
-    rows: number,
-    cols: number,
-    batch: number,
-    sink?: PayloadSink,
-    int8 = true,
+    { batch, sink, int8 = true }: { batch: number; sink?: PayloadSink | undefined; int8?: boolean },
   ): Promise<StreamedHead> {
+    const [rows = 0, cols = 0] = info.shape;
     const builder = int8 ? new Int8HeadBuilder(k, rows, cols) : null;
     const n = slabRows(cols), slabBytes = n * cols * 2;
     const slabs = [k.alloc(slabBytes), k.alloc(slabBytes)], tmp = k.alloc(n * batch * 4);
