@@ -185,15 +185,11 @@ export class InferenceEngine {
     const kernels: Kernels = await backend.create(bytes, threads);
     let head: StreamedHead | null = null;
     try {
-      const loadOpts: LoadWeightsOptions = {
-        ...(opts.transformNorm ? { transformNorm: opts.transformNorm } : {}),
-        ...(opts.observe ? { observe: opts.observe } : {}),
-        ...(streamed ? { notResident: streamed.name } : {}),
-      };
+      const { transformNorm, observe } = opts, notResident = streamed?.name;
       // The int8 copy is built while the other weights load: its kernel work fills the
       // loader's waits for the file and the other way round.
       const [loaded, built] = await Promise.allSettled([
-        loadWeights(gguf, hparams, plan, kernels, loadOpts),
+        loadWeights(gguf, hparams, plan, kernels, { transformNorm, observe, notResident }),
         streamed
           ? StreamedHead.load(kernels, gguf, streamed.info, {
             batch,

@@ -83,9 +83,7 @@ export interface LinearInput {
  * ```
  */
 export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {
-  if (input.cols !== w.cols) {
-    throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
-  }
+  checkCols(w, input);
   if (w.kind === "ternary") {
     const q = input.quantized;
     if (!q) throw new RangeError(`${w.name}: a ternary weight needs int8-quantized input`);
@@ -120,11 +118,13 @@ export function linearGroup(
     ws.forEach((w, i) => linear(k, w, input, ys[i]!, batch));
     return;
   }
-  for (const w of ws) {
-    if (input.cols !== w.cols) {
-      throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
-    }
-  }
+  for (const w of ws) checkCols(w, input);
   const products = ternary.map((w, i) => ({ w: w.ptr, wScale: w.scale, y: ys[i]!, rows: w.rows }));
   k.matmulTernaryParts(products, q.q, q.scale, q.sum, input.cols, batch);
+}
+
+function checkCols(w: Matrix, input: LinearInput): void {
+  if (input.cols !== w.cols) {
+    throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
+  }
 }

@@ -84,18 +84,18 @@ export interface PayloadSink {
 /** Options of {@link loadWeights}. */
 export interface LoadWeightsOptions {
   /** Called with each norm's f32 values (a view of kernel memory: edits take effect). */
-  transformNorm?: (name: string, values: Float32Array) => void;
+  transformNorm?: ((name: string, values: Float32Array) => void) | undefined;
   /**
    * Asked once per weight matrix (again if the load restarts the tensor on the
    * general path): a sink that sees every payload byte the load reads, so
    * that a caller computes statistics from the same read (model-validate's gate 2).
    */
-  observe?: (info: GgufTensorInfo) => PayloadSink | undefined;
+  observe?: ((info: GgufTensorInfo) => PayloadSink | undefined) | undefined;
   /**
    * A float matrix not to load (the output matrix the streamed int8 head reads from the
    * file instead): its matrix gets `ptr` {@link NOT_RESIDENT} and takes no kernel memory.
    */
-  notResident?: string;
+  notResident?: string | undefined;
 }
 
 /** The `ptr` of a float matrix that is not in kernel memory (any kernel refuses it). */
@@ -159,7 +159,6 @@ export async function loadWeights(
   const scratch = new LoadScratch();
   for (const t of plan) {
     if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
-    else if (t.name === opts.notResident) loaded.set(t.name, notResident(t));
     else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k, opts));
     else {
       const m = await loadTernaryMatrix(g, t, k, scratch, opts);
@@ -215,31 +214,23 @@ async function loadNorm(
   return ptr;
 }
 
-function notResident(t: PlannedTensor): FloatMatrix {
-  if (!codecOf(t.info.type).float) throw new RangeError(`${t.name}: not a float type`);
-  const [rows, cols] = rowsCols(t);
-  return {
-    kind: "float",
-    name: t.name,
-    type: t.info.type as FloatType,
-    ptr: NOT_RESIDENT,
-    rows,
-    cols,
-  };
-}
-
 /** Bytes read per slab of a float matrix. */
 const FLOAT_SLAB_BYTES = 1 << 22;
 
-/** Reads the stored bytes straight into kernel memory (no staging copy), slab by slab. */
+/**
+ * Reads the stored bytes straight into kernel memory (no staging copy), slab by slab; the
+ * matrix `opts.notResident` is not read and gets `ptr` {@link NOT_RESIDENT}.
+ */
 async function loadFloatMatrix(
   g: GgufFile,
   t: PlannedTensor,
   k: Kernels,
   opts: LoadWeightsOptions,
 ): Promise<FloatMatrix> {
-  const type = t.info.type;
+  const type = t.info.type, [rows, cols] = rowsCols(t);
   if (!codecOf(type).float) throw new RangeError(`${t.name}: not a float type`);
+  const matrix = { kind: "float", name: t.name, type: type as FloatType, rows, cols } as const;
+  if (t.name === opts.notResident) return { ...matrix, ptr: NOT_RESIDENT };
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
   const sink = opts.observe?.(t.info);
   for (let at = 0; at < t.info.nbytes; at += FLOAT_SLAB_BYTES) {
@@ -247,8 +238,7 @@ async function loadFloatMatrix(
     const slab = await g.readTensorSlice(t.info, at, k.u8(ptr + at, n));
     sink?.bytes(slab, at);
   }
-  const [rows, cols] = rowsCols(t);
-  return { kind: "float", name: t.name, type: type as FloatType, ptr, rows, cols };
+  return { ...matrix, ptr };
 }
 
 /** I2_S and exactly ternary 16-bit projections stream in as codes; the rest goes through trits. */
