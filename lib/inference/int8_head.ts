@@ -87,6 +87,7 @@ export function int8HeadBytes(rows: number, cols: number): number {
  *
  * @example
  * ```ts
+ * import { GgmlType } from "../codecs/table.ts";
  * int8HeadFits({ type: GgmlType.F16, cols: 2560 }); // true
  * ```
  */
