@@ -29,8 +29,14 @@ import { RopeTable } from "./rope.ts";
 import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
-import { type PlannedTensor, planTensors } from "./tensor_plan.ts";
-import { loadWeights, type LoadWeightsOptions, type ModelWeights, weightBytes } from "./weights.ts";
+import {
+  loadWeights,
+  type LoadWeightsOptions,
+  type ModelWeights,
+  type PlannedTensor,
+  planTensors,
+  weightBytes,
+} from "./weights.ts";
 
 export type { SamplingOptions } from "./sampler.ts";
 

@@ -1,16 +1,17 @@
 /**
- * Loads a planned model's tensors from a GGUF file into kernel memory, once:
- * float matrices are streamed in as stored, BitNet projections are streamed in
- * as 2-bit codes when they are I2_S or exactly ternary 16-bit floats
- * (ternary_stream.ts), else decoded to trits + one scale ({@link ternaryWeights},
- * for every ggml type the codec table can decode: a new type is a row of the
- * codec table, nothing here changes) and packed in the backend's layout; norm
- * weights become f32 (a NaN or ±inf in a norm is refused, naming it).
+ * A model's tensors, from the GGUF file into kernel memory. First the plan: every tensor a
+ * BitNet or Llama model must have (docs/reference/formats.md, "Tensor names") is checked for
+ * presence, shape and a type the engine can use, all before anything is loaded or computed.
+ * Then the load, once: float matrices are streamed in as stored, BitNet projections are
+ * streamed in as 2-bit codes when they are I2_S or exactly ternary 16-bit floats
+ * (ternary_stream.ts), else decoded to trits + one scale ({@link ternaryWeights}, for every
+ * ggml type the codec table can decode: a new type is a row of the codec table, nothing here
+ * changes) and packed in the backend's layout; norm weights become f32 (a NaN or ±inf in a
+ * norm is refused, naming it).
  *
  * @example
  * ```ts
- * import { loadWeights, weightBytes } from "./weights.ts";
- * import { planTensors } from "./tensor_plan.ts";
+ * import { loadWeights, planTensors, weightBytes } from "./weights.ts";
  * import { createReferenceKernels } from "./kernels/reference.ts";
  * import { openGguf } from "../gguf/reader.ts";
  * import { readHparams } from "../arch/hparams.ts";
@@ -26,13 +27,13 @@
 import { NonFiniteError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { ModelHparams } from "../arch/hparams.ts";
 import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
-import type { PlannedTensor } from "./tensor_plan.ts";
+import type { ModelHparams } from "../arch/hparams.ts";
+import { checkModelTensors, type ExpectedTensor } from "../arch/model_tensors.ts";
 import { layerTensorName } from "../arch/registry.ts";
 import { ternarizeAbsmean } from "../codecs/ternary.ts";
-import { codecOf, GgmlType, type TernaryDecoded } from "../codecs/table.ts";
+import { codecOf, GgmlType, type TernaryDecoded, typeNames, typesWith } from "../codecs/table.ts";
 import { LoadScratch, streamTernary } from "./ternary_stream.ts";
 import type { FileRows } from "./output_head.ts";
 
@@ -101,12 +102,60 @@ export interface LoadWeightsOptions {
 /** The `ptr` of a float matrix that is not in kernel memory (any kernel refuses it). */
 export const NOT_RESIDENT = -1;
 
+/** An expected tensor found in the file with the right shape and a usable type. */
+export interface PlannedTensor extends ExpectedTensor {
+  readonly info: GgufTensorInfo;
+  /** How it is kept in kernel memory. */
+  readonly storage: "ternary" | "float" | "norm";
+}
+
+/** The storage a tensor gets (BitLinear projections: ternary), and the stored types it accepts. */
+function storageOf(spec: ExpectedTensor, hp: ModelHparams): {
+  storage: PlannedTensor["storage"];
+  types: readonly number[];
+} {
+  if (spec.role === "norm") return { storage: "norm", types: typesWith("float") };
+  if (spec.projection !== undefined && hp.bitlinear.includes(spec.projection)) {
+    return { storage: "ternary", types: [...typesWith("float"), ...typesWith("ternary")] };
+  }
+  return { storage: "float", types: typesWith("float") };
+}
+
+/**
+ * Checks every expected tensor's presence, shape and type, all before any
+ * tensor is read. Missing or misshapen tensors are a {@link ModelShapeError}
+ * naming the tensor, the expected and the actual shape; a stored type the
+ * engine cannot use for that tensor is an {@link UnsupportedError}.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const plan = planTensors(gguf, readHparams(gguf));
+ * ```
+ */
+export function planTensors(g: GgufFile, hp: ModelHparams): PlannedTensor[] {
+  return checkModelTensors(g, hp).map(({ expected: spec, info }) => {
+    const { storage, types } = storageOf(spec, hp);
+    if (!types.includes(info.type)) {
+      throw new UnsupportedError(
+        `${g.path}: tensor ${spec.name} is stored as ${
+          typeNames([info.type])
+        }, which the engine cannot use for a ${hp.family} ${spec.role} (supported: ${
+          typeNames(types)
+        })`,
+      );
+    }
+    return { ...spec, info, storage };
+  });
+}
+
 /**
  * Kernel memory the planned tensors take, alignment padding included.
  *
  * @example
  * ```ts
- * import { planTensors } from "./tensor_plan.ts";
  * import { wasmTernaryBytes } from "./kernels/wasm.ts";
  * import { openGguf } from "../gguf/reader.ts";
  * import { readHparams } from "../arch/hparams.ts";
@@ -142,7 +191,6 @@ function kernelBytes(
  * import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
  * import type { ModelHparams } from "../arch/hparams.ts";
  * import type { Kernels } from "./kernels/api.ts";
- * import type { PlannedTensor } from "./tensor_plan.ts";
  * declare const gguf: GgufFile, hp: ModelHparams, plan: PlannedTensor[], kernels: Kernels;
  * const weights = await loadWeights(gguf, hp, plan, kernels, { transformNorm: (_name, v) => v.fill(1) });
  * ```
