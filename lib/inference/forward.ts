@@ -6,7 +6,9 @@
  * BitNet and Llama differ only in data, not in code paths here: BitNet layers
  * carry the two sub-norms and ternary weights (so their inputs are quantized
  * to int8 per token), Llama layers float weights; relu² vs SiLU and the RoPE
- * pairing come from the hyperparameters.
+ * pairing come from the hyperparameters. The element-wise steps (embedding
+ * lookup, residual add, gated activation) are plain TypeScript over views of
+ * kernel memory: O(width) per token, next to O(width²) for the projections.
  *
  * @example
  * ```ts
