@@ -225,24 +225,26 @@ function copyKv(w: GgufWriter, key: string, kv: GgufKv): void {
     case GgufValueType.STRING:
       return w.addString(key, v as string);
     case GgufValueType.UINT8:
-      return w.addU8(key, v as number);
+      return w.add(key, GgufValueType.UINT8, v as number);
     case GgufValueType.UINT32:
       return w.addU32(key, v as number);
     case GgufValueType.INT32:
-      return w.addI32(key, v as number);
+      return w.add(key, GgufValueType.INT32, v as number);
     case GgufValueType.UINT64:
-      return w.addU64(key, v as bigint);
+      return w.add(key, GgufValueType.UINT64, v as bigint);
     case GgufValueType.FLOAT32:
       return w.addF32(key, v as number);
     case GgufValueType.FLOAT64:
-      return w.addF64(key, v as number);
+      return w.add(key, GgufValueType.FLOAT64, v as number);
     case GgufValueType.BOOL:
       return w.addBool(key, v as boolean);
     case GgufValueType.ARRAY: {
       const a = v as GgufScalar[];
       if (kv.arrayType === GgufValueType.STRING) return w.addStringArray(key, a as string[]);
       if (kv.arrayType === GgufValueType.INT32) return w.addI32Array(key, a as number[]);
-      if (kv.arrayType === GgufValueType.UINT32) return w.addU32Array(key, a as number[]);
+      if (kv.arrayType === GgufValueType.UINT32) {
+        return w.add(key, GgufValueType.ARRAY, a as number[], GgufValueType.UINT32);
+      }
       if (kv.arrayType === GgufValueType.FLOAT32) return w.addF32Array(key, a as number[]);
     }
   }

@@ -15,58 +15,52 @@
  * @module
  */
 
-/** Exit codes, by name. README and docs/reference/exit-codes.md list the same table. */
-export const EXIT = {
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  input: 3,
-  format: 4,
-  unsupported: 5,
-  tokenizerMismatch: 6,
-  overflow: 7,
-  output: 8,
-  modelShape: 9,
-  normInspection: 10,
-  suspiciousNorms: 11,
-  noHealthyNorms: 12,
-  modelLoad: 13,
-  probeFailed: 14,
-  gibberish: 15,
-  strictRefused: 16,
-  notTernary: 17,
-  baselineMismatch: 18,
-  verifyFailed: 19,
-  download: 20,
+/**
+ * Exit codes by name, each with its meaning for `--help` and the docs. README
+ * and docs/reference/exit-codes.md list the same table.
+ */
+const EXIT_TABLE = {
+  ok: [0, "success"],
+  internal: [1, "internal error (a bug: please report it)"],
+  usage: [2, "usage error (bad arguments or flags)"],
+  input: [3, "input not found or unreadable (file, folder, config.json)"],
+  format: [
+    4,
+    "malformed input file (GGUF, SafeTensors, JSON header), or a tensor holding NaN or ±inf",
+  ],
+  unsupported: [5, "unsupported input (architecture, dtype, ggml type, GGUF version)"],
+  tokenizerMismatch: [
+    6,
+    "tokenizer mismatch (vocabulary, BOS/EOS, or tokenizer.json vs GGUF metadata)",
+  ],
+  overflow: [7, "BF16 to F16 overflow refused (see --allow-overflow)"],
+  output: [8, "output cannot be written (out_dir not writable, disk full)"],
+  modelShape: [9, "missing or misshapen tensor"],
+  normInspection: [10, "the norm inspection could not run"],
+  suspiciousNorms: [11, "suspicious norm weights"],
+  noHealthyNorms: [12, "no healthy norm layers found"],
+  modelLoad: [13, "model loading failed (projections, missing or misshapen tensors, tokenizer)"],
+  probeFailed: [14, "the inference probe failed to run"],
+  gibberish: [15, "the output is gibberish, or lacks the --expect text (linguistic check failed)"],
+  strictRefused: [16, "strict mode refused a runtime correction setting"],
+  notTernary: [17, "a projection is not ternary (see --ternarize) or cannot be block-quantized"],
+  baselineMismatch: [18, "the model departs from its baseline"],
+  verifyFailed: [19, "verification failed (fingerprint, manifest, meta.json or signature)"],
+  download: [20, "download failed"],
 } as const;
+
+/** Exit codes, by name. */
+export const EXIT = Object.fromEntries(
+  Object.entries(EXIT_TABLE).map(([name, [code]]) => [name, code]),
+) as { readonly [K in keyof typeof EXIT_TABLE]: (typeof EXIT_TABLE)[K][0] };
 
 /** One exit code from {@link EXIT}. */
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** Human-readable meaning of each exit code, for `--help` and the docs. */
-export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
-  0: "success",
-  1: "internal error (a bug: please report it)",
-  2: "usage error (bad arguments or flags)",
-  3: "input not found or unreadable (file, folder, config.json)",
-  4: "malformed input file (GGUF, SafeTensors, JSON header), or a tensor holding NaN or ±inf",
-  5: "unsupported input (architecture, dtype, ggml type, GGUF version)",
-  6: "tokenizer mismatch (vocabulary, BOS/EOS, or tokenizer.json vs GGUF metadata)",
-  7: "BF16 to F16 overflow refused (see --allow-overflow)",
-  8: "output cannot be written (out_dir not writable, disk full)",
-  9: "missing or misshapen tensor",
-  10: "the norm inspection could not run",
-  11: "suspicious norm weights",
-  12: "no healthy norm layers found",
-  13: "model loading failed (projections, missing or misshapen tensors, tokenizer)",
-  14: "the inference probe failed to run",
-  15: "the output is gibberish, or lacks the --expect text (linguistic check failed)",
-  16: "strict mode refused a runtime correction setting",
-  17: "a projection is not ternary (see --ternarize) or cannot be block-quantized",
-  18: "the model departs from its baseline",
-  19: "verification failed (fingerprint, manifest, meta.json or signature)",
-  20: "download failed",
-};
+export const EXIT_MEANINGS = Object.fromEntries(Object.values(EXIT_TABLE)) as Readonly<
+  Record<ExitCode, string>
+>;
 
 /** Base class: a message that names the file, tensor or key, and an exit code. */
 export class CleanGgufError extends Error {

@@ -4,13 +4,13 @@
  * `model-check --baseline`, `<out>.svg` (norm RMS per layer and class) —
  * by default `<gguf stem>.baseline.*`. The exit code is the validation's
  * (0, 10–16): a baseline of a failing model is still written, marked FAILED.
- * The command line is lib/cli/specs/baseline.ts.
+ * The command line is lib/cli/specs.ts.
  *
  * @module
  */
 
 import { printJson, probeSettings, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { BASELINE_SPEC } from "../lib/cli/specs/baseline.ts";
+import { BASELINE_SPEC } from "../lib/cli/specs.ts";
 import { createBaseline } from "../lib/baseline/create.ts";
 import { baselinePaths, writeBaseline } from "../lib/baseline/files.ts";
 

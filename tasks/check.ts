@@ -4,7 +4,7 @@
  * earlier baseline JSON. Exit code of the first failure: strict mode (16),
  * the export (2–9), the validation (10–15), then a departure from the
  * baseline (18), listing each difference. The command line is
- * lib/cli/specs/check.ts.
+ * lib/cli/specs.ts.
  *
  * @module
  */
@@ -13,15 +13,14 @@ import { modelCheck } from "../lib/baseline/check.ts";
 import { baselineMismatchError } from "../lib/baseline/compare.ts";
 import { EXIT } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
-import { positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { CHECK_SPEC } from "../lib/cli/specs/check.ts";
+import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import { CHECK_SPEC } from "../lib/cli/specs.ts";
 import { renderReport } from "../lib/validate/report.ts";
 
 /** The task: the validation report, where the baseline went, and the comparison. */
 export const checkTask: TaskBody<typeof CHECK_SPEC> = async ({ flags: f, args }, ctx) => {
   const baselinePath = f.baseline;
-  const threads = positiveInt(f.threads, "--threads", undefined);
-  const maxTokens = positiveInt(f["max-tokens"], "--max-tokens", undefined);
+  const { threads, "max-tokens": maxTokens } = f;
   const r = await modelCheck({
     modelDir: args.model_dir,
     tokenizerPath: args.tokenizer,

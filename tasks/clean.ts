@@ -4,14 +4,14 @@
  * first failure's: a refused strict-mode setting (16) before anything is
  * written, then the export's code, then the validation's (0 or 10–15). With
  * no arguments it runs on the bundled fixture. The command line is
- * lib/cli/specs/clean.ts.
+ * lib/cli/specs.ts.
  *
  * @module
  */
 
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { CLEAN_SPEC } from "../lib/cli/specs/clean.ts";
+import { CLEAN_SPEC } from "../lib/cli/specs.ts";
 import { renderReport } from "../lib/validate/report.ts";
 import { exportFromCommandLine } from "./export_clean_gguf.ts";
 import { validateFromCommandLine } from "./validate_gguf.ts";

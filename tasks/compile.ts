@@ -1,7 +1,7 @@
 /**
  * `deno task compile [flags]`: builds one single-file binary per task with
  * `deno compile` (dist/model-export, dist/model-validate, ...), from the task
- * specs (lib/cli/specs/). Deno fixes a binary's permissions when it is built,
+ * specs (lib/cli/specs.ts). Deno fixes a binary's permissions when it is built,
  * so a binary cannot be narrowed to the folders of one run as `deno task`
  * is (lib/cli/launch.ts): it may read anything and write wherever its
  * arguments point (`--allow-write`), reads only the task's environment
@@ -27,11 +27,10 @@
 import { join, resolve } from "node:path";
 import { DownloadError, UsageError } from "../lib/errors.ts";
 import { BITNET_ENV_VARS } from "../lib/cli/env.ts";
-import { TERMINAL_ENV_VARS } from "../lib/cli/permissions.ts";
+import { TERMINAL_ENV_VARS } from "../lib/cli/launch.ts";
 import { runTask, type TaskBody } from "../lib/cli/run.ts";
 import type { TaskSpec } from "../lib/cli/spec.ts";
-import { COMPILE_SPEC } from "../lib/cli/specs/compile.ts";
-import { TASK_SPECS } from "../lib/cli/specs/mod.ts";
+import { COMPILE_SPEC, TASK_SPECS } from "../lib/cli/specs.ts";
 
 /** One binary: its name (the deno.json task's), script and run-time flags. */
 export interface Binary {
@@ -64,7 +63,7 @@ export const COMPILE_INCLUDES: readonly string[] = [
  *
  * @example
  * ```ts
- * import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
+ * import { PROBE_SPEC } from "../lib/cli/specs.ts";
  * binaryFlags(PROBE_SPEC); // ["--allow-read", "--allow-write", "--allow-env=BITNET_STRICT_MODE,..."]
  * ```
  */

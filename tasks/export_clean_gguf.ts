@@ -2,7 +2,7 @@
  * `deno task model-export [model_dir] [tokenizer.json] [out_dir]`: a Hugging
  * Face checkpoint becomes `clean-<type>.gguf` with its `.fingerprint`,
  * `.meta.json` and `.gguf-hash`. With no arguments it exports the bundled
- * fixture. The command line is lib/cli/specs/export.ts.
+ * fixture. The command line is lib/cli/specs.ts.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import {
   writtenSummary,
 } from "../lib/cli/run.ts";
 import type { ParsedArgs } from "../lib/cli/spec.ts";
-import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
+import { EXPORT_SPEC } from "../lib/cli/specs.ts";
 import { exportCleanGguf, type ExportResult } from "../lib/export/export.ts";
 import { resolveModelSource } from "../lib/hub/download.ts";
 import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
@@ -28,7 +28,7 @@ import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
  * @example
  * ```ts
  * import { executeTask } from "../lib/cli/run.ts";
- * import { EXPORT_SPEC } from "../lib/cli/specs/export.ts";
+ * import { EXPORT_SPEC } from "../lib/cli/specs.ts";
  * await executeTask(EXPORT_SPEC, async (parsed, ctx) => {
  *   const { result } = await exportFromCommandLine(parsed, ctx);
  *   console.log(result.ggufPath);

@@ -2,7 +2,7 @@
  * `deno task model-inspect-ln <model.gguf>`: prints every norm tensor's
  * statistics (the numbers gate 1 of `model-validate` judges) as a table.
  * Exit 0 when every norm is healthy, else gate 1's code (10, 11 or 12).
- * The command line is lib/cli/specs/inspect_ln.ts.
+ * The command line is lib/cli/specs.ts.
  *
  * @module
  */
@@ -10,8 +10,8 @@
 import { UsageError } from "../lib/errors.ts";
 import { reportStyle } from "../lib/cli/report_style.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { INSPECT_LN_SPEC } from "../lib/cli/specs/inspect_ln.ts";
-import { inspectNormsOfFile } from "../lib/validate/inspect.ts";
+import { INSPECT_LN_SPEC } from "../lib/cli/specs.ts";
+import { inspectNormsOfFile } from "../lib/validate/norms.ts";
 import { normTable } from "../lib/validate/report.ts";
 import { loadRules } from "../lib/validate/rules.ts";
 

@@ -3,15 +3,15 @@
  * the CPU and continues a prompt (greedy by default). Text on stdout (or
  * JSON with `--json`), timings on stderr. The tokenizer is the GGUF's own
  * unless `--tokenizer FILE` names one: a prompt that ends in ".json" is a
- * prompt. The command line is lib/cli/specs/probe.ts.
+ * prompt. The command line is lib/cli/specs.ts.
  *
  * @module
  */
 
 import { UsageError } from "../lib/errors.ts";
-import { positiveInt, printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
+import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
 import type { ParsedArgs } from "../lib/cli/spec.ts";
-import { PROBE_SPEC } from "../lib/cli/specs/probe.ts";
+import { PROBE_SPEC } from "../lib/cli/specs.ts";
 import { runProbe } from "../lib/inference/probe.ts";
 import type { SamplingOptions } from "../lib/inference/sampler.ts";
 
@@ -44,7 +44,7 @@ function samplingOf(f: ParsedArgs<typeof PROBE_SPEC>["flags"], envSeed: number):
   const topP = numberFlag(f["top-p"], "top-p");
   const seed = numberFlag(f.seed, "seed");
   if (temperature !== undefined) sampling.temperature = temperature;
-  if (f["top-k"] !== undefined) sampling.topK = positiveInt(f["top-k"], "--top-k", 0);
+  if (f["top-k"] !== undefined) sampling.topK = f["top-k"];
   if (topP !== undefined) sampling.topP = topP;
   if (seed !== undefined) sampling.seed = seed;
   return sampling;
@@ -53,15 +53,15 @@ function samplingOf(f: ParsedArgs<typeof PROBE_SPEC>["flags"], envSeed: number):
 /** The task: generate, print the text (or JSON) on stdout and the timings on stderr. */
 export const probeTask: TaskBody<typeof PROBE_SPEC> = async ({ flags: f, args }, ctx) => {
   const ids = idList(f.ids);
-  const threads = positiveInt(f.threads, "--threads", undefined) ?? ctx.env.threads ?? undefined;
-  const maxContext = positiveInt(f["max-context"], "--max-context", undefined);
+  const threads = f.threads ?? ctx.env.threads ?? undefined;
+  const maxContext = f["max-context"];
   const r = await runProbe({
     modelPath: args.model,
     ...(f.tokenizer !== undefined ? { tokenizerPath: f.tokenizer } : {}),
     ...(ids !== undefined ? { ids } : { prompt: args.prompt ?? "" }),
-    maxTokens: positiveInt(args.max_tokens, "max_tokens", 8),
+    maxTokens: args.max_tokens,
     sampling: samplingOf(f, ctx.env.seed),
-    topLogits: positiveInt(f["top-logits"], "--top-logits", 10),
+    topLogits: f["top-logits"],
     ignoreEos: f["ignore-eos"],
     ...(threads !== undefined ? { threads } : {}),
     backend: f.backend,

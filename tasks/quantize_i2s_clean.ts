@@ -4,7 +4,7 @@
  * with `--type`, any case) with its `.fingerprint`, `.meta.json` and
  * `.gguf-hash`. Only the seven BitLinear projections are quantized; norms,
  * token_embd and output are copied byte for byte. The command line is
- * lib/cli/specs/quantize.ts.
+ * lib/cli/specs.ts.
  *
  * @example
  * ```sh
@@ -15,7 +15,7 @@
  */
 
 import { printJson, runTask, type TaskBody, writtenSummary } from "../lib/cli/run.ts";
-import { QUANTIZE_SPEC } from "../lib/cli/specs/quantize.ts";
+import { QUANTIZE_SPEC } from "../lib/cli/specs.ts";
 import { quantizeGguf } from "../lib/quantize/quantize.ts";
 import { parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
 

@@ -5,7 +5,7 @@
  * lib/provenance/signature.ts). `--generate-key --key KEY` creates a key pair
  * instead: KEY (PKCS#8 PEM, mode 0600, in a folder created with mode 0700)
  * and KEY.pub (SPKI PEM, or --pubkey PUB); never inside a git work tree
- * unless --force. The command line is lib/cli/specs/sign.ts.
+ * unless --force. The command line is lib/cli/specs.ts.
  *
  * @example
  * ```sh
@@ -17,8 +17,8 @@
 
 import { EXIT, UsageError } from "../lib/errors.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { SIGN_SPEC } from "../lib/cli/specs/sign.ts";
-import { generateKeyFiles, loadPrivateKey, signGguf } from "../lib/provenance/signature.ts";
+import { SIGN_SPEC } from "../lib/cli/specs.ts";
+import { generateKeyFiles, loadKey, signGguf } from "../lib/provenance/signature.ts";
 import { assertVerified, formatVerifyReport, verifyGguf } from "../lib/provenance/verify.ts";
 
 /** The task: a new key pair, or a signature. */
@@ -36,7 +36,7 @@ export const signTask: TaskBody<typeof SIGN_SPEC> = async ({ flags: f, args }, c
       throw new UsageError(`model-sign: --${flag} only applies with --generate-key; see --help`);
     }
   }
-  const privateKey = await loadPrivateKey(f.key);
+  const privateKey = await loadKey(f.key, "private");
   const metaOption = f.meta !== undefined ? { metaPath: f.meta } : {};
   const report = await verifyGguf({ ggufPath: args.model, ...metaOption });
   if (!report.ok && !f.quiet) {

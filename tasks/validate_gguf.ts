@@ -5,7 +5,7 @@
  * layers; 13 model loading failed; 14 the inference probe failed to run; 15
  * the output is gibberish (or lacks the --expect text); 16 strict mode
  * refused a runtime correction setting. The command line is
- * lib/cli/specs/validate.ts.
+ * lib/cli/specs.ts.
  *
  * @module
  */
@@ -21,7 +21,7 @@ import {
   terminalLog,
   writeJsonFile,
 } from "../lib/cli/run.ts";
-import { VALIDATE_SPEC } from "../lib/cli/specs/validate.ts";
+import { VALIDATE_SPEC } from "../lib/cli/specs.ts";
 import { renderReport, type ValidationReport } from "../lib/validate/report.ts";
 import { loadRules } from "../lib/validate/rules.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -41,7 +41,7 @@ export interface ValidationFlags extends ProbeFlags {
  * @example
  * ```ts
  * import { executeTask } from "../lib/cli/run.ts";
- * import { VALIDATE_SPEC } from "../lib/cli/specs/validate.ts";
+ * import { VALIDATE_SPEC } from "../lib/cli/specs.ts";
  * await executeTask(VALIDATE_SPEC, async ({ flags, args }, ctx) => {
  *   const report = await validateFromCommandLine(flags, ctx, { ggufPath: args.model });
  *   return report.exitCode;

@@ -3,7 +3,7 @@
  * fingerprint, meta.json, gguf-hash manifest and (with --pubkey) signature,
  * naming every mismatch; exit 19 on any. `--gguf-hash` instead prints the
  * llama.cpp gguf-hash manifest of any GGUF. The command line is
- * lib/cli/specs/verify.ts.
+ * lib/cli/specs.ts.
  *
  * @example
  * ```sh
@@ -15,10 +15,10 @@
 
 import { EXIT, UsageError } from "../lib/errors.ts";
 import { printJson, runTask, type TaskBody } from "../lib/cli/run.ts";
-import { VERIFY_SPEC } from "../lib/cli/specs/verify.ts";
+import { VERIFY_SPEC } from "../lib/cli/specs.ts";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { ggufHashManifest, parseGgufHashAlgos } from "../lib/provenance/gguf_hash.ts";
-import { loadPublicKey } from "../lib/provenance/signature.ts";
+import { loadKey } from "../lib/provenance/signature.ts";
 import {
   assertVerified,
   formatVerifyReport,
@@ -52,7 +52,7 @@ export const verifyTask: TaskBody<typeof VERIFY_SPEC> = async ({ flags: f, args 
     ...(f.meta !== undefined && { metaPath: f.meta }),
     ...(f.manifest !== undefined && { manifestPath: f.manifest }),
     ...(f.sig !== undefined && { signaturePath: f.sig }),
-    ...(f.pubkey !== undefined && { publicKey: await loadPublicKey(f.pubkey) }),
+    ...(f.pubkey !== undefined && { publicKey: await loadKey(f.pubkey, "public") }),
     ...(f["require-signature"] === true && { requireSignature: true }),
   });
   // On failure the error below lists every mismatch: the table only summarizes.

@@ -53,20 +53,6 @@ const BOUNDS: Readonly<Record<HparamName, Bound>> = {
   vocabSize: "dim",
 };
 
-/** A tensor as a header lists it: its name and shape (any order of dims). */
-export interface ListedTensor {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
-
-/** How to name one file's declared counts in messages. */
-export interface CountCheck {
-  /** The file, for messages. */
-  readonly source: string;
-  /** The key a quantity was read from, for messages. */
-  readonly keyOf: (name: HparamName) => string;
-}
-
 /** Per-layer name patterns of a family (from its tensor table), `{N}` as a capture. */
 function layerPatterns(arch: ArchSpec, naming: "gguf" | "hf"): RegExp[] {
   const names = arch.tensors.flatMap((r) => naming === "gguf" ? [r.gguf] : r.hf);
@@ -77,18 +63,12 @@ function layerPatterns(arch: ArchSpec, naming: "gguf" | "hf"): RegExp[] {
 }
 
 /** What a file's tensor table holds, for {@link checkDeclaredCounts}. */
-export interface HeldCounts {
-  /** Distinct blocks whose tensors the file lists (by the family's tensor table). */
-  readonly blocks: number;
-  /** The largest dimension of any tensor. */
-  readonly largestDim: number;
-  /** What lists the tensors, for messages: "the file" (a GGUF) or "the checkpoint". */
-  readonly holder: string;
-}
+export type HeldCounts = ReturnType<typeof heldCounts>;
 
 /**
- * The number of distinct blocks whose tensors `tensors` lists (by the family's
- * tensor table), and the largest dimension of any tensor.
+ * The number of distinct blocks whose tensors `tensors` (names and shapes, as
+ * a header lists them) holds by the family's tensor table, the largest
+ * dimension of any tensor, and what lists them ("the file" or "the checkpoint").
  *
  * @example
  * ```ts
@@ -99,9 +79,9 @@ export interface HeldCounts {
  */
 export function heldCounts(
   arch: ArchSpec,
-  tensors: Iterable<ListedTensor>,
+  tensors: Iterable<{ readonly name: string; readonly shape: readonly number[] }>,
   naming: "gguf" | "hf",
-): HeldCounts {
+) {
   const patterns = layerPatterns(arch, naming);
   const blocks = new Set<string>();
   let largestDim = 0;
@@ -138,7 +118,11 @@ export function heldCounts(
  * // ModelShapeError: m.gguf: nLayer = 1000000000, but the file lists tensors of 4 block(s)
  * ```
  */
-export function checkDeclaredCounts(h: Hparams, held: HeldCounts, check: CountCheck): void {
+export function checkDeclaredCounts(
+  h: Hparams,
+  held: HeldCounts,
+  check: { readonly source: string; readonly keyOf: (name: HparamName) => string },
+): void {
   for (const [name, bound] of Object.entries(BOUNDS) as [HparamName, Bound][]) {
     const v = h[name];
     if (bound === "blocks" && v !== held.blocks) {

@@ -53,13 +53,6 @@ const LEGEND_W = 110;
 const BASE_Y = TOP + PLOT_H;
 const HEIGHT = TOP + PLOT_H + BOTTOM;
 
-/** A value → height (pixels) mapping with its ticks. */
-interface Scale {
-  readonly log: boolean;
-  height(v: number): number;
-  readonly ticks: readonly number[];
-}
-
 function niceStep(range: number): number {
   const raw = range / 5;
   const p = 10 ** Math.floor(Math.log10(raw));
@@ -67,7 +60,8 @@ function niceStep(range: number): number {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-function makeScale(values: readonly number[]): Scale {
+/** A value → height (pixels) mapping with its ticks, logarithmic when the values span a wide range. */
+function makeScale(values: readonly number[]) {
   const positive = values.filter((v) => v > 0);
   const max = positive.length ? Math.max(...positive) : 1;
   const min = positive.length ? Math.min(...positive) : 1;
@@ -77,7 +71,7 @@ function makeScale(values: readonly number[]): Scale {
     for (let e = lo; e <= hi; e++) ticks.push(10 ** e);
     return {
       log: true,
-      height: (v) => (v > 0 ? ((Math.log10(v) - lo) / (hi - lo)) * PLOT_H : 0),
+      height: (v: number) => (v > 0 ? ((Math.log10(v) - lo) / (hi - lo)) * PLOT_H : 0),
       ticks,
     };
   }
@@ -85,7 +79,7 @@ function makeScale(values: readonly number[]): Scale {
   const top = Math.ceil(max / step) * step;
   const ticks: number[] = [];
   for (let t = 0; t <= top + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
-  return { log: false, height: (v) => (v > 0 ? (v / top) * PLOT_H : 0), ticks };
+  return { log: false, height: (v: number) => (v > 0 ? (v / top) * PLOT_H : 0), ticks };
 }
 
 const label = (v: number) =>

@@ -21,32 +21,28 @@
  */
 
 import { resolve } from "node:path";
-import { assertStrictAllows, type BitnetEnv, defaultBitnetEnv } from "../cli/env.ts";
+import { assertStrictAllows, defaultBitnetEnv } from "../cli/env.ts";
 import { EXIT } from "../errors.ts";
 import { exportCleanGguf, type ExportResult } from "../export/export.ts";
 import type { ValidationReport } from "../validate/report.ts";
-import { validateGguf } from "../validate/validate.ts";
+import { validateGguf, type ValidateOptions } from "../validate/validate.ts";
 import { type BaselineDifference, compareBaselines } from "./compare.ts";
 import { createBaseline } from "./create.ts";
 import type { Baseline } from "./types.ts";
 import { type BaselinePaths, baselinePaths, readBaseline, writeBaseline } from "./files.ts";
 
-/** Options of {@link modelCheck}. */
-export interface ModelCheckOptions {
+/**
+ * Options of {@link modelCheck}: the export's, an earlier baseline, and validateGguf's probe
+ * settings (the prompt and token count default to the earlier baseline's).
+ */
+export interface ModelCheckOptions
+  extends Pick<ValidateOptions, "prompt" | "maxTokens" | "threads" | "env" | "onProgress"> {
   readonly modelDir: string;
   readonly tokenizerPath: string;
   readonly outDir: string;
   /** An earlier baseline JSON to compare with. */
   readonly baselinePath?: string;
   readonly outType?: "f16" | "f32" | "bf16";
-  /** Probe prompt; default the earlier baseline's, else validateGguf's default. */
-  readonly prompt?: string;
-  /** Tokens to generate; default the earlier baseline's, else validateGguf's default. */
-  readonly maxTokens?: number;
-  readonly threads?: number;
-  /** The BITNET_* settings (the task reads them); default: none set. */
-  readonly env?: BitnetEnv;
-  readonly onProgress?: (message: string) => void;
   readonly onWarning?: (message: string) => void;
 }
 

@@ -247,11 +247,6 @@ function show(v: RecordedValue): string {
   return JSON.stringify(v);
 }
 
-/** One difference as a line: `name: before → after (tolerance …)`. */
-function formatDifference(d: BaselineDifference): string {
-  return `${d.name}: ${show(d.before)} → ${show(d.after)} (tolerance ${d.tolerance})`;
-}
-
 /**
  * The error (exit 18) that lists every difference.
  *
@@ -266,7 +261,9 @@ export function baselineMismatchError(
   baselinePath: string,
   modelFile: string,
 ): BaselineMismatchError {
-  const lines = differences.map((x) => `  - ${formatDifference(x)}`);
+  const lines = differences.map((x) =>
+    `  - ${x.name}: ${show(x.before)} → ${show(x.after)} (tolerance ${x.tolerance})`
+  );
   return new BaselineMismatchError(
     `${modelFile} departs from the baseline ${baselinePath} in ${differences.length} ` +
       `quantit${differences.length === 1 ? "y" : "ies"}:\n${lines.join("\n")}`,

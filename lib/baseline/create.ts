@@ -29,7 +29,7 @@ import { type GgufKv, type GgufScalar, openGguf } from "../gguf/reader.ts";
 import { GgufValueType } from "../gguf/types.ts";
 import { sha256File, sha256Hex } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
-import { PROBE_PASSAGE } from "../validate/passage.ts";
+import { PROBE_PASSAGE } from "../validate/linguistic.ts";
 import type { TensorStatsEntry, ValidationReport } from "../validate/report.ts";
 import { validateGguf, type ValidateOptions } from "../validate/validate.ts";
 import {

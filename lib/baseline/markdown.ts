@@ -20,17 +20,8 @@
 import { BASELINE_TOLERANCES, describeTolerance } from "./compare.ts";
 import type { Baseline, BaselineTensorStats } from "./types.ts";
 
-/**
- * A number for tables: 6 significant digits, exponent form when tiny or
- * huge, "–" when missing.
- *
- * @example
- * ```ts
- * formatStat(1.0199233138016919); // "1.01992"
- * formatStat(null); // "–"
- * ```
- */
-export function formatStat(x: number | null): string {
+/** A number for tables: 6 significant digits, exponent form when tiny or huge, "–" when missing. */
+function formatStat(x: number | null): string {
   if (x === null) return "–";
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
@@ -38,17 +29,8 @@ export function formatStat(x: number | null): string {
   return String(Number(x.toPrecision(6)));
 }
 
-/**
- * Text that is safe inside a Markdown table cell or list item: pipes
- * escaped, line breaks shown as ⏎, and wrapped as a code span when asked.
- *
- * @example
- * ```ts
- * markdownText("a|b\nc"); // "a\\|b⏎c"
- * markdownText("x|y", true); // "`x\\|y`"
- * ```
- */
-export function markdownText(text: string, code = false): string {
+/** Text safe in a table cell or list item: pipes escaped, line breaks as ⏎; a code span when asked. */
+function markdownText(text: string, code = false): string {
   const oneLine = text.replace(/\r?\n/g, "⏎");
   if (!code) return oneLine.replace(/[\\`*_[\]<>|]/g, (m) => `\\${m}`);
   // Inside a code span only the pipe needs escaping (GitHub tables honour \| there).
@@ -136,7 +118,7 @@ function probeAndNll(b: Baseline): string {
     }** nats over ${n.tokens} tokens (a uniform guess scores
 log V = ${formatStat(n.logVocab)}; ratio ${
       formatStat(n.meanNll / n.logVocab)
-    }). The passage (lib/validate/passage.ts):
+    }). The passage (lib/validate/linguistic.ts):
 
 > ${markdownText(n.passage)}`
     : "Not measured (the probe did not run).";

@@ -14,10 +14,10 @@
  */
 
 import type { TensorSummary } from "../stats/summary.ts";
+import type { ProjectionFinding } from "../validate/projections.ts";
 import type {
   NormFinding,
   ProbeResult,
-  ProjectionFinding,
   TensorStatsEntry,
   ValidationReport,
 } from "../validate/report.ts";
@@ -53,7 +53,7 @@ export type BaselineProbe = Pick<
   "prompt" | "maxTokens" | "promptIds" | "generatedIds" | "text"
 >;
 
-/** Teacher-forced mean NLL on the shipped passage (lib/validate/passage.ts); logVocab: a uniform guess's. */
+/** Teacher-forced mean NLL on the shipped passage (lib/validate/linguistic.ts); logVocab: a uniform guess's. */
 export type BaselineNll =
   & { readonly passage: string }
   & Pick<NonNullable<ProbeResult["nll"]>, "meanNll" | "tokens" | "logVocab">;

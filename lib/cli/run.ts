@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { runTask } from "./run.ts";
- * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * import { VERIFY_SPEC } from "./specs.ts";
  * await runTask(VERIFY_SPEC, async ({ args }, ctx) => {
  *   ctx.log(`checking ${args.model}`);
  *   return 0;
@@ -24,10 +24,14 @@ import { abortOpenOutputsSync, AtomicOutputs } from "../io/atomic.ts";
 import { $, colors } from "../../deps.ts";
 import { assertStrictAllows, type BitnetEnv, readBitnetEnv } from "./env.ts";
 import { reportFailure, stderrIsStyled } from "./failure.ts";
-import { renderHelp } from "./help.ts";
-import { onParentExit, SIGNAL_NUMBERS, STOP_SIGNALS } from "./lifeline.ts";
-import { assertWritable, LAUNCHER_PID_VAR } from "./permissions.ts";
-import { type ParsedArgs, parseTaskArgs, type TaskSpec } from "./spec.ts";
+import {
+  assertWritable,
+  LAUNCHER_PID_VAR,
+  onParentExit,
+  SIGNAL_NUMBERS,
+  STOP_SIGNALS,
+} from "./launch.ts";
+import { type ParsedArgs, parseTaskArgs, renderHelp, type TaskSpec } from "./spec.ts";
 
 /** A tensor-by-tensor progress bar on stderr (dax), or nothing when quiet or not a terminal. */
 export interface TensorProgress {
@@ -93,7 +97,7 @@ function taskContext(spec: TaskSpec, quiet: boolean): TaskContext {
  *
  * @example
  * ```ts
- * import { VERIFY_SPEC } from "./specs/verify.ts";
+ * import { VERIFY_SPEC } from "./specs.ts";
  * const code = await executeTask(VERIFY_SPEC, async () => 0, ["--help"]); // prints the help, 0
  * ```
  */
@@ -160,7 +164,7 @@ function cleanUpOnSignals(): void {
  *
  * @example
  * ```ts
- * import { PROBE_SPEC } from "./specs/probe.ts";
+ * import { PROBE_SPEC } from "./specs.ts";
  * await runTask(PROBE_SPEC, async ({ args }) => (args.model ? 0 : 2));
  * ```
  */
@@ -170,57 +174,28 @@ export async function runTask<S extends TaskSpec>(spec: S, body: TaskBody<S>): P
   Deno.exit(await executeTask(spec, body, Deno.args));
 }
 
-/**
- * A positive integer option or positional; `fallback` (a number, or undefined
- * for an optional one) when absent.
- *
- * @example
- * ```ts
- * positiveInt("8", "max_tokens", 1); // 8
- * positiveInt(undefined, "--threads", undefined); // undefined
- * ```
- */
-export function positiveInt<F extends number | undefined>(
-  value: unknown,
-  what: string,
-  fallback: F,
-): number | F {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
-
 /** What {@link probeSettings} reads: the `PROBE_OPTIONS` flags of a task. */
 export interface ProbeFlags {
   readonly prompt: string;
-  readonly "max-tokens"?: string | undefined;
-  readonly threads?: string | undefined;
+  readonly "max-tokens": number;
+  readonly threads?: number | undefined;
 }
 
 /**
- * The probe settings of `--prompt`, `--max-tokens` (default 8) and `--threads`
- * as the library's options take them (`threads` only when given).
+ * The probe settings of `--prompt`, `--max-tokens` and `--threads` as the
+ * library's options take them (`threads` only when given).
  *
  * @example
  * ```ts
- * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": "4" });
+ * const s = probeSettings({ prompt: "Once upon a time", "max-tokens": 4 });
  * [s.prompt, s.maxTokens, s.threads]; // ["Once upon a time", 4, undefined]
  * ```
  */
-export function probeSettings(f: ProbeFlags): {
-  prompt: string;
-  maxTokens: number;
-  threads?: number;
-} {
-  const threads = positiveInt(f.threads, "--threads", undefined);
-  return {
-    prompt: f.prompt,
-    maxTokens: positiveInt(f["max-tokens"], "--max-tokens", 8),
-    ...(threads !== undefined ? { threads } : {}),
-  };
+export function probeSettings(
+  f: ProbeFlags,
+): { prompt: string; maxTokens: number; threads?: number } {
+  const { prompt, "max-tokens": maxTokens, threads } = f;
+  return { prompt, maxTokens, ...(threads !== undefined ? { threads } : {}) };
 }
 
 /**

@@ -1,13 +1,14 @@
 /**
  * A task's command line as data: its arguments, options, defaults and which
- * of them are write targets. One spec per task (lib/cli/specs/) serves the
+ * of them are write targets. One spec per task (lib/cli/specs.ts) serves the
  * task itself (parsing, `--help`), the launcher that grants `deno task`
  * exactly the folders a run writes (lib/cli/launch.ts), the compiled binaries
  * (tasks/compile.ts) and the reference (tools/gen_reference.ts): there is no
  * second parser to drift.
  *
  * Every task also takes `--json`, `--quiet` and `-h, --help` ({@link COMMON_OPTIONS}).
- * Choices are matched case-insensitively (`--type I2_S` is `i2_s`).
+ * Choices are matched case-insensitively (`--type I2_S` is `i2_s`). `--help` of
+ * every task is generated here from its spec in one layout ({@link renderHelp}).
  *
  * @example
  * ```ts
@@ -30,7 +31,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
+import { EXIT_MEANINGS, type ExitCode, UsageError } from "../errors.ts";
 import { repositoryPath } from "./paths.ts";
 
 /**
@@ -57,9 +58,9 @@ export interface WriteSpec {
   readonly besideOf?: string;
 }
 
-/** One option (`--name`). */
+/** One option (`--name`): a string unless its type says a flag or a positive integer. */
 export interface OptionSpec {
-  readonly type: "string" | "boolean";
+  readonly type?: "string" | "boolean" | "integer";
   readonly short?: string;
   /** The value's name in the help, e.g. FILE, N, TEXT. */
   readonly value?: string;
@@ -82,6 +83,8 @@ export interface PositionalSpec {
   readonly writes?: WriteSpec;
   /** The value must end with this, e.g. ".md". */
   readonly suffix?: string;
+  /** A positive integer instead of text. */
+  readonly type?: "integer";
 }
 
 /** Another layout of the positionals, used when the flag `when` is given. */
@@ -134,16 +137,18 @@ export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h", help: "this text" },
 } as const satisfies Record<string, OptionSpec>;
 
-/** The value type of an option with choices: their union. */
-type Chosen<O> = O extends { readonly choices: readonly (infer C extends string)[] } ? C : string;
+/** The value type of a string or integer argument: a number, the union of its choices, or text. */
+type Value<O> = O extends { readonly type: "integer" } ? number
+  : O extends { readonly choices: readonly (infer C extends string)[] } ? C
+  : string;
 
 type OptionValue<O> = O extends { readonly type: "boolean" } ? boolean
-  : O extends { readonly default: ArgDefault } ? Chosen<O>
-  : Chosen<O> | undefined;
+  : O extends { readonly default: ArgDefault } ? Value<O>
+  : Value<O> | undefined;
 
-type PositionalValue<P> = P extends { readonly default: ArgDefault } ? string
-  : P extends { readonly required: true } ? string
-  : string | undefined;
+type PositionalValue<P> = P extends { readonly default: ArgDefault } | { readonly required: true }
+  ? Value<P>
+  : Value<P> | undefined;
 
 type AllPositionals<S extends TaskSpec> =
   | S["positionals"][number]
@@ -160,8 +165,8 @@ export interface ParsedArgs<S extends TaskSpec> {
 
 /** Any task's parsed command line, for code that works on every spec. */
 export interface AnyParsedArgs {
-  readonly flags: Readonly<Record<string, string | boolean | undefined>>;
-  readonly args: Readonly<Record<string, string | undefined>>;
+  readonly flags: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly args: Readonly<Record<string, string | number | undefined>>;
 }
 
 /** A default as the run sees it (relative paths stay relative: the run's folder is the user's). */
@@ -199,7 +204,10 @@ function parseRaw(spec: TaskSpec, argv: readonly string[]) {
   const options = Object.fromEntries(
     Object.entries(allOptions(spec)).map(([name, o]) => [
       name,
-      o.short ? { type: o.type, short: o.short } : { type: o.type },
+      {
+        type: o.type === "boolean" ? "boolean" as const : "string" as const,
+        ...(o.short && { short: o.short }),
+      },
     ]),
   );
   try {
@@ -220,28 +228,46 @@ function checkChoice(spec: TaskSpec, name: string, o: OptionSpec, value: string)
   );
 }
 
+/** The value of an integer option or positional, or a usage error naming it. */
+function positiveInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 /**
  * Parses `argv` with the task's spec: unknown options, missing values, extra
  * or missing positionals and bad choices are {@link UsageError}s (exit 2)
- * that end with "see --help". Defaults are applied; an empty positional
- * counts as absent. With `--help`, nothing else is checked.
+ * that end with "see --help"; an integer argument that is not a positive
+ * integer is one too. Defaults are applied; an empty positional counts as
+ * absent. With `--help`, nothing else is checked.
  *
  * @example
  * ```ts
- * import { EXPORT_SPEC } from "./specs/export.ts";
+ * import { EXPORT_SPEC } from "./specs.ts";
  * parseTaskArgs(EXPORT_SPEC, ["ckpt", "", "out"]).args.out_dir; // "out"
  * ```
  */
 export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string[]): ParsedArgs<S> {
   const raw = parseRaw(spec, argv);
-  const flags: Record<string, string | boolean | undefined> = {};
+  const flags: Record<string, string | number | boolean | undefined> = {};
   for (const [name, o] of Object.entries(allOptions(spec))) {
     const v = raw.values[name];
-    if (o.type === "boolean") flags[name] = v === true;
-    else if (typeof v === "string") flags[name] = checkChoice(spec, name, o, v);
-    else flags[name] = o.default ? defaultValue(o.default) : undefined;
+    if (o.type === "boolean") {
+      flags[name] = v === true;
+      continue;
+    }
+    const text = typeof v === "string"
+      ? checkChoice(spec, name, o, v)
+      : (o.default && defaultValue(o.default));
+    // Checked only when the run goes ahead: `--help` prints the help whatever the values.
+    flags[name] = o.type === "integer" && text !== undefined && raw.values.help !== true
+      ? positiveInt(text, `--${name}`)
+      : text;
   }
-  const args: Record<string, string | undefined> = {};
+  const args: Record<string, string | number | undefined> = {};
   if (flags.help) return { flags, args } as unknown as ParsedArgs<S>;
   const layout = activePositionals(spec, flags);
   if (raw.positionals.length > layout.length) {
@@ -263,7 +289,111 @@ export function parseTaskArgs<S extends TaskSpec>(spec: S, argv: readonly string
         }; see --help`,
       );
     }
-    args[p.name] = value;
+    args[p.name] = p.type === "integer" && value !== undefined ? positiveInt(value, p.name) : value;
   });
   return { flags, args } as unknown as ParsedArgs<S>;
+}
+
+/** Where help texts start, unless a name is longer. */
+const HELP_COLUMN = 28;
+/** Lines are kept within this width where the texts allow. */
+const LINE_WIDTH = 100;
+
+function describeDefault(d: ArgDefault | undefined): string {
+  if (d === undefined) return "";
+  if ("repo" in d) return ` (default ${d.repo}, bundled with the repository)`;
+  if ("output" in d) return ` (default ${d.output}, from the current folder)`;
+  return ` (default ${/\s/.test(d.text) ? JSON.stringify(d.text) : d.text})`;
+}
+
+/** The text with its default: on its last line when it fits, else on a line of its own. */
+function withDefault(text: string, d: ArgDefault | undefined, column: number): string {
+  const note = describeDefault(d);
+  if (note === "") return text;
+  const last = text.split("\n").at(-1) ?? "";
+  return column + last.length + note.length <= LINE_WIDTH
+    ? text + note
+    : `${text}\n${note.trimStart()}`;
+}
+
+/** Two-column rows; a long name puts its text on the next line. */
+function table(rows: readonly [string, string, (ArgDefault | undefined)?][]): string[] {
+  const width = Math.min(
+    HELP_COLUMN,
+    Math.max(...rows.map(([left]) => left.length)) + 2,
+  );
+  const out: string[] = [];
+  for (const [left, help, d] of rows) {
+    const text = withDefault(help, d, width + 2);
+    const [first = "", ...rest] = text.split("\n");
+    if (left.length + 2 > width) out.push(`  ${left}`, `  ${" ".repeat(width)}${first}`);
+    else out.push(`  ${left.padEnd(width)}${first}`);
+    for (const line of rest) out.push(`  ${" ".repeat(width)}${line}`);
+  }
+  return out;
+}
+
+function positionalUsage(p: PositionalSpec): string {
+  return p.required ? `<${p.label}>` : `[${p.label}]`;
+}
+
+function optionName(name: string, o: OptionSpec): string {
+  const value = o.choices ? ` ${o.choices.join("|")}` : o.value ? ` ${o.value}` : "";
+  return `${o.short ? `-${o.short}, ` : ""}--${name}${value}`;
+}
+
+/** The usage lines: the main layout, then one per alternative layout. */
+function usageLines(spec: TaskSpec): string[] {
+  const main = [spec.name, ...spec.positionals.map(positionalUsage), "[options]"].join(" ");
+  const modes = (spec.modes ?? []).map((m) => {
+    const flag = spec.options[m.when];
+    const value = flag?.value ? ` ${flag.value}` : "";
+    return [spec.name, `--${m.when}${value}`, ...m.positionals.map(positionalUsage), "[options]"]
+      .join(" ");
+  });
+  return [`Usage: ${main}`, ...modes.map((line) => `       ${line}`)];
+}
+
+/**
+ * The help text of a task.
+ *
+ * @example
+ * ```ts
+ * import { VERIFY_SPEC } from "./specs.ts";
+ * renderHelp(VERIFY_SPEC).startsWith("Usage: model-verify"); // true
+ * ```
+ */
+export function renderHelp(spec: TaskSpec): string {
+  const positionals = new Map<string, PositionalSpec>();
+  for (const p of [...spec.positionals, ...(spec.modes ?? []).flatMap((m) => m.positionals)]) {
+    if (!positionals.has(p.name)) positionals.set(p.name, p);
+  }
+  const options = allOptions(spec);
+  const codes = [0, 1, 2, ...spec.exitCodes.filter((c) => c > 2)];
+  const lines = [
+    ...usageLines(spec),
+    "",
+    spec.description,
+    ...(positionals.size > 0
+      ? [
+        "",
+        "Arguments:",
+        ...table(
+          [...positionals.values()].map((p) => [p.label, p.help, p.default]),
+        ),
+      ]
+      : []),
+    "",
+    "Options:",
+    ...table(
+      Object.entries(options).map(([name, o]) => [optionName(name, o), o.help, o.default]),
+    ),
+    ...(spec.examples.length > 0
+      ? ["", "Examples:", ...spec.examples.map((e) => `  deno task ${e}`)]
+      : []),
+    "",
+    "Exit codes:",
+    ...table(codes.map((c) => [String(c), EXIT_MEANINGS[c as ExitCode] ?? "?"])),
+  ];
+  return lines.join("\n") + "\n";
 }

@@ -27,11 +27,6 @@ import { bf16ToF32, f16ToF32, f32ToF16 } from "./float.ts";
 /** What to write for a finite value that does not fit: ±inf ("refuse", counted) or ±max ("clamp"). */
 export type OverflowMode = "refuse" | "clamp";
 
-/** How many finite inputs did not fit in the target type. */
-export interface ConversionReport {
-  overflow: number;
-}
-
 /** Largest finite f16, positive (0x7bff = 65504). */
 const F16_MAX_BITS = 0x7bff;
 /** f16 +inf. */
@@ -121,7 +116,7 @@ export function bf16ToF16Array(
   src: Uint16Array,
   dst: Uint16Array,
   overflow: OverflowMode,
-): ConversionReport {
+): { overflow: number } {
   checkLengths("bf16ToF16Array", src, dst);
   const table = bf16ToF16Table(overflow);
   const n = src.length;
@@ -213,7 +208,7 @@ export function f32ToF16Array(
   src: Float32Array,
   dst: Uint16Array,
   overflow: OverflowMode = "refuse",
-): ConversionReport {
+): { overflow: number } {
   checkLengths("f32ToF16Array", src, dst);
   const bits = u32View(src, 0, src.length);
   const big = overflow === "clamp" ? F16_MAX_BITS : F16_INF_BITS;
@@ -267,7 +262,7 @@ export function f32ToF16Array(
  * f32ToBf16Array(new Float32Array([1, -2]), dst); // { overflow: 0 }, dst = [0x3f80, 0xc000]
  * ```
  */
-export function f32ToBf16Array(src: Float32Array, dst: Uint16Array): ConversionReport {
+export function f32ToBf16Array(src: Float32Array, dst: Uint16Array): { overflow: number } {
   checkLengths("f32ToBf16Array", src, dst);
   const bits = u32View(src, 0, src.length);
   const n = src.length;

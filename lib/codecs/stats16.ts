@@ -34,15 +34,6 @@ const STATS16_MAX_BYTES = 1 << 22;
 
 let compiled: WebAssembly.Module | undefined;
 
-/** The summary of what has been added, as `StatsAccumulator.result()` gives it. */
-export interface Summary16 {
-  count: number;
-  rms: number;
-  min: number;
-  max: number;
-  nonFinite: number;
-}
-
 /** A running summary of one 16-bit float tensor. */
 export class Stats16 {
   readonly #wasm: StatsExports;
@@ -87,8 +78,8 @@ export class Stats16 {
     this.#nonFinite += bad;
   }
 
-  /** The summary so far (zeros for an empty tensor). */
-  result(): Summary16 {
+  /** The summary so far, as `StatsAccumulator.result()` gives it but the mean (zeros when empty). */
+  result() {
     const n = this.#count;
     return {
       count: n,

@@ -177,26 +177,12 @@ export function ternarizeAbsmean(
   return { trits, scale: s };
 }
 
-/** What {@link ternaryInfo} found in a tensor. */
-export interface TernaryInfo {
-  /** Every value is exactly −s, 0 or +s for a single s > 0 (an all-zero tensor counts, with scale 0). */
-  ternary: boolean;
-  /** The s of a ternary tensor (0 if all values are zero); 0 when not ternary. */
-  scale: number;
-  /** Number of values < 0. */
-  neg: number;
-  /** Number of values equal to 0 (−0 included). */
-  zero: number;
-  /** Number of values > 0. */
-  pos: number;
-  /** Number of distinct values, counted up to 4 (4 means "4 or more"); 0 and −0 are one value. */
-  distinct: number;
-}
-
 /**
  * Scans a tensor and reports whether it is already ternary (every value
- * exactly equal to −s, 0 or +s for one s > 0), with sign counts over all
- * values. NaN counts as a distinct value that is never ternary.
+ * exactly equal to −s, 0 or +s for one s > 0; an all-zero tensor is, with
+ * scale 0, and scale is 0 when it is not), with sign counts over all values
+ * (−0 counts as 0) and the distinct values counted up to 4 (0 and −0 are one).
+ * NaN counts as a distinct value that is never ternary.
  *
  * @example
  * ```ts
@@ -205,7 +191,7 @@ export interface TernaryInfo {
  * ternaryInfo([1, 2]).ternary; // false
  * ```
  */
-export function ternaryInfo(values: ArrayLike<number>): TernaryInfo {
+export function ternaryInfo(values: ArrayLike<number>) {
   const seen: number[] = [];
   let sawNaN = false;
   let neg = 0;

@@ -23,7 +23,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { FormatError, OverflowError, UsageError } from "../errors.ts";
-import { type ArchSpec, expectedTensors, findArchitecture } from "../arch/registry.ts";
+import { expectedTensors, findArchitecture } from "../arch/registry.ts";
 import { type Hparams, hparamsFromConfig, writeHparams } from "../arch/hparams.ts";
 import { heldCounts } from "../arch/limits.ts";
 import type { OverflowMode } from "../codecs/float_bulk.ts";
@@ -94,18 +94,9 @@ const OUT_TYPES: Record<string, { ggml: GgmlType; fileType: number }> = {
 };
 
 /** The run's settings, checked before anything is read. */
-interface Settings {
-  readonly outType: string;
-  readonly normType: string;
-  readonly out: { ggml: GgmlType; fileType: number };
-  readonly normGgml: GgmlType;
-  readonly overflowMode: OverflowMode;
-  readonly stem: string;
-  readonly warnings: string[];
-  warn(message: string): void;
-}
+type Settings = ReturnType<typeof settingsOf>;
 
-function settingsOf(opts: ExportOptions): Settings {
+function settingsOf(opts: ExportOptions) {
   const outType = opts.outType ?? "f16";
   const normType = opts.normType ?? "f32";
   const out = OUT_TYPES[outType];
@@ -123,7 +114,7 @@ function settingsOf(opts: ExportOptions): Settings {
     overflowMode: opts.allowOverflow ?? "refuse",
     stem: opts.name ?? `clean-${outType}`,
     warnings,
-    warn(m) {
+    warn(m: string) {
       warnings.push(m);
       opts.onWarning?.(m);
     },
@@ -131,15 +122,7 @@ function settingsOf(opts: ExportOptions): Settings {
 }
 
 /** What config.json and the tokenizer files say, read before any weight. */
-interface ModelFiles {
-  readonly configPath: string;
-  readonly config: Record<string, unknown>;
-  readonly arch: ArchSpec;
-  readonly archName: string;
-  readonly h: Hparams;
-  readonly tokenizerPath: string;
-  readonly tokMeta: TokenizerMetadata;
-}
+type ModelFiles = Awaited<ReturnType<typeof readModelFiles>>["m"];
 
 /** A token id from config.json (the first of a list), or null when absent. */
 function optionalId(config: Record<string, unknown>, key: string, source: string): number | null {
@@ -157,10 +140,7 @@ function optionalId(config: Record<string, unknown>, key: string, source: string
  * against the checkpoint's tensors (opened here, once, for the whole export)
  * before anything is sized from them; tokenizer.json checked against them.
  */
-async function readModelFiles(
-  opts: ExportOptions,
-  s: Settings,
-): Promise<{ m: ModelFiles; ckpt: SafetensorsCheckpoint }> {
+async function readModelFiles(opts: ExportOptions, s: Settings) {
   const configPath = join(opts.modelDir, "config.json");
   const config = await readJsonFile(configPath);
   const arch = findArchitecture(config, configPath);

@@ -132,6 +132,7 @@ export class GgufWriter {
    * Adds one key of any value type; an array gives its element type. Every
    * value is checked against its type (an integer out of range, a string
    * where a number belongs, a nested array: FormatError naming the key).
+   * The typed shorthands below cover the types the exporter writes.
    */
   add(
     key: string,
@@ -155,23 +156,11 @@ export class GgufWriter {
   addString(key: string, value: string): void {
     this.add(key, GgufValueType.STRING, value);
   }
-  addU8(key: string, value: number): void {
-    this.add(key, GgufValueType.UINT8, value);
-  }
   addU32(key: string, value: number): void {
     this.add(key, GgufValueType.UINT32, value);
   }
-  addI32(key: string, value: number): void {
-    this.add(key, GgufValueType.INT32, value);
-  }
-  addU64(key: string, value: number | bigint): void {
-    this.add(key, GgufValueType.UINT64, value);
-  }
   addF32(key: string, value: number): void {
     this.add(key, GgufValueType.FLOAT32, value);
-  }
-  addF64(key: string, value: number): void {
-    this.add(key, GgufValueType.FLOAT64, value);
   }
   addBool(key: string, value: boolean): void {
     this.add(key, GgufValueType.BOOL, value);
@@ -181,9 +170,6 @@ export class GgufWriter {
   }
   addI32Array(key: string, values: readonly number[]): void {
     this.add(key, GgufValueType.ARRAY, values, GgufValueType.INT32);
-  }
-  addU32Array(key: string, values: readonly number[]): void {
-    this.add(key, GgufValueType.ARRAY, values, GgufValueType.UINT32);
   }
   addF32Array(key: string, values: readonly number[]): void {
     this.add(key, GgufValueType.ARRAY, values, GgufValueType.FLOAT32);

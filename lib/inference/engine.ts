@@ -19,13 +19,7 @@
 
 import { UnsupportedError, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
-import {
-  type Backend,
-  backendFor,
-  type BackendName,
-  DEFAULT_BACKEND,
-  resolveThreads,
-} from "./backend.ts";
+import { type Backend, backendFor, type BackendName, resolveThreads } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
 import { int8HeadFits } from "./int8_head.ts";
 import { StreamedHead, streamedHeadBytes } from "./output_head.ts";
@@ -35,8 +29,14 @@ import { RopeTable } from "./rope.ts";
 import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
-import { type PlannedTensor, planTensors } from "./tensor_plan.ts";
-import { loadWeights, type LoadWeightsOptions, type ModelWeights, weightBytes } from "./weights.ts";
+import {
+  loadWeights,
+  type LoadWeightsOptions,
+  type ModelWeights,
+  type PlannedTensor,
+  planTensors,
+  weightBytes,
+} from "./weights.ts";
 
 export type { SamplingOptions } from "./sampler.ts";
 
@@ -55,15 +55,10 @@ export interface EngineOptions {
   /** Sees the payload bytes of each weight matrix as they are loaded (see `LoadWeightsOptions`). */
   observe?: LoadWeightsOptions["observe"];
   /**
-   * The exact int8 output head (default true): when the output layer is F16 (and its
-   * width a multiple of 16), the engine keeps an int8 copy of it (vocab × hidden bytes:
-   * 328 MB on 2B-4T) instead of the F16 matrix (twice that), reads the few F16 rows it
-   * needs per token from the file, and greedy generation and
-   * {@link InferenceEngine.forwardTop} get exactly the F16 head's ids and logits at a
-   * fraction of the cost (int8_head.ts, output_head.ts). Every logit (`forward`,
-   * `forwardAll`, `nll`, sampling with a temperature) then streams the F16 matrix from
-   * the file per call: exact, but slow; false keeps the F16 matrix in memory (what
-   * model-validate does). Other output types always keep it.
+   * The exact int8 output head (default true; F16 output layers whose width is a multiple of
+   * 16): greedy generation and {@link InferenceEngine.forwardTop} get exactly the F16 head's
+   * ids and logits at a fraction of the cost, the F16 matrix stays in its file and every
+   * other logit streams it per call (output_head.ts); false keeps the F16 matrix in memory.
    */
   int8Head?: boolean;
   /**
@@ -170,7 +165,7 @@ export class InferenceEngine {
   static async load(gguf: GgufFile, opts: EngineOptions = {}): Promise<InferenceEngine> {
     const hparams = readHparams(gguf);
     const plan = planTensors(gguf, hparams);
-    const backend = backendFor(opts.backend ?? DEFAULT_BACKEND);
+    const backend = backendFor(opts.backend);
     checkWidths(hparams, backend, gguf.path);
     const threads = resolveThreads(opts.threads);
     const maxContext = positiveInt(opts.maxContext ?? hparams.contextLength, "maxContext");
@@ -196,17 +191,17 @@ export class InferenceEngine {
     const kernels: Kernels = await backend.create(bytes, threads);
     let head: StreamedHead | null = null;
     try {
-      const loadOpts: LoadWeightsOptions = {
-        ...(opts.transformNorm ? { transformNorm: opts.transformNorm } : {}),
-        ...(opts.observe ? { observe: opts.observe } : {}),
-        ...(streamed ? { notResident: streamed.name } : {}),
-      };
+      const { transformNorm, observe } = opts, notResident = streamed?.name;
       // The int8 copy is built while the other weights load: its kernel work fills the
       // loader's waits for the file and the other way round.
       const [loaded, built] = await Promise.allSettled([
-        loadWeights(gguf, hparams, plan, kernels, loadOpts),
+        loadWeights(gguf, hparams, plan, kernels, { transformNorm, observe, notResident }),
         streamed
-          ? loadStreamedHead(kernels, gguf, streamed, { hp: hparams, batch, int8 }, opts)
+          ? StreamedHead.load(kernels, gguf, streamed.info, {
+            batch,
+            int8,
+            sink: opts.observe?.(streamed.info),
+          })
           : null,
       ]);
       if (built.status === "fulfilled") head = built.value;
@@ -410,18 +405,6 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
-}
-
-/** The streamed output matrix's int8 head, its payload shown to the load's observer. */
-function loadStreamedHead(
-  k: Kernels,
-  gguf: GgufFile,
-  t: PlannedTensor,
-  { hp, batch, int8 }: { hp: ModelHparams; batch: number; int8: boolean },
-  opts: EngineOptions,
-): Promise<StreamedHead> {
-  const sink = opts.observe?.(t.info);
-  return StreamedHead.load(k, gguf, t.info, hp.vocabSize, hp.nEmbd, batch, sink, int8);
 }
 
 /**

@@ -6,7 +6,9 @@
  * BitNet and Llama differ only in data, not in code paths here: BitNet layers
  * carry the two sub-norms and ternary weights (so their inputs are quantized
  * to int8 per token), Llama layers float weights; relu² vs SiLU and the RoPE
- * pairing come from the hyperparameters.
+ * pairing come from the hyperparameters. The element-wise steps (embedding
+ * lookup, residual add, gated activation) are plain TypeScript over views of
+ * kernel memory: O(width) per token, next to O(width²) for the projections.
  *
  * @example
  * ```ts
@@ -18,17 +20,12 @@
  * @module
  */
 
-import type { Kernels } from "./kernels/api.ts";
+import { codecOf } from "../codecs/table.ts";
+import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { Activation } from "../arch/registry.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
-import {
-  floatInput,
-  linear,
-  linearGroup,
-  type LinearInput,
-  type Matrix,
-  quantizedInput,
-} from "./linear.ts";
-import { addInPlace, embed, gatedActivation } from "./ops.ts";
+import { type FloatMatrix, linear, linearGroup, type LinearInput, type Matrix } from "./linear.ts";
+import type { FileRows } from "./output_head.ts";
 import type { RopeTable } from "./rope.ts";
 import type { RunState } from "./state.ts";
 import type { ModelWeights } from "./weights.ts";
@@ -68,12 +65,15 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const n = tokens.length, pos = s.pos, eps = p.eps;
   const qDim = p.nHead * p.headDim;
   const view = (ptr: number, width: number) => k.f32(ptr, n * width);
-  // BitLinear quantizes its input per token (AQ); float linear layers take x as is. A weight is
+  // BitLinear quantizes its input per token (AQ: int8 with t = 127 / max|x|, once for every
+  // projection that reads the same rows); float linear layers take x as is. A weight is
   // ternary exactly when the model lists its kind as BitLinear (hparams.bitlinear).
-  const input = (x: number, cols: number, ...readers: Matrix[]): LinearInput =>
-    readers.some((w) => w.kind === "ternary")
-      ? quantizedInput(k, x, cols, n, s.quantized)
-      : floatInput(x, cols);
+  const input = (x: number, cols: number, ...readers: Matrix[]): LinearInput => {
+    if (!readers.some((w) => w.kind === "ternary")) return { x, cols };
+    const q = s.quantized;
+    k.quantizeRowsI8(x, q.q, q.scale, q.sum, cols, n);
+    return { x, cols, quantized: q };
+  };
   const rope = (x: number, heads: number) =>
     ropeRows(m.rope, view(x, heads * p.headDim), heads, p.headDim, pos, n);
   const attend = (l: number) =>
@@ -85,7 +85,10 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
       pos0: pos,
       batch: n,
     });
-  const residual = () => addInPlace(view(s.x, p.nEmbd), view(s.xb, p.nEmbd));
+  const residual = () => {
+    const h = view(s.x, p.nEmbd), d = view(s.xb, p.nEmbd);
+    for (let i = 0; i < h.length; i++) h[i] = h[i]! + d[i]!;
+  };
 
   embed(k, w.tokenEmbd, tokens, s.x, w.tokenEmbdRows); // h = E[tokens]
   for (let l = 0; l < p.nLayer; l++) {
@@ -114,7 +117,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const first = every ? 0 : n - 1, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
   if (rows === "normed" || rows === "normedAll") return;
-  linear(k, w.output, floatInput(s.xb, p.nEmbd), s.logits, count); // logits = y·Eᵀ, full precision
+  linear(k, w.output, { x: s.xb, cols: p.nEmbd }, s.logits, count); // logits = y·Eᵀ, full precision
 }
 
 /** RoPE on `n` consecutive rows of `nHeads` heads, row t at position pos + t. */
@@ -127,4 +130,41 @@ function ropeRows(
   n: number,
 ): void {
   for (let t = 0; t < n; t++) rope.rotate(rows, t * nHeads * headDim, nHeads, headDim, pos + t);
+}
+
+/**
+ * Copies row `tokens[t]` of the (full-precision) embedding matrix to row t of `out` as f32;
+ * with `file`, the rows are read from the file (a matrix not resident in kernel memory).
+ */
+function embed(
+  k: Kernels,
+  table: FloatMatrix,
+  tokens: readonly number[],
+  out: Ptr,
+  file?: FileRows,
+): void {
+  const cols = table.cols, x = k.f32(out, tokens.length * cols);
+  const float = codecOf(table.type).float!, rowBytes = cols * float.bytes;
+  const buf = file ? new Uint8Array(rowBytes) : undefined;
+  for (let t = 0; t < tokens.length; t++) {
+    const row = file
+      ? file.read(tokens[t]!, 1, buf!)
+      : k.u8(table.ptr + tokens[t]! * rowBytes, rowBytes);
+    float.decodeInto(row, x.subarray(t * cols, (t + 1) * cols));
+  }
+}
+
+/** gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise. */
+function gatedActivation(kind: Activation, gate: Float32Array, up: Float32Array): void {
+  if (kind === "relu2") {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]! > 0 ? gate[i]! : 0;
+      gate[i] = g * g * up[i]!;
+    }
+  } else {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i]!;
+      gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
+    }
+  }
 }

@@ -17,17 +17,18 @@
  * true logit is strictly below the k-th best). Greedy ids and top-k logits are
  * therefore exactly those of the full F16 head. The copy is built by the
  * kernels' `int8HeadRows` (WebAssembly, byte for byte {@link int8HeadRowsReference});
- * the F16 rows come from an {@link F16Rows} source: the resident matrix, or the
- * file (output_head.ts, the engine's default). Anything that needs every logit
+ * the F16 rows come from an {@link F16Rows} source (output_head.ts reads them
+ * from the file). Anything that needs every logit
  * (NLL, KL, sampling with a temperature) runs the F16 kernel over every row
  * (docs/explanation/int8-output-head.md).
  *
  * @example
  * ```ts
- * import type { Kernels } from "./kernels/api.ts";
- * import type { FloatMatrix } from "./linear.ts";
- * declare const k: Kernels, output: FloatMatrix, y: number, logits: number;
- * const head = buildInt8Head(k, output); // null if the matrix holds an infinity or NaN
+ * import type { Kernels, Ptr } from "./kernels/api.ts";
+ * declare const k: Kernels, rows: F16Rows, w: Ptr, y: Ptr, logits: Ptr;
+ * const builder = new Int8HeadBuilder(k, rows.rows, rows.cols);
+ * builder.add(w, 0, rows.rows); // every row, as F16 at `w`
+ * const head = builder.finish(rows); // null if the matrix holds an infinity or NaN
  * if (head) exactTopLogits(k, head, y, 10, logits); // the rows of `logits` that hold values
  * ```
  * @module
@@ -36,12 +37,8 @@
 import { f16ToF32Array } from "../codecs/float_bulk.ts";
 import { GgmlType } from "../codecs/table.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
-import type { FloatMatrix } from "./linear.ts";
 
-/**
- * Where the F16 rows the head recomputes come from: the resident matrix, or a
- * scratch area of kernel memory filled from the file (see output_head.ts).
- */
+/** Where the F16 rows the head recomputes come from (output_head.ts: read from the file). */
 export interface F16Rows {
   readonly name: string;
   readonly rows: number;
@@ -90,9 +87,8 @@ export function int8HeadBytes(rows: number, cols: number): number {
  *
  * @example
  * ```ts
- * import type { FloatMatrix } from "./linear.ts";
- * declare const m: FloatMatrix;
- * if (int8HeadFits(m)) console.log("int8 head possible");
+ * import { GgmlType } from "../codecs/table.ts";
+ * int8HeadFits({ type: GgmlType.F16, cols: 2560 }); // true
  * ```
  */
 export function int8HeadFits(m: { readonly type: number; readonly cols: number }): boolean {
@@ -209,40 +205,6 @@ export class Int8HeadBuilder {
     const stats = new Float64Array(k.buffer, this.#stats, this.rows * 3);
     return { source, q: this.#q, x16, dots, stats, upper: new Float64Array(this.rows) };
   }
-}
-
-/**
- * The F16 rows of a matrix resident in kernel memory.
- *
- * @example
- * ```ts
- * import type { FloatMatrix } from "./linear.ts";
- * declare const m: FloatMatrix;
- * residentRows(m).at(5, 2); // m.ptr + 5 · 2 · cols
- * ```
- */
-export function residentRows(m: FloatMatrix): F16Rows {
-  const { name, rows, cols, ptr } = m;
-  return { name, rows, cols, maxRows: rows, at: (r0) => ptr + r0 * cols * 2 };
-}
-
-/**
- * Makes the int8 copy of the F16 matrix `m` (resident in kernel memory) and its
- * norms; null when `m` holds an infinity or NaN.
- *
- * @example
- * ```ts
- * import type { Kernels } from "./kernels/api.ts";
- * import type { FloatMatrix } from "./linear.ts";
- * declare const k: Kernels, m: FloatMatrix;
- * const head = buildInt8Head(k, m);
- * ```
- */
-export function buildInt8Head(k: Kernels, m: FloatMatrix): Int8Head | null {
-  if (!int8HeadFits(m)) throw new RangeError(`${m.name}: no int8 head for this matrix`);
-  const builder = new Int8HeadBuilder(k, m.rows, m.cols);
-  builder.add(m.ptr, 0, m.rows);
-  return builder.finish(residentRows(m));
 }
 
 /**

@@ -6,12 +6,12 @@
  * @example
  * ```ts
  * import { createReferenceKernels } from "./kernels/reference.ts";
- * import { floatInput, linear } from "./linear.ts";
+ * import { linear } from "./linear.ts";
  * const k = createReferenceKernels(1 << 16);
  * const w = k.alloc(16), x = k.alloc(8), y = k.alloc(8);
  * k.f32(w, 4).set([1, 2, 3, 4]);
  * k.f32(x, 2).set([1, 1]);
- * linear(k, { kind: "float", type: 0, name: "w", ptr: w, rows: 2, cols: 2 }, floatInput(x, 2), y, 1);
+ * linear(k, { kind: "float", type: 0, name: "w", ptr: w, rows: 2, cols: 2 }, { x, cols: 2 }, y, 1);
  * k.f32(y, 2); // [3, 7]
  * ```
  * @module
@@ -62,49 +62,14 @@ export interface QuantizedRows {
   readonly sum: Ptr;
 }
 
-/** The input of a linear layer: float rows, and their int8 form when the weights are ternary. */
+/**
+ * The input of a linear layer: float rows, and their int8 form when the weights are ternary
+ * (AQ(x) of docs/reference/formats.md, "BitNet b1.58 forward pass", as `quantizeRowsI8` writes it).
+ */
 export interface LinearInput {
   readonly x: Ptr;
   readonly cols: number;
   readonly quantized?: QuantizedRows;
-}
-
-/**
- * Float rows used as they are.
- *
- * @example
- * ```ts
- * import type { Kernels, Ptr } from "./kernels/api.ts";
- * declare const k: Kernels, llamaWq: FloatMatrix, x: Ptr, q: Ptr, batch: number;
- * linear(k, llamaWq, floatInput(x, 4096), q, batch);
- * ```
- */
-export function floatInput(x: Ptr, cols: number): LinearInput {
-  return { x, cols };
-}
-
-/**
- * AQ(x) of docs/reference/formats.md, "BitNet b1.58 forward pass": each of the `batch` rows quantized to int8 with
- * t = 127 / max|x| into `into`. One quantization serves every projection
- * that reads the same rows (q, k, v; gate, up).
- *
- * @example
- * ```ts
- * import type { Kernels, Ptr } from "./kernels/api.ts";
- * declare const k: Kernels, xb: Ptr, q: Ptr, batch: number, into: QuantizedRows, wq: Matrix;
- * const a = quantizedInput(k, xb, 2560, batch, into);
- * linear(k, wq, a, q, batch);
- * ```
- */
-export function quantizedInput(
-  k: Kernels,
-  x: Ptr,
-  cols: number,
-  batch: number,
-  into: QuantizedRows,
-): LinearInput {
-  k.quantizeRowsI8(x, into.q, into.scale, into.sum, cols, batch);
-  return { x, cols, quantized: into };
 }
 
 /**
@@ -118,9 +83,7 @@ export function quantizedInput(
  * ```
  */
 export function linear(k: Kernels, w: Matrix, input: LinearInput, y: Ptr, batch: number): void {
-  if (input.cols !== w.cols) {
-    throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
-  }
+  checkCols(w, input);
   if (w.kind === "ternary") {
     const q = input.quantized;
     if (!q) throw new RangeError(`${w.name}: a ternary weight needs int8-quantized input`);
@@ -155,11 +118,13 @@ export function linearGroup(
     ws.forEach((w, i) => linear(k, w, input, ys[i]!, batch));
     return;
   }
-  for (const w of ws) {
-    if (input.cols !== w.cols) {
-      throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
-    }
-  }
+  for (const w of ws) checkCols(w, input);
   const products = ternary.map((w, i) => ({ w: w.ptr, wScale: w.scale, y: ys[i]!, rows: w.rows }));
   k.matmulTernaryParts(products, q.q, q.scale, q.sum, input.cols, batch);
+}
+
+function checkCols(w: Matrix, input: LinearInput): void {
+  if (input.cols !== w.cols) {
+    throw new RangeError(`${w.name}: input has ${input.cols} columns, weight has ${w.cols}`);
+  }
 }

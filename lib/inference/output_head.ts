@@ -4,7 +4,7 @@
  * by slab while the tensor streams from the file through two bounded buffers;
  * afterwards the few F16 rows a token needs (the candidates the int8 bound
  * cannot rule out, and the embedding rows when the matrix is tied) are read
- * positionally from the file (file_rows.ts) into a scratch area of kernel
+ * positionally from the file ({@link FileRows}) into a scratch area of kernel
  * memory and run through the same F16 kernel, so every logit it computes is
  * bit for bit the resident F16 head's.
  *
@@ -22,20 +22,15 @@
  * declare const k: Kernels;
  * const gguf = await openGguf("models/clean/clean-f16.gguf");
  * const info = gguf.tensor("token_embd.weight");
- * const head = await StreamedHead.load(k, gguf, info, info.shape[0]!, info.shape[1]!, 64);
+ * const head = await StreamedHead.load(k, gguf, info, { batch: 64 });
+ * head.file.read(46, 1, new Uint8Array(head.file.rowBytes)); // row 46's stored bytes
  * ```
  * @module
  */
 
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import { FileRows } from "./file_rows.ts";
-import {
-  exactTopLogits,
-  type F16Rows,
-  type Int8Head,
-  Int8HeadBuilder,
-  int8HeadBytes,
-} from "./int8_head.ts";
+import { SlabReader } from "../io/slab_reader.ts";
+import { exactTopLogits, type Int8Head, Int8HeadBuilder, int8HeadBytes } from "./int8_head.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { PayloadSink } from "./weights.ts";
 
@@ -61,6 +56,56 @@ export function streamedHeadBytes(rows: number, cols: number, batch: number, int
   return (int8 ? int8HeadBytes(rows, cols) : 0) + 2 * slab * cols * 2 + slab * batch * 4 + 3 * 64;
 }
 
+/**
+ * Whole rows of one row-major tensor, read positionally and synchronously from its GGUF file
+ * (io/slab_reader.ts), so that the forward pass can fetch the few rows of a matrix it does not
+ * keep in memory (candidate rows to recompute, embedding rows of a tied matrix). The page
+ * cache holds the file after the load, so a row costs a memory copy.
+ */
+export class FileRows {
+  readonly path: string;
+  readonly name: string;
+  readonly rows: number;
+  readonly rowBytes: number;
+  #reader: SlabReader | null;
+  #offset: number;
+
+  /**
+   * Opens the file of `gguf` for reading the `rows` rows of its tensor `info`; an
+   * InputError when the file cannot be opened or its size changed since it was parsed.
+   */
+  constructor(gguf: GgufFile, info: GgufTensorInfo, rows: number) {
+    if (!Number.isSafeInteger(info.nbytes / rows)) {
+      throw new RangeError(`${info.name}: ${info.nbytes} bytes do not split into ${rows} rows`);
+    }
+    this.#reader = SlabReader.open(gguf.path, gguf.fileSize);
+    this.path = gguf.path;
+    this.name = info.name;
+    this.rows = rows;
+    this.rowBytes = info.nbytes / rows;
+    this.#offset = info.fileOffset;
+  }
+
+  /** Fills `into` (at least `count` rows long) with rows [r0, r0 + count); returns that part. */
+  read(r0: number, count: number, into: Uint8Array): Uint8Array {
+    if (this.#reader === null) {
+      throw new RangeError(`${this.path}: ${this.name} rows read after close`);
+    }
+    if (!Number.isSafeInteger(r0) || r0 < 0 || count < 0 || r0 + count > this.rows) {
+      throw new RangeError(`${this.name}: rows ${r0}..${r0 + count} outside 0..${this.rows}`);
+    }
+    const start = this.#offset + r0 * this.rowBytes;
+    const part = into.subarray(0, count * this.rowBytes);
+    return this.#reader.readInto(start, part, `rows of tensor ${this.name}`);
+  }
+
+  /** Closes the file (again: nothing). */
+  close(): void {
+    this.#reader?.close();
+    this.#reader = null;
+  }
+}
+
 /** An F16 output matrix kept in its file, with its exact int8 head in kernel memory. */
 export class StreamedHead {
   readonly rows: number;
@@ -81,29 +126,28 @@ export class StreamedHead {
   private constructor(
     k: Kernels,
     file: FileRows,
-    shape: { rows: number; cols: number; batch: number },
-    buffers: { slab: Ptr; slabRows: number; tmp: Ptr },
-    build: (source: F16Rows) => Int8Head | null,
+    { cols, batch, slab, tmp }: { cols: number; batch: number; slab: Ptr; tmp: Ptr },
+    builder: Int8HeadBuilder | null,
   ) {
     this.#k = k;
     this.file = file;
-    this.rows = shape.rows;
-    this.cols = shape.cols;
-    this.#batch = shape.batch;
-    this.#slab = buffers.slab;
-    this.#slabRows = buffers.slabRows;
-    this.#tmp = buffers.tmp;
-    this.int8 = build({
+    this.rows = file.rows;
+    this.cols = cols;
+    this.#batch = batch;
+    this.#slab = slab;
+    this.#slabRows = slabRows(cols);
+    this.#tmp = tmp;
+    this.int8 = builder?.finish({
       name: file.name,
       rows: this.rows,
-      cols: this.cols,
+      cols,
       maxRows: this.#slabRows,
       at: (r0, count) => this.#read(r0, count),
-    });
+    }) ?? null;
   }
 
   /**
-   * Streams the F16 tensor `info` (`rows × cols`) from `g` once, building its int8 copy
+   * Streams the F16 matrix `info` (`rows × cols`) from `g` once, building its int8 copy
    * slab by slab (the next slab is read while the kernels work on this one); `sink` sees
    * every payload byte, as the weight loader's observers do. `batch`: the most positions
    * {@link StreamedHead.all} is asked for at once. `int8` false: no int8 copy, nothing read
@@ -114,12 +158,9 @@ export class StreamedHead {
     k: Kernels,
     g: GgufFile,
     info: GgufTensorInfo,
-    rows: number,
-    cols: number,
-    batch: number,
-    sink?: PayloadSink,
-    int8 = true,
+    { batch, sink, int8 = true }: { batch: number; sink?: PayloadSink | undefined; int8?: boolean },
   ): Promise<StreamedHead> {
+    const [rows = 0, cols = 0] = info.shape;
     const builder = int8 ? new Int8HeadBuilder(k, rows, cols) : null;
     const n = slabRows(cols), slabBytes = n * cols * 2;
     const slabs = [k.alloc(slabBytes), k.alloc(slabBytes)], tmp = k.alloc(n * batch * 4);
@@ -140,12 +181,8 @@ export class StreamedHead {
     } finally {
       pending?.catch(() => {}); // a failure above leaves one read in flight: nobody's error
     }
-    const file = FileRows.open(g, info, rows);
-    return new StreamedHead(k, file, { rows, cols, batch }, {
-      slab: slabs[0]!,
-      slabRows: n,
-      tmp,
-    }, (source) => builder?.finish(source) ?? null);
+    const file = new FileRows(g, info, rows);
+    return new StreamedHead(k, file, { cols, batch, slab: slabs[0]!, tmp }, builder);
   }
 
   /**

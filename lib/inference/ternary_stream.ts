@@ -7,7 +7,7 @@
  * buffer the size of the tensor: fresh memory costs a page fault per 4 KiB.
  * Anything else (other types, widths that are not a multiple of 128,
  * non-ternary floats, invalid codes) returns null and the caller takes the
- * general path (weight_formats.ts), which also reports the errors.
+ * general path (`ternaryWeights`, weights.ts), which also reports the errors.
  *
  * @example
  * ```ts

@@ -6,10 +6,8 @@
  * a file being written, while the writer converts the next bytes; started by
  * `PipelinedWriter` in pipelined_writer.ts).
  *
- * The worker does nothing else, so it reads synchronously, 256 KiB at a time
- * into one buffer that stays in the core's cache: on a file in the page cache
- * that costs about a third of the system time of 1 MiB reads, and needs no
- * I/O thread.
+ * The worker does nothing else, so a file is read synchronously
+ * (`sha256FileSync`, hash.ts).
  *
  * @example
  * ```ts
@@ -23,6 +21,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { sha256FileSync } from "./hash.ts";
 
 /** What the worker is asked: a file's digest, or the writer's shared slots, a slice, the digest. */
 export type Sha256Request =
@@ -46,30 +45,6 @@ const scope = self as unknown as {
   onmessage: ((e: MessageEvent<Sha256Request>) => void) | null;
   postMessage(message: Sha256Reply): void;
 };
-
-/** Bytes per read. */
-const READ_BYTES = 1 << 18;
-
-function sha256FileSync(path: string): string {
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path, { read: true });
-  } catch (e) {
-    throw new Error(`${path}: cannot open (${(e as Error).message})`);
-  }
-  try {
-    const hash = createHash("sha256");
-    const buffer = new Uint8Array(READ_BYTES);
-    for (let n = file.readSync(buffer); n !== null; n = file.readSync(buffer)) {
-      hash.update(buffer.subarray(0, n));
-    }
-    return hash.digest("hex");
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as Error).message})`);
-  } finally {
-    file.close();
-  }
-}
 
 const hash = createHash("sha256");
 let views: Uint8Array[] = [];

@@ -1,7 +1,7 @@
 /**
  * Synchronous positional reads of a file into buffers the caller owns (the
  * quantizer's packing kernel memory and copy buffer, the engine's F16 rows of
- * the output matrix, lib/inference/file_rows.ts). On a
+ * the output matrix, lib/inference/output_head.ts). On a
  * file in the page cache a read is a copy, and reads of at most a few
  * hundred KiB into a buffer that stays in the core's cache cost a third of
  * the system time of megabyte reads (docs/performance.md, "Quantization"),

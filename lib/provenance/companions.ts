@@ -11,26 +11,25 @@
  * GGUF and meta.json are byte-identical to the ones they described (a
  * reproducible re-export keeps its signature), they are listed as `stale`
  * and removed by the commit itself, before the new GGUF is placed
- * (lib/io/output_set.ts), so they never stand beside it.
+ * (lib/io/atomic.ts), so they never stand beside it.
  *
  * @example
  * ```ts
- * import { companionHasher, writeCompanions } from "./companions.ts";
+ * import { commitModel, companionHasher } from "./companions.ts";
  * const hashes = companionHasher(); // xxh64, llama-gguf-hash's default
  * // or: companionHasher(["xxh64", "sha256"]) for sha256 lines too
  * // per tensor, as it is written: hashes.begin(); hashes.update(bytes); hashes.end(name);
- * // after the GGUF: const paths = await writeCompanions(outputs, "clean-f16", meta, ggufSha256, hashes);
- * // then: const removed = await outputs.commit(); // the stale companions among them
+ * // after the GGUF: const written = await commitModel(outputs, ggufFile, "clean-f16", meta, ggufSha256, hashes);
+ * // written.removed: the stale companions of an earlier export
  * ```
  * @module
  */
 
 import { join, resolve } from "node:path";
-import type { AtomicFile, AtomicOutputs, ByteSink } from "../io/atomic.ts";
-import type { CommitHooks } from "../io/output_set.ts";
+import type { AtomicFile, AtomicOutputs, ByteSink, CommitHooks } from "../io/atomic.ts";
 import { PipelinedWriter } from "../io/pipelined_writer.ts";
 import type { GgufTensorPlan, GgufWriter } from "../gguf/writer.ts";
-import { type GgufHashAlgo, PayloadHashing, type TensorHashAlgo } from "./gguf_hash.ts";
+import { type GgufHashAlgo, manifestRequest, PayloadHashing } from "./gguf_hash.ts";
 import { fingerprintLine, type GgufMeta, type MetaTensor, serializeMeta } from "./meta.ts";
 
 /**
@@ -55,9 +54,9 @@ export const MANIFEST_ALGOS: readonly GgufHashAlgo[] = ["xxh64"];
 export function companionHasher(
   algos: readonly GgufHashAlgo[] = MANIFEST_ALGOS,
 ): PayloadHashing {
-  const model = algos.length === 0 ? MANIFEST_ALGOS : algos;
-  const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
-  return new PayloadHashing({ tensor: ["xxh64", ...perTensor], model });
+  return new PayloadHashing(
+    manifestRequest(algos.length === 0 ? MANIFEST_ALGOS : algos, ["xxh64"]),
+  );
 }
 
 /** One tensor's bytes as written, and its meta.json row, known once the bytes have passed. */
@@ -106,19 +105,13 @@ async function writeTensors(
   return rows;
 }
 
-/** What {@link writeGguf} wrote: the meta.json rows, and the GGUF's sha256 and size. */
-export interface WrittenGguf {
-  readonly tensors: MetaTensor[];
-  readonly sha256: string;
-  readonly bytes: number;
-}
-
 /**
  * Fills `file`'s temporary file with the GGUF planned in `w` through a
  * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
  * computed on the other core as the bytes are written), taking the payload
  * digests of each tensor as it goes by; then closes `file` in `outputs`, which
- * still syncs it and renames it at commit (or removes it on abort).
+ * still syncs it and renames it at commit (or removes it on abort). Returns
+ * the meta.json rows, and the GGUF's sha256 and size.
  *
  * @example
  * ```ts
@@ -138,7 +131,7 @@ export async function writeGguf(
   w: GgufWriter,
   hashes: PayloadHashing | null,
   produce: (tensor: GgufTensorPlan, index: number) => ProducedTensor,
-): Promise<WrittenGguf> {
+): Promise<{ tensors: MetaTensor[]; sha256: string; bytes: number }> {
   const sink = await PipelinedWriter.open(file.tempPath);
   let tensors: MetaTensor[];
   let written: { sha256: string; bytes: number };
@@ -152,15 +145,8 @@ export async function writeGguf(
   return { tensors, ...written };
 }
 
-/** Where the companions will land once committed. */
-export interface CompanionPaths {
-  metaPath: string;
-  fingerprintPath: string;
-  /** Null when no manifest was asked for. */
-  manifestPath: string | null;
-  /** Files beside the GGUF that describe an earlier one: the commit removes them. */
-  stale: string[];
-}
+/** What {@link writeGguf} wrote. */
+export type WrittenGguf = Awaited<ReturnType<typeof writeGguf>>;
 
 /** Files named after a GGUF's stem that describe its bytes, besides those every run writes. */
 export const DESCRIBING_SUFFIXES: readonly string[] = [
@@ -219,39 +205,6 @@ export async function staleCompanions(
   return stale;
 }
 
-/**
- * Writes meta.json, the fingerprint and (when `hashes` is given) the manifest
- * into `outputs`, to be committed with the GGUF, and finds the stale
- * companions of an earlier export (`keep`: paths never counted stale), which
- * the commit removes before it places the new GGUF.
- */
-export async function writeCompanions(
-  outputs: AtomicOutputs,
-  stem: string,
-  meta: GgufMeta,
-  ggufSha256: string,
-  hashes: PayloadHashing | null,
-  keep: readonly string[] = [],
-): Promise<CompanionPaths> {
-  const metaText = serializeMeta(meta);
-  const fingerprintText = fingerprintLine(ggufSha256);
-  const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
-  const next = { fingerprint: fingerprintText, meta: metaText };
-  const stale = await staleCompanions(outputs.dir, stem, next, written, keep);
-  outputs.replaces(stale);
-  const metaFile = await outputs.file(`${stem}.meta.json`);
-  await metaFile.writeText(metaText);
-  const fpFile = await outputs.file(`${stem}.fingerprint`);
-  await fpFile.writeText(fingerprintText);
-  let manifestPath: string | null = null;
-  if (hashes) {
-    const manifestFile = await outputs.file(`${stem}.gguf-hash`);
-    await manifestFile.writeText(hashes.manifest(`${stem}.gguf`));
-    manifestPath = manifestFile.finalPath;
-  }
-  return { metaPath: metaFile.finalPath, fingerprintPath: fpFile.finalPath, manifestPath, stale };
-}
-
 /** The options an export and a quantization share: what the run records and whom it tells. */
 export interface ModelOutputOptions {
   /** Digests of the `.gguf-hash` manifest; default xxh64 alone, as llama-gguf-hash. */
@@ -281,9 +234,11 @@ export interface WrittenModel {
 }
 
 /**
- * The last step of an export or a quantization: the companions of the GGUF
- * written into `ggufFile` ({@link writeCompanions}), then the whole output
- * set committed.
+ * The last step of an export or a quantization: meta.json, the fingerprint
+ * and (when `hashes` is given) the manifest of the GGUF written into
+ * `ggufFile`, added to `outputs`; the stale companions of an earlier export
+ * (`keep`: paths never counted stale) marked for removal before the new GGUF
+ * is placed; then the whole output set committed.
  *
  * @example
  * ```ts
@@ -304,13 +259,24 @@ export async function commitModel(
   hashes: PayloadHashing | null,
   keep: readonly string[] = [],
 ): Promise<WrittenModel> {
-  const companions = await writeCompanions(outputs, stem, meta, ggufSha256, hashes, keep);
+  const next = { fingerprint: fingerprintLine(ggufSha256), meta: serializeMeta(meta) };
+  const written = hashes ? [join(outputs.dir, `${stem}.gguf-hash`)] : [];
+  outputs.replaces(await staleCompanions(outputs.dir, stem, next, written, keep));
+  const files: [string, string][] = [[".meta.json", next.meta], [".fingerprint", next.fingerprint]];
+  if (hashes) files.push([".gguf-hash", hashes.manifest(`${stem}.gguf`)]);
+  const paths: string[] = [];
+  for (const [suffix, text] of files) {
+    const file = await outputs.file(`${stem}${suffix}`);
+    await file.writeText(text);
+    paths.push(file.finalPath);
+  }
   const removed = await outputs.commit();
+  const [metaPath, fingerprintPath, manifestPath = null] = paths as [string, string, string?];
   return {
     ggufPath: ggufFile.finalPath,
-    metaPath: companions.metaPath,
-    fingerprintPath: companions.fingerprintPath,
-    manifestPath: companions.manifestPath,
+    metaPath,
+    fingerprintPath,
+    manifestPath,
     fingerprint: meta.fingerprint,
     meta,
     removed,

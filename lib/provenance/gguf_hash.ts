@@ -22,15 +22,6 @@
  * every line must name this file or one of its tensors, with an algorithm
  * gguf-hash writes, and match; every tensor needs a line for each per-tensor
  * algorithm the manifest uses.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { ggufHashManifest } from "./gguf_hash.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const text = await ggufHashManifest(gguf, "clean-f16.gguf", ["xxh64", "sha256"]);
- * gguf.close();
- * ```
  * @module
  */
 
@@ -332,11 +323,7 @@ export async function ggufHashManifest(
   algos: readonly GgufHashAlgo[],
 ): Promise<string> {
   const chosen = algos.length === 0 ? ["xxh64" as const] : algos;
-  const hashes = await hashGguf(gguf, {
-    tensor: chosen.filter((a): a is TensorHashAlgo => a !== "uuid"),
-    model: chosen,
-  });
-  return formatGgufHashManifest(hashes, fileLabel, chosen);
+  return formatGgufHashManifest(await hashGguf(gguf, manifestRequest(chosen)), fileLabel, chosen);
 }
 
 /**
@@ -401,23 +388,23 @@ export function parseGgufHashManifest(text: string, source: string): GgufHashMan
 }
 
 /**
- * The digests a manifest needs: per tensor (xxh64 always, meta.json's
- * locator, and `also`: sha256 for a meta.json written before xxh64) and for
- * the whole model.
+ * What to hash for a manifest of `model` (names gguf-hash does not print are
+ * ignored): those digests of the whole model, and of every tensor (uuid has
+ * none) plus `also` (xxh64, meta.json's locator; sha256 for a meta.json
+ * written before xxh64).
  *
  * @example
  * ```ts
- * manifestAlgorithms([]); // { tensor: ["xxh64"], model: [] }
- * manifestAlgorithms([], ["sha256"]); // { tensor: ["xxh64", "sha256"], model: [] }
+ * manifestRequest(["uuid", "sha256"], ["xxh64"]); // { tensor: ["xxh64", "sha256"], model: ["sha256", "uuid"] }
  * ```
  */
-export function manifestAlgorithms(
-  entries: readonly GgufHashManifestEntry[],
+export function manifestRequest(
+  model: readonly string[],
   also: readonly TensorHashAlgo[] = [],
 ): { tensor: TensorHashAlgo[]; model: GgufHashAlgo[] } {
-  const model = GGUF_HASH_ALGOS.filter((a) => entries.some((e) => e.algo === a));
-  const perTensor = model.filter((a): a is TensorHashAlgo => a !== "uuid");
-  return { tensor: inPrintOrder(["xxh64", ...also, ...perTensor]), model };
+  const algos = inPrintOrder(model as GgufHashAlgo[]);
+  const perTensor = algos.filter((a): a is TensorHashAlgo => a !== "uuid");
+  return { tensor: inPrintOrder([...also, ...perTensor]), model: algos };
 }
 
 /** Splits a manifest label into (file label, tensor) using the GGUF's tensor names. */
@@ -477,7 +464,7 @@ function checkModelLine(
  * import { openGguf } from "../gguf/reader.ts";
  * const gguf = await openGguf("m.gguf");
  * const entries = parseGgufHashManifest(await Deno.readTextFile("m.gguf-hash"), "m.gguf-hash");
- * const hashes = await hashGguf(gguf, manifestAlgorithms(entries));
+ * const hashes = await hashGguf(gguf, manifestRequest(entries.map((e) => e.algo)));
  * const check = checkManifest("m.gguf-hash", entries, gguf, hashes);
  * console.log(check.detail, check.mismatches);
  * ```

@@ -28,11 +28,11 @@
  *
  * @example
  * ```ts
- * import { generateSigningKeyPair, importPublicKeyPem, importPrivateKeyPem } from "./signature.ts";
+ * import { generateSigningKeyPair, importKeyPem } from "./signature.ts";
  * import { signProvenance, verifyProvenanceSignature } from "./signature.ts";
  * const pair = await generateSigningKeyPair();
- * const sk = await importPrivateKeyPem(pair.privatePem, "key.pem");
- * const pk = await importPublicKeyPem(pair.publicPem, "key.pem.pub");
+ * const sk = await importKeyPem(pair.privatePem, "key.pem", "private");
+ * const pk = await importKeyPem(pair.publicPem, "key.pem.pub", "public");
  * const sig = await signProvenance(sk, "ab".repeat(32), "cd".repeat(32));
  * (await verifyProvenanceSignature(pk, sig, "sig", "ab".repeat(32), "cd".repeat(32))).ok; // true
  * ```
@@ -104,11 +104,22 @@ const KEY_KINDS = {
   public: { label: "PUBLIC KEY", format: "spki", usage: "verify", name: "SPKI public" },
 } as const;
 
-/** Imports a PEM key of `kind` (extractable, so that a private key's public half can be derived). */
-async function importKeyPem(
+/** Which key a PEM text or file holds. */
+export type KeyKind = keyof typeof KEY_KINDS;
+
+/**
+ * Imports a PEM Ed25519 key of `kind`: PKCS#8 private or SPKI public
+ * (extractable, so that a private key's public half and key id can be derived).
+ *
+ * @example
+ * ```ts
+ * const key = await importKeyPem(await Deno.readTextFile("signing.pem.pub"), "signing.pem.pub", "public");
+ * ```
+ */
+export async function importKeyPem(
   pem: string,
   source: string,
-  kind: keyof typeof KEY_KINDS,
+  kind: KeyKind,
 ): Promise<CryptoKey> {
   const { label, format, usage, name } = KEY_KINDS[kind];
   const m = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`)
@@ -128,14 +139,8 @@ async function importKeyPem(
   }
 }
 
-/** A new key pair as PEM texts (PKCS#8 private, SPKI public). */
-export interface PemKeyPair {
-  readonly privatePem: string;
-  readonly publicPem: string;
-}
-
 /**
- * Generates an Ed25519 key pair.
+ * Generates an Ed25519 key pair as PEM texts (PKCS#8 private, SPKI public).
  *
  * @example
  * ```ts
@@ -143,36 +148,11 @@ export interface PemKeyPair {
  * privatePem.startsWith("-----BEGIN PRIVATE KEY-----"); // true
  * ```
  */
-export async function generateSigningKeyPair(): Promise<PemKeyPair> {
+export async function generateSigningKeyPair(): Promise<{ privatePem: string; publicPem: string }> {
   const pair = await crypto.subtle.generateKey(ED25519, true, ["sign", "verify"]) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey));
   return { privatePem: toPem("PRIVATE KEY", pkcs8), publicPem: toPem("PUBLIC KEY", spki) };
-}
-
-/**
- * Imports a PKCS#8 PEM Ed25519 private key (extractable, so that its public
- * half and key id can be derived).
- *
- * @example
- * ```ts
- * const key = await importPrivateKeyPem(await Deno.readTextFile("signing.pem"), "signing.pem");
- * ```
- */
-export function importPrivateKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  return importKeyPem(pem, source, "private");
-}
-
-/**
- * Imports an SPKI PEM Ed25519 public key.
- *
- * @example
- * ```ts
- * const key = await importPublicKeyPem(await Deno.readTextFile("signing.pem.pub"), "signing.pem.pub");
- * ```
- */
-export function importPublicKeyPem(pem: string, source: string): Promise<CryptoKey> {
-  return importKeyPem(pem, source, "public");
 }
 
 /**
@@ -181,7 +161,7 @@ export function importPublicKeyPem(pem: string, source: string): Promise<CryptoK
  * @example
  * ```ts
  * const { privatePem } = await generateSigningKeyPair();
- * const pub = await publicKeyOf(await importPrivateKeyPem(privatePem, "key.pem"));
+ * const pub = await publicKeyOf(await importKeyPem(privatePem, "key.pem", "private"));
  * ```
  */
 export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
@@ -197,7 +177,7 @@ export async function publicKeyOf(privateKey: CryptoKey): Promise<CryptoKey> {
  * @example
  * ```ts
  * const { publicPem } = await generateSigningKeyPair();
- * await keyIdOf(await importPublicKeyPem(publicPem, "key.pub")); // "sha256-…"
+ * await keyIdOf(await importKeyPem(publicPem, "key.pub", "public")); // "sha256-…"
  * ```
  */
 export async function keyIdOf(publicKey: CryptoKey): Promise<string> {
@@ -227,12 +207,6 @@ export async function signProvenance(
   return `${SIGNATURE_FORMAT}\nalgorithm: ed25519\nkey-id: ${keyId}\nsignature: ${toBase64(sig)}\n`;
 }
 
-/** A parsed signature file. */
-export interface SignatureFile {
-  readonly keyId: string;
-  readonly signature: Uint8Array<ArrayBuffer>;
-}
-
 /**
  * Parses a signature file; anything unexpected is a {@link FormatError}.
  *
@@ -241,7 +215,10 @@ export interface SignatureFile {
  * const { keyId } = parseSignatureFile(await Deno.readTextFile("clean-f16.sig"), "clean-f16.sig");
  * ```
  */
-export function parseSignatureFile(text: string, source: string): SignatureFile {
+export function parseSignatureFile(
+  text: string,
+  source: string,
+): { keyId: string; signature: Uint8Array<ArrayBuffer> } {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
   const first = `first line must be "${SIGNATURE_FORMAT}"`;
   if (lines[0] !== SIGNATURE_FORMAT) {
@@ -296,7 +273,7 @@ export async function verifyProvenanceSignature(
   metaSha256Hex: string,
 ): Promise<SignatureCheck> {
   const keyId = await keyIdOf(publicKey);
-  let parsed: SignatureFile;
+  let parsed: ReturnType<typeof parseSignatureFile>;
   try {
     parsed = parseSignatureFile(signatureText, source);
   } catch (e) {
@@ -312,34 +289,18 @@ export async function verifyProvenanceSignature(
   return { ok: false, keyId, reason };
 }
 
-/** Reads and imports a PEM key file of `kind`; an unreadable file is an InputError. */
-async function loadKey(path: string, kind: keyof typeof KEY_KINDS): Promise<CryptoKey> {
+/**
+ * Reads and imports a PEM key file of `kind`; an unreadable file is an InputError.
+ *
+ * @example
+ * ```ts
+ * const sk = await loadKey("keys/signing.pem", "private");
+ * const pk = await loadKey("keys/signing.pem.pub", "public");
+ * ```
+ */
+export async function loadKey(path: string, kind: KeyKind): Promise<CryptoKey> {
   const what = `${path}: cannot read the ${kind} key`;
   return await importKeyPem(await rethrowAs(InputError, what, Deno.readTextFile(path)), path, kind);
-}
-
-/**
- * Reads and imports a PKCS#8 PEM private key file.
- *
- * @example
- * ```ts
- * const sk = await loadPrivateKey("keys/signing.pem");
- * ```
- */
-export function loadPrivateKey(path: string): Promise<CryptoKey> {
-  return loadKey(path, "private");
-}
-
-/**
- * Reads and imports an SPKI PEM public key file.
- *
- * @example
- * ```ts
- * const pk = await loadPublicKey("keys/signing.pem.pub");
- * ```
- */
-export function loadPublicKey(path: string): Promise<CryptoKey> {
-  return loadKey(path, "public");
 }
 
 async function writeNew(path: string, text: string, mode: number): Promise<void> {
@@ -408,7 +369,7 @@ export async function generateKeyFiles(
     await Deno.remove(privatePath).catch(() => {});
     throw e;
   }
-  return { keyId: await keyIdOf(await importPublicKeyPem(pair.publicPem, publicPath)) };
+  return { keyId: await keyIdOf(await importKeyPem(pair.publicPem, publicPath, "public")) };
 }
 
 /** What {@link signGguf} needs. */
@@ -434,7 +395,7 @@ export interface SignGgufOptions {
  *
  * @example
  * ```ts
- * const sk = await loadPrivateKey("keys/signing.pem");
+ * const sk = await loadKey("keys/signing.pem", "private");
  * const { signaturePath } = await signGguf({ ggufPath: "models/clean/clean-f16.gguf", privateKey: sk });
  * ```
  */

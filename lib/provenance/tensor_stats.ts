@@ -13,17 +13,6 @@
  * {@link EXACT_RMS_ELEMENTS} values is summed in one piece and reproduced bit
  * for bit; a larger non-ternary tensor is compared to
  * {@link RMS_RELATIVE_TOLERANCE} (and `model-verify` says so).
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { recomputeStatistics, rmsAgreement } from "./tensor_stats.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const t = gguf.tensor("blk.0.attn_q.weight");
- * const stats = await recomputeStatistics(gguf, t);
- * rmsAgreement(0.0283, stats!); // "exact", "close" or "differs"
- * gguf.close();
- * ```
  * @module
  */
 
@@ -33,7 +22,6 @@ import { type Codec, codecOf, CODECS, GgmlType } from "../codecs/table.ts";
 import { StatsAccumulator, type TensorSummary } from "../stats/summary.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
-import { unpackI2S } from "../codecs/i2s.ts";
 
 /** Tensors up to this many values are summed in one chunk by every writer (4 MiB of F32). */
 export const EXACT_RMS_ELEMENTS = 1 << 20;
@@ -48,16 +36,8 @@ export const RMS_RELATIVE_TOLERANCE = 1e-8;
 /** Bytes per streamed chunk of float values. */
 const STATS_CHUNK_BYTES = 1 << 22;
 
-/** Trit counts of a tensor whose values are all −s, 0 or +s for one s. */
-export interface TritCounts {
-  /** False as soon as a value is not −s, 0 or +s (NaN and ±Infinity included). */
-  readonly ternary: boolean;
-  /** s (0 for an all-zero tensor). */
-  readonly scale: number;
-  readonly neg: number;
-  readonly zero: number;
-  readonly pos: number;
-}
+/** Trit counts of a tensor whose values are all −s, 0 or +s for one s (NaN and ±Infinity are not). */
+export type TritCounts = Pick<TernaryStats, "ternary" | "scale" | "neg" | "zero" | "pos">;
 
 /**
  * Counts −s, 0 and +s over chunks, s being the first non-zero magnitude: the
@@ -136,18 +116,23 @@ export async function recomputeStatistics(
   const codec = (CODECS as Record<number, Codec | undefined>)[t.type];
   if (!codec) return undefined;
   const elements = elementCount(t);
-  if (codec.ternary) {
-    // From the trit counts, as the quantizer records them (no float pass over billions of values),
-    // unless the blocks do not share one scale: then the values are summed.
-    const [payload, name] = [await gguf.readTensor(t), `${gguf.path}: tensor ${t.name}`];
-    const counts = t.type === GgmlType.I2_S
-      ? i2sCounts(codec, payload, elements, name)
-      : blockCounts(codec, payload, elements, name);
+  // I2_S and large F16/BF16 tensors from counts (no float pass over billions of values), TQ2_0
+  // and TQ1_0 from their trits; counts that cannot tell (blocks with several scales, an invalid
+  // code) fall through to the values, whose decoder also names the error.
+  const counter = PayloadCounter.for(t);
+  if (counter) {
+    let at = 0;
+    for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) {
+      counter.add(bytes, at);
+      at += bytes.length;
+    }
+    const counted = counter.result();
+    if (counted !== undefined) return counted;
+  } else if (codec.ternary) {
+    const name = `${gguf.path}: tensor ${t.name}`;
+    const counts = blockCounts(codec, await gguf.readTensor(t), elements, name);
     const fromTrits = countStatistics(counts, elements);
     if (fromTrits !== undefined) return fromTrits;
-  }
-  if (codec.float?.bytes === 2 && elements > EXACT_RMS_ELEMENTS && elements < 2 ** 32) {
-    return await halfStatistics(gguf, t, codec.float.value, elements);
   }
   const stats = new StatsAccumulator();
   const trits = new TritCounter();
@@ -170,25 +155,6 @@ function withTernaryRms(
   return { ...base, ternaryRms: ternary.scale * Math.sqrt((ternary.neg + ternary.pos) / elements) };
 }
 
-/**
- * Statistics of a large F16/BF16 tensor from a histogram of its 65,536 bit
- * patterns: one counting pass instead of decoding billions of values. Its
- * float sum is not the writer's summation order (no sum of a tensor this
- * large is: see the module comment) but is within the tolerance, and more
- * accurate (each bucket's count·v² is exact); min, max and the trit counts
- * are exact.
- */
-async function halfStatistics(
-  gguf: GgufFile,
-  t: GgufTensorInfo,
-  decode: (bits: number) => number,
-  elements: number,
-): Promise<RecomputedStatistics> {
-  const hist = new Uint32Array(1 << 16);
-  for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) countHalves(bytes, hist);
-  return histogramStatistics(hist, decode, elements);
-}
-
 /** Adds the 16-bit patterns of `bytes` (an even number of them) to `hist`. */
 function countHalves(bytes: Uint8Array, hist: Uint32Array): void {
   const b = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
@@ -196,7 +162,13 @@ function countHalves(bytes: Uint8Array, hist: Uint32Array): void {
   for (let i = 0; i < bits.length; i++) hist[bits[i]!]!++;
 }
 
-/** The statistics a histogram of 16-bit patterns gives (see {@link halfStatistics}). */
+/**
+ * The statistics of a large F16/BF16 tensor from a histogram of its 65,536
+ * bit patterns: one counting pass instead of decoding billions of values. Its
+ * float sum is not the writer's summation order (no sum of a tensor this large
+ * is: see the module comment) but is within the tolerance, and more accurate
+ * (each bucket's count·v² is exact); min, max and the trit counts are exact.
+ */
 function histogramStatistics(
   hist: Uint32Array,
   decode: (bits: number) => number,
@@ -255,16 +227,6 @@ const I2S_BYTE_COUNTS = (() => {
   }
   return packed;
 })();
-
-/** Trit counts and the one scale of an I2_S payload; an invalid code is the codec's FormatError. */
-function i2sCounts(codec: Codec, payload: Uint8Array, n: number, name: string): TernaryStats {
-  const size = codec.byteSize(n, name);
-  if (payload.length < size) unpackI2S(payload, n, name); // throws, naming the shortfall
-  const { neg, pos, bad } = countI2SCodes(payload.subarray(0, n / 4));
-  if (bad > 0) unpackI2S(payload, n, name); // throws, naming the element
-  const scale = new DataView(payload.buffer, payload.byteOffset + n / 4, 4).getFloat32(0, true);
-  return i2sTernaryStats(neg, pos, n, scale);
-}
 
 /** −1, +1 and invalid codes among I2_S code bytes. */
 function countI2SCodes(codes: Uint8Array): { neg: number; pos: number; bad: number } {

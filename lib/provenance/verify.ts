@@ -30,15 +30,15 @@ import {
   checkManifest,
   type GgufHashManifestEntry,
   hashGguf,
-  manifestAlgorithms,
+  manifestRequest,
   parseGgufHashManifest,
 } from "./gguf_hash.ts";
 import { companionPaths, parseFingerprint } from "./meta.ts";
-import type { UnverifiableClaim } from "./meta_schema.ts";
+import type { UnverifiableClaim } from "./verify_meta.ts";
 import { verifyProvenanceSignature } from "./signature.ts";
 import { checkMetaJson } from "./verify_meta.ts";
 
-export type { UnverifiableClaim } from "./meta_schema.ts";
+export type { UnverifiableClaim } from "./verify_meta.ts";
 
 /** The four things checked. */
 export type VerifyCheckName = "fingerprint" | "meta.json" | "manifest" | "signature";
@@ -90,12 +90,6 @@ export interface VerifyOptions {
   readonly publicKey?: CryptoKey;
   /** A missing signature, or one not checked for want of `publicKey`, is a failure. */
   readonly requireSignature?: boolean;
-}
-
-/** A companion file: its path, and its bytes (undefined when an optional one is absent). */
-interface Companion {
-  readonly path: string;
-  readonly bytes: Uint8Array | undefined;
 }
 
 /** The GGUF's size; a missing or unreadable input is an InputError (exit 3). */
@@ -191,8 +185,13 @@ async function digestsOf(
     if (e instanceof InputError || !(e instanceof CleanGgufError)) throw e;
     return { fileSha256: await sha256File(path), unreadable: e.message } satisfies Digests;
   }
-  const also = recordsTensorSha256(metaBytes) ? ["sha256" as const] : [];
-  const algos = manifestAlgorithms(Array.isArray(manifest) ? manifest : [], also);
+  const perTensor = recordsTensorSha256(metaBytes)
+    ? ["xxh64", "sha256"] as const
+    : ["xxh64"] as const;
+  const algos = manifestRequest(
+    Array.isArray(manifest) ? manifest.map((e) => e.algo) : [],
+    perTensor,
+  );
   try {
     const hashes = await hashGguf(gguf, { ...algos, file: true });
     return { fileSha256: hashes.fileSha256!, gguf, hashes } satisfies Digests;
@@ -205,7 +204,7 @@ async function digestsOf(
 /** The signature check and what became of the signature. */
 async function checkSignature(
   options: VerifyOptions,
-  sig: Companion,
+  sig: Companions["sig"],
   meta: { path: string; sha256: string | undefined },
   fileSha256: string,
 ): Promise<[VerifyCheck, SignatureState]> {
@@ -244,7 +243,10 @@ async function checkSignature(
   return [check, r.ok ? "verified" : "failed"];
 }
 
-/** The companions' paths and bytes: explicit paths must exist, default ones may be absent. */
+/**
+ * The companions' paths and bytes (undefined when an optional one is absent):
+ * explicit paths must exist, default ones may be absent.
+ */
 async function readCompanions(options: VerifyOptions) {
   const defaults = companionPaths(options.ggufPath);
   const read = async (explicit: string | undefined, fallback: string, what: string) => {
@@ -314,10 +316,10 @@ function manifestCheck(
  *
  * @example
  * ```ts
- * import { loadPublicKey } from "./signature.ts";
+ * import { loadKey } from "./signature.ts";
  * const report = await verifyGguf({
  *   ggufPath: "models/clean/clean-f16.gguf",
- *   publicKey: await loadPublicKey("keys/signing.pem.pub"),
+ *   publicKey: await loadKey("keys/signing.pem.pub", "public"),
  * });
  * console.log(report.ok, report.signature, report.claims.length);
  * ```
@@ -460,24 +462,9 @@ export function formatVerifyReport(
   return lines.join("\n") + "\n";
 }
 
-/** The report as `--json` prints it. */
-export interface VerifyReportJson {
-  readonly gguf: string;
-  readonly sha256: string;
-  readonly meta_sha256: string | null;
-  readonly ok: boolean;
-  readonly verdict: Verdict;
-  readonly signature: SignatureState;
-  readonly damaged: string | null;
-  readonly checks: readonly VerifyCheck[];
-  /** Claims of meta.json the GGUF cannot confirm, when no checked signature covers them. */
-  readonly unverifiable: readonly UnverifiableClaim[];
-  /** The same claims, when a checked signature covers them. */
-  readonly covered_by_signature: readonly UnverifiableClaim[];
-}
-
 /**
- * The report as plain JSON (what the text report says, field by field).
+ * The report as plain JSON, as `--json` prints it (what the text report says,
+ * field by field).
  *
  * @example
  * ```ts
@@ -486,7 +473,7 @@ export interface VerifyReportJson {
  * json.unverifiable.map((c) => c.field); // ["tool", "options", "sources", ...]
  * ```
  */
-export function verifyReportJson(report: VerifyReport): VerifyReportJson {
+export function verifyReportJson(report: VerifyReport) {
   const signed = report.signature === "verified";
   return {
     gguf: report.ggufPath,
@@ -497,6 +484,8 @@ export function verifyReportJson(report: VerifyReport): VerifyReportJson {
     signature: report.signature,
     damaged: report.unreadable ?? null,
     checks: report.checks,
+    // The claims of meta.json the GGUF cannot confirm, under the second key when a checked
+    // signature covers them.
     unverifiable: signed ? [] : report.claims,
     covered_by_signature: signed ? report.claims : [],
   };

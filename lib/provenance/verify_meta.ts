@@ -17,49 +17,83 @@
  * tensor_stats.ts). `hf_name`, `source_dtype`, `action` and `clamped`
  * describe the checkpoint and what the writer did: they are claims the GGUF
  * cannot confirm.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { checkMetaJson } from "./verify_meta.ts";
- * const gguf = await openGguf("m.gguf");
- * const r = await checkMetaJson({
- *   file: "m.meta.json",
- *   bytes: await Deno.readFile("m.meta.json"),
- *   ggufPath: "m.gguf",
- *   fileSize: gguf.fileSize,
- *   fileSha256: "…",
- *   parsed: { gguf, digests: new Map() },
- * });
- * console.log(r.mismatches, r.claims);
- * gguf.close();
- * ```
  * @module
  */
 
 import { basename } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { ARCHITECTURES } from "../arch/registry.ts";
+import { ARCHITECTURES, ggufTensorRole } from "../arch/registry.ts";
 import { HPARAMS, readHparams } from "../arch/hparams.ts";
 import { codecOf } from "../codecs/table.ts";
 import { CleanGgufError } from "../errors.ts";
 import { isJsonObject } from "../io/json.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
-import {
-  claim,
-  keyProblems,
-  type KeySet,
-  META_KEYS,
-  type UnverifiableClaim,
-} from "./meta_schema.ts";
-import { configFromGguf, nonFloatNorms, precisionOf, tokenizerFromGguf } from "./meta_from_gguf.ts";
+import { FileType, GgmlType } from "../gguf/types.ts";
+import { configFromGguf, type KeyTable, META_KEYS, tokenizerFromGguf } from "./meta.ts";
 import {
   type RecomputedStatistics,
   recomputeStatistics,
   rmsAgreement,
   scaleAgreement,
 } from "./tensor_stats.ts";
+
+/** A claim of meta.json that the GGUF cannot confirm, by JSON path (`tensors[3].hf_name`, `tensors[*].action`). */
+export interface UnverifiableClaim {
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** Why each claim the GGUF cannot confirm is "unverifiable without a signature" (by field path, `[*]` for every row). */
+const UNVERIFIABLE = {
+  tool: "which program says it wrote the file",
+  options: "the options the writer says it ran with",
+  sources: "the input files, their sizes and sha256 (not part of the GGUF)",
+  warnings: "what the writer says it warned about",
+  created_at: "when the writer says it wrote the file",
+  file: "the name the file was written under (it has been renamed since)",
+  "config.architectures": "copied from config.json; the GGUF does not hold it",
+  "config.model_type": "copied from config.json; the GGUF does not hold it",
+  "config.hidden_act": "copied from config.json; the GGUF does not hold it",
+  "config.quantization_config": "copied from config.json; the GGUF does not hold it",
+  "config.family": "the GGUF's architecture name is not in the architecture table",
+  "config.rms_norm_eps": "digits beyond the f32 the GGUF stores",
+  "config.rope_theta": "digits beyond the f32 the GGUF stores",
+  "tensors[*].hf_name": "the checkpoint tensor each one came from",
+  "tensors[*].source_dtype": "the checkpoint dtype each one came from",
+  "tensors[*].action": "what the writer says it did to each tensor",
+  "tensors[*].clamped": "how many values the writer says it clamped",
+  "tensors[*].ternary_scale": "digits beyond the precision of the scale the tensor stores",
+  "tensors[*].ternary_scale (all zero)": "an all-zero tensor stores no scale",
+  "tensors[*].rms": "compared to 1e-8 relative: the writer's summation order over a tensor " +
+    "of more than 2^20 values cannot be reproduced exactly",
+  "tensors[*].statistics": "no decoder for the tensor's type: rms, min and max not recomputed",
+} as const;
+
+/** A key of {@link UNVERIFIABLE}. */
+type UnverifiableKind = keyof typeof UNVERIFIABLE;
+
+/** A claim at `field` (a concrete path such as `tensors[3].hf_name`) with the reason of its kind. */
+function claim(kind: UnverifiableKind, field: string = kind): UnverifiableClaim {
+  return { field, reason: UNVERIFIABLE[kind] };
+}
+
+/** Keys of `value` outside `keys`, and required keys it lacks, as messages naming `where` (a JSON path in `file`). */
+function keyProblems(
+  value: Record<string, unknown>,
+  keys: KeyTable,
+  file: string,
+  where: string,
+): string[] {
+  const unknown = Object.keys(value).filter((k) => !Object.hasOwn(keys, k));
+  const missing = Object.keys(keys).filter((k) => !keys[k]!.optional && !Object.hasOwn(value, k));
+  return [
+    ...unknown.map((k) =>
+      `${file}: ${where} has an unknown key ${JSON.stringify(k)} (not written by this tool)`
+    ),
+    ...missing.map((k) => `${file}: ${where} lacks ${JSON.stringify(k)}`),
+  ];
+}
 
 /** What the rows are checked against. */
 interface TensorCheckInput {
@@ -171,7 +205,7 @@ function checkWriterFields(
     if (!ok) out.mismatches.push(`${file}: "${key}" is not ${what}`);
   };
   /** An object of meta.json, its keys checked against `keys`. */
-  const object = (v: unknown, keys: KeySet, where: string): v is Record<string, unknown> => {
+  const object = (v: unknown, keys: KeyTable, where: string): v is Record<string, unknown> => {
     if (isJsonObject(v)) out.mismatches.push(...keyProblems(v, keys, file, where));
     else shape(false, where, "an object");
     return isJsonObject(v);
@@ -284,14 +318,29 @@ function checkConfigAndTokenizer(
     return;
   }
   const actual = tokenizerFromGguf(gguf);
-  const keys = { required: Object.keys(actual), optional: [] };
+  const keys = Object.fromEntries(Object.keys(actual).map((k) => [k, { optional: false }]));
   out.mismatches.push(...keyProblems(tokenizer, keys, file, "tokenizer"));
-  for (const key of keys.required) {
+  for (const key of Object.keys(actual)) {
     if (Object.hasOwn(tokenizer, key)) {
       expectEqual(out, file, `tokenizer.${key}`, tokenizer[key], actual[key]);
     }
   }
 }
+
+/** `general.file_type` → meta.json precision: the FileType name without ALL_/MOSTLY_, lower case. */
+const PRECISION_OF_FILE_TYPE: ReadonlyMap<number, string> = new Map(
+  Object.entries(FileType).map((
+    [name, id],
+  ) => [id, name.replace(/^(ALL|MOSTLY)_/, "").toLowerCase()]),
+);
+
+/** meta.json's `precision` of a GGUF; null when general.file_type is absent or names no file type we write. */
+function precisionOf(gguf: GgufFile): string | null {
+  const kv = gguf.kv(Keys.general.fileType);
+  return typeof kv?.value === "number" ? PRECISION_OF_FILE_TYPE.get(kv.value) ?? null : null;
+}
+
+const FLOAT_TYPES: readonly number[] = [GgmlType.F32, GgmlType.F16, GgmlType.BF16];
 
 /** Fields that need the parsed GGUF. */
 async function checkAgainstGguf(
@@ -306,7 +355,9 @@ async function checkAgainstGguf(
   expectEqual(out, file, "precision", meta.precision, precisionOf(gguf));
   const arch = gguf.kv(Keys.general.architecture)?.value;
   expectEqual(out, file, "architecture", meta.architecture, typeof arch === "string" ? arch : "");
-  const notFloat = nonFloatNorms(gguf);
+  const notFloat = gguf.tensors.filter((t) =>
+    ggufTensorRole(t.name)?.role === "norm" && !FLOAT_TYPES.includes(t.type)
+  ).map((t) => t.name);
   if (meta.norms_format !== "float_preserved") {
     expectEqual(out, file, "norms_format", meta.norms_format, "float_preserved");
   } else if (notFloat.length > 0) {

@@ -55,41 +55,36 @@ export interface QuantFormat {
   readonly bits16Packer?: () => Bits16Packer;
 }
 
-function format(
-  name: QuantTypeName,
-  type: GgmlType,
-  fileType: FileType,
-  runsIn: string,
-  loadsArchitectures?: readonly string[],
-  bits16Packer?: () => Bits16Packer,
-): QuantFormat {
-  const codec = codecOf(type) as QuantFormat["codec"];
-  return {
-    name,
-    codec,
-    fileType,
-    runsIn,
-    ...(loadsArchitectures && { loadsArchitectures }),
-    ...(bits16Packer && { bits16Packer }),
-  };
-}
+/** The codec row of a ternary ggml type. */
+const ternaryRow = (type: GgmlType) => codecOf(type) as QuantFormat["codec"];
 
 const UPSTREAM = "upstream llama.cpp (and bitnet.cpp's bundled llama.cpp)";
 const UPSTREAM_ARCHS = ["bitnet", "llama"] as const;
 
 /** Every target format, by `--type` name. */
 export const QUANT_FORMATS: Readonly<Record<QuantTypeName, QuantFormat>> = {
-  i2_s: format(
-    "i2_s",
-    GgmlType.I2_S,
-    FileType.MOSTLY_I2_S,
-    "bitnet.cpp (microsoft/BitNet) only: ggml type 36 means nothing upstream",
-    undefined,
-    () => new I2sPackKernel(),
-  ),
+  i2_s: {
+    name: "i2_s",
+    codec: ternaryRow(GgmlType.I2_S),
+    fileType: FileType.MOSTLY_I2_S,
+    runsIn: "bitnet.cpp (microsoft/BitNet) only: ggml type 36 means nothing upstream",
+    bits16Packer: () => new I2sPackKernel(),
+  },
   // Upstream knows BitNet b1.58 only as "bitnet" (model-export --arch-name bitnet).
-  tq2_0: format("tq2_0", GgmlType.TQ2_0, FileType.MOSTLY_TQ2_0, UPSTREAM, UPSTREAM_ARCHS),
-  tq1_0: format("tq1_0", GgmlType.TQ1_0, FileType.MOSTLY_TQ1_0, UPSTREAM, UPSTREAM_ARCHS),
+  tq2_0: {
+    name: "tq2_0",
+    codec: ternaryRow(GgmlType.TQ2_0),
+    fileType: FileType.MOSTLY_TQ2_0,
+    runsIn: UPSTREAM,
+    loadsArchitectures: UPSTREAM_ARCHS,
+  },
+  tq1_0: {
+    name: "tq1_0",
+    codec: ternaryRow(GgmlType.TQ1_0),
+    fileType: FileType.MOSTLY_TQ1_0,
+    runsIn: UPSTREAM,
+    loadsArchitectures: UPSTREAM_ARCHS,
+  },
 };
 
 /**

@@ -54,20 +54,16 @@ import {
   type ModelOutputOptions,
   type ProducedTensor,
   writeGguf,
+  type WrittenGguf,
   type WrittenModel,
 } from "../provenance/companions.ts";
-import { configFromGguf, tokenizerFromGguf } from "../provenance/meta_from_gguf.ts";
+import { configFromGguf, tokenizerFromGguf } from "../provenance/meta.ts";
 import { StatsAccumulator } from "../stats/summary.ts";
 import { type Bits16Packer, type QuantFormat, quantFormat, type QuantTypeName } from "./formats.ts";
 import { SlabReader } from "../io/slab_reader.ts";
 import { Stats16 } from "../codecs/stats16.ts";
 import { copyMetadata, QUANTIZATION_VERSION } from "./metadata.ts";
-import {
-  floatLayerDecision,
-  quantizeDecision,
-  rowBlockDecision,
-  type TensorDecision,
-} from "./rules.ts";
+import { FLOAT_LAYER, quantizeDecision, rowBlockDecision, type TensorDecision } from "./rules.ts";
 import { BITLINEAR_KEY, bitlinearFromGguf } from "../arch/bitlinear.ts";
 import { ggufTensorRole } from "../arch/registry.ts";
 import {
@@ -132,7 +128,7 @@ function decideTensors(src: GgufFile, format: QuantFormat, warn: (m: string) => 
   const decided = src.tensors.map((info) => {
     const decision = quantizeDecision(info.name), kind = ggufTensorRole(info.name)?.projection;
     const floatLayer = listed && decision.decision === "quantize" && kind && !listed.includes(kind);
-    return { info, decision: floatLayer ? floatLayerDecision() : decision };
+    return { info, decision: floatLayer ? FLOAT_LAYER : decision };
   });
   for (const entry of decided) {
     const { info, decision } = entry;
@@ -425,13 +421,7 @@ function quantizeTensor(
 }
 
 /** hf_name of each tensor, from the input's meta.json when it describes this very file. */
-async function sourceMeta(
-  input: string,
-  inputSha: string,
-  warn: (m: string) => void,
-): Promise<
-  { path: string; json: Record<string, unknown>; hfNames: Map<string, string | null> } | null
-> {
+async function sourceMeta(input: string, inputSha: string, warn: (m: string) => void) {
   const path = companionPaths(input).meta;
   const json = await readJsonIfExists(path);
   if (!json) return null;
@@ -467,28 +457,23 @@ function outputName(opts: QuantizeOptions, format: QuantFormat, outDir: string) 
   return { stem, outName };
 }
 
-/** What {@link quantizeMeta} records besides the tensors. */
+/** What {@link quantizeMeta} records. */
 interface QuantizeRecord {
   readonly opts: QuantizeOptions;
   readonly format: QuantFormat;
   readonly src: GgufFile;
-  readonly archName: string | null;
   readonly jobs: readonly TensorJob[];
   readonly outName: string;
-  readonly ggufSha: string;
-  readonly size: number;
+  readonly gguf: WrittenGguf;
   readonly inputSha: string;
   readonly srcMeta: Awaited<ReturnType<typeof sourceMeta>>;
+  readonly warnings: string[];
 }
 
 /** The meta.json of the quantized file. */
-async function quantizeMeta(
-  r: QuantizeRecord,
-  tensors: GgufMeta["tensors"],
-  warnings: string[],
-): Promise<GgufMeta> {
-  const { opts, format, srcMeta } = r;
-  for (const row of tensors) row.hf_name = srcMeta?.hfNames.get(row.gguf_name) ?? null;
+async function quantizeMeta(r: QuantizeRecord): Promise<GgufMeta> {
+  const { opts, format, srcMeta, gguf, src } = r;
+  for (const row of gguf.tensors) row.hf_name = srcMeta?.hfNames.get(row.gguf_name) ?? null;
   const quantized = r.jobs.filter((p) => p.decision.decision === "quantize").length;
   const sources: MetaSource[] = [{
     path: basename(opts.input),
@@ -501,10 +486,10 @@ async function quantizeMeta(
     tool: { ...TOOL },
     precision: format.name,
     norms_format: "float_preserved",
-    architecture: r.archName ?? "",
+    architecture: src.architecture,
     file: r.outName,
-    fingerprint: `sha256-${r.ggufSha}`,
-    size: r.size,
+    fingerprint: `sha256-${gguf.sha256}`,
+    size: gguf.bytes,
     options: {
       type: format.name,
       ggml_type: format.codec.id,
@@ -519,10 +504,12 @@ async function quantizeMeta(
       copied_tensors: r.jobs.length - quantized,
     },
     sources,
-    config: isJsonObject(fromMeta?.config) ? fromMeta.config : configFromGguf(r.src, r.archName),
-    tokenizer: isJsonObject(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(r.src),
-    tensors,
-    warnings,
+    config: isJsonObject(fromMeta?.config)
+      ? fromMeta.config
+      : configFromGguf(src, src.architecture),
+    tokenizer: isJsonObject(fromMeta?.tokenizer) ? fromMeta.tokenizer : tokenizerFromGguf(src),
+    tensors: gguf.tensors,
+    warnings: r.warnings,
     ...(opts.timestamp ? { created_at: new Date().toISOString() } : {}),
   };
 }
@@ -530,12 +517,12 @@ async function quantizeMeta(
 /** Warns when the runtime of `format` cannot load a file of architecture `archName`. */
 function warnUnloadableUpstream(
   input: string,
-  archName: string | null,
+  archName: string,
   format: QuantFormat,
   warn: (m: string) => void,
 ): void {
   const loads = format.loadsArchitectures;
-  if (archName === null || !loads || loads.includes(archName)) return;
+  if (!loads || loads.includes(archName)) return;
   warn(
     `${input}: general.architecture is "${archName}", but upstream llama.cpp loads ` +
       `${format.codec.name} files only as ${loads.map((a) => `"${a}"`).join(" or ")} ` +
@@ -566,8 +553,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
   try {
     // The model against its architecture's tensor table first, as the engine checks it.
     checkModelTensors(src, readHparams(src));
-    const archName = src.architecture;
-    warnUnloadableUpstream(opts.input, archName, format, warn);
+    warnUnloadableUpstream(opts.input, src.architecture, format, warn);
     const jobs = await planJobs(src, format, opts.ternarize === true, warn);
     const packer = format.bits16Packer?.() ?? null;
     const w = new GgufWriter(src.alignment);
@@ -588,16 +574,11 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
           : copyTensor(reader, src, job);
       });
       opts.onProgress?.(jobs.length, jobs.length, "");
-      const { tensors, sha256: ggufSha } = gguf;
       const inputSha = await inputHash.digest;
       const srcMeta = await sourceMeta(opts.input, inputSha, warn);
-      const record = { opts, format, src, archName, jobs, outName, ggufSha, inputSha, srcMeta };
-      const meta = await quantizeMeta(
-        { ...record, size: gguf.bytes },
-        tensors,
-        warnings,
-      );
-      return await commitModel(outputs, ggufFile, stem, meta, ggufSha, hashes);
+      const record = { opts, format, src, jobs, outName, gguf, inputSha, srcMeta, warnings };
+      const meta = await quantizeMeta(record);
+      return await commitModel(outputs, ggufFile, stem, meta, gguf.sha256, hashes);
     } catch (e) {
       await outputs.abort();
       throw e;

@@ -114,23 +114,21 @@ export function rowBlockDecision(
 }
 
 /**
- * A projection kind a ternary Llama's checkpoint exempted from BitLinear
- * (`modules_to_not_convert`; not listed in `clean_gguf.bitlinear_projections`):
- * a float layer of the model, never quantized.
+ * The decision for a projection kind a ternary Llama's checkpoint exempted
+ * from BitLinear (`modules_to_not_convert`; not listed in
+ * `clean_gguf.bitlinear_projections`): a float layer of the model, never quantized.
  *
  * @example
  * ```ts
- * floatLayerDecision().rule; // "float_layer"
+ * FLOAT_LAYER.rule; // "float_layer"
  * ```
  */
-export function floatLayerDecision(): TensorDecision {
-  return {
-    rule: "float_layer",
-    decision: "keep",
-    reason:
-      "a float layer of this model (not listed in clean_gguf.bitlinear_projections: its checkpoint exempted it from BitLinear)",
-  };
-}
+export const FLOAT_LAYER: TensorDecision = {
+  rule: "float_layer",
+  decision: "keep",
+  reason:
+    "a float layer of this model (not listed in clean_gguf.bitlinear_projections: its checkpoint exempted it from BitLinear)",
+};
 
 /** The outcome of {@link quantizeDecision} for one tensor. */
 export interface TensorDecision {

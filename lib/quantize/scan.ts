@@ -87,20 +87,10 @@ export interface TernaryScan {
   readonly scale: number;
   /** For a ternary F16/BF16 tensor: the bit pattern of +s (0 when all values are zero). */
   readonly scaleBits?: number;
-  /** Counts of −s, 0 and +s values (over the whole tensor when it is ternary). */
-  readonly neg: number;
-  readonly zero: number;
-  readonly pos: number;
   /** Values that show the tensor is not ternary (for the error message); empty when ternary. */
   readonly witnesses: readonly number[];
   /** The absmean scale max(mean|W|, 1e-5), when asked for. */
   readonly absmeanScale?: number;
-  /**
-   * False when the scan stopped early (`full: false`): a tensor found ternary
-   * was then only checked up to the first chunk that fixes s, and its counts
-   * cover that part only.
-   */
-  readonly complete: boolean;
 }
 
 /** Up to two magnitudes that break "one s": the first nonzero |v| and another one. */
@@ -143,10 +133,8 @@ async function scanBits16(
   let table: Uint8Array | null = null;
   let ternary = true;
   let witnesses: number[] = [];
-  let read = 0;
   const chunkBytes = acc || full ? CHUNK_ELEMENTS * 2 : EARLY_SCAN_BYTES;
   for await (const bytes of gguf.streamTensor(t, chunkBytes)) {
-    read += bytes.length;
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     if (acc) acc.add(float.decodeInto(bytes, values!));
     if (!ternary) {
@@ -155,10 +143,7 @@ async function scanBits16(
     }
     if (table === null) {
       scaleBits = firstMagnitude16(bits);
-      if (scaleBits === 0) {
-        counts[1]! += bits.length;
-        continue;
-      }
+      if (scaleBits === 0) continue;
       if (scaleBits >= float.infBits) {
         ternary = false;
         witnesses = [decode(scaleBits)];
@@ -174,13 +159,9 @@ async function scanBits16(
     } else if (!full && !acc) break;
   }
   const base = {
-    complete: read === t.nbytes,
     ternary,
     scale: ternary ? decode(scaleBits) : 0,
     ...(ternary ? { scaleBits } : {}),
-    neg: counts[0]!,
-    zero: counts[1]!,
-    pos: counts[2]!,
     witnesses,
   };
   return acc ? { ...base, absmeanScale: absmeanOf(acc, gguf, t) } : base;
@@ -213,15 +194,9 @@ export async function scanTernary(
   if (float.bytes === 2) return await scanBits16(gguf, t, float, acc, opts.full);
   let ternary = true;
   let scale = 0;
-  let neg = 0, zero = 0, pos = 0;
   let witnesses: number[] = [];
-  let read = 0;
   for await (const values of streamFloatValues(gguf, t)) {
-    read += values.length;
     const info = ternaryInfo(values);
-    neg += info.neg;
-    zero += info.zero;
-    pos += info.pos;
     acc?.add(values);
     if (!ternary) continue;
     if (!info.ternary) {
@@ -236,7 +211,6 @@ export async function scanTernary(
     }
     if (!acc && (!ternary || (!opts.full && scale !== 0))) break;
   }
-  const complete = read * 4 === t.nbytes;
-  const base = { complete, ternary, scale: ternary ? scale : 0, neg, zero, pos, witnesses };
+  const base = { ternary, scale: ternary ? scale : 0, witnesses };
   return acc ? { ...base, absmeanScale: absmeanOf(acc, gguf, t) } : base;
 }

@@ -142,6 +142,14 @@ function describe(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** A structural check of a header: a {@link FormatError} saying what `where` must be and holds. */
+function expect(ok: boolean, where: string, must: string, found: unknown): asserts ok {
+  if (!ok) throw new FormatError(`${where} must be ${must}, found ${describe(found)}`);
+}
+
+const isCount = (v: unknown): v is number =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -179,9 +187,7 @@ export function parseHeader(json: Uint8Array, file: string, fileSize: number): S
       cause: e,
     });
   }
-  if (!isJsonObject(root)) {
-    throw new FormatError(`${file}: header must be a JSON object, found ${describe(root)}`);
-  }
+  expect(isJsonObject(root), `${file}: header`, "a JSON object", root);
 
   let metadata: Record<string, string> = {};
   const tensors: SafetensorsHeaderEntry[] = [];
@@ -208,16 +214,10 @@ export function parseHeader(json: Uint8Array, file: string, fileSize: number): S
 }
 
 function parseMetadata(value: unknown, file: string): Record<string, string> {
-  if (!isJsonObject(value)) {
-    throw new FormatError(`${file}: "__metadata__" must be an object, found ${describe(value)}`);
-  }
+  expect(isJsonObject(value), `${file}: "__metadata__"`, "an object", value);
   const out: Record<string, string> = {};
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== "string") {
-      throw new FormatError(
-        `${file}: "__metadata__" key "${key}" must be a string, found ${describe(v)}`,
-      );
-    }
+    expect(typeof v === "string", `${file}: "__metadata__" key "${key}"`, "a string", v);
     out[key] = v;
   }
   return out;
@@ -230,41 +230,21 @@ function parseEntry(
   dataBytes: number,
 ): SafetensorsHeaderEntry {
   const where = `${file}: tensor "${name}"`;
-  if (!isJsonObject(value)) {
-    throw new FormatError(`${where}: entry must be an object, found ${describe(value)}`);
-  }
+  expect(isJsonObject(value), `${where}: entry`, "an object", value);
   const { dtype, shape, data_offsets: offsets } = value;
-  if (typeof dtype !== "string") {
-    throw new FormatError(`${where}: "dtype" must be a string, found ${describe(dtype)}`);
-  }
-  if (!Array.isArray(shape)) {
-    throw new FormatError(`${where}: "shape" must be an array, found ${describe(shape)}`);
-  }
+  expect(typeof dtype === "string", `${where}: "dtype"`, "a string", dtype);
+  expect(Array.isArray(shape), `${where}: "shape"`, "an array", shape);
   // Counting elements in a bigint keeps a product of huge dims exact.
   let elements = 1n;
   for (const [i, d] of shape.entries()) {
-    if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) {
-      throw new FormatError(
-        `${where}: shape[${i}] must be a non-negative integer, found ${describe(d)}`,
-      );
-    }
+    expect(isCount(d), `${where}: shape[${i}]`, "a non-negative integer", d);
     elements *= BigInt(d);
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2) {
-    throw new FormatError(
-      `${where}: "data_offsets" must be [begin, end], found ${describe(offsets)}`,
-    );
-  }
-  const [begin, end] = offsets as unknown[];
-  for (const [label, v] of [["begin", begin], ["end", end]] as const) {
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-      throw new FormatError(
-        `${where}: data_offsets ${label} must be a non-negative integer, found ${describe(v)}`,
-      );
-    }
-  }
-  const b = begin as number;
-  const e = end as number;
+  const pair = Array.isArray(offsets) && offsets.length === 2;
+  expect(pair, `${where}: "data_offsets"`, "[begin, end]", offsets);
+  const [b, e] = offsets as unknown[];
+  expect(isCount(b), `${where}: data_offsets begin`, "a non-negative integer", b);
+  expect(isCount(e), `${where}: data_offsets end`, "a non-negative integer", e);
   if (b > e) throw new FormatError(`${where}: data_offsets [${b}, ${e}] end before they begin`);
   if (e > dataBytes) {
     throw new FormatError(

@@ -39,7 +39,7 @@ import { DEFAULT_PROMPT } from "../inference/probe.ts";
 import { logSoftmax } from "../inference/softmax.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
-import { PROBE_PASSAGE } from "./passage.ts";
+import { PROBE_PASSAGE } from "./linguistic.ts";
 import { type Check, check } from "./report.ts";
 
 /** The differential report format identifier (bump on incompatible changes). */
@@ -99,7 +99,7 @@ export interface CompareOptions {
   readonly prompt?: string;
   /** Reference greedy tokens appended to the prompt; default {@link DEFAULT_PROBE_TOKENS}. */
   readonly probeTokens?: number;
-  /** Default the shipped passage (lib/validate/passage.ts). */
+  /** Default the shipped passage (lib/validate/linguistic.ts). */
   readonly passage?: string;
   /** Default: the reference GGUF's own tokenizer. */
   readonly tokenizer?: { encode(text: string): number[] };
@@ -120,27 +120,7 @@ export interface Disagreement {
 }
 
 /** The comparison over one token sequence. */
-export interface SegmentComparison {
-  readonly id: "probe" | "passage";
-  readonly text: string;
-  /** Token ids run through both models (BOS included). */
-  readonly ids: readonly number[];
-  /** Positions compared (each predicts the next token of the sequence). */
-  readonly positions: number;
-  readonly stablePositions: number;
-  /** Share of all positions with the same top-1 token. */
-  readonly top1Agreement: number;
-  /** Share of stable positions with the same top-1 token (1 when there are none). */
-  readonly stableTop1Agreement: number;
-  readonly meanKl: number;
-  readonly maxKl: number;
-  readonly maxKlPosition: number;
-  /** Mean NLL of the sequence's next tokens, nats/token. */
-  readonly referenceNll: number;
-  readonly candidateNll: number;
-  /** Stable positions where the top-1 tokens differ (the first 10). */
-  readonly disagreements: readonly Disagreement[];
-}
+export type SegmentComparison = ReturnType<typeof compareSegment>;
 
 /** Everything {@link compareModels} found. */
 export interface DifferentialReport {
@@ -152,15 +132,8 @@ export interface DifferentialReport {
   readonly exitCode: number | null;
   readonly thresholds: DifferentialThresholds;
   readonly segments: readonly SegmentComparison[];
-  /** Over both segments: positions, stable positions, stable top-1 agreement and mean KL. */
-  readonly overall: {
-    readonly positions: number;
-    readonly stablePositions: number;
-    readonly stableTop1Agreement: number;
-    readonly meanKl: number;
-    /** Candidate minus reference mean NLL on the passage. */
-    readonly passageNllIncrease: number;
-  } | null;
+  /** Over both segments (see {@link differentialChecks}); null when the models were not compared. */
+  readonly overall: ReturnType<typeof differentialChecks>["overall"] | null;
   readonly checks: readonly Check[];
   readonly durationMs: number;
 }
@@ -193,7 +166,7 @@ function compareSegment(
   cand: Float32Array,
   vocab: number,
   t: DifferentialThresholds,
-): SegmentComparison {
+) {
   const lr = new Float64Array(vocab), lc = new Float64Array(vocab);
   const rows = seq.ids.length - 1 - seq.firstRow;
   let stable = 0, agree = 0, agreeStable = 0, klSum = 0, klMax = 0, klMaxAt = seq.firstRow;
@@ -232,16 +205,22 @@ function compareSegment(
   return {
     id: seq.id,
     text: seq.text,
+    /** Token ids run through both models (BOS included). */
     ids: seq.ids,
+    /** Positions compared (each predicts the next token of the sequence). */
     positions: rows,
     stablePositions: stable,
+    /** Share of all positions with the same top-1 token. */
     top1Agreement: rows ? agree / rows : 1,
+    /** Share of stable positions with the same top-1 token (1 when there are none). */
     stableTop1Agreement: stable ? agreeStable / stable : 1,
     meanKl: rows ? klSum / rows : 0,
     maxKl: klMax,
     maxKlPosition: klMaxAt,
+    /** Mean NLL of the sequence's next tokens, nats/token. */
     referenceNll: rows ? nllRef / rows : 0,
     candidateNll: rows ? nllCand / rows : 0,
+    /** Stable positions where the top-1 tokens differ (the first 10). */
     disagreements,
   };
 }
@@ -357,7 +336,10 @@ async function runBoth(
   }
 }
 
-/** The three checks over the compared segments: top-1 agreement, mean KL, passage NLL. */
+/**
+ * The three checks over the compared segments (top-1 agreement, mean KL, passage NLL), and the
+ * overall figures: `passageNllIncrease` is the candidate's mean passage NLL minus the reference's.
+ */
 function differentialChecks(segments: SegmentComparison[], t: DifferentialThresholds) {
   const positions = segments.reduce((a, s) => a + s.positions, 0);
   const stablePositions = segments.reduce((a, s) => a + s.stablePositions, 0);

@@ -5,8 +5,8 @@
  * letter ratio, word shapes, and the longest run of one repeated token. Each
  * signal is a number with a threshold from the rules, so a report shows why
  * text was judged. With them goes the model's teacher-forced mean NLL on a
- * short English passage (passage.ts), which must be well below log(vocab
- * size). `expect` additionally requires a substring.
+ * short English passage ({@link PROBE_PASSAGE}), which must be well below
+ * log(vocab size). `expect` additionally requires a substring.
  *
  * Exit codes: 14 when the probe cannot run, 15 when the output is gibberish
  * (or lacks the expected text).
@@ -28,7 +28,6 @@
 import { EXIT } from "../errors.ts";
 import type { InferenceEngine } from "../inference/engine.ts";
 import type { TextTokenizer } from "../tokenizer/tokenizer.ts";
-import { PROBE_PASSAGE } from "./passage.ts";
 import {
   type Check,
   check,
@@ -38,7 +37,25 @@ import {
   type ProbeResult,
   type Signal,
 } from "./report.ts";
-import type { LinguisticRules, ValidationRules } from "./rules.ts";
+import type { ValidationRules } from "./rules.ts";
+
+type LinguisticRules = ValidationRules["linguistic"];
+
+/**
+ * The NLL passage: sentences of the kinds every English model has seen (capitals, calendar facts,
+ * a simple story, everyday statements). A real model scores it far below log(vocab size), the NLL
+ * of a uniform guess; a model with corrupted weights scores near or above it. A string constant
+ * rather than a data file, so that the validator also runs from a URL.
+ */
+export const PROBE_PASSAGE = [
+  "The capital of France is Paris.",
+  "What is the capital of Japan? The capital of Japan is Tokyo.",
+  "A week has seven days.",
+  "Once upon a time, there was a brave little bear named Tom.",
+  "He lived in a cozy cottage near the lake.",
+  "One day, Tom found a golden key by the river.",
+  "The sky is blue, and birds can fly.",
+].join(" ");
 
 const ALLOWED_CONTROLS = new Set(["\n", "\t", "\r"]);
 const UNPRINTABLE = /[\p{Cc}\p{Cs}\p{Co}\p{Cn}\uFFFD]/u;

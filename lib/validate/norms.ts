@@ -4,46 +4,49 @@
  * present, stored as F32/F16/BF16 (never quantized), finite, with its RMS inside
  * the envelope of its class, show no trace of quantization (≤ 3 distinct values,
  * or every block on a low-bit grid), and, when the export's meta.json is
- * known, have the RMS recorded at export.
+ * known, have the RMS recorded at export. The meta.json is found beside the
+ * GGUF unless named: its per-tensor table `tensors: [{ gguf_name, hf_name,
+ * gguf_type, shape, source_dtype, rms, min, max, xxh64 }]` (`sha256` instead
+ * of `xxh64` in files written before xxh64 became the tensor locator).
  *
- * Exit codes: 10 when a norm cannot be decoded; 12 when the model has no norm
- * tensor that can act as one (none at all, or all zero, non-finite or
- * misshapen); 11 for any other failure.
+ * Exit codes: 10 when a norm, the GGUF or the meta.json cannot be read; 12
+ * when the model has no norm tensor that can act as one (none at all, or all
+ * zero, non-finite or misshapen); 11 for any other failure.
  *
  * @example
  * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../arch/hparams.ts";
- * import { DEFAULT_RULES } from "./rules.ts";
- * import { inspectNorms } from "./norms.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const { gate, norms } = await inspectNorms({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES, meta: null });
- * console.log(gate.status, norms.length);
+ * import { inspectNormsOfFile } from "./norms.ts";
+ * const { gate, norms } = await inspectNormsOfFile({ ggufPath: "models/clean/clean-f16.gguf" });
+ * console.log(gate.exitCode ?? 0, norms.length);
  * ```
  * @module
  */
 
 import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
-import { EXIT } from "../errors.ts";
+import { EXIT, FormatError, messageAbout, UnsupportedError } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import { xxh64Hex } from "../io/xxh64.ts";
-import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
+import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
 import { codecOf, typesWith } from "../codecs/table.ts";
-import type { ModelHparams } from "../arch/hparams.ts";
+import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { expectedModelTensors, sameShape } from "../arch/model_tensors.ts";
-import type { Family } from "../arch/registry.ts";
+import { archByGgufName, type Family } from "../arch/registry.ts";
+import { readJsonFile } from "../io/json.ts";
+import { companionPaths } from "../provenance/meta.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";
 import { elementCount } from "../stats/tensor_values.ts";
 import {
   type Check,
   check,
+  failedGate,
   gate,
   type GateResult,
   type NormFinding,
   type TensorStatsEntry,
 } from "./report.ts";
 import {
+  DEFAULT_RULES,
   type EnvelopeFamily,
   envelopeFamily,
   envelopeFor,
@@ -55,11 +58,11 @@ import {
 const FLOAT_NORM_TYPES: readonly number[] = typesWith("float");
 
 /**
- * What gate 1 reads of a tensor row of the export's meta.json (inspect.ts checks the row's other
- * fields too; nothing else in the file is read, so the validator keeps working when the
+ * What gate 1 reads of a tensor row of the export's meta.json (readExportMeta checks the row's
+ * other fields too; nothing else in the file is read, so the validator keeps working when the
  * provenance format grows).
  */
-export interface MetaTensorRow {
+interface MetaTensorRow {
   readonly rms: number;
   readonly min: number;
   readonly max: number;
@@ -69,26 +72,23 @@ export interface MetaTensorRow {
 }
 
 /** The meta.json's tensor table, by GGUF name. */
-export interface ExportMeta {
+interface ExportMeta {
   readonly path: string;
   readonly tensors: ReadonlyMap<string, MetaTensorRow>;
 }
 
-/** Inputs of gate 1. */
-export interface NormGateInput {
-  readonly gguf: GgufFile;
-  /** Null when the hyperparameters cannot be read: the found norms are still inspected. */
-  readonly hparams: ModelHparams | null;
-  /** Family for the envelopes; defaults to the hyperparameters' family. */
-  readonly family?: Family | null;
-  readonly rules: ValidationRules;
-  readonly meta: ExportMeta | null;
+/** Options of {@link runNormGate} and {@link inspectNormsOfFile}. */
+export interface NormGateOptions {
+  /** meta.json of the export; undefined: look beside the GGUF; null: none. */
+  readonly metaPath?: string | null;
+  readonly rules?: ValidationRules;
 }
 
-/** Gate 1's outcome. */
+/** Gate 1's outcome with the meta.json it compared against (or null). */
 export interface NormGateResult {
   readonly gate: GateResult;
   readonly norms: NormFinding[];
+  readonly metaPath: string | null;
 }
 
 function statsEntry(t: GgufTensorInfo, values: Float32Array): TensorStatsEntry {
@@ -108,18 +108,27 @@ export interface NormSample {
   readonly expectedShape: readonly number[] | null;
 }
 
-/** What every norm check reads. */
-interface NormFacts {
-  readonly sample: NormSample;
-  readonly name: string;
-  readonly typeName: string;
-  readonly stats: TensorStatsEntry;
-  readonly family: EnvelopeFamily | null;
-  readonly envelope: ReturnType<typeof envelopeFor>;
-  readonly q: ValidationRules["quantization"];
-  readonly distinct: number;
-  readonly grid: ReturnType<typeof lowBitGrid>;
+/** What every norm check reads: the sample, its figures and the rules that apply to it. */
+function normFacts(sample: NormSample, family: EnvelopeFamily | null, rules: ValidationRules) {
+  const t = sample.tensor, q = rules.quantization;
+  return {
+    sample,
+    name: t.name,
+    typeName: codecOf(t.type).name,
+    stats: statsEntry(t, sample.values),
+    family,
+    envelope: envelopeFor(rules, family, sample.normClass),
+    q,
+    distinct: countDistinct(sample.values),
+    grid: lowBitGrid(sample.values, {
+      blockSize: q.gridBlockSize,
+      maxLevel: q.gridMaxLevel,
+      tolerance: q.gridTolerance,
+    }),
+  };
 }
+
+type NormFacts = ReturnType<typeof normFacts>;
 
 /** One row of the norm checks: its id, what a failure means, and [passed, message] (null: not run). */
 interface NormCheck {
@@ -268,22 +277,7 @@ export function judgeNorm(
   rules: ValidationRules,
   meta: ExportMeta | null,
 ): NormFinding {
-  const t = sample.tensor, q = rules.quantization;
-  const facts: NormFacts = {
-    sample,
-    name: t.name,
-    typeName: codecOf(t.type).name,
-    stats: statsEntry(t, sample.values),
-    family,
-    envelope: envelopeFor(rules, family, sample.normClass),
-    q,
-    distinct: countDistinct(sample.values),
-    grid: lowBitGrid(sample.values, {
-      blockSize: q.gridBlockSize,
-      maxLevel: q.gridMaxLevel,
-      tolerance: q.gridTolerance,
-    }),
-  };
+  const t = sample.tensor, facts = normFacts(sample, family, rules);
   const checks: Check[] = [];
   const failed = new Set<string>();
   for (const row of NORM_CHECKS) {
@@ -335,15 +329,13 @@ function expectedNorms(gguf: GgufFile, hparams: ModelHparams | null, checks: Che
 
 /** Reads and judges every norm of the file; the first undecodable one is named. */
 async function judgeNorms(
-  input: NormGateInput,
+  input: { gguf: GgufFile; hparams: ModelHparams | null; rules: ValidationRules },
+  family: EnvelopeFamily | null,
+  meta: ExportMeta | null,
   expected: Map<string, readonly number[]>,
   checks: Check[],
 ) {
-  const { gguf, hparams, rules, meta } = input;
-  const family = envelopeFamily(
-    input.family !== undefined ? input.family : hparams?.family ?? null,
-    hparams,
-  );
+  const { gguf, hparams, rules } = input;
   const norms: NormFinding[] = [];
   let undecodable: string | null = null;
   for (const tensor of gguf.tensors) {
@@ -401,28 +393,141 @@ function normVerdict(
   return { exitCode: null, summary: `${norms.length} norm tensors healthy${against}` };
 }
 
+/** Gate 1 when it could not run (exit 10). */
+function failed(message: string, id: string, metaPath: string | null): NormGateResult {
+  return { gate: failedGate("norms", EXIT.normInspection, id, message), norms: [], metaPath };
+}
+
+/** The `.meta.json` beside a GGUF (`x.gguf` → `x.meta.json`), or null when absent. */
+async function findMetaBeside(ggufPath: string): Promise<string | null> {
+  const path = companionPaths(ggufPath).meta;
+  try {
+    return (await Deno.stat(path)).isFile ? path : null;
+  } catch {
+    return null;
+  }
+}
+
+const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const isStrOrNull = (v: unknown) => v === null || typeof v === "string";
+
+/** The tensor table of a meta.json; a malformed row is a FormatError naming the file and the row. */
+async function readExportMeta(path: string): Promise<ExportMeta> {
+  const json = await readJsonFile(path);
+  if (!Array.isArray(json.tensors)) throw new FormatError(`${path}: "tensors" is not an array`);
+  const tensors = new Map<string, MetaTensorRow>();
+  json.tensors.forEach((row: unknown, i: number) => {
+    const r = row as Record<string, unknown>;
+    const ok = typeof r === "object" && r !== null && typeof r.gguf_name === "string" &&
+      isStrOrNull(r.hf_name) && typeof r.gguf_type === "string" && Array.isArray(r.shape) &&
+      r.shape.every(isNum) && isStrOrNull(r.source_dtype) && isNum(r.rms) && isNum(r.min) &&
+      isNum(r.max) && (typeof r.xxh64 === "string" || typeof r.sha256 === "string");
+    if (!ok) {
+      throw new FormatError(
+        `${path}: tensors[${i}] lacks one of gguf_name, hf_name, gguf_type, shape, source_dtype, rms, min, max, xxh64 (or sha256)`,
+      );
+    }
+    tensors.set(r.gguf_name as string, r as unknown as MetaTensorRow);
+  });
+  return { path, tensors };
+}
+
 /**
- * Runs gate 1 over every norm tensor of the file.
+ * The hyper-parameters and the family the norm envelopes are chosen by: the
+ * hyper-parameters' family, else the architecture name's (for a family the
+ * engine does not run). What could not be read is null, with its error.
  *
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../arch/hparams.ts";
- * import { DEFAULT_RULES } from "./rules.ts";
  * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * const { gate } = await inspectNorms({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES, meta: null });
- * gate.exitCode; // null when passed, else 10, 11 or 12
+ * readModel(gguf).family; // "bitnet"
  * ```
  */
-export async function inspectNorms(input: NormGateInput): Promise<NormGateResult> {
+export function readModel(gguf: GgufFile) {
+  let hparams: ModelHparams | null = null, hparamsError: unknown = null;
+  try {
+    hparams = readHparams(gguf);
+  } catch (e) {
+    hparamsError = e;
+  }
+  let architecture: string | null = null, family: Family | null = null, familyError: unknown = null;
+  try {
+    architecture = gguf.architecture;
+    family = hparams?.family ?? archByGgufName(architecture, gguf.path).family;
+  } catch (e) {
+    familyError = e;
+  }
+  return { hparams, hparamsError, architecture, family, familyError };
+}
+
+/**
+ * Gate 1 on an open file: finds the meta.json (unless told), reads it, and
+ * inspects the norms.
+ *
+ * @example
+ * ```ts
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * const r = await runNormGate(gguf, readHparams(gguf), "bitnet", {});
+ * ```
+ */
+export async function runNormGate(
+  gguf: GgufFile,
+  hparams: ModelHparams | null,
+  family: Family | null,
+  opts: NormGateOptions,
+): Promise<NormGateResult> {
   const started = performance.now();
+  const metaPath = opts.metaPath === undefined ? await findMetaBeside(gguf.path) : opts.metaPath;
+  let meta: ExportMeta | null = null;
+  if (metaPath) {
+    try {
+      meta = await readExportMeta(metaPath);
+    } catch (e) {
+      const why = `cannot read the export record: ${(e as Error).message}`;
+      return failed(why, "meta_read", metaPath);
+    }
+  }
   const checks: Check[] = [];
-  const expected = expectedNorms(input.gguf, input.hparams, checks);
-  const { norms, undecodable } = await judgeNorms(input, expected, checks);
+  const expected = expectedNorms(gguf, hparams, checks);
+  const input = { gguf, hparams, rules: opts.rules ?? DEFAULT_RULES };
+  const envelopes = envelopeFamily(family, hparams);
+  const { norms, undecodable } = await judgeNorms(input, envelopes, meta, expected, checks);
   for (const n of norms) checks.push(...n.checks);
   const missing = checks.some((c) => c.id === "norms_present" && c.status === "fail");
-  const { exitCode, summary } = normVerdict(norms, undecodable, missing, input.meta !== null);
-  return { gate: gate("norms", { exitCode, summary, checks, started }), norms };
+  const { exitCode, summary } = normVerdict(norms, undecodable, missing, meta !== null);
+  return { gate: gate("norms", { exitCode, summary, checks, started }), norms, metaPath };
+}
+
+/**
+ * Opens a GGUF and runs gate 1 (for `model-inspect-ln`).
+ *
+ * @example
+ * ```ts
+ * const r = await inspectNormsOfFile({ ggufPath: "model.gguf", metaPath: null });
+ * ```
+ */
+export async function inspectNormsOfFile(
+  opts: NormGateOptions & { readonly ggufPath: string },
+): Promise<NormGateResult> {
+  let gguf: GgufFile;
+  try {
+    gguf = await openGguf(opts.ggufPath);
+  } catch (e) {
+    return failed(messageAbout(opts.ggufPath, e), "read", null);
+  }
+  try {
+    const { hparams, hparamsError, family } = readModel(gguf);
+    // A family we do not know gets the generic envelopes; a malformed header stops the inspection.
+    if (hparamsError !== null && !(hparamsError instanceof UnsupportedError)) {
+      return failed(messageAbout(gguf.path, hparamsError), "hparams", null);
+    }
+    return await runNormGate(gguf, hparams, family, opts);
+  } finally {
+    gguf.close();
+  }
 }
 
 function order(n: NormFinding): number {

@@ -1,25 +1,11 @@
 /**
  * Runtime correction policies, for triage of models that are already broken
- * (never needed for a clean export; docs/explanation/correction-policy.md).
- *
- * A policy file (JSON, path in BITNET_CORRECTION_POLICY) lists corrections
- * keyed by the model's sha256 fingerprint (of the whole GGUF file, as
- * `sha256sum` and the export's `.fingerprint` give it):
- *
- * ```json
- * { "version": 1,
- *   "models": {
- *     "sha256-<64 hex>": {
- *       "note": "why this model needs it",
- *       "corrections": [
- *         { "tensors": ["blk.*.attn_norm.weight"], "scale": 0.02, "reason": "exported x50" },
- *         { "tensors": ["output_norm.weight"], "targetRms": 1.0, "reason": "..." } ] } } }
- * ```
- *
- * Corrections touch norm tensors only, in memory only (through the engine's
- * `transformNorm` hook), never the file, and only when the policy and
- * BITNET_ALLOW_RUNTIME_CORRECTIONS=1 are both given outside strict mode. Each
- * applied correction is recorded with the values before and after.
+ * (never needed for a clean export). A policy file (JSON, path in
+ * BITNET_CORRECTION_POLICY; format in docs/explanation/correction-policy.md)
+ * lists norm corrections by the model's whole-file sha256. They apply in
+ * memory only (the engine's `transformNorm` hook), never to the file, and only
+ * with BITNET_ALLOW_RUNTIME_CORRECTIONS=1 outside strict mode; each applied
+ * correction is recorded with the values before and after.
  *
  * @example
  * ```ts
@@ -212,11 +198,8 @@ export interface CorrectionDecision {
 
 /**
  * Decides which runtime corrections apply to a model outside strict mode
- * (strict mode is refused earlier, by `assertStrictAllows`). Corrections
- * apply only when BITNET_CORRECTION_POLICY names a policy AND
- * BITNET_ALLOW_RUNTIME_CORRECTIONS=1; the policy entry is found by the
- * model's whole-file sha256. BITNET_FIX_LN_SCALE is a legacy setting and is
- * never applied.
+ * (strict mode refuses earlier, in `assertStrictAllows`): none unless both
+ * settings are given; BITNET_FIX_LN_SCALE is legacy and never applied.
  *
  * @example
  * ```ts

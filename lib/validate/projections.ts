@@ -39,15 +39,7 @@ import { expectedModelTensors, type ExpectedTensor, sameShape } from "../arch/mo
 import { median, StatsAccumulator } from "../stats/summary.ts";
 import { TernaryAccumulator, type TernaryStats } from "../stats/ternary_stats.ts";
 import { elementCount, tensorValueChunks } from "../stats/tensor_values.ts";
-import {
-  type BlockFinding,
-  type Check,
-  check,
-  gate,
-  type GateResult,
-  type ProjectionFinding,
-  type TensorStatsEntry,
-} from "./report.ts";
+import { type Check, check, gate, type GateResult, type TensorStatsEntry } from "./report.ts";
 import type { ValidationRules } from "./rules.ts";
 
 const FLOAT_TYPES: readonly number[] = typesWith("float");
@@ -61,10 +53,12 @@ export interface ProjectionGateInput {
   readonly hparamsError?: string;
   readonly rules: ValidationRules;
   /**
-   * Counters fed while the engine loaded the same tensors (one read for both);
-   * a tensor without a complete count is read here.
+   * Called when every matrix is present with the expected shape and a loadable type, before any
+   * value is read (only then is the engine worth loading): it returns counters fed while the
+   * engine loads the same tensors (one read for both); a tensor without a complete count is read
+   * here.
    */
-  readonly counted?: ReadonlyMap<string, PayloadCounter>;
+  readonly beforeValues?: () => Promise<ReadonlyMap<string, PayloadCounter>>;
 }
 
 /** Gate 2's outcome (the tokenizer and engine-load checks are added by the caller). */
@@ -233,7 +227,9 @@ function ternaryCheck(name: string, ms: MatrixStats, checks: Check[]): boolean {
   return ok;
 }
 
-/** What one projection holds, for the report. */
+/** Ternary distribution of one projection, for the report. */
+export type ProjectionFinding = ReturnType<typeof projectionFinding>;
+
 function projectionFinding(name: string, kind: string, layer: number, ms: MatrixStats) {
   const tern = ms.ternary?.ternary ? ms.ternary : null;
   const n = tern?.count ?? 0;
@@ -243,13 +239,19 @@ function projectionFinding(name: string, kind: string, layer: number, ms: Matrix
     layer,
     type: ms.entry.type,
     rms: ms.entry.rms,
+    /** Ternary scale s (the single scale, or the largest block scale of TQ types); null when not ternary. */
     scale: tern ? tern.scale : null,
+    /** Fractions of −1, 0, +1 (of −s, 0, +s values); null when not ternary. */
     trits: tern && n > 0 ? { neg: tern.neg / n, zero: tern.zero / n, pos: tern.pos / n } : null,
   };
 }
 
 /** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
-async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
+async function tensorFindings(
+  input: ProjectionGateInput,
+  counted: ReadonlyMap<string, PayloadCounter> | undefined,
+  checks: Check[],
+) {
   const { gguf } = input;
   const bitnet = (input.hparams?.bitlinear.length ?? 0) > 0;
   const byLayer = new Map<number, Map<string, MatrixStats>>();
@@ -261,7 +263,7 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
     const kind = role?.role === "projection" ? role.projection : undefined;
     let ms: MatrixStats;
     try {
-      ms = await matrixStats(gguf, t, isBitlinear(input.hparams, kind), input.counted?.get(t.name));
+      ms = await matrixStats(gguf, t, isBitlinear(input.hparams, kind), counted?.get(t.name));
     } catch (e) {
       checks.push(check("fail", "decode", (e as Error).message, t.name));
       continue;
@@ -290,26 +292,6 @@ async function tensorFindings(input: ProjectionGateInput, checks: Check[]) {
 }
 
 /**
- * Whether every weight matrix is present with the expected shape and a
- * loadable type (the checks gate 2 starts with): only then is the engine
- * worth loading.
- *
- * @example
- * ```ts
- * import { openGguf } from "../gguf/reader.ts";
- * import { readHparams } from "../arch/hparams.ts";
- * import { DEFAULT_RULES } from "./rules.ts";
- * const gguf = await openGguf("models/clean/clean-f16.gguf");
- * matricesLoadable({ gguf, hparams: readHparams(gguf), rules: DEFAULT_RULES }); // true
- * ```
- */
-export function matricesLoadable(input: ProjectionGateInput): boolean {
-  const checks: Check[] = [];
-  shapeChecks(input, expectedMatrices(input, checks), checks);
-  return !checks.some((c) => c.status === "fail");
-}
-
-/**
  * Runs gate 2.
  *
  * @example
@@ -327,7 +309,9 @@ export async function inspectProjections(
   const started = performance.now();
   const checks: Check[] = [];
   shapeChecks(input, expectedMatrices(input, checks), checks);
-  const { byLayer, projections, tensors } = await tensorFindings(input, checks);
+  const loadable = !checks.some((c) => c.status === "fail");
+  const counted = loadable ? await input.beforeValues?.() : undefined;
+  const { byLayer, projections, tensors } = await tensorFindings(input, counted, checks);
   const blocks = blockFindings(byLayer, input.rules.projections.blockRmsFactor, checks);
   const failed = checks.filter((c) => c.status === "fail").length;
   const ternary = (input.hparams?.bitlinear.length ?? 0) > 0 ? "ternary, " : "";
@@ -339,12 +323,15 @@ export async function inspectProjections(
   return { gate: result, projections, blocks, tensors };
 }
 
+/** Per block (layer): the RMS of each projection kind and the outlier verdict. */
+export type BlockFinding = ReturnType<typeof blockFindings>[number];
+
 /** Per-layer RMS and trit split; flags a layer whose RMS for a kind departs from the other layers' median. */
 function blockFindings(
   byLayer: Map<number, Map<string, MatrixStats>>,
   factor: number,
   checks: Check[],
-): BlockFinding[] {
+) {
   const layers = [...byLayer.keys()].sort((a, b) => a - b);
   const kinds = new Set<string>();
   for (const m of byLayer.values()) for (const k of m.keys()) kinds.add(k);
@@ -392,10 +379,13 @@ function blockFindings(
     }
     return {
       layer,
+      /** RMS of all projection values of the layer together. */
       rms: count ? Math.sqrt(sumSq / count) : 0,
+      /** Fractions of −1, 0, +1 over the layer's ternary projections (null for float models). */
       trits: allTernary && tcount > 0
         ? { neg: neg / tcount, zero: zero / tcount, pos: pos / tcount }
         : null,
+      /** Projection kinds whose RMS departs from the other layers' median by more than the factor. */
       flagged: flagged.get(layer) ?? [],
     };
   });

@@ -19,6 +19,7 @@ import type { NormClass } from "../arch/registry.ts";
 import type { TensorSummary } from "../stats/summary.ts";
 import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
 import type { DifferentialReport } from "./differential.ts";
+import type { BlockFinding, ProjectionFinding } from "./projections.ts";
 
 /** The report format identifier (bump on incompatible changes). */
 export const REPORT_SCHEMA_ID = "clean-gguf/validate-report/1";
@@ -80,30 +81,6 @@ export interface NormFinding {
   readonly checks: readonly Check[];
 }
 
-/** Ternary distribution of one projection. */
-export interface ProjectionFinding {
-  readonly name: string;
-  readonly kind: string;
-  readonly layer: number;
-  readonly type: string;
-  readonly rms: number;
-  /** Ternary scale s (the single scale, or the largest block scale of TQ types); null when not ternary. */
-  readonly scale: number | null;
-  /** Fractions of −1, 0, +1 (of −s, 0, +s values); null when not ternary. */
-  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
-}
-
-/** Per block (layer): the RMS of each projection kind and the outlier verdict. */
-export interface BlockFinding {
-  readonly layer: number;
-  /** RMS of all projection values of the layer together. */
-  readonly rms: number;
-  /** Fractions of −1, 0, +1 over the layer's ternary projections (null for float models). */
-  readonly trits: { readonly neg: number; readonly zero: number; readonly pos: number } | null;
-  /** Projection kinds whose RMS departs from the other layers' median by more than the factor. */
-  readonly flagged: readonly string[];
-}
-
 /** A correction applied in memory (never to the file). */
 export interface AppliedCorrection {
   readonly tensor: string;
@@ -140,16 +117,17 @@ export interface ProbeResult {
   readonly timings: Readonly<Record<string, number>>;
 }
 
-/** Gate ids, in order. */
-export type GateId = "strict" | "norms" | "projections" | "linguistic" | "differential";
-
-const GATE_TITLES: Readonly<Record<GateId, string>> = {
+/** The gates, in order, with their titles. */
+const GATE_TITLES = {
   strict: "Strict mode",
   norms: "Gate 1: norm tensors",
   projections: "Gate 2: projections and model loading",
   linguistic: "Gate 3: linguistic probe",
   differential: "Differential: against the reference model",
-};
+} as const;
+
+/** Gate ids, in order. */
+export type GateId = keyof typeof GATE_TITLES;
 
 /** One gate's outcome. */
 export interface GateResult {
@@ -253,33 +231,16 @@ export function failedGate(
   return gate(id, { exitCode, summary: message, checks, ...(started ? { started } : {}) });
 }
 
-/**
- * Formats a number for tables: 4 decimals, or exponent form when tiny or huge.
- *
- * @example
- * ```ts
- * formatNumber(0.0123456); // "0.0123"
- * formatNumber(1.5e-6); // "1.500e-6"
- * ```
- */
-export function formatNumber(x: number): string {
+/** A number for tables: 4 decimals, or exponent form when tiny or huge. */
+function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(3);
   return x.toFixed(4);
 }
 
-const fmt = formatNumber;
-
-/**
- * A plain text table with left-aligned columns.
- *
- * @example
- * ```ts
- * textTable(["a", "b"], [["1", "22"]]); // "a  b \n1  22"
- * ```
- */
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A plain text table with left-aligned columns. */
+function textTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   // Widths ignore ANSI colour codes so that coloured cells line up.
   // deno-lint-ignore no-control-regex
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;

@@ -71,168 +71,142 @@ export interface NormEnvelope {
   readonly reason: string;
 }
 
-/** Detectors of quantized norms, independent of the envelope. */
-export interface QuantizationRules {
-  /** A norm with at most this many distinct values is suspicious. */
-  readonly maxDistinct: number;
-  /** Elements per block for the low-bit grid test. */
-  readonly gridBlockSize: number;
-  /** Largest grid level |k| counted as low-bit (1 = ternary, 8 = 4-bit). */
-  readonly gridMaxLevel: number;
-  /** Distance from an integer level still counted as on the grid. */
-  readonly gridTolerance: number;
-  readonly reason: string;
-}
-
-/** Tolerance of the meta.json RMS comparison. */
-export interface MetaRules {
-  /** Relative tolerance by the GGUF storage type of the norm (unit roundoff of the type). */
-  readonly relTolerance: Readonly<Record<string, number>>;
-  readonly reason: string;
-}
-
-/** Gate 2 settings. */
-export interface ProjectionRules {
-  /** A block (layer) whose projection RMS differs from the other layers' median by more than this factor is flagged. */
-  readonly blockRmsFactor: number;
-  readonly reason: string;
-}
-
-/** Gate 3 thresholds (on the generated text and the passage NLL). */
-export interface LinguisticRules {
-  /** Share of characters that are printable (no control characters, no U+FFFD). */
-  readonly minPrintableRatio: number;
-  /** Share of non-space characters that are letters. */
-  readonly minLetterRatio: number;
-  /** Share of words with a plausible shape (letters with a vowel-like letter, numbers, punctuation attached). */
-  readonly minWordShapeRatio: number;
-  /** Longest accepted run of one repeated token id in the generated ids. */
-  readonly maxRepeatRun: number;
-  /** The passage mean NLL must be below this fraction of log(vocab size) (a uniform guess scores 1). */
-  readonly maxNllFraction: number;
-  readonly reason: string;
-}
-
-/** All rules. */
-export interface ValidationRules {
-  readonly norms: readonly NormEnvelope[];
-  readonly quantization: QuantizationRules;
-  readonly meta: MetaRules;
-  readonly projections: ProjectionRules;
-  readonly linguistic: LinguisticRules;
-  /** Where the rules came from ("built-in" or the rules file path). */
-  readonly source: string;
-}
+/** The norm envelopes by family and class, each with its reason. */
+const NORM_ENVELOPES: readonly NormEnvelope[] = [
+  {
+    family: "*",
+    normClass: "*",
+    rmsMin: 0.5,
+    rmsMax: 2.0,
+    reason:
+      "generic: RMSNorm gammas start at 1 and trained checkpoints usually stay within a factor of two",
+  },
+  {
+    family: "bitnet",
+    normClass: "attn_norm",
+    rmsMin: 0.005,
+    rmsMax: 2.0,
+    reason:
+      "BitNet b1.58 2B-4T's input_layernorm gammas are 0.012-0.027 in every layer (its q/k scales compensate); small BitNet models keep them near 1",
+  },
+  {
+    family: "bitnet",
+    normClass: "ffn_norm",
+    rmsMin: 0.5,
+    rmsMax: 4.0,
+    reason:
+      "BitNet b1.58 2B-4T's post_attention_layernorm gammas are 1.1-1.6; small models keep ~1",
+  },
+  {
+    family: "bitnet",
+    normClass: "attn_sub_norm",
+    rmsMin: 0.005,
+    rmsMax: 8.0,
+    reason:
+      "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
+  },
+  {
+    family: "bitnet",
+    normClass: "ffn_sub_norm",
+    rmsMin: 0.005,
+    rmsMax: 8.0,
+    reason:
+      "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
+  },
+  {
+    family: "bitnet",
+    normClass: "output_norm",
+    rmsMin: 0.1,
+    rmsMax: 8.0,
+    reason:
+      "BitNet's final norm is not documented for 2B-4T: a wide envelope avoids false alarms; the meta.json comparison is the precise check",
+  },
+  // Ternary Llamas (Falcon3-*-1.58bit, Falcon-E, HF1BitLLM Llama3-8B-1.58) keep Llama's norms and no
+  // sub-norms. Their gammas were not measured on the published files, so these bounds are wide:
+  // each catches a zeroed norm (below) and a gross rescaling (above); the meta.json RMS comparison
+  // is the precise check.
+  {
+    family: "llama-bitnet",
+    normClass: "attn_norm",
+    rmsMin: 0.005,
+    rmsMax: 4.0,
+    reason:
+      "ternary Llama input_layernorm: Llama-trained attention gammas sit well below 1 in early layers (min 0.005, as BitNet's), and a BitLinear input is rescaled per token anyway (max 4 catches a gross rescaling)",
+  },
+  {
+    family: "llama-bitnet",
+    normClass: "ffn_norm",
+    rmsMin: 0.05,
+    rmsMax: 8.0,
+    reason:
+      "ternary Llama post_attention_layernorm: not measured on the published files; min 0.05 catches a zeroed norm, max 8 a gross rescaling",
+  },
+  {
+    family: "llama-bitnet",
+    normClass: "output_norm",
+    rmsMin: 0.1,
+    rmsMax: 8.0,
+    reason:
+      "ternary Llama final norm feeds the float lm_head: not measured on the published files; min 0.1 and max 8 catch zeroed or grossly rescaled gammas",
+  },
+];
 
 /** The built-in rules. Most specific row wins: family + class, then family, then class, then "*". */
-export const DEFAULT_RULES: ValidationRules = {
+const BUILT_IN = {
+  /** Where the rules came from ("built-in" or the rules file path). */
   source: "built-in",
-  norms: [
-    {
-      family: "*",
-      normClass: "*",
-      rmsMin: 0.5,
-      rmsMax: 2.0,
-      reason:
-        "generic: RMSNorm gammas start at 1 and trained checkpoints usually stay within a factor of two",
-    },
-    {
-      family: "bitnet",
-      normClass: "attn_norm",
-      rmsMin: 0.005,
-      rmsMax: 2.0,
-      reason:
-        "BitNet b1.58 2B-4T's input_layernorm gammas are 0.012-0.027 in every layer (its q/k scales compensate); small BitNet models keep them near 1",
-    },
-    {
-      family: "bitnet",
-      normClass: "ffn_norm",
-      rmsMin: 0.5,
-      rmsMax: 4.0,
-      reason:
-        "BitNet b1.58 2B-4T's post_attention_layernorm gammas are 1.1-1.6; small models keep ~1",
-    },
-    {
-      family: "bitnet",
-      normClass: "attn_sub_norm",
-      rmsMin: 0.005,
-      rmsMax: 8.0,
-      reason:
-        "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
-    },
-    {
-      family: "bitnet",
-      normClass: "ffn_sub_norm",
-      rmsMin: 0.005,
-      rmsMax: 8.0,
-      reason:
-        "BitNet sub-norms vary widely (2B-4T: values from 0.01 to 3.8): only gross scaling is caught here; the meta.json comparison is the precise check",
-    },
-    {
-      family: "bitnet",
-      normClass: "output_norm",
-      rmsMin: 0.1,
-      rmsMax: 8.0,
-      reason:
-        "BitNet's final norm is not documented for 2B-4T: a wide envelope avoids false alarms; the meta.json comparison is the precise check",
-    },
-    // Ternary Llamas (Falcon3-*-1.58bit, Falcon-E, HF1BitLLM Llama3-8B-1.58) keep Llama's norms and no
-    // sub-norms. Their gammas were not measured on the published files, so these bounds are wide:
-    // each catches a zeroed norm (below) and a gross rescaling (above); the meta.json RMS comparison
-    // is the precise check.
-    {
-      family: "llama-bitnet",
-      normClass: "attn_norm",
-      rmsMin: 0.005,
-      rmsMax: 4.0,
-      reason:
-        "ternary Llama input_layernorm: Llama-trained attention gammas sit well below 1 in early layers (min 0.005, as BitNet's), and a BitLinear input is rescaled per token anyway (max 4 catches a gross rescaling)",
-    },
-    {
-      family: "llama-bitnet",
-      normClass: "ffn_norm",
-      rmsMin: 0.05,
-      rmsMax: 8.0,
-      reason:
-        "ternary Llama post_attention_layernorm: not measured on the published files; min 0.05 catches a zeroed norm, max 8 a gross rescaling",
-    },
-    {
-      family: "llama-bitnet",
-      normClass: "output_norm",
-      rmsMin: 0.1,
-      rmsMax: 8.0,
-      reason:
-        "ternary Llama final norm feeds the float lm_head: not measured on the published files; min 0.1 and max 8 catch zeroed or grossly rescaled gammas",
-    },
-  ],
+  norms: NORM_ENVELOPES,
+  /** Detectors of quantized norms, independent of the envelope. */
   quantization: {
+    /** A norm with at most this many distinct values is suspicious. */
     maxDistinct: 3,
+    /** Elements per block for the low-bit grid test. */
     gridBlockSize: 32,
+    /** Largest grid level |k| counted as low-bit (1 = ternary, 8 = 4-bit). */
     gridMaxLevel: 8,
+    /** Distance from an integer level still counted as on the grid. */
     gridTolerance: 0.04,
     reason:
       "trained gammas stored as F32/F16/BF16 hold dozens of distinct values; a norm with at most 3 distinct values, or whose every 32-value block sits on a symmetric grid k*d with |k| <= 8 (ternary, Q4_0-like), was quantized",
   },
+  /** Tolerance of the meta.json RMS comparison. */
   meta: {
-    relTolerance: { F32: 2 ** -23, F16: 2 ** -10, BF16: 2 ** -7 },
+    /** Relative tolerance by the GGUF storage type of the norm (unit roundoff of the type). */
+    relTolerance: { F32: 2 ** -23, F16: 2 ** -10, BF16: 2 ** -7 } as Record<string, number>,
     reason:
       "the export records each norm's RMS; storing a value rounds it by at most half a unit in the last place of the stored type, so the RMS moves by less than one unit roundoff",
   },
+  /** Gate 2 settings. */
   projections: {
+    /** A block (layer) whose projection RMS differs from the other layers' median by more than this factor is flagged. */
     blockRmsFactor: 10,
     reason:
       "ternary scales of one model's layers stay within a small factor of each other; a layer 10x off the others' median was scaled or decoded wrongly",
   },
+  /** Gate 3 thresholds (on the generated text and the passage NLL). */
   linguistic: {
+    /** Share of characters that are printable (no control characters, no U+FFFD). */
     minPrintableRatio: 0.95,
+    /** Share of non-space characters that are letters. */
     minLetterRatio: 0.5,
+    /** Share of words with a plausible shape (letters with a vowel-like letter, numbers, punctuation attached). */
     minWordShapeRatio: 0.6,
+    /** Longest accepted run of one repeated token id in the generated ids. */
     maxRepeatRun: 4,
+    /** The passage mean NLL must be below this fraction of log(vocab size) (a uniform guess scores 1). */
     maxNllFraction: 0.6,
     reason:
       "a working model continues a plain English prompt with printable, mostly alphabetic, word-shaped text and predicts plain English far better than a uniform guess (mean NLL log V)",
   },
 };
+
+type DeepReadonly<T> = { readonly [K in keyof T]: DeepReadonly<T[K]> };
+
+/** All rules: the shape of the built-in table. */
+export type ValidationRules = DeepReadonly<typeof BUILT_IN>;
+
+/** The built-in rules. */
+export const DEFAULT_RULES: ValidationRules = BUILT_IN;
 
 /**
  * The envelope for a norm class in a family: the most specific matching row

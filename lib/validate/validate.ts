@@ -28,11 +28,10 @@ import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
-import { EXPECTED_TEXT_NOT_FOUND, runLinguisticGate } from "./linguistic.ts";
-import { readModel, runNormGate } from "./inspect.ts";
-import { PROBE_PASSAGE } from "./passage.ts";
+import { EXPECTED_TEXT_NOT_FOUND, PROBE_PASSAGE, runLinguisticGate } from "./linguistic.ts";
+import { type NormGateOptions, readModel, runNormGate } from "./norms.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
-import { inspectProjections, matricesLoadable } from "./projections.ts";
+import { inspectProjections } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
 import {
   type Check,
@@ -45,20 +44,17 @@ import {
   type TensorStatsEntry,
   type ValidationReport,
 } from "./report.ts";
-import { DEFAULT_RULES, type ValidationRules } from "./rules.ts";
+import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
 
-/** Options of {@link validateGguf}. */
-export interface ValidateOptions {
+/** Options of {@link validateGguf} (with gate 1's: the meta.json and the rules). */
+export interface ValidateOptions extends NormGateOptions {
   readonly ggufPath: string;
   /** A tokenizer.json that must agree with the GGUF's tokenizer; default the GGUF's own. */
   readonly tokenizerPath?: string | null;
-  /** meta.json of the export; undefined: look beside the GGUF; null: none. */
-  readonly metaPath?: string | null;
-  readonly rules?: ValidationRules;
   readonly prompt?: string;
   readonly maxTokens?: number;
   /** A substring the generated text must contain. */
@@ -121,33 +117,20 @@ async function runDifferential(
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Verdict = "exitCode" | "exitMeaning" | "passed" | "gates" | "timings";
 
-/** The report being filled in, gate by gate. */
-interface Run {
-  readonly opts: ValidateOptions;
-  readonly env: BitnetEnv;
-  readonly rules: ValidationRules;
-  readonly prompt: string;
-  readonly maxTokens: number;
-  readonly gates: GateResult[];
-  readonly timings: Record<string, number>;
-  /** The report so far: every part but the gates, their timings and the verdict. */
-  readonly report: Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
-    readonly model: Mutable<ValidationReport["model"]>;
-    readonly warnings: string[];
-  };
-  readonly engine: EngineSettings;
-  readonly started: number;
-  /** The runtime corrections the engine applies to the norms (triage only), or null. */
-  corrector: NormCorrector | null;
-  /** Gate 3 failed only on the `--expect` text. */
-  expectOnly: boolean;
-}
+/** The report so far: every part but the gates, their timings and the verdict. */
+type ReportSoFar = Mutable<Omit<ValidationReport, "model" | "warnings" | Verdict>> & {
+  readonly model: Mutable<ValidationReport["model"]>;
+  readonly warnings: string[];
+};
 
-function newRun(opts: ValidateOptions): Run {
+/** The report being filled in, gate by gate. */
+type Run = ReturnType<typeof newRun>;
+
+function newRun(opts: ValidateOptions) {
   const env = opts.env ?? defaultBitnetEnv();
   const rules = opts.rules ?? DEFAULT_RULES;
   const threads = opts.threads ?? env.threads;
-  const report: Run["report"] = {
+  const report: ReportSoFar = {
     schema: REPORT_SCHEMA_ID,
     tool: { name: TOOL.name, version: TOOL.version },
     model: {
@@ -183,15 +166,17 @@ function newRun(opts: ValidateOptions): Run {
     rules,
     prompt: opts.prompt ?? DEFAULT_PROMPT,
     maxTokens: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
-    gates: [],
-    timings: {},
+    gates: [] as GateResult[],
+    timings: {} as Record<string, number>,
     report,
     engine: {
       ...(threads !== null ? { threads } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
     },
     started: performance.now(),
-    corrector: null,
+    /** The runtime corrections the engine applies to the norms (triage only), or null. */
+    corrector: null as NormCorrector | null,
+    /** Gate 3 failed only on the `--expect` text. */
     expectOnly: false,
   };
 }
@@ -328,11 +313,15 @@ async function projectionGate(
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
   const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
   const counted = new Map<string, PayloadCounter>();
-  let loaded: { engine: InferenceEngine | null; check: Check } | null = null;
-  if (!run.opts.skipProbe && tokenizer && hparams && matricesLoadable(input)) {
-    loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
-  }
-  const g2 = await inspectProjections({ ...input, counted });
+  const load: { loaded?: Awaited<ReturnType<typeof loadEngine>> } = {};
+  const beforeValues = !run.opts.skipProbe && tokenizer && hparams
+    ? async () => {
+      load.loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
+      return counted;
+    }
+    : undefined;
+  const g2 = await inspectProjections({ ...input, ...(beforeValues ? { beforeValues } : {}) });
+  const { loaded } = load;
   const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
   let engine = loaded?.engine ?? null;
   if (checks.some((c) => c.status === "fail")) {
@@ -367,11 +356,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   const model = modelOf(run, gguf);
 
   opts.onProgress?.("gate 1: norm tensors");
-  const normOpts = {
-    rules: run.rules,
-    ...(opts.metaPath !== undefined ? { metaPath: opts.metaPath } : {}),
-  };
-  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, normOpts);
+  const g1 = await runNormGate(gguf, model.hparams, run.report.model.family, opts);
   run.report.model.metaPath = g1.metaPath;
   if (!g1.metaPath) {
     run.report.warnings.push(

@@ -9,12 +9,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { hfGguf } from "../../deps.ts";
 import { createBaseline } from "../../lib/baseline/create.ts";
-import { formatStat, markdownText, renderBaselineMarkdown } from "../../lib/baseline/markdown.ts";
+import { renderBaselineMarkdown } from "../../lib/baseline/markdown.ts";
 import { BASELINE_SCHEMA_ID } from "../../lib/baseline/types.ts";
 import { baselinePaths, readBaseline, writeBaseline } from "../../lib/baseline/files.ts";
 import { exitCodeOf } from "../../lib/errors.ts";
 import { TOOL } from "../../lib/provenance/meta.ts";
-import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
+import { PROBE_PASSAGE } from "../../lib/validate/linguistic.ts";
 import { scratchDir } from "../validate/_variants.ts";
 import { FIXTURE_TOKENIZER, fixtureBaseline, readBf16Tensor, rmsOf } from "./_fixture.ts";
 import { elements, parseXml } from "./_xml.ts";
@@ -243,11 +243,26 @@ Deno.test("markdown: every section renders, no placeholder is left, numbers keep
   assert.ok(!md.includes("runtime correction") && !md.includes("- warning:"));
 });
 
-Deno.test("markdown helpers: numbers and cell text", () => {
-  assert.equal(formatStat(1.0199233138016919), "1.01992");
-  assert.equal(formatStat(-3.8823e-5), "-3.8823e-5");
-  assert.equal(formatStat(null), "–");
-  assert.equal(markdownText("a|b\nc*"), "a\\|b⏎c\\*");
-  assert.equal(markdownText("x|y", true), "`x\\|y`");
-  assert.equal(markdownText("a`b", true), "`` a`b ``");
+Deno.test("markdown: numbers to 6 digits, cell and code-span text escaped", async () => {
+  const { baseline } = await fixtureBaseline();
+  const b = baseline;
+  const norms = b.norms.map((n, i) =>
+    i === 0 ? { ...n, rms: 1.0199233138016919, mean: -3.8823e-5, min: null } : n
+  );
+  const md = renderBaselineMarkdown({
+    ...b,
+    norms,
+    probe: { ...b.probe!, prompt: "a`b", text: "x|y" },
+    validation: { ...b.validation, warnings: ["a|b\nc*"] },
+  }, { chartFile: "c.svg", jsonFile: "c.json" });
+  // formatStat: 6 significant digits, exponent form when tiny, "–" when missing.
+  assert.ok(
+    md.includes(
+      "| `blk.0.attn_norm.weight` | attn_norm | 0 | F32 | 256 | 1.01992 | -3.8823e-5 | – |",
+    ),
+  );
+  // markdownText: pipes and emphasis escaped, line breaks as ⏎; code spans escape only the pipe.
+  assert.ok(md.includes("- warning: a\\|b⏎c\\*"));
+  assert.ok(md.includes('- text: `"x\\|y"`'));
+  assert.ok(md.includes('- prompt: `` "a`b" ``'));
 });

@@ -6,18 +6,27 @@
  */
 
 import assert from "node:assert/strict";
-import { renderHelp } from "../../lib/cli/help.ts";
-import { launchArgs } from "../../lib/cli/launch.ts";
-import { envNames, networkHosts, writeFolders } from "../../lib/cli/permissions.ts";
-import { type AnyParsedArgs, parseTaskArgs, type TaskSpec } from "../../lib/cli/spec.ts";
-import { CHECK_SPEC } from "../../lib/cli/specs/check.ts";
-import { CLEAN_SPEC } from "../../lib/cli/specs/clean.ts";
-import { EXPORT_SPEC } from "../../lib/cli/specs/export.ts";
-import { TASK_SPECS } from "../../lib/cli/specs/mod.ts";
-import { PROBE_SPEC } from "../../lib/cli/specs/probe.ts";
-import { QUANTIZE_SPEC } from "../../lib/cli/specs/quantize.ts";
-import { SIGN_SPEC } from "../../lib/cli/specs/sign.ts";
-import { DEFAULT_MAX_TOKENS_TEXT, DEFAULT_PROMPT_TEXT } from "../../lib/cli/specs/shared.ts";
+
+import { envNames, launchArgs, networkHosts, writeFolders } from "../../lib/cli/launch.ts";
+
+import {
+  type AnyParsedArgs,
+  parseTaskArgs,
+  renderHelp,
+  type TaskSpec,
+} from "../../lib/cli/spec.ts";
+import {
+  CHECK_SPEC,
+  CLEAN_SPEC,
+  DEFAULT_MAX_TOKENS_TEXT,
+  DEFAULT_PROMPT_TEXT,
+  EXPORT_SPEC,
+  PROBE_SPEC,
+  QUANTIZE_SPEC,
+  SIGN_SPEC,
+  TASK_SPECS,
+  VALIDATE_SPEC,
+} from "../../lib/cli/specs.ts";
 import { EXIT, UsageError } from "../../lib/errors.ts";
 import { DEFAULT_PROMPT as PROBE_PROMPT } from "../../lib/inference/probe.ts";
 import { DEFAULT_MAX_TOKENS } from "../../lib/validate/validate.ts";
@@ -123,19 +132,39 @@ Deno.test("model-clean takes every flag of model-export", () => {
 Deno.test("model-probe: a prompt ending in .json is a prompt; the tokenizer is --tokenizer", () => {
   const p = parseTaskArgs(PROBE_SPEC, ["m.gguf", "What is in package.json", "4"]);
   assert.equal(p.args.prompt, "What is in package.json");
-  assert.equal(p.args.max_tokens, "4");
+  assert.equal(p.args.max_tokens, 4);
   assert.equal(p.flags.tokenizer, undefined);
   const t = parseTaskArgs(PROBE_SPEC, ["m.gguf", "--tokenizer", "tok.json", "Hi"]);
   assert.equal(t.flags.tokenizer, "tok.json");
   assert.equal(t.args.prompt, "Hi");
   // With --ids there is no prompt: the second positional is max_tokens.
   const ids = parseTaskArgs(PROBE_SPEC, ["m.gguf", "--ids", "1,2", "3"]);
-  assert.equal(ids.args.max_tokens, "3");
+  assert.equal(ids.args.max_tokens, 3);
+});
+
+Deno.test("integer arguments: parsed to numbers (defaults too); anything but a positive integer is refused, naming it", () => {
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf", "--threads", "3"]).flags.threads, 3);
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["m.gguf"]).flags["top-logits"], 10);
+  assert.equal(parseTaskArgs(PROBE_SPEC, ["--threads", "0", "--help"]).flags.help, true);
+  const refused: [string[], string, string][] = [
+    [["m.gguf", "--threads", "0"], "--threads", "0"],
+    [["m.gguf", "Hi", "2.5"], "max_tokens", "2.5"],
+    [["m.gguf", "--top-k", "x"], "--top-k", "x"],
+  ];
+  for (const [argv, what, got] of refused) {
+    assert.throws(
+      () => parseTaskArgs(PROBE_SPEC, argv),
+      (e: unknown) =>
+        e instanceof UsageError && e.exitCode === EXIT.usage &&
+        e.message === `${what} must be a positive integer, got "${got}"`,
+    );
+  }
 });
 
 Deno.test("the specs' probe defaults are the library's", () => {
   assert.equal(DEFAULT_PROMPT_TEXT, PROBE_PROMPT);
   assert.equal(Number(DEFAULT_MAX_TOKENS_TEXT), DEFAULT_MAX_TOKENS);
+  assert.equal(parseTaskArgs(VALIDATE_SPEC, ["m.gguf"]).flags["max-tokens"], DEFAULT_MAX_TOKENS);
 });
 
 Deno.test("writeFolders: exactly the folders each run writes", () => {

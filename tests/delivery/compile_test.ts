@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { BINARIES, binaryFlags, COMPILE_INCLUDES, compileArgs } from "../../tasks/compile.ts";
-import { TASK_SPECS } from "../../lib/cli/specs/mod.ts";
+import { TASK_SPECS } from "../../lib/cli/specs.ts";
 import { REPO, runtimeLoads, scanRuntimeLoads, tsFiles } from "./_scan.ts";
 
 Deno.test("scanRuntimeLoads: workers, data files, unresolvable loads", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exitCodesMarkdown, tasksMarkdown } from "../../tools/gen_reference.ts";
-import { TASK_SPECS } from "../../lib/cli/specs/mod.ts";
+import { TASK_SPECS } from "../../lib/cli/specs.ts";
 import { EXIT } from "../../lib/errors.ts";
 
 Deno.test("docs/reference/exit-codes.md is generated from the one exit-code table", async () => {
@@ -28,7 +28,7 @@ Deno.test("docs/reference/tasks.md holds every task's --help as it is now", asyn
   );
   const readme = await Deno.readTextFile("README.md");
   for (const t of tasks) {
-    assert.ok(t in TASK_SPECS, `${t} has no spec in lib/cli/specs/mod.ts`);
+    assert.ok(t in TASK_SPECS, `${t} has no spec in lib/cli/specs.ts`);
     assert.ok(readme.includes(`\`${t}`), `${t} missing from README.md`);
   }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
-import { GgmlType } from "../../lib/gguf/types.ts";
+import { GgmlType, GgufValueType } from "../../lib/gguf/types.ts";
 import { FormatError, UnsupportedError } from "../../lib/errors.ts";
 import { expectOnlyCleanErrors, FuzzRng, mutate } from "../_fuzz.ts";
 
@@ -12,7 +12,7 @@ async function sampleGguf(): Promise<Uint8Array> {
   w.addU32("llama.block_count", 1);
   w.addF32("llama.rope.freq_base", 10000);
   w.addBool("flag", false);
-  w.addU64("big", 1n << 40n);
+  w.add("big", GgufValueType.UINT64, 1n << 40n);
   w.addStringArray("tokenizer.ggml.tokens", ["a", "b", "c"]);
   w.addI32Array("tokenizer.ggml.token_type", [1, 1, 3]);
   w.addTensorInfo("a.weight", [2, 8], GgmlType.F16);

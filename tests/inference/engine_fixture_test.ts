@@ -20,7 +20,7 @@ import { packI2S } from "../../lib/codecs/i2s.ts";
 import { packTrits } from "../../lib/codecs/table.ts";
 import type { BackendName } from "../../lib/inference/backend.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import { ternaryWeights } from "../../lib/inference/weight_formats.ts";
+import { ternaryWeights } from "../../lib/inference/weights.ts";
 import { assertMatchesReference, reference } from "../_reference.ts";
 
 const FIXTURE = "fixtures/tiny-bitnet";
@@ -53,7 +53,7 @@ function copyScalarKeys(g: GgufFile, w: GgufWriter): void {
         w.addU32(kv.key, Number(v));
         break;
       case GgufValueType.INT32:
-        w.addI32(kv.key, Number(v));
+        w.add(kv.key, GgufValueType.INT32, Number(v));
         break;
       case GgufValueType.FLOAT32:
         w.addF32(kv.key, Number(v));

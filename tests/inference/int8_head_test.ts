@@ -10,10 +10,8 @@ import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
-import { GgmlType } from "../../lib/codecs/table.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
-import type { FloatMatrix } from "../../lib/inference/linear.ts";
-import { buildInt8Head, exactTopLogits } from "../../lib/inference/int8_head.ts";
+import { exactTopLogits, Int8HeadBuilder } from "../../lib/inference/int8_head.ts";
 import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
@@ -67,15 +65,11 @@ function checkAgainstFullHead(k: Kernels, label: string): void {
   const w = k.alloc(bits.byteLength), x = k.alloc(COLS * 4);
   const full = k.alloc(ROWS * 4), top = k.alloc(ROWS * 4);
   k.u16(w, bits.length).set(bits);
-  const m: FloatMatrix = {
-    kind: "float",
-    name: "output",
-    type: GgmlType.F16,
-    ptr: w,
-    rows: ROWS,
-    cols: COLS,
-  };
-  const head = buildInt8Head(k, m)!;
+  // The head over the resident matrix: its rows handed out in place.
+  const builder = new Int8HeadBuilder(k, ROWS, COLS);
+  builder.add(w, 0, ROWS);
+  const at = (r0: number) => w + r0 * COLS * 2;
+  const head = builder.finish({ name: "output", rows: ROWS, cols: COLS, maxRows: ROWS, at })!;
   for (let trial = 0; trial < 3; trial++) {
     k.f32(x, COLS).set(activation(bits, rand));
     k.matmulF16(w, x, full, ROWS, COLS, 1);

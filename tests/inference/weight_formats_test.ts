@@ -10,7 +10,7 @@ import { ternarizeAbsmean, ternaryInfo, tritsFromTernary } from "../../lib/codec
 import { codecOf, GgmlType, packTrits } from "../../lib/codecs/table.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
 import type { FloatType } from "../../lib/inference/linear.ts";
-import { ternaryWeights } from "../../lib/inference/weight_formats.ts";
+import { ternaryWeights } from "../../lib/inference/weights.ts";
 import { encodeFloats } from "./_gguf_builder.ts";
 
 const TYPES: Array<[string, FloatType]> = [

@@ -18,10 +18,9 @@
 
 import { exportCleanGguf, type ExportOptions } from "../../lib/export/export.ts";
 import { quantizeGguf, type QuantizeOptions } from "../../lib/quantize/quantize.ts";
-import { AtomicOutputs } from "../../lib/io/atomic.ts";
-import type { CommitHooks, CommitStep } from "../../lib/io/output_set.ts";
+import { AtomicOutputs, type CommitHooks, type CommitStep } from "../../lib/io/atomic.ts";
 import { runTask } from "../../lib/cli/run.ts";
-import { EXPORT_SPEC } from "../../lib/cli/specs/export.ts";
+import { EXPORT_SPEC } from "../../lib/cli/specs.ts";
 
 interface Order {
   mode: "export" | "quantize" | "task" | "hold";

@@ -1,13 +1,18 @@
 /**
- * The output-set commit and the folder lock (lib/io/output_set.ts) in one
+ * The output-set commit and the folder lock (lib/io/atomic.ts) in one
  * process: the order of the steps, what a folder in the way does, who may
  * write into a folder, and which leftovers the next run removes (ours only). Real kills are in crash_consistency_test.ts.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AtomicOutputs } from "../../lib/io/atomic.ts";
-import { type CommitStep, isTempName, LOCK_NAME, tempNameFor } from "../../lib/io/output_set.ts";
+import {
+  AtomicOutputs,
+  type CommitStep,
+  isTempName,
+  LOCK_NAME,
+  tempNameFor,
+} from "../../lib/io/atomic.ts";
 import { OutputError } from "../../lib/errors.ts";
 
 function names(dir: string): string[] {

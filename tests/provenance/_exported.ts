@@ -14,12 +14,7 @@
 import { basename, join } from "node:path";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { quantizeGguf } from "../../lib/quantize/quantize.ts";
-import {
-  generateSigningKeyPair,
-  importPrivateKeyPem,
-  importPublicKeyPem,
-  signGguf,
-} from "../../lib/provenance/signature.ts";
+import { generateSigningKeyPair, importKeyPem, signGguf } from "../../lib/provenance/signature.ts";
 import { verifyGguf, type VerifyReport } from "../../lib/provenance/verify.ts";
 
 /** The files of one output set. */
@@ -47,8 +42,8 @@ export interface OutputSet {
 /** Exports the fixture to `root/f16`, quantizes it to `root/i2_s`, signs both with one new key. */
 export async function exportedSets(root: string): Promise<OutputSet[]> {
   const pair = await generateSigningKeyPair();
-  const privateKey = await importPrivateKeyPem(pair.privatePem, "test key");
-  const publicKey = await importPublicKeyPem(pair.publicPem, "test key");
+  const privateKey = await importKeyPem(pair.privatePem, "test key", "private");
+  const publicKey = await importKeyPem(pair.publicPem, "test key", "public");
   const f16 = await exportCleanGguf({
     modelDir: "fixtures/tiny-bitnet",
     tokenizerPath: "fixtures/tiny-bitnet/tokenizer.json",

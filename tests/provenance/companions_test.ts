@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { quantizeGguf } from "../../lib/quantize/quantize.ts";
 import { DESCRIBING_SUFFIXES, staleCompanions } from "../../lib/provenance/companions.ts";
-import { generateKeyFiles, loadPrivateKey, signGguf } from "../../lib/provenance/signature.ts";
+import { generateKeyFiles, loadKey, signGguf } from "../../lib/provenance/signature.ts";
 import { FIXTURE_DIR } from "../_models.ts";
 
 async function exists(path: string): Promise<boolean> {
@@ -53,7 +53,7 @@ Deno.test("re-export: a byte-identical export keeps .sig and .baseline.*; a chan
     await generateKeyFiles(`${dir}/keys/k.pem`, `${dir}/keys/k.pem.pub`);
     await signGguf({
       ggufPath: first.ggufPath,
-      privateKey: await loadPrivateKey(`${dir}/keys/k.pem`),
+      privateKey: await loadKey(`${dir}/keys/k.pem`, "private"),
     });
     const describing = [".sig", ".baseline.md", ".baseline.json", ".baseline.svg"].map((s) =>
       `${dir}/clean-f16${s}`

@@ -9,7 +9,6 @@ import {
   parseGgufHashManifest,
   uuidV5Hasher,
 } from "../../lib/provenance/gguf_hash.ts";
-import { xxh64Hex } from "../../lib/io/xxh64.ts";
 import { FormatError, UsageError } from "../../lib/errors.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";

@@ -3,11 +3,9 @@ import { FormatError, OutputError } from "../../lib/errors.ts";
 import {
   generateKeyFiles,
   generateSigningKeyPair,
-  importPrivateKeyPem,
-  importPublicKeyPem,
+  importKeyPem,
   keyIdOf,
-  loadPrivateKey,
-  loadPublicKey,
+  loadKey,
   parseSignatureFile,
   publicKeyOf,
   signedMessage,
@@ -44,11 +42,16 @@ const SPKI_PREFIX = "302a300506032b6570032100";
 
 Deno.test("PEM keys: RFC 8032 vectors sign and verify; public key and key-id derive from the private key", async () => {
   for (const v of RFC) {
-    const sk = await importPrivateKeyPem(
+    const sk = await importKeyPem(
       pem("PRIVATE KEY", fromHex(PKCS8_PREFIX + v.seed)),
       "rfc.pem",
+      "private",
     );
-    const pk = await importPublicKeyPem(pem("PUBLIC KEY", fromHex(SPKI_PREFIX + v.pub)), "rfc.pub");
+    const pk = await importKeyPem(
+      pem("PUBLIC KEY", fromHex(SPKI_PREFIX + v.pub)),
+      "rfc.pub",
+      "public",
+    );
     const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", sk, fromHex(v.msg)));
     assert.equal(toHex(sig), v.sig);
     assert.ok(await crypto.subtle.verify("Ed25519", pk, sig, fromHex(v.msg)));
@@ -73,8 +76,8 @@ Deno.test("signedMessage is the documented text", () => {
 
 Deno.test("signProvenance: Ed25519 over signedMessage, checked with the raw RFC 8032 primitive; tampering is caught", async () => {
   const v = RFC[0]!;
-  const sk = await importPrivateKeyPem(pem("PRIVATE KEY", fromHex(PKCS8_PREFIX + v.seed)), "k");
-  const pk = await importPublicKeyPem(pem("PUBLIC KEY", fromHex(SPKI_PREFIX + v.pub)), "k.pub");
+  const sk = await importKeyPem(pem("PRIVATE KEY", fromHex(PKCS8_PREFIX + v.seed)), "k", "private");
+  const pk = await importKeyPem(pem("PUBLIC KEY", fromHex(SPKI_PREFIX + v.pub)), "k.pub", "public");
   const fp = digest("sha256", new Uint8Array([1])), meta = digest("sha256", new Uint8Array([2]));
   const text = await signProvenance(sk, fp, meta);
   const lines = text.split("\n");
@@ -97,7 +100,7 @@ Deno.test("signProvenance: Ed25519 over signedMessage, checked with the raw RFC 
 
   const other = await generateSigningKeyPair();
   const wrongKey = await verifyProvenanceSignature(
-    await importPublicKeyPem(other.publicPem, "other.pub"),
+    await importKeyPem(other.publicPem, "other.pub", "public"),
     text,
     "x.sig",
     fp,
@@ -130,8 +133,8 @@ Deno.test("keys from openssl genpkey import, and openssl verifies our signature"
     };
     await run(["genpkey", "-algorithm", "ed25519", "-out", `${dir}/k.pem`]);
     await run(["pkey", "-in", `${dir}/k.pem`, "-pubout", "-out", `${dir}/k.pub`]);
-    const sk = await loadPrivateKey(`${dir}/k.pem`);
-    const pk = await loadPublicKey(`${dir}/k.pub`);
+    const sk = await loadKey(`${dir}/k.pem`, "private");
+    const pk = await loadKey(`${dir}/k.pub`, "public");
     const fp = "0f".repeat(32), meta = "e1".repeat(32);
     const parsed = parseSignatureFile(await signProvenance(sk, fp, meta), "s");
     await Deno.writeFile(`${dir}/msg`, signedMessage(fp, meta));
@@ -158,14 +161,14 @@ Deno.test("generateKeyFiles writes a 0600 private key and refuses to overwrite",
   const dir = await Deno.makeTempDir();
   try {
     const { keyId } = await generateKeyFiles(`${dir}/k.pem`, `${dir}/k.pem.pub`);
-    const sk = await loadPrivateKey(`${dir}/k.pem`);
+    const sk = await loadKey(`${dir}/k.pem`, "private");
     assert.equal(await keyIdOf(await publicKeyOf(sk)), keyId);
-    assert.equal(await keyIdOf(await loadPublicKey(`${dir}/k.pem.pub`)), keyId);
+    assert.equal(await keyIdOf(await loadKey(`${dir}/k.pem.pub`, "public")), keyId);
     if (Deno.build.os !== "windows") {
       assert.equal((await Deno.stat(`${dir}/k.pem`)).mode! & 0o777, 0o600);
     }
     await assert.rejects(() => generateKeyFiles(`${dir}/k.pem`, `${dir}/other.pub`), OutputError);
-    await assert.rejects(() => loadPublicKey(`${dir}/k.pem`), FormatError); // a private key is not a public one
+    await assert.rejects(() => loadKey(`${dir}/k.pem`, "public"), FormatError); // a private key is not a public one
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

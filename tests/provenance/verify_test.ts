@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { InputError, VerifyError } from "../../lib/errors.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { ggufHashManifest } from "../../lib/provenance/gguf_hash.ts";
-import {
-  generateKeyFiles,
-  loadPrivateKey,
-  loadPublicKey,
-  signGguf,
-} from "../../lib/provenance/signature.ts";
+import { generateKeyFiles, loadKey, signGguf } from "../../lib/provenance/signature.ts";
 import {
   assertVerified,
   formatVerifyReport,
@@ -243,14 +238,14 @@ Deno.test("signatures: sign, verify, wrong key, edited meta.json, flipped byte, 
   try {
     await generateKeyFiles(`${s.dir}/k.pem`, `${s.dir}/k.pub`);
     await generateKeyFiles(`${s.dir}/other.pem`, `${s.dir}/other.pub`);
-    const pk = await loadPublicKey(`${s.dir}/k.pub`);
+    const pk = await loadKey(`${s.dir}/k.pub`, "public");
 
     const none = await verifyGguf({ ggufPath: s.gguf, publicKey: pk });
     assert.match(mismatchesOf(none, "signature")[0]!, /no signature file/);
 
     const signed = await signGguf({
       ggufPath: s.gguf,
-      privateKey: await loadPrivateKey(`${s.dir}/k.pem`),
+      privateKey: await loadKey(`${s.dir}/k.pem`, "private"),
     });
     assert.equal(signed.signaturePath, `${s.stem}.sig`);
     assert.equal(signed.metaSha256, digest("sha256", await Deno.readFile(`${s.stem}.meta.json`)));
@@ -265,7 +260,7 @@ Deno.test("signatures: sign, verify, wrong key, edited meta.json, flipped byte, 
 
     const wrong = await verifyGguf({
       ggufPath: s.gguf,
-      publicKey: await loadPublicKey(`${s.dir}/other.pub`),
+      publicKey: await loadKey(`${s.dir}/other.pub`, "public"),
     });
     assert.deepEqual(statusOf(wrong), {
       fingerprint: "ok",

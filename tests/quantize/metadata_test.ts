@@ -50,16 +50,16 @@ Deno.test("metadata: every type the writer has is copied with its type; file_typ
   const [src, out] = await roundTrip("types", (w) => {
     w.addString("general.architecture", "bitnet-b1.58");
     w.addString("general.name", "x");
-    w.addU8("x.u8", 200);
+    w.add("x.u8", GgufValueType.UINT8, 200);
     w.addU32("x.u32", 4_000_000_000);
-    w.addI32("x.i32", -5);
-    w.addU64("x.u64", 2n ** 60n + 1n);
+    w.add("x.i32", GgufValueType.INT32, -5);
+    w.add("x.u64", GgufValueType.UINT64, 2n ** 60n + 1n);
     w.addF32("x.f32", 0.1);
-    w.addF64("x.f64", 0.1);
+    w.add("x.f64", GgufValueType.FLOAT64, 0.1);
     w.addBool("x.bool", true);
     w.addStringArray("x.strings", ["a", "Ġb", ""]);
     w.addI32Array("x.i32s", [1, -2, 3]);
-    w.addU32Array("x.u32s", [7, 4_000_000_000]);
+    w.add("x.u32s", GgufValueType.ARRAY, [7, 4_000_000_000], GgufValueType.UINT32);
     w.addF32Array("x.f32s", [0.5, -1e-8]);
   }, 40);
   try {

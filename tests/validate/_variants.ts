@@ -88,7 +88,7 @@ function copyKv(w: GgufWriter, kv: GgufKv): void {
     const v = kv.value as (string | number)[];
     if (kv.arrayType === T.STRING) return w.addStringArray(kv.key, v as string[]);
     if (kv.arrayType === T.INT32) return w.addI32Array(kv.key, v as number[]);
-    if (kv.arrayType === T.UINT32) return w.addU32Array(kv.key, v as number[]);
+    if (kv.arrayType === T.UINT32) return w.add(kv.key, T.ARRAY, v as number[], T.UINT32);
     if (kv.arrayType === T.FLOAT32) return w.addF32Array(kv.key, v as number[]);
     throw new Error(`copyKv: array type ${kv.arrayType} of ${kv.key}`);
   }
@@ -98,17 +98,17 @@ function copyKv(w: GgufWriter, kv: GgufKv): void {
     case T.UINT32:
       return w.addU32(kv.key, kv.value as number);
     case T.INT32:
-      return w.addI32(kv.key, kv.value as number);
+      return w.add(kv.key, T.INT32, kv.value as number);
     case T.FLOAT32:
       return w.addF32(kv.key, kv.value as number);
     case T.BOOL:
       return w.addBool(kv.key, kv.value as boolean);
     case T.UINT8:
-      return w.addU8(kv.key, kv.value as number);
+      return w.add(kv.key, T.UINT8, kv.value as number);
     case T.UINT64:
-      return w.addU64(kv.key, kv.value as bigint);
+      return w.add(kv.key, T.UINT64, kv.value as bigint);
     case T.FLOAT64:
-      return w.addF64(kv.key, kv.value as number);
+      return w.add(kv.key, T.FLOAT64, kv.value as number);
     default:
       throw new Error(`copyKv: value type ${kv.type} of ${kv.key}`);
   }

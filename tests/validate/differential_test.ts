@@ -19,7 +19,7 @@ import {
   DIFFERENTIAL_THRESHOLDS,
   type DifferentialReport,
 } from "../../lib/validate/differential.ts";
-import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
+import { PROBE_PASSAGE } from "../../lib/validate/linguistic.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
 import { checkJsonSchema } from "../_json_schema.ts";
 import { readBitnetEnv } from "../../lib/cli/env.ts";

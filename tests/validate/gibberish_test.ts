@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { nllSignal, plausibleWord, textSignals } from "../../lib/validate/linguistic.ts";
-import { PROBE_PASSAGE } from "../../lib/validate/passage.ts";
+import {
+  nllSignal,
+  plausibleWord,
+  PROBE_PASSAGE,
+  textSignals,
+} from "../../lib/validate/linguistic.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 
 const L = DEFAULT_RULES.linguistic;

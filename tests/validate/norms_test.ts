@@ -7,8 +7,7 @@ import { f32ToBf16, f32ToF16 } from "../../lib/codecs/float.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import { readHparams } from "../../lib/arch/hparams.ts";
-import { inspectNormsOfFile } from "../../lib/validate/inspect.ts";
-import { judgeNorm } from "../../lib/validate/norms.ts";
+import { inspectNormsOfFile, judgeNorm } from "../../lib/validate/norms.ts";
 import { DEFAULT_RULES } from "../../lib/validate/rules.ts";
 import { cleanFixture, isNorm, rewriteGguf, scratchDir } from "./_variants.ts";
 

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { readBitnetEnv } from "../../lib/cli/env.ts";
 import { reportStyle } from "../../lib/cli/report_style.ts";
-import { formatNumber, renderReport, textTable } from "../../lib/validate/report.ts";
+import {
+  type NormFinding,
+  normTable,
+  renderReport,
+  type TensorStatsEntry,
+} from "../../lib/validate/report.ts";
 import { validateGguf } from "../../lib/validate/validate.ts";
 import { cleanFixture } from "./_variants.ts";
 
@@ -18,19 +23,42 @@ Deno.test("reportStyle: plain words without colour, ANSI codes with", () => {
   assert.equal(coloured.status("pass"), "\x1b[32mPASS\x1b[39m");
 });
 
-Deno.test("textTable aligns columns, ignoring colour codes", () => {
-  const c = reportStyle({ color: true });
-  const t = textTable(["a", "bb"], [[c.good("xyz"), "1"], ["q", "22"]]);
+/** A norm finding whose figures exercise the number format (normTable is the public table). */
+function normWith(stats: Partial<TensorStatsEntry>, verdict: NormFinding["verdict"]): NormFinding {
+  const count = 256, nonFinite = 0, rms = 1, mean = 1, min = 1, max = 1;
+  const name = "blk.0.attn_norm.weight", type = "F32", shape = [256];
+  return {
+    name,
+    normClass: "attn_norm",
+    layer: 0,
+    type,
+    shape,
+    stats: { name, type, shape, count, nonFinite, rms, mean, min, max, ...stats },
+    distinct: 40,
+    gridLevels: null,
+    envelope: { rmsMin: 0.5, rmsMax: 2, reason: "" },
+    meta: null,
+    verdict,
+    checks: [],
+  };
+}
+
+Deno.test("normTable aligns columns, ignoring colour codes", () => {
+  const norms = [normWith({}, "healthy"), normWith({}, "suspicious")];
+  const coloured = normTable(norms, reportStyle({ color: true }));
+  assert.ok(coloured.includes("\x1b["));
   // deno-lint-ignore no-control-regex
-  const lines = t.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
-  assert.deepEqual(lines, ["a    bb", "xyz  1", "q    22"]);
+  const stripped = coloured.replace(/\x1b\[[0-9;]*m/g, "");
+  assert.equal(stripped, normTable(norms, reportStyle({ color: false })));
+  const lines = stripped.split("\n");
+  assert.equal(lines[0]!.indexOf("verdict"), lines[1]!.indexOf("healthy"));
+  assert.equal(lines[1]!.indexOf("healthy"), lines[2]!.indexOf("suspicious"));
 });
 
-Deno.test("formatNumber", () => {
-  assert.equal(formatNumber(0.0123456), "0.0123");
-  assert.equal(formatNumber(1.5e-6), "1.500e-6");
-  assert.equal(formatNumber(0), "0.0000");
-  assert.equal(formatNumber(Infinity), "Infinity");
+Deno.test("normTable numbers: 4 decimals, exponent form when tiny or huge", () => {
+  const finding = normWith({ rms: 0.0123456, mean: 1.5e-6, min: 0, max: Infinity }, "healthy");
+  const row = normTable([finding], reportStyle({ color: false })).split("\n")[1]!;
+  assert.deepEqual(row.split(/ +/).slice(3, 7), ["0.0123", "0.0000", "Infinity", "1.500e-6"]);
 });
 
 Deno.test("renderReport shows every gate, the norm table, the blocks and the verdict", async () => {
