@@ -3,13 +3,15 @@
 // at once on the calling thread (attention.ts, checked against PyTorch elsewhere).
 
 import assert from "node:assert/strict";
-import { causalAttention } from "../../lib/inference/attention.ts";
+import { type AttentionShape, causalAttention } from "../../lib/inference/attention.ts";
 import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 const SHAPE = { nHead: 10, nHeadKv: 2, headDim: 64 };
+/** Head size 24 is no multiple of 16: the WebAssembly backend takes its TypeScript path. */
+const SMALL = { nHead: 6, nHeadKv: 3, headDim: 24 };
 
 /** Big enough to be split over 2 threads (batch · positions · heads · dim ≫ 2^17). */
 const CASES = [{ pos0: 40, batch: 24 }, { pos0: 0, batch: 33 }, { pos0: 300, batch: 1 }];
@@ -19,8 +21,14 @@ function randoms(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 2);
 }
 
-function viaKernels(k: Kernels, pos0: number, batch: number, seed: number): Float32Array {
-  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
+function viaKernels(
+  k: Kernels,
+  pos0: number,
+  batch: number,
+  seed: number,
+  shape: AttentionShape = SHAPE,
+): Float32Array {
+  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
   const positions = pos0 + batch;
   const q = k.alloc(batch * qDim * 4), out = k.alloc(batch * qDim * 4);
   const keys = k.alloc(positions * kvDim * 4), values = k.alloc(positions * kvDim * 4);
@@ -28,15 +36,20 @@ function viaKernels(k: Kernels, pos0: number, batch: number, seed: number): Floa
   k.f32(keys, positions * kvDim).set(randoms(positions * kvDim, seed + 1));
   k.f32(values, positions * kvDim).set(randoms(positions * kvDim, seed + 2));
   k.f32(out, batch * qDim).fill(NaN);
-  k.attention(SHAPE, { q, keys, values, out, pos0, batch });
+  k.attention(shape, { q, keys, values, out, pos0, batch });
   return k.f32(out, batch * qDim).slice();
 }
 
-function direct(pos0: number, batch: number, seed: number): Float32Array {
-  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
+function direct(
+  pos0: number,
+  batch: number,
+  seed: number,
+  shape: AttentionShape = SHAPE,
+): Float32Array {
+  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
   const positions = pos0 + batch, out = new Float32Array(batch * qDim);
   causalAttention(
-    SHAPE,
+    shape,
     randoms(batch * qDim, seed),
     randoms(positions * kvDim, seed + 1),
     randoms(positions * kvDim, seed + 2),
@@ -59,6 +72,29 @@ Deno.test("kernels.attention: reference and wasm (1 and 2 threads) equal causalA
       for (const k of backends) {
         const got = viaKernels(k, pos0, batch, 100 + i);
         assert.deepEqual(got, want, `${k.name} x${k.threads}: pos0 ${pos0}, batch ${batch}`);
+      }
+    }
+  } finally {
+    for (const k of backends) k.close();
+  }
+});
+
+Deno.test("kernels.attention: the TypeScript path of the wasm backend (head size 24, or more positions than its scratch holds) equals causalAttention", async () => {
+  const backends: Kernels[] = [];
+  for (const threads of [1, 2]) {
+    backends.push(await createWasmKernels({ bytes: 16 << 20, threads }));
+  }
+  try {
+    const cases: [AttentionShape, number, number][] = [
+      [SMALL, 40, 24],
+      [SMALL, 300, 1],
+      [{ nHead: 2, nHeadKv: 1, headDim: 16 }, 16400, 1], // 16,401 scores: past 128 KiB
+    ];
+    for (const [i, [shape, pos0, batch]] of cases.entries()) {
+      const want = direct(pos0, batch, 200 + i, shape);
+      for (const k of backends) {
+        const got = viaKernels(k, pos0, batch, 200 + i, shape);
+        assert.deepEqual(got, want, `${k.threads}t: head size ${shape.headDim}, pos0 ${pos0}`);
       }
     }
   } finally {

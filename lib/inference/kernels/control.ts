@@ -31,6 +31,7 @@
  */
 
 import { attendInMemory, type AttentionOperands, type AttentionShape } from "../attention.ts";
+import { attendWithKernels, attentionFitsKernels } from "./attention_wasm.ts";
 import type { KernelExports } from "./wasm_module.ts";
 
 /** Bytes at the start of the memory reserved for the control block and per-thread scratch. */
@@ -212,6 +213,11 @@ function runUnits(
   const att = job.attention;
   if (att === undefined) return runGroups(kernels, control, job, u0, u1, thread);
   const positions = att.operands.pos0 + att.operands.batch;
+  // The thread's decode scratch is free during an attention job: it holds the scores.
+  if (attentionFitsKernels(att.shape, positions, DECODE_SCRATCH_BYTES)) {
+    const scratch = control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES;
+    return attendWithKernels(kernels, control.i32.buffer, att.shape, att.operands, u0, u1, scratch);
+  }
   if (scores.length < positions) scores = new Float64Array(positions);
   attendInMemory(control.i32.buffer, att.shape, att.operands, u0, u1, scores);
 }

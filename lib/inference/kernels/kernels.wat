@@ -31,6 +31,20 @@
       (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
       (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 
+  ;; Lane i = the sum of the four lanes of a_i: a 4x4 transpose folded into the adds.
+  (func $hsum4_i32 (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128)
+      (result v128)
+    (local $u v128) (local $v v128)
+    (local.set $u (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1))))
+    (local.set $v (i32x4.add
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3))))
+    (i32x4.add
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u) (local.get $v))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u) (local.get $v))))
+
   ;; Stores the first n (1..4) of four f32 values at y.
   (func $put4 (param $y i32) (param $n i32)
       (param $s0 f32) (param $s1 f32) (param $s2 f32) (param $s3 f32)
@@ -631,19 +645,31 @@
   ;; f32((f64(s) / f64(t)) * wScale), so the results are bit-identical to it.
 ;;@relaxed
   ;;
-  ;; i16x8.relaxed_dot_i8x16_i7x16_s(q, code) adds pairs of q·code into i16 lanes (one
-  ;; pmaddubsw on x86; codes 0..2 are valid i7 operands, so the result is deterministic).
-  ;; Each lane gains at most 4·2·2·128 = 2048 in magnitude per 64-column block, so i16
-  ;; accumulators hold 16 blocks (1024 columns: -32768..32512) before they are widened
-  ;; into i32 accumulators. This measured ~1.7x faster than i32x4.relaxed_dot_i8x16_i7x16_add_s
+  ;; i16x8.relaxed_dot_i8x16_i7x16_s(q, c) adds pairs of q·c into i16 lanes (one
+  ;; pmaddubsw on x86; every c below is 0..8, a valid i7 operand, so the result is
+  ;; deterministic). This measured ~1.7x faster than i32x4.relaxed_dot_i8x16_i7x16_add_s
   ;; per 16 codes (which is pmaddubsw + pmaddwd + paddd on CPUs without AVX-VNNI).
+  ;;
+  ;; Decode with one shift: with y = x >> 4 (i16 lanes; what the high byte shifts into the
+  ;; low byte lands in bits 4..7, which the masks clear), the four bit pairs of a weight
+  ;; v128 x are x & 3 (code of bit pair 0), x & 12 (4·code of pair 1), y & 3 (pair 2) and
+  ;; y & 12 (4·code of pair 3). So per row and block: d0 + d2 + (d1 + d3) >> 2, where d1 + d3
+  ;; is 4·Σ code·q exactly and the arithmetic shift divides it exactly. One shift and four
+  ;; ands instead of three shifts and four ands, and one accumulator per row (no spills).
+  ;;
+  ;; Bounds (q in -128..127, codes 0..2): |d1 + d3| ≤ 2·2·8·128 = 4096 per lane; each lane of
+  ;; an accumulator changes per 64-column block by at most 2·(2·2·128) = 2048 downwards and
+  ;; 2032 upwards, so i16 accumulators hold 16 blocks (1024 columns: -32768..32512) before
+  ;; they are widened into i32 accumulators. tests/inference/kernels_ternary_test.ts runs
+  ;; every q at 127 and at -128 with every code 2 over whole and partial 1024-column chunks.
 
   (func $tern_4x1 (param $p i32) (param $q i32) (param $cols i32) (result v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
-    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
-    (local $m v128) (local $x v128) (local $end i32) (local $stop i32)
-    (local.set $m (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+    (local $m1 v128) (local $m4 v128) (local $x v128) (local $y v128)
+    (local $end i32) (local $stop i32)
+    (local.set $m1 (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+    (local.set $m4 (v128.const i8x16 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12))
     (local.set $end (i32.add (local.get $q) (local.get $cols)))
     (loop $chunk
       (local.set $h0 (v128.const i64x2 0 0))
@@ -653,58 +679,46 @@
       (local.set $stop (select (local.get $end) (i32.add (local.get $q) (i32.const 1024))
         (i32.lt_u (i32.sub (local.get $end) (local.get $q)) (i32.const 1024))))
       (loop $block
-        (local.set $q0 (v128.load offset=0 (local.get $q)))
-        (local.set $q1 (v128.load offset=16 (local.get $q)))
-        (local.set $q2 (v128.load offset=32 (local.get $q)))
-        (local.set $q3 (v128.load offset=48 (local.get $q)))
         (local.set $x (v128.load offset=0 (local.get $p)))
-        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.add
+        (local.set $y (i16x8.shr_u (local.get $x) (i32.const 4)))
+        (local.set $h0 (i16x8.add (i16x8.add (local.get $h0)
           (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
-              (v128.and (local.get $x) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
-          (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $q)) (v128.and (local.get $x) (local.get $m1)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=32 (local.get $q)) (v128.and (local.get $y) (local.get $m1)))))
+          (i16x8.shr_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $q)) (v128.and (local.get $x) (local.get $m4)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=48 (local.get $q)) (v128.and (local.get $y) (local.get $m4))))
+            (i32.const 2))))
         (local.set $x (v128.load offset=16 (local.get $p)))
-        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.add
+        (local.set $y (i16x8.shr_u (local.get $x) (i32.const 4)))
+        (local.set $h1 (i16x8.add (i16x8.add (local.get $h1)
           (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
-              (v128.and (local.get $x) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
-          (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $q)) (v128.and (local.get $x) (local.get $m1)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=32 (local.get $q)) (v128.and (local.get $y) (local.get $m1)))))
+          (i16x8.shr_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $q)) (v128.and (local.get $x) (local.get $m4)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=48 (local.get $q)) (v128.and (local.get $y) (local.get $m4))))
+            (i32.const 2))))
         (local.set $x (v128.load offset=32 (local.get $p)))
-        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.add
+        (local.set $y (i16x8.shr_u (local.get $x) (i32.const 4)))
+        (local.set $h2 (i16x8.add (i16x8.add (local.get $h2)
           (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
-              (v128.and (local.get $x) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
-          (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $q)) (v128.and (local.get $x) (local.get $m1)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=32 (local.get $q)) (v128.and (local.get $y) (local.get $m1)))))
+          (i16x8.shr_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $q)) (v128.and (local.get $x) (local.get $m4)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=48 (local.get $q)) (v128.and (local.get $y) (local.get $m4))))
+            (i32.const 2))))
         (local.set $x (v128.load offset=48 (local.get $p)))
-        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.add
+        (local.set $y (i16x8.shr_u (local.get $x) (i32.const 4)))
+        (local.set $h3 (i16x8.add (i16x8.add (local.get $h3)
           (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q0)
-              (v128.and (local.get $x) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q1)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 2)) (local.get $m))))
-          (i16x8.add
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q2)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 4)) (local.get $m)))
-            (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $q3)
-              (v128.and (i16x8.shr_u (local.get $x) (i32.const 6)) (local.get $m)))))))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=0 (local.get $q)) (v128.and (local.get $x) (local.get $m1)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=32 (local.get $q)) (v128.and (local.get $y) (local.get $m1)))))
+          (i16x8.shr_s (i16x8.add
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=16 (local.get $q)) (v128.and (local.get $x) (local.get $m4)))
+            (i16x8.relaxed_dot_i8x16_i7x16_s (v128.load offset=48 (local.get $q)) (v128.and (local.get $y) (local.get $m4))))
+            (i32.const 2))))
         (local.set $p (i32.add (local.get $p) (i32.const 64)))
         (local.set $q (i32.add (local.get $q) (i32.const 64)))
         (br_if $block (i32.lt_u (local.get $q) (local.get $stop))))
@@ -713,12 +727,11 @@
       (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
       (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
       (br_if $chunk (i32.lt_u (local.get $q) (local.get $end))))
-    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
-      (i32x4.splat (call $hsum_i32 (local.get $a0)))
-      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
-      (call $hsum_i32 (local.get $a3))))
+    (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
 
   ;; Two activation rows per weight decode. Per block, 16 dots into 8 i16 accumulators.
+  ;; (The one-shift decode above measured ~6% slower here: 8 accumulators, 8 activation
+  ;; vectors and the decoded codes do not fit V8's 15 xmm registers.)
   (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
       (param $out i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
@@ -814,14 +827,10 @@
       (local.set $b2 (i32x4.add (local.get $b2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
       (local.set $b3 (i32x4.add (local.get $b3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
       (br_if $chunk (i32.lt_u (local.get $qa) (local.get $end))))
-    (i32.store offset=0 (local.get $out) (call $hsum_i32 (local.get $a0)))
-    (i32.store offset=4 (local.get $out) (call $hsum_i32 (local.get $a1)))
-    (i32.store offset=8 (local.get $out) (call $hsum_i32 (local.get $a2)))
-    (i32.store offset=12 (local.get $out) (call $hsum_i32 (local.get $a3)))
-    (i32.store offset=16 (local.get $out) (call $hsum_i32 (local.get $b0)))
-    (i32.store offset=20 (local.get $out) (call $hsum_i32 (local.get $b1)))
-    (i32.store offset=24 (local.get $out) (call $hsum_i32 (local.get $b2)))
-    (i32.store offset=28 (local.get $out) (call $hsum_i32 (local.get $b3))))
+    (v128.store offset=0 (local.get $out)
+      (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (v128.store offset=16 (local.get $out)
+      (call $hsum4_i32 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
 ;;@end
 ;;@portable
   ;;
@@ -920,10 +929,7 @@
       (local.set $p (i32.add (local.get $p) (i32.const 64)))
       (local.set $q (i32.add (local.get $q) (i32.const 64)))
       (br_if $block (i32.lt_u (local.get $q) (local.get $end))))
-    (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1
-      (i32x4.splat (call $hsum_i32 (local.get $a0)))
-      (call $hsum_i32 (local.get $a1))) (call $hsum_i32 (local.get $a2)))
-      (call $hsum_i32 (local.get $a3))))
+    (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
 
   ;; The widening costs more than the weight decode here, so pairs are two single rows.
   (func $tern_4x2 (param $p i32) (param $qa i32) (param $qb i32) (param $cols i32)
@@ -934,20 +940,27 @@
       (call $tern_4x1 (local.get $p) (local.get $qb) (local.get $cols))))
 ;;@end
 
-  ;; Four row sums s (i32x4) of activation row b scaled back to floats into y[0..n).
+  ;; Four row sums s (i32x4) of activation row b scaled back to floats into y[0..n): the
+  ;; reference's f32((f64(s - Σq) / f64(t)) * wScale), two lanes per f64 operation (the
+  ;; same IEEE operations, so the same bits).
   (func $tern_store (param $s v128) (param $qsum i32) (param $t f32) (param $ws f64)
       (param $y i32) (param $n i32)
-    (local $td f64)
-    (local.set $td (f64.promote_f32 (local.get $t)))
-    (call $put4 (local.get $y) (local.get $n)
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 0 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 1 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 2 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))
-      (f32.demote_f64 (f64.mul (f64.div (f64.convert_i32_s
-        (i32.sub (i32x4.extract_lane 3 (local.get $s)) (local.get $qsum))) (local.get $td)) (local.get $ws)))))
+    (local $d v128) (local $w v128) (local $r v128)
+    (local.set $s (i32x4.sub (local.get $s) (i32x4.splat (local.get $qsum))))
+    (local.set $d (f64x2.splat (f64.promote_f32 (local.get $t))))
+    (local.set $w (f64x2.splat (local.get $ws)))
+    (local.set $r (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (f32x4.demote_f64x2_zero (f64x2.mul (local.get $w)
+        (f64x2.div (f64x2.convert_low_i32x4_s (local.get $s)) (local.get $d))))
+      (f32x4.demote_f64x2_zero (f64x2.mul (local.get $w)
+        (f64x2.div (f64x2.convert_low_i32x4_s
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $s) (local.get $s)))
+          (local.get $d))))))
+    (if (i32.ge_u (local.get $n) (i32.const 4))
+      (then (v128.store (local.get $y) (local.get $r)))
+      (else (call $put4 (local.get $y) (local.get $n)
+        (f32x4.extract_lane 0 (local.get $r)) (f32x4.extract_lane 1 (local.get $r))
+        (f32x4.extract_lane 2 (local.get $r)) (f32x4.extract_lane 3 (local.get $r))))))
 
   ;; y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b] for rows [r0, r1).
   ;; $scratch: 32 bytes of this thread's own memory for the pair results.
@@ -1090,6 +1103,151 @@
       (local.set $sum (i32.add (local.get $sum) (i32.const 4)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $B))))
+
+;; ---------------------------------------------------------------- attention (one head)
+  ;;
+  ;; The two products of lib/inference/attention.ts's causalAttention for one query head,
+  ;; with the same f64 operations in the same order, so the same bits; the softmax between
+  ;; them stays in TypeScript (Math.exp). A product of two f32 values is exact in f64, so
+  ;; q·k does not depend on rounding of the products; p·v rounds each product as
+  ;; JavaScript does (f64x2.mul, then f64x2.add: no fused multiply-add).
+
+  ;; s[j] = q·k_j · scale for j in [0, n): k_j at $k + j·$stride, $dim f32 values (a multiple
+  ;; of 4), four f64 partial sums over d mod 4 (lanes d0 d1 of $a, d2 d3 of $b) summed
+  ;; ((d0 + d1) + d2) + d3, as causalAttention does. Four positions per pass share each
+  ;; load of q and keep four independent chains of additions in flight.
+  (func (export "attention_scores") (param $q i32) (param $k i32) (param $stride i32)
+      (param $dim i32) (param $n i32) (param $scale f64) (param $s i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $x v128) (local $xl v128) (local $xh v128) (local $y v128)
+    (local $k0 i32) (local $k1 i32) (local $k2 i32) (local $k3 i32)
+    (local $d i32) (local $bytes i32) (local $j i32)
+    (local.set $bytes (i32.shl (local.get $dim) (i32.const 2)))
+    (block $done (loop $J
+      (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+      ;; Past the last position, the pass recomputes the last one (stored, then rewritten).
+      (local.set $k0 (local.get $k))
+      (local.set $k1 (select (i32.add (local.get $k0) (local.get $stride)) (local.get $k0)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 1)) (local.get $n))))
+      (local.set $k2 (select (i32.add (local.get $k1) (local.get $stride)) (local.get $k1)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 2)) (local.get $n))))
+      (local.set $k3 (select (i32.add (local.get $k2) (local.get $stride)) (local.get $k2)
+        (i32.lt_u (i32.add (local.get $j) (i32.const 3)) (local.get $n))))
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $b0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $b2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+      (local.set $d (i32.const 0))
+      (loop $D
+        (local.set $x (v128.load (i32.add (local.get $q) (local.get $d))))
+        (local.set $xl (f64x2.promote_low_f32x4 (local.get $x)))
+        (local.set $xh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+          (local.get $x) (local.get $x))))
+        (local.set $y (v128.load (i32.add (local.get $k0) (local.get $d))))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k1) (local.get $d))))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k2) (local.get $d))))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load (i32.add (local.get $k3) (local.get $d))))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $xl)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b3 (f64x2.add (local.get $b3) (f64x2.mul (local.get $xh)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (br_if $D (i32.lt_u (local.get $d) (local.get $bytes))))
+      ;; Lanes past n write into s[n..n+3), which the caller's scratch has room for.
+      (f64.store offset=0 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0)))
+        (f64x2.extract_lane 0 (local.get $b0))) (f64x2.extract_lane 1 (local.get $b0)))))
+      (f64.store offset=8 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))
+        (f64x2.extract_lane 0 (local.get $b1))) (f64x2.extract_lane 1 (local.get $b1)))))
+      (f64.store offset=16 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))
+        (f64x2.extract_lane 0 (local.get $b2))) (f64x2.extract_lane 1 (local.get $b2)))))
+      (f64.store offset=24 (local.get $s) (f64.mul (local.get $scale) (f64.add (f64.add (f64.add
+        (f64x2.extract_lane 0 (local.get $a3)) (f64x2.extract_lane 1 (local.get $a3)))
+        (f64x2.extract_lane 0 (local.get $b3))) (f64x2.extract_lane 1 (local.get $b3)))))
+      (local.set $k (i32.add (local.get $k3) (local.get $stride)))
+      (local.set $s (i32.add (local.get $s) (i32.const 32)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $J))))
+
+  ;; out[d] = f32(Σ_j p_j · v_j[d]) for d in [0, $dim) ($dim a multiple of 16): p the n f64
+  ;; weights at $p, v_j at $v + j·$stride; each sum in j order from 0, as causalAttention's
+  ;; acc[d] = acc[d] + w · v. Sixteen dimensions (eight f64x2 sums) per pass over j.
+  (func (export "attention_values") (param $p i32) (param $v i32) (param $stride i32)
+      (param $dim i32) (param $n i32) (param $out i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $w v128) (local $y v128) (local $pj i32) (local $end i32) (local $vp i32)
+    (local $d i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 3))))
+    (block $done (loop $D
+      (br_if $done (i32.ge_u (local.get $d) (local.get $dim)))
+      (local.set $a0 (v128.const i64x2 0 0)) (local.set $b0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0)) (local.set $b1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0)) (local.set $b2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0)) (local.set $b3 (v128.const i64x2 0 0))
+      (local.set $pj (local.get $p))
+      (local.set $vp (local.get $v))
+      (block $none (loop $J
+        (br_if $none (i32.ge_u (local.get $pj) (local.get $end)))
+        (local.set $w (f64x2.splat (f64.load (local.get $pj))))
+        (local.set $y (v128.load offset=0 (local.get $vp)))
+        (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b0 (f64x2.add (local.get $b0) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=16 (local.get $vp)))
+        (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b1 (f64x2.add (local.get $b1) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=32 (local.get $vp)))
+        (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $y (v128.load offset=48 (local.get $vp)))
+        (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $b3 (f64x2.add (local.get $b3) (f64x2.mul (local.get $w)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15
+            (local.get $y) (local.get $y))))))
+        (local.set $vp (i32.add (local.get $vp) (local.get $stride)))
+        (local.set $pj (i32.add (local.get $pj) (i32.const 8)))
+        (br $J)))
+      (v128.store offset=0 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a0)) (f32x4.demote_f64x2_zero (local.get $b0))))
+      (v128.store offset=16 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a1)) (f32x4.demote_f64x2_zero (local.get $b1))))
+      (v128.store offset=32 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a2)) (f32x4.demote_f64x2_zero (local.get $b2))))
+      (v128.store offset=48 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (local.get $a3)) (f32x4.demote_f64x2_zero (local.get $b3))))
+      (local.set $out (i32.add (local.get $out) (i32.const 64)))
+      (local.set $v (i32.add (local.get $v) (i32.const 64)))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (br $D))))
 
   ;; ---------------------------------------------------------------- int8 output head
 

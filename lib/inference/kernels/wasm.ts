@@ -71,6 +71,11 @@ export interface WasmKernelOptions {
   simd?: SimdVariant;
   /** How long an idle worker spins before sleeping, in µs (default 300). */
   spinMicros?: number;
+  /**
+   * A compiled module of the `simd` variant to run instead of the built-in one
+   * (benchmarks comparing a candidate kernel with the current one in one process).
+   */
+  module?: WebAssembly.Module;
 }
 
 const PAGE = 65536;
@@ -78,9 +83,11 @@ const MAX_PAGES = 65536;
 /** Matmuls smaller than this many multiply-adds run on the calling thread alone. */
 const SMALL_JOB = 1 << 17;
 /**
- * Attention runs in JavaScript (scalar f64, q·k and p·v per position and dimension): a
- * multiply-add of it costs about as much as 16 of a SIMD matmul's, so a single token's
- * attention is worth splitting over the threads from a few positions on.
+ * Attention's multiply-adds are f64 (two per SIMD operation, attention_wasm.ts): one was
+ * counted as 16 of a SIMD matmul's when attention ran in scalar TypeScript, so that a single
+ * token's attention is split over the threads from a few positions on. The f64x2 kernels
+ * measured 3.4–3.8× faster than that code (bench/attention_bench.ts); the weight has not
+ * been re-tuned for them (about 4 would match), so attention may split a little early.
  */
 const ATTENTION_COST = 16;
 
@@ -256,7 +263,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   const variant = opts.simd ?? (relaxedSimdSupported() ? "relaxed" : "portable");
   const spinMicros = opts.spinMicros ?? 300;
 
-  const module = await compileKernelModule(variant);
+  const module = opts.module ?? await compileKernelModule(variant);
   const memory = new WebAssembly.Memory(
     { initial: pages, maximum: pages, shared: true } as WebAssembly.MemoryDescriptor,
   );

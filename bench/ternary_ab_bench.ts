@@ -1,0 +1,185 @@
+/**
+ * In-process A/B of the ternary kernel: the relaxed-SIMD module assembled from
+ * a git revision's `kernels.wat` (the base, default `main`) against the one
+ * assembled from the working tree's, on the BitNet 2B shapes (2560 × 2560,
+ * 6912 × 2560, 2560 × 6912), at 1 and 2 threads. Both run in one process, in
+ * alternating rounds; each side keeps its best time per shape, so that a
+ * machine shared with other processes disturbs both alike. Prints GB/s of
+ * packed weights read (rows · cols / 4 bytes per product) and new ÷ base.
+ * Also checks that both sides give the same bits on every shape.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/ternary_ab_bench.ts                      # base: main
+ * deno run -A bench/ternary_ab_bench.ts --base HEAD~1 --rounds 15 --batch 1
+ * deno run -A bench/ternary_ab_bench.ts --shapes 2560x2560 --layers 8   # + 8 layers from DRAM
+ * deno run -A bench/ternary_ab_bench.ts --op score --threads 1            # int8 head screening
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Kernels } from "../lib/inference/kernels/api.ts";
+import { assembleKernels } from "../lib/inference/kernels/assemble.ts";
+import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    base: { type: "string", default: "main" },
+    rounds: { type: "string", default: "9" },
+    reps: { type: "string", default: "5" },
+    batch: { type: "string", default: "1" },
+    threads: { type: "string", default: "1,2" },
+    shapes: { type: "string" },
+    op: { type: "string", default: "ternary" },
+    layers: { type: "string", default: "0" },
+  },
+});
+const ROUNDS = Number(values.rounds), REPS = Number(values.reps), BATCH = Number(values.batch);
+/** ternary: the 2B projections; score: the int8 head's screening (vocabulary rows × hidden). */
+const OP = values.op === "score" ? "score" : "ternary";
+const SHAPES = (values.shapes ?? (OP === "score" ? "32768x2560" : "2560x2560,6912x2560,2560x6912"))
+  .split(",").map((s) => s.split("x").map(Number) as [number, number]);
+/**
+ * With --layers N (ternary): one more entry running the 7 products of N 2B layers in a row
+ * (q, k, v, o 2560 x 2560; gate, up 6912 x 2560; down 2560 x 6912), each matrix its own
+ * memory, so that the weights stream from DRAM as in a generated token.
+ */
+const LAYERS = OP === "ternary" ? Number(values.layers) : 0;
+const LAYER: [number, number][] = [
+  [2560, 2560],
+  [2560, 2560],
+  [2560, 2560],
+  [2560, 2560],
+  [6912, 2560],
+  [6912, 2560],
+  [2560, 6912],
+];
+/** Bytes of weights a product reads per element. */
+const BYTES_PER_WEIGHT = OP === "score" ? 1 : 0.25;
+const WAT = "lib/inference/kernels/kernels.wat";
+
+async function baseWat(rev: string): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["show", `${rev}:${WAT}`] }).output();
+  if (!out.success) throw new Error(`git show ${rev}:${WAT} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+let seed = 7;
+function rnd(): number {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+}
+
+/** What one entry of the table runs: a label, the weight bytes it reads, its run and outputs. */
+interface Entry {
+  label: string;
+  bytes: number;
+  run: () => void;
+  out: () => Uint8Array;
+}
+
+/** One side's kernels with every entry's weights and activations in place. */
+async function side(module: WebAssembly.Module, threads: number) {
+  const all = [...SHAPES, ...Array.from({ length: LAYERS }, () => LAYER).flat()];
+  let bytes = 1 << 22;
+  for (const [r, c] of all) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
+  const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
+  seed = 7; // both sides get the same data
+  const make = (rows: number, cols: number) =>
+    OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols);
+  const entries: Entry[] = SHAPES.map(([rows, cols]) => ({
+    label: `${rows} x ${cols}`,
+    bytes: rows * cols * BYTES_PER_WEIGHT,
+    ...make(rows, cols),
+  }));
+  if (LAYERS > 0) {
+    const runs = Array.from({ length: LAYERS }, () => LAYER.map(([r, c]) => make(r, c))).flat();
+    entries.push({
+      label: `${LAYERS} layers x 7 products`,
+      bytes: LAYERS * LAYER.reduce((a, [r, c]) => a + r * c * BYTES_PER_WEIGHT, 0),
+      run: () => runs.forEach((p) => p.run()),
+      out: () => runs[runs.length - 1]!.out(),
+    });
+  }
+  return { k, entries };
+}
+
+/** A ternary product of random trits and activations (BATCH rows). */
+function ternaryRun(k: Kernels, rows: number, cols: number) {
+  const trits = Int8Array.from({ length: rows * cols }, () => Math.floor(rnd() * 3) - 1);
+  const w = k.alloc(k.ternaryBytes(rows, cols));
+  k.packTernary(trits, rows, cols, w);
+  const x = k.alloc(BATCH * cols * 4);
+  k.f32(x, BATCH * cols).set(Float32Array.from({ length: BATCH * cols }, () => rnd() * 2 - 1));
+  const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
+  k.quantizeRowsI8(x, q, t, s, cols, BATCH);
+  const y = k.alloc(BATCH * rows * 4);
+  const run = () => k.matmulTernary(w, 0.5, q, t, s, y, rows, cols, BATCH);
+  return { run, out: () => new Uint8Array(k.f32(y, BATCH * rows).slice().buffer) };
+}
+
+/** The int8 head's screening: random int8 rows times one int16 activation row. */
+function scoreRun(k: Kernels, rows: number, cols: number) {
+  const w = k.alloc(rows * cols), x = k.alloc(cols * 2), y = k.alloc(rows * 4);
+  const W = k.i8(w, rows * cols);
+  for (let i = 0; i < W.length; i++) W[i] = Math.floor(rnd() * 255) - 127;
+  const X = new Int16Array(k.buffer, x, cols);
+  for (let c = 0; c < cols; c++) X[c] = Math.floor(rnd() * 255) - 127;
+  const run = () => k.scoreRowsI8(w, x, y, rows, cols);
+  return { run, out: () => new Uint8Array(k.i32(y, rows).slice().buffer) };
+}
+
+function best(run: () => void): number {
+  let b = Infinity;
+  for (let i = 0; i < REPS; i++) {
+    const t0 = performance.now();
+    run();
+    b = Math.min(b, performance.now() - t0);
+  }
+  return b;
+}
+
+const wats = { base: await baseWat(values.base), new: await Deno.readTextFile(WAT) };
+const modules = {
+  base: await WebAssembly.compile(
+    (await assembleKernels(wats.base)).relaxed as Uint8Array<ArrayBuffer>,
+  ),
+  new: await WebAssembly.compile(
+    (await assembleKernels(wats.new)).relaxed as Uint8Array<ArrayBuffer>,
+  ),
+};
+const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
+console.log(`# ${OP} A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
+console.log(`load average at start: ${load()}`);
+console.log("| threads | product | base GB/s | new GB/s | new/base | same bits |");
+console.log("|---|---|---|---|---|---|");
+for (const threads of values.threads.split(",").map(Number)) {
+  const a = await side(modules.base, threads), b = await side(modules.new, threads);
+  try {
+    const ta = a.entries.map(() => Infinity), tb = a.entries.map(() => Infinity);
+    for (let r = 0; r < ROUNDS; r++) {
+      a.entries.forEach((_, i) => {
+        const first = r % 2 ? b : a, second = r % 2 ? a : b;
+        const t1 = best(first.entries[i]!.run), t2 = best(second.entries[i]!.run);
+        const [tA, tB] = r % 2 ? [t2, t1] : [t1, t2];
+        ta[i] = Math.min(ta[i]!, tA);
+        tb[i] = Math.min(tb[i]!, tB);
+      });
+    }
+    a.entries.forEach((e, i) => {
+      const gb = (ms: number) => (e.bytes / 1e9 / (ms / 1000)).toFixed(2);
+      const oa = e.out(), ob = b.entries[i]!.out();
+      const same = oa.length === ob.length && oa.every((v, j) => v === ob[j]);
+      console.log(
+        `| ${threads} | ${e.label} | ${gb(ta[i]!)} | ${gb(tb[i]!)} | ` +
+          `${(ta[i]! / tb[i]!).toFixed(3)} | ${same ? "yes" : "NO"} |`,
+      );
+    });
+  } finally {
+    a.k.close();
+    b.k.close();
+  }
+}
+console.log(`load average at end: ${load()}`);
