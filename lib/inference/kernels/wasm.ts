@@ -498,6 +498,12 @@ function wasmKernels(
       spans("rmsnorm", ["x", x, batch * n * 4], ["g", g, n * 4], ["out", out, batch * n * 4]);
       k.rmsnorm(x, g, out, n, batch, eps);
     },
+    relu2Mul(gate, up, n) {
+      checkDims("relu2Mul", 1, Math.max(n, 1), 1, 1);
+      if (n === 0) return;
+      spans("relu2Mul", ["gate", gate, n * 4], ["up", up, n * 4]);
+      k.relu2_mul(gate, up, n);
+    },
     scoreRowsI8(w, x, y, rows, cols) {
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;
