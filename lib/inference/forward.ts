@@ -7,8 +7,9 @@
  * carry the two sub-norms and ternary weights (so their inputs are quantized
  * to int8 per token), Llama layers float weights; relu² vs SiLU and the RoPE
  * pairing come from the hyperparameters. The element-wise steps (embedding
- * lookup, residual add, gated activation) are plain TypeScript over views of
- * kernel memory: O(width) per token, next to O(width²) for the projections.
+ * lookup, residual add, Llama's SiLU gate) are plain TypeScript over views of
+ * kernel memory: O(width) per token, next to O(width²) for the projections; BitNet's
+ * relu² gate is a kernel (TypeScript took ~1.5 ms of a 1-thread token, 30 layers).
  *
  * @example
  * ```ts
@@ -106,7 +107,7 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
     k.rmsnorm(s.x, L.ffnNorm, s.xb, p.nEmbd, n, eps); // f = rms(h, ffn_norm)
     const f = input(s.xb, p.nEmbd, L.wGate, L.wUp); // AQ(f), once for gate and up
     linearGroup(k, [L.wGate, L.wUp], f, [s.gate, s.up], n); // g = BL(f, Wgate), u = BL(f, Wup)
-    gatedActivation(p.activation, view(s.gate, p.nFf), view(s.up, p.nFf)); // m = relu(g)²·u (Llama: silu(g)·u)
+    gatedActivation(k, p.activation, s.gate, s.up, n * p.nFf); // m = relu(g)²·u (Llama: silu(g)·u)
     if (L.ffnSubNorm !== undefined) k.rmsnorm(s.gate, L.ffnSubNorm, s.gate, p.nFf, n, eps); // m = rms(m, ffn_sub_norm)
     linear(k, L.wDown, input(s.gate, p.nFf, L.wDown), s.xb, n); // d = BL(m, Wdown)
     residual(); // h = h + d
@@ -154,17 +155,12 @@ function embed(
   }
 }
 
-/** gate ← relu(gate)²·up (BitNet) or silu(gate)·up (Llama), element-wise. */
-function gatedActivation(kind: Activation, gate: Float32Array, up: Float32Array): void {
-  if (kind === "relu2") {
-    for (let i = 0; i < gate.length; i++) {
-      const g = gate[i]! > 0 ? gate[i]! : 0;
-      gate[i] = g * g * up[i]!;
-    }
-  } else {
-    for (let i = 0; i < gate.length; i++) {
-      const g = gate[i]!;
-      gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
-    }
-  }
+/**
+ * gate ← relu(gate)²·up (BitNet, a kernel: one pass in SIMD) or silu(gate)·up (Llama),
+ * element-wise over `n` floats.
+ */
+function gatedActivation(k: Kernels, kind: Activation, gate: Ptr, up: Ptr, n: number): void {
+  if (kind === "relu2") return k.relu2Mul(gate, up, n);
+  const g = k.f32(gate, n), u = k.f32(up, n);
+  for (let i = 0; i < n; i++) g[i] = (g[i]! / (1 + Math.exp(-g[i]!))) * u[i]!;
 }

@@ -405,6 +405,35 @@ for (const simd of VARIANTS) {
           }
         });
 
+        await t.step("relu2Mul: relu(g)²·u rounded once from f64, bit for bit", () => {
+          // Edge values first (−0, NaN, ±Inf, a product that overflows f32), then random;
+          // n = 7 and 2561 leave a tail after the 4-wide SIMD loop.
+          const edge = [-0, 0, -1.5, NaN, Infinity, -Infinity, 3e30, 1e-30, 2];
+          const edgeUp = [-2, -3, 5, 1, 0.5, 7, 3e30, -1e-30, NaN];
+          for (const n of [7, 9, 2561]) {
+            const g = randomF32(n, n, 3), u = randomF32(n, n + 1, 3);
+            for (let i = 0; i < Math.min(n, edge.length); i++) {
+              [g[i], u[i]] = [edge[i]!, edgeUp[i]!];
+            }
+            const want = new Float32Array(n);
+            for (let i = 0; i < n; i++) {
+              const r = g[i]! > 0 ? g[i]! : 0;
+              want[i] = Math.fround((r * r) * u[i]!); // f64 products, one rounding to f32
+            }
+            for (const kk of [k, ref]) {
+              const pg = put(kk, g), pu = put(kk, u);
+              kk.relu2Mul(pg, pu, n);
+              const got = kk.f32(pg, n);
+              for (let i = 0; i < n; i++) {
+                assert.ok(
+                  Object.is(got[i], want[i]),
+                  `${kk.name} relu2Mul n=${n} [${i}]: ${got[i]} vs ${want[i]}`,
+                );
+              }
+            }
+          }
+        });
+
         await t.step("unsupported shapes and pointers throw RangeError", () => {
           const p = k.alloc(4096);
           assert.throws(() => k.matmulF32(p, p, p, 2, 8, 1), RangeError);

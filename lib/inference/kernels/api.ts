@@ -168,6 +168,12 @@ export interface Kernels {
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
 
+  /**
+   * BitNet's gated activation, gate[i] = relu(gate[i])² · up[i] over `n` floats, each
+   * product in f64 and rounded once to f32 (relu maps NaN and −0 to +0).
+   */
+  relu2Mul(gate: Ptr, up: Ptr, n: number): void;
+
   /** Stops worker threads. */
   close(): void;
 }

@@ -1355,7 +1355,43 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $R))))
 
-  ;; ---------------------------------------------------------------- rmsnorm
+;; ---------------------------------------------------------------- relu² gate
+
+  ;; gate = relu(gate)² · up over n floats, each product in f64 and rounded once to f32,
+  ;; like the reference: relu maps NaN and −0 to +0, (g·g) is exact in f64.
+  (func (export "relu2_mul") (param $gate i32) (param $up i32) (param $n i32)
+    (local $i i32) (local $n4 i32) (local $g v128) (local $u v128) (local $lo v128)
+    (local $hi v128) (local $d f64)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $vdone (loop $V
+      (br_if $vdone (i32.ge_u (local.get $i) (local.get $n4)))
+      (local.set $g (v128.load (i32.add (local.get $gate) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $u (v128.load (i32.add (local.get $up) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $lo (f64x2.promote_low_f32x4 (local.get $g)))
+      (local.set $hi (f64x2.promote_low_f32x4
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $g) (local.get $g))))
+      (local.set $lo (v128.and (local.get $lo) (f64x2.gt (local.get $lo) (v128.const i64x2 0 0))))
+      (local.set $hi (v128.and (local.get $hi) (f64x2.gt (local.get $hi) (v128.const i64x2 0 0))))
+      (v128.store (i32.add (local.get $gate) (i32.shl (local.get $i) (i32.const 2)))
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.mul (local.get $lo) (local.get $lo))
+            (f64x2.promote_low_f32x4 (local.get $u))))
+          (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.mul (local.get $hi) (local.get $hi))
+            (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $u) (local.get $u)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $V)))
+    (block $tdone (loop $T
+      (br_if $tdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $d (f64.promote_f32 (f32.load (i32.add (local.get $gate) (i32.shl (local.get $i) (i32.const 2))))))
+      (local.set $d (select (local.get $d) (f64.const 0) (f64.gt (local.get $d) (f64.const 0))))
+      (f32.store (i32.add (local.get $gate) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.demote_f64 (f64.mul (f64.mul (local.get $d) (local.get $d))
+          (f64.promote_f32 (f32.load (i32.add (local.get $up) (i32.shl (local.get $i) (i32.const 2))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $T))))
+
+    ;; ---------------------------------------------------------------- rmsnorm
 
   ;; out = g ⊙ x / sqrt(mean(x²) + eps) per row of n, in f64 like the reference (only
   ;; the order of the sum of squares differs). Any n; out may equal x.

@@ -164,6 +164,13 @@ export function createReferenceKernels(bytes: number): Kernels {
       attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
     },
     rmsnorm: rmsnormRows(v),
+    relu2Mul(gate, up, n) {
+      const G = v.f32(gate, n), U = v.f32(up, n);
+      for (let i = 0; i < n; i++) {
+        const g = G[i]! > 0 ? G[i]! : 0;
+        G[i] = g * g * U[i]!;
+      }
+    },
     scoreRowsI8(w, x, y, rows, cols) {
       const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);
       for (let r = 0; r < rows; r++) {

@@ -362,6 +362,27 @@ function ternaryMatmuls(
   };
 }
 
+/** The row-wise steps, on the calling thread: argument checks, then the export. */
+function elementwise(
+  k: KernelExports,
+  spans: ReturnType<typeof spansIn>,
+): Pick<Kernels, "rmsnorm" | "relu2Mul"> {
+  return {
+    rmsnorm(x, g, out, n, batch, eps) {
+      checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
+      if (n === 0 || batch === 0) return;
+      spans("rmsnorm", ["x", x, batch * n * 4], ["g", g, n * 4], ["out", out, batch * n * 4]);
+      k.rmsnorm(x, g, out, n, batch, eps);
+    },
+    relu2Mul(gate, up, n) {
+      checkDims("relu2Mul", 1, Math.max(n, 1), 1, 1);
+      if (n === 0) return;
+      spans("relu2Mul", ["gate", gate, n * 4], ["up", up, n * 4]);
+      k.relu2_mul(gate, up, n);
+    },
+  };
+}
+
 /** Attention: argument checks, then one job split by query heads across the threads. */
 function attentionOverThreads(
   spans: ReturnType<typeof spansIn>,
@@ -492,12 +513,7 @@ function wasmKernels(
     },
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),
-    rmsnorm(x, g, out, n, batch, eps) {
-      checkDims("rmsnorm", 1, Math.max(n, 1), batch, 1);
-      if (n === 0 || batch === 0) return;
-      spans("rmsnorm", ["x", x, batch * n * 4], ["g", g, n * 4], ["out", out, batch * n * 4]);
-      k.rmsnorm(x, g, out, n, batch, eps);
-    },
+    ...elementwise(k, spans),
     scoreRowsI8(w, x, y, rows, cols) {
       checkDims("scoreRowsI8", rows, cols, 1, 16);
       if (rows === 0) return;

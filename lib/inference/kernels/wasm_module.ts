@@ -48,6 +48,8 @@ export interface KernelExports {
   /** I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3. */
   i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
+  /** gate = relu(gate)² · up over n floats, each in f64 rounded once. */
+  relu2_mul(gate: N, up: N, n: N): void;
   /** One head's scores q·k_j · scale (f64) of n positions into `s` (attention_wasm.ts). */
   attention_scores(q: N, k: N, stride: N, dim: N, n: N, scale: N, s: N): void;
   /** One head's output f32(Σ_j p_j · v_j) from n f64 weights at `p` (attention_wasm.ts). */
