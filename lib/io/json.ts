@@ -41,6 +41,11 @@ export function isJsonObject(v: unknown): v is JsonObject {
  */
 export async function readJsonFile(path: string): Promise<JsonObject> {
   const text = await rethrowAs(InputError, `${path}: cannot read`, Deno.readTextFile(path));
+  return parseJsonObject(text, path);
+}
+
+/** `text` parsed as a JSON object; anything else is a FormatError naming `path`. */
+function parseJsonObject(text: string, path: string): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -63,11 +68,10 @@ export async function readJsonFile(path: string): Promise<JsonObject> {
  * ```
  */
 export async function readJsonIfExists(path: string): Promise<JsonObject | undefined> {
-  try {
-    await Deno.stat(path);
-  } catch (e) {
+  // One read, its NotFound taken for absence: no stat beforehand for the file to change after.
+  const text = await Deno.readTextFile(path).catch((e) => {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new InputError(`${path}: cannot read (${(e as Error).message})`, { cause: e });
-  }
-  return await readJsonFile(path);
+  });
+  return text === undefined ? undefined : parseJsonObject(text, path);
 }

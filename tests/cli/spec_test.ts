@@ -6,9 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-
 import { envNames, launchArgs, networkHosts, writeFolders } from "../../lib/cli/launch.ts";
-
 import {
   type AnyParsedArgs,
   parseTaskArgs,
