@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { attendInMemory } from "../lib/inference/attention.ts";
 import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
+import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,8 +29,8 @@ const LAYERS = 30, ROUNDS = Number(values.rounds);
 const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
 
 const k = await createWasmKernels({ bytes: 64 << 20, threads: 1 });
-let seed = 5;
-const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+const uniform = mulberry32(5);
+const rnd = () => uniform() * 2 - 1;
 console.log(`load average at start: ${Deno.loadavg().map((v) => v.toFixed(2)).join(" ")}`);
 console.log("| positions | TypeScript ms/token | WebAssembly ms/token | ratio | same bits |");
 console.log("|---|---|---|---|---|");

@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import type { Kernels } from "../lib/inference/kernels/api.ts";
 import { assembleKernels } from "../lib/inference/kernels/assemble.ts";
 import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
+import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -66,11 +67,8 @@ async function baseWat(rev: string): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-let seed = 7;
-function rnd(): number {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-  return seed / 2 ** 32;
-}
+const SEED = 7;
+let rnd = mulberry32(SEED);
 
 /** What one entry of the table runs: a label, the weight bytes it reads, its run and outputs. */
 interface Entry {
@@ -86,7 +84,7 @@ async function side(module: WebAssembly.Module, threads: number) {
   let bytes = 1 << 22;
   for (const [r, c] of all) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
   const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
-  seed = 7; // both sides get the same data
+  rnd = mulberry32(SEED); // both sides get the same data
   const make = (rows: number, cols: number) =>
     OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols);
   const entries: Entry[] = SHAPES.map(([rows, cols]) => ({
@@ -142,14 +140,9 @@ function best(run: () => void): number {
 }
 
 const wats = { base: await baseWat(values.base), new: await Deno.readTextFile(WAT) };
-const modules = {
-  base: await WebAssembly.compile(
-    (await assembleKernels(wats.base)).relaxed as Uint8Array<ArrayBuffer>,
-  ),
-  new: await WebAssembly.compile(
-    (await assembleKernels(wats.new)).relaxed as Uint8Array<ArrayBuffer>,
-  ),
-};
+const relaxedModule = async (wat: string) =>
+  await WebAssembly.compile((await assembleKernels(wat)).relaxed as Uint8Array<ArrayBuffer>);
+const modules = { base: await relaxedModule(wats.base), new: await relaxedModule(wats.new) };
 const load = () => Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
 console.log(`# ${OP} A/B: base ${values.base} vs working tree, batch ${BATCH}, ${ROUNDS} rounds`);
 console.log(`load average at start: ${load()}`);

@@ -21,6 +21,17 @@ function randoms(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * 2);
 }
 
+/** The random q, keys and values of one case (`seed`, `seed + 1`, `seed + 2`). */
+function inputs(shape: AttentionShape, pos0: number, batch: number, seed: number) {
+  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
+  const positions = pos0 + batch;
+  return {
+    q: randoms(batch * qDim, seed),
+    keys: randoms(positions * kvDim, seed + 1),
+    values: randoms(positions * kvDim, seed + 2),
+  };
+}
+
 function viaKernels(
   k: Kernels,
   pos0: number,
@@ -28,13 +39,13 @@ function viaKernels(
   seed: number,
   shape: AttentionShape = SHAPE,
 ): Float32Array {
-  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
-  const positions = pos0 + batch;
+  const data = inputs(shape, pos0, batch, seed);
+  const qDim = shape.nHead * shape.headDim, kvLength = data.keys.length;
   const q = k.alloc(batch * qDim * 4), out = k.alloc(batch * qDim * 4);
-  const keys = k.alloc(positions * kvDim * 4), values = k.alloc(positions * kvDim * 4);
-  k.f32(q, batch * qDim).set(randoms(batch * qDim, seed));
-  k.f32(keys, positions * kvDim).set(randoms(positions * kvDim, seed + 1));
-  k.f32(values, positions * kvDim).set(randoms(positions * kvDim, seed + 2));
+  const keys = k.alloc(kvLength * 4), values = k.alloc(kvLength * 4);
+  k.f32(q, batch * qDim).set(data.q);
+  k.f32(keys, kvLength).set(data.keys);
+  k.f32(values, kvLength).set(data.values);
   k.f32(out, batch * qDim).fill(NaN);
   k.attention(shape, { q, keys, values, out, pos0, batch });
   return k.f32(out, batch * qDim).slice();
@@ -46,18 +57,9 @@ function direct(
   seed: number,
   shape: AttentionShape = SHAPE,
 ): Float32Array {
-  const qDim = shape.nHead * shape.headDim, kvDim = shape.nHeadKv * shape.headDim;
-  const positions = pos0 + batch, out = new Float32Array(batch * qDim);
-  causalAttention(
-    shape,
-    randoms(batch * qDim, seed),
-    randoms(positions * kvDim, seed + 1),
-    randoms(positions * kvDim, seed + 2),
-    out,
-    pos0,
-    batch,
-    new Float64Array(positions),
-  );
+  const { q, keys, values } = inputs(shape, pos0, batch, seed);
+  const out = new Float32Array(q.length);
+  causalAttention(shape, q, keys, values, out, pos0, batch, new Float64Array(pos0 + batch));
   return out;
 }
 
@@ -105,14 +107,10 @@ Deno.test("kernels.attention: the TypeScript path of the wasm backend (head size
 Deno.test("causalAttention over a range of heads computes exactly those heads", () => {
   const { pos0, batch } = CASES[0]!;
   const whole = direct(pos0, batch, 7);
-  const qDim = SHAPE.nHead * SHAPE.headDim, kvDim = SHAPE.nHeadKv * SHAPE.headDim;
-  const positions = pos0 + batch, out = new Float32Array(batch * qDim).fill(NaN);
-  const args = [
-    randoms(batch * qDim, 7),
-    randoms(positions * kvDim, 8),
-    randoms(positions * kvDim, 9),
-  ] as const;
-  causalAttention(SHAPE, ...args, out, pos0, batch, new Float64Array(positions), [3, 7]);
+  const qDim = SHAPE.nHead * SHAPE.headDim;
+  const { q, keys, values } = inputs(SHAPE, pos0, batch, 7);
+  const out = new Float32Array(q.length).fill(NaN);
+  causalAttention(SHAPE, q, keys, values, out, pos0, batch, new Float64Array(pos0 + batch), [3, 7]);
   for (let t = 0; t < batch; t++) {
     for (let h = 0; h < SHAPE.nHead; h++) {
       const at = t * qDim + h * SHAPE.headDim;

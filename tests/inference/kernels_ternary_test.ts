@@ -46,20 +46,30 @@ function caseData(c: Case) {
   return { x, trits, scales };
 }
 
-/** The outputs of every product of `c` on `k`, through matmulTernaryParts. */
-function runParts(k: Kernels, c: Case, poison = NaN): Float32Array[] {
+/** A case's activations quantized on `k` and its products' weights packed there (no outputs yet). */
+function loadCase(k: Kernels, c: Case) {
   const { x, trits, scales } = caseData(c);
   const { cols, batch } = c;
   const px = k.alloc(batch * cols * 4);
   k.f32(px, batch * cols).set(x);
   const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
   k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
-  const products: TernaryProduct[] = c.rows.map((rows, i) => {
+  const weights = c.rows.map((rows, i) => {
     const w = k.alloc(k.ternaryBytes(rows, cols));
     k.packTernary(trits[i]!, rows, cols, w);
-    const y: Ptr = k.alloc(batch * rows * 4);
-    k.f32(y, batch * rows).fill(poison);
-    return { w, wScale: scales[i]!, y, rows };
+    return { w, wScale: scales[i]!, rows };
+  });
+  return { pq, pt, ps, weights };
+}
+
+/** The outputs of every product of `c` on `k`, through matmulTernaryParts. */
+function runParts(k: Kernels, c: Case): Float32Array[] {
+  const { cols, batch } = c;
+  const { pq, pt, ps, weights } = loadCase(k, c);
+  const products: TernaryProduct[] = weights.map((p) => {
+    const y: Ptr = k.alloc(batch * p.rows * 4);
+    k.f32(y, batch * p.rows).fill(NaN); // unwritten outputs stay NaN
+    return { ...p, y };
   });
   k.matmulTernaryParts(products, pq, pt, ps, cols, batch);
   return products.map((p) => k.f32(p.y, batch * p.rows).slice());
@@ -67,17 +77,11 @@ function runParts(k: Kernels, c: Case, poison = NaN): Float32Array[] {
 
 /** The same products one matmulTernary call each. */
 function runOneByOne(k: Kernels, c: Case): Float32Array[] {
-  const { x, trits, scales } = caseData(c);
   const { cols, batch } = c;
-  const px = k.alloc(batch * cols * 4);
-  k.f32(px, batch * cols).set(x);
-  const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
-  return c.rows.map((rows, i) => {
-    const w = k.alloc(k.ternaryBytes(rows, cols));
-    k.packTernary(trits[i]!, rows, cols, w);
+  const { pq, pt, ps, weights } = loadCase(k, c);
+  return weights.map(({ w, wScale, rows }) => {
     const y = k.alloc(batch * rows * 4);
-    k.matmulTernary(w, scales[i]!, pq, pt, ps, y, rows, cols, batch);
+    k.matmulTernary(w, wScale, pq, pt, ps, y, rows, cols, batch);
     return k.f32(y, batch * rows).slice();
   });
 }

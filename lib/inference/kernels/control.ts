@@ -23,9 +23,9 @@
  *
  * @example
  * ```ts
- * import { chunkRows } from "./control.ts";
- * chunkRows(10, 0, 2); // [0, 4]
- * chunkRows(10, 1, 2); // [4, 10]
+ * import { chunkGroups } from "./control.ts";
+ * chunkGroups(3, 0, 2); // [0, 1]: rows 0..3 of a 10-row matrix
+ * chunkGroups(3, 1, 2); // [1, 3]: rows 4..9
  * ```
  * @module
  */
@@ -98,7 +98,8 @@ export function controlOf(memory: WebAssembly.Memory): Control {
 }
 
 /**
- * Row groups (of 4 rows) [g0, g1) of chunk `index` out of `chunks`, over `groups` groups.
+ * Units [u0, u1) of chunk `index` out of `chunks`, over `groups` units (row groups of 4
+ * rows; the query heads of an attention job).
  *
  * @example
  * ```ts
@@ -108,21 +109,6 @@ export function controlOf(memory: WebAssembly.Memory): Control {
  */
 export function chunkGroups(groups: number, index: number, chunks: number): [number, number] {
   return [Math.floor((groups * index) / chunks), Math.floor((groups * (index + 1)) / chunks)];
-}
-
-/**
- * Rows [r0, r1) of chunk `index` out of `chunks`: whole groups of 4, the last
- * chunk ending at `rows`.
- *
- * @example
- * ```ts
- * import { chunkRows } from "./control.ts";
- * chunkRows(6, 1, 3); // [4, 6]
- * ```
- */
-export function chunkRows(rows: number, index: number, chunks: number): [number, number] {
-  const [g0, g1] = chunkGroups(Math.ceil(rows / 4), index, chunks);
-  return [Math.min(rows, g0 * 4), Math.min(rows, g1 * 4)];
 }
 
 /** Bytes of each thread's scratch for decoded f16 rows: 16 per column, so up to 8192 columns. */

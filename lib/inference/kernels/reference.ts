@@ -129,6 +129,7 @@ export function createReferenceKernels(bytes: number): Kernels {
   const buffer = new ArrayBuffer(bytes);
   const heap = new BumpAllocator(64, bytes);
   const v = memoryViews(buffer);
+  const matmulTernary = ternaryMatmul(v);
   const decoded = (decode: (bits: number) => number) => (w: Ptr, n: number) => {
     const W = v.u16(w, n);
     return (i: number) => decode(W[i]!);
@@ -155,10 +156,11 @@ export function createReferenceKernels(bytes: number): Kernels {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernaryI2S: rows out of range");
       unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
-    matmulTernary: ternaryMatmul(v),
+    matmulTernary,
     matmulTernaryParts(products, q, scale, sum, cols, batch) {
-      const one = ternaryMatmul(v);
-      for (const p of products) one(p.w, p.wScale, q, scale, sum, p.y, p.rows, cols, batch);
+      for (const p of products) {
+        matmulTernary(p.w, p.wScale, q, scale, sum, p.y, p.rows, cols, batch);
+      }
     },
     attention(shape, o) {
       attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
