@@ -104,7 +104,7 @@ function statsOf(t: FileTensor, s: TensorStatsEntry | undefined): BaselineTensor
   return {
     name: t.name,
     type: t.type,
-    shape: [...t.shape],
+    shape: t.shape,
     count: s?.count ?? null,
     rms: s?.rms ?? null,
     mean: s?.mean ?? null,

@@ -77,9 +77,9 @@ async function writeTensors(
   produce: (tensor: GgufTensorPlan, index: number) => ProducedTensor,
 ): Promise<MetaTensor[]> {
   const rows: MetaTensor[] = [];
+  const hash = hashes ?? new PayloadHashing({ tensor: ["xxh64"] });
   await w.write(file, async function* (tensor, i) {
     const produced = produce(tensor, i);
-    const hash = hashes ?? new PayloadHashing({ tensor: ["xxh64"] });
     hash.begin();
     for await (const chunk of produced.chunks) {
       hash.update(chunk);

@@ -249,13 +249,16 @@ async function checkSignature(
  */
 async function readCompanions(options: VerifyOptions) {
   const defaults = companionPaths(options.ggufPath);
-  const read = async (explicit: string | undefined, fallback: string, what: string) => {
+  const read = async (
+    explicit: string | undefined,
+    fallback: string,
+    what: string,
+    optional = explicit === undefined,
+  ) => {
     const path = explicit ?? fallback;
     try {
       return { path, bytes: await Deno.readFile(path) };
     } catch (e) {
-      // With a public key the signature must exist too: checkSignature says so.
-      const optional = explicit === undefined || (what === "signature" && !!options.publicKey);
       if (e instanceof Deno.errors.NotFound && optional) return { path, bytes: undefined };
       const why = (e as Error).message;
       throw new InputError(`${path}: cannot read the ${what} (${why})`, { cause: e });
@@ -265,7 +268,13 @@ async function readCompanions(options: VerifyOptions) {
     fp: await read(options.fingerprintPath, defaults.fingerprint, "fingerprint"),
     meta: await read(options.metaPath, defaults.meta, "meta.json"),
     manifest: await read(options.manifestPath, defaults.manifest, "gguf-hash manifest"),
-    sig: await read(options.signaturePath, defaults.signature, "signature"),
+    // With a public key even an explicit signature path may be absent: checkSignature says so.
+    sig: await read(
+      options.signaturePath,
+      defaults.signature,
+      "signature",
+      options.signaturePath === undefined || !!options.publicKey,
+    ),
   };
 }
 

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { ggufTensorRole, type NormClass } from "../arch/registry.ts";
+import { archByGgufName, type Family, ggufTensorRole, type NormClass } from "../arch/registry.ts";
 import { EXIT, FormatError, messageAbout, UnsupportedError } from "../errors.ts";
 import { sha256Hex } from "../io/hash.ts";
 import { xxh64Hex } from "../io/xxh64.ts";
@@ -30,8 +30,7 @@ import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts"
 import { codecOf, typesWith } from "../codecs/table.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import { expectedModelTensors, sameShape } from "../arch/model_tensors.ts";
-import { archByGgufName, type Family } from "../arch/registry.ts";
-import { readJsonFile } from "../io/json.ts";
+import { isJsonObject, readJsonFile } from "../io/json.ts";
 import { companionPaths } from "../provenance/meta.ts";
 import { countDistinct, lowBitGrid } from "../stats/grid.ts";
 import { summarize } from "../stats/summary.ts";
@@ -418,7 +417,7 @@ async function readExportMeta(path: string): Promise<ExportMeta> {
   const tensors = new Map<string, MetaTensorRow>();
   json.tensors.forEach((row: unknown, i: number) => {
     const r = row as Record<string, unknown>;
-    const ok = typeof r === "object" && r !== null && typeof r.gguf_name === "string" &&
+    const ok = isJsonObject(r) && typeof r.gguf_name === "string" &&
       isStrOrNull(r.hf_name) && typeof r.gguf_type === "string" && Array.isArray(r.shape) &&
       r.shape.every(isNum) && isStrOrNull(r.source_dtype) && isNum(r.rms) && isNum(r.min) &&
       isNum(r.max) && (typeof r.xxh64 === "string" || typeof r.sha256 === "string");

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { isJsonObject, readJsonFile } from "../io/json.ts";
+ * import { readJsonFile } from "../io/json.ts";
  * import { NormCorrector, parsePolicy } from "./policy.ts";
  * const policy = parsePolicy(await readJsonFile("policy.json"), "policy.json");
  * const entry = policy.models.get("ab12...");

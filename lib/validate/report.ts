@@ -280,8 +280,8 @@ export function normTable(norms: readonly NormFinding[], s: ReportStyle): string
     n.meta ? fmt(n.meta.rms) : "-",
     n.verdict === "healthy" ? s.good(n.verdict) : s.bad(n.verdict),
   ]);
-  const header = [..."tensor type n rms min max mean distinct envelope".split(" "), "meta rms"];
-  return textTable([...header, "verdict"], rows);
+  const header = ["tensor", "type", "n", "rms", "min", "max", "mean", "distinct", "envelope"];
+  return textTable([...header, "meta rms", "verdict"], rows);
 }
 
 /**
