@@ -527,11 +527,6 @@ export class AtomicOutputs {
     this.#replaced.push(...paths);
   }
 
-  /** Closes a file early (it is still renamed only at commit). */
-  close(file: AtomicFile): Promise<void> {
-    return file.close();
-  }
-
   /**
    * Closes every file and commits the set (see the module comment); returns
    * the replaced paths it removed. On failure nothing new is left at a final path.

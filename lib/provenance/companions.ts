@@ -141,7 +141,7 @@ export async function writeGguf(
   } finally {
     sink.abort();
   }
-  await outputs.close(file);
+  await file.close(); // early: it is still renamed only at commit
   return { tensors, ...written };
 }
 
