@@ -83,6 +83,7 @@ function decodeShortUtf8(b: Uint8Array, start: number, end: number): string | un
       i += 3;
     } else return undefined;
   }
+  // apply takes any array-like (no copy into an array); TypeScript's signature asks for number[].
   return String.fromCharCode.apply(null, shortUnits.subarray(0, k) as unknown as number[]);
 }
 
