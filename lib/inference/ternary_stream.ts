@@ -27,7 +27,7 @@
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
 import { codecOf, GgmlType } from "../codecs/table.ts";
 import { I2S_BLOCK_ELEMENTS } from "../codecs/i2s.ts";
-import { firstMagnitude16, INVALID, ternaryCodeTable16 } from "../codecs/ternary_bits.ts";
+import { firstMagnitude16 } from "../codecs/ternary_bits.ts";
 import type { Kernels, Ptr } from "./kernels/api.ts";
 import type { PayloadSink } from "./weights.ts";
 
@@ -37,18 +37,11 @@ const SLAB_BYTES = 1 << 22;
 /** The buffers one load reuses for every tensor (allocated on first use). */
 export class LoadScratch {
   #bytes = new Uint8Array(0);
-  #codes = new Uint8Array(0);
 
   /** A buffer of `n` bytes, 4-byte aligned, reused. */
   bytes(n: number): Uint8Array {
     if (this.#bytes.length < n) this.#bytes = new Uint8Array(Math.max(n, SLAB_BYTES));
     return this.#bytes.subarray(0, n);
-  }
-
-  /** A second buffer, for codes made from the bytes. */
-  codes(n: number): Uint8Array {
-    if (this.#codes.length < n) this.#codes = new Uint8Array(Math.max(n, SLAB_BYTES / 8));
-    return this.#codes.subarray(0, n);
   }
 }
 
@@ -136,9 +129,9 @@ async function streamI2S(
 }
 
 /**
- * 16-bit values as I2_S codes through the exact-ternary table of ternary_bits.ts
- * (s is the first non-zero magnitude, as `exactTrits` takes it); null at the
- * first value that is not −s, 0 or +s.
+ * 16-bit values that are exactly −s, ±0 or +s, packed by the kernels
+ * (`Kernels.packTernaryHalf`; s is the first non-zero magnitude, as
+ * `exactTrits` takes it); null at the first slab with any other value.
  */
 async function streamHalf(
   g: GgufFile,
@@ -151,63 +144,21 @@ async function streamHalf(
   float: { infBits: number; value(bits: number): number },
 ): Promise<number | null> {
   const rowBytes = cols * 2, step = slabRows(rowBytes);
-  // With a sink that takes counts, the bytes are not handed over: the classification counts.
-  const counting = sink?.ternary !== undefined, counts = { zero: 0, sum: 0 };
-  let s = 0, table = ternaryCodeTable16(0);
+  // With a sink that takes counts, the bytes are not handed over: the packing counts.
+  const counting = sink?.ternary !== undefined, counts = { neg: 0, zero: 0, pos: 0 };
+  let s = 0;
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const bytes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
     if (!counting) sink?.bytes(bytes, r * rowBytes);
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, n * cols);
-    if (s === 0 && (s = firstMagnitude16(bits)) !== 0) {
-      if (s >= float.infBits) return null;
-      table = ternaryCodeTable16(s);
-    }
-    const codes = scratch.codes((n * cols) / 4);
-    if (codesFromBits(bits, table, codes, counts) & INVALID) return null;
-    k.packTernaryI2S(codes, n, cols, dst, r, rows);
+    if (s === 0 && (s = firstMagnitude16(bits)) >= float.infBits) return null;
+    const c = k.packTernaryHalf(bits, n, cols, s, dst, r, rows);
+    if (c === null) return null;
+    counts.neg += c.neg;
+    counts.zero += c.zero;
+    counts.pos += c.pos;
   }
-  // Codes are 0 (−s), 1 (0), 2 (+s): their sum is zero + 2·pos.
-  const pos = (counts.sum - counts.zero) / 2;
-  sink?.ternary?.({ neg: rows * cols - counts.zero - pos, zero: counts.zero, pos, scaleBits: s });
+  sink?.ternary?.({ ...counts, scaleBits: s });
   return float.value(s);
-}
-
-/**
- * I2_S codes of 16-bit values (length a multiple of 128); returns the OR of
- * every code and adds the number of zeros and the sum of the codes to `counts`.
- * `bits` must start 4-byte aligned and `out` 2-byte aligned (LoadScratch's are):
- * each 32-bit load holds two neighbouring values of one 32-value group, so one
- * pass makes two code bytes from four loads, written as one 16-bit store
- * (≈ 15 % less time per value than 16-bit loads).
- */
-function codesFromBits(
-  bits: Uint16Array,
-  table: Uint8Array,
-  out: Uint8Array,
-  counts: { zero: number; sum: number },
-): number {
-  const words = new Uint32Array(bits.buffer, bits.byteOffset, bits.length >>> 1);
-  const pairs = new Uint16Array(out.buffer, out.byteOffset, out.length >>> 1);
-  let any = 0, zero = 0, sum = 0;
-  // Little-endian: the low half of a word is the earlier value, and of a pair the earlier byte.
-  for (let base = 0, o = 0; base < words.length; base += 64, o += 16) {
-    for (let m = 0; m < 16; m++) {
-      const w0 = words[base + m]!, w1 = words[base + 16 + m]!;
-      const w2 = words[base + 32 + m]!, w3 = words[base + 48 + m]!;
-      const a0 = table[w0 & 0xffff]!, a1 = table[w1 & 0xffff]!;
-      const a2 = table[w2 & 0xffff]!, a3 = table[w3 & 0xffff]!;
-      const b0 = table[w0 >>> 16]!, b1 = table[w1 >>> 16]!;
-      const b2 = table[w2 >>> 16]!, b3 = table[w3 >>> 16]!;
-      any |= a0 | a1 | a2 | a3 | b0 | b1 | b2 | b3;
-      zero += (a0 & 1) + (a1 & 1) + (a2 & 1) + (a3 & 1) + (b0 & 1) + (b1 & 1) + (b2 & 1) +
-        (b3 & 1);
-      sum += a0 + a1 + a2 + a3 + b0 + b1 + b2 + b3;
-      const lo = (a0 << 6) | (a1 << 4) | (a2 << 2) | a3;
-      pairs[o + m] = lo | (((b0 << 6) | (b1 << 4) | (b2 << 2) | b3) << 8);
-    }
-  }
-  counts.zero += zero;
-  counts.sum += sum;
-  return any;
 }

@@ -118,6 +118,24 @@ export interface Kernels {
     totalRows: number,
   ): CodeCounts;
   /**
+   * Same as `packTernaryI2S` from 16-bit values (F16 or BF16 bit patterns,
+   * `rows × cols`, `cols` a multiple of 64) that are exactly −s, ±0 or +s,
+   * `sBits` the pattern of +s (0 while no non-zero value has been seen: then
+   * only zeros are valid). A clean export's projections load this way without
+   * a pass over them in TypeScript. Returns the counts, or null at a value that
+   * is none of the three (`dst` then holds partial rows; the caller takes the
+   * general path, which names the value).
+   */
+  packTernaryHalf(
+    bits: Uint16Array,
+    rows: number,
+    cols: number,
+    sBits: number,
+    dst: Ptr,
+    rowOffset: number,
+    totalRows: number,
+  ): CodeCounts | null;
+  /**
    * y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b]: an int8 × ternary
    * product (exact in integers) scaled back to floats. `q`, `scale`, `sum` as
    * written by `quantizeRowsI8`.

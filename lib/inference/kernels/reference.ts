@@ -159,6 +159,19 @@ export function createReferenceKernels(bytes: number): Kernels {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernaryI2S: rows out of range");
       return unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
+    packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
+      if (rowOffset + rows > totalRows) throw new RangeError("packTernaryHalf: rows out of range");
+      const n = rows * cols, trits = v.i8(dst + rowOffset * cols, n);
+      const counts = { neg: 0, zero: 0, pos: 0 };
+      for (let i = 0; i < n; i++) {
+        const b = bits[i]!;
+        if ((b & 0x7fff) === 0) trits[i] = 0, counts.zero++;
+        else if (b === sBits) trits[i] = 1, counts.pos++;
+        else if (b === (sBits | 0x8000)) trits[i] = -1, counts.neg++;
+        else return null;
+      }
+      return counts;
+    },
     matmulTernary,
     matmulTernaryParts(products, q, scale, sum, cols, batch) {
       for (const p of products) {
