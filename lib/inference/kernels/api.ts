@@ -109,6 +109,14 @@ export interface Kernels {
    * Returns how many of the `rows · cols` codes were −1, 0 and +1, counted on
    * the way (model-validate's statistics need no second pass over the bytes).
    */
+  /**
+   * A view of kernel memory (at least 1 MiB) that a loader may fill with file
+   * bytes for `packTernaryI2S` / `packTernaryHalf`, which then pack them where
+   * they lie: no copy, and a file read straight into shared memory runs at the
+   * page cache's speed (into an ordinary multi-MiB buffer, Deno 2.9 reads at a
+   * third of it). Free outside a matmul; the same view on every call.
+   */
+  loadStaging(): Uint8Array;
   packTernaryI2S(
     codes: Uint8Array,
     rows: number,
