@@ -341,7 +341,7 @@ async function writeOutputs(
     // output. The GGUF's temporary file is filled by the pipelined writer (positional writes,
     // its sha256 on the other core); AtomicOutputs still syncs it and renames it at commit.
     const hashes = companionHasher(opts.manifest);
-    const gguf = await writeGguf(outputs, ggufFile, w, hashes, (plan, i) => {
+    const gguf = await writeGguf(ggufFile, w, hashes, (plan, i) => {
       opts.onProgress?.(i, sources.length, plan.name);
       return exportTensor(ctx, sources[i]!, plan, overflows);
     });

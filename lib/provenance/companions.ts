@@ -109,8 +109,8 @@ async function writeTensors(
  * Fills `file`'s temporary file with the GGUF planned in `w` through a
  * {@link PipelinedWriter} (reused buffers, positional writes, the fingerprint
  * computed on the other core as the bytes are written), taking the payload
- * digests of each tensor as it goes by; then closes `file` in `outputs`, which
- * still syncs it and renames it at commit (or removes it on abort). Returns
+ * digests of each tensor as it goes by; then closes `file`, which its outputs
+ * still sync and rename at commit (or remove on abort). Returns
  * the meta.json rows, and the GGUF's sha256 and size.
  *
  * @example
@@ -119,14 +119,13 @@ async function writeTensors(
  * import { GgufWriter } from "../gguf/writer.ts";
  * const outputs = await AtomicOutputs.create("models/x");
  * const file = await outputs.file("x.gguf");
- * const written = await writeGguf(outputs, file, new GgufWriter(), null, () => {
+ * const written = await writeGguf(file, new GgufWriter(), null, () => {
  *   throw new Error("no tensors planned");
  * });
  * written.sha256; // the fingerprint's hex
  * ```
  */
 export async function writeGguf(
-  outputs: AtomicOutputs,
   file: AtomicFile,
   w: GgufWriter,
   hashes: PayloadHashing | null,

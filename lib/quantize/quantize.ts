@@ -566,7 +566,7 @@ export async function quantizeGguf(opts: QuantizeOptions): Promise<QuantizeResul
     try {
       const ggufFile = await outputs.file(outName);
       const hashes = opts.hashManifest === false ? null : companionHasher(opts.manifest);
-      const gguf = await writeGguf(outputs, ggufFile, w, hashes, (tensor, i) => {
+      const gguf = await writeGguf(ggufFile, w, hashes, (tensor, i) => {
         opts.onProgress?.(i, jobs.length, tensor.name);
         const job = jobs[i]!;
         return job.decision.decision === "quantize"
