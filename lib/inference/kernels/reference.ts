@@ -107,6 +107,19 @@ function rmsnormRows(v: MemoryViews): Kernels["rmsnorm"] {
   };
 }
 
+/** The trits of 16-bit values −s, ±0, +s (`sBits` the pattern of +s) and their counts; null at any other. */
+function halfTrits(bits: Uint16Array, sBits: number, trits: Int8Array): CodeCounts | null {
+  const counts = { neg: 0, zero: 0, pos: 0 };
+  for (let i = 0; i < trits.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7fff) === 0) trits[i] = 0, counts.zero++;
+    else if (b === sBits) trits[i] = 1, counts.pos++;
+    else if (b === (sBits | 0x8000)) trits[i] = -1, counts.neg++;
+    else return null;
+  }
+  return counts;
+}
+
 /** Element e of I2_S codes: byte 32·(e div 128) + (e mod 32), shift 6 − 2·((e mod 128) div 32). */
 function unpackI2SCodes(codes: Uint8Array, n: number, trits: Int8Array): CodeCounts {
   const counts = { neg: 0, zero: 0, pos: 0 };
@@ -163,16 +176,7 @@ export function createReferenceKernels(bytes: number): Kernels {
     loadStaging: () => staging ??= new Uint8Array(1 << 20),
     packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernaryHalf: rows out of range");
-      const n = rows * cols, trits = v.i8(dst + rowOffset * cols, n);
-      const counts = { neg: 0, zero: 0, pos: 0 };
-      for (let i = 0; i < n; i++) {
-        const b = bits[i]!;
-        if ((b & 0x7fff) === 0) trits[i] = 0, counts.zero++;
-        else if (b === sBits) trits[i] = 1, counts.pos++;
-        else if (b === (sBits | 0x8000)) trits[i] = -1, counts.neg++;
-        else return null;
-      }
-      return counts;
+      return halfTrits(bits, sBits, v.i8(dst + rowOffset * cols, rows * cols));
     },
     matmulTernary,
     matmulTernaryParts(products, q, scale, sum, cols, batch) {
