@@ -341,6 +341,11 @@ function runRows(
         r0,
         r1,
         scratchOf(thread),
+        // The thread's decode scratch for the ternary rows decoded once per batch (4 bytes a
+        // column; the kernel decides from the batch whether to use it).
+        cols * 4 <= DECODE_SCRATCH_BYTES
+          ? control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES
+          : 0,
       );
     default:
       throw new RangeError(`kernel job: unknown op ${job.op}`);
