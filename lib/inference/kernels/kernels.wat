@@ -1131,7 +1131,7 @@
       ;; From 4 batch rows on, the group is decoded once and its pairs read the codes
       ;; ($tern_4x2d); the pairs below then find nothing left but an odd last row.
       (if (i32.and (i32.ne (local.get $dec) (i32.const 0))
-            (i32.ge_u (local.get $batch) (i32.const 4)))
+            (i32.ge_u (local.get $batch) (i32.const 24)))
         (then
           (call $tern_decode4 (local.get $p) (local.get $cols) (local.get $dec))
           (block $decoded_done (loop $D
