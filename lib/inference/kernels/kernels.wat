@@ -832,15 +832,23 @@
     (v128.store offset=16 (local.get $out)
       (call $hsum4_i32 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
 
-  ;; ---- Batched path: each row group decoded once (matmul_ternary, batch ≥ 4).
+  ;; ---- Prompt path: each row group decoded once per batch (matmul_ternary, $dec ≠ 0).
   ;;
-  ;; $tern_4x2 decodes every weight byte again for each pair of batch rows. From 4 batch
-  ;; rows on, matmul_ternary instead decodes the group once into this thread's decode
-  ;; scratch (4·cols bytes: one code 0..2 per weight, 27.6 KB at cols 6912), then runs
-  ;; $tern_4x2d per pair: per 16 columns 2 activation loads, 4 code loads shared by both
-  ;; rows, 8 dots, 8 adds (88 operations per 512 multiply-adds instead of ~116), so the two
-  ;; multiply pipes are the bound. Same i16 lanes, same 1024-column chunks and the same
-  ;; exact integer sums, so the same bits as $tern_4x2.
+  ;; $tern_4x2 decodes every weight byte again for each pair of batch rows. With a decode
+  ;; scratch (TERNARY_DECODE_MIN_BATCH = 24 batch rows on, control.ts), matmul_ternary
+  ;; decodes the group once into it (4·cols bytes: one code 0..2 per weight, 27.6 KB at
+  ;; cols 6912) and runs $tern_4x2d per pair: per 16 columns 2 activation loads, 4 code
+  ;; loads shared by both rows, 8 dots and 8 adds, no and/shift. Same i16 lanes, same
+  ;; 1024-column chunks, the same exact integer sums: the same bits as $tern_4x2.
+  ;;
+  ;; Measured (7 Dec, bench/ternary_ab_bench.ts, 1 thread, 2B shapes): +4..11% at batch 64,
+  ;; +2..6% at 32, even at ~20, -4% at 16 and -20% at 4 (the decode pass costs about two
+  ;; thirds of a pair). Less than the operation count promises because this Deno runs
+  ;; wasm without V8's trap handler: every load is explicitly bounds-checked (lea, cmp,
+  ;; jae in the machine code), and $tern_4x2d loads 24 v128 per 64 columns where $tern_4x2
+  ;; loads 12 (V8 merges its four loads of each weight v128), so the saved ands and shifts
+  ;; are mostly paid back in checks. Decoding inside the first pair ($tern_4x2 storing its
+  ;; codes) measured the same at batch 24 and 64, so the simpler separate pass stays.
   ;;
   ;; Decoded layout: the codes of columns 16u..16u+15 of row i at s + 64u + 16i, i.e. per
   ;; 64-column block j the bit pairs k = 0..3 of the packed block, one v128 per row.
@@ -1113,7 +1121,8 @@
 
   ;; y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b] for rows [r0, r1).
   ;; $scratch: 32 bytes of this thread's own memory for the pair results. $dec: this
-  ;; thread's decode scratch of at least 4·cols bytes, or 0 (then no group is decoded).
+  ;; thread's decode scratch of at least 4·cols bytes, or 0: no group is decoded (the
+  ;; portable variant ignores it).
   (func (export "matmul_ternary") (param $w i32) (param $ws f64) (param $q i32) (param $t i32)
       (param $sum i32) (param $y i32) (param $rows i32) (param $cols i32) (param $batch i32)
       (param $r0 i32) (param $r1 i32) (param $scratch i32) (param $dec i32)
@@ -1128,10 +1137,10 @@
       (local.set $yr (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))))
       (local.set $b (i32.const 0))
 ;;@relaxed
-      ;; From 4 batch rows on, the group is decoded once and its pairs read the codes
-      ;; ($tern_4x2d); the pairs below then find nothing left but an odd last row.
-      (if (i32.and (i32.ne (local.get $dec) (i32.const 0))
-            (i32.ge_u (local.get $batch) (i32.const 24)))
+      ;; With a decode scratch (from TERNARY_DECODE_MIN_BATCH batch rows on, control.ts), the
+      ;; group is decoded once and its pairs read the codes ($tern_4x2d); the loop below then
+      ;; finds no pair left, only an odd last row.
+      (if (local.get $dec)
         (then
           (call $tern_decode4 (local.get $p) (local.get $cols) (local.get $dec))
           (block $decoded_done (loop $D
