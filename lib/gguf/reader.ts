@@ -51,6 +51,42 @@ const MAX_STRING = 1 << 30;
 const MAX_ARRAY = 1 << 30;
 const MAX_DIMS = 4;
 
+/** UTF-16 units of {@link decodeShortUtf8}'s string (reused). */
+const shortUnits = new Uint16Array(64);
+
+/**
+ * UTF-8 bytes [start, end) of at most 64 bytes made only of 1- to 3-byte
+ * sequences, decoded without a call into the runtime; undefined for anything
+ * else (longer, 4-byte sequences, any ill-formed byte), which TextDecoder then
+ * decides. Well-formed means what a fatal TextDecoder accepts: no overlong
+ * forms, no surrogates (ED A0..BF), continuation bytes 80..BF.
+ */
+function decodeShortUtf8(b: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start > shortUnits.length) return undefined;
+  let k = 0;
+  for (let i = start; i < end; k++) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      shortUnits[k] = c;
+      i += 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      const c1 = i + 1 < end ? b[i + 1]! : 0;
+      if ((c1 & 0xc0) !== 0x80) return undefined;
+      shortUnits[k] = ((c & 0x1f) << 6) | (c1 & 0x3f);
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (i + 2 >= end) return undefined;
+      const c1 = b[i + 1]!, c2 = b[i + 2]!;
+      const lo = c === 0xe0 ? 0xa0 : 0x80, hi = c === 0xed ? 0x9f : 0xbf;
+      if (c1 < lo || c1 > hi || (c2 & 0xc0) !== 0x80) return undefined;
+      shortUnits[k] = ((c & 0x0f) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f);
+      i += 3;
+    } else return undefined;
+  }
+  // apply takes any array-like (no copy into an array); TypeScript's signature asks for number[].
+  return String.fromCharCode.apply(null, shortUnits.subarray(0, k) as unknown as number[]);
+}
+
 /** Buffered cursor over a file, for the header. */
 class Cursor {
   #file: RandomAccessFile;
@@ -114,6 +150,49 @@ class Cursor {
     } catch {
       throw new FormatError(`${this.#file.path}: ${what} at offset ${this.pos - len} is not UTF-8`);
     }
+  }
+  /**
+   * Elements `j..` of an array of `elem` values into `out`, synchronously from
+   * the bytes already buffered; returns the index of the first element not read.
+   * An await per element costs more than the parsing (a tokenizer's arrays hold
+   * some 400,000 strings), so the awaited {@link Cursor.scalar} only takes the
+   * elements this stops at: one that runs past the buffer, or anything unusual
+   * (a length out of range, bytes that fail to decode, a value `read` refuses),
+   * which it then reads again with its checks and its error message.
+   */
+  bufferedElements(elem: number, out: GgufScalar[], j: number, n: number): number {
+    const buf = this.#buf, view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    let rel = this.pos - this.#bufStart;
+    if (rel < 0) return j;
+    if (elem === GgufValueType.STRING) {
+      for (; j < n && rel + 8 <= buf.length; j++) {
+        const len = view.getUint32(rel, true);
+        const end = rel + 8 + len;
+        if (view.getUint32(rel + 4, true) !== 0 || len > MAX_STRING || end > buf.length) break;
+        let text = decodeShortUtf8(buf, rel + 8, end);
+        if (text === undefined) {
+          try {
+            text = Cursor.#dec.decode(buf.subarray(rel + 8, end));
+          } catch {
+            break;
+          }
+        }
+        out[j] = text;
+        rel = end;
+      }
+    } else {
+      const row = GGUF_VALUE_TYPES[elem];
+      if (row === undefined) return j;
+      try {
+        for (; j < n && rel + row.size <= buf.length; j++, rel += row.size) {
+          out[j] = row.read(view, rel);
+        }
+      } catch {
+        // The awaited read of element j reports it.
+      }
+    }
+    this.pos = this.#bufStart + rel;
+    return j;
   }
   async scalar(type: number, what: string): Promise<GgufScalar> {
     if (type === GgufValueType.STRING) return await this.string(what);
@@ -304,7 +383,10 @@ async function readKv(c: Cursor, p: string, i: number, seen: Map<string, GgufKv>
     Math.min(MAX_ARRAY, Math.floor(c.remaining / minSize)),
   );
   const values: GgufScalar[] = new Array(n);
-  for (let j = 0; j < n; j++) values[j] = await c.scalar(elem, `"${key}"[${j}]`);
+  for (let j = 0; j < n;) {
+    j = c.bufferedElements(elem, values, j, n);
+    if (j < n) values[j] = await c.scalar(elem, `"${key}"[${j}]`), j++;
+  }
   return { key, type, arrayType: elem as GgufValueType, value: values };
 }
 

@@ -120,12 +120,18 @@ async function streamI2S(
   sink?.bytes(tail, codeBytes);
   const scale = new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true);
   const step = slabRows(rowBytes);
+  // With a sink that takes counts, the code bytes are not handed over: the packing counts.
+  const counting = sink?.ternary !== undefined, counts = { neg: 0, zero: 0, pos: 0 };
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     const codes = await g.readTensorSlice(t, r * rowBytes, scratch.bytes(n * rowBytes));
-    sink?.bytes(codes, r * rowBytes);
-    k.packTernaryI2S(codes, n, cols, dst, r, rows);
+    if (!counting) sink?.bytes(codes, r * rowBytes);
+    const c = k.packTernaryI2S(codes, n, cols, dst, r, rows);
+    counts.neg += c.neg;
+    counts.zero += c.zero;
+    counts.pos += c.pos;
   }
+  sink?.ternary?.({ ...counts, scaleBits: 0 });
   return scale;
 }
 

@@ -75,9 +75,11 @@ export interface PayloadSink {
   /** Payload bytes [start, start + bytes.length), as read (a view: copy to keep). */
   bytes(bytes: Uint8Array, start: number): void;
   /**
-   * Optional: for a 16-bit projection whose values are all −s, 0 or +s, the
-   * load gives their counts (it classifies every value anyway) instead of the bytes;
-   * `scaleBits` is the 16-bit pattern of +s (0 when all are zero).
+   * Optional: for a 16-bit projection whose values are all −s, 0 or +s, and for
+   * an I2_S one, the load gives the counts of its trits (it checks every value
+   * anyway) instead of the bytes that hold them; `scaleBits` is the 16-bit
+   * pattern of +s (0 when all are zero). I2_S's f32 scale still comes through
+   * `bytes` (the payload's last 4 bytes), and its `scaleBits` is 0.
    */
   ternary?(counts: { neg: number; zero: number; pos: number; scaleBits: number }): void;
 }

@@ -373,10 +373,18 @@ export class PayloadCounter {
   /**
    * Instead of the bytes of a 16-bit tensor: the counts of its values, all of
    * them −s, 0 or +s (`scaleBits` the pattern of +s). The histogram they make
-   * gives the same statistics as the bytes would.
+   * gives the same statistics as the bytes would. For I2_S: the counts of its
+   * codes instead of the code bytes (`scaleBits` unused; the scale still comes
+   * through {@link PayloadCounter.add} with the payload's last 4 bytes).
    */
   addTernary(c: { neg: number; zero: number; pos: number; scaleBits: number }): void {
-    if (!this.#half || c.neg + c.zero + c.pos !== this.#elements) return;
+    if (c.neg + c.zero + c.pos !== this.#elements) return;
+    if (!this.#half) {
+      // I2_S: the counts of every code (the scale comes with the payload's bytes).
+      [this.#neg, this.#pos, this.#bad] = [c.neg, c.pos, 0];
+      this.#seen = this.#counted;
+      return;
+    }
     const hist = this.#histogram();
     hist.fill(0);
     hist[0] = c.zero;

@@ -164,3 +164,65 @@ Deno.test("reader: seeded mutation fuzz (2,000 cases) throws only our error clas
   // The fuzz must actually reach the error paths, not only pass through harmless bytes.
   assert.ok((outcomes.get("FormatError") ?? 0) > 200, `outcomes: ${JSON.stringify([...outcomes])}`);
 });
+
+/** A GGUF v3 with no tensors and one KV, "s": an array of strings given as raw bytes. */
+function stringArrayGguf(items: Uint8Array[]): Uint8Array {
+  const parts: number[] = [];
+  const u32 = (v: number) => parts.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+  const u64 = (v: number) => (u32(v), u32(0));
+  const bytes = (b: Uint8Array) => (u64(b.length), parts.push(...b));
+  parts.push(0x47, 0x47, 0x55, 0x46); // "GGUF"
+  u32(3), u64(0), u64(1);
+  bytes(new TextEncoder().encode("s"));
+  u32(GgufValueType.ARRAY), u32(GgufValueType.STRING), u64(items.length);
+  for (const b of items) bytes(b);
+  return Uint8Array.from(parts);
+}
+
+/** Byte strings that mix well-formed 1- to 4-byte UTF-8 with the ill-formed kinds. */
+function randomUtf8ish(rng: FuzzRng): Uint8Array {
+  const out: number[] = [];
+  const n = rng.int(rng.chance(0.1) ? 100 : 12);
+  for (let i = 0; i < n; i++) {
+    const kind = rng.int(9);
+    const cont = () => 0x80 + rng.int(64);
+    if (kind < 3) out.push(rng.int(0x80)); // ASCII
+    else if (kind === 3) out.push(0xc2 + rng.int(30), cont()); // 2 bytes
+    else if (kind === 4) out.push(0xe0 + rng.int(16), 0x80 + rng.int(64), cont()); // 3 (some overlong or surrogate)
+    else if (kind === 5) out.push(0xf0 + rng.int(5), cont(), cont(), cont()); // 4 bytes
+    else if (kind === 6) out.push(0xef, 0xbb, 0xbf); // U+FEFF, kept
+    else if (kind === 7) out.push(rng.int(256)); // any byte
+    else out.push(0xe2, 0x96, ...(rng.chance(0.5) ? [0x81] : [])); // Ġ-like, sometimes cut short
+  }
+  return Uint8Array.from(out);
+}
+
+Deno.test("reader: array strings decode exactly as a fatal TextDecoder does, or fail naming the element", async () => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const rng = new FuzzRng(20261207);
+  let good = 0, bad = 0;
+  for (let i = 0; i < 400; i++) {
+    const items = [new TextEncoder().encode("ok"), randomUtf8ish(rng), new Uint8Array(0)];
+    let want: string | null;
+    try {
+      want = strict.decode(items[1]);
+    } catch {
+      want = null;
+    }
+    await withFile(stringArrayGguf(items), async (path) => {
+      if (want === null) {
+        bad++;
+        await assert.rejects(openGguf(path), (e: Error) => {
+          assert.ok(e instanceof FormatError && e.message.includes('"s"[1]'), e.message);
+          return true;
+        });
+        return;
+      }
+      good++;
+      const g = await openGguf(path);
+      assert.deepEqual(g.metadata.get("s")?.value, ["ok", want, ""], `case ${i}`);
+      g.close();
+    });
+  }
+  assert.ok(good > 100 && bad > 100, `${good} well-formed, ${bad} ill-formed`);
+});

@@ -15,26 +15,44 @@ import { randomTrits } from "../_fuzz.ts";
 import { packI2S } from "../../lib/codecs/i2s.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 
+/** How many of `trits` are −1, 0 and +1, counted one by one. */
+function tally(trits: Int8Array): { neg: number; zero: number; pos: number } {
+  const t = { neg: 0, zero: 0, pos: 0 };
+  for (const v of trits) t[v < 0 ? "neg" : v === 0 ? "zero" : "pos"]++;
+  return t;
+}
+
 /**
  * I2_S codes written by the codec's own encoder (packI2S), loaded in slabs,
- * give the same kernel bytes as the trits; a code 3 is refused.
+ * give the same kernel bytes as the trits, and the counts it returns are the
+ * trits' (also for all-zero and all-+1 rows, where one field alone is full);
+ * a code 3 is refused.
  */
 function i2sPackingMatchesTrits(k: Kernels): void {
-  for (const [rows, cols] of [[11, 128], [6, 384], [1, 256], [2100, 256]] as const) {
+  const shapes = [[11, 128], [6, 384], [1, 256], [2100, 256], [3, 6912]] as const;
+  for (const [i, [rows, cols]] of shapes.entries()) {
     const trits = randomTrits(rows * cols, rows + cols);
+    if (i === 4) trits.fill(1, 0, cols).fill(0, cols, 2 * cols); // a row of +1s, one of zeros
     const codes = packI2S(trits, 0.5).subarray(0, (rows * cols) / 4);
     const want = k.alloc(k.ternaryBytes(rows, cols));
     k.packTernary(trits, rows, cols, want);
     const got = k.alloc(k.ternaryBytes(rows, cols));
     k.u8(got, k.ternaryBytes(rows, cols)).fill(0xff);
-    const rowBytes = cols / 4;
+    const rowBytes = cols / 4, counted = { neg: 0, zero: 0, pos: 0 };
     for (let r0 = 0; r0 < rows; r0 += 4) {
       const n = Math.min(4, rows - r0);
       const slab = codes.slice(r0 * rowBytes, (r0 + n) * rowBytes);
-      k.packTernaryI2S(slab, n, cols, got, r0, rows);
+      const c = k.packTernaryI2S(slab, n, cols, got, r0, rows);
+      counted.neg += c.neg;
+      counted.zero += c.zero;
+      counted.pos += c.pos;
     }
     const n = k.ternaryBytes(rows, cols);
     assert.deepEqual(k.u8(got, n), k.u8(want, n), `${rows} x ${cols}`);
+    assert.deepEqual(counted, tally(trits), `counts of ${rows} x ${cols}, in slabs`);
+    const whole = k.alloc(k.ternaryBytes(rows, cols));
+    const c = k.packTernaryI2S(codes, rows, cols, whole, 0, rows);
+    assert.deepEqual(c, tally(trits), `counts of ${rows} x ${cols}, in one call`);
     const bad = codes.slice();
     bad[5] = bad[5]! | 0x30; // element 32 + 5 of row 0 gets code 3
     assert.throws(() => k.packTernaryI2S(bad, rows, cols, got, 0, rows), /invalid code 3/);

@@ -38,6 +38,13 @@ export interface TernaryProduct {
   readonly rows: number;
 }
 
+/** How many trits of a packed range were −1, 0 and +1 ({@link Kernels.packTernaryI2S}). */
+export interface CodeCounts {
+  neg: number;
+  zero: number;
+  pos: number;
+}
+
 /** Compute kernels over one flat memory. */
 export interface Kernels {
   /** "reference" or "wasm-simd", "wasm-relaxed-simd"... */
@@ -99,6 +106,8 @@ export interface Kernels {
    * multiple of 128. Loading an I2_S file (or 16-bit ternary values turned into
    * codes) this way never expands the weights to one byte per trit. Throws a
    * RangeError on the invalid code 3 (the caller reports it through the codec).
+   * Returns how many of the `rows · cols` codes were −1, 0 and +1, counted on
+   * the way (model-validate's statistics need no second pass over the bytes).
    */
   packTernaryI2S(
     codes: Uint8Array,
@@ -107,7 +116,7 @@ export interface Kernels {
     dst: Ptr,
     rowOffset: number,
     totalRows: number,
-  ): void;
+  ): CodeCounts;
   /**
    * y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b]: an int8 × ternary
    * product (exact in integers) scaled back to floats. `q`, `scale`, `sum` as

@@ -176,6 +176,9 @@ function scratchOf(index: number): number {
   return CONTROL_BYTES + index * SCRATCH_BYTES;
 }
 
+/** The calling thread's scratch (thread 0's, 64 bytes): free for its own kernels outside a job. */
+export const CALLER_SCRATCH: number = scratchOf(0);
+
 /** One matrix of a job: its weights, output and rows (and, ternary, its scale). */
 export interface JobPart {
   w: number;

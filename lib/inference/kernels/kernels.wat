@@ -1189,10 +1189,22 @@
   ;; shifts 6, 4, 2, 0 and byte 16+m the same 16 columns further. With a = bytes 0..15 and
   ;; b = bytes 16..31, the block's two 64-column blocks are bit-pair moves within each byte.
   ;; Returns non-zero when a code 3 (invalid) was seen.
+  ;;
+  ;; It also counts the codes as it goes, so that the loader needs no second pass over the
+  ;; bytes for model-validate's statistics: at $counts it stores the number of zero codes
+  ;; (code 1) and of +1 codes (code 2); the caller derives −1 as the rest. A nibble holds two
+  ;; codes; the table $tally gives per nibble (zeros) + 16·(+1s), so that one byte's two
+  ;; nibbles of a and of b add up to at most 8 + 16·8 per lane without carrying between the
+  ;; two fields. Each pass widens the two fields into i32 lanes (no overflow for any size).
   (func (export "i2s_pack_rows") (param $src i32) (param $rows i32) (param $cols i32)
-      (param $dst i32) (param $rowOffset i32) (result i32)
+      (param $dst i32) (param $rowOffset i32) (param $counts i32) (result i32)
     (local $a v128) (local $b v128) (local $bad v128) (local $row i32) (local $end i32)
-    (local $o i32) (local $oend i32)
+    (local $o i32) (local $oend i32) (local $tally v128) (local $lo v128) (local $v v128)
+    (local $zeros v128) (local $plus v128)
+    ;; nibble n = (code_hi << 2) | code_lo: zeros (code 1) + 16 · (+1s, code 2); code 3 adds 0
+    ;; (it is reported through $bad).
+    (local.set $tally (v128.const i8x16 0 1 16 0 1 2 17 1 16 17 32 16 0 1 16 0))
+    (local.set $lo (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
     (local.set $row (local.get $rowOffset))
     (local.set $end (i32.add (local.get $rowOffset) (local.get $rows)))
     (block $done (loop $R
@@ -1207,6 +1219,15 @@
         (local.set $bad (v128.or (local.get $bad) (v128.or
           (v128.and (local.get $a) (i8x16.shr_u (local.get $a) (i32.const 1)))
           (v128.and (local.get $b) (i8x16.shr_u (local.get $b) (i32.const 1))))))
+        (local.set $v (i8x16.add
+          (i8x16.add (i8x16.swizzle (local.get $tally) (v128.and (local.get $a) (local.get $lo)))
+            (i8x16.swizzle (local.get $tally) (i8x16.shr_u (local.get $a) (i32.const 4))))
+          (i8x16.add (i8x16.swizzle (local.get $tally) (v128.and (local.get $b) (local.get $lo)))
+            (i8x16.swizzle (local.get $tally) (i8x16.shr_u (local.get $b) (i32.const 4))))))
+        (local.set $zeros (i32x4.add (local.get $zeros) (i32x4.extadd_pairwise_i16x8_u
+          (i16x8.extadd_pairwise_i8x16_u (v128.and (local.get $v) (local.get $lo))))))
+        (local.set $plus (i32x4.add (local.get $plus) (i32x4.extadd_pairwise_i16x8_u
+          (i16x8.extadd_pairwise_i8x16_u (i8x16.shr_u (local.get $v) (i32.const 4))))))
         (v128.store (local.get $o) (v128.or
           (v128.or (i8x16.shr_u (local.get $a) (i32.const 6))
             (v128.and (i8x16.shr_u (local.get $b) (i32.const 4)) (v128.const i8x16 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12 12)))
@@ -1222,6 +1243,8 @@
         (br_if $K (i32.lt_u (local.get $o) (local.get $oend))))
       (local.set $row (i32.add (local.get $row) (i32.const 1)))
       (br $R)))
+    (i32.store offset=0 (local.get $counts) (call $hsum_i32 (local.get $zeros)))
+    (i32.store offset=4 (local.get $counts) (call $hsum_i32 (local.get $plus)))
     (v128.any_true (v128.and (local.get $bad)
       (v128.const i8x16 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55))))
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
+import { type CodeCounts, type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
 import { int8HeadRowsReference } from "../int8_head.ts";
@@ -108,13 +108,16 @@ function rmsnormRows(v: MemoryViews): Kernels["rmsnorm"] {
 }
 
 /** Element e of I2_S codes: byte 32·(e div 128) + (e mod 32), shift 6 − 2·((e mod 128) div 32). */
-function unpackI2SCodes(codes: Uint8Array, n: number, trits: Int8Array): void {
+function unpackI2SCodes(codes: Uint8Array, n: number, trits: Int8Array): CodeCounts {
+  const counts = { neg: 0, zero: 0, pos: 0 };
   for (let e = 0; e < n; e++) {
     const byte = codes[(e >> 7) * 32 + (e & 31)]!;
     const code = (byte >> (6 - 2 * ((e & 127) >> 5))) & 3;
     if (code === 3) throw new RangeError(`packTernaryI2S: invalid code 3 at element ${e}`);
     trits[e] = code - 1;
+    counts[code === 0 ? "neg" : code === 1 ? "zero" : "pos"]++;
   }
+  return counts;
 }
 
 /**
@@ -154,7 +157,7 @@ export function createReferenceKernels(bytes: number): Kernels {
     },
     packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernaryI2S: rows out of range");
-      unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
+      return unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
     },
     matmulTernary,
     matmulTernaryParts(products, q, scale, sum, cols, batch) {

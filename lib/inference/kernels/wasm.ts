@@ -36,7 +36,7 @@
  */
 
 import { TRIT_CODE } from "../../codecs/ternary.ts";
-import { type Kernels, memoryViews, type Ptr } from "./api.ts";
+import { type CodeCounts, type Kernels, memoryViews, type Ptr } from "./api.ts";
 import { BumpAllocator } from "./reference.ts";
 import {
   compileKernelModule,
@@ -45,6 +45,7 @@ import {
   type SimdVariant,
 } from "./wasm_module.ts";
 import {
+  CALLER_SCRATCH,
   type Control,
   controlOf,
   DECODE_SCRATCH_BYTES,
@@ -196,7 +197,7 @@ function packI2S(
   memory: Uint8Array,
   codes: Uint8Array,
   to: { rows: number; cols: number; dst: Ptr; rowOffset: number; totalRows: number },
-): void {
+): CodeCounts {
   const { rows, cols, dst, rowOffset, totalRows } = to;
   const what = "packTernaryI2S";
   if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
@@ -207,16 +208,21 @@ function packI2S(
     throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
   const step = Math.floor(PREPARED_X_BYTES / rowBytes);
+  const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
+  let zero = 0, pos = 0;
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
     memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
-    if (k.i2s_pack_rows(RESERVED_BYTES, n, cols, dst, rowOffset + r) !== 0) {
+    if (k.i2s_pack_rows(RESERVED_BYTES, n, cols, dst, rowOffset + r, CALLER_SCRATCH) !== 0) {
       throw new RangeError(
         `${what}: invalid code 3 in rows ${rowOffset + r}..${rowOffset + r + n}`,
       );
     }
+    zero += counts[0]!;
+    pos += counts[1]!;
   }
   if (rowOffset + rows === totalRows) padLastGroup(memory.subarray(dst), totalRows, cols);
+  return { neg: rows * cols - zero - pos, zero, pos };
 }
 
 /** The padding rows of the last group of 4 hold zero trits (code 1 = 0b01). */
@@ -508,7 +514,7 @@ function wasmKernels(
     packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
       checkDims("packTernaryI2S", rows, cols, 1, 128);
       spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
-      packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
+      return packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
     },
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),

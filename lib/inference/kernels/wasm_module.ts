@@ -48,8 +48,11 @@ export interface KernelExports {
   quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
   /** The activations of a batched f16 product, shuffled and scaled once, into `xp`. */
   f16_prepare_x(x: N, xp: N, cols: N, batch: N): void;
-  /** I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3. */
-  i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N): number;
+  /**
+   * I2_S codes of `rows` rows at `src` into the packed layout at `dst`; non-zero on a code 3.
+   * Stores the number of zero codes and of +1 codes as two i32 at `counts`.
+   */
+  i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N, counts: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
   /** gate = relu(gate)² · up over n floats, each in f64 rounded once. */
   relu2_mul(gate: N, up: N, n: N): void;
