@@ -841,7 +841,7 @@
   ;; loads shared by both rows, 8 dots and 8 adds, no and/shift. Same i16 lanes, same
   ;; 1024-column chunks, the same exact integer sums: the same bits as $tern_4x2.
   ;;
-  ;; Measured (7 Dec, bench/ternary_ab_bench.ts, 1 thread, 2B shapes): +4..11% at batch 64,
+  ;; Measured (7 Dec, bench/ternary_ab_bench.ts, 1 thread, 2B shapes): +6..11% at batch 64,
   ;; +2..6% at 32, even at ~20, -4% at 16 and -20% at 4 (the decode pass costs about two
   ;; thirds of a pair). Less than the operation count promises because this Deno runs
   ;; wasm without V8's trap handler: every load is explicitly bounds-checked (lea, cmp,
