@@ -34,7 +34,7 @@ import { checkModelTensors, type ExpectedTensor } from "../arch/model_tensors.ts
 import { layerTensorName } from "../arch/registry.ts";
 import { ternarizeAbsmean } from "../codecs/ternary.ts";
 import { codecOf, GgmlType, type TernaryDecoded, typeNames, typesWith } from "../codecs/table.ts";
-import { LoadScratch, streamTernary } from "./ternary_stream.ts";
+import { streamTernary } from "./ternary_stream.ts";
 import type { FileRows } from "./output_head.ts";
 
 /** One transformer block's weights. */
@@ -206,12 +206,11 @@ export async function loadWeights(
 ): Promise<ModelWeights> {
   const loaded = new Map<string, Matrix | Ptr>();
   const ternarizedAtLoad: string[] = [];
-  const scratch = new LoadScratch();
   for (const t of plan) {
     if (t.storage === "norm") loaded.set(t.name, await loadNorm(g, t, k, opts));
     else if (t.storage === "float") loaded.set(t.name, await loadFloatMatrix(g, t, k, opts));
     else {
-      const m = await loadTernaryMatrix(g, t, k, scratch, opts);
+      const m = await loadTernaryMatrix(g, t, k, opts);
       if (m.origin === "absmean") ternarizedAtLoad.push(t.name);
       loaded.set(t.name, m.matrix);
     }
@@ -296,12 +295,11 @@ async function loadTernaryMatrix(
   g: GgufFile,
   t: PlannedTensor,
   k: Kernels,
-  scratch: LoadScratch,
   opts: LoadWeightsOptions,
 ): Promise<{ matrix: Matrix; origin: TernaryWeights["origin"] }> {
   const [rows, cols] = rowsCols(t);
   const ptr = k.alloc(k.ternaryBytes(rows, cols), BUFFER_ALIGN);
-  const streamed = await streamTernary(g, t.info, k, ptr, scratch, opts.observe?.(t.info));
+  const streamed = await streamTernary(g, t.info, k, ptr, opts.observe?.(t.info));
   if (streamed !== null) {
     const origin = t.info.type === GgmlType.I2_S ? "packed" : "ternary";
     return { matrix: { kind: "ternary", name: t.name, ptr, scale: streamed, rows, cols }, origin };

@@ -59,6 +59,74 @@ function i2sPackingMatchesTrits(k: Kernels): void {
   }
 }
 
+/**
+ * 16-bit ternary values (F16 ±0.5 and BF16 ±2⁻³, both zero signs) give the same
+ * kernel bytes and counts as the trits, in slabs and in one call; every kind
+ * of value that is not −s, ±0 or +s (another magnitude, a NaN, +s with another
+ * sign bit pattern, a non-zero while s is still 0) gives null.
+ */
+function halfPackingMatchesTrits(k: Kernels): void {
+  const shapes = [[11, 128], [6, 384], [2100, 64], [3, 6912]] as const;
+  for (const [i, [rows, cols]] of shapes.entries()) {
+    const sBits = i % 2 === 0 ? 0x3800 : 0x3e00; // F16 0.5, BF16 0.125
+    const trits = randomTrits(rows * cols, rows * cols + i);
+    if (i === 3) trits.fill(1, 0, cols).fill(0, cols, 2 * cols);
+    const sign = mulberry32(i);
+    const bits = Uint16Array.from(
+      trits,
+      (t) => t === 0 ? (sign() < 0.5 ? 0 : 0x8000) : t > 0 ? sBits : sBits | 0x8000,
+    );
+    const want = k.alloc(k.ternaryBytes(rows, cols));
+    k.packTernary(trits, rows, cols, want);
+    const got = k.alloc(k.ternaryBytes(rows, cols));
+    k.u8(got, k.ternaryBytes(rows, cols)).fill(0xff);
+    const counted = { neg: 0, zero: 0, pos: 0 };
+    for (let r0 = 0; r0 < rows; r0 += 5) {
+      const n = Math.min(5, rows - r0);
+      const c = k.packTernaryHalf(
+        bits.slice(r0 * cols, (r0 + n) * cols),
+        n,
+        cols,
+        sBits,
+        got,
+        r0,
+        rows,
+      );
+      assert.ok(c !== null, `${rows} x ${cols}: slab at ${r0} refused`);
+      counted.neg += c.neg;
+      counted.zero += c.zero;
+      counted.pos += c.pos;
+    }
+    const n = k.ternaryBytes(rows, cols);
+    assert.deepEqual(k.u8(got, n), k.u8(want, n), `${rows} x ${cols}`);
+    assert.deepEqual(counted, tally(trits), `counts of ${rows} x ${cols}, in slabs`);
+    const whole = k.alloc(k.ternaryBytes(rows, cols));
+    assert.deepEqual(k.packTernaryHalf(bits, rows, cols, sBits, whole, 0, rows), tally(trits));
+    const at = rows * cols - 1;
+    for (const odd of [sBits + 1, 0x7e00, 0x7c00, sBits ^ 0x4000, 1, 0x8001]) {
+      const bad = bits.slice();
+      bad[at] = odd;
+      assert.equal(
+        k.packTernaryHalf(bad, rows, cols, sBits, whole, 0, rows),
+        null,
+        `0x${odd.toString(16)}`,
+      );
+    }
+    const zeros = new Uint16Array(rows * cols).fill(0x8000, 0, cols);
+    assert.deepEqual(k.packTernaryHalf(zeros, rows, cols, 0, whole, 0, rows), {
+      neg: 0,
+      zero: rows * cols,
+      pos: 0,
+    });
+    zeros[at] = sBits;
+    assert.equal(k.packTernaryHalf(zeros, rows, cols, 0, whole, 0, rows), null, "s = 0");
+  }
+}
+
+Deno.test("reference packTernaryHalf equals packTernary of the trits", () => {
+  halfPackingMatchesTrits(createReferenceKernels(1 << 26));
+});
+
 Deno.test("reference packTernaryI2S equals packTernary of the trits", () => {
   i2sPackingMatchesTrits(createReferenceKernels(1 << 22));
 });
@@ -384,6 +452,13 @@ for (const simd of VARIANTS) {
           "packTernaryI2S (I2_S codes, in slabs) equals packTernary of the trits",
           () => {
             i2sPackingMatchesTrits(k);
+          },
+        );
+
+        await t.step(
+          "packTernaryHalf (16-bit ternary values) equals packTernary of the trits",
+          () => {
+            halfPackingMatchesTrits(k);
           },
         );
 

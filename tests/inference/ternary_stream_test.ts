@@ -12,7 +12,7 @@ import { GgmlType } from "../../lib/gguf/types.ts";
 import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
-import { LoadScratch, streamTernary } from "../../lib/inference/ternary_stream.ts";
+import { streamTernary } from "../../lib/inference/ternary_stream.ts";
 import { randomTrits } from "../_fuzz.ts";
 import { type TensorToWrite, writeModelGguf } from "./_gguf_builder.ts";
 
@@ -126,7 +126,7 @@ async function check(k: Kernels, path: string, all: Case[]): Promise<void> {
     for (const c of all) {
       const size = k.ternaryBytes(c.rows, c.cols);
       const got = k.alloc(size), want = k.alloc(size);
-      const scale = await streamTernary(g, g.tensor(c.name), k, got, new LoadScratch());
+      const scale = await streamTernary(g, g.tensor(c.name), k, got);
       assert.equal(scale, c.scale, `${k.name} ${c.name}: scale`);
       if (scale === null) continue;
       k.packTernary(c.trits, c.rows, c.cols, want);

@@ -109,6 +109,14 @@ export interface Kernels {
    * Returns how many of the `rows · cols` codes were −1, 0 and +1, counted on
    * the way (model-validate's statistics need no second pass over the bytes).
    */
+  /**
+   * A view of kernel memory (at least 1 MiB) that a loader may fill with file
+   * bytes for `packTernaryI2S` / `packTernaryHalf`, which then pack them where
+   * they lie: no copy, and a file read straight into shared memory runs at the
+   * page cache's speed (into an ordinary multi-MiB buffer, Deno 2.9 reads at a
+   * third of it). Free outside a matmul; the same view on every call.
+   */
+  loadStaging(): Uint8Array;
   packTernaryI2S(
     codes: Uint8Array,
     rows: number,
@@ -117,6 +125,24 @@ export interface Kernels {
     rowOffset: number,
     totalRows: number,
   ): CodeCounts;
+  /**
+   * Same as `packTernaryI2S` from 16-bit values (F16 or BF16 bit patterns,
+   * `rows × cols`, `cols` a multiple of 64) that are exactly −s, ±0 or +s,
+   * `sBits` the pattern of +s (0 while no non-zero value has been seen: then
+   * only zeros are valid). A clean export's projections load this way without
+   * a pass over them in TypeScript. Returns the counts, or null at a value that
+   * is none of the three (`dst` then holds partial rows; the caller takes the
+   * general path, which names the value).
+   */
+  packTernaryHalf(
+    bits: Uint16Array,
+    rows: number,
+    cols: number,
+    sBits: number,
+    dst: Ptr,
+    rowOffset: number,
+    totalRows: number,
+  ): CodeCounts | null;
   /**
    * y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b]: an int8 × ternary
    * product (exact in integers) scaled back to floats. `q`, `scale`, `sum` as

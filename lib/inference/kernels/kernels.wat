@@ -1248,6 +1248,81 @@
     (v128.any_true (v128.and (local.get $bad)
       (v128.const i8x16 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55 0x55))))
 
+  ;; ---------------------------------------------------------------- 16-bit ternary values to the packed layout
+  ;;
+  ;; A clean F16/BF16 export holds every projection as exactly −s, ±0 or +s. Per i16 lane
+  ;; v, with the masks z = (v << 1 == 0) (±0), p = (v == +s) and not z, n = (v == −s): the
+  ;; code is p·2 − z (masks are −1), i.e. ±0 → 1, +s → 2, −s → 0, and z | p | n must hold in
+  ;; every lane, or the caller takes the general path (which names the value). $S is the
+  ;; pattern of +s and $N of −s; with $S = 0 (no non-zero value seen yet) only zeros are valid.
+  ;; Written out once for 16 values (one bit pair of a 64-column block) and looped over the
+  ;; four bit pairs: V8 did not inline a helper called per 8 values, and the calls cost as
+  ;; much as the arithmetic.
+  ;;
+  ;; Rows [rowOffset, rowOffset + rows) of 16-bit values at $src (cols a multiple of 64) into
+  ;; the packed layout at $dst, $s the pattern of +s. Like i2s_pack_rows, it stores the number
+  ;; of zeros and of +s values at $counts (the same nibble table, on the packed bytes, whose
+  ;; codes it counts in any order) and returns non-zero when a value is not −s, ±0 or +s.
+  (func (export "half_pack_rows") (param $src i32) (param $rows i32) (param $cols i32)
+      (param $dst i32) (param $rowOffset i32) (param $s i32) (param $counts i32) (result i32)
+    (local $S v128) (local $N v128) (local $two v128) (local $valid v128)
+    (local $a v128) (local $b v128) (local $za v128) (local $zb v128) (local $out v128)
+    (local $v v128) (local $tally v128) (local $lo v128) (local $zeros v128) (local $plus v128)
+    (local $row i32) (local $end i32) (local $o i32) (local $oend i32) (local $k i32)
+    (local.set $S (i16x8.splat (local.get $s)))
+    (local.set $N (i16x8.splat (i32.or (local.get $s) (i32.const 0x8000))))
+    (local.set $two (v128.const i16x8 2 2 2 2 2 2 2 2))
+    (local.set $valid (v128.const i64x2 -1 -1))
+    (local.set $tally (v128.const i8x16 0 1 16 0 1 2 17 1 16 17 32 16 0 1 16 0))
+    (local.set $lo (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+    (local.set $row (local.get $rowOffset))
+    (local.set $end (i32.add (local.get $rowOffset) (local.get $rows)))
+    (block $done (loop $R
+      (br_if $done (i32.ge_u (local.get $row) (local.get $end)))
+      (local.set $o (i32.add (local.get $dst)
+        (i32.add (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (local.get $cols))
+          (i32.shl (i32.and (local.get $row) (i32.const 3)) (i32.const 4)))))
+      (local.set $oend (i32.add (local.get $o) (local.get $cols)))
+      (loop $K
+        (local.set $out (v128.const i64x2 0 0))
+        (local.set $k (i32.const 0))
+        (loop $pair
+          (local.set $a (v128.load offset=0 (local.get $src)))
+          (local.set $b (v128.load offset=16 (local.get $src)))
+          (local.set $za (i16x8.eq (i16x8.shl (local.get $a) (i32.const 1)) (v128.const i64x2 0 0)))
+          (local.set $zb (i16x8.eq (i16x8.shl (local.get $b) (i32.const 1)) (v128.const i64x2 0 0)))
+          (local.set $valid (v128.and (local.get $valid) (v128.and
+            (v128.or (v128.or (local.get $za) (i16x8.eq (local.get $a) (local.get $S)))
+              (i16x8.eq (local.get $a) (local.get $N)))
+            (v128.or (v128.or (local.get $zb) (i16x8.eq (local.get $b) (local.get $S)))
+              (i16x8.eq (local.get $b) (local.get $N))))))
+          ;; Codes are at most 2, so the shift within i16 lanes never carries into the next byte.
+          (local.set $out (v128.or (local.get $out) (i16x8.shl
+            (i8x16.narrow_i16x8_u
+              (i16x8.sub (v128.and (v128.andnot (i16x8.eq (local.get $a) (local.get $S)) (local.get $za))
+                (local.get $two)) (local.get $za))
+              (i16x8.sub (v128.and (v128.andnot (i16x8.eq (local.get $b) (local.get $S)) (local.get $zb))
+                (local.get $two)) (local.get $zb)))
+            (local.get $k))))
+          (local.set $src (i32.add (local.get $src) (i32.const 32)))
+          (local.set $k (i32.add (local.get $k) (i32.const 2)))
+          (br_if $pair (i32.lt_u (local.get $k) (i32.const 8))))
+        (v128.store (local.get $o) (local.get $out))
+        (local.set $v (i8x16.add
+          (i8x16.swizzle (local.get $tally) (v128.and (local.get $out) (local.get $lo)))
+          (i8x16.swizzle (local.get $tally) (i8x16.shr_u (local.get $out) (i32.const 4)))))
+        (local.set $zeros (i32x4.add (local.get $zeros) (i32x4.extadd_pairwise_i16x8_u
+          (i16x8.extadd_pairwise_i8x16_u (v128.and (local.get $v) (local.get $lo))))))
+        (local.set $plus (i32x4.add (local.get $plus) (i32x4.extadd_pairwise_i16x8_u
+          (i16x8.extadd_pairwise_i8x16_u (i8x16.shr_u (local.get $v) (i32.const 4))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 64)))
+        (br_if $K (i32.lt_u (local.get $o) (local.get $oend))))
+      (local.set $row (i32.add (local.get $row) (i32.const 1)))
+      (br $R)))
+    (i32.store offset=0 (local.get $counts) (call $hsum_i32 (local.get $zeros)))
+    (i32.store offset=4 (local.get $counts) (call $hsum_i32 (local.get $plus)))
+    (i32.eqz (i16x8.all_true (local.get $valid))))
+
   ;; ---------------------------------------------------------------- activation quantization
 
   ;; Per row: t = f32(127 / max(max|x|, 1e-5)) computed in f64 like the reference,

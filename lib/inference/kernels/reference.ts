@@ -133,6 +133,7 @@ export function createReferenceKernels(bytes: number): Kernels {
   const heap = new BumpAllocator(64, bytes);
   const v = memoryViews(buffer);
   const matmulTernary = ternaryMatmul(v);
+  let staging: Uint8Array | undefined;
   const decoded = (decode: (bits: number) => number) => (w: Ptr, n: number) => {
     const W = v.u16(w, n);
     return (i: number) => decode(W[i]!);
@@ -158,6 +159,20 @@ export function createReferenceKernels(bytes: number): Kernels {
     packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
       if (rowOffset + rows > totalRows) throw new RangeError("packTernaryI2S: rows out of range");
       return unpackI2SCodes(codes, rows * cols, v.i8(dst + rowOffset * cols, rows * cols));
+    },
+    loadStaging: () => staging ??= new Uint8Array(1 << 20),
+    packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
+      if (rowOffset + rows > totalRows) throw new RangeError("packTernaryHalf: rows out of range");
+      const n = rows * cols, trits = v.i8(dst + rowOffset * cols, n);
+      const counts = { neg: 0, zero: 0, pos: 0 };
+      for (let i = 0; i < n; i++) {
+        const b = bits[i]!;
+        if ((b & 0x7fff) === 0) trits[i] = 0, counts.zero++;
+        else if (b === sBits) trits[i] = 1, counts.pos++;
+        else if (b === (sBits | 0x8000)) trits[i] = -1, counts.neg++;
+        else return null;
+      }
+      return counts;
     },
     matmulTernary,
     matmulTernaryParts(products, q, scale, sum, cols, batch) {

@@ -207,16 +207,68 @@ function packI2S(
   if (codes.length < rows * rowBytes) {
     throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
-  const step = Math.floor(PREPARED_X_BYTES / rowBytes);
+  // Codes already in kernel memory (the load staging) are packed where they lie.
+  const inPlace = codes.buffer === memory.buffer;
+  const step = inPlace ? rows : Math.floor(PREPARED_X_BYTES / rowBytes);
   const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
   let zero = 0, pos = 0;
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
-    memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
-    if (k.i2s_pack_rows(RESERVED_BYTES, n, cols, dst, rowOffset + r, CALLER_SCRATCH) !== 0) {
+    let src = codes.byteOffset;
+    if (!inPlace) {
+      memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
+      src = RESERVED_BYTES;
+    }
+    if (k.i2s_pack_rows(src, n, cols, dst, rowOffset + r, CALLER_SCRATCH) !== 0) {
       throw new RangeError(
         `${what}: invalid code 3 in rows ${rowOffset + r}..${rowOffset + r + n}`,
       );
+    }
+    zero += counts[0]!;
+    pos += counts[1]!;
+  }
+  if (rowOffset + rows === totalRows) padLastGroup(memory.subarray(dst), totalRows, cols);
+  return { neg: rows * cols - zero - pos, zero, pos };
+}
+
+/**
+ * 16-bit ternary values into the kernel layout by the module's `half_pack_rows`,
+ * through the prepared-activation region in pieces of whole rows, as {@link packI2S}.
+ */
+function packHalf(
+  k: KernelExports,
+  memory: Uint8Array,
+  bits: Uint16Array,
+  sBits: number,
+  to: { rows: number; cols: number; dst: Ptr; rowOffset: number; totalRows: number },
+): CodeCounts | null {
+  const { rows, cols, dst, rowOffset, totalRows } = to;
+  const what = "packTernaryHalf";
+  if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
+    throw new RangeError(`${what}: rows ${rowOffset}..${rowOffset + rows} out of ${totalRows}`);
+  }
+  if (bits.length < rows * cols) {
+    throw new RangeError(`${what}: ${bits.length} values for ${rows} rows of ${cols}`);
+  }
+  if (!Number.isInteger(sBits) || sBits < 0 || sBits > 0x7fff) {
+    throw new RangeError(`${what}: the pattern of +s must be 0..0x7fff, got ${sBits}`);
+  }
+  const bytes = new Uint8Array(bits.buffer, bits.byteOffset, rows * cols * 2);
+  // Values already in kernel memory (the load staging) are packed where they lie.
+  const inPlace = bits.buffer === memory.buffer;
+  const rowBytes = cols * 2, step = inPlace ? rows : Math.floor(PREPARED_X_BYTES / rowBytes);
+  const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
+  let zero = 0, pos = 0;
+  for (let r = 0; r < rows; r += step) {
+    const n = Math.min(step, rows - r);
+    let src = bits.byteOffset;
+    if (!inPlace) {
+      memory.set(bytes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
+      src = RESERVED_BYTES;
+    }
+    const at = rowOffset + r;
+    if (k.half_pack_rows(src, n, cols, dst, at, sBits, CALLER_SCRATCH) !== 0) {
+      return null;
     }
     zero += counts[0]!;
     pos += counts[1]!;
@@ -515,6 +567,13 @@ function wasmKernels(
       checkDims("packTernaryI2S", rows, cols, 1, 128);
       spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
       return packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
+    },
+    loadStaging: () => new Uint8Array(buffer, RESERVED_BYTES, PREPARED_X_BYTES),
+    packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
+      checkDims("packTernaryHalf", rows, cols, 1, 64);
+      spans("packTernaryHalf", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
+      const to = { rows, cols, dst, rowOffset, totalRows };
+      return packHalf(k, new Uint8Array(buffer), bits, sBits, to);
     },
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),

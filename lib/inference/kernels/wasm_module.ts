@@ -53,6 +53,11 @@ export interface KernelExports {
    * Stores the number of zero codes and of +1 codes as two i32 at `counts`.
    */
   i2s_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N, counts: N): number;
+  /**
+   * 16-bit ternary values (−s, ±0, +s; `s` the pattern of +s) of `rows` rows at `src` into the
+   * packed layout at `dst`; non-zero on any other value. Stores the counts as i2s_pack_rows does.
+   */
+  half_pack_rows(src: N, rows: N, cols: N, dst: N, rowOffset: N, s: N, counts: N): number;
   rmsnorm(x: N, g: N, out: N, n: N, batch: N, eps: N): void;
   /** gate = relu(gate)² · up over n floats, each in f64 rounded once. */
   relu2_mul(gate: N, up: N, n: N): void;
