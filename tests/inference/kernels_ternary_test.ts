@@ -1,11 +1,14 @@
 // The ternary products of the WebAssembly backend against the plain TypeScript
 // reference (its one-byte-per-trit loop is the oracle): several products in one
 // job (matmulTernaryParts) and batches of every size the batched kernel splits
-// into blocks of 4 tokens, on shapes whose rows are no multiple of 4 or of the
-// thread split. Both SIMD variants, 1 and 2 threads.
+// into pairs of tokens, on shapes whose rows are no multiple of 4 or of the
+// thread split, below and from TERNARY_DECODE_MIN_BATCH on (where the relaxed
+// kernel decodes each row group once for the batch). Both SIMD variants, 1 and 2
+// threads.
 
 import assert from "node:assert/strict";
 import type { Kernels, Ptr, TernaryProduct } from "../../lib/inference/kernels/api.ts";
+import { TERNARY_DECODE_MIN_BATCH } from "../../lib/inference/kernels/control.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
@@ -32,6 +35,11 @@ const CASES: Case[] = [
   { rows: [9, 7, 3], cols: 2112, batch: 33 },
   { rows: [130], cols: 2560, batch: 8 },
   { rows: [11, 4], cols: 64, batch: 6 },
+  // The decoded path: an even and an odd batch at its threshold, rows no multiple of 4,
+  // columns no multiple of 1024, and one product the width of a whole decode block.
+  { rows: [13, 6], cols: 1088, batch: TERNARY_DECODE_MIN_BATCH },
+  { rows: [13, 6, 64], cols: 1088, batch: TERNARY_DECODE_MIN_BATCH + 1 },
+  { rows: [5], cols: 64, batch: TERNARY_DECODE_MIN_BATCH + 3 },
 ];
 
 /** Trits, activations and per-product scales of a case, from its shape. */
@@ -178,7 +186,9 @@ for (const simd of VARIANTS) {
     try {
       const rows = 6, t = 0.75, wScale = 1.5;
       for (const cols of [1024, 1088, 2112, 4160]) {
-        for (const batch of [1, 3]) {
+        // 3: pairs and a single row on the packed codes; from TERNARY_DECODE_MIN_BATCH on,
+        // pairs on the decoded codes (relaxed) and an odd last row.
+        for (const batch of [1, 3, TERNARY_DECODE_MIN_BATCH + 1]) {
           for (const [qName, qOf] of EXTREME_Q) {
             for (const [tName, tritOf] of EXTREME_TRITS) {
               const trits = Int8Array.from(

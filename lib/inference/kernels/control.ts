@@ -135,6 +135,29 @@ export function f16Decodable(cols: number, batch: number): boolean {
 }
 
 /**
+ * From this many batch rows on, a ternary matmul (relaxed SIMD) decodes each group of 4 rows
+ * once into the thread's decode scratch for all of them: the decode pass costs about two
+ * thirds of one pair of rows, and the decoded pairs run ~7% faster (break-even measured at
+ * about 20 rows, bench/ternary_ab_bench.ts; docs/performance.md).
+ */
+export const TERNARY_DECODE_MIN_BATCH = 24;
+
+/**
+ * Whether a ternary product of this shape gets a decode scratch (4 bytes a column); the
+ * portable kernel ignores it.
+ *
+ * @example
+ * ```ts
+ * import { ternaryDecodable } from "./control.ts";
+ * ternaryDecodable(6912, 64); // true
+ * ternaryDecodable(6912, 8); // false
+ * ```
+ */
+export function ternaryDecodable(cols: number, batch: number): boolean {
+  return batch >= TERNARY_DECODE_MIN_BATCH && cols * 4 <= DECODE_SCRATCH_BYTES;
+}
+
+/**
  * Records where the `threads` decode scratches (DECODE_SCRATCH_BYTES each) start.
  *
  * @example
@@ -344,6 +367,9 @@ function runRows(
         r0,
         r1,
         scratchOf(thread),
+        ternaryDecodable(cols, batch)
+          ? control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES
+          : 0,
       );
     default:
       throw new RangeError(`kernel job: unknown op ${job.op}`);

@@ -831,6 +831,154 @@
       (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
     (v128.store offset=16 (local.get $out)
       (call $hsum4_i32 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
+
+  ;; ---- Prompt path: each row group decoded once per batch (matmul_ternary, $dec ≠ 0).
+  ;;
+  ;; $tern_4x2 decodes every weight byte again for each pair of batch rows. With a decode
+  ;; scratch (TERNARY_DECODE_MIN_BATCH = 24 batch rows on, control.ts), matmul_ternary
+  ;; decodes the group once into it (4·cols bytes: one code 0..2 per weight, 27.6 KB at
+  ;; cols 6912) and runs $tern_4x2d per pair: per 16 columns 2 activation loads, 4 code
+  ;; loads shared by both rows, 8 dots and 8 adds, no and/shift. Same i16 lanes, same
+  ;; 1024-column chunks, the same exact integer sums: the same bits as $tern_4x2.
+  ;;
+  ;; Measured (7 Dec, bench/ternary_ab_bench.ts, 1 thread, 2B shapes): +6..11% at batch 64,
+  ;; +2..6% at 32, even at ~20, -4% at 16 and -20% at 4 (the decode pass costs about two
+  ;; thirds of a pair). Less than the operation count promises because this Deno runs
+  ;; wasm without V8's trap handler: every load is explicitly bounds-checked (lea, cmp,
+  ;; jae in the machine code), and $tern_4x2d loads 24 v128 per 64 columns where $tern_4x2
+  ;; loads 12 (V8 merges its four loads of each weight v128), so the saved ands and shifts
+  ;; are mostly paid back in checks. Decoding inside the first pair ($tern_4x2 storing its
+  ;; codes) measured the same at batch 24 and 64, so the simpler separate pass stays.
+  ;;
+  ;; Decoded layout: the codes of columns 16u..16u+15 of row i at s + 64u + 16i, i.e. per
+  ;; 64-column block j the bit pairs k = 0..3 of the packed block, one v128 per row.
+  (func $tern_decode4 (param $p i32) (param $cols i32) (param $s i32)
+    (local $m v128) (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $end i32)
+    (local.set $m (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3))
+    (local.set $end (i32.add (local.get $p) (local.get $cols)))
+    (loop $L
+      (local.set $x0 (v128.load offset=0 (local.get $p)))
+      (local.set $x1 (v128.load offset=16 (local.get $p)))
+      (local.set $x2 (v128.load offset=32 (local.get $p)))
+      (local.set $x3 (v128.load offset=48 (local.get $p)))
+      ;; i16 shifts: bits shifted in from a lane's high byte land above the 2 masked bits.
+      (v128.store offset=0 (local.get $s) (v128.and (local.get $x0) (local.get $m)))
+      (v128.store offset=16 (local.get $s) (v128.and (local.get $x1) (local.get $m)))
+      (v128.store offset=32 (local.get $s) (v128.and (local.get $x2) (local.get $m)))
+      (v128.store offset=48 (local.get $s) (v128.and (local.get $x3) (local.get $m)))
+      (v128.store offset=64 (local.get $s) (v128.and (i16x8.shr_u (local.get $x0) (i32.const 2)) (local.get $m)))
+      (v128.store offset=80 (local.get $s) (v128.and (i16x8.shr_u (local.get $x1) (i32.const 2)) (local.get $m)))
+      (v128.store offset=96 (local.get $s) (v128.and (i16x8.shr_u (local.get $x2) (i32.const 2)) (local.get $m)))
+      (v128.store offset=112 (local.get $s) (v128.and (i16x8.shr_u (local.get $x3) (i32.const 2)) (local.get $m)))
+      (v128.store offset=128 (local.get $s) (v128.and (i16x8.shr_u (local.get $x0) (i32.const 4)) (local.get $m)))
+      (v128.store offset=144 (local.get $s) (v128.and (i16x8.shr_u (local.get $x1) (i32.const 4)) (local.get $m)))
+      (v128.store offset=160 (local.get $s) (v128.and (i16x8.shr_u (local.get $x2) (i32.const 4)) (local.get $m)))
+      (v128.store offset=176 (local.get $s) (v128.and (i16x8.shr_u (local.get $x3) (i32.const 4)) (local.get $m)))
+      (v128.store offset=192 (local.get $s) (v128.and (i16x8.shr_u (local.get $x0) (i32.const 6)) (local.get $m)))
+      (v128.store offset=208 (local.get $s) (v128.and (i16x8.shr_u (local.get $x1) (i32.const 6)) (local.get $m)))
+      (v128.store offset=224 (local.get $s) (v128.and (i16x8.shr_u (local.get $x2) (i32.const 6)) (local.get $m)))
+      (v128.store offset=240 (local.get $s) (v128.and (i16x8.shr_u (local.get $x3) (i32.const 6)) (local.get $m)))
+      (local.set $s (i32.add (local.get $s) (i32.const 256)))
+      (local.set $p (i32.add (local.get $p) (i32.const 64)))
+      (br_if $L (i32.lt_u (local.get $p) (local.get $end)))))
+
+  ;; Two activation rows (qa, qb) times the decoded group at $s: the sums of $tern_4x2.
+  (func $tern_4x2d (param $s i32) (param $qa i32) (param $qb i32) (param $cols i32)
+      (param $out i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local $h0 v128) (local $h1 v128) (local $h2 v128) (local $h3 v128)
+    (local $u v128) (local $v v128) (local $c v128)
+    (local $end i32) (local $stop i32)
+    (local.set $end (i32.add (local.get $qa) (local.get $cols)))
+    (loop $chunk
+      (local.set $g0 (v128.const i64x2 0 0))
+      (local.set $g1 (v128.const i64x2 0 0))
+      (local.set $g2 (v128.const i64x2 0 0))
+      (local.set $g3 (v128.const i64x2 0 0))
+      (local.set $h0 (v128.const i64x2 0 0))
+      (local.set $h1 (v128.const i64x2 0 0))
+      (local.set $h2 (v128.const i64x2 0 0))
+      (local.set $h3 (v128.const i64x2 0 0))
+      (local.set $stop (select (local.get $end) (i32.add (local.get $qa) (i32.const 1024))
+        (i32.lt_u (i32.sub (local.get $end) (local.get $qa)) (i32.const 1024))))
+      ;; 64 columns per iteration (cols is a multiple of 64), 16 per step.
+      (loop $block
+        (local.set $u (v128.load offset=0 (local.get $qa)))
+        (local.set $v (v128.load offset=0 (local.get $qb)))
+        (local.set $c (v128.load offset=0 (local.get $s)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=16 (local.get $s)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=32 (local.get $s)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=48 (local.get $s)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $u (v128.load offset=16 (local.get $qa)))
+        (local.set $v (v128.load offset=16 (local.get $qb)))
+        (local.set $c (v128.load offset=64 (local.get $s)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=80 (local.get $s)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=96 (local.get $s)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=112 (local.get $s)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $u (v128.load offset=32 (local.get $qa)))
+        (local.set $v (v128.load offset=32 (local.get $qb)))
+        (local.set $c (v128.load offset=128 (local.get $s)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=144 (local.get $s)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=160 (local.get $s)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=176 (local.get $s)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $u (v128.load offset=48 (local.get $qa)))
+        (local.set $v (v128.load offset=48 (local.get $qb)))
+        (local.set $c (v128.load offset=192 (local.get $s)))
+        (local.set $g0 (i16x8.add (local.get $g0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h0 (i16x8.add (local.get $h0) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=208 (local.get $s)))
+        (local.set $g1 (i16x8.add (local.get $g1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h1 (i16x8.add (local.get $h1) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=224 (local.get $s)))
+        (local.set $g2 (i16x8.add (local.get $g2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h2 (i16x8.add (local.get $h2) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $c (v128.load offset=240 (local.get $s)))
+        (local.set $g3 (i16x8.add (local.get $g3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $u) (local.get $c))))
+        (local.set $h3 (i16x8.add (local.get $h3) (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $v) (local.get $c))))
+        (local.set $s (i32.add (local.get $s) (i32.const 256)))
+        (local.set $qa (i32.add (local.get $qa) (i32.const 64)))
+        (local.set $qb (i32.add (local.get $qb) (i32.const 64)))
+        (br_if $block (i32.lt_u (local.get $qa) (local.get $stop))))
+      (local.set $a0 (i32x4.add (local.get $a0) (i32x4.extadd_pairwise_i16x8_s (local.get $g0))))
+      (local.set $a1 (i32x4.add (local.get $a1) (i32x4.extadd_pairwise_i16x8_s (local.get $g1))))
+      (local.set $a2 (i32x4.add (local.get $a2) (i32x4.extadd_pairwise_i16x8_s (local.get $g2))))
+      (local.set $a3 (i32x4.add (local.get $a3) (i32x4.extadd_pairwise_i16x8_s (local.get $g3))))
+      (local.set $b0 (i32x4.add (local.get $b0) (i32x4.extadd_pairwise_i16x8_s (local.get $h0))))
+      (local.set $b1 (i32x4.add (local.get $b1) (i32x4.extadd_pairwise_i16x8_s (local.get $h1))))
+      (local.set $b2 (i32x4.add (local.get $b2) (i32x4.extadd_pairwise_i16x8_s (local.get $h2))))
+      (local.set $b3 (i32x4.add (local.get $b3) (i32x4.extadd_pairwise_i16x8_s (local.get $h3))))
+      (br_if $chunk (i32.lt_u (local.get $qa) (local.get $end))))
+    (v128.store offset=0 (local.get $out)
+      (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+    (v128.store offset=16 (local.get $out)
+      (call $hsum4_i32 (local.get $b0) (local.get $b1) (local.get $b2) (local.get $b3))))
 ;;@end
 ;;@portable
   ;;
@@ -962,11 +1110,22 @@
         (f32x4.extract_lane 0 (local.get $r)) (f32x4.extract_lane 1 (local.get $r))
         (f32x4.extract_lane 2 (local.get $r)) (f32x4.extract_lane 3 (local.get $r))))))
 
+  ;; The scale-back of the pair sums at $scratch (batch rows b and b + 1) into y.
+  (func $tern_store2 (param $scratch i32) (param $sum i32) (param $t i32) (param $ws f64)
+      (param $y i32) (param $yb i32) (param $n i32)
+    (call $tern_store (v128.load (local.get $scratch)) (i32.load (local.get $sum))
+      (f32.load (local.get $t)) (local.get $ws) (local.get $y) (local.get $n))
+    (call $tern_store (v128.load offset=16 (local.get $scratch)) (i32.load offset=4 (local.get $sum))
+      (f32.load offset=4 (local.get $t)) (local.get $ws) (i32.add (local.get $y) (local.get $yb))
+      (local.get $n)))
+
   ;; y[b, r] = wScale · (Σ_c trit[r, c] · q[b, c]) / t[b] for rows [r0, r1).
-  ;; $scratch: 32 bytes of this thread's own memory for the pair results.
+  ;; $scratch: 32 bytes of this thread's own memory for the pair results. $dec: this
+  ;; thread's decode scratch of at least 4·cols bytes, or 0: no group is decoded (the
+  ;; portable variant ignores it).
   (func (export "matmul_ternary") (param $w i32) (param $ws f64) (param $q i32) (param $t i32)
       (param $sum i32) (param $y i32) (param $rows i32) (param $cols i32) (param $batch i32)
-      (param $r0 i32) (param $r1 i32) (param $scratch i32)
+      (param $r0 i32) (param $r1 i32) (param $scratch i32) (param $dec i32)
     (local $r i32) (local $n i32) (local $b i32) (local $p i32) (local $yr i32) (local $yb i32)
     (local $qa i32)
     (local.set $yb (i32.shl (local.get $rows) (i32.const 2)))
@@ -977,23 +1136,36 @@
       (local.set $p (i32.add (local.get $w) (i32.mul (i32.shr_u (local.get $r) (i32.const 2)) (local.get $cols))))
       (local.set $yr (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))))
       (local.set $b (i32.const 0))
+;;@relaxed
+      ;; With a decode scratch (from TERNARY_DECODE_MIN_BATCH batch rows on, control.ts), the
+      ;; group is decoded once and its pairs read the codes ($tern_4x2d); the loop below then
+      ;; finds no pair left, only an odd last row.
+      (if (local.get $dec)
+        (then
+          (call $tern_decode4 (local.get $p) (local.get $cols) (local.get $dec))
+          (block $decoded_done (loop $D
+            (br_if $decoded_done (i32.gt_u (i32.add (local.get $b) (i32.const 2)) (local.get $batch)))
+            (local.set $qa (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $cols))))
+            (call $tern_4x2d (local.get $dec) (local.get $qa) (i32.add (local.get $qa) (local.get $cols))
+              (local.get $cols) (local.get $scratch))
+            (call $tern_store2 (local.get $scratch)
+              (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2)))
+              (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2)))
+              (local.get $ws) (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+              (local.get $yb) (local.get $n))
+            (local.set $b (i32.add (local.get $b) (i32.const 2)))
+            (br $D)))))
+;;@end
       (block $pairs_done (loop $B
         (br_if $pairs_done (i32.gt_u (i32.add (local.get $b) (i32.const 2)) (local.get $batch)))
         (local.set $qa (i32.add (local.get $q) (i32.mul (local.get $b) (local.get $cols))))
         (call $tern_4x2 (local.get $p) (local.get $qa) (i32.add (local.get $qa) (local.get $cols))
           (local.get $cols) (local.get $scratch))
-        (call $tern_store (v128.load (local.get $scratch))
-          (i32.load (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2))))
-          (f32.load (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2))))
-          (local.get $ws)
-          (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
-          (local.get $n))
-        (call $tern_store (v128.load offset=16 (local.get $scratch))
-          (i32.load offset=4 (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2))))
-          (f32.load offset=4 (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2))))
-          (local.get $ws)
-          (i32.add (local.get $yr) (i32.mul (i32.add (local.get $b) (i32.const 1)) (local.get $yb)))
-          (local.get $n))
+        (call $tern_store2 (local.get $scratch)
+          (i32.add (local.get $sum) (i32.shl (local.get $b) (i32.const 2)))
+          (i32.add (local.get $t) (i32.shl (local.get $b) (i32.const 2)))
+          (local.get $ws) (i32.add (local.get $yr) (i32.mul (local.get $b) (local.get $yb)))
+          (local.get $yb) (local.get $n))
         (local.set $b (i32.add (local.get $b) (i32.const 2)))
         (br $B)))
       (if (i32.lt_u (local.get $b) (local.get $batch))

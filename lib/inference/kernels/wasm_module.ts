@@ -40,8 +40,11 @@ export interface KernelExports {
    * prepared by f16_prepare_x: same results.
    */
   matmul_f16_decoded(...args: [...Parameters<FloatMatmulExport>, N]): void;
-  /** The ternary product for rows r0 ≤ r < r1, with per-thread scratch. */
-  matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N]): void;
+  /**
+   * The ternary product for rows r0 ≤ r < r1, with per-thread scratch (32 bytes) and decode
+   * scratch (4·cols bytes, or 0: no row group decoded once for the batch).
+   */
+  matmul_ternary(w: N, wScale: N, q: N, t: N, sum: N, y: N, ...rest: [N, N, N, N, N, N, N]): void;
   quantize_rows_i8(x: N, q: N, t: N, sum: N, cols: N, batch: N): void;
   /** The activations of a batched f16 product, shuffled and scaled once, into `xp`. */
   f16_prepare_x(x: N, xp: N, cols: N, batch: N): void;
