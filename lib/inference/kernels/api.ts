@@ -112,9 +112,9 @@ export interface Kernels {
   /**
    * A view of kernel memory (at least 1 MiB) that a loader may fill with file
    * bytes for `packTernaryI2S` / `packTernaryHalf`, which then pack them where
-   * they lie: no copy, and a file read straight into shared memory runs at the
-   * page cache's speed (into an ordinary multi-MiB buffer, Deno 2.9 reads at a
-   * third of it). Free outside a matmul; the same view on every call.
+   * they lie: no copy, and Deno 2.9 reads the page cache into WebAssembly
+   * memory at ≈ 7 GB/s, into an ordinary ArrayBuffer of that size at a quarter
+   * of it (docs/performance.md). Free outside a matmul; the same view each call.
    */
   loadStaging(): Uint8Array;
   packTernaryI2S(
