@@ -22,6 +22,23 @@ function tally(trits: Int8Array): { neg: number; zero: number; pos: number } {
   return t;
 }
 
+/** Calls `pack(r0, n)` over slabs of `step` rows and sums the counts; fails on a refused slab. */
+function packInSlabs(
+  rows: number,
+  step: number,
+  pack: (r0: number, n: number) => { neg: number; zero: number; pos: number } | null,
+): { neg: number; zero: number; pos: number } {
+  const counted = { neg: 0, zero: 0, pos: 0 };
+  for (let r0 = 0; r0 < rows; r0 += step) {
+    const c = pack(r0, Math.min(step, rows - r0));
+    assert.ok(c !== null, `slab at ${r0} refused`);
+    counted.neg += c.neg;
+    counted.zero += c.zero;
+    counted.pos += c.pos;
+  }
+  return counted;
+}
+
 /**
  * I2_S codes written by the codec's own encoder (packI2S), loaded in slabs,
  * give the same kernel bytes as the trits, and the counts it returns are the
@@ -38,15 +55,11 @@ function i2sPackingMatchesTrits(k: Kernels): void {
     k.packTernary(trits, rows, cols, want);
     const got = k.alloc(k.ternaryBytes(rows, cols));
     k.u8(got, k.ternaryBytes(rows, cols)).fill(0xff);
-    const rowBytes = cols / 4, counted = { neg: 0, zero: 0, pos: 0 };
-    for (let r0 = 0; r0 < rows; r0 += 4) {
-      const n = Math.min(4, rows - r0);
+    const rowBytes = cols / 4;
+    const counted = packInSlabs(rows, 4, (r0, n) => {
       const slab = codes.slice(r0 * rowBytes, (r0 + n) * rowBytes);
-      const c = k.packTernaryI2S(slab, n, cols, got, r0, rows);
-      counted.neg += c.neg;
-      counted.zero += c.zero;
-      counted.pos += c.pos;
-    }
+      return k.packTernaryI2S(slab, n, cols, got, r0, rows);
+    });
     const n = k.ternaryBytes(rows, cols);
     assert.deepEqual(k.u8(got, n), k.u8(want, n), `${rows} x ${cols}`);
     assert.deepEqual(counted, tally(trits), `counts of ${rows} x ${cols}, in slabs`);
@@ -80,23 +93,10 @@ function halfPackingMatchesTrits(k: Kernels): void {
     k.packTernary(trits, rows, cols, want);
     const got = k.alloc(k.ternaryBytes(rows, cols));
     k.u8(got, k.ternaryBytes(rows, cols)).fill(0xff);
-    const counted = { neg: 0, zero: 0, pos: 0 };
-    for (let r0 = 0; r0 < rows; r0 += 5) {
-      const n = Math.min(5, rows - r0);
-      const c = k.packTernaryHalf(
-        bits.slice(r0 * cols, (r0 + n) * cols),
-        n,
-        cols,
-        sBits,
-        got,
-        r0,
-        rows,
-      );
-      assert.ok(c !== null, `${rows} x ${cols}: slab at ${r0} refused`);
-      counted.neg += c.neg;
-      counted.zero += c.zero;
-      counted.pos += c.pos;
-    }
+    const counted = packInSlabs(rows, 5, (r0, n) => {
+      const slab = bits.slice(r0 * cols, (r0 + n) * cols);
+      return k.packTernaryHalf(slab, n, cols, sBits, got, r0, rows);
+    });
     const n = k.ternaryBytes(rows, cols);
     assert.deepEqual(k.u8(got, n), k.u8(want, n), `${rows} x ${cols}`);
     assert.deepEqual(counted, tally(trits), `counts of ${rows} x ${cols}, in slabs`);

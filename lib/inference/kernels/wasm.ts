@@ -187,43 +187,43 @@ function packTernaryRows(
   if (rowOffset + rows === totalRows) padLastGroup(out, totalRows, cols);
 }
 
+/** Where a packing kernel writes its rows: the packed layout, from row `rowOffset` of `totalRows`. */
+interface PackTarget {
+  rows: number;
+  cols: number;
+  dst: Ptr;
+  rowOffset: number;
+  totalRows: number;
+}
+
 /**
- * I2_S codes into the kernel layout by the module's `i2s_pack_rows` (see
- * kernels.wat), through the prepared-activation region (free outside a
- * matmul) in pieces of whole rows.
+ * Runs a packing kernel (`pack(src, n, row)`: `n` rows at `src` into target row
+ * `row`, false on an invalid value) over `bytes` (`rowBytes` per row): where they
+ * lie when they are already in kernel memory (the load staging), else through the
+ * prepared-activation region (free outside a matmul) in pieces of whole rows.
+ * Sums the zero and +1 counts each call leaves at CALLER_SCRATCH; null when
+ * `pack` refused a piece.
  */
-function packI2S(
-  k: KernelExports,
+function packRows(
   memory: Uint8Array,
-  codes: Uint8Array,
-  to: { rows: number; cols: number; dst: Ptr; rowOffset: number; totalRows: number },
-): CodeCounts {
+  bytes: Uint8Array,
+  rowBytes: number,
+  to: PackTarget,
+  pack: (src: number, n: number, row: number) => boolean,
+): CodeCounts | null {
   const { rows, cols, dst, rowOffset, totalRows } = to;
-  const what = "packTernaryI2S";
-  if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
-    throw new RangeError(`${what}: rows ${rowOffset}..${rowOffset + rows} out of ${totalRows}`);
-  }
-  const rowBytes = cols / 4;
-  if (codes.length < rows * rowBytes) {
-    throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
-  }
-  // Codes already in kernel memory (the load staging) are packed where they lie.
-  const inPlace = codes.buffer === memory.buffer;
+  const inPlace = bytes.buffer === memory.buffer;
   const step = inPlace ? rows : Math.floor(PREPARED_X_BYTES / rowBytes);
   const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
   let zero = 0, pos = 0;
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
-    let src = codes.byteOffset;
+    let src = bytes.byteOffset;
     if (!inPlace) {
-      memory.set(codes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
+      memory.set(bytes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
       src = RESERVED_BYTES;
     }
-    if (k.i2s_pack_rows(src, n, cols, dst, rowOffset + r, CALLER_SCRATCH) !== 0) {
-      throw new RangeError(
-        `${what}: invalid code 3 in rows ${rowOffset + r}..${rowOffset + r + n}`,
-      );
-    }
+    if (!pack(src, n, rowOffset + r)) return null;
     zero += counts[0]!;
     pos += counts[1]!;
   }
@@ -231,22 +231,41 @@ function packI2S(
   return { neg: rows * cols - zero - pos, zero, pos };
 }
 
-/**
- * 16-bit ternary values into the kernel layout by the module's `half_pack_rows`,
- * through the prepared-activation region in pieces of whole rows, as {@link packI2S}.
- */
+/** A RangeError unless rows [rowOffset, rowOffset + rows) lie within `totalRows`. */
+function checkTargetRows(what: string, { rows, rowOffset, totalRows }: PackTarget): void {
+  if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
+    throw new RangeError(`${what}: rows ${rowOffset}..${rowOffset + rows} out of ${totalRows}`);
+  }
+}
+
+/** I2_S codes into the kernel layout by the module's `i2s_pack_rows` (see kernels.wat). */
+function packI2S(
+  k: KernelExports,
+  memory: Uint8Array,
+  codes: Uint8Array,
+  to: PackTarget,
+): CodeCounts {
+  const what = "packTernaryI2S", { rows, cols, dst } = to, rowBytes = cols / 4;
+  checkTargetRows(what, to);
+  if (codes.length < rows * rowBytes) {
+    throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
+  }
+  return packRows(memory, codes, rowBytes, to, (src, n, row) => {
+    if (k.i2s_pack_rows(src, n, cols, dst, row, CALLER_SCRATCH) === 0) return true;
+    throw new RangeError(`${what}: invalid code 3 in rows ${row}..${row + n}`);
+  })!;
+}
+
+/** 16-bit ternary values into the kernel layout by the module's `half_pack_rows`. */
 function packHalf(
   k: KernelExports,
   memory: Uint8Array,
   bits: Uint16Array,
   sBits: number,
-  to: { rows: number; cols: number; dst: Ptr; rowOffset: number; totalRows: number },
+  to: PackTarget,
 ): CodeCounts | null {
-  const { rows, cols, dst, rowOffset, totalRows } = to;
-  const what = "packTernaryHalf";
-  if (!Number.isInteger(rowOffset) || rowOffset < 0 || rowOffset + rows > totalRows) {
-    throw new RangeError(`${what}: rows ${rowOffset}..${rowOffset + rows} out of ${totalRows}`);
-  }
+  const what = "packTernaryHalf", { rows, cols, dst } = to;
+  checkTargetRows(what, to);
   if (bits.length < rows * cols) {
     throw new RangeError(`${what}: ${bits.length} values for ${rows} rows of ${cols}`);
   }
@@ -254,27 +273,13 @@ function packHalf(
     throw new RangeError(`${what}: the pattern of +s must be 0..0x7fff, got ${sBits}`);
   }
   const bytes = new Uint8Array(bits.buffer, bits.byteOffset, rows * cols * 2);
-  // Values already in kernel memory (the load staging) are packed where they lie.
-  const inPlace = bits.buffer === memory.buffer;
-  const rowBytes = cols * 2, step = inPlace ? rows : Math.floor(PREPARED_X_BYTES / rowBytes);
-  const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
-  let zero = 0, pos = 0;
-  for (let r = 0; r < rows; r += step) {
-    const n = Math.min(step, rows - r);
-    let src = bits.byteOffset;
-    if (!inPlace) {
-      memory.set(bytes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
-      src = RESERVED_BYTES;
-    }
-    const at = rowOffset + r;
-    if (k.half_pack_rows(src, n, cols, dst, at, sBits, CALLER_SCRATCH) !== 0) {
-      return null;
-    }
-    zero += counts[0]!;
-    pos += counts[1]!;
-  }
-  if (rowOffset + rows === totalRows) padLastGroup(memory.subarray(dst), totalRows, cols);
-  return { neg: rows * cols - zero - pos, zero, pos };
+  return packRows(
+    memory,
+    bytes,
+    cols * 2,
+    to,
+    (src, n, row) => k.half_pack_rows(src, n, cols, dst, row, sBits, CALLER_SCRATCH) === 0,
+  );
 }
 
 /** The padding rows of the last group of 4 hold zero trits (code 1 = 0b01). */
