@@ -17,6 +17,7 @@
  * @module
  */
 
+import { percent } from "../cli/report_style.ts";
 import { BASELINE_TOLERANCES, describeTolerance } from "./compare.ts";
 import type { Baseline, BaselineTensorStats } from "./types.ts";
 
@@ -45,7 +46,6 @@ export interface BaselineFiles {
   readonly jsonFile: string;
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const code = (s: string) => markdownText(JSON.stringify(s), true);
 
 /** A Markdown table: header row, separator, one row per entry (no blank line inside). */
@@ -135,7 +135,7 @@ function tensorTables(b: Baseline): string {
   });
   const projections = b.projections.map((p) => {
     const s = stats(p), t = p.trits;
-    const trits = t ? `${pct(t.neg)} / ${pct(t.zero)} / ${pct(t.pos)}` : "–";
+    const trits = t ? `${percent(t.neg)} / ${percent(t.zero)} / ${percent(t.pos)}` : "–";
     return [s.name, p.layer, s.type, s.shape, ...s.figures, formatStat(p.scale), trits];
   });
   const other = b.otherTensors.map(stats).map((s) => [s.name, s.type, s.shape, ...s.figures]);

@@ -68,3 +68,16 @@ export function reportStyle(options: { color?: boolean } = {}): ReportStyle {
     status: (s) => words[s],
   };
 }
+
+/**
+ * A fraction as reports print it: one decimal, a percent sign.
+ *
+ * @example
+ * ```ts
+ * import { percent } from "./report_style.ts";
+ * percent(0.1234); // "12.3%"
+ * ```
+ */
+export function percent(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { percent } from "../cli/report_style.ts";
 import { CleanGgufError, EXIT, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { Keys } from "../gguf/keys.ts";
@@ -246,7 +247,6 @@ async function withEngine<T>(
 
 const fmt = (x: number, digits = 3) =>
   Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(digits);
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The hyper-parameters of both models, or why they cannot be compared. */
 function comparable(candidate: GgufFile, reference: GgufFile): Check | { ref: ModelHparams } {
@@ -363,9 +363,9 @@ function differentialChecks(segments: SegmentComparison[], t: DifferentialThresh
       stableTop1Agreement >= t.minStableTop1Agreement ? "pass" : "fail",
       "differential.top1",
       `top-1 agreement ${
-        pct(stableTop1Agreement)
+        percent(stableTop1Agreement)
       } on ${stablePositions} stable positions (reference gap >= ${t.stableMargin}); need >= ${
-        pct(t.minStableTop1Agreement)
+        percent(t.minStableTop1Agreement)
       }${disagreeText ? `; differs at ${disagreeText}` : ""}`,
     ),
     check(

@@ -17,7 +17,7 @@
 
 import type { NormClass } from "../arch/registry.ts";
 import type { TensorSummary } from "../stats/summary.ts";
-import type { CheckStatus, ReportStyle } from "../cli/report_style.ts";
+import { type CheckStatus, percent, type ReportStyle } from "../cli/report_style.ts";
 import type { DifferentialReport } from "./differential.ts";
 import type { BlockFinding, ProjectionFinding } from "./projections.ts";
 
@@ -318,7 +318,9 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
       const rows = r.blocks.map((b) => [
         String(b.layer),
         fmt(b.rms),
-        b.trits ? `${pct(b.trits.neg)} / ${pct(b.trits.zero)} / ${pct(b.trits.pos)}` : "-",
+        b.trits
+          ? `${percent(b.trits.neg)} / ${percent(b.trits.zero)} / ${percent(b.trits.pos)}`
+          : "-",
         b.flagged.length ? s.bad(b.flagged.join(", ")) : s.good("ok"),
       ]);
       out.push(indent(textTable(["block", "rms", "-1 / 0 / +1", "outliers"], rows)));
@@ -351,5 +353,4 @@ export function renderReport(r: ValidationReport, s: ReportStyle): string {
   return out.join("\n");
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const indent = (t: string) => t.split("\n").map((l) => "  " + l).join("\n");
