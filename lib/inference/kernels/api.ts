@@ -114,7 +114,9 @@ export interface Kernels {
    * bytes for `packTernaryI2S` / `packTernaryHalf`, which then pack them where
    * they lie: no copy, and Deno 2.9 reads the page cache into WebAssembly
    * memory at ≈ 7 GB/s, into an ordinary ArrayBuffer of that size at a quarter
-   * of it (docs/performance.md). Free outside a matmul; the same view each call.
+   * of it (docs/performance.md). The same view on every call: one loader at a
+   * time, and no batched F16 matmul (which prepares its activations there)
+   * between a read into it and the packing.
    */
   loadStaging(): Uint8Array;
   packTernaryI2S(
