@@ -3,11 +3,16 @@
  * bench/synthetic_model.ts), recorded once and checked after every speed
  * change: greedy ids and the top-10 logits at each step.
  *
- *   deno run -A bench/check_2b_outputs.ts record [--models DIR]
- *   deno run -A bench/check_2b_outputs.ts check [--models DIR] [--threads 1,2] [--heads f16,int8]
+ *   deno run -A bench/check_2b_outputs.ts record [--models DIR] [--cases short,long]
+ *   deno run -A bench/check_2b_outputs.ts check [--models DIR] [--threads 1,2] [--heads f16,int8] [--cases short,long]
  *
- * Record mode runs with 1 thread and writes bench/baselines/2b-outputs.json;
- * check mode runs every listed thread count and exits 1 on any difference.
+ * Two cases: "short", a 15-token prompt (bench/baselines/2b-outputs.json,
+ * recorded before the speed work of issue 11), and "long", a 40-token prompt
+ * (2b-outputs-long.json), long enough for the prompt path's batched kernels
+ * (rows decoded once from 24 rows on); it was recorded with the engine of
+ * 06092c0, before that path existed. Record mode runs with 1 thread and writes
+ * the cases listed; check mode runs every listed thread count and exits 1 on
+ * any difference.
  *
  * Tolerance: the greedy ids and the top-10 ids must be equal, the logits
  * within 1e-4 (absolute). The ternary products are exact integer sums, but
@@ -31,10 +36,18 @@ import { join } from "node:path";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { InferenceEngine, topK } from "../lib/inference/engine.ts";
 
-const BASELINE = "bench/baselines/2b-outputs.json";
 const MODELS = ["bitnet-2b4t-synthetic-f16.gguf", "bitnet-2b4t-synthetic-i2_s.gguf"];
 /** Spread-out fixed ids well inside the 128,256 vocabulary. */
 const PROMPT = [128000, 791, 3938, 315, 279, 1917, 374, 264, 2697, 15592, 1288, 11, 323, 433, 690];
+/** The short prompt and 25 more fixed ids: 40 rows, past the decoded prompt path's 24. */
+const LONG_PROMPT = [
+  ...PROMPT,
+  ...Array.from({ length: 25 }, (_, i) => 1000 + ((i * 7919) % 120000)),
+];
+const CASES: Record<string, { prompt: number[]; file: string }> = {
+  short: { prompt: PROMPT, file: "bench/baselines/2b-outputs.json" },
+  long: { prompt: LONG_PROMPT, file: "bench/baselines/2b-outputs-long.json" },
+};
 const STEPS = 8, TOP = 10, TOLERANCE = 1e-4;
 
 /** What one run of one model gives. */
@@ -53,12 +66,17 @@ interface Baseline {
 /** Which output head a run uses: the F16 kernel over every row, or the exact int8 head. */
 type Head = "f16" | "int8";
 
-async function run(path: string, threads: number, head: Head = "f16"): Promise<Outputs> {
+async function run(
+  path: string,
+  prompt: number[],
+  threads: number,
+  head: Head = "f16",
+): Promise<Outputs> {
   const g = await openGguf(path);
   const t0 = performance.now();
   const engine = await InferenceEngine.load(g, {
     threads,
-    maxContext: PROMPT.length + STEPS + 1,
+    maxContext: prompt.length + STEPS + 1,
     int8Head: head === "int8",
   });
   const step = (ids: number[]) =>
@@ -66,7 +84,7 @@ async function run(path: string, threads: number, head: Head = "f16"): Promise<O
   const loadS = (performance.now() - t0) / 1000;
   try {
     const ids: number[] = [], top: Outputs["top"] = [];
-    let logits = step(PROMPT);
+    let logits = step(prompt);
     for (let s = 0; s < STEPS; s++) {
       const best = topK(logits, TOP);
       top.push(best);
@@ -75,9 +93,9 @@ async function run(path: string, threads: number, head: Head = "f16"): Promise<O
     }
     const runS = (performance.now() - t0) / 1000 - loadS;
     console.error(
-      `${path}: ${threads} thread(s), ${head} head, load ${loadS.toFixed(1)} s, run ${
-        runS.toFixed(1)
-      } s`,
+      `${path}: ${prompt.length}-token prompt, ${threads} thread(s), ${head} head, load ${
+        loadS.toFixed(1)
+      } s, run ${runS.toFixed(1)} s`,
     );
     return { ids, top };
   } finally {
@@ -121,6 +139,7 @@ if (import.meta.main) {
       models: { type: "string", default: "/work/models" },
       threads: { type: "string", default: "1,2" },
       heads: { type: "string", default: "f16,int8" },
+      cases: { type: "string", default: "short,long" },
     },
     allowPositionals: true,
   });
@@ -128,24 +147,36 @@ if (import.meta.main) {
   if (mode !== "record" && mode !== "check") {
     throw new Error("usage: check_2b_outputs.ts record|check [--models DIR] [--threads 1,2]");
   }
+  const cases = values.cases.split(",").map((name) => {
+    const c = CASES[name];
+    if (!c) throw new Error(`unknown case ${name} (${Object.keys(CASES).join(", ")})`);
+    return { name, ...c };
+  });
   if (mode === "record") {
-    const baseline: Baseline = { prompt: PROMPT, steps: STEPS, models: {} };
-    for (const m of MODELS) baseline.models[m] = await run(join(values.models, m), 1);
-    await Deno.mkdir("bench/baselines", { recursive: true });
-    await Deno.writeTextFile(BASELINE, JSON.stringify(baseline, null, 2) + "\n");
-    console.error(`wrote ${BASELINE}`);
+    for (const { prompt, file } of cases) {
+      const baseline: Baseline = { prompt, steps: STEPS, models: {} };
+      for (const m of MODELS) baseline.models[m] = await run(join(values.models, m), prompt, 1);
+      await Deno.mkdir("bench/baselines", { recursive: true });
+      await Deno.writeTextFile(file, JSON.stringify(baseline, null, 2) + "\n");
+      console.error(`wrote ${file}`);
+    }
   } else {
-    const baseline: Baseline = JSON.parse(await Deno.readTextFile(BASELINE));
     let failed = false;
-    for (const head of values.heads.split(",") as Head[]) {
-      for (const threads of values.threads.split(",").map(Number)) {
-        for (const m of MODELS) {
-          const { problems } = compare(
-            baseline.models[m]!,
-            await run(join(values.models, m), threads, head),
-          );
-          for (const p of problems) console.error(`  ${m}, ${threads} thread(s), ${head}: ${p}`);
-          failed ||= problems.length > 0;
+    for (const { name, prompt, file } of cases) {
+      const baseline: Baseline = JSON.parse(await Deno.readTextFile(file));
+      if (baseline.prompt.join() !== prompt.join()) throw new Error(`${file}: another prompt`);
+      for (const head of values.heads.split(",") as Head[]) {
+        for (const threads of values.threads.split(",").map(Number)) {
+          for (const m of MODELS) {
+            const { problems } = compare(
+              baseline.models[m]!,
+              await run(join(values.models, m), prompt, threads, head),
+            );
+            for (const p of problems) {
+              console.error(`  ${name}: ${m}, ${threads} thread(s), ${head}: ${p}`);
+            }
+            failed ||= problems.length > 0;
+          }
         }
       }
     }
