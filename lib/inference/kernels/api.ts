@@ -100,16 +100,6 @@ export interface Kernels {
     totalRows?: number,
   ): void;
   /**
-   * Same as `packTernary` from I2_S codes instead of trits: `codes` holds
-   * `rows` rows of 2-bit codes in the I2_S layout (docs/reference/formats.md,
-   * "I2_S": code = trit + 1, each 128 elements of a row in 32 bytes), `cols` a
-   * multiple of 128. Loading an I2_S file (or 16-bit ternary values turned into
-   * codes) this way never expands the weights to one byte per trit. Throws a
-   * RangeError on the invalid code 3 (the caller reports it through the codec).
-   * Returns how many of the `rows · cols` codes were −1, 0 and +1, counted on
-   * the way (model-validate's statistics need no second pass over the bytes).
-   */
-  /**
    * A view of kernel memory (at least 1 MiB) that a loader may fill with file
    * bytes for `packTernaryI2S` / `packTernaryHalf`, which then pack them where
    * they lie: no copy, and Deno 2.9 reads the page cache into WebAssembly
@@ -119,6 +109,16 @@ export interface Kernels {
    * between a read into it and the packing.
    */
   loadStaging(): Uint8Array;
+  /**
+   * Same as `packTernary` from I2_S codes instead of trits: `codes` holds
+   * `rows` rows of 2-bit codes in the I2_S layout (docs/reference/formats.md,
+   * "I2_S": code = trit + 1, each 128 elements of a row in 32 bytes), `cols` a
+   * multiple of 128. Loading an I2_S file this way never expands the weights
+   * to one byte per trit (16-bit ternary values: `packTernaryHalf`). Throws a
+   * RangeError on the invalid code 3 (the caller reports it through the codec).
+   * Returns how many of the `rows · cols` codes were −1, 0 and +1, counted on
+   * the way (model-validate's statistics need no second pass over the bytes).
+   */
   packTernaryI2S(
     codes: Uint8Array,
     rows: number,
