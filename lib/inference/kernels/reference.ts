@@ -19,6 +19,7 @@
 import { type CodeCounts, type Kernels, type MemoryViews, memoryViews, type Ptr } from "./api.ts";
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
+import { classifyBits16, ternaryCodeTable16 } from "../../codecs/ternary_bits.ts";
 import { int8HeadRowsReference } from "../int8_head.ts";
 import { attendInMemory } from "../attention.ts";
 
@@ -109,15 +110,9 @@ function rmsnormRows(v: MemoryViews): Kernels["rmsnorm"] {
 
 /** The trits of 16-bit values −s, ±0, +s (`sBits` the pattern of +s) and their counts; null at any other. */
 function halfTrits(bits: Uint16Array, sBits: number, trits: Int8Array): CodeCounts | null {
-  const counts = { neg: 0, zero: 0, pos: 0 };
-  for (let i = 0; i < trits.length; i++) {
-    const b = bits[i]!;
-    if ((b & 0x7fff) === 0) trits[i] = 0, counts.zero++;
-    else if (b === sBits) trits[i] = 1, counts.pos++;
-    else if (b === (sBits | 0x8000)) trits[i] = -1, counts.neg++;
-    else return null;
-  }
-  return counts;
+  const counts = new Float64Array(4);
+  classifyBits16(bits.subarray(0, trits.length), ternaryCodeTable16(sBits), counts, trits);
+  return counts[3] ? null : { neg: counts[0]!, zero: counts[1]!, pos: counts[2]! };
 }
 
 /** Element e of I2_S codes: byte 32·(e div 128) + (e mod 32), shift 6 − 2·((e mod 128) div 32). */
