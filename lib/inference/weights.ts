@@ -26,7 +26,7 @@
 
 import { NonFiniteError, UnsupportedError } from "../errors.ts";
 import type { GgufFile, GgufTensorInfo } from "../gguf/reader.ts";
-import type { Kernels, Ptr } from "./kernels/api.ts";
+import type { CodeCounts, Kernels, Ptr } from "./kernels/api.ts";
 import type { FloatMatrix, FloatType, Matrix } from "./linear.ts";
 import { alignUp, BUFFER_ALIGN } from "./state.ts";
 import type { ModelHparams } from "../arch/hparams.ts";
@@ -81,7 +81,7 @@ export interface PayloadSink {
    * pattern of +s (0 when all are zero). I2_S's f32 scale still comes through
    * `bytes` (the payload's last 4 bytes), and its `scaleBits` is 0.
    */
-  ternary?(counts: { neg: number; zero: number; pos: number; scaleBits: number }): void;
+  ternary?(counts: CodeCounts & { scaleBits: number }): void;
 }
 
 /** Options of {@link loadWeights}. */

@@ -2,7 +2,7 @@
 // and against facts computed by hand; both SIMD variants, 1 and 2 threads.
 
 import assert from "node:assert/strict";
-import type { Kernels, Ptr } from "../../lib/inference/kernels/api.ts";
+import type { CodeCounts, Kernels, Ptr } from "../../lib/inference/kernels/api.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import {
@@ -16,7 +16,7 @@ import { packI2S } from "../../lib/codecs/i2s.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 
 /** How many of `trits` are −1, 0 and +1, counted one by one. */
-function tally(trits: Int8Array): { neg: number; zero: number; pos: number } {
+function tally(trits: Int8Array): CodeCounts {
   const t = { neg: 0, zero: 0, pos: 0 };
   for (const v of trits) t[v < 0 ? "neg" : v === 0 ? "zero" : "pos"]++;
   return t;
@@ -26,8 +26,8 @@ function tally(trits: Int8Array): { neg: number; zero: number; pos: number } {
 function packInSlabs(
   rows: number,
   step: number,
-  pack: (r0: number, n: number) => { neg: number; zero: number; pos: number } | null,
-): { neg: number; zero: number; pos: number } {
+  pack: (r0: number, n: number) => CodeCounts | null,
+): CodeCounts {
   const counted = { neg: 0, zero: 0, pos: 0 };
   for (let r0 = 0; r0 < rows; r0 += step) {
     const c = pack(r0, Math.min(step, rows - r0));
