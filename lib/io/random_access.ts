@@ -36,7 +36,7 @@ const WASM_PAGE = 65536;
  * as a WebAssembly.Memory's bytes, which are an ordinary, non-shared
  * ArrayBuffer to everyone who reads them; small ones stay plain.
  */
-export function readBuffer(size: number): Uint8Array {
+function readBuffer(size: number): Uint8Array {
   if (size < WASM_PAGE) return new Uint8Array(size);
   const pages = Math.ceil(size / WASM_PAGE);
   return new Uint8Array(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, size);
