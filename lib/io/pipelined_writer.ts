@@ -30,6 +30,24 @@ import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 /** Buffer size and count: 4 × 4 MiB in flight at most. */
 export const DEFAULT_SLOT_BYTES = 1 << 22;
 export const DEFAULT_SLOTS = 4;
+/**
+ * Bytes written between two background syncs. The page cache holds up to a
+ * tenth of memory dirty before it writes back on its own, so a 1.2 GB output
+ * would otherwise reach the disk only in the owner's final sync, after all the
+ * work (1.4–2 s of waiting on a 300 MB/s disk); syncing as the file grows lets
+ * the disk write while the caller computes, and leaves the final sync little.
+ */
+export const DEFAULT_SYNC_BYTES = 1 << 26;
+
+/** Buffers, and how often the file is synced in the background (0: never, the owner syncs). */
+export interface PipelinedWriterOptions {
+  /** Buffers in flight; default {@link DEFAULT_SLOTS}. */
+  slots?: number;
+  /** Bytes per buffer; default {@link DEFAULT_SLOT_BYTES}. */
+  slotBytes?: number;
+  /** Bytes between background syncs; default {@link DEFAULT_SYNC_BYTES}. */
+  syncBytes?: number;
+}
 
 /** Writes gathered bytes at known offsets and hashes them beside, with bounded memory. */
 export class PipelinedWriter implements ByteSink {
@@ -45,15 +63,28 @@ export class PipelinedWriter implements ByteSink {
   #digest: ((hex: string) => void) | null = null;
   /** The last write issued: writes go one at a time (concurrent writes to one file contend). */
   #lastWrite: Promise<void> = Promise.resolve();
+  /** A second handle for background syncs, which then never queue behind (or block) a write. */
+  #syncFile: Deno.FsFile | null;
+  #syncBytes: number;
+  /** The background sync in flight, if any; where the last one was started. */
+  #syncing: Promise<void> | null = null;
+  #syncedTo = 0;
   #current = 0;
   #fill = 0;
   #position = 0;
   #failure: unknown = null;
   #closed = false;
 
-  private constructor(path: string, file: Deno.FsFile, slots: number, slotBytes: number) {
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    syncFile: Deno.FsFile | null,
+    { slots, slotBytes, syncBytes }: Required<PipelinedWriterOptions>,
+  ) {
     this.path = path;
     this.#file = file;
+    this.#syncFile = syncFile;
+    this.#syncBytes = syncBytes;
     const shared = Array.from({ length: slots }, () => new SharedArrayBuffer(slotBytes));
     this.#slots = shared.map((s) => new Uint8Array(s));
     this.#busy = shared.map(() => null);
@@ -74,17 +105,21 @@ export class PipelinedWriter implements ByteSink {
    * Opens `path` (an existing file, e.g. an atomic output's temporary file, or
    * a new one) for writing from offset 0.
    */
-  static async open(
-    path: string,
-    { slots = DEFAULT_SLOTS, slotBytes = DEFAULT_SLOT_BYTES } = {},
-  ): Promise<PipelinedWriter> {
+  static async open(path: string, options: PipelinedWriterOptions = {}): Promise<PipelinedWriter> {
     const what = `${path}: cannot open for writing`;
     const file = await rethrowAs(
       OutputError,
       what,
       Deno.open(path, { write: true, create: true, truncate: true }),
     );
-    return new PipelinedWriter(path, file, slots, slotBytes);
+    const syncBytes = options.syncBytes ?? DEFAULT_SYNC_BYTES;
+    // A failed open only loses the head start: the owner's final sync still makes the file durable.
+    const syncFile = syncBytes > 0 ? await Deno.open(path, { write: true }).catch(() => null) : null;
+    return new PipelinedWriter(path, file, syncFile, {
+      slots: options.slots ?? DEFAULT_SLOTS,
+      slotBytes: options.slotBytes ?? DEFAULT_SLOT_BYTES,
+      syncBytes,
+    });
   }
 
   #post(m: Sha256Request): void {
@@ -133,6 +168,34 @@ export class PipelinedWriter implements ByteSink {
     this.#position += length;
     this.#fill = 0;
     this.#current = (k + 1) % this.#slots.length;
+    this.#maybeSync(written);
+  }
+
+  /**
+   * Once `syncBytes` more have been issued, starts a sync on the second handle
+   * after `written` lands (one at a time): the disk catches up while the
+   * caller computes. Its failure is ignored: only the owner's final sync
+   * vouches for the file.
+   */
+  #maybeSync(written: Promise<void>): void {
+    const syncFile = this.#syncFile;
+    if (!syncFile || this.#syncing || this.#position - this.#syncedTo < this.#syncBytes) return;
+    this.#syncedTo = this.#position;
+    this.#syncing = written
+      .then(() => syncFile.syncData())
+      .catch(() => {})
+      .finally(() => (this.#syncing = null));
+  }
+
+  /** Waits for a background sync in flight and closes its handle. */
+  async #closeSync(): Promise<void> {
+    await this.#syncing;
+    try {
+      this.#syncFile?.close();
+    } catch {
+      // already closed
+    }
+    this.#syncFile = null;
   }
 
   async #writeAt(view: Uint8Array, position: number): Promise<void> {
@@ -160,6 +223,7 @@ export class PipelinedWriter implements ByteSink {
     const hex = new Promise<string>((resolve) => (this.#digest = resolve));
     this.#post({ kind: "digest" });
     const sha256 = await hex;
+    await this.#closeSync();
     this.#check();
     this.#closed = true;
     this.#worker.terminate();
@@ -176,6 +240,13 @@ export class PipelinedWriter implements ByteSink {
     if (this.#closed) return;
     this.#closed = true;
     this.#worker.terminate();
+    // A sync in flight keeps the descriptor until it returns; nothing waits for it.
+    try {
+      this.#syncFile?.close();
+    } catch {
+      // already closed
+    }
+    this.#syncFile = null;
     try {
       this.#file.close();
     } catch {
