@@ -62,9 +62,9 @@ export class PipelinedWriter implements ByteSink {
   /** The handle background syncs go through (their op runs on an I/O thread). */
   #syncFile: Deno.FsFile | null;
   readonly #syncBytes: number;
-  /** The background sync in flight, if any; how far the file had been handed over when it began. */
+  /** The background sync in flight, if any; the position at which the next one is due. */
   #syncing: Promise<void> | null = null;
-  #syncedTo = 0;
+  #nextSync: number;
   /** The slot being filled (null until the first byte), and how full it is. */
   #slot: Uint8Array | null = null;
   #fill = 0;
@@ -76,6 +76,7 @@ export class PipelinedWriter implements ByteSink {
     this.path = path;
     this.#syncFile = syncFile;
     this.#syncBytes = opts.syncBytes;
+    this.#nextSync = opts.syncBytes;
     this.#ring = Sha256Ring.start({
       slots: opts.slots,
       slotBytes: opts.slotBytes,
@@ -134,6 +135,7 @@ export class PipelinedWriter implements ByteSink {
       done += n;
       if (this.#fill === slot.length) this.#dispatch();
     }
+    await this.#maybeSync();
   }
 
   /** Hands the current slot to the worker (written at its offset, hashed). */
@@ -142,20 +144,24 @@ export class PipelinedWriter implements ByteSink {
     this.#position += this.#fill;
     this.#slot = null;
     this.#fill = 0;
-    this.#maybeSync();
   }
 
   /**
-   * Once `syncBytes` more have been handed over, starts a sync on the
-   * writer's own handle (one at a time; the op runs on an I/O thread): the
-   * disk catches up while the caller computes. Its failure is ignored: only
-   * the owner's final sync vouches for the file.
+   * Every `syncBytes` handed over, starts a sync on the writer's own handle
+   * (one at a time; the op runs on an I/O thread): the disk catches up while
+   * the caller computes. The caller may never yield to the event loop (its
+   * chunks come from synchronous reads and resolved promises), so the end of
+   * a sync would go unnoticed: one macrotask turn is taken here first while
+   * one is in flight (at most once per `syncBytes`). If it is still running,
+   * this boundary is skipped. A sync's failure is ignored: only the owner's
+   * final sync vouches for the file.
    */
-  #maybeSync(): void {
+  async #maybeSync(): Promise<void> {
     const syncFile = this.#syncFile;
-    if (this.#syncBytes <= 0 || !syncFile || this.#syncing) return;
-    if (this.#position - this.#syncedTo < this.#syncBytes) return;
-    this.#syncedTo = this.#position;
+    if (this.#syncBytes <= 0 || !syncFile || this.#position < this.#nextSync) return;
+    this.#nextSync = this.#position + this.#syncBytes;
+    if (this.#syncing) await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.#syncing) return;
     this.#syncing = syncFile.syncData()
       .catch(() => {})
       .finally(() => (this.#syncing = null));
