@@ -141,13 +141,16 @@ Deno.test("16-bit statistics four chunks at a time equal chunk by chunk to the l
   for (const type of ["F16", "BF16"] as const) {
     const nan = type === "F16" ? 0x7e00 : 0x7fc0, inf = type === "F16" ? 0x7c00 : 0x7f80;
     // Batches: ordinary values; nonnegative values whose minimum is 0, with −0 and +0 in
-    // shuffled order (which zero comes first decides the sign of the min); one NaN; one −inf.
+    // shuffled order (which zero comes first decides the sign of the min); one NaN; one −inf;
+    // zeros only; positive values only; negative values only.
     const batches: ((i: number) => number)[] = [
       () => rng.int(65536) & ~inf | (rng.int(2) ? 0 : 0x1000),
       () => (rng.int(8) === 0 ? (rng.int(2) ? 0x8000 : 0) : 1 + rng.int(0x3000)),
       (i) => (i === 3 * n + 17 ? nan : rng.int(0x3000)),
       (i) => (i === n + 5 ? inf | 0x8000 : rng.int(0x3000) | (rng.int(2) << 15)),
       () => (rng.int(2) ? 0x8000 : 0),
+      () => 1 + rng.int(0x3000),
+      () => 0x8000 | (1 + rng.int(0x3000)),
     ];
     for (const [b, value] of batches.entries()) {
       // Fresh figures per batch, so that the ±0 batches decide the min's sign themselves.
