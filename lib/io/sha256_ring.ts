@@ -23,9 +23,10 @@ import { OutputError } from "../errors.ts";
 // A type import keeps the worker module in the static graph (see hash_worker.ts).
 import type { Sha256Reply, Sha256Request } from "./sha256_worker.ts";
 
-/** Slot states: free for the main thread, or full for the worker. */
+/** Slot states: free for the main thread, full for the worker, or the ring cancelled. */
 export const SLOT_EMPTY = 0;
 export const SLOT_FULL = 1;
+export const SLOT_STOP = 2;
 /** Index of the failure flag in the control words; slot k's state is at `RING_STATES + k`. */
 export const RING_FAILED = 0;
 export const RING_STATES = 1;
@@ -154,9 +155,18 @@ export class Sha256Ring {
     return this.#digest;
   }
 
-  /** Stops the worker (on failure, or once the digest is in: harmless then). */
+  /**
+   * Stops the worker (on failure, or once the digest is in: harmless then).
+   * A worker blocked in `Atomics.wait` is not interrupted by `terminate()`
+   * and would keep the process alive: every slot is first marked
+   * {@link SLOT_STOP} (a wait that has not begun returns at once) and woken.
+   */
   cancel(): void {
     this.#ended = true;
+    for (let at = RING_STATES; at < this.#states.length; at++) {
+      Atomics.store(this.#states, at, SLOT_STOP);
+      Atomics.notify(this.#states, at);
+    }
     this.#worker.terminate();
   }
 }

@@ -19,7 +19,7 @@
 
 import { createHash } from "node:crypto";
 import { sha256FileSync } from "./hash.ts";
-import { RING_FAILED, RING_STATES, SLOT_EMPTY, SLOT_FULL } from "./sha256_ring.ts";
+import { RING_FAILED, RING_STATES, SLOT_EMPTY, SLOT_FULL, SLOT_STOP } from "./sha256_ring.ts";
 
 /**
  * What the worker is asked: a file's digest, or to run a ring (layout in
@@ -59,10 +59,11 @@ function writeAt(file: Deno.FsFile, bytes: Uint8Array, position: number): void {
 
 /**
  * Hashes (and writes) the ring's slots in order until a slot of negative
- * length, the end; returns the digest. Slot k of the ring is free again as
- * soon as its bytes are hashed and written.
+ * length, the end; returns the digest (null when the ring was cancelled).
+ * Slot k of the ring is free again as soon as its bytes are hashed and
+ * written.
  */
-function runRing(m: Extract<Sha256Request, { kind: "ring" }>): string {
+function runRing(m: Extract<Sha256Request, { kind: "ring" }>): string | null {
   const states = new Int32Array(m.control);
   const meta = new Float64Array(m.meta);
   const views = m.slots.map((s) => new Uint8Array(s));
@@ -71,7 +72,10 @@ function runRing(m: Extract<Sha256Request, { kind: "ring" }>): string {
     const hash = createHash("sha256");
     for (let seq = 0;; seq++) {
       const k = seq % views.length, at = RING_STATES + k;
-      while (Atomics.load(states, at) !== SLOT_FULL) Atomics.wait(states, at, SLOT_EMPTY);
+      for (let state; (state = Atomics.load(states, at)) !== SLOT_FULL;) {
+        if (state === SLOT_STOP) return null; // cancelled: nobody waits for a digest
+        Atomics.wait(states, at, SLOT_EMPTY);
+      }
       const length = meta[2 * k]!;
       if (length < 0) return hash.digest("hex");
       const bytes = views[k]!.subarray(0, length);
@@ -89,7 +93,7 @@ scope.onmessage = (e: MessageEvent<Sha256Request>) => {
   const m = e.data;
   try {
     const hex = m.kind === "file" ? sha256FileSync(m.path) : runRing(m);
-    scope.postMessage({ kind: "file", ok: true, hex });
+    if (hex !== null) scope.postMessage({ kind: "file", ok: true, hex });
   } catch (err) {
     if (m.kind === "ring") {
       // The main thread may be waiting for a slot: the flag and a wake-up end its wait.

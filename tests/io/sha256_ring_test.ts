@@ -67,3 +67,23 @@ Deno.test("Sha256Ring: slots written at their offsets; an unopenable file fails 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Sha256Ring: cancel() ends a worker blocked waiting for a slot (the process can exit)", async () => {
+  const ring = new URL("../../lib/io/sha256_ring.ts", import.meta.url).href;
+  const script = `
+    import { Sha256Ring } from "${ring}";
+    const r = Sha256Ring.start({ slots: 2, slotBytes: 16, writePath: null });
+    r.next();
+    r.commit(16, 0);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the worker now waits on slot 1
+    r.cancel();
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const { code, stderr } = await child.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+});
