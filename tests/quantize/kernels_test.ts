@@ -4,7 +4,7 @@
  * `classifyBits16` + `packI2SInto` (byte for byte, counts, and the verdict on
  * every one of the 65536 bit patterns), and the 16-bit statistics
  * (lib/codecs/stats16.ts) against `StatsAccumulator.addBits16` (every figure
- * to the last bit, NaN and ±inf included). Also: the generated modules are
+ * to the last bit, NaN and ±inf included), four chunks at a time as one by one. Also: the generated modules are
  * the assembled .wat sources.
  */
 
@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { I2sPackKernel, PACK_CHUNK_ELEMENTS } from "../../lib/codecs/i2s_pack.ts";
 import { I2S_PACK_WASM } from "../../lib/codecs/i2s_pack_wasm.ts";
 import { packI2SInto } from "../../lib/codecs/i2s.ts";
-import { Stats16 } from "../../lib/codecs/stats16.ts";
+import { Stats16, STATS16_BATCH } from "../../lib/codecs/stats16.ts";
 import { STATS16_WASM } from "../../lib/codecs/stats16_wasm.ts";
 import { classifyBits16, INVALID, ternaryCodeTable16 } from "../../lib/codecs/ternary_bits.ts";
 import { bf16ToF32, f16ToF32 } from "../../lib/codecs/float.ts";
@@ -131,6 +131,47 @@ Deno.test("16-bit statistics equal StatsAccumulator.addBits16 to the last bit, c
           `${type} chunk ${chunk} ${key}: ${got[key]} vs ${want[key]}`,
         );
       }
+    }
+  }
+});
+
+Deno.test("16-bit statistics four chunks at a time equal chunk by chunk to the last bit (±0 ties, NaN, ±inf)", () => {
+  const rng = new FuzzRng(11);
+  const chunkBytes = 1 << 12, n = chunkBytes / 2;
+  for (const type of ["F16", "BF16"] as const) {
+    const nan = type === "F16" ? 0x7e00 : 0x7fc0, inf = type === "F16" ? 0x7c00 : 0x7f80;
+    // Batches: ordinary values; nonnegative values whose minimum is 0, with −0 and +0 in
+    // shuffled order (which zero comes first decides the sign of the min); one NaN; one −inf;
+    // zeros only; positive values only; negative values only.
+    const batches: ((i: number) => number)[] = [
+      () => rng.int(65536) & ~inf | (rng.int(2) ? 0 : 0x1000),
+      () => (rng.int(8) === 0 ? (rng.int(2) ? 0x8000 : 0) : 1 + rng.int(0x3000)),
+      (i) => (i === 3 * n + 17 ? nan : rng.int(0x3000)),
+      (i) => (i === n + 5 ? inf | 0x8000 : rng.int(0x3000) | (rng.int(2) << 15)),
+      () => (rng.int(2) ? 0x8000 : 0),
+      () => 1 + rng.int(0x3000),
+      () => 0x8000 | (1 + rng.int(0x3000)),
+    ];
+    for (const [b, value] of batches.entries()) {
+      // Fresh figures per batch, so that the ±0 batches decide the min's sign themselves.
+      const four = new Stats16(type, chunkBytes, STATS16_BATCH);
+      const one = new Stats16(type, chunkBytes);
+      const bits = new Uint16Array(four.input.buffer, four.input.byteOffset, STATS16_BATCH * n);
+      for (let i = 0; i < bits.length; i++) bits[i] = value(i);
+      four.sumFour(n, chunkBytes);
+      for (let c = 0; c < STATS16_BATCH; c++) {
+        four.mergeChunk(c);
+        one.input.set(four.input.subarray(c * chunkBytes, (c + 1) * chunkBytes));
+        one.add(n);
+        const want = one.result(), got = four.result();
+        for (const key of ["count", "rms", "min", "max", "nonFinite"] as const) {
+          assert.ok(
+            Object.is(got[key], want[key]),
+            `${type} batch ${b} chunk ${c} ${key}: ${got[key]} vs ${want[key]}`,
+          );
+        }
+      }
+      if (b === 1) assert.ok(four.result().min === 0, "batch 1's minimum is a zero (either sign)");
     }
   }
 });
