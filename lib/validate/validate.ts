@@ -26,7 +26,6 @@ import type { ModelHparams } from "../arch/hparams.ts";
 import { runContext } from "../arch/limits.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, PROBE_PASSAGE, runLinguisticGate } from "./linguistic.ts";
 import { type NormGateOptions, readModel, runNormGate } from "./norms.ts";
@@ -46,6 +45,7 @@ import {
 } from "./report.ts";
 import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
+import { type GateTokenizer, SideTokenizer, type TokenizerOutcome } from "./side_tokenizer.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
@@ -178,6 +178,8 @@ function newRun(opts: ValidateOptions) {
     corrector: null as NormCorrector | null,
     /** Gate 3 failed only on the `--expect` text. */
     expectOnly: false,
+    /** The tokenizer being built on a worker thread since the start (gate 2 checks it). */
+    side: null as SideTokenizer | null,
   };
 }
 
@@ -230,43 +232,88 @@ function modelOf(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; erro
   return { hparams: m.hparams, error: m.hparamsError ? (m.hparamsError as Error).message : "" };
 }
 
+/** A tokenizer that passed gate 2's check, or null, with the check. */
+type TokenizerCheck = { tokenizer: GateTokenizer | null; check: Check };
+
 /** The tokenizer (the GGUF's own, checked against --tokenizer) and its gate-2 check. */
-async function loadTokenizer(run: Run, gguf: GgufFile, hparams: ModelHparams | null) {
+async function loadTokenizer(
+  run: Run,
+  outcome: Promise<TokenizerOutcome>,
+  hparams: ModelHparams | null,
+): Promise<TokenizerCheck> {
   const path = run.opts.tokenizerPath;
-  try {
-    const tokenizer = await TextTokenizer.load(path ? { tokenizerJsonPath: path, gguf } : { gguf });
-    if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
-      throw new Error(
-        `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
-      );
-    }
-    const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
-    return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
-  } catch (e) {
-    return { tokenizer: null, check: check("fail", "tokenizer", (e as Error).message) };
+  const loaded = await outcome;
+  if ("error" in loaded) {
+    return { tokenizer: null, check: check("fail", "tokenizer", loaded.error) };
   }
+  const { tokenizer } = loaded;
+  if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
+    const message =
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`;
+    return { tokenizer: null, check: check("fail", "tokenizer", message) };
+  }
+  const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
+  return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
+}
+
+/** The tokenizer from its worker, or built here when no worker was started. */
+function tokenizerOutcome(run: Run, gguf: GgufFile): Promise<TokenizerOutcome> {
+  run.side ??= startTokenizer(run);
+  return run.side.outcome(gguf);
+}
+
+/** Starts building the tokenizer and encoding gate 3's texts on a worker thread. */
+function startTokenizer(run: Run): SideTokenizer {
+  const tokenizerPath = run.opts.tokenizerPath ?? null;
+  return SideTokenizer.start({
+    ggufPath: run.opts.ggufPath,
+    tokenizerPath,
+    texts: [run.prompt, PROBE_PASSAGE],
+  });
+}
+
+/** The positions gate 3 needs: the prompt and its new tokens, or the NLL passage. */
+function probeNeed(run: Run, tokenizer: GateTokenizer): number {
+  return Math.max(
+    tokenizer.encode(run.prompt).length + run.maxTokens,
+    tokenizer.encode(PROBE_PASSAGE).length,
+  );
+}
+
+/**
+ * At least {@link probeNeed}, from the texts alone: a BPE token stands for at
+ * least one byte of the text (byte-level pieces, SentencePiece byte
+ * fallback), plus the BOS and SentencePiece's ▁ prefix. It sizes the engine
+ * while the tokenizer is still being built; a tokenizer that needs more
+ * (a normalizer that expands text) gets the engine loaded again.
+ */
+function probeNeedBound(run: Run): number {
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  return Math.max(bytes(run.prompt) + 2 + run.maxTokens, bytes(PROBE_PASSAGE) + 2);
 }
 
 /**
  * Loads the engine for gate 3, with the corrections (if any) applied to the
- * norms in memory, and fills `counted` with the statistics of the bytes it reads.
+ * norms in memory, and fills `counted` with the statistics of the bytes it
+ * reads. The tokenizer is still being built on its worker: the engine is
+ * sized for {@link probeNeedBound} positions unless the tokenizer is already
+ * known (then for exactly its {@link probeNeed}, as before). The context only
+ * sizes the KV cache: every computed value is the same. A tokenizer that
+ * failed gate 2's check leaves the engine closed (the gate reports it).
  */
 async function loadEngine(
   run: Run,
   gguf: GgufFile,
   hparams: ModelHparams,
-  tokenizer: TextTokenizer,
+  tokenizer: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> },
   counted: Map<string, PayloadCounter>,
 ): Promise<{ engine: InferenceEngine | null; check: Check }> {
   const loadStart = performance.now();
   const { corrector } = run;
-  try {
-    const need = Math.max(
-      tokenizer.encode(run.prompt).length + run.maxTokens,
-      tokenizer.encode(PROBE_PASSAGE).length,
-    );
-    const engine = await InferenceEngine.load(gguf, {
-      maxContext: runContext(hparams.contextLength, need + 1),
+  const corrected = corrector?.applied.length ?? 0;
+  const load = (maxContext: number) =>
+    InferenceEngine.load(gguf, {
+      maxContext,
       ...run.engine,
       ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
       // Gate 3's NLL needs every logit of many positions: the F16 output matrix stays resident.
@@ -282,6 +329,43 @@ async function loadEngine(
         };
       },
     });
+  /** The engine's context for `need` positions of gate 3. */
+  const context = (need: number) => runContext(hparams.contextLength, need + 1);
+  /** Back to the state before a load: a second load counts and corrects again. */
+  const restart = () => {
+    counted.clear();
+    if (corrector) corrector.applied.length = corrected;
+  };
+  let engine: InferenceEngine | null = null;
+  try {
+    const known = tokenizer.now?.tokenizer;
+    if (known) engine = await load(context(probeNeed(run, known)));
+    else if (tokenizer.now === null) {
+      const bound = context(probeNeedBound(run));
+      try {
+        engine = await load(bound);
+      } catch {
+        // Whatever the bound changed (the memory it asks for) must not change the outcome:
+        // the load is retried below with the tokenizer's own count, which reports as before.
+        restart();
+        engine = null;
+      }
+    }
+    const { tokenizer: ready } = await tokenizer.later;
+    if (!ready) {
+      engine?.close();
+      return {
+        engine: null,
+        check: check("skip", "engine_load", "not used: earlier checks failed"),
+      };
+    }
+    const exact = context(probeNeed(run, ready));
+    if (engine && engine.maxContext < exact) {
+      engine.close();
+      engine = null;
+      restart();
+    }
+    engine ??= await load(exact);
     const ternarized = engine.ternarizedAtLoad.length;
     const message = `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
       ternarized ? `; ${ternarized} projections ternarized at load` : ""
@@ -290,6 +374,7 @@ async function loadEngine(
     run.report.environment = { ...run.report.environment, threads: engine.threads };
     return { engine, check: check("pass", "engine_load", message) };
   } catch (e) {
+    engine?.close();
     return { engine: null, check: check("fail", "engine_load", (e as Error).message) };
   } finally {
     run.timings.loadMs = performance.now() - loadStart;
@@ -311,16 +396,24 @@ async function projectionGate(
   const t2 = performance.now();
   const { hparams } = model;
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
-  const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
+  // The tokenizer is built on its worker meanwhile; the engine loads unless it already failed.
+  const later = loadTokenizer(run, tokenizerOutcome(run, gguf), hparams);
+  const tokenizerNow: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> } = {
+    now: null,
+    later,
+  };
+  later.then((t) => tokenizerNow.now = t);
   const counted = new Map<string, PayloadCounter>();
   const load: { loaded?: Awaited<ReturnType<typeof loadEngine>> } = {};
-  const beforeValues = !run.opts.skipProbe && tokenizer && hparams
+  const beforeValues = !run.opts.skipProbe && hparams
     ? async () => {
-      load.loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
+      if (tokenizerNow.now && !tokenizerNow.now.tokenizer) return counted;
+      load.loaded = await loadEngine(run, gguf, hparams, tokenizerNow, counted);
       return counted;
     }
     : undefined;
   const g2 = await inspectProjections({ ...input, ...(beforeValues ? { beforeValues } : {}) });
+  const { tokenizer, check: tokenizerCheck } = await later;
   const { loaded } = load;
   const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
   let engine = loaded?.engine ?? null;
@@ -374,7 +467,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   } else {
     opts.onProgress?.("gate 3: linguistic probe");
     const { prompt, maxTokens, rules } = run, expect = opts.expect ?? null;
-    const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
+    const g3 = await runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
     run.gates.push(g3.gate);
     run.report.probe = g3.probe;
     run.expectOnly = g3.expectOnly;
@@ -410,10 +503,13 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
   const run = newRun(opts);
   if (!strictGate(run)) return finish(run);
+  // The tokenizer takes about a second to build: its worker starts before anything else is read.
+  run.side = startTokenizer(run);
   let gguf: GgufFile;
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
+    run.side.close();
     const message = messageAbout(opts.ggufPath, e);
     const why = "not run: the file cannot be read";
     run.gates.push(failedGate("norms", EXIT.normInspection, "read", message));
@@ -425,6 +521,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
     engine = await runGates(run, gguf);
     return finish(run);
   } finally {
+    run.side.close();
     engine?.close();
     gguf.close();
   }
