@@ -30,8 +30,9 @@ import { compareModels, type CompareOptions, type DifferentialReport } from "./d
 import { EXPECTED_TEXT_NOT_FOUND, PROBE_PASSAGE, runLinguisticGate } from "./linguistic.ts";
 import { type NormGateOptions, readModel, runNormGate } from "./norms.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
-import { inspectProjections } from "./projections.ts";
+import { type CountedStatistics, inspectProjections } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
+import { GgmlType } from "../gguf/types.ts";
 import {
   type Check,
   check,
@@ -45,7 +46,7 @@ import {
 } from "./report.ts";
 import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
-import { type GateTokenizer, SideTokenizer, type TokenizerOutcome } from "./side_tokenizer.ts";
+import { type GateTokenizer, SideWorker, type TokenizerOutcome } from "./side_worker.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
@@ -179,7 +180,7 @@ function newRun(opts: ValidateOptions) {
     /** Gate 3 failed only on the `--expect` text. */
     expectOnly: false,
     /** The tokenizer being built on a worker thread since the start (gate 2 checks it). */
-    side: null as SideTokenizer | null,
+    side: null as SideWorker | null,
   };
 }
 
@@ -263,13 +264,31 @@ function tokenizerOutcome(run: Run, gguf: GgufFile): Promise<TokenizerOutcome> {
 }
 
 /** Starts building the tokenizer and encoding gate 3's texts on a worker thread. */
-function startTokenizer(run: Run): SideTokenizer {
+function startTokenizer(run: Run): SideWorker {
   const tokenizerPath = run.opts.tokenizerPath ?? null;
-  return SideTokenizer.start({
+  return SideWorker.start({
     ggufPath: run.opts.ggufPath,
     tokenizerPath,
     texts: [run.prompt, PROBE_PASSAGE],
   });
+}
+
+/** The float matrices whose statistics the side worker computes: see {@link asideNames}. */
+const ASIDE_MATRICES: ReadonlySet<string> = new Set(["token_embd.weight", "output.weight"]);
+
+/**
+ * The matrices whose statistics the side worker computes from its own read of
+ * the file instead of the main thread from the load's: the embedding and
+ * output matrices of a 16-bit type large enough for a bit-pattern histogram
+ * (BitNet 2B's 656 MB embedding: half a second of the main thread). The
+ * projections stay with the load, which hands their counts over for free
+ * when they are ternary.
+ */
+function asideNames(gguf: GgufFile): string[] {
+  return gguf.tensors.filter((t) =>
+    ASIDE_MATRICES.has(t.name) && (t.type === GgmlType.F16 || t.type === GgmlType.BF16) &&
+    PayloadCounter.for(t) !== undefined
+  ).map((t) => t.name);
 }
 
 /** The positions gate 3 needs: the prompt and its new tokens, or the NLL passage. */
@@ -306,7 +325,8 @@ async function loadEngine(
   gguf: GgufFile,
   hparams: ModelHparams,
   tokenizer: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> },
-  counted: Map<string, PayloadCounter>,
+  counted: Map<string, CountedStatistics>,
+  aside: ReadonlySet<string>,
 ): Promise<{ engine: InferenceEngine | null; check: Check }> {
   const loadStart = performance.now();
   const { corrector } = run;
@@ -320,6 +340,7 @@ async function loadEngine(
       int8Head: false,
       // Gate 2's statistics from the bytes the load reads: each projection is read once.
       observe: (info) => {
+        if (aside.has(info.name)) return undefined;
         const counter = PayloadCounter.for(info);
         if (!counter) return undefined;
         counted.set(info.name, counter);
@@ -403,12 +424,17 @@ async function projectionGate(
     later,
   };
   later.then((t) => tokenizerNow.now = t);
-  const counted = new Map<string, PayloadCounter>();
+  const counted = new Map<string, CountedStatistics>();
   const load: { loaded?: Awaited<ReturnType<typeof loadEngine>> } = {};
   const beforeValues = !run.opts.skipProbe && hparams
     ? async () => {
       if (tokenizerNow.now && !tokenizerNow.now.tokenizer) return counted;
-      load.loaded = await loadEngine(run, gguf, hparams, tokenizerNow, counted);
+      const aside = asideNames(gguf);
+      const elsewhere = run.side!.stats(aside);
+      load.loaded = await loadEngine(run, gguf, hparams, tokenizerNow, counted, new Set(aside));
+      const stats = await elsewhere;
+      // A null (the worker could not) is read again by inspectProjections, as before.
+      aside.forEach((name, i) => counted.set(name, { result: () => stats[i] ?? undefined }));
       return counted;
     }
     : undefined;

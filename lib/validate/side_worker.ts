@@ -1,23 +1,26 @@
 /**
- * Gate 2's tokenizer, built on a worker thread. Building the byte-level BPE
- * tokenizer of a 128k-token vocabulary takes about a second of one core
- * (the vocabulary object, `@huggingface/tokenizers`' maps and merges, their
- * garbage); on the main thread it delayed the engine load by as much. The
- * worker (lib/validate/tokenizer_worker.ts) builds it with the same
- * `TextTokenizer.load` while the main thread inspects the norms and loads the
- * engine, encodes gate 3's fixed texts (the prompt, the NLL passage), and
- * decodes the generated ids on request: the ids, texts and error messages
- * are those of the main-thread tokenizer.
+ * Gate 2's tokenizer and its largest float statistics, on a worker thread.
+ * Building the byte-level BPE tokenizer of a 128k-token vocabulary takes
+ * about a second of one core (the vocabulary object, `@huggingface/tokenizers`'
+ * maps and merges, their garbage), and the bit-pattern histogram of a 656 MB
+ * F16 embedding half a second more; on the main thread both delayed the
+ * engine load. The worker (lib/validate/side_worker_thread.ts) opens the file
+ * itself and builds the tokenizer with the same `TextTokenizer.load` while the
+ * main thread inspects the norms and loads the engine, encodes gate 3's fixed
+ * texts (the prompt, the NLL passage), decodes the generated ids on request,
+ * and computes asked tensors' statistics with the same `recomputeStatistics`:
+ * ids, texts, statistics and error messages are those of the main thread.
  *
  * When the worker itself fails (it cannot start, or cannot open the file
  * the main thread opened), the tokenizer is built on the main thread as
- * before, so a report never depends on the worker.
+ * before and the statistics come back as null (the main thread computes
+ * them), so a report never depends on the worker.
  *
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
  * const path = "models/clean/clean-f16.gguf";
- * const side = SideTokenizer.start({ ggufPath: path, tokenizerPath: null, texts: ["Hello"] });
+ * const side = SideWorker.start({ ggufPath: path, tokenizerPath: null, texts: ["Hello"] });
  * const gguf = await openGguf(path);
  * const outcome = await side.outcome(gguf);
  * if ("tokenizer" in outcome) console.log(outcome.tokenizer.encode("Hello"));
@@ -28,6 +31,7 @@
  */
 
 import type { GgufFile } from "../gguf/reader.ts";
+import type { RecomputedStatistics } from "../provenance/tensor_stats.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 
 /** What the main thread asks the worker first. */
@@ -59,15 +63,29 @@ export interface DecodeRequest {
   readonly opts: { readonly skipSpecial?: boolean };
 }
 
-/** The text of a {@link DecodeRequest}, or the message `decode` threw. */
-export type DecodeReply =
+/** Statistics asked of the worker: `recomputeStatistics` of each named tensor. */
+export interface StatsRequest {
+  readonly kind: "stats";
+  readonly id: number;
+  readonly names: readonly string[];
+}
+
+/** Each tensor's statistics, null where the main thread is to compute them. */
+export type TensorStatistics = (RecomputedStatistics | null)[];
+
+/**
+ * The answer to a {@link DecodeRequest} (its text, or the message `decode`
+ * threw) or to a {@link StatsRequest}.
+ */
+export type SideReply =
   | { readonly id: number; readonly text: string }
-  | { readonly id: number; readonly error: string };
+  | { readonly id: number; readonly error: string }
+  | { readonly id: number; readonly stats: TensorStatistics };
 
 /** What gate 2 and gate 3 use of a tokenizer. */
 export interface GateTokenizer {
   readonly vocabSize: number;
-  /** Ids of one of the texts given to {@link SideTokenizer.start} (with the BOS by default). */
+  /** Ids of one of the texts given to {@link SideWorker.start} (with the BOS by default). */
   encode(text: string): number[];
   decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string | Promise<string>;
 }
@@ -83,24 +101,24 @@ function errorWith(message: string): Error {
 }
 
 /**
- * The tokenizer being built on a worker thread; {@link SideTokenizer.outcome}
- * waits for it. Close it when the validation ends.
+ * The worker thread building the tokenizer; {@link SideWorker.outcome} waits
+ * for it. Close it when the validation ends.
  *
  * @example
  * ```ts
  * declare const gguf: import("../gguf/reader.ts").GgufFile;
- * const side = SideTokenizer.start({ ggufPath: gguf.path, tokenizerPath: null, texts: ["Hi"] });
+ * const side = SideWorker.start({ ggufPath: gguf.path, tokenizerPath: null, texts: ["Hi"] });
  * const outcome = await side.outcome(gguf);
  * side.close();
  * ```
  */
-export class SideTokenizer {
+export class SideWorker {
   readonly #request: TokenizerRequest;
   readonly #worker: Worker | null;
   readonly #reply: Promise<TokenizerReply>;
   readonly #pending = new Map<
     number,
-    { resolve: (text: string) => void; reject: (e: Error) => void }
+    { resolve: (reply: SideReply) => void; reject: (e: Error) => void }
   >();
   #nextId = 0;
   #outcome: Promise<TokenizerOutcome> | undefined;
@@ -111,7 +129,7 @@ export class SideTokenizer {
     this.#request = request;
     let worker: Worker | null = null, startError = "";
     try {
-      worker = new Worker(new URL("./tokenizer_worker.ts", import.meta.url), { type: "module" });
+      worker = new Worker(new URL("./side_worker_thread.ts", import.meta.url), { type: "module" });
     } catch (e) {
       startError = String(e);
     }
@@ -119,14 +137,14 @@ export class SideTokenizer {
     this.#reply = worker === null
       ? Promise.resolve({ kind: "broken", message: startError })
       : new Promise<TokenizerReply>((resolve) => {
-        worker.onmessage = (e: MessageEvent<TokenizerReply | DecodeReply>) => {
+        worker.onmessage = (e: MessageEvent<TokenizerReply | SideReply>) => {
           const data = e.data;
           if ("kind" in data) resolve(data);
           else this.#settle(data);
         };
         worker.onerror = (e: ErrorEvent) => {
           e.preventDefault();
-          this.#end(`tokenizer worker: ${e.message}`);
+          this.#end(`side worker: ${e.message}`);
           resolve({ kind: "broken", message: e.message });
         };
         worker.postMessage(request);
@@ -139,12 +157,12 @@ export class SideTokenizer {
    *
    * @example
    * ```ts
-   * const side = SideTokenizer.start({ ggufPath: "m.gguf", tokenizerPath: null, texts: [] });
+   * const side = SideWorker.start({ ggufPath: "m.gguf", tokenizerPath: null, texts: [] });
    * side.close();
    * ```
    */
-  static start(request: TokenizerRequest): SideTokenizer {
-    return new SideTokenizer({ ...request, texts: [...request.texts] });
+  static start(request: TokenizerRequest): SideWorker {
+    return new SideWorker({ ...request, texts: [...request.texts] });
   }
 
   /**
@@ -154,7 +172,7 @@ export class SideTokenizer {
    *
    * @example
    * ```ts
-   * declare const side: SideTokenizer, gguf: import("../gguf/reader.ts").GgufFile;
+   * declare const side: SideWorker, gguf: import("../gguf/reader.ts").GgufFile;
    * const outcome = await side.outcome(gguf);
    * ```
    */
@@ -167,6 +185,29 @@ export class SideTokenizer {
     });
   }
 
+  /**
+   * `recomputeStatistics` of each named tensor, from the worker's own read of
+   * the file once the tokenizer is built; null for a tensor (or every one,
+   * when the worker failed) that the main thread is to compute itself.
+   *
+   * @example
+   * ```ts
+   * declare const side: SideWorker;
+   * const [embd] = await side.stats(["token_embd.weight"]);
+   * ```
+   */
+  async stats(names: readonly string[]): Promise<TensorStatistics> {
+    const none = () => names.map(() => null);
+    const reply = await this.#reply;
+    if (reply.kind === "broken") return none();
+    try {
+      const answer = await this.#ask((id) => ({ kind: "stats", id, names: [...names] }));
+      return "stats" in answer && answer.stats.length === names.length ? answer.stats : none();
+    } catch {
+      return none();
+    }
+  }
+
   /** The tokenizer whose encodings came with the reply and whose decoding is the worker's. */
   #remote(reply: Extract<TokenizerReply, { kind: "loaded" }>): GateTokenizer {
     const encoded = new Map(this.#request.texts.map((t, i) => [t, reply.encoded[i]!]));
@@ -174,33 +215,43 @@ export class SideTokenizer {
       vocabSize: reply.vocabSize,
       encode: (text) => {
         const e = encoded.get(text);
-        if (!e) throw new Error(`tokenizer worker: ${JSON.stringify(text)} was not encoded`);
+        if (!e) throw new Error(`side worker: ${JSON.stringify(text)} was not encoded`);
         if ("error" in e) throw errorWith(e.error);
         return [...e.ids];
       },
-      decode: (ids, opts = {}) => this.#decode(ids, opts),
+      decode: async (ids, opts = {}) => {
+        const request = (id: number): DecodeRequest => ({
+          kind: "decode",
+          id,
+          ids: [...ids],
+          opts,
+        });
+        const answer = await this.#ask(request);
+        if ("error" in answer) throw errorWith(answer.error);
+        if ("text" in answer) return answer.text;
+        throw new Error("side worker: no text decoded");
+      },
     };
   }
 
-  #decode(ids: readonly number[], opts: { skipSpecial?: boolean }): Promise<string> {
+  /** Posts the request made for a fresh id and waits for the reply with that id. */
+  #ask(request: (id: number) => DecodeRequest | StatsRequest): Promise<SideReply> {
     if (this.#ended !== null || !this.#worker) return Promise.reject(new Error(this.#ended ?? ""));
     const id = this.#nextId++;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<SideReply>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      const request: DecodeRequest = { kind: "decode", id, ids: [...ids], opts };
-      this.#worker!.postMessage(request);
+      this.#worker!.postMessage(request(id));
     });
   }
 
-  #settle(reply: DecodeReply): void {
+  #settle(reply: SideReply): void {
     const waiting = this.#pending.get(reply.id);
     if (!waiting) return;
     this.#pending.delete(reply.id);
-    if ("error" in reply) waiting.reject(errorWith(reply.error));
-    else waiting.resolve(reply.text);
+    waiting.resolve(reply);
   }
 
-  /** Rejects every decode still waiting: the worker will not answer. */
+  /** Rejects every request still waiting: the worker will not answer. */
   #end(why: string): void {
     this.#ended ??= why;
     for (const waiting of this.#pending.values()) waiting.reject(new Error(why));
@@ -208,16 +259,16 @@ export class SideTokenizer {
   }
 
   /**
-   * Ends the worker (a decode still waiting fails).
+   * Ends the worker (a request still waiting fails).
    *
    * @example
    * ```ts
-   * declare const side: SideTokenizer;
+   * declare const side: SideWorker;
    * side.close();
    * ```
    */
   close(): void {
-    this.#end("tokenizer worker: closed");
+    this.#end("side worker: closed");
     this.#worker?.terminate();
   }
 }
