@@ -31,56 +31,18 @@
  */
 
 import type { GgufFile } from "../gguf/reader.ts";
-import type { RecomputedStatistics } from "../provenance/tensor_stats.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+// A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
+import type {
+  DecodeRequest,
+  SideReply,
+  StatsRequest,
+  TensorStatistics,
+  TokenizerReply,
+  TokenizerRequest,
+} from "./side_worker_thread.ts";
 
-/** What the main thread asks the worker first. */
-export interface TokenizerRequest {
-  readonly ggufPath: string;
-  /** A tokenizer.json that must agree with the GGUF's tokenizer (as `--tokenizer`), or null. */
-  readonly tokenizerPath: string | null;
-  /** The texts to encode at once (`encode` gives only these). */
-  readonly texts: readonly string[];
-}
-
-/** One text's ids, or the message `encode` threw. */
-export type Encoded = { readonly ids: number[] } | { readonly error: string };
-
-/** The worker's answer to a {@link TokenizerRequest}. */
-export type TokenizerReply =
-  /** Built: its vocabulary size and each text's ids (or encoding error). */
-  | { readonly kind: "loaded"; readonly vocabSize: number; readonly encoded: Encoded[] }
-  /** `TextTokenizer.load` threw this message: gate 2's tokenizer check fails with it. */
-  | { readonly kind: "failed"; readonly message: string }
-  /** The worker could not do its part (e.g. open the file): build on the main thread instead. */
-  | { readonly kind: "broken"; readonly message: string };
-
-/** A decode asked of the worker once the tokenizer is built. */
-export interface DecodeRequest {
-  readonly kind: "decode";
-  readonly id: number;
-  readonly ids: readonly number[];
-  readonly opts: { readonly skipSpecial?: boolean };
-}
-
-/** Statistics asked of the worker: `recomputeStatistics` of each named tensor. */
-export interface StatsRequest {
-  readonly kind: "stats";
-  readonly id: number;
-  readonly names: readonly string[];
-}
-
-/** Each tensor's statistics, null where the main thread is to compute them. */
-export type TensorStatistics = (RecomputedStatistics | null)[];
-
-/**
- * The answer to a {@link DecodeRequest} (its text, or the message `decode`
- * threw) or to a {@link StatsRequest}.
- */
-export type SideReply =
-  | { readonly id: number; readonly text: string }
-  | { readonly id: number; readonly error: string }
-  | { readonly id: number; readonly stats: TensorStatistics };
+export type { TensorStatistics, TokenizerRequest };
 
 /** What gate 2 and gate 3 use of a tokenizer. */
 export interface GateTokenizer {
