@@ -257,18 +257,14 @@ async function loadTokenizer(
   return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
 }
 
-/** The tokenizer from its worker, or built here when no worker was started. */
-function tokenizerOutcome(run: Run, gguf: GgufFile): Promise<TokenizerOutcome> {
-  run.side ??= startTokenizer(run);
-  return run.side.outcome(gguf);
-}
-
-/** Starts building the tokenizer and encoding gate 3's texts on a worker thread. */
-function startTokenizer(run: Run): SideWorker {
-  const tokenizerPath = run.opts.tokenizerPath ?? null;
-  return SideWorker.start({
+/**
+ * The side worker (lib/validate/side_worker.ts): it builds the tokenizer and
+ * encodes gate 3's texts from the start, on a thread of its own.
+ */
+function sideWorker(run: Run): SideWorker {
+  return run.side ??= SideWorker.start({
     ggufPath: run.opts.ggufPath,
-    tokenizerPath,
+    tokenizerPath: run.opts.tokenizerPath ?? null,
     texts: [run.prompt, PROBE_PASSAGE],
   });
 }
@@ -418,7 +414,7 @@ async function projectionGate(
   const { hparams } = model;
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
   // The tokenizer is built on its worker meanwhile; the engine loads unless it already failed.
-  const later = loadTokenizer(run, tokenizerOutcome(run, gguf), hparams);
+  const later = loadTokenizer(run, sideWorker(run).outcome(gguf), hparams);
   const tokenizerNow: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> } = {
     now: null,
     later,
@@ -430,7 +426,7 @@ async function projectionGate(
     ? async () => {
       if (tokenizerNow.now && !tokenizerNow.now.tokenizer) return counted;
       const aside = asideNames(gguf);
-      const elsewhere = run.side!.stats(aside);
+      const elsewhere = sideWorker(run).stats(aside);
       load.loaded = await loadEngine(run, gguf, hparams, tokenizerNow, counted, new Set(aside));
       const stats = await elsewhere;
       // A null (the worker could not) is read again by inspectProjections, as before.
@@ -530,12 +526,12 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
   const run = newRun(opts);
   if (!strictGate(run)) return finish(run);
   // The tokenizer takes about a second to build: its worker starts before anything else is read.
-  run.side = startTokenizer(run);
+  const side = sideWorker(run);
   let gguf: GgufFile;
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
-    run.side.close();
+    side.close();
     const message = messageAbout(opts.ggufPath, e);
     const why = "not run: the file cannot be read";
     run.gates.push(failedGate("norms", EXIT.normInspection, "read", message));
@@ -547,7 +543,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
     engine = await runGates(run, gguf);
     return finish(run);
   } finally {
-    run.side.close();
+    side.close();
     engine?.close();
     gguf.close();
   }
