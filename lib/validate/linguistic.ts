@@ -16,7 +16,7 @@
  * import { type ProbeEngine, type ProbeTokenizer, runLinguisticGate } from "./linguistic.ts";
  * import { DEFAULT_RULES } from "./rules.ts";
  * declare const engine: ProbeEngine, tokenizer: ProbeTokenizer;
- * const { gate, probe } = runLinguisticGate({
+ * const { gate, probe } = await runLinguisticGate({
  *   engine, tokenizer, prompt: "The capital of France is", maxTokens: 8, expect: "Paris",
  *   rules: DEFAULT_RULES,
  * });
@@ -27,7 +27,6 @@
 
 import { EXIT } from "../errors.ts";
 import type { InferenceEngine } from "../inference/engine.ts";
-import type { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import {
   type Check,
   check,
@@ -181,8 +180,14 @@ export function nllSignal(meanNll: number, vocabSize: number, rules: LinguisticR
 /** What the probe needs from an inference engine. */
 export type ProbeEngine = Pick<InferenceEngine, "hparams" | "generate" | "nll">;
 
-/** What the probe needs from a tokenizer. */
-export type ProbeTokenizer = Pick<TextTokenizer, "encode" | "decode">;
+/**
+ * What the probe needs from a tokenizer: a TextTokenizer, or one whose
+ * decoding is asynchronous (validate's tokenizer on a worker thread).
+ */
+export interface ProbeTokenizer {
+  encode(text: string): number[];
+  decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string | Promise<string>;
+}
 
 /** Inputs of gate 3. */
 export interface LinguisticInput {
@@ -208,12 +213,12 @@ export interface LinguisticResult {
 export const EXPECTED_TEXT_NOT_FOUND = "expected text not found";
 
 /** Generates the continuation and measures the passage NLL (null, with the reason, when it fails). */
-function runProbe(input: LinguisticInput) {
+async function runProbe(input: LinguisticInput) {
   const { engine, tokenizer, prompt, maxTokens } = input;
   try {
     const promptIds = tokenizer.encode(prompt);
     const gen = engine.generate(promptIds, { maxTokens });
-    const text = tokenizer.decode(gen.ids, { skipSpecial: true });
+    const text = await tokenizer.decode(gen.ids, { skipSpecial: true });
     const t0 = performance.now();
     const nll = engine.nll(tokenizer.encode(input.passage ?? PROBE_PASSAGE));
     const { promptMs, genMs: generateMs } = gen.timings;
@@ -225,7 +230,10 @@ function runProbe(input: LinguisticInput) {
 }
 
 /** The probe's checks: it ran, every gibberish signal, and the expected text when asked. */
-function probeChecks(input: LinguisticInput, run: Exclude<ReturnType<typeof runProbe>, string>) {
+function probeChecks(
+  input: LinguisticInput,
+  run: Exclude<Awaited<ReturnType<typeof runProbe>>, string>,
+) {
   const { prompt, expect, rules } = input;
   const signals: Signal[] = [
     ...textSignals(run.text, run.generatedIds, rules.linguistic),
@@ -257,13 +265,13 @@ function probeChecks(input: LinguisticInput, run: Exclude<ReturnType<typeof runP
  * ```ts
  * import { DEFAULT_RULES } from "./rules.ts";
  * declare const engine: ProbeEngine, tokenizer: ProbeTokenizer;
- * const r = runLinguisticGate({ engine, tokenizer, prompt: "Once upon a time", maxTokens: 8, expect: null, rules: DEFAULT_RULES });
+ * const r = await runLinguisticGate({ engine, tokenizer, prompt: "Once upon a time", maxTokens: 8, expect: null, rules: DEFAULT_RULES });
  * r.gate.exitCode; // null, 14 or 15
  * ```
  */
-export function runLinguisticGate(input: LinguisticInput): LinguisticResult {
+export async function runLinguisticGate(input: LinguisticInput): Promise<LinguisticResult> {
   const started = performance.now();
-  const run = runProbe(input);
+  const run = await runProbe(input);
   if (typeof run === "string") {
     return {
       gate: failedGate("linguistic", EXIT.probeFailed, "probe_run", run, started),

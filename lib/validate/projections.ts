@@ -45,6 +45,13 @@ import type { ValidationRules } from "./rules.ts";
 const FLOAT_TYPES: readonly number[] = typesWith("float");
 const TERNARY_TYPES: readonly number[] = typesWith("ternary");
 
+/**
+ * A tensor's counted statistics: a PayloadCounter fed by the engine's load, or
+ * `recomputeStatistics` already done elsewhere (validate's side worker);
+ * `result()` undefined when the statistics are to be read here.
+ */
+export type CountedStatistics = Pick<PayloadCounter, "result">;
+
 /** Inputs of gate 2. */
 export interface ProjectionGateInput {
   readonly gguf: GgufFile;
@@ -55,10 +62,10 @@ export interface ProjectionGateInput {
   /**
    * Called when every matrix is present with the expected shape and a loadable type, before any
    * value is read (only then is the engine worth loading): it returns counters fed while the
-   * engine loads the same tensors (one read for both); a tensor without a complete count is read
-   * here.
+   * engine loads the same tensors (one read for both), or statistics computed elsewhere; a tensor
+   * without a complete count is read here.
    */
-  readonly beforeValues?: () => Promise<ReadonlyMap<string, PayloadCounter>>;
+  readonly beforeValues?: () => Promise<ReadonlyMap<string, CountedStatistics>>;
 }
 
 /** Gate 2's outcome (the tokenizer and engine-load checks are added by the caller). */
@@ -110,7 +117,7 @@ async function countedStats(
   t: GgufTensorInfo,
   codec: Codec,
   wantTernary: boolean,
-  counted: PayloadCounter | undefined,
+  counted: CountedStatistics | undefined,
 ): Promise<MatrixStats | null> {
   const large16 = codec.float?.bytes === 2 && elementCount(t) > EXACT_RMS_ELEMENTS;
   if (t.type !== GgmlType.I2_S && !large16) return null;
@@ -135,7 +142,7 @@ async function matrixStats(
   gguf: GgufFile,
   t: GgufTensorInfo,
   wantTernary: boolean,
-  counter?: PayloadCounter,
+  counter?: CountedStatistics,
 ): Promise<MatrixStats> {
   const codec = codecOf(t.type);
   const counted = await countedStats(gguf, t, codec, wantTernary, counter);
@@ -249,7 +256,7 @@ function projectionFinding(name: string, kind: string, layer: number, ms: Matrix
 /** Statistics of every non-norm tensor, with the finite and (BitNet) ternary checks. */
 async function tensorFindings(
   input: ProjectionGateInput,
-  counted: ReadonlyMap<string, PayloadCounter> | undefined,
+  counted: ReadonlyMap<string, CountedStatistics> | undefined,
   checks: Check[],
 ) {
   const { gguf } = input;

@@ -26,13 +26,13 @@ import type { ModelHparams } from "../arch/hparams.ts";
 import { runContext } from "../arch/limits.ts";
 import { sha256File } from "../io/hash.ts";
 import { TOOL } from "../provenance/meta.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 import { compareModels, type CompareOptions, type DifferentialReport } from "./differential.ts";
 import { EXPECTED_TEXT_NOT_FOUND, PROBE_PASSAGE, runLinguisticGate } from "./linguistic.ts";
 import { type NormGateOptions, readModel, runNormGate } from "./norms.ts";
 import { type NormCorrector, resolveCorrections } from "./policy.ts";
-import { inspectProjections } from "./projections.ts";
+import { type CountedStatistics, inspectProjections } from "./projections.ts";
 import { PayloadCounter } from "../provenance/tensor_stats.ts";
+import { GgmlType } from "../gguf/types.ts";
 import {
   type Check,
   check,
@@ -46,6 +46,7 @@ import {
 } from "./report.ts";
 import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
+import { type GateTokenizer, SideWorker, type TokenizerOutcome } from "./side_worker.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
@@ -178,6 +179,8 @@ function newRun(opts: ValidateOptions) {
     corrector: null as NormCorrector | null,
     /** Gate 3 failed only on the `--expect` text. */
     expectOnly: false,
+    /** The tokenizer being built on a worker thread since the start (gate 2 checks it). */
+    side: null as SideWorker | null,
   };
 }
 
@@ -230,49 +233,110 @@ function modelOf(run: Run, gguf: GgufFile): { hparams: ModelHparams | null; erro
   return { hparams: m.hparams, error: m.hparamsError ? (m.hparamsError as Error).message : "" };
 }
 
+/** A tokenizer that passed gate 2's check, or null, with the check. */
+type TokenizerCheck = { tokenizer: GateTokenizer | null; check: Check };
+
 /** The tokenizer (the GGUF's own, checked against --tokenizer) and its gate-2 check. */
-async function loadTokenizer(run: Run, gguf: GgufFile, hparams: ModelHparams | null) {
+async function loadTokenizer(
+  run: Run,
+  outcome: Promise<TokenizerOutcome>,
+  hparams: ModelHparams | null,
+): Promise<TokenizerCheck> {
   const path = run.opts.tokenizerPath;
-  try {
-    const tokenizer = await TextTokenizer.load(path ? { tokenizerJsonPath: path, gguf } : { gguf });
-    if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
-      throw new Error(
-        `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`,
-      );
-    }
-    const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
-    return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
-  } catch (e) {
-    return { tokenizer: null, check: check("fail", "tokenizer", (e as Error).message) };
+  const loaded = await outcome;
+  if ("error" in loaded) {
+    return { tokenizer: null, check: check("fail", "tokenizer", loaded.error) };
   }
+  const { tokenizer } = loaded;
+  if (hparams && tokenizer.vocabSize > hparams.vocabSize) {
+    const message =
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${hparams.vocabSize}`;
+    return { tokenizer: null, check: check("fail", "tokenizer", message) };
+  }
+  const from = path ? `, ${path} agrees with the GGUF` : " (from the GGUF)";
+  return { tokenizer, check: check("pass", "tokenizer", `${tokenizer.vocabSize} tokens${from}`) };
+}
+
+/**
+ * The side worker (lib/validate/side_worker.ts): it builds the tokenizer and
+ * encodes gate 3's texts from the start, on a thread of its own.
+ */
+function sideWorker(run: Run): SideWorker {
+  return run.side ??= SideWorker.start({
+    ggufPath: run.opts.ggufPath,
+    tokenizerPath: run.opts.tokenizerPath ?? null,
+    texts: [run.prompt, PROBE_PASSAGE],
+  });
+}
+
+/** The float matrices whose statistics the side worker computes: see {@link asideNames}. */
+const ASIDE_MATRICES: ReadonlySet<string> = new Set(["token_embd.weight", "output.weight"]);
+
+/**
+ * The matrices whose statistics the side worker computes from its own read of
+ * the file instead of the main thread from the load's: the embedding and
+ * output matrices of a 16-bit type large enough for a bit-pattern histogram
+ * (BitNet 2B's 656 MB embedding: half a second of the main thread). The
+ * projections stay with the load, which hands their counts over for free
+ * when they are ternary.
+ */
+function asideNames(gguf: GgufFile): string[] {
+  return gguf.tensors.filter((t) =>
+    ASIDE_MATRICES.has(t.name) && (t.type === GgmlType.F16 || t.type === GgmlType.BF16) &&
+    PayloadCounter.for(t) !== undefined
+  ).map((t) => t.name);
+}
+
+/** The positions gate 3 needs: the prompt and its new tokens, or the NLL passage. */
+function probeNeed(run: Run, tokenizer: GateTokenizer): number {
+  return Math.max(
+    tokenizer.encode(run.prompt).length + run.maxTokens,
+    tokenizer.encode(PROBE_PASSAGE).length,
+  );
+}
+
+/**
+ * At least {@link probeNeed}, from the texts alone: a BPE token stands for at
+ * least one byte of the text (byte-level pieces, SentencePiece byte
+ * fallback), plus the BOS and SentencePiece's ▁ prefix. It sizes the engine
+ * while the tokenizer is still being built; a tokenizer that needs more
+ * (a normalizer that expands text) gets the engine loaded again.
+ */
+function probeNeedBound(run: Run): number {
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  return Math.max(bytes(run.prompt) + 2 + run.maxTokens, bytes(PROBE_PASSAGE) + 2);
 }
 
 /**
  * Loads the engine for gate 3, with the corrections (if any) applied to the
- * norms in memory, and fills `counted` with the statistics of the bytes it reads.
+ * norms in memory, and fills `counted` with the statistics of the bytes it
+ * reads. The tokenizer is still being built on its worker: the engine is
+ * sized for {@link probeNeedBound} positions unless the tokenizer is already
+ * known (then for exactly its {@link probeNeed}, as before). The context only
+ * sizes the KV cache: every computed value is the same. A tokenizer that
+ * failed gate 2's check leaves the engine closed (the gate reports it).
  */
 async function loadEngine(
   run: Run,
   gguf: GgufFile,
   hparams: ModelHparams,
-  tokenizer: TextTokenizer,
-  counted: Map<string, PayloadCounter>,
+  tokenizer: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> },
+  counted: Map<string, CountedStatistics>,
+  aside: ReadonlySet<string>,
 ): Promise<{ engine: InferenceEngine | null; check: Check }> {
   const loadStart = performance.now();
   const { corrector } = run;
-  try {
-    const need = Math.max(
-      tokenizer.encode(run.prompt).length + run.maxTokens,
-      tokenizer.encode(PROBE_PASSAGE).length,
-    );
-    const engine = await InferenceEngine.load(gguf, {
-      maxContext: runContext(hparams.contextLength, need + 1),
+  const corrected = corrector?.applied.length ?? 0;
+  const load = (maxContext: number) =>
+    InferenceEngine.load(gguf, {
+      maxContext,
       ...run.engine,
       ...(corrector ? { transformNorm: (name, values) => corrector.apply(name, values) } : {}),
       // Gate 3's NLL needs every logit of many positions: the F16 output matrix stays resident.
       int8Head: false,
       // Gate 2's statistics from the bytes the load reads: each projection is read once.
       observe: (info) => {
+        if (aside.has(info.name)) return undefined;
         const counter = PayloadCounter.for(info);
         if (!counter) return undefined;
         counted.set(info.name, counter);
@@ -282,6 +346,43 @@ async function loadEngine(
         };
       },
     });
+  /** The engine's context for `need` positions of gate 3. */
+  const context = (need: number) => runContext(hparams.contextLength, need + 1);
+  /** Back to the state before a load: a second load counts and corrects again. */
+  const restart = () => {
+    counted.clear();
+    if (corrector) corrector.applied.length = corrected;
+  };
+  let engine: InferenceEngine | null = null;
+  try {
+    const known = tokenizer.now?.tokenizer;
+    if (known) engine = await load(context(probeNeed(run, known)));
+    else if (tokenizer.now === null) {
+      const bound = context(probeNeedBound(run));
+      try {
+        engine = await load(bound);
+      } catch {
+        // Whatever the bound changed (the memory it asks for) must not change the outcome:
+        // the load is retried below with the tokenizer's own count, which reports as before.
+        restart();
+        engine = null;
+      }
+    }
+    const { tokenizer: ready } = await tokenizer.later;
+    if (!ready) {
+      engine?.close();
+      return {
+        engine: null,
+        check: check("skip", "engine_load", "not used: earlier checks failed"),
+      };
+    }
+    const exact = context(probeNeed(run, ready));
+    if (engine && engine.maxContext < exact) {
+      engine.close();
+      engine = null;
+      restart();
+    }
+    engine ??= await load(exact);
     const ternarized = engine.ternarizedAtLoad.length;
     const message = `loaded on ${engine.backendName} with ${engine.threads} thread(s)${
       ternarized ? `; ${ternarized} projections ternarized at load` : ""
@@ -290,6 +391,7 @@ async function loadEngine(
     run.report.environment = { ...run.report.environment, threads: engine.threads };
     return { engine, check: check("pass", "engine_load", message) };
   } catch (e) {
+    engine?.close();
     return { engine: null, check: check("fail", "engine_load", (e as Error).message) };
   } finally {
     run.timings.loadMs = performance.now() - loadStart;
@@ -311,16 +413,29 @@ async function projectionGate(
   const t2 = performance.now();
   const { hparams } = model;
   const input = { gguf, hparams, hparamsError: model.error, rules: run.rules };
-  const { tokenizer, check: tokenizerCheck } = await loadTokenizer(run, gguf, hparams);
-  const counted = new Map<string, PayloadCounter>();
+  // The tokenizer is built on its worker meanwhile; the engine loads unless it already failed.
+  const later = loadTokenizer(run, sideWorker(run).outcome(gguf), hparams);
+  const tokenizerNow: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> } = {
+    now: null,
+    later,
+  };
+  later.then((t) => tokenizerNow.now = t);
+  const counted = new Map<string, CountedStatistics>();
   const load: { loaded?: Awaited<ReturnType<typeof loadEngine>> } = {};
-  const beforeValues = !run.opts.skipProbe && tokenizer && hparams
+  const beforeValues = !run.opts.skipProbe && hparams
     ? async () => {
-      load.loaded = await loadEngine(run, gguf, hparams, tokenizer, counted);
+      if (tokenizerNow.now && !tokenizerNow.now.tokenizer) return counted;
+      const aside = asideNames(gguf);
+      const elsewhere = sideWorker(run).stats(aside);
+      load.loaded = await loadEngine(run, gguf, hparams, tokenizerNow, counted, new Set(aside));
+      const stats = await elsewhere;
+      // A null (the worker could not) is read again by inspectProjections, as before.
+      aside.forEach((name, i) => counted.set(name, { result: () => stats[i] ?? undefined }));
       return counted;
     }
     : undefined;
   const g2 = await inspectProjections({ ...input, ...(beforeValues ? { beforeValues } : {}) });
+  const { tokenizer, check: tokenizerCheck } = await later;
   const { loaded } = load;
   const checks: Check[] = [...g2.gate.checks, tokenizerCheck];
   let engine = loaded?.engine ?? null;
@@ -374,7 +489,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
   } else {
     opts.onProgress?.("gate 3: linguistic probe");
     const { prompt, maxTokens, rules } = run, expect = opts.expect ?? null;
-    const g3 = runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
+    const g3 = await runLinguisticGate({ engine, tokenizer, prompt, maxTokens, expect, rules });
     run.gates.push(g3.gate);
     run.report.probe = g3.probe;
     run.expectOnly = g3.expectOnly;
@@ -410,10 +525,13 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
   const run = newRun(opts);
   if (!strictGate(run)) return finish(run);
+  // The tokenizer takes about a second to build: its worker starts before anything else is read.
+  const side = sideWorker(run);
   let gguf: GgufFile;
   try {
     gguf = await openGguf(opts.ggufPath);
   } catch (e) {
+    side.close();
     const message = messageAbout(opts.ggufPath, e);
     const why = "not run: the file cannot be read";
     run.gates.push(failedGate("norms", EXIT.normInspection, "read", message));
@@ -425,6 +543,7 @@ export async function validateGguf(opts: ValidateOptions): Promise<ValidationRep
     engine = await runGates(run, gguf);
     return finish(run);
   } finally {
+    side.close();
     engine?.close();
     gguf.close();
   }

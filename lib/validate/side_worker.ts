@@ -1,0 +1,250 @@
+/**
+ * Gate 2's tokenizer and its largest float statistics, on a worker thread.
+ * Building the byte-level BPE tokenizer of a 128k-token vocabulary takes
+ * about a second of one core (the vocabulary object, `@huggingface/tokenizers`'
+ * maps and merges, their garbage), and the bit-pattern histogram of a 656 MB
+ * F16 embedding half a second more; on the main thread both delayed the
+ * engine load. The worker (lib/validate/side_worker_thread.ts) opens the file
+ * itself and builds the tokenizer with the same `TextTokenizer.load` while the
+ * main thread inspects the norms and loads the engine, encodes gate 3's fixed
+ * texts (the prompt, the NLL passage), decodes the generated ids on request,
+ * and computes asked tensors' statistics with the same `recomputeStatistics`:
+ * ids, texts, statistics and error messages are those of the main thread.
+ *
+ * When the worker itself fails (it cannot start, or cannot open the file
+ * the main thread opened), the tokenizer is built on the main thread as
+ * before and the statistics come back as null (the main thread computes
+ * them), so a report never depends on the worker.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const path = "models/clean/clean-f16.gguf";
+ * const side = SideWorker.start({ ggufPath: path, tokenizerPath: null, texts: ["Hello"] });
+ * const gguf = await openGguf(path);
+ * const outcome = await side.outcome(gguf);
+ * if ("tokenizer" in outcome) console.log(outcome.tokenizer.encode("Hello"));
+ * side.close();
+ * gguf.close();
+ * ```
+ * @module
+ */
+
+import type { GgufFile } from "../gguf/reader.ts";
+import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+// A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
+import type {
+  DecodeRequest,
+  SideReply,
+  StatsRequest,
+  TensorStatistics,
+  TokenizerReply,
+  TokenizerRequest,
+} from "./side_worker_thread.ts";
+
+export type { TensorStatistics, TokenizerRequest };
+
+/** What gate 2 and gate 3 use of a tokenizer. */
+export interface GateTokenizer {
+  readonly vocabSize: number;
+  /** Ids of one of the texts given to {@link SideWorker.start} (with the BOS by default). */
+  encode(text: string): number[];
+  decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string | Promise<string>;
+}
+
+/** The tokenizer, or the message its loading threw (gate 2's tokenizer check). */
+export type TokenizerOutcome = { readonly tokenizer: GateTokenizer } | { readonly error: string };
+
+/** An Error whose message is exactly `message` (even a non-string one, as the worker saw it). */
+function errorWith(message: string): Error {
+  const e = new Error();
+  e.message = message;
+  return e;
+}
+
+/**
+ * The worker thread building the tokenizer; {@link SideWorker.outcome} waits
+ * for it. Close it when the validation ends.
+ *
+ * @example
+ * ```ts
+ * declare const gguf: import("../gguf/reader.ts").GgufFile;
+ * const side = SideWorker.start({ ggufPath: gguf.path, tokenizerPath: null, texts: ["Hi"] });
+ * const outcome = await side.outcome(gguf);
+ * side.close();
+ * ```
+ */
+export class SideWorker {
+  readonly #request: TokenizerRequest;
+  readonly #worker: Worker | null;
+  readonly #reply: Promise<TokenizerReply>;
+  readonly #pending = new Map<
+    number,
+    { resolve: (reply: SideReply) => void; reject: (e: Error) => void }
+  >();
+  #nextId = 0;
+  #outcome: Promise<TokenizerOutcome> | undefined;
+  /** What ended the worker (an error event, or close) once it can no longer answer. */
+  #ended: string | null = null;
+
+  private constructor(request: TokenizerRequest) {
+    this.#request = request;
+    let worker: Worker | null = null, startError = "";
+    try {
+      worker = new Worker(new URL("./side_worker_thread.ts", import.meta.url), { type: "module" });
+    } catch (e) {
+      startError = String(e);
+    }
+    this.#worker = worker;
+    this.#reply = worker === null
+      ? Promise.resolve({ kind: "broken", message: startError })
+      : new Promise<TokenizerReply>((resolve) => {
+        worker.onmessage = (e: MessageEvent<TokenizerReply | SideReply>) => {
+          const data = e.data;
+          if ("kind" in data) resolve(data);
+          else this.#settle(data);
+        };
+        worker.onerror = (e: ErrorEvent) => {
+          e.preventDefault();
+          this.#end(`side worker: ${e.message}`);
+          resolve({ kind: "broken", message: e.message });
+        };
+        worker.postMessage(request);
+      });
+  }
+
+  /**
+   * Starts building the tokenizer of `request.ggufPath` (checked against
+   * `request.tokenizerPath` when given) and encoding `request.texts`.
+   *
+   * @example
+   * ```ts
+   * const side = SideWorker.start({ ggufPath: "m.gguf", tokenizerPath: null, texts: [] });
+   * side.close();
+   * ```
+   */
+  static start(request: TokenizerRequest): SideWorker {
+    return new SideWorker({ ...request, texts: [...request.texts] });
+  }
+
+  /**
+   * The tokenizer or its loading error, as `TextTokenizer.load` gives them on
+   * the main thread; `gguf` (the main thread's open file) serves when the
+   * worker failed.
+   *
+   * @example
+   * ```ts
+   * declare const side: SideWorker, gguf: import("../gguf/reader.ts").GgufFile;
+   * const outcome = await side.outcome(gguf);
+   * ```
+   */
+  outcome(gguf: GgufFile): Promise<TokenizerOutcome> {
+    return this.#outcome ??= this.#reply.then((reply) => {
+      if (reply.kind === "failed") return { error: reply.message };
+      if (reply.kind === "loaded") return { tokenizer: this.#remote(reply) };
+      this.close();
+      return mainThreadTokenizer(this.#request, gguf);
+    });
+  }
+
+  /**
+   * `recomputeStatistics` of each named tensor, from the worker's own read of
+   * the file once the tokenizer is built; null for a tensor (or every one,
+   * when the worker failed) that the main thread is to compute itself.
+   *
+   * @example
+   * ```ts
+   * declare const side: SideWorker;
+   * const [embd] = await side.stats(["token_embd.weight"]);
+   * ```
+   */
+  async stats(names: readonly string[]): Promise<TensorStatistics> {
+    const none = () => names.map(() => null);
+    const reply = await this.#reply;
+    if (reply.kind === "broken") return none();
+    try {
+      const answer = await this.#ask((id) => ({ kind: "stats", id, names: [...names] }));
+      return "stats" in answer && answer.stats.length === names.length ? answer.stats : none();
+    } catch {
+      return none();
+    }
+  }
+
+  /** The tokenizer whose encodings came with the reply and whose decoding is the worker's. */
+  #remote(reply: Extract<TokenizerReply, { kind: "loaded" }>): GateTokenizer {
+    const encoded = new Map(this.#request.texts.map((t, i) => [t, reply.encoded[i]!]));
+    return {
+      vocabSize: reply.vocabSize,
+      encode: (text) => {
+        const e = encoded.get(text);
+        if (!e) throw new Error(`side worker: ${JSON.stringify(text)} was not encoded`);
+        if ("error" in e) throw errorWith(e.error);
+        return [...e.ids];
+      },
+      decode: async (ids, opts = {}) => {
+        const request = (id: number): DecodeRequest => ({
+          kind: "decode",
+          id,
+          ids: [...ids],
+          opts,
+        });
+        const answer = await this.#ask(request);
+        if ("error" in answer) throw errorWith(answer.error);
+        if ("text" in answer) return answer.text;
+        throw new Error("side worker: no text decoded");
+      },
+    };
+  }
+
+  /** Posts the request made for a fresh id and waits for the reply with that id. */
+  #ask(request: (id: number) => DecodeRequest | StatsRequest): Promise<SideReply> {
+    if (this.#ended !== null || !this.#worker) return Promise.reject(new Error(this.#ended ?? ""));
+    const id = this.#nextId++;
+    return new Promise<SideReply>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker!.postMessage(request(id));
+    });
+  }
+
+  #settle(reply: SideReply): void {
+    const waiting = this.#pending.get(reply.id);
+    if (!waiting) return;
+    this.#pending.delete(reply.id);
+    waiting.resolve(reply);
+  }
+
+  /** Rejects every request still waiting: the worker will not answer. */
+  #end(why: string): void {
+    this.#ended ??= why;
+    for (const waiting of this.#pending.values()) waiting.reject(new Error(why));
+    this.#pending.clear();
+  }
+
+  /**
+   * Ends the worker (a request still waiting fails).
+   *
+   * @example
+   * ```ts
+   * declare const side: SideWorker;
+   * side.close();
+   * ```
+   */
+  close(): void {
+    this.#end("side worker: closed");
+    this.#worker?.terminate();
+  }
+}
+
+/** The tokenizer built here, as gate 2 built it before the worker (the fallback). */
+async function mainThreadTokenizer(
+  request: TokenizerRequest,
+  gguf: GgufFile,
+): Promise<TokenizerOutcome> {
+  const path = request.tokenizerPath;
+  try {
+    const tokenizer = await TextTokenizer.load(path ? { tokenizerJsonPath: path, gguf } : { gguf });
+    return { tokenizer };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
