@@ -308,23 +308,17 @@ function probeNeedBound(run: Run): number {
 }
 
 /**
- * Loads the engine for gate 3, with the corrections (if any) applied to the
- * norms in memory, and fills `counted` with the statistics of the bytes it
- * reads. The tokenizer is still being built on its worker: the engine is
- * sized for {@link probeNeedBound} positions unless the tokenizer is already
- * known (then for exactly its {@link probeNeed}, as before). The context only
- * sizes the KV cache: every computed value is the same. A tokenizer that
- * failed gate 2's check leaves the engine closed (the gate reports it).
+ * The engine load of gate 3 for a given context (the corrections applied to the norms in
+ * memory, gate 2's statistics counted from the bytes read, except the `aside` tensors whose
+ * statistics the side worker computes), and `restart`: back to the state before a load, so
+ * that a second load counts and corrects again.
  */
-async function loadEngine(
+function engineLoader(
   run: Run,
   gguf: GgufFile,
-  hparams: ModelHparams,
-  tokenizer: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> },
   counted: Map<string, CountedStatistics>,
   aside: ReadonlySet<string>,
-): Promise<{ engine: InferenceEngine | null; check: Check }> {
-  const loadStart = performance.now();
+) {
   const { corrector } = run;
   const corrected = corrector?.applied.length ?? 0;
   const load = (maxContext: number) =>
@@ -346,13 +340,36 @@ async function loadEngine(
         };
       },
     });
-  /** The engine's context for `need` positions of gate 3. */
-  const context = (need: number) => runContext(hparams.contextLength, need + 1);
   /** Back to the state before a load: a second load counts and corrects again. */
   const restart = () => {
     counted.clear();
     if (corrector) corrector.applied.length = corrected;
   };
+  return { load, restart };
+}
+
+/**
+ * Loads the engine for gate 3, with the corrections (if any) applied to the
+ * norms in memory, and fills `counted` with the statistics of the bytes it
+ * reads. The tokenizer is still being built on its worker: the engine is
+ * sized for {@link probeNeedBound} positions unless the tokenizer is already
+ * known (then for exactly its {@link probeNeed}, as before). The context only
+ * sizes the KV cache: every computed value is the same. A tokenizer that
+ * failed gate 2's check leaves the engine closed (the gate reports it).
+ */
+async function loadEngine(
+  run: Run,
+  gguf: GgufFile,
+  hparams: ModelHparams,
+  tokenizer: { now: TokenizerCheck | null; later: Promise<TokenizerCheck> },
+  counted: Map<string, CountedStatistics>,
+  aside: ReadonlySet<string>,
+): Promise<{ engine: InferenceEngine | null; check: Check }> {
+  const loadStart = performance.now();
+  const { corrector } = run;
+  const { load, restart } = engineLoader(run, gguf, counted, aside);
+  /** The engine's context for `need` positions of gate 3. */
+  const context = (need: number) => runContext(hparams.contextLength, need + 1);
   let engine: InferenceEngine | null = null;
   try {
     const known = tokenizer.now?.tokenizer;
