@@ -303,8 +303,23 @@ function probeNeed(run: Run, tokenizer: GateTokenizer): number {
  * (a normalizer that expands text) gets the engine loaded again.
  */
 function probeNeedBound(run: Run): number {
-  const bytes = (text: string) => new TextEncoder().encode(text).length;
-  return Math.max(bytes(run.prompt) + 2 + run.maxTokens, bytes(PROBE_PASSAGE) + 2);
+  return Math.max(tokenCountBound(run.prompt) + run.maxTokens, tokenCountBound(PROBE_PASSAGE));
+}
+
+/**
+ * An upper bound on the number of ids a byte-level BPE or SentencePiece
+ * tokenizer gives `text` with its BOS: one per UTF-8 byte, plus the BOS and
+ * SentencePiece's ▁ prefix. Gate 3's engine is sized with it while the
+ * tokenizer is still being built (tests/validate/token_bound_test.ts holds it
+ * to llama.cpp's Llama-3 and Llama-2 test vectors).
+ *
+ * @example
+ * ```ts
+ * tokenCountBound("Hello"); // 7
+ * ```
+ */
+export function tokenCountBound(text: string): number {
+  return new TextEncoder().encode(text).length + 2;
 }
 
 /**
