@@ -160,6 +160,8 @@ export class Stats16 {
    *
    * @example
    * ```ts
+   * import { Stats16 } from "./stats16.ts";
+   * declare const s: Stats16;
    * s.mergeChunk(0); // then 1, 2, 3
    * ```
    */
