@@ -47,13 +47,25 @@ export class Stats16 {
   readonly #wasm: StatsExports;
   readonly #results: Float64Array;
   readonly #bad: Int32Array;
-  /** Where the caller puts the next chunk's bytes (at most the size given to the constructor). */
+  /** Where the caller puts the next chunk's bytes (`chunks` × `chunkBytes` of the constructor). */
   readonly input: Uint8Array;
   #count = 0;
   #sumSq = 0;
   #min = Infinity;
   #max = -Infinity;
   #nonFinite = 0;
+  /** Views of the module's memory: sumsq4's four sums, scan's min/max keys, the value table. */
+  readonly #four: Float64Array;
+  readonly #keys: Int32Array;
+  readonly #table: Float32Array;
+  readonly #exponentMask: number;
+  /** The last {@link sumFour}: each chunk's min and max, its length and spacing, and whether
+   * it goes chunk by chunk through {@link add} instead (a zero extreme, ±inf or NaN). */
+  readonly #fourMin = new Float64Array(STATS16_BATCH);
+  readonly #fourMax = new Float64Array(STATS16_BATCH);
+  #fourN = 0;
+  #fourStride = 0;
+  #fourExact = false;
 
   /**
    * For values of `type`, in chunks of at most `chunkBytes` (even, at most
@@ -89,17 +101,6 @@ export class Stats16 {
     this.#table = new Float32Array(buffer, TABLE_AT, 65536);
     this.#exponentMask = type === "F16" ? 0x7c00 : 0x7f80;
   }
-
-  readonly #four: Float64Array;
-  readonly #keys: Int32Array;
-  readonly #table: Float32Array;
-  readonly #fourMin = new Float64Array(STATS16_BATCH);
-  readonly #fourMax = new Float64Array(STATS16_BATCH);
-  readonly #exponentMask: number;
-  /** The last {@link sumFour}: chunk length, spacing, and whether it held non-finite values. */
-  #fourN = 0;
-  #fourStride = 0;
-  #fourExact = false;
 
   /** Adds the `n` values at byte `at` of {@link input} (default its start) as one chunk. */
   add(n: number, at = 0): void {
