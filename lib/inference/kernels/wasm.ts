@@ -462,6 +462,20 @@ function attentionOverThreads(
   };
 }
 
+/** The int8 head's screening over its interleaved copy, split by row groups. */
+function scoreRowsI8(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+): Kernels["scoreRowsI8"] {
+  return (w, x, y, rows, cols) => {
+    checkDims("scoreRowsI8", rows, cols, 1, 16);
+    if (rows === 0) return;
+    const copyBytes = int8HeadCopyBytes(rows, cols);
+    spans("scoreRowsI8", ["w", w, copyBytes], ["x", x, cols], ["y", y, rows * 4]);
+    run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
+  };
+}
+
 /** The int8 head's copy: the job split by rows, then the rows whose scale is not finite counted. */
 function int8HeadRows(
   spans: ReturnType<typeof spansIn>,
@@ -586,16 +600,7 @@ function wasmKernels(
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),
     ...elementwise(k, spans),
-    scoreRowsI8(w, x, y, rows, cols) {
-      checkDims("scoreRowsI8", rows, cols, 1, 16);
-      if (rows === 0) return;
-      spans("scoreRowsI8", ["w", w, int8HeadCopyBytes(rows, cols)], ["x", x, cols], [
-        "y",
-        y,
-        rows * 4,
-      ]);
-      run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
-    },
+    scoreRowsI8: scoreRowsI8(spans, run),
     int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {
       if (workers.length === 0) return;
