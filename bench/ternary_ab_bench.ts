@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import type { Kernels } from "../lib/inference/kernels/api.ts";
 import { assembleKernels } from "../lib/inference/kernels/assemble.ts";
 import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
+import { int8HeadCopyBytes } from "../lib/inference/int8_head.ts";
 import { mulberry32 } from "../lib/inference/sampler.ts";
 
 const { values } = parseArgs({
@@ -118,12 +119,16 @@ function ternaryRun(k: Kernels, rows: number, cols: number) {
   return { run, out: () => new Uint8Array(k.f32(y, BATCH * rows).slice().buffer) };
 }
 
-/** The int8 head's screening: random int8 rows times one int16 activation row. */
+/**
+ * The int8 head's screening: random int8 rows (the interleaved copy: any bytes within ±127
+ * are a valid one) times one int8 activation row. Both sides must take the same layout.
+ */
 function scoreRun(k: Kernels, rows: number, cols: number) {
-  const w = k.alloc(rows * cols), x = k.alloc(cols * 2), y = k.alloc(rows * 4);
-  const W = k.i8(w, rows * cols);
+  const bytes = int8HeadCopyBytes(rows, cols);
+  const w = k.alloc(bytes), x = k.alloc(cols), y = k.alloc(rows * 4);
+  const W = k.i8(w, bytes);
   for (let i = 0; i < W.length; i++) W[i] = Math.floor(rnd() * 255) - 127;
-  const X = new Int16Array(k.buffer, x, cols);
+  const X = k.i8(x, cols);
   for (let c = 0; c < cols; c++) X[c] = Math.floor(rnd() * 255) - 127;
   const run = () => k.scoreRowsI8(w, x, y, rows, cols);
   return { run, out: () => new Uint8Array(k.i32(y, rows).slice().buffer) };

@@ -16,7 +16,8 @@
  * with the F16 kernel itself; the others cannot be among the best k (their
  * true logit is strictly below the k-th best). Greedy ids and top-k logits are
  * therefore exactly those of the full F16 head. The copy is built by the
- * kernels' `int8HeadRows` (WebAssembly, byte for byte {@link int8HeadRowsReference});
+ * kernels' `int8HeadRows` (WebAssembly, byte for byte {@link int8HeadRowsReference}),
+ * four rows interleaved ({@link int8HeadOffset}) so that the screening reads one stream;
  * the F16 rows come from an {@link F16Rows} source (output_head.ts reads them
  * from the file). Anything that needs every logit
  * (NLL, KL, sampling with a temperature) runs the F16 kernel over every row
@@ -52,10 +53,10 @@ export interface F16Rows {
 /** The int8 copy of an F16 output matrix and its per-row norms. */
 export interface Int8Head {
   readonly source: F16Rows;
-  /** `rows × cols` int8 in kernel memory. */
+  /** The int8 copy in kernel memory, {@link int8HeadOffset}'s layout. */
   readonly q: Ptr;
-  /** Scratch: the activation as int16 (`cols`), the integer scores (`rows` int32). */
-  readonly x16: Ptr;
+  /** Scratch: the activation as int8 (`cols`), the integer scores (`rows` int32). */
+  readonly x8: Ptr;
   readonly dots: Ptr;
   /**
    * Per row r, at 3r..3r+2: s, ‖s·q‖, and ‖w − s·q‖ + 2·cols·2⁻²⁴·‖w‖ (the part multiplied
@@ -78,7 +79,35 @@ const SLACK = 1e-6;
  * ```
  */
 export function int8HeadBytes(rows: number, cols: number): number {
-  return rows * cols + rows * 24 + cols * 2 + rows * 4 + 4 * 64;
+  return int8HeadCopyBytes(rows, cols) + rows * 24 + cols + rows * 4 + 4 * 64;
+}
+
+/**
+ * Where row `r`, column `c` of the int8 copy lies (bytes from its start): the rows go in
+ * groups of four (4·cols bytes each), and within a group each 16-column block holds the
+ * four rows' 16 codes in turn, so that the screening kernel reads one stream and each
+ * activation load serves four rows. `cols` is a multiple of 16.
+ *
+ * @example
+ * ```ts
+ * int8HeadOffset(5, 17, 32); // group 1 (128 bytes on), block 1 (64 on), row 1 of it (16 on), byte 1
+ * ```
+ */
+export function int8HeadOffset(r: number, c: number, cols: number): number {
+  return (r >> 2) * 4 * cols + (c >> 4) * 64 + (r & 3) * 16 + (c & 15);
+}
+
+/**
+ * Bytes of the int8 copy of `rows` rows of `cols`: whole groups of four rows (the missing
+ * rows of the last group are zero codes, scored but never read).
+ *
+ * @example
+ * ```ts
+ * int8HeadCopyBytes(5, 32); // 256: two groups of four rows
+ * ```
+ */
+export function int8HeadCopyBytes(rows: number, cols: number): number {
+  return Math.ceil(rows / 4) * 4 * cols;
 }
 
 /**
@@ -174,7 +203,11 @@ export class Int8HeadBuilder {
     this.#k = k;
     this.rows = rows;
     this.cols = cols;
-    this.#q = k.alloc(rows * cols);
+    const copyBytes = int8HeadCopyBytes(rows, cols);
+    this.#q = k.alloc(copyBytes);
+    // The last group's missing rows: zero codes, whatever the memory held before (the
+    // group is cleared before its rows are written: they are interleaved with the missing ones).
+    k.i8(this.#q + copyBytes - 4 * cols, 4 * cols).fill(0);
     this.#stats = k.alloc(rows * 24);
   }
 
@@ -184,14 +217,7 @@ export class Int8HeadBuilder {
       throw new RangeError(`int8 head: rows ${r0}..${r0 + count} added after ${this.#filled}`);
     }
     const { cols } = this;
-    this.#bad += this.#k.int8HeadRows(
-      w,
-      this.#q + r0 * cols,
-      this.#stats + r0 * 24,
-      count,
-      cols,
-      gammaOf(cols),
-    );
+    this.#bad += this.#k.int8HeadRows(w, this.#q, this.#stats, r0, count, cols, gammaOf(cols));
     this.#filled += count;
   }
 
@@ -201,9 +227,9 @@ export class Int8HeadBuilder {
       throw new RangeError(`int8 head: ${this.#filled} of ${this.rows} rows added`);
     }
     if (this.#bad > 0) return null;
-    const k = this.#k, x16 = k.alloc(this.cols * 2), dots = k.alloc(this.rows * 4);
+    const k = this.#k, x8 = k.alloc(this.cols), dots = k.alloc(this.rows * 4);
     const stats = new Float64Array(k.buffer, this.#stats, this.rows * 3);
-    return { source, q: this.#q, x16, dots, stats, upper: new Float64Array(this.rows) };
+    return { source, q: this.#q, x8, dots, stats, upper: new Float64Array(this.rows) };
   }
 }
 
@@ -229,9 +255,9 @@ export function exactTopLogits(
   logits: Ptr,
 ): number[] | null {
   const { rows, cols, maxRows } = head.source;
-  const act = quantizeActivation(k.f32(x, cols), new Int16Array(k.buffer, head.x16, cols));
+  const act = quantizeActivation(k.f32(x, cols), k.i8(head.x8, cols));
   if (!act) return null;
-  k.scoreRowsI8(head.q, head.x16, head.dots, rows, cols);
+  k.scoreRowsI8(head.q, head.x8, head.dots, rows, cols);
   const candidates = screen(head, k.i32(head.dots, rows), act, Math.max(1, want));
   const out = k.f32(logits, rows);
   out.fill(-Infinity);
@@ -247,14 +273,14 @@ export function exactTopLogits(
   return candidates;
 }
 
-/** The activation's int8 form (as int16), its scale and the norms of x and of its residual. */
+/** The activation's int8 form, its scale and the norms of x and of its residual. */
 interface Activation {
   readonly t: number;
   readonly xNorm: number;
   readonly eNorm: number;
 }
 
-function quantizeActivation(x: Float32Array, p: Int16Array): Activation | null {
+function quantizeActivation(x: Float32Array, p: Int8Array): Activation | null {
   let max = 0;
   for (let c = 0; c < x.length; c++) {
     const v = Math.abs(x[c]!);

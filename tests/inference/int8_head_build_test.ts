@@ -10,7 +10,11 @@ import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
-import { int8HeadRowsReference } from "../../lib/inference/int8_head.ts";
+import {
+  int8HeadCopyBytes,
+  int8HeadOffset,
+  int8HeadRowsReference,
+} from "../../lib/inference/int8_head.ts";
 import type { Kernels } from "../../lib/inference/kernels/api.ts";
 
 const COLS = 256;
@@ -43,13 +47,30 @@ function engineeredRows(): Uint16Array[] {
   return rows;
 }
 
-function build(k: Kernels, bits: Uint16Array, rows: number) {
-  const w = k.alloc(bits.byteLength), q = k.alloc(rows * COLS), stats = k.alloc(rows * 24);
+/**
+ * The copy of `rows` rows built in slabs (first row of each listed in `starts`, a slab
+ * ends where the next begins): the kernel writes each slab's rows into the interleaved
+ * copy by their index in the whole matrix, whatever their position in a group of four.
+ */
+function build(k: Kernels, bits: Uint16Array, rows: number, starts: readonly number[] = [0]) {
+  const bytes = int8HeadCopyBytes(rows, COLS);
+  const w = k.alloc(bits.byteLength), q = k.alloc(bytes), stats = k.alloc(rows * 24);
   k.u16(w, bits.length).set(bits);
-  const bad = k.int8HeadRows(w, q, stats, rows, COLS, GAMMA);
+  k.i8(q, bytes).fill(0);
+  let bad = 0;
+  for (const [i, r0] of starts.entries()) {
+    const r1 = starts[i + 1] ?? rows;
+    bad += k.int8HeadRows(w + r0 * COLS * 2, q, stats, r0, r1 - r0, COLS, GAMMA);
+  }
+  // Row by row again, through the layout's definition; `padding`: the last group's missing rows.
+  const Q = k.i8(q, bytes), all = new Int8Array(bytes);
+  for (let r = 0; r < bytes / COLS; r++) {
+    for (let c = 0; c < COLS; c++) all[r * COLS + c] = Q[int8HeadOffset(r, c, COLS)]!;
+  }
   return {
     bad,
-    q: new Int8Array(k.i8(q, rows * COLS)),
+    q: all.slice(0, rows * COLS),
+    padding: all.slice(rows * COLS),
     stats: new Float64Array(new Float64Array(k.buffer, stats, rows * 3)),
   };
 }
@@ -102,6 +123,15 @@ for (const simd of variants) {
         assert.deepEqual(b.q, a.q);
         // Bit for bit, −0 and +0 told apart.
         assert.deepEqual(new BigUint64Array(b.stats.buffer), new BigUint64Array(a.stats.buffer));
+        // Built in slabs that start and end anywhere in a group of four (as the loader's
+        // slabs do), with a last group of one row: the same copy, zero codes after it.
+        const m = n - 3, head = bits.subarray(0, m * COLS);
+        const c = build(wasm, head, m, [0, 5, 6, 301, 302]), d = build(ref, head, m);
+        assert.deepEqual(c.q, a.q.subarray(0, m * COLS));
+        assert.deepEqual(c.q, d.q);
+        assert.deepEqual(new BigUint64Array(c.stats.buffer), new BigUint64Array(d.stats.buffer));
+        assert.deepEqual(c.padding, new Int8Array(3 * COLS));
+        assert.deepEqual(d.padding, new Int8Array(3 * COLS));
         // Infinities and NaNs are counted by both (their copy is never used).
         const odd = bits.slice(0, 3 * COLS);
         odd[10] = 0x7c00;

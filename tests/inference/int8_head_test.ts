@@ -11,7 +11,12 @@ import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
 import { f16ToF32, f32ToF16 } from "../../lib/codecs/float.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
-import { exactTopLogits, Int8HeadBuilder } from "../../lib/inference/int8_head.ts";
+import {
+  exactTopLogits,
+  Int8HeadBuilder,
+  int8HeadCopyBytes,
+  int8HeadOffset,
+} from "../../lib/inference/int8_head.ts";
 import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
@@ -100,21 +105,32 @@ Deno.test("int8 head: scoreRowsI8 is the exact integer dot product", async () =>
       await createWasmKernels({ bytes: 1 << 20, threads: 2 }), // rows × cols big enough to split
     ]
   ) {
+    // 1501 rows: the last group of four holds one row (its other three are zero codes).
     const rows = 1501,
       cols = 160,
-      w = k.alloc(rows * cols),
-      x = k.alloc(cols * 2),
-      y = k.alloc(rows * 4);
-    const W = k.i8(w, rows * cols), X = new Int16Array(k.buffer, x, cols);
-    for (let i = 0; i < W.length; i++) W[i] = Math.floor(rand() * 255) - 127;
+      bytes = int8HeadCopyBytes(rows, cols),
+      w = k.alloc(bytes),
+      x = k.alloc(cols),
+      y = k.alloc(rows * 4 + 16);
+    // The matrix row by row, then laid out as the head stores it (int8HeadOffset).
+    const M = Int8Array.from({ length: rows * cols }, () => Math.floor(rand() * 255) - 127);
+    const X = k.i8(x, cols);
     for (let c = 0; c < cols; c++) X[c] = Math.floor(rand() * 255) - 127;
-    for (let c = 0; c < cols; c++) W[c] = X[c]! < 0 ? -127 : 127; // row 0: the largest sum
+    for (let c = 0; c < cols; c++) M[c] = X[c]! < 0 ? -127 : 127; // row 0: the largest sum
+    const W = k.i8(w, bytes).fill(0);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) W[int8HeadOffset(r, c, cols)] = M[r * cols + c]!;
+    }
+    k.i32(y, rows + 4).fill(-1);
     k.scoreRowsI8(w, x, y, rows, cols);
     for (let r = 0; r < rows; r++) {
       let s = 0;
-      for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
+      for (let c = 0; c < cols; c++) s += M[r * cols + c]! * X[c]!;
       assert.equal(k.i32(y, rows)[r], s, `${k.name} ${k.threads}t row ${r}`);
     }
+    assert.equal(k.i32(y, rows)[0], 127 * X.reduce((a, v) => a + Math.abs(v), 0));
+    // Nothing is written past the last row.
+    assert.deepEqual([...k.i32(y + rows * 4, 4)], [-1, -1, -1, -1], `${k.name} ${k.threads}t`);
     k.close();
   }
 });

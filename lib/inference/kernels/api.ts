@@ -179,20 +179,29 @@ export interface Kernels {
   ): void;
 
   /**
-   * y[r] = Σ_c w[r, c] · x[c] as exact int32 for each of `rows` int8 rows `w`
-   * (`cols` a multiple of 16), `x` the activation as int16 values within ±127:
-   * the screening pass of the exact 8-bit output head (`int8_head.ts`), split by rows
-   * over the threads like the matmuls.
+   * y[r] = Σ_c w[r, c] · x[c] as exact int32 for `rows` rows of the int8 head's copy
+   * at `w` (four rows interleaved, `int8HeadOffset` of int8_head.ts; `cols` a multiple
+   * of 16), `x` the activation as int8 values within ±127: the screening pass of the
+   * exact 8-bit output head, split by rows over the threads like the matmuls.
    */
   scoreRowsI8(w: Ptr, x: Ptr, y: Ptr, rows: number, cols: number): void;
   /**
-   * The int8 copy of `rows` F16 rows of `cols` (a multiple of 16) at `w` for the exact
-   * 8-bit output head: int8 codes at `q` (`rows × cols`), and per row at `stats` three
-   * f64 (the scale s, ‖s·q‖, ‖w − s·q‖ + gamma·‖w‖), byte for byte what
-   * `int8HeadRowsReference` (int8_head.ts) computes. Returns how many rows hold an
-   * f16 infinity or NaN (the copy of such a row is meaningless).
+   * Rows [row0, row0 + rows) of the exact 8-bit output head's copy, from their F16
+   * bits at `w` (`cols` a multiple of 16): int8 codes into the copy at `q`
+   * (`int8HeadOffset` layout, whose start `q` is) and per row r at `stats + 24·r`
+   * three f64 (the scale s, ‖s·q‖, ‖w − s·q‖ + gamma·‖w‖), byte for byte what
+   * `int8HeadRowsReference` (int8_head.ts) computes. Returns how many of these rows
+   * hold an f16 infinity or NaN (the copy of such a row is meaningless).
    */
-  int8HeadRows(w: Ptr, q: Ptr, stats: Ptr, rows: number, cols: number, gamma: number): number;
+  int8HeadRows(
+    w: Ptr,
+    q: Ptr,
+    stats: Ptr,
+    row0: number,
+    rows: number,
+    cols: number,
+    gamma: number,
+  ): number;
 
   /**
    * One layer's causal attention (`causalAttention` of attention.ts) over operands in

@@ -185,6 +185,8 @@ export interface JobPart {
   y: number;
   rows: number;
   wScale?: number;
+  /** Op.int8Head: the index of the part's first row in the head's copy. */
+  row0?: number;
 }
 
 /**
@@ -256,6 +258,7 @@ function writeArgs(control: Control, job: MatmulJob, chunks: number): void {
     c[PART + 4 * i] = part.w;
     c[PART + 4 * i + 1] = part.y;
     c[PART + 4 * i + 2] = part.rows;
+    c[PART + 4 * i + 3] = part.row0 ?? 0;
     control.f64[PART_SCALE + i] = part.wScale ?? 0;
   });
   const att = job.attention;
@@ -270,8 +273,9 @@ function readArgs(control: Control): MatmulJob {
   const c = control.i32;
   const parts: JobPart[] = [];
   for (let i = 0; i < c[PARTS]!; i++) {
-    const rows = c[PART + 4 * i + 2]!, wScale = control.f64[PART_SCALE + i]!;
-    parts.push({ w: c[PART + 4 * i]!, y: c[PART + 4 * i + 1]!, rows, wScale });
+    const rows = c[PART + 4 * i + 2]!, row0 = c[PART + 4 * i + 3]!;
+    const wScale = control.f64[PART_SCALE + i]!;
+    parts.push({ w: c[PART + 4 * i]!, y: c[PART + 4 * i + 1]!, rows, wScale, row0 });
   }
   const op = c[OP] as OpCode;
   const field = (i: number) => c[ATTENTION + i]!;
@@ -342,13 +346,14 @@ function runRows(
       const scratch = control.i32[DECODE_SCRATCH]! + thread * DECODE_SCRATCH_BYTES;
       return kernels.matmul_f16_decoded(w, x, y, rows, cols, batch, r0, r1, scratch);
     }
-    case Op.scoreI8: // int8 rows × one int16 activation row (int8_head.ts)
+    case Op.scoreI8: // the int8 head's copy (r0 starts a group of 4) × one int8 activation row
       return kernels.score_rows_i8(w + r0 * cols, x, y + r0 * 4, r1 - r0, cols);
-    case Op.int8Head: // F16 rows (w) to the int8 head's copy (x) and norms (y, 24 bytes a row)
+    case Op.int8Head: // F16 rows (w) into the int8 head's copy (x) and norms (y), from its start
       return kernels.int8_head_rows(
         w + r0 * cols * 2,
-        x + r0 * cols,
-        y + r0 * 24,
+        x,
+        y,
+        (part.row0 ?? 0) + r0,
         r1 - r0,
         cols,
         part.wScale ?? 0,

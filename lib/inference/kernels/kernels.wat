@@ -1521,52 +1521,111 @@
 
   ;; ---------------------------------------------------------------- int8 output head
 
-  ;; y[r] = Σ_c w[r, c] · x[c] as exact i32 for r in [0, rows): w int8 rows of `cols`,
-  ;; x the activation as i16 (values within ±127), cols a multiple of 16. The screening
-  ;; pass of the exact 8-bit output head (lib/inference/int8_head.ts): the same integer
-  ;; arithmetic in both variants (i32x4.dot_i16x8_s, no relaxed instruction), so the
-  ;; result is exact and deterministic. |sum| ≤ 127 · 127 · cols fits i32 for cols < 133,000.
+;; The int8 copy is stored four rows at a time, interleaved: rows 4g..4g+3 form group g
+  ;; (4·cols bytes at 4g·cols), and within a group each 16-column block holds the four rows'
+  ;; 16 bytes in turn (64 bytes), so that row r, column c is at
+  ;;   (r >> 2)·4·cols + (c >> 4)·64 + (r & 3)·16 + (c & 15)
+  ;; (int8HeadOffset in int8_head.ts). The screening then reads one stream, each activation
+  ;; load serving four rows; rows past the last are zero bytes, never stored.
+  ;;
+  ;; y[r] = Σ_c w[r, c] · x[c] as exact i32 for r in [0, rows): w the interleaved copy from a
+  ;; group's start, x the activation as int8 (values within ±127), cols a multiple of 16. The
+  ;; screening pass of the exact 8-bit output head (lib/inference/int8_head.ts). |sum| ≤
+  ;; 127 · 127 · cols fits i32 for cols < 133,000.
+;;@relaxed
+  ;;
+  ;; The relaxed dot multiplies i8 by 7-bit values, so the activation is split into its
+  ;; positive and negative parts x⁺ = max(x, 0) and x⁻ = max(−x, 0), both within 0..127:
+  ;; w·x = w·x⁺ − w·x⁻. Per i16 lane each dot is w₁x₁ + w₂x₂ over two columns, at most
+  ;; 2 · 127 · 127 = 32,258 in magnitude (no saturation: exact and deterministic on every
+  ;; machine), and since each column is in only one of x⁺ and x⁻ their difference is
+  ;; w₁x₁ + w₂x₂ itself, again within ±32,258.
+  (func $score_dot16 (param $w v128) (param $pos v128) (param $neg v128) (result v128)
+    (i32x4.extadd_pairwise_i16x8_s (i16x8.sub
+      (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $w) (local.get $pos))
+      (i16x8.relaxed_dot_i8x16_i7x16_s (local.get $w) (local.get $neg)))))
+  (func $score_pos (param $x v128) (result v128)
+    (i8x16.max_s (local.get $x) (v128.const i64x2 0 0)))
+  (func $score_neg (param $x v128) (result v128)
+    (i8x16.max_s (i8x16.neg (local.get $x)) (v128.const i64x2 0 0)))
+;;@end
+;;@portable
+  ;;
+  ;; Portable: weights and activations widened to i16 and multiplied with i32x4.dot_i16x8_s;
+  ;; $pos and $neg carry the low and the high eight activations.
+  (func $score_dot16 (param $w v128) (param $pos v128) (param $neg v128) (result v128)
+    (i32x4.add
+      (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $w)) (local.get $pos))
+      (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $w)) (local.get $neg))))
+  (func $score_pos (param $x v128) (result v128)
+    (i16x8.extend_low_i8x16_s (local.get $x)))
+  (func $score_neg (param $x v128) (result v128)
+    (i16x8.extend_high_i8x16_s (local.get $x)))
+;;@end
   (func (export "score_rows_i8") (param $w i32) (param $x i32) (param $y i32) (param $rows i32)
       (param $cols i32)
-    (local $r i32) (local $c i32) (local $a v128) (local $b v128) (local $v v128) (local $xp i32)
-    (block $done (loop $R
+    (local $r i32) (local $c i32) (local $a0 v128) (local $a1 v128) (local $a2 v128)
+    (local $a3 v128) (local $v v128) (local $pos v128) (local $neg v128) (local $s v128)
+    (block $done (loop $G
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $a (v128.const i64x2 0 0))
-      (local.set $b (v128.const i64x2 0 0))
+      (local.set $a0 (v128.const i64x2 0 0))
+      (local.set $a1 (v128.const i64x2 0 0))
+      (local.set $a2 (v128.const i64x2 0 0))
+      (local.set $a3 (v128.const i64x2 0 0))
       (local.set $c (i32.const 0))
-      (local.set $xp (local.get $x))
       (loop $C
-        (local.set $v (v128.load (i32.add (local.get $w) (local.get $c))))
-        (local.set $a (i32x4.add (local.get $a) (i32x4.dot_i16x8_s
-          (i16x8.extend_low_i8x16_s (local.get $v)) (v128.load offset=0 (local.get $xp)))))
-        (local.set $b (i32x4.add (local.get $b) (i32x4.dot_i16x8_s
-          (i16x8.extend_high_i8x16_s (local.get $v)) (v128.load offset=16 (local.get $xp)))))
-        (local.set $xp (i32.add (local.get $xp) (i32.const 32)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $c))))
+        (local.set $pos (call $score_pos (local.get $v)))
+        (local.set $neg (call $score_neg (local.get $v)))
+        (local.set $a0 (i32x4.add (local.get $a0)
+          (call $score_dot16 (v128.load offset=0 (local.get $w)) (local.get $pos) (local.get $neg))))
+        (local.set $a1 (i32x4.add (local.get $a1)
+          (call $score_dot16 (v128.load offset=16 (local.get $w)) (local.get $pos) (local.get $neg))))
+        (local.set $a2 (i32x4.add (local.get $a2)
+          (call $score_dot16 (v128.load offset=32 (local.get $w)) (local.get $pos) (local.get $neg))))
+        (local.set $a3 (i32x4.add (local.get $a3)
+          (call $score_dot16 (v128.load offset=48 (local.get $w)) (local.get $pos) (local.get $neg))))
+        (local.set $w (i32.add (local.get $w) (i32.const 64)))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br_if $C (i32.lt_u (local.get $c) (local.get $cols))))
-      (i32.store (local.get $y) (call $hsum_i32 (i32x4.add (local.get $a) (local.get $b))))
-      (local.set $w (i32.add (local.get $w) (local.get $cols)))
-      (local.set $y (i32.add (local.get $y) (i32.const 4)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $R))))
+      (local.set $s (call $hsum4_i32 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+      (if (i32.ge_u (i32.sub (local.get $rows) (local.get $r)) (i32.const 4))
+        (then (v128.store (local.get $y) (local.get $s)))
+        (else
+          (i32.store (local.get $y) (i32x4.extract_lane 0 (local.get $s)))
+          (if (i32.gt_u (i32.sub (local.get $rows) (local.get $r)) (i32.const 1))
+            (then (i32.store offset=4 (local.get $y) (i32x4.extract_lane 1 (local.get $s)))))
+          (if (i32.gt_u (i32.sub (local.get $rows) (local.get $r)) (i32.const 2))
+            (then (i32.store offset=8 (local.get $y) (i32x4.extract_lane 2 (local.get $s)))))))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $G))))
 
-  ;; The int8 copy of `rows` F16 rows of `cols` (a multiple of 16) at $w, exactly as
+  ;; The int8 copy of rows [row0, row0 + rows) of the head, their F16 bits (`cols`, a multiple
+  ;; of 16) at $w, into the interleaved copy that starts at $q (layout above), exactly as
   ;; int8_head.ts's reference builds it: per row s = max|w| / 127 (f64), q = Math.round(w / s)
   ;; (floor, plus one when the remainder is ≥ ½: JavaScript's ties-up rounding, not
   ;; f64.nearest), 0 when s = 0; and, summed in column order in f64 like the reference,
-  ;; ‖s·q‖² ‖w − s·q‖² ‖w‖², written at $stats (24 bytes a row) as s, ‖s·q‖ and
+  ;; ‖s·q‖² ‖w − s·q‖² ‖w‖², written at $stats + 24·row (the head's norms) as s, ‖s·q‖ and
   ;; ‖w − s·q‖ + gamma·‖w‖. An f16 h becomes the f64 with bits (h & 0x8000) << 48 |
   ;; (h & 0x7fff) << 42 times 2^1008: exact, subnormal halves included. A row holding an
   ;; f16 infinity or NaN gets s = +inf (its copy is meaningless: the caller refuses it).
   ;; Split by rows over the threads (Op.int8Head, control.ts): rows are independent.
   (func (export "int8_head_rows") (param $w i32) (param $q i32) (param $stats i32)
-      (param $rows i32) (param $cols i32) (param $gamma f64)
-    (local $r i32) (local $c i32) (local $m v128) (local $mx i32)
+      (param $row0 i32) (param $rows i32) (param $cols i32) (param $gamma f64)
+    (local $r i32) (local $qr i32) (local $c i32) (local $m v128) (local $mx i32)
     (local $s f64) (local $sv v128) (local $pos v128) (local $p v128) (local $v v128)
     (local $x v128) (local $f v128) (local $sq v128) (local $e v128) (local $acc v128)
     (local $ww f64) (local $v2 v128) (local $qn v128)
+    (local.set $r (local.get $row0))
+    (local.set $rows (i32.add (local.get $row0) (local.get $rows)))
+    (local.set $stats (i32.add (local.get $stats) (i32.mul (local.get $row0) (i32.const 24))))
     (block $done (loop $R
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      ;; row r's first 16 bytes in the interleaved copy
+      (local.set $qr (i32.add (local.get $q) (i32.add
+        (i32.mul (i32.and (local.get $r) (i32.const -4)) (local.get $cols))
+        (i32.shl (i32.and (local.get $r) (i32.const 3)) (i32.const 4)))))
       ;; max |h| as 15-bit patterns (their order is that of the magnitudes)
       (local.set $m (v128.const i64x2 0 0))
       (local.set $c (i32.const 0))
@@ -1598,7 +1657,9 @@
           (f64x2.ge (f64x2.sub (local.get $x) (local.get $f)) (v128.const f64x2 0.5 0.5))))
         (local.set $f (v128.and (local.get $f) (local.get $pos)))
         (local.set $qn (i32x4.trunc_sat_f64x2_s_zero (local.get $f)))
-        (v128.store16_lane 0 (i32.add (local.get $q) (local.get $c))
+        (v128.store16_lane 0 (i32.add (local.get $qr) (i32.add
+            (i32.shl (i32.shr_u (local.get $c) (i32.const 4)) (i32.const 6))
+            (i32.and (local.get $c) (i32.const 15))))
           (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $qn) (local.get $qn)) (local.get $qn)))
         (local.set $sq (f64x2.mul (local.get $sv) (local.get $f)))
         (local.set $e (f64x2.sub (local.get $v) (local.get $sq)))
@@ -1620,7 +1681,6 @@
       (f64.store offset=16 (local.get $stats) (f64.add (f64.sqrt (f64x2.extract_lane 1 (local.get $acc)))
         (f64.mul (local.get $gamma) (f64.sqrt (local.get $ww)))))
       (local.set $w (i32.add (local.get $w) (i32.shl (local.get $cols) (i32.const 1))))
-      (local.set $q (i32.add (local.get $q) (local.get $cols)))
       (local.set $stats (i32.add (local.get $stats) (i32.const 24)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $R))))

@@ -20,7 +20,7 @@ import { type CodeCounts, type Kernels, type MemoryViews, memoryViews, type Ptr 
 import { roundHalfEven } from "../../codecs/rounding.ts";
 import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
 import { classifyBits16, ternaryCodeTable16 } from "../../codecs/ternary_bits.ts";
-import { int8HeadRowsReference } from "../int8_head.ts";
+import { int8HeadCopyBytes, int8HeadOffset, int8HeadRowsReference } from "../int8_head.ts";
 import { attendInMemory } from "../attention.ts";
 
 /** A bump allocator over one buffer (shared by both backends). */
@@ -191,21 +191,27 @@ export function createReferenceKernels(bytes: number): Kernels {
       }
     },
     scoreRowsI8(w, x, y, rows, cols) {
-      const W = v.i8(w, rows * cols), X = new Int16Array(buffer, x, cols), Y = v.i32(y, rows);
+      const W = v.i8(w, int8HeadCopyBytes(rows, cols)), X = v.i8(x, cols), Y = v.i32(y, rows);
       for (let r = 0; r < rows; r++) {
         let s = 0;
-        for (let c = 0; c < cols; c++) s += W[r * cols + c]! * X[c]!;
+        for (let c = 0; c < cols; c++) s += W[int8HeadOffset(r, c, cols)]! * X[c]!;
         Y[r] = s;
       }
     },
-    int8HeadRows(w, q, stats, rows, cols, gamma) {
-      return int8HeadRowsReference(
+    int8HeadRows(w, q, stats, row0, rows, cols, gamma) {
+      const codes = new Int8Array(rows * cols);
+      const bad = int8HeadRowsReference(
         v.u16(w, rows * cols),
-        v.i8(q, rows * cols),
-        new Float64Array(buffer, stats, rows * 3),
+        codes,
+        new Float64Array(buffer, stats + row0 * 24, rows * 3),
         cols,
         gamma,
       );
+      const Q = v.i8(q, int8HeadCopyBytes(row0 + rows, cols));
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) Q[int8HeadOffset(row0 + r, c, cols)] = codes[r * cols + c]!;
+      }
+      return bad;
     },
     close() {},
   };

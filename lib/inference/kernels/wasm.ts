@@ -38,6 +38,7 @@
 import { TRIT_CODE } from "../../codecs/ternary.ts";
 import { type CodeCounts, type Kernels, memoryViews, type Ptr } from "./api.ts";
 import { BumpAllocator } from "./reference.ts";
+import { int8HeadCopyBytes } from "../int8_head.ts";
 import {
   compileKernelModule,
   type KernelExports,
@@ -461,22 +462,38 @@ function attentionOverThreads(
   };
 }
 
+/** The int8 head's screening over its interleaved copy, split by row groups. */
+function scoreRowsI8(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+): Kernels["scoreRowsI8"] {
+  return (w, x, y, rows, cols) => {
+    checkDims("scoreRowsI8", rows, cols, 1, 16);
+    if (rows === 0) return;
+    const copyBytes = int8HeadCopyBytes(rows, cols);
+    spans("scoreRowsI8", ["w", w, copyBytes], ["x", x, cols], ["y", y, rows * 4]);
+    run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
+  };
+}
+
 /** The int8 head's copy: the job split by rows, then the rows whose scale is not finite counted. */
 function int8HeadRows(
   spans: ReturnType<typeof spansIn>,
   run: (job: MatmulJob) => void,
   buffer: SharedArrayBuffer,
 ): Kernels["int8HeadRows"] {
-  return (w, q, stats, rows, cols, gamma) => {
+  return (w, q, stats, row0, rows, cols, gamma) => {
     checkDims("int8HeadRows", rows, cols, 1, 16);
     if (rows === 0) return 0;
-    spans("int8HeadRows", ["w", w, rows * cols * 2], ["q", q, rows * cols], [
+    const end = row0 + rows, copyBytes = int8HeadCopyBytes(end, cols);
+    spans("int8HeadRows", ["w", w, rows * cols * 2], ["q", q, copyBytes], [
       "stats",
       stats,
-      rows * 24,
+      end * 24,
     ]);
-    run({ op: Op.int8Head, x: q, cols, batch: 1, parts: [{ w, y: stats, rows, wScale: gamma }] });
-    const scales = new Float64Array(buffer, stats, rows * 3);
+    const part = { w, y: stats, rows, wScale: gamma, row0 };
+    run({ op: Op.int8Head, x: q, cols, batch: 1, parts: [part] });
+    const scales = new Float64Array(buffer, stats + row0 * 24, rows * 3);
     let bad = 0;
     for (let r = 0; r < rows; r++) if (!Number.isFinite(scales[3 * r]!)) bad++;
     return bad;
@@ -583,12 +600,7 @@ function wasmKernels(
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),
     ...elementwise(k, spans),
-    scoreRowsI8(w, x, y, rows, cols) {
-      checkDims("scoreRowsI8", rows, cols, 1, 16);
-      if (rows === 0) return;
-      spans("scoreRowsI8", ["w", w, rows * cols], ["x", x, cols * 2], ["y", y, rows * 4]);
-      run({ op: Op.scoreI8, x, cols, batch: 1, parts: [{ w, y, rows }] });
-    },
+    scoreRowsI8: scoreRowsI8(spans, run),
     int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {
       if (workers.length === 0) return;

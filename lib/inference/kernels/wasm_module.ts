@@ -68,7 +68,7 @@ export interface KernelExports {
   /** Exact int32 dot products of `rows` int8 rows with one int16 activation row. */
   score_rows_i8(w: N, x: N, y: N, rows: N, cols: N): void;
   /** The int8 head's copy of `rows` F16 rows and their norms (s = +inf on a non-finite row). */
-  int8_head_rows(w: N, q: N, stats: N, rows: N, cols: N, gamma: N): void;
+  int8_head_rows(w: N, q: N, stats: N, row0: N, rows: N, cols: N, gamma: N): void;
 }
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
