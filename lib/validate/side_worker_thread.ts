@@ -147,7 +147,9 @@ async function counted(file: RandomAccessFile, t: GgufTensorInfo) {
   const counter = PayloadCounter.for(t);
   if (!counter) return null;
   let at = 0;
-  for await (const bytes of file.stream(t.fileOffset, t.nbytes, COUNT_CHUNK_BYTES, t.name)) {
+  for await (
+    const bytes of file.stream(t.fileOffset, t.nbytes, COUNT_CHUNK_BYTES, `tensor ${t.name}`)
+  ) {
     counter.add(bytes, at);
     at += bytes.length;
   }
