@@ -16,6 +16,18 @@
  * before and the statistics come back as null (the main thread computes
  * them), so a report never depends on the worker.
  *
+ * Memory: the worker holds about 170 MB for a 128k vocabulary (its V8
+ * heap, large hash tables and malloc arena), which validate would otherwise
+ * hold beside the engine's weights through gate 3, the peak of its RSS. So
+ * once the tokenizer's reply is in, {@link SideWorker.stats} ends the worker
+ * when the main thread can decode without it ({@link mainThreadDecoder}: the
+ * GGUF's own byte-level BPE) and counts the statistics on a second,
+ * short-lived worker that builds nothing. In validate both normally end
+ * while the engine still loads (the tokenizer is built by then); about 90
+ * MB is freed at once, and V8 keeps the ended heap's pages (about 80 MB)
+ * pooled for some seconds. Gate 3's one decode then runs here, with the
+ * same text.
+ *
  * @example
  * ```ts
  * import { openGguf } from "../gguf/reader.ts";
@@ -30,10 +42,13 @@
  * @module
  */
 
+import { TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
+import { readTokenizerMetadata, type TokenizerMetadata } from "../tokenizer/metadata.ts";
 import { TextTokenizer } from "../tokenizer/tokenizer.ts";
 // A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
 import type {
+  CountRequest,
   DecodeRequest,
   SideReply,
   StatsRequest,
@@ -51,6 +66,9 @@ export interface GateTokenizer {
   encode(text: string): number[];
   decode(ids: readonly number[], opts?: { skipSpecial?: boolean }): string | Promise<string>;
 }
+
+/** Decodes ids as `TextTokenizer.decode` does. */
+export type Decode = (ids: readonly number[], opts?: { skipSpecial?: boolean }) => string;
 
 /** The tokenizer, or the message its loading threw (gate 2's tokenizer check). */
 export type TokenizerOutcome = { readonly tokenizer: GateTokenizer } | { readonly error: string };
@@ -86,6 +104,12 @@ export class SideWorker {
   #outcome: Promise<TokenizerOutcome> | undefined;
   /** What ended the worker (an error event, or close) once it can no longer answer. */
   #ended: string | null = null;
+  /** The main thread's decoder once the worker has retired (see {@link SideWorker.stats}). */
+  #decodeHere: Decode | null = null;
+  /** Set once {@link SideWorker.stats} has ended the worker as no longer needed. */
+  #retiredHere = false;
+  /** The main thread's open file, given to {@link SideWorker.outcome}. */
+  #gguf: GgufFile | null = null;
 
   private constructor(request: TokenizerRequest) {
     this.#request = request;
@@ -139,6 +163,7 @@ export class SideWorker {
    * ```
    */
   outcome(gguf: GgufFile): Promise<TokenizerOutcome> {
+    this.#gguf ??= gguf;
     return this.#outcome ??= this.#reply.then((reply) => {
       if (reply.kind === "failed") return { error: reply.message };
       if (reply.kind === "loaded") return { tokenizer: this.#remote(reply) };
@@ -148,9 +173,13 @@ export class SideWorker {
   }
 
   /**
-   * `recomputeStatistics` of each named tensor, from the worker's own read of
-   * the file once the tokenizer is built; null for a tensor (or every one,
-   * when the worker failed) that the main thread is to compute itself.
+   * `recomputeStatistics` of each named tensor, from a read of the file off
+   * the main thread once the tokenizer is built; null for a tensor (or every
+   * one, when the worker failed) that the main thread is to compute itself.
+   * After {@link SideWorker.outcome}, when the tokenizer failed or the main
+   * thread can decode without the worker, the worker ends first and a
+   * short-lived counting worker answers for the tensors a `PayloadCounter`
+   * counts (the 16-bit matrices validate asks for; null for the others).
    *
    * @example
    * ```ts
@@ -162,12 +191,48 @@ export class SideWorker {
     const none = () => names.map(() => null);
     const reply = await this.#reply;
     if (reply.kind === "broken") return none();
+    const gguf = this.#gguf;
+    if (gguf && this.#retire(gguf, reply)) return await countElsewhere(gguf, names);
     try {
       const answer = await this.#ask((id) => ({ kind: "stats", id, names: [...names] }));
       return "stats" in answer && answer.stats.length === names.length ? answer.stats : none();
     } catch {
       return none();
     }
+  }
+
+  /**
+   * Whether the worker has retired: ended with its memory, while the
+   * tokenizer still encodes the given texts and decodes (here).
+   *
+   * @example
+   * ```ts
+   * declare const side: SideWorker;
+   * console.log(side.retired ? "decoding on the main thread" : "the worker decodes");
+   * ```
+   */
+  get retired(): boolean {
+    return this.#retiredHere;
+  }
+
+  /**
+   * Ends the worker when nothing is left for it but the statistics: the
+   * tokenizer failed (gate 3 will not run), or it is the GGUF's own
+   * byte-level BPE, which {@link mainThreadDecoder} decodes to the same text
+   * (a `--tokenizer` json or SentencePiece keeps the worker for gate 3's
+   * decode). True when it has ended.
+   */
+  #retire(gguf: GgufFile, reply: TokenizerReply): boolean {
+    if (this.#retiredHere) return true;
+    if (this.#ended !== null || this.#pending.size > 0) return false;
+    if (reply.kind === "loaded") {
+      const decode = this.#request.tokenizerPath === null ? mainThreadDecoder(gguf) : null;
+      if (!decode) return false;
+      this.#decodeHere = decode;
+    }
+    this.close();
+    this.#retiredHere = true;
+    return true;
   }
 
   /** The tokenizer whose encodings came with the reply and whose decoding is the worker's. */
@@ -182,6 +247,7 @@ export class SideWorker {
         return [...e.ids];
       },
       decode: async (ids, opts = {}) => {
+        if (this.#decodeHere) return this.#decodeHere(ids, opts);
         const request = (id: number): DecodeRequest => ({
           kind: "decode",
           id,
@@ -235,6 +301,47 @@ export class SideWorker {
   }
 }
 
+/**
+ * The statistics of the named tensors that a `PayloadCounter` counts, from a
+ * worker started for this alone (it builds no tokenizer and parses nothing:
+ * it reads the tensors at the offsets of the main thread's GGUF) and ended
+ * once it has answered; null for the other tensors, or for every one when
+ * that worker fails (the main thread then computes them).
+ */
+async function countElsewhere(gguf: GgufFile, names: readonly string[]): Promise<TensorStatistics> {
+  const none = names.map(() => null);
+  const byName = new Map(gguf.tensors.map((t) => [t.name, t]));
+  const request: CountRequest = {
+    kind: "count",
+    id: 0,
+    path: gguf.path,
+    tensors: names.map((name) => byName.get(name) ?? null),
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./side_worker_thread.ts", import.meta.url), { type: "module" });
+  } catch {
+    return none;
+  }
+  try {
+    return await new Promise<TensorStatistics>((resolve) => {
+      worker.onmessage = (e: MessageEvent<SideReply>) => {
+        const reply = e.data;
+        resolve("stats" in reply && reply.stats.length === names.length ? reply.stats : none);
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        resolve(none);
+      };
+      worker.postMessage(request);
+    });
+  } catch {
+    return none;
+  } finally {
+    worker.terminate();
+  }
+}
+
 /** The tokenizer built here, as gate 2 built it before the worker (the fallback). */
 async function mainThreadTokenizer(
   request: TokenizerRequest,
@@ -247,4 +354,51 @@ async function mainThreadTokenizer(
   } catch (e) {
     return { error: (e as Error).message };
   }
+}
+
+/**
+ * Decodes as the full tokenizer of `gguf` does, without building it, for a
+ * byte-level BPE ("gpt2") tokenizer; null for any other (or unreadable
+ * metadata). `@huggingface/tokenizers` decodes ids from their vocabulary
+ * strings only (its id → string table is built from the string → id one,
+ * so a string listed twice keeps its last id), the added tokens (control
+ * and user-defined) and the decoder, never from the merges. So a tokenizer
+ * built from the metadata without merges, keeping the added tokens and every
+ * id whose string is one of the decoded ids' strings and giving all other
+ * ids one filler string, decodes those ids to the same text
+ * (tests/validate/side_worker_test.ts compares them): some 30 ms for a 128k
+ * vocabulary instead of the full build's second and 100 MB.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * const gguf = await openGguf("models/clean/clean-f16.gguf");
+ * mainThreadDecoder(gguf)?.([9906, 1917], { skipSpecial: true }); // " Hello world"-like text
+ * gguf.close();
+ * ```
+ */
+export function mainThreadDecoder(gguf: GgufFile): Decode | null {
+  let meta: TokenizerMetadata;
+  try {
+    meta = readTokenizerMetadata(gguf);
+  } catch {
+    return null;
+  }
+  if (meta.model !== "gpt2") return null;
+  return (ids, opts = {}) => decodingTokenizer(meta, ids).decode(ids, opts);
+}
+
+/** The tokenizer of {@link mainThreadDecoder} for decoding `ids`. */
+function decodingTokenizer(meta: TokenizerMetadata, ids: readonly number[]): TextTokenizer {
+  const { tokens, tokenTypes } = meta;
+  // Plain comparisons with the few strings decoded: hashing 128k strings would cost more.
+  const decoded = ids.map((id) => tokens[id]);
+  let filler = "\u0000";
+  while (tokens.includes(filler)) filler += "\u0000";
+  const kept = tokens.map((token, id) => {
+    const type = tokenTypes[id];
+    const added = type === TokenType.CONTROL || type === TokenType.USER_DEFINED;
+    return added || decoded.includes(token) ? token : filler;
+  });
+  return TextTokenizer.fromMetadata({ ...meta, tokens: kept, merges: [] });
 }

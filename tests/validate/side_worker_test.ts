@@ -9,11 +9,16 @@ import assert from "node:assert/strict";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
-import { EXACT_RMS_ELEMENTS, recomputeStatistics } from "../../lib/provenance/tensor_stats.ts";
+import {
+  EXACT_RMS_ELEMENTS,
+  PayloadCounter,
+  recomputeStatistics,
+} from "../../lib/provenance/tensor_stats.ts";
 import { DEFAULT_PROMPT } from "../../lib/inference/probe.ts";
 import { TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
 import { PROBE_PASSAGE } from "../../lib/validate/linguistic.ts";
-import { SideWorker } from "../../lib/validate/side_worker.ts";
+import { mainThreadDecoder, SideWorker } from "../../lib/validate/side_worker.ts";
+import { readTokenizerMetadata } from "../../lib/tokenizer/metadata.ts";
 import { cleanFixture, scratchDir } from "./_variants.ts";
 
 const TEXTS = [DEFAULT_PROMPT, PROBE_PASSAGE, "Once upon a time, <|begin_of_text|> ünïcödé 東京"];
@@ -51,6 +56,97 @@ Deno.test("side worker: the GGUF's tokenizer on a worker encodes and decodes as 
     );
     // Only the texts it was given are encoded.
     assert.match(await messageOf(() => remote.encode("other")), /was not encoded/);
+  } finally {
+    side.close();
+    gguf.close();
+  }
+});
+
+/** Decodes of `ids` with and without the special tokens, as [skipSpecial, text or error] pairs. */
+function decodes(decode: (ids: number[], o: { skipSpecial: boolean }) => string, ids: number[]) {
+  return [true, false].map((skipSpecial) => {
+    try {
+      return [skipSpecial, decode(ids, { skipSpecial })];
+    } catch (e) {
+      return [skipSpecial, `threw ${(e as Error).message}`];
+    }
+  });
+}
+
+Deno.test("side worker: the main thread's decoder gives the full tokenizer's text", async () => {
+  const { ggufPath } = await cleanFixture();
+  const gguf = await openGguf(ggufPath);
+  try {
+    const full = await TextTokenizer.load({ gguf });
+    const decode = mainThreadDecoder(gguf);
+    assert.ok(decode, "a byte-level BPE GGUF is decoded on the main thread");
+    const meta = readTokenizerMetadata(gguf);
+    const n = full.vocabSize;
+    // Every id alone, then sequences: special tokens, a repeated id, ids whose string is listed
+    // twice, the generated ids of a gibberish model (random), ids outside the vocabulary.
+    const byString = new Map<string, number[]>();
+    meta.tokens.forEach((t, id) => byString.set(t, [...byString.get(t) ?? [], id]));
+    const twice = [...byString.values()].filter((ids) => ids.length > 1).flat();
+    const cases: number[][] = Array.from({ length: n }, (_, id) => [id]);
+    let x = 7;
+    for (let k = 0; k < 200; k++) {
+      cases.push(Array.from({ length: 1 + (k % 8) }, () => (x = (x * 48271) % 2147483647) % n));
+    }
+    cases.push([...full.encode(TEXTS[2]!)], [5, 5, 5], twice, [n], [-1, 3], [n - 1, 0]);
+    for (const ids of cases) {
+      const text = (ids: number[], o: { skipSpecial: boolean }) => full.decode(ids, o);
+      assert.deepEqual(decodes(decode, ids), decodes(text, ids), JSON.stringify(ids));
+    }
+  } finally {
+    gguf.close();
+  }
+});
+
+Deno.test("side worker: retired before the statistics, the tokenizer still encodes and decodes", async () => {
+  const { ggufPath } = await cleanFixture();
+  const side = SideWorker.start({ ggufPath, tokenizerPath: null, texts: TEXTS });
+  const gguf = await openGguf(ggufPath);
+  try {
+    const outcome = await side.outcome(gguf);
+    assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
+    assert.equal(side.retired, false);
+    // Counted on a worker of their own: recomputeStatistics' values for the tensors a
+    // PayloadCounter counts, null for the others (the main thread computes those).
+    const names = [...gguf.tensors.map((t) => t.name), "no.such.tensor"];
+    const stats = await side.stats(names);
+    assert.equal(side.retired, true);
+    for (const [i, t] of gguf.tensors.entries()) {
+      const expected = PayloadCounter.for(t) ? await recomputeStatistics(gguf, t) : undefined;
+      assert.deepEqual(stats[i], expected ?? null, t.name);
+    }
+    assert.equal(stats[names.length - 1], null);
+    const here = await TextTokenizer.load({ gguf });
+    const ids = here.encode(TEXTS[2]!);
+    for (const skipSpecial of [true, false]) {
+      const text = await outcome.tokenizer.decode(ids, { skipSpecial });
+      assert.equal(text, here.decode(ids, { skipSpecial }));
+    }
+    for (const text of TEXTS) assert.deepEqual(outcome.tokenizer.encode(text), here.encode(text));
+  } finally {
+    side.close();
+    gguf.close();
+  }
+});
+
+Deno.test("side worker: with a tokenizer.json, the worker stays to decode and computes the statistics", async () => {
+  const { ggufPath } = await cleanFixture();
+  const tokenizerPath = "fixtures/tiny-bitnet/tokenizer.json";
+  const side = SideWorker.start({ ggufPath, tokenizerPath, texts: TEXTS });
+  const gguf = await openGguf(ggufPath);
+  try {
+    const outcome = await side.outcome(gguf);
+    assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
+    const [t] = gguf.tensors;
+    assert.deepEqual(await side.stats([t!.name]), [(await recomputeStatistics(gguf, t!)) ?? null]);
+    assert.equal(side.retired, false);
+    const here = await TextTokenizer.load({ tokenizerJsonPath: tokenizerPath, gguf });
+    const ids = here.encode(TEXTS[2]!);
+    assert.equal(await outcome.tokenizer.decode(ids), here.decode(ids));
   } finally {
     side.close();
     gguf.close();
@@ -197,20 +293,26 @@ Deno.test("side worker: histogram statistics of large F16/BF16 tensors with spec
   } finally {
     file.close();
   }
-  const side = SideWorker.start({ ggufPath: path, tokenizerPath: null, texts: [] });
-  const gguf = await openGguf(path);
-  try {
-    const stats = await side.stats(gguf.tensors.map((t) => t.name));
-    for (const [i, t] of gguf.tensors.entries()) {
-      const here = await recomputeStatistics(gguf, t);
-      assert.ok(here, t.name);
-      // Strict deepEqual compares numbers with Object.is: -0 is not 0, NaN is NaN.
-      assert.deepEqual(stats[i], here, t.name);
+  // By the tokenizer's worker, and (its tokenizer failed: no GGUF tokenizer) by the counting
+  // worker once the tokenizer's worker has retired.
+  for (const retire of [false, true]) {
+    const side = SideWorker.start({ ggufPath: path, tokenizerPath: null, texts: [] });
+    const gguf = await openGguf(path);
+    try {
+      if (retire) assert.ok("error" in await side.outcome(gguf));
+      const stats = await side.stats(gguf.tensors.map((t) => t.name));
+      assert.equal(side.retired, retire);
+      for (const [i, t] of gguf.tensors.entries()) {
+        const here = await recomputeStatistics(gguf, t);
+        assert.ok(here, t.name);
+        // Strict deepEqual compares numbers with Object.is: -0 is not 0, NaN is NaN.
+        assert.deepEqual(stats[i], here, t.name);
+      }
+      assert.ok(stats[0]!.summary.nonFinite > 0 && stats[1]!.summary.nonFinite > 0);
+      assert.equal(stats[2]!.ternary.ternary, true);
+    } finally {
+      side.close();
+      gguf.close();
     }
-    assert.ok(stats[0]!.summary.nonFinite > 0 && stats[1]!.summary.nonFinite > 0);
-    assert.equal(stats[2]!.ternary.ternary, true);
-  } finally {
-    side.close();
-    gguf.close();
   }
 });
