@@ -38,7 +38,8 @@
  * - quantize: F16 → I2_S, `model-quantize-i2s` against bitnet.cpp's
  *   `llama-quantize IN OUT I2_S 1` (1 thread: more breaks its I2_S).
  * - rss: the peak RSS of probe and validate against the bytes our engine keeps
- *   for the weights (its own `weightBytes` of the file's plan).
+ *   for the weights (`keptWeightBytes` of the file's plan, loaded as each task loads it:
+ *   the probe streams the output matrix from the file, validate keeps it resident).
  * - export (only when asked: `--only export`): `model-export` of the 4.8 GB
  *   BF16 checkpoint `synthetic-bitnet-30l-v128256/` against `cp` of its
  *   safetensors, both from a warm page cache.
@@ -55,7 +56,9 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { openGguf } from "../lib/gguf/reader.ts";
 import { readHparams } from "../lib/arch/hparams.ts";
-import { planTensors, weightBytes } from "../lib/inference/weights.ts";
+import { planTensors } from "../lib/inference/weights.ts";
+import { keptWeightBytes } from "../lib/inference/engine.ts";
+import { probeOutputHead } from "../lib/inference/probe.ts";
 import { wasmTernaryBytes } from "../lib/inference/kernels/wasm.ts";
 import type { BandwidthResult } from "./membw_bench.ts";
 import type { EngineSpeed } from "./engine_speed.ts";
@@ -345,7 +348,8 @@ async function measureProbe(o: Options, threads: number): Promise<void> {
     target: "≤ 2×",
     load: loads([...r.a, ...r.b]),
   });
-  await rssLine(o, "probe", r.a, o.files.oursI2s);
+  // One greedy token: the probe streams the output matrix (probe.ts).
+  await rssLine(o, "probe", r.a, o.files.oursI2s, probeOutputHead({}, 1));
 }
 
 function ratio(a: Timed[], b: Timed[]): string {
@@ -388,7 +392,8 @@ async function measureValidate(o: Options, type: "f16" | "i2_s"): Promise<void> 
     target: type === "f16" ? "≤ 25×" : "≤ 40×",
     load: loads([...r.a, ...r.b]),
   });
-  await rssLine(o, `validate ${type}`, r.a, file);
+  // Validate keeps the F16 output matrix resident (its NLL needs every logit: validate.ts).
+  await rssLine(o, `validate ${type}`, r.a, file, { int8Head: false });
 }
 
 /** Seconds per gate from model-validate's JSON report (empty when it printed none). */
@@ -411,12 +416,23 @@ function gb(file: string): string {
   return `${((sizes.get(file) ?? 0) / 1e9).toFixed(2)} GB`;
 }
 
-/** Peak RSS against the bytes our engine keeps for the file's weights. */
-async function rssLine(o: Options, what: string, runs: Timed[], file: string): Promise<void> {
+/**
+ * Peak RSS against the bytes our engine keeps for the file's weights, loaded the way the
+ * task loads it (`head`: the probe streams the output matrix from the file, validate keeps
+ * it resident).
+ */
+async function rssLine(
+  o: Options,
+  what: string,
+  runs: Timed[],
+  file: string,
+  head: { readonly int8Head?: boolean; readonly streamOutput?: boolean },
+): Promise<void> {
   const g = await openGguf(file);
   let bytes: number;
   try {
-    bytes = weightBytes(planTensors(g, readHparams(g)), wasmTernaryBytes);
+    const hp = readHparams(g);
+    bytes = keptWeightBytes(planTensors(g, hp), hp, head, wasmTernaryBytes);
   } finally {
     g.close();
   }
@@ -520,9 +536,10 @@ async function measureExport(o: Options): Promise<void> {
 async function bytesPerToken(file: string): Promise<{ ours: number; fileWeights: number }> {
   const g = await openGguf(file);
   try {
-    const plan = planTensors(g, readHparams(g));
-    // Ours: the engine's kernel layout; the tied output layer reads all of token_embd.
-    const ours = weightBytes(plan, wasmTernaryBytes);
+    const hp = readHparams(g);
+    // Ours: the engine's kernel layout with its default int8 head (what engine_speed times): the
+    // output layer's int8 copy and norms instead of the F16 matrix, which stays in the file.
+    const ours = keptWeightBytes(planTensors(g, hp), hp, {}, wasmTernaryBytes);
     const fileWeights = g.tensors.reduce((s, t) => s + t.nbytes, 0);
     return { ours, fileWeights };
   } finally {
@@ -545,9 +562,9 @@ async function measureBandwidth(o: Options): Promise<void> {
       ours: `read bandwidth ${
         x.gbPerS.toFixed(1)
       } GB/s (WebAssembly SIMD loads, best of ${x.passes.length})`,
-      peer: `bytes per token: ours ${(b.ours / 1e9).toFixed(3)} GB (engine layout), file ${
-        (b.fileWeights / 1e9).toFixed(3)
-      } GB`,
+      peer: `bytes per token: ours ${
+        (b.ours / 1e9).toFixed(3)
+      } GB (engine layout, int8 head), file ${(b.fileWeights / 1e9).toFixed(3)} GB`,
       ratio: `ceiling ${((x.gbPerS * 1e9) / b.ours).toFixed(1)} tok/s (ours), ${
         ((x.gbPerS * 1e9) / b.fileWeights).toFixed(1)
       } tok/s (file layout)`,

@@ -21,7 +21,7 @@ import { UnsupportedError, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { type Backend, backendFor, type BackendName, resolveThreads } from "./backend.ts";
 import { forward, type LogitRows, type Model } from "./forward.ts";
-import { int8HeadFits } from "./int8_head.ts";
+import { int8HeadCopyBytes, int8HeadFits } from "./int8_head.ts";
 import { StreamedHead, streamedHeadBytes } from "./output_head.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
@@ -405,6 +405,40 @@ export class InferenceEngine {
  */
 export function topK(logits: Float32Array, k: number): Array<[number, number]> {
   return topKIds(logits, k).map((id) => [id, logits[id]!]);
+}
+
+/**
+ * Bytes of kernel memory an engine loaded with these output-head options keeps for the
+ * weights: every planned tensor in the backend's layout, except an output matrix streamed
+ * from its file, plus that matrix's int8 copy and per-row norms when the int8 head is built
+ * (the scratch of the head and of the run is not counted). Issue 11's memory target
+ * divides peak RSS by this.
+ *
+ * @example
+ * ```ts
+ * import { openGguf } from "../gguf/reader.ts";
+ * import { readHparams } from "../arch/hparams.ts";
+ * import { planTensors } from "./weights.ts";
+ * import { wasmTernaryBytes } from "./kernels/wasm.ts";
+ * const g = await openGguf("models/clean/clean-i2_s.gguf");
+ * const hp = readHparams(g), plan = planTensors(g, hp);
+ * keptWeightBytes(plan, hp, { int8Head: false }, wasmTernaryBytes); // the F16 head resident
+ * keptWeightBytes(plan, hp, { int8Head: false, streamOutput: true }, wasmTernaryBytes); // streamed
+ * g.close();
+ * ```
+ */
+export function keptWeightBytes(
+  plan: readonly PlannedTensor[],
+  hp: ModelHparams,
+  head: { readonly int8Head?: boolean; readonly streamOutput?: boolean },
+  ternaryBytes: (rows: number, cols: number) => number,
+): number {
+  const int8 = head.int8Head ?? true;
+  const streamed = streamedOutput(plan, hp, head.streamOutput ?? int8);
+  const resident = weightBytes(plan.filter((t) => t !== streamed), ternaryBytes);
+  if (!streamed || !int8) return resident;
+  const [rows = 1, cols = 1] = streamed.shape;
+  return resident + int8HeadCopyBytes(rows, cols) + rows * 24;
 }
 
 /**

@@ -88,8 +88,17 @@ const STREAMED_HEAD_MAX_TOKENS = 8;
  * How the probe's engine keeps the output layer, unless the caller chose: sampling with a
  * temperature needs every logit at every step (the F16 matrix resident); a greedy run of a
  * few tokens streams the matrix from the file; a longer greedy run builds the int8 head.
+ *
+ * @example
+ * ```ts
+ * probeOutputHead({}, 1); // { int8Head: false, streamOutput: true }
+ * probeOutputHead({}, 64); // { int8Head: true }
+ * ```
  */
-function outputHeadFor(opts: ProbeOptions, maxTokens: number) {
+export function probeOutputHead(
+  opts: Pick<ProbeOptions, "int8Head" | "sampling">,
+  maxTokens: number,
+): { int8Head: boolean; streamOutput?: boolean } {
   if (opts.int8Head !== undefined) return { int8Head: opts.int8Head };
   if (!new Sampler(opts.sampling).greedy) return { int8Head: false };
   if (maxTokens <= STREAMED_HEAD_MAX_TOKENS) return { int8Head: false, streamOutput: true };
@@ -118,7 +127,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
-      ...outputHeadFor(opts, maxTokens),
+      ...probeOutputHead(opts, maxTokens),
       // The KV cache is sized for this run, never for the declared context length alone.
       maxContext: opts.maxContext ??
         runContext(readHparams(gguf).contextLength, promptIds.length + maxTokens),

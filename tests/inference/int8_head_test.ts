@@ -17,7 +17,11 @@ import {
   int8HeadCopyBytes,
   int8HeadOffset,
 } from "../../lib/inference/int8_head.ts";
-import { InferenceEngine, topK } from "../../lib/inference/engine.ts";
+import { InferenceEngine, keptWeightBytes, topK } from "../../lib/inference/engine.ts";
+import { planTensors, weightBytes } from "../../lib/inference/weights.ts";
+import { wasmTernaryBytes } from "../../lib/inference/kernels/wasm.ts";
+import { readHparams } from "../../lib/arch/hparams.ts";
+import { GgmlType } from "../../lib/codecs/table.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 
@@ -162,6 +166,21 @@ Deno.test("int8 head: greedy generation and forwardTop on the fixture equal the 
       quiet: true,
     });
     const g = await openGguf(ggufPath);
+    // The weight bytes each head option keeps (issue 11's memory target divides by them): all of
+    // the plan with the F16 head resident; without the tied embedding matrix when it is streamed;
+    // plus its int8 copy (whole groups of four rows) and 24 bytes of norms a row with the head.
+    const hp = readHparams(g), plan = planTensors(g, hp);
+    const embd = g.tensors.find((t) => t.name === "token_embd.weight")!;
+    const [rows = 0, cols = 0] = embd.shape;
+    assert.ok(hp.tied && embd.type === GgmlType.F16 && rows === hp.vocabSize);
+    const all = weightBytes(plan, wasmTernaryBytes);
+    const noEmbd = weightBytes(plan.filter((t) => t.name !== embd.name), wasmTernaryBytes);
+    assert.ok(all - noEmbd >= rows * cols * 2);
+    const kept = (head: { int8Head?: boolean; streamOutput?: boolean }) =>
+      keptWeightBytes(plan, hp, head, wasmTernaryBytes);
+    assert.equal(kept({ int8Head: false }), all);
+    assert.equal(kept({ int8Head: false, streamOutput: true }), noEmbd);
+    assert.equal(kept({}), noEmbd + Math.ceil(rows / 4) * 4 * cols + rows * 24);
     const plain = await InferenceEngine.load(g, { threads: 1, maxContext: 64, int8Head: false });
     const fast = await InferenceEngine.load(g, { threads: 1, maxContext: 64 }); // int8 by default
     try {
