@@ -51,7 +51,7 @@ const CLAIM = 0, DONE = 1, CHUNKS = 2, OP = 3, ERROR = 4, EXIT = 5, SEQ = 6;
 const X = 7, COLS = 10, BATCH = 11, Q = 12, T = 13, SUM = 14, PARTS = 15;
 /** Where the per-thread scratch of the batched f16 matmul starts. */
 const DECODE_SCRATCH = 18;
-/** Int32 index of part i's weight, output and row count: PART + 4i + (0, 1, 2). */
+/** Int32 index of part i's weight, output, row count and first row (Op.int8Head): PART + 4i + (0..3). */
 const PART = 20;
 /** Float64 index of part i's ternary weight scale: PART_SCALE + i (bytes 128..). */
 const PART_SCALE = 16;
