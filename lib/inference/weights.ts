@@ -294,7 +294,9 @@ async function loadFloatMatrix(
     for (; inFlight.length < READS_IN_FLIGHT && issued < size; issued += FLOAT_SLAB_BYTES) {
       inFlight.push(read(issued));
     }
-    sink?.bytes(await inFlight.shift()!, at);
+    // Awaited on its own line: `sink?.bytes(await …)` would skip the await without a sink.
+    const slab = await inFlight.shift()!;
+    sink?.bytes(slab, at);
   }
   return { ...matrix, ptr };
 }
