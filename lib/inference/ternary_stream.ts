@@ -84,6 +84,54 @@ function slabBuffer(k: Kernels, rowBytes: number): { buffer: Uint8Array; rows: n
   return { buffer, rows: Math.floor(buffer.length / rowBytes) };
 }
 
+/** One slab of rows handed out by {@link stagedSlabs}. */
+interface Slab {
+  readonly bytes: Uint8Array;
+  /** Its first row and row count. */
+  readonly r: number;
+  readonly n: number;
+}
+
+/**
+ * The `rows` rows of `t` (`rowBytes` each) in slabs read into the two halves of the load
+ * staging, the next slab read while the caller packs this one: the read, a copy from the page
+ * cache on a runtime thread, then costs no wall time. A slab is valid until the next one is
+ * asked for; when the caller stops early, the read in flight is awaited first, so that none
+ * lands in the staging afterwards.
+ */
+async function* stagedSlabs(
+  g: GgufFile,
+  t: GgufTensorInfo,
+  k: Kernels,
+  rowBytes: number,
+  rows: number,
+): AsyncGenerator<Slab> {
+  const slab = slabBuffer(k, rowBytes), half = Math.floor(slab.rows / 2);
+  const step = Math.max(half, 1);
+  const halves = half > 0
+    ? [slab.buffer.subarray(0, half * rowBytes), slab.buffer.subarray(half * rowBytes)]
+    : null;
+  const read = (r: number) => {
+    const into = halves ? halves[(r / step) % 2]! : slab.buffer;
+    return g.readTensorSlice(
+      t,
+      r * rowBytes,
+      into.subarray(0, Math.min(step, rows - r) * rowBytes),
+    );
+  };
+  let next: Promise<Uint8Array> | null = read(0);
+  try {
+    for (let r = 0; r < rows; r += step) {
+      const bytes: Uint8Array = await next!;
+      next = halves && r + step < rows ? read(r + step) : null;
+      yield { bytes, r, n: Math.min(step, rows - r) };
+      if (!halves && r + step < rows) next = read(r + step);
+    }
+  } finally {
+    await next?.catch(() => undefined);
+  }
+}
+
 async function streamI2S(
   g: GgufFile,
   t: GgufTensorInfo,
@@ -98,12 +146,9 @@ async function streamI2S(
   const tail = await g.readTensorSlice(t, codeBytes, new Uint8Array(4));
   sink?.bytes(tail, codeBytes);
   const scale = new DataView(tail.buffer, tail.byteOffset, 4).getFloat32(0, true);
-  const slab = slabBuffer(k, rowBytes);
   // With a sink that takes counts, the code bytes are not handed over: the packing counts.
   const counting = sink?.ternary !== undefined, counts = { neg: 0, zero: 0, pos: 0 };
-  for (let r = 0; r < rows; r += slab.rows) {
-    const n = Math.min(slab.rows, rows - r);
-    const codes = await g.readTensorSlice(t, r * rowBytes, slab.buffer.subarray(0, n * rowBytes));
+  for await (const { bytes: codes, r, n } of stagedSlabs(g, t, k, rowBytes, rows)) {
     if (!counting) sink?.bytes(codes, r * rowBytes);
     const c = k.packTernaryI2S(codes, n, cols, dst, r, rows);
     counts.neg += c.neg;
@@ -129,13 +174,11 @@ async function streamHalf(
   cols: number,
   float: { infBits: number; value(bits: number): number },
 ): Promise<number | null> {
-  const rowBytes = cols * 2, slab = slabBuffer(k, rowBytes);
+  const rowBytes = cols * 2;
   // With a sink that takes counts, the bytes are not handed over: the packing counts.
   const counting = sink?.ternary !== undefined, counts = { neg: 0, zero: 0, pos: 0 };
   let s = 0;
-  for (let r = 0; r < rows; r += slab.rows) {
-    const n = Math.min(slab.rows, rows - r);
-    const bytes = await g.readTensorSlice(t, r * rowBytes, slab.buffer.subarray(0, n * rowBytes));
+  for await (const { bytes, r, n } of stagedSlabs(g, t, k, rowBytes, rows)) {
     if (!counting) sink?.bytes(bytes, r * rowBytes);
     const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, n * cols);
     if (s === 0 && (s = firstMagnitude16(bits)) >= float.infBits) return null;

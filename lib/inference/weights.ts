@@ -265,6 +265,8 @@ async function loadNorm(
 
 /** Bytes read per slab of a float matrix. */
 const FLOAT_SLAB_BYTES = 1 << 22;
+/** Slabs of a float matrix read at once. */
+const READS_IN_FLIGHT = 3;
 
 /**
  * Reads the stored bytes straight into kernel memory (no staging copy), slab by slab; the
@@ -281,10 +283,19 @@ async function loadFloatMatrix(
   const matrix = { kind: "float", name: t.name, type: type as FloatType, rows, cols } as const;
   if (t.name === opts.notResident) return { ...matrix, ptr: NOT_RESIDENT };
   const ptr = k.alloc(t.info.nbytes, BUFFER_ALIGN);
-  const sink = opts.observe?.(t.info);
-  for (let at = 0; at < t.info.nbytes; at += FLOAT_SLAB_BYTES) {
-    const n = Math.min(FLOAT_SLAB_BYTES, t.info.nbytes - at);
-    const slab = await g.readTensorSlice(t.info, at, k.u8(ptr + at, n));
+  const sink = opts.observe?.(t.info), size = t.info.nbytes;
+  // READS_IN_FLIGHT slabs are read at once (each a copy from the page cache, and the first
+  // touch of fresh kernel memory, on a runtime thread); the sink sees them in order.
+  const read = (at: number) =>
+    g.readTensorSlice(t.info, at, k.u8(ptr + at, Math.min(FLOAT_SLAB_BYTES, size - at)));
+  const inFlight: Promise<Uint8Array>[] = [];
+  let issued = 0;
+  for (let at = 0; at < size; at += FLOAT_SLAB_BYTES) {
+    for (; inFlight.length < READS_IN_FLIGHT && issued < size; issued += FLOAT_SLAB_BYTES) {
+      inFlight.push(read(issued));
+    }
+    // Awaited on its own line: `sink?.bytes(await …)` would skip the await without a sink.
+    const slab = await inFlight.shift()!;
     sink?.bytes(slab, at);
   }
   return { ...matrix, ptr };

@@ -53,7 +53,31 @@ function cases(): Case[] {
   notTernary[7] = 0x3c; // one value becomes something else than -s, 0, +s
   const badI2S = packI2S(t6, 0.5);
   badI2S[3] = 0xff; // codes 3
+  // Several slabs of each half of the staging (read while the previous one is packed).
+  const many = randomTrits(4500 * 2048, 4), late = randomTrits(1000 * 2048, 5);
+  // Declined at its second slab while the third is being read (the loader waits for that read
+  // before it returns); the next case, i2s_many, then reads through the same staging.
+  const lateBits = halves(late, 0.25, f32ToF16);
+  lateBits[2 * (300 * 2048 + 5) + 1] = 0x3c;
   return [
+    {
+      name: "f16_late_not_ternary",
+      rows: 1000,
+      cols: 2048,
+      type: GgmlType.F16,
+      trits: late,
+      scale: null,
+      bytes: lateBits,
+    },
+    {
+      name: "i2s_many",
+      rows: 4500,
+      cols: 2048,
+      type: GgmlType.I2_S,
+      trits: many,
+      scale: 0.5,
+      bytes: packI2S(many, 0.5),
+    },
     {
       name: "f16",
       rows: 6,
@@ -149,9 +173,9 @@ Deno.test("streamTernary: F16, BF16 and I2_S give the kernel bytes of their trit
       bytes: c.bytes,
     }));
     await writeModelGguf(path, { arch: "bitnet-b1.58", hparams: HP, tensors });
-    await check(createReferenceKernels(1 << 23), path, all);
+    await check(createReferenceKernels(1 << 25), path, all);
     for (const threads of [1, 2]) {
-      const k = await createWasmKernels({ bytes: 1 << 23, threads });
+      const k = await createWasmKernels({ bytes: 1 << 25, threads });
       try {
         await check(k, path, all);
       } finally {
