@@ -463,6 +463,33 @@ function attentionOverThreads(
   };
 }
 
+/**
+ * `packTernaryI2S`: the codes through {@link packI2S}, each piece split by rows over the
+ * threads (Op.i2sPack; the rows of the packed layout are separate bytes), the threads'
+ * tallies of the codes summed where packRows reads them.
+ */
+function i2sPacker(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+  control: Control,
+  buffer: SharedArrayBuffer,
+  threads: () => number,
+): Kernels["packTernaryI2S"] {
+  return (codes, rows, cols, dst, rowOffset, totalRows) => {
+    checkDims("packTernaryI2S", rows, cols, 1, 128);
+    spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
+    const to = { rows, cols, dst, rowOffset, totalRows };
+    return packI2S(new Uint8Array(buffer), codes, to, (src, n, row) => {
+      packTallies(control, threads(), true);
+      const part = { w: src, y: dst, rows: n, row0: row };
+      run({ op: Op.i2sPack, x: 0, cols, batch: 1, parts: [part] });
+      const t = packTallies(control, threads());
+      new Int32Array(buffer, CALLER_SCRATCH, 2).set([t.zero, t.pos]);
+      return !t.bad;
+    });
+  };
+}
+
 /** The int8 head's screening over its interleaved copy, split by row groups. */
 function scoreRowsI8(
   spans: ReturnType<typeof spansIn>,
@@ -586,26 +613,7 @@ function wasmKernels(
       spans("packTernary", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
       packTernaryRows(new Uint8Array(buffer, dst), trits, rows, cols, rowOffset, totalRows);
     },
-    packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
-      checkDims("packTernaryI2S", rows, cols, 1, 128);
-      spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
-      const to = { rows, cols, dst, rowOffset, totalRows };
-      return packI2S(new Uint8Array(buffer), codes, to, (src, n, row) => {
-        // Split by rows over the threads (each packs whole groups of four rows when `row` is a
-        // multiple of four; rows are independent bytes of the layout in any case).
-        packTallies(control, threads, true);
-        run({
-          op: Op.i2sPack,
-          x: 0,
-          cols,
-          batch: 1,
-          parts: [{ w: src, y: dst, rows: n, row0: row }],
-        });
-        const t = packTallies(control, threads);
-        new Int32Array(buffer, CALLER_SCRATCH, 2).set([t.zero, t.pos]);
-        return !t.bad;
-      });
-    },
+    packTernaryI2S: i2sPacker(spans, run, control, buffer, () => threads),
     loadStaging: () => new Uint8Array(buffer, RESERVED_BYTES, PREPARED_X_BYTES),
     packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
       checkDims("packTernaryHalf", rows, cols, 1, 64);
