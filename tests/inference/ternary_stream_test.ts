@@ -150,9 +150,20 @@ async function check(k: Kernels, path: string, all: Case[]): Promise<void> {
     for (const c of all) {
       const size = k.ternaryBytes(c.rows, c.cols);
       const got = k.alloc(size), want = k.alloc(size);
-      const scale = await streamTernary(g, g.tensor(c.name), k, got);
+      // The counts of the trits the loader gives a sink that takes them (validate's statistics;
+      // several threads pack the larger I2_S slabs, each tallying its rows).
+      let counts: { neg: number; zero: number; pos: number } | null = null;
+      const sink = {
+        bytes: () => {},
+        ternary: (c: { neg: number; zero: number; pos: number }) => (counts = c),
+      };
+      const scale = await streamTernary(g, g.tensor(c.name), k, got, sink);
       assert.equal(scale, c.scale, `${k.name} ${c.name}: scale`);
       if (scale === null) continue;
+      const tally = { neg: 0, zero: 0, pos: 0 };
+      for (const t of c.trits) t < 0 ? tally.neg++ : t > 0 ? tally.pos++ : tally.zero++;
+      const { neg, zero, pos } = counts!;
+      assert.deepEqual({ neg, zero, pos }, tally, `${k.name} ${c.name}: counts`);
       k.packTernary(c.trits, c.rows, c.cols, want);
       assert.deepEqual(k.u8(got, size), k.u8(want, size), `${k.name} ${c.name}: kernel bytes`);
     }

@@ -70,6 +70,7 @@ export const Op = {
   scoreI8: 6,
   int8Head: 7,
   attention: 8,
+  i2sPack: 9,
 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -178,6 +179,40 @@ function scratchOf(index: number): number {
 
 /** The calling thread's scratch (thread 0's, 64 bytes): free for its own kernels outside a job. */
 export const CALLER_SCRATCH: number = scratchOf(0);
+
+/**
+ * Op.i2sPack's tallies in each thread's scratch: the kernel's two counts at +32, and at +40
+ * the thread's sums over its chunks (zero codes, +1 codes, the OR of the kernel's results).
+ */
+const PACK_COUNTS = 32;
+const PACK_SUMS = 40;
+
+/**
+ * Clears the Op.i2sPack sums of `threads` threads (before a job), or reads their totals
+ * (after it): zero and +1 codes, and whether any chunk saw an invalid code.
+ *
+ * @example
+ * ```ts
+ * import { controlOf, packTallies } from "./control.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+ * packTallies(controlOf(memory), 2, true); // { zero: 0, pos: 0, bad: false }
+ * ```
+ */
+export function packTallies(
+  control: Control,
+  threads: number,
+  clear = false,
+): { zero: number; pos: number; bad: boolean } {
+  let zero = 0, pos = 0, bad = 0;
+  for (let t = 0; t < threads; t++) {
+    const sums = new Int32Array(control.i32.buffer, scratchOf(t) + PACK_SUMS, 3);
+    if (clear) sums.fill(0);
+    zero += sums[0]!;
+    pos += sums[1]!;
+    bad |= sums[2]!;
+  }
+  return { zero, pos, bad: bad !== 0 };
+}
 
 /** One matrix of a job: its weights, output and rows (and, ternary, its scale). */
 export interface JobPart {
@@ -348,6 +383,23 @@ function runRows(
     }
     case Op.scoreI8: // the int8 head's copy (r0 starts a group of 4) × one int8 activation row
       return kernels.score_rows_i8(w + r0 * cols, x, y + r0 * 4, r1 - r0, cols);
+    case Op.i2sPack: { // I2_S code rows (w) into the packed layout (y), from row part.row0
+      const counts = scratchOf(thread) + PACK_COUNTS;
+      const bad = kernels.i2s_pack_rows(
+        w + r0 * (cols / 4),
+        r1 - r0,
+        cols,
+        y,
+        (part.row0 ?? 0) + r0,
+        counts,
+      );
+      const got = new Int32Array(control.i32.buffer, counts, 2);
+      const sums = new Int32Array(control.i32.buffer, scratchOf(thread) + PACK_SUMS, 3);
+      sums[0]! += got[0]!;
+      sums[1]! += got[1]!;
+      sums[2]! |= bad;
+      return;
+    }
     case Op.int8Head: // F16 rows (w) into the int8 head's copy (x) and norms (y), from its start
       return kernels.int8_head_rows(
         w + r0 * cols * 2,

@@ -56,6 +56,7 @@ import {
   MAX_PARTS,
   MAX_THREADS,
   Op,
+  packTallies,
   PREPARED_X_BYTES,
   RESERVED_BYTES,
   setDecodeScratch,
@@ -239,20 +240,20 @@ function checkTargetRows(what: string, { rows, rowOffset, totalRows }: PackTarge
   }
 }
 
-/** I2_S codes into the kernel layout by the module's `i2s_pack_rows` (see kernels.wat). */
+/** I2_S codes into the kernel layout: `packRowsAt` runs the module's `i2s_pack_rows` (kernels.wat) over them. */
 function packI2S(
-  k: KernelExports,
   memory: Uint8Array,
   codes: Uint8Array,
   to: PackTarget,
+  packRowsAt: (src: number, n: number, row: number) => boolean,
 ): CodeCounts {
-  const what = "packTernaryI2S", { rows, cols, dst } = to, rowBytes = cols / 4;
+  const what = "packTernaryI2S", { rows, cols } = to, rowBytes = cols / 4;
   checkTargetRows(what, to);
   if (codes.length < rows * rowBytes) {
     throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
   return packRows(memory, codes, rowBytes, to, (src, n, row) => {
-    if (k.i2s_pack_rows(src, n, cols, dst, row, CALLER_SCRATCH) === 0) return true;
+    if (packRowsAt(src, n, row)) return true;
     throw new RangeError(`${what}: invalid code 3 in rows ${row}..${row + n}`);
   })!;
 }
@@ -462,6 +463,33 @@ function attentionOverThreads(
   };
 }
 
+/**
+ * `packTernaryI2S`: the codes through {@link packI2S}, each piece split by rows over the
+ * threads (Op.i2sPack; the rows of the packed layout are separate bytes), the threads'
+ * tallies of the codes summed where packRows reads them.
+ */
+function i2sPacker(
+  spans: ReturnType<typeof spansIn>,
+  run: (job: MatmulJob) => void,
+  control: Control,
+  buffer: SharedArrayBuffer,
+  threads: () => number,
+): Kernels["packTernaryI2S"] {
+  return (codes, rows, cols, dst, rowOffset, totalRows) => {
+    checkDims("packTernaryI2S", rows, cols, 1, 128);
+    spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
+    const to = { rows, cols, dst, rowOffset, totalRows };
+    return packI2S(new Uint8Array(buffer), codes, to, (src, n, row) => {
+      packTallies(control, threads(), true);
+      const part = { w: src, y: dst, rows: n, row0: row };
+      run({ op: Op.i2sPack, x: 0, cols, batch: 1, parts: [part] });
+      const t = packTallies(control, threads());
+      new Int32Array(buffer, CALLER_SCRATCH, 2).set([t.zero, t.pos]);
+      return !t.bad;
+    });
+  };
+}
+
 /** The int8 head's screening over its interleaved copy, split by row groups. */
 function scoreRowsI8(
   spans: ReturnType<typeof spansIn>,
@@ -585,11 +613,7 @@ function wasmKernels(
       spans("packTernary", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
       packTernaryRows(new Uint8Array(buffer, dst), trits, rows, cols, rowOffset, totalRows);
     },
-    packTernaryI2S(codes, rows, cols, dst, rowOffset, totalRows) {
-      checkDims("packTernaryI2S", rows, cols, 1, 128);
-      spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
-      return packI2S(k, new Uint8Array(buffer), codes, { rows, cols, dst, rowOffset, totalRows });
-    },
+    packTernaryI2S: i2sPacker(spans, run, control, buffer, () => threads),
     loadStaging: () => new Uint8Array(buffer, RESERVED_BYTES, PREPARED_X_BYTES),
     packTernaryHalf(bits, rows, cols, sBits, dst, rowOffset, totalRows) {
       checkDims("packTernaryHalf", rows, cols, 1, 64);
