@@ -187,26 +187,44 @@ export const CALLER_SCRATCH: number = scratchOf(0);
 const PACK_COUNTS = 32;
 const PACK_SUMS = 40;
 
+/** Thread `t`'s Op.i2sPack sums: zero codes, +1 codes, the OR of the kernel's results. */
+function packSumsOf(control: Control, t: number): Int32Array {
+  return new Int32Array(control.i32.buffer, scratchOf(t) + PACK_SUMS, 3);
+}
+
 /**
- * Clears the Op.i2sPack sums of `threads` threads (before a job), or reads their totals
- * (after it): zero and +1 codes, and whether any chunk saw an invalid code.
+ * Clears the Op.i2sPack sums of `threads` threads (before a job).
  *
  * @example
  * ```ts
- * import { controlOf, packTallies } from "./control.ts";
+ * import { clearPackTallies, controlOf } from "./control.ts";
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
- * packTallies(controlOf(memory), 2, true); // { zero: 0, pos: 0, bad: false }
+ * clearPackTallies(controlOf(memory), 2);
+ * ```
+ */
+export function clearPackTallies(control: Control, threads: number): void {
+  for (let t = 0; t < threads; t++) packSumsOf(control, t).fill(0);
+}
+
+/**
+ * The Op.i2sPack totals of `threads` threads (after a job): zero and +1 codes, and
+ * whether any chunk saw an invalid code.
+ *
+ * @example
+ * ```ts
+ * import { clearPackTallies, controlOf, packTallies } from "./control.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+ * clearPackTallies(controlOf(memory), 2);
+ * packTallies(controlOf(memory), 2); // { zero: 0, pos: 0, bad: false }
  * ```
  */
 export function packTallies(
   control: Control,
   threads: number,
-  clear = false,
 ): { zero: number; pos: number; bad: boolean } {
   let zero = 0, pos = 0, bad = 0;
   for (let t = 0; t < threads; t++) {
-    const sums = new Int32Array(control.i32.buffer, scratchOf(t) + PACK_SUMS, 3);
-    if (clear) sums.fill(0);
+    const sums = packSumsOf(control, t);
     zero += sums[0]!;
     pos += sums[1]!;
     bad |= sums[2]!;
@@ -394,7 +412,7 @@ function runRows(
         counts,
       );
       const got = new Int32Array(control.i32.buffer, counts, 2);
-      const sums = new Int32Array(control.i32.buffer, scratchOf(thread) + PACK_SUMS, 3);
+      const sums = packSumsOf(control, thread);
       sums[0]! += got[0]!;
       sums[1]! += got[1]!;
       sums[2]! |= bad;

@@ -47,6 +47,7 @@ import {
 } from "./wasm_module.ts";
 import {
   CALLER_SCRATCH,
+  clearPackTallies,
   type Control,
   controlOf,
   DECODE_SCRATCH_BYTES,
@@ -200,23 +201,21 @@ interface PackTarget {
 
 /**
  * Runs a packing kernel (`pack(src, n, row)`: `n` rows at `src` into target row
- * `row`, false on an invalid value) over `bytes` (`rowBytes` per row): where they
- * lie when they are already in kernel memory (the load staging), else through the
- * prepared-activation region (free outside a matmul) in pieces of whole rows.
- * Sums the zero and +1 counts each call leaves at CALLER_SCRATCH; null when
- * `pack` refused a piece.
+ * `row`, giving that piece's zero and +1 counts, null on an invalid value) over `bytes`
+ * (`rowBytes` per row): where they lie when they are already in kernel memory (the load
+ * staging), else through the prepared-activation region (free outside a matmul) in
+ * pieces of whole rows. Sums the counts; null when `pack` refused a piece.
  */
 function packRows(
   memory: Uint8Array,
   bytes: Uint8Array,
   rowBytes: number,
   to: PackTarget,
-  pack: (src: number, n: number, row: number) => boolean,
+  pack: (src: number, n: number, row: number) => PieceCounts | null,
 ): CodeCounts | null {
   const { rows, cols, dst, rowOffset, totalRows } = to;
   const inPlace = bytes.buffer === memory.buffer;
   const step = inPlace ? rows : Math.floor(PREPARED_X_BYTES / rowBytes);
-  const counts = new Int32Array(memory.buffer, CALLER_SCRATCH, 2);
   let zero = 0, pos = 0;
   for (let r = 0; r < rows; r += step) {
     const n = Math.min(step, rows - r);
@@ -225,12 +224,25 @@ function packRows(
       memory.set(bytes.subarray(r * rowBytes, (r + n) * rowBytes), RESERVED_BYTES);
       src = RESERVED_BYTES;
     }
-    if (!pack(src, n, rowOffset + r)) return null;
-    zero += counts[0]!;
-    pos += counts[1]!;
+    const counts = pack(src, n, rowOffset + r);
+    if (!counts) return null;
+    zero += counts.zero;
+    pos += counts.pos;
   }
   if (rowOffset + rows === totalRows) padLastGroup(memory.subarray(dst), totalRows, cols);
   return { neg: rows * cols - zero - pos, zero, pos };
+}
+
+/** Zero and +1 codes of one packed piece. */
+interface PieceCounts {
+  readonly zero: number;
+  readonly pos: number;
+}
+
+/** The counts a packing kernel left at `at` (two i32). */
+function countsAt(memory: Uint8Array, at: number): PieceCounts {
+  const c = new Int32Array(memory.buffer, at, 2);
+  return { zero: c[0]!, pos: c[1]! };
 }
 
 /** A RangeError unless rows [rowOffset, rowOffset + rows) lie within `totalRows`. */
@@ -245,7 +257,7 @@ function packI2S(
   memory: Uint8Array,
   codes: Uint8Array,
   to: PackTarget,
-  packRowsAt: (src: number, n: number, row: number) => boolean,
+  packRowsAt: (src: number, n: number, row: number) => PieceCounts | null,
 ): CodeCounts {
   const what = "packTernaryI2S", { rows, cols } = to, rowBytes = cols / 4;
   checkTargetRows(what, to);
@@ -253,7 +265,8 @@ function packI2S(
     throw new RangeError(`${what}: ${codes.length} code bytes for ${rows} rows of ${cols}`);
   }
   return packRows(memory, codes, rowBytes, to, (src, n, row) => {
-    if (packRowsAt(src, n, row)) return true;
+    const counts = packRowsAt(src, n, row);
+    if (counts) return counts;
     throw new RangeError(`${what}: invalid code 3 in rows ${row}..${row + n}`);
   })!;
 }
@@ -280,7 +293,10 @@ function packHalf(
     bytes,
     cols * 2,
     to,
-    (src, n, row) => k.half_pack_rows(src, n, cols, dst, row, sBits, CALLER_SCRATCH) === 0,
+    (src, n, row) =>
+      k.half_pack_rows(src, n, cols, dst, row, sBits, CALLER_SCRATCH) === 0
+        ? countsAt(memory, CALLER_SCRATCH)
+        : null,
   );
 }
 
@@ -480,12 +496,11 @@ function i2sPacker(
     spans("packTernaryI2S", ["dst", dst, wasmTernaryBytes(totalRows, cols)]);
     const to = { rows, cols, dst, rowOffset, totalRows };
     return packI2S(new Uint8Array(buffer), codes, to, (src, n, row) => {
-      packTallies(control, threads(), true);
+      clearPackTallies(control, threads());
       const part = { w: src, y: dst, rows: n, row0: row };
       run({ op: Op.i2sPack, x: 0, cols, batch: 1, parts: [part] });
       const t = packTallies(control, threads());
-      new Int32Array(buffer, CALLER_SCRATCH, 2).set([t.zero, t.pos]);
-      return !t.bad;
+      return t.bad ? null : t;
     });
   };
 }
