@@ -111,3 +111,49 @@ export function tensorTypeFieldOffset(bytes: Uint8Array, name: string): number {
   }
   throw new Error(`tensor ${name} not found in header`);
 }
+
+/**
+ * The tensors of a BitNet b1.58 model of `hp`: norms of ones and ternary F32 projections
+ * drawn from a linear congruential generator started at `seed`; `tokenEmbd`, when given,
+ * replaces the ternary F32 embedding (drawn first otherwise).
+ */
+export function bitnetTensors(
+  hp: HparamsToWrite,
+  opts: { seed?: number; tokenEmbd?: TensorToWrite } = {},
+): TensorToWrite[] {
+  const e = hp.embeddingLength, f = hp.feedForwardLength, kv = (e / hp.headCount) * hp.headCountKv;
+  let seed = opts.seed ?? 1;
+  const trits = (n: number) =>
+    Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 3) - 1);
+  const norm = (name: string, n: number): TensorToWrite => ({
+    name,
+    shape: [n],
+    type: GgmlType.F32,
+    values: new Float32Array(n).fill(1),
+  });
+  const mat = (name: string, rows: number, cols: number): TensorToWrite => ({
+    name,
+    shape: [rows, cols],
+    type: GgmlType.F32,
+    values: trits(rows * cols),
+  });
+  const out = [opts.tokenEmbd ?? mat("token_embd.weight", hp.vocabSize, e)];
+  for (let l = 0; l < hp.blockCount; l++) {
+    const b = `blk.${l}.`;
+    out.push(
+      norm(b + "attn_norm.weight", e),
+      mat(b + "attn_q.weight", e, e),
+      mat(b + "attn_k.weight", kv, e),
+      mat(b + "attn_v.weight", kv, e),
+      norm(b + "attn_sub_norm.weight", e),
+      mat(b + "attn_output.weight", e, e),
+      norm(b + "ffn_norm.weight", e),
+      mat(b + "ffn_gate.weight", f, e),
+      mat(b + "ffn_up.weight", f, e),
+      norm(b + "ffn_sub_norm.weight", f),
+      mat(b + "ffn_down.weight", e, f),
+    );
+  }
+  out.push(norm("output_norm.weight", e));
+  return out;
+}

@@ -13,6 +13,7 @@ import { GgmlType } from "../../lib/gguf/types.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
 import { readHparams } from "../../lib/arch/hparams.ts";
 import {
+  bitnetTensors,
   type HparamsToWrite,
   type TensorToWrite,
   tensorTypeFieldOffset,
@@ -31,45 +32,6 @@ const HP: HparamsToWrite = {
   vocabSize: 40,
 };
 
-/** A tiny BitNet model: ternary F32 projections, norms of ones. */
-function bitnetTensors(): TensorToWrite[] {
-  const e = HP.embeddingLength, f = HP.feedForwardLength, kv = (e / HP.headCount) * HP.headCountKv;
-  let seed = 1;
-  const trits = (n: number) =>
-    Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) % 3) - 1);
-  const norm = (name: string, n: number): TensorToWrite => ({
-    name,
-    shape: [n],
-    type: GgmlType.F32,
-    values: new Float32Array(n).fill(1),
-  });
-  const mat = (name: string, rows: number, cols: number): TensorToWrite => ({
-    name,
-    shape: [rows, cols],
-    type: GgmlType.F32,
-    values: trits(rows * cols),
-  });
-  const out = [mat("token_embd.weight", HP.vocabSize, e)];
-  for (let l = 0; l < HP.blockCount; l++) {
-    const b = `blk.${l}.`;
-    out.push(
-      norm(b + "attn_norm.weight", e),
-      mat(b + "attn_q.weight", e, e),
-      mat(b + "attn_k.weight", kv, e),
-      mat(b + "attn_v.weight", kv, e),
-      norm(b + "attn_sub_norm.weight", e),
-      mat(b + "attn_output.weight", e, e),
-      norm(b + "ffn_norm.weight", e),
-      mat(b + "ffn_gate.weight", f, e),
-      mat(b + "ffn_up.weight", f, e),
-      norm(b + "ffn_sub_norm.weight", f),
-      mat(b + "ffn_down.weight", e, f),
-    );
-  }
-  out.push(norm("output_norm.weight", e));
-  return out;
-}
-
 async function withModel(
   edit: (tensors: TensorToWrite[]) => TensorToWrite[],
   fn: (path: string) => Promise<void>,
@@ -78,7 +40,7 @@ async function withModel(
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "m.gguf");
-    await writeModelGguf(path, { arch, hparams: HP, tensors: edit(bitnetTensors()) });
+    await writeModelGguf(path, { arch, hparams: HP, tensors: edit(bitnetTensors(HP)) });
     await fn(path);
   } finally {
     await Deno.remove(dir, { recursive: true });

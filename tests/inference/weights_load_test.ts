@@ -11,7 +11,12 @@ import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels, wasmTernaryBytes } from "../../lib/inference/kernels/wasm.ts";
 import { loadWeights, planTensors, weightBytes } from "../../lib/inference/weights.ts";
-import { type HparamsToWrite, type TensorToWrite, writeModelGguf } from "./_gguf_builder.ts";
+import {
+  bitnetTensors,
+  type HparamsToWrite,
+  type TensorToWrite,
+  writeModelGguf,
+} from "./_gguf_builder.ts";
 
 // token_embd: 40,000 × 256 F16 = 20.5 MB, five slabs of 4 MiB (the last one partial).
 const HP: HparamsToWrite = {
@@ -27,44 +32,18 @@ const HP: HparamsToWrite = {
 };
 
 function tensors(): TensorToWrite[] {
-  const e = HP.embeddingLength, f = HP.feedForwardLength, v = HP.vocabSize;
+  const v = HP.vocabSize, e = HP.embeddingLength;
   let seed = 7;
   const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
-  const norm = (name: string, n: number): TensorToWrite => ({
-    name,
-    shape: [n],
-    type: GgmlType.F32,
-    values: new Float32Array(n).fill(1),
-  });
-  const mat = (name: string, rows: number, cols: number): TensorToWrite => ({
-    name,
-    shape: [rows, cols],
-    type: GgmlType.F32,
-    values: Float32Array.from({ length: rows * cols }, () => (next() % 3) - 1),
-  });
   // Every F16 bit pattern but infinities and NaNs, so that a misplaced slab cannot go unseen.
   const embd = Uint16Array.from({ length: v * e }, () => next() % 0x7c00 | (next() & 0x8000));
-  const b = "blk.0.";
-  return [
-    {
-      name: "token_embd.weight",
-      shape: [v, e],
-      type: GgmlType.F16,
-      bytes: new Uint8Array(embd.buffer),
-    },
-    norm(b + "attn_norm.weight", e),
-    mat(b + "attn_q.weight", e, e),
-    mat(b + "attn_k.weight", e, e),
-    mat(b + "attn_v.weight", e, e),
-    norm(b + "attn_sub_norm.weight", e),
-    mat(b + "attn_output.weight", e, e),
-    norm(b + "ffn_norm.weight", e),
-    mat(b + "ffn_gate.weight", f, e),
-    mat(b + "ffn_up.weight", f, e),
-    norm(b + "ffn_sub_norm.weight", f),
-    mat(b + "ffn_down.weight", e, f),
-    norm("output_norm.weight", e),
-  ];
+  const tokenEmbd = {
+    name: "token_embd.weight",
+    shape: [v, e],
+    type: GgmlType.F16,
+    bytes: new Uint8Array(embd.buffer),
+  };
+  return bitnetTensors(HP, { seed, tokenEmbd });
 }
 
 async function check(path: string, make: (bytes: number) => Promise<Kernels> | Kernels) {

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { openGguf } from "../../lib/gguf/reader.ts";
+import { type GgufFile, openGguf } from "../../lib/gguf/reader.ts";
 import { GgufWriter } from "../../lib/gguf/writer.ts";
 import { GgmlType } from "../../lib/gguf/types.ts";
 import {
@@ -33,11 +33,25 @@ async function messageOf(f: () => unknown): Promise<string> {
   throw new Error("no error");
 }
 
+/** Runs `fn` with a side worker started for `request` and the main thread's GGUF at `path`. */
+async function withSide(
+  request: Parameters<typeof SideWorker.start>[0],
+  path: string,
+  fn: (side: SideWorker, gguf: GgufFile) => Promise<void>,
+): Promise<void> {
+  const side = SideWorker.start(request);
+  const gguf = await openGguf(path);
+  try {
+    await fn(side, gguf);
+  } finally {
+    side.close();
+    gguf.close();
+  }
+}
+
 Deno.test("side worker: the GGUF's tokenizer on a worker encodes and decodes as on the main thread", async () => {
   const { ggufPath } = await cleanFixture();
-  const side = SideWorker.start({ ggufPath, tokenizerPath: null, texts: TEXTS });
-  const gguf = await openGguf(ggufPath);
-  try {
+  await withSide({ ggufPath, tokenizerPath: null, texts: TEXTS }, ggufPath, async (side, gguf) => {
     const outcome = await side.outcome(gguf);
     assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
     const here = await TextTokenizer.load({ gguf });
@@ -56,10 +70,7 @@ Deno.test("side worker: the GGUF's tokenizer on a worker encodes and decodes as 
     );
     // Only the texts it was given are encoded.
     assert.match(await messageOf(() => remote.encode("other")), /was not encoded/);
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  });
 });
 
 /** Decodes of `ids` with and without the special tokens, as [skipSpecial, text or error] pairs. */
@@ -104,9 +115,7 @@ Deno.test("side worker: the main thread's decoder gives the full tokenizer's tex
 
 Deno.test("side worker: retired before the statistics, the tokenizer still encodes and decodes", async () => {
   const { ggufPath } = await cleanFixture();
-  const side = SideWorker.start({ ggufPath, tokenizerPath: null, texts: TEXTS });
-  const gguf = await openGguf(ggufPath);
-  try {
+  await withSide({ ggufPath, tokenizerPath: null, texts: TEXTS }, ggufPath, async (side, gguf) => {
     const outcome = await side.outcome(gguf);
     assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
     assert.equal(side.retired, false);
@@ -127,18 +136,13 @@ Deno.test("side worker: retired before the statistics, the tokenizer still encod
       assert.equal(text, here.decode(ids, { skipSpecial }));
     }
     for (const text of TEXTS) assert.deepEqual(outcome.tokenizer.encode(text), here.encode(text));
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  });
 });
 
 Deno.test("side worker: with a tokenizer.json, the worker stays to decode and computes the statistics", async () => {
   const { ggufPath } = await cleanFixture();
   const tokenizerPath = "fixtures/tiny-bitnet/tokenizer.json";
-  const side = SideWorker.start({ ggufPath, tokenizerPath, texts: TEXTS });
-  const gguf = await openGguf(ggufPath);
-  try {
+  await withSide({ ggufPath, tokenizerPath, texts: TEXTS }, ggufPath, async (side, gguf) => {
     const outcome = await side.outcome(gguf);
     assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
     const [t] = gguf.tensors;
@@ -147,10 +151,7 @@ Deno.test("side worker: with a tokenizer.json, the worker stays to decode and co
     const here = await TextTokenizer.load({ tokenizerJsonPath: tokenizerPath, gguf });
     const ids = here.encode(TEXTS[2]!);
     assert.equal(await outcome.tokenizer.decode(ids), here.decode(ids));
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  });
 });
 
 Deno.test("side worker: a tokenizer.json that disagrees gives the main thread's message", async () => {
@@ -162,45 +163,37 @@ Deno.test("side worker: a tokenizer.json that disagrees gives the main thread's 
   vocab["Ġzzmismatch"] = 300;
   const tokenizerPath = `${await scratchDir("side-")}/tokenizer.json`;
   await Deno.writeTextFile(tokenizerPath, JSON.stringify(json));
-  const side = SideWorker.start({ ggufPath, tokenizerPath, texts: TEXTS });
-  const gguf = await openGguf(ggufPath);
-  try {
+  await withSide({ ggufPath, tokenizerPath, texts: TEXTS }, ggufPath, async (side, gguf) => {
     const outcome = await side.outcome(gguf);
     const expected = await messageOf(() =>
       TextTokenizer.load({ tokenizerJsonPath: tokenizerPath, gguf })
     );
     assert.deepEqual(outcome, { error: expected });
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  });
 });
 
 Deno.test("side worker: a worker that cannot open the file falls back to the main thread", async () => {
   const { ggufPath } = await cleanFixture();
-  const side = SideWorker.start({
-    ggufPath: `${await scratchDir("side-")}/absent.gguf`,
-    tokenizerPath: null,
-    texts: TEXTS,
-  });
-  const gguf = await openGguf(ggufPath);
-  try {
-    const outcome = await side.outcome(gguf);
-    assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
-    const here = await TextTokenizer.load({ gguf });
-    assert.deepEqual(outcome.tokenizer.encode(TEXTS[0]!), here.encode(TEXTS[0]!));
-    assert.equal(outcome.tokenizer.decode([1, 2, 3]), here.decode([1, 2, 3]));
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  await withSide(
+    {
+      ggufPath: `${await scratchDir("side-")}/absent.gguf`,
+      tokenizerPath: null,
+      texts: TEXTS,
+    },
+    ggufPath,
+    async (side, gguf) => {
+      const outcome = await side.outcome(gguf);
+      assert.ok("tokenizer" in outcome, JSON.stringify(outcome));
+      const here = await TextTokenizer.load({ gguf });
+      assert.deepEqual(outcome.tokenizer.encode(TEXTS[0]!), here.encode(TEXTS[0]!));
+      assert.equal(outcome.tokenizer.decode([1, 2, 3]), here.decode([1, 2, 3]));
+    },
+  );
 });
 
 Deno.test("side worker: tensor statistics are recomputeStatistics' on the main thread", async () => {
   const { ggufPath } = await cleanFixture();
-  const side = SideWorker.start({ ggufPath, tokenizerPath: null, texts: [] });
-  const gguf = await openGguf(ggufPath);
-  try {
+  await withSide({ ggufPath, tokenizerPath: null, texts: [] }, ggufPath, async (side, gguf) => {
     const names = gguf.tensors.map((t) => t.name);
     const stats = await side.stats([...names, "no.such.tensor"]);
     assert.equal(stats.length, names.length + 1);
@@ -209,10 +202,7 @@ Deno.test("side worker: tensor statistics are recomputeStatistics' on the main t
     }
     // A tensor the worker cannot compute: the main thread is to (null).
     assert.equal(stats[names.length], null);
-  } finally {
-    side.close();
-    gguf.close();
-  }
+  });
 });
 
 Deno.test("side worker: a worker that cannot open the file leaves the statistics to the main thread", async () => {
