@@ -42,10 +42,9 @@
  * @module
  */
 
-import { TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { readTokenizerMetadata, type TokenizerMetadata } from "../tokenizer/metadata.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { keptTokens, TextTokenizer } from "../tokenizer/tokenizer.ts";
 // A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
 import type {
   CountRequest,
@@ -390,15 +389,8 @@ export function mainThreadDecoder(gguf: GgufFile): Decode | null {
 
 /** The tokenizer of {@link mainThreadDecoder} for decoding `ids`. */
 function decodingTokenizer(meta: TokenizerMetadata, ids: readonly number[]): TextTokenizer {
-  const { tokens, tokenTypes } = meta;
   // Plain comparisons with the few strings decoded: hashing 128k strings would cost more.
-  const decoded = ids.map((id) => tokens[id]);
-  let filler = "\u0000";
-  while (tokens.includes(filler)) filler += "\u0000";
-  const kept = tokens.map((token, id) => {
-    const type = tokenTypes[id];
-    const added = type === TokenType.CONTROL || type === TokenType.USER_DEFINED;
-    return added || decoded.includes(token) ? token : filler;
-  });
-  return TextTokenizer.fromMetadata({ ...meta, tokens: kept, merges: [] });
+  const decoded = ids.map((id) => meta.tokens[id]);
+  const tokens = keptTokens(meta, (token) => decoded.includes(token));
+  return TextTokenizer.fromMetadata({ ...meta, tokens, merges: [] });
 }

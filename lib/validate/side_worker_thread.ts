@@ -1,7 +1,8 @@
 /**
  * The worker thread of lib/validate/side_worker.ts: opens the GGUF itself,
- * builds the tokenizer exactly as gate 2 would on the main thread
- * (`TextTokenizer.load`), encodes the texts it is given, then answers
+ * builds the tokenizer as gate 2 would on the main thread
+ * (`TextTokenizer.load`; a GGUF's own byte-level BPE cut down to the given
+ * texts, `encodingSubset`), encodes the texts it is given, then answers
  * decodes and tensor statistics (`recomputeStatistics`, from its own read of
  * the file) until it is terminated. Started for a {@link CountRequest} only,
  * it builds nothing and counts the payloads of the tensors it is given.
@@ -17,7 +18,8 @@
 import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
 import { PayloadCounter, recomputeStatistics } from "../provenance/tensor_stats.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { readTokenizerMetadata } from "../tokenizer/metadata.ts";
+import { encodingSubset, TextTokenizer } from "../tokenizer/tokenizer.ts";
 import type { RecomputedStatistics } from "../provenance/tensor_stats.ts";
 
 /** What the main thread asks the worker first. */
@@ -89,7 +91,9 @@ const scope = self as unknown as {
   postMessage(message: TokenizerReply | SideReply): void;
 };
 
+/** The tokenizer that decodes: the one built, or built by {@link decoder} when first asked. */
 let tokenizer: TextTokenizer | null = null;
+let decoder = (): TextTokenizer | null => tokenizer;
 /** The file, open for the statistics asked later (closed with the thread). */
 let gguf: GgufFile | null = null;
 
@@ -105,21 +109,30 @@ async function load(request: TokenizerRequest): Promise<TokenizerReply> {
     return { kind: "broken", message: messageOf(e) };
   }
   const { tokenizerPath } = request;
+  let encoder: TextTokenizer;
   try {
-    tokenizer = await TextTokenizer.load(
-      tokenizerPath ? { tokenizerJsonPath: tokenizerPath, gguf } : { gguf },
-    );
+    if (tokenizerPath) {
+      encoder = tokenizer = await TextTokenizer.load({ tokenizerJsonPath: tokenizerPath, gguf });
+    } else {
+      // `TextTokenizer.load({ gguf })`, cut down to these texts for their encoding (the same
+      // ids, a fraction of the build: it ran beside the engine load); decodes, which the main
+      // thread does itself for a GGUF's byte-level BPE, get the whole tokenizer.
+      const meta = readTokenizerMetadata(gguf);
+      const path = gguf.path;
+      encoder = TextTokenizer.fromMetadata(encodingSubset(meta, request.texts), path);
+      decoder = () => tokenizer ??= TextTokenizer.fromMetadata(meta, path);
+    }
   } catch (e) {
     return { kind: "failed", message: messageOf(e) };
   }
   const encoded = request.texts.map((text): Encoded => {
     try {
-      return { ids: tokenizer!.encode(text) };
+      return { ids: encoder.encode(text) };
     } catch (e) {
       return { error: messageOf(e) };
     }
   });
-  return { kind: "loaded", vocabSize: tokenizer.vocabSize, encoded };
+  return { kind: "loaded", vocabSize: encoder.vocabSize, encoded };
 }
 
 /** Each tensor's statistics; null where they cannot be had here (the main thread computes them). */
@@ -199,8 +212,9 @@ scope.onmessage = async (e) => {
     return;
   }
   try {
-    if (!tokenizer) throw new Error("side worker: no tokenizer was loaded");
-    scope.postMessage({ id: request.id, text: tokenizer.decode(request.ids, request.opts) });
+    const decoding = decoder();
+    if (!decoding) throw new Error("side worker: no tokenizer was loaded");
+    scope.postMessage({ id: request.id, text: decoding.decode(request.ids, request.opts) });
   } catch (e) {
     scope.postMessage({ id: request.id, error: messageOf(e) });
   }
