@@ -46,8 +46,8 @@ import type { GgufFile } from "../gguf/reader.ts";
 import { readTokenizerMetadata, type TokenizerMetadata } from "../tokenizer/metadata.ts";
 import { keptTokens, TextTokenizer } from "../tokenizer/tokenizer.ts";
 // A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
+import type { CountRequest } from "./count_worker_thread.ts";
 import type {
-  CountRequest,
   DecodeRequest,
   SideReply,
   StatsRequest,
@@ -302,8 +302,9 @@ export class SideWorker {
 
 /**
  * The statistics of the named tensors that a `PayloadCounter` counts, from a
- * worker started for this alone (it builds no tokenizer and parses nothing:
- * it reads the tensors at the offsets of the main thread's GGUF) and ended
+ * worker started for this alone (lib/validate/count_worker_thread.ts: it
+ * imports no tokenizer and parses nothing, it reads the tensors at the
+ * offsets of the main thread's GGUF) and ended
  * once it has answered; null for the other tensors, or for every one when
  * that worker fails (the main thread then computes them).
  */
@@ -318,7 +319,7 @@ async function countElsewhere(gguf: GgufFile, names: readonly string[]): Promise
   };
   let worker: Worker;
   try {
-    worker = new Worker(new URL("./side_worker_thread.ts", import.meta.url), { type: "module" });
+    worker = new Worker(new URL("./count_worker_thread.ts", import.meta.url), { type: "module" });
   } catch {
     return none;
   }

@@ -4,8 +4,8 @@
  * (`TextTokenizer.load`; a GGUF's own byte-level BPE cut down to the given
  * texts, `encodingSubset`), encodes the texts it is given, then answers
  * decodes and tensor statistics (`recomputeStatistics`, from its own read of
- * the file) until it is terminated. Started for a {@link CountRequest} only,
- * it builds nothing and counts the payloads of the tensors it is given.
+ * the file) until it is terminated. (lib/validate/count_worker_thread.ts
+ * counts payloads without a tokenizer.)
  *
  * @example
  * ```ts
@@ -15,9 +15,8 @@
  * @module
  */
 
-import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
-import { RandomAccessFile } from "../io/random_access.ts";
-import { PayloadCounter, recomputeStatistics } from "../provenance/tensor_stats.ts";
+import { type GgufFile, openGguf } from "../gguf/reader.ts";
+import { recomputeStatistics } from "../provenance/tensor_stats.ts";
 import { readTokenizerMetadata } from "../tokenizer/metadata.ts";
 import { encodingSubset, TextTokenizer } from "../tokenizer/tokenizer.ts";
 import type { RecomputedStatistics } from "../provenance/tensor_stats.ts";
@@ -58,20 +57,6 @@ export interface StatsRequest {
   readonly names: readonly string[];
 }
 
-/**
- * Statistics asked of a worker that builds no tokenizer: those of the
- * tensors (as the main thread's GGUF describes them) that a `PayloadCounter`
- * counts, from a plain read of `path` at their offsets: the values
- * `recomputeStatistics` gives them, without parsing the GGUF again.
- */
-export interface CountRequest {
-  readonly kind: "count";
-  readonly id: number;
-  readonly path: string;
-  /** Null for a tensor the main thread does not have. */
-  readonly tensors: readonly (GgufTensorInfo | null)[];
-}
-
 /** Each tensor's statistics, null where the main thread is to compute them. */
 export type TensorStatistics = (RecomputedStatistics | null)[];
 
@@ -86,7 +71,7 @@ export type SideReply =
 
 const scope = self as unknown as {
   onmessage:
-    | ((e: MessageEvent<TokenizerRequest | DecodeRequest | StatsRequest | CountRequest>) => void)
+    | ((e: MessageEvent<TokenizerRequest | DecodeRequest | StatsRequest>) => void)
     | null;
   postMessage(message: TokenizerReply | SideReply): void;
 };
@@ -148,49 +133,6 @@ async function stats(names: readonly string[]) {
   }));
 }
 
-/** Reads of a stats chunk: recomputeStatistics' (the counts do not depend on it). */
-const COUNT_CHUNK_BYTES = 1 << 22;
-
-/**
- * The statistics recomputeStatistics gives a tensor that a PayloadCounter
- * counts (the same counter over the same bytes); null for any other, or when
- * the counts cannot tell (the main thread then computes them from the values).
- */
-async function counted(file: RandomAccessFile, t: GgufTensorInfo) {
-  const counter = PayloadCounter.for(t);
-  if (!counter) return null;
-  let at = 0;
-  for await (
-    const bytes of file.stream(t.fileOffset, t.nbytes, COUNT_CHUNK_BYTES, `tensor ${t.name}`)
-  ) {
-    counter.add(bytes, at);
-    at += bytes.length;
-  }
-  return counter.result() ?? null;
-}
-
-/** {@link counted} for each tensor; null for every one when the file cannot be opened. */
-async function count(request: CountRequest): Promise<TensorStatistics> {
-  let file: RandomAccessFile;
-  try {
-    file = await RandomAccessFile.open(request.path);
-  } catch {
-    return request.tensors.map(() => null);
-  }
-  try {
-    return await Promise.all(request.tensors.map(async (t) => {
-      try {
-        return t && await counted(file, t);
-      } catch {
-        // The main thread computes it again and reports the error as it always did.
-        return null;
-      }
-    }));
-  } finally {
-    file.close();
-  }
-}
-
 scope.onmessage = async (e) => {
   const request = e.data;
   if (!("kind" in request)) {
@@ -205,10 +147,6 @@ scope.onmessage = async (e) => {
   }
   if (request.kind === "stats") {
     scope.postMessage({ id: request.id, stats: await stats(request.names) });
-    return;
-  }
-  if (request.kind === "count") {
-    scope.postMessage({ id: request.id, stats: await count(request) });
     return;
   }
   try {
