@@ -52,6 +52,7 @@ export interface Binary {
 export const COMPILE_INCLUDES: readonly string[] = [
   "lib/inference/kernels/worker.ts",
   "lib/io/sha256_worker.ts",
+  "lib/validate/count_worker_thread.ts",
   "lib/validate/side_worker_thread.ts",
 ];
 

@@ -38,16 +38,92 @@ import {
 import { addedTokenJson, tokenizerFlavour } from "./tokenizer_json.ts";
 import { isJsonObject, type JsonObject, readJsonFile, readJsonIfExists } from "../io/json.ts";
 
-/** GPT-2's byte → printable character table (`bytes_to_unicode`), inverted. */
-const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
-  const map = new Map<string, number>();
+/** GPT-2's byte → printable character table (`bytes_to_unicode`): the character of each byte. */
+const BYTE_TO_UNICODE: readonly string[] = (() => {
+  const chars: string[] = [];
   let shifted = 0;
   for (let b = 0; b < 256; b++) {
     const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
-    map.set(String.fromCodePoint(printable ? b : 256 + shifted++), b);
+    chars.push(String.fromCodePoint(printable ? b : 256 + shifted++));
   }
-  return map;
+  return chars;
 })();
+
+/** {@link BYTE_TO_UNICODE} inverted. */
+const UNICODE_TO_BYTE: ReadonlyMap<string, number> = new Map(
+  BYTE_TO_UNICODE.map((ch, b) => [ch, b]),
+);
+
+/** A merge's two parts joined, split as the library splits it (`split(" ", 2)`). */
+function joinedMerge(merge: string): string {
+  const a = merge.indexOf(" ");
+  if (a < 0) return merge;
+  const b = merge.indexOf(" ", a + 1);
+  return merge.slice(0, a) + merge.slice(a + 1, b < 0 ? merge.length : b);
+}
+
+/**
+ * Byte-level BPE metadata cut down to what encoding `texts` can use, for a
+ * tokenizer that encodes only those texts (validate's gate 3 encodes two):
+ * building `@huggingface/tokenizers`' maps of a 128k vocabulary and 280k merges
+ * takes about a second of a core, these few hundred entries almost nothing.
+ *
+ * The ids of `texts` are exactly the full tokenizer's. Byte-level BPE splits
+ * off the added tokens, pre-tokenizes the rest into words (each a run of the
+ * text, so its byte-level string is a substring of the text's) and merges
+ * adjacent pieces of a word by rank; every piece, every merged pair and every
+ * whole word looked up is a substring of some text's byte-level string. So the
+ * kept entries are: every token that is such a substring (the others' strings
+ * become a filler no text contains; ids, types and the vocabulary size are
+ * unchanged), the added tokens, and every merge whose two parts joined are
+ * such a substring, in their order (BPE compares ranks only with each other).
+ * Any other text may encode differently; decode with the full tokenizer.
+ * Metadata of another model (SentencePiece) is returned as is.
+ *
+ * @example
+ * ```ts
+ * import type { TokenizerMetadata } from "./metadata.ts";
+ * declare const meta: TokenizerMetadata;
+ * const texts = ["The capital of France is"];
+ * const tok = TextTokenizer.fromMetadata(encodingSubset(meta, texts));
+ * tok.encode(texts[0]!); // the ids TextTokenizer.fromMetadata(meta) gives it
+ * ```
+ */
+export function encodingSubset(
+  meta: TokenizerMetadata,
+  texts: readonly string[],
+): TokenizerMetadata {
+  if (meta.model !== "gpt2") return meta;
+  const bytes = new TextEncoder();
+  const levels = texts.map((t) => Array.from(bytes.encode(t), (b) => BYTE_TO_UNICODE[b]!).join(""));
+  const occurs = (s: string) => levels.some((level) => level.includes(s));
+  const merges = meta.merges.filter((m) => occurs(joinedMerge(m)));
+  return { ...meta, tokens: keptTokens(meta, occurs), merges };
+}
+
+/**
+ * The vocabulary of `meta` with the added (control and user-defined) tokens
+ * and those `keep` accepts as they are, every other token's string replaced by
+ * one filler that is no token and that no text contains: the same ids, types
+ * and size, for a tokenizer that builds only what it needs (see
+ * {@link encodingSubset}; validate's main thread decoder keeps the ids it decodes).
+ *
+ * @example
+ * ```ts
+ * import type { TokenizerMetadata } from "./metadata.ts";
+ * declare const meta: TokenizerMetadata;
+ * keptTokens(meta, (token) => token === "Ġcapital"); // "Ġcapital", the added tokens, fillers
+ * ```
+ */
+export function keptTokens(meta: TokenizerMetadata, keep: (token: string) => boolean): string[] {
+  let filler = "\u0000";
+  while (meta.tokens.includes(filler)) filler += "\u0000";
+  return meta.tokens.map((token, id) => {
+    const type = meta.tokenTypes[id];
+    const added = type === TokenType.CONTROL || type === TokenType.USER_DEFINED;
+    return added || keep(token) ? token : filler;
+  });
+}
 
 /**
  * Options of {@link TextTokenizer.fromJson}: those of `tokenizerMetadataFromJson`,

@@ -42,13 +42,12 @@
  * @module
  */
 
-import { TokenType } from "../gguf/keys.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { readTokenizerMetadata, type TokenizerMetadata } from "../tokenizer/metadata.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { keptTokens, TextTokenizer } from "../tokenizer/tokenizer.ts";
 // A type import keeps the worker module in the static graph (runs from a URL, `deno compile`).
+import type { CountRequest } from "./count_worker_thread.ts";
 import type {
-  CountRequest,
   DecodeRequest,
   SideReply,
   StatsRequest,
@@ -303,8 +302,9 @@ export class SideWorker {
 
 /**
  * The statistics of the named tensors that a `PayloadCounter` counts, from a
- * worker started for this alone (it builds no tokenizer and parses nothing:
- * it reads the tensors at the offsets of the main thread's GGUF) and ended
+ * worker started for this alone (lib/validate/count_worker_thread.ts: it
+ * imports no tokenizer and parses nothing, it reads the tensors at the
+ * offsets of the main thread's GGUF) and ended
  * once it has answered; null for the other tensors, or for every one when
  * that worker fails (the main thread then computes them).
  */
@@ -319,7 +319,7 @@ async function countElsewhere(gguf: GgufFile, names: readonly string[]): Promise
   };
   let worker: Worker;
   try {
-    worker = new Worker(new URL("./side_worker_thread.ts", import.meta.url), { type: "module" });
+    worker = new Worker(new URL("./count_worker_thread.ts", import.meta.url), { type: "module" });
   } catch {
     return none;
   }
@@ -390,15 +390,8 @@ export function mainThreadDecoder(gguf: GgufFile): Decode | null {
 
 /** The tokenizer of {@link mainThreadDecoder} for decoding `ids`. */
 function decodingTokenizer(meta: TokenizerMetadata, ids: readonly number[]): TextTokenizer {
-  const { tokens, tokenTypes } = meta;
   // Plain comparisons with the few strings decoded: hashing 128k strings would cost more.
-  const decoded = ids.map((id) => tokens[id]);
-  let filler = "\u0000";
-  while (tokens.includes(filler)) filler += "\u0000";
-  const kept = tokens.map((token, id) => {
-    const type = tokenTypes[id];
-    const added = type === TokenType.CONTROL || type === TokenType.USER_DEFINED;
-    return added || decoded.includes(token) ? token : filler;
-  });
-  return TextTokenizer.fromMetadata({ ...meta, tokens: kept, merges: [] });
+  const decoded = ids.map((id) => meta.tokens[id]);
+  const tokens = keptTokens(meta, (token) => decoded.includes(token));
+  return TextTokenizer.fromMetadata({ ...meta, tokens, merges: [] });
 }

@@ -1,10 +1,11 @@
 /**
  * The worker thread of lib/validate/side_worker.ts: opens the GGUF itself,
- * builds the tokenizer exactly as gate 2 would on the main thread
- * (`TextTokenizer.load`), encodes the texts it is given, then answers
+ * builds the tokenizer as gate 2 would on the main thread
+ * (`TextTokenizer.load`; a GGUF's own byte-level BPE cut down to the given
+ * texts, `encodingSubset`), encodes the texts it is given, then answers
  * decodes and tensor statistics (`recomputeStatistics`, from its own read of
- * the file) until it is terminated. Started for a {@link CountRequest} only,
- * it builds nothing and counts the payloads of the tensors it is given.
+ * the file) until it is terminated. (lib/validate/count_worker_thread.ts
+ * counts payloads without a tokenizer.)
  *
  * @example
  * ```ts
@@ -14,10 +15,10 @@
  * @module
  */
 
-import { type GgufFile, type GgufTensorInfo, openGguf } from "../gguf/reader.ts";
-import { RandomAccessFile } from "../io/random_access.ts";
-import { PayloadCounter, recomputeStatistics } from "../provenance/tensor_stats.ts";
-import { TextTokenizer } from "../tokenizer/tokenizer.ts";
+import { type GgufFile, openGguf } from "../gguf/reader.ts";
+import { recomputeStatistics } from "../provenance/tensor_stats.ts";
+import { readTokenizerMetadata } from "../tokenizer/metadata.ts";
+import { encodingSubset, TextTokenizer } from "../tokenizer/tokenizer.ts";
 import type { RecomputedStatistics } from "../provenance/tensor_stats.ts";
 
 /** What the main thread asks the worker first. */
@@ -56,20 +57,6 @@ export interface StatsRequest {
   readonly names: readonly string[];
 }
 
-/**
- * Statistics asked of a worker that builds no tokenizer: those of the
- * tensors (as the main thread's GGUF describes them) that a `PayloadCounter`
- * counts, from a plain read of `path` at their offsets: the values
- * `recomputeStatistics` gives them, without parsing the GGUF again.
- */
-export interface CountRequest {
-  readonly kind: "count";
-  readonly id: number;
-  readonly path: string;
-  /** Null for a tensor the main thread does not have. */
-  readonly tensors: readonly (GgufTensorInfo | null)[];
-}
-
 /** Each tensor's statistics, null where the main thread is to compute them. */
 export type TensorStatistics = (RecomputedStatistics | null)[];
 
@@ -84,12 +71,14 @@ export type SideReply =
 
 const scope = self as unknown as {
   onmessage:
-    | ((e: MessageEvent<TokenizerRequest | DecodeRequest | StatsRequest | CountRequest>) => void)
+    | ((e: MessageEvent<TokenizerRequest | DecodeRequest | StatsRequest>) => void)
     | null;
   postMessage(message: TokenizerReply | SideReply): void;
 };
 
+/** The tokenizer that decodes: the one built, or built by {@link decoder} when first asked. */
 let tokenizer: TextTokenizer | null = null;
+let decoder = (): TextTokenizer | null => tokenizer;
 /** The file, open for the statistics asked later (closed with the thread). */
 let gguf: GgufFile | null = null;
 
@@ -105,21 +94,30 @@ async function load(request: TokenizerRequest): Promise<TokenizerReply> {
     return { kind: "broken", message: messageOf(e) };
   }
   const { tokenizerPath } = request;
+  let encoder: TextTokenizer;
   try {
-    tokenizer = await TextTokenizer.load(
-      tokenizerPath ? { tokenizerJsonPath: tokenizerPath, gguf } : { gguf },
-    );
+    if (tokenizerPath) {
+      encoder = tokenizer = await TextTokenizer.load({ tokenizerJsonPath: tokenizerPath, gguf });
+    } else {
+      // `TextTokenizer.load({ gguf })`, cut down to these texts for their encoding (the same
+      // ids, a fraction of the build: it ran beside the engine load); decodes, which the main
+      // thread does itself for a GGUF's byte-level BPE, get the whole tokenizer.
+      const meta = readTokenizerMetadata(gguf);
+      const path = gguf.path;
+      encoder = TextTokenizer.fromMetadata(encodingSubset(meta, request.texts), path);
+      decoder = () => tokenizer ??= TextTokenizer.fromMetadata(meta, path);
+    }
   } catch (e) {
     return { kind: "failed", message: messageOf(e) };
   }
   const encoded = request.texts.map((text): Encoded => {
     try {
-      return { ids: tokenizer!.encode(text) };
+      return { ids: encoder.encode(text) };
     } catch (e) {
       return { error: messageOf(e) };
     }
   });
-  return { kind: "loaded", vocabSize: tokenizer.vocabSize, encoded };
+  return { kind: "loaded", vocabSize: encoder.vocabSize, encoded };
 }
 
 /** Each tensor's statistics; null where they cannot be had here (the main thread computes them). */
@@ -133,49 +131,6 @@ async function stats(names: readonly string[]) {
       return null;
     }
   }));
-}
-
-/** Reads of a stats chunk: recomputeStatistics' (the counts do not depend on it). */
-const COUNT_CHUNK_BYTES = 1 << 22;
-
-/**
- * The statistics recomputeStatistics gives a tensor that a PayloadCounter
- * counts (the same counter over the same bytes); null for any other, or when
- * the counts cannot tell (the main thread then computes them from the values).
- */
-async function counted(file: RandomAccessFile, t: GgufTensorInfo) {
-  const counter = PayloadCounter.for(t);
-  if (!counter) return null;
-  let at = 0;
-  for await (
-    const bytes of file.stream(t.fileOffset, t.nbytes, COUNT_CHUNK_BYTES, `tensor ${t.name}`)
-  ) {
-    counter.add(bytes, at);
-    at += bytes.length;
-  }
-  return counter.result() ?? null;
-}
-
-/** {@link counted} for each tensor; null for every one when the file cannot be opened. */
-async function count(request: CountRequest): Promise<TensorStatistics> {
-  let file: RandomAccessFile;
-  try {
-    file = await RandomAccessFile.open(request.path);
-  } catch {
-    return request.tensors.map(() => null);
-  }
-  try {
-    return await Promise.all(request.tensors.map(async (t) => {
-      try {
-        return t && await counted(file, t);
-      } catch {
-        // The main thread computes it again and reports the error as it always did.
-        return null;
-      }
-    }));
-  } finally {
-    file.close();
-  }
 }
 
 scope.onmessage = async (e) => {
@@ -194,13 +149,10 @@ scope.onmessage = async (e) => {
     scope.postMessage({ id: request.id, stats: await stats(request.names) });
     return;
   }
-  if (request.kind === "count") {
-    scope.postMessage({ id: request.id, stats: await count(request) });
-    return;
-  }
   try {
-    if (!tokenizer) throw new Error("side worker: no tokenizer was loaded");
-    scope.postMessage({ id: request.id, text: tokenizer.decode(request.ids, request.opts) });
+    const decoding = decoder();
+    if (!decoding) throw new Error("side worker: no tokenizer was loaded");
+    scope.postMessage({ id: request.id, text: decoding.decode(request.ids, request.opts) });
   } catch (e) {
     scope.postMessage({ id: request.id, error: messageOf(e) });
   }

@@ -18,7 +18,13 @@ import {
   LLAMA_CPP_CHKTXT,
   llamaCppCheckHash,
 } from "../../lib/tokenizer/pretokenizer.ts";
-import { checkTokenizerAgreement, TextTokenizer } from "../../lib/tokenizer/tokenizer.ts";
+import {
+  checkTokenizerAgreement,
+  encodingSubset,
+  TextTokenizer,
+} from "../../lib/tokenizer/tokenizer.ts";
+import { PROBE_PASSAGE } from "../../lib/validate/linguistic.ts";
+import { DEFAULT_PROMPT } from "../../lib/inference/probe.ts";
 import { readLlamaBpeVectors, roundTripGguf } from "./_gguf.ts";
 
 const LLAMA_BPE_CHKHSH = "0ef9807a4087ebef797fc749390439009c3b9eda9ad1a097abbe738f486c01e5";
@@ -133,6 +139,39 @@ Deno.test("llama3: config.json vocab_size below the tokenizer's ids is a mismatc
       e instanceof TokenizerMismatchError &&
       e.message.includes("llama3/tokenizer.json") && e.message.includes("id 128000") &&
       e.message.includes("vocab_size is 128000"),
+  );
+});
+
+Deno.test("llama3: cut down to the texts it encodes (encodingSubset), the same ids as llama.cpp", () => {
+  // Each vector alone (its own few tokens and merges), then all of them at once.
+  for (const [i, [text, expected]] of vectors.entries()) {
+    const cut = encodingSubset(ggufMeta, [text]);
+    assert.equal(cut.tokens.length, ggufMeta.tokens.length, `case ${i}: ids and types unchanged`);
+    const tok = TextTokenizer.fromMetadata(cut, "subset");
+    assert.deepEqual(
+      tok.encode(text, { addBos: false }),
+      expected,
+      `case ${i}: ${JSON.stringify(text)}`,
+    );
+  }
+  const all = encodingSubset(ggufMeta, vectors.map(([text]) => text));
+  const tok = TextTokenizer.fromMetadata(all, "subset");
+  for (const [i, [text, expected]] of vectors.entries()) {
+    assert.deepEqual(tok.encode(text, { addBos: true }), [128000, ...expected], `case ${i}`);
+  }
+  // Validate's own texts (gate 3), with the BOS, against the full tokenizer; a special
+  // token's text inside a text still becomes that token.
+  const texts = [DEFAULT_PROMPT, PROBE_PASSAGE, "<|begin_of_text|>The capital<|eot_id|> of"];
+  const cut = TextTokenizer.fromMetadata(encodingSubset(ggufMeta, texts), "subset");
+  for (const text of texts) assert.deepEqual(cut.encode(text), fromGguf.encode(text), text);
+  // What makes it cheap: a sliver of the vocabulary and the merges.
+  const kept = encodingSubset(ggufMeta, texts);
+  assert.ok(new Set(kept.tokens).size < 2000, `${new Set(kept.tokens).size} distinct tokens kept`);
+  assert.ok(kept.merges.length < 3000, `${kept.merges.length} merges kept`);
+  // A text it was not cut for may encode differently: here the unseen word falls apart.
+  assert.notDeepEqual(
+    cut.encode(" Copenhagen", { addBos: false }),
+    fromGguf.encode(" Copenhagen", { addBos: false }),
   );
 });
 
