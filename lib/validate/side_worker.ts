@@ -6,7 +6,9 @@
  * F16 embedding half a second more; on the main thread both delayed the
  * engine load. The worker (lib/validate/side_worker_thread.ts) opens the file
  * itself and builds the tokenizer with the same `TextTokenizer.load` while the
- * main thread inspects the norms and loads the engine, encodes gate 3's fixed
+ * main thread inspects the norms and loads the engine (a GGUF's own byte-level
+ * BPE cut down to gate 3's texts, `encodingSubset`: the same ids in about a
+ * tenth of the time, which left the load a core of its own), encodes gate 3's fixed
  * texts (the prompt, the NLL passage), decodes the generated ids on request,
  * and computes asked tensors' statistics with the same `recomputeStatistics`:
  * ids, texts, statistics and error messages are those of the main thread.
@@ -16,13 +18,14 @@
  * before and the statistics come back as null (the main thread computes
  * them), so a report never depends on the worker.
  *
- * Memory: the worker holds about 170 MB for a 128k vocabulary (its V8
- * heap, large hash tables and malloc arena), which validate would otherwise
+ * Memory: a worker with the whole tokenizer holds about 170 MB for a 128k
+ * vocabulary (its V8 heap, large hash tables and malloc arena; the cut-down
+ * one about 50 MB less), which validate would otherwise
  * hold beside the engine's weights through gate 3, the peak of its RSS. So
  * once the tokenizer's reply is in, {@link SideWorker.stats} ends the worker
  * when the main thread can decode without it ({@link mainThreadDecoder}: the
  * GGUF's own byte-level BPE) and counts the statistics on a second,
- * short-lived worker that builds nothing. In validate both normally end
+ * short-lived worker that imports no tokenizer. In validate both normally end
  * while the engine still loads (the tokenizer is built by then); about 90
  * MB is freed at once, and V8 keeps the ended heap's pages (about 80 MB)
  * pooled for some seconds. Gate 3's one decode then runs here, with the
