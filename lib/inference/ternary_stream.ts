@@ -125,6 +125,7 @@ async function* stagedSlabs(
       const bytes: Uint8Array = await next!;
       next = halves && r + step < rows ? read(r + step) : null;
       yield { bytes, r, n: Math.min(step, rows - r) };
+      // One buffer (a slab holds under two rows): the next read waits until this slab is packed.
       if (!halves && r + step < rows) next = read(r + step);
     }
   } finally {

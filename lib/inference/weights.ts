@@ -290,13 +290,22 @@ async function loadFloatMatrix(
     g.readTensorSlice(t.info, at, k.u8(ptr + at, Math.min(FLOAT_SLAB_BYTES, size - at)));
   const inFlight: Promise<Uint8Array>[] = [];
   let issued = 0;
-  for (let at = 0; at < size; at += FLOAT_SLAB_BYTES) {
-    for (; inFlight.length < READS_IN_FLIGHT && issued < size; issued += FLOAT_SLAB_BYTES) {
-      inFlight.push(read(issued));
+  try {
+    for (let at = 0; at < size; at += FLOAT_SLAB_BYTES) {
+      for (; inFlight.length < READS_IN_FLIGHT && issued < size; issued += FLOAT_SLAB_BYTES) {
+        const pending = read(issued);
+        // Handled from the start: a read may fail while an earlier one is awaited.
+        pending.catch(() => undefined);
+        inFlight.push(pending);
+      }
+      // Awaited on its own line: `sink?.bytes(await …)` would skip the await without a sink.
+      const slab = await inFlight.shift()!;
+      sink?.bytes(slab, at);
     }
-    // Awaited on its own line: `sink?.bytes(await …)` would skip the await without a sink.
-    const slab = await inFlight.shift()!;
-    sink?.bytes(slab, at);
+  } finally {
+    // When a read fails, those issued after it are settled before the error goes on (as in
+    // ternary_stream.ts' stagedSlabs): none fails unobserved or lands after the load gave up.
+    await Promise.allSettled(inFlight);
   }
   return { ...matrix, ptr };
 }

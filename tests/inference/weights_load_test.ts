@@ -103,3 +103,40 @@ Deno.test("loadWeights: a float matrix of several slabs lands byte for byte, the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadWeights: a float matrix cut short fails with the read's error, no read left behind", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "m.gguf");
+    await writeModelGguf(path, { arch: "bitnet-b1.58", hparams: HP, tensors: tensors() });
+    const g = await openGguf(path);
+    try {
+      const hp = readHparams(g), plan = planTensors(g, hp);
+      const info = g.tensors.find((t) => t.name === "token_embd.weight")!;
+      // The file now ends 100 bytes into the embedding's second slab: that read and the
+      // ones issued with it fail, and none may be left to fail unobserved (the test's
+      // sanitizers report an unhandled rejection or an op still pending).
+      await Deno.truncate(path, info.fileOffset + (1 << 22) + 100);
+      for (
+        const make of [
+          createReferenceKernels,
+          (bytes: number) => createWasmKernels({ bytes, threads: 2 }),
+        ]
+      ) {
+        const k = await make(weightBytes(plan, wasmTernaryBytes) + (8 << 20));
+        try {
+          await assert.rejects(
+            loadWeights(g, hp, plan, k),
+            (e: Error) => e.message.includes("token_embd.weight"),
+          );
+        } finally {
+          k.close();
+        }
+      }
+    } finally {
+      g.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -481,8 +481,8 @@ function attentionOverThreads(
 
 /**
  * `packTernaryI2S`: the codes through {@link packI2S}, each piece split by rows over the
- * threads (Op.i2sPack; the rows of the packed layout are separate bytes), the threads'
- * tallies of the codes summed where packRows reads them.
+ * threads (Op.i2sPack; the rows of the packed layout are separate bytes), each piece's
+ * counts the threads' tallies summed.
  */
 function i2sPacker(
   spans: ReturnType<typeof spansIn>,
