@@ -86,6 +86,7 @@ async function side(module: WebAssembly.Module, threads: number) {
   for (const [r, c] of all) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
   const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
   rnd = mulberry32(SEED); // both sides get the same data
+  tritsByShape.clear();
   const make = (rows: number, cols: number) =>
     OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols);
   const entries: Entry[] = SHAPES.map(([rows, cols]) => ({
@@ -105,13 +106,32 @@ async function side(module: WebAssembly.Module, threads: number) {
   return { k, entries };
 }
 
+/**
+ * Random trits per shape, drawn once per side: a layer's matrices of one shape share their
+ * values but not their memory, which is what streaming from DRAM needs (drawing 70 M trits a
+ * layer with a callback per element took minutes for --layers 30).
+ */
+const tritsByShape = new Map<string, Int8Array>();
+
+function randomTrits(rows: number, cols: number): Int8Array {
+  const key = `${rows}x${cols}`;
+  let trits = tritsByShape.get(key);
+  if (trits === undefined) {
+    trits = new Int8Array(rows * cols);
+    for (let i = 0; i < trits.length; i++) trits[i] = Math.floor(rnd() * 3) - 1;
+    tritsByShape.set(key, trits);
+  }
+  return trits;
+}
+
 /** A ternary product of random trits and activations (BATCH rows). */
 function ternaryRun(k: Kernels, rows: number, cols: number) {
-  const trits = Int8Array.from({ length: rows * cols }, () => Math.floor(rnd() * 3) - 1);
+  const trits = randomTrits(rows, cols);
   const w = k.alloc(k.ternaryBytes(rows, cols));
   k.packTernary(trits, rows, cols, w);
   const x = k.alloc(BATCH * cols * 4);
-  k.f32(x, BATCH * cols).set(Float32Array.from({ length: BATCH * cols }, () => rnd() * 2 - 1));
+  const xs = k.f32(x, BATCH * cols);
+  for (let i = 0; i < xs.length; i++) xs[i] = rnd() * 2 - 1;
   const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
   k.quantizeRowsI8(x, q, t, s, cols, BATCH);
   const y = k.alloc(BATCH * rows * 4);
