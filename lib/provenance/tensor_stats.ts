@@ -33,8 +33,8 @@ export const EXACT_RMS_ELEMENTS = 1 << 20;
  */
 export const RMS_RELATIVE_TOLERANCE = 1e-8;
 
-/** Bytes per streamed chunk of float values. */
-const STATS_CHUNK_BYTES = 1 << 22;
+/** Bytes per streamed chunk of a tensor's payload (values, or bytes a {@link PayloadCounter} counts). */
+export const STATS_CHUNK_BYTES = 1 << 22;
 
 /** Trit counts of a tensor whose values are all −s, 0 or +s for one s (NaN and ±Infinity are not). */
 export type TritCounts = Pick<TernaryStats, "ternary" | "scale" | "neg" | "zero" | "pos">;
@@ -121,12 +121,7 @@ export async function recomputeStatistics(
   // code) fall through to the values, whose decoder also names the error.
   const counter = PayloadCounter.for(t);
   if (counter) {
-    let at = 0;
-    for await (const bytes of gguf.streamTensor(t, STATS_CHUNK_BYTES)) {
-      counter.add(bytes, at);
-      at += bytes.length;
-    }
-    const counted = counter.result();
+    const counted = await counter.countAll(gguf.streamTensor(t, STATS_CHUNK_BYTES));
     if (counted !== undefined) return counted;
   } else if (codec.ternary) {
     const name = `${gguf.path}: tensor ${t.name}`;
@@ -394,6 +389,27 @@ export class PayloadCounter {
     }
     this.#seen = this.#counted;
     this.#settle();
+  }
+
+  /**
+   * Adds the whole payload, read in order from `chunks` (from its first byte), and
+   * gives {@link PayloadCounter.result}.
+   *
+   * @example
+   * ```ts
+   * import { openGguf } from "../gguf/reader.ts";
+   * const gguf = await openGguf("models/clean/clean-i2_s.gguf");
+   * const t = gguf.tensor("blk.0.attn_q.weight");
+   * await PayloadCounter.for(t)!.countAll(gguf.streamTensor(t, STATS_CHUNK_BYTES));
+   * ```
+   */
+  async countAll(chunks: AsyncIterable<Uint8Array>): Promise<RecomputedStatistics | undefined> {
+    let at = 0;
+    for await (const bytes of chunks) {
+      this.add(bytes, at);
+      at += bytes.length;
+    }
+    return this.result();
   }
 
   /** The statistics, once every counted byte was seen (undefined otherwise). */

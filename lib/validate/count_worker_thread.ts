@@ -17,7 +17,7 @@
 
 import type { GgufTensorInfo } from "../gguf/reader.ts";
 import { RandomAccessFile } from "../io/random_access.ts";
-import { PayloadCounter } from "../provenance/tensor_stats.ts";
+import { PayloadCounter, STATS_CHUNK_BYTES } from "../provenance/tensor_stats.ts";
 import type { SideReply, TensorStatistics } from "./side_worker_thread.ts";
 
 /**
@@ -37,9 +37,6 @@ const scope = self as unknown as {
   postMessage(message: SideReply): void;
 };
 
-/** Reads of a stats chunk: recomputeStatistics' (the counts do not depend on it). */
-const COUNT_CHUNK_BYTES = 1 << 22;
-
 /**
  * The statistics recomputeStatistics gives a tensor that a PayloadCounter
  * counts (the same counter over the same bytes); null for any other, or when
@@ -48,14 +45,9 @@ const COUNT_CHUNK_BYTES = 1 << 22;
 async function counted(file: RandomAccessFile, t: GgufTensorInfo) {
   const counter = PayloadCounter.for(t);
   if (!counter) return null;
-  let at = 0;
-  for await (
-    const bytes of file.stream(t.fileOffset, t.nbytes, COUNT_CHUNK_BYTES, `tensor ${t.name}`)
-  ) {
-    counter.add(bytes, at);
-    at += bytes.length;
-  }
-  return counter.result() ?? null;
+  // The same chunks as GgufFile.streamTensor, from the main thread's offsets.
+  const chunks = file.stream(t.fileOffset, t.nbytes, STATS_CHUNK_BYTES, `tensor ${t.name}`);
+  return await counter.countAll(chunks) ?? null;
 }
 
 /** {@link counted} for each tensor; null for every one when the file cannot be opened. */
