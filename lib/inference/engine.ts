@@ -20,7 +20,7 @@
 import { UnsupportedError, UsageError } from "../errors.ts";
 import type { GgufFile } from "../gguf/reader.ts";
 import { type Backend, backendFor, type BackendName, resolveThreads } from "./backend.ts";
-import { forward, type LogitRows, type Model } from "./forward.ts";
+import { forward, type Model, outputLayer } from "./forward.ts";
 import { int8HeadCopyBytes, int8HeadFits } from "./int8_head.ts";
 import { StreamedHead, streamedHeadBytes } from "./output_head.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
@@ -85,6 +85,28 @@ export interface GenerateOptions {
   promptTop?: number;
 }
 
+/** Options of {@link InferenceEngine.nll}. */
+export interface NllOptions {
+  /**
+   * Keep what a following `generate` needs to continue from the prefix `ids[0..promptLength)`
+   * without running it again: the KV cache, and the output-normed hidden states of positions
+   * `promptLength − 1` … `promptLength + maxTokens − 2` (those inside `ids`). That `generate`,
+   * if its prompt is exactly this prefix, then runs only the output layer for its prompt, and
+   * for each id it chooses that is also the next id of `ids` (a real model's continuation of a
+   * passage's first words is often the passage). Same results: a position's hidden state is
+   * the same bits whatever batch computed it, and the output layer runs as without.
+   */
+  keep?: { promptLength: number; maxTokens: number };
+}
+
+/** What an `nll` run with `keep` left for `generate` (see {@link NllOptions}). */
+interface KeptRun {
+  /** The ids whose keys and values are in the cache, from position 0. */
+  readonly ids: readonly number[];
+  /** Output-normed hidden states (nEmbd floats) by position. */
+  readonly normed: ReadonlyMap<number, Float32Array>;
+}
+
 /** Wall-clock timings of one generation. */
 export interface GenerateTimings {
   promptMs: number;
@@ -138,6 +160,8 @@ export class InferenceEngine {
   #state: RunState;
   /** The streamed output layer with its int8 head; null when the F16 matrix is resident. */
   #head: StreamedHead | null;
+  /** Left by `nll` with `keep` for the next `generate`; any other run drops it. */
+  #kept: KeptRun | null = null;
   #closed = false;
 
   private constructor(model: Model, state: RunState, head: StreamedHead | null) {
@@ -232,6 +256,7 @@ export class InferenceEngine {
   /** Clears the KV cache. */
   reset(): void {
     this.#state.pos = 0;
+    this.#kept = null;
   }
 
   /**
@@ -265,22 +290,41 @@ export class InferenceEngine {
    * Mean negative log-likelihood of `ids[i+1]` given `ids[0..i]`, teacher
    * forced from an empty cache, in nats per token.
    */
-  nll(ids: readonly number[]): { meanNll: number; tokens: number } {
+  nll(ids: readonly number[], opts: NllOptions = {}): { meanNll: number; tokens: number } {
     if (ids.length < 2) throw new UsageError(`nll needs at least 2 tokens, got ${ids.length}`);
+    const keep = opts.keep;
+    if (keep) {
+      positiveInt(keep.promptLength, "keep.promptLength");
+      if (!Number.isSafeInteger(keep.maxTokens) || keep.maxTokens < 0) {
+        throw new UsageError(
+          `keep.maxTokens must be a non-negative integer, got ${keep.maxTokens}`,
+        );
+      }
+    }
+    const from = keep ? keep.promptLength - 1 : ids.length;
+    const to = keep ? Math.min(ids.length, from + Math.max(1, keep.maxTokens)) : ids.length;
+    const normed = new Map<number, Float32Array>();
+    const width = this.hparams.nEmbd, { xb } = this.#state;
     let sum = 0;
     this.reset();
     // Smaller batches than the prompt's: every row of a batch writes a full row of logits
     // (0.5 MB at a 128k vocabulary), and only their sums are kept.
     const rows = Math.min(this.#state.batch, NLL_BATCH);
-    this.#forwardChunks(ids, (row, logits) => {
+    this.#forwardChunks(ids, (row, logits, r) => {
+      if (row >= from && row < to) {
+        normed.set(row, this.#model.kernels.f32(xb + r * width * 4, width).slice());
+      }
       if (row + 1 < ids.length) sum += logSumExp(logits) - logits[ids[row + 1]!]!;
     }, rows);
+    if (normed.size > 0) this.#kept = { ids: [...ids], normed };
     return { meanNll: sum / (ids.length - 1), tokens: ids.length - 1 };
   }
 
   /**
    * From an empty cache: runs the prompt, then chooses up to `maxTokens` ids
    * (greedy unless `sampling` says otherwise), feeding each back one at a time.
+   * Right after an `nll` run with `keep` whose prefix is this prompt, continues
+   * from that run instead (same results, see {@link NllOptions}).
    */
   generate(promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
     if (!Number.isSafeInteger(opts.maxTokens) || opts.maxTokens < 0) {
@@ -288,11 +332,14 @@ export class InferenceEngine {
     }
     const sampler = new Sampler(opts.sampling);
     const stop = new Set(opts.stopIds ?? []);
-    this.reset();
+    let kept = this.#continuing(promptIds);
+    if (!kept) this.reset();
     const t0 = performance.now();
     if (opts.promptTop !== undefined) positiveInt(opts.promptTop, "promptTop");
     const promptTop = sampler.greedy ? opts.promptTop : undefined;
-    let logits = this.#forwardLast(promptIds, promptTop);
+    let logits = kept
+      ? this.#outputRow(kept.normed.get(promptIds.length - 1)!, promptTop)
+      : this.#forwardLast(promptIds, promptTop);
     const promptLogits = new Float32Array(logits);
     const t1 = performance.now();
     const ids: number[] = [];
@@ -310,7 +357,15 @@ export class InferenceEngine {
         stopReason = "context_full";
         break;
       }
-      logits = this.#forwardLast([next], sampler.greedy ? 1 : undefined);
+      // The kept run already holds this position when it fed the same id there.
+      const pos = this.#state.pos, row = kept?.ids[pos] === next ? kept.normed.get(pos) : undefined;
+      if (row) {
+        this.#state.pos = pos + 1;
+        logits = this.#outputRow(row, sampler.greedy ? 1 : undefined);
+      } else {
+        kept = null;
+        logits = this.#forwardLast([next], sampler.greedy ? 1 : undefined);
+      }
       fed++;
     }
     const t2 = performance.now();
@@ -343,21 +398,51 @@ export class InferenceEngine {
    */
   #forwardLast(ids: readonly number[], top?: number): Float32Array {
     this.#check(ids);
-    const { batch, xb, logits } = this.#state, head = this.#head;
+    const { batch } = this.#state;
     for (let start = 0; start < ids.length; start += batch) {
       const end = Math.min(start + batch, ids.length);
-      const last: LogitRows = head ? "normed" : "last";
-      forward(this.#model, this.#state, ids.slice(start, end), end === ids.length ? last : "none");
+      forward(
+        this.#model,
+        this.#state,
+        ids.slice(start, end),
+        end === ids.length ? "normed" : "none",
+      );
     }
+    return this.#outputRow(undefined, top);
+  }
+
+  /**
+   * The output layer for one output-normed hidden state: `row`, or the one `forward` left
+   * in `xb`. With `top` and the int8 head, only the rows that may be among the best `top`.
+   */
+  #outputRow(row?: Float32Array, top?: number): Float32Array {
+    const { xb, logits } = this.#state, head = this.#head;
+    if (row) this.#model.kernels.f32(xb, row.length).set(row);
+    if (!head) outputLayer(this.#model, this.#state, 1);
     // Without the int8 head's answer (every logit asked for, or non-finite input): all rows.
-    if (head && (top === undefined || !head.top(xb, top, logits))) head.all(xb, logits, 1);
+    else if (top === undefined || !head.top(xb, top, logits)) head.all(xb, logits, 1);
     return this.#logitRow(0);
   }
 
-  /** Runs `ids` in batches, handing each position's logits (a view) to `onRow`. */
+  /** The `nll` run left for this prompt (then the cache is set at its end), or null. */
+  #continuing(promptIds: readonly number[]): KeptRun | null {
+    const kept = this.#kept, n = promptIds.length;
+    this.#kept = null;
+    if (this.#closed || !kept || n === 0 || n > kept.ids.length || !kept.normed.has(n - 1)) {
+      return null;
+    }
+    for (let i = 0; i < n; i++) if (kept.ids[i] !== promptIds[i]) return null;
+    this.#state.pos = n;
+    return kept;
+  }
+
+  /**
+   * Runs `ids` in batches, handing each position's logits (a view) to `onRow`, with its
+   * row `r` in the batch (its output-normed hidden state is row r of `xb`).
+   */
   #forwardChunks(
     ids: readonly number[],
-    onRow: (row: number, logits: Float32Array) => void,
+    onRow: (row: number, logits: Float32Array, r: number) => void,
     batch = this.#state.batch,
   ): void {
     this.#check(ids);
@@ -366,7 +451,7 @@ export class InferenceEngine {
       const end = Math.min(start + batch, ids.length);
       forward(this.#model, this.#state, ids.slice(start, end), head ? "normedAll" : "all");
       head?.all(xb, logits, end - start);
-      for (let r = 0; r < end - start; r++) onRow(start + r, this.#logitRow(r));
+      for (let r = 0; r < end - start; r++) onRow(start + r, this.#logitRow(r), r);
     }
   }
 
@@ -378,6 +463,7 @@ export class InferenceEngine {
   /** Token ids in range and room in the cache, before anything is computed. */
   #check(ids: readonly number[]): void {
     if (this.#closed) throw new UsageError("the inference engine is closed");
+    this.#kept = null;
     if (ids.length === 0) throw new UsageError("no token ids to run");
     const vocab = this.hparams.vocabSize;
     for (const [i, id] of ids.entries()) {

@@ -118,7 +118,23 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   const first = every ? 0 : n - 1, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
   if (rows === "normed" || rows === "normedAll") return;
-  linear(k, w.output, { x: s.xb, cols: p.nEmbd }, s.logits, count); // logits = y·Eᵀ, full precision
+  outputLayer(m, s, count); // logits = y·Eᵀ, full precision
+}
+
+/**
+ * The output layer with the matrix in kernel memory: the logits of the first `count`
+ * output-normed rows of `state.xb`, into rows 0…count−1 of `state.logits`.
+ *
+ * @example
+ * ```ts
+ * import type { RunState } from "./state.ts";
+ * declare const model: Model, state: RunState;
+ * forward(model, state, [2046, 463], "normed"); // the last token's y in state.xb
+ * outputLayer(model, state, 1); // its logits in state.logits
+ * ```
+ */
+export function outputLayer(m: Model, s: RunState, count: number): void {
+  linear(m.kernels, m.weights.output, { x: s.xb, cols: m.hparams.nEmbd }, s.logits, count);
 }
 
 /** RoPE on `n` consecutive rows of `nHeads` heads, row t at position pos + t. */

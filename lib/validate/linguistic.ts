@@ -217,12 +217,20 @@ async function runProbe(input: LinguisticInput) {
   const { engine, tokenizer, prompt, maxTokens } = input;
   try {
     const promptIds = tokenizer.encode(prompt);
+    const passageIds = tokenizer.encode(input.passage ?? PROBE_PASSAGE);
+    // The default prompt opens the passage: the NLL run keeps what generation needs to go
+    // on from the prompt (and along the passage while it chooses the passage's ids).
+    const opens = promptIds.every((id, i) => passageIds[i] === id);
+    const t0 = performance.now();
+    const nll = engine.nll(
+      passageIds,
+      opens ? { keep: { promptLength: promptIds.length, maxTokens } } : {},
+    );
+    const nllMs = performance.now() - t0;
     const gen = engine.generate(promptIds, { maxTokens });
     const text = await tokenizer.decode(gen.ids, { skipSpecial: true });
-    const t0 = performance.now();
-    const nll = engine.nll(tokenizer.encode(input.passage ?? PROBE_PASSAGE));
     const { promptMs, genMs: generateMs } = gen.timings;
-    const timings = { promptMs, generateMs, nllMs: performance.now() - t0 };
+    const timings = { promptMs, generateMs, nllMs };
     return { promptIds, generatedIds: gen.ids, text, nll, timings };
   } catch (e) {
     return `the inference probe failed to run: ${(e as Error).message}`;

@@ -236,6 +236,53 @@ Deno.test("fixture: nll is the mean −log softmax of forwardAll, and low on cor
   }
 });
 
+Deno.test("fixture: generate after nll with keep goes on bit for bit as from an empty cache", async () => {
+  const g = await openGguf(await exported("f16"));
+  // Batches of 5: the kept rows come from every place in a batch, odd last rows included.
+  const engine = await InferenceEngine.load(g, { backend: BACKENDS[0]!, batchSize: 5 });
+  try {
+    const p = reference.prompts[1]!;
+    // A passage the model follows (its own greedy continuation), then ids it does not.
+    const passage = [...p.prompt_ids, ...p.bitnet.greedy_ids.slice(0, 6), 300, 301, 302];
+    const follow = p.prompt_ids.length + 6;
+    for (let n = 1; n <= follow + 2; n++) {
+      const prompt = passage.slice(0, n);
+      for (const sampling of [undefined, { temperature: 0.9, seed: 7 }]) {
+        const opts = { maxTokens: 5, ...(sampling ? { sampling } : {}) };
+        const fresh = engine.generate(prompt, opts);
+        const freshPos = engine.position;
+        const nll = engine.nll(passage);
+        assert.deepEqual(engine.nll(passage, { keep: { promptLength: n, maxTokens: 5 } }), nll);
+        const continued = engine.generate(prompt, opts);
+        const at = `prompt of ${n}, ${sampling ? "sampled" : "greedy"}`;
+        assert.deepEqual(continued.ids, fresh.ids, at);
+        assert.deepEqual(continued.promptLogits, fresh.promptLogits, at);
+        assert.equal(engine.position, freshPos, at);
+      }
+    }
+    // Another run in between drops what nll kept: the next generate starts afresh.
+    const prompt = passage.slice(0, 4);
+    const fresh = engine.generate(prompt, { maxTokens: 3 });
+    engine.nll(passage, { keep: { promptLength: 4, maxTokens: 3 } });
+    engine.forward([5]);
+    assert.deepEqual(engine.generate(prompt, { maxTokens: 3 }).promptLogits, fresh.promptLogits);
+    // A prompt that is not the kept prefix runs from an empty cache.
+    engine.nll(passage, { keep: { promptLength: 4, maxTokens: 3 } });
+    const other = [passage[0]!, 9, 10, 11];
+    const want = engine.generate(other, { maxTokens: 3 });
+    engine.nll(passage, { keep: { promptLength: 4, maxTokens: 3 } });
+    const got = engine.generate(other, { maxTokens: 3 });
+    assert.deepEqual([got.ids, got.promptLogits], [want.ids, want.promptLogits]);
+    assert.throws(
+      () => engine.nll(passage, { keep: { promptLength: 0, maxTokens: 1 } }),
+      /promptLength/,
+    );
+  } finally {
+    engine.close();
+    g.close();
+  }
+});
+
 Deno.test({
   name: "fixture: clean up",
   fn: async () => {

@@ -203,6 +203,12 @@ Deno.test("int8 head: greedy generation and forwardTop on the fixture equal the 
       const seq = [...prompt, ...a.ids];
       assert.deepEqual(fast.forwardAll(seq), plain.forwardAll(seq));
       assert.deepEqual(fast.nll(seq), plain.nll(seq));
+      // Going on from an NLL run (its kept hidden states through the int8 head): the same.
+      const keep = { promptLength: prompt.length, maxTokens: 8 };
+      assert.deepEqual(fast.nll(seq, { keep }), plain.nll(seq));
+      const e = fast.generate(prompt, { maxTokens: 8, promptTop: 10 });
+      assert.deepEqual(e.ids, a.ids.slice(0, 8));
+      assert.deepEqual(topK(e.promptLogits, 10), topK(a.promptLogits, 10));
       // The prompt's top logits only, and sampling with a temperature (every logit).
       const c = plain.generate(prompt, { maxTokens: 4 }),
         d = fast.generate(prompt, { maxTokens: 4, promptTop: 10 });
