@@ -112,7 +112,10 @@ export interface GenerateTimings {
   promptMs: number;
   genMs: number;
   promptTokensPerSec: number;
-  /** Tokens run through the model during generation, per second. */
+  /**
+   * Ids fed back during generation per second (run through the model, or taken from a kept
+   * `nll` run: see {@link NllOptions}).
+   */
   genTokensPerSec: number;
 }
 
@@ -295,11 +298,7 @@ export class InferenceEngine {
     const keep = opts.keep;
     if (keep) {
       positiveInt(keep.promptLength, "keep.promptLength");
-      if (!Number.isSafeInteger(keep.maxTokens) || keep.maxTokens < 0) {
-        throw new UsageError(
-          `keep.maxTokens must be a non-negative integer, got ${keep.maxTokens}`,
-        );
-      }
+      nonNegativeInt(keep.maxTokens, "keep.maxTokens");
     }
     const from = keep ? keep.promptLength - 1 : ids.length;
     const to = keep ? Math.min(ids.length, from + Math.max(1, keep.maxTokens)) : ids.length;
@@ -327,9 +326,7 @@ export class InferenceEngine {
    * from that run instead (same results, see {@link NllOptions}).
    */
   generate(promptIds: readonly number[], opts: GenerateOptions): GenerateResult {
-    if (!Number.isSafeInteger(opts.maxTokens) || opts.maxTokens < 0) {
-      throw new UsageError(`maxTokens must be a non-negative integer, got ${opts.maxTokens}`);
-    }
+    nonNegativeInt(opts.maxTokens, "maxTokens");
     const sampler = new Sampler(opts.sampling);
     const stop = new Set(opts.stopIds ?? []);
     let kept = this.#continuing(promptIds);
@@ -565,6 +562,13 @@ function checkWidths(hp: ModelHparams, backend: Backend, path: string): void {
 function positiveInt(v: number, what: string): number {
   if (!Number.isSafeInteger(v) || v < 1) {
     throw new UsageError(`${what} must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+function nonNegativeInt(v: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new UsageError(`${what} must be a non-negative integer, got ${v}`);
   }
   return v;
 }

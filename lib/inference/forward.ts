@@ -16,7 +16,7 @@
  * import { forward, type Model } from "./forward.ts";
  * import type { RunState } from "./state.ts";
  * declare const model: Model, state: RunState;
- * forward(model, state, [2046, 463, 275], "last"); // logits of the last token in state.logits
+ * forward(model, state, [2046, 463, 275], "all"); // logits of the three tokens in state.logits
  * ```
  * @module
  */
@@ -40,19 +40,19 @@ export interface Model {
 }
 
 /**
- * Which positions of the batch get logits ("none" for a prompt batch that is not the last;
- * "normed": no logits, the last token's output-normed hidden state left in `state.xb` for
- * a caller that runs the output layer itself, e.g. the exact int8 head; "normedAll": the same
- * for every token of the batch, rows 0…n−1 of `state.xb`).
+ * What the batch leaves for the output layer: "all", the logits of every token (rows 0…n−1
+ * of `state.logits`); "none", nothing (a prompt batch that is not the last); "normed", the
+ * last token's output-normed hidden state in row 0 of `state.xb`, for a caller that runs the
+ * output layer itself ({@link outputLayer}, or the exact int8 head); "normedAll", the same for
+ * every token of the batch, rows 0…n−1 of `state.xb`.
  */
-export type LogitRows = "last" | "all" | "none" | "normed" | "normedAll";
+export type LogitRows = "all" | "none" | "normed" | "normedAll";
 
 /**
  * Runs `tokens` at positions `state.pos`… through the model, appends their
- * keys and values to the cache and advances `state.pos`. Writes the logits of
- * the last token (`"last"`: row 0 of `state.logits`), of every token
- * (`"all"`: rows 0…n−1) or none. The caller checks that the batch and the
- * cache have room and that the ids are in the vocabulary.
+ * keys and values to the cache and advances `state.pos`, leaving what `rows`
+ * says for the output layer. The caller checks that the batch and the cache
+ * have room and that the ids are in the vocabulary.
  *
  * @example
  * ```ts
@@ -114,11 +114,9 @@ export function forward(m: Model, s: RunState, tokens: readonly number[], rows: 
   }
   s.pos = pos + n;
   if (rows === "none") return;
-  const every = rows === "all" || rows === "normedAll";
-  const first = every ? 0 : n - 1, count = n - first;
+  const first = rows === "normed" ? n - 1 : 0, count = n - first;
   k.rmsnorm(s.x + first * p.nEmbd * 4, w.outputNorm, s.xb, p.nEmbd, count, eps); // y = rms(h, output_norm)
-  if (rows === "normed" || rows === "normedAll") return;
-  outputLayer(m, s, count); // logits = y·Eᵀ, full precision
+  if (rows === "all") outputLayer(m, s, count); // logits = y·Eᵀ, full precision
 }
 
 /**
