@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
 import { mulberry32 } from "../lib/inference/sampler.ts";
+import { LAYER_2B, RandomTrits, ternaryProduct } from "./_ternary_products.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,15 +33,6 @@ const BATCHES = values.batch.split(",").map(Number);
 const ROUNDS = Number(values.rounds);
 const SHAPES = values.shapes.split(",").map((s) => s.split("x").map(Number) as [number, number]);
 const LAYERS = Number(values.layers);
-const LAYER: [number, number][] = [
-  [2560, 2560],
-  [640, 2560],
-  [640, 2560],
-  [2560, 2560],
-  [6912, 2560],
-  [6912, 2560],
-  [2560, 6912],
-];
 
 const dir = await Deno.makeTempDir({ prefix: "native-ternary-" });
 try {
@@ -77,7 +69,7 @@ try {
     if (LAYERS > 0) {
       entries.push({
         label: `${LAYERS} layers x 7 products`,
-        products: Array.from({ length: LAYERS }, () => LAYER).flat(),
+        products: Array.from({ length: LAYERS }, () => LAYER_2B).flat(),
       });
     }
     for (const { label, products } of entries) {
@@ -86,38 +78,27 @@ try {
       const k = await createWasmKernels({ bytes, threads: 1, simd: "relaxed" });
       try {
         const rnd = mulberry32(batch + products.length);
-        const tritsOf = new Map<string, Int8Array>();
+        const trits = new RandomTrits(rnd);
         const ptr = (p: number, n: number) => Deno.UnsafePointer.of(k.u8(p, n));
         const runs = products.map(([rows, cols]) => {
-          let trits = tritsOf.get(`${rows}x${cols}`);
-          if (!trits) {
-            trits = new Int8Array(rows * cols);
-            for (let i = 0; i < trits.length; i++) trits[i] = Math.floor(rnd() * 3) - 1;
-            tritsOf.set(`${rows}x${cols}`, trits);
-          }
-          const w = k.alloc(k.ternaryBytes(rows, cols));
-          k.packTernary(trits, rows, cols, w);
-          const x = k.alloc(batch * cols * 4), xs = k.f32(x, batch * cols);
-          for (let i = 0; i < xs.length; i++) xs[i] = rnd() * 2 - 1;
-          const q = k.alloc(batch * cols), t = k.alloc(batch * 4), s = k.alloc(batch * 4);
-          k.quantizeRowsI8(x, q, t, s, cols, batch);
-          const yw = k.alloc(batch * rows * 4), yn = k.alloc(batch * rows * 4);
+          const p = ternaryProduct(k, trits, rnd, rows, cols, batch);
+          const yn = k.alloc(batch * rows * 4);
           const args = [
-            ptr(w, k.ternaryBytes(rows, cols)),
-            0.5,
-            ptr(q, batch * cols),
-            ptr(t, batch * 4),
-            ptr(s, batch * 4),
+            ptr(p.w, k.ternaryBytes(rows, cols)),
+            p.wScale,
+            ptr(p.q, batch * cols),
+            ptr(p.t, batch * 4),
+            ptr(p.sum, batch * 4),
             ptr(yn, batch * rows * 4),
             rows,
             cols,
             batch,
           ] as const;
           return {
-            wasm: () => k.matmulTernary(w, 0.5, q, t, s, yw, rows, cols, batch),
+            wasm: p.run,
             native: () => native.symbols.ternary_matmul(...args),
             same: () => {
-              const a = new Uint32Array(k.f32(yw, batch * rows).slice().buffer);
+              const a = new Uint32Array(p.out().buffer);
               const b = new Uint32Array(k.f32(yn, batch * rows).slice().buffer);
               return a.every((v, i) => v === b[i]);
             },

@@ -24,6 +24,7 @@ import { assembleKernels } from "../lib/inference/kernels/assemble.ts";
 import { createWasmKernels } from "../lib/inference/kernels/wasm.ts";
 import { int8HeadCopyBytes } from "../lib/inference/int8_head.ts";
 import { mulberry32 } from "../lib/inference/sampler.ts";
+import { LAYER_2B, RandomTrits, ternaryProduct } from "./_ternary_products.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -45,19 +46,10 @@ const SHAPES = (values.shapes ?? (OP === "score" ? "32768x2560" : "2560x2560,691
   .split(",").map((s) => s.split("x").map(Number) as [number, number]);
 /**
  * With --layers N (ternary): one more entry running the 7 products of N 2B layers in a row
- * (q, k, v, o 2560 x 2560; gate, up 6912 x 2560; down 2560 x 6912), each matrix its own
- * memory, so that the weights stream from DRAM as in a generated token.
+ * (LAYER_2B), each matrix its own memory, so that the weights stream from DRAM as in a
+ * generated token.
  */
 const LAYERS = OP === "ternary" ? Number(values.layers) : 0;
-const LAYER: [number, number][] = [
-  [2560, 2560],
-  [2560, 2560],
-  [2560, 2560],
-  [2560, 2560],
-  [6912, 2560],
-  [6912, 2560],
-  [2560, 6912],
-];
 /** Bytes of weights a product reads per element. */
 const BYTES_PER_WEIGHT = OP === "score" ? 1 : 0.25;
 const WAT = "lib/inference/kernels/kernels.wat";
@@ -81,62 +73,29 @@ interface Entry {
 
 /** One side's kernels with every entry's weights and activations in place. */
 async function side(module: WebAssembly.Module, threads: number) {
-  const all = [...SHAPES, ...Array.from({ length: LAYERS }, () => LAYER).flat()];
+  const all = [...SHAPES, ...Array.from({ length: LAYERS }, () => LAYER_2B).flat()];
   let bytes = 1 << 22;
   for (const [r, c] of all) bytes += r * c * BYTES_PER_WEIGHT + 4 * BATCH * (r + c) * 2 + 64;
   const k: Kernels = await createWasmKernels({ bytes, threads, simd: "relaxed", module });
   rnd = mulberry32(SEED); // both sides get the same data
-  tritsByShape.clear();
+  const trits = new RandomTrits(rnd);
   const make = (rows: number, cols: number) =>
-    OP === "score" ? scoreRun(k, rows, cols) : ternaryRun(k, rows, cols);
+    OP === "score" ? scoreRun(k, rows, cols) : ternaryProduct(k, trits, rnd, rows, cols, BATCH);
   const entries: Entry[] = SHAPES.map(([rows, cols]) => ({
     label: `${rows} x ${cols}`,
     bytes: rows * cols * BYTES_PER_WEIGHT,
     ...make(rows, cols),
   }));
   if (LAYERS > 0) {
-    const runs = Array.from({ length: LAYERS }, () => LAYER.map(([r, c]) => make(r, c))).flat();
+    const runs = Array.from({ length: LAYERS }, () => LAYER_2B.map(([r, c]) => make(r, c))).flat();
     entries.push({
       label: `${LAYERS} layers x 7 products`,
-      bytes: LAYERS * LAYER.reduce((a, [r, c]) => a + r * c * BYTES_PER_WEIGHT, 0),
+      bytes: LAYERS * LAYER_2B.reduce((a, [r, c]) => a + r * c * BYTES_PER_WEIGHT, 0),
       run: () => runs.forEach((p) => p.run()),
       out: () => runs[runs.length - 1]!.out(),
     });
   }
   return { k, entries };
-}
-
-/**
- * Random trits per shape, drawn once per side: a layer's matrices of one shape share their
- * values but not their memory, which is what streaming from DRAM needs (drawing 70 M trits a
- * layer with a callback per element took minutes for --layers 30).
- */
-const tritsByShape = new Map<string, Int8Array>();
-
-function randomTrits(rows: number, cols: number): Int8Array {
-  const key = `${rows}x${cols}`;
-  let trits = tritsByShape.get(key);
-  if (trits === undefined) {
-    trits = new Int8Array(rows * cols);
-    for (let i = 0; i < trits.length; i++) trits[i] = Math.floor(rnd() * 3) - 1;
-    tritsByShape.set(key, trits);
-  }
-  return trits;
-}
-
-/** A ternary product of random trits and activations (BATCH rows). */
-function ternaryRun(k: Kernels, rows: number, cols: number) {
-  const trits = randomTrits(rows, cols);
-  const w = k.alloc(k.ternaryBytes(rows, cols));
-  k.packTernary(trits, rows, cols, w);
-  const x = k.alloc(BATCH * cols * 4);
-  const xs = k.f32(x, BATCH * cols);
-  for (let i = 0; i < xs.length; i++) xs[i] = rnd() * 2 - 1;
-  const q = k.alloc(BATCH * cols), t = k.alloc(BATCH * 4), s = k.alloc(BATCH * 4);
-  k.quantizeRowsI8(x, q, t, s, cols, BATCH);
-  const y = k.alloc(BATCH * rows * 4);
-  const run = () => k.matmulTernary(w, 0.5, q, t, s, y, rows, cols, BATCH);
-  return { run, out: () => new Uint8Array(k.f32(y, BATCH * rows).slice().buffer) };
 }
 
 /**
