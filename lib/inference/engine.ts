@@ -46,6 +46,12 @@ export interface EngineOptions {
   threads?: number;
   /** Compute backend; default wasm (SIMD + worker threads); "reference" is plain TypeScript. */
   backend?: BackendName;
+  /**
+   * A native kernel library (kernels/native.ts; the tasks pass BITNET_NATIVE_KERNELS) for
+   * the ternary products and the int8 head's screening: the same results, faster; wasm
+   * backend only, and the process needs `--allow-ffi` for that file.
+   */
+  nativeKernels?: string;
   /** KV cache positions; default the model's context length. */
   maxContext?: number;
   /** Prompt tokens per forward batch (matrix × matrix); default 64. */
@@ -215,7 +221,7 @@ export class InferenceEngine {
           `${backend.name} backend's ${gib(backend.maxBytes)}: lower maxContext (--max-context)`,
       );
     }
-    const kernels: Kernels = await backend.create(bytes, threads);
+    const kernels: Kernels = await backend.create(bytes, threads, opts.nativeKernels);
     let head: StreamedHead | null = null;
     try {
       const { transformNorm, observe } = opts, notResident = streamed?.name;

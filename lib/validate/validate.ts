@@ -173,6 +173,7 @@ function newRun(opts: ValidateOptions) {
     engine: {
       ...(threads !== null ? { threads } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(env.nativeKernels !== null ? { nativeKernels: env.nativeKernels } : {}),
     },
     started: performance.now(),
     /** The runtime corrections the engine applies to the norms (triage only), or null. */

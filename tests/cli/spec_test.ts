@@ -271,7 +271,7 @@ Deno.test("deno.json: every model-* task runs the launcher with its own name and
   for (const name of launched) {
     assert.equal(
       tasks[name]!.command,
-      `deno run --frozen --allow-read --allow-env=INIT_CWD --allow-run=deno lib/cli/launch.ts ${name}`,
+      `deno run --frozen --allow-read --allow-env=INIT_CWD,BITNET_NATIVE_KERNELS --allow-run=deno lib/cli/launch.ts ${name}`,
     );
     assert.equal(tasks[name]!.description, TASK_SPECS[name]!.summary, name);
   }
