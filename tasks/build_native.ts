@@ -18,7 +18,8 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { UsageError } from "../lib/errors.ts";
 import { reportFailure } from "../lib/cli/failure.ts";
-import { buildNativeKernels } from "../lib/inference/kernels/native.ts";
+import { repositoryPath } from "../lib/cli/paths.ts";
+import { buildNativeKernels, NATIVE_SOURCE } from "../lib/inference/kernels/native.ts";
 
 const USAGE = "usage: deno task build:native FILE [--cc CC]";
 
@@ -42,7 +43,7 @@ if (import.meta.main) {
     if (positionals.length !== 1) throw new UsageError(`build:native: one FILE needed; ${USAGE}`);
     // deno task runs in the checkout; a relative FILE is relative to the user's folder.
     const out = resolve(Deno.env.get("INIT_CWD") || Deno.cwd(), positionals[0]!);
-    await buildNativeKernels(out, values.cc);
+    await buildNativeKernels(repositoryPath(NATIVE_SOURCE), out, values.cc);
     console.log(`built ${out}: BITNET_NATIVE_KERNELS=${out} turns it on`);
   } catch (e) {
     Deno.exit(reportFailure(e));

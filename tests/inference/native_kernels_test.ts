@@ -14,7 +14,11 @@ import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
 import type { Kernels, TernaryProduct } from "../../lib/inference/kernels/api.ts";
-import { buildNativeKernels, openNativeKernels } from "../../lib/inference/kernels/native.ts";
+import {
+  buildNativeKernels,
+  NATIVE_SOURCE,
+  openNativeKernels,
+} from "../../lib/inference/kernels/native.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
@@ -38,7 +42,7 @@ async function findCompiler(): Promise<string | null> {
 const cc = Deno.build.arch === "x86_64" ? await findCompiler() : null;
 const required = Deno.env.get("CLEAN_GGUF_REQUIRE_NATIVE") === "1";
 const lib = join(tmp, "libclean_gguf_native.so");
-if (cc !== null) await buildNativeKernels(lib, cc);
+if (cc !== null) await buildNativeKernels(NATIVE_SOURCE, lib, cc);
 else if (required) throw new Error("CLEAN_GGUF_REQUIRE_NATIVE=1 but no x86-64 C compiler on PATH");
 const ignore = cc === null;
 
@@ -297,10 +301,17 @@ Deno.test({
   name: "build:native: no folder is an OutputError, no compiler a UsageError, nothing left behind",
   ignore,
   fn: async () => {
-    await assert.rejects(buildNativeKernels(join(tmp, "no", "lib.so"), cc!), OutputError);
+    await assert.rejects(
+      buildNativeKernels(NATIVE_SOURCE, join(tmp, "no", "lib.so"), cc!),
+      OutputError,
+    );
+    await assert.rejects(buildNativeKernels("no/such.c", join(tmp, "lib.so"), cc!), InputError);
     const dir = join(tmp, "empty");
     await Deno.mkdir(dir);
-    await assert.rejects(buildNativeKernels(join(dir, "lib.so"), "no-such-cc-here"), UsageError);
+    await assert.rejects(
+      buildNativeKernels(NATIVE_SOURCE, join(dir, "lib.so"), "no-such-cc-here"),
+      UsageError,
+    );
     assert.deepEqual([...Deno.readDirSync(dir)], []);
   },
 });

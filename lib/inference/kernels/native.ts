@@ -23,7 +23,6 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { InputError, OutputError, UnsupportedError, UsageError } from "../../errors.ts";
 import { tempNameFor } from "../../io/atomic.ts";
 import type { KernelExports } from "./wasm_module.ts";
@@ -31,8 +30,8 @@ import type { KernelExports } from "./wasm_module.ts";
 /** The library's ABI version (`cg_abi()`); kernels_avx2.c's CG_ABI. */
 export const NATIVE_ABI = 1;
 
-/** The C source, beside this module. */
-export const NATIVE_SOURCE: URL = new URL("./native/kernels_avx2.c", import.meta.url);
+/** The C source, from the root of a checkout (tasks/build_native.ts finds the checkout). */
+export const NATIVE_SOURCE = "lib/inference/kernels/native/kernels_avx2.c";
 
 const SYMBOLS = {
   cg_abi: { parameters: [], result: "u32" },
@@ -154,29 +153,32 @@ export function nativeBuildCommand(cc: string, source: string, out: string): str
 }
 
 /**
- * Builds the library into `out` with the C compiler `cc` (a temporary name in `out`'s
- * folder, renamed into place once the compiler succeeded: never a half-written library
- * at `out`). Needs the checkout's source ({@link NATIVE_SOURCE} as a file). Throws a
+ * Builds the library into `out` from `source` (the path of {@link NATIVE_SOURCE} in a
+ * checkout) with the C compiler `cc` (a temporary name in `out`'s folder, renamed into
+ * place once the compiler succeeded: never a half-written library at `out`). Throws a
  * {@link UsageError} when the compiler cannot start, an {@link UnsupportedError} with
  * its output when it fails (not x86-64, say), an {@link OutputError} when `out`'s folder
  * cannot be written.
  *
  * @example
  * ```ts
- * import { buildNativeKernels } from "./native.ts";
- * await buildNativeKernels("/opt/clean-gguf/libclean_gguf_native.so");
+ * import { buildNativeKernels, NATIVE_SOURCE } from "./native.ts";
+ * await buildNativeKernels(NATIVE_SOURCE, "/opt/clean-gguf/libclean_gguf_native.so");
  * ```
  */
-export async function buildNativeKernels(out: string, cc = "cc"): Promise<void> {
-  if (NATIVE_SOURCE.protocol !== "file:") {
-    throw new UsageError(`build:native needs a checkout: ${NATIVE_SOURCE.href} is not a file`);
-  }
+export async function buildNativeKernels(
+  source: string,
+  out: string,
+  cc = "cc",
+): Promise<void> {
+  const isFile = await Deno.stat(source).then((s) => s.isFile, () => false);
+  if (!isFile) throw new InputError(`build:native: no source file ${source} (a checkout has it)`);
   const target = resolve(out);
   const folder = dirname(target);
   const isFolder = await Deno.stat(folder).then((s) => s.isDirectory, () => false);
   if (!isFolder) throw new OutputError(`build:native: cannot write ${target}: no folder ${folder}`);
   const temp = join(folder, tempNameFor(basename(target)));
-  const [cmd, ...args] = nativeBuildCommand(cc, fileURLToPath(NATIVE_SOURCE), temp);
+  const [cmd, ...args] = nativeBuildCommand(cc, source, temp);
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cmd!, { args, stdout: "piped", stderr: "piped" }).output();
