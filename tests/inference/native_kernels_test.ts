@@ -224,6 +224,51 @@ Deno.test({
 });
 
 Deno.test({
+  name: "native: F16 products are the same bits as the relaxed WebAssembly tiles",
+  ignore,
+  fn: async () => {
+    // Rows no multiple of 4 (the last group repeats its last row); batches that take the
+    // two-pair pass, one pair, the odd last row, and the prepared (decoded) path from 4 on.
+    const BATCHES = [1, 2, 3, 4, 5, 6, 7, 9, 32];
+    for (const [rows, cols] of [[4103, 2560], [13, 48], [6, 16], [9, 1040]] as const) {
+      const rnd = mulberry32(rows * 7 + cols * 3);
+      // Every finite f16 pattern can occur (subnormals and ±0 included; no inf/NaN).
+      const bits = Uint16Array.from({ length: rows * cols }, () => {
+        const h = Math.floor(rnd() * 0x10000);
+        return (h & 0x7c00) === 0x7c00 ? h & 0xfbff : h;
+      });
+      const bytes = rows * cols * 2 + BATCHES.length * 32 * (cols + rows) * 4 + MB;
+      const native = await createWasmKernels({ bytes, threads: 2, simd: "relaxed", native: lib });
+      const wasm = await createWasmKernels({ bytes, threads: 2, simd: "relaxed" });
+      try {
+        const weights = (k: Kernels) => {
+          const w = k.alloc(rows * cols * 2);
+          k.u16(w, rows * cols).set(bits);
+          return w;
+        };
+        const wn = weights(native), ww = weights(wasm);
+        for (const batch of BATCHES) {
+          const x = Float32Array.from({ length: batch * cols }, () => (rnd() * 2 - 1) * 4);
+          const product = (k: Kernels, w: number) => {
+            const px = k.alloc(batch * cols * 4), y = k.alloc(batch * rows * 4);
+            k.f32(px, batch * cols).set(x);
+            k.f32(y, batch * rows).fill(NaN);
+            k.matmulF16(w, px, y, rows, cols, batch);
+            return k.f32(y, batch * rows).slice();
+          };
+          const want = product(wasm, ww), got = product(native, wn);
+          assert.ok(want.every(Number.isFinite), `${rows} x ${cols}, batch ${batch}: wasm`);
+          assertSameBits(got, want, `${rows} x ${cols}, batch ${batch}`);
+        }
+      } finally {
+        native.close();
+        wasm.close();
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "native: the fixture's logits, greedy ids and NLL are the same bits as without it",
   ignore,
   fn: async () => {

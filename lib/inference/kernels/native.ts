@@ -28,7 +28,7 @@ import { tempNameFor } from "../../io/atomic.ts";
 import type { KernelExports } from "./wasm_module.ts";
 
 /** The library's ABI version (`cg_abi()`); kernels_avx2.c's CG_ABI. */
-export const NATIVE_ABI = 1;
+export const NATIVE_ABI = 2;
 
 /** The C source, from the root of a checkout (tasks/build_native.ts finds the checkout). */
 export const NATIVE_SOURCE = "lib/inference/kernels/native/kernels_avx2.c";
@@ -55,6 +55,14 @@ const SYMBOLS = {
   },
   cg_score_rows_i8: {
     parameters: ["buffer", "u32", "u32", "u32", "i32", "i32"],
+    result: "void",
+  },
+  cg_matmul_f16: {
+    parameters: ["buffer", "u32", "u32", "u32", "i32", "i32", "i32", "i32", "i32"],
+    result: "i32",
+  },
+  cg_matmul_f16_prepared: {
+    parameters: ["buffer", "u32", "u32", "u32", "i32", "i32", "i32", "i32", "i32"],
     result: "void",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -109,31 +117,60 @@ export function openNativeKernels(path: string): NativeKernels {
 
 /**
  * The kernel module's exports with `matmul_ternary` and `score_rows_i8` run by `lib` on
- * `memory` (same arguments, same results; the decode scratch arguments are unused).
+ * `memory` (same arguments, same results; the decode scratch arguments are unused), and
+ * with `fusedF16` (the relaxed-SIMD variant, whose f16 tiles multiply-add with one
+ * rounding, as the library does) `matmul_f16` and `matmul_f16_decoded` too.
  *
  * @example
  * ```ts
  * import { openNativeKernels, withNativeKernels } from "./native.ts";
  * import type { KernelExports } from "./wasm_module.ts";
  * declare const exports: KernelExports, memory: WebAssembly.Memory;
- * const k = withNativeKernels(exports, memory, openNativeKernels("./libclean_gguf_native.so"));
+ * const lib = openNativeKernels("./libclean_gguf_native.so");
+ * const k = withNativeKernels(exports, memory, lib, true);
  * ```
  */
 export function withNativeKernels(
   exports: KernelExports,
   memory: WebAssembly.Memory,
   lib: NativeKernels,
+  fusedF16: boolean,
 ): KernelExports {
   // The whole memory as a "buffer" argument: its first byte, which needs no pointer
   // permission beyond the library's own (Deno.UnsafePointer.of would need --allow-ffi).
   const base = new Uint8Array(memory.buffer);
-  const { cg_matmul_ternary: ternary, cg_score_rows_i8: score } = lib.symbols;
+  const s = lib.symbols;
   // Pointers above 2 GiB arrive as negative i32 (control.ts): the library takes them as u32.
-  return {
+  const native: KernelExports = {
     ...exports,
     matmul_ternary: (w, ws, q, t, sum, y, rows, cols, batch, r0, r1) =>
-      ternary(base, w >>> 0, ws, q >>> 0, t >>> 0, sum >>> 0, y >>> 0, rows, cols, batch, r0, r1),
-    score_rows_i8: (w, x, y, rows, cols) => score(base, w >>> 0, x >>> 0, y >>> 0, rows, cols),
+      s.cg_matmul_ternary(
+        base,
+        w >>> 0,
+        ws,
+        q >>> 0,
+        t >>> 0,
+        sum >>> 0,
+        y >>> 0,
+        rows,
+        cols,
+        batch,
+        r0,
+        r1,
+      ),
+    score_rows_i8: (w, x, y, rows, cols) =>
+      s.cg_score_rows_i8(base, w >>> 0, x >>> 0, y >>> 0, rows, cols),
+  };
+  if (!fusedF16) return native;
+  return {
+    ...native,
+    matmul_f16: (w, x, y, rows, cols, batch, r0, r1) => {
+      if (s.cg_matmul_f16(base, w >>> 0, x >>> 0, y >>> 0, rows, cols, batch, r0, r1) !== 0) {
+        throw new RangeError(`native matmul_f16: no memory for ${batch} x ${cols} activations`);
+      }
+    },
+    matmul_f16_decoded: (w, x, y, rows, cols, batch, r0, r1) =>
+      s.cg_matmul_f16_prepared(base, w >>> 0, x >>> 0, y >>> 0, rows, cols, batch, r0, r1),
   };
 }
 

@@ -358,10 +358,16 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
   const native = opts.native === undefined ? undefined : openNativeKernels(opts.native);
   try {
     const wasmExports = instance.exports as unknown as KernelExports;
-    const exports = native ? withNativeKernels(wasmExports, memory, native) : wasmExports;
+    const fusedF16 = variant === "relaxed";
+    const exports = native ? withNativeKernels(wasmExports, memory, native, fusedF16) : wasmExports;
     const control = controlOf(memory);
     setDecodeScratch(control, RESERVED_BYTES + PREPARED_X_BYTES);
-    const start = { module, memory, spinMicros, ...(opts.native ? { native: opts.native } : {}) };
+    const start = {
+      module,
+      memory,
+      spinMicros,
+      ...(opts.native ? { native: { path: opts.native, fusedF16 } } : {}),
+    };
     const workers = await startWorkers(start, threads - 1);
     const name = variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd";
     return wasmKernels(

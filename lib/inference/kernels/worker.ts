@@ -22,7 +22,7 @@ export interface WorkerStart {
   index: number;
   spinMicros: number;
   /** The native kernel library the calling thread uses (native.ts), if any. */
-  native?: string;
+  native?: { path: string; fusedF16: boolean };
 }
 
 const scope = self as unknown as {
@@ -39,7 +39,8 @@ scope.onmessage = (e: MessageEvent<WorkerStart>) => {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     kernels = instance.exports as unknown as KernelExports;
     if (native !== undefined) {
-      kernels = withNativeKernels(kernels, memory, openNativeKernels(native));
+      const lib = openNativeKernels(native.path);
+      kernels = withNativeKernels(kernels, memory, lib, native.fusedF16);
     }
   } catch (error) {
     scope.postMessage({ error: String(error) });

@@ -11,6 +11,8 @@
  *                   code = trit + 1 of column 64j + 16k + n.
  *   score_rows_i8   exact int32 dots of the int8 head's copy (4 rows interleaved per
  *                   16 columns) with an int8 activation within ±127.
+ *   matmul_f16      the F16 output layer (and any F16 matrix): float sums in the exact
+ *                   order of the WebAssembly f16 tiles, lane for lane (below).
  *
  * Integer sums are exact whatever their order, and the one float step is written as in
  * the WebAssembly kernel (divide in f64, multiply in f64, round once to f32; no
@@ -23,18 +25,19 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* Bumped whenever a signature or a layout changes; the loader checks it. */
-#define CG_ABI 1
+#define CG_ABI 2
 
 uint32_t cg_abi(void) { return CG_ABI; }
 
 int32_t cg_cpu_ok(void) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") ? 1 : 0;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
 }
 
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 __attribute__((target("avx2,fma")))
 /* One token reads each weight once, from DRAM: a prefetch this far ahead keeps more lines in
  * flight than the hardware prefetcher alone (30 2B layers, one thread: 1.2-1.3x the
  * WebAssembly kernel without it, 1.5-1.7x with it). Prefetches never fault. */
@@ -208,4 +211,152 @@ AVX2 void cg_score_rows_i8(uint8_t *m, uint32_t w, uint32_t x, uint32_t y, int32
     const int32_t n = rows - r < 4 ? rows - r : 4;
     for (int32_t i = 0; i < n; i++) ys[r + i] = s[i];
   }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * F16 weights. The WebAssembly tiles (kernels.wat, $f16_4x1, $f16_4x2 and their decoded
+ * twins) compute, per weight row and activation row, with 4-lane f32 vectors over each
+ * 8 columns (lane i: columns 2i and 2i + 1 of the 8):
+ *   w_even, w_odd  the f16 bits moved into f32 bits (sign | (h & 0x7fff) << 13: the value
+ *                  times 2^-112, exactly), x_even, x_odd the activations times 2^64;
+ *   a pair of activation rows (each row of the pair alike):
+ *                  acc = fma(x_even, w_even, fma(x_odd, w_odd, acc)),  result hsum(acc);
+ *   a last odd activation row:
+ *                  a = fma(x_even, w_even, a), e = fma(x_odd, w_odd, e), result hsum(a + e);
+ *   hsum(v) = (v0 + v1) + (v2 + v3), times 2^48.
+ * (f32x4.relaxed_madd is one fused multiply-add on x86 CPUs with FMA, which the loader
+ * requires; the WebAssembly variant without relaxed SIMD multiplies and adds, and then
+ * these functions are not used.) Here each 256-bit vector holds two weight rows' 4-lane
+ * vectors side by side, against the same activation lanes: the same operations lane for
+ * lane, so the same bits, two rows per instruction and no decode of the activations per
+ * row. Rows past `rows` are computed from the last row and not stored, as in WebAssembly.
+ */
+
+/* The activations of `batch` rows as the tiles use them: per 8 columns, the even ones then
+ * the odd ones, times 2^64 (what f16_prepare_x writes). */
+AVX2 static void f16_prepare(const float *x, float *xp, int32_t cols, int32_t batch) {
+  const __m128 scale = _mm_set1_ps(0x1p64f);
+  for (int64_t i = 0; i < (int64_t)cols * batch; i += 8) {
+    const __m128 u = _mm_loadu_ps(x + i), v = _mm_loadu_ps(x + i + 4);
+    _mm_storeu_ps(xp + i, _mm_mul_ps(scale, _mm_shuffle_ps(u, v, _MM_SHUFFLE(2, 0, 2, 0))));
+    _mm_storeu_ps(xp + i + 4, _mm_mul_ps(scale, _mm_shuffle_ps(u, v, _MM_SHUFFLE(3, 1, 3, 1))));
+  }
+}
+
+/* The even and odd weights of 8 columns of two rows (p and q), f16 bits to f32 bits. */
+AVX2 static inline void f16_decode2(const uint16_t *p, const uint16_t *q, __m256i *even,
+                                    __m256i *odd) {
+  const __m256i mask = _mm256_set1_epi32((int32_t)0x8fffe000);
+  const __m256i t = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+      _mm_loadu_si128((const __m128i *)q), 1);
+  *even = _mm256_and_si256(mask, _mm256_srai_epi32(_mm256_slli_epi32(t, 16), 3));
+  *odd = _mm256_and_si256(mask, _mm256_srai_epi32(t, 3));
+}
+
+static inline float hsum4(const float *v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+/* Stores the two rows' results (the low and high 4 lanes of acc) for one activation row. */
+AVX2 static inline void f16_store2(__m256 acc, float *y0, float *y1, int32_t n0, int32_t n1) {
+  float v[8];
+  _mm256_storeu_ps(v, acc);
+  if (n0) *y0 = hsum4(v) * 0x1p48f;
+  if (n1) *y1 = hsum4(v + 4) * 0x1p48f;
+}
+
+#define F16_PAIRS 2 /* activation pairs per pass: 2 row pairs x 2 x 2 accumulators */
+
+/* Rows [r0, r1) of y = W x for prepared activations xp (f16_prepare's layout). */
+AVX2 static void f16_rows(const uint16_t *w, const float *xp, float *y, int32_t rows,
+                          int32_t cols, int32_t batch, int32_t r0, int32_t r1) {
+  for (int32_t r = r0; r < r1; r += 4) {
+    /* Rows past the end repeat the last row (computed, never stored). */
+    const int32_t n = r1 - r < 4 ? r1 - r : 4;
+    const uint16_t *p[4];
+    for (int i = 0; i < 4; i++) p[i] = w + (int64_t)(r + (i < n ? i : n - 1)) * cols;
+    int32_t b = 0;
+    for (; b + 2 * F16_PAIRS <= batch; b += 2 * F16_PAIRS) {
+      __m256 acc[2][2 * F16_PAIRS];
+      for (int h = 0; h < 2; h++)
+        for (int t = 0; t < 2 * F16_PAIRS; t++) acc[h][t] = _mm256_setzero_ps();
+      for (int32_t c = 0; c < cols; c += 8) {
+        __m256i e01, o01, e23, o23;
+        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
+        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
+        for (int t = 0; t < 2 * F16_PAIRS; t++) {
+          const float *xt = xp + (int64_t)(b + t) * cols + c;
+          const __m256 xe = _mm256_broadcast_ps((const __m128 *)xt);
+          const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + 4));
+          acc[0][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01),
+                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), acc[0][t]));
+          acc[1][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23),
+                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), acc[1][t]));
+        }
+      }
+      for (int t = 0; t < 2 * F16_PAIRS; t++) {
+        float *yt = y + (int64_t)(b + t) * rows + r;
+        f16_store2(acc[0][t], yt, yt + 1, 1, n > 1);
+        f16_store2(acc[1][t], yt + 2, yt + 3, n > 2, n > 3);
+      }
+    }
+    for (; b + 2 <= batch; b += 2) {
+      __m256 acc[2][2];
+      for (int h = 0; h < 2; h++) acc[h][0] = acc[h][1] = _mm256_setzero_ps();
+      for (int32_t c = 0; c < cols; c += 8) {
+        __m256i e01, o01, e23, o23;
+        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
+        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
+        for (int t = 0; t < 2; t++) {
+          const float *xt = xp + (int64_t)(b + t) * cols + c;
+          const __m256 xe = _mm256_broadcast_ps((const __m128 *)xt);
+          const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + 4));
+          acc[0][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01),
+                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), acc[0][t]));
+          acc[1][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23),
+                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), acc[1][t]));
+        }
+      }
+      for (int t = 0; t < 2; t++) {
+        float *yt = y + (int64_t)(b + t) * rows + r;
+        f16_store2(acc[0][t], yt, yt + 1, 1, n > 1);
+        f16_store2(acc[1][t], yt + 2, yt + 3, n > 2, n > 3);
+      }
+    }
+    if (b < batch) { /* the last odd activation row: even and odd lanes summed apart */
+      __m256 a01 = _mm256_setzero_ps(), e01s = a01, a23 = a01, e23s = a01;
+      const float *xt = xp + (int64_t)b * cols;
+      for (int32_t c = 0; c < cols; c += 8) {
+        __m256i e01, o01, e23, o23;
+        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
+        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
+        const __m256 xe = _mm256_broadcast_ps((const __m128 *)(xt + c));
+        const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + c + 4));
+        a01 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01), a01);
+        e01s = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), e01s);
+        a23 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23), a23);
+        e23s = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), e23s);
+      }
+      float *yt = y + (int64_t)b * rows + r;
+      f16_store2(_mm256_add_ps(a01, e01s), yt, yt + 1, 1, n > 1);
+      f16_store2(_mm256_add_ps(a23, e23s), yt + 2, yt + 3, n > 2, n > 3);
+    }
+  }
+}
+
+/* y[b, r] = Σ_c W[r, c] · x[b, c] for rows [r0, r1), W f16 bits, x f32 (matmul_f16). */
+AVX2 int32_t cg_matmul_f16(uint8_t *m, uint32_t w, uint32_t x, uint32_t y, int32_t rows,
+                           int32_t cols, int32_t batch, int32_t r0, int32_t r1) {
+  float *xp = aligned_alloc(32, (size_t)cols * batch * sizeof(float) + 32);
+  if (!xp) return 1;
+  f16_prepare((const float *)(m + x), xp, cols, batch);
+  f16_rows((const uint16_t *)(m + w), xp, (float *)(m + y), rows, cols, batch, r0, r1);
+  free(xp);
+  return 0;
+}
+
+/* The same with x already prepared (matmul_f16_decoded's activations, f16_prepare_x). */
+AVX2 void cg_matmul_f16_prepared(uint8_t *m, uint32_t w, uint32_t xp, uint32_t y, int32_t rows,
+                                 int32_t cols, int32_t batch, int32_t r0, int32_t r1) {
+  f16_rows((const uint16_t *)(m + w), (const float *)(m + xp), (float *)(m + y), rows, cols,
+           batch, r0, r1);
 }
