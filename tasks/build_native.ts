@@ -1,9 +1,9 @@
 /**
  * `deno task build:native FILE [--cc CC]`: builds the opt-in native kernels
- * (lib/inference/kernels/native/kernels_avx2.c, x86-64 with AVX2) into the shared
- * library FILE with a C compiler (default `cc`; gcc and clang both work). Then
- * `BITNET_NATIVE_KERNELS=FILE deno task model-validate ...` runs the ternary products
- * and the int8 head's screening natively, with the same results
+ * (lib/inference/kernels/native/kernels_avx2.c, x86-64 with AVX2 and FMA) into the
+ * shared library FILE with a C compiler (default `cc`; gcc and clang both work). Then
+ * `BITNET_NATIVE_KERNELS=FILE deno task model-validate ...` runs the ternary products,
+ * the int8 head's screening and the F16 products natively, with the same results
  * (docs/explanation/native-kernels.md). Exit 2 for bad arguments or no compiler, 5 when
  * the compiler fails (another CPU family, say), 8 when FILE cannot be written.
  *

@@ -48,7 +48,7 @@ export interface EngineOptions {
   backend?: BackendName;
   /**
    * A native kernel library (kernels/native.ts; the tasks pass BITNET_NATIVE_KERNELS) for
-   * the ternary products and the int8 head's screening: the same results, faster; wasm
+   * the ternary products, the int8 head's screening and the F16 products: the same results; wasm
    * backend only, and the process needs `--allow-ffi` for that file.
    */
   nativeKernels?: string;

@@ -1,12 +1,13 @@
 /**
- * Opt-in native kernels: the two products that bound the engine's speed (the ternary
- * matmul and the int8 head's screening) from a shared library built from
- * `native/kernels_avx2.c` (x86-64 with AVX2), called through `Deno.dlopen` on the same
- * shared WebAssembly memory. Every other kernel stays WebAssembly.
+ * Opt-in native kernels: the products that bound the engine's speed (the ternary matmul,
+ * the int8 head's screening and the F16 matmul) from a shared library built from
+ * `native/kernels_avx2.c` (x86-64 with AVX2 and FMA), called through `Deno.dlopen` on the
+ * same shared WebAssembly memory. Every other kernel stays WebAssembly.
  *
  * The library computes the same bits as the WebAssembly exports it replaces (exact integer
- * sums, the same f64 scale-back; tests/inference/native_kernels_test.ts compares them on
- * every shape class and on the fixture's forward pass), so outputs do not depend on whether
+ * sums and the same f64 scale-back; for F16 the relaxed tiles' fused multiply-adds in
+ * their order; tests/inference/native_kernels_test.ts compares them on every shape class
+ * and on the fixture's forward pass), so outputs do not depend on whether
  * it is used. It is off unless `BITNET_NATIVE_KERNELS` names the library: it needs
  * `--allow-ffi` (which `deno task` grants for that one file), a C compiler once
  * (`deno task build:native FILE`), and it is not available to a script run from a URL
