@@ -659,6 +659,13 @@ function wasmKernels(
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),
     ...elementwise(k, spans),
+    logSumExpRows(x, out, rows, cols) {
+      checkDims("logSumExpRows", rows, Math.max(cols, 1), 1, 1);
+      if (rows === 0) return;
+      spans("logSumExpRows", ["x", x, rows * cols * 4], ["out", out, rows * 8]);
+      if (out % 8 !== 0) throw new RangeError(`logSumExpRows: out ${out} is not 8-byte aligned`);
+      run({ op: Op.logSumExp, x: 0, cols, batch: 1, parts: [{ w: x, y: out, rows }] });
+    },
     scoreRowsI8: scoreRowsI8(spans, run),
     int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {
