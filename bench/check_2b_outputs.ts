@@ -28,6 +28,9 @@
  * the logits that may be in the top 10), which must give the same ids and
  * top-10 logits.
  *
+ * With BITNET_NATIVE_KERNELS set, the engine runs with that native kernel library (as the
+ * tasks do): the outputs must be the same bits as the baseline's.
+ *
  * @module
  */
 
@@ -49,6 +52,7 @@ const CASES: Record<string, { prompt: number[]; file: string }> = {
   long: { prompt: LONG_PROMPT, file: "bench/baselines/2b-outputs-long.json" },
 };
 const STEPS = 8, TOP = 10, TOLERANCE = 1e-4;
+const NATIVE = Deno.env.get("BITNET_NATIVE_KERNELS") || undefined;
 
 /** What one run of one model gives. */
 interface Outputs {
@@ -78,6 +82,7 @@ async function run(
     threads,
     maxContext: prompt.length + STEPS + 1,
     int8Head: head === "int8",
+    ...(NATIVE ? { nativeKernels: NATIVE } : {}),
   });
   const step = (ids: number[]) =>
     head === "int8" ? engine.forwardTop(ids, TOP) : engine.forward(ids);
@@ -93,7 +98,7 @@ async function run(
     }
     const runS = (performance.now() - t0) / 1000 - loadS;
     console.error(
-      `${path}: ${prompt.length}-token prompt, ${threads} thread(s), ${head} head, load ${
+      `${path}: ${prompt.length}-token prompt, ${engine.backendName}, ${threads} thread(s), ${head} head, load ${
         loadS.toFixed(1)
       } s, run ${runS.toFixed(1)} s`,
     );

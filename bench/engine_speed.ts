@@ -13,7 +13,8 @@
  * `--head int8` loads the exact int8 output head (`int8Head`, the engine's default: the F16
  * matrix stays in the file) and times tg with
  * `forwardTop(id, 1)` (pp with `forwardTop(ids, 1)`), what greedy generation runs (same
- * ids as the F16 head).
+ * ids as the F16 head). With BITNET_NATIVE_KERNELS set, the engine loads that native kernel
+ * library (lib/inference/kernels/native.ts), as the tasks do.
  *
  * @example
  * ```ts
@@ -50,6 +51,8 @@ export interface EngineSpeedOptions {
   reps: number;
   /** Output head of tg: "f16" (every logit, the default) or "int8" (exact greedy, int8 head). */
   head?: "f16" | "int8";
+  /** A native kernel library (EngineOptions.nativeKernels). */
+  native?: string;
 }
 
 /** Loads `file` and times pp and tg `reps` times each (after one short warm-up of each). */
@@ -64,6 +67,7 @@ export async function measureEngineSpeed(
       threads: o.threads,
       maxContext: Math.max(o.prompt, o.gen) + 1,
       int8Head: o.head === "int8",
+      ...(o.native ? { nativeKernels: o.native } : {}),
     });
     // With the int8 head, the greedy path (forwardTop): `forward` would stream every F16 row.
     const last = (ids: number[]) =>
@@ -128,6 +132,9 @@ if (import.meta.main) {
     gen: Number(values.gen ?? 32),
     reps: Number(values.reps ?? 2),
     head: values.head === "int8" ? "int8" : "f16",
+    ...(Deno.env.get("BITNET_NATIVE_KERNELS")
+      ? { native: Deno.env.get("BITNET_NATIVE_KERNELS")! }
+      : {}),
   });
   console.log(JSON.stringify(r));
 }

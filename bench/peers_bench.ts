@@ -47,6 +47,8 @@
  *   reads, hence the memory-bound ceiling of generation.
  *
  * A peer whose variable is unset is skipped with a note; ours always runs.
+ * `--native FILE` runs our side with the opt-in native kernels (BITNET_NATIVE_KERNELS=FILE
+ * for every task and engine_speed process; `deno task build:native FILE` builds it).
  * Peak RSS comes from GNU time (`/usr/bin/time -f`), wall time from our clock.
  *
  * @module
@@ -627,8 +629,11 @@ async function options(): Promise<
       head: { type: "string" },
       json: { type: "boolean" },
       out: { type: "string" },
+      native: { type: "string" },
     },
   });
+  // Our side with the opt-in native kernels: every task and engine_speed process inherits it.
+  if (values.native) Deno.env.set("BITNET_NATIVE_KERNELS", values.native);
   const models = values.models ?? "/work/models";
   const stem = "bitnet-2b4t-synthetic";
   const tq2 = join(models, "bitnet-arch", `${stem}-tq2_0.gguf`);

@@ -24,6 +24,7 @@ export const BITNET_ENV_VARS = {
   deterministic: "BITNET_DETERMINISTIC",
   seed: "BITNET_SEED",
   threads: "BITNET_THREADS",
+  nativeKernels: "BITNET_NATIVE_KERNELS",
   correctionPolicy: "BITNET_CORRECTION_POLICY",
   allowRuntimeCorrections: "BITNET_ALLOW_RUNTIME_CORRECTIONS",
   fixLnScale: "BITNET_FIX_LN_SCALE",
@@ -49,6 +50,11 @@ export interface BitnetEnv {
   readonly seed: number;
   /** BITNET_THREADS, or null for the engine's default. */
   readonly threads: number | null;
+  /**
+   * BITNET_NATIVE_KERNELS: the path of the opt-in native kernel library
+   * (`deno task build:native`), or null for WebAssembly only.
+   */
+  readonly nativeKernels: string | null;
   /** BITNET_CORRECTION_POLICY: path of a correction policy file, or null. */
   readonly correctionPolicy: string | null;
   /** BITNET_ALLOW_RUNTIME_CORRECTIONS. */
@@ -106,6 +112,7 @@ export function readBitnetEnv(source: EnvSource = Deno.env): BitnetEnv {
     deterministic: parseBool(V.deterministic, raw[V.deterministic]),
     seed: seedText === undefined ? DEFAULT_SEED : parseInt(V.seed, seedText, 0),
     threads: threadsText === undefined ? null : parseInt(V.threads, threadsText, 1),
+    nativeKernels: raw[V.nativeKernels] ?? null,
     correctionPolicy: raw[V.correctionPolicy] ?? null,
     allowRuntimeCorrections: parseBool(V.allowRuntimeCorrections, raw[V.allowRuntimeCorrections]),
     fixLnScale: raw[V.fixLnScale] ?? null,

@@ -215,6 +215,8 @@ export interface LaunchContext {
   readonly userCwd: string;
   /** The checkout (deno.json, deno.lock and the task scripts). */
   readonly repoRoot: string;
+  /** BITNET_NATIVE_KERNELS as set (a library an engine task may load), if set. */
+  readonly nativeKernels?: string;
 }
 
 /**
@@ -232,10 +234,11 @@ export function launchArgs(spec: TaskSpec, argv: readonly string[], ctx: LaunchC
   const writes = parsed.flags.help ? [] : writeFolders(spec, parsed);
   const hosts = parsed.flags.help ? [] : networkHosts(spec, parsed);
   const folders = writes.map((folder) => resolve(ctx.userCwd, folder));
-  const withComma = folders.find((f) => f.includes(","));
+  const native = spec.engine && ctx.nativeKernels ? resolve(ctx.userCwd, ctx.nativeKernels) : null;
+  const withComma = [...folders, ...(native ? [native] : [])].find((f) => f.includes(","));
   if (withComma !== undefined) {
     throw new UsageError(
-      `${withComma}: deno cannot grant write access to a path with a comma; choose another ` +
+      `${withComma}: deno cannot grant access to a path with a comma; choose another ` +
         `folder, or run ${spec.script} with deno run and your own permissions`,
     );
   }
@@ -247,6 +250,7 @@ export function launchArgs(spec: TaskSpec, argv: readonly string[], ctx: LaunchC
     ...folders.map((f) => `--allow-write=${f}`),
     `--allow-env=${envNames(spec, parsed).join(",")}`,
     ...(hosts.length > 0 ? [`--allow-net=${hosts.join(",")}`] : []),
+    ...(native ? [`--allow-ffi=${native}`] : []),
     ...(spec.v8Flags?.length ? [`--v8-flags=${spec.v8Flags.join(",")}`] : []),
     join(ctx.repoRoot, spec.script),
     ...argv,
@@ -268,11 +272,16 @@ export async function launch(argv: readonly string[]): Promise<number> {
     return reportFailure(new UsageError(`launch: no task ${JSON.stringify(name)} in a checkout`));
   }
   const userCwd = Deno.env.get("INIT_CWD") || Deno.cwd();
+  const nativeKernels = Deno.env.get(BITNET_ENV_VARS.nativeKernels) || undefined;
   let denoArgs: string[];
   try {
     // Defaults are resolved as the task will resolve them: from the user's folder.
     Deno.chdir(userCwd);
-    denoArgs = launchArgs(spec, args, { userCwd, repoRoot });
+    denoArgs = launchArgs(spec, args, {
+      userCwd,
+      repoRoot,
+      ...(nativeKernels ? { nativeKernels } : {}),
+    });
   } catch (e) {
     return reportFailure(e);
   }

@@ -128,6 +128,11 @@ export interface TaskSpec {
   readonly network?: NetworkSpec;
   /** V8 settings the launcher passes to the task (`--v8-flags=`), e.g. a smaller young generation. */
   readonly v8Flags?: readonly string[];
+  /**
+   * The task runs the inference engine: with BITNET_NATIVE_KERNELS set, the launcher grants
+   * `--allow-ffi` for that one library (lib/inference/kernels/native.ts).
+   */
+  readonly engine?: boolean;
 }
 
 /** The options every task takes. */

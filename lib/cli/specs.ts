@@ -219,6 +219,7 @@ export const VALIDATE_SPEC = {
   ],
   exitCodes: [3, 8, 10, 11, 12, 13, 14, 15, 16],
   v8Flags: ENGINE_V8_FLAGS,
+  engine: true,
   // No up-front refusal: the report itself records strict mode's refusal (gate "strict", exit 16).
 } as const satisfies TaskSpec;
 
@@ -250,6 +251,7 @@ export const CLEAN_SPEC = {
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 20],
   v8Flags: ENGINE_V8_FLAGS,
+  engine: true,
   strictMode: true,
   network: HUB_NETWORK,
 } as const satisfies TaskSpec;
@@ -366,6 +368,7 @@ export const PROBE_SPEC = {
   ],
   exitCodes: [3, 4, 5, 6, 9, 16],
   v8Flags: ENGINE_V8_FLAGS,
+  engine: true,
   strictMode: true,
 } as const satisfies TaskSpec;
 
@@ -457,6 +460,7 @@ export const BASELINE_SPEC = {
   ],
   exitCodes: [3, 4, 8, 10, 11, 12, 13, 14, 15, 16],
   v8Flags: ENGINE_V8_FLAGS,
+  engine: true,
   strictMode: true,
 } as const satisfies TaskSpec;
 
@@ -511,6 +515,7 @@ export const CHECK_SPEC = {
   ],
   exitCodes: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18],
   v8Flags: ENGINE_V8_FLAGS,
+  engine: true,
   strictMode: true,
 } as const satisfies TaskSpec;
 

@@ -34,7 +34,8 @@ export interface Backend {
   readonly maxBytes: number;
   /** Matrix widths (cols) the kernels accept must be multiples of these. */
   readonly colsMultiple: { readonly float: number; readonly ternary: number };
-  create(bytes: number, threads: number): Promise<Kernels>;
+  /** `native`: a native kernel library (kernels/native.ts), wasm only. */
+  create(bytes: number, threads: number, native?: string): Promise<Kernels>;
 }
 
 const reference: Backend = {
@@ -45,7 +46,12 @@ const reference: Backend = {
   // One ArrayBuffer; V8 refuses much beyond this on 64-bit hosts.
   maxBytes: 2 ** 35,
   colsMultiple: { float: 1, ternary: 1 },
-  create: (bytes) => Promise.resolve(createReferenceKernels(bytes)),
+  create: (bytes, _threads, native) => {
+    if (native !== undefined) {
+      throw new UsageError(`native kernels (${native}) run with the wasm backend, not reference`);
+    }
+    return Promise.resolve(createReferenceKernels(bytes));
+  },
 };
 
 /** WebAssembly SIMD kernels with worker threads (lib/inference/kernels/wasm.ts). */
@@ -57,7 +63,8 @@ const wasm: Backend = {
   // A 32-bit WebAssembly memory, minus the control block and the last 64 bytes.
   maxBytes: 2 ** 32 - RESERVED_BYTES - 64,
   colsMultiple: { float: 16, ternary: 64 },
-  create: (bytes, threads) => createWasmKernels({ bytes, threads }),
+  create: (bytes, threads, native) =>
+    createWasmKernels({ bytes, threads, ...(native !== undefined ? { native } : {}) }),
 };
 
 /** The default backend. */

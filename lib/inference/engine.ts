@@ -26,7 +26,6 @@ import { StreamedHead, streamedHeadBytes } from "./output_head.ts";
 import { type ModelHparams, readHparams } from "../arch/hparams.ts";
 import type { Kernels } from "./kernels/api.ts";
 import { RopeTable } from "./rope.ts";
-import { logSumExp } from "./softmax.ts";
 import { Sampler, type SamplingOptions, topKIds } from "./sampler.ts";
 import { RunState, runStateBytes } from "./state.ts";
 import {
@@ -46,6 +45,12 @@ export interface EngineOptions {
   threads?: number;
   /** Compute backend; default wasm (SIMD + worker threads); "reference" is plain TypeScript. */
   backend?: BackendName;
+  /**
+   * A native kernel library (kernels/native.ts; the tasks pass BITNET_NATIVE_KERNELS) for
+   * the ternary products, the int8 head's screening and the F16 products: the same results; wasm
+   * backend only, and the process needs `--allow-ffi` for that file.
+   */
+  nativeKernels?: string;
   /** KV cache positions; default the model's context length. */
   maxContext?: number;
   /** Prompt tokens per forward batch (matrix × matrix); default 64. */
@@ -215,7 +220,7 @@ export class InferenceEngine {
           `${backend.name} backend's ${gib(backend.maxBytes)}: lower maxContext (--max-context)`,
       );
     }
-    const kernels: Kernels = await backend.create(bytes, threads);
+    const kernels: Kernels = await backend.create(bytes, threads, opts.nativeKernels);
     let head: StreamedHead | null = null;
     try {
       const { transformNorm, observe } = opts, notResident = streamed?.name;
@@ -309,12 +314,22 @@ export class InferenceEngine {
     // Smaller batches than the prompt's: every row of a batch writes a full row of logits
     // (0.5 MB at a 128k vocabulary), and only their sums are kept.
     const rows = Math.min(this.#state.batch, NLL_BATCH);
-    this.#forwardChunks(ids, (row, logits, r) => {
-      if (row >= from && row < to) {
-        normed.set(row, this.#model.kernels.f32(xb + r * width * 4, width).slice());
-      }
-      if (row + 1 < ids.length) sum += logSumExp(logits) - logits[ids[row + 1]!]!;
-    }, rows);
+    const { kernels } = this.#model, { logits: all, logSumExps } = this.#state;
+    const lse = new Float64Array(kernels.buffer, logSumExps, rows);
+    // Each batch's log Σ exp over the threads, row by row as logSumExp computes it alone.
+    const onBatch = (n: number) =>
+      kernels.logSumExpRows(all, logSumExps, n, this.hparams.vocabSize);
+    this.#forwardChunks(
+      ids,
+      (row, logits, r) => {
+        if (row >= from && row < to) {
+          normed.set(row, kernels.f32(xb + r * width * 4, width).slice());
+        }
+        if (row + 1 < ids.length) sum += lse[r]! - logits[ids[row + 1]!]!;
+      },
+      rows,
+      onBatch,
+    );
     if (normed.size > 0) this.#kept = { ids: [...ids], normed };
     return { meanNll: sum / (ids.length - 1), tokens: ids.length - 1 };
   }
@@ -435,12 +450,14 @@ export class InferenceEngine {
 
   /**
    * Runs `ids` in batches, handing each position's logits (a view) to `onRow`, with its
-   * row `r` in the batch (its output-normed hidden state is row r of `xb`).
+   * row `r` in the batch (its output-normed hidden state is row r of `xb`); `onBatch` sees
+   * each batch's logits first (rows 0..n of `logits`).
    */
   #forwardChunks(
     ids: readonly number[],
     onRow: (row: number, logits: Float32Array, r: number) => void,
     batch = this.#state.batch,
+    onBatch?: (rows: number) => void,
   ): void {
     this.#check(ids);
     const head = this.#head, { xb, logits } = this.#state;
@@ -448,6 +465,7 @@ export class InferenceEngine {
       const end = Math.min(start + batch, ids.length);
       forward(this.#model, this.#state, ids.slice(start, end), head ? "normedAll" : "all");
       head?.all(xb, logits, end - start);
+      onBatch?.(end - start);
       for (let r = 0; r < end - start; r++) onRow(start + r, this.#logitRow(r), r);
     }
   }

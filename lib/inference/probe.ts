@@ -40,6 +40,8 @@ export interface ProbeOptions {
   ignoreEos?: boolean;
   threads?: number;
   backend?: BackendName;
+  /** A native kernel library for the engine (EngineOptions.nativeKernels). */
+  nativeKernels?: string;
   /**
    * The exact int8 output head; false keeps the F16 matrix in memory. Default: on for greedy
    * runs of more than a few tokens (see `outputHeadFor`).
@@ -127,6 +129,7 @@ export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
     const engineOpts = {
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
+      ...(opts.nativeKernels !== undefined ? { nativeKernels: opts.nativeKernels } : {}),
       ...probeOutputHead(opts, maxTokens),
       // The KV cache is sized for this run, never for the declared context length alone.
       maxContext: opts.maxContext ??

@@ -44,6 +44,7 @@ function layout(hp: ModelHparams, size: StateSize) {
     xqScale: b * 4,
     xqSum: b * 4,
     logits: b * hp.vocabSize * 4,
+    logSumExps: b * 8,
     keyCache: hp.nLayer * maxContext * kvDim * 4,
     valueCache: hp.nLayer * maxContext * kvDim * 4,
   };
@@ -103,6 +104,8 @@ export class RunState {
   readonly quantized: QuantizedRows;
   /** `[batch, vocab]`. */
   readonly logits: Ptr;
+  /** One f64 per batch row: log Σ exp of its logits (the NLL). */
+  readonly logSumExps: Ptr;
   readonly #keyCache: Ptr;
   readonly #valueCache: Ptr;
   readonly #layerBytes: number;
@@ -123,6 +126,7 @@ export class RunState {
     this.up = at("up");
     this.quantized = { q: at("xq"), scale: at("xqScale"), sum: at("xqSum") };
     this.logits = at("logits");
+    this.logSumExps = at("logSumExps");
     this.#keyCache = at("keyCache");
     this.#valueCache = at("valueCache");
     this.#kvDim = hp.nHeadKv * hp.headDim;

@@ -47,6 +47,7 @@ import {
 import { DEFAULT_RULES } from "./rules.ts";
 import { DEFAULT_PROMPT } from "../inference/probe.ts";
 import { type GateTokenizer, SideWorker, type TokenizerOutcome } from "./side_worker.ts";
+import { openNativeKernels } from "../inference/kernels/native.ts";
 
 /** New tokens of the probe (greedy), after the one default prompt of lib/inference/probe.ts. */
 export const DEFAULT_MAX_TOKENS = 8;
@@ -173,6 +174,7 @@ function newRun(opts: ValidateOptions) {
     engine: {
       ...(threads !== null ? { threads } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(env.nativeKernels !== null ? { nativeKernels: env.nativeKernels } : {}),
     },
     started: performance.now(),
     /** The runtime corrections the engine applies to the norms (triage only), or null. */
@@ -545,8 +547,10 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
 
 /**
  * Runs every gate and returns the report. Expected failures never throw: they
- * are gates with an exit code. Only bugs and unreadable or malformed
- * correction policy files throw (UsageError, InputError, FormatError).
+ * are gates with an exit code. Only bugs, unreadable or malformed correction
+ * policy files, and a BITNET_NATIVE_KERNELS library that cannot be used throw
+ * (UsageError, InputError, FormatError, UnsupportedError): a problem of the
+ * run's setting, not a verdict on the model.
  *
  * @example
  * ```ts
@@ -557,6 +561,7 @@ async function runGates(run: Run, gguf: GgufFile): Promise<InferenceEngine | nul
 export async function validateGguf(opts: ValidateOptions): Promise<ValidationReport> {
   const run = newRun(opts);
   if (!strictGate(run)) return finish(run);
+  if (run.env.nativeKernels !== null) openNativeKernels(run.env.nativeKernels).close();
   // The tokenizer takes about a second to build: its worker starts before anything else is read.
   const side = sideWorker(run);
   let gguf: GgufFile;

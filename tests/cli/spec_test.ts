@@ -261,6 +261,34 @@ Deno.test("launchArgs: paths from the user's folder, one --allow-write per folde
   assert.ok(!launchArgs(EXPORT_SPEC, ["--help"], ctx).some((a) => a.startsWith("--allow-write")));
 });
 
+Deno.test("launchArgs: BITNET_NATIVE_KERNELS gets --allow-ffi for that file, engine tasks only", () => {
+  const ctx = { userCwd: "/home/me/work", repoRoot: "/src/clean-gguf", nativeKernels: "lib/n.so" };
+  const probe = launchArgs(PROBE_SPEC, ["m.gguf"], ctx);
+  assert.deepEqual(probe.filter((a) => a.startsWith("--allow-ffi")), [
+    "--allow-ffi=/home/me/work/lib/n.so",
+  ]);
+  assert.ok(
+    probe.indexOf("--allow-ffi=/home/me/work/lib/n.so") < probe.indexOf(
+      "/src/clean-gguf/tasks/probe.ts",
+    ),
+  );
+  for (const spec of SPECS) {
+    const ffi = launchArgs(spec, MINIMAL[spec.name]!, ctx).some((a) => a.startsWith("--allow-ffi"));
+    assert.equal(ffi, spec.engine === true, spec.name);
+  }
+  const plain = { userCwd: "/home/me/work", repoRoot: "/src/clean-gguf" };
+  assert.ok(!launchArgs(PROBE_SPEC, ["m.gguf"], plain).some((a) => a.startsWith("--allow-ffi")));
+  assert.throws(
+    () => launchArgs(PROBE_SPEC, ["m.gguf"], { ...ctx, nativeKernels: "/a,b/n.so" }),
+    /path with a comma/,
+  );
+  assert.ok(
+    ["model-validate", "model-probe", "model-clean"].every((n) =>
+      SPECS.some((s) => s.name === n && s.engine)
+    ),
+  );
+});
+
 Deno.test("deno.json: every model-* task runs the launcher with its own name and no wider rights", async () => {
   const tasks = JSON.parse(await Deno.readTextFile("deno.json")).tasks as Record<
     string,
@@ -271,7 +299,7 @@ Deno.test("deno.json: every model-* task runs the launcher with its own name and
   for (const name of launched) {
     assert.equal(
       tasks[name]!.command,
-      `deno run --frozen --allow-read --allow-env=INIT_CWD --allow-run=deno lib/cli/launch.ts ${name}`,
+      `deno run --frozen --allow-read --allow-env=INIT_CWD,BITNET_NATIVE_KERNELS --allow-run=deno lib/cli/launch.ts ${name}`,
     );
     assert.equal(tasks[name]!.description, TASK_SPECS[name]!.summary, name);
   }

@@ -628,3 +628,37 @@ Deno.test("a 3 GiB memory works, with pointers past 2 GiB", async () => {
   }
   await assert.rejects(() => createWasmKernels({ bytes: 2 ** 32 }), RangeError);
 });
+
+Deno.test("logSumExpRows: every row's logSumExp bit for bit, on 1 and 2 threads and the reference", async () => {
+  const { logSumExp } = await import("../../lib/inference/softmax.ts");
+  for (const [rows, cols] of [[33, 128256], [1, 7], [5, 4096]] as const) {
+    const rnd = mulberry32(rows + cols);
+    const x = Float32Array.from({ length: rows * cols }, () => (rnd() * 2 - 1) * 30);
+    x[3] = -Infinity; // a masked logit
+    const want = Float64Array.from(
+      { length: rows },
+      (_, r) => logSumExp(x.subarray(r * cols, (r + 1) * cols)),
+    );
+    const kernels: Kernels[] = [
+      createReferenceKernels(rows * cols * 4 + rows * 8 + 4096),
+      await createWasmKernels({ bytes: rows * cols * 4 + rows * 8 + 4096, threads: 1 }),
+      await createWasmKernels({ bytes: rows * cols * 4 + rows * 8 + 4096, threads: 2 }),
+    ];
+    for (const k of kernels) {
+      try {
+        const px = k.alloc(rows * cols * 4), out = k.alloc(rows * 8);
+        k.f32(px, rows * cols).set(x);
+        k.logSumExpRows(px, out, rows, cols);
+        const got = new Float64Array(k.buffer, out, rows);
+        for (let r = 0; r < rows; r++) {
+          assert.ok(
+            Object.is(got[r], want[r]),
+            `${k.name} ${k.threads}: ${rows} x ${cols}, row ${r}`,
+          );
+        }
+      } finally {
+        k.close();
+      }
+    }
+  }
+});

@@ -211,6 +211,13 @@ export interface Kernels {
    */
   attention(shape: AttentionShape, operands: AttentionOperands): void;
 
+  /**
+   * out[r] = log Σ exp(x[r, ·]) (f64) for `rows` rows of `cols` f32 at `x`: softmax.ts's
+   * `logSumExp`, run as is on each row (the same bits), the rows split over the threads
+   * like a matmul's. The NLL's log-likelihoods: one row per position.
+   */
+  logSumExpRows(x: Ptr, out: Ptr, rows: number, cols: number): void;
+
   /** out[b] = g ⊙ x[b] / sqrt(mean(x[b]²) + eps), in place allowed (out = x). */
   rmsnorm(x: Ptr, g: Ptr, out: Ptr, n: number, batch: number, eps: number): void;
 

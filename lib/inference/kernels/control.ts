@@ -33,6 +33,7 @@
 import { attendInMemory, type AttentionOperands, type AttentionShape } from "../attention.ts";
 import { attendWithKernels, attentionFitsKernels } from "./attention_wasm.ts";
 import type { KernelExports } from "./wasm_module.ts";
+import { logSumExp } from "../softmax.ts";
 
 /** Bytes at the start of the memory reserved for the control block and per-thread scratch. */
 export const RESERVED_BYTES = 65536;
@@ -71,6 +72,7 @@ export const Op = {
   int8Head: 7,
   attention: 8,
   i2sPack: 9,
+  logSumExp: 10,
 } as const;
 /** One job code. */
 export type OpCode = (typeof Op)[keyof typeof Op];
@@ -428,6 +430,13 @@ function runRows(
         cols,
         part.wScale ?? 0,
       );
+    case Op.logSumExp: { // f32 rows at w, one f64 each at y (JavaScript: softmax.ts's logSumExp)
+      const out = new Float64Array(control.f64.buffer, y, rows);
+      for (let r = r0; r < r1; r++) {
+        out[r] = logSumExp(new Float32Array(control.f64.buffer, w + r * cols * 4, cols));
+      }
+      return;
+    }
     case Op.ternary:
       return kernels.matmul_ternary(
         w,

@@ -22,6 +22,7 @@ import { bf16ToF32, f16ToF32 } from "../../codecs/float.ts";
 import { classifyBits16, ternaryCodeTable16 } from "../../codecs/ternary_bits.ts";
 import { int8HeadCopyBytes, int8HeadOffset, int8HeadRowsReference } from "../int8_head.ts";
 import { attendInMemory } from "../attention.ts";
+import { logSumExp } from "../softmax.ts";
 
 /** A bump allocator over one buffer (shared by both backends). */
 export class BumpAllocator {
@@ -183,6 +184,10 @@ export function createReferenceKernels(bytes: number): Kernels {
       attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
     },
     rmsnorm: rmsnormRows(v),
+    logSumExpRows(x, out, rows, cols) {
+      const o = new Float64Array(buffer, out, rows);
+      for (let r = 0; r < rows; r++) o[r] = logSumExp(v.f32(x + r * cols * 4, cols));
+    },
     relu2Mul(gate, up, n) {
       const G = v.f32(gate, n), U = v.f32(up, n);
       for (let i = 0; i < n; i++) {

@@ -64,6 +64,7 @@ import {
   stopWorkers,
 } from "./control.ts";
 import type { WorkerStart } from "./worker.ts";
+import { type NativeKernels, openNativeKernels, withNativeKernels } from "./native.ts";
 
 /** Options of {@link createWasmKernels}. */
 export interface WasmKernelOptions {
@@ -80,6 +81,11 @@ export interface WasmKernelOptions {
    * (benchmarks comparing a candidate kernel with the current one in one process).
    */
   module?: WebAssembly.Module;
+  /**
+   * A native kernel library (native.ts) to run the ternary products and the int8 head's
+   * screening on every thread: same results, needs `--allow-ffi` for it.
+   */
+  native?: string;
 }
 
 const PAGE = 65536;
@@ -349,28 +355,42 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
     { initial: pages, maximum: pages, shared: true } as WebAssembly.MemoryDescriptor,
   );
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const exports = instance.exports as unknown as KernelExports;
-  const control = controlOf(memory);
-  setDecodeScratch(control, RESERVED_BYTES + PREPARED_X_BYTES);
-  const workers = await startWorkers(module, memory, threads - 1, spinMicros);
-  return wasmKernels(
-    variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd",
-    memory,
-    exports,
-    control,
-    workers,
-    RESERVED_BYTES + scratch,
-  );
+  const native = opts.native === undefined ? undefined : openNativeKernels(opts.native);
+  try {
+    const wasmExports = instance.exports as unknown as KernelExports;
+    const fusedF16 = variant === "relaxed";
+    const exports = native ? withNativeKernels(wasmExports, memory, native, fusedF16) : wasmExports;
+    const control = controlOf(memory);
+    setDecodeScratch(control, RESERVED_BYTES + PREPARED_X_BYTES);
+    const start = {
+      module,
+      memory,
+      spinMicros,
+      ...(opts.native ? { native: { path: opts.native, fusedF16 } } : {}),
+    };
+    const workers = await startWorkers(start, threads - 1);
+    const name = variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd";
+    return wasmKernels(
+      native ? `${name}+native-avx2` : name,
+      memory,
+      exports,
+      control,
+      workers,
+      RESERVED_BYTES + scratch,
+      native,
+    );
+  } catch (error) {
+    native?.close();
+    throw error;
+  }
 }
 
 /** A worker that has not reported ready by then never will (e.g. the thread could not start). */
 const WORKER_START_MS = 60_000;
 
 async function startWorkers(
-  module: WebAssembly.Module,
-  memory: WebAssembly.Memory,
+  start: Omit<WorkerStart, "index">,
   count: number,
-  spinMicros: number,
 ): Promise<Worker[]> {
   const workers: Worker[] = [];
   try {
@@ -392,8 +412,7 @@ async function startWorkers(
           };
         }),
       );
-      const start: WorkerStart = { module, memory, index: i + 1, spinMicros };
-      worker.postMessage(start);
+      worker.postMessage({ ...start, index: i + 1 } satisfies WorkerStart);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -589,6 +608,7 @@ function wasmKernels(
   control: Control,
   workers: Worker[],
   heapStart: number,
+  native: NativeKernels | undefined,
 ): Kernels {
   const buffer = memory.buffer as SharedArrayBuffer;
   const size = buffer.byteLength;
@@ -639,14 +659,24 @@ function wasmKernels(
     ...ternaryMatmuls(spans, run),
     attention: attentionOverThreads(spans, run),
     ...elementwise(k, spans),
+    logSumExpRows(x, out, rows, cols) {
+      checkDims("logSumExpRows", rows, Math.max(cols, 1), 1, 1);
+      if (rows === 0) return;
+      spans("logSumExpRows", ["x", x, rows * cols * 4], ["out", out, rows * 8]);
+      if (out % 8 !== 0) throw new RangeError(`logSumExpRows: out ${out} is not 8-byte aligned`);
+      run({ op: Op.logSumExp, x: 0, cols, batch: 1, parts: [{ w: x, y: out, rows }] });
+    },
     scoreRowsI8: scoreRowsI8(spans, run),
     int8HeadRows: int8HeadRows(spans, run, buffer),
     close() {
-      if (workers.length === 0) return;
-      stopWorkers(control);
-      for (const w of workers) w.terminate();
-      workers.length = 0;
-      threads = 1;
+      if (workers.length > 0) {
+        stopWorkers(control);
+        for (const w of workers) w.terminate();
+        workers.length = 0;
+        threads = 1;
+      }
+      native?.close();
+      native = undefined;
     },
   };
 }

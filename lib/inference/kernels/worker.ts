@@ -13,6 +13,7 @@
 
 import { controlOf, serveJobs } from "./control.ts";
 import type { KernelExports } from "./wasm_module.ts";
+import { openNativeKernels, withNativeKernels } from "./native.ts";
 
 /** What wasm.ts sends a new worker. */
 export interface WorkerStart {
@@ -20,6 +21,8 @@ export interface WorkerStart {
   memory: WebAssembly.Memory;
   index: number;
   spinMicros: number;
+  /** The native kernel library the calling thread uses (native.ts), if any. */
+  native?: { path: string; fusedF16: boolean };
 }
 
 const scope = self as unknown as {
@@ -30,11 +33,15 @@ const scope = self as unknown as {
 
 scope.onmessage = (e: MessageEvent<WorkerStart>) => {
   scope.onmessage = null;
-  const { module, memory, index, spinMicros } = e.data;
+  const { module, memory, index, spinMicros, native } = e.data;
   let kernels: KernelExports;
   try {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
     kernels = instance.exports as unknown as KernelExports;
+    if (native !== undefined) {
+      const lib = openNativeKernels(native.path);
+      kernels = withNativeKernels(kernels, memory, lib, native.fusedF16);
+    }
   } catch (error) {
     scope.postMessage({ error: String(error) });
     return;
