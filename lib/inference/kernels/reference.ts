@@ -82,6 +82,28 @@ function quantizeRows(v: MemoryViews): Kernels["quantizeRowsI8"] {
   };
 }
 
+/** `scoreRowsI8` over `v`: each row's dot product with the activation, column by column. */
+function scoreRowsI8Of(v: MemoryViews): Kernels["scoreRowsI8"] {
+  return (w, x, y, rows, cols) => {
+    const W = v.i8(w, int8HeadCopyBytes(rows, cols)), X = v.i8(x, cols), Y = v.i32(y, rows);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += W[int8HeadOffset(r, c, cols)]! * X[c]!;
+      Y[r] = s;
+    }
+  };
+}
+
+/** `logSumExpRows` over `buffer`: softmax.ts's logSumExp on each row. */
+function logSumExpRowsOf(buffer: ArrayBuffer): Kernels["logSumExpRows"] {
+  return (x, out, rows, cols) => {
+    const o = new Float64Array(buffer, out, rows);
+    for (let r = 0; r < rows; r++) {
+      o[r] = logSumExp(new Float32Array(buffer, x + r * cols * 4, cols));
+    }
+  };
+}
+
 /** y = wScale · (Σ trit · q) / t, one signed byte per trit. */
 function ternaryMatmul(v: MemoryViews): Kernels["matmulTernary"] {
   return (w, wScale, q, scale, _sum, y, rows, cols, batch) => {
@@ -184,10 +206,7 @@ export function createReferenceKernels(bytes: number): Kernels {
       attendInMemory(buffer, shape, o, 0, shape.nHead, new Float64Array(o.pos0 + o.batch));
     },
     rmsnorm: rmsnormRows(v),
-    logSumExpRows(x, out, rows, cols) {
-      const o = new Float64Array(buffer, out, rows);
-      for (let r = 0; r < rows; r++) o[r] = logSumExp(v.f32(x + r * cols * 4, cols));
-    },
+    logSumExpRows: logSumExpRowsOf(buffer),
     relu2Mul(gate, up, n) {
       const G = v.f32(gate, n), U = v.f32(up, n);
       for (let i = 0; i < n; i++) {
@@ -195,14 +214,7 @@ export function createReferenceKernels(bytes: number): Kernels {
         G[i] = g * g * U[i]!;
       }
     },
-    scoreRowsI8(w, x, y, rows, cols) {
-      const W = v.i8(w, int8HeadCopyBytes(rows, cols)), X = v.i8(x, cols), Y = v.i32(y, rows);
-      for (let r = 0; r < rows; r++) {
-        let s = 0;
-        for (let c = 0; c < cols; c++) s += W[int8HeadOffset(r, c, cols)]! * X[c]!;
-        Y[r] = s;
-      }
-    },
+    scoreRowsI8: scoreRowsI8Of(v),
     int8HeadRows(w, q, stats, row0, rows, cols, gamma) {
       const codes = new Int8Array(rows * cols);
       const bad = int8HeadRowsReference(
