@@ -82,8 +82,9 @@ export interface WasmKernelOptions {
    */
   module?: WebAssembly.Module;
   /**
-   * A native kernel library (native.ts) to run the ternary products and the int8 head's
-   * screening on every thread: same results, needs `--allow-ffi` for it.
+   * A native kernel library (native.ts) to run the ternary products, the int8 head's
+   * screening and (relaxed variant) the F16 products on every thread: same results; needs
+   * `--allow-ffi` for it.
    */
   native?: string;
 }
@@ -368,7 +369,12 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
       spinMicros,
       ...(opts.native ? { native: { path: opts.native, fusedF16 } } : {}),
     };
-    const workers = await startWorkers(start, threads - 1);
+    // With the native library, every page of the memory is faulted in by the kernel while the
+    // workers start (about half the cost of faulting them in one write at a time at load).
+    const [workers] = await Promise.all([
+      startWorkers(start, threads - 1),
+      native?.symbols.cg_populate(new Uint8Array(memory.buffer), BigInt(memory.buffer.byteLength)),
+    ]);
     const name = variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd";
     return wasmKernels(
       native ? `${name}+native-avx2` : name,
