@@ -29,7 +29,7 @@ import { tempNameFor } from "../../io/atomic.ts";
 import type { KernelExports } from "./wasm_module.ts";
 
 /** The library's ABI version (`cg_abi()`); kernels_avx2.c's CG_ABI. */
-export const NATIVE_ABI = 3;
+export const NATIVE_ABI = 2;
 
 /** The C source, from the root of a checkout (tasks/build_native.ts finds the checkout). */
 export const NATIVE_SOURCE = "lib/inference/kernels/native/kernels_avx2.c";
@@ -62,7 +62,6 @@ const SYMBOLS = {
     parameters: ["buffer", "u32", "u32", "u32", "i32", "i32", "i32", "i32", "i32"],
     result: "i32",
   },
-  cg_populate: { parameters: ["buffer", "u64"], result: "i32", nonblocking: true },
   cg_matmul_f16_prepared: {
     parameters: ["buffer", "u32", "u32", "u32", "i32", "i32", "i32", "i32", "i32"],
     result: "void",

@@ -369,12 +369,7 @@ export async function createWasmKernels(opts: WasmKernelOptions): Promise<Kernel
       spinMicros,
       ...(opts.native ? { native: { path: opts.native, fusedF16 } } : {}),
     };
-    // With the native library, every page of the memory is faulted in by the kernel while the
-    // workers start (about half the cost of faulting them in one write at a time at load).
-    const [workers] = await Promise.all([
-      startWorkers(start, threads - 1),
-      native?.symbols.cg_populate(new Uint8Array(memory.buffer), BigInt(memory.buffer.byteLength)),
-    ]);
+    const workers = await startWorkers(start, threads - 1);
     const name = variant === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd";
     return wasmKernels(
       native ? `${name}+native-avx2` : name,

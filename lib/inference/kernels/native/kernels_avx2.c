@@ -28,7 +28,7 @@
 #include <stdlib.h>
 
 /* Bumped whenever a signature or a layout changes; the loader checks it. */
-#define CG_ABI 3
+#define CG_ABI 2
 
 uint32_t cg_abi(void) { return CG_ABI; }
 
@@ -356,26 +356,4 @@ AVX2 void cg_matmul_f16_prepared(uint8_t *m, uint32_t w, uint32_t xp, uint32_t y
                                  int32_t cols, int32_t batch, int32_t r0, int32_t r1) {
   f16_rows((const uint16_t *)(m + w), (const float *)(m + xp), (float *)(m + y), rows, cols,
            batch, r0, r1);
-}
-
-/* ------------------------------------------------------------------------------------------
- * Memory. The kernels' memory is gigabytes written once at load, and with 4 KiB pages each
- * first write is a page fault (0.75-0.8 s per GB here). MADV_POPULATE_WRITE (Linux 5.14)
- * faults the whole range in from the kernel in one call, about twice as fast; the loader
- * runs it on a thread of its own while it opens and plans the model. It changes no byte
- * (present pages are left as they are). Returns 0, or errno where the kernel has no such
- * advice (harmless: the pages then fault in as they are written).
- */
-#include <errno.h>
-#include <sys/mman.h>
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-int32_t cg_populate(uint8_t *m, uint64_t len) {
-  const uintptr_t page = 4096;
-  const uintptr_t start = ((uintptr_t)m + page - 1) & ~(page - 1);
-  const uintptr_t end = ((uintptr_t)m + len) & ~(page - 1);
-  if (end <= start) return 0;
-  return madvise((void *)start, end - start, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
 }
