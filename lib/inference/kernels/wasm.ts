@@ -82,8 +82,9 @@ export interface WasmKernelOptions {
    */
   module?: WebAssembly.Module;
   /**
-   * A native kernel library (native.ts) to run the ternary products and the int8 head's
-   * screening on every thread: same results, needs `--allow-ffi` for it.
+   * A native kernel library (native.ts) to run the ternary products, the int8 head's
+   * screening and (relaxed variant) the F16 products on every thread: same results; needs
+   * `--allow-ffi` for it.
    */
   native?: string;
 }

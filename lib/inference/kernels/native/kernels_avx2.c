@@ -264,9 +264,68 @@ AVX2 static inline void f16_store2(__m256 acc, float *y0, float *y1, int32_t n0,
   if (n1) *y1 = hsum4(v + 4) * 0x1p48f;
 }
 
-#define F16_PAIRS 2 /* activation pairs per pass: 2 row pairs x 2 x 2 accumulators */
+/* Tokens [b, b + nt) (nt even: pairs) of the group of 4 rows at p, pair order: per row pair
+ * and token one 256-bit accumulator, acc = fma(x_even, w_even, fma(x_odd, w_odd, acc)).
+ * Always inlined with a constant nt, so that the accumulators stay in registers. */
+AVX2 static inline __attribute__((always_inline)) void f16_pairs(
+    const uint16_t *const p[4], const float *xp, float *y, int32_t rows, int32_t cols,
+    int32_t b, int32_t r, int32_t n, const int nt) {
+  __m256 acc[2][4];
+  for (int t = 0; t < nt; t++) acc[0][t] = acc[1][t] = _mm256_setzero_ps();
+  for (int32_t c = 0; c < cols; c += 8) {
+    __m256i e01, o01, e23, o23;
+    f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
+    f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
+    for (int t = 0; t < nt; t++) {
+      const float *xt = xp + (int64_t)(b + t) * cols + c;
+      const __m256 xe = _mm256_broadcast_ps((const __m128 *)xt);
+      const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + 4));
+      acc[0][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01),
+                                  _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), acc[0][t]));
+      acc[1][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23),
+                                  _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), acc[1][t]));
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    float *yt = y + (int64_t)(b + t) * rows + r;
+    f16_store2(acc[0][t], yt, yt + 1, 1, n > 1);
+    f16_store2(acc[1][t], yt + 2, yt + 3, n > 2, n > 3);
+  }
+}
 
-/* Rows [r0, r1) of y = W x for prepared activations xp (f16_prepare's layout). */
+/* The last odd token b: the one-row tile's order, even and odd lanes summed apart. */
+AVX2 static void f16_single(const uint16_t *const p[4], const float *xp, float *y,
+                            int32_t rows, int32_t cols, int32_t b, int32_t r, int32_t n) {
+  __m256 a01 = _mm256_setzero_ps(), s01 = a01, a23 = a01, s23 = a01;
+  const float *xt = xp + (int64_t)b * cols;
+  for (int32_t c = 0; c < cols; c += 8) {
+    __m256i e01, o01, e23, o23;
+    f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
+    f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
+    const __m256 xe = _mm256_broadcast_ps((const __m128 *)(xt + c));
+    const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + c + 4));
+    a01 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01), a01);
+    s01 = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), s01);
+    a23 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23), a23);
+    s23 = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), s23);
+  }
+  float *yt = y + (int64_t)b * rows + r;
+  f16_store2(_mm256_add_ps(a01, s01), yt, yt + 1, 1, n > 1);
+  f16_store2(_mm256_add_ps(a23, s23), yt + 2, yt + 3, n > 2, n > 3);
+}
+
+AVX2 static void f16_pairs_4(const uint16_t *const p[4], const float *xp, float *y,
+                             int32_t rows, int32_t cols, int32_t b, int32_t r, int32_t n) {
+  f16_pairs(p, xp, y, rows, cols, b, r, n, 4);
+}
+
+AVX2 static void f16_pairs_2(const uint16_t *const p[4], const float *xp, float *y,
+                             int32_t rows, int32_t cols, int32_t b, int32_t r, int32_t n) {
+  f16_pairs(p, xp, y, rows, cols, b, r, n, 2);
+}
+
+/* Rows [r0, r1) of y = W x for prepared activations xp (f16_prepare's layout): per group of
+ * 4 rows, tokens two pairs at a time, then one pair, then an odd last token. */
 AVX2 static void f16_rows(const uint16_t *w, const float *xp, float *y, int32_t rows,
                           int32_t cols, int32_t batch, int32_t r0, int32_t r1) {
   for (int32_t r = r0; r < r1; r += 4) {
@@ -275,71 +334,9 @@ AVX2 static void f16_rows(const uint16_t *w, const float *xp, float *y, int32_t 
     const uint16_t *p[4];
     for (int i = 0; i < 4; i++) p[i] = w + (int64_t)(r + (i < n ? i : n - 1)) * cols;
     int32_t b = 0;
-    for (; b + 2 * F16_PAIRS <= batch; b += 2 * F16_PAIRS) {
-      __m256 acc[2][2 * F16_PAIRS];
-      for (int h = 0; h < 2; h++)
-        for (int t = 0; t < 2 * F16_PAIRS; t++) acc[h][t] = _mm256_setzero_ps();
-      for (int32_t c = 0; c < cols; c += 8) {
-        __m256i e01, o01, e23, o23;
-        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
-        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
-        for (int t = 0; t < 2 * F16_PAIRS; t++) {
-          const float *xt = xp + (int64_t)(b + t) * cols + c;
-          const __m256 xe = _mm256_broadcast_ps((const __m128 *)xt);
-          const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + 4));
-          acc[0][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01),
-                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), acc[0][t]));
-          acc[1][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23),
-                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), acc[1][t]));
-        }
-      }
-      for (int t = 0; t < 2 * F16_PAIRS; t++) {
-        float *yt = y + (int64_t)(b + t) * rows + r;
-        f16_store2(acc[0][t], yt, yt + 1, 1, n > 1);
-        f16_store2(acc[1][t], yt + 2, yt + 3, n > 2, n > 3);
-      }
-    }
-    for (; b + 2 <= batch; b += 2) {
-      __m256 acc[2][2];
-      for (int h = 0; h < 2; h++) acc[h][0] = acc[h][1] = _mm256_setzero_ps();
-      for (int32_t c = 0; c < cols; c += 8) {
-        __m256i e01, o01, e23, o23;
-        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
-        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
-        for (int t = 0; t < 2; t++) {
-          const float *xt = xp + (int64_t)(b + t) * cols + c;
-          const __m256 xe = _mm256_broadcast_ps((const __m128 *)xt);
-          const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + 4));
-          acc[0][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01),
-                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), acc[0][t]));
-          acc[1][t] = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23),
-                                      _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), acc[1][t]));
-        }
-      }
-      for (int t = 0; t < 2; t++) {
-        float *yt = y + (int64_t)(b + t) * rows + r;
-        f16_store2(acc[0][t], yt, yt + 1, 1, n > 1);
-        f16_store2(acc[1][t], yt + 2, yt + 3, n > 2, n > 3);
-      }
-    }
-    if (b < batch) { /* the last odd activation row: even and odd lanes summed apart */
-      __m256 a01 = _mm256_setzero_ps(), e01s = a01, a23 = a01, e23s = a01;
-      const float *xt = xp + (int64_t)b * cols;
-      for (int32_t c = 0; c < cols; c += 8) {
-        __m256i e01, o01, e23, o23;
-        f16_decode2(p[0] + c, p[1] + c, &e01, &o01);
-        f16_decode2(p[2] + c, p[3] + c, &e23, &o23);
-        const __m256 xe = _mm256_broadcast_ps((const __m128 *)(xt + c));
-        const __m256 xo = _mm256_broadcast_ps((const __m128 *)(xt + c + 4));
-        a01 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e01), a01);
-        e01s = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o01), e01s);
-        a23 = _mm256_fmadd_ps(xe, _mm256_castsi256_ps(e23), a23);
-        e23s = _mm256_fmadd_ps(xo, _mm256_castsi256_ps(o23), e23s);
-      }
-      float *yt = y + (int64_t)b * rows + r;
-      f16_store2(_mm256_add_ps(a01, e01s), yt, yt + 1, 1, n > 1);
-      f16_store2(_mm256_add_ps(a23, e23s), yt + 2, yt + 3, n > 2, n > 3);
-    }
+    for (; b + 4 <= batch; b += 4) f16_pairs_4(p, xp, y, rows, cols, b, r, n);
+    if (b + 2 <= batch) f16_pairs_2(p, xp, y, rows, cols, b, r, n), b += 2;
+    if (b < batch) f16_single(p, xp, y, rows, cols, b, r, n);
   }
 }
 
