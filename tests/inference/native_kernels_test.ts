@@ -24,6 +24,7 @@ import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
 import { randomTrits } from "../_fuzz.ts";
 import { reference } from "../_reference.ts";
+import { extremeTernaryCases } from "./_ternary_extremes.ts";
 
 const MB = 1 << 20;
 const tmp = await Deno.makeTempDir({ prefix: "native-kernels-" });
@@ -136,45 +137,11 @@ Deno.test({
   name: "native: ternary products at the int8 and code extremes equal a float64 sum",
   ignore,
   fn: async () => {
-    const k = await createWasmKernels({ bytes: 32 * MB, threads: 1, native: lib });
+    const k = await createWasmKernels({ bytes: 64 * MB, threads: 1, native: lib });
     try {
-      const rows = 6, t = 0.75, wScale = 1.5;
-      for (const cols of [1024, 1088, 4160]) {
-        for (const batch of [1, 2, 4, 8, 15]) {
-          for (const qOf of [() => 127, () => -128, (c: number) => (c % 2 ? -128 : 127)]) {
-            for (const tritOf of [() => 1, () => -1, (r: number, c: number) => ((r + c) % 3) - 1]) {
-              const trits = Int8Array.from(
-                { length: rows * cols },
-                (_, i) => tritOf(Math.floor(i / cols), i % cols),
-              );
-              // Odd batch rows flip 127 to -128, so that the tokens of a tile differ.
-              const qv = Int8Array.from({ length: batch * cols }, (_, i) => {
-                const v = qOf(i % cols);
-                return Math.floor(i / cols) % 2 && v === 127 ? -128 : v;
-              });
-              const q = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-              k.i8(q, batch * cols).set(qv);
-              k.f32(pt, batch).fill(t);
-              const sums = k.i32(ps, batch);
-              for (let b = 0; b < batch; b++) {
-                sums[b] = qv.subarray(b * cols, (b + 1) * cols).reduce((a, v) => a + v, 0);
-              }
-              const w = k.alloc(k.ternaryBytes(rows, cols));
-              k.packTernary(trits, rows, cols, w);
-              const y = k.alloc(batch * rows * 4);
-              k.matmulTernary(w, wScale, q, pt, ps, y, rows, cols, batch);
-              const want = new Float32Array(batch * rows);
-              for (let b = 0; b < batch; b++) {
-                for (let r = 0; r < rows; r++) {
-                  let s = 0;
-                  for (let c = 0; c < cols; c++) s += trits[r * cols + c]! * qv[b * cols + c]!;
-                  want[b * rows + r] = Math.fround((s / t) * wScale);
-                }
-              }
-              assertSameBits(k.f32(y, batch * rows), want, `cols ${cols}, batch ${batch}`);
-            }
-          }
-        }
+      // Every tile: 8 + 4 + 2 + 1 tokens (15), 8, 4, 2, 1.
+      for (const c of extremeTernaryCases(k, [1024, 1088, 4160], [1, 2, 4, 8, 15])) {
+        assertSameBits(c.got, c.want, c.label);
       }
     } finally {
       k.close();
