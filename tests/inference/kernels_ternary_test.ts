@@ -7,24 +7,20 @@
 // threads.
 
 import assert from "node:assert/strict";
-import type { Kernels, Ptr, TernaryProduct } from "../../lib/inference/kernels/api.ts";
+import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import { TERNARY_DECODE_MIN_BATCH } from "../../lib/inference/kernels/control.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
-import { randomTrits } from "../_fuzz.ts";
-import { mulberry32 } from "../../lib/inference/sampler.ts";
-import { extremeTernaryCases } from "./_ternary_extremes.ts";
+import {
+  extremeTernaryCases,
+  loadTernaryCase as loadCase,
+  runTernaryParts as runParts,
+  type TernaryCase as Case,
+} from "./_ternary_cases.ts";
 
 const VARIANTS = relaxedSimdSupported() ? ["relaxed", "portable"] as const : ["portable"] as const;
 const MB = 1 << 20;
-
-/** One case: the rows of each product, the shared input width and the batch. */
-interface Case {
-  rows: number[];
-  cols: number;
-  batch: number;
-}
 
 const CASES: Case[] = [
   { rows: [37], cols: 256, batch: 1 },
@@ -42,47 +38,6 @@ const CASES: Case[] = [
   { rows: [13, 6, 64], cols: 1088, batch: TERNARY_DECODE_MIN_BATCH + 1 },
   { rows: [5], cols: 64, batch: TERNARY_DECODE_MIN_BATCH + 3 },
 ];
-
-/** Trits, activations and per-product scales of a case, from its shape. */
-function caseData(c: Case) {
-  const seed = c.rows.reduce((a, r) => a * 31 + r, c.cols * 7 + c.batch);
-  const r = mulberry32(seed);
-  const x = Float32Array.from({ length: c.batch * c.cols }, () => (r() * 2 - 1) * 3);
-  // A few rows at the int8 extremes, so that q reaches -128 and 127.
-  for (let b = 0; b < c.batch; b += 2) x[b * c.cols] = b % 4 ? -50 : 50;
-  const trits = c.rows.map((rows, i) => randomTrits(rows * c.cols, seed + i + 1));
-  const scales = c.rows.map((_, i) => 0.25 + i * 0.375);
-  return { x, trits, scales };
-}
-
-/** A case's activations quantized on `k` and its products' weights packed there (no outputs yet). */
-function loadCase(k: Kernels, c: Case) {
-  const { x, trits, scales } = caseData(c);
-  const { cols, batch } = c;
-  const px = k.alloc(batch * cols * 4);
-  k.f32(px, batch * cols).set(x);
-  const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
-  const weights = c.rows.map((rows, i) => {
-    const w = k.alloc(k.ternaryBytes(rows, cols));
-    k.packTernary(trits[i]!, rows, cols, w);
-    return { w, wScale: scales[i]!, rows };
-  });
-  return { pq, pt, ps, weights };
-}
-
-/** The outputs of every product of `c` on `k`, through matmulTernaryParts. */
-function runParts(k: Kernels, c: Case): Float32Array[] {
-  const { cols, batch } = c;
-  const { pq, pt, ps, weights } = loadCase(k, c);
-  const products: TernaryProduct[] = weights.map((p) => {
-    const y: Ptr = k.alloc(batch * p.rows * 4);
-    k.f32(y, batch * p.rows).fill(NaN); // unwritten outputs stay NaN
-    return { ...p, y };
-  });
-  k.matmulTernaryParts(products, pq, pt, ps, cols, batch);
-  return products.map((p) => k.f32(p.y, batch * p.rows).slice());
-}
 
 /** The same products one matmulTernary call each. */
 function runOneByOne(k: Kernels, c: Case): Float32Array[] {
