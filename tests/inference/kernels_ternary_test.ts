@@ -7,23 +7,20 @@
 // threads.
 
 import assert from "node:assert/strict";
-import type { Kernels, Ptr, TernaryProduct } from "../../lib/inference/kernels/api.ts";
+import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import { TERNARY_DECODE_MIN_BATCH } from "../../lib/inference/kernels/control.ts";
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { relaxedSimdSupported } from "../../lib/inference/kernels/wasm_module.ts";
-import { randomTrits } from "../_fuzz.ts";
-import { mulberry32 } from "../../lib/inference/sampler.ts";
+import {
+  extremeTernaryCases,
+  loadTernaryCase as loadCase,
+  runTernaryParts as runParts,
+  type TernaryCase as Case,
+} from "./_ternary_cases.ts";
 
 const VARIANTS = relaxedSimdSupported() ? ["relaxed", "portable"] as const : ["portable"] as const;
 const MB = 1 << 20;
-
-/** One case: the rows of each product, the shared input width and the batch. */
-interface Case {
-  rows: number[];
-  cols: number;
-  batch: number;
-}
 
 const CASES: Case[] = [
   { rows: [37], cols: 256, batch: 1 },
@@ -41,47 +38,6 @@ const CASES: Case[] = [
   { rows: [13, 6, 64], cols: 1088, batch: TERNARY_DECODE_MIN_BATCH + 1 },
   { rows: [5], cols: 64, batch: TERNARY_DECODE_MIN_BATCH + 3 },
 ];
-
-/** Trits, activations and per-product scales of a case, from its shape. */
-function caseData(c: Case) {
-  const seed = c.rows.reduce((a, r) => a * 31 + r, c.cols * 7 + c.batch);
-  const r = mulberry32(seed);
-  const x = Float32Array.from({ length: c.batch * c.cols }, () => (r() * 2 - 1) * 3);
-  // A few rows at the int8 extremes, so that q reaches -128 and 127.
-  for (let b = 0; b < c.batch; b += 2) x[b * c.cols] = b % 4 ? -50 : 50;
-  const trits = c.rows.map((rows, i) => randomTrits(rows * c.cols, seed + i + 1));
-  const scales = c.rows.map((_, i) => 0.25 + i * 0.375);
-  return { x, trits, scales };
-}
-
-/** A case's activations quantized on `k` and its products' weights packed there (no outputs yet). */
-function loadCase(k: Kernels, c: Case) {
-  const { x, trits, scales } = caseData(c);
-  const { cols, batch } = c;
-  const px = k.alloc(batch * cols * 4);
-  k.f32(px, batch * cols).set(x);
-  const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-  k.quantizeRowsI8(px, pq, pt, ps, cols, batch);
-  const weights = c.rows.map((rows, i) => {
-    const w = k.alloc(k.ternaryBytes(rows, cols));
-    k.packTernary(trits[i]!, rows, cols, w);
-    return { w, wScale: scales[i]!, rows };
-  });
-  return { pq, pt, ps, weights };
-}
-
-/** The outputs of every product of `c` on `k`, through matmulTernaryParts. */
-function runParts(k: Kernels, c: Case): Float32Array[] {
-  const { cols, batch } = c;
-  const { pq, pt, ps, weights } = loadCase(k, c);
-  const products: TernaryProduct[] = weights.map((p) => {
-    const y: Ptr = k.alloc(batch * p.rows * 4);
-    k.f32(y, batch * p.rows).fill(NaN); // unwritten outputs stay NaN
-    return { ...p, y };
-  });
-  k.matmulTernaryParts(products, pq, pt, ps, cols, batch);
-  return products.map((p) => k.f32(p.y, batch * p.rows).slice());
-}
 
 /** The same products one matmulTernary call each. */
 function runOneByOne(k: Kernels, c: Case): Float32Array[] {
@@ -140,85 +96,15 @@ Deno.test("wasm matmulTernaryParts: bad arguments throw RangeError", async () =>
   }
 });
 
-/**
- * Activation and trit patterns at the limits of the kernels' i16 accumulators: every q at
- * 127 or -128 (written directly: quantizeRowsI8 never gives -128, a caller may) with every
- * trit +1 (code 2, the largest product), on rows long enough to fill whole accumulator
- * chunks and to end in a partial one. Checked against a plain float64 sum computed here.
- */
-const EXTREME_Q: [string, (c: number) => number][] = [
-  ["all 127", () => 127],
-  ["all -128", () => -128],
-  ["127/-128 alternating", (c) => (c % 2 ? -128 : 127)],
-  ["-128 on odd 16-column runs", (c) => ((c >> 4) % 2 ? -128 : 127)],
-];
-const EXTREME_TRITS: [string, (r: number, c: number) => number][] = [
-  ["all +1", () => 1],
-  ["all -1", () => -1],
-  ["row-dependent", (r, c) => ((r + c) % 3) - 1],
-  ["+1 on one bit pair per row", (r, c) => ((c >> 4) % 4 === r % 4 ? 1 : 0)],
-];
-
-/** f32((f64(Σ trit·q) / f64(t)) · wScale), the scale-back of the reference, in plain numbers. */
-function expectedTernary(
-  trits: Int8Array,
-  q: Int8Array,
-  t: number,
-  wScale: number,
-  rows: number,
-  cols: number,
-  batch: number,
-): Float32Array {
-  const y = new Float32Array(batch * rows);
-  for (let b = 0; b < batch; b++) {
-    for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let c = 0; c < cols; c++) s += trits[r * cols + c]! * q[b * cols + c]!;
-      y[b * rows + r] = Math.fround((s / t) * wScale);
-    }
-  }
-  return y;
-}
-
 for (const simd of VARIANTS) {
   Deno.test(`wasm ${simd}: ternary products at the int8 and code extremes equal a float64 sum`, async () => {
     const k = await createWasmKernels({ bytes: 16 * MB, threads: 1, simd });
     try {
-      const rows = 6, t = 0.75, wScale = 1.5;
-      for (const cols of [1024, 1088, 2112, 4160]) {
-        // 3: pairs and a single row on the packed codes; from TERNARY_DECODE_MIN_BATCH on,
-        // pairs on the decoded codes (relaxed) and an odd last row.
-        for (const batch of [1, 3, TERNARY_DECODE_MIN_BATCH + 1]) {
-          for (const [qName, qOf] of EXTREME_Q) {
-            for (const [tName, tritOf] of EXTREME_TRITS) {
-              const trits = Int8Array.from(
-                { length: rows * cols },
-                (_, i) => tritOf(Math.floor(i / cols), i % cols),
-              );
-              // Batch row b flips the sign pattern of odd rows, so that pairs differ.
-              const q = Int8Array.from({ length: batch * cols }, (_, i) => {
-                const v = qOf(i % cols);
-                return Math.floor(i / cols) % 2 && v === 127 ? -128 : v;
-              });
-              const pq = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-              k.i8(pq, batch * cols).set(q);
-              k.f32(pt, batch).fill(t);
-              const sums = k.i32(ps, batch);
-              for (let b = 0; b < batch; b++) {
-                sums[b] = q.subarray(b * cols, (b + 1) * cols).reduce((a, v) => a + v, 0);
-              }
-              const w = k.alloc(k.ternaryBytes(rows, cols));
-              k.packTernary(trits, rows, cols, w);
-              const y = k.alloc(batch * rows * 4);
-              k.matmulTernary(w, wScale, pq, pt, ps, y, rows, cols, batch);
-              assert.deepEqual(
-                k.f32(y, batch * rows),
-                expectedTernary(trits, q, t, wScale, rows, cols, batch),
-                `cols ${cols}, batch ${batch}, q ${qName}, trits ${tName}`,
-              );
-            }
-          }
-        }
+      // 3: pairs and a single row on the packed codes; from TERNARY_DECODE_MIN_BATCH on, pairs on
+      // the decoded codes (relaxed) and an odd last row.
+      const batches = [1, 3, TERNARY_DECODE_MIN_BATCH + 1];
+      for (const c of extremeTernaryCases(k, [1024, 1088, 2112, 4160], batches)) {
+        assert.deepEqual(c.got, c.want, c.label);
       }
     } finally {
       k.close();

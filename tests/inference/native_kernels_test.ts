@@ -13,7 +13,7 @@ import { InputError, OutputError, UsageError } from "../../lib/errors.ts";
 import { exportCleanGguf } from "../../lib/export/export.ts";
 import { openGguf } from "../../lib/gguf/reader.ts";
 import { InferenceEngine } from "../../lib/inference/engine.ts";
-import type { Kernels, TernaryProduct } from "../../lib/inference/kernels/api.ts";
+import type { Kernels } from "../../lib/inference/kernels/api.ts";
 import {
   buildNativeKernels,
   NATIVE_SOURCE,
@@ -22,8 +22,8 @@ import {
 import { createReferenceKernels } from "../../lib/inference/kernels/reference.ts";
 import { createWasmKernels } from "../../lib/inference/kernels/wasm.ts";
 import { mulberry32 } from "../../lib/inference/sampler.ts";
-import { randomTrits } from "../_fuzz.ts";
 import { reference } from "../_reference.ts";
+import { extremeTernaryCases, runTernaryParts, type TernaryCase } from "./_ternary_cases.ts";
 
 const MB = 1 << 20;
 const tmp = await Deno.makeTempDir({ prefix: "native-kernels-" });
@@ -62,15 +62,8 @@ function assertSameBits(
   if (i >= 0) assert.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
 }
 
-/** A case: the rows of each product (one job), their shared width and the batch. */
-interface Case {
-  rows: number[];
-  cols: number;
-  batch: number;
-}
-
 // Batches that take every tile: 8 + 4 + 2 + 1 = 15, 8 + 1 = 9, 64 (eight tiles of 8), ...
-const CASES: Case[] = [
+const CASES: TernaryCase[] = [
   { rows: [37], cols: 256, batch: 1 },
   { rows: [130, 5, 5], cols: 512, batch: 1 },
   { rows: [1031, 258], cols: 512, batch: 2 },
@@ -85,29 +78,6 @@ const CASES: Case[] = [
   { rows: [70], cols: 4160, batch: 64 },
 ];
 
-/** Every product of `c` on `k` (random trits and activations from the shape), one job. */
-function runCase(k: Kernels, c: Case): Float32Array[] {
-  const seed = c.rows.reduce((a, r) => a * 31 + r, c.cols * 7 + c.batch);
-  const rnd = mulberry32(seed);
-  const { cols, batch } = c;
-  const x = k.alloc(batch * cols * 4);
-  const xs = k.f32(x, batch * cols);
-  for (let i = 0; i < xs.length; i++) xs[i] = (rnd() * 2 - 1) * 3;
-  // A few rows at the int8 extremes, so that q reaches -128 and 127.
-  for (let b = 0; b < batch; b += 2) xs[b * cols] = b % 4 ? -50 : 50;
-  const q = k.alloc(batch * cols), t = k.alloc(batch * 4), sum = k.alloc(batch * 4);
-  k.quantizeRowsI8(x, q, t, sum, cols, batch);
-  const products: TernaryProduct[] = c.rows.map((rows, i) => {
-    const w = k.alloc(k.ternaryBytes(rows, cols));
-    k.packTernary(randomTrits(rows * cols, seed + i + 1), rows, cols, w);
-    const y = k.alloc(batch * rows * 4);
-    k.f32(y, batch * rows).fill(NaN); // unwritten outputs stay NaN
-    return { w, wScale: 0.25 + i * 0.375, y, rows };
-  });
-  k.matmulTernaryParts(products, q, t, sum, cols, batch);
-  return products.map((p) => k.f32(p.y, batch * p.rows).slice());
-}
-
 for (const threads of [1, 2]) {
   Deno.test({
     name: `native, ${threads} thread(s): ternary products bit-identical to the reference`,
@@ -117,8 +87,8 @@ for (const threads of [1, 2]) {
       try {
         assert.match(k.name, /\+native-avx2$/);
         for (const c of CASES) {
-          const want = runCase(createReferenceKernels(64 * MB), c);
-          const got = runCase(k, c);
+          const want = runTernaryParts(createReferenceKernels(64 * MB), c);
+          const got = runTernaryParts(k, c);
           const shape = `rows ${c.rows} x cols ${c.cols}, batch ${c.batch}`;
           for (let i = 0; i < want.length; i++) {
             assert.ok(got[i]!.every(Number.isFinite), `${shape}: product ${i} not all written`);
@@ -136,45 +106,11 @@ Deno.test({
   name: "native: ternary products at the int8 and code extremes equal a float64 sum",
   ignore,
   fn: async () => {
-    const k = await createWasmKernels({ bytes: 32 * MB, threads: 1, native: lib });
+    const k = await createWasmKernels({ bytes: 64 * MB, threads: 1, native: lib });
     try {
-      const rows = 6, t = 0.75, wScale = 1.5;
-      for (const cols of [1024, 1088, 4160]) {
-        for (const batch of [1, 2, 4, 8, 15]) {
-          for (const qOf of [() => 127, () => -128, (c: number) => (c % 2 ? -128 : 127)]) {
-            for (const tritOf of [() => 1, () => -1, (r: number, c: number) => ((r + c) % 3) - 1]) {
-              const trits = Int8Array.from(
-                { length: rows * cols },
-                (_, i) => tritOf(Math.floor(i / cols), i % cols),
-              );
-              // Odd batch rows flip 127 to -128, so that the tokens of a tile differ.
-              const qv = Int8Array.from({ length: batch * cols }, (_, i) => {
-                const v = qOf(i % cols);
-                return Math.floor(i / cols) % 2 && v === 127 ? -128 : v;
-              });
-              const q = k.alloc(batch * cols), pt = k.alloc(batch * 4), ps = k.alloc(batch * 4);
-              k.i8(q, batch * cols).set(qv);
-              k.f32(pt, batch).fill(t);
-              const sums = k.i32(ps, batch);
-              for (let b = 0; b < batch; b++) {
-                sums[b] = qv.subarray(b * cols, (b + 1) * cols).reduce((a, v) => a + v, 0);
-              }
-              const w = k.alloc(k.ternaryBytes(rows, cols));
-              k.packTernary(trits, rows, cols, w);
-              const y = k.alloc(batch * rows * 4);
-              k.matmulTernary(w, wScale, q, pt, ps, y, rows, cols, batch);
-              const want = new Float32Array(batch * rows);
-              for (let b = 0; b < batch; b++) {
-                for (let r = 0; r < rows; r++) {
-                  let s = 0;
-                  for (let c = 0; c < cols; c++) s += trits[r * cols + c]! * qv[b * cols + c]!;
-                  want[b * rows + r] = Math.fround((s / t) * wScale);
-                }
-              }
-              assertSameBits(k.f32(y, batch * rows), want, `cols ${cols}, batch ${batch}`);
-            }
-          }
-        }
+      // Every tile: 8 + 4 + 2 + 1 tokens (15), 8, 4, 2, 1.
+      for (const c of extremeTernaryCases(k, [1024, 1088, 4160], [1, 2, 4, 8, 15])) {
+        assertSameBits(c.got, c.want, c.label);
       }
     } finally {
       k.close();

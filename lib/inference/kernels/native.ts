@@ -73,15 +73,16 @@ export type NativeKernels = Deno.DynamicLibrary<typeof SYMBOLS>;
 
 /**
  * Opens the library at `path` and checks that it is ours (its ABI version) and that this
- * CPU runs it (AVX2). Errors name the file: {@link UsageError} without the FFI permission,
- * {@link InputError} when it cannot be loaded, {@link UnsupportedError} for another ABI
- * version or a CPU without AVX2.
+ * CPU runs it (AVX2 and FMA). Errors name the file: {@link UsageError} without the FFI
+ * permission, {@link InputError} when it cannot be loaded (missing, foreign, or built from
+ * an older checkout that lacks a function), {@link UnsupportedError} for another ABI
+ * version or a CPU without AVX2 and FMA.
  *
  * @example
  * ```ts
  * import { openNativeKernels } from "./native.ts";
  * const lib = openNativeKernels("./libclean_gguf_native.so");
- * lib.symbols.cg_abi(); // 1
+ * lib.symbols.cg_abi(); // NATIVE_ABI
  * lib.close();
  * ```
  */
@@ -111,7 +112,9 @@ export function openNativeKernels(path: string): NativeKernels {
   }
   if (lib.symbols.cg_cpu_ok() !== 1) {
     lib.close();
-    throw new UnsupportedError(`${what}: this CPU has no AVX2; unset BITNET_NATIVE_KERNELS`);
+    throw new UnsupportedError(
+      `${what}: this CPU lacks AVX2 or FMA; unset BITNET_NATIVE_KERNELS`,
+    );
   }
   return lib;
 }

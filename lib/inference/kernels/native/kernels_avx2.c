@@ -1,6 +1,6 @@
 /*
- * clean-gguf's opt-in native kernels (x86-64, AVX2): the two products that bound the
- * engine's speed, as twins of the WebAssembly exports of the same name in kernels.wat.
+ * clean-gguf's opt-in native kernels (x86-64, AVX2 and FMA): the three products that bound
+ * the engine's speed, as twins of the WebAssembly exports of the same name in kernels.wat.
  * Same memory (the kernels' shared WebAssembly memory, `m` its first byte, every other
  * pointer an offset into it), same packed layouts, same arithmetic: the results are
  * bit-identical (tests/inference/native_kernels_test.ts compares them).
@@ -14,14 +14,15 @@
  *   matmul_f16      the F16 output layer (and any F16 matrix): float sums in the exact
  *                   order of the WebAssembly f16 tiles, lane for lane (below).
  *
- * Integer sums are exact whatever their order, and the one float step is written as in
- * the WebAssembly kernel (divide in f64, multiply in f64, round once to f32; no
- * contraction: build with -ffp-contract=off), so the order of the loops below is free.
+ * In the two integer products the sums are exact whatever their order, and the one float
+ * step is written as in the WebAssembly kernel (divide in f64, multiply in f64, round once
+ * to f32; no contraction: build with -ffp-contract=off), so their loop order is free. The
+ * F16 product's order is not: it follows the WebAssembly tiles (see its section).
  *
- * Built by `deno task native-build OUT` (lib/inference/kernels/native.ts has the command):
+ * Built by `deno task build:native FILE` (lib/inference/kernels/native.ts has the command):
  *   cc -O2 -ffp-contract=off -shared -fPIC -o libclean_gguf_native.so kernels_avx2.c
- * Only the kernels are compiled for AVX2 (target attributes), so that `cg_cpu_ok` runs on
- * any x86-64 and the loader can refuse a CPU without AVX2 instead of crashing.
+ * Only the kernels are compiled for AVX2 and FMA (target attributes), so that `cg_cpu_ok`
+ * runs on any x86-64 and the loader can refuse a CPU without them instead of crashing.
  */
 #include <immintrin.h>
 #include <stdint.h>
