@@ -46,6 +46,18 @@ if (cc !== null) await buildNativeKernels(NATIVE_SOURCE, lib, cc);
 else if (required) throw new Error("CLEAN_GGUF_REQUIRE_NATIVE=1 but no x86-64 C compiler on PATH");
 const ignore = cc === null;
 
+/** The fixture exported to F16 once for the engine tests of this file. */
+let fixture: Promise<string> | undefined;
+function fixtureF16(): Promise<string> {
+  fixture ??= exportCleanGguf({
+    modelDir: "fixtures/tiny-bitnet",
+    outDir: join(tmp, "f16"),
+    outType: "f16",
+    quiet: true,
+  }).then((r) => r.ggufPath);
+  return fixture;
+}
+
 /**
  * `got` holds the same bits as `want`; a failure names the first element that differs
  * (assert.deepEqual's diff of thousands of differing floats takes minutes).
@@ -210,45 +222,37 @@ Deno.test({
   fn: async () => {
     // F16 projections load as packed trits (the ternary kernels run) and the F16 output
     // layer gets the int8 head (its screening runs in forwardTop and greedy generation).
-    {
-      const { ggufPath } = await exportCleanGguf({
-        modelDir: "fixtures/tiny-bitnet",
-        outDir: join(tmp, "f16"),
-        outType: "f16",
-        quiet: true,
+    const g = await openGguf(await fixtureF16());
+    const run = async (nativeKernels?: string) => {
+      const engine = await InferenceEngine.load(g, {
+        threads: 2,
+        ...(nativeKernels ? { nativeKernels } : {}),
       });
-      const g = await openGguf(ggufPath);
       try {
-        const run = async (nativeKernels?: string) => {
-          const engine = await InferenceEngine.load(g, {
-            threads: 2,
-            ...(nativeKernels ? { nativeKernels } : {}),
-          });
-          try {
-            const p = reference.prompts[1]!;
-            // 23 positions: the prompt runs in tiles of 8, 4, 2 and 1 tokens.
-            const ids = [...p.prompt_ids, ...p.bitnet.greedy_ids].slice(0, 23);
-            return {
-              backend: engine.backendName,
-              all: engine.forwardAll(ids),
-              nll: engine.nll(ids),
-              greedy: engine.generate(p.prompt_ids, { maxTokens: 8 }).ids,
-              top: engine.forwardTop(p.prompt_ids, 10),
-            };
-          } finally {
-            engine.close();
-          }
+        const p = reference.prompts[1]!;
+        // 23 positions: the prompt runs in tiles of 8, 4, 2 and 1 tokens.
+        const ids = [...p.prompt_ids, ...p.bitnet.greedy_ids].slice(0, 23);
+        return {
+          backend: engine.backendName,
+          all: engine.forwardAll(ids),
+          nll: engine.nll(ids),
+          greedy: engine.generate(p.prompt_ids, { maxTokens: 8 }).ids,
+          top: engine.forwardTop(p.prompt_ids, 10),
         };
-        const plain = await run(), native = await run(lib);
-        assert.match(native.backend, /native-avx2/);
-        assert.doesNotMatch(plain.backend, /native/);
-        assertSameBits(native.all, plain.all, "every position's logits");
-        assert.deepEqual(native.nll, plain.nll);
-        assert.deepEqual(native.greedy, plain.greedy);
-        assertSameBits(native.top, plain.top, "top-10 logits");
       } finally {
-        g.close();
+        engine.close();
       }
+    };
+    try {
+      const plain = await run(), native = await run(lib);
+      assert.match(native.backend, /native-avx2/);
+      assert.doesNotMatch(plain.backend, /native/);
+      assertSameBits(native.all, plain.all, "every position's logits");
+      assert.deepEqual(native.nll, plain.nll);
+      assert.deepEqual(native.greedy, plain.greedy);
+      assertSameBits(native.top, plain.top, "top-10 logits");
+    } finally {
+      g.close();
     }
   },
 });
@@ -300,14 +304,7 @@ Deno.test({
 Deno.test({
   name: "native: the reference backend refuses a native library",
   fn: async () => {
-    const g = await openGguf(
-      (await exportCleanGguf({
-        modelDir: "fixtures/tiny-bitnet",
-        outDir: join(tmp, "ref"),
-        outType: "f16",
-        quiet: true,
-      })).ggufPath,
-    );
+    const g = await openGguf(await fixtureF16());
     try {
       await assert.rejects(
         InferenceEngine.load(g, { backend: "reference", nativeKernels: lib }),
